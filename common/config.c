@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "common/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bug.h"
+
+/* Numeric flags with their bounds: a value outside [min, max] is refused at
+ * start-up rather than clamped, so an operator never runs with a setting other
+ * than the one they wrote. */
+struct num_flag {
+	const char *name;
+	size_t off;
+	uint64_t min, max;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct sl_config, f)
+static const struct num_flag num_flags[] = {
+	{ "io-cores", OFF(io_cores), 1, 64, "io lcores (network, TLS, HTTP, API)" },
+	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
+	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
+	{ "request-timeout-ms", OFF(request_timeout_ms), 100, 600000,
+	  "a request must arrive whole within this (slow clients are cut off)" },
+	{ "idle-timeout-ms", OFF(idle_timeout_ms), 100, 3600000,
+	  "idle keep-alive connections and stalled sends are closed after this" },
+	{ "shutdown-grace-ms", OFF(shutdown_grace_ms), 0, 600000,
+	  "on SIGTERM, in-flight requests get this long to finish" },
+	{ "max-conns-per-core", OFF(max_conns_per_core), 1, 1000000, "connections per io lcore" },
+	{ "max-head-bytes", OFF(max_head_bytes), 1024, 1048576, "HTTP request head limit" },
+	{ "max-body-bytes", OFF(max_body_bytes), 65536, 268435456, "HTTP request body limit" },
+	{ "shard-limit", OFF(shard_limit), 1, 1000000, "open shards per account" },
+	{ "stream-limit", OFF(stream_limit), 1, 1000000, "streams per account" },
+};
+
+struct str_flag {
+	const char *name;
+	size_t off, size;
+	const char *help;
+};
+
+#define SOFF(f) OFF(f), sizeof(((struct sl_config *)0)->f)
+static const struct str_flag str_flags[] = {
+	{ "data-dir", SOFF(data_dir), "data directory (required)" },
+	{ "transport", SOFF(transport), "kernel (default) | dpdk" },
+	{ "tls-cert", SOFF(tls_cert), "PEM certificate chain (default DIR/tls/server.pem)" },
+	{ "tls-key", SOFF(tls_key), "PEM private key (default DIR/tls/server.key)" },
+	{ "credentials", SOFF(credentials), "shared-credentials file (default DIR/credentials)" },
+	{ "account-id", SOFF(account_id), "12-digit account id used in ARNs" },
+	{ "dpdk-args", SOFF(dpdk_args), "extra EAL arguments for --transport dpdk" },
+	{ "log-level", SOFF(log_level), "err | warn | info | debug" },
+};
+
+static void set_defaults(struct sl_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+	c->listen_port = 4567;
+	snprintf(c->transport, sizeof(c->transport), "kernel");
+	snprintf(c->account_id, sizeof(c->account_id), "000000000000");
+	snprintf(c->log_level, sizeof(c->log_level), "info");
+	c->io_cores = 1;
+	c->create_delay_ms = 500;
+	c->delete_delay_ms = 500;
+	c->request_timeout_ms = 20000;
+	c->idle_timeout_ms = 60000;
+	c->shutdown_grace_ms = 5000;
+	c->max_conns_per_core = 4096;
+	c->max_head_bytes = 16384;
+	/* The largest legal PutRecords is 500 records, 10 MiB of data in all at
+	 * the maximum record size; base64 makes that 13.4 MiB of JSON, plus keys
+	 * and framing. 16 MiB leaves room without inviting abuse. */
+	c->max_body_bytes = 16u << 20;
+	c->shard_limit = 20000;
+	c->stream_limit = 10000;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluiced --listen HOST:PORT --data-dir DIR [options]\n\n"
+		   "  --listen HOST:PORT  address to serve HTTPS on (default 127.0.0.1:4567;\n"
+		   "                      port 0 picks a free one, written to DIR/sluiced.addr)\n");
+	for (size_t i = 0; i < SL_ARRAY_SIZE(str_flags); i++)
+		fprintf(f, "  --%-18s %s\n", str_flags[i].name, str_flags[i].help);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(num_flags); i++)
+		fprintf(f, "  --%-18s %s [%llu..%llu]\n", num_flags[i].name, num_flags[i].help,
+			(unsigned long long)num_flags[i].min,
+			(unsigned long long)num_flags[i].max);
+}
+
+/* "HOST:PORT", "[v6]:PORT". */
+static int parse_listen(struct sl_config *c, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	if (!colon || colon == v)
+		return -EINVAL;
+	const char *h = v;
+	size_t hl = (size_t)(colon - v);
+	if (h[0] == '[') {
+		if (hl < 3 || h[hl - 1] != ']')
+			return -EINVAL;
+		h++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(c->listen_host))
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || p > 65535)
+		return -EINVAL;
+	memcpy(c->listen_host, h, hl);
+	c->listen_host[hl] = 0;
+	c->listen_port = (uint16_t)p;
+	return 0;
+}
+
+static int set_num(struct sl_config *c, const struct num_flag *f, const char *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || *end || end == v || v[0] == '-' || n < f->min || n > f->max) {
+		fprintf(stderr, "sluiced: --%s must be an integer in [%llu, %llu]\n", f->name,
+			(unsigned long long)f->min, (unsigned long long)f->max);
+		return -EINVAL;
+	}
+	/* Every numeric flag is a uint32_t field (bounds above are <= 2^32-1). */
+	*(uint32_t *)(void *)((char *)c + f->off) = (uint32_t)n;
+	return 0;
+}
+
+static int set_str(struct sl_config *c, const struct str_flag *f, const char *v)
+{
+	if (strlen(v) >= f->size) {
+		fprintf(stderr, "sluiced: --%s is too long\n", f->name);
+		return -EINVAL;
+	}
+	snprintf((char *)c + f->off, f->size, "%s", v);
+	return 0;
+}
+
+static int apply(struct sl_config *c, const char *name, const char *v)
+{
+	if (strcmp(name, "listen") == 0) {
+		if (parse_listen(c, v) == 0)
+			return 0;
+		fprintf(stderr, "sluiced: --listen wants HOST:PORT, got '%s'\n", v);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(num_flags); i++)
+		if (strcmp(name, num_flags[i].name) == 0)
+			return set_num(c, &num_flags[i], v);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(str_flags); i++)
+		if (strcmp(name, str_flags[i].name) == 0)
+			return set_str(c, &str_flags[i], v);
+	fprintf(stderr, "sluiced: unknown option --%s (see --help)\n", name);
+	return -EINVAL;
+}
+
+static int check(const struct sl_config *c)
+{
+	if (!c->data_dir[0]) {
+		fprintf(stderr, "sluiced: --data-dir is required\n");
+		return -EINVAL;
+	}
+	if (strcmp(c->transport, "kernel") != 0 && strcmp(c->transport, "dpdk") != 0) {
+		fprintf(stderr, "sluiced: --transport must be kernel or dpdk\n");
+		return -EINVAL;
+	}
+	if (strlen(c->account_id) != 12 || strspn(c->account_id, "0123456789") != 12) {
+		fprintf(stderr, "sluiced: --account-id must be 12 digits\n");
+		return -EINVAL;
+	}
+	if ((c->tls_cert[0] != 0) != (c->tls_key[0] != 0)) {
+		fprintf(stderr, "sluiced: --tls-cert and --tls-key go together\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sl_config_parse(struct sl_config *c, int argc, char **argv)
+{
+	set_defaults(c);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 1;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "sluiced: unexpected argument '%s'\n", a);
+			return -EINVAL;
+		}
+		char name[64];
+		const char *eq = strchr(a + 2, '=');
+		const char *v;
+		size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (nl >= sizeof(name)) {
+			fprintf(stderr, "sluiced: unknown option '%s'\n", a);
+			return -EINVAL;
+		}
+		memcpy(name, a + 2, nl);
+		name[nl] = 0;
+		if (eq) {
+			v = eq + 1;
+		} else {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "sluiced: --%s needs a value\n", name);
+				return -EINVAL;
+			}
+			v = argv[++i];
+		}
+		int rc = apply(c, name, v);
+		if (rc)
+			return rc;
+	}
+	return check(c);
+}

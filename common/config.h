@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sluiced's configuration: every flag, its default and its bound, in one
+ * table (config.c). Parsed once at start-up; read-only afterwards, so every
+ * thread may read it without synchronisation. */
+#ifndef SL_COMMON_CONFIG_H
+#define SL_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SL_PATH_MAX 4096
+
+struct sl_config {
+	char listen_host[256];	/* "127.0.0.1", "::1", "0.0.0.0" */
+	uint16_t listen_port;	/* 0 = ephemeral */
+	char data_dir[SL_PATH_MAX];
+	char transport[16];	/* "kernel" | "dpdk" */
+	uint32_t io_cores;	/* io lcores, >= 1 */
+	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */
+	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
+	char credentials[SL_PATH_MAX]; /* "" = DIR/credentials */
+	char account_id[16];
+	uint32_t create_delay_ms;
+	uint32_t delete_delay_ms;
+	uint32_t request_timeout_ms; /* first byte of a request -> whole request */
+	uint32_t idle_timeout_ms;    /* keep-alive idle, and a stalled send */
+	uint32_t shutdown_grace_ms;  /* in-flight requests finish within this */
+	uint32_t max_conns_per_core;
+	uint32_t max_head_bytes;
+	uint32_t max_body_bytes;
+	uint32_t shard_limit;
+	uint32_t stream_limit;
+	char dpdk_args[1024];	/* extra EAL args for --transport dpdk */
+	char log_level[8];
+};
+
+/* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was
+ * printed (caller exits 0), or -EINVAL after printing the reason to stderr. */
+int sl_config_parse(struct sl_config *cfg, int argc, char **argv);
+
+#endif

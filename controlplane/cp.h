@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The control plane: owns stream and shard metadata (SQLite under the data
+ * directory), runs stream lifecycles (CREATING -> ACTIVE, DELETING -> gone) and
+ * answers control operations on its own thread, never on a dataplane lcore.
+ *
+ * Protocol with the io lcores: an io lcore allocates a cp_call, fills the
+ * request part and posts it (multi-producer ring). The control thread
+ * executes it, fills the reply part and enqueues it on that lcore's reply ring
+ * (single producer / single consumer), then calls cfg.wake so a sleeping lcore
+ * notices. Ownership of the cp_call passes to the control plane at cp_post and
+ * back to the io lcore when cp_replies hands it out. */
+#ifndef SL_CONTROLPLANE_CP_H
+#define SL_CONTROLPLANE_CP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/api/api.h"
+
+struct cp;
+
+struct cp_config {
+	const char *data_dir;	     /* metadata at DIR/meta.db (0600) */
+	const char *account_id;	     /* 12 digits, used in ARNs and messages */
+	uint32_t create_delay_ms;    /* CREATING -> ACTIVE */
+	uint32_t delete_delay_ms;    /* DELETING -> gone */
+	uint32_t shard_limit;	     /* account-wide open shards (Kinesis: 500 default here 20000) */
+	uint32_t stream_limit;	     /* streams per account */
+	uint16_t n_lcores;	     /* reply rings, one per io lcore */
+	void (*wake)(void *arg, uint16_t lcore);
+	void *wake_arg;
+};
+
+struct cp_call {
+	/* request, set by the poster */
+	enum api_op op;
+	uint16_t lcore;	   /* whose reply ring */
+	uint64_t cookie;   /* poster's, returned untouched */
+	char region[64];   /* from the SigV4 credential scope; used in ARNs */
+	char *body;	   /* request JSON, owned by the call (malloc) */
+	uint32_t body_len;
+	/* reply, set by the control plane */
+	uint16_t status;   /* HTTP status, 200 on success */
+	char *resp;	   /* JSON body (malloc), owned by the call */
+	uint32_t resp_len;
+};
+
+/* Opens (creating if needed) the metadata store, loads it, and starts the
+ * control thread. Returns NULL and sets errno on failure. */
+struct cp *cp_start(const struct cp_config *cfg);
+/* Stops the thread and closes the store. Calls already posted are executed
+ * and answered before the thread exits. */
+void cp_stop(struct cp *cp);
+
+/* Posts a call. Returns 0, or -ENOBUFS when the request ring is full (the
+ * caller answers LimitExceededException / 503 and keeps ownership). */
+int cp_post(struct cp *cp, struct cp_call *call);
+
+/* Dequeues up to max answered calls for lcore. Returns the count. */
+unsigned cp_replies(struct cp *cp, uint16_t lcore, struct cp_call **calls, unsigned max);
+
+/* Frees a call and its body/response. */
+void cp_call_free(struct cp_call *call);
+
+/* Executes a call synchronously on the calling thread. Only for unit tests and
+ * for the control thread itself; must not race with the control thread. */
+void cp_execute(struct cp *cp, struct cp_call *call);
+
+#endif

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Metadata store: SQLite at DIR/meta.db (0600, WAL, synchronous=FULL so a
+ * committed change is on stable storage before the caller answers). Only the
+ * control thread touches it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/bug.h"
+#include "common/log.h"
+#include "controlplane/cp_internal.h"
+
+#define CP_SCHEMA_VERSION "1"
+
+struct cp_store {
+	sqlite3 *db;
+};
+
+static const char cp_schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"INSERT OR IGNORE INTO meta VALUES('schema_version', '" CP_SCHEMA_VERSION "');"
+	"CREATE TABLE IF NOT EXISTS streams("
+	" name TEXT PRIMARY KEY, arn TEXT NOT NULL, status INTEGER NOT NULL,"
+	" mode INTEGER NOT NULL, retention_hours INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL DEFAULT 0,"
+	" shard_count INTEGER NOT NULL, max_record_kib INTEGER NOT NULL,"
+	" encryption INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS streams_deadline ON streams(deadline_ms)"
+	" WHERE deadline_ms > 0;"
+	/* Hash keys are decimal strings of up to 39 digits; sequence numbers
+	 * decimal strings. shard_id sorts like idx (zero-padded). */
+	"CREATE TABLE IF NOT EXISTS shards("
+	" stream TEXT NOT NULL, idx INTEGER NOT NULL, shard_id TEXT NOT NULL,"
+	" hash_start TEXT NOT NULL, hash_end TEXT NOT NULL, start_seq TEXT NOT NULL,"
+	" end_seq TEXT, parent TEXT, adjacent_parent TEXT,"
+	" PRIMARY KEY(stream, idx));"
+	"CREATE UNIQUE INDEX IF NOT EXISTS shards_id ON shards(stream, shard_id);"
+	"CREATE TABLE IF NOT EXISTS tags("
+	" stream TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+	" PRIMARY KEY(stream, key));";
+
+static int cp_exec(struct cp_store *st, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		SL_ERR("meta.db: %s: %s", sql, err ? err : "?");
+		sqlite3_free(err);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int cp_check_version(struct cp_store *st)
+{
+	sqlite3_stmt *q;
+	int rc = -EPROTO;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key='schema_version'",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(q) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(q, 0), CP_SCHEMA_VERSION) == 0)
+		rc = 0;
+	sqlite3_finalize(q);
+	if (rc)
+		SL_ERR("meta.db: unknown schema version");
+	return rc;
+}
+
+struct cp_store *cp_store_open(const char *dir)
+{
+	char path[PATH_MAX];
+	struct cp_store *st;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/meta.db", dir) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	/* Create it 0600 ourselves: SQLite would honour the umask (0644). The
+	 * -wal and -shm files inherit the database file's mode. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	if (fchmod(fd, 0600) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	close(fd);
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return NULL;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(st->db, 1000);
+	if (cp_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			"PRAGMA foreign_keys=OFF;") ||
+	    cp_exec(st, cp_schema) || cp_check_version(st))
+		goto fail;
+	return st;
+fail:
+	SL_ERR("meta.db at %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "open failed");
+	sqlite3_close(st->db);
+	free(st);
+	errno = EIO;
+	return NULL;
+}
+
+void cp_store_close(struct cp_store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static void cp_row_stream(sqlite3_stmt *q, struct cp_stream *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", (const char *)sqlite3_column_text(q, 0));
+	snprintf(s->arn, sizeof(s->arn), "%s", (const char *)sqlite3_column_text(q, 1));
+	s->status = (uint8_t)sqlite3_column_int(q, 2);
+	s->mode = (uint8_t)sqlite3_column_int(q, 3);
+	s->retention_hours = (uint32_t)sqlite3_column_int(q, 4);
+	s->created_ms = sqlite3_column_int64(q, 5);
+	s->deadline_ms = sqlite3_column_int64(q, 6);
+	s->shard_count = (uint32_t)sqlite3_column_int(q, 7);
+	s->max_record_kib = (uint32_t)sqlite3_column_int(q, 8);
+	s->encryption = (uint8_t)sqlite3_column_int(q, 9);
+}
+
+#define CP_STREAM_COLS                                                                    \
+	"name, arn, status, mode, retention_hours, created_ms, deadline_ms, shard_count, " \
+	"max_record_kib, encryption"
+
+int cp_store_get(struct cp_store *st, const char *name, struct cp_stream *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " CP_STREAM_COLS " FROM streams WHERE name=?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		cp_row_stream(q, out);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int cp_insert_stream(struct cp_store *st, const struct cp_stream *s)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO streams(" CP_STREAM_COLS ") "
+				       "VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, s->arn, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, s->status);
+	sqlite3_bind_int(q, 4, s->mode);
+	sqlite3_bind_int(q, 5, (int)s->retention_hours);
+	sqlite3_bind_int64(q, 6, s->created_ms);
+	sqlite3_bind_int64(q, 7, s->deadline_ms);
+	sqlite3_bind_int(q, 8, (int)s->shard_count);
+	sqlite3_bind_int(q, 9, (int)s->max_record_kib);
+	sqlite3_bind_int(q, 10, s->encryption);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int cp_insert_shards(struct cp_store *st, const struct cp_stream *s)
+{
+	sqlite3_stmt *q;
+	struct cp_shard sh;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO shards(stream, idx, shard_id, hash_start, "
+				       "hash_end, start_seq) VALUES(?,?,?,?,?,?)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	for (uint32_t i = 0; i < s->shard_count && rc == 0; i++) {
+		cp_shard_make(i, s->shard_count, s->created_ms, &sh);
+		sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 2, (int)i);
+		sqlite3_bind_text(q, 3, sh.id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, sh.hash_start, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, sh.hash_end, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, sh.start_seq, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int cp_insert_tags(struct cp_store *st, const char *name, const struct cp_tag *tags,
+			  uint32_t n)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO tags VALUES(?,?,?)", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, tags[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, tags[i].value, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int cp_store_create(struct cp_store *st, const struct cp_stream *s, const struct cp_tag *tags,
+		    uint32_t n_tags)
+{
+	int rc;
+
+	if (cp_exec(st, "BEGIN IMMEDIATE"))
+		return -EIO;
+	rc = cp_insert_stream(st, s);
+	if (rc == 0)
+		rc = cp_insert_shards(st, s);
+	if (rc == 0)
+		rc = cp_insert_tags(st, s->name, tags, n_tags);
+	if (rc == 0 && cp_exec(st, "COMMIT"))
+		rc = -EIO;
+	if (rc)
+		cp_exec(st, "ROLLBACK");
+	return rc;
+}
+
+/* One statement with text/int64 binds, executed once. */
+static int cp_run(struct cp_store *st, const char *sql, const char *name, int64_t a, int64_t b)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	int np = sqlite3_bind_parameter_count(q);
+	if (np >= 1)
+		sqlite3_bind_int64(q, 1, a);
+	if (np >= 2)
+		sqlite3_bind_int64(q, 2, b);
+	sqlite3_bind_text(q, np >= 3 ? 3 : np + 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
+}
+
+int cp_store_set_status(struct cp_store *st, const char *name, uint8_t status,
+			int64_t deadline_ms)
+{
+	return cp_run(st, "UPDATE streams SET status=?1, deadline_ms=?2 WHERE name=?3", name,
+		      status, deadline_ms);
+}
+
+int cp_store_set_retention(struct cp_store *st, const char *name, uint32_t hours)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE streams SET retention_hours=? WHERE name=?", -1,
+			       &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int(q, 1, (int)hours);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
+}
+
+static int cp_delete_from(struct cp_store *st, const char *sql, const char *name)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int cp_store_remove(struct cp_store *st, const char *name)
+{
+	int rc;
+
+	if (cp_exec(st, "BEGIN IMMEDIATE"))
+		return -EIO;
+	rc = cp_delete_from(st, "DELETE FROM shards WHERE stream=?", name);
+	if (rc == 0)
+		rc = cp_delete_from(st, "DELETE FROM tags WHERE stream=?", name);
+	if (rc == 0)
+		rc = cp_delete_from(st, "DELETE FROM streams WHERE name=?", name);
+	if (rc == 0 && cp_exec(st, "COMMIT"))
+		rc = -EIO;
+	if (rc)
+		cp_exec(st, "ROLLBACK");
+	return rc;
+}
+
+int cp_store_totals(struct cp_store *st, uint32_t *streams, uint64_t *shards)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT COUNT(*), TOTAL(shard_count) FROM streams", -1,
+			       &q, NULL) != SQLITE_OK)
+		return -EIO;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*streams = (uint32_t)sqlite3_column_int64(q, 0);
+		*shards = (uint64_t)sqlite3_column_double(q, 1);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int cp_store_list(struct cp_store *st, const char *after, uint32_t limit,
+		  int (*cb)(void *arg, const struct cp_stream *s), void *arg)
+{
+	sqlite3_stmt *q;
+	struct cp_stream s;
+	int n = 0, rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " CP_STREAM_COLS " FROM streams WHERE name > ? "
+				       "ORDER BY name LIMIT ?", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		cp_row_stream(q, &s);
+		n++;
+		if (cb(arg, &s))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -EIO;
+}
+
+static void cp_col(sqlite3_stmt *q, int col, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+int cp_store_shards(struct cp_store *st, const char *name, const char *after, uint32_t limit,
+		    int (*cb)(void *arg, const struct cp_shard *sh), void *arg)
+{
+	sqlite3_stmt *q;
+	struct cp_shard sh;
+	int n = 0, rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT idx, shard_id, hash_start, hash_end, start_seq, "
+				       "end_seq, parent, adjacent_parent FROM shards "
+				       "WHERE stream=? AND shard_id > ? ORDER BY idx LIMIT ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sh.index = (uint32_t)sqlite3_column_int(q, 0);
+		cp_col(q, 1, sh.id, sizeof(sh.id));
+		cp_col(q, 2, sh.hash_start, sizeof(sh.hash_start));
+		cp_col(q, 3, sh.hash_end, sizeof(sh.hash_end));
+		cp_col(q, 4, sh.start_seq, sizeof(sh.start_seq));
+		cp_col(q, 5, sh.end_seq, sizeof(sh.end_seq));
+		cp_col(q, 6, sh.parent, sizeof(sh.parent));
+		cp_col(q, 7, sh.adjacent, sizeof(sh.adjacent));
+		n++;
+		if (cb(arg, &sh))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -EIO;
+}
+
+int64_t cp_store_next_deadline(struct cp_store *st)
+{
+	sqlite3_stmt *q;
+	int64_t d = INT64_MAX;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT MIN(deadline_ms) FROM streams WHERE deadline_ms > 0",
+			       -1, &q, NULL) != SQLITE_OK)
+		return INT64_MAX;
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+		d = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return d;
+}
+
+int cp_store_run_due(struct cp_store *st, int64_t now_ms)
+{
+	sqlite3_stmt *q;
+	char names[64][CP_NAME_MAX + 1];
+	int status[64];
+	int n = 0, done = 0;
+
+	/* Collect first (bounded batch), then change: no writes under a
+	 * running SELECT. The caller comes back for the rest. */
+	if (sqlite3_prepare_v2(st->db, "SELECT name, status FROM streams WHERE deadline_ms > 0 "
+				       "AND deadline_ms <= ? ORDER BY deadline_ms LIMIT 64",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, now_ms);
+	while (n < 64 && sqlite3_step(q) == SQLITE_ROW) {
+		cp_col(q, 0, names[n], sizeof(names[n]));
+		status[n++] = sqlite3_column_int(q, 1);
+	}
+	sqlite3_finalize(q);
+	for (int i = 0; i < n; i++) {
+		int rc;
+		if (status[i] == CP_DELETING)
+			rc = cp_store_remove(st, names[i]);
+		else /* CREATING and UPDATING settle to ACTIVE */
+			rc = cp_store_set_status(st, names[i], CP_ACTIVE, 0);
+		if (rc == 0)
+			done++;
+		else
+			SL_ERR("meta.db: lifecycle transition of %s failed: %d", names[i], rc);
+	}
+	return done;
+}

@@ -1,0 +1,1082 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Stream operations of the control plane: decode and validate (Kinesis's
+ * exact errors, dataplane/api validation toolkit), apply to the store, encode
+ * Kinesis's JSON responses. Runs on the control thread only. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bug.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "controlplane/cp_internal.h"
+
+#define CP_STR_CAP 2304 /* request strings: > the longest valid value (ARN 2048) */
+#define CP_TOKEN_MAX 600 /* our NextTokens are far shorter; longer -> invalid */
+
+static const char *const cp_modes[] = { "PROVISIONED", "ON_DEMAND" };
+static const char *const cp_filters[] = { "AFTER_SHARD_ID", "AT_TRIM_HORIZON",
+					  "FROM_TRIM_HORIZON", "AT_LATEST",
+					  "AT_TIMESTAMP", "FROM_TIMESTAMP" };
+enum { CP_F_AFTER = 0, CP_F_AT_TS = 4, CP_F_FROM_TS = 5 };
+
+/* Per-request state, on the heap (the av token array is large). */
+struct cp_req {
+	struct cp *cp;
+	struct cp_call *call;
+	struct api_err err;
+	struct av v;
+	/* StreamName / StreamARN as every stream operation takes them */
+	bool has_name, has_arn;
+	uint32_t name_cp, arn_cp;
+	char name[CP_STR_CAP];
+	char arn[CP_STR_CAP];
+	struct cp_stream s;
+};
+
+/* Bounded string copy (names are validated before they are copied). */
+static void cp_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* --- 128-bit hash ranges and sequence numbers --- */
+
+void cp_u128_dec(unsigned __int128 v, char out[CP_HASH_CAP])
+{
+	char tmp[CP_HASH_CAP];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v != 0);
+	for (int i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+}
+
+/* Kinesis splits [0, 2^128) evenly: shard i starts at floor(2^128/n)*i and
+ * ends one below the next start; the last one ends at 2^128-1. */
+void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_HASH_CAP])
+{
+	const unsigned __int128 max = ~(unsigned __int128)0;
+	/* floor(2^128 / n) without 2^128: floor(max/n), +1 when max%n == n-1 */
+	unsigned __int128 step = max / n + (max % n == (unsigned __int128)(n - 1) ? 1 : 0);
+
+	BUG_ON(n == 0 || i >= n);
+	cp_u128_dec(step * i, start);
+	cp_u128_dec(i + 1 == n ? max : step * (i + 1) - 1, end);
+}
+
+/* Big hex string (<= 56 digits) -> decimal, for sequence numbers. */
+static void cp_hex_dec(const char *hex, char *out, size_t cap)
+{
+	uint32_t limb[8] = { 0 }; /* little-endian base 2^32 */
+	char tmp[80];
+	int n = 0;
+
+	for (const char *p = hex; *p; p++) {
+		uint64_t carry = (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+		for (int k = 0; k < 8; k++) {
+			uint64_t x = ((uint64_t)limb[k] << 4) | carry;
+			limb[k] = (uint32_t)x;
+			carry = x >> 32;
+		}
+	}
+	for (;;) {
+		bool zero = true;
+		uint64_t rem = 0;
+		for (int k = 7; k >= 0; k--) {
+			uint64_t x = (rem << 32) | limb[k];
+			limb[k] = (uint32_t)(x / 10);
+			rem = x % 10;
+			zero = zero && limb[k] == 0;
+		}
+		tmp[n++] = (char)('0' + rem);
+		if (zero || n >= (int)sizeof(tmp) - 1)
+			break;
+	}
+	for (int i = 0; i < n && (size_t)i + 1 < cap; i++)
+		out[i] = tmp[n - 1 - i];
+	out[SL_MIN((size_t)n, cap - 1)] = '\0';
+}
+
+/* The first sequence number of a shard. This milestone only needs a number
+ * that looks like Kinesis's (56 decimal digits) and names its shard; the
+ * storage engine will define the real format. Layout (hex, 47 digits, as
+ * Kinesis's "version 2" numbers appear): '2', creation seconds (9), shard
+ * index low nibble (1), sequence index (16, zero), '00', sequence seconds (9,
+ * = creation), shard index (8), '2'. Shards of one stream differ by exactly
+ * 2^144 + 16 per index step, as on Kinesis. */
+void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP])
+{
+	char hex[64];
+	uint64_t secs = (uint64_t)(created_ms / 1000) & 0xfffffffffull;
+
+	snprintf(hex, sizeof(hex), "2%09" PRIx64 "%x%016x00%09" PRIx64 "%08x2", secs,
+		 shard_index & 0xf, 0u, secs, shard_index);
+	cp_hex_dec(hex, out, CP_SEQ_CAP);
+}
+
+void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->index = i;
+	snprintf(out->id, sizeof(out->id), "shardId-%012u", i);
+	cp_hash_range(i, n, out->hash_start, out->hash_end);
+	cp_start_seq(i, created_ms, out->start_seq);
+}
+
+/* --- replies --- */
+
+static void cp_reply_err(struct cp_call *call, const struct api_err *e)
+{
+	size_t cap = sizeof(e->message) + 256;
+	char *buf = malloc(cap);
+	int n;
+
+	call->status = e->http_status;
+	call->resp = buf;
+	call->resp_len = 0;
+	if (buf == NULL)
+		return;
+	n = api_err_encode(e, buf, cap);
+	call->resp_len = n > 0 ? (uint32_t)n : 0;
+}
+
+static void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->err.http_status = status;
+	r->err.type = type;
+	va_start(ap, fmt);
+	vsnprintf(r->err.message, sizeof(r->err.message), fmt, ap);
+	va_end(ap);
+	cp_reply_err(r->call, &r->err);
+}
+
+static void cp_internal(struct cp_req *r)
+{
+	cp_fail(r, 500, "InternalFailure", "%s", "");
+}
+
+/* A response body under construction: capacity sized by the caller from the
+ * bounded counts it will write. */
+static bool cp_out_begin(struct cp_req *r, struct jw *w, size_t cap)
+{
+	char *buf = malloc(cap);
+
+	if (buf == NULL) {
+		cp_internal(r);
+		return false;
+	}
+	jw_init(w, buf, cap);
+	return true;
+}
+
+static void cp_out_end(struct cp_req *r, struct jw *w)
+{
+	if (w->overflow) {
+		SL_ERR("control: response overflow (%zu bytes)", w->cap);
+		free(w->buf);
+		cp_internal(r);
+		return;
+	}
+	r->call->status = 200;
+	r->call->resp = w->buf;
+	r->call->resp_len = (uint32_t)w->len;
+}
+
+static void cp_ok_empty(struct cp_req *r)
+{
+	struct jw w;
+
+	if (!cp_out_begin(r, &w, 8))
+		return;
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
+	cp_out_end(r, &w);
+}
+
+/* --- shared decoding --- */
+
+static const char *cp_status_name(uint8_t st)
+{
+	switch (st) {
+	case CP_CREATING: return "CREATING";
+	case CP_ACTIVE: return "ACTIVE";
+	case CP_DELETING: return "DELETING";
+	default: return "UPDATING";
+	}
+}
+
+/* Type pass for StreamName and StreamARN. */
+static void cp_get_ident(struct cp_req *r)
+{
+	int32_t root = av_root(&r->v);
+
+	r->has_name = av_get_str(&r->v, root, "StreamName", r->name, sizeof(r->name),
+				 &r->name_cp);
+	r->has_arn = av_get_str(&r->v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
+}
+
+static void cp_check_name(struct cp_req *r, const char *path, const char *val, uint32_t cp_len)
+{
+	av_str_member(&r->v, path, val, cp_len, AV_PAT_NAME, av_match_name, 1, CP_NAME_MAX);
+}
+
+/* Constraint pass for StreamName / StreamARN (when present). */
+static void cp_check_ident(struct cp_req *r, bool name_required)
+{
+	if (name_required)
+		av_not_null(&r->v, "streamName", r->has_name);
+	if (r->has_name)
+		cp_check_name(r, "streamName", r->name, r->name_cp);
+	if (r->has_arn)
+		av_str_member(&r->v, "streamARN", r->arn, r->arn_cp, AV_PAT_STREAM_ARN,
+			      av_match_stream_arn, 1, 2048);
+}
+
+static void cp_not_found(struct cp_req *r, const char *name, const char *account)
+{
+	cp_fail(r, 400, "ResourceNotFoundException", "Stream %s under account %s not found.",
+		name, account);
+}
+
+/* Finds the stream named by StreamName and/or StreamARN into r->s. On error
+ * the reply is already made and -1 returned. */
+static int cp_resolve(struct cp_req *r)
+{
+	char region[CP_REGION_CAP], account[16], name[CP_NAME_MAX + 1];
+	int rc;
+
+	if (!r->has_name && !r->has_arn) {
+		cp_fail(r, 400, "InvalidArgumentException", "%s",
+			"Either StreamName or StreamARN should be provided.");
+		return -1;
+	}
+	if (r->has_arn) {
+		if (av_split_stream_arn(r->arn, region, sizeof(region), account, sizeof(account),
+					name, sizeof(name)) || !av_match_name(name, strlen(name))) {
+			cp_fail(r, 400, "InvalidArgumentException", "Invalid StreamARN %s.",
+				r->arn);
+			return -1;
+		}
+		if (r->has_name && strcmp(name, r->name) != 0) {
+			cp_fail(r, 400, "InvalidArgumentException",
+				"StreamARN %s and StreamName %s do not match.", r->arn, r->name);
+			return -1;
+		}
+		if (strcmp(account, r->cp->account_id) != 0) {
+			cp_not_found(r, name, account);
+			return -1;
+		}
+		snprintf(r->name, sizeof(r->name), "%s", name);
+	}
+	rc = cp_store_get(r->cp->st, r->name, &r->s);
+	if (rc == 0 && r->has_arn && strcmp(r->s.arn, r->arn) != 0)
+		rc = -ENOENT; /* same name, other region or partition */
+	if (rc == -ENOENT) {
+		cp_not_found(r, r->name, r->cp->account_id);
+		return -1;
+	}
+	if (rc) {
+		cp_internal(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Lower-case hex of bytes, for opaque bounded pagination tokens. */
+static void cp_hex(const char *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[(uint8_t)in[i] >> 4];
+		out[2 * i + 1] = d[(uint8_t)in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+static int cp_unhex(const char *in, char *out, size_t cap)
+{
+	size_t n = strlen(in);
+
+	if (n % 2 || n / 2 >= cap)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i += 2) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = in[i + k];
+			int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+											 : -1;
+			if (x < 0)
+				return -EINVAL;
+			v = v * 16 + x;
+		}
+		out[i / 2] = (char)v;
+	}
+	out[n / 2] = '\0';
+	return 0;
+}
+
+/* --- CreateStream --- */
+
+struct cp_create {
+	bool has_count, has_mode_details, has_mode, has_kib, has_warm;
+	int64_t shard_count, max_kib, warm;
+	int32_t mode_idx;
+	char mode[64];
+	int32_t tags_tok;
+	uint32_t n_tags;
+	struct cp_tag *tags;
+};
+
+/* Tags map: values must be strings; keys 1..128, values 0..256 code points.
+ * Coral prints the map as Java does ({k=v, ...}). */
+static void cp_create_tags(struct cp_req *r, struct cp_create *c)
+{
+	struct av *v = &r->v;
+	int32_t t = c->tags_tok;
+	uint32_t n = v->doc.toks[t].count, k = (uint32_t)t + 1;
+	bool bad_key = false, bad_val = false;
+	char shown[512];
+	size_t len = 0;
+
+	c->tags = calloc(SL_MIN(n, CP_MAX_TAGS) + 1, sizeof(*c->tags));
+	shown[0] = '\0';
+	len += (size_t)snprintf(shown, sizeof(shown), "{");
+	for (uint32_t i = 0; i < n; i++, k = v->doc.toks[k + 1].next) {
+		uint32_t val = k + 1;
+		if (v->doc.toks[val].type != JSON_STRING) {
+			/* type pass: a tag value must be a String */
+			char key[130];
+			json_str_unescape(&v->doc, k, key, sizeof(key));
+			(void)av_get(v, t, key, AV_STRING);
+			continue;
+		}
+		uint32_t kcp = json_str_codepoints(&v->doc, k);
+		uint32_t vcp = json_str_codepoints(&v->doc, val);
+		bad_key |= kcp < 1 || kcp > 128;
+		bad_val |= vcp > 256;
+		if (c->tags && i < CP_MAX_TAGS && kcp <= 128 && vcp <= 256) {
+			json_str_unescape(&v->doc, k, c->tags[c->n_tags].key, 129);
+			json_str_unescape(&v->doc, val, c->tags[c->n_tags].value, 257);
+			if (len < sizeof(shown))
+				len += (size_t)snprintf(shown + len, sizeof(shown) - len, "%s%s=%s",
+							i ? ", " : "", c->tags[c->n_tags].key,
+							c->tags[c->n_tags].value);
+			c->n_tags++;
+		}
+	}
+	if (len < sizeof(shown))
+		snprintf(shown + len, sizeof(shown) - len, "}");
+	if (n < 1)
+		av_violation(v, "tags", shown, "Member must have length greater than or equal to 1");
+	if (n > CP_MAX_TAGS)
+		av_violation(v, "tags", shown, "Member must have length less than or equal to 200");
+	if (bad_key)
+		av_violation(v, "tags", shown, "Map keys must satisfy constraint: [Member must have "
+			     "length less than or equal to 128, Member must have length greater "
+			     "than or equal to 1]");
+	if (bad_val)
+		av_violation(v, "tags", shown, "Map value must satisfy constraint: [Member must have "
+			     "length less than or equal to 256, Member must have length greater "
+			     "than or equal to 0]");
+}
+
+/* Type pass then constraint pass, in Kinesis's member order. */
+static int cp_create_decode(struct cp_req *r, struct cp_create *c)
+{
+	struct av *v = &r->v;
+	int32_t root = av_root(v), md;
+
+	c->has_count = av_get_int(v, root, "ShardCount", AV_INTEGER, &c->shard_count);
+	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
+	md = av_get_obj(v, root, "StreamModeDetails");
+	c->has_mode_details = md >= 0;
+	c->has_mode = av_get_enum(v, md, "StreamMode", cp_modes, 2, &c->mode_idx, c->mode,
+				  sizeof(c->mode));
+	c->tags_tok = av_get(v, root, "Tags", AV_MAP);
+	c->has_kib = av_get_int(v, root, "MaxRecordSizeInKiB", AV_INTEGER, &c->max_kib);
+	c->has_warm = av_get_int(v, root, "WarmThroughputMiBps", AV_INTEGER, &c->warm);
+	if (v->ser || v->bad_json)
+		return av_finish(v, &r->err);
+
+	bool on_demand = c->has_mode && c->mode_idx == 1;
+	if (!on_demand)
+		av_not_null(v, "shardCount", c->has_count);
+	if (c->has_count)
+		av_range(v, "shardCount", c->shard_count, 1, INT64_MAX);
+	av_not_null(v, "streamName", r->has_name);
+	if (r->has_name)
+		cp_check_name(r, "streamName", r->name, r->name_cp);
+	if (c->has_mode_details)
+		av_not_null(v, "streamModeDetails.streamMode", c->has_mode);
+	if (c->has_mode)
+		av_enum(v, "streamModeDetails.streamMode", c->mode, c->mode_idx, cp_modes, 2);
+	if (c->tags_tok >= 0)
+		cp_create_tags(r, c);
+	if (c->has_kib)
+		av_range(v, "maxRecordSizeInKiB", c->max_kib, 1024, 10240);
+	if (c->has_warm)
+		av_range(v, "warmThroughputMiBps", c->warm, 0, INT64_MAX);
+	return av_finish(v, &r->err);
+}
+
+static int cp_create_limits(struct cp_req *r, uint32_t shards)
+{
+	const struct cp_config *cfg = &r->cp->cfg;
+	uint32_t n_streams;
+	uint64_t n_shards;
+
+	if (cp_store_totals(r->cp->st, &n_streams, &n_shards)) {
+		cp_internal(r);
+		return -1;
+	}
+	if (n_shards + shards > cfg->shard_limit || shards > CP_MAX_SHARDS_PER_STREAM) {
+		cp_fail(r, 400, "LimitExceededException",
+			"This request would exceed the shard limit for the account %s in %s. "
+			"Current shard count for the account: %" PRIu64 ". Limit: %u. Number of "
+			"additional shards that would have resulted from this request: %u. Refer "
+			"to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest"
+			"/gr/aws_service_limits.html) for current limits and how to request "
+			"higher limits.", r->cp->account_id, r->call->region, n_shards,
+			cfg->shard_limit, shards);
+		return -1;
+	}
+	if (n_streams >= cfg->stream_limit) {
+		cp_fail(r, 400, "LimitExceededException",
+			"This request would exceed the stream limit for the account %s in %s. "
+			"Current stream count for the account: %u. Limit: %u.",
+			r->cp->account_id, r->call->region, n_streams, cfg->stream_limit);
+		return -1;
+	}
+	return 0;
+}
+
+static void cp_create_stream(struct cp_req *r)
+{
+	struct cp_create c = { 0 };
+	struct cp_stream *s = &r->s;
+	int64_t now = sl_wall_ms();
+	int rc;
+
+	if (cp_create_decode(r, &c)) {
+		cp_reply_err(r->call, &r->err);
+		goto out;
+	}
+	memset(s, 0, sizeof(*s));
+	cp_copy(s->name, sizeof(s->name), r->name);
+	s->mode = c.has_mode && c.mode_idx == 1 ? CP_ON_DEMAND : CP_PROVISIONED;
+	/* On-demand streams start with 4 shards; ShardCount is then ignored. */
+	s->shard_count = s->mode == CP_ON_DEMAND ? CP_ON_DEMAND_SHARDS
+		       : (uint32_t)SL_MIN(c.shard_count, (int64_t)UINT32_MAX);
+	if (cp_store_get(r->cp->st, s->name, &r->s) == 0) {
+		cp_fail(r, 400, "ResourceInUseException", "Stream %s under account %s already "
+			"exists.", r->name, r->cp->account_id);
+		goto out;
+	}
+	if (cp_create_limits(r, s->shard_count))
+		goto out;
+	snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", r->call->region,
+		 r->cp->account_id, s->name);
+	s->retention_hours = CP_DEFAULT_RETENTION_HOURS;
+	s->max_record_kib = c.has_kib ? (uint32_t)c.max_kib : CP_DEFAULT_MAX_RECORD_KIB;
+	s->created_ms = now;
+	s->status = r->cp->cfg.create_delay_ms ? CP_CREATING : CP_ACTIVE;
+	s->deadline_ms = r->cp->cfg.create_delay_ms ? now + r->cp->cfg.create_delay_ms : 0;
+	rc = cp_store_create(r->cp->st, s, c.tags, c.n_tags);
+	if (rc == -EEXIST)
+		cp_fail(r, 400, "ResourceInUseException", "Stream %s under account %s already "
+			"exists.", r->name, r->cp->account_id);
+	else if (rc)
+		cp_internal(r);
+	else
+		cp_ok_empty(r);
+out:
+	free(c.tags);
+}
+
+/* --- DeleteStream --- */
+
+static void cp_delete_stream(struct cp_req *r)
+{
+	struct av *v = &r->v;
+	bool enforce;
+	int rc;
+
+	cp_get_ident(r);
+	(void)av_get_bool(v, av_root(v), "EnforceConsumerDeletion", &enforce);
+	if (!v->ser && !v->bad_json)
+		cp_check_ident(r, false);
+	if (av_finish(v, &r->err)) {
+		cp_reply_err(r->call, &r->err);
+		return;
+	}
+	if (cp_resolve(r))
+		return;
+	/* Kinesis lets a CREATING stream be deleted; deleting a DELETING stream
+	 * again succeeds and keeps the first deadline (kinesalite). */
+	if (r->s.status == CP_DELETING) {
+		cp_ok_empty(r);
+		return;
+	}
+	if (r->cp->cfg.delete_delay_ms == 0)
+		rc = cp_store_remove(r->cp->st, r->s.name);
+	else
+		rc = cp_store_set_status(r->cp->st, r->s.name, CP_DELETING,
+					 sl_wall_ms() + r->cp->cfg.delete_delay_ms);
+	if (rc)
+		cp_internal(r);
+	else
+		cp_ok_empty(r);
+}
+
+/* --- DescribeStream / DescribeStreamSummary --- */
+
+static void cp_write_head(struct jw *w, const struct cp_stream *s)
+{
+	jw_key(w, "StreamName");
+	jw_str(w, s->name);
+	jw_key(w, "StreamARN");
+	jw_str(w, s->arn);
+	jw_key(w, "StreamStatus");
+	jw_str(w, cp_status_name(s->status));
+	jw_key(w, "StreamModeDetails");
+	jw_obj_begin(w);
+	jw_key(w, "StreamMode");
+	jw_str(w, cp_modes[s->mode == CP_ON_DEMAND]);
+	jw_obj_end(w);
+}
+
+static void cp_write_tail(struct jw *w, const struct cp_stream *s)
+{
+	jw_key(w, "RetentionPeriodHours");
+	jw_i64(w, s->retention_hours);
+	jw_key(w, "StreamCreationTimestamp");
+	jw_epoch_ms(w, s->created_ms);
+	jw_key(w, "EnhancedMonitoring");
+	jw_arr_begin(w);
+	jw_obj_begin(w);
+	jw_key(w, "ShardLevelMetrics");
+	jw_arr_begin(w);
+	jw_arr_end(w);
+	jw_obj_end(w);
+	jw_arr_end(w);
+	jw_key(w, "EncryptionType");
+	jw_str(w, "NONE");
+}
+
+struct cp_shard_out {
+	struct jw *w;
+	uint32_t limit;
+	uint32_t n;
+	char last[CP_SHARD_ID_CAP];
+	int (*keep)(const struct cp_shard *sh, const void *arg);
+	const void *keep_arg;
+};
+
+static int cp_shard_cb(void *arg, const struct cp_shard *sh)
+{
+	struct cp_shard_out *o = arg;
+	struct jw *w = o->w;
+
+	if (o->n++ >= o->limit)
+		return 1; /* the extra row only says "more" */
+	snprintf(o->last, sizeof(o->last), "%s", sh->id);
+	jw_obj_begin(w);
+	jw_key(w, "ShardId");
+	jw_str(w, sh->id);
+	if (sh->parent[0]) {
+		jw_key(w, "ParentShardId");
+		jw_str(w, sh->parent);
+	}
+	if (sh->adjacent[0]) {
+		jw_key(w, "AdjacentParentShardId");
+		jw_str(w, sh->adjacent);
+	}
+	jw_key(w, "HashKeyRange");
+	jw_obj_begin(w);
+	jw_key(w, "StartingHashKey");
+	jw_str(w, sh->hash_start);
+	jw_key(w, "EndingHashKey");
+	jw_str(w, sh->hash_end);
+	jw_obj_end(w);
+	jw_key(w, "SequenceNumberRange");
+	jw_obj_begin(w);
+	jw_key(w, "StartingSequenceNumber");
+	jw_str(w, sh->start_seq);
+	if (sh->end_seq[0]) {
+		jw_key(w, "EndingSequenceNumber");
+		jw_str(w, sh->end_seq);
+	}
+	jw_obj_end(w);
+	jw_obj_end(w);
+	return 0;
+}
+
+/* Shards are listed once the stream is ACTIVE (or UPDATING); a CREATING or
+ * DELETING stream shows none (kinesalite, recorded from Kinesis). */
+static bool cp_shards_visible(const struct cp_stream *s)
+{
+	return s->status == CP_ACTIVE || s->status == CP_UPDATING;
+}
+
+#define CP_SHARD_JSON_MAX 420u	/* one shard object, generous */
+#define CP_HEAD_JSON_MAX 1024u
+
+static void cp_describe_stream(struct cp_req *r)
+{
+	struct av *v = &r->v;
+	int32_t root = av_root(v);
+	int64_t limit = 100;
+	bool has_limit, has_start;
+	char start[CP_STR_CAP];
+	uint32_t start_cp = 0;
+	struct jw w;
+
+	has_limit = av_get_int(v, root, "Limit", AV_INTEGER, &limit);
+	has_start = av_get_str(v, root, "ExclusiveStartShardId", start, sizeof(start), &start_cp);
+	cp_get_ident(r);
+	if (!v->ser && !v->bad_json) {
+		if (has_limit)
+			av_range(v, "limit", limit, 1, 10000);
+		if (has_start)
+			cp_check_name(r, "exclusiveStartShardId", start, start_cp);
+		cp_check_ident(r, false);
+	}
+	if (av_finish(v, &r->err)) {
+		cp_reply_err(r->call, &r->err);
+		return;
+	}
+	if (cp_resolve(r))
+		return;
+	if (!cp_out_begin(r, &w, CP_HEAD_JSON_MAX + (size_t)limit * CP_SHARD_JSON_MAX))
+		return;
+	struct cp_shard_out o = { .w = &w, .limit = (uint32_t)limit };
+	jw_obj_begin(&w);
+	jw_key(&w, "StreamDescription");
+	jw_obj_begin(&w);
+	cp_write_head(&w, &r->s);
+	jw_key(&w, "Shards");
+	jw_arr_begin(&w);
+	if (cp_shards_visible(&r->s) &&
+	    cp_store_shards(r->cp->st, r->s.name, has_start ? start : NULL, o.limit + 1,
+			    cp_shard_cb, &o) < 0) {
+		free(w.buf);
+		cp_internal(r);
+		return;
+	}
+	jw_arr_end(&w);
+	jw_key(&w, "HasMoreShards");
+	jw_bool(&w, o.n > o.limit);
+	cp_write_tail(&w, &r->s);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	cp_out_end(r, &w);
+}
+
+static void cp_describe_summary(struct cp_req *r)
+{
+	struct jw w;
+
+	cp_get_ident(r);
+	if (!r->v.ser && !r->v.bad_json)
+		cp_check_ident(r, false);
+	if (av_finish(&r->v, &r->err)) {
+		cp_reply_err(r->call, &r->err);
+		return;
+	}
+	if (cp_resolve(r) || !cp_out_begin(r, &w, CP_HEAD_JSON_MAX))
+		return;
+	jw_obj_begin(&w);
+	jw_key(&w, "StreamDescriptionSummary");
+	jw_obj_begin(&w);
+	cp_write_head(&w, &r->s);
+	cp_write_tail(&w, &r->s);
+	jw_key(&w, "OpenShardCount");
+	jw_i64(&w, cp_shards_visible(&r->s) ? r->s.shard_count : 0);
+	jw_key(&w, "ConsumerCount");
+	jw_i64(&w, 0);
+	jw_key(&w, "MaxRecordSizeInKiB");
+	jw_i64(&w, r->s.max_record_kib);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	cp_out_end(r, &w);
+}
+
+/* --- ListStreams --- */
+
+struct cp_list_out {
+	struct jw *w;
+	uint32_t limit, n;
+	bool summaries; /* second pass writes StreamSummaries */
+	char last[CP_NAME_MAX + 1];
+};
+
+static int cp_list_cb(void *arg, const struct cp_stream *s)
+{
+	struct cp_list_out *o = arg;
+
+	if (o->n++ >= o->limit)
+		return 1;
+	snprintf(o->last, sizeof(o->last), "%s", s->name);
+	if (!o->summaries) {
+		jw_str(o->w, s->name);
+		return 0;
+	}
+	jw_obj_begin(o->w);
+	cp_write_head(o->w, s);
+	jw_key(o->w, "StreamCreationTimestamp");
+	jw_epoch_ms(o->w, s->created_ms);
+	jw_obj_end(o->w);
+	return 0;
+}
+
+/* NextToken of ListStreams: hex of the last name returned (opaque to
+ * clients, bounded, and stable across restarts). */
+static int cp_list_decode(struct cp_req *r, int64_t *limit, char *after, size_t cap)
+{
+	struct av *v = &r->v;
+	int32_t root = av_root(v);
+	char start[CP_STR_CAP], token[CP_STR_CAP];
+	uint32_t start_cp = 0, token_cp = 0;
+	bool has_limit = av_get_int(v, root, "Limit", AV_INTEGER, limit);
+	bool has_start = av_get_str(v, root, "ExclusiveStartStreamName", start, sizeof(start),
+				    &start_cp);
+	bool has_token = av_get_str(v, root, "NextToken", token, sizeof(token), &token_cp);
+
+	if (!v->ser && !v->bad_json) {
+		if (has_limit)
+			av_range(v, "limit", *limit, 1, 10000);
+		if (has_start)
+			cp_check_name(r, "exclusiveStartStreamName", start, start_cp);
+		if (has_token)
+			av_len(v, "nextToken", token, token_cp, 1, 1048576);
+	}
+	if (av_finish(v, &r->err)) {
+		cp_reply_err(r->call, &r->err);
+		return -1;
+	}
+	after[0] = '\0';
+	if (has_token) {
+		if (token_cp > CP_TOKEN_MAX || cp_unhex(token, after, cap) ||
+		    !av_match_name(after, strlen(after))) {
+			cp_fail(r, 400, "InvalidArgumentException", "Invalid NextToken: %s", token);
+			return -1;
+		}
+	} else if (has_start) {
+		cp_copy(after, cap, start);
+	}
+	return 0;
+}
+
+static void cp_list_streams(struct cp_req *r)
+{
+	int64_t limit = 100;
+	char after[CP_NAME_MAX + 1], token[2 * CP_NAME_MAX + 1];
+	struct jw w;
+
+	if (cp_list_decode(r, &limit, after, sizeof(after)))
+		return;
+	if (!cp_out_begin(r, &w, 256 + (size_t)limit * (CP_HEAD_JSON_MAX / 2 + CP_ARN_CAP)))
+		return;
+	struct cp_list_out o = { .w = &w, .limit = (uint32_t)limit };
+	jw_obj_begin(&w);
+	jw_key(&w, "StreamNames");
+	jw_arr_begin(&w);
+	int n1 = cp_store_list(r->cp->st, after[0] ? after : NULL, o.limit + 1, cp_list_cb, &o);
+	jw_arr_end(&w);
+	bool more = o.n > o.limit;
+	o.n = 0;
+	o.summaries = true;
+	jw_key(&w, "StreamSummaries");
+	jw_arr_begin(&w);
+	int n2 = cp_store_list(r->cp->st, after[0] ? after : NULL, o.limit, cp_list_cb, &o);
+	jw_arr_end(&w);
+	jw_key(&w, "HasMoreStreams");
+	jw_bool(&w, more);
+	if (more) {
+		cp_hex(o.last, strlen(o.last), token);
+		jw_key(&w, "NextToken");
+		jw_str(&w, token);
+	}
+	jw_obj_end(&w);
+	if (n1 < 0 || n2 < 0) {
+		free(w.buf);
+		cp_internal(r);
+		return;
+	}
+	cp_out_end(r, &w);
+}
+
+/* --- ListShards --- */
+
+struct cp_ls {
+	bool has_max, has_start, has_token, has_ts, has_filter, has_ftype, has_fid, has_fts;
+	int64_t max, ts_ms, fts_ms;
+	int32_t ftype;
+	uint32_t start_cp, token_cp, fid_cp;
+	char start[CP_STR_CAP], token[CP_STR_CAP], fid[CP_STR_CAP], ftype_s[64];
+};
+
+static int cp_ls_decode(struct cp_req *r, struct cp_ls *l)
+{
+	struct av *v = &r->v;
+	int32_t root = av_root(v), f;
+
+	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
+	l->has_token = av_get_str(v, root, "NextToken", l->token, sizeof(l->token), &l->token_cp);
+	l->has_start = av_get_str(v, root, "ExclusiveStartShardId", l->start, sizeof(l->start),
+				  &l->start_cp);
+	l->has_max = av_get_int(v, root, "MaxResults", AV_INTEGER, &l->max);
+	l->has_ts = av_get_time_ms(v, root, "StreamCreationTimestamp", &l->ts_ms);
+	f = av_get_obj(v, root, "ShardFilter");
+	l->has_filter = f >= 0;
+	l->has_ftype = av_get_enum(v, f, "Type", cp_filters, 6, &l->ftype, l->ftype_s,
+				   sizeof(l->ftype_s));
+	l->has_fid = av_get_str(v, f, "ShardId", l->fid, sizeof(l->fid), &l->fid_cp);
+	l->has_fts = av_get_time_ms(v, f, "Timestamp", &l->fts_ms);
+	r->has_arn = av_get_str(v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
+	if (v->ser || v->bad_json)
+		return av_finish(v, &r->err);
+	if (l->has_max)
+		av_range(v, "maxResults", l->max, 1, 10000);
+	if (l->has_start)
+		cp_check_name(r, "exclusiveStartShardId", l->start, l->start_cp);
+	cp_check_ident(r, false);
+	if (l->has_token)
+		av_len(v, "nextToken", l->token, l->token_cp, 1, 1048576);
+	if (l->has_filter)
+		av_not_null(v, "shardFilter.type", l->has_ftype);
+	if (l->has_ftype)
+		av_enum(v, "shardFilter.type", l->ftype_s, l->ftype, cp_filters, 6);
+	if (l->has_fid)
+		cp_check_name(r, "shardFilter.shardId", l->fid, l->fid_cp);
+	return av_finish(v, &r->err);
+}
+
+/* Kinesis's rules on which ListShards members may be combined. */
+static int cp_ls_rules(struct cp_req *r, const struct cp_ls *l)
+{
+	const char *with = NULL;
+
+	if (!l->has_token && !r->has_name && !r->has_arn)
+		with = "Either NextToken or StreamName should be provided.";
+	else if (l->has_token && r->has_name)
+		with = "NextToken and StreamName cannot be provided together.";
+	else if (l->has_token && r->has_arn)
+		with = "NextToken and StreamARN cannot be provided together.";
+	else if (l->has_token && l->has_start)
+		with = "NextToken and ExclusiveStartShardId cannot be provided together.";
+	else if (l->has_token && l->has_ts)
+		with = "NextToken and StreamCreationTimestamp cannot be provided together.";
+	else if (l->has_token && l->has_filter)
+		with = "NextToken and ShardFilter cannot be provided together.";
+	else if (l->has_filter && l->ftype == CP_F_AFTER && !l->has_fid)
+		with = "ShardId must be specified when ShardFilter type is AFTER_SHARD_ID.";
+	else if (l->has_filter && (l->ftype == CP_F_AT_TS || l->ftype == CP_F_FROM_TS) &&
+		 !l->has_fts)
+		with = "Timestamp must be specified when ShardFilter type is AT_TIMESTAMP or "
+		       "FROM_TIMESTAMP.";
+	if (with == NULL)
+		return 0;
+	cp_fail(r, 400, "InvalidArgumentException", "%s", with);
+	return -1;
+}
+
+/* ListShards NextToken: hex of "name/created_ms/last shard id/max results".
+ * Opaque, bounded (< 400 chars), and tied to one incarnation of the stream. */
+static int cp_ls_token_decode(struct cp_req *r, struct cp_ls *l, int64_t *created_ms)
+{
+	char plain[CP_TOKEN_MAX], *p1, *p2, *p3;
+
+	if (l->token_cp > CP_TOKEN_MAX || cp_unhex(l->token, plain, sizeof(plain)))
+		goto bad;
+	p1 = strchr(plain, '/');
+	p2 = p1 ? strchr(p1 + 1, '/') : NULL;
+	p3 = p2 ? strchr(p2 + 1, '/') : NULL;
+	if (p3 == NULL)
+		goto bad;
+	*p1 = *p2 = *p3 = '\0';
+	if (!av_match_name(plain, strlen(plain)) || !av_match_name(p2 + 1, strlen(p2 + 1)) ||
+	    strlen(plain) > CP_NAME_MAX || strlen(p2 + 1) >= CP_SHARD_ID_CAP)
+		goto bad;
+	snprintf(r->name, sizeof(r->name), "%s", plain);
+	r->has_name = true;
+	*created_ms = strtoll(p1 + 1, NULL, 10);
+	snprintf(l->start, sizeof(l->start), "%s", p2 + 1);
+	l->has_start = true;
+	if (!l->has_max) {
+		l->max = strtoll(p3 + 1, NULL, 10);
+		l->has_max = l->max >= 1 && l->max <= 10000;
+	}
+	return 0;
+bad:
+	cp_fail(r, 400, "InvalidArgumentException", "%s", "Invalid NextToken.");
+	return -1;
+}
+
+static void cp_ls_write_token(struct jw *w, const struct cp_stream *s, const char *last,
+			      uint32_t max)
+{
+	char plain[CP_NAME_MAX + 80], hex[2 * sizeof(plain) + 1];
+	int n = snprintf(plain, sizeof(plain), "%s/%lld/%s/%u", s->name,
+			 (long long)s->created_ms, last, max);
+
+	cp_hex(plain, (size_t)n, hex);
+	jw_key(w, "NextToken");
+	jw_str(w, hex);
+}
+
+static void cp_list_shards(struct cp_req *r)
+{
+	struct cp_ls *l = calloc(1, sizeof(*l));
+	int64_t created_ms = -1;
+	const char *after = NULL;
+	struct jw w;
+
+	if (l == NULL) {
+		cp_internal(r);
+		return;
+	}
+	if (cp_ls_decode(r, l)) {
+		cp_reply_err(r->call, &r->err);
+		goto out;
+	}
+	if (cp_ls_rules(r, l) || (l->has_token && cp_ls_token_decode(r, l, &created_ms)))
+		goto out;
+	if (cp_resolve(r))
+		goto out;
+	if (created_ms >= 0 && created_ms != r->s.created_ms) {
+		cp_fail(r, 400, "ExpiredNextTokenException", "%s", "The NextToken has expired.");
+		goto out;
+	}
+	uint32_t max = l->has_max ? (uint32_t)l->max : 1000;
+	if (l->has_start)
+		after = l->start;
+	/* AFTER_SHARD_ID: shards after the given one; the other filter types all
+	 * select every open shard while no shard has been closed yet. */
+	if (l->has_filter && l->ftype == CP_F_AFTER && (!after || strcmp(l->fid, after) > 0))
+		after = l->fid;
+	if (!cp_out_begin(r, &w, 512 + (size_t)max * CP_SHARD_JSON_MAX))
+		goto out;
+	struct cp_shard_out o = { .w = &w, .limit = max };
+	jw_obj_begin(&w);
+	jw_key(&w, "Shards");
+	jw_arr_begin(&w);
+	if (cp_shards_visible(&r->s) &&
+	    cp_store_shards(r->cp->st, r->s.name, after, max + 1, cp_shard_cb, &o) < 0) {
+		free(w.buf);
+		cp_internal(r);
+		goto out;
+	}
+	jw_arr_end(&w);
+	if (o.n > o.limit)
+		cp_ls_write_token(&w, &r->s, o.last, max);
+	jw_obj_end(&w);
+	cp_out_end(r, &w);
+out:
+	free(l);
+}
+
+/* --- Increase/DecreaseStreamRetentionPeriod --- */
+
+#define CP_RETENTION_MIN_HOURS 24
+#define CP_RETENTION_MAX_HOURS 8760
+
+static void cp_retention(struct cp_req *r, bool increase)
+{
+	struct av *v = &r->v;
+	int64_t hours = 0;
+	bool has_hours = av_get_int(v, av_root(v), "RetentionPeriodHours", AV_INTEGER, &hours);
+
+	cp_get_ident(r);
+	if (!v->ser && !v->bad_json) {
+		av_not_null(v, "retentionPeriodHours", has_hours);
+		if (has_hours)
+			av_range(v, "retentionPeriodHours", hours, 1, INT64_MAX);
+		cp_check_ident(r, false);
+	}
+	if (av_finish(v, &r->err)) {
+		cp_reply_err(r->call, &r->err);
+		return;
+	}
+	if (cp_resolve(r))
+		return;
+	if (hours < CP_RETENTION_MIN_HOURS) {
+		cp_fail(r, 400, "InvalidArgumentException", "Minimum allowed retention period is "
+			"%d hours. Requested retention period (%lld hours) is too short.",
+			CP_RETENTION_MIN_HOURS, (long long)hours);
+		return;
+	}
+	if (hours > CP_RETENTION_MAX_HOURS) {
+		cp_fail(r, 400, "InvalidArgumentException", "Maximum allowed retention period is "
+			"%d hours. Requested retention period (%lld hours) is too long.",
+			CP_RETENTION_MAX_HOURS, (long long)hours);
+		return;
+	}
+	if (r->s.status != CP_ACTIVE) {
+		cp_fail(r, 400, "ResourceInUseException", "Stream %s under account %s not ACTIVE, "
+			"instead in state %s", r->s.name, r->cp->account_id,
+			cp_status_name(r->s.status));
+		return;
+	}
+	if (increase ? hours < r->s.retention_hours : hours > r->s.retention_hours) {
+		cp_fail(r, 400, "InvalidArgumentException", "Requested retention period (%lld "
+			"hours) for stream %s can not be %s than existing retention period (%u "
+			"hours). Use %s API.", (long long)hours, r->s.name,
+			increase ? "shorter" : "longer", r->s.retention_hours,
+			increase ? "DecreaseRetentionPeriod" : "IncreaseRetentionPeriod");
+		return;
+	}
+	if (cp_store_set_retention(r->cp->st, r->s.name, (uint32_t)hours))
+		cp_internal(r);
+	else
+		cp_ok_empty(r);
+}
+
+/* --- dispatch --- */
+
+void cp_streams_execute(struct cp *cp, struct cp_call *call)
+{
+	struct cp_req *r = calloc(1, sizeof(*r));
+
+	call->status = 500;
+	call->resp = NULL;
+	call->resp_len = 0;
+	if (r == NULL)
+		return;
+	r->cp = cp;
+	r->call = call;
+	/* av_parse failing leaves v.bad_json set: every op answers it with a
+	 * bare SerializationException from av_finish. */
+	(void)av_parse(&r->v, call->body ? call->body : "", call->body ? call->body_len : 0);
+	switch (call->op) {
+	case API_OP_CREATE_STREAM: cp_create_stream(r); break;
+	case API_OP_DELETE_STREAM: cp_delete_stream(r); break;
+	case API_OP_DESCRIBE_STREAM: cp_describe_stream(r); break;
+	case API_OP_DESCRIBE_STREAM_SUMMARY: cp_describe_summary(r); break;
+	case API_OP_LIST_STREAMS: cp_list_streams(r); break;
+	case API_OP_LIST_SHARDS: cp_list_shards(r); break;
+	case API_OP_INCREASE_RETENTION: cp_retention(r, true); break;
+	case API_OP_DECREASE_RETENTION: cp_retention(r, false); break;
+	default:
+		cp_fail(r, 400, "InvalidArgumentException", "%s", "Operation not supported");
+		break;
+	}
+	free(r);
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* AWS Signature Version 4 verification (AWS4-HMAC-SHA256, Authorization
+ * header form) and the shared-credentials file that holds the secrets.
+ *
+ * Threading: a keyring is immutable after load and shared by all lcores; a
+ * verifier (which caches derived signing keys per key/date/region/service) is
+ * owned by one lcore. Secrets are never logged. */
+#ifndef SL_CRYPTO_SIGV4_H
+#define SL_CRYPTO_SIGV4_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/slice.h"
+
+struct sigv4_keyring;
+struct sigv4_verifier;
+
+/* Loads an AWS shared-credentials file (INI: [profile] sections with
+ * aws_access_key_id / aws_secret_access_key). When the file is absent and
+ * create is true, writes one with a [default] profile holding a random
+ * 20-character key id (AKIA...) and a random 40-character secret, mode 0600.
+ * Returns NULL and sets errno on failure (ENOENT, EINVAL for a malformed file,
+ * EPERM when an existing file is readable by group/other). */
+struct sigv4_keyring *sigv4_keyring_load(const char *path, bool create);
+void sigv4_keyring_free(struct sigv4_keyring *kr);
+/* Number of credentials loaded. */
+uint32_t sigv4_keyring_count(const struct sigv4_keyring *kr);
+
+/* Returns NULL and sets errno (ENOMEM) on failure. kr must outlive it. */
+struct sigv4_verifier *sigv4_verifier_new(const struct sigv4_keyring *kr);
+void sigv4_verifier_free(struct sigv4_verifier *v);
+
+struct sigv4_request {
+	struct sl_slice method;	  /* "POST" */
+	struct sl_slice path;	  /* request-target before '?', e.g. "/" */
+	struct sl_slice query;	  /* after '?', may be empty */
+	const struct sl_header *hdrs;
+	uint32_t nhdrs;
+	const uint8_t *body;
+	size_t body_len;
+	int64_t now_s; /* wall clock, epoch seconds */
+};
+
+struct sigv4_identity {
+	char access_key[129];
+	char region[64];
+	char service[64];
+};
+
+struct sigv4_error {
+	uint16_t http_status; /* 400 or 403, as AWS answers */
+	const char *type;     /* e.g. "InvalidSignatureException" */
+	char message[1024];   /* AWS's wording; never contains the secret */
+};
+
+/* Verifies req. Returns 0 and fills id on success; otherwise -EACCES and fills
+ * err with the error AWS returns for that case:
+ *   no Authorization header             MissingAuthenticationTokenException
+ *   malformed / missing components      IncompleteSignatureException
+ *   unknown access key                  UnrecognizedClientException
+ *   X-Amz-Date off by more than 15 min  InvalidSignatureException ("Signature expired: ...")
+ *   signature mismatch                  InvalidSignatureException
+ * All are HTTP 400 (Kinesis JSON protocol). Also, in AWS's wording:
+ *   no X-Amz-Date/Date, unparsable date, Credential not 5 elements,
+ *   unknown algorithm                   IncompleteSignatureException
+ *   scope service not "kinesis", terminator not aws4_request, scope date !=
+ *   request date, host/:authority not signed  InvalidSignatureException
+ * Any region is accepted. When x-amz-content-sha256 is present it must equal
+ * the body's SHA-256 (else a signature mismatch), so a captured signature
+ * cannot be replayed with another body; UNSIGNED-PAYLOAD is refused.
+ * Hot path: no malloc (fixed-size scratch in the verifier; signing keys are
+ * cached per key/date/region/service, 16 slots, round robin). */
+int sigv4_verify(struct sigv4_verifier *v, const struct sigv4_request *req,
+		 struct sigv4_identity *id, struct sigv4_error *err);
+
+/* Parsed Authorization header (exposed for the fuzz target and tests). */
+struct sigv4_auth {
+	struct sl_slice access_key, date, region, service, terminal;
+	struct sl_slice signed_headers; /* "host;x-amz-date;..." */
+	struct sl_slice signature;	/* 64 lowercase hex chars */
+};
+
+/* Parses "AWS4-HMAC-SHA256 Credential=.../date/region/service/aws4_request,
+ * SignedHeaders=..., Signature=...". Returns 0 or -EINVAL; on -EINVAL *why
+ * (may be NULL) points at a static description usable in the error message. */
+int sigv4_parse_auth(struct sl_slice value, struct sigv4_auth *out, const char **why);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to crypto/sigv4.c and its tests: the keyring layout and the
+ * extended Authorization parser used to build AWS's exact error texts. */
+#ifndef SL_CRYPTO_SIGV4_INTERNAL_H
+#define SL_CRYPTO_SIGV4_INTERNAL_H
+
+#include "crypto/sigv4.h"
+
+#define SIGV4_KEYID_MAX 128	  /* fits sigv4_identity.access_key */
+#define SIGV4_SECRET_MAX 128
+#define SIGV4_MAX_CREDS 64	  /* profiles kept from one file */
+#define SIGV4_CRED_FILE_MAX (64 * 1024)
+#define SIGV4_CRED_LINE_MAX 1024
+#define SIGV4_CRED_LINES_MAX 4096
+
+struct sigv4_cred {
+	uint32_t id_len;
+	uint32_t secret_len;
+	char id[SIGV4_KEYID_MAX + 1];
+	uint8_t secret[SIGV4_SECRET_MAX + 1];
+};
+
+struct sigv4_keyring {
+	uint32_t n;
+	struct sigv4_cred creds[SIGV4_MAX_CREDS];
+};
+
+/* Bits of *missing filled by sigv4_parse_auth_ex (and the verifier). */
+#define SIGV4_MISSING_CREDENTIAL (1u << 0)
+#define SIGV4_MISSING_SIGNATURE (1u << 1)
+#define SIGV4_MISSING_SIGNED_HEADERS (1u << 2)
+#define SIGV4_MISSING_DATE (1u << 3)
+
+/* sigv4_parse_auth plus which components are missing and the raw Credential
+ * value (for the "got '...'" message). Same return convention. */
+int sigv4_parse_auth_ex(struct sl_slice value, struct sigv4_auth *out, uint32_t *missing,
+			struct sl_slice *credential, const char **why);
+
+#endif

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Kinesis Data Streams operations (protocol awsJson1_1, target prefix
+ * Kinesis_20131202): the operation table, the validation toolkit that yields
+ * Kinesis's exact error types and messages, and error encoding.
+ *
+ * Called by the io lcores (dispatch) and by the control plane (decoding and
+ * validating control operations). Nothing here blocks or allocates. */
+#ifndef SL_DATAPLANE_API_H
+#define SL_DATAPLANE_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/json.h"
+#include "common/slice.h"
+
+/* Numbered so logs and metrics stay stable across versions. */
+enum api_op {
+	API_OP_UNKNOWN = 0,
+	API_OP_CREATE_STREAM = 1,
+	API_OP_DELETE_STREAM = 2,
+	API_OP_DESCRIBE_STREAM = 3,
+	API_OP_DESCRIBE_STREAM_SUMMARY = 4,
+	API_OP_LIST_STREAMS = 5,
+	API_OP_LIST_SHARDS = 6,
+	API_OP_PUT_RECORD = 7,
+	API_OP_PUT_RECORDS = 8,
+	API_OP_GET_SHARD_ITERATOR = 9,
+	API_OP_GET_RECORDS = 10,
+	API_OP_INCREASE_RETENTION = 11,
+	API_OP_DECREASE_RETENTION = 12,
+	API_OP_OTHER_KNOWN = 13, /* a real Kinesis operation sluice does not serve yet */
+	API_OP__COUNT
+};
+
+/* Where an operation runs. */
+enum api_op_kind {
+	API_KIND_CONTROL = 1, /* posted to the control thread */
+	API_KIND_DATA = 2,    /* served on the io/log lcores */
+};
+
+struct api_op_info {
+	const char *name; /* "CreateStream" */
+	enum api_op op;
+	enum api_op_kind kind;
+};
+
+/* Maps an X-Amz-Target value ("Kinesis_20131202.CreateStream") to the
+ * operation, or NULL when the target is not a Kinesis operation at all
+ * (-> UnknownOperationException). */
+const struct api_op_info *api_op_lookup(struct sl_slice target);
+
+/* The whole table (sorted by name), for tests and listings. */
+const struct api_op_info *api_op_table(uint32_t *count);
+
+/* An error as Kinesis returns it: HTTP status, __type and message. */
+struct api_err {
+	uint16_t http_status;
+	const char *type;
+	char message[4096]; /* empty: the body carries only __type */
+};
+
+void api_err_set(struct api_err *e, uint16_t status, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Encodes e as the JSON error body, NUL-terminated. Returns bytes written
+ * (without the NUL) or -1 if cap is too small. SerializationException carries "Message" (capital M) as Kinesis
+ * sends it; every other type "message"; an empty message is left out. */
+int api_err_encode(const struct api_err *e, char *buf, size_t cap);
+
+/* --- validation toolkit ---------------------------------------------------
+ *
+ * Kinesis (Coral) answers a bad request in two passes, and so does this:
+ *  1. type pass: each member is checked against its model type, in the
+ *     operation's order; the first mismatch is a SerializationException
+ *     (HTTP 400) with Coral's text, e.g. "class java.lang.String can not be
+ *     converted to an Integer" or "Start of structure or map found where not
+ *     expected." A body that is not one JSON object -> SerializationException
+ *     without a message.
+ *  2. constraint pass: every violated constraint is recorded (at most
+ *     AV_MAX_ERRORS, as Coral stops there) and reported as one
+ *     ValidationException: "N validation error(s) detected: Value 'v' at
+ *     'member' failed to satisfy constraint: Member must ...; Value ...".
+ * Order: the caller runs av_get_* for every member first (type pass), then
+ * the constraint checks in the order Kinesis reports them, then av_finish().
+ * Member paths are lowerCamelCase as Kinesis prints them ("streamName",
+ * "streamModeDetails.streamMode"). Nothing allocates. */
+
+#define AV_MAX_ERRORS 10
+#define AV_MAX_TOKENS 4096 /* tokens per request document */
+#define AV_MAX_DEPTH 16
+
+/* Model types, named as Coral names them in its messages. */
+enum av_type {
+	AV_STRING = 1,
+	AV_INTEGER = 2, /* int32: values are floored and clamped into int32 */
+	AV_LONG = 3,	/* int64 */
+	AV_BOOLEAN = 4,
+	AV_TIMESTAMP = 5, /* epoch seconds as a JSON number */
+	AV_BLOB = 6,
+	AV_STRUCT = 7,
+	AV_LIST = 8,
+	AV_MAP = 9,
+};
+
+struct av {
+	struct json_doc doc;
+	struct json_tok toks[AV_MAX_TOKENS];
+	bool bad_json;	      /* body is not one JSON object */
+	bool ser;	      /* a SerializationException is latched */
+	uint32_t n_errors;    /* constraint violations recorded */
+	uint32_t msg_len;
+	char ser_msg[512];
+	char msg[4096];	      /* "Value ... ; Value ..." joined */
+};
+
+/* Parses body into v (v is large: keep it static or on the heap, not on an
+ * lcore stack). Returns 0, or -EINVAL when the body is not a JSON object
+ * (v->bad_json; av_finish then yields a bare SerializationException). An
+ * empty body is treated as {} (the AWS SDKs never send one; kinesalite shows
+ * Kinesis answers it with SerializationException: the dispatcher decides). */
+int av_parse(struct av *v, const char *body, size_t len);
+
+/* Root object token (0) or -1 when the body did not parse. */
+static inline int32_t av_root(const struct av *v)
+{
+	return v->bad_json ? -1 : 0;
+}
+
+/* Type-checks member `name` of object token obj (obj < 0: absent parent).
+ * Returns the value's token index, or -1 when absent or JSON null (Coral
+ * drops nulls) or when the type does not match (then v->ser is latched with
+ * Coral's message; only the first mismatch is kept). */
+int32_t av_get(struct av *v, int32_t obj, const char *name, enum av_type t);
+
+/* Typed getters: av_get plus the value. Return true when present and of the
+ * right type. Strings are unescaped into out[0..cap) NUL-terminated; a string
+ * longer than cap-1 bytes is truncated (*len_cp, when not NULL, still gets the
+ * full length in code points, which is what constraints compare). */
+bool av_get_str(struct av *v, int32_t obj, const char *name, char *out, size_t cap,
+		uint32_t *len_cp);
+/* Integer members: floored, and clamped into int32 (AV_INTEGER) or int64
+ * (AV_LONG) as Coral's TruncatingBigNumber does. */
+bool av_get_int(struct av *v, int32_t obj, const char *name, enum av_type t, int64_t *out);
+bool av_get_bool(struct av *v, int32_t obj, const char *name, bool *out);
+/* Timestamps: epoch seconds (fraction allowed) -> milliseconds. */
+bool av_get_time_ms(struct av *v, int32_t obj, const char *name, int64_t *out_ms);
+/* Enum members are strings; *idx gets the index in values[] or -1 when the
+ * value is not one of them (check with av_enum afterwards). */
+bool av_get_enum(struct av *v, int32_t obj, const char *name, const char *const *values,
+		 uint32_t n_values, int32_t *idx, char *out, size_t cap);
+/* Object / array members: returns the token index or -1. */
+int32_t av_get_obj(struct av *v, int32_t obj, const char *name);
+int32_t av_get_arr(struct av *v, int32_t obj, const char *name);
+
+/* --- constraint checks (record a violation, never fail) ---
+ * `path` is the member path as Kinesis prints it. `present` false means the
+ * member was absent or null. String values are printed as given (after
+ * unescaping), numbers as integers. */
+void av_not_null(struct av *v, const char *path, bool present);
+/* Pattern check: match() decides; `pattern` is the text Kinesis prints. */
+void av_pattern(struct av *v, const char *path, const char *value, const char *pattern,
+		bool (*match)(const char *s, size_t n));
+/* Length in code points: "Member must have length greater than or equal to
+ * min" then "... less than or equal to max" (Coral's order). */
+void av_len(struct av *v, const char *path, const char *value, uint32_t len_cp, uint32_t min,
+	    uint32_t max);
+/* Value range: "Member must have value greater than or equal to min" / "less
+ * than or equal to max". Pass INT64_MIN / INT64_MAX for an open end. */
+void av_range(struct av *v, const char *path, int64_t value, int64_t min, int64_t max);
+/* "Member must satisfy enum value set: [A, B]" when idx < 0. */
+void av_enum(struct av *v, const char *path, const char *value, int32_t idx,
+	     const char *const *values, uint32_t n_values);
+/* A violation with a caller-made value and constraint text. value NULL prints
+ * null (no quotes). */
+void av_violation(struct av *v, const char *path, const char *value, const char *constraint);
+
+/* Common string members in one call: pattern (when match != NULL), then min,
+ * then max length, Coral's order. */
+void av_str_member(struct av *v, const char *path, const char *value, uint32_t len_cp,
+		   const char *pattern, bool (*match)(const char *s, size_t n), uint32_t min,
+		   uint32_t max);
+
+/* Result of both passes: 0 when the request is valid; else fills e
+ * (SerializationException or ValidationException, HTTP 400) and returns -1. */
+int av_finish(struct av *v, struct api_err *e);
+
+/* Matchers for the patterns of the Kinesis model. */
+#define AV_PAT_NAME "[a-zA-Z0-9_.-]+"
+#define AV_PAT_STREAM_ARN "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+"
+bool av_match_name(const char *s, size_t n);
+bool av_match_stream_arn(const char *s, size_t n);
+
+/* Splits a stream ARN (already matching AV_PAT_STREAM_ARN) into its region,
+ * account and stream name. Returns 0 or -EINVAL when a part is missing or too
+ * long for its buffer. */
+int av_split_stream_arn(const char *arn, char *region, size_t region_cap, char *account,
+			size_t account_cap, char *name, size_t name_cap);
+
+#endif

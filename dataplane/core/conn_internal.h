@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The per-connection state machine (HTTP/1.1 over TLS), private to core/. */
+#ifndef SL_DATAPLANE_CORE_CONN_INTERNAL_H
+#define SL_DATAPLANE_CORE_CONN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/slice.h"
+#include "dataplane/core/core.h"
+#include "dataplane/http/http.h"
+
+#define CONN_MAX_HDRS 64
+/* Stop parsing further pipelined requests while this much response data is
+ * unsent, so a client that writes but never reads cannot grow our memory. */
+#define CONN_OUT_HIGH_WATER (1u << 20)
+/* Ciphertext a connection may leave unread in TLS while we stall it. */
+#define CONN_TLS_BACKLOG_MAX (2u << 20)
+#define CONN_IN_INITIAL (16u << 10)
+
+/* Numbered so logs stay stable. */
+enum conn_state {
+	CONN_FREE = 0,	  /* slot on the free list */
+	CONN_OPEN = 1,	  /* reading and answering requests */
+	CONN_CLOSING = 2, /* transport close requested; waiting for conn_released */
+};
+
+struct conn {
+	uint32_t idx;
+	uint32_t gen;  /* bumped on each reuse: stale control replies are dropped */
+	enum conn_state state;
+	int fd;
+	uint64_t xprt_id;
+	uint32_t next_free;
+	struct tls_conn *tls;
+
+	/* Plaintext input: requests accumulate here until whole. Grows up to
+	 * in_max (head + body limits); compacted after each request. */
+	uint8_t *in;
+	uint32_t in_len, in_cap, in_max;
+	/* Ciphertext output: [out_off, out_len) is unsent. */
+	uint8_t *out;
+	uint32_t out_off, out_len, out_cap;
+	/* A send of [out_off, out_len) is in flight: c->out must not move or be
+	 * refilled until conn_on_sent; new ciphertext waits inside TLS. */
+	bool send_busy;
+
+	/* The request being received. Slices in req point into `in`. */
+	struct http_req req;
+	struct sl_header hdrs[CONN_MAX_HDRS];
+	uint32_t head_len;
+	bool have_head;
+	bool sent_continue;
+	bool req_active;   /* first byte of a request seen, not yet handled */
+	bool waiting_cp;   /* a control call is outstanding: parse nothing more */
+	bool close_after_send;
+	bool peer_eof;
+	uint64_t opened_ms, req_start_ms, last_rx_ms, last_tx_ms;
+	char peer[64]; /* "ip:port" for logs */
+};
+
+/* Queues a complete HTTP response (status line, standard Kinesis headers,
+ * body) on c. keep-alive follows c->req unless close_after_send is set. */
+void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+		  uint32_t body_len);
+/* Kinesis-shaped error response: {"__type":type,"message":msg}. */
+void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
+			const char *type, const char *msg);
+
+/* dispatch.c: one whole request (head + body) is in c->in; answer it or post
+ * it. The body is [c->head_len, c->head_len + content_length). */
+void dispatch_request(struct lcore_ctx *lc, struct conn *c);
+/* dispatch.c: answered control-plane calls for this lcore. */
+void dispatch_poll_cp(struct lcore_ctx *lc);
+
+/* Starts closing c (idempotent); the slot is freed at conn_released. */
+void conn_close(struct lcore_ctx *lc, struct conn *c);
+/* Bytes of response not yet handed to the network (ours + inside TLS). */
+uint64_t conn_unsent(const struct conn *c);
+
+/* Continues processing buffered input (after a reply or a send). */
+void conn_process(struct lcore_ctx *lc, struct conn *c);
+/* Timeouts; called every ~100 ms. */
+void conn_timers(struct lcore_ctx *lc);
+/* Graceful shutdown: close idle connections, mark busy ones to close after
+ * their current response. */
+void conn_drain_all(struct lcore_ctx *lc, bool force);
+
+#endif

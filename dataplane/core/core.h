@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The io lcore: per-core context, the transport ops table, and the connection
+ * upcalls a transport makes.
+ *
+ * Shared nothing: an io lcore owns its transport state (io_uring or DPDK
+ * queues), its connection table, its SigV4 verifier and its scratch memory.
+ * The only ways in from outside are rings (control-plane replies) and the
+ * stop flag. */
+#ifndef SL_DATAPLANE_CORE_H
+#define SL_DATAPLANE_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+struct conn;
+struct lcore_ctx;
+struct tls_server;
+struct sigv4_keyring;
+struct cp;
+
+/* A transport moves ciphertext between the network and connections. Kernel
+ * (io_uring sockets) and DPDK (userspace TCP) implement the same table, so
+ * TLS, HTTP and the API never know which one carries them (HAProxy xprt_ops). */
+struct xprt_ops {
+	const char *name;
+	/* Sets up listening on this lcore. Returns 0 or -errno. */
+	int (*init)(struct lcore_ctx *lc);
+	/* Processes ready events, sleeping at most timeout_ms when idle (kernel
+	 * mode; DPDK busy-polls and ignores it). Returns events handled or -errno. */
+	int (*poll)(struct lcore_ctx *lc, uint32_t timeout_ms);
+	/* c->out holds bytes to send; starts a send unless one is in flight. */
+	void (*send)(struct lcore_ctx *lc, struct conn *c);
+	/* Stops reading from c and releases it: the transport calls
+	 * conn_released() once no operation on it is in flight. Idempotent. */
+	void (*close)(struct lcore_ctx *lc, struct conn *c);
+	/* Stops accepting new connections (graceful shutdown, step one). */
+	void (*stop_accept)(struct lcore_ctx *lc);
+	/* Wakes a sleeping poll() from another thread. Async-signal-safe. */
+	void (*wake)(struct lcore_ctx *lc);
+	void (*fini)(struct lcore_ctx *lc);
+};
+
+extern const struct xprt_ops kernel_xprt_ops;
+
+/* Shared, read-only after start-up. */
+struct sl_shared {
+	const struct sl_config *cfg;
+	struct tls_server *tls;
+	const struct sigv4_keyring *keys;
+	struct cp *cp;
+	uint16_t actual_port; /* resolved when --listen used port 0 */
+	atomic_bool stop;     /* set by the signal handler; read by every lcore */
+};
+
+struct lcore_ctx {
+	uint16_t idx; /* 0..io_cores-1, also the control-plane reply ring */
+	struct sl_shared *sh;
+	const struct xprt_ops *xprt;
+	void *xprt_priv;
+	/* connection table: fixed at start-up, free list threaded through it */
+	struct conn *conns;
+	uint32_t max_conns;
+	uint32_t nconns;
+	uint32_t free_head; /* index of first free slot, UINT32_MAX when full */
+	struct sigv4_verifier *sv;
+	struct json_tok *toks; /* scratch for request JSON, reused per request */
+	uint32_t max_toks;
+	uint64_t rng; /* request-id generator state (not security-relevant) */
+	uint64_t now_ms; /* monotonic, refreshed once per loop iteration */
+	uint64_t next_timer_ms;
+	bool accepting;
+	/* counters, read by nobody else yet (metrics arrive later) */
+	uint64_t n_requests, n_accepted, n_rejected_full;
+};
+
+/* --- upcalls from a transport into the connection layer (conn.c) --- */
+
+/* A new connection was accepted. Returns the connection, or NULL when the
+ * table is full (the transport then closes the socket). */
+struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id);
+/* Ciphertext arrived. The bytes are consumed (copied into TLS) before return. */
+void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len);
+/* The peer closed its side or the connection failed (err is 0 or -errno). */
+void conn_on_eof(struct lcore_ctx *lc, struct conn *c, int err);
+/* n bytes of c->out were sent. */
+void conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n);
+/* The transport has no operation in flight on c any more: free the slot. */
+void conn_released(struct lcore_ctx *lc, struct conn *c);
+
+/* The accessors a transport needs for a connection it does not see inside. */
+int conn_fd(const struct conn *c);
+const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len);
+
+/* --- the lcore --- */
+
+/* Sets up the lcore (transport, conn table, verifier). Returns 0 or -errno. */
+int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx);
+/* Runs until sh->stop and then drains: stops accepting, lets in-flight
+ * requests finish within shutdown_grace_ms, closes everything. */
+int lcore_run(struct lcore_ctx *lc);
+void lcore_fini(struct lcore_ctx *lc);
+
+/* Control-plane reply notification target (cp_config.wake). */
+void lcore_wake_cb(void *arg, uint16_t lcore);
+
+#endif

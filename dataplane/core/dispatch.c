@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Layer three of HTTP: one whole request -> authentication -> operation.
+ *
+ * Order of checks: SigV4 comes first, before anything about the request's
+ * content is looked at, so an unauthenticated peer learns nothing and costs
+ * us one HMAC at most. (Kinesis itself answers some malformed-target cases
+ * before authentication; we choose least privilege over that quirk.) Then
+ * the method, the X-Amz-Target operation, the content type, and finally the
+ * operation's own decoding and validation (control plane or data path). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/bug.h"
+#include "common/log.h"
+#include "controlplane/cp.h"
+#include "crypto/sigv4.h"
+#include "dataplane/api/api.h"
+#include "dataplane/core/conn_internal.h"
+
+static bool content_type_ok(const struct conn *c)
+{
+	const struct sl_header *h = sl_header_find(c->hdrs, c->req.nhdrs, "content-type");
+	if (!h)
+		return false;
+	struct sl_slice v = h->value;
+	for (uint32_t i = 0; i < v.len; i++)
+		if (v.ptr[i] == ';') {
+			v.len = i;
+			break;
+		}
+	while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
+		v.len--;
+	return sl_slice_caseeq(v, "application/x-amz-json-1.1") ||
+	       sl_slice_caseeq(v, "application/x-amz-json-1.0");
+}
+
+static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_identity *id)
+{
+	struct sigv4_request sr = {
+		.method = c->req.method,
+		.path = c->req.path,
+		.query = c->req.query,
+		.hdrs = c->hdrs,
+		.nhdrs = c->req.nhdrs,
+		.body = c->in + c->head_len,
+		.body_len = (size_t)c->req.content_length,
+		.now_s = (int64_t)time(NULL),
+	};
+	struct sigv4_error err;
+	if (sigv4_verify(lc->sv, &sr, id, &err) == 0)
+		return true;
+	/* Log who failed and why, never the signature or any secret. */
+	SL_INFO("auth failure from %s: %s", c->peer, err.type);
+	conn_respond_error(lc, c, err.http_status, err.type, err.message);
+	return false;
+}
+
+static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
+			 const struct sigv4_identity *id)
+{
+	struct cp_call *call = calloc(1, sizeof(*call));
+	uint32_t blen = (uint32_t)c->req.content_length;
+	char *body = malloc((size_t)blen + 1);
+	if (!call || !body) {
+		free(call);
+		free(body);
+		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		return;
+	}
+	memcpy(body, c->in + c->head_len, blen);
+	body[blen] = 0;
+	call->op = op->op;
+	call->lcore = lc->idx;
+	call->cookie = ((uint64_t)c->idx << 32) | c->gen;
+	snprintf(call->region, sizeof(call->region), "%s", id->region);
+	call->body = body;
+	call->body_len = blen;
+	if (cp_post(lc->sh->cp, call) < 0) {
+		cp_call_free(call);
+		conn_respond_error(lc, c, 400, "LimitExceededException",
+				   "Too many control-plane requests in flight; retry.");
+		return;
+	}
+	c->waiting_cp = true;
+}
+
+void dispatch_request(struct lcore_ctx *lc, struct conn *c)
+{
+	struct sigv4_identity id;
+	if (!authenticate(lc, c, &id))
+		return;
+	if (!sl_slice_eq(c->req.method, "POST")) {
+		conn_respond_error(lc, c, 403, "AccessDeniedException",
+				   "Unable to determine service/operation name to be authorized");
+		return;
+	}
+	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
+	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
+	if (!op) {
+		conn_respond_error(lc, c, 400, "UnknownOperationException",
+				   "The requested operation is not recognized.");
+		return;
+	}
+	if (!content_type_ok(c)) {
+		conn_respond_error(lc, c, 404, "UnknownOperationException",
+				   "Content-Type must be application/x-amz-json-1.1.");
+		return;
+	}
+	if (c->req.content_length == 0) {
+		conn_respond_error(lc, c, 400, "SerializationException",
+				   "The request body is empty; send a JSON object.");
+		return;
+	}
+	switch (op->op) {
+	case API_OP_CREATE_STREAM:
+	case API_OP_DELETE_STREAM:
+	case API_OP_DESCRIBE_STREAM:
+	case API_OP_DESCRIBE_STREAM_SUMMARY:
+	case API_OP_LIST_STREAMS:
+	case API_OP_LIST_SHARDS:
+	case API_OP_INCREASE_RETENTION:
+	case API_OP_DECREASE_RETENTION:
+		post_control(lc, c, op, &id);
+		return;
+	default:
+		break;
+	}
+	char msg[160];
+	snprintf(msg, sizeof(msg), "%s is not served by this version of sluice.", op->name);
+	conn_respond_error(lc, c, 400, "InvalidArgumentException", msg);
+}
+
+void dispatch_poll_cp(struct lcore_ctx *lc)
+{
+	struct cp_call *calls[32];
+	unsigned n;
+	while ((n = cp_replies(lc->sh->cp, lc->idx, calls, SL_ARRAY_SIZE(calls))) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			struct cp_call *call = calls[i];
+			uint32_t idx = (uint32_t)(call->cookie >> 32), gen = (uint32_t)call->cookie;
+			BUG_ON(idx >= lc->max_conns);
+			struct conn *c = &lc->conns[idx];
+			/* The connection may have gone (and its slot been reused)
+			 * while the control thread worked: gen tells. */
+			if (c->gen == gen && c->state == CONN_OPEN && c->waiting_cp) {
+				c->waiting_cp = false;
+				conn_respond(lc, c, call->status, call->resp, call->resp_len);
+				if (c->state == CONN_OPEN && c->peer_eof && !conn_unsent(c))
+					conn_close(lc, c);
+				else
+					conn_process(lc, c);
+			}
+			cp_call_free(call);
+		}
+	}
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* EAL start-up for both transports, with lcores placed by hwloc.
+ *
+ * Kernel transport: no PCI devices, no hugepage files: "--in-memory" when
+ * hugepages are free, else "--no-huge -m 256" (the two cannot be combined in
+ * DPDK 22.11). Either way one threading model (EAL lcores pinned to cores)
+ * and one ring type serve both transports. */
+#include <errno.h>
+#include <hwloc.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bug.h"
+#include "common/log.h"
+#include "dataplane/core/eal.h"
+
+/* Free 2 MiB hugepages, from /proc/meminfo (0 when unknown). */
+static long hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return 0;
+	char line[128];
+	long n = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Picks `want` CPUs: one hardware thread per physical core first (so two io
+ * lcores never share a core's execution units), then the siblings. Writes a
+ * comma-separated list into out. Returns the number picked or -errno. */
+static int pick_cpus(uint32_t want, char *out, size_t cap)
+{
+	hwloc_topology_t topo;
+	if (hwloc_topology_init(&topo) < 0 || hwloc_topology_load(topo) < 0)
+		return -ENODEV;
+	int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+	uint32_t got = 0;
+	size_t len = 0;
+	out[0] = 0;
+	for (unsigned pass = 0; pass < 8 && got < want; pass++) {
+		for (int i = 0; i < ncores && got < want; i++) {
+			hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)i);
+			hwloc_obj_t pu = hwloc_get_obj_inside_cpuset_by_type(
+				topo, core->cpuset, HWLOC_OBJ_PU, pass);
+			if (!pu)
+				continue;
+			int n = snprintf(out + len, cap - len, "%s%u", got ? "," : "", pu->os_index);
+			if (n < 0 || (size_t)n >= cap - len)
+				break;
+			len += (size_t)n;
+			got++;
+		}
+	}
+	hwloc_topology_destroy(topo);
+	return got == want ? (int)got : -ERANGE;
+}
+
+int sl_eal_init(const struct sl_config *cfg)
+{
+	char cpus[256];
+	int n = pick_cpus(cfg->io_cores, cpus, sizeof(cpus));
+	if (n < 0) {
+		SL_ERR("cannot place %u io lcores on this machine's CPUs", cfg->io_cores);
+		return n;
+	}
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = "sluiced";
+	argv[argc++] = "-l";
+	argv[argc++] = cpus;
+	argv[argc++] = "--no-pci";
+	argv[argc++] = "--no-telemetry";
+	argv[argc++] = "--log-level=lib.eal:error";
+	if (hugepages_free() >= 128) {
+		argv[argc++] = "--in-memory";
+	} else {
+		argv[argc++] = "--no-huge";
+		argv[argc++] = "-m";
+		argv[argc++] = "256";
+		argv[argc++] = "--no-shconf";
+	}
+	argv[argc] = NULL;
+	BUG_ON(argc >= (int)SL_ARRAY_SIZE(argv));
+	SL_INFO("EAL: io lcores on CPUs %s", cpus);
+	int rc = rte_eal_init(argc, argv);
+	if (rc < 0) {
+		SL_ERR("rte_eal_init failed: %s", rte_strerror(rte_errno));
+		return -rte_errno ? -rte_errno : -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The io lcore loop: transport events, control-plane replies, timers, and the
+ * graceful drain on shutdown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "common/bug.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "crypto/sigv4.h"
+#include "dataplane/core/conn_internal.h"
+
+#define LCORE_TIMER_PERIOD_MS 100
+/* Longest sleep in io_uring when idle: bounds how late a timer fires. */
+#define LCORE_IDLE_WAIT_MS 100
+
+int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->idx = idx;
+	lc->sh = sh;
+	lc->xprt = &kernel_xprt_ops;
+	lc->max_conns = sh->cfg->max_conns_per_core;
+	lc->conns = calloc(lc->max_conns, sizeof(*lc->conns));
+	if (!lc->conns)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < lc->max_conns; i++) {
+		lc->conns[i].idx = i;
+		lc->conns[i].fd = -1;
+		lc->conns[i].next_free = i + 1 < lc->max_conns ? i + 1 : UINT32_MAX;
+	}
+	lc->free_head = 0;
+	lc->sv = sigv4_verifier_new(sh->keys);
+	if (!lc->sv)
+		return -ENOMEM;
+	if (getrandom(&lc->rng, sizeof(lc->rng), 0) != sizeof(lc->rng) || lc->rng == 0)
+		lc->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)idx;
+	lc->now_ms = sl_mono_ms();
+	lc->accepting = true;
+	return lc->xprt->init(lc);
+}
+
+void lcore_wake_cb(void *arg, uint16_t lcore)
+{
+	struct lcore_ctx *lcs = arg;
+	lcs[lcore].xprt->wake(&lcs[lcore]);
+}
+
+static void lcore_tick(struct lcore_ctx *lc)
+{
+	lc->now_ms = sl_mono_ms();
+	dispatch_poll_cp(lc);
+	if (lc->now_ms >= lc->next_timer_ms) {
+		conn_timers(lc);
+		lc->next_timer_ms = lc->now_ms + LCORE_TIMER_PERIOD_MS;
+	}
+}
+
+int lcore_run(struct lcore_ctx *lc)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "io%u", lc->idx);
+	sl_log_thread_name(name);
+	while (!atomic_load_explicit(&lc->sh->stop, memory_order_acquire)) {
+		int rc = lc->xprt->poll(lc, LCORE_IDLE_WAIT_MS);
+		if (rc < 0) {
+			SL_ERR("transport poll failed: %s", strerror(-rc));
+			return rc;
+		}
+		lcore_tick(lc);
+	}
+	/* Graceful shutdown: no new connections; idle ones close now; a
+	 * request already begun is finished and answered with Connection:
+	 * close; after the grace period everything left is cut. */
+	lc->accepting = false;
+	lc->xprt->stop_accept(lc);
+	conn_drain_all(lc, false);
+	uint64_t deadline = sl_mono_ms() + lc->sh->cfg->shutdown_grace_ms;
+	bool forced = false;
+	uint64_t hard_deadline = deadline + 2000;
+	while (lc->nconns > 0 && sl_mono_ms() < hard_deadline) {
+		lc->xprt->poll(lc, 20);
+		lcore_tick(lc);
+		conn_drain_all(lc, false);
+		if (!forced && lc->now_ms >= deadline) {
+			SL_WARN("shutdown: %u connections still busy, closing them", lc->nconns);
+			conn_drain_all(lc, true);
+			forced = true;
+		}
+	}
+	return 0;
+}
+
+void lcore_fini(struct lcore_ctx *lc)
+{
+	if (lc->xprt)
+		lc->xprt->fini(lc);
+	if (lc->conns) {
+		for (uint32_t i = 0; i < lc->max_conns; i++) {
+			struct conn *c = &lc->conns[i];
+			if (c->state == CONN_FREE)
+				continue;
+			if (c->fd >= 0)
+				close(c->fd);
+			conn_released(lc, c);
+		}
+	}
+	free(lc->conns);
+	lc->conns = NULL;
+	sigv4_verifier_free(lc->sv);
+	lc->sv = NULL;
+}

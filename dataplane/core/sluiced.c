@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sluiced: start-up, wiring and shutdown. Everything here runs once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "controlplane/cp.h"
+#include "crypto/sigv4.h"
+#include "crypto/tls.h"
+#include "dataplane/core/core.h"
+#include "dataplane/core/eal.h"
+
+static struct sl_shared g_sh;
+static struct lcore_ctx *g_lcs;
+static uint32_t g_nlcs;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store_explicit(&g_sh.stop, true, memory_order_release);
+	for (uint32_t i = 0; i < g_nlcs; i++)
+		if (g_lcs[i].xprt)
+			g_lcs[i].xprt->wake(&g_lcs[i]); /* write() to an eventfd */
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[SL_PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* DIR/sluiced.addr holds "HOST:PORT\n" once the server accepts connections;
+ * written via rename so a reader never sees half a line. */
+static int write_addr_file(const struct sl_config *cfg, uint16_t port)
+{
+	char path[SL_PATH_MAX + 32], tmp[SL_PATH_MAX + 40];
+	snprintf(path, sizeof(path), "%s/sluiced.addr", cfg->data_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	bool v6 = strchr(cfg->listen_host, ':') != NULL;
+	fprintf(f, v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host, port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -errno;
+	return 0;
+}
+
+static int lcore_main(void *arg)
+{
+	return lcore_run(arg);
+}
+
+static int setup_tls(const struct sl_config *cfg, struct tls_server **out)
+{
+	char dir[SL_PATH_MAX + 8], cert[SL_PATH_MAX + 32], key[SL_PATH_MAX + 32];
+	if (cfg->tls_cert[0]) {
+		snprintf(cert, sizeof(cert), "%s", cfg->tls_cert);
+		snprintf(key, sizeof(key), "%s", cfg->tls_key);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
+		int rc = tls_material_ensure(dir, cfg->listen_host);
+		if (rc < 0) {
+			SL_ERR("cannot create TLS material in %s: %s", dir, strerror(-rc));
+			return rc;
+		}
+		snprintf(cert, sizeof(cert), "%s/server.pem", dir);
+		snprintf(key, sizeof(key), "%s/server.key", dir);
+	}
+	static const unsigned char alpn[] = "\x08http/1.1";
+	struct tls_server_config tc = { .cert_path = cert, .key_path = key, .alpn = alpn,
+					.alpn_len = sizeof(alpn) - 1 };
+	char err[256];
+	*out = tls_server_new(&tc, err, sizeof(err));
+	if (!*out) {
+		SL_ERR("TLS setup failed: %s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct sigv4_keyring *load_keys(const struct sl_config *cfg)
+{
+	char path[SL_PATH_MAX + 32];
+	if (cfg->credentials[0])
+		snprintf(path, sizeof(path), "%s", cfg->credentials);
+	else
+		snprintf(path, sizeof(path), "%s/credentials", cfg->data_dir);
+	struct sigv4_keyring *kr = sigv4_keyring_load(path, !cfg->credentials[0]);
+	if (!kr)
+		SL_ERR("cannot load credentials from %s: %s", path, strerror(errno));
+	return kr;
+}
+
+static int run(const struct sl_config *cfg)
+{
+	int rc;
+	if ((rc = mkdir_p(cfg->data_dir, 0700)) < 0) {
+		SL_ERR("cannot create %s: %s", cfg->data_dir, strerror(-rc));
+		return 1;
+	}
+	char addr_path[SL_PATH_MAX + 32];
+	snprintf(addr_path, sizeof(addr_path), "%s/sluiced.addr", cfg->data_dir);
+	unlink(addr_path);
+	if (strcmp(cfg->transport, "kernel") != 0) {
+		SL_ERR("--transport %s is not available in this build", cfg->transport);
+		return 1;
+	}
+	if (setup_tls(cfg, &g_sh.tls) < 0)
+		return 1;
+	struct sigv4_keyring *kr = load_keys(cfg);
+	if (!kr)
+		return 1;
+	g_sh.keys = kr;
+	g_sh.cfg = cfg;
+	if (sl_eal_init(cfg) < 0)
+		return 1;
+	g_nlcs = cfg->io_cores;
+	g_lcs = calloc(g_nlcs, sizeof(*g_lcs));
+	struct cp_config cc = {
+		.data_dir = cfg->data_dir,
+		.account_id = cfg->account_id,
+		.create_delay_ms = cfg->create_delay_ms,
+		.delete_delay_ms = cfg->delete_delay_ms,
+		.shard_limit = cfg->shard_limit,
+		.stream_limit = cfg->stream_limit,
+		.n_lcores = (uint16_t)g_nlcs,
+		.wake = lcore_wake_cb,
+		.wake_arg = g_lcs,
+	};
+	g_sh.cp = g_lcs ? cp_start(&cc) : NULL;
+	if (!g_sh.cp) {
+		SL_ERR("control plane failed to start: %s", strerror(errno));
+		return 1;
+	}
+	for (uint32_t i = 0; i < g_nlcs; i++)
+		if ((rc = lcore_init(&g_lcs[i], &g_sh, (uint16_t)i)) < 0) {
+			SL_ERR("io lcore %u setup failed: %s", i, strerror(-rc));
+			return 1;
+		}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = write_addr_file(cfg, g_sh.actual_port)) < 0) {
+		SL_ERR("cannot write %s: %s", addr_path, strerror(-rc));
+		return 1;
+	}
+	SL_INFO("sluiced serving https://%s:%u (%u io lcores, transport %s)", cfg->listen_host,
+		g_sh.actual_port, g_nlcs, cfg->transport);
+	unsigned lcore_id, i = 1;
+	RTE_LCORE_FOREACH_WORKER(lcore_id) {
+		if (i < g_nlcs)
+			rte_eal_remote_launch(lcore_main, &g_lcs[i++], lcore_id);
+	}
+	rc = lcore_run(&g_lcs[0]);
+	rte_eal_mp_wait_lcore();
+	unlink(addr_path);
+	cp_stop(g_sh.cp);
+	for (uint32_t k = 0; k < g_nlcs; k++)
+		lcore_fini(&g_lcs[k]);
+	free(g_lcs);
+	tls_server_free(g_sh.tls);
+	sigv4_keyring_free(kr);
+	rte_eal_cleanup();
+	SL_INFO("sluiced stopped");
+	return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sl_config cfg;
+	int rc = sl_config_parse(&cfg, argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	sl_log_set_level(cfg.log_level);
+	umask(077); /* every file we create is ours alone unless chmod'ed */
+	return run(&cfg);
+}

@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kernel transport: one io_uring per io lcore, a SO_REUSEPORT listening
+ * socket per lcore (the kernel spreads connections across them, and a
+ * connection stays on the lcore that accepted it), multishot accept,
+ * multishot recv into a provided buffer ring, one send in flight per
+ * connection, and an eventfd so other threads can wake a sleeping lcore.
+ *
+ * Buffer ownership: a recv buffer belongs to the kernel until its CQE; we
+ * hand the bytes to the connection (TLS copies them into its BIO) and give
+ * the buffer back to the ring at once, so the ring never runs dry for long
+ * and no connection pins receive memory.
+ *
+ * Slot lifetime: a connection slot is released (conn_released) only when no
+ * operation on it is in flight: the multishot recv has ended (final CQE
+ * without IORING_CQE_F_MORE) and no send is outstanding. Closing shuts the
+ * socket down, which ends the recv. */
+#include <errno.h>
+#include <liburing.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/bug.h"
+#include "common/log.h"
+#include "dataplane/core/conn_internal.h"
+
+#define KX_RING_ENTRIES 1024
+#define KX_NBUFS 256		/* power of two (buffer ring) */
+#define KX_BUF_BYTES 16384	/* one TLS record fits */
+#define KX_BGID 1
+#define KX_BACKLOG 1024
+
+/* user_data: op in the top byte, connection index below. */
+enum kx_op {
+	KX_ACCEPT = 1,
+	KX_RECV = 2,
+	KX_SEND = 3,
+	KX_WAKE = 4,
+	KX_CANCEL = 5,
+};
+#define KX_UD(op, idx) (((uint64_t)(op) << 56) | (uint64_t)(idx))
+#define KX_UD_OP(ud) ((enum kx_op)((ud) >> 56))
+#define KX_UD_IDX(ud) ((uint32_t)((ud) & 0xffffffffu))
+
+struct kx_conn {
+	bool recv_armed;
+	bool send_inflight;
+	bool closing;
+};
+
+struct kx {
+	struct io_uring ring;
+	int listen_fd;
+	bool accept_armed;
+	int efd;
+	uint64_t efd_val;
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	uint8_t *bufs;
+	struct kx_conn *kc; /* parallel to lc->conns */
+};
+
+static struct io_uring_sqe *kx_sqe(struct kx *kx)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&kx->ring);
+	if (!sqe) {
+		io_uring_submit(&kx->ring); /* SQ full: flush and retry once */
+		sqe = io_uring_get_sqe(&kx->ring);
+	}
+	BUG_ON(!sqe); /* the SQ was just emptied */
+	return sqe;
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
+		   socklen_t *len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *res;
+	char ps[8];
+	snprintf(ps, sizeof(ps), "%u", port);
+	int rc = getaddrinfo(host, ps, &hints, &res);
+	if (rc)
+		return -EADDRNOTAVAIL;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int kx_listen(struct lcore_ctx *lc, struct kx *kx)
+{
+	const struct sl_config *cfg = lc->sh->cfg;
+	uint16_t port = lc->sh->actual_port ? lc->sh->actual_port : cfg->listen_port;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int rc = resolve(cfg->listen_host, port, &ss, &sl);
+	if (rc) {
+		SL_ERR("cannot resolve listen address %s", cfg->listen_host);
+		return rc;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, KX_BACKLOG) < 0) {
+		rc = -errno;
+		SL_ERR("cannot listen on %s:%u: %s", cfg->listen_host, port, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	if (!lc->sh->actual_port) {
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof(got);
+		getsockname(fd, (struct sockaddr *)&got, &gl);
+		lc->sh->actual_port = ntohs(got.ss_family == AF_INET6 ?
+					    ((struct sockaddr_in6 *)&got)->sin6_port :
+					    ((struct sockaddr_in *)&got)->sin_port);
+	}
+	kx->listen_fd = fd;
+	return 0;
+}
+
+static int kx_setup_bufs(struct kx *kx)
+{
+	kx->br_bytes = KX_NBUFS * sizeof(struct io_uring_buf);
+	void *br = mmap(NULL, kx->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE,
+			-1, 0);
+	if (br == MAP_FAILED)
+		return -ENOMEM;
+	kx->br = br;
+	kx->bufs = aligned_alloc(4096, (size_t)KX_NBUFS * KX_BUF_BYTES);
+	if (!kx->bufs)
+		return -ENOMEM;
+	struct io_uring_buf_reg reg = { .ring_addr = (unsigned long)br,
+					.ring_entries = KX_NBUFS, .bgid = KX_BGID };
+	int rc = io_uring_register_buf_ring(&kx->ring, &reg, 0);
+	if (rc)
+		return rc;
+	io_uring_buf_ring_init(kx->br);
+	for (unsigned i = 0; i < KX_NBUFS; i++)
+		io_uring_buf_ring_add(kx->br, kx->bufs + (size_t)i * KX_BUF_BYTES, KX_BUF_BYTES,
+				      (unsigned short)i, io_uring_buf_ring_mask(KX_NBUFS), (int)i);
+	io_uring_buf_ring_advance(kx->br, KX_NBUFS);
+	return 0;
+}
+
+static void kx_arm_accept(struct kx *kx)
+{
+	struct io_uring_sqe *sqe = kx_sqe(kx);
+	io_uring_prep_multishot_accept(sqe, kx->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_ACCEPT, 0));
+	kx->accept_armed = true;
+}
+
+static void kx_arm_wake(struct kx *kx)
+{
+	struct io_uring_sqe *sqe = kx_sqe(kx);
+	io_uring_prep_read(sqe, kx->efd, &kx->efd_val, sizeof(kx->efd_val), 0);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_WAKE, 0));
+}
+
+static void kx_arm_recv(struct kx *kx, struct conn *c)
+{
+	struct io_uring_sqe *sqe = kx_sqe(kx);
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = KX_BGID;
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_RECV, c->idx));
+	kx->kc[c->idx].recv_armed = true;
+}
+
+static int kx_init(struct lcore_ctx *lc)
+{
+	struct kx *kx = calloc(1, sizeof(*kx));
+	if (!kx)
+		return -ENOMEM;
+	kx->listen_fd = kx->efd = -1;
+	lc->xprt_priv = kx;
+	kx->kc = calloc(lc->max_conns, sizeof(*kx->kc));
+	if (!kx->kc)
+		return -ENOMEM;
+	struct io_uring_params p = { 0 };
+	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+	int rc = io_uring_queue_init_params(KX_RING_ENTRIES, &kx->ring, &p);
+	if (rc < 0) {
+		memset(&p, 0, sizeof(p)); /* older kernels: plain setup */
+		rc = io_uring_queue_init_params(KX_RING_ENTRIES, &kx->ring, &p);
+	}
+	if (rc < 0) {
+		SL_ERR("io_uring setup failed: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = kx_setup_bufs(kx)) < 0) {
+		SL_ERR("io_uring buffer ring setup failed: %s", strerror(-rc));
+		return rc;
+	}
+	kx->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (kx->efd < 0)
+		return -errno;
+	if ((rc = kx_listen(lc, kx)) < 0)
+		return rc;
+	kx_arm_accept(kx);
+	kx_arm_wake(kx);
+	io_uring_submit(&kx->ring);
+	return 0;
+}
+
+/* Frees the slot once nothing is in flight on it. */
+static void kx_maybe_release(struct lcore_ctx *lc, struct kx *kx, struct conn *c)
+{
+	struct kx_conn *k = &kx->kc[c->idx];
+	if (!k->closing || k->recv_armed || k->send_inflight)
+		return;
+	close(c->fd);
+	c->fd = -1;
+	*k = (struct kx_conn){ 0 };
+	conn_released(lc, c);
+}
+
+static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		kx->accept_armed = false;
+		if (lc->accepting && kx->listen_fd >= 0)
+			kx_arm_accept(kx);
+	}
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED && cqe->res != -EINVAL)
+			SL_WARN("accept failed: %s", strerror(-cqe->res));
+		return;
+	}
+	int fd = cqe->res;
+	struct conn *c = conn_open(lc, fd, 0);
+	if (!c) {
+		close(fd); /* table full or draining: the client sees a reset */
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		uint16_t port;
+		if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		} else {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		}
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, port);
+	}
+	kx_arm_recv(kx, c);
+}
+
+static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
+{
+	struct conn *c = &lc->conns[KX_UD_IDX(cqe->user_data)];
+	struct kx_conn *k = &kx->kc[c->idx];
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	if (!more)
+		k->recv_armed = false;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		BUG_ON(bid >= KX_NBUFS);
+		uint8_t *buf = kx->bufs + (size_t)bid * KX_BUF_BYTES;
+		if (cqe->res > 0 && !k->closing)
+			conn_on_recv(lc, c, buf, (uint32_t)cqe->res);
+		/* TLS copied the bytes: the buffer goes straight back. */
+		io_uring_buf_ring_add(kx->br, buf, KX_BUF_BYTES, (unsigned short)bid,
+				      io_uring_buf_ring_mask(KX_NBUFS), 0);
+		io_uring_buf_ring_advance(kx->br, 1);
+	}
+	if (!k->closing) {
+		if (cqe->res == 0) {
+			conn_on_eof(lc, c, 0);
+		} else if (cqe->res < 0 && cqe->res != -ENOBUFS) {
+			conn_on_eof(lc, c, cqe->res);
+		} else if (!more && !k->closing) {
+			kx_arm_recv(kx, c); /* multishot ended (ENOBUFS or kernel choice) */
+		}
+	}
+	kx_maybe_release(lc, kx, c);
+}
+
+static void kx_on_send(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
+{
+	struct conn *c = &lc->conns[KX_UD_IDX(cqe->user_data)];
+	struct kx_conn *k = &kx->kc[c->idx];
+	k->send_inflight = false;
+	if (cqe->res < 0) {
+		if (!k->closing)
+			conn_on_eof(lc, c, cqe->res);
+		else
+			c->send_busy = false;
+	} else if (k->closing) {
+		c->send_busy = false;
+	} else {
+		conn_on_sent(lc, c, (uint32_t)cqe->res);
+	}
+	kx_maybe_release(lc, kx, c);
+}
+
+static int kx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
+{
+	struct kx *kx = lc->xprt_priv;
+	struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
+					.tv_nsec = (long long)(timeout_ms % 1000) * 1000000 };
+	struct io_uring_cqe *cqe;
+	int rc = io_uring_submit_and_wait_timeout(&kx->ring, &cqe, 1, &ts, NULL);
+	if (rc < 0 && rc != -ETIME && rc != -EINTR)
+		return rc;
+	int handled = 0;
+	/* Handlers queue new SQEs; they are submitted on the next call. */
+	while (io_uring_peek_cqe(&kx->ring, &cqe) == 0) {
+		struct io_uring_cqe copy = *cqe;
+		io_uring_cqe_seen(&kx->ring, cqe);
+		handled++;
+		switch (KX_UD_OP(copy.user_data)) {
+		case KX_ACCEPT:
+			kx_on_accept(lc, kx, &copy);
+			break;
+		case KX_RECV:
+			kx_on_recv(lc, kx, &copy);
+			break;
+		case KX_SEND:
+			kx_on_send(lc, kx, &copy);
+			break;
+		case KX_WAKE:
+			kx_arm_wake(kx);
+			break;
+		case KX_CANCEL:
+			break;
+		default:
+			BUG_ON(1);
+		}
+	}
+	io_uring_submit(&kx->ring);
+	return handled;
+}
+
+static void kx_send(struct lcore_ctx *lc, struct conn *c)
+{
+	struct kx *kx = lc->xprt_priv;
+	struct kx_conn *k = &kx->kc[c->idx];
+	if (k->send_inflight || k->closing)
+		return;
+	uint32_t len;
+	const uint8_t *p = conn_out_ptr(c, &len);
+	if (!len)
+		return;
+	struct io_uring_sqe *sqe = kx_sqe(kx);
+	io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_SEND, c->idx));
+	k->send_inflight = true;
+}
+
+static void kx_close(struct lcore_ctx *lc, struct conn *c)
+{
+	struct kx *kx = lc->xprt_priv;
+	struct kx_conn *k = &kx->kc[c->idx];
+	if (k->closing)
+		return;
+	k->closing = true;
+	/* Ends the multishot recv (final CQE) and any send; the fd itself is
+	 * closed only when both are back, so no CQE can name a reused fd. */
+	shutdown(c->fd, SHUT_RDWR);
+	kx_maybe_release(lc, kx, c);
+}
+
+static void kx_stop_accept(struct lcore_ctx *lc)
+{
+	struct kx *kx = lc->xprt_priv;
+	if (kx->listen_fd < 0)
+		return;
+	if (kx->accept_armed) {
+		struct io_uring_sqe *sqe = kx_sqe(kx);
+		io_uring_prep_cancel64(sqe, KX_UD(KX_ACCEPT, 0), 0);
+		io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
+	}
+	/* Stop the kernel queueing connections for us at once. */
+	shutdown(kx->listen_fd, SHUT_RD);
+	io_uring_submit(&kx->ring);
+}
+
+static void kx_wake(struct lcore_ctx *lc)
+{
+	struct kx *kx = lc->xprt_priv;
+	uint64_t one = 1;
+	if (kx && kx->efd >= 0) {
+		ssize_t n = write(kx->efd, &one, sizeof(one));
+		(void)n; /* EAGAIN means a wake-up is already pending */
+	}
+}
+
+static void kx_fini(struct lcore_ctx *lc)
+{
+	struct kx *kx = lc->xprt_priv;
+	if (!kx)
+		return;
+	if (kx->ring.ring_fd > 0)
+		io_uring_queue_exit(&kx->ring);
+	if (kx->listen_fd >= 0)
+		close(kx->listen_fd);
+	if (kx->efd >= 0)
+		close(kx->efd);
+	if (kx->br)
+		munmap(kx->br, kx->br_bytes);
+	free(kx->bufs);
+	free(kx->kc);
+	free(kx);
+	lc->xprt_priv = NULL;
+}
+
+const struct xprt_ops kernel_xprt_ops = {
+	.name = "kernel",
+	.init = kx_init,
+	.poll = kx_poll,
+	.send = kx_send,
+	.close = kx_close,
+	.stop_accept = kx_stop_accept,
+	.wake = kx_wake,
+	.fini = kx_fini,
+};

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what is missing, builds sluice three ways (plain, ASan+UBSan,
+# libFuzzer) and runs every suite. Ends with the line "N passed, M failed";
+# exits non-zero if anything failed or a suite could not run.
+#
+# Suites: unit (meson 'fast'), unit under ASan/UBSan, e2e (pytest against
+# build/sluiced), e2e against build-asan/sluiced, fuzz (each fuzz_* target for
+# FUZZ_SECONDS, default 20).
+#
+# Environment: FUZZ_SECONDS (default 20); E2E_ASAN=full|smoke|off (default
+# full); SKIP_INSTALL=1 skips the apt-get step; JOBS (ninja -j, default nproc).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+PY=/usr/bin/python3
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+E2E_ASAN=${E2E_ASAN:-full}
+JOBS=${JOBS:-$(nproc)}
+export PYTHONDONTWRITEBYTECODE=1
+
+PASSED=0
+FAILED=0
+declare -a SUMMARY=()
+
+WORK=$(mktemp -d /tmp/sluice-run.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# record NAME PASSED FAILED
+record() {
+	PASSED=$((PASSED + $2))
+	FAILED=$((FAILED + $3))
+	SUMMARY+=("$(printf '%-22s %4d passed %4d failed' "$1" "$2" "$3")")
+}
+
+# ---------------------------------------------------------------- packages
+DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
+      libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
+      libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2)
+
+install_deps() {
+	local missing=() p sudo=()
+	for p in "${DEPS[@]}"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$p")
+		fi
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || { echo "need root to install: ${missing[*]}"; return 1; }
+		sudo=(sudo)
+	fi
+	log "installing: ${missing[*]}"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}"
+}
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+	if ! install_deps; then
+		echo "dependency installation failed"
+		record deps 0 1
+		echo "${PASSED} passed, ${FAILED} failed"
+		exit 1
+	fi
+fi
+
+# ------------------------------------------------------------------ builds
+# setup_dir DIR [meson options...]: reuse DIR when it is a meson build dir
+# (reconfiguring so the options hold), else set it up fresh.
+setup_dir() {
+	local dir=$1
+	shift
+	if [ -f "$dir/meson-private/coredata.dat" ]; then
+		meson setup --reconfigure "$dir" "$@" ||
+			meson setup --wipe "$dir" "$@"
+	else
+		rm -rf "$dir"
+		meson setup "$dir" "$@"
+	fi
+}
+
+# build NAME DIR [meson options...] -> 0 if DIR is built
+build() {
+	local name=$1 dir=$2
+	shift 2
+	log "build $name ($dir)"
+	if setup_dir "$dir" "$@" && ninja -C "$dir" -j "$JOBS"; then
+		return 0
+	fi
+	echo "BUILD FAILED: $name"
+	return 1
+}
+
+# find_sluiced DIR: DIR/sluiced, or wherever meson put it.
+find_sluiced() {
+	if [ -x "$1/sluiced" ]; then
+		echo "$1/sluiced"
+		return 0
+	fi
+	find "$1" -type f -name sluiced -perm -u+x 2>/dev/null | head -n 1
+}
+
+BUILD_OK=0
+ASAN_OK=0
+FUZZ_OK=0
+build plain build && BUILD_OK=1
+build asan build-asan -Db_sanitize=address,undefined -Db_lundef=false && ASAN_OK=1
+# The fuzz build must be clang's; a gcc-configured dir is wiped.
+if [ -f build-fuzz/meson-info/intro-compilers.json ] &&
+	! grep -q '"clang"' build-fuzz/meson-info/intro-compilers.json; then
+	rm -rf build-fuzz
+fi
+CC=clang build fuzz build-fuzz -Dfuzz=true -Dtests=false && FUZZ_OK=1
+
+# ------------------------------------------------------------------ suites
+# meson_suite NAME DIR [env...]: parses meson test's Ok:/Fail: summary.
+meson_suite() {
+	local name=$1 dir=$2 out rc=0 ok fail unexp tmo
+	shift 2
+	log "suite $name"
+	out="$WORK/$name.log"
+	{
+		env "$@" meson test -C "$dir" --suite fast --print-errorlogs 2>&1
+		echo $? >"$out.rc"
+	} | tee "$out" || true
+	rc=$(cat "$out.rc" 2>/dev/null || echo 1)
+	ok=$(sed -n 's/^Ok:[[:space:]]*\([0-9]\+\).*/\1/p' "$out" | tail -n 1)
+	fail=$(sed -n 's/^Fail:[[:space:]]*\([0-9]\+\).*/\1/p' "$out" | tail -n 1)
+	unexp=$(sed -n 's/^Unexpected Pass:[[:space:]]*\([0-9]\+\).*/\1/p' "$out" | tail -n 1)
+	tmo=$(sed -n 's/^Timeout:[[:space:]]*\([0-9]\+\).*/\1/p' "$out" | tail -n 1)
+	if [ -z "$ok" ]; then
+		if [ "$rc" -eq 0 ] && grep -q 'No tests defined' "$out"; then
+			record "$name" 0 0
+		else
+			echo "suite $name produced no summary (rc $rc)"
+			record "$name" 0 1
+		fi
+		return 0
+	fi
+	fail=$((${fail:-0} + ${unexp:-0} + ${tmo:-0}))
+	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		fail=1 # meson failed without saying which test
+	fi
+	record "$name" "$ok" "$fail"
+}
+
+# pytest_suite NAME SLUICED [pytest args...]: counts from the junit xml.
+pytest_suite() {
+	local name=$1 bin=$2 xml counts rc=0
+	shift 2
+	log "suite $name (SLUICED=$bin)"
+	xml="$WORK/$name.xml"
+	SLUICED="$bin" "$PY" -m pytest tests/e2e -q --junitxml="$xml" "$@" || rc=$?
+	counts=$("$PY" - "$xml" <<-'EOF' 2>/dev/null || true
+		import sys, xml.etree.ElementTree as ET
+		root = ET.parse(sys.argv[1]).getroot()
+		suites = [root] if root.tag == 'testsuite' else list(root.iter('testsuite'))
+		t = f = s = 0
+		for su in suites:
+		    t += int(su.get('tests', 0))
+		    f += int(su.get('failures', 0)) + int(su.get('errors', 0))
+		    s += int(su.get('skipped', 0))
+		print(max(t - f - s, 0), f)
+	EOF
+	)
+	if [ -z "$counts" ]; then
+		echo "suite $name produced no junit xml (rc $rc)"
+		record "$name" 0 1
+		return 0
+	fi
+	local p f
+	read -r p f <<<"$counts"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # pytest failed (e.g. collection) without a failing test
+	fi
+	record "$name" "$p" "$f"
+}
+
+fuzz_suite() {
+	local n=0 t name corpus
+	log "suite fuzz (${FUZZ_SECONDS}s per target)"
+	mkdir -p build-fuzz/fuzz-artifacts
+	while IFS= read -r t; do
+		n=$((n + 1))
+		name=$(basename "$t")
+		corpus="$WORK/corpus-$name"
+		mkdir -p "$corpus"
+		if [ -d "tests/fuzz/corpus/$name" ]; then
+			cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+		fi
+		echo "--- $name"
+		if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix="build-fuzz/fuzz-artifacts/$name-" \
+			"$corpus" >"$WORK/$name.fuzz.log" 2>&1; then
+			tail -n 3 "$WORK/$name.fuzz.log"
+			record "$name" 1 0
+		else
+			tail -n 60 "$WORK/$name.fuzz.log"
+			echo "FUZZ FAILED: $name (artifacts in build-fuzz/fuzz-artifacts/)"
+			record "$name" 0 1
+		fi
+	done < <(find build-fuzz -type f -name 'fuzz_*' -perm -u+x | sort)
+	if [ "$n" -eq 0 ]; then
+		echo "no fuzz targets found in build-fuzz"
+		record fuzz 0 1
+	fi
+}
+
+if [ "$BUILD_OK" = 1 ]; then
+	meson_suite unit build
+else
+	record unit-build 0 1
+fi
+
+if [ "$ASAN_OK" = 1 ]; then
+	meson_suite unit-asan build-asan \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+else
+	record unit-asan-build 0 1
+fi
+
+SLUICED_BIN=""
+[ "$BUILD_OK" = 1 ] && SLUICED_BIN=$(find_sluiced build)
+if [ -n "$SLUICED_BIN" ]; then
+	pytest_suite e2e "$ROOT/$SLUICED_BIN"
+else
+	echo "no sluiced binary in build/"
+	record e2e 0 1
+fi
+
+if [ "$E2E_ASAN" != off ]; then
+	ASAN_BIN=""
+	[ "$ASAN_OK" = 1 ] && ASAN_BIN=$(find_sluiced build-asan)
+	if [ -n "$ASAN_BIN" ]; then
+		sel=()
+		[ "$E2E_ASAN" = smoke ] && sel=(-m smoke)
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			pytest_suite e2e-asan "$ROOT/$ASAN_BIN" "${sel[@]}"
+	else
+		echo "no sluiced binary in build-asan/"
+		record e2e-asan 0 1
+	fi
+fi
+
+if [ "$FUZZ_OK" = 1 ]; then
+	fuzz_suite
+else
+	record fuzz-build 0 1
+fi
+
+log summary
+printf '%s\n' "${SUMMARY[@]}"
+echo "${PASSED} passed, ${FAILED} failed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Writes SigV4 test vectors signed by botocore (the oracle, not our code).
+
+Output, one record per vector, every field hex-encoded so any byte survives:
+    V <name>            start of a vector
+    M <method>
+    P <hex path>        path as sent on the wire (before '?')
+    Q <hex query>       query as sent on the wire (after '?'), may be empty
+    H <hex name> <hex value>   one wire header, in order (Authorization too)
+    B <hex body>
+    T <epoch seconds>   the signing time, used as now_s
+    E                   end of vector
+"""
+import datetime
+import sys
+from urllib.parse import urlsplit
+
+try:
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+except ImportError:  # the C test exits 77 (skip) on this marker
+    botocore = None
+
+ACCESS_KEY = 'AKIDEXAMPLE'
+SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'
+FIXED = datetime.datetime(2013, 5, 24, 0, 0, 0)
+ENDPOINT = 'https://127.0.0.1:4567'
+
+
+class FixedDatetime(datetime.datetime):
+    @classmethod
+    def utcnow(cls):
+        return FIXED
+
+
+def hx(b):
+    if isinstance(b, str):
+        b = b.encode('utf-8')
+    return b.hex() if b else '-'
+
+
+def sign(out, name, method='POST', path='/', params=None, headers=(), body=b'',
+         region='us-east-1'):
+    req = AWSRequest(method=method, url=ENDPOINT + path, data=body, params=params)
+    req.headers['Host'] = '127.0.0.1:4567'
+    for k, v in headers:
+        req.headers[k] = v  # HTTPHeaders appends, so repeats are kept
+    auth = botocore.auth.SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), 'kinesis', region)
+    orig = botocore.auth.datetime.datetime
+    botocore.auth.datetime.datetime = FixedDatetime
+    try:
+        auth.add_auth(req)
+    finally:
+        botocore.auth.datetime.datetime = orig
+    prep = req.prepare()
+    parts = urlsplit(prep.url)
+    out.write('V %s\nM %s\nP %s\nQ %s\n' % (name, method, hx(parts.path), hx(parts.query)))
+    for k, v in req.headers.items():
+        out.write('H %s %s\n' % (hx(k), hx(v)))
+    out.write('B %s\nT %d\nE\n' % (hx(body), int(FIXED.replace(
+        tzinfo=datetime.timezone.utc).timestamp())))
+
+
+def main():
+    out = open(sys.argv[1], 'w') if len(sys.argv) > 1 else sys.stdout
+    if botocore is None:
+        out.write('SKIP botocore not importable\n')
+        return
+    json_hdrs = [('Content-Type', 'application/x-amz-json-1.1'),
+                 ('X-Amz-Target', 'Kinesis_20131202.PutRecord')]
+    body = b'{"StreamName":"s1","Data":"aGVsbG8=","PartitionKey":"pk"}'
+    sign(out, 'put_record', headers=json_hdrs, body=body)
+    sign(out, 'list_streams_eu', headers=[('Content-Type', 'application/x-amz-json-1.1'),
+                                          ('X-Amz-Target', 'Kinesis_20131202.ListStreams')],
+         body=b'{}', region='eu-west-1')
+    sign(out, 'content_sha256', headers=json_hdrs + [
+        ('X-Amz-Content-SHA256', botocore.auth.sha256(body).hexdigest())], body=body)
+    sign(out, 'query_special', method='GET', params=[
+        ('b', 'x y'), ('a', 'c/d'), ('a', 'B&='), ('~t', "it's*"), ('\u00e9', '\u00fc'),
+        ('empty', ''), ('Z', '1+1')])
+    sign(out, 'header_spaces', headers=json_hdrs + [
+        ('X-Custom', '  a   b \t c  '), ('X-Dup', 'one'), ('X-Dup', '  two  three ')],
+        body=body)
+    sign(out, 'path_segments', path='/some%20dir/./a-b_c~d/../e%2Ff/', headers=json_hdrs,
+         body=body)
+    sign(out, 'empty_body', headers=json_hdrs, body=b'')
+    if out is not sys.stdout:
+        out.close()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* SigV4 verification against signatures computed by botocore (the oracle):
+ * gen_sigv4_vectors.py writes the vectors at build time, argv[1] names the
+ * file. Also the credentials-file keyring. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crypto/sigv4.h"
+#include "crypto/sigv4_internal.h"
+
+#define MAX_VEC 16
+#define MAX_HDR 32
+
+struct vec {
+	char name[64];
+	char method[16];
+	char *path, *query, *body;
+	size_t body_len;
+	uint32_t nh;
+	char *hname[MAX_HDR], *hval[MAX_HDR];
+	int64_t t;
+};
+
+static struct vec vecs[MAX_VEC];
+static uint32_t nvec;
+static const char *vec_path;
+static char tmpdir[] = "/tmp/sigv4_test.XXXXXX";
+
+static const char MISMATCH[] =
+	"The request signature we calculated does not match the signature you provided. "
+	"Check your AWS Secret Access Key and signing method. Consult the service "
+	"documentation for details.";
+
+static char *unhex(const char *h, size_t *len)
+{
+	size_t n = strcmp(h, "-") ? strlen(h) / 2 : 0;
+	char *out = calloc(1, n + 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned b;
+		sscanf(h + 2 * i, "%2x", &b);
+		out[i] = (char)b;
+	}
+	if (len)
+		*len = n;
+	return out;
+}
+
+/* Returns 0, or 77 when the generator could not import botocore. */
+static int load_vectors(const char *path)
+{
+	static char line[8192];
+	FILE *f = fopen(path, "r");
+	struct vec *v = NULL;
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f)) {
+		char a[4096], b[4096];
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "SKIP", 4)) {
+			fclose(f);
+			return 77;
+		}
+		if (line[0] == 'V' && nvec < MAX_VEC) {
+			v = &vecs[nvec++];
+			snprintf(v->name, sizeof(v->name), "%.63s", line + 2);
+		} else if (!v) {
+			continue;
+		} else if (line[0] == 'M') {
+			snprintf(v->method, sizeof(v->method), "%.15s", line + 2);
+		} else if (line[0] == 'P') {
+			v->path = unhex(line + 2, NULL);
+		} else if (line[0] == 'Q') {
+			v->query = unhex(line + 2, NULL);
+		} else if (line[0] == 'B') {
+			v->body = unhex(line + 2, &v->body_len);
+		} else if (line[0] == 'T') {
+			v->t = strtoll(line + 2, NULL, 10);
+		} else if (line[0] == 'H' && v->nh < MAX_HDR &&
+			   sscanf(line + 2, "%4095s %4095s", a, b) == 2) {
+			v->hname[v->nh] = unhex(a, NULL);
+			v->hval[v->nh] = unhex(b, NULL);
+			v->nh++;
+		}
+	}
+	fclose(f);
+	return nvec ? 0 : 1;
+}
+
+static struct sl_slice S(const char *s)
+{
+	return (struct sl_slice){ s, (uint32_t)strlen(s) };
+}
+
+struct built {
+	struct sl_header h[MAX_HDR];
+	struct sigv4_request req;
+};
+
+static void build(const struct vec *v, struct built *b)
+{
+	memset(b, 0, sizeof(*b));
+	for (uint32_t i = 0; i < v->nh; i++) {
+		b->h[i].name = S(v->hname[i]);
+		b->h[i].value = S(v->hval[i]);
+	}
+	b->req.method = S(v->method);
+	b->req.path = S(v->path);
+	b->req.query = S(v->query);
+	b->req.hdrs = b->h;
+	b->req.nhdrs = v->nh;
+	b->req.body = (const uint8_t *)v->body;
+	b->req.body_len = v->body_len;
+	b->req.now_s = v->t;
+}
+
+static struct sl_header *find_hdr(struct built *b, const char *name)
+{
+	for (uint32_t i = 0; i < b->req.nhdrs; i++)
+		if (sl_slice_caseeq(b->h[i].name, name))
+			return &b->h[i];
+	return NULL;
+}
+
+static struct vec *vec_named(const char *name)
+{
+	for (uint32_t i = 0; i < nvec; i++)
+		if (!strcmp(vecs[i].name, name))
+			return &vecs[i];
+	fail_msg("no vector %s", name);
+	return NULL;
+}
+
+static struct sigv4_keyring *keyring_with(const char *id, const char *secret)
+{
+	char path[256], text[512];
+	snprintf(path, sizeof(path), "%s/cred-%s-%u", tmpdir, id, (unsigned)strlen(secret));
+	unlink(path);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	snprintf(text, sizeof(text), "[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n",
+		 id, secret);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, 0600);
+	struct sigv4_keyring *kr = sigv4_keyring_load(path, false);
+	assert_non_null(kr);
+	return kr;
+}
+
+static struct sigv4_keyring *good_kr(void)
+{
+	return keyring_with("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+}
+
+static int verify_with(struct sigv4_keyring *kr, struct built *b, struct sigv4_error *err,
+		       struct sigv4_identity *id)
+{
+	struct sigv4_verifier *v = sigv4_verifier_new(kr);
+	assert_non_null(v);
+	memset(err, 0, sizeof(*err));
+	int rc = sigv4_verify(v, &b->req, id, err);
+	sigv4_verifier_free(v);
+	return rc;
+}
+
+static void expect_err(struct sigv4_keyring *kr, struct built *b, const char *type,
+		       const char *msg)
+{
+	struct sigv4_error err;
+	struct sigv4_identity id;
+	assert_int_equal(verify_with(kr, b, &err, &id), -EACCES);
+	assert_int_equal(err.http_status, 400);
+	assert_string_equal(err.type, type);
+	if (msg)
+		assert_string_equal(err.message, msg);
+}
+
+static void test_vectors_ok(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = good_kr();
+	struct sigv4_verifier *v = sigv4_verifier_new(kr);
+	for (uint32_t i = 0; i < nvec; i++) {
+		struct built b;
+		struct sigv4_identity id;
+		struct sigv4_error err;
+		build(&vecs[i], &b);
+		/* twice: the second run takes the signing key from the cache */
+		for (int k = 0; k < 2; k++) {
+			int rc = sigv4_verify(v, &b.req, &id, &err);
+			if (rc)
+				fail_msg("%s: %s: %s", vecs[i].name, err.type, err.message);
+		}
+		assert_string_equal(id.access_key, "AKIDEXAMPLE");
+		assert_string_equal(id.service, "kinesis");
+		assert_string_equal(id.region,
+				    strcmp(vecs[i].name, "list_streams_eu") ? "us-east-1"
+									    : "eu-west-1");
+	}
+	sigv4_verifier_free(v);
+	sigv4_keyring_free(kr);
+}
+
+static void test_flip_body(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = good_kr();
+	const char *names[] = { "put_record", "content_sha256", "header_spaces" };
+	for (uint32_t i = 0; i < 3; i++) {
+		struct vec *v = vec_named(names[i]);
+		struct built b;
+		build(v, &b);
+		char *copy = malloc(v->body_len);
+		memcpy(copy, v->body, v->body_len);
+		copy[3] ^= 1;
+		b.req.body = (const uint8_t *)copy;
+		expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+		free(copy);
+	}
+	sigv4_keyring_free(kr);
+}
+
+static void test_flip_header_and_signature(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = good_kr();
+	struct built b;
+	build(vec_named("put_record"), &b);
+	struct sl_header *t = find_hdr(&b, "x-amz-target");
+	char tv[128];
+	snprintf(tv, sizeof(tv), "%.*s", (int)t->value.len, t->value.ptr);
+	tv[t->value.len - 1] ^= 1;
+	t->value = S(tv);
+	expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+
+	build(vec_named("put_record"), &b);
+	struct sl_header *a = find_hdr(&b, "authorization");
+	char av[512];
+	snprintf(av, sizeof(av), "%.*s", (int)a->value.len, a->value.ptr);
+	av[strlen(av) - 1] = av[strlen(av) - 1] == '0' ? '1' : '0';
+	a->value = S(av);
+	expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+
+	/* An extra, unsigned header does not matter; a changed signed one does. */
+	build(vec_named("header_spaces"), &b);
+	struct sl_header *c = find_hdr(&b, "x-custom");
+	c->value = S("a b c");
+	struct sigv4_error err;
+	struct sigv4_identity id;
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	c->value = S("a b  c d");
+	expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+	sigv4_keyring_free(kr);
+}
+
+static void test_wrong_secret_unknown_key(void **state)
+{
+	(void)state;
+	struct built b;
+	build(vec_named("put_record"), &b);
+	struct sigv4_keyring *kr =
+		keyring_with("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ");
+	expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+	sigv4_keyring_free(kr);
+	kr = keyring_with("AKIDOTHER", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+	expect_err(kr, &b, "UnrecognizedClientException",
+		   "The security token included in the request is invalid.");
+	sigv4_keyring_free(kr);
+}
+
+static void test_clock_skew(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = good_kr();
+	struct built b;
+	struct sigv4_error err;
+	struct sigv4_identity id;
+	build(vec_named("put_record"), &b);
+	b.req.now_s += 15 * 60; /* exactly 15 minutes is still fine */
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	b.req.now_s += 1;
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Signature expired: 20130524T000000Z is now earlier than 20130524T000001Z "
+		   "(20130524T001501Z - 15 min.)");
+	b.req.now_s = vec_named("put_record")->t - 15 * 60 - 1;
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Signature not yet current: 20130524T000000Z is still later than "
+		   "20130523T235959Z (20130523T234459Z + 15 min.)");
+
+	/* Date header fallback when X-Amz-Date is absent */
+	build(vec_named("put_record"), &b);
+	struct sl_header *d = find_hdr(&b, "x-amz-date");
+	d->name = S("Date");
+	d->value = S("Fri, 24 May 2013 00:00:00 GMT");
+	b.req.now_s += 3600;
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Signature expired: 20130524T000000Z is now earlier than 20130524T004500Z "
+		   "(20130524T010000Z - 15 min.)");
+	sigv4_keyring_free(kr);
+}
+
+static void test_missing_and_malformed(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = good_kr();
+	struct built b;
+	build(vec_named("put_record"), &b);
+	struct sl_header *a = find_hdr(&b, "authorization");
+	a->name = S("X-Not-Authorization");
+	expect_err(kr, &b, "MissingAuthenticationTokenException", "Missing Authentication Token");
+
+	build(vec_named("put_record"), &b);
+	a = find_hdr(&b, "authorization");
+	const char *cred = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20130524/us-east-1/kinesis/"
+			   "aws4_request";
+	a->value = S(cred);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "Authorization header requires 'Signature' parameter. Authorization header "
+		 "requires 'SignedHeaders' parameter. Authorization=%s",
+		 cred);
+	expect_err(kr, &b, "IncompleteSignatureException", want);
+
+	/* no X-Amz-Date and no Date either */
+	find_hdr(&b, "x-amz-date")->name = S("X-Amz-Dat");
+	a->value = S("AWS4-HMAC-SHA256 Signature=abc");
+	expect_err(kr, &b, "IncompleteSignatureException",
+		   "Authorization header requires 'Credential' parameter. Authorization header "
+		   "requires 'SignedHeaders' parameter. Authorization header requires existence "
+		   "of either a 'X-Amz-Date' or a 'Date' header. "
+		   "Authorization=AWS4-HMAC-SHA256 Signature=abc");
+
+	build(vec_named("put_record"), &b);
+	a = find_hdr(&b, "authorization");
+	a->value = S("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20130524/us-east-1/kinesis, "
+		     "SignedHeaders=host;x-amz-date, Signature=00");
+	expect_err(kr, &b, "IncompleteSignatureException",
+		   "Credential must have exactly 5 slash-delimited elements, e.g. "
+		   "keyid/date/region/service/term, got "
+		   "'AKIDEXAMPLE/20130524/us-east-1/kinesis'");
+
+	a->value = S("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20130524/us-east-1/dynamodb/"
+		     "aws4_request, SignedHeaders=host;x-amz-date, Signature=00");
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Credential should be scoped to correct service: 'kinesis'. ");
+	a->value = S("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20130523/us-east-1/kinesis/"
+		     "aws4_request, SignedHeaders=host;x-amz-date, Signature=00");
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
+		   "date from HTTP: '20130523' != '20130524', from '20130524T000000Z'.");
+	a->value = S("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20130524/us-east-1/kinesis/"
+		     "aws4_request, SignedHeaders=content-type;x-amz-date, Signature=00");
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+	find_hdr(&b, "x-amz-date")->value = S("2013-05-24");
+	expect_err(kr, &b, "IncompleteSignatureException", NULL);
+	sigv4_keyring_free(kr);
+}
+
+static void test_parse_auth(void **state)
+{
+	(void)state;
+	struct sigv4_auth a;
+	const char *why = NULL;
+	const char *v = "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/kinesis/aws4_request,"
+			"SignedHeaders=host;x-amz-date,Signature=0123";
+	assert_int_equal(sigv4_parse_auth(S(v), &a, &why), 0);
+	assert_true(sl_slice_eq(a.access_key, "AKID"));
+	assert_true(sl_slice_eq(a.date, "20130524"));
+	assert_true(sl_slice_eq(a.region, "us-east-1"));
+	assert_true(sl_slice_eq(a.service, "kinesis"));
+	assert_true(sl_slice_eq(a.terminal, "aws4_request"));
+	assert_true(sl_slice_eq(a.signed_headers, "host;x-amz-date"));
+	assert_true(sl_slice_eq(a.signature, "0123"));
+	assert_int_equal(sigv4_parse_auth(S("Bearer abc"), &a, &why), -EINVAL);
+	assert_non_null(why);
+	assert_int_equal(sigv4_parse_auth(S(""), &a, NULL), -EINVAL);
+	assert_int_equal(sigv4_parse_auth(S("AWS4-HMAC-SHA512 Credential=a/b/c/d/e, "
+					    "SignedHeaders=host, Signature=00"),
+					  &a, &why),
+			 -EINVAL);
+}
+
+/* ---- credentials file ------------------------------------------------- */
+
+static void test_credentials_create(void **state)
+{
+	(void)state;
+	char path[256], buf[512];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/credentials", tmpdir);
+	unlink(path);
+	errno = 0;
+	assert_null(sigv4_keyring_load(path, false));
+	assert_int_equal(errno, ENOENT);
+
+	struct sigv4_keyring *kr = sigv4_keyring_load(path, true);
+	assert_non_null(kr);
+	assert_int_equal(sigv4_keyring_count(kr), 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	const struct sigv4_cred *c = &kr->creds[0];
+	assert_int_equal(c->id_len, 20);
+	assert_memory_equal(c->id, "AKIA", 4);
+	for (uint32_t i = 4; i < 20; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", c->id[i]));
+	assert_int_equal(c->secret_len, 40);
+	for (uint32_t i = 0; i < 40; i++)
+		assert_true(c->secret[i] && strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+						   "wxyz0123456789+/",
+						   c->secret[i]));
+	FILE *f = fopen(path, "r");
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	assert_non_null(strstr(buf, "[default]"));
+
+	struct sigv4_keyring *kr2 = sigv4_keyring_load(path, true);
+	assert_non_null(kr2);
+	assert_int_equal(kr2->creds[0].id_len, 20);
+	assert_memory_equal(kr2->creds[0].id, c->id, 20);
+	assert_memory_equal(kr2->creds[0].secret, c->secret, 40);
+	sigv4_keyring_free(kr2);
+	sigv4_keyring_free(kr);
+
+	chmod(path, 0640);
+	errno = 0;
+	assert_null(sigv4_keyring_load(path, true));
+	assert_int_equal(errno, EPERM);
+	chmod(path, 0604);
+	assert_null(sigv4_keyring_load(path, false));
+	assert_int_equal(errno, EPERM);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	unlink(path);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+static void test_credentials_parse(void **state)
+{
+	(void)state;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/cred-parse", tmpdir);
+	write_file(path, "# comment\n; another\n\n  [default]  \r\n"
+			 "  aws_access_key_id   =   AKIAONE  \n"
+			 "aws_secret_access_key=secret/one+\n"
+			 "region = us-east-1\n"
+			 "[profile other]\n"
+			 "AWS_SECRET_ACCESS_KEY = s2\n"
+			 "aws_access_key_id = AKIATWO\n"
+			 "[regiononly]\nregion=eu-west-1\n");
+	struct sigv4_keyring *kr = sigv4_keyring_load(path, false);
+	assert_non_null(kr);
+	assert_int_equal(sigv4_keyring_count(kr), 2);
+	assert_int_equal(kr->creds[0].id_len, 7);
+	assert_memory_equal(kr->creds[0].id, "AKIAONE", 7);
+	assert_int_equal(kr->creds[0].secret_len, 11);
+	assert_memory_equal(kr->creds[0].secret, "secret/one+", 11);
+	assert_memory_equal(kr->creds[1].id, "AKIATWO", 7);
+	sigv4_keyring_free(kr);
+
+	const char *bad[] = {
+		"aws_access_key_id = x\n",		 /* key before any section */
+		"[default]\njust some words\n",		 /* not key = value */
+		"[default\naws_access_key_id=x\n",	 /* unterminated header */
+		"[default]\nregion=us-east-1\n",	 /* no credentials at all */
+	};
+	for (uint32_t i = 0; i < 4; i++) {
+		write_file(path, bad[i]);
+		errno = 0;
+		assert_null(sigv4_keyring_load(path, false));
+		assert_int_equal(errno, EINVAL);
+	}
+	char big[2048];
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "[default]\nx=", 12);
+	big[sizeof(big) - 1] = 0;
+	write_file(path, big);
+	assert_null(sigv4_keyring_load(path, false));
+	assert_int_equal(errno, EINVAL);
+}
+
+static int cleanup_tmp(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	vec_path = argc > 1 ? argv[1] : getenv("SIGV4_VECTORS");
+	if (!vec_path) {
+		fprintf(stderr, "usage: %s VECTOR_FILE\n", argv[0]);
+		return 1;
+	}
+	int rc = load_vectors(vec_path);
+	if (rc == 77) {
+		fprintf(stderr, "skip: botocore not importable, no vectors\n");
+		return 77;
+	}
+	if (rc) {
+		fprintf(stderr, "cannot load vectors from %s\n", vec_path);
+		return 1;
+	}
+	if (!mkdtemp(tmpdir))
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vectors_ok),
+		cmocka_unit_test(test_flip_body),
+		cmocka_unit_test(test_flip_header_and_signature),
+		cmocka_unit_test(test_wrong_secret_unknown_key),
+		cmocka_unit_test(test_clock_skew),
+		cmocka_unit_test(test_missing_and_malformed),
+		cmocka_unit_test(test_parse_auth),
+		cmocka_unit_test(test_credentials_create),
+		cmocka_unit_test(test_credentials_parse),
+	};
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	cleanup_tmp();
+	return rc;
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Operation table and validation toolkit: every message form, exactly as
+ * Kinesis prints it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dataplane/api/api.h"
+
+static struct av *V;
+
+static const struct api_op_info *lookup(const char *s)
+{
+	return api_op_lookup((struct sl_slice){ s, (uint32_t)strlen(s) });
+}
+
+static void test_lookup(void **state)
+{
+	(void)state;
+	static const char *const all[] = {
+		"AddTagsToStream", "CreateStream", "DecreaseStreamRetentionPeriod",
+		"DeleteResourcePolicy", "DeleteStream", "DeregisterStreamConsumer",
+		"DescribeAccountSettings", "DescribeLimits", "DescribeStream",
+		"DescribeStreamConsumer", "DescribeStreamSummary", "DisableEnhancedMonitoring",
+		"EnableEnhancedMonitoring", "GetRecords", "GetResourcePolicy", "GetShardIterator",
+		"IncreaseStreamRetentionPeriod", "ListShards", "ListStreamConsumers",
+		"ListStreams", "ListTagsForResource", "ListTagsForStream", "MergeShards",
+		"PutRecord", "PutRecords", "PutResourcePolicy", "RegisterStreamConsumer",
+		"RemoveTagsFromStream", "SplitShard", "StartStreamEncryption",
+		"StopStreamEncryption", "SubscribeToShard", "TagResource", "UntagResource",
+		"UpdateAccountSettings", "UpdateMaxRecordSize", "UpdateShardCount",
+		"UpdateStreamMode", "UpdateStreamWarmThroughput",
+	};
+	char buf[128];
+	uint32_t n;
+	const struct api_op_info *t = api_op_table(&n);
+
+	assert_int_equal(n, sizeof(all) / sizeof(all[0]));
+	for (uint32_t i = 0; i < n; i++) {
+		if (i > 0)
+			assert_true(strcmp(t[i - 1].name, t[i].name) < 0);
+		snprintf(buf, sizeof(buf), "Kinesis_20131202.%s", all[i]);
+		const struct api_op_info *o = lookup(buf);
+		assert_non_null(o);
+		assert_string_equal(o->name, all[i]);
+	}
+	assert_int_equal(lookup("Kinesis_20131202.CreateStream")->op, API_OP_CREATE_STREAM);
+	assert_int_equal(lookup("Kinesis_20131202.ListShards")->op, API_OP_LIST_SHARDS);
+	assert_int_equal(lookup("Kinesis_20131202.PutRecords")->kind, API_KIND_DATA);
+	assert_int_equal(lookup("Kinesis_20131202.MergeShards")->op, API_OP_OTHER_KNOWN);
+	assert_int_equal(lookup("Kinesis_20131202.IncreaseStreamRetentionPeriod")->op,
+			 API_OP_INCREASE_RETENTION);
+	assert_null(lookup("Kinesis_20131202.createStream"));
+	assert_null(lookup("Kinesis_20131202.CreateStreamX"));
+	assert_null(lookup("Kinesis_20131202.Create"));
+	assert_null(lookup("Kinesis_20131202."));
+	assert_null(lookup("Kinesis_20131201.CreateStream"));
+	assert_null(lookup("DynamoDB_20120810.CreateStream"));
+	assert_null(lookup("CreateStream"));
+	assert_null(lookup(""));
+	assert_null(api_op_lookup((struct sl_slice){ NULL, 0 }));
+}
+
+static void parse(const char *json)
+{
+	memset(V, 0, sizeof(*V));
+	av_parse(V, json, strlen(json));
+}
+
+static void expect(const char *type, const char *msg)
+{
+	struct api_err e;
+
+	assert_int_equal(av_finish(V, &e), -1);
+	assert_int_equal(e.http_status, 400);
+	assert_string_equal(e.type, type);
+	assert_string_equal(e.message, msg);
+}
+
+/* The CreateStream-like member set used by the message tests. */
+static void create_like(void)
+{
+	int32_t root = av_root(V);
+	int64_t count = 0;
+	char name[256];
+	uint32_t ncp = 0;
+	bool has_count = av_get_int(V, root, "ShardCount", AV_INTEGER, &count);
+	bool has_name = av_get_str(V, root, "StreamName", name, sizeof(name), &ncp);
+
+	if (V->ser || V->bad_json)
+		return;
+	av_not_null(V, "shardCount", has_count);
+	if (has_count)
+		av_range(V, "shardCount", count, 1, INT64_MAX);
+	av_not_null(V, "streamName", has_name);
+	if (has_name)
+		av_str_member(V, "streamName", name, ncp, AV_PAT_NAME, av_match_name, 1, 128);
+}
+
+static void test_validation_messages(void **state)
+{
+	(void)state;
+	char name[140], json[256], msg[512];
+
+	parse("{}");
+	create_like();
+	expect("ValidationException", "2 validation errors detected: "
+	       "Value null at 'shardCount' failed to satisfy constraint: Member must not be null; "
+	       "Value null at 'streamName' failed to satisfy constraint: Member must not be null");
+
+	parse("{\"StreamName\":\"\",\"ShardCount\":0}");
+	create_like();
+	expect("ValidationException", "3 validation errors detected: "
+	       "Value '0' at 'shardCount' failed to satisfy constraint: Member must have value "
+	       "greater than or equal to 1; Value '' at 'streamName' failed to satisfy "
+	       "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; "
+	       "Value '' at 'streamName' failed to satisfy constraint: Member must have length "
+	       "greater than or equal to 1");
+
+	memset(name, 'a', 129);
+	name[129] = '\0';
+	/* 100000000000 is truncated into int32 by Coral: no range error */
+	snprintf(json, sizeof(json), "{\"StreamName\":\"%s\",\"ShardCount\":100000000000}", name);
+	parse(json);
+	create_like();
+	snprintf(msg, sizeof(msg), "1 validation error detected: Value '%s' at 'streamName' "
+		 "failed to satisfy constraint: Member must have length less than or equal to "
+		 "128", name);
+	expect("ValidationException", msg);
+
+	parse("{\"StreamName\":\"a b\",\"ShardCount\":2.7}");
+	create_like();
+	expect("ValidationException", "1 validation error detected: Value 'a b' at 'streamName' "
+	       "failed to satisfy constraint: Member must satisfy regular expression pattern: "
+	       "[a-zA-Z0-9_.-]+");
+
+	parse("{\"StreamName\":\"ok\",\"ShardCount\":1}");
+	create_like();
+	struct api_err e;
+	assert_int_equal(av_finish(V, &e), 0);
+}
+
+static void test_enum_range_violation(void **state)
+{
+	(void)state;
+	static const char *const modes[] = { "PROVISIONED", "ON_DEMAND" };
+	int32_t idx;
+	char mode[32];
+
+	parse("{\"StreamModeDetails\":{\"StreamMode\":\"FAST\"},\"Limit\":100001}");
+	int32_t md = av_get_obj(V, av_root(V), "StreamModeDetails");
+	assert_true(md > 0);
+	assert_true(av_get_enum(V, md, "StreamMode", modes, 2, &idx, mode, sizeof(mode)));
+	assert_int_equal(idx, -1);
+	int64_t lim;
+	assert_true(av_get_int(V, av_root(V), "Limit", AV_INTEGER, &lim));
+	av_range(V, "limit", lim, 1, 10000);
+	av_enum(V, "streamModeDetails.streamMode", mode, idx, modes, 2);
+	expect("ValidationException", "2 validation errors detected: Value '100001' at 'limit' "
+	       "failed to satisfy constraint: Member must have value less than or equal to "
+	       "10000; Value 'FAST' at 'streamModeDetails.streamMode' failed to satisfy "
+	       "constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]");
+
+	parse("{\"StreamModeDetails\":{}}");
+	md = av_get_obj(V, av_root(V), "StreamModeDetails");
+	av_not_null(V, "streamModeDetails.streamMode",
+		    av_get_enum(V, md, "StreamMode", modes, 2, &idx, mode, sizeof(mode)));
+	expect("ValidationException", "1 validation error detected: Value null at "
+	       "'streamModeDetails.streamMode' failed to satisfy constraint: Member must not be "
+	       "null");
+
+	/* at most 10 errors, as Coral */
+	parse("{}");
+	for (int i = 0; i < 12; i++)
+		av_not_null(V, "x", false);
+	assert_int_equal(V->n_errors, 10);
+}
+
+struct ser_case {
+	const char *json;
+	enum av_type t;
+	const char *msg;
+};
+
+static void test_serialization(void **state)
+{
+	(void)state;
+	static const struct ser_case cases[] = {
+		{ "{\"M\":true}", AV_STRING,
+		  "class java.lang.Boolean can not be converted to an String" },
+		{ "{\"M\":23}", AV_STRING, "class com.amazon.coral.value.json.numbers."
+		  "TruncatingBigNumber can not be converted to an String" },
+		{ "{\"M\":[]}", AV_STRING, "Start of list found where not expected" },
+		{ "{\"M\":{}}", AV_STRING, "Start of structure or map found where not expected." },
+		{ "{\"M\":\"23\"}", AV_INTEGER,
+		  "class java.lang.String can not be converted to an Integer" },
+		{ "{\"M\":false}", AV_LONG,
+		  "class java.lang.Boolean can not be converted to an Long" },
+		{ "{\"M\":{}}", AV_INTEGER, "Start of structure or map found where not expected." },
+		{ "{\"M\":\"maybe\"}", AV_BOOLEAN, "'MAYBE' can not be converted to an Boolean" },
+		{ "{\"M\":1}", AV_BOOLEAN, "class com.amazon.coral.value.json.numbers."
+		  "TruncatingBigNumber can not be converted to an Boolean" },
+		{ "{\"M\":\"x\"}", AV_TIMESTAMP,
+		  "class java.lang.String can not be converted to milliseconds since epoch" },
+		{ "{\"M\":1}", AV_LIST, "Expected list or null" },
+		{ "{\"M\":{}}", AV_LIST, "Start of structure or map found where not expected." },
+		{ "{\"M\":\"a\"}", AV_MAP, "Expected map or null" },
+		{ "{\"M\":[]}", AV_MAP, "Start of list found where not expected" },
+		{ "{\"M\":2}", AV_STRUCT, "Expected null" },
+		{ "{\"M\":[]}", AV_STRUCT, "Start of list found where not expected" },
+		{ "{\"M\":true}", AV_BLOB, "class java.lang.Boolean can not be converted to a Blob" },
+		{ "{\"M\":\"23456\"}", AV_BLOB, "'23456' can not be converted to a Blob: Base64 "
+		  "encoded length is expected a multiple of 4 bytes but found: 5" },
+		{ "{\"M\":\"=+/=\"}", AV_BLOB, "'=+/=' can not be converted to a Blob: Invalid "
+		  "Base64 character: '='" },
+		{ "{\"M\":\"+/+=\"}", AV_BLOB, "'+/+=' can not be converted to a Blob: Invalid "
+		  "last non-pad Base64 character dectected" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse(cases[i].json);
+		assert_int_equal(av_get(V, av_root(V), "M", cases[i].t), -1);
+		av_not_null(V, "m", false); /* the type error wins over constraints */
+		expect("SerializationException", cases[i].msg);
+	}
+	/* valid values of each type; null counts as absent */
+	parse("{\"S\":\"x\",\"I\":-3.5,\"B\":\"yes\",\"T\":1700000000.5,\"L\":[],\"N\":null,"
+	      "\"Z\":\"QUJD\"}");
+	int64_t i64, ms;
+	bool b;
+	assert_true(av_get_int(V, 0, "I", AV_INTEGER, &i64));
+	assert_int_equal(i64, -4);
+	assert_true(av_get_bool(V, 0, "B", &b));
+	assert_true(b);
+	assert_true(av_get_time_ms(V, 0, "T", &ms));
+	assert_int_equal(ms, 1700000000500);
+	assert_true(av_get_arr(V, 0, "L") > 0);
+	assert_int_equal(av_get(V, 0, "N", AV_STRING), -1);
+	assert_true(av_get(V, 0, "Z", AV_BLOB) > 0);
+	struct api_err e;
+	assert_int_equal(av_finish(V, &e), 0);
+	/* clamps */
+	parse("{\"I\":99999999999,\"J\":-99999999999,\"K\":99999999999999999999999}");
+	assert_true(av_get_int(V, 0, "I", AV_INTEGER, &i64));
+	assert_int_equal(i64, INT32_MAX);
+	assert_true(av_get_int(V, 0, "J", AV_INTEGER, &i64));
+	assert_int_equal(i64, INT32_MIN);
+	assert_true(av_get_int(V, 0, "K", AV_LONG, &i64));
+	assert_int_equal(i64, INT64_MAX);
+}
+
+static void test_bad_json_and_encode(void **state)
+{
+	(void)state;
+	struct api_err e;
+	char buf[256];
+
+	parse("{\"a\":");
+	assert_int_equal(av_get(V, av_root(V), "a", AV_STRING), -1);
+	assert_int_equal(av_finish(V, &e), -1);
+	assert_string_equal(e.type, "SerializationException");
+	assert_int_equal(api_err_encode(&e, buf, sizeof(buf)), 35);
+	assert_string_equal(buf, "{\"__type\":\"SerializationException\"}");
+	parse("[1]");
+	assert_int_equal(av_finish(V, &e), -1);
+	parse("{\"M\":1}");
+	av_get(V, 0, "M", AV_STRING);
+	av_finish(V, &e);
+	api_err_encode(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"__type\":\"SerializationException\",\"Message\":\"class com."
+			    "amazon.coral.value.json.numbers.TruncatingBigNumber can not be "
+			    "converted to an String\"}");
+	api_err_set(&e, 400, "ResourceNotFoundException", "Stream %s under account %s not found.",
+		    "s\"1", "000000000000");
+	api_err_encode(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"__type\":\"ResourceNotFoundException\",\"message\":\"Stream "
+			    "s\\\"1 under account 000000000000 not found.\"}");
+	assert_int_equal(api_err_encode(&e, buf, 10), -1);
+}
+
+static void test_arn(void **state)
+{
+	(void)state;
+	char region[64], account[16], name[130];
+	static const char *const good[] = {
+		"arn:aws:kinesis:us-east-1:123456789012:stream/s1",
+		"arn:aws-cn:kinesis:cn-north-1:123456789012:stream/a.b-c_d",
+		"arn:aws:kinesis::123456789012:stream/x",
+	};
+	static const char *const bad[] = {
+		"arn:aws:kinesis:us-east-1:12345678901:stream/s1",
+		"arn:aws:kinesis:us-east-1:123456789012:stream/",
+		"arn:aws:kinesis:us-east-1:123456789012:stream/a b",
+		"arn:aws:sqs:us-east-1:123456789012:stream/s",
+		"aws:kinesis:us-east-1:123456789012:stream/s",
+		"",
+	};
+
+	for (size_t i = 0; i < 3; i++)
+		assert_true(av_match_stream_arn(good[i], strlen(good[i])));
+	for (size_t i = 0; i < 6; i++)
+		assert_false(av_match_stream_arn(bad[i], strlen(bad[i])));
+	assert_int_equal(av_split_stream_arn(good[0], region, sizeof(region), account,
+					     sizeof(account), name, sizeof(name)), 0);
+	assert_string_equal(region, "us-east-1");
+	assert_string_equal(account, "123456789012");
+	assert_string_equal(name, "s1");
+	assert_int_equal(av_split_stream_arn(bad[0], region, sizeof(region), account,
+					     sizeof(account), name, sizeof(name)), -EINVAL);
+	assert_true(av_match_name("a-Z_0.9", 7));
+	assert_false(av_match_name("", 0));
+	assert_false(av_match_name("a/b", 3));
+
+	parse("{\"StreamARN\":\"arn:aws:kinesis:r:1:stream/x\"}");
+	char arn[64];
+	uint32_t cp;
+	assert_true(av_get_str(V, 0, "StreamARN", arn, sizeof(arn), &cp));
+	av_str_member(V, "streamARN", arn, cp, AV_PAT_STREAM_ARN, av_match_stream_arn, 1, 2048);
+	expect("ValidationException", "1 validation error detected: Value "
+	       "'arn:aws:kinesis:r:1:stream/x' at 'streamARN' failed to satisfy constraint: "
+	       "Member must satisfy regular expression pattern: "
+	       "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_validation_messages),
+		cmocka_unit_test(test_enum_range_violation),
+		cmocka_unit_test(test_serialization),
+		cmocka_unit_test(test_bad_json_and_encode),
+		cmocka_unit_test(test_arn),
+	};
+
+	V = malloc(sizeof(*V));
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(V);
+	return rc;
+}
