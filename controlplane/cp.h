@@ -45,25 +45,38 @@ struct cp_call {
 	uint32_t resp_len;
 };
 
-/* Opens (creating if needed) the metadata store, loads it, and starts the
- * control thread. Returns NULL and sets errno on failure. */
+/* Opens (creating if needed) the metadata store, loads it, finishes lifecycle
+ * transitions whose deadline passed while stopped, and starts the control
+ * thread (named "control"). Needs rte_eal_init (rings). Returns NULL and sets
+ * errno on failure: EINVAL (bad config: account_id not 12 characters,
+ * n_lcores 0), EIO (store cannot be opened), EPROTO (unknown schema version),
+ * or the rte_ring_create / pthread_create error. */
 struct cp *cp_start(const struct cp_config *cfg);
 /* Stops the thread and closes the store. Calls already posted are executed
- * and answered before the thread exits. */
+ * and answered before the thread exits; answers still in the reply rings
+ * afterwards are freed (the io lcores must have stopped polling). */
 void cp_stop(struct cp *cp);
 
-/* Posts a call. Returns 0, or -ENOBUFS when the request ring is full (the
- * caller answers LimitExceededException / 503 and keeps ownership). */
+/* Posts a call (any thread, multi-producer). Returns 0, -EINVAL when
+ * call->lcore >= n_lcores, or -ENOBUFS when the request ring (1024 calls) is
+ * full; on error the caller keeps ownership (and answers
+ * LimitExceededException / 503). The answer has status, resp and resp_len set;
+ * resp is always a JSON body (success or Kinesis error), except resp == NULL
+ * with status 500 when memory ran out. */
 int cp_post(struct cp *cp, struct cp_call *call);
 
-/* Dequeues up to max answered calls for lcore. Returns the count. */
+/* Dequeues up to max answered calls for lcore (only that lcore may call
+ * this: single consumer). Returns the count; 0 for an unknown lcore. */
 unsigned cp_replies(struct cp *cp, uint16_t lcore, struct cp_call **calls, unsigned max);
 
-/* Frees a call and its body/response. */
+/* Frees a call and its body/response (all from malloc). NULL is a no-op. */
 void cp_call_free(struct cp_call *call);
 
 /* Executes a call synchronously on the calling thread. Only for unit tests and
- * for the control thread itself; must not race with the control thread. */
+ * for the control thread itself; must not race with the control thread.
+ * Operations served: API_OP_CREATE_STREAM .. API_OP_LIST_SHARDS and the two
+ * retention ops; anything else -> 400 InvalidArgumentException "Operation not
+ * supported". */
 void cp_execute(struct cp *cp, struct cp_call *call);
 
 #endif

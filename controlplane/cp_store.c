@@ -255,32 +255,23 @@ int cp_store_create(struct cp_store *st, const struct cp_stream *s, const struct
 	return rc;
 }
 
-/* One statement with text/int64 binds, executed once. */
-static int cp_run(struct cp_store *st, const char *sql, const char *name, int64_t a, int64_t b)
+int cp_store_set_status(struct cp_store *st, const char *name, uint8_t status,
+			int64_t deadline_ms)
 {
 	sqlite3_stmt *q;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "UPDATE streams SET status=?, deadline_ms=? WHERE name=?",
+			       -1, &q, NULL) != SQLITE_OK)
 		return -EIO;
-	int np = sqlite3_bind_parameter_count(q);
-	if (np >= 1)
-		sqlite3_bind_int64(q, 1, a);
-	if (np >= 2)
-		sqlite3_bind_int64(q, 2, b);
-	sqlite3_bind_text(q, np >= 3 ? 3 : np + 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 1, status);
+	sqlite3_bind_int64(q, 2, deadline_ms);
+	sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE)
 		return -EIO;
 	return sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
-}
-
-int cp_store_set_status(struct cp_store *st, const char *name, uint8_t status,
-			int64_t deadline_ms)
-{
-	return cp_run(st, "UPDATE streams SET status=?1, deadline_ms=?2 WHERE name=?3", name,
-		      status, deadline_ms);
 }
 
 int cp_store_set_retention(struct cp_store *st, const char *name, uint32_t hours)

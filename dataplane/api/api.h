@@ -64,8 +64,9 @@ void api_err_set(struct api_err *e, uint16_t status, const char *type, const cha
 	__attribute__((format(printf, 4, 5)));
 
 /* Encodes e as the JSON error body, NUL-terminated. Returns bytes written
- * (without the NUL) or -1 if cap is too small. SerializationException carries "Message" (capital M) as Kinesis
- * sends it; every other type "message"; an empty message is left out. */
+ * (without the NUL) or -1 if cap is too small. SerializationException
+ * carries "Message" (capital M) as Kinesis sends it; every other type
+ * "message"; an empty message is left out. */
 int api_err_encode(const struct api_err *e, char *buf, size_t cap);
 
 /* --- validation toolkit ---------------------------------------------------

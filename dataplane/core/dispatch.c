@@ -110,8 +110,9 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 		return;
 	}
 	if (c->req.content_length == 0) {
-		conn_respond_error(lc, c, 400, "SerializationException",
-				   "The request body is empty; send a JSON object.");
+		/* Kinesis answers an empty body with a bare type, no message. */
+		static const char bare[] = "{\"__type\":\"SerializationException\"}";
+		conn_respond(lc, c, 400, bare, sizeof(bare) - 1);
 		return;
 	}
 	switch (op->op) {
@@ -147,7 +148,12 @@ void dispatch_poll_cp(struct lcore_ctx *lc)
 			 * while the control thread worked: gen tells. */
 			if (c->gen == gen && c->state == CONN_OPEN && c->waiting_cp) {
 				c->waiting_cp = false;
-				conn_respond(lc, c, call->status, call->resp, call->resp_len);
+				if (call->resp)
+					conn_respond(lc, c, call->status, call->resp,
+						     call->resp_len);
+				else
+					conn_respond_error(lc, c, 500, "InternalFailure",
+							   "The control plane could not answer.");
 				if (c->state == CONN_OPEN && c->peer_eof && !conn_unsent(c))
 					conn_close(lc, c);
 				else

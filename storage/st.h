@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sluice storage engine: one append-only journal per log lcore.
+ *
+ * Caller: a log lcore (one thread, shared-nothing). It drains per-shard record
+ * batches from its rings, st_append()s them (copied into the current write
+ * buffer; the first sequence number is known at once), calls st_poll() in its
+ * loop (submits whatever accumulated as one io_uring write - group commit - and
+ * reaps completions), and acknowledges records only when the completion
+ * callback reports status 0: the bytes are then on stable storage.
+ *
+ * Nothing here locks or sleeps on the append/poll path. The slow path functions
+ * (st_open, st_close, st_checkpoint, st_trim, segment roll inside st_poll once
+ * per segment, and st_read's pread in this first version) do synchronous I/O;
+ * each says so. See storage/README.md for the on-disk format and the
+ * durability argument.
+ *
+ * Error conventions (STYLE.md 7): constructors return NULL and set errno;
+ * others return 0 (or a count) on success and -errno on failure. */
+#ifndef SL_STORAGE_ST_H
+#define SL_STORAGE_ST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Sequence numbers (st_seq.c) ----------------------------------------
+ * 128-bit unsigned, printed as decimal strings (Kinesis SequenceNumber).
+ *   bits 127..96  ST_SEQ_TAG (1): every valid number has 29-30 digits, and
+ *                 small integers a client invents are rejected;
+ *   bits  95..64  shard index (the N of shardId-00000000000N);
+ *   bits  63..0   per-shard counter, starting at 1, +1 per record, restored
+ *                 by recovery; never derived from the wall clock.
+ * So numbers are strictly increasing within a shard (across restarts too), a
+ * number names its shard (st_seq_shard), and a child shard - which always has
+ * a higher index than its parents - starts above their last numbers. */
+typedef unsigned __int128 st_seq_t;
+
+#define ST_SEQ_TAG 1u
+/* Longest decimal form of a 128-bit number. */
+#define ST_SEQ_STR_MAX 39
+/* Buffer size for st_seq_format (digits + NUL). */
+#define ST_SEQ_STR_SIZE 40
+
+static inline st_seq_t st_seq_make(uint32_t shard_index, uint64_t counter)
+{
+	return ((st_seq_t)ST_SEQ_TAG << 96) | ((st_seq_t)shard_index << 64) | counter;
+}
+
+static inline uint32_t st_seq_shard(st_seq_t seq)
+{
+	return (uint32_t)(seq >> 64);
+}
+
+static inline uint64_t st_seq_counter(st_seq_t seq)
+{
+	return (uint64_t)seq;
+}
+
+/* True when seq carries ST_SEQ_TAG (was made by st_seq_make). */
+static inline bool st_seq_valid(st_seq_t seq)
+{
+	return (uint32_t)(seq >> 96) == ST_SEQ_TAG;
+}
+
+/* Writes seq in decimal, NUL-terminated, into buf (ST_SEQ_STR_SIZE bytes).
+ * Returns the number of digits (1..39). Never fails. */
+int st_seq_format(st_seq_t seq, char buf[ST_SEQ_STR_SIZE]);
+
+/* Parses len bytes of decimal digits into *out.
+ * Errors: -EINVAL empty, a non-digit, or a leading zero on a multi-digit
+ * number; -ERANGE more than 128 bits. Does not check the tag: callers that
+ * need a sluice number check st_seq_valid and st_seq_shard. */
+int st_seq_parse(const char *s, size_t len, st_seq_t *out);
+
+/* ---- Journal -------------------------------------------------------------- */
+
+struct st_journal;
+
+struct st_opts {
+	uint64_t segment_bytes;	   /* segment file size; default 256 MiB */
+	uint32_t buf_bytes;	   /* one write buffer; default 12 MiB */
+	uint32_t max_inflight;	   /* writes in flight, 1..8; default 2 */
+	uint32_t max_shards;	   /* (stream, shard) pairs; default 4096 */
+	uint32_t max_tokens;	   /* completions per write; default 8192 */
+	uint64_t checkpoint_bytes; /* st_checkpoint_due after this; 64 MiB */
+};
+
+/* One record to append. pkey_len 1..256. ehk: NULL, or the 128-bit
+ * ExplicitHashKey as 16 bytes big-endian. */
+struct st_record {
+	const void *pkey;
+	const void *data;
+	const uint8_t *ehk;
+	uint32_t data_len;
+	uint16_t pkey_len;
+};
+
+/* Largest data_len accepted (Kinesis allows 10 MiB records since 2025). */
+#define ST_RECORD_MAX_BYTES (10u << 20)
+
+/* Completion: called from st_poll/st_wait/st_close, in append order, once per
+ * (token, write): records [first_seq, first_seq + count) of one st_append
+ * call. An st_append whose records went into two writes yields two calls.
+ * status 0: durable, acknowledge them. status <0: -ENOSPC, -EIO, ... they are
+ * NOT durable (they may or may not appear after a crash; their sequence
+ * numbers are never reused). */
+typedef void (*st_done_fn)(void *ctx, uint64_t token, uint64_t stream_id,
+			   uint32_t shard_index, st_seq_t first_seq,
+			   uint32_t count, int status);
+
+/* Fills defaults. */
+void st_opts_default(struct st_opts *o);
+
+/* Opens (creating if needed) the journal in dir (e.g. DATA/log/0), recovers
+ * it (checkpoint + forward scan with CRC32C checks; a torn or corrupt tail
+ * is cut off) and sets up io_uring with registered buffers. Synchronous.
+ * opts may be NULL (defaults). Returns NULL and sets errno: EINVAL bad
+ * options, ENOMEM, EIO unreadable files, or an errno from mkdir/open/
+ * io_uring_queue_init/io_uring_register_buffers. */
+struct st_journal *st_open(const char *dir, const struct st_opts *opts,
+			   st_done_fn done, void *done_ctx);
+
+/* Waits for in-flight writes (their completions are delivered), submits and
+ * waits for what was appended, writes a checkpoint, frees everything.
+ * Returns 0, or the first -errno met (the journal is freed regardless). */
+int st_close(struct st_journal *j);
+
+/* Copies records into the current write buffer as one chunk of shard
+ * (stream_id, shard_index) and assigns them consecutive sequence numbers;
+ * *first_seq gets the first. Nothing is written until st_poll. If not all n
+ * fit, the first k are taken (k is returned); append the rest later.
+ * Returns the count taken (1..n), or: -ENOBUFS every buffer is full or in
+ * flight (back-pressure: poll, then retry); -EMSGSIZE a record can never fit
+ * (data_len > ST_RECORD_MAX_BYTES or above buf_bytes); -EINVAL n == 0, bad
+ * pkey_len; -ENOMEM the shard table (max_shards) is full. No syscall, no
+ * malloc except growing a shard's index array (amortised, per chunk). */
+int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+	      const struct st_record *recs, uint32_t n, int64_t arrival_ms,
+	      uint64_t token, st_seq_t *first_seq);
+
+/* Reaps write completions and delivers them (st_done_fn) in append order,
+ * then submits accumulated buffers while fewer than max_inflight writes are
+ * in flight. Never waits. When the active segment is full it rolls to a new
+ * one (synchronous open/fallocate/fsync, once per segment_bytes).
+ * Returns the number of completions delivered, or -errno if io_uring itself
+ * failed (write errors are reported through st_done_fn, not here). */
+int st_poll(struct st_journal *j);
+
+/* Like st_poll, but first waits up to timeout_ms for a completion when
+ * writes are in flight (for idle lcores, tests and tools). */
+int st_wait(struct st_journal *j, uint32_t timeout_ms);
+
+/* Number of writes in flight plus buffers holding unsubmitted records. */
+uint32_t st_pending(const struct st_journal *j);
+
+/* ---- Reads (st_read.c) ---------------------------------------------------- */
+
+struct st_read_rec {
+	st_seq_t seq;
+	int64_t arrival_ms;
+	const void *pkey;
+	const void *data;
+	const uint8_t *ehk; /* NULL or 16 bytes big-endian */
+	uint32_t data_len;
+	uint16_t pkey_len;
+};
+
+/* Called for each record, in order; pointers are valid only during the call.
+ * Return 0 to go on, non-zero to stop after this record. */
+typedef int (*st_read_fn)(void *ctx, const struct st_read_rec *r);
+
+/* Delivers durable records of the shard from start (inclusive), in order,
+ * skipping records with arrival_ms < min_arrival_ms (retention; pass
+ * INT64_MIN for none). Stops after max_records, or before a record that would
+ * take the data bytes delivered above max_bytes (the first record is always
+ * delivered). *next_seq gets where to continue (one past the last record
+ * looked at; unchanged start if nothing newer is durable yet).
+ * Synchronous pread per chunk in this version (see README).
+ * Returns the number of records delivered, or: -EINVAL start is not a
+ * sequence number of this shard; -EIO a chunk failed its CRC or read. */
+int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
+	    uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq);
+
+/* TRIM_HORIZON: the first durable record of the shard whose chunk holds a
+ * record with arrival_ms >= min_arrival_ms, or, if none, the sequence number
+ * the next durable record will get. Never fails (an unknown shard gives
+ * counter 1). */
+st_seq_t st_trim_horizon(struct st_journal *j, uint64_t stream_id,
+			 uint32_t shard_index, int64_t min_arrival_ms);
+
+/* LATEST: the sequence number the next durable record of the shard will get
+ * (one past the last durable one). Never fails. */
+st_seq_t st_latest(struct st_journal *j, uint64_t stream_id,
+		   uint32_t shard_index);
+
+/* The last durable sequence number of the shard. Returns 0, or -ENOENT the
+ * shard has no durable records (in the retained index). */
+int st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		st_seq_t *out);
+
+/* AT_TIMESTAMP: the first durable record with arrival_ms >= ts_ms, or, if
+ * none, st_latest. Returns 0, or -EIO a chunk could not be read. */
+int st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
+			uint32_t shard_index, int64_t ts_ms, st_seq_t *out);
+
+/* ---- Maintenance (slow path, synchronous) -------------------------------- */
+
+/* True when checkpoint_bytes were written since the last checkpoint. */
+bool st_checkpoint_due(const struct st_journal *j);
+
+/* Writes the index checkpoint (write + fsync + rename + dir fsync), covering
+ * every delivered write. Blocks for a few ms: call it from the log lcore at
+ * a low rate (st_checkpoint_due) or when idle. Returns 0, or -errno from
+ * open/write/fsync/rename (-ENOSPC when the disk is full; the old checkpoint
+ * stays valid). */
+int st_checkpoint(struct st_journal *j);
+
+/* Retention of a stream in ms; < 0 means the stream is gone (all its data
+ * may go). */
+typedef int64_t (*st_retention_fn)(void *ctx, uint64_t stream_id);
+
+/* Deletes whole segments, oldest first, while every record in the segment is
+ * older than its stream's retention (arrival_ms < now_ms - retention). The
+ * newest segment is never deleted. Writes a checkpoint first, so sequence
+ * counters survive a restart even when all of a shard's data is gone.
+ * Returns the number of segments deleted, or -errno (checkpoint or unlink). */
+int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
+	    void *ctx);
+
+/* ---- Test hooks ------------------------------------------------------------
+ * Makes the next n write completions report err (e.g. -EIO) even though the
+ * bytes may have reached the disk: exercises the failure path (tokens failed,
+ * segment sealed at the last good write, later writes go to a new segment). */
+void st_test_fail_writes(struct st_journal *j, uint32_t n, int err);
+
+#endif

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Per-shard in-memory index (chunk granularity) and retention trim. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/bug.h"
+#include "common/log.h"
+#include "storage/st_internal.h"
+
+static uint32_t shard_hash(uint64_t stream_id, uint32_t shard_index)
+{
+	uint64_t h = stream_id * 0x9e3779b97f4a7c15ull ^ shard_index;
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
+			      uint32_t shard_index, bool create)
+{
+	uint32_t mask = j->nshard_slots - 1;
+	uint32_t i = shard_hash(stream_id, shard_index) & mask;
+
+	/* Bounded: the table is at most half full (nshard_slots >= 2 *
+	 * max_shards), so a free slot is always met. */
+	for (;;) {
+		struct st_shard *s = &j->shards[i];
+
+		if (!s->used)
+			break;
+		if (s->stream_id == stream_id && s->shard_index == shard_index)
+			return s;
+		i = (i + 1) & mask;
+	}
+	if (!create || j->nshards >= j->o.max_shards)
+		return NULL;
+	struct st_shard *s = &j->shards[i];
+
+	memset(s, 0, sizeof(*s));
+	s->used = 1;
+	s->stream_id = stream_id;
+	s->shard_index = shard_index;
+	s->next_ctr = 1;
+	s->dur_ctr = 1;
+	j->nshards++;
+	return s;
+}
+
+int st_index_add(struct st_shard *s, const struct st_ient *e)
+{
+	if (s->start + s->n == s->cap) {
+		if (s->start > s->cap / 2) {
+			/* Reclaim the trimmed prefix before growing. */
+			memmove(s->ent, s->ent + s->start, s->n * sizeof(*s->ent));
+			s->start = 0;
+		} else {
+			uint32_t ncap = s->cap ? s->cap * 2 : 64;
+			struct st_ient *ne = realloc(s->ent, ncap * sizeof(*ne));
+
+			if (!ne)
+				return -ENOMEM;
+			s->ent = ne;
+			s->cap = ncap;
+		}
+	}
+	struct st_ient *d = &s->ent[s->start + s->n];
+
+	*d = *e;
+	d->prefix_max = e->max_arrival;
+	if (s->n > 0 && d[-1].prefix_max > d->prefix_max)
+		d->prefix_max = d[-1].prefix_max;
+	s->n++;
+	return 0;
+}
+
+uint32_t st_index_find_ctr(const struct st_shard *s, uint64_t ctr)
+{
+	uint32_t lo = 0, hi = s->n;
+	const struct st_ient *e = s->ent + s->start;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (e[mid].first_ctr + e[mid].count > ctr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+uint32_t st_index_find_ts(const struct st_shard *s, int64_t ts)
+{
+	uint32_t lo = 0, hi = s->n;
+	const struct st_ient *e = s->ent + s->start;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (e[mid].prefix_max >= ts)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+void st_index_free(struct st_journal *j)
+{
+	for (uint32_t i = 0; i < j->nshard_slots; i++)
+		free(j->shards[i].ent);
+	free(j->shards);
+	j->shards = NULL;
+}
+
+/* May segment seg go? Every shard's entries in it (a prefix of its live
+ * entries, as older segments are gone already) must be past retention. */
+static bool seg_expired(struct st_journal *j, uint64_t seg, int64_t now_ms,
+			st_retention_fn retention, void *ctx)
+{
+	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+		struct st_shard *s = &j->shards[i];
+		int64_t ret_ms;
+
+		if (!s->used || s->n == 0 || s->ent[s->start].seg != seg)
+			continue;
+		ret_ms = retention(ctx, s->stream_id);
+		if (ret_ms < 0)
+			continue;
+		for (uint32_t k = 0; k < s->n && s->ent[s->start + k].seg == seg; k++)
+			if (s->ent[s->start + k].max_arrival >= now_ms - ret_ms)
+				return false;
+	}
+	return true;
+}
+
+static void seg_drop_entries(struct st_journal *j, uint64_t seg)
+{
+	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+		struct st_shard *s = &j->shards[i];
+
+		while (s->used && s->n > 0 && s->ent[s->start].seg <= seg) {
+			s->start++;
+			s->n--;
+		}
+	}
+}
+
+int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
+	    void *ctx)
+{
+	uint64_t last = j->seg_first;
+	int deleted = 0, rc;
+
+	if (!j->have_segs)
+		return 0;
+	/* Never the newest segment: it holds the write position. */
+	while (last < j->seg_last && seg_expired(j, last, now_ms, retention, ctx))
+		last++;
+	if (last == j->seg_first)
+		return 0;
+	for (uint64_t s = j->seg_first; s < last; s++)
+		seg_drop_entries(j, s);
+	/* Checkpoint before unlinking: counters of shards whose data all goes
+	 * must survive a restart. */
+	rc = st_checkpoint(j);
+	if (rc < 0)
+		return rc;
+	for (uint64_t s = j->seg_first; s < last; s++) {
+		char path[4096];
+
+		if (j->rfd >= 0 && j->rfd_seg == s) {
+			close(j->rfd);
+			j->rfd = -1;
+		}
+		st_seg_path(j, s, path, sizeof(path));
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = -errno;
+			SL_ERR("storage: unlink %s: %d", path, rc);
+			break;
+		}
+		j->seg_first = s + 1;
+		deleted++;
+	}
+	fsync(j->dirfd);
+	return rc < 0 ? rc : deleted;
+}

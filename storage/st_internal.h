@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private declarations of storage/: on-disk layout and journal state. */
+#ifndef SL_STORAGE_ST_INTERNAL_H
+#define SL_STORAGE_ST_INTERNAL_H
+
+#include <assert.h>
+#include <liburing.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/st.h"
+
+/* ---- On-disk chunk (little-endian; x86-64 and arm64 are) -----------------
+ * A segment file is a sequence of chunks, each starting 8-byte aligned; every
+ * write is a whole number of 4 KiB blocks and ends with a PAD chunk when the
+ * data does not fill its last block. Chunk at offset 0 of each segment is a
+ * SEGHDR chunk (4096 bytes). The scan ends at the first chunk that fails any
+ * check (magic, version, lengths, CRC, write number order).
+ *
+ *  off len field
+ *    0   4 magic          ST_CHUNK_MAGIC ("SLCK")
+ *    4   2 version        ST_CHUNK_VERSION (1)
+ *    6   2 hdr_len        128
+ *    8   4 total_len      header + payload bytes (not the 8-byte align pad)
+ *   12   4 crc32c         CRC32C (Castagnoli) of the header with this field
+ *                         zero, then of the payload
+ *   16   8 write_no       number of the write that carried the chunk; strictly
+ *                         increasing from write to write across the journal
+ *   24   8 stream_id
+ *   32   4 shard_index
+ *   36   4 record_count
+ *   40  16 first_seq      low 64 bits, then high 64 bits
+ *   56   8 min_arrival_ms i64, ms since the epoch
+ *   64   8 max_arrival_ms i64
+ *   72   4 flags          ST_CF_*
+ *   76   4 key_id         0 = plaintext; else the data key (AES-256-GCM later)
+ *   80  12 nonce          zero while key_id == 0
+ *   92  16 tag            GCM tag over the payload; zero while key_id == 0
+ *  108   4 payload_len    total_len - hdr_len
+ *  112  16 reserved       zero
+ *
+ * Payload of a DATA chunk: record_count records, back to back, each
+ *    0   4 data_len
+ *    4   2 pkey_len       1..256
+ *    6   1 rflags         bit 0: 16-byte explicit hash key follows
+ *    7   1 reserved       zero
+ *    8   4 arrival_delta  arrival_ms - min_arrival_ms (u32)
+ *   12  [16 ehk]          big-endian 128-bit, if rflags bit 0
+ *       pkey_len bytes    partition key
+ *       data_len bytes    data
+ * Records i of the chunk has sequence number first_seq + i.
+ *
+ * Payload of a SEGHDR chunk: u64 segment_no, u64 prev_segment_no
+ * (UINT64_MAX when none), u64 prev_end (bytes of valid chunks in the previous
+ * segment), then zeros up to 4096 - 128. */
+#define ST_CHUNK_MAGIC 0x4b434c53u /* "SLCK" */
+#define ST_CHUNK_VERSION 1u
+#define ST_BLOCK 4096u
+
+enum st_chunk_flags {
+	ST_CF_PAD = 1u << 0,	/* padding to the end of a write; no records */
+	ST_CF_SEGHDR = 1u << 1, /* first chunk of a segment */
+};
+
+struct st_chunk_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t hdr_len;
+	uint32_t total_len;
+	uint32_t crc32c;
+	uint64_t write_no;
+	uint64_t stream_id;
+	uint32_t shard_index;
+	uint32_t record_count;
+	uint64_t first_seq_lo;
+	uint64_t first_seq_hi;
+	int64_t min_arrival_ms;
+	int64_t max_arrival_ms;
+	uint32_t flags;
+	uint32_t key_id;
+	uint8_t nonce[12];
+	uint8_t tag[16];
+	uint32_t payload_len;
+	uint8_t reserved[16];
+};
+
+static_assert(sizeof(struct st_chunk_hdr) == 128, "chunk header is 128 bytes");
+static_assert(offsetof(struct st_chunk_hdr, crc32c) == 12, "crc at 12");
+static_assert(offsetof(struct st_chunk_hdr, write_no) == 16, "write_no at 16");
+static_assert(offsetof(struct st_chunk_hdr, first_seq_lo) == 40, "seq at 40");
+static_assert(offsetof(struct st_chunk_hdr, flags) == 72, "flags at 72");
+static_assert(offsetof(struct st_chunk_hdr, nonce) == 80, "nonce at 80");
+static_assert(offsetof(struct st_chunk_hdr, tag) == 92, "tag at 92");
+static_assert(offsetof(struct st_chunk_hdr, payload_len) == 108, "plen at 108");
+
+#define ST_HDR_LEN ((uint32_t)sizeof(struct st_chunk_hdr))
+
+struct st_rec_hdr {
+	uint32_t data_len;
+	uint16_t pkey_len;
+	uint8_t rflags;
+	uint8_t reserved;
+	uint32_t arrival_delta_ms;
+};
+static_assert(sizeof(struct st_rec_hdr) == 12, "record header is 12 bytes");
+#define ST_RF_EHK 1u
+#define ST_PKEY_MAX 256u
+
+struct st_seghdr {
+	uint64_t segment_no;
+	uint64_t prev_segment_no;
+	uint64_t prev_end;
+};
+#define ST_NO_SEG UINT64_MAX
+
+static inline uint32_t st_align8(uint32_t n)
+{
+	return (n + 7u) & ~7u;
+}
+
+/* CRC32C of a chunk at p (total_len bytes) with its crc field taken as 0. */
+uint32_t st_chunk_crc(const void *p, uint32_t total_len);
+/* Checks a chunk header that starts at p with avail bytes readable: magic,
+ * version, lengths, CRC. Returns 0 or -EBADMSG. */
+int st_chunk_check(const void *p, uint64_t avail);
+/* Fills a PAD chunk of len bytes (>= ST_HDR_LEN, multiple of 8) at p. */
+void st_chunk_pad(void *p, uint32_t len, uint64_t write_no);
+
+/* ---- Index ---------------------------------------------------------------- */
+
+/* One durable DATA chunk of a shard. */
+struct st_ient {
+	uint64_t first_ctr;   /* counter of its first record */
+	uint64_t seg;	      /* segment number */
+	uint64_t off;	      /* byte offset in the segment */
+	int64_t max_arrival;  /* newest record in the chunk */
+	int64_t prefix_max;   /* max of max_arrival over this and earlier ones */
+	uint32_t count;	      /* records */
+	uint32_t len;	      /* total_len */
+};
+
+struct st_shard {
+	uint64_t stream_id;
+	uint32_t shard_index;
+	uint32_t used;	     /* slot in use */
+	uint64_t next_ctr;   /* counter the next st_append gets */
+	uint64_t dur_ctr;    /* one past the last durable record's counter */
+	struct st_ient *ent; /* ent[start .. start + n) are live */
+	uint32_t start, n, cap;
+};
+
+struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
+			      uint32_t shard_index, bool create);
+int st_index_add(struct st_shard *s, const struct st_ient *e);
+/* First live entry whose records reach ctr (first_ctr + count > ctr), or n. */
+uint32_t st_index_find_ctr(const struct st_shard *s, uint64_t ctr);
+/* First live entry with prefix_max >= ts, or n. */
+uint32_t st_index_find_ts(const struct st_shard *s, int64_t ts);
+void st_index_free(struct st_journal *j);
+
+/* ---- Journal state -------------------------------------------------------- */
+
+enum st_buf_state {
+	ST_BUF_FREE = 0,     /* empty, may become the filling buffer */
+	ST_BUF_FILLING = 1,  /* st_append copies into it */
+	ST_BUF_SEALED = 2,   /* full, waits for a write slot */
+	ST_BUF_INFLIGHT = 3, /* write submitted */
+	ST_BUF_DONE = 4,     /* completion reaped, waits for in-order delivery */
+};
+
+struct st_tok {
+	uint64_t token;
+	uint64_t stream_id;
+	st_seq_t first_seq;
+	uint32_t shard_index;
+	uint32_t count;
+};
+
+struct st_buf {
+	uint8_t *mem;	     /* buf_bytes, 4 KiB aligned, registered */
+	uint32_t len;	     /* bytes of chunks so far */
+	uint32_t wlen;	     /* padded write length */
+	uint32_t open_chunk; /* offset of the chunk appends may extend, or ~0 */
+	uint32_t ntok;
+	enum st_buf_state state;
+	int res;	     /* completion: 0 or -errno */
+	uint64_t write_no;
+	uint64_t seg, off;   /* where it was written */
+	struct st_tok *tok;  /* max_tokens */
+};
+
+#define ST_MAX_INFLIGHT 8u
+#define ST_NO_CHUNK UINT32_MAX
+
+struct st_journal {
+	char *dir;
+	int dirfd;
+	struct st_opts o;
+	st_done_fn done;
+	void *done_ctx;
+
+	struct io_uring ring;
+	bool ring_ok;
+	uint8_t *bufmem;
+	struct st_buf buf[ST_MAX_INFLIGHT + 1];
+	uint32_t nbuf;
+	int fill;	    /* filling buffer or -1 */
+	uint32_t use_next;  /* next buffer to become filling */
+	uint32_t sub_next;  /* next buffer to submit */
+	uint32_t done_next; /* next buffer to deliver */
+	uint32_t inflight;
+
+	/* Segments: files seg_first..seg_last exist; seg_active is open for
+	 * writing (wfd, O_DIRECT) at seg_off, or seg_active == ST_NO_SEG when
+	 * the next write must roll to a new segment after (seg_last, seg_end). */
+	uint64_t seg_first, seg_last, seg_active;
+	uint64_t seg_off;   /* next write offset in seg_active */
+	uint64_t seg_end;   /* end of durable, delivered data in seg_last */
+	bool have_segs;
+	int wfd;
+	int rfd;	    /* buffered read fd of segment rfd_seg */
+	uint64_t rfd_seg;
+	uint8_t *blk;	    /* 4 KiB aligned scratch for segment headers */
+
+	uint64_t write_no;	  /* last write number used */
+	uint64_t fail_through;	  /* writes <= this fail (after a failure) */
+	int fail_err;
+	bool need_roll;		  /* a write failed: seal the segment */
+	uint64_t bytes_since_ckpt;
+	uint32_t test_fail_n;
+	int test_fail_err;
+
+	/* Shard table: open addressing, nshard_slots a power of two. */
+	struct st_shard *shards;
+	uint32_t nshard_slots, nshards;
+
+	uint8_t *rbuf; /* read buffer, buf_bytes */
+};
+
+/* Segment file helpers (st_journal.c). */
+int st_seg_path(const struct st_journal *j, uint64_t seg, char *out, size_t n);
+int st_read_fd(struct st_journal *j, uint64_t seg);
+void st_deliver_index(struct st_journal *j, const uint8_t *mem, uint32_t len,
+		      uint64_t seg, uint64_t off);
+
+/* Recovery and checkpoint (st_recover.c). */
+int st_recover(struct st_journal *j);
+int st_checkpoint(struct st_journal *j);
+
+#endif
