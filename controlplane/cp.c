@@ -41,9 +41,20 @@ static void cp_run_timers(struct cp *cp)
 	if (now < cp->next_deadline_ms)
 		return;
 	/* Bounded batches; loop until nothing is due any more. */
-	for (int i = 0; i < 1000 && cp_store_run_due(cp->st, now) > 0; i++)
-		;
+	int n, done = 0;
+	for (int i = 0; i < 1000 && (n = cp_store_run_due(cp->st, now)) > 0; i++)
+		done += n;
 	cp_refresh_deadline(cp);
+	/* A stream becomes routable in the same step that makes it ACTIVE, so
+	 * a client that sees ACTIVE can write to it. */
+	if (done && cp->qs)
+		cp_route_publish(cp);
+}
+
+static bool cp_op_mutates(enum api_op op)
+{
+	return op == API_OP_CREATE_STREAM || op == API_OP_DELETE_STREAM ||
+	       op == API_OP_INCREASE_RETENTION || op == API_OP_DECREASE_RETENTION;
 }
 
 void cp_execute(struct cp *cp, struct cp_call *call)
@@ -51,6 +62,8 @@ void cp_execute(struct cp *cp, struct cp_call *call)
 	cp_run_timers(cp);
 	cp_streams_execute(cp, call);
 	cp_refresh_deadline(cp);
+	if (call->status == 200 && cp_op_mutates(call->op) && cp->qs)
+		cp_route_publish(cp);
 }
 
 /* Hands a call back to its lcore. The reply ring holds CP_RING_SIZE calls;
@@ -89,6 +102,7 @@ static void *cp_main(void *arg)
 		if (stopping)
 			break;
 		cp_run_timers(cp);
+		cp_route_reclaim(cp, false);
 		cp_idle();
 	}
 	return NULL;
@@ -129,6 +143,7 @@ static void cp_free(struct cp *cp)
 		free(cp->rep);
 	}
 	rte_ring_free(cp->req);
+	cp_route_fini(cp);
 	cp_store_close(cp->st);
 	free(cp);
 }
@@ -162,6 +177,8 @@ struct cp *cp_open(const struct cp_config *cfg)
 	cp->next_deadline_ms = INT64_MIN;
 	cp_run_timers(cp);
 	rc = cp_rings(cp, atomic_fetch_add(&cp_instance, 1));
+	if (rc == 0)
+		rc = cp_route_init(cp);
 	if (rc)
 		goto fail;
 	return cp;

@@ -27,6 +27,7 @@ struct cp_config {
 	uint32_t shard_limit;	     /* account-wide open shards (Kinesis: 500 default here 20000) */
 	uint32_t stream_limit;	     /* streams per account */
 	uint16_t n_lcores;	     /* reply rings, one per io lcore */
+	uint16_t n_log_lcores;	     /* shard owners in the routing table (>= 1) */
 	void (*wake)(void *arg, uint16_t lcore);
 	void *wake_arg;
 };
@@ -71,6 +72,59 @@ unsigned cp_replies(struct cp *cp, uint16_t lcore, struct cp_call **calls, unsig
 
 /* Frees a call and its body/response (all from malloc). NULL is a no-op. */
 void cp_call_free(struct cp_call *call);
+
+/* --- the routing table (read by io lcores on the hot path) ---
+ *
+ * An immutable snapshot of the ACTIVE streams and their shards, rebuilt by the
+ * control thread after every metadata change and published with a pointer
+ * swap. Readers never lock: they load the pointer, use the snapshot, and
+ * report a quiescent state (cp_route_quiescent) once per loop iteration when
+ * they hold no snapshot pointer any more; the control thread frees an old
+ * snapshot only after every registered reader has done so (rte_rcu_qsbr). */
+
+typedef unsigned __int128 cp_u128;
+
+struct cp_route_shard {
+	cp_u128 hash_start, hash_end; /* inclusive */
+	uint32_t index;		      /* shardId-<index> */
+	uint16_t log_lcore;	      /* owner of the shard's log */
+	bool open;
+};
+
+struct cp_route_stream {
+	uint64_t id;
+	char name[129];
+	uint32_t max_record_bytes;
+	uint32_t retention_hours;
+	uint32_t n_shards;		/* all shards, by index */
+	struct cp_route_shard *shards;	/* shards[i].index == i */
+	uint32_t n_open;
+	uint32_t *open_by_hash;		/* indexes of open shards, by hash_start */
+};
+
+struct cp_route {
+	uint64_t version;
+	uint32_t n_streams;
+	struct cp_route_stream *streams; /* sorted by name (strcmp) */
+};
+
+/* The current snapshot (never NULL after cp_start). Valid for the caller
+ * until its next cp_route_quiescent. */
+const struct cp_route *cp_route_get(struct cp *cp);
+/* Reports that io lcore `lcore` holds no snapshot pointer. */
+void cp_route_quiescent(struct cp *cp, uint16_t lcore);
+/* Marks an io lcore as a reader (online) or not (offline, e.g. on exit). */
+void cp_route_reader(struct cp *cp, uint16_t lcore, bool online);
+/* Binary search by name; NULL when absent (or not ACTIVE). */
+const struct cp_route_stream *cp_route_find(const struct cp_route *rt, const char *name,
+					    size_t len);
+/* The open shard whose hash range holds h (shards partition the space). */
+const struct cp_route_shard *cp_route_shard_for(const struct cp_route_stream *s, cp_u128 h);
+/* Which log lcore owns a shard, given m log lcores. */
+static inline uint16_t cp_route_owner(uint64_t stream_id, uint32_t shard_index, uint16_t m)
+{
+	return (uint16_t)((stream_id * 0x9E3779B97F4A7C15ull + shard_index) % m);
+}
 
 /* Executes a call synchronously on the calling thread. Only for unit tests and
  * for the control thread itself; must not race with the control thread.

@@ -38,6 +38,7 @@ enum cp_mode {
 };
 
 struct cp_stream {
+	uint64_t id;		 /* unique for the data directory's life, never reused */
 	char name[CP_NAME_MAX + 1];
 	char arn[CP_ARN_CAP];
 	uint8_t status;		 /* enum cp_status */
@@ -68,6 +69,9 @@ struct cp_tag {
 
 struct cp_store;
 struct rte_ring;
+struct rte_rcu_qsbr;
+
+#define CP_RETIRED_MAX 16 /* routing snapshots awaiting reclamation */
 
 struct cp {
 	struct cp_config cfg;
@@ -80,7 +84,24 @@ struct cp {
 	bool thread_started;
 	atomic_bool stop;	     /* set by cp_stop, read by the control thread */
 	int64_t next_deadline_ms;    /* earliest lifecycle deadline, INT64_MAX none */
+	/* routing table (cp_route.c) */
+	_Atomic(struct cp_route *) route;
+	struct rte_rcu_qsbr *qs;
+	uint64_t route_version;
+	struct {
+		struct cp_route *rt;
+		uint64_t token;
+	} retired[CP_RETIRED_MAX];
+	uint32_t n_retired;
 };
+
+/* --- cp_route.c --- */
+int cp_route_init(struct cp *cp);
+void cp_route_fini(struct cp *cp);
+/* Rebuilds the table from the store and publishes it. 0 or -errno. */
+int cp_route_publish(struct cp *cp);
+/* Frees retired tables that no reader can hold; wait blocks until then. */
+void cp_route_reclaim(struct cp *cp, bool wait);
 
 /* cp_start without the thread: for unit tests that drive cp_execute alone.
  * cp_stop closes it. */
@@ -91,9 +112,9 @@ struct cp_store *cp_store_open(const char *dir); /* NULL + errno */
 void cp_store_close(struct cp_store *st);
 /* -ENOENT when absent. */
 int cp_store_get(struct cp_store *st, const char *name, struct cp_stream *out);
-/* Inserts the stream, its shard_count shards (cp_shard_make) and tags, in one
- * durable transaction. -EEXIST when the name is taken. */
-int cp_store_create(struct cp_store *st, const struct cp_stream *s, const struct cp_tag *tags,
+/* Inserts the stream (assigning s->id), its shard_count shards (cp_shard_make)
+ * and tags, in one durable transaction. -EEXIST when the name is taken. */
+int cp_store_create(struct cp_store *st, struct cp_stream *s, const struct cp_tag *tags,
 		    uint32_t n_tags);
 int cp_store_set_status(struct cp_store *st, const char *name, uint8_t status,
 			int64_t deadline_ms);

@@ -26,12 +26,15 @@ struct cp_store {
 static const char cp_schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"INSERT OR IGNORE INTO meta VALUES('schema_version', '" CP_SCHEMA_VERSION "');"
+	/* Stream ids are never reused: storage and (later) data keys are keyed
+	 * by id, so a re-created stream can never see a deleted one's data. */
+	"INSERT OR IGNORE INTO meta VALUES('next_stream_id', '1');"
 	"CREATE TABLE IF NOT EXISTS streams("
 	" name TEXT PRIMARY KEY, arn TEXT NOT NULL, status INTEGER NOT NULL,"
 	" mode INTEGER NOT NULL, retention_hours INTEGER NOT NULL,"
 	" created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL DEFAULT 0,"
 	" shard_count INTEGER NOT NULL, max_record_kib INTEGER NOT NULL,"
-	" encryption INTEGER NOT NULL DEFAULT 0);"
+	" encryption INTEGER NOT NULL DEFAULT 0, id INTEGER NOT NULL UNIQUE);"
 	"CREATE INDEX IF NOT EXISTS streams_deadline ON streams(deadline_ms)"
 	" WHERE deadline_ms > 0;"
 	/* Hash keys are decimal strings of up to 39 digits; sequence numbers
@@ -138,11 +141,12 @@ static void cp_row_stream(sqlite3_stmt *q, struct cp_stream *s)
 	s->shard_count = (uint32_t)sqlite3_column_int(q, 7);
 	s->max_record_kib = (uint32_t)sqlite3_column_int(q, 8);
 	s->encryption = (uint8_t)sqlite3_column_int(q, 9);
+	s->id = (uint64_t)sqlite3_column_int64(q, 10);
 }
 
 #define CP_STREAM_COLS                                                                    \
 	"name, arn, status, mode, retention_hours, created_ms, deadline_ms, shard_count, " \
-	"max_record_kib, encryption"
+	"max_record_kib, encryption, id"
 
 int cp_store_get(struct cp_store *st, const char *name, struct cp_stream *out)
 {
@@ -170,7 +174,7 @@ static int cp_insert_stream(struct cp_store *st, const struct cp_stream *s)
 	int rc;
 
 	if (sqlite3_prepare_v2(st->db, "INSERT INTO streams(" CP_STREAM_COLS ") "
-				       "VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
+				       "VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, s->arn, -1, SQLITE_STATIC);
@@ -182,6 +186,7 @@ static int cp_insert_stream(struct cp_store *st, const struct cp_stream *s)
 	sqlite3_bind_int(q, 8, (int)s->shard_count);
 	sqlite3_bind_int(q, 9, (int)s->max_record_kib);
 	sqlite3_bind_int(q, 10, s->encryption);
+	sqlite3_bind_int64(q, 11, (sqlite3_int64)s->id);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	if (rc == SQLITE_CONSTRAINT)
@@ -236,14 +241,36 @@ static int cp_insert_tags(struct cp_store *st, const char *name, const struct cp
 	return rc;
 }
 
-int cp_store_create(struct cp_store *st, const struct cp_stream *s, const struct cp_tag *tags,
+/* Takes the next stream id inside the caller's transaction. */
+static int cp_next_id(struct cp_store *st, uint64_t *id)
+{
+	sqlite3_stmt *q;
+	int rc = -EIO;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT CAST(value AS INTEGER) FROM meta "
+				       "WHERE key='next_stream_id'", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*id = (uint64_t)sqlite3_column_int64(q, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	if (rc == 0)
+		rc = cp_exec(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+				 "WHERE key='next_stream_id'");
+	return rc;
+}
+
+int cp_store_create(struct cp_store *st, struct cp_stream *s, const struct cp_tag *tags,
 		    uint32_t n_tags)
 {
 	int rc;
 
 	if (cp_exec(st, "BEGIN IMMEDIATE"))
 		return -EIO;
-	rc = cp_insert_stream(st, s);
+	rc = cp_next_id(st, &s->id);
+	if (rc == 0)
+		rc = cp_insert_stream(st, s);
 	if (rc == 0)
 		rc = cp_insert_shards(st, s);
 	if (rc == 0)

@@ -183,7 +183,7 @@ def test_slow_loris_cut_off_while_others_served(server):
     # The session server runs with --request-timeout-ms 2000.
     t, res = h.in_thread(_slow_client, server)
     time.sleep(0.3)
-    served_quickly(server, n=5, limit_s=1.0)
+    served_quickly(server, n=5, limit_s=1.5)
     t.join(15)
     assert not t.is_alive()
     assert 'error' not in res, res.get('error')
@@ -207,6 +207,8 @@ def test_garbage_request_line_400(server):
             allowed = (400, 505) if b'9.9' in junk else (400,)
             assert r.status in allowed, (junk, r)
             assert 'x-amzn-requestid' in r.headers, r
+            # After a framing error the stream cannot be trusted: close it.
+            assert conn.is_closed(3), 'connection left open after %r' % junk
         finally:
             conn.close()
         served_quickly(server, n=1)
@@ -228,3 +230,30 @@ def test_many_connections_in_parallel(server):
     for t in ts:
         t.join(30)
     assert not errors, errors
+
+
+def test_idle_keepalive_connection_closed(server_factory):
+    srv = server_factory(extra_args=['--idle-timeout-ms', '1000'])
+    conn = srv.connect()
+    try:
+        conn.send(srv.request_bytes('ListStreams', {}))
+        assert conn.read_response().status == 200
+        t0 = time.monotonic()
+        assert conn.is_closed(5), 'idle connection kept open'
+        took = time.monotonic() - t0
+        assert 0.5 <= took <= 3.0, 'idle connection closed after %.2f s' % took
+    finally:
+        conn.close()
+    served_quickly(srv, n=1)
+
+
+def test_expect_100_continue_refused_when_too_large(server):
+    head = server.request_bytes('ListStreams', b'', headers={
+        'Expect': '100-continue', 'Content-Length': str(16777216 + 1)})
+    conn = server.connect()
+    try:
+        conn.send(head)
+        r = conn.read_response(timeout=3)
+        assert r.status == 413, r  # the final answer, not 100 Continue
+    finally:
+        conn.close()

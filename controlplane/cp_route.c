@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The routing table: built from the store by the control thread, published
+ * with an atomic pointer swap, reclaimed with quiescent-state-based RCU
+ * (rte_rcu_qsbr) so io lcores read it without locks or shared writes. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_rcu_qsbr.h>
+
+#include "common/bug.h"
+#include "common/log.h"
+#include "controlplane/cp_internal.h"
+
+static cp_u128 parse_u128(const char *s)
+{
+	cp_u128 v = 0;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (cp_u128)(*s - '0');
+	return v;
+}
+
+static void route_free(struct cp_route *rt)
+{
+	if (!rt)
+		return;
+	for (uint32_t i = 0; i < rt->n_streams; i++) {
+		free(rt->streams[i].shards);
+		free(rt->streams[i].open_by_hash);
+	}
+	free(rt->streams);
+	free(rt);
+}
+
+struct build {
+	struct cp *cp;
+	struct cp_route *rt;
+	uint32_t cap;
+	struct cp_route_stream *cur;
+	int err;
+};
+
+static int shard_cb(void *arg, const struct cp_shard *sh)
+{
+	struct build *b = arg;
+	struct cp_route_stream *s = b->cur;
+	if (sh->index >= s->n_shards) {
+		b->err = -EPROTO; /* indexes are dense 0..n-1 by construction */
+		return 1;
+	}
+	struct cp_route_shard *r = &s->shards[sh->index];
+	r->index = sh->index;
+	r->hash_start = parse_u128(sh->hash_start);
+	r->hash_end = parse_u128(sh->hash_end);
+	r->open = sh->end_seq[0] == 0;
+	r->log_lcore = cp_route_owner(s->id, sh->index, b->cp->cfg.n_log_lcores);
+	if (r->open)
+		s->open_by_hash[s->n_open++] = sh->index;
+	return 0;
+}
+
+static int cmp_open(const void *a, const void *b, void *arg)
+{
+	const struct cp_route_stream *s = arg;
+	cp_u128 x = s->shards[*(const uint32_t *)a].hash_start;
+	cp_u128 y = s->shards[*(const uint32_t *)b].hash_start;
+	return x < y ? -1 : x > y;
+}
+
+static int stream_cb(void *arg, const struct cp_stream *cs)
+{
+	struct build *b = arg;
+	if (cs->status != CP_ACTIVE && cs->status != CP_UPDATING)
+		return 0;
+	if (b->rt->n_streams == b->cap) {
+		uint32_t ncap = b->cap ? b->cap * 2 : 16;
+		void *p = realloc(b->rt->streams, ncap * sizeof(*b->rt->streams));
+		if (!p) {
+			b->err = -ENOMEM;
+			return 1;
+		}
+		b->rt->streams = p;
+		b->cap = ncap;
+	}
+	struct cp_route_stream *s = &b->rt->streams[b->rt->n_streams];
+	memset(s, 0, sizeof(*s));
+	s->id = cs->id;
+	memcpy(s->name, cs->name, sizeof(s->name));
+	s->max_record_bytes = cs->max_record_kib * 1024u;
+	s->retention_hours = cs->retention_hours;
+	/* shard_count counts open shards; closed parents (resharding) add to
+	 * it later, so size by the store's count of all shards then. */
+	s->n_shards = cs->shard_count;
+	s->shards = calloc(s->n_shards ? s->n_shards : 1, sizeof(*s->shards));
+	s->open_by_hash = calloc(s->n_shards ? s->n_shards : 1, sizeof(*s->open_by_hash));
+	b->rt->n_streams++;
+	if (!s->shards || !s->open_by_hash) {
+		b->err = -ENOMEM;
+		return 1;
+	}
+	b->cur = s;
+	return 0;
+}
+
+static int build(struct cp *cp, struct cp_route **out)
+{
+	struct build b = { .cp = cp };
+	b.rt = calloc(1, sizeof(*b.rt));
+	if (!b.rt)
+		return -ENOMEM;
+	int rc = cp_store_list(cp->st, NULL, UINT32_MAX, stream_cb, &b);
+	if (rc < 0 || b.err)
+		goto fail;
+	/* Streams come sorted by name from the store (ORDER BY name, binary
+	 * collation = strcmp order). */
+	for (uint32_t i = 0; i < b.rt->n_streams; i++) {
+		b.cur = &b.rt->streams[i];
+		rc = cp_store_shards(cp->st, b.cur->name, NULL, UINT32_MAX, shard_cb, &b);
+		if (rc < 0 || b.err)
+			goto fail;
+		qsort_r(b.cur->open_by_hash, b.cur->n_open, sizeof(uint32_t), cmp_open, b.cur);
+	}
+	b.rt->version = ++cp->route_version;
+	*out = b.rt;
+	return 0;
+fail:
+	route_free(b.rt);
+	return rc < 0 ? rc : b.err ? b.err : -EIO;
+}
+
+/* Frees retired snapshots every reader has moved past. */
+void cp_route_reclaim(struct cp *cp, bool wait)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < cp->n_retired; i++) {
+		if (rte_rcu_qsbr_check(cp->qs, cp->retired[i].token, wait) == 1)
+			route_free(cp->retired[i].rt);
+		else
+			cp->retired[keep++] = cp->retired[i];
+	}
+	cp->n_retired = keep;
+}
+
+int cp_route_publish(struct cp *cp)
+{
+	struct cp_route *rt;
+	int rc = build(cp, &rt);
+	if (rc < 0) {
+		/* Readers keep the previous table; the next change retries. */
+		SL_ERR("routing table rebuild failed: %d", rc);
+		return rc;
+	}
+	if (cp->n_retired == CP_RETIRED_MAX)
+		cp_route_reclaim(cp, true); /* bounded: wait for the readers */
+	/* Release pairs with the acquire load in cp_route_get. */
+	struct cp_route *old = atomic_exchange_explicit(&cp->route, rt, memory_order_acq_rel);
+	if (old) {
+		cp->retired[cp->n_retired].rt = old;
+		cp->retired[cp->n_retired].token = rte_rcu_qsbr_start(cp->qs);
+		cp->n_retired++;
+	}
+	return 0;
+}
+
+int cp_route_init(struct cp *cp)
+{
+	if (cp->cfg.n_log_lcores == 0)
+		cp->cfg.n_log_lcores = 1;
+	size_t sz = rte_rcu_qsbr_get_memsize(cp->cfg.n_lcores);
+	cp->qs = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sz, RTE_CACHE_LINE_SIZE));
+	if (!cp->qs || rte_rcu_qsbr_init(cp->qs, cp->cfg.n_lcores) != 0)
+		return -ENOMEM;
+	for (uint16_t i = 0; i < cp->cfg.n_lcores; i++)
+		rte_rcu_qsbr_thread_register(cp->qs, i);
+	return cp_route_publish(cp);
+}
+
+void cp_route_fini(struct cp *cp)
+{
+	for (uint32_t i = 0; i < cp->n_retired; i++)
+		route_free(cp->retired[i].rt);
+	cp->n_retired = 0;
+	route_free(atomic_load(&cp->route));
+	atomic_store(&cp->route, NULL);
+	free(cp->qs);
+	cp->qs = NULL;
+}
+
+const struct cp_route *cp_route_get(struct cp *cp)
+{
+	return atomic_load_explicit(&cp->route, memory_order_acquire);
+}
+
+void cp_route_quiescent(struct cp *cp, uint16_t lcore)
+{
+	rte_rcu_qsbr_quiescent(cp->qs, lcore);
+}
+
+void cp_route_reader(struct cp *cp, uint16_t lcore, bool online)
+{
+	if (online)
+		rte_rcu_qsbr_thread_online(cp->qs, lcore);
+	else
+		rte_rcu_qsbr_thread_offline(cp->qs, lcore);
+}
+
+const struct cp_route_stream *cp_route_find(const struct cp_route *rt, const char *name,
+					    size_t len)
+{
+	uint32_t lo = 0, hi = rt->n_streams;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const char *n = rt->streams[mid].name;
+		int c = strncmp(n, name, len);
+		if (c == 0 && n[len] != 0)
+			c = 1; /* n is longer: sorts after */
+		if (c == 0)
+			return &rt->streams[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct cp_route_shard *cp_route_shard_for(const struct cp_route_stream *s, cp_u128 h)
+{
+	/* Last open shard whose start <= h. */
+	uint32_t lo = 0, hi = s->n_open;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (s->shards[s->open_by_hash[mid]].hash_start <= h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct cp_route_shard *sh = &s->shards[s->open_by_hash[lo - 1]];
+	return h <= sh->hash_end ? sh : NULL;
+}
