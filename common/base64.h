@@ -10,8 +10,8 @@
  * (dataplane/api's type pass already words those messages).
  *
  * The decoder is on the PutRecords hot path (up to ~13 MB of base64 per
- * request): b64_decode uses AVX2 when the CPU has it, else SSSE3 (always
- * available: the build targets corei7), 16 or 32 characters per step, and
+ * request): b64_decode uses AVX2 when the CPU has it, else SSSE3/SSE4.1
+ * (chosen with __builtin_cpu_supports), 32 or 16 characters per step, and
  * falls back to the scalar reference for the tail and to locate errors.
  * Nothing allocates. */
 #ifndef SL_COMMON_BASE64_H

@@ -22,6 +22,10 @@ struct num_flag {
 #define OFF(f) offsetof(struct sl_config, f)
 static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, 64, "io lcores (network, TLS, HTTP, API)" },
+	{ "log-cores", OFF(log_cores), 1, 16, "log lcores (one journal each, DIR/log/N)" },
+	{ "segment-mib", OFF(segment_mib), 4, 4096, "journal segment file size in MiB" },
+	{ "max-shards-per-log", OFF(max_shards_per_log), 16, 1000000,
+	  "shards one journal can index" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
 	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
 	{ "request-timeout-ms", OFF(request_timeout_ms), 100, 600000,
@@ -64,6 +68,9 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->account_id, sizeof(c->account_id), "000000000000");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->io_cores = 1;
+	c->log_cores = 1;
+	c->segment_mib = 256;
+	c->max_shards_per_log = 65536;
 	c->create_delay_ms = 500;
 	c->delete_delay_ms = 500;
 	c->request_timeout_ms = 20000;

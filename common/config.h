@@ -16,6 +16,9 @@ struct sl_config {
 	char data_dir[SL_PATH_MAX];
 	char transport[16];	/* "kernel" | "dpdk" */
 	uint32_t io_cores;	/* io lcores, >= 1 */
+	uint32_t log_cores;	/* log lcores (one journal each), >= 1 */
+	uint32_t segment_mib;	/* journal segment file size */
+	uint32_t max_shards_per_log; /* (stream, shard) pairs one journal indexes */
 	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */
 	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
 	char credentials[SL_PATH_MAX]; /* "" = DIR/credentials */

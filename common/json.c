@@ -7,6 +7,7 @@
  * scanned 16 bytes at a time (SSE2) or 8 (portable SWAR) for the only bytes
  * that need attention: '"', '\\', controls and non-ASCII. */
 #include "common/json.h"
+#include "common/base64.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -873,6 +874,20 @@ void jw_raw(struct jw *w, const char *s, size_t n)
 {
 	jw_sep(w);
 	jw_put(w, s, n);
+	w->need_comma = true;
+}
+
+void jw_b64(struct jw *w, const void *data, size_t n)
+{
+	size_t enc = b64_enc_len(n);
+	jw_sep(w);
+	if (w->overflow || w->cap - w->len < enc + 2) {
+		w->overflow = true;
+		return;
+	}
+	w->buf[w->len++] = '"';
+	w->len += b64_encode(w->buf + w->len, data, n);
+	w->buf[w->len++] = '"';
 	w->need_comma = true;
 }
 

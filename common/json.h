@@ -120,6 +120,9 @@ void jw_u64(struct jw *w, uint64_t v);
 void jw_epoch_ms(struct jw *w, int64_t epoch_ms);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
+/* A string value holding data[0..n) in base64 (how blobs travel in JSON),
+ * encoded straight into the output. */
+void jw_b64(struct jw *w, const void *data, size_t n);
 /* Raw bytes appended as-is (caller guarantees they are valid JSON). */
 void jw_raw(struct jw *w, const char *s, size_t n);
 

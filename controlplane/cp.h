@@ -111,10 +111,11 @@ struct cp_route {
 /* The current snapshot (never NULL after cp_start). Valid for the caller
  * until its next cp_route_quiescent. */
 const struct cp_route *cp_route_get(struct cp *cp);
-/* Reports that io lcore `lcore` holds no snapshot pointer. */
-void cp_route_quiescent(struct cp *cp, uint16_t lcore);
-/* Marks an io lcore as a reader (online) or not (offline, e.g. on exit). */
-void cp_route_reader(struct cp *cp, uint16_t lcore, bool online);
+/* Reports that reader `reader` holds no snapshot pointer. Readers are the io
+ * lcores (0..n_lcores-1) and then the log lcores (n_lcores + i). */
+void cp_route_quiescent(struct cp *cp, uint16_t reader);
+/* Marks a reader online or offline (e.g. on exit). */
+void cp_route_reader(struct cp *cp, uint16_t reader, bool online);
 /* Binary search by name; NULL when absent (or not ACTIVE). */
 const struct cp_route_stream *cp_route_find(const struct cp_route *rt, const char *name,
 					    size_t len);

@@ -166,11 +166,13 @@ int cp_route_init(struct cp *cp)
 {
 	if (cp->cfg.n_log_lcores == 0)
 		cp->cfg.n_log_lcores = 1;
-	size_t sz = rte_rcu_qsbr_get_memsize(cp->cfg.n_lcores);
+	/* Readers: io lcores 0..n-1, then log lcores n..n+m-1. */
+	uint32_t readers = (uint32_t)cp->cfg.n_lcores + cp->cfg.n_log_lcores;
+	size_t sz = rte_rcu_qsbr_get_memsize(readers);
 	cp->qs = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sz, RTE_CACHE_LINE_SIZE));
-	if (!cp->qs || rte_rcu_qsbr_init(cp->qs, cp->cfg.n_lcores) != 0)
+	if (!cp->qs || rte_rcu_qsbr_init(cp->qs, readers) != 0)
 		return -ENOMEM;
-	for (uint16_t i = 0; i < cp->cfg.n_lcores; i++)
+	for (uint32_t i = 0; i < readers; i++)
 		rte_rcu_qsbr_thread_register(cp->qs, i);
 	return cp_route_publish(cp);
 }

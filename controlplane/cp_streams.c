@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
+#include "storage/st.h"
 
 #define CP_STR_CAP 2304 /* request strings: > the longest valid value (ARN 2048) */
 #define CP_TOKEN_MAX 600 /* our NextTokens are far shorter; longer -> invalid */
@@ -75,54 +76,14 @@ void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_
 	cp_u128_dec(i + 1 == n ? max : step * (i + 1) - 1, end);
 }
 
-/* Big hex string (<= 56 digits) -> decimal, for sequence numbers. */
-static void cp_hex_dec(const char *hex, char *out, size_t cap)
-{
-	uint32_t limb[8] = { 0 }; /* little-endian base 2^32 */
-	char tmp[80];
-	int n = 0;
 
-	for (const char *p = hex; *p; p++) {
-		uint64_t carry = (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
-		for (int k = 0; k < 8; k++) {
-			uint64_t x = ((uint64_t)limb[k] << 4) | carry;
-			limb[k] = (uint32_t)x;
-			carry = x >> 32;
-		}
-	}
-	for (;;) {
-		bool zero = true;
-		uint64_t rem = 0;
-		for (int k = 7; k >= 0; k--) {
-			uint64_t x = (rem << 32) | limb[k];
-			limb[k] = (uint32_t)(x / 10);
-			rem = x % 10;
-			zero = zero && limb[k] == 0;
-		}
-		tmp[n++] = (char)('0' + rem);
-		if (zero || n >= (int)sizeof(tmp) - 1)
-			break;
-	}
-	for (int i = 0; i < n && (size_t)i + 1 < cap; i++)
-		out[i] = tmp[n - 1 - i];
-	out[SL_MIN((size_t)n, cap - 1)] = '\0';
-}
-
-/* The first sequence number of a shard. This milestone only needs a number
- * that looks like Kinesis's (56 decimal digits) and names its shard; the
- * storage engine will define the real format. Layout (hex, 47 digits, as
- * Kinesis's "version 2" numbers appear): '2', creation seconds (9), shard
- * index low nibble (1), sequence index (16, zero), '00', sequence seconds (9,
- * = creation), shard index (8), '2'. Shards of one stream differ by exactly
- * 2^144 + 16 per index step, as on Kinesis. */
+/* The first sequence number of a shard: the storage engine's format
+ * (storage/st.h): tag, shard index, per-shard counter; the first record a
+ * shard stores gets counter 1, so this is exactly its sequence number. */
 void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP])
 {
-	char hex[64];
-	uint64_t secs = (uint64_t)(created_ms / 1000) & 0xfffffffffull;
-
-	snprintf(hex, sizeof(hex), "2%09" PRIx64 "%x%016x00%09" PRIx64 "%08x2", secs,
-		 shard_index & 0xf, 0u, secs, shard_index);
-	cp_hex_dec(hex, out, CP_SEQ_CAP);
+	(void)created_ms; /* the counter, not the clock, orders records */
+	cp_u128_dec(st_seq_make(shard_index, 1), out);
 }
 
 void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *out)

@@ -272,6 +272,11 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+size_t tls_conn_pending_in(const struct tls_conn *c)
+{
+	return BIO_ctrl_pending(c->rbio);
+}
+
 size_t tls_conn_pending_out(const struct tls_conn *c)
 {
 	return BIO_ctrl_pending(c->wbio);

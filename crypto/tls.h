@@ -71,6 +71,8 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t cap);
  * -EPROTO on fatal error. */
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
 
+/* Ciphertext fed but not yet consumed by TLS (the caller bounds it). */
+size_t tls_conn_pending_in(const struct tls_conn *c);
 /* Ciphertext waiting to be sent. */
 size_t tls_conn_pending_out(const struct tls_conn *c);
 /* Moves up to cap bytes of waiting ciphertext into buf; returns bytes. */

@@ -234,4 +234,8 @@ int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
  * segment sealed at the last good write, later writes go to a new segment). */
 void st_test_fail_writes(struct st_journal *j, uint32_t n, int err);
 
+/* Frees j as if the process died: no waiting, no checkpoint, appended but
+ * unsubmitted records are dropped (writes in flight may still land). */
+void st_test_crash(struct st_journal *j);
+
 #endif

@@ -50,3 +50,18 @@ void st_chunk_pad(void *p, uint32_t len, uint64_t write_no)
 	h->flags = ST_CF_PAD;
 	h->crc32c = st_chunk_crc(p, len);
 }
+
+uint32_t st_crc32c(const void *p, uint64_t len)
+{
+	const unsigned char *b = p;
+	uint32_t c = 0xffffffffu;
+
+	while (len > 0) {
+		int n = len > (1u << 30) ? (1 << 30) : (int)len;
+
+		c = crc32_iscsi((unsigned char *)b, n, c);
+		b += n;
+		len -= (uint64_t)n;
+	}
+	return ~c;
+}

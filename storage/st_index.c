@@ -117,8 +117,8 @@ void st_index_free(struct st_journal *j)
 	j->shards = NULL;
 }
 
-/* May segment seg go? Every shard's entries in it (a prefix of its live
- * entries, as older segments are gone already) must be past retention. */
+/* May segments up to seg go? Every live entry in them (a prefix of each
+ * shard's entries) must be past its stream's retention. */
 static bool seg_expired(struct st_journal *j, uint64_t seg, int64_t now_ms,
 			st_retention_fn retention, void *ctx)
 {
@@ -126,12 +126,12 @@ static bool seg_expired(struct st_journal *j, uint64_t seg, int64_t now_ms,
 		struct st_shard *s = &j->shards[i];
 		int64_t ret_ms;
 
-		if (!s->used || s->n == 0 || s->ent[s->start].seg != seg)
+		if (!s->used || s->n == 0 || s->ent[s->start].seg > seg)
 			continue;
 		ret_ms = retention(ctx, s->stream_id);
 		if (ret_ms < 0)
 			continue;
-		for (uint32_t k = 0; k < s->n && s->ent[s->start + k].seg == seg; k++)
+		for (uint32_t k = 0; k < s->n && s->ent[s->start + k].seg <= seg; k++)
 			if (s->ent[s->start + k].max_arrival >= now_ms - ret_ms)
 				return false;
 	}
@@ -168,8 +168,15 @@ int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 	/* Checkpoint before unlinking: counters of shards whose data all goes
 	 * must survive a restart. */
 	rc = st_checkpoint(j);
-	if (rc < 0)
+	/* Disk full: the checkpoint cannot be written until space is freed,
+	 * and freeing space is what trim is for. Delete, then checkpoint;
+	 * only a crash in between can lose the counter of a shard whose data
+	 * all went (README, "Not done yet"). */
+	if (rc < 0 && rc != -ENOSPC && rc != -EDQUOT)
 		return rc;
+	bool ckpt_after = rc < 0;
+
+	rc = 0;
 	for (uint64_t s = j->seg_first; s < last; s++) {
 		char path[4096];
 
@@ -187,5 +194,7 @@ int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 		deleted++;
 	}
 	fsync(j->dirfd);
+	if (ckpt_after && rc == 0)
+		rc = st_checkpoint(j);
 	return rc < 0 ? rc : deleted;
 }

@@ -118,6 +118,8 @@ static inline uint32_t st_align8(uint32_t n)
 	return (n + 7u) & ~7u;
 }
 
+/* Standard CRC32C (Castagnoli) of len bytes. */
+uint32_t st_crc32c(const void *p, uint64_t len);
 /* CRC32C of a chunk at p (total_len bytes) with its crc field taken as 0. */
 uint32_t st_chunk_crc(const void *p, uint32_t total_len);
 /* Checks a chunk header that starts at p with avail bytes readable: magic,
@@ -201,6 +203,7 @@ struct st_journal {
 
 	struct io_uring ring;
 	bool ring_ok;
+	bool fixed;	    /* buffers registered: write_fixed */
 	uint8_t *bufmem;
 	struct st_buf buf[ST_MAX_INFLIGHT + 1];
 	uint32_t nbuf;
@@ -214,6 +217,7 @@ struct st_journal {
 	 * writing (wfd, O_DIRECT) at seg_off, or seg_active == ST_NO_SEG when
 	 * the next write must roll to a new segment after (seg_last, seg_end). */
 	uint64_t seg_first, seg_last, seg_active;
+	uint64_t seg_next_no; /* number of the next segment created */
 	uint64_t seg_off;   /* next write offset in seg_active */
 	uint64_t seg_end;   /* end of durable, delivered data in seg_last */
 	bool have_segs;
@@ -223,6 +227,7 @@ struct st_journal {
 	uint8_t *blk;	    /* 4 KiB aligned scratch for segment headers */
 
 	uint64_t write_no;	  /* last write number used */
+	uint64_t dur_write_no;	  /* write number of the last delivered write */
 	uint64_t fail_through;	  /* writes <= this fail (after a failure) */
 	int fail_err;
 	bool need_roll;		  /* a write failed: seal the segment */

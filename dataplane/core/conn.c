@@ -70,18 +70,33 @@ void conn_close(struct lcore_ctx *lc, struct conn *c)
 
 void conn_released(struct lcore_ctx *lc, struct conn *c)
 {
-	BUG_ON(c->state == CONN_FREE);
+	BUG_ON(c->state == CONN_FREE || c->state == CONN_ZOMBIE);
 	tls_conn_free(c->tls);
-	free(c->in);
 	free(c->out);
 	c->tls = NULL;
-	c->in = c->out = NULL;
+	c->out = NULL;
+	BUG_ON(lc->nconns == 0);
+	lc->nconns--;
+	if (c->waiting_dp) {
+		/* A log lcore still reads our request bytes and writes into c->dp:
+		 * keep them until its reply comes back (data.c calls conn_reap). */
+		c->state = CONN_ZOMBIE;
+		return;
+	}
+	conn_reap(lc, c);
+}
+
+void conn_reap(struct lcore_ctx *lc, struct conn *c)
+{
+	free(c->in);
+	free(c->dp);
+	c->in = NULL;
+	c->dp = NULL;
+	c->waiting_dp = false;
 	c->state = CONN_FREE;
 	c->gen++;
 	c->next_free = lc->free_head;
 	lc->free_head = c->idx;
-	BUG_ON(lc->nconns == 0);
-	lc->nconns--;
 }
 
 /* Grows a buffer to at least `need` bytes (doubling), never beyond `max`.
@@ -273,9 +288,22 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 	return true;
 }
 
+/* Drops the bytes of the request just answered. */
+static void conn_consume(struct conn *c)
+{
+	uint64_t need = (uint64_t)c->head_len + c->req.content_length;
+	memmove(c->in, c->in + need, c->in_len - need);
+	c->in_len -= (uint32_t)need;
+	c->have_head = false;
+	c->sent_continue = false;
+	c->req_active = false;
+}
+
+static void conn_step(struct lcore_ctx *lc, struct conn *c);
+
 void conn_process(struct lcore_ctx *lc, struct conn *c)
 {
-	while (c->state == CONN_OPEN && !c->waiting_cp && !c->close_after_send &&
+	while (c->state == CONN_OPEN && !c->waiting_cp && !c->waiting_dp && !c->close_after_send &&
 	       conn_unsent(c) < CONN_OUT_HIGH_WATER && c->in_len > 0) {
 		if (!c->req_active) {
 			c->req_active = true;
@@ -288,13 +316,23 @@ void conn_process(struct lcore_ctx *lc, struct conn *c)
 			return; /* conn_pump grows the buffer to `need` */
 		lc->n_requests++;
 		dispatch_request(lc, c);
+		if (c->waiting_dp)
+			return; /* the bytes stay until conn_request_done */
 		/* dispatch copied whatever it keeps; the request bytes can go. */
-		memmove(c->in, c->in + need, c->in_len - need);
-		c->in_len -= (uint32_t)need;
-		c->have_head = false;
-		c->sent_continue = false;
-		c->req_active = false;
+		conn_consume(c);
 	}
+}
+
+void conn_request_done(struct lcore_ctx *lc, struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	conn_consume(c);
+	if (c->peer_eof && !conn_unsent(c)) {
+		conn_close(lc, c);
+		return;
+	}
+	conn_step(lc, c);
 }
 
 /* Pulls plaintext out of TLS into c->in while there is room. */
@@ -309,7 +347,9 @@ static int conn_pump(struct conn *c)
 		}
 		if (want > c->in_max)
 			want = c->in_max;
-		if (buf_reserve(&c->in, &c->in_cap, want, c->in_max) < 0)
+		/* While a log lcore reads the request in place, the buffer must
+		 * not move: fill only the room it has. */
+		if (!c->waiting_dp && buf_reserve(&c->in, &c->in_cap, want, c->in_max) < 0)
 			return -ENOMEM;
 		if (c->in_len == c->in_cap)
 			return 0; /* full: the head/body limits in conn_process decide */
@@ -338,13 +378,13 @@ static void conn_step(struct lcore_ctx *lc, struct conn *c)
 		return;
 	}
 	conn_process(lc, c);
-	if (c->state == CONN_OPEN && c->in_len == c->in_max && !c->waiting_cp &&
+	if (c->state == CONN_OPEN && c->in_len == c->in_max && !c->waiting_cp && !c->waiting_dp &&
 	    tls_conn_pending_out(c->tls) == 0 && !c->close_after_send) {
 		/* Buffer full of one request that cannot be whole: the parser's and
 		 * Content-Length's limits make this unreachable; stay safe anyway. */
 		conn_fail(lc, c, 413, "RequestEntityTooLargeException", "Request too large.");
 	}
-	if (c->peer_eof && !c->waiting_cp && !conn_unsent(c))
+	if (c->peer_eof && !c->waiting_cp && !c->waiting_dp && !conn_unsent(c))
 		conn_close(lc, c);
 }
 
@@ -367,7 +407,7 @@ void conn_on_eof(struct lcore_ctx *lc, struct conn *c, int err)
 	c->peer_eof = true;
 	/* A half-closed client may still wait for the answer to a request it has
 	 * sent whole; anything else ends here. */
-	if (err || (!c->waiting_cp && !conn_unsent(c)))
+	if (err || (!c->waiting_cp && !c->waiting_dp && !conn_unsent(c)))
 		conn_close(lc, c);
 }
 
@@ -387,7 +427,7 @@ void conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n)
 	conn_flush(lc, c);
 	if (c->send_busy)
 		return;
-	if (c->close_after_send || (c->peer_eof && !c->waiting_cp)) {
+	if (c->close_after_send || (c->peer_eof && !c->waiting_cp && !c->waiting_dp)) {
 		conn_close(lc, c);
 		return;
 	}
@@ -406,13 +446,13 @@ void conn_timers(struct lcore_ctx *lc)
 		if (!tls_conn_handshake_done(c->tls)) {
 			if (now - c->opened_ms > cfg->request_timeout_ms)
 				conn_close(lc, c);
-		} else if (c->req_active && !c->waiting_cp &&
+		} else if (c->req_active && !c->waiting_cp && !c->waiting_dp &&
 			   now - c->req_start_ms > cfg->request_timeout_ms) {
 			conn_fail(lc, c, 408, "RequestTimeoutException",
 				  "The request was not received in full within the time limit.");
 		} else if (unsent && now - c->last_tx_ms > cfg->idle_timeout_ms) {
 			conn_close(lc, c); /* peer stopped reading */
-		} else if (!c->req_active && !c->waiting_cp && !unsent &&
+		} else if (!c->req_active && !c->waiting_cp && !c->waiting_dp && !unsent &&
 			   now - SL_MAX(c->last_rx_ms, c->last_tx_ms) > cfg->idle_timeout_ms) {
 			conn_close(lc, c);
 		}
@@ -425,7 +465,7 @@ void conn_drain_all(struct lcore_ctx *lc, bool force)
 		struct conn *c = &lc->conns[i];
 		if (c->state != CONN_OPEN)
 			continue;
-		bool busy = c->waiting_cp || conn_unsent(c) ||
+		bool busy = c->waiting_cp || c->waiting_dp || conn_unsent(c) ||
 			    (c->req_active && tls_conn_handshake_done(c->tls));
 		if (force || !busy) {
 			if (tls_conn_handshake_done(c->tls) && !force) {

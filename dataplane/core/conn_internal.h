@@ -23,6 +23,8 @@ enum conn_state {
 	CONN_FREE = 0,	  /* slot on the free list */
 	CONN_OPEN = 1,	  /* reading and answering requests */
 	CONN_CLOSING = 2, /* transport close requested; waiting for conn_released */
+	CONN_ZOMBIE = 3,  /* transport done, but a log lcore still holds messages
+			     pointing into our buffers: freed at conn_reap */
 };
 
 struct conn {
@@ -53,6 +55,9 @@ struct conn {
 	bool sent_continue;
 	bool req_active;   /* first byte of a request seen, not yet handled */
 	bool waiting_cp;   /* a control call is outstanding: parse nothing more */
+	bool waiting_dp;   /* record operation at log lcores: the request bytes
+			      must stay where they are (no compaction, no growth) */
+	struct dp_req *dp; /* record-operation state, allocated on first use */
 	bool close_after_send;
 	bool peer_eof;
 	uint64_t opened_ms, req_start_ms, last_rx_ms, last_tx_ms;
@@ -77,6 +82,12 @@ void dispatch_poll_cp(struct lcore_ctx *lc);
 void conn_close(struct lcore_ctx *lc, struct conn *c);
 /* Bytes of response not yet handed to the network (ours + inside TLS). */
 uint64_t conn_unsent(const struct conn *c);
+
+/* The request being answered is finished: drop its bytes and go on with the
+ * next pipelined one (used when the answer came asynchronously). */
+void conn_request_done(struct lcore_ctx *lc, struct conn *c);
+/* Frees a zombie slot once the log lcores returned everything. */
+void conn_reap(struct lcore_ctx *lc, struct conn *c);
 
 /* Continues processing buffered input (after a reply or a send). */
 void conn_process(struct lcore_ctx *lc, struct conn *c);

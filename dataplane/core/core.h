@@ -45,14 +45,23 @@ struct xprt_ops {
 
 extern const struct xprt_ops kernel_xprt_ops;
 
-/* Shared, read-only after start-up. */
+struct log_ctx;
+
+/* Shared, read-only after start-up (but for the stop flags). */
 struct sl_shared {
 	const struct sl_config *cfg;
 	struct tls_server *tls;
 	const struct sigv4_keyring *keys;
 	struct cp *cp;
 	uint16_t actual_port; /* resolved when --listen used port 0 */
-	atomic_bool stop;     /* set by the signal handler; read by every lcore */
+	uint16_t n_io, n_log;
+	struct lcore_ctx *lcs; /* [n_io] */
+	struct log_ctx *logs;  /* [n_log] */
+	uint8_t iter_key[32];  /* shard iterator MAC key (DIR/keys/iterator.key) */
+	/* Retention in ms of a stream id for the journals' trim (< 0: gone). */
+	int64_t (*retention_of)(void *sh, uint64_t stream_id);
+	atomic_bool stop;      /* set by the signal handler; read by every io lcore */
+	atomic_bool stop_logs; /* set once every io lcore has drained */
 };
 
 struct lcore_ctx {
@@ -66,12 +75,14 @@ struct lcore_ctx {
 	uint32_t nconns;
 	uint32_t free_head; /* index of first free slot, UINT32_MAX when full */
 	struct sigv4_verifier *sv;
-	struct json_tok *toks; /* scratch for request JSON, reused per request */
-	uint32_t max_toks;
 	uint64_t rng; /* request-id generator state (not security-relevant) */
 	uint64_t now_ms; /* monotonic, refreshed once per loop iteration */
 	uint64_t next_timer_ms;
 	bool accepting;
+	struct av *av;	       /* request decoding scratch (large) */
+	char *resp_buf;	       /* response encoding scratch */
+	size_t resp_cap;
+	uint32_t dp_out;       /* data-path messages out to log lcores */
 	/* counters, read by nobody else yet (metrics arrive later) */
 	uint64_t n_requests, n_accepted, n_rejected_full;
 };

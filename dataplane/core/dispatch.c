@@ -19,6 +19,7 @@
 #include "crypto/sigv4.h"
 #include "dataplane/api/api.h"
 #include "dataplane/core/conn_internal.h"
+#include "dataplane/core/dp_internal.h"
 
 static bool content_type_ok(const struct conn *c)
 {
@@ -125,6 +126,12 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 	case API_OP_INCREASE_RETENTION:
 	case API_OP_DECREASE_RETENTION:
 		post_control(lc, c, op, &id);
+		return;
+	case API_OP_PUT_RECORD:
+	case API_OP_PUT_RECORDS:
+	case API_OP_GET_SHARD_ITERATOR:
+	case API_OP_GET_RECORDS:
+		data_dispatch(lc, c, op->op);
 		return;
 	default:
 		break;

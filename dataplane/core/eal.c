@@ -32,49 +32,56 @@ static long hugepages_free(void)
 	return n;
 }
 
-/* Picks `want` CPUs: one hardware thread per physical core first (so two io
- * lcores never share a core's execution units), then the siblings. Writes a
- * comma-separated list into out. Returns the number picked or -errno. */
-static int pick_cpus(uint32_t want, char *out, size_t cap)
+/* Picks up to `want` CPUs: one hardware thread per physical core first (so
+ * two lcores never share a core's execution units while cores are free), then
+ * the siblings. Returns the number picked (>= 1) or -errno. */
+static int pick_cpus(uint32_t want, unsigned *cpus)
 {
 	hwloc_topology_t topo;
 	if (hwloc_topology_init(&topo) < 0 || hwloc_topology_load(topo) < 0)
 		return -ENODEV;
 	int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
 	uint32_t got = 0;
-	size_t len = 0;
-	out[0] = 0;
 	for (unsigned pass = 0; pass < 8 && got < want; pass++) {
 		for (int i = 0; i < ncores && got < want; i++) {
 			hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)i);
 			hwloc_obj_t pu = hwloc_get_obj_inside_cpuset_by_type(
 				topo, core->cpuset, HWLOC_OBJ_PU, pass);
-			if (!pu)
-				continue;
-			int n = snprintf(out + len, cap - len, "%s%u", got ? "," : "", pu->os_index);
-			if (n < 0 || (size_t)n >= cap - len)
-				break;
-			len += (size_t)n;
-			got++;
+			if (pu)
+				cpus[got++] = pu->os_index;
 		}
 	}
 	hwloc_topology_destroy(topo);
-	return got == want ? (int)got : -ERANGE;
+	return got ? (int)got : -ENODEV;
 }
 
 int sl_eal_init(const struct sl_config *cfg)
 {
-	char cpus[256];
-	int n = pick_cpus(cfg->io_cores, cpus, sizeof(cpus));
+	/* lcore ids: io lcores 0..io-1 (0 is the main thread), then log
+	 * lcores. With fewer CPUs than lcores, lcores share CPUs round robin
+	 * (EAL's --lcores id@cpu form): in kernel mode an idle lcore sleeps,
+	 * so a small machine runs every role. */
+	uint32_t total = cfg->io_cores + cfg->log_cores;
+	unsigned cpus[128];
+	int n = pick_cpus(SL_MIN(total, (uint32_t)SL_ARRAY_SIZE(cpus)), cpus);
 	if (n < 0) {
-		SL_ERR("cannot place %u io lcores on this machine's CPUs", cfg->io_cores);
+		SL_ERR("cannot read the CPU topology");
 		return n;
+	}
+	char map[1024];
+	size_t len = 0;
+	for (uint32_t id = 0; id < total; id++) {
+		int w = snprintf(map + len, sizeof(map) - len, "%s%u@%u", id ? "," : "", id,
+				 cpus[id % (uint32_t)n]);
+		if (w < 0 || (size_t)w >= sizeof(map) - len)
+			return -E2BIG;
+		len += (size_t)w;
 	}
 	char *argv[32];
 	int argc = 0;
 	argv[argc++] = "sluiced";
-	argv[argc++] = "-l";
-	argv[argc++] = cpus;
+	argv[argc++] = "--lcores";
+	argv[argc++] = map;
 	argv[argc++] = "--no-pci";
 	argv[argc++] = "--no-telemetry";
 	argv[argc++] = "--log-level=lib.eal:error";
@@ -88,7 +95,7 @@ int sl_eal_init(const struct sl_config *cfg)
 	}
 	argv[argc] = NULL;
 	BUG_ON(argc >= (int)SL_ARRAY_SIZE(argv));
-	SL_INFO("EAL: io lcores on CPUs %s", cpus);
+	SL_INFO("EAL: lcores (id@cpu) %s: %u io, %u log", map, cfg->io_cores, cfg->log_cores);
 	int rc = rte_eal_init(argc, argv);
 	if (rc < 0) {
 		SL_ERR("rte_eal_init failed: %s", rte_strerror(rte_errno));

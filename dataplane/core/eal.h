@@ -4,8 +4,10 @@
 
 #include "common/config.h"
 
-/* Initialises DPDK's EAL with cfg->io_cores lcores pinned to CPUs chosen with
- * hwloc (one per physical core first). Returns 0 or -errno. */
+/* Initialises DPDK's EAL with io_cores + log_cores lcores pinned to CPUs
+ * chosen with hwloc (one per physical core first; shared round robin when
+ * there are fewer CPUs). lcore ids: io 0..io-1, log io..io+log-1.
+ * Returns 0 or -errno. */
 int sl_eal_init(const struct sl_config *cfg);
 
 #endif

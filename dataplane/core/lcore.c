@@ -13,7 +13,9 @@
 #include "common/log.h"
 #include "controlplane/cp.h"
 #include "crypto/sigv4.h"
+#include "dataplane/api/api.h"
 #include "dataplane/core/conn_internal.h"
+#include "dataplane/core/dp_internal.h"
 
 #define LCORE_TIMER_PERIOD_MS 100
 /* Longest sleep in io_uring when idle: bounds how late a timer fires. */
@@ -36,7 +38,11 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 	}
 	lc->free_head = 0;
 	lc->sv = sigv4_verifier_new(sh->keys);
-	if (!lc->sv)
+	lc->av = malloc(sizeof(*lc->av));
+	/* 500 PutRecords results at ~150 bytes each, with room to spare. */
+	lc->resp_cap = 256u << 10;
+	lc->resp_buf = malloc(lc->resp_cap);
+	if (!lc->sv || !lc->av || !lc->resp_buf)
 		return -ENOMEM;
 	if (getrandom(&lc->rng, sizeof(lc->rng), 0) != sizeof(lc->rng) || lc->rng == 0)
 		lc->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)idx;
@@ -57,6 +63,7 @@ static void lcore_tick(struct lcore_ctx *lc)
 	cp_route_quiescent(lc->sh->cp, lc->idx);
 	lc->now_ms = sl_mono_ms();
 	dispatch_poll_cp(lc);
+	data_poll(lc);
 	if (lc->now_ms >= lc->next_timer_ms) {
 		conn_timers(lc);
 		lc->next_timer_ms = lc->now_ms + LCORE_TIMER_PERIOD_MS;
@@ -87,7 +94,7 @@ int lcore_run(struct lcore_ctx *lc)
 	uint64_t deadline = sl_mono_ms() + lc->sh->cfg->shutdown_grace_ms;
 	bool forced = false;
 	uint64_t hard_deadline = deadline + 2000;
-	while (lc->nconns > 0 && sl_mono_ms() < hard_deadline) {
+	while ((lc->nconns > 0 || lc->dp_out > 0) && sl_mono_ms() < hard_deadline) {
 		lc->xprt->poll(lc, 20);
 		lcore_tick(lc);
 		conn_drain_all(lc, false);
@@ -110,8 +117,13 @@ void lcore_fini(struct lcore_ctx *lc)
 			struct conn *c = &lc->conns[i];
 			if (c->state == CONN_FREE)
 				continue;
+			if (c->state == CONN_ZOMBIE) {
+				conn_reap(lc, c);
+				continue;
+			}
 			if (c->fd >= 0)
 				close(c->fd);
+			c->waiting_dp = false; /* log lcores have stopped */
 			conn_released(lc, c);
 		}
 	}
@@ -119,4 +131,8 @@ void lcore_fini(struct lcore_ctx *lc)
 	lc->conns = NULL;
 	sigv4_verifier_free(lc->sv);
 	lc->sv = NULL;
+	free(lc->av);
+	free(lc->resp_buf);
+	lc->av = NULL;
+	lc->resp_buf = NULL;
 }

@@ -12,17 +12,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "common/config.h"
 #include "common/log.h"
 #include "controlplane/cp.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "dataplane/core/core.h"
+#include "dataplane/core/dp_internal.h"
 #include "dataplane/core/eal.h"
 
 static struct sl_shared g_sh;
 static struct lcore_ctx *g_lcs;
 static uint32_t g_nlcs;
+static struct log_ctx *g_logs;
 
 static void on_signal(int sig)
 {
@@ -70,6 +74,53 @@ static int write_addr_file(const struct sl_config *cfg, uint16_t port)
 static int lcore_main(void *arg)
 {
 	return lcore_run(arg);
+}
+
+static int log_main(void *arg)
+{
+	return log_lcore_run(arg);
+}
+
+/* The shard-iterator MAC key: 32 random bytes in DIR/keys/iterator.key
+ * (0600), kept across restarts so iterators stay valid for their 5 minutes. */
+static int load_iter_key(const struct sl_config *cfg, uint8_t key[32])
+{
+	char dir[SL_PATH_MAX + 8], path[SL_PATH_MAX + 32];
+	snprintf(dir, sizeof(dir), "%s/keys", cfg->data_dir);
+	snprintf(path, sizeof(path), "%s/iterator.key", dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, key, 32);
+		close(fd);
+		return n == 32 ? 0 : -EINVAL;
+	}
+	if (RAND_bytes(key, 32) != 1)
+		return -EIO;
+	char tmp[SL_PATH_MAX + 40];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	bool ok = write(fd, key, 32) == 32 && fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, path) != 0)
+		return -EIO;
+	return 0;
+}
+
+/* st_retention_fn for the journals: a stream's retention, or -1 when it is
+ * gone (deleted: its data may all go). Runs on a log lcore, which is a
+ * routing-table reader. */
+static int64_t retention_of(void *arg, uint64_t stream_id)
+{
+	struct sl_shared *sh = arg;
+	const struct cp_route *rt = cp_route_get(sh->cp);
+	for (uint32_t i = 0; i < rt->n_streams; i++)
+		if (rt->streams[i].id == stream_id)
+			return (int64_t)rt->streams[i].retention_hours * 3600 * 1000;
+	return -1;
 }
 
 static int setup_tls(const struct sl_config *cfg, struct tls_server **out)
@@ -134,10 +185,22 @@ static int run(const struct sl_config *cfg)
 		return 1;
 	g_sh.keys = kr;
 	g_sh.cfg = cfg;
+	if ((rc = load_iter_key(cfg, g_sh.iter_key)) < 0) {
+		SL_ERR("cannot create the iterator key: %s", strerror(-rc));
+		return 1;
+	}
 	if (sl_eal_init(cfg) < 0)
 		return 1;
 	g_nlcs = cfg->io_cores;
 	g_lcs = calloc(g_nlcs, sizeof(*g_lcs));
+	g_logs = calloc(cfg->log_cores, sizeof(*g_logs));
+	if (!g_lcs || !g_logs)
+		return 1;
+	g_sh.n_io = (uint16_t)cfg->io_cores;
+	g_sh.n_log = (uint16_t)cfg->log_cores;
+	g_sh.lcs = g_lcs;
+	g_sh.logs = g_logs;
+	g_sh.retention_of = retention_of;
 	struct cp_config cc = {
 		.data_dir = cfg->data_dir,
 		.account_id = cfg->account_id,
@@ -146,14 +209,20 @@ static int run(const struct sl_config *cfg)
 		.shard_limit = cfg->shard_limit,
 		.stream_limit = cfg->stream_limit,
 		.n_lcores = (uint16_t)g_nlcs,
+		.n_log_lcores = (uint16_t)cfg->log_cores,
 		.wake = lcore_wake_cb,
 		.wake_arg = g_lcs,
 	};
-	g_sh.cp = g_lcs ? cp_start(&cc) : NULL;
+	g_sh.cp = cp_start(&cc);
 	if (!g_sh.cp) {
 		SL_ERR("control plane failed to start: %s", strerror(errno));
 		return 1;
 	}
+	for (uint32_t i = 0; i < cfg->log_cores; i++)
+		if ((rc = log_lcore_init(&g_logs[i], &g_sh, (uint16_t)i)) < 0) {
+			SL_ERR("log lcore %u setup failed: %s", i, strerror(-rc));
+			return 1;
+		}
 	for (uint32_t i = 0; i < g_nlcs; i++)
 		if ((rc = lcore_init(&g_lcs[i], &g_sh, (uint16_t)i)) < 0) {
 			SL_ERR("io lcore %u setup failed: %s", i, strerror(-rc));
@@ -170,18 +239,28 @@ static int run(const struct sl_config *cfg)
 	}
 	SL_INFO("sluiced serving https://%s:%u (%u io lcores, transport %s)", cfg->listen_host,
 		g_sh.actual_port, g_nlcs, cfg->transport);
-	unsigned lcore_id, i = 1;
-	RTE_LCORE_FOREACH_WORKER(lcore_id) {
-		if (i < g_nlcs)
-			rte_eal_remote_launch(lcore_main, &g_lcs[i++], lcore_id);
-	}
+	/* lcore ids follow sl_eal_init: io 1..io-1 on workers, then logs. */
+	for (uint32_t i = 0; i < cfg->log_cores; i++)
+		rte_eal_remote_launch(log_main, &g_logs[i], g_nlcs + i);
+	for (uint32_t i = 1; i < g_nlcs; i++)
+		rte_eal_remote_launch(lcore_main, &g_lcs[i], i);
 	rc = lcore_run(&g_lcs[0]);
+	for (uint32_t i = 1; i < g_nlcs; i++)
+		rte_eal_wait_lcore(i);
+	/* Every io lcore has drained (no message is out): now the journals
+	 * flush, checkpoint and close. */
+	atomic_store_explicit(&g_sh.stop_logs, true, memory_order_release);
+	for (uint32_t i = 0; i < cfg->log_cores; i++)
+		log_lcore_wake(&g_logs[i]);
 	rte_eal_mp_wait_lcore();
 	unlink(addr_path);
+	for (uint32_t i = 0; i < cfg->log_cores; i++)
+		log_lcore_fini(&g_logs[i]);
 	cp_stop(g_sh.cp);
 	for (uint32_t k = 0; k < g_nlcs; k++)
 		lcore_fini(&g_lcs[k]);
 	free(g_lcs);
+	free(g_logs);
 	tls_server_free(g_sh.tls);
 	sigv4_keyring_free(kr);
 	rte_eal_cleanup();

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* PutRecord(s), GetShardIterator, GetRecords: decode, validate, encode.
+ *
+ * Messages and their order come from kinesalite (validations/putRecords.js,
+ * putRecord.js, getShardIterator.js, getRecords.js, validations/index.js and
+ * the test/ files recorded against Kinesis): type pass in the model's member
+ * order, then every constraint in that order (records.N.member.x paths,
+ * 1-based), then av_finish. The Data blob prints as Coral prints a
+ * ByteBuffer. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/base64.h"
+#include "common/bug.h"
+#include "dataplane/api/records.h"
+
+#define REC_PAT_HASH "0|([1-9]\\d{0,38})"
+#define REC_PAT_SEQ "0|([1-9]\\d{0,128})"
+#define REC_ENTRY_STR "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@2"
+#define REC_PK_MAX_BYTES (REC_PK_MAX_CP * 4)
+
+/* 0|([1-9]\d{0,max-1}) */
+static bool rec_match_num(const char *s, size_t n, size_t max_digits)
+{
+	if (n == 0 || n > max_digits || (s[0] == '0' && n > 1))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static bool rec_match_hash(const char *s, size_t n)
+{
+	return rec_match_num(s, n, 39);
+}
+
+static bool rec_match_seq(const char *s, size_t n)
+{
+	return rec_match_num(s, n, 129);
+}
+
+/* Bounded copy (the value already passed its pattern, so it fits). */
+static void rec_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Latches a SerializationException the av toolkit has no getter for. */
+static void rec_ser(struct av *v, const char *msg)
+{
+	if (v->ser)
+		return;
+	v->ser = true;
+	snprintf(v->ser_msg, sizeof(v->ser_msg), "%s", msg);
+}
+
+/* Token tok of a present (non-null) member, or -1. */
+static int32_t rec_member(const struct av *v, int32_t obj, const char *name)
+{
+	int32_t t;
+
+	if (obj < 0 || v->doc.toks[obj].type != JSON_OBJECT)
+		return -1;
+	t = json_obj_get(&v->doc, (uint32_t)obj, name);
+	return t >= 0 && v->doc.toks[t].type != JSON_NULL ? t : -1;
+}
+
+/* String token -> NUL-terminated unescaped text (truncated copy when it
+ * does not fit: only used for messages and patterns). */
+static void rec_tok_str(const struct av *v, int32_t tok, char *out, size_t cap)
+{
+	int64_t n = json_str_unescape(&v->doc, (uint32_t)tok, out, cap);
+
+	if (n < 0 || (size_t)n >= cap) {
+		struct sl_slice s = json_tok_slice(&v->doc, (uint32_t)tok);
+		size_t k = SL_MIN((size_t)s.len, cap - 1);
+		memcpy(out, s.ptr, k);
+		out[k] = '\0';
+	}
+}
+
+static void rec_get_ident(struct av *v, int32_t root, struct rec_ident *id)
+{
+	id->has_name = av_get_str(v, root, "StreamName", id->name, sizeof(id->name), &id->name_cp);
+	id->has_arn = av_get_str(v, root, "StreamARN", id->arn, sizeof(id->arn), &id->arn_cp);
+}
+
+static void rec_check_ident(struct av *v, const struct rec_ident *id)
+{
+	if (id->has_name)
+		av_str_member(v, "streamName", id->name, id->name_cp, AV_PAT_NAME, av_match_name,
+			      1, 128);
+	if (id->has_arn)
+		av_str_member(v, "streamARN", id->arn, id->arn_cp, AV_PAT_STREAM_ARN,
+			      av_match_stream_arn, 1, 2048);
+}
+
+/* --- PutRecord(s) --- */
+
+/* Type pass of one PutRecordsRequestEntry (model order). */
+static void rec_type_entry(struct av *v, int32_t el)
+{
+	uint8_t jt = v->doc.toks[el].type;
+
+	if (jt == JSON_NULL)
+		return;
+	if (jt == JSON_ARRAY) {
+		rec_ser(v, "Start of list found where not expected");
+		return;
+	}
+	if (jt != JSON_OBJECT) {
+		rec_ser(v, "Expected null");
+		return;
+	}
+	av_get(v, el, "PartitionKey", AV_STRING);
+	av_get(v, el, "ExplicitHashKey", AV_STRING);
+	av_get(v, el, "Data", AV_BLOB);
+}
+
+/* Constraints of PartitionKey / ExplicitHashKey / Data at prefix ("" or
+ * "records.N.member."), Kinesis's order. */
+static void rec_check_fields(struct av *v, int32_t el, const char *prefix, uint32_t data_max)
+{
+	char path[96], val[REC_STR_CAP], c[80];
+	int32_t pk = rec_member(v, el, "PartitionKey");
+	int32_t ehk = rec_member(v, el, "ExplicitHashKey");
+	int32_t data = rec_member(v, el, "Data");
+
+	snprintf(path, sizeof(path), "%spartitionKey", prefix);
+	av_not_null(v, path, pk >= 0);
+	if (pk >= 0) {
+		uint32_t cp = json_str_codepoints(&v->doc, (uint32_t)pk);
+		if (cp < 1 || cp > REC_PK_MAX_CP) {
+			rec_tok_str(v, pk, val, sizeof(val));
+			av_len(v, path, val, cp, 1, REC_PK_MAX_CP);
+		}
+	}
+	if (ehk >= 0) {
+		snprintf(path, sizeof(path), "%sexplicitHashKey", prefix);
+		rec_tok_str(v, ehk, val, sizeof(val));
+		av_pattern(v, path, val, REC_PAT_HASH, rec_match_hash);
+	}
+	snprintf(path, sizeof(path), "%sdata", prefix);
+	av_not_null(v, path, data >= 0);
+	if (data >= 0) {
+		struct sl_slice s = json_tok_slice(&v->doc, (uint32_t)data);
+		size_t n = b64_dec_len(s.ptr, s.len);
+		if (n > data_max) {
+			snprintf(val, sizeof(val), "java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]",
+				 n, n);
+			snprintf(c, sizeof(c), "Member must have length less than or equal to %u",
+				 data_max);
+			av_violation(v, path, val, c);
+		}
+	}
+}
+
+/* "records": not null, then length 1..500 printed as Coral prints a list. */
+static void rec_check_list(struct av *v, int32_t arr)
+{
+	char val[2048];
+	uint32_t n, len = 1;
+
+	av_not_null(v, "records", arr >= 0);
+	if (arr < 0)
+		return;
+	n = v->doc.toks[arr].count;
+	if (n >= 1 && n <= REC_MAX_RECORDS)
+		return;
+	val[0] = '[';
+	/* Long lists overflow Kinesis's message anyway: print what fits. */
+	for (uint32_t i = 0; i < n && len + sizeof(REC_ENTRY_STR) + 3 < sizeof(val); i++)
+		len += (uint32_t)snprintf(val + len, sizeof(val) - len, "%s%s", i ? ", " : "",
+					  REC_ENTRY_STR);
+	snprintf(val + len, sizeof(val) - len, "]");
+	av_len(v, "records", val, n, 1, REC_MAX_RECORDS);
+}
+
+/* Turns a validated entry into a descriptor, decoding in place. */
+static int rec_fill(struct av *v, char *body, int32_t el, struct rec_put_req *req, uint32_t idx,
+		    struct rec_desc *d)
+{
+	const struct json_tok *t = v->doc.toks;
+	int32_t pk = rec_member(v, el, "PartitionKey");
+	int32_t ehk = rec_member(v, el, "ExplicitHashKey");
+	int32_t data = rec_member(v, el, "Data");
+	char tmp[REC_PK_MAX_BYTES + 8];
+	char *p = body + t[pk].start;
+	int64_t n;
+
+	BUG_ON(pk < 0 || data < 0);
+	d->pk = p;
+	d->pk_len = (uint16_t)t[pk].len;
+	if (t[pk].flags & JSON_TOK_ESCAPED) {
+		n = json_str_unescape(&v->doc, (uint32_t)pk, tmp, sizeof(tmp));
+		if (n < 0 || n > REC_PK_MAX_BYTES)
+			return -EINVAL;
+		memcpy(p, tmp, (size_t)n); /* never longer than the escaped text */
+		d->pk_len = (uint16_t)n;
+	}
+	n = b64_decode((uint8_t *)body + t[data].start, body + t[data].start, t[data].len, NULL);
+	if (n < 0)
+		return -EINVAL; /* the type pass already rejected bad base64 */
+	d->data = (const uint8_t *)body + t[data].start;
+	d->data_len = (uint32_t)n;
+	d->explicit_hash = ehk >= 0;
+	if (ehk >= 0) {
+		char txt[64];
+		rec_tok_str(v, ehk, txt, sizeof(txt));
+		if (route_u128_parse(txt, strlen(txt), &d->hash) != 0) {
+			d->hash = 0;
+			if (req->bad_hash_idx < 0) {
+				req->bad_hash_idx = (int32_t)idx;
+				rec_copy(req->bad_hash, sizeof(req->bad_hash), txt);
+			}
+		}
+	} else {
+		d->hash = route_hash_pk(d->pk, d->pk_len);
+	}
+	req->total_bytes += (uint64_t)d->data_len + d->pk_len;
+	return 0;
+}
+
+static void rec_req_init(struct rec_put_req *req)
+{
+	memset(&req->id, 0, sizeof(req->id));
+	req->n_records = 0;
+	req->total_bytes = 0;
+	req->bad_hash_idx = -1;
+	req->bad_hash[0] = '\0';
+	req->has_seq_ordering = false;
+	req->seq_ordering[0] = '\0';
+}
+
+int rec_decode_put_records(struct av *v, char *body, size_t len, uint32_t data_max_bytes,
+			   struct rec_put_req *req, struct rec_desc *out, uint32_t cap,
+			   struct api_err *e)
+{
+	int32_t root, arr, el;
+	uint32_t n, i;
+	char prefix[48];
+
+	rec_req_init(req);
+	av_parse(v, body, len);
+	root = av_root(v);
+	arr = av_get_arr(v, root, "Records");
+	if (arr >= 0)
+		for (el = arr + 1, i = 0; i < v->doc.toks[arr].count; i++, el = v->doc.toks[el].next)
+			rec_type_entry(v, el);
+	rec_get_ident(v, root, &req->id);
+	rec_check_list(v, arr);
+	if (arr >= 0)
+		for (el = arr + 1, i = 0; i < v->doc.toks[arr].count; i++, el = v->doc.toks[el].next) {
+			snprintf(prefix, sizeof(prefix), "records.%u.member.", i + 1);
+			if (v->doc.toks[el].type == JSON_NULL) {
+				prefix[strlen(prefix) - 1] = '\0';
+				av_not_null(v, prefix, false);
+				continue;
+			}
+			rec_check_fields(v, el, prefix, data_max_bytes);
+		}
+	rec_check_ident(v, &req->id);
+	if (av_finish(v, e))
+		return -1;
+	n = v->doc.toks[arr].count;
+	if (n > cap) {
+		api_err_set(e, 500, "InternalFailure", "%s", "");
+		return -1;
+	}
+	for (el = arr + 1, i = 0; i < n; i++, el = v->doc.toks[el].next)
+		if (rec_fill(v, body, el, req, i, &out[i])) {
+			api_err_set(e, 500, "InternalFailure", "%s", "");
+			return -1;
+		}
+	req->n_records = n;
+	return 0;
+}
+
+int rec_decode_put_record(struct av *v, char *body, size_t len, uint32_t data_max_bytes,
+			  struct rec_put_req *req, struct rec_desc *out, struct api_err *e)
+{
+	int32_t root;
+	uint32_t seq_cp = 0;
+	char seq[REC_STR_CAP];
+
+	rec_req_init(req);
+	av_parse(v, body, len);
+	root = av_root(v);
+	req->has_seq_ordering = av_get_str(v, root, "SequenceNumberForOrdering", seq, sizeof(seq),
+					   &seq_cp);
+	av_get(v, root, "PartitionKey", AV_STRING);
+	av_get(v, root, "ExplicitHashKey", AV_STRING);
+	av_get(v, root, "Data", AV_BLOB);
+	rec_get_ident(v, root, &req->id);
+	if (req->has_seq_ordering)
+		av_pattern(v, "sequenceNumberForOrdering", seq, REC_PAT_SEQ, rec_match_seq);
+	if (root >= 0)
+		rec_check_fields(v, root, "", data_max_bytes);
+	rec_check_ident(v, &req->id);
+	if (av_finish(v, e))
+		return -1;
+	if (req->has_seq_ordering)
+		rec_copy(req->seq_ordering, sizeof(req->seq_ordering), seq);
+	if (rec_fill(v, body, root, req, 0, out)) {
+		api_err_set(e, 500, "InternalFailure", "%s", "");
+		return -1;
+	}
+	req->n_records = 1;
+	return 0;
+}
+
+int rec_put_check(const struct rec_put_req *req, bool put_records, struct api_err *e)
+{
+	if (put_records && req->total_bytes > REC_REQ_MAX_BYTES) {
+		api_err_set(e, 400, "InvalidArgumentException", "%s",
+			    "Records size exceeds 5 MB limit");
+		return -1;
+	}
+	if (req->bad_hash_idx >= 0) {
+		api_err_set(e, 400, "InvalidArgumentException",
+			    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+			    "[0, 2^128-1]. Specified value was %s", req->bad_hash);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- GetShardIterator / GetRecords --- */
+
+/* The enum as Coral prints it in its message (its own order, not the
+ * model's), and the mapping to enum rec_iter_type. */
+static const char *const rec_it_coral[] = { "AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP",
+					    "AT_SEQUENCE_NUMBER", "TRIM_HORIZON" };
+static const enum rec_iter_type rec_it_map[] = { REC_IT_AFTER_SEQUENCE_NUMBER, REC_IT_LATEST,
+						 REC_IT_AT_TIMESTAMP, REC_IT_AT_SEQUENCE_NUMBER,
+						 REC_IT_TRIM_HORIZON };
+static const char *const rec_it_names[] = { "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
+					    "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP" };
+
+int rec_decode_get_shard_iterator(struct av *v, const char *body, size_t len,
+				  struct rec_gsi_req *req, struct api_err *e)
+{
+	char type[REC_STR_CAP];
+	uint32_t shard_cp = 0;
+	int32_t root, idx = -1;
+	bool has_shard, has_type;
+
+	memset(&req->id, 0, sizeof(req->id));
+	req->shard_id[0] = req->seq[0] = '\0';
+	req->ts_ms = 0;
+	av_parse(v, body, len);
+	root = av_root(v);
+	/* type pass, kinesalite's (Coral's) member order */
+	has_shard = av_get_str(v, root, "ShardId", req->shard_id, sizeof(req->shard_id),
+			       &shard_cp);
+	has_type = av_get_enum(v, root, "ShardIteratorType", rec_it_coral, 5, &idx, type,
+			       sizeof(type));
+	req->has_seq = av_get_str(v, root, "StartingSequenceNumber", req->seq, sizeof(req->seq),
+				  NULL);
+	rec_get_ident(v, root, &req->id);
+	req->has_ts = av_get_time_ms(v, root, "Timestamp", &req->ts_ms);
+	/* constraint pass */
+	av_not_null(v, "shardId", has_shard);
+	if (has_shard)
+		av_str_member(v, "shardId", req->shard_id, shard_cp, AV_PAT_NAME, av_match_name, 1,
+			      128);
+	av_not_null(v, "shardIteratorType", has_type);
+	if (has_type)
+		av_enum(v, "shardIteratorType", type, idx, rec_it_coral, 5);
+	if (req->has_seq)
+		av_pattern(v, "startingSequenceNumber", req->seq, REC_PAT_SEQ, rec_match_seq);
+	rec_check_ident(v, &req->id);
+	if (av_finish(v, e))
+		return -1;
+	req->type = rec_it_map[idx];
+	return 0;
+}
+
+int rec_gsi_check(const struct rec_gsi_req *req, int64_t now_ms, struct api_err *e)
+{
+	static const char both[] =
+		"Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
+		"StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no "
+		"StartingSequenceNumber. Request specified %s and %s StartingSequenceNumber.";
+	const char *name = rec_it_names[req->type];
+	bool seq_type = req->type == REC_IT_AT_SEQUENCE_NUMBER ||
+			req->type == REC_IT_AFTER_SEQUENCE_NUMBER;
+
+	if (req->has_seq && (req->type == REC_IT_TRIM_HORIZON || req->type == REC_IT_LATEST)) {
+		api_err_set(e, 400, "InvalidArgumentException", both, name, "also a");
+		return -1;
+	}
+	if (!req->has_seq && seq_type) {
+		api_err_set(e, 400, "InvalidArgumentException", both, name, "no");
+		return -1;
+	}
+	if (req->type != REC_IT_AT_TIMESTAMP)
+		return 0;
+	if (!req->has_ts) {
+		api_err_set(e, 400, "InvalidArgumentException", "%s",
+			    "Must specify timestampInMillis parameter for iterator of type "
+			    "AT_TIMESTAMP. Current request has no timestamp parameter.");
+		return -1;
+	}
+	if (req->ts_ms > now_ms) {
+		api_err_set(e, 400, "InvalidArgumentException",
+			    "The timestampInMillis parameter cannot be greater than the "
+			    "currentTimestampInMillis. timestampInMillis: %lld, "
+			    "currentTimestampInMillis: %lld",
+			    (long long)req->ts_ms, (long long)now_ms);
+		return -1;
+	}
+	return 0;
+}
+
+int rec_decode_get_records(struct av *v, const char *body, size_t len, struct rec_get_req *req,
+			   struct api_err *e)
+{
+	int64_t limit = 10000;
+	uint32_t iter_cp = 0;
+	int32_t root;
+	bool has_iter;
+
+	req->iter[0] = req->arn[0] = '\0';
+	req->iter_len = 0;
+	req->arn_cp = 0;
+	av_parse(v, body, len);
+	root = av_root(v);
+	req->has_limit = av_get_int(v, root, "Limit", AV_INTEGER, &limit);
+	has_iter = av_get_str(v, root, "ShardIterator", req->iter, sizeof(req->iter), &iter_cp);
+	req->has_arn = av_get_str(v, root, "StreamARN", req->arn, sizeof(req->arn), &req->arn_cp);
+	if (req->has_limit)
+		av_range(v, "limit", limit, 1, 10000);
+	av_not_null(v, "shardIterator", has_iter);
+	if (has_iter)
+		av_len(v, "shardIterator", req->iter, iter_cp, 1, REC_ITER_MAX_CHARS);
+	if (req->has_arn)
+		av_str_member(v, "streamARN", req->arn, req->arn_cp, AV_PAT_STREAM_ARN,
+			      av_match_stream_arn, 1, 2048);
+	if (av_finish(v, e))
+		return -1;
+	req->limit = (uint32_t)limit;
+	req->iter_len = (uint32_t)strlen(req->iter);
+	return 0;
+}
+
+/* --- encoders --- */
+
+void rec_encode_put_records(struct jw *w, const struct rec_put_result *res, uint32_t n,
+			    const char *encryption)
+{
+	uint32_t failed = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		failed += !res[i].ok;
+	jw_obj_begin(w);
+	jw_key(w, "FailedRecordCount");
+	jw_u64(w, failed);
+	jw_key(w, "Records");
+	jw_arr_begin(w);
+	for (uint32_t i = 0; i < n; i++) {
+		jw_obj_begin(w);
+		if (res[i].ok) {
+			jw_key(w, "SequenceNumber");
+			jw_str(w, res[i].seq);
+			jw_key(w, "ShardId");
+			jw_str(w, res[i].shard_id);
+		} else {
+			jw_key(w, "ErrorCode");
+			jw_str(w, res[i].error_code);
+			jw_key(w, "ErrorMessage");
+			jw_str(w, res[i].error_message);
+		}
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	if (encryption) {
+		jw_key(w, "EncryptionType");
+		jw_str(w, encryption);
+	}
+	jw_obj_end(w);
+}
+
+void rec_encode_put_record(struct jw *w, const char *shard_id, const char *seq,
+			   const char *encryption)
+{
+	jw_obj_begin(w);
+	jw_key(w, "ShardId");
+	jw_str(w, shard_id);
+	jw_key(w, "SequenceNumber");
+	jw_str(w, seq);
+	if (encryption) {
+		jw_key(w, "EncryptionType");
+		jw_str(w, encryption);
+	}
+	jw_obj_end(w);
+}
+
+void rec_encode_shard_iterator(struct jw *w, const char *iter)
+{
+	jw_obj_begin(w);
+	jw_key(w, "ShardIterator");
+	jw_str(w, iter);
+	jw_obj_end(w);
+}
+
+/* A JSON string of base64 written straight into the writer's buffer. */
+static void rec_jw_b64(struct jw *w, const uint8_t *data, size_t n)
+{
+	jw_raw(w, "\"", 1);
+	if (w->overflow)
+		return;
+	if (w->cap - w->len < b64_enc_len(n) + 1) {
+		w->overflow = true;
+		return;
+	}
+	w->len += b64_encode(w->buf + w->len, data, n);
+	w->buf[w->len++] = '"';
+}
+
+/* Upper bound of one encoded record: fixed keys and punctuation (~140),
+ * the sequence number, a 64-bit timestamp, base64 data, and the partition
+ * key escaped at worst as \u00XX (6 bytes per byte). */
+static size_t rec_out_bytes(const struct rec_out *r)
+{
+	return 192 + strlen(r->seq) + b64_enc_len(r->data_len) + (size_t)r->pk_len * 6;
+}
+
+uint32_t rec_get_records_fit(const struct rec_out *recs, uint32_t n, size_t room_bytes,
+			     size_t tail_bytes)
+{
+	uint64_t data = 0;
+	size_t used = tail_bytes;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		data += recs[i].data_len;
+		if (i > 0 && data > REC_GET_MAX_DATA_BYTES)
+			break;
+		used += rec_out_bytes(&recs[i]);
+		if (used > room_bytes)
+			break;
+	}
+	return i;
+}
+
+static size_t rec_get_tail_bytes(const struct rec_get_resp *r)
+{
+	size_t n = 128 + (r->next_iter ? strlen(r->next_iter) : 0);
+
+	for (uint32_t i = 0; i < r->n_children; i++) {
+		const struct rec_child_shard *c = &r->children[i];
+		n += 160 + 2 * ROUTE_U128_DEC_CAP + strlen(c->shard_id) * 6;
+		for (uint32_t k = 0; k < c->n_parents && k < 2; k++)
+			n += 4 + strlen(c->parents[k]) * 6;
+	}
+	return n;
+}
+
+static void rec_encode_record(struct jw *w, const struct rec_out *r, const char *encryption)
+{
+	jw_obj_begin(w);
+	jw_key(w, "SequenceNumber");
+	jw_str(w, r->seq);
+	jw_key(w, "ApproximateArrivalTimestamp");
+	jw_epoch_ms(w, r->arrival_ms);
+	jw_key(w, "Data");
+	rec_jw_b64(w, r->data, r->data_len);
+	jw_key(w, "PartitionKey");
+	jw_strn(w, r->pk, r->pk_len);
+	if (encryption) {
+		jw_key(w, "EncryptionType");
+		jw_str(w, encryption);
+	}
+	jw_obj_end(w);
+}
+
+static void rec_encode_children(struct jw *w, const struct rec_get_resp *r)
+{
+	char dec[ROUTE_U128_DEC_CAP];
+
+	jw_key(w, "ChildShards");
+	jw_arr_begin(w);
+	for (uint32_t i = 0; i < r->n_children; i++) {
+		const struct rec_child_shard *c = &r->children[i];
+		jw_obj_begin(w);
+		jw_key(w, "ShardId");
+		jw_str(w, c->shard_id);
+		jw_key(w, "ParentShards");
+		jw_arr_begin(w);
+		for (uint32_t k = 0; k < c->n_parents && k < 2; k++)
+			jw_str(w, c->parents[k]);
+		jw_arr_end(w);
+		jw_key(w, "HashKeyRange");
+		jw_obj_begin(w);
+		jw_key(w, "StartingHashKey");
+		route_u128_fmt(c->start, dec);
+		jw_str(w, dec);
+		jw_key(w, "EndingHashKey");
+		route_u128_fmt(c->end, dec);
+		jw_str(w, dec);
+		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
+uint32_t rec_encode_get_records(struct jw *w, const struct rec_get_resp *r)
+{
+	size_t room = w->cap > w->len + 16 ? w->cap - w->len - 16 : 0;
+	uint32_t n = rec_get_records_fit(r->recs, r->n_recs, room, rec_get_tail_bytes(r));
+
+	jw_obj_begin(w);
+	jw_key(w, "Records");
+	jw_arr_begin(w);
+	for (uint32_t i = 0; i < n; i++)
+		rec_encode_record(w, &r->recs[i], r->encryption);
+	jw_arr_end(w);
+	if (r->next_iter) {
+		jw_key(w, "NextShardIterator");
+		jw_str(w, r->next_iter);
+	}
+	jw_key(w, "MillisBehindLatest");
+	jw_i64(w, r->millis_behind);
+	if (r->n_children > 0)
+		rec_encode_children(w, r);
+	jw_obj_end(w);
+	return n;
+}

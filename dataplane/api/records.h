@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The record data path's pure pieces: decode + validate PutRecord,
+ * PutRecords, GetShardIterator and GetRecords bodies (Kinesis's exact
+ * messages and order, through the av_* toolkit of api.h), encode their
+ * responses, and shard iterator tokens.
+ *
+ * Called by the io lcores. No I/O, no threads, no malloc: PutRecords
+ * descriptors go into a caller array and point into the request body, which
+ * the decoder modifies (base64 decoded and JSON escapes undone in place).
+ * The request structs hold a few KiB of strings each: keep them next to the
+ * av scratch (per-connection or static), not on an lcore stack.
+ *
+ * Order of checks a handler follows (Kinesis's):
+ *   1. rec_decode_*: SerializationException / ValidationException.
+ *   2. the caller resolves the stream ("Either StreamName or StreamARN should
+ *      be provided.", ResourceNotFoundException, ...), as the control plane
+ *      does for its operations.
+ *   3. rec_put_check / rec_gsi_check: InvalidArgumentException cases Kinesis
+ *      reports only for an existing stream. */
+#ifndef SL_DATAPLANE_API_RECORDS_H
+#define SL_DATAPLANE_API_RECORDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/json.h"
+#include "dataplane/api/api.h"
+#include "dataplane/route/route.h"
+
+#define REC_MAX_RECORDS 500	       /* PutRecords entries */
+#define REC_PK_MAX_CP 256	       /* partition key, code points */
+#define REC_DATA_MAX_BYTES 1048576u   /* model limit of a Data blob */
+#define REC_REQ_MAX_BYTES (5u << 20)  /* PutRecords: sum of data + keys */
+#define REC_NAME_CAP 129	       /* stream name 1..128 + NUL */
+#define REC_STR_CAP 2304	       /* request strings: > the longest valid (ARN 2048) */
+#define REC_SEQ_CAP 130		       /* 0|([1-9]\d{0,128}) + NUL */
+#define REC_GET_MAX_DATA_BYTES (10u << 20) /* GetRecords response data bound */
+
+/* StreamName / StreamARN as every record operation takes them. Both are
+ * optional in the model; the caller answers when both are absent. Values
+ * longer than the buffer are truncated (they already failed validation). */
+struct rec_ident {
+	bool has_name, has_arn;
+	uint32_t name_cp, arn_cp;
+	char name[REC_STR_CAP];
+	char arn[REC_STR_CAP];
+};
+
+/* One decoded record, zero-copy: both pointers are into the request body. */
+struct rec_desc {
+	const uint8_t *data; /* base64-decoded in place */
+	uint32_t data_len;
+	uint16_t pk_len;     /* bytes (<= 1024: 256 code points of UTF-8) */
+	bool explicit_hash;  /* hash came from ExplicitHashKey */
+	const char *pk;	     /* UTF-8, JSON escapes already undone */
+	route_u128 hash;     /* MD5(pk) or ExplicitHashKey */
+};
+
+struct rec_put_req {
+	struct rec_ident id;
+	uint32_t n_records;
+	uint64_t total_bytes;	/* sum of data + partition key bytes */
+	int32_t bad_hash_idx;	/* first record whose ExplicitHashKey >= 2^128, or -1 */
+	char bad_hash[ROUTE_U128_DEC_CAP + 1]; /* its text (39 digits + NUL) */
+	bool has_seq_ordering;	/* PutRecord only */
+	char seq_ordering[REC_SEQ_CAP];
+};
+
+/* Decodes and validates a PutRecords body. v is scratch (large: keep it off
+ * the lcore stack). body[0..len) is modified in place; out[0..cap) receives
+ * the records (cap >= REC_MAX_RECORDS covers every valid request).
+ * data_max_bytes is the stream's max record size (REC_DATA_MAX_BYTES by
+ * default), used in the Data length constraint.
+ * Returns 0, or -1 with e filled: SerializationException (not one JSON
+ * object, a type mismatch, bad base64) or ValidationException (constraints,
+ * Kinesis's messages). Records beyond cap on a valid request: -1 with an
+ * InternalFailure (cannot happen when cap >= REC_MAX_RECORDS). */
+int rec_decode_put_records(struct av *v, char *body, size_t len, uint32_t data_max_bytes,
+			   struct rec_put_req *req, struct rec_desc *out, uint32_t cap,
+			   struct api_err *e);
+
+/* Decodes and validates a PutRecord body into *out (one descriptor) and req
+ * (SequenceNumberForOrdering). Same errors as rec_decode_put_records. */
+int rec_decode_put_record(struct av *v, char *body, size_t len, uint32_t data_max_bytes,
+			  struct rec_put_req *req, struct rec_desc *out, struct api_err *e);
+
+/* After the stream is resolved: InvalidArgumentException. For PutRecords
+ * first "Records size exceeds 5 MB limit" when total_bytes >
+ * REC_REQ_MAX_BYTES (put_records true), then for either operation "Invalid
+ * ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1].
+ * Specified value was N" for the first out-of-range key. Returns 0 or -1
+ * with e filled. */
+int rec_put_check(const struct rec_put_req *req, bool put_records, struct api_err *e);
+
+/* --- GetShardIterator --- */
+
+/* Numbered in the order of the model's enum. */
+enum rec_iter_type {
+	REC_IT_AT_SEQUENCE_NUMBER = 0,
+	REC_IT_AFTER_SEQUENCE_NUMBER = 1,
+	REC_IT_TRIM_HORIZON = 2,
+	REC_IT_LATEST = 3,
+	REC_IT_AT_TIMESTAMP = 4,
+};
+
+struct rec_gsi_req {
+	struct rec_ident id;
+	char shard_id[REC_STR_CAP];
+	enum rec_iter_type type;
+	bool has_seq, has_ts;
+	int64_t ts_ms; /* Timestamp, epoch milliseconds */
+	char seq[REC_STR_CAP];
+};
+
+/* Decodes and validates a GetShardIterator body (body is not modified).
+ * Returns 0 or -1 with e filled (SerializationException /
+ * ValidationException). */
+int rec_decode_get_shard_iterator(struct av *v, const char *body, size_t len,
+				  struct rec_gsi_req *req, struct api_err *e);
+
+/* After stream and shard are resolved: InvalidArgumentException when the
+ * iterator type and StartingSequenceNumber / Timestamp disagree, or the
+ * Timestamp is in the future ("The timestampInMillis parameter cannot be
+ * greater than the currentTimestampInMillis. ..."). Returns 0 or -1. */
+int rec_gsi_check(const struct rec_gsi_req *req, int64_t now_ms, struct api_err *e);
+
+/* --- GetRecords --- */
+
+struct rec_get_req {
+	bool has_limit, has_arn;
+	uint32_t limit;		/* 10000 when absent */
+	uint32_t iter_len;
+	uint32_t arn_cp;
+	char iter[REC_STR_CAP];	/* ShardIterator, NUL-terminated */
+	char arn[REC_STR_CAP];
+};
+
+/* Decodes and validates a GetRecords body. Returns 0 or -1 with e filled. */
+int rec_decode_get_records(struct av *v, const char *body, size_t len, struct rec_get_req *req,
+			   struct api_err *e);
+
+/* --- response encoders (common/json.h writer; check w->overflow) --- */
+
+/* One PutRecords result: ok -> {SequenceNumber, ShardId}; else
+ * {ErrorCode, ErrorMessage}. */
+struct rec_put_result {
+	bool ok;
+	const char *seq;	/* decimal */
+	const char *shard_id;
+	const char *error_code;
+	const char *error_message;
+};
+
+/* {"FailedRecordCount":n,"Records":[...],"EncryptionType":"NONE"|"KMS"}.
+ * encryption NULL leaves EncryptionType out. */
+void rec_encode_put_records(struct jw *w, const struct rec_put_result *res, uint32_t n,
+			    const char *encryption);
+/* {"ShardId":..,"SequenceNumber":..,"EncryptionType":..} */
+void rec_encode_put_record(struct jw *w, const char *shard_id, const char *seq,
+			   const char *encryption);
+/* {"ShardIterator":..} */
+void rec_encode_shard_iterator(struct jw *w, const char *iter);
+
+/* One record to return. */
+struct rec_out {
+	const char *seq;	/* decimal */
+	int64_t arrival_ms;
+	const uint8_t *data;
+	uint32_t data_len;
+	uint16_t pk_len;
+	const char *pk;
+};
+
+struct rec_child_shard {
+	const char *shard_id;
+	const char *parents[2];
+	uint32_t n_parents;
+	route_u128 start, end;
+};
+
+struct rec_get_resp {
+	const struct rec_out *recs;
+	uint32_t n_recs;
+	const char *next_iter;	/* NULL: the shard is closed and fully read */
+	int64_t millis_behind;
+	const char *encryption; /* per record EncryptionType; NULL: left out */
+	const struct rec_child_shard *children; /* only at the end of a closed shard */
+	uint32_t n_children;
+};
+
+/* Encodes a GetRecords response. Writes as many leading records as fit
+ * both REC_GET_MAX_DATA_BYTES of data (at least one record is always
+ * attempted) and the writer's remaining room (keeping room for the tail,
+ * estimated from the iterator and child shards); returns how many were
+ * written. The caller must then point NextShardIterator at the first record
+ * left out, so it must know this count before making next_iter: call
+ * rec_get_records_fit() first with the same inputs. On a writer too small
+ * even for the tail, w->overflow is set. */
+uint32_t rec_encode_get_records(struct jw *w, const struct rec_get_resp *r);
+
+/* How many of recs[0..n) rec_encode_get_records would write into a writer
+ * with room_bytes free, given tail_bytes for everything after the records. */
+uint32_t rec_get_records_fit(const struct rec_out *recs, uint32_t n, size_t room_bytes,
+			     size_t tail_bytes);
+
+/* --- shard iterators (api_iter.c) ---
+ * Opaque, authenticated tokens: a compact binary form of struct rec_iter,
+ * HMAC-SHA256 (first 16 bytes) under a 32-byte server key, base64 (standard
+ * alphabet, like Kinesis's). At most REC_ITER_MAX_CHARS characters. */
+#define REC_ITER_KEY_BYTES 32
+#define REC_ITER_MAX_CHARS 512
+#define REC_ITER_TTL_MS 300000
+#define REC_ITER_VERSION 1
+
+struct rec_iter {
+	bool after;		/* position is exclusive (after seq) */
+	uint8_t name_len;	/* bytes of stream (1..128) */
+	uint32_t shard_index;
+	uint64_t stream_epoch;	/* caller's stream identity (e.g. creation ms) */
+	int64_t issued_ms;
+	route_u128 seq;
+	char stream[REC_NAME_CAP]; /* NUL-terminated */
+};
+
+/* Encodes it into out[0..cap) NUL-terminated; returns the characters
+ * (without NUL) or -EINVAL (name_len 0 or > 128) / -ENOSPC (cap too
+ * small; 256 always suffices). */
+int rec_iter_encode(const struct rec_iter *it, const uint8_t key[REC_ITER_KEY_BYTES], char *out,
+		    size_t cap);
+
+/* Decodes and authenticates s[0..n). Returns 0, -EBADMSG (not one of ours:
+ * bad base64, length, version, MAC, or issued in the future: answer
+ * InvalidArgumentException "Invalid ShardIterator.") or -ETIME (expired:
+ * older than REC_ITER_TTL_MS at now_ms; *it is filled so the message can
+ * name the issue time). The MAC is compared in constant time. */
+int rec_iter_decode(const char *s, size_t n, const uint8_t key[REC_ITER_KEY_BYTES],
+		    int64_t now_ms, struct rec_iter *it);
+
+/* Fills e for a rec_iter_decode failure: -EBADMSG -> InvalidArgumentException
+ * "Invalid ShardIterator."; -ETIME -> ExpiredIteratorException "Iterator
+ * expired. The iterator was created at time Thu Dec 10 01:59:39 UTC 2015
+ * while right now it is ... which is further in the future than the
+ * tolerated delay of 300000 milliseconds." */
+void rec_iter_err(int rc, const struct rec_iter *it, int64_t now_ms, struct api_err *e);
+
+#endif

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The record operations on an io lcore: PutRecord, PutRecords,
+ * GetShardIterator, GetRecords. Decode and validate (dataplane/api), resolve
+ * stream and shard from the routing table (controlplane, RCU snapshot), post
+ * to the owning log lcore(s), and encode the answer when they reply.
+ *
+ * Zero-copy: record bytes are base64-decoded in place inside the request
+ * buffer and the log lcore copies them once, into its write buffer. So the
+ * request bytes stay put until the reply (conn.c does not compact or grow
+ * the input buffer while c->dp is busy). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ring.h>
+
+#include "common/bug.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "controlplane/cp.h"
+#include "dataplane/core/conn_internal.h"
+#include "dataplane/core/dp_internal.h"
+
+/* Per-connection state of the record operation in flight (one at a time:
+ * requests on a connection are handled in order). Allocated on a
+ * connection's first record operation and kept until it closes. */
+struct dp_req {
+	enum api_op op;
+	uint32_t out; /* messages at log lcores */
+	struct rec_put_req put;
+	struct rec_gsi_req gsi;
+	struct rec_get_req get;
+	char shard_id[32];
+	struct rec_desc descs[REC_MAX_RECORDS];
+	struct dp_rec recs[REC_MAX_RECORDS];
+	struct dp_msg msgs[DP_MAX_LOG_LCORES];
+};
+
+static void respond_err(struct lcore_ctx *lc, struct conn *c, const struct api_err *e)
+{
+	conn_respond_error(lc, c, e->http_status, e->type, e->message);
+}
+
+static void not_found(struct lcore_ctx *lc, struct conn *c, const char *name)
+{
+	struct api_err e;
+	api_err_set(&e, 400, "ResourceNotFoundException", "Stream %s under account %s not found.",
+		    name, lc->sh->cfg->account_id);
+	respond_err(lc, c, &e);
+}
+
+/* StreamName / StreamARN -> the routing table's stream, or answers the
+ * error (as the control plane's resolution does) and returns NULL. */
+static const struct cp_route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
+					     const struct rec_ident *id)
+{
+	struct api_err e;
+	char region[64], account[16], name[REC_NAME_CAP];
+	const char *want = id->name;
+	if (!id->has_name && !id->has_arn) {
+		api_err_set(&e, 400, "InvalidArgumentException",
+			    "Either StreamName or StreamARN should be provided.");
+		respond_err(lc, c, &e);
+		return NULL;
+	}
+	if (id->has_arn) {
+		if (av_split_stream_arn(id->arn, region, sizeof(region), account, sizeof(account),
+					name, sizeof(name)) || !av_match_name(name, strlen(name))) {
+			api_err_set(&e, 400, "InvalidArgumentException", "Invalid StreamARN %s.",
+				    id->arn);
+			respond_err(lc, c, &e);
+			return NULL;
+		}
+		if (id->has_name && strcmp(name, id->name) != 0) {
+			api_err_set(&e, 400, "InvalidArgumentException",
+				    "StreamARN %s and StreamName %s do not match.", id->arn, id->name);
+			respond_err(lc, c, &e);
+			return NULL;
+		}
+		if (strcmp(account, lc->sh->cfg->account_id) != 0) {
+			api_err_set(&e, 400, "ResourceNotFoundException",
+				    "Stream %s under account %s not found.", name, account);
+			respond_err(lc, c, &e);
+			return NULL;
+		}
+		want = name;
+	}
+	const struct cp_route_stream *s =
+		cp_route_find(cp_route_get(lc->sh->cp), want, strlen(want));
+	if (!s)
+		not_found(lc, c, want);
+	return s;
+}
+
+static struct dp_req *dp_req_get(struct conn *c)
+{
+	if (!c->dp)
+		c->dp = calloc(1, sizeof(struct dp_req));
+	return c->dp;
+}
+
+/* Posts m to its log lcore. Returns 0 or -ENOBUFS (ring full). */
+static int post(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, struct dp_msg *m)
+{
+	struct log_ctx *lg = &lc->sh->logs[m->log];
+	m->io = lc->idx;
+	m->cookie = ((uint64_t)c->idx << 32) | c->gen;
+	m->now_ms = sl_wall_ms();
+	if (rte_ring_sp_enqueue(lg->in[lc->idx], m) != 0)
+		return -ENOBUFS;
+	d->out++;
+	lc->dp_out++;
+	log_lcore_wake(lg);
+	return 0;
+}
+
+static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
+		     const struct cp_route_stream *s)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	m->log = log;
+	m->stream_id = s->id;
+	m->retention_ms = (int64_t)s->retention_hours * 3600 * 1000;
+	snprintf(m->stream_name, sizeof(m->stream_name), "%s", s->name);
+}
+
+static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
+{
+	struct api_err e;
+	char *body = (char *)c->in + c->head_len;
+	size_t len = (size_t)c->req.content_length;
+	int rc = many ? rec_decode_put_records(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
+					       d->descs, REC_MAX_RECORDS, &e)
+		      : rec_decode_put_record(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
+					      d->descs, &e);
+	if (rc < 0) {
+		respond_err(lc, c, &e);
+		return;
+	}
+	uint32_t n = many ? d->put.n_records : 1;
+	const struct cp_route_stream *s = resolve(lc, c, &d->put.id);
+	if (!s)
+		return;
+	if (rec_put_check(&d->put, many, &e) < 0) {
+		respond_err(lc, c, &e);
+		return;
+	}
+	uint32_t per_log[DP_MAX_LOG_LCORES] = { 0 };
+	for (uint32_t i = 0; i < n; i++) {
+		const struct rec_desc *rd = &d->descs[i];
+		const struct cp_route_shard *sh = cp_route_shard_for(s, rd->hash);
+		BUG_ON(!sh); /* open shards partition the hash space */
+		struct dp_rec *r = &d->recs[i];
+		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
+				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
+				      .shard_index = sh->index, .has_ehk = rd->explicit_hash };
+		if (rd->explicit_hash)
+			for (int b = 0; b < 16; b++)
+				r->ehk[b] = (uint8_t)(rd->hash >> (8 * (15 - b)));
+		per_log[sh->log_lcore]++;
+	}
+	for (uint16_t lg = 0; lg < lc->sh->n_log; lg++) {
+		if (!per_log[lg])
+			continue;
+		struct dp_msg *m = &d->msgs[lg];
+		msg_init(m, DP_PUT, lg, s);
+		m->recs = d->recs;
+		m->n_recs = n;
+		if (post(lc, c, d, m) < 0)
+			for (uint32_t i = 0; i < n; i++)
+				if (d->recs[i].owner == lg)
+					d->recs[i].status = -ENOBUFS;
+	}
+	if (d->out == 0) {
+		api_err_set(&e, 500, "InternalFailure", "The log is overloaded; retry.");
+		respond_err(lc, c, &e);
+		return;
+	}
+	c->waiting_dp = true;
+}
+
+static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+{
+	bool many = d->op == API_OP_PUT_RECORDS;
+	uint32_t n = many ? d->put.n_records : 1;
+	static __thread char seqs[REC_MAX_RECORDS][ST_SEQ_STR_SIZE];
+	static __thread char ids[REC_MAX_RECORDS][24];
+	struct rec_put_result res[REC_MAX_RECORDS];
+	for (uint32_t i = 0; i < n; i++) {
+		const struct dp_rec *r = &d->recs[i];
+		if (r->status == 0) {
+			st_seq_format(r->seq, seqs[i]);
+			snprintf(ids[i], sizeof(ids[i]), "shardId-%012" PRIu32, r->shard_index);
+			res[i] = (struct rec_put_result){ .ok = true, .seq = seqs[i],
+							  .shard_id = ids[i] };
+		} else {
+			res[i] = (struct rec_put_result){
+				.ok = false, .error_code = "InternalFailure",
+				.error_message = "Internal service failure." };
+		}
+	}
+	if (!many && !res[0].ok) {
+		struct api_err e;
+		api_err_set(&e, 500, "InternalFailure", "Internal service failure.");
+		respond_err(lc, c, &e);
+		return;
+	}
+	struct jw w;
+	jw_init(&w, lc->resp_buf, lc->resp_cap);
+	if (many)
+		rec_encode_put_records(&w, res, n, "NONE");
+	else
+		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, "NONE");
+	BUG_ON(w.overflow); /* resp_cap is sized for 500 results */
+	conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
+}
+
+/* "shardId-000000000001" or "1" (as Kinesis accepts) -> index. */
+static int parse_shard_id(const char *s, uint32_t *out)
+{
+	const char *dash = strchr(s, '-');
+	const char *d = dash ? dash + 1 : s;
+	if (!*d || strlen(d) > 12 || strspn(d, "0123456789") != strlen(d))
+		return -EINVAL;
+	uint64_t v = strtoull(d, NULL, 10);
+	if (v > INT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static void shard_missing(struct lcore_ctx *lc, struct conn *c, const char *sid,
+			  const char *stream)
+{
+	struct api_err e;
+	api_err_set(&e, 400, "ResourceNotFoundException",
+		    "Shard %s in stream %s under account %s does not exist", sid, stream,
+		    lc->sh->cfg->account_id);
+	respond_err(lc, c, &e);
+}
+
+/* AT_/AFTER_SEQUENCE_NUMBER: the number must be ours and name this shard. */
+static int check_seq(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+		     const char *stream, uint32_t index, st_seq_t *out)
+{
+	struct api_err e;
+	const char *txt = d->gsi.seq;
+	if (st_seq_parse(txt, strlen(txt), out) < 0 || !st_seq_valid(*out) ||
+	    st_seq_counter(*out) == 0) {
+		api_err_set(&e, 400, "InvalidArgumentException",
+			    "StartingSequenceNumber %s used in GetShardIterator on shard %s in "
+			    "stream %s under account %s is invalid.", txt, d->shard_id, stream,
+			    lc->sh->cfg->account_id);
+		respond_err(lc, c, &e);
+		return -1;
+	}
+	if (st_seq_shard(*out) != index) {
+		api_err_set(&e, 400, "InvalidArgumentException",
+			    "Invalid StartingSequenceNumber. It encodes shardId-%012" PRIu32
+			    ", while it was used in a call to a shard with %s",
+			    st_seq_shard(*out), d->shard_id);
+		respond_err(lc, c, &e);
+		return -1;
+	}
+	return 0;
+}
+
+static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+{
+	struct api_err e;
+	const char *body = (const char *)c->in + c->head_len;
+	if (rec_decode_get_shard_iterator(lc->av, body, (size_t)c->req.content_length, &d->gsi,
+					  &e) < 0) {
+		respond_err(lc, c, &e);
+		return;
+	}
+	const struct cp_route_stream *s = resolve(lc, c, &d->gsi.id);
+	if (!s)
+		return;
+	uint32_t index;
+	if (parse_shard_id(d->gsi.shard_id, &index) < 0) {
+		api_err_set(&e, 400, "ResourceNotFoundException",
+			    "Could not find shard %s in stream %s under account %s.",
+			    d->gsi.shard_id, s->name, lc->sh->cfg->account_id);
+		respond_err(lc, c, &e);
+		return;
+	}
+	snprintf(d->shard_id, sizeof(d->shard_id), "shardId-%012" PRIu32, index);
+	if (index >= s->n_shards) {
+		shard_missing(lc, c, d->shard_id, s->name);
+		return;
+	}
+	if (rec_gsi_check(&d->gsi, sl_wall_ms(), &e) < 0) {
+		respond_err(lc, c, &e);
+		return;
+	}
+	struct dp_msg *m = &d->msgs[0];
+	msg_init(m, DP_ITERATOR, s->shards[index].log_lcore, s);
+	m->shard_index = index;
+	m->it_type = (uint8_t)d->gsi.type;
+	m->ts_ms = d->gsi.ts_ms;
+	if (d->gsi.type == REC_IT_AT_SEQUENCE_NUMBER || d->gsi.type == REC_IT_AFTER_SEQUENCE_NUMBER) {
+		if (check_seq(lc, c, d, s->name, index, &m->seq) < 0)
+			return;
+		m->after = d->gsi.type == REC_IT_AFTER_SEQUENCE_NUMBER;
+	}
+	if (post(lc, c, d, m) < 0) {
+		api_err_set(&e, 500, "InternalFailure", "The log is overloaded; retry.");
+		respond_err(lc, c, &e);
+		return;
+	}
+	c->waiting_dp = true;
+}
+
+static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+{
+	struct dp_msg *m = &d->msgs[0];
+	if (m->status < 0) {
+		struct api_err e;
+		api_err_set(&e, 500, "InternalFailure", "Internal service failure.");
+		respond_err(lc, c, &e);
+		return;
+	}
+	struct rec_iter it = { .after = m->after, .shard_index = m->shard_index,
+			       .stream_epoch = m->stream_id, .issued_ms = sl_wall_ms(),
+			       .seq = m->seq };
+	it.name_len = (uint8_t)strlen(m->stream_name);
+	memcpy(it.stream, m->stream_name, (size_t)it.name_len + 1);
+	char iter[REC_ITER_MAX_CHARS + 1];
+	int il = rec_iter_encode(&it, lc->sh->iter_key, iter, sizeof(iter));
+	BUG_ON(il < 0);
+	struct jw w;
+	jw_init(&w, lc->resp_buf, lc->resp_cap);
+	rec_encode_shard_iterator(&w, iter);
+	conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
+}
+
+static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+{
+	struct api_err e;
+	const char *body = (const char *)c->in + c->head_len;
+	if (rec_decode_get_records(lc->av, body, (size_t)c->req.content_length, &d->get, &e) < 0) {
+		respond_err(lc, c, &e);
+		return;
+	}
+	struct rec_iter it;
+	int64_t now = sl_wall_ms();
+	int rc = rec_iter_decode(d->get.iter, d->get.iter_len, lc->sh->iter_key, now, &it);
+	if (rc < 0) {
+		rec_iter_err(rc, &it, now, &e);
+		respond_err(lc, c, &e);
+		return;
+	}
+	char sid[32];
+	snprintf(sid, sizeof(sid), "shardId-%012" PRIu32, it.shard_index);
+	const struct cp_route_stream *s =
+		cp_route_find(cp_route_get(lc->sh->cp), it.stream, it.name_len);
+	/* A stream deleted and re-created under the same name has a new id: its
+	 * old iterators name data that is gone. */
+	if (!s || s->id != it.stream_epoch || it.shard_index >= s->n_shards) {
+		shard_missing(lc, c, sid, it.stream);
+		return;
+	}
+	struct dp_msg *m = &d->msgs[0];
+	msg_init(m, DP_GET, s->shards[it.shard_index].log_lcore, s);
+	m->shard_index = it.shard_index;
+	m->seq = it.seq;
+	m->after = it.after;
+	m->limit = d->get.limit;
+	if (post(lc, c, d, m) < 0) {
+		api_err_set(&e, 500, "InternalFailure", "The log is overloaded; retry.");
+		respond_err(lc, c, &e);
+		return;
+	}
+	c->waiting_dp = true;
+}
+
+static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+{
+	struct dp_msg *m = &d->msgs[0];
+	if (m->status < 0 || !m->resp) {
+		struct api_err e;
+		api_err_set(&e, 500, "InternalFailure", "Internal service failure.");
+		respond_err(lc, c, &e);
+	} else {
+		conn_respond(lc, c, m->http_status, m->resp, m->resp_len);
+	}
+	free(m->resp);
+	m->resp = NULL;
+}
+
+void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
+{
+	struct dp_req *d = dp_req_get(c);
+	if (!d) {
+		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		return;
+	}
+	d->op = (enum api_op)op;
+	d->out = 0;
+	switch (op) {
+	case API_OP_PUT_RECORD:
+		put_dispatch(lc, c, d, false);
+		break;
+	case API_OP_PUT_RECORDS:
+		put_dispatch(lc, c, d, true);
+		break;
+	case API_OP_GET_SHARD_ITERATOR:
+		gsi_dispatch(lc, c, d);
+		break;
+	case API_OP_GET_RECORDS:
+		get_dispatch(lc, c, d);
+		break;
+	default:
+		BUG_ON(1);
+	}
+}
+
+/* One message came back. When the request's last one is in, answer it. */
+static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
+{
+	uint32_t idx = (uint32_t)(m->cookie >> 32);
+	BUG_ON(idx >= lc->max_conns);
+	struct conn *c = &lc->conns[idx];
+	struct dp_req *d = c->dp;
+	BUG_ON(!d || d->out == 0 || lc->dp_out == 0);
+	d->out--;
+	lc->dp_out--;
+	if (d->out > 0)
+		return;
+	if (c->state == CONN_ZOMBIE) {
+		if (d->op == API_OP_GET_RECORDS) {
+			free(d->msgs[0].resp);
+			d->msgs[0].resp = NULL;
+		}
+		conn_reap(lc, c); /* the slot was only waiting for us */
+		return;
+	}
+	c->waiting_dp = false;
+	if (c->state == CONN_OPEN) {
+		switch (d->op) {
+		case API_OP_PUT_RECORD:
+		case API_OP_PUT_RECORDS:
+			put_reply(lc, c, d);
+			break;
+		case API_OP_GET_SHARD_ITERATOR:
+			gsi_reply(lc, c, d);
+			break;
+		default:
+			get_reply(lc, c, d);
+			break;
+		}
+	} else if (d->op == API_OP_GET_RECORDS) {
+		free(d->msgs[0].resp);
+		d->msgs[0].resp = NULL;
+	}
+	conn_request_done(lc, c);
+}
+
+void data_poll(struct lcore_ctx *lc)
+{
+	if (lc->dp_out == 0)
+		return;
+	for (uint16_t lg = 0; lg < lc->sh->n_log; lg++) {
+		struct dp_msg *ms[32];
+		unsigned n;
+		while ((n = rte_ring_sc_dequeue_burst(lc->sh->logs[lg].out[lc->idx], (void **)ms,
+						      32, NULL)) > 0)
+			for (unsigned i = 0; i < n; i++)
+				data_complete(lc, ms[i]);
+	}
+}

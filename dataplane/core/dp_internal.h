@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The record data path between io lcores and log lcores.
+ *
+ * An io lcore decodes a record operation, resolves stream and shard from the
+ * routing table, and posts one dp_msg per log lcore involved on the SP/SC
+ * ring for that (io lcore, log lcore) pair. The log lcore owns the shards'
+ * journal: it appends, waits for durability (group commit), or reads, fills
+ * the reply part and returns the message on the SP/SC ring back to the io
+ * lcore, then wakes it.
+ *
+ * Ownership: a dp_msg and everything it points to (records in the request
+ * buffer, the per-connection dp_put arrays) belong to the io lcore's
+ * connection; while the message is out, only the log lcore touches the
+ * fields marked "log" below, and the io lcore touches nothing of it. The ring
+ * enqueue/dequeue pairs order those accesses (rte_ring has release/acquire
+ * semantics). A connection that closes with messages out keeps its buffers
+ * until they come back (conn_released waits for dp_out == 0). */
+#ifndef SL_DATAPLANE_CORE_DP_INTERNAL_H
+#define SL_DATAPLANE_CORE_DP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/api/records.h"
+#include "storage/st.h"
+
+#define DP_MAX_LOG_LCORES 16
+#define DP_RING_SIZE 1024
+
+enum dp_kind {
+	DP_PUT = 1,	 /* append records, reply when durable */
+	DP_ITERATOR = 2, /* resolve a GetShardIterator position */
+	DP_GET = 3,	 /* GetRecords: read and encode the response body */
+};
+
+/* One record of a PutRecord(s), in request order. */
+struct dp_rec {
+	const uint8_t *data; /* inside the request buffer (base64-decoded) */
+	const char *pk;
+	uint32_t data_len;
+	uint16_t pk_len;
+	uint16_t owner;	      /* log lcore */
+	uint32_t shard_index;
+	bool has_ehk;
+	uint8_t ehk[16];      /* ExplicitHashKey, big-endian */
+	/* log: */
+	st_seq_t seq;
+	int32_t status;	      /* 0 durable, -errno failed */
+};
+
+struct dp_msg {
+	uint8_t kind;	 /* enum dp_kind */
+	uint16_t io;	 /* io lcore index (reply ring) */
+	uint16_t log;	 /* log lcore index */
+	uint64_t cookie; /* connection idx << 32 | gen */
+	uint64_t stream_id;
+	int64_t now_ms;	 /* wall clock at the io lcore: arrival time of records */
+	int64_t retention_ms;
+	/* DP_PUT */
+	struct dp_rec *recs;
+	uint32_t n_recs;
+	/* DP_ITERATOR / DP_GET */
+	uint32_t shard_index;
+	uint8_t it_type; /* enum rec_iter_type */
+	bool after;	 /* position exclusive */
+	st_seq_t seq;
+	int64_t ts_ms;
+	uint32_t limit;
+	char stream_name[REC_NAME_CAP];
+	/* log: */
+	uint32_t mine;	     /* DP_PUT: records owned by this log lcore */
+	uint32_t appended;   /* DP_PUT: of those, appended so far */
+	uint32_t undurable;  /* DP_PUT: appended, durability not yet reported */
+	int32_t status;	     /* 0 or -errno */
+	uint16_t http_status; /* DP_GET: response */
+	char *resp;	      /* DP_GET: JSON body (malloc), freed by the io lcore */
+	uint32_t resp_len;
+};
+
+struct rte_ring;
+struct lcore_ctx;
+
+/* A log lcore: its journal and its rings with every io lcore. */
+struct log_ctx {
+	uint16_t idx;
+	struct sl_shared *sh;
+	struct st_journal *j;
+	struct rte_ring **in;  /* [io] io -> log */
+	struct rte_ring **out; /* [io] log -> io */
+	int efd;	       /* wake-up from io lcores */
+	/* Messages taken off a ring but not finished: a PUT the journal could
+	 * not take whole (back-pressure) stays at backlog[bl_pos]. */
+	struct dp_msg *backlog[32];
+	unsigned bl_pos, bl_n;
+	uint64_t n_appended, n_acked;
+	struct st_record *scratch; /* REC_MAX_RECORDS */
+	uint32_t *order;	   /* REC_MAX_RECORDS */
+};
+
+/* logcore.c */
+int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx);
+int log_lcore_run(struct log_ctx *lg);
+void log_lcore_fini(struct log_ctx *lg);
+/* Wakes a log lcore from any thread (write to its eventfd). */
+void log_lcore_wake(struct log_ctx *lg);
+
+/* data.c (io lcore side) */
+void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
+void data_poll(struct lcore_ctx *lc);
+
+#endif

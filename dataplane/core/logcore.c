@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The log lcore: owns one journal (storage/) for the shards routed to it.
+ *
+ * Loop: drain the rings from every io lcore; PUT messages are appended
+ * (records of one shard in one chunk, request order kept within a shard) and
+ * answered only when st_poll reports the write durable (group commit: what
+ * arrives during a flush goes in the next one, no timer); ITERATOR and GET
+ * messages are answered at once from the journal. When there is nothing to
+ * do the lcore sleeps in poll(2) on its eventfd and the journal's pending
+ * writes (st_wait), so an idle appliance costs no CPU. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <rte_ring.h>
+
+#include "common/base64.h"
+#include "common/bug.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "controlplane/cp.h"
+#include "dataplane/core/conn_internal.h"
+#include "dataplane/core/dp_internal.h"
+
+#define LOG_BURST 32
+#define LOG_IDLE_WAIT_MS 100
+
+static void log_reply(struct log_ctx *lg, struct dp_msg *m)
+{
+	struct rte_ring *r = lg->out[m->io];
+	/* The reply ring holds DP_RING_SIZE and an io lcore has at most that
+	 * many messages out to us (it posts on a ring of the same size), so
+	 * this cannot stay full; spin briefly if the io lcore lags. */
+	while (rte_ring_sp_enqueue(r, m) != 0)
+		lg->sh->lcs[m->io].xprt->wake(&lg->sh->lcs[m->io]);
+	lg->sh->lcs[m->io].xprt->wake(&lg->sh->lcs[m->io]);
+}
+
+/* st_done_fn: records [first, first+count) of message `token` settled. */
+static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t shard_index,
+			st_seq_t first_seq, uint32_t count, int status)
+{
+	struct log_ctx *lg = ctx;
+	struct dp_msg *m = (struct dp_msg *)(uintptr_t)token;
+	(void)stream_id;
+	BUG_ON(count > m->undurable);
+	if (status < 0) {
+		/* Not durable: these records must not be acknowledged. */
+		for (uint32_t i = 0; i < m->n_recs; i++) {
+			struct dp_rec *r = &m->recs[i];
+			if (r->owner == lg->idx && r->shard_index == shard_index &&
+			    r->seq >= first_seq && r->seq < first_seq + count)
+				r->status = status;
+		}
+		if (m->status == 0)
+			m->status = status;
+	}
+	m->undurable -= count;
+	if (m->undurable == 0 && m->appended == m->mine) {
+		lg->n_acked += m->mine;
+		log_reply(lg, m);
+	}
+}
+
+/* Indexes of this lcore's records of m in lg->order, sorted by shard with
+ * request order kept within a shard (a stable insertion sort: batches are
+ * at most 500). Deterministic, so a resumed append sees the same order. */
+static uint32_t log_order(struct log_ctx *lg, const struct dp_msg *m)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < m->n_recs; i++)
+		if (m->recs[i].owner == lg->idx)
+			lg->order[n++] = i;
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t v = lg->order[i], k = i;
+		while (k > 0 && m->recs[lg->order[k - 1]].shard_index > m->recs[v].shard_index) {
+			lg->order[k] = lg->order[k - 1];
+			k--;
+		}
+		lg->order[k] = v;
+	}
+	return n;
+}
+
+/* Appends what is left of a PUT, one chunk per shard run. Returns true when
+ * all of this lcore's records are in the journal's buffers, false on
+ * back-pressure (call again after st_poll). */
+static bool log_put(struct log_ctx *lg, struct dp_msg *m)
+{
+	m->mine = log_order(lg, m);
+	while (m->appended < m->mine) {
+		uint32_t at = m->appended;
+		uint32_t shard = m->recs[lg->order[at]].shard_index, run = 0;
+		while (at + run < m->mine && m->recs[lg->order[at + run]].shard_index == shard) {
+			const struct dp_rec *r = &m->recs[lg->order[at + run]];
+			lg->scratch[run++] = (struct st_record){
+				.pkey = r->pk, .data = r->data, .ehk = r->has_ehk ? r->ehk : NULL,
+				.data_len = r->data_len, .pkey_len = r->pk_len };
+		}
+		st_seq_t first;
+		int k = st_append(lg->j, m->stream_id, shard, lg->scratch, run, m->now_ms,
+				  (uint64_t)(uintptr_t)m, &first);
+		if (k == -ENOBUFS)
+			return false;
+		if (k < 0) {
+			/* Can never be stored (oversize, shard table full): fail
+			 * these records; they are never acknowledged. */
+			SL_WARN("append to shard %u failed: %s", shard, strerror(-k));
+			for (uint32_t x = 0; x < run; x++)
+				m->recs[lg->order[at + x]].status = k;
+			m->status = k;
+			k = (int)run;
+		} else {
+			for (int x = 0; x < k; x++)
+				m->recs[lg->order[at + (uint32_t)x]].seq = first + (st_seq_t)x;
+			m->undurable += (uint32_t)k;
+			lg->n_appended += (uint32_t)k;
+		}
+		m->appended += (uint32_t)k;
+	}
+	if (m->undurable == 0) /* nothing of ours went to the journal */
+		log_reply(lg, m);
+	return true;
+}
+
+static int64_t log_retention_floor(const struct dp_msg *m)
+{
+	return m->retention_ms > 0 ? m->now_ms - m->retention_ms : INT64_MIN;
+}
+
+static void log_iterator(struct log_ctx *lg, struct dp_msg *m)
+{
+	switch (m->it_type) {
+	case REC_IT_TRIM_HORIZON:
+		m->seq = st_trim_horizon(lg->j, m->stream_id, m->shard_index,
+					 log_retention_floor(m));
+		m->after = false;
+		break;
+	case REC_IT_LATEST:
+		m->seq = st_latest(lg->j, m->stream_id, m->shard_index);
+		m->after = false;
+		break;
+	case REC_IT_AT_TIMESTAMP:
+		m->status = st_seq_at_timestamp(lg->j, m->stream_id, m->shard_index,
+						SL_MAX(m->ts_ms, log_retention_floor(m)), &m->seq);
+		m->after = false;
+		break;
+	default: /* AT_/AFTER_SEQUENCE_NUMBER: the io lcore set seq and after */
+		break;
+	}
+	log_reply(lg, m);
+}
+
+/* Grows the response buffer of a GET so `more` bytes fit. */
+static int get_reserve(struct jw *w, size_t more)
+{
+	if (w->len + more <= w->cap)
+		return 0;
+	size_t ncap = w->cap * 2;
+	while (ncap < w->len + more)
+		ncap *= 2;
+	char *p = realloc(w->buf, ncap);
+	if (!p)
+		return -ENOMEM;
+	w->buf = p;
+	w->cap = ncap;
+	return 0;
+}
+
+struct get_ctx {
+	struct jw *w;
+	int err;
+	uint32_t n;
+	int64_t last_arrival_ms;
+};
+
+/* st_read_fn: one record straight into the JSON body. Pointers are valid only
+ * during the call, so the bytes are base64-encoded here, once, with no
+ * intermediate copy. */
+static int get_record(void *ctx, const struct st_read_rec *r)
+{
+	struct get_ctx *g = ctx;
+	struct jw *w = g->w;
+	if (get_reserve(w, b64_enc_len(r->data_len) + (size_t)r->pkey_len * 6 + 256) < 0) {
+		g->err = -ENOMEM;
+		return 1;
+	}
+	char seq[ST_SEQ_STR_SIZE];
+	st_seq_format(r->seq, seq);
+	jw_obj_begin(w);
+	jw_key(w, "SequenceNumber");
+	jw_str(w, seq);
+	jw_key(w, "ApproximateArrivalTimestamp");
+	jw_epoch_ms(w, r->arrival_ms);
+	jw_key(w, "Data");
+	jw_b64(w, r->data, r->data_len);
+	jw_key(w, "PartitionKey");
+	jw_strn(w, r->pkey, r->pkey_len);
+	jw_obj_end(w);
+	g->n++;
+	g->last_arrival_ms = r->arrival_ms;
+	return 0;
+}
+
+static void get_fail(struct dp_msg *m, int err)
+{
+	m->status = err;
+	m->http_status = 500;
+	free(m->resp);
+	m->resp = NULL;
+	m->resp_len = 0;
+}
+
+/* GetRecords: reads from the position in the message and encodes the whole
+ * response body, NextShardIterator included. */
+static void log_get(struct log_ctx *lg, struct dp_msg *m)
+{
+	struct jw w;
+	size_t cap = 64 << 10;
+	char *buf = malloc(cap);
+	if (!buf) {
+		get_fail(m, -ENOMEM);
+		log_reply(lg, m);
+		return;
+	}
+	jw_init(&w, buf, cap);
+	jw_obj_begin(&w);
+	jw_key(&w, "Records");
+	jw_arr_begin(&w);
+	struct get_ctx g = { .w = &w };
+	st_seq_t start = m->after ? m->seq + 1 : m->seq, next = start;
+	int n = st_read(lg->j, m->stream_id, m->shard_index, start, log_retention_floor(m),
+			m->limit, REC_GET_MAX_DATA_BYTES, get_record, &g, &next);
+	if (n < 0 || g.err) {
+		SL_WARN("GetRecords read failed on shard %u: %s", m->shard_index,
+			strerror(-(n < 0 ? n : g.err)));
+		get_fail(m, n < 0 ? n : g.err);
+		free(w.buf);
+		log_reply(lg, m);
+		return;
+	}
+	jw_arr_end(&w);
+	struct rec_iter it = { .after = false, .shard_index = m->shard_index,
+			       .stream_epoch = m->stream_id, .issued_ms = m->now_ms,
+			       .seq = next };
+	it.name_len = (uint8_t)strlen(m->stream_name);
+	memcpy(it.stream, m->stream_name, (size_t)it.name_len + 1);
+	char iter[REC_ITER_MAX_CHARS + 1];
+	int il = rec_iter_encode(&it, lg->sh->iter_key, iter, sizeof(iter));
+	BUG_ON(il < 0);
+	st_seq_t latest = st_latest(lg->j, m->stream_id, m->shard_index);
+	int64_t behind = next >= latest || g.n == 0 ? 0 : m->now_ms - g.last_arrival_ms;
+	if (get_reserve(&w, (size_t)il + 128) < 0) {
+		get_fail(m, -ENOMEM);
+		free(w.buf);
+		log_reply(lg, m);
+		return;
+	}
+	jw_key(&w, "NextShardIterator");
+	jw_strn(&w, iter, (size_t)il);
+	jw_key(&w, "MillisBehindLatest");
+	jw_i64(&w, behind < 0 ? 0 : behind);
+	jw_obj_end(&w);
+	BUG_ON(w.overflow);
+	m->http_status = 200;
+	m->resp = w.buf;
+	m->resp_len = (uint32_t)w.len;
+	log_reply(lg, m);
+}
+
+static bool log_handle(struct log_ctx *lg, struct dp_msg *m)
+{
+	switch (m->kind) {
+	case DP_PUT:
+		return log_put(lg, m);
+	case DP_ITERATOR:
+		log_iterator(lg, m);
+		return true;
+	case DP_GET:
+		log_get(lg, m);
+		return true;
+	default:
+		BUG_ON(1);
+	}
+	return true;
+}
+
+/* Handles messages: first the backlog left by back-pressure, then new ones
+ * from each io lcore's ring. A PUT the journal cannot take yet stays at the
+ * head of the backlog (its appended part stays appended; log_put resumes).
+ * Returns the number of messages completed. */
+static unsigned log_drain(struct log_ctx *lg)
+{
+	unsigned handled = 0;
+	for (uint16_t io = 0; io <= lg->sh->n_io; io++) {
+		if (lg->bl_pos == lg->bl_n) {
+			if (io == lg->sh->n_io)
+				break;
+			lg->bl_pos = 0;
+			lg->bl_n = rte_ring_sc_dequeue_burst(lg->in[io], (void **)lg->backlog,
+							     LOG_BURST, NULL);
+		}
+		while (lg->bl_pos < lg->bl_n) {
+			if (!log_handle(lg, lg->backlog[lg->bl_pos]))
+				return handled; /* back-pressure: st_poll first */
+			lg->bl_pos++;
+			handled++;
+		}
+	}
+	return handled;
+}
+
+/* Sleeps until an io lcore posts (eventfd) or a journal write completes. */
+static void log_sleep(struct log_ctx *lg, uint32_t timeout_ms)
+{
+	if (st_pending(lg->j) > 0) {
+		st_wait(lg->j, 1); /* a flush is in flight: its completion is next */
+		return;
+	}
+	struct pollfd p = { .fd = lg->efd, .events = POLLIN };
+	if (poll(&p, 1, (int)timeout_ms) > 0) {
+		uint64_t v;
+		ssize_t r = read(lg->efd, &v, sizeof(v));
+		(void)r;
+	}
+}
+
+int log_lcore_run(struct log_ctx *lg)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "log%u", lg->idx);
+	sl_log_thread_name(name);
+	uint16_t reader = (uint16_t)(lg->sh->n_io + lg->idx);
+	cp_route_reader(lg->sh->cp, reader, true);
+	uint64_t next_trim_ms = sl_mono_ms() + 10000;
+	for (;;) {
+		cp_route_quiescent(lg->sh->cp, reader);
+		bool stop = atomic_load_explicit(&lg->sh->stop_logs, memory_order_acquire);
+		unsigned n = log_drain(lg);
+		int c = st_poll(lg->j);
+		if (c < 0) {
+			SL_ERR("journal poll failed: %s", strerror(-c));
+			cp_route_reader(lg->sh->cp, reader, false);
+			return c;
+		}
+		if (n > 0 || c > 0)
+			continue;
+		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0)
+			break;
+		uint64_t now = sl_mono_ms();
+		if (st_checkpoint_due(lg->j))
+			st_checkpoint(lg->j);
+		if (now >= next_trim_ms) {
+			st_trim(lg->j, sl_wall_ms(), lg->sh->retention_of, lg->sh);
+			next_trim_ms = now + 60000;
+		}
+		log_sleep(lg, stop ? 1 : LOG_IDLE_WAIT_MS);
+	}
+	cp_route_reader(lg->sh->cp, reader, false);
+	return 0;
+}
+
+void log_lcore_wake(struct log_ctx *lg)
+{
+	uint64_t one = 1;
+	ssize_t n = write(lg->efd, &one, sizeof(one));
+	(void)n; /* EAGAIN: a wake-up is already pending */
+}
+
+int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
+{
+	memset(lg, 0, sizeof(*lg));
+	lg->idx = idx;
+	lg->sh = sh;
+	lg->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	lg->in = calloc(sh->n_io, sizeof(*lg->in));
+	lg->out = calloc(sh->n_io, sizeof(*lg->out));
+	lg->scratch = calloc(REC_MAX_RECORDS, sizeof(*lg->scratch));
+	lg->order = calloc(REC_MAX_RECORDS, sizeof(*lg->order));
+	if (lg->efd < 0 || !lg->in || !lg->out || !lg->scratch || !lg->order)
+		return -ENOMEM;
+	for (uint16_t io = 0; io < sh->n_io; io++) {
+		char rn[RTE_RING_NAMESIZE];
+		snprintf(rn, sizeof(rn), "dpi%u_%u", io, idx);
+		lg->in[io] = rte_ring_create(rn, DP_RING_SIZE, SOCKET_ID_ANY,
+					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(rn, sizeof(rn), "dpo%u_%u", io, idx);
+		lg->out[io] = rte_ring_create(rn, DP_RING_SIZE, SOCKET_ID_ANY,
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!lg->in[io] || !lg->out[io])
+			return -ENOMEM;
+	}
+	char dir[SL_PATH_MAX + 32];
+	snprintf(dir, sizeof(dir), "%s/log/%u", sh->cfg->data_dir, idx);
+	struct st_opts o;
+	st_opts_default(&o);
+	o.segment_bytes = (uint64_t)sh->cfg->segment_mib << 20;
+	o.max_shards = sh->cfg->max_shards_per_log;
+	lg->j = st_open(dir, &o, log_on_done, lg);
+	if (!lg->j) {
+		SL_ERR("cannot open the journal in %s: %s", dir, strerror(errno));
+		return -errno ? -errno : -EIO;
+	}
+	return 0;
+}
+
+void log_lcore_fini(struct log_ctx *lg)
+{
+	if (lg->j)
+		st_close(lg->j);
+	lg->j = NULL;
+	for (uint16_t io = 0; lg->in && io < lg->sh->n_io; io++) {
+		rte_ring_free(lg->in[io]);
+		rte_ring_free(lg->out[io]);
+	}
+	free(lg->in);
+	free(lg->out);
+	free(lg->scratch);
+	free(lg->order);
+	if (lg->efd >= 0)
+		close(lg->efd);
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reads: index lookup, then a synchronous pread of each chunk (first version;
+ * the tail will be served from the write buffers / io_uring reads later).
+ * Every chunk is CRC-checked again after it is read back. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/bug.h"
+#include "storage/st_internal.h"
+
+/* Reads the chunk of entry e into j->rbuf and checks it. */
+static int chunk_load(struct st_journal *j, const struct st_ient *e,
+		      const struct st_shard *s)
+{
+	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)j->rbuf;
+	int fd = st_read_fd(j, e->seg);
+
+	if (fd < 0)
+		return -EIO;
+	if (e->len > j->o.buf_bytes ||
+	    pread(fd, j->rbuf, e->len, (off_t)e->off) != (ssize_t)e->len)
+		return -EIO;
+	if (st_chunk_check(j->rbuf, e->len) < 0 || h->stream_id != s->stream_id ||
+	    h->shard_index != s->shard_index || h->first_seq_lo != e->first_ctr ||
+	    h->record_count != e->count)
+		return -EIO;
+	return 0;
+}
+
+struct rec_cursor {
+	const uint8_t *p, *end;
+	int64_t base_ms;
+};
+
+/* Decodes the next record; returns false at the end or on a malformed
+ * record (the CRC matched, so that would be a writer bug). */
+static bool rec_next(struct rec_cursor *c, struct st_read_rec *r)
+{
+	struct st_rec_hdr rh;
+
+	if ((size_t)(c->end - c->p) < sizeof(rh))
+		return false;
+	memcpy(&rh, c->p, sizeof(rh));
+	size_t need = sizeof(rh) + ((rh.rflags & ST_RF_EHK) ? 16u : 0u) +
+		      rh.pkey_len + (size_t)rh.data_len;
+
+	BUG_ON(need > (size_t)(c->end - c->p));
+	c->p += sizeof(rh);
+	r->ehk = NULL;
+	if (rh.rflags & ST_RF_EHK) {
+		r->ehk = c->p;
+		c->p += 16;
+	}
+	r->pkey = c->p;
+	r->pkey_len = rh.pkey_len;
+	c->p += rh.pkey_len;
+	r->data = c->p;
+	r->data_len = rh.data_len;
+	c->p += rh.data_len;
+	r->arrival_ms = c->base_ms + rh.arrival_delta_ms;
+	return true;
+}
+
+struct read_state {
+	st_seq_t start;
+	int64_t min_arrival_ms;
+	uint32_t max_records;
+	uint64_t max_bytes;
+	st_read_fn cb;
+	void *ctx;
+	uint32_t nrec;
+	uint64_t nbytes;
+	uint64_t next_ctr;
+	bool stop;
+};
+
+/* Delivers the loaded chunk's records from rs->next_ctr on. */
+static void chunk_deliver(struct st_journal *j, const struct st_ient *e,
+			  uint32_t shard_index, struct read_state *rs)
+{
+	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)j->rbuf;
+	struct rec_cursor c = {
+		.p = j->rbuf + ST_HDR_LEN, .end = j->rbuf + h->total_len,
+		.base_ms = h->min_arrival_ms,
+	};
+	struct st_read_rec r;
+
+	for (uint32_t i = 0; i < e->count && rec_next(&c, &r); i++) {
+		uint64_t ctr = e->first_ctr + i;
+
+		if (ctr < rs->next_ctr)
+			continue;
+		if (r.arrival_ms >= rs->min_arrival_ms) {
+			if (rs->nrec > 0 && (rs->nrec >= rs->max_records ||
+					     rs->nbytes + r.data_len > rs->max_bytes)) {
+				rs->stop = true;
+				return;
+			}
+			r.seq = st_seq_make(shard_index, ctr);
+			rs->nrec++;
+			rs->nbytes += r.data_len;
+			rs->next_ctr = ctr + 1;
+			if (rs->cb(rs->ctx, &r) != 0) {
+				rs->stop = true;
+				return;
+			}
+		} else {
+			rs->next_ctr = ctr + 1; /* expired: skip for good */
+		}
+	}
+}
+
+int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
+	    uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq)
+{
+	struct st_shard *s;
+	struct read_state rs = {
+		.start = start, .min_arrival_ms = min_arrival_ms,
+		.max_records = max_records, .max_bytes = max_bytes,
+		.cb = cb, .ctx = ctx, .next_ctr = st_seq_counter(start),
+	};
+
+	if (!st_seq_valid(start) || st_seq_shard(start) != shard_index || !cb)
+		return -EINVAL;
+	if (next_seq)
+		*next_seq = start;
+	if (max_records == 0)
+		return 0;
+	s = st_shard_get(j, stream_id, shard_index, false);
+	if (!s)
+		return 0;
+	for (uint32_t i = st_index_find_ctr(s, rs.next_ctr); i < s->n && !rs.stop; i++) {
+		const struct st_ient *e = &s->ent[s->start + i];
+		int rc;
+
+		/* Whole chunk older than retention: skip without reading. */
+		if (e->max_arrival < min_arrival_ms) {
+			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
+			continue;
+		}
+		rc = chunk_load(j, e, s);
+		if (rc < 0)
+			return rc;
+		chunk_deliver(j, e, shard_index, &rs);
+		if (!rs.stop)
+			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
+	}
+	if (next_seq)
+		*next_seq = st_seq_make(shard_index, rs.next_ctr);
+	return (int)rs.nrec;
+}
+
+st_seq_t st_latest(struct st_journal *j, uint64_t stream_id, uint32_t shard_index)
+{
+	struct st_shard *s = st_shard_get(j, stream_id, shard_index, false);
+
+	return st_seq_make(shard_index, s ? s->dur_ctr : 1);
+}
+
+st_seq_t st_trim_horizon(struct st_journal *j, uint64_t stream_id,
+			 uint32_t shard_index, int64_t min_arrival_ms)
+{
+	struct st_shard *s = st_shard_get(j, stream_id, shard_index, false);
+
+	if (!s)
+		return st_seq_make(shard_index, 1);
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct st_ient *e = &s->ent[s->start + i];
+
+		if (e->max_arrival >= min_arrival_ms)
+			return st_seq_make(shard_index, e->first_ctr);
+	}
+	return st_seq_make(shard_index, s->dur_ctr);
+}
+
+int st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		st_seq_t *out)
+{
+	struct st_shard *s = st_shard_get(j, stream_id, shard_index, false);
+
+	if (!s || s->n == 0)
+		return -ENOENT;
+	const struct st_ient *e = &s->ent[s->start + s->n - 1];
+
+	*out = st_seq_make(shard_index, e->first_ctr + e->count - 1);
+	return 0;
+}
+
+int st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
+			uint32_t shard_index, int64_t ts_ms, st_seq_t *out)
+{
+	struct st_shard *s = st_shard_get(j, stream_id, shard_index, false);
+	uint32_t i;
+
+	*out = st_latest(j, stream_id, shard_index);
+	if (!s)
+		return 0;
+	/* prefix_max is non-decreasing, so every record before chunk i is
+	 * older than ts_ms; the first newer record is in chunk i. */
+	i = st_index_find_ts(s, ts_ms);
+	if (i == s->n)
+		return 0;
+	const struct st_ient *e = &s->ent[s->start + i];
+	int rc = chunk_load(j, e, s);
+
+	if (rc < 0)
+		return rc;
+	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)j->rbuf;
+	struct rec_cursor c = {
+		.p = j->rbuf + ST_HDR_LEN, .end = j->rbuf + h->total_len,
+		.base_ms = h->min_arrival_ms,
+	};
+	struct st_read_rec r;
+
+	for (uint32_t k = 0; k < e->count && rec_next(&c, &r); k++) {
+		if (r.arrival_ms >= ts_ms) {
+			*out = st_seq_make(shard_index, e->first_ctr + k);
+			return 0;
+		}
+	}
+	return -EIO; /* prefix_max promised a record: index and chunk disagree */
+}
