@@ -4,7 +4,8 @@
 # libFuzzer) and runs every suite. Ends with the line "N passed, M failed";
 # exits non-zero if anything failed or a suite could not run.
 #
-# Suites: unit (meson 'fast'), unit under ASan/UBSan, e2e (pytest against
+# Suites: unit (meson 'fast'), slow (meson 'slow': crash and network tests),
+# unit under ASan/UBSan, e2e (pytest against
 # build/sluiced), e2e against build-asan/sluiced, fuzz (each fuzz_* target for
 # FUZZ_SECONDS, default 20).
 #
@@ -120,14 +121,14 @@ fi
 CC=clang build fuzz build-fuzz -Dfuzz=true -Dtests=false && FUZZ_OK=1
 
 # ------------------------------------------------------------------ suites
-# meson_suite NAME DIR [env...]: parses meson test's Ok:/Fail: summary.
+# meson_suite NAME DIR SUITE [env...]: parses meson test's Ok:/Fail: summary.
 meson_suite() {
-	local name=$1 dir=$2 out rc=0 ok fail unexp tmo
-	shift 2
+	local name=$1 dir=$2 suite=$3 out rc=0 ok fail unexp tmo
+	shift 3
 	log "suite $name"
 	out="$WORK/$name.log"
 	{
-		env "$@" meson test -C "$dir" --suite fast --print-errorlogs 2>&1
+		env "$@" meson test -C "$dir" --suite "$suite" --print-errorlogs 2>&1
 		echo $? >"$out.rc"
 	} | tee "$out" || true
 	rc=$(cat "$out.rc" 2>/dev/null || echo 1)
@@ -214,13 +215,15 @@ fuzz_suite() {
 }
 
 if [ "$BUILD_OK" = 1 ]; then
-	meson_suite unit build
+	meson_suite unit build fast
+	# Slow suite: crash (kill -9) tests, long network tests.
+	meson_suite slow build slow
 else
 	record unit-build 0 1
 fi
 
 if [ "$ASAN_OK" = 1 ]; then
-	meson_suite unit-asan build-asan \
+	meson_suite unit-asan build-asan fast \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 else
