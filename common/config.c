@@ -38,6 +38,16 @@ static const struct num_flag num_flags[] = {
 	{ "max-head-bytes", OFF(max_head_bytes), 1024, 1048576, "HTTP request head limit" },
 	{ "max-body-bytes", OFF(max_body_bytes), 65536, 268435456, "HTTP request body limit" },
 	{ "shard-limit", OFF(shard_limit), 1, 1000000, "open shards per account" },
+	{ "quota-in-bytes", OFF(quota_in_bytes), 1024, 1u << 30,
+	  "custom quota: write bytes per shard per second" },
+	{ "quota-in-records", OFF(quota_in_records), 1, 10000000,
+	  "custom quota: records written per shard per second" },
+	{ "quota-out-bytes", OFF(quota_out_bytes), 1024, 1u << 30,
+	  "custom quota: GetRecords bytes per shard per second" },
+	{ "quota-get-calls", OFF(quota_get_calls), 1, 1000000,
+	  "custom quota: GetRecords calls per shard per second" },
+	{ "quota-iter-calls", OFF(quota_iter_calls), 1, 1000000,
+	  "custom quota: GetShardIterator calls per shard per second" },
 	{ "stream-limit", OFF(stream_limit), 1, 1000000, "streams per account" },
 };
 
@@ -57,6 +67,8 @@ static const struct str_flag str_flags[] = {
 	{ "account-id", SOFF(account_id), "12-digit account id used in ARNs" },
 	{ "dpdk-args", SOFF(dpdk_args), "extra EAL arguments for --transport dpdk" },
 	{ "log-level", SOFF(log_level), "err | warn | info | debug" },
+	{ "quota-mode", SOFF(quota_mode),
+	  "kinesis (default: Kinesis's per-shard limits) | off | custom (--quota-*)" },
 };
 
 static void set_defaults(struct sl_config *c)
@@ -83,6 +95,7 @@ static void set_defaults(struct sl_config *c)
 	 * and framing. 16 MiB leaves room without inviting abuse. */
 	c->max_body_bytes = 16u << 20;
 	c->shard_limit = 20000;
+	snprintf(c->quota_mode, sizeof(c->quota_mode), "kinesis");
 	c->stream_limit = 10000;
 }
 
@@ -169,7 +182,7 @@ static int apply(struct sl_config *c, const char *name, const char *v)
 	return -EINVAL;
 }
 
-static int check(const struct sl_config *c)
+static int check(struct sl_config *c)
 {
 	if (!c->data_dir[0]) {
 		fprintf(stderr, "sluiced: --data-dir is required\n");
@@ -181,6 +194,24 @@ static int check(const struct sl_config *c)
 	}
 	if (strlen(c->account_id) != 12 || strspn(c->account_id, "0123456789") != 12) {
 		fprintf(stderr, "sluiced: --account-id must be 12 digits\n");
+		return -EINVAL;
+	}
+	if (strcmp(c->quota_mode, "kinesis") == 0) {
+		/* Kinesis: 1 MiB/s and 1000 records/s in, 2 MiB/s and 5 calls/s
+		 * out, GetShardIterator 5/s, per shard. */
+		c->quota_in_bytes = 1u << 20;
+		c->quota_in_records = 1000;
+		c->quota_out_bytes = 2u << 20;
+		c->quota_get_calls = 5;
+		c->quota_iter_calls = 5;
+	} else if (strcmp(c->quota_mode, "custom") == 0) {
+		if (!c->quota_in_bytes || !c->quota_in_records || !c->quota_out_bytes ||
+		    !c->quota_get_calls || !c->quota_iter_calls) {
+			fprintf(stderr, "sluiced: --quota-mode custom needs every --quota-* flag\n");
+			return -EINVAL;
+		}
+	} else if (strcmp(c->quota_mode, "off") != 0) {
+		fprintf(stderr, "sluiced: --quota-mode must be kinesis, off or custom\n");
 		return -EINVAL;
 	}
 	if ((c->tls_cert[0] != 0) != (c->tls_key[0] != 0)) {

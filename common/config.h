@@ -34,6 +34,13 @@ struct sl_config {
 	uint32_t shard_limit;
 	uint32_t stream_limit;
 	char dpdk_args[1024];	/* extra EAL args for --transport dpdk */
+	/* Per-shard quotas (Kinesis's by default; "off" for benchmarks). */
+	char quota_mode[16];	     /* "kinesis" | "off" | "custom" */
+	uint32_t quota_in_bytes;     /* per shard per second, writes */
+	uint32_t quota_in_records;   /* per shard per second, writes */
+	uint32_t quota_out_bytes;    /* per shard per second, GetRecords */
+	uint32_t quota_get_calls;    /* GetRecords calls per shard per second */
+	uint32_t quota_iter_calls;   /* GetShardIterator calls per shard per second */
 	char log_level[8];
 };
 

@@ -335,6 +335,17 @@ void conn_request_done(struct lcore_ctx *lc, struct conn *c)
 	conn_step(lc, c);
 }
 
+/* The input buffer moved (realloc): the parsed head's slices point into the
+ * old one. Parse the same bytes again; the result cannot differ. */
+static void conn_rebase_head(struct conn *c)
+{
+	int r = http_parse_request((const char *)c->in, c->in_len, &c->req, c->hdrs,
+				   CONN_MAX_HDRS, UINT32_MAX);
+	BUG_ON(r != (int)c->head_len);
+	if (!c->req.has_content_length)
+		c->req.content_length = 0;
+}
+
 /* Pulls plaintext out of TLS into c->in while there is room. */
 static int conn_pump(struct conn *c)
 {
@@ -349,8 +360,13 @@ static int conn_pump(struct conn *c)
 			want = c->in_max;
 		/* While a log lcore reads the request in place, the buffer must
 		 * not move: fill only the room it has. */
-		if (!c->waiting_dp && buf_reserve(&c->in, &c->in_cap, want, c->in_max) < 0)
-			return -ENOMEM;
+		if (!c->waiting_dp) {
+			const uint8_t *old = c->in;
+			if (buf_reserve(&c->in, &c->in_cap, want, c->in_max) < 0)
+				return -ENOMEM;
+			if (c->in != old && c->have_head)
+				conn_rebase_head(c);
+		}
 		if (c->in_len == c->in_cap)
 			return 0; /* full: the head/body limits in conn_process decide */
 		ssize_t n = tls_conn_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len);

@@ -183,13 +183,30 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	c->waiting_dp = true;
 }
 
+/* Kinesis's throttling message for a shard. */
+static void throttle_msg(struct lcore_ctx *lc, char *out, size_t cap, uint32_t shard,
+			 const char *stream)
+{
+	snprintf(out, cap, "Rate exceeded for shard shardId-%012" PRIu32 " in stream %s under "
+		 "account %s.", shard, stream, lc->sh->cfg->account_id);
+}
+
+static void throttled(struct lcore_ctx *lc, struct conn *c, const struct dp_msg *m)
+{
+	char msg[512];
+	throttle_msg(lc, msg, sizeof(msg), m->shard_index, m->stream_name);
+	conn_respond_error(lc, c, 400, "ProvisionedThroughputExceededException", msg);
+}
+
 static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	bool many = d->op == API_OP_PUT_RECORDS;
 	uint32_t n = many ? d->put.n_records : 1;
 	static __thread char seqs[REC_MAX_RECORDS][ST_SEQ_STR_SIZE];
 	static __thread char ids[REC_MAX_RECORDS][24];
+	static __thread char thr[REC_MAX_RECORDS][320];
 	struct rec_put_result res[REC_MAX_RECORDS];
+	const char *stream = d->msgs[d->recs[0].owner].stream_name;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
@@ -197,6 +214,11 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 			snprintf(ids[i], sizeof(ids[i]), "shardId-%012" PRIu32, r->shard_index);
 			res[i] = (struct rec_put_result){ .ok = true, .seq = seqs[i],
 							  .shard_id = ids[i] };
+		} else if (r->status == -EDQUOT) {
+			throttle_msg(lc, thr[i], sizeof(thr[i]), r->shard_index, stream);
+			res[i] = (struct rec_put_result){
+				.ok = false, .error_code = "ProvisionedThroughputExceededException",
+				.error_message = thr[i] };
 		} else {
 			res[i] = (struct rec_put_result){
 				.ok = false, .error_code = "InternalFailure",
@@ -204,9 +226,11 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		}
 	}
 	if (!many && !res[0].ok) {
-		struct api_err e;
-		api_err_set(&e, 500, "InternalFailure", "Internal service failure.");
-		respond_err(lc, c, &e);
+		if (d->recs[0].status == -EDQUOT)
+			conn_respond_error(lc, c, 400, res[0].error_code, res[0].error_message);
+		else
+			conn_respond_error(lc, c, 500, "InternalFailure",
+					   "Internal service failure.");
 		return;
 	}
 	struct jw w;
@@ -319,6 +343,10 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct dp_msg *m = &d->msgs[0];
+	if (m->status == -EDQUOT) {
+		throttled(lc, c, m);
+		return;
+	}
 	if (m->status < 0) {
 		struct api_err e;
 		api_err_set(&e, 500, "InternalFailure", "Internal service failure.");
@@ -382,7 +410,9 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct dp_msg *m = &d->msgs[0];
-	if (m->status < 0 || !m->resp) {
+	if (m->status == -EDQUOT) {
+		throttled(lc, c, m);
+	} else if (m->status < 0 || !m->resp) {
 		struct api_err e;
 		api_err_set(&e, 500, "InternalFailure", "Internal service failure.");
 		respond_err(lc, c, &e);

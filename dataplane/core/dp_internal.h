@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "dataplane/api/records.h"
+#include "dataplane/core/quota.h"
 #include "storage/st.h"
 
 #define DP_MAX_LOG_LCORES 16
@@ -71,6 +72,8 @@ struct dp_msg {
 	uint32_t mine;	     /* DP_PUT: records owned by this log lcore */
 	uint32_t appended;   /* DP_PUT: of those, appended so far */
 	uint32_t undurable;  /* DP_PUT: appended, durability not yet reported */
+	bool adm_valid;	     /* DP_PUT: quota admission of the current shard run: */
+	uint32_t adm_at, adm_end, adm_run_end; /* [at,end) admitted, [end,run_end) throttled */
 	int32_t status;	     /* 0 or -errno */
 	uint16_t http_status; /* DP_GET: response */
 	char *resp;	      /* DP_GET: JSON body (malloc), freed by the io lcore */
@@ -93,6 +96,7 @@ struct log_ctx {
 	struct dp_msg *backlog[32];
 	unsigned bl_pos, bl_n;
 	uint64_t n_appended, n_acked;
+	struct quota quota;	   /* buckets of the shards this lcore owns */
 	struct st_record *scratch; /* REC_MAX_RECORDS */
 	uint32_t *order;	   /* REC_MAX_RECORDS */
 };

@@ -87,6 +87,33 @@ static uint32_t log_order(struct log_ctx *lg, const struct dp_msg *m)
 	return n;
 }
 
+/* Quota admission of a shard run starting at order[at]: returns how many of
+ * its records fit the shard's write quota; the rest of the run is throttled
+ * (status -EDQUOT), keeping order within the shard: nothing after a throttled
+ * record of a shard is accepted in the same request. Tokens are taken here
+ * and not returned if the append later fails (a failed write is rare and
+ * the bucket refills within a second). */
+static uint32_t log_admit(struct log_ctx *lg, struct dp_msg *m, uint32_t at, uint32_t run)
+{
+	struct quota_shard *q = quota_get(&lg->quota, m->stream_id,
+					  m->recs[lg->order[at]].shard_index, sl_mono_ms());
+	if (!q)
+		return run;
+	uint32_t ok = 0;
+	while (ok < run) {
+		const struct dp_rec *r = &m->recs[lg->order[at + ok]];
+		uint64_t bytes = (uint64_t)r->data_len + r->pk_len; /* partition keys count */
+		if (q->in_recs < 1000 || q->in_bytes < (int64_t)bytes * 1000)
+			break;
+		quota_take(&q->in_recs, 1);
+		quota_take(&q->in_bytes, bytes);
+		ok++;
+	}
+	for (uint32_t x = ok; x < run; x++)
+		m->recs[lg->order[at + x]].status = -EDQUOT;
+	return ok;
+}
+
 /* Appends what is left of a PUT, one chunk per shard run. Returns true when
  * all of this lcore's records are in the journal's buffers, false on
  * back-pressure (call again after st_poll). */
@@ -102,8 +129,22 @@ static bool log_put(struct log_ctx *lg, struct dp_msg *m)
 				.pkey = r->pk, .data = r->data, .ehk = r->has_ehk ? r->ehk : NULL,
 				.data_len = r->data_len, .pkey_len = r->pk_len };
 		}
+		/* Admission happens once per run: a resumed append (back-pressure)
+		 * continues inside the run admitted before. */
+		if (!(m->adm_valid && at >= m->adm_at && at < m->adm_run_end)) {
+			m->adm_at = at;
+			m->adm_end = at + log_admit(lg, m, at, run);
+			m->adm_run_end = at + run;
+			m->adm_valid = true;
+		}
+		run = m->adm_run_end - at;
+		uint32_t allowed = m->adm_end > at ? m->adm_end - at : 0;
+		if (allowed == 0) {
+			m->appended += run; /* all throttled (status set) */
+			continue;
+		}
 		st_seq_t first;
-		int k = st_append(lg->j, m->stream_id, shard, lg->scratch, run, m->now_ms,
+		int k = st_append(lg->j, m->stream_id, shard, lg->scratch, allowed, m->now_ms,
 				  (uint64_t)(uintptr_t)m, &first);
 		if (k == -ENOBUFS)
 			return false;
@@ -111,7 +152,7 @@ static bool log_put(struct log_ctx *lg, struct dp_msg *m)
 			/* Can never be stored (oversize, shard table full): fail
 			 * these records; they are never acknowledged. */
 			SL_WARN("append to shard %u failed: %s", shard, strerror(-k));
-			for (uint32_t x = 0; x < run; x++)
+			for (uint32_t x = 0; x < allowed; x++)
 				m->recs[lg->order[at + x]].status = k;
 			m->status = k;
 			k = (int)run;
@@ -120,6 +161,8 @@ static bool log_put(struct log_ctx *lg, struct dp_msg *m)
 				m->recs[lg->order[at + (uint32_t)x]].seq = first + (st_seq_t)x;
 			m->undurable += (uint32_t)k;
 			lg->n_appended += (uint32_t)k;
+			if ((uint32_t)k == allowed)
+				k = (int)run; /* the throttled tail of the run is settled too */
 		}
 		m->appended += (uint32_t)k;
 	}
@@ -135,6 +178,12 @@ static int64_t log_retention_floor(const struct dp_msg *m)
 
 static void log_iterator(struct log_ctx *lg, struct dp_msg *m)
 {
+	struct quota_shard *q = quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
+	if (q && !quota_take(&q->iter_calls, 1)) {
+		m->status = -EDQUOT;
+		log_reply(lg, m);
+		return;
+	}
 	switch (m->it_type) {
 	case REC_IT_TRIM_HORIZON:
 		m->seq = st_trim_horizon(lg->j, m->stream_id, m->shard_index,
@@ -176,6 +225,7 @@ struct get_ctx {
 	struct jw *w;
 	int err;
 	uint32_t n;
+	uint64_t bytes;
 	int64_t last_arrival_ms;
 };
 
@@ -203,6 +253,7 @@ static int get_record(void *ctx, const struct st_read_rec *r)
 	jw_strn(w, r->pkey, r->pkey_len);
 	jw_obj_end(w);
 	g->n++;
+	g->bytes += r->data_len;
 	g->last_arrival_ms = r->arrival_ms;
 	return 0;
 }
@@ -220,6 +271,12 @@ static void get_fail(struct dp_msg *m, int err)
  * response body, NextShardIterator included. */
 static void log_get(struct log_ctx *lg, struct dp_msg *m)
 {
+	struct quota_shard *q = quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
+	if (q && (q->out_bytes < 0 || !quota_take(&q->get_calls, 1))) {
+		m->status = -EDQUOT;
+		log_reply(lg, m);
+		return;
+	}
 	struct jw w;
 	size_t cap = 64 << 10;
 	char *buf = malloc(cap);
@@ -245,6 +302,8 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		return;
 	}
 	jw_arr_end(&w);
+	if (q)
+		quota_debit(&q->out_bytes, g.bytes);
 	struct rec_iter it = { .after = false, .shard_index = m->shard_index,
 			       .stream_epoch = m->stream_id, .issued_ms = m->now_ms,
 			       .seq = next };
@@ -401,6 +460,8 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	st_opts_default(&o);
 	o.segment_bytes = (uint64_t)sh->cfg->segment_mib << 20;
 	o.max_shards = sh->cfg->max_shards_per_log;
+	if (quota_init(&lg->quota, sh->cfg, sh->cfg->max_shards_per_log) < 0)
+		return -ENOMEM;
 	lg->j = st_open(dir, &o, log_on_done, lg);
 	if (!lg->j) {
 		SL_ERR("cannot open the journal in %s: %s", dir, strerror(errno));
@@ -422,6 +483,7 @@ void log_lcore_fini(struct log_ctx *lg)
 	free(lg->out);
 	free(lg->scratch);
 	free(lg->order);
+	quota_fini(&lg->quota);
 	if (lg->efd >= 0)
 		close(lg->efd);
 }

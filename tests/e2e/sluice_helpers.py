@@ -226,7 +226,11 @@ class Server:
         return 'https://%s:%d' % (self.host, self.port)
 
     def command(self, listen='127.0.0.1:0'):
-        return [self.binary, '--listen', listen, '--data-dir', self.data_dir] + self.args
+        # Quotas are off unless a test asks for them: bulk loads would be
+        # throttled, as they would be on Kinesis, and only the quota tests
+        # are about that.
+        quota = [] if '--quota-mode' in self.args else ['--quota-mode', 'off']
+        return [self.binary, '--listen', listen, '--data-dir', self.data_dir] + quota + self.args
 
     def start(self, timeout_s=20.0, listen='127.0.0.1:0'):
         if not os.path.exists(self.binary):
