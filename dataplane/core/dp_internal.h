@@ -18,6 +18,7 @@
 #ifndef SL_DATAPLANE_CORE_DP_INTERNAL_H
 #define SL_DATAPLANE_CORE_DP_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -83,6 +84,17 @@ struct dp_msg {
 struct rte_ring;
 struct lcore_ctx;
 
+/* A seal request from the control thread (resharding): after everything the
+ * io lcores posted before it is appended and durable, report the shard's
+ * last sequence number. */
+struct log_seal {
+	uint64_t stream_id;
+	uint32_t shard_index;
+	st_seq_t last;	  /* out */
+	int rc;		  /* out: 0, -ENOENT (no records), -ETIMEDOUT */
+	atomic_bool done; /* release by the log lcore, acquire by the waiter */
+};
+
 /* A log lcore: its journal and its rings with every io lcore. */
 struct log_ctx {
 	uint16_t idx;
@@ -90,7 +102,9 @@ struct log_ctx {
 	struct st_journal *j;
 	struct rte_ring **in;  /* [io] io -> log */
 	struct rte_ring **out; /* [io] log -> io */
-	int efd;	       /* wake-up from io lcores */
+	int efd;	       /* wake-up from io lcores and the control thread */
+	_Atomic(struct log_seal *) seal; /* pending seal request, or NULL */
+	atomic_bool exited;		 /* the loop has ended */
 	/* Messages taken off a ring but not finished: a PUT the journal could
 	 * not take whole (back-pressure) stays at backlog[bl_pos]. */
 	struct dp_msg *backlog[32];
@@ -107,6 +121,11 @@ int log_lcore_run(struct log_ctx *lg);
 void log_lcore_fini(struct log_ctx *lg);
 /* Wakes a log lcore from any thread (write to its eventfd). */
 void log_lcore_wake(struct log_ctx *lg);
+/* The control plane's seal hook (cp_config.seal): blocks the calling
+ * (control) thread until the owning log lcore answers, at most 10 s.
+ * Returns 0 with *last, -ENOENT when the shard holds no records, or
+ * -ETIMEDOUT. */
+int log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_index, st_seq_t *last);
 
 /* data.c (io lcore side) */
 void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);

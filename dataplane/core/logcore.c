@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_ring.h>
@@ -374,6 +375,89 @@ static unsigned log_drain(struct log_ctx *lg)
 	return handled;
 }
 
+/* Serves a seal request: everything the io lcores had posted when it was
+ * seen is appended and made durable first. The routing table without the
+ * shard was published and every io lcore passed a quiescent state before the
+ * request was made, so no later message can name the shard. */
+static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
+{
+	uint64_t deadline = sl_mono_ms() + 8000;
+	unsigned counts[64];
+	uint16_t n_io = lg->sh->n_io;
+	BUG_ON(n_io > SL_ARRAY_SIZE(counts));
+	for (uint16_t io = 0; io < n_io; io++)
+		counts[io] = rte_ring_count(lg->in[io]);
+	int rc = 0;
+	for (uint16_t io = 0; io <= n_io && rc == 0;) {
+		if (lg->bl_pos < lg->bl_n) {
+			if (log_handle(lg, lg->backlog[lg->bl_pos])) {
+				lg->bl_pos++;
+			} else {
+				st_poll(lg->j);
+				st_wait(lg->j, 1);
+			}
+		} else if (io < n_io && counts[io] > 0) {
+			lg->bl_pos = 0;
+			lg->bl_n = rte_ring_sc_dequeue_burst(lg->in[io], (void **)lg->backlog,
+							     SL_MIN(counts[io], 32u), NULL);
+			counts[io] -= lg->bl_n;
+		} else {
+			io++;
+		}
+		if (sl_mono_ms() > deadline)
+			rc = -ETIMEDOUT;
+	}
+	while (rc == 0 && st_pending(lg->j) > 0) {
+		st_poll(lg->j);
+		st_wait(lg->j, 1);
+		if (sl_mono_ms() > deadline)
+			rc = -ETIMEDOUT;
+	}
+	if (rc == 0)
+		rc = st_last_seq(lg->j, sr->stream_id, sr->shard_index, &sr->last);
+	sr->rc = rc;
+	/* The slot is emptied before done is published: once the waiter sees
+	 * done, this lcore never touches *sr (it lives on the waiter's stack). */
+	atomic_store_explicit(&lg->seal, NULL, memory_order_relaxed);
+	/* Pairs with the acquire load in log_lcore_seal. */
+	atomic_store_explicit(&sr->done, true, memory_order_release);
+}
+
+int log_lcore_seal(void *arg, uint64_t stream_id, uint32_t shard_index, st_seq_t *last)
+{
+	struct sl_shared *sh = arg;
+	struct log_ctx *lg = &sh->logs[cp_route_owner(stream_id, shard_index, sh->n_log)];
+	struct log_seal sr = { .stream_id = stream_id, .shard_index = shard_index };
+	atomic_init(&sr.done, false);
+	struct log_seal *expect = NULL;
+	/* One seal at a time per log lcore: the control thread is the only
+	 * caller, so the slot is always free here. */
+	BUG_ON(!atomic_compare_exchange_strong(&lg->seal, &expect, &sr));
+	log_lcore_wake(lg);
+	if (atomic_load(&lg->exited)) {
+		/* The lcore may have made its last check before our request:
+		 * take the request back unless it already took it. */
+		expect = &sr;
+		if (atomic_compare_exchange_strong(&lg->seal, &expect, NULL))
+			return -ESHUTDOWN;
+	}
+	/* The log lcore bounds its own work (8 s) and always answers; until it
+	 * does it may hold &sr, so this waits without a deadline of its own. */
+	uint64_t warn_ms = sl_mono_ms() + 10000;
+	while (!atomic_load_explicit(&sr.done, memory_order_acquire)) {
+		if (warn_ms && sl_mono_ms() > warn_ms) {
+			SL_ERR("seal of shard %u: log lcore %u is slow to answer", shard_index,
+			       lg->idx);
+			warn_ms = 0;
+		}
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+	if (sr.rc == 0)
+		*last = sr.last;
+	return sr.rc;
+}
+
 /* Sleeps until an io lcore posts (eventfd) or a journal write completes. */
 static void log_sleep(struct log_ctx *lg, uint32_t timeout_ms)
 {
@@ -399,6 +483,9 @@ int log_lcore_run(struct log_ctx *lg)
 	uint64_t next_trim_ms = sl_mono_ms() + 10000;
 	for (;;) {
 		cp_route_quiescent(lg->sh->cp, reader);
+		struct log_seal *sr = atomic_load_explicit(&lg->seal, memory_order_acquire);
+		if (sr && !atomic_load_explicit(&sr->done, memory_order_relaxed))
+			log_serve_seal(lg, sr);
 		bool stop = atomic_load_explicit(&lg->sh->stop_logs, memory_order_acquire);
 		unsigned n = log_drain(lg);
 		int c = st_poll(lg->j);
@@ -420,6 +507,12 @@ int log_lcore_run(struct log_ctx *lg)
 		}
 		log_sleep(lg, stop ? 1 : LOG_IDLE_WAIT_MS);
 	}
+	/* A seal requested while we stopped is still answered (see
+	 * log_lcore_seal for the hand-shake). */
+	atomic_store(&lg->exited, true);
+	struct log_seal *sr = atomic_load(&lg->seal);
+	if (sr)
+		log_serve_seal(lg, sr);
 	cp_route_reader(lg->sh->cp, reader, false);
 	return 0;
 }
