@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "common/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,7 +24,9 @@ struct num_flag {
 static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, 64, "io lcores (network, TLS, HTTP, API)" },
 	{ "log-cores", OFF(log_cores), 1, 16, "log lcores (one journal each, DIR/log/N)" },
-	{ "segment-mib", OFF(segment_mib), 4, 4096, "journal segment file size in MiB" },
+	/* A segment holds at least one whole write buffer (12 MiB: a 10 MiB
+	 * record and its chunk framing), so 16 MiB is the floor. */
+	{ "segment-mib", OFF(segment_mib), 16, 4096, "journal segment file size in MiB" },
 	{ "max-shards-per-log", OFF(max_shards_per_log), 16, 1000000,
 	  "shards one journal can index" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
@@ -49,6 +52,8 @@ static const struct num_flag num_flags[] = {
 	{ "quota-iter-calls", OFF(quota_iter_calls), 1, 1000000,
 	  "custom quota: GetShardIterator calls per shard per second" },
 	{ "stream-limit", OFF(stream_limit), 1, 1000000, "streams per account" },
+	{ "audit-max-mib", OFF(audit_max_mib), 1, 65536, "audit log size before rotation" },
+	{ "audit-keep", OFF(audit_keep), 1, 1000, "rotated audit logs kept" },
 };
 
 struct str_flag {
@@ -63,6 +68,8 @@ static const struct str_flag str_flags[] = {
 	{ "transport", SOFF(transport), "kernel (default) | dpdk" },
 	{ "tls-cert", SOFF(tls_cert), "PEM certificate chain (default DIR/tls/server.pem)" },
 	{ "tls-key", SOFF(tls_key), "PEM private key (default DIR/tls/server.key)" },
+	{ "tls-client-ca", SOFF(tls_client_ca),
+	  "require client certificates issued by this CA (mTLS); off by default" },
 	{ "credentials", SOFF(credentials), "shared-credentials file (default DIR/credentials)" },
 	{ "account-id", SOFF(account_id), "12-digit account id used in ARNs" },
 	{ "dpdk-args", SOFF(dpdk_args), "extra EAL arguments for --transport dpdk" },
@@ -97,13 +104,17 @@ static void set_defaults(struct sl_config *c)
 	c->shard_limit = 20000;
 	snprintf(c->quota_mode, sizeof(c->quota_mode), "kinesis");
 	c->stream_limit = 10000;
+	c->audit_max_mib = 64;
+	c->audit_keep = 5;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sluiced --listen HOST:PORT --data-dir DIR [options]\n\n"
 		   "  --listen HOST:PORT  address to serve HTTPS on (default 127.0.0.1:4567;\n"
-		   "                      port 0 picks a free one, written to DIR/sluiced.addr)\n");
+		   "                      port 0 picks a free one, written to DIR/sluiced.addr)\n"
+		   "  --ip ADDR/PREFIX    IPv4 address of --transport dpdk (e.g. 10.99.0.2/24)\n"
+		   "  --gateway GW        IPv4 next hop off the --ip subnet (dpdk transport)\n");
 	for (size_t i = 0; i < SL_ARRAY_SIZE(str_flags); i++)
 		fprintf(f, "  --%-18s %s\n", str_flags[i].name, str_flags[i].help);
 	for (size_t i = 0; i < SL_ARRAY_SIZE(num_flags); i++)
@@ -164,8 +175,57 @@ static int set_str(struct sl_config *c, const struct str_flag *f, const char *v)
 	return 0;
 }
 
+/* "A.B.C.D" into host byte order. */
+static int parse_ip4(const char *v, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, v, &a) != 1)
+		return -EINVAL;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/* --ip "A.B.C.D/PREFIX" (the prefix is required: it decides on-link vs
+ * gateway for every reply). */
+static int parse_ip_prefix(struct sl_config *c, const char *v)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *slash = strchr(v, '/');
+	if (!slash || (size_t)(slash - v) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = 0;
+	char *end;
+	errno = 0;
+	unsigned long plen = strtoul(slash + 1, &end, 10);
+	if (errno || *end || end == slash + 1 || plen < 1 || plen > 32)
+		return -EINVAL;
+	uint32_t a;
+	if (parse_ip4(addr, &a) || a == 0)
+		return -EINVAL;
+	c->ip4_addr = a;
+	c->ip4_prefix_len = (uint8_t)plen;
+	return 0;
+}
+
+static int apply_ip(struct sl_config *c, const char *name, const char *v)
+{
+	if (strcmp(name, "ip") == 0) {
+		if (parse_ip_prefix(c, v) == 0)
+			return 0;
+		fprintf(stderr, "sluiced: --ip wants ADDR/PREFIX (e.g. 10.99.0.2/24), got '%s'\n", v);
+		return -EINVAL;
+	}
+	if (parse_ip4(v, &c->ip4_gateway) == 0 && c->ip4_gateway != 0)
+		return 0;
+	fprintf(stderr, "sluiced: --gateway wants an IPv4 address, got '%s'\n", v);
+	return -EINVAL;
+}
+
 static int apply(struct sl_config *c, const char *name, const char *v)
 {
+	if (strcmp(name, "ip") == 0 || strcmp(name, "gateway") == 0)
+		return apply_ip(c, name, v);
 	if (strcmp(name, "listen") == 0) {
 		if (parse_listen(c, v) == 0)
 			return 0;
@@ -212,6 +272,16 @@ static int check(struct sl_config *c)
 		}
 	} else if (strcmp(c->quota_mode, "off") != 0) {
 		fprintf(stderr, "sluiced: --quota-mode must be kinesis, off or custom\n");
+		return -EINVAL;
+	}
+	if (strcmp(c->transport, "dpdk") == 0 && !c->ip4_addr) {
+		fprintf(stderr, "sluiced: --transport dpdk needs --ip ADDR/PREFIX\n");
+		return -EINVAL;
+	}
+	uint32_t mask = c->ip4_prefix_len ? ~0u << (32 - c->ip4_prefix_len) : 0;
+	if (c->ip4_gateway && (!c->ip4_addr || (c->ip4_gateway & mask) != (c->ip4_addr & mask) ||
+			       c->ip4_gateway == c->ip4_addr)) {
+		fprintf(stderr, "sluiced: --gateway must be another address on the --ip subnet\n");
 		return -EINVAL;
 	}
 	if ((c->tls_cert[0] != 0) != (c->tls_key[0] != 0)) {

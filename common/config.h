@@ -21,6 +21,7 @@ struct sl_config {
 	uint32_t max_shards_per_log; /* (stream, shard) pairs one journal indexes */
 	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */
 	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
+	char tls_client_ca[SL_PATH_MAX]; /* mTLS: "" = off */
 	char credentials[SL_PATH_MAX]; /* "" = DIR/credentials */
 	char account_id[16];
 	uint32_t create_delay_ms;
@@ -34,6 +35,10 @@ struct sl_config {
 	uint32_t shard_limit;
 	uint32_t stream_limit;
 	char dpdk_args[1024];	/* extra EAL args for --transport dpdk */
+	/* --transport dpdk: the userspace stack's address (host byte order). */
+	uint32_t ip4_addr;	/* --ip ADDR/PREFIX; 0 = unset */
+	uint8_t ip4_prefix_len;	/* 1..32 */
+	uint32_t ip4_gateway;	/* --gateway GW, on the --ip subnet; 0 = none */
 	/* Per-shard quotas (Kinesis's by default; "off" for benchmarks). */
 	char quota_mode[16];	     /* "kinesis" | "off" | "custom" */
 	uint32_t quota_in_bytes;     /* per shard per second, writes */
@@ -42,6 +47,8 @@ struct sl_config {
 	uint32_t quota_get_calls;    /* GetRecords calls per shard per second */
 	uint32_t quota_iter_calls;   /* GetShardIterator calls per shard per second */
 	char log_level[8];
+	uint32_t audit_max_mib;	/* DIR/audit.log rotates past this */
+	uint32_t audit_keep;	/* rotated files kept */
 };
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was

@@ -28,13 +28,19 @@
 #define TLS_GROUPS "X25519:P-256:P-384"
 #define TLS_ALPN_MAX 255
 
+/* Lifetime: a server is referenced by its owner and by every tls_conn made
+ * from it (the ALPN callback's argument must outlive handshakes in flight
+ * when a reload retires the server). Both live on one lcore, so the count
+ * is a plain integer. */
 struct tls_server {
 	SSL_CTX *ctx;
+	uint32_t refs;
 	size_t alpn_len;
 	unsigned char alpn[TLS_ALPN_MAX];
 };
 
 struct tls_conn {
+	struct tls_server *srv;
 	SSL *ssl;
 	BIO *rbio; /* peer -> us ciphertext; owned by ssl */
 	BIO *wbio; /* us -> peer ciphertext; owned by ssl */
@@ -122,6 +128,7 @@ struct tls_server *tls_server_new(const struct tls_server_config *cfg, char *err
 		set_err(err, errlen, "out of memory");
 		return NULL;
 	}
+	s->refs = 1;
 	if (cfg->alpn_len)
 		memcpy(s->alpn, cfg->alpn, cfg->alpn_len);
 	s->alpn_len = cfg->alpn_len;
@@ -142,6 +149,16 @@ struct tls_server *tls_server_new(const struct tls_server_config *cfg, char *err
 		set_err(err, errlen, "private key does not match the certificate");
 		goto fail;
 	}
+	if (cfg->client_ca_path) {
+		/* mTLS: a client must present a certificate chaining to this CA. */
+		if (SSL_CTX_load_verify_locations(s->ctx, cfg->client_ca_path, NULL) != 1) {
+			set_err(err, errlen, "cannot load the client CA");
+			goto fail;
+		}
+		SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   NULL);
+		SSL_CTX_set_verify_depth(s->ctx, 8);
+	}
 	if (s->alpn_len)
 		SSL_CTX_set_alpn_select_cb(s->ctx, alpn_select, s);
 	return s;
@@ -152,8 +169,8 @@ fail:
 
 void tls_server_free(struct tls_server *s)
 {
-	if (!s)
-		return;
+	if (!s || --s->refs > 0)
+		return; /* connections made from it still run */
 	SSL_CTX_free(s->ctx);
 	free(s);
 }
@@ -173,6 +190,8 @@ struct tls_conn *tls_conn_new(struct tls_server *s)
 		free(c);
 		goto nomem;
 	}
+	c->srv = s;
+	s->refs++;
 	/* An empty rbio means "no data yet", not end of stream. */
 	BIO_set_mem_eof_return(c->rbio, -1);
 	SSL_set_bio(c->ssl, c->rbio, c->wbio);
@@ -189,6 +208,7 @@ void tls_conn_free(struct tls_conn *c)
 	if (!c)
 		return;
 	SSL_free(c->ssl); /* frees both BIOs */
+	tls_server_free(c->srv); /* drops this connection's reference */
 	free(c);
 }
 

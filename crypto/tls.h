@@ -37,6 +37,7 @@ int tls_material_ensure(const char *dir, const char *extra_host);
 struct tls_server_config {
 	const char *cert_path; /* PEM chain */
 	const char *key_path;  /* PEM private key */
+	const char *client_ca_path; /* mTLS: require client certs from this CA; NULL = off */
 	const unsigned char *alpn;
 	size_t alpn_len;
 };

@@ -85,7 +85,7 @@ struct st_opts {
 	uint64_t checkpoint_bytes; /* st_checkpoint_due after this; 64 MiB */
 };
 
-/* One record to append. pkey_len 1..256. ehk: NULL, or the 128-bit
+/* One record to append. pkey_len 1..1024 bytes (256 characters of UTF-8). ehk: NULL, or the 128-bit
  * ExplicitHashKey as 16 bytes big-endian. */
 struct st_record {
 	const void *pkey;

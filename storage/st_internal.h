@@ -41,7 +41,7 @@
  *
  * Payload of a DATA chunk: record_count records, back to back, each
  *    0   4 data_len
- *    4   2 pkey_len       1..256
+ *    4   2 pkey_len       1..1024 (bytes: 256 characters of UTF-8)
  *    6   1 rflags         bit 0: 16-byte explicit hash key follows
  *    7   1 reserved       zero
  *    8   4 arrival_delta  arrival_ms - min_arrival_ms (u32)
@@ -104,7 +104,9 @@ struct st_rec_hdr {
 };
 static_assert(sizeof(struct st_rec_hdr) == 12, "record header is 12 bytes");
 #define ST_RF_EHK 1u
-#define ST_PKEY_MAX 256u
+/* Kinesis limits partition keys to 256 characters; in UTF-8 that is up to
+ * 1024 bytes. */
+#define ST_PKEY_MAX 1024u
 
 struct st_seghdr {
 	uint64_t segment_no;

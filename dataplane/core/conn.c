@@ -36,7 +36,7 @@ struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id)
 	}
 	struct conn *c = &lc->conns[lc->free_head];
 	BUG_ON(c->state != CONN_FREE);
-	struct tls_conn *tls = tls_conn_new(lc->sh->tls);
+	struct tls_conn *tls = tls_conn_new(lc->tls);
 	if (!tls)
 		return NULL;
 	lc->free_head = c->next_free;
@@ -202,12 +202,20 @@ void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const c
 void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 			const char *type, const char *msg)
 {
-	char buf[2048];
+	/* Messages quote client input (up to api_err's 4 KiB); escaping can
+	 * grow it six-fold. The lcore's response scratch (256 KiB) holds any
+	 * of them; a message that still does not fit is cut, never fatal. */
 	struct jw w;
-	jw_init(&w, buf, sizeof(buf));
+	jw_init(&w, lc->resp_buf, lc->resp_cap);
 	jw_error(&w, type, msg);
-	BUG_ON(w.overflow);
-	conn_respond(lc, c, status, buf, (uint32_t)w.len);
+	if (w.overflow) {
+		char cut[512];
+		snprintf(cut, sizeof(cut), "%.400s...", msg);
+		jw_init(&w, lc->resp_buf, lc->resp_cap);
+		jw_error(&w, type, cut);
+		BUG_ON(w.overflow);
+	}
+	conn_respond(lc, c, status, w.buf, (uint32_t)w.len);
 }
 
 /* Answers a protocol-level failure (bad head, too large, timeout) and closes

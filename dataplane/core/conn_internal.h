@@ -62,6 +62,13 @@ struct conn {
 	bool peer_eof;
 	uint64_t opened_ms, req_start_ms, last_rx_ms, last_tx_ms;
 	char peer[64]; /* "ip:port" for logs */
+	/* The request being answered: who sent it (SigV4 key id), the policy
+	 * that governs it (NULL: full access), and its stream for the audit. */
+	char principal[129];
+	const struct policy *pol;
+	char audit_stream[129];
+	char audit_op[48];
+	char region[64]; /* from the SigV4 credential scope */
 };
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,
@@ -75,6 +82,13 @@ void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 /* dispatch.c: one whole request (head + body) is in c->in; answer it or post
  * it. The body is [c->head_len, c->head_len + content_length). */
 void dispatch_request(struct lcore_ctx *lc, struct conn *c);
+/* dispatch.c: AccessDeniedException (and an audit line) unless c's policy
+ * allows kinesis:<op> on resource. Returns true when allowed. */
+bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
+			const char *resource, const char *stream);
+/* dispatch.c: one audit line about c's current request. */
+void dispatch_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
+		    const char *op, const char *stream, const char *result, uint16_t status);
 /* dispatch.c: answered control-plane calls for this lcore. */
 void dispatch_poll_cp(struct lcore_ctx *lc);
 

@@ -46,12 +46,21 @@ struct xprt_ops {
 extern const struct xprt_ops kernel_xprt_ops;
 
 struct log_ctx;
+struct policy_set;
+struct audit;
+struct json_tok;
 
 /* Shared, read-only after start-up (but for the stop flags). */
 struct sl_shared {
 	const struct sl_config *cfg;
-	struct tls_server *tls;
+	/* TLS: each io lcore builds its own server from these paths; SIGHUP
+	 * bumps tls_gen and every lcore reloads (certificate rotation without
+	 * dropping connections). */
+	char tls_cert_path[SL_PATH_MAX + 32], tls_key_path[SL_PATH_MAX + 32];
+	atomic_uint tls_gen;
 	const struct sigv4_keyring *keys;
+	const struct policy_set *policies; /* per-key access policies */
+	struct audit *audit;		   /* DIR/audit.log writer */
 	struct cp *cp;
 	uint16_t actual_port; /* resolved when --listen used port 0 */
 	uint16_t n_io, n_log;
@@ -75,11 +84,15 @@ struct lcore_ctx {
 	uint32_t nconns;
 	uint32_t free_head; /* index of first free slot, UINT32_MAX when full */
 	struct sigv4_verifier *sv;
+	struct tls_server *tls; /* this lcore's; connections hold references */
+	uint32_t tls_gen;
 	uint64_t rng; /* request-id generator state (not security-relevant) */
 	uint64_t now_ms; /* monotonic, refreshed once per loop iteration */
 	uint64_t next_timer_ms;
 	bool accepting;
 	struct av *av;	       /* request decoding scratch (large) */
+	struct json_tok *toks; /* small parses: stream names, error types */
+	uint32_t max_toks;
 	char *resp_buf;	       /* response encoding scratch */
 	size_t resp_cap;
 	uint32_t dp_out;       /* data-path messages out to log lcores */
@@ -113,6 +126,9 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx);
  * requests finish within shutdown_grace_ms, closes everything. */
 int lcore_run(struct lcore_ctx *lc);
 void lcore_fini(struct lcore_ctx *lc);
+
+/* A TLS server built from sh's certificate paths (NULL and logged on error). */
+struct tls_server *lcore_tls_server(const struct sl_shared *sh);
 
 /* Control-plane reply notification target (cp_config.wake). */
 void lcore_wake_cb(void *arg, uint16_t lcore);

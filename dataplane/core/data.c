@@ -387,6 +387,13 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	snprintf(sid, sizeof(sid), "shardId-%012" PRIu32, it.shard_index);
 	const struct cp_route_stream *s =
 		cp_route_find(cp_route_get(lc->sh->cp), it.stream, it.name_len);
+	if (c->pol) {
+		char arn[320];
+		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", c->region,
+			 lc->sh->cfg->account_id, it.stream);
+		if (!dispatch_authorize(lc, c, "GetRecords", arn, it.stream))
+			return;
+	}
 	/* A stream deleted and re-created under the same name has a new id: its
 	 * old iterators name data that is gone. */
 	if (!s || s->id != it.stream_epoch || it.shard_index >= s->n_shards) {

@@ -16,6 +16,9 @@
 #include "common/bug.h"
 #include "common/log.h"
 #include "controlplane/cp.h"
+#include "common/audit.h"
+#include "common/json.h"
+#include "crypto/policy.h"
 #include "crypto/sigv4.h"
 #include "dataplane/api/api.h"
 #include "dataplane/core/conn_internal.h"
@@ -38,6 +41,38 @@ static bool content_type_ok(const struct conn *c)
 	       sl_slice_caseeq(v, "application/x-amz-json-1.0");
 }
 
+/* The operation name for the audit log, also for unknown targets. */
+static void target_name(const struct conn *c, char *out, size_t cap)
+{
+	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
+	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
+	if (op)
+		snprintf(out, cap, "%s", op->name);
+	else if (th)
+		snprintf(out, cap, "%.*s", (int)SL_MIN(th->value.len, 64u), th->value.ptr);
+	else
+		snprintf(out, cap, "%s", "");
+}
+
+/* The access key a request claims (for the audit log of a failure): only
+ * the key id, which is not secret. */
+static void claimed_key(const struct conn *c, char *out, size_t cap)
+{
+	const struct sl_header *h = sl_header_find(c->hdrs, c->req.nhdrs, "authorization");
+	struct sigv4_auth a;
+	out[0] = 0;
+	if (h && sigv4_parse_auth(h->value, &a, NULL) == 0)
+		snprintf(out, cap, "%.*s", (int)SL_MIN(a.access_key.len, 128u), a.access_key.ptr);
+}
+
+void dispatch_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
+		    const char *op, const char *stream, const char *result, uint16_t status)
+{
+	struct audit_event e = { .principal = principal, .source = c->peer, .operation = op,
+				 .stream = stream, .result = result, .status = status };
+	audit_post(lc->sh->audit, &e);
+}
+
 static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_identity *id)
 {
 	struct sigv4_request sr = {
@@ -55,7 +90,61 @@ static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_iden
 		return true;
 	/* Log who failed and why, never the signature or any secret. */
 	SL_INFO("auth failure from %s: %s", c->peer, err.type);
+	char key[129], op[80];
+	claimed_key(c, key, sizeof(key));
+	target_name(c, op, sizeof(op));
+	dispatch_audit(lc, c, key, op, "", err.type, err.http_status);
 	conn_respond_error(lc, c, err.http_status, err.type, err.message);
+	return false;
+}
+
+/* The stream a request body names (StreamName or StreamARN), for
+ * authorisation and the audit log. arn gets the resource ARN ("*" when the
+ * body names no stream). */
+static void body_stream(struct lcore_ctx *lc, const struct conn *c, const char *region,
+			char *name, size_t name_cap, char *arn, size_t arn_cap)
+{
+	struct json_doc d;
+	name[0] = 0;
+	snprintf(arn, arn_cap, "*");
+	if (json_parse(&d, (const char *)c->in + c->head_len, (size_t)c->req.content_length,
+		       lc->toks, lc->max_toks, 32, NULL) < 0 || lc->toks[0].type != JSON_OBJECT)
+		return;
+	int32_t v = json_obj_get(&d, 0, "StreamARN");
+	if (v >= 0 && lc->toks[v].type == JSON_STRING &&
+	    json_str_unescape(&d, (uint32_t)v, arn, arn_cap) >= 0) {
+		arn[arn_cap - 1] = 0;
+		const char *slash = strstr(arn, ":stream/");
+		snprintf(name, name_cap, "%s", slash ? slash + 8 : "");
+		return;
+	}
+	v = json_obj_get(&d, 0, "StreamName");
+	if (v >= 0 && lc->toks[v].type == JSON_STRING &&
+	    json_str_unescape(&d, (uint32_t)v, name, name_cap) >= 0) {
+		name[name_cap - 1] = 0;
+		snprintf(arn, arn_cap, "arn:aws:kinesis:%s:%s:stream/%s", region,
+			 lc->sh->cfg->account_id, name);
+	}
+}
+
+bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
+			const char *resource, const char *stream)
+{
+	if (!c->pol)
+		return true;
+	char action[96];
+	snprintf(action, sizeof(action), "kinesis:%s", op);
+	enum policy_verdict v = policy_eval(c->pol, action, resource);
+	if (v == POLICY_ALLOW)
+		return true;
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "User: arn:aws:iam::%s:user/%s is not authorized to perform: "
+		 "%s on resource: %s because %s", lc->sh->cfg->account_id, c->principal,
+		 action, resource,
+		 v == POLICY_EXPLICIT_DENY ? "an explicit deny in an identity-based policy"
+					   : "no identity-based policy allows the action");
+	dispatch_audit(lc, c, c->principal, op, stream, "AccessDeniedException", 400);
+	conn_respond_error(lc, c, 400, "AccessDeniedException", msg);
 	return false;
 }
 
@@ -74,6 +163,7 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 	memcpy(body, c->in + c->head_len, blen);
 	body[blen] = 0;
 	call->op = op->op;
+	snprintf(c->audit_op, sizeof(c->audit_op), "%s", op->name);
 	call->lcore = lc->idx;
 	call->cookie = ((uint64_t)c->idx << 32) | c->gen;
 	snprintf(call->region, sizeof(call->region), "%s", id->region);
@@ -86,6 +176,27 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 		return;
 	}
 	c->waiting_cp = true;
+}
+
+/* Audit line of an answered control call: result is "OK" or the error's
+ * __type, read from the answer. */
+static void audit_control(struct lcore_ctx *lc, struct conn *c, const struct cp_call *call)
+{
+	char result[96] = "OK";
+	if (call->status != 200 && call->resp) {
+		struct json_doc d;
+		if (json_parse(&d, call->resp, call->resp_len, lc->toks, lc->max_toks, 8,
+			       NULL) > 0 && lc->toks[0].type == JSON_OBJECT) {
+			int32_t t = json_obj_get(&d, 0, "__type");
+			if (t < 0 || json_str_unescape(&d, (uint32_t)t, result, sizeof(result)) < 0)
+				snprintf(result, sizeof(result), "Error");
+			result[sizeof(result) - 1] = 0;
+		}
+	} else if (call->status != 200) {
+		snprintf(result, sizeof(result), "InternalFailure");
+	}
+	dispatch_audit(lc, c, c->principal, c->audit_op, c->audit_stream, result,
+		       call->resp ? call->status : 500);
 }
 
 void dispatch_request(struct lcore_ctx *lc, struct conn *c)
@@ -109,6 +220,19 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 		conn_respond_error(lc, c, 404, "UnknownOperationException",
 				   "Content-Type must be application/x-amz-json-1.1.");
 		return;
+	}
+	snprintf(c->principal, sizeof(c->principal), "%s", id.access_key);
+	snprintf(c->region, sizeof(c->region), "%s", id.region);
+	c->pol = policy_for(lc->sh->policies, id.access_key);
+	c->audit_stream[0] = 0;
+	if (c->pol || op->kind == API_KIND_CONTROL) {
+		char arn[320];
+		body_stream(lc, c, id.region, c->audit_stream, sizeof(c->audit_stream), arn,
+			    sizeof(arn));
+		/* GetRecords names its stream inside the iterator: data.c checks. */
+		if (op->op != API_OP_GET_RECORDS &&
+		    !dispatch_authorize(lc, c, op->name, arn, c->audit_stream))
+			return;
 	}
 	if (c->req.content_length == 0) {
 		/* Kinesis answers an empty body with a bare type, no message. */
@@ -155,6 +279,7 @@ void dispatch_poll_cp(struct lcore_ctx *lc)
 			 * while the control thread worked: gen tells. */
 			if (c->gen == gen && c->state == CONN_OPEN && c->waiting_cp) {
 				c->waiting_cp = false;
+				audit_control(lc, c, call);
 				if (call->resp)
 					conn_respond(lc, c, call->status, call->resp,
 						     call->resp_len);

@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "controlplane/cp.h"
 #include "crypto/sigv4.h"
+#include "crypto/tls.h"
+#include "common/json.h"
 #include "dataplane/api/api.h"
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
@@ -20,6 +22,41 @@
 #define LCORE_TIMER_PERIOD_MS 100
 /* Longest sleep in io_uring when idle: bounds how late a timer fires. */
 #define LCORE_IDLE_WAIT_MS 100
+
+/* A TLS server from the configured files. NULL (logged) on failure. */
+struct tls_server *lcore_tls_server(const struct sl_shared *sh)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+	const struct sl_config *cfg = sh->cfg;
+	struct tls_server_config tc = {
+		.cert_path = sh->tls_cert_path, .key_path = sh->tls_key_path,
+		.client_ca_path = cfg->tls_client_ca[0] ? cfg->tls_client_ca : NULL,
+		.alpn = alpn, .alpn_len = sizeof(alpn) - 1 };
+	char err[256];
+	struct tls_server *s = tls_server_new(&tc, err, sizeof(err));
+	if (!s)
+		SL_ERR("TLS setup failed: %s", err);
+	return s;
+}
+
+/* SIGHUP: build a server from the files as they are now. Connections keep
+ * the server they were made with; new ones get the new one. On failure the
+ * old certificate stays in use. */
+static void lcore_tls_reload(struct lcore_ctx *lc)
+{
+	uint32_t gen = atomic_load(&lc->sh->tls_gen);
+	if (gen == lc->tls_gen)
+		return;
+	lc->tls_gen = gen;
+	struct tls_server *s = lcore_tls_server(lc->sh);
+	if (!s) {
+		SL_WARN("TLS reload failed: keeping the previous certificate");
+		return;
+	}
+	tls_server_free(lc->tls);
+	lc->tls = s;
+	SL_INFO("TLS certificate reloaded");
+}
 
 int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 {
@@ -37,12 +74,18 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 		lc->conns[i].next_free = i + 1 < lc->max_conns ? i + 1 : UINT32_MAX;
 	}
 	lc->free_head = 0;
+	lc->tls = lcore_tls_server(sh);
+	lc->tls_gen = atomic_load(&sh->tls_gen);
+	if (!lc->tls)
+		return -EINVAL;
 	lc->sv = sigv4_verifier_new(sh->keys);
 	lc->av = malloc(sizeof(*lc->av));
+	lc->max_toks = 4096;
+	lc->toks = calloc(lc->max_toks, sizeof(*lc->toks));
 	/* 500 PutRecords results at ~150 bytes each, with room to spare. */
 	lc->resp_cap = 256u << 10;
 	lc->resp_buf = malloc(lc->resp_cap);
-	if (!lc->sv || !lc->av || !lc->resp_buf)
+	if (!lc->sv || !lc->av || !lc->resp_buf || !lc->toks)
 		return -ENOMEM;
 	if (getrandom(&lc->rng, sizeof(lc->rng), 0) != sizeof(lc->rng) || lc->rng == 0)
 		lc->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)idx;
@@ -64,6 +107,7 @@ static void lcore_tick(struct lcore_ctx *lc)
 	lc->now_ms = sl_mono_ms();
 	dispatch_poll_cp(lc);
 	data_poll(lc);
+	lcore_tls_reload(lc);
 	if (lc->now_ms >= lc->next_timer_ms) {
 		conn_timers(lc);
 		lc->next_timer_ms = lc->now_ms + LCORE_TIMER_PERIOD_MS;
@@ -131,8 +175,12 @@ void lcore_fini(struct lcore_ctx *lc)
 	lc->conns = NULL;
 	sigv4_verifier_free(lc->sv);
 	lc->sv = NULL;
+	tls_server_free(lc->tls);
+	lc->tls = NULL;
 	free(lc->av);
 	free(lc->resp_buf);
+	free(lc->toks);
+	lc->toks = NULL;
 	lc->av = NULL;
 	lc->resp_buf = NULL;
 }

@@ -17,6 +17,8 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "controlplane/cp.h"
+#include "common/audit.h"
+#include "crypto/policy.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "dataplane/core/core.h"
@@ -30,8 +32,10 @@ static struct log_ctx *g_logs;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	atomic_store_explicit(&g_sh.stop, true, memory_order_release);
+	if (sig == SIGHUP)
+		atomic_fetch_add(&g_sh.tls_gen, 1); /* lcores reload at their next tick */
+	else
+		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
 	for (uint32_t i = 0; i < g_nlcs; i++)
 		if (g_lcs[i].xprt)
 			g_lcs[i].xprt->wake(&g_lcs[i]); /* write() to an eventfd */
@@ -123,12 +127,14 @@ static int64_t retention_of(void *arg, uint64_t stream_id)
 	return -1;
 }
 
-static int setup_tls(const struct sl_config *cfg, struct tls_server **out)
+/* Fills the certificate paths (generating a local CA and server certificate
+ * on first start unless --tls-cert is given) and checks they load. */
+static int setup_tls(const struct sl_config *cfg)
 {
-	char dir[SL_PATH_MAX + 8], cert[SL_PATH_MAX + 32], key[SL_PATH_MAX + 32];
+	char dir[SL_PATH_MAX + 8];
 	if (cfg->tls_cert[0]) {
-		snprintf(cert, sizeof(cert), "%s", cfg->tls_cert);
-		snprintf(key, sizeof(key), "%s", cfg->tls_key);
+		snprintf(g_sh.tls_cert_path, sizeof(g_sh.tls_cert_path), "%s", cfg->tls_cert);
+		snprintf(g_sh.tls_key_path, sizeof(g_sh.tls_key_path), "%s", cfg->tls_key);
 	} else {
 		snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
 		int rc = tls_material_ensure(dir, cfg->listen_host);
@@ -136,18 +142,14 @@ static int setup_tls(const struct sl_config *cfg, struct tls_server **out)
 			SL_ERR("cannot create TLS material in %s: %s", dir, strerror(-rc));
 			return rc;
 		}
-		snprintf(cert, sizeof(cert), "%s/server.pem", dir);
-		snprintf(key, sizeof(key), "%s/server.key", dir);
+		snprintf(g_sh.tls_cert_path, sizeof(g_sh.tls_cert_path), "%s/server.pem", dir);
+		snprintf(g_sh.tls_key_path, sizeof(g_sh.tls_key_path), "%s/server.key", dir);
 	}
-	static const unsigned char alpn[] = "\x08http/1.1";
-	struct tls_server_config tc = { .cert_path = cert, .key_path = key, .alpn = alpn,
-					.alpn_len = sizeof(alpn) - 1 };
-	char err[256];
-	*out = tls_server_new(&tc, err, sizeof(err));
-	if (!*out) {
-		SL_ERR("TLS setup failed: %s", err);
+	g_sh.cfg = cfg;
+	struct tls_server *probe = lcore_tls_server(&g_sh);
+	if (!probe)
 		return -EINVAL;
-	}
+	tls_server_free(probe);
 	return 0;
 }
 
@@ -178,12 +180,28 @@ static int run(const struct sl_config *cfg)
 		SL_ERR("--transport %s is not available in this build", cfg->transport);
 		return 1;
 	}
-	if (setup_tls(cfg, &g_sh.tls) < 0)
+	if (setup_tls(cfg) < 0)
 		return 1;
 	struct sigv4_keyring *kr = load_keys(cfg);
 	if (!kr)
 		return 1;
 	g_sh.keys = kr;
+	char cred_path[SL_PATH_MAX + 32], why[256] = "";
+	if (cfg->credentials[0])
+		snprintf(cred_path, sizeof(cred_path), "%s", cfg->credentials);
+	else
+		snprintf(cred_path, sizeof(cred_path), "%s/credentials", cfg->data_dir);
+	struct policy_set *policies = policy_set_load(cred_path, why, sizeof(why));
+	if (!policies) {
+		SL_ERR("access policies: %s", why);
+		return 1;
+	}
+	g_sh.policies = policies;
+	g_sh.audit = audit_open(cfg->data_dir, (uint64_t)cfg->audit_max_mib << 20, cfg->audit_keep);
+	if (!g_sh.audit) {
+		SL_ERR("cannot open the audit log in %s: %s", cfg->data_dir, strerror(errno));
+		return 1;
+	}
 	g_sh.cfg = cfg;
 	if ((rc = load_iter_key(cfg, g_sh.iter_key)) < 0) {
 		SL_ERR("cannot create the iterator key: %s", strerror(-rc));
@@ -232,6 +250,7 @@ static int run(const struct sl_config *cfg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = write_addr_file(cfg, g_sh.actual_port)) < 0) {
 		SL_ERR("cannot write %s: %s", addr_path, strerror(-rc));
@@ -261,8 +280,9 @@ static int run(const struct sl_config *cfg)
 		lcore_fini(&g_lcs[k]);
 	free(g_lcs);
 	free(g_logs);
-	tls_server_free(g_sh.tls);
 	sigv4_keyring_free(kr);
+	policy_set_free(policies);
+	audit_close(g_sh.audit);
 	rte_eal_cleanup();
 	SL_INFO("sluiced stopped");
 	return rc < 0 ? 1 : 0;
