@@ -87,4 +87,39 @@ struct sigv4_auth {
  * (may be NULL) points at a static description usable in the error message. */
 int sigv4_parse_auth(struct sl_slice value, struct sigv4_auth *out, const char **why);
 
+/* ---- Signing (client side; used by the load generator in perf/) ------- */
+
+struct sigv4_signer;
+
+#define SIGV4_SIGN_MAX_HEADERS 32
+#define SIGV4_SIGN_MAX_QUERY 64
+#define SIGV4_SIGN_SCRATCH_BYTES 8192 /* canonical request, without the body */
+
+/* A signer holds one credential and scope (region, service), OpenSSL
+ * contexts and the derived signing key cached for the current date. Owned by
+ * one thread. Returns NULL and sets errno: EINVAL for an empty or over-long
+ * (> 128 bytes key/secret, > 63 region/service) argument, ENOMEM. */
+struct sigv4_signer *sigv4_signer_new(const char *access_key, const char *secret,
+				      const char *region, const char *service);
+void sigv4_signer_free(struct sigv4_signer *s);
+
+/* Writes now_s as the X-Amz-Date value "YYYYMMDDTHHMMSSZ" plus a NUL. */
+void sigv4_amz_date(int64_t now_s, char out[17]);
+
+/* Writes the lowercase hex SHA-256 of data plus a NUL. Returns 0 or -EIO. */
+int sigv4_sha256_hex(struct sigv4_signer *s, const void *data, size_t len, char out[65]);
+
+/* Signs req the way botocore does and writes the Authorization header value
+ * (NUL-terminated) into out. Every header in req->hdrs is signed except
+ * Authorization, User-Agent, Expect and X-Amzn-Trace-Id; the caller must
+ * include Host and an X-Amz-Date equal to sigv4_amz_date(req->now_s).
+ * payload_sha256_hex is the body's hash (64 hex chars), or NULL to hash
+ * req->body here (pass a pre-computed hash when bodies are reused).
+ * Returns the length written, or -EINVAL (no Host header), -E2BIG (more than
+ * SIGV4_SIGN_MAX_HEADERS headers or SIGV4_SIGN_MAX_QUERY query parameters,
+ * canonical request over SIGV4_SIGN_SCRATCH_BYTES, or out too small), -EIO
+ * (OpenSSL failure). No malloc. */
+int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *req,
+	       const char *payload_sha256_hex, char *out, size_t cap);
+
 #endif

@@ -76,6 +76,29 @@ int st_seq_parse(const char *s, size_t len, st_seq_t *out);
 
 struct st_journal;
 
+/* At-rest encryption (storage/README.md, "Encryption"). Chunks of a stream
+ * are sealed with AES-256-GCM under the stream's data key; the chunk header
+ * names the key by version (u32, 0 = plaintext).
+ *
+ * st_key_for_fn (writes): the stream's current key version and its expanded
+ * key (intel-ipsec-mb struct gcm_key_data, expanded with the code
+ * init_mb_mgr_auto selects). Version 0 means: write this stream in plaintext.
+ * Called by st_append (once per call). A negative return fails the append
+ * with that value (e.g. -ENOKEY, -EKEYREVOKED).
+ *
+ * st_key_get_fn (sealing, reads, recovery): the expanded key of (stream,
+ * version). -ENOKEY means the key was destroyed (crypto-erase): reads of such
+ * chunks return -ENOKEY and recovery skips them as unreadable by design.
+ *
+ * Both are called on the journal's thread; the pointer they return must stay
+ * valid until the next call of either (crypto/keyring.h kr_reader_current and
+ * kr_reader_get, with a kr_reader as key_ctx, are such a pair). */
+typedef int (*st_key_for_fn)(void *ctx, uint64_t stream_id,
+			     uint32_t *key_version_out,
+			     const void **expanded_key_out);
+typedef int (*st_key_get_fn)(void *ctx, uint64_t stream_id, uint32_t key_version,
+			     const void **expanded_key_out);
+
 struct st_opts {
 	uint64_t segment_bytes;	   /* segment file size; default 256 MiB */
 	uint32_t buf_bytes;	   /* one write buffer; default 12 MiB */
@@ -83,6 +106,16 @@ struct st_opts {
 	uint32_t max_shards;	   /* (stream, shard) pairs; default 4096 */
 	uint32_t max_tokens;	   /* completions per write; default 8192 */
 	uint64_t checkpoint_bytes; /* st_checkpoint_due after this; 64 MiB */
+	/* Encryption; all zero (the default): plaintext, as before. key_for
+	 * needs key_get. journal_id goes into every nonce: it must differ
+	 * between all journals that may write under the same data key (use the
+	 * log lcore index, fixed for the journal directory; st_open fails
+	 * with EINVAL when it differs from the one the directory was opened
+	 * with before). */
+	st_key_for_fn key_for;
+	st_key_get_fn key_get;
+	void *key_ctx;
+	uint32_t journal_id;
 };
 
 /* One record to append. pkey_len 1..1024 bytes (256 characters of UTF-8). ehk: NULL, or the 128-bit
@@ -108,7 +141,7 @@ typedef void (*st_done_fn)(void *ctx, uint64_t token, uint64_t stream_id,
 			   uint32_t shard_index, st_seq_t first_seq,
 			   uint32_t count, int status);
 
-/* Fills defaults. */
+/* Fills defaults (encryption off). */
 void st_opts_default(struct st_opts *o);
 
 /* Opens (creating if needed) the journal in dir (e.g. DATA/log/0), recovers
@@ -116,7 +149,11 @@ void st_opts_default(struct st_opts *o);
  * is cut off) and sets up io_uring with registered buffers. Synchronous.
  * opts may be NULL (defaults). Returns NULL and sets errno: EINVAL bad
  * options, ENOMEM, EIO unreadable files, or an errno from mkdir/open/
- * io_uring_queue_init/io_uring_register_buffers. */
+ * io_uring_queue_init/io_uring_register_buffers. With key_get set, recovery
+ * also verifies each scanned chunk's GCM tag (a bad tag ends the log like a
+ * bad CRC); ENOTSUP no AES-GCM code for this CPU; EIO nonce.ctr is damaged;
+ * EINVAL its journal_id differs; or the error key_get returned other than
+ * -ENOKEY. */
 struct st_journal *st_open(const char *dir, const struct st_opts *opts,
 			   st_done_fn done, void *done_ctx);
 
@@ -132,8 +169,11 @@ int st_close(struct st_journal *j);
  * Returns the count taken (1..n), or: -ENOBUFS every buffer is full or in
  * flight (back-pressure: poll, then retry); -EMSGSIZE a record can never fit
  * (data_len > ST_RECORD_MAX_BYTES or above buf_bytes); -EINVAL n == 0, bad
- * pkey_len; -ENOMEM the shard table (max_shards) is full. No syscall, no
- * malloc except growing a shard's index array (amortised, per chunk). */
+ * pkey_len; -ENOMEM the shard table (max_shards) is full; with key_for set,
+ * the error key_for returned (-ENOKEY, -EKEYREVOKED, ...). No syscall, no
+ * malloc except growing a shard's index array (amortised, per chunk).
+ * Encryption happens when st_poll submits the write (the records are
+ * plaintext only in memory). */
 int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	      const struct st_record *recs, uint32_t n, int64_t arrival_ms,
 	      uint64_t token, st_seq_t *first_seq);
@@ -177,7 +217,9 @@ typedef int (*st_read_fn)(void *ctx, const struct st_read_rec *r);
  * looked at; unchanged start if nothing newer is durable yet).
  * Synchronous pread per chunk in this version (see README).
  * Returns the number of records delivered, or: -EINVAL start is not a
- * sequence number of this shard; -EIO a chunk failed its CRC or read. */
+ * sequence number of this shard; -EIO a chunk failed its CRC, GCM tag or
+ * read; -ENOKEY a chunk's data key is gone (crypto-erased stream), or an
+ * encrypted chunk was met with no key_get set. */
 int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
 	    uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq);
@@ -200,7 +242,8 @@ int st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 		st_seq_t *out);
 
 /* AT_TIMESTAMP: the first durable record with arrival_ms >= ts_ms, or, if
- * none, st_latest. Returns 0, or -EIO a chunk could not be read. */
+ * none, st_latest. Returns 0, or -EIO a chunk could not be read, -ENOKEY
+ * its data key is gone. */
 int st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
 			uint32_t shard_index, int64_t ts_ms, st_seq_t *out);
 

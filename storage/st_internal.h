@@ -10,6 +10,8 @@
 
 #include "storage/st.h"
 
+struct IMB_MGR;
+
 /* ---- On-disk chunk (little-endian; x86-64 and arm64 are) -----------------
  * A segment file is a sequence of chunks, each starting 8-byte aligned; every
  * write is a whole number of 4 KiB blocks and ends with a PAD chunk when the
@@ -33,9 +35,12 @@
  *   56   8 min_arrival_ms i64, ms since the epoch
  *   64   8 max_arrival_ms i64
  *   72   4 flags          ST_CF_*
- *   76   4 key_id         0 = plaintext; else the data key (AES-256-GCM later)
- *   80  12 nonce          zero while key_id == 0
- *   92  16 tag            GCM tag over the payload; zero while key_id == 0
+ *   76   4 key_id         0 = plaintext; else the version of the stream's
+ *                         data key: the payload is AES-256-GCM ciphertext
+ *   80  12 nonce          u32 journal_id, u64 per-journal counter (st_crypt.c);
+ *                         zero while key_id == 0
+ *   92  16 tag            GCM tag over the payload, with this header (tag and
+ *                         crc32c zero) as AAD; zero while key_id == 0
  *  108   4 payload_len    total_len - hdr_len
  *  112  16 reserved       zero
  *
@@ -129,6 +134,26 @@ uint32_t st_chunk_crc(const void *p, uint32_t total_len);
 int st_chunk_check(const void *p, uint64_t avail);
 /* Fills a PAD chunk of len bytes (>= ST_HDR_LEN, multiple of 8) at p. */
 void st_chunk_pad(void *p, uint32_t len, uint64_t write_no);
+
+/* ---- Encryption (st_crypt.c) -------------------------------------------- */
+
+/* Opens the GCM code and, when writing encrypted (key_for), loads nonce.ctr.
+ * Returns 0, -ENOTSUP, -ENOMEM, -EIO damaged file, -EINVAL other journal_id,
+ * or -errno. */
+int st_crypt_open(struct st_journal *j);
+void st_crypt_close(struct st_journal *j);
+/* Makes sure n more nonce counters are reserved on disk (write + fsync +
+ * rename of nonce.ctr when not). Returns 0 or -errno. */
+int st_nonce_reserve(struct st_journal *j, uint64_t n);
+/* Encrypts the DATA chunk h (key_id set, write_no stamped, before its CRC)
+ * in place. Returns 0; -ENOKEY the key is gone: the payload is wiped
+ * instead (a crypto-erased stream is never written in clear); or the error
+ * key_get returned. */
+int st_chunk_seal(struct st_journal *j, struct st_chunk_hdr *h);
+/* Verifies the tag of the checked chunk at p and decrypts it in place; a
+ * plaintext chunk is left alone. Returns 0, -EBADMSG bad tag, -ENOKEY no key
+ * (destroyed, or no key_get), or the error key_get returned. */
+int st_chunk_unseal(struct st_journal *j, uint8_t *p);
 
 /* ---- Index ---------------------------------------------------------------- */
 
@@ -242,6 +267,12 @@ struct st_journal {
 	uint32_t nshard_slots, nshards;
 
 	uint8_t *rbuf; /* read buffer, buf_bytes */
+
+	/* Encryption (st_crypt.c); imb is NULL when key_get is not set. */
+	struct IMB_MGR *imb;
+	uint64_t nonce_ctr;  /* counter of the next nonce */
+	uint64_t nonce_resv; /* counters below this are reserved in nonce.ctr */
+	int recover_err;     /* a key_get error met by recovery */
 };
 
 /* Segment file helpers (st_journal.c). */

@@ -22,6 +22,7 @@
 
 void st_opts_default(struct st_opts *o)
 {
+	memset(o, 0, sizeof(*o)); /* encryption off */
 	o->segment_bytes = 256ull << 20;
 	o->buf_bytes = 12u << 20;
 	o->max_inflight = 2;
@@ -48,6 +49,8 @@ static int opts_check(const struct st_opts *o)
 	if (o->max_inflight < 1 || o->max_inflight > ST_MAX_INFLIGHT)
 		return -EINVAL;
 	if (o->max_shards < 1 || o->max_shards > (1u << 22) || o->max_tokens < 1)
+		return -EINVAL;
+	if (o->key_for && !o->key_get)
 		return -EINVAL;
 	return 0;
 }
@@ -202,7 +205,8 @@ static uint32_t rec_bytes(const struct st_record *r)
  * sequence continues and arrival_ms fits its delta range; else a new one.
  * Returns NULL when not even a header fits. */
 static struct st_chunk_hdr *chunk_for(struct st_journal *j, struct st_buf *b,
-				      const struct st_shard *s, int64_t arrival_ms)
+				      const struct st_shard *s, int64_t arrival_ms,
+				      uint32_t key_ver)
 {
 	st_seq_t seq = st_seq_make(s->shard_index, s->next_ctr);
 	struct st_chunk_hdr *h;
@@ -214,7 +218,7 @@ static struct st_chunk_hdr *chunk_for(struct st_journal *j, struct st_buf *b,
 				h->record_count;
 
 		if (h->stream_id == s->stream_id && h->shard_index == s->shard_index &&
-		    next == seq && arrival_ms >= h->min_arrival_ms &&
+		    next == seq && h->key_id == key_ver && arrival_ms >= h->min_arrival_ms &&
 		    arrival_ms - h->min_arrival_ms <= (int64_t)UINT32_MAX)
 			return h;
 	}
@@ -233,6 +237,7 @@ static struct st_chunk_hdr *chunk_for(struct st_journal *j, struct st_buf *b,
 	h->first_seq_hi = (uint64_t)(seq >> 64);
 	h->min_arrival_ms = arrival_ms;
 	h->max_arrival_ms = arrival_ms;
+	h->key_id = key_ver; /* sealed by buf_finish */
 	b->open_chunk = off;
 	b->len = off + ST_HDR_LEN;
 	return h;
@@ -241,14 +246,14 @@ static struct st_chunk_hdr *chunk_for(struct st_journal *j, struct st_buf *b,
 /* Copies as many records as fit into b; returns how many. */
 static uint32_t append_into(struct st_journal *j, struct st_buf *b, struct st_shard *s,
 			    const struct st_record *recs, uint32_t n,
-			    int64_t arrival_ms, uint64_t token)
+			    int64_t arrival_ms, uint64_t token, uint32_t key_ver)
 {
 	struct st_chunk_hdr *h;
 	uint32_t k = 0;
 
 	if (b->ntok >= j->o.max_tokens)
 		return 0;
-	h = chunk_for(j, b, s, arrival_ms);
+	h = chunk_for(j, b, s, arrival_ms, key_ver);
 	if (!h)
 		return 0;
 	for (; k < n && b->len + rec_bytes(&recs[k]) <= buf_cap(j); k++) {
@@ -311,11 +316,18 @@ int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 {
 	struct st_shard *s;
 	uint64_t ctr0;
-	uint32_t taken = 0;
+	uint32_t taken = 0, key_ver = 0;
 	int rc = append_check(j, recs, n);
 
 	if (rc < 0)
 		return rc;
+	if (j->o.key_for) {
+		const void *xk;
+
+		rc = j->o.key_for(j->o.key_ctx, stream_id, &key_ver, &xk);
+		if (rc < 0)
+			return rc;
+	}
 	s = st_shard_get(j, stream_id, shard_index, true);
 	if (!s)
 		return -ENOMEM;
@@ -328,7 +340,7 @@ int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 		if (!b)
 			break;
 		uint32_t k = append_into(j, b, s, recs + taken, n - taken,
-					 arrival_ms, token);
+					 arrival_ms, token, key_ver);
 
 		taken += k;
 		if (taken < n) {
@@ -345,7 +357,6 @@ int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 
 /* ---- Submit, reap, deliver ----------------------------------------------- */
 
-/* Stamps write_no and CRCs into every chunk and pads to 4 KiB. */
 static uint32_t pad_bytes(uint32_t end)
 {
 	uint32_t gap = ((end + ST_BLOCK - 1) & ~(ST_BLOCK - 1)) - end;
@@ -353,7 +364,10 @@ static uint32_t pad_bytes(uint32_t end)
 	return (gap != 0 && gap < ST_HDR_LEN) ? gap + ST_BLOCK : gap;
 }
 
-static void buf_finish(struct st_journal *j, struct st_buf *b)
+/* Stamps write_no into every chunk, encrypts DATA chunks that name a key,
+ * CRCs them (over the ciphertext) and pads to 4 KiB. Returns 0, or an error
+ * of st_chunk_seal other than -ENOKEY (the write must then fail). */
+static int buf_finish(struct st_journal *j, struct st_buf *b)
 {
 	uint32_t off = 0, end = st_align8(b->len), gap = pad_bytes(end);
 
@@ -363,6 +377,13 @@ static void buf_finish(struct st_journal *j, struct st_buf *b)
 		struct st_chunk_hdr *h = (struct st_chunk_hdr *)(b->mem + off);
 
 		h->write_no = b->write_no;
+		if (h->key_id != 0) {
+			int rc = st_chunk_seal(j, h);
+
+			/* -ENOKEY: a deleted stream, its payload wiped. */
+			if (rc < 0 && rc != -ENOKEY)
+				return rc;
+		}
 		h->crc32c = st_chunk_crc(h, h->total_len);
 		off = st_align8(off + h->total_len);
 	}
@@ -370,6 +391,7 @@ static void buf_finish(struct st_journal *j, struct st_buf *b)
 		st_chunk_pad(b->mem + end, gap, b->write_no);
 	b->wlen = end + gap;
 	BUG_ON(b->wlen % ST_BLOCK || b->wlen > j->o.buf_bytes);
+	return 0;
 }
 
 /* Gets a segment with room for wlen bytes. Returns 1 ready, 0 must wait
@@ -410,15 +432,20 @@ static int submit_ready(struct st_journal *j)
 		if (rc == 0)
 			break;
 		j->sub_next = (j->sub_next + 1) % j->nbuf;
+		/* Nonce counters: at most one per chunk, a chunk >= a header. */
+		if (rc > 0 && j->o.key_for)
+			rc = st_nonce_reserve(j, b->len / ST_HDR_LEN + 1);
+		if (rc >= 0)
+			rc = buf_finish(j, b);
 		if (rc < 0) {
-			/* No segment: the write fails, in order, at delivery. */
+			/* No segment, no nonces, or no key: the write fails,
+			 * in order, at delivery. */
 			b->state = ST_BUF_DONE;
 			b->res = rc;
 			b->seg = ST_NO_SEG;
 			b->write_no = 0; /* never issued */
 			continue;
 		}
-		buf_finish(j, b);
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&j->ring);
 
 		BUG_ON(!sqe); /* ring depth is 2 * max_inflight */
@@ -648,6 +675,9 @@ static int journal_init(struct st_journal *j, const char *dir)
 		j->blk = NULL;
 	if (!j->shards || !j->rbuf || !j->blk)
 		return -ENOMEM;
+	rc = st_crypt_open(j);
+	if (rc < 0)
+		return rc;
 	rc = st_recover(j);
 	if (rc < 0)
 		return rc;
@@ -664,6 +694,7 @@ static void journal_free(struct st_journal *j)
 		free(j->buf[i].tok);
 	if (j->shards)
 		st_index_free(j);
+	st_crypt_close(j);
 	if (j->wfd >= 0)
 		close(j->wfd);
 	if (j->rfd >= 0)

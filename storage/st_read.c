@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reads: index lookup, then a synchronous pread of each chunk (first version;
  * the tail will be served from the write buffers / io_uring reads later).
- * Every chunk is CRC-checked again after it is read back. */
+ * Every chunk is CRC-checked again after it is read back, and an encrypted
+ * one has its GCM tag verified and is decrypted in the read buffer. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,12 +10,13 @@
 #include "common/bug.h"
 #include "storage/st_internal.h"
 
-/* Reads the chunk of entry e into j->rbuf and checks it. */
+/* Reads the chunk of entry e into j->rbuf, checks it and decrypts it.
+ * Returns 0, -EIO, or -ENOKEY its data key is gone (crypto-erase). */
 static int chunk_load(struct st_journal *j, const struct st_ient *e,
 		      const struct st_shard *s)
 {
 	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)j->rbuf;
-	int fd = st_read_fd(j, e->seg);
+	int fd = st_read_fd(j, e->seg), rc;
 
 	if (fd < 0)
 		return -EIO;
@@ -25,7 +27,10 @@ static int chunk_load(struct st_journal *j, const struct st_ient *e,
 	    h->shard_index != s->shard_index || h->first_seq_lo != e->first_ctr ||
 	    h->record_count != e->count)
 		return -EIO;
-	return 0;
+	rc = st_chunk_unseal(j, j->rbuf);
+	if (rc == -ENOKEY)
+		return rc;
+	return rc < 0 ? -EIO : 0;
 }
 
 struct rec_cursor {

@@ -306,12 +306,24 @@ static uint64_t scan_seg(struct st_journal *j, uint64_t seg, uint64_t pos,
 			win_off = pos;
 			win_len = (uint64_t)r;
 		}
-		const uint8_t *p = j->rbuf + (pos - win_off);
+		uint8_t *p = j->rbuf + (pos - win_off);
 
 		if (st_chunk_check(p, h.total_len) < 0 || h.write_no < *wno)
 			break;
 		if ((pos == 0) != !!(h.flags & ST_CF_SEGHDR))
 			break;
+		/* A bad GCM tag is corruption like a bad CRC. A chunk whose key
+		 * was destroyed (crypto-erase) is unreadable by design: keep
+		 * going. Any other key error stops recovery (st_open fails)
+		 * rather than cut acknowledged data off. */
+		int rc = st_chunk_unseal(j, p);
+
+		if (rc == -EBADMSG)
+			break;
+		if (rc < 0 && rc != -ENOKEY) {
+			j->recover_err = rc;
+			break;
+		}
 		st_deliver_index(j, p, h.total_len, seg, pos);
 		*wno = h.write_no;
 		pos = (pos + h.total_len + 7) & ~7ull;
@@ -367,6 +379,10 @@ static uint64_t scan_chain(struct st_journal *j, uint64_t s0, uint64_t pos,
 			linked = true;
 		}
 		e = scan_seg(j, s, pos, limit, wno);
+		if (j->recover_err) {
+			*end = e;
+			return s;
+		}
 		if (linked && e == limit) {
 			pos = 0;
 			continue;
@@ -414,6 +430,11 @@ int st_recover(struct st_journal *j)
 		wno = ck.write_no;
 	}
 	last = scan_chain(j, s0, pos, last, &wno, &end);
+	if (j->recover_err) {
+		SL_ERR("storage: recovery of %s: data key lookup failed: %s", j->dir,
+		       strerror(-j->recover_err));
+		return j->recover_err;
+	}
 	j->seg_first = first;
 	j->seg_last = last;
 	j->seg_end = end;
