@@ -21,7 +21,7 @@ chmod 700 "$DATA_DIR"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 
 DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
-      libsqlite3-dev meson ninja-build pkg-config gcc awscli)
+      libsqlite3-dev libcmocka-dev libnghttp2-dev meson ninja-build pkg-config gcc awscli)
 
 missing=()
 for p in "${DEPS[@]}"; do

@@ -42,7 +42,7 @@ record() {
 DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
-      ethtool nftables sslscan)
+      ethtool nftables sslscan libnghttp2-dev nodejs npm)
 
 install_deps() {
 	local missing=() p sudo=()
@@ -253,6 +253,35 @@ if [ "$E2E_ASAN" != off ]; then
 		echo "no sluiced binary in build-asan/"
 		record e2e-asan 0 1
 	fi
+fi
+
+# js: the AWS SDK for JavaScript v3 (HTTP/2 by default) against build/sluiced.
+# node's test runner ends with "# pass N" / "# fail N".
+js_suite() {
+	local out="$WORK/js.log" rc=0 p f
+	log "suite js (@aws-sdk/client-kinesis over HTTP/2)"
+	if ! (cd tests/js && npm ci --no-audit --no-fund >"$WORK/npm.log" 2>&1); then
+		tail -n 20 "$WORK/npm.log"
+		echo "npm ci failed"
+		record js 0 1
+		return 0
+	fi
+	(cd tests/js && SLUICED="$1" node --test) >"$out" 2>&1 || rc=$?
+	tail -n 12 "$out"
+	p=$(sed -n 's/^# pass \([0-9]\+\)/\1/p' "$out" | tail -n 1)
+	f=$(sed -n 's/^# fail \([0-9]\+\)/\1/p' "$out" | tail -n 1)
+	if [ -z "$p" ]; then
+		record js 0 1
+		return 0
+	fi
+	if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+		f=1
+	fi
+	record js "$p" "${f:-0}"
+}
+
+if [ -n "$SLUICED_BIN" ]; then
+	js_suite "$ROOT/$SLUICED_BIN"
 fi
 
 if [ "$FUZZ_OK" = 1 ]; then

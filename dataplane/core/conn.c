@@ -88,6 +88,7 @@ void conn_released(struct lcore_ctx *lc, struct conn *c)
 
 void conn_reap(struct lcore_ctx *lc, struct conn *c)
 {
+	h2_close(c); /* after the log lcores let go of stream bodies */
 	free(c->in);
 	free(c->dp);
 	c->in = NULL;
@@ -171,10 +172,15 @@ void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const c
 {
 	if (c->state != CONN_OPEN)
 		return;
-	if (!c->req.keep_alive || lc->sh->stop)
-		c->close_after_send = true;
 	char rid[48], id2[80], date[64];
 	put_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	if (c->proto == 2) {
+		h2_respond(lc, c, status, body, body_len, rid, id2);
+		conn_flush(lc, c);
+		return;
+	}
+	if (!c->req.keep_alive || lc->sh->stop)
+		c->close_after_send = true;
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -323,6 +329,8 @@ void conn_process(struct lcore_ctx *lc, struct conn *c)
 		if (c->in_len < need)
 			return; /* conn_pump grows the buffer to `need` */
 		lc->n_requests++;
+		c->body = c->in + c->head_len;
+		c->body_len = (uint32_t)c->req.content_length;
 		dispatch_request(lc, c);
 		if (c->waiting_dp)
 			return; /* the bytes stay until conn_request_done */
@@ -335,6 +343,12 @@ void conn_request_done(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
+	if (c->proto == 2) {
+		h2_request_done(lc, c);
+		h2_process(lc, c);
+		conn_flush(lc, c);
+		return;
+	}
 	conn_consume(c);
 	if (c->peer_eof && !conn_unsent(c)) {
 		conn_close(lc, c);
@@ -386,6 +400,23 @@ static int conn_pump(struct conn *c)
 	}
 }
 
+/* ALPN decides the protocol once the handshake is done ("h2" or, also
+ * when the client offered none, HTTP/1.1). */
+static void conn_pick_proto(struct lcore_ctx *lc, struct conn *c)
+{
+	const unsigned char *p;
+	unsigned n;
+	tls_conn_alpn(c->tls, &p, &n);
+	c->proto = 1;
+	if (n == 2 && memcmp(p, "h2", 2) == 0) {
+		if (h2_open(lc, c) < 0) {
+			conn_close(lc, c);
+			return;
+		}
+		c->proto = 2;
+	}
+}
+
 static void conn_step(struct lcore_ctx *lc, struct conn *c)
 {
 	int rc = conn_pump(c);
@@ -398,6 +429,19 @@ static void conn_step(struct lcore_ctx *lc, struct conn *c)
 		SL_DEBUG("conn %s: TLS error, closing", c->peer);
 		c->close_after_send = true;
 		if (!conn_unsent(c))
+			conn_close(lc, c);
+		return;
+	}
+	if (!c->proto && tls_conn_handshake_done(c->tls))
+		conn_pick_proto(lc, c);
+	if (c->proto == 2) {
+		if (c->in_len && h2_input(lc, c, c->in, c->in_len) < 0)
+			c->close_after_send = true; /* GOAWAY queued */
+		c->in_len = 0;
+		h2_process(lc, c);
+		conn_flush(lc, c);
+		if (c->state == CONN_OPEN && (c->close_after_send || h2_wants_close(c)) &&
+		    !conn_unsent(c) && !c->waiting_cp && !c->waiting_dp)
 			conn_close(lc, c);
 		return;
 	}

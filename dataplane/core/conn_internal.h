@@ -27,6 +27,8 @@ enum conn_state {
 			     pointing into our buffers: freed at conn_reap */
 };
 
+struct h2_conn;
+
 struct conn {
 	uint32_t idx;
 	uint32_t gen;  /* bumped on each reuse: stale control replies are dropped */
@@ -51,6 +53,11 @@ struct conn {
 	struct http_req req;
 	struct sl_header hdrs[CONN_MAX_HDRS];
 	uint32_t head_len;
+	/* The body of the request being dispatched: inside `in` for HTTP/1.1,
+	 * inside the stream's buffer for HTTP/2. Writable: record data is
+	 * base64-decoded in place. */
+	uint8_t *body;
+	uint32_t body_len;
 	bool have_head;
 	bool sent_continue;
 	bool req_active;   /* first byte of a request seen, not yet handled */
@@ -58,6 +65,8 @@ struct conn {
 	bool waiting_dp;   /* record operation at log lcores: the request bytes
 			      must stay where they are (no compaction, no growth) */
 	struct dp_req *dp; /* record-operation state, allocated on first use */
+	uint8_t proto;	   /* 0 until the handshake picks: 1 HTTP/1.1, 2 HTTP/2 */
+	struct h2_conn *h2; /* HTTP/2 session state (conn_h2.c) */
 	bool close_after_send;
 	bool peer_eof;
 	uint64_t opened_ms, req_start_ms, last_rx_ms, last_tx_ms;
@@ -102,6 +111,17 @@ uint64_t conn_unsent(const struct conn *c);
 void conn_request_done(struct lcore_ctx *lc, struct conn *c);
 /* Frees a zombie slot once the log lcores returned everything. */
 void conn_reap(struct lcore_ctx *lc, struct conn *c);
+
+/* conn_h2.c: HTTP/2 (see the file comment). */
+int h2_open(struct lcore_ctx *lc, struct conn *c);
+void h2_close(struct conn *c);
+int h2_input(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, size_t len);
+void h2_process(struct lcore_ctx *lc, struct conn *c);
+void h2_request_done(struct lcore_ctx *lc, struct conn *c);
+int h2_flush(struct lcore_ctx *lc, struct conn *c);
+void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+		uint32_t body_len, const char *rid, const char *id2);
+bool h2_wants_close(const struct conn *c);
 
 /* Continues processing buffered input (after a reply or a send). */
 void conn_process(struct lcore_ctx *lc, struct conn *c);

@@ -131,8 +131,8 @@ static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
 static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
 {
 	struct api_err e;
-	char *body = (char *)c->in + c->head_len;
-	size_t len = (size_t)c->req.content_length;
+	char *body = (char *)c->body;
+	size_t len = c->body_len;
 	int rc = many ? rec_decode_put_records(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
 					       d->descs, REC_MAX_RECORDS, &e)
 		      : rec_decode_put_record(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
@@ -296,8 +296,8 @@ static int check_seq(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct api_err e;
-	const char *body = (const char *)c->in + c->head_len;
-	if (rec_decode_get_shard_iterator(lc->av, body, (size_t)c->req.content_length, &d->gsi,
+	const char *body = (const char *)c->body;
+	if (rec_decode_get_shard_iterator(lc->av, body, c->body_len, &d->gsi,
 					  &e) < 0) {
 		respond_err(lc, c, &e);
 		return;
@@ -370,8 +370,8 @@ static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct api_err e;
-	const char *body = (const char *)c->in + c->head_len;
-	if (rec_decode_get_records(lc->av, body, (size_t)c->req.content_length, &d->get, &e) < 0) {
+	const char *body = (const char *)c->body;
+	if (rec_decode_get_records(lc->av, body, c->body_len, &d->get, &e) < 0) {
 		respond_err(lc, c, &e);
 		return;
 	}

@@ -81,8 +81,8 @@ static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_iden
 		.query = c->req.query,
 		.hdrs = c->hdrs,
 		.nhdrs = c->req.nhdrs,
-		.body = c->in + c->head_len,
-		.body_len = (size_t)c->req.content_length,
+		.body = c->body,
+		.body_len = c->body_len,
 		.now_s = (int64_t)time(NULL),
 	};
 	struct sigv4_error err;
@@ -107,7 +107,7 @@ static void body_stream(struct lcore_ctx *lc, const struct conn *c, const char *
 	struct json_doc d;
 	name[0] = 0;
 	snprintf(arn, arn_cap, "*");
-	if (json_parse(&d, (const char *)c->in + c->head_len, (size_t)c->req.content_length,
+	if (json_parse(&d, (const char *)c->body, c->body_len,
 		       lc->toks, lc->max_toks, 32, NULL) < 0 || lc->toks[0].type != JSON_OBJECT)
 		return;
 	int32_t v = json_obj_get(&d, 0, "StreamARN");
@@ -152,7 +152,7 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 			 const struct sigv4_identity *id)
 {
 	struct cp_call *call = calloc(1, sizeof(*call));
-	uint32_t blen = (uint32_t)c->req.content_length;
+	uint32_t blen = c->body_len;
 	char *body = malloc((size_t)blen + 1);
 	if (!call || !body) {
 		free(call);
@@ -160,7 +160,7 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
-	memcpy(body, c->in + c->head_len, blen);
+	memcpy(body, c->body, blen);
 	body[blen] = 0;
 	call->op = op->op;
 	snprintf(c->audit_op, sizeof(c->audit_op), "%s", op->name);
@@ -234,7 +234,7 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 		    !dispatch_authorize(lc, c, op->name, arn, c->audit_stream))
 			return;
 	}
-	if (c->req.content_length == 0) {
+	if (c->body_len == 0) {
 		/* Kinesis answers an empty body with a bare type, no message. */
 		static const char bare[] = "{\"__type\":\"SerializationException\"}";
 		conn_respond(lc, c, 400, bare, sizeof(bare) - 1);
@@ -288,8 +288,10 @@ void dispatch_poll_cp(struct lcore_ctx *lc)
 							   "The control plane could not answer.");
 				if (c->state == CONN_OPEN && c->peer_eof && !conn_unsent(c))
 					conn_close(lc, c);
+				else if (c->proto == 2)
+					conn_request_done(lc, c); /* next stream */
 				else
-					conn_process(lc, c);
+					conn_process(lc, c); /* h1: bytes consumed at post */
 			}
 			cp_call_free(call);
 		}

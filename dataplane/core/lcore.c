@@ -26,7 +26,9 @@
 /* A TLS server from the configured files. NULL (logged) on failure. */
 struct tls_server *lcore_tls_server(const struct sl_shared *sh)
 {
-	static const unsigned char alpn[] = "\x08http/1.1";
+	/* Server preference: HTTP/2 first (the JS SDK v3 default), HTTP/1.1
+	 * for everyone else (boto3, the AWS CLI). */
+	static const unsigned char alpn[] = "\x02h2\x08http/1.1";
 	const struct sl_config *cfg = sh->cfg;
 	struct tls_server_config tc = {
 		.cert_path = sh->tls_cert_path, .key_path = sh->tls_key_path,
