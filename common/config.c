@@ -23,6 +23,8 @@ struct num_flag {
 #define OFF(f) offsetof(struct sl_config, f)
 static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, 64, "io lcores (network, TLS, HTTP, API)" },
+	{ "dpdk-idle-us", OFF(dpdk_idle_us), 0, 10000,
+	  "DPDK: nap this long after a long run of empty polls (0: pure busy-poll)" },
 	{ "log-cores", OFF(log_cores), 1, 16, "log lcores (one journal each, DIR/log/N)" },
 	/* A segment holds at least one whole write buffer (12 MiB: a 10 MiB
 	 * record and its chunk framing), so 16 MiB is the floor. */
@@ -73,6 +75,10 @@ static const struct str_flag str_flags[] = {
 	{ "credentials", SOFF(credentials), "shared-credentials file (default DIR/credentials)" },
 	{ "account-id", SOFF(account_id), "12-digit account id used in ARNs" },
 	{ "dpdk-args", SOFF(dpdk_args), "extra EAL arguments for --transport dpdk" },
+	{ "net-fault-rx", SOFF(net_fault_rx),
+	  "TESTS ONLY: seeded faults on received frames (DPDK), e.g. seed=1,drop=50000" },
+	{ "net-fault-tx", SOFF(net_fault_tx),
+	  "TESTS ONLY: seeded faults on sent frames (DPDK): drop, dup, reorder, reorder-us, delay-us" },
 	{ "log-level", SOFF(log_level), "err | warn | info | debug" },
 	{ "quota-mode", SOFF(quota_mode),
 	  "kinesis (default: Kinesis's per-shard limits) | off | custom (--quota-*)" },
@@ -87,6 +93,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->account_id, sizeof(c->account_id), "000000000000");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->io_cores = 1;
+	c->dpdk_idle_us = 50;
 	c->log_cores = 1;
 	c->segment_mib = 256;
 	c->max_shards_per_log = 65536;
@@ -282,6 +289,11 @@ static int check(struct sl_config *c)
 	if (c->ip4_gateway && (!c->ip4_addr || (c->ip4_gateway & mask) != (c->ip4_addr & mask) ||
 			       c->ip4_gateway == c->ip4_addr)) {
 		fprintf(stderr, "sluiced: --gateway must be another address on the --ip subnet\n");
+		return -EINVAL;
+	}
+	if (strcmp(c->transport, "dpdk") == 0 && c->listen_port == 0) {
+		fprintf(stderr, "sluiced: --transport dpdk needs a fixed port (port 0 is not "
+				"resolved by the userspace stack)\n");
 		return -EINVAL;
 	}
 	if ((c->tls_cert[0] != 0) != (c->tls_key[0] != 0)) {

@@ -51,10 +51,58 @@ static void cp_run_timers(struct cp *cp)
 		cp_route_publish(cp);
 }
 
+/* Operations whose success changes what the routing table holds. */
 static bool cp_op_mutates(enum api_op op)
 {
-	return op == API_OP_CREATE_STREAM || op == API_OP_DELETE_STREAM ||
-	       op == API_OP_INCREASE_RETENTION || op == API_OP_DECREASE_RETENTION;
+	switch (op) {
+	case API_OP_CREATE_STREAM:
+	case API_OP_DELETE_STREAM:
+	case API_OP_INCREASE_RETENTION:
+	case API_OP_DECREASE_RETENTION:
+	case API_OP_UPDATE_STREAM_MODE:
+	case API_OP_UPDATE_MAX_RECORD_SIZE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool cp_op_reshards(enum api_op op)
+{
+	return op == API_OP_SPLIT_SHARD || op == API_OP_MERGE_SHARDS ||
+	       op == API_OP_UPDATE_SHARD_COUNT;
+}
+
+/* The cut-over of a reshard, before the answer leaves: (1) the table with
+ * the parents closed and the children open is published, (2) every reader
+ * passes a quiescent state, so no io lcore can route a record to a parent
+ * any more, (3) the parents are sealed (their last sequence number is
+ * final) and (4) a table carrying the ending numbers is published.
+ * Children's sequence numbers start above their parents' by construction
+ * (the shard index is in the high bits, and a child's index is higher). */
+static void cp_cut_over(struct cp *cp)
+{
+	if (cp->qs == NULL)
+		return;
+	if (cp_route_publish_sync(cp) < 0)
+		return; /* readers keep the old table; seals wait for the next publish */
+	cp_seal_pending(cp);
+	cp_route_publish(cp);
+}
+
+/* Seals left for later (a restart, or a hook that asked to be called
+ * again) are retried at most every CP_SEAL_RETRY_MS, with a full cut-over:
+ * the table in use may be older than the store if a publish failed. */
+#define CP_SEAL_RETRY_MS 100u
+
+static void cp_run_seals(struct cp *cp)
+{
+	uint64_t now = sl_mono_ms();
+
+	if (!cp->seal_pending || now - cp->seal_retry_ms < CP_SEAL_RETRY_MS)
+		return;
+	cp->seal_retry_ms = now;
+	cp_cut_over(cp);
 }
 
 void cp_execute(struct cp *cp, struct cp_call *call)
@@ -62,8 +110,14 @@ void cp_execute(struct cp *cp, struct cp_call *call)
 	cp_run_timers(cp);
 	cp_streams_execute(cp, call);
 	cp_refresh_deadline(cp);
-	if (call->status == 200 && cp_op_mutates(call->op) && cp->qs)
+	if (call->status != 200)
+		return;
+	if (cp_op_reshards(call->op)) {
+		cp->seal_pending = true;
+		cp_cut_over(cp);
+	} else if (cp_op_mutates(call->op) && cp->qs) {
 		cp_route_publish(cp);
+	}
 }
 
 /* Hands a call back to its lcore. The reply ring holds CP_RING_SIZE calls;
@@ -102,6 +156,7 @@ static void *cp_main(void *arg)
 		if (stopping)
 			break;
 		cp_run_timers(cp);
+		cp_run_seals(cp);
 		cp_route_reclaim(cp, false);
 		cp_idle();
 	}
@@ -176,6 +231,9 @@ struct cp *cp_open(const struct cp_config *cfg)
 	 * absolute deadlines are in the store. */
 	cp->next_deadline_ms = INT64_MIN;
 	cp_run_timers(cp);
+	/* Shards closed but not sealed when we stopped are sealed again by
+	 * the control thread (the hook may need the log lcores running). */
+	cp->seal_pending = true;
 	rc = cp_rings(cp, atomic_fetch_add(&cp_instance, 1));
 	if (rc == 0)
 		rc = cp_route_init(cp);

@@ -19,6 +19,8 @@
 
 struct cp;
 
+typedef unsigned __int128 cp_u128;
+
 struct cp_config {
 	const char *data_dir;	     /* metadata at DIR/meta.db (0600) */
 	const char *account_id;	     /* 12 digits, used in ARNs and messages */
@@ -30,6 +32,21 @@ struct cp_config {
 	uint16_t n_log_lcores;	     /* shard owners in the routing table (>= 1) */
 	void (*wake)(void *arg, uint16_t lcore);
 	void *wake_arg;
+	/* Kinesis's per-account rate limits on control operations (token
+	 * buckets at the documented TPS, LimitExceededException when empty).
+	 * false: unlimited (--quota-mode off). */
+	bool ctl_rate_limits;
+	/* Seals a shard closed by resharding. Called on the control thread
+	 * after the routing table that closes the shard is published AND every
+	 * reader passed a quiescent state, so no io lcore routes to it any
+	 * more. Must make every record already routed to the shard durable or
+	 * appended, then return 0 with its last sequence number in *last_seq,
+	 * -ENOENT when the shard holds no record, or another -errno to be
+	 * called again later (e.g. -EAGAIN before the log lcores run; a restart
+	 * also calls it again for shards not sealed yet). NULL: every shard is
+	 * treated as empty (-ENOENT), for tests without lcores. */
+	int (*seal)(void *arg, uint64_t stream_id, uint32_t shard_index, cp_u128 *last_seq);
+	void *seal_arg;
 };
 
 struct cp_call {
@@ -82,13 +99,25 @@ void cp_call_free(struct cp_call *call);
  * they hold no snapshot pointer any more; the control thread frees an old
  * snapshot only after every registered reader has done so (rte_rcu_qsbr). */
 
-typedef unsigned __int128 cp_u128;
+#define CP_ROUTE_NONE UINT32_MAX
+/* A split gives 2 children, a merge 1, UpdateShardCount (at most 2x up or
+ * 0.5x down) at most 3 per parent. */
+#define CP_ROUTE_CHILDREN_MAX 4
 
 struct cp_route_shard {
 	cp_u128 hash_start, hash_end; /* inclusive */
+	/* Closed shards: the last sequence number (see cp_config.seal); 0
+	 * while open, and while closed but not sealed yet. */
+	cp_u128 ending_seq;
 	uint32_t index;		      /* shardId-<index> */
+	uint32_t parent;	      /* ParentShardId index, CP_ROUTE_NONE */
+	uint32_t adjacent_parent;     /* AdjacentParentShardId index, CP_ROUTE_NONE */
 	uint16_t log_lcore;	      /* owner of the shard's log */
-	bool open;
+	bool open;		      /* false once resharding closed it */
+	/* Closed shards: the shards that took over its hash range (indexes,
+	 * ascending hash), for GetRecords' ChildShards. 0 while open. */
+	uint8_t n_children;
+	uint32_t children[CP_ROUTE_CHILDREN_MAX];
 };
 
 struct cp_route_stream {
@@ -96,7 +125,7 @@ struct cp_route_stream {
 	char name[129];
 	uint32_t max_record_bytes;
 	uint32_t retention_hours;
-	uint32_t n_shards;		/* all shards, by index */
+	uint32_t n_shards;		/* all shards, open and closed, by index */
 	struct cp_route_shard *shards;	/* shards[i].index == i */
 	uint32_t n_open;
 	uint32_t *open_by_hash;		/* indexes of open shards, by hash_start */
@@ -129,9 +158,13 @@ static inline uint16_t cp_route_owner(uint64_t stream_id, uint32_t shard_index, 
 
 /* Executes a call synchronously on the calling thread. Only for unit tests and
  * for the control thread itself; must not race with the control thread.
- * Operations served: API_OP_CREATE_STREAM .. API_OP_LIST_SHARDS and the two
- * retention ops; anything else -> 400 InvalidArgumentException "Operation not
- * supported". */
+ * Operations served: API_OP_CREATE_STREAM .. API_OP_LIST_SHARDS, the two
+ * retention ops and API_OP_SPLIT_SHARD .. API_OP_DISABLE_MONITORING;
+ * anything else -> 400 InvalidArgumentException "Operation not supported".
+ * With cfg.ctl_rate_limits, a call over its operation's rate is answered
+ * 400 LimitExceededException before it is decoded. Resharding operations
+ * return after the cut-over (new routing table published, readers
+ * quiescent, parents sealed through cfg.seal). */
 void cp_execute(struct cp *cp, struct cp_call *call);
 
 #endif

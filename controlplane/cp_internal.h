@@ -23,13 +23,18 @@
 #define CP_DEFAULT_MAX_RECORD_KIB 1024u
 #define CP_MAX_TAGS 200u
 #define CP_RING_SIZE 1024u	 /* request ring and each reply ring */
+#define CP_MAX_TAGS_PER_STREAM 50u /* AddTagsToStream / TagResource */
+#define CP_ON_DEMAND_STREAM_LIMIT 50u /* Kinesis's default */
+#define CP_MAX_SCALINGS_PER_DAY 10u /* UpdateShardCount per stream, rolling 24 h */
+#define CP_UPDATE_SHARD_COUNT_MAX 10000u /* per stream, per UpdateShardCount */
+#define CP_METRICS_N 7u		 /* shard-level metrics (ALL excluded) */
 
 /* Stream states, stored as numbers in the database: never renumber. */
 enum cp_status {
 	CP_CREATING = 1, /* until deadline_ms, then ACTIVE */
 	CP_ACTIVE = 2,
 	CP_DELETING = 3, /* until deadline_ms, then removed */
-	CP_UPDATING = 4, /* resharding (later milestones) */
+	CP_UPDATING = 4, /* after a reshard or mode change, until deadline_ms */
 };
 
 enum cp_mode {
@@ -46,7 +51,10 @@ struct cp_stream {
 	uint8_t encryption;	 /* 0 NONE (KMS later) */
 	uint32_t retention_hours;
 	uint32_t shard_count;	 /* open shards */
+	uint32_t shard_total;	 /* all shards, open and closed (= next index) */
 	uint32_t max_record_kib;
+	uint32_t warm_mibps;	 /* UpdateStreamWarmThroughput target, 0 none */
+	uint8_t metrics;	 /* enhanced monitoring: bit i = cp_metric_names[i] */
 	int64_t created_ms;	 /* wall clock */
 	int64_t deadline_ms;	 /* wall clock of the next transition, 0 = none */
 };
@@ -60,6 +68,8 @@ struct cp_shard {
 	char end_seq[CP_SEQ_CAP];	/* "" while open */
 	char parent[CP_SHARD_ID_CAP];	/* "" when none */
 	char adjacent[CP_SHARD_ID_CAP]; /* "" when none */
+	int64_t created_ms;		/* wall clock; unique per reshard of a stream */
+	int64_t closed_ms;		/* 0 while open */
 };
 
 struct cp_tag {
@@ -93,6 +103,29 @@ struct cp {
 		uint64_t token;
 	} retired[CP_RETIRED_MAX];
 	uint32_t n_retired;
+	bool seal_pending;	     /* closed shards without an ending sequence number */
+	uint64_t seal_retry_ms;	     /* monotonic time of the last retry */
+	/* control operation rate limits (cp_admin.c), one bucket per op */
+	struct {
+		double tokens;
+		uint64_t last_ms;
+	} rate[API_OP__COUNT];
+};
+
+/* Per-request state of an operation, on the heap (the av token array is
+ * large). */
+#define CP_STR_CAP 2304 /* request strings: > the longest valid value (ARN 2048) */
+struct cp_req {
+	struct cp *cp;
+	struct cp_call *call;
+	struct api_err err;
+	struct av v;
+	/* StreamName / StreamARN as every stream operation takes them */
+	bool has_name, has_arn;
+	uint32_t name_cp, arn_cp;
+	char name[CP_STR_CAP];
+	char arn[CP_STR_CAP];
+	struct cp_stream s;
 };
 
 /* --- cp_route.c --- */
@@ -100,6 +133,9 @@ int cp_route_init(struct cp *cp);
 void cp_route_fini(struct cp *cp);
 /* Rebuilds the table from the store and publishes it. 0 or -errno. */
 int cp_route_publish(struct cp *cp);
+/* cp_route_publish, then blocks until every online reader has reported a
+ * quiescent state after the swap: no reader holds the previous table. */
+int cp_route_publish_sync(struct cp *cp);
 /* Frees retired tables that no reader can hold; wait blocks until then. */
 void cp_route_reclaim(struct cp *cp, bool wait);
 
@@ -129,6 +165,42 @@ int cp_store_list(struct cp_store *st, const char *after, uint32_t limit,
 /* Shards of a stream with id > after (NULL: all), by index, at most limit. */
 int cp_store_shards(struct cp_store *st, const char *name, const char *after, uint32_t limit,
 		    int (*cb)(void *arg, const struct cp_shard *sh), void *arg);
+/* Closes parents (closed_ms = now_ms), inserts the children (index, ids,
+ * ranges, lineage, created_ms set by the caller), adjusts shard_count and
+ * sets the stream's status/deadline, in one durable transaction. -ESTALE
+ * when a parent is not open any more. */
+int cp_store_reshard(struct cp_store *st, const char *name, const uint32_t *parents,
+		     uint32_t n_parents, const struct cp_shard *children, uint32_t n_children,
+		     int64_t now_ms, uint8_t status, int64_t deadline_ms);
+/* One shard by id; -ENOENT when absent. */
+int cp_store_shard_get(struct cp_store *st, const char *name, uint32_t index,
+		       struct cp_shard *out);
+/* Latest shard created_ms of a stream (0 when none). */
+int cp_store_last_created(struct cp_store *st, const char *name, int64_t *out_ms);
+/* Records a parent's EndingSequenceNumber (decimal). */
+int cp_store_set_end_seq(struct cp_store *st, const char *name, uint32_t index,
+			 const char *seq);
+/* Closed shards without an ending sequence number, at most 64 per call. */
+int cp_store_unsealed(struct cp_store *st,
+		      int (*cb)(void *arg, uint64_t stream_id, const char *name, uint32_t index),
+		      void *arg);
+/* Sets an integer column of streams: col is one of "mode", "max_record_kib",
+ * "warm_mibps", "metrics" (a constant of the caller, never request data). */
+int cp_store_set_int(struct cp_store *st, const char *name, const char *col, int64_t value);
+/* Streams in ON_DEMAND mode. */
+int cp_store_on_demand_count(struct cp_store *st, uint32_t *out);
+/* UpdateShardCount calls of a stream since since_ms; and recording one. */
+int cp_store_scalings(struct cp_store *st, const char *name, int64_t since_ms, uint32_t *out);
+int cp_store_add_scaling(struct cp_store *st, const char *name, int64_t at_ms);
+/* Tags of a stream with key > after (NULL: all), by key, at most limit. */
+int cp_store_tags(struct cp_store *st, const char *name, const char *after, uint32_t limit,
+		  int (*cb)(void *arg, const struct cp_tag *t), void *arg);
+int cp_store_tags_put(struct cp_store *st, const char *name, const struct cp_tag *tags,
+		      uint32_t n);
+int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[129], uint32_t n);
+/* Account-wide settings in the meta table; get: -ENOENT when unset. */
+int cp_store_meta_get(struct cp_store *st, const char *key, char *out, size_t cap);
+int cp_store_meta_set(struct cp_store *st, const char *key, const char *value);
 /* Applies every lifecycle transition due at now_ms; returns the count. */
 int cp_store_run_due(struct cp_store *st, int64_t now_ms);
 /* Earliest pending deadline, INT64_MAX when none. */
@@ -145,5 +217,54 @@ void cp_u128_dec(unsigned __int128 v, char out[CP_HASH_CAP]);
 void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP]);
 /* Executes one call (any op); fills status/resp. */
 void cp_streams_execute(struct cp *cp, struct cp_call *call);
+/* Helpers shared by the operation files (cp_streams.c). */
+void cp_reply_err(struct cp_call *call, const struct api_err *e);
+void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void cp_internal(struct cp_req *r);
+bool cp_out_begin(struct cp_req *r, struct jw *w, size_t cap);
+void cp_out_end(struct cp_req *r, struct jw *w);
+void cp_ok_empty(struct cp_req *r);
+const char *cp_status_name(uint8_t st);
+void cp_get_ident(struct cp_req *r);
+void cp_check_name(struct cp_req *r, const char *path, const char *val, uint32_t cp_len);
+/* Constraint pass of StreamName / StreamARN (when present). */
+void cp_check_ident(struct cp_req *r, bool name_required);
+void cp_check_arn(struct cp_req *r);
+/* Finds the stream into r->s; on error the reply is made and -1 returned. */
+int cp_resolve(struct cp_req *r);
+/* "Stream X under account Y not ACTIVE, instead in state Z"; -1 answered. */
+int cp_require_active(struct cp_req *r);
+/* Tags map member (type + constraint pass): fills *tags (calloc). */
+void cp_tags_decode(struct cp_req *r, int32_t tok, struct cp_tag **tags, uint32_t *n);
+void cp_limit_shards(struct cp_req *r, uint64_t current, uint32_t additional);
+extern const char *const cp_modes[2];
+
+/* --- cp_reshard.c: SplitShard, MergeShards, UpdateShardCount --- */
+void cp_split_shard(struct cp_req *r);
+void cp_merge_shards(struct cp_req *r);
+void cp_update_shard_count(struct cp_req *r);
+/* Seals closed shards without an ending sequence number (cfg.seal).
+ * Clears cp->seal_pending when none is left. */
+void cp_seal_pending(struct cp *cp);
+/* Parses "shardId-000000000001" (or "1", as Kinesis accepts) into an index.
+ * -EINVAL when it is not a shard id. */
+int cp_shard_index(const char *id, uint32_t *index);
+
+/* --- cp_admin.c: stream settings, tags, limits, account, monitoring --- */
+void cp_update_stream_mode(struct cp_req *r);
+void cp_update_warm(struct cp_req *r);
+void cp_update_max_record(struct cp_req *r);
+void cp_describe_limits(struct cp_req *r);
+void cp_account_settings(struct cp_req *r, bool update);
+void cp_add_tags(struct cp_req *r);
+void cp_remove_tags(struct cp_req *r);
+void cp_list_tags(struct cp_req *r);
+void cp_tag_resource(struct cp_req *r, int what); /* 0 tag, 1 untag, 2 list */
+void cp_monitoring(struct cp_req *r, bool enable);
+extern const char *const cp_metric_names[CP_METRICS_N + 1]; /* + "ALL" */
+/* Takes a token of op's bucket (cfg.ctl_rate_limits); false: throttled,
+ * answered with LimitExceededException. */
+bool cp_rate_take(struct cp_req *r);
 
 #endif

@@ -37,8 +37,19 @@ struct build {
 	struct cp_route *rt;
 	uint32_t cap;
 	struct cp_route_stream *cur;
+	/* per shard of cur, for lineage: creation / closing times */
+	int64_t *created_ms, *closed_ms;
+	uint32_t times_cap;
 	int err;
 };
+
+/* "shardId-000000000007" -> 7; CP_ROUTE_NONE for "" (no parent). */
+static uint32_t shard_ref(const char *id)
+{
+	uint32_t idx;
+
+	return id[0] && cp_shard_index(id, &idx) == 0 ? idx : CP_ROUTE_NONE;
+}
 
 static int shard_cb(void *arg, const struct cp_shard *sh)
 {
@@ -52,7 +63,12 @@ static int shard_cb(void *arg, const struct cp_shard *sh)
 	r->index = sh->index;
 	r->hash_start = parse_u128(sh->hash_start);
 	r->hash_end = parse_u128(sh->hash_end);
-	r->open = sh->end_seq[0] == 0;
+	r->open = sh->closed_ms == 0;
+	r->ending_seq = sh->end_seq[0] ? parse_u128(sh->end_seq) : 0;
+	r->parent = shard_ref(sh->parent);
+	r->adjacent_parent = shard_ref(sh->adjacent);
+	b->created_ms[sh->index] = sh->created_ms;
+	b->closed_ms[sh->index] = sh->closed_ms;
 	r->log_lcore = cp_route_owner(s->id, sh->index, b->cp->cfg.n_log_lcores);
 	if (r->open)
 		s->open_by_hash[s->n_open++] = sh->index;
@@ -88,9 +104,9 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 	memcpy(s->name, cs->name, sizeof(s->name));
 	s->max_record_bytes = cs->max_record_kib * 1024u;
 	s->retention_hours = cs->retention_hours;
-	/* shard_count counts open shards; closed parents (resharding) add to
-	 * it later, so size by the store's count of all shards then. */
-	s->n_shards = cs->shard_count;
+	/* All shards, open and closed: closed parents stay readable until
+	 * retention expires, and shards[i].index == i. */
+	s->n_shards = cs->shard_total;
 	s->shards = calloc(s->n_shards ? s->n_shards : 1, sizeof(*s->shards));
 	s->open_by_hash = calloc(s->n_shards ? s->n_shards : 1, sizeof(*s->open_by_hash));
 	b->rt->n_streams++;
@@ -99,6 +115,55 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 		return 1;
 	}
 	b->cur = s;
+	return 0;
+}
+
+/* Children of each closed shard: the shards created by the reshard that
+ * closed it (created_ms == its closed_ms: unique per reshard of a stream,
+ * and those children have consecutive indexes in hash order) whose range
+ * overlaps its range. */
+static void link_children(struct build *b, struct cp_route_stream *s)
+{
+	for (uint32_t p = 0; p < s->n_shards; p++) {
+		struct cp_route_shard *ps = &s->shards[p];
+		int64_t t = b->closed_ms[p];
+		if (t == 0)
+			continue;
+		/* the first shard created at t: created_ms grows with the index */
+		uint32_t lo = p + 1, hi = s->n_shards;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (b->created_ms[mid] < t)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (uint32_t c = lo; c < s->n_shards && b->created_ms[c] == t; c++) {
+			const struct cp_route_shard *cs = &s->shards[c];
+			if (cs->hash_end < ps->hash_start || cs->hash_start > ps->hash_end)
+				continue;
+			if (ps->n_children == CP_ROUTE_CHILDREN_MAX) {
+				SL_ERR("stream %s shard %u: too many children", s->name, p);
+				break;
+			}
+			ps->children[ps->n_children++] = c;
+		}
+	}
+}
+
+static int times_reserve(struct build *b, uint32_t n)
+{
+	if (n <= b->times_cap)
+		return 0;
+	int64_t *a = realloc(b->created_ms, n * sizeof(*a));
+	if (a)
+		b->created_ms = a;
+	int64_t *c = realloc(b->closed_ms, n * sizeof(*c));
+	if (c)
+		b->closed_ms = c;
+	if (!a || !c)
+		return -ENOMEM;
+	b->times_cap = n;
 	return 0;
 }
 
@@ -115,15 +180,28 @@ static int build(struct cp *cp, struct cp_route **out)
 	 * collation = strcmp order). */
 	for (uint32_t i = 0; i < b.rt->n_streams; i++) {
 		b.cur = &b.rt->streams[i];
+		rc = times_reserve(&b, b.cur->n_shards + 1);
+		if (rc < 0)
+			goto fail;
+		memset(b.closed_ms, 0, (b.cur->n_shards + 1) * sizeof(*b.closed_ms));
 		rc = cp_store_shards(cp->st, b.cur->name, NULL, UINT32_MAX, shard_cb, &b);
 		if (rc < 0 || b.err)
 			goto fail;
+		if ((uint32_t)rc != b.cur->n_shards) {
+			b.err = -EPROTO; /* indexes are dense 0..n-1 */
+			goto fail;
+		}
+		link_children(&b, b.cur);
 		qsort_r(b.cur->open_by_hash, b.cur->n_open, sizeof(uint32_t), cmp_open, b.cur);
 	}
 	b.rt->version = ++cp->route_version;
+	free(b.created_ms);
+	free(b.closed_ms);
 	*out = b.rt;
 	return 0;
 fail:
+	free(b.created_ms);
+	free(b.closed_ms);
 	route_free(b.rt);
 	return rc < 0 ? rc : b.err ? b.err : -EIO;
 }
@@ -159,6 +237,20 @@ int cp_route_publish(struct cp *cp)
 		cp->retired[cp->n_retired].token = rte_rcu_qsbr_start(cp->qs);
 		cp->n_retired++;
 	}
+	return 0;
+}
+
+int cp_route_publish_sync(struct cp *cp)
+{
+	int rc = cp_route_publish(cp);
+	if (rc < 0)
+		return rc;
+	/* The token is taken after the swap (acq_rel exchange above): a reader
+	 * that reports quiescent after it has dropped every pointer it loaded
+	 * before the swap, so it can no longer route to a closed shard. */
+	uint64_t token = rte_rcu_qsbr_start(cp->qs);
+	rte_rcu_qsbr_check(cp->qs, token, true);
+	cp_route_reclaim(cp, false);
 	return 0;
 }
 

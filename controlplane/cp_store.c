@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
 
-#define CP_SCHEMA_VERSION "1"
+#define CP_SCHEMA_VERSION "2"
 
 struct cp_store {
 	sqlite3 *db;
@@ -34,7 +34,8 @@ static const char cp_schema[] =
 	" mode INTEGER NOT NULL, retention_hours INTEGER NOT NULL,"
 	" created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL DEFAULT 0,"
 	" shard_count INTEGER NOT NULL, max_record_kib INTEGER NOT NULL,"
-	" encryption INTEGER NOT NULL DEFAULT 0, id INTEGER NOT NULL UNIQUE);"
+	" encryption INTEGER NOT NULL DEFAULT 0, id INTEGER NOT NULL UNIQUE,"
+	" warm_mibps INTEGER NOT NULL DEFAULT 0, metrics INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS streams_deadline ON streams(deadline_ms)"
 	" WHERE deadline_ms > 0;"
 	/* Hash keys are decimal strings of up to 39 digits; sequence numbers
@@ -43,11 +44,28 @@ static const char cp_schema[] =
 	" stream TEXT NOT NULL, idx INTEGER NOT NULL, shard_id TEXT NOT NULL,"
 	" hash_start TEXT NOT NULL, hash_end TEXT NOT NULL, start_seq TEXT NOT NULL,"
 	" end_seq TEXT, parent TEXT, adjacent_parent TEXT,"
+	" created_ms INTEGER NOT NULL DEFAULT 0, closed_ms INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(stream, idx));"
 	"CREATE UNIQUE INDEX IF NOT EXISTS shards_id ON shards(stream, shard_id);"
 	"CREATE TABLE IF NOT EXISTS tags("
 	" stream TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	" PRIMARY KEY(stream, key));";
+	" PRIMARY KEY(stream, key));"
+	/* UpdateShardCount calls, for the rolling 24-hour limit */
+	"CREATE TABLE IF NOT EXISTS scalings(stream TEXT NOT NULL, at_ms INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS scalings_stream ON scalings(stream, at_ms);";
+
+/* Version 1 -> 2: resharding (shard creation/closing times), warm
+ * throughput and enhanced monitoring settings. */
+static const char cp_migrate_1_2[] =
+	"BEGIN IMMEDIATE;"
+	"ALTER TABLE streams ADD COLUMN warm_mibps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE streams ADD COLUMN metrics INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE shards ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE shards ADD COLUMN closed_ms INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE shards SET created_ms = (SELECT created_ms FROM streams"
+	" WHERE streams.name = shards.stream);"
+	"UPDATE meta SET value='2' WHERE key='schema_version';"
+	"COMMIT;";
 
 static int cp_exec(struct cp_store *st, const char *sql)
 {
@@ -65,14 +83,25 @@ static int cp_check_version(struct cp_store *st)
 {
 	sqlite3_stmt *q;
 	int rc = -EPROTO;
+	bool v1 = false;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key='schema_version'",
 			       -1, &q, NULL) != SQLITE_OK)
 		return -EIO;
-	if (sqlite3_step(q) == SQLITE_ROW &&
-	    strcmp((const char *)sqlite3_column_text(q, 0), CP_SCHEMA_VERSION) == 0)
-		rc = 0;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		const char *ver = (const char *)sqlite3_column_text(q, 0);
+		if (strcmp(ver, CP_SCHEMA_VERSION) == 0)
+			rc = 0;
+		v1 = strcmp(ver, "1") == 0;
+	}
 	sqlite3_finalize(q);
+	if (v1) {
+		rc = cp_exec(st, cp_migrate_1_2);
+		if (rc)
+			cp_exec(st, "ROLLBACK");
+		else
+			SL_INFO("meta.db: schema 1 -> 2");
+	}
 	if (rc)
 		SL_ERR("meta.db: unknown schema version");
 	return rc;
@@ -142,11 +171,17 @@ static void cp_row_stream(sqlite3_stmt *q, struct cp_stream *s)
 	s->max_record_kib = (uint32_t)sqlite3_column_int(q, 8);
 	s->encryption = (uint8_t)sqlite3_column_int(q, 9);
 	s->id = (uint64_t)sqlite3_column_int64(q, 10);
+	s->warm_mibps = (uint32_t)sqlite3_column_int64(q, 11);
+	s->metrics = (uint8_t)sqlite3_column_int(q, 12);
+	s->shard_total = (uint32_t)sqlite3_column_int64(q, 13);
 }
 
-#define CP_STREAM_COLS                                                                    \
+#define CP_STREAM_COLS_W                                                                  \
 	"name, arn, status, mode, retention_hours, created_ms, deadline_ms, shard_count, " \
-	"max_record_kib, encryption, id"
+	"max_record_kib, encryption, id, warm_mibps, metrics"
+/* shard_total: indexes are dense 0..n-1, so the count is the next index */
+#define CP_STREAM_COLS                                                              \
+	CP_STREAM_COLS_W ", (SELECT COUNT(*) FROM shards WHERE shards.stream = streams.name)"
 
 int cp_store_get(struct cp_store *st, const char *name, struct cp_stream *out)
 {
@@ -173,8 +208,8 @@ static int cp_insert_stream(struct cp_store *st, const struct cp_stream *s)
 	sqlite3_stmt *q;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO streams(" CP_STREAM_COLS ") "
-				       "VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO streams(" CP_STREAM_COLS_W ") "
+				       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, s->arn, -1, SQLITE_STATIC);
@@ -187,6 +222,8 @@ static int cp_insert_stream(struct cp_store *st, const struct cp_stream *s)
 	sqlite3_bind_int(q, 9, (int)s->max_record_kib);
 	sqlite3_bind_int(q, 10, s->encryption);
 	sqlite3_bind_int64(q, 11, (sqlite3_int64)s->id);
+	sqlite3_bind_int64(q, 12, s->warm_mibps);
+	sqlite3_bind_int(q, 13, s->metrics);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	if (rc == SQLITE_CONSTRAINT)
@@ -201,7 +238,7 @@ static int cp_insert_shards(struct cp_store *st, const struct cp_stream *s)
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(st->db, "INSERT INTO shards(stream, idx, shard_id, hash_start, "
-				       "hash_end, start_seq) VALUES(?,?,?,?,?,?)",
+				       "hash_end, start_seq, created_ms) VALUES(?,?,?,?,?,?,?)",
 			       -1, &q, NULL) != SQLITE_OK)
 		return -EIO;
 	for (uint32_t i = 0; i < s->shard_count && rc == 0; i++) {
@@ -212,6 +249,7 @@ static int cp_insert_shards(struct cp_store *st, const struct cp_stream *s)
 		sqlite3_bind_text(q, 4, sh.hash_start, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, sh.hash_end, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 6, sh.start_seq, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 7, s->created_ms);
 		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
 		sqlite3_reset(q);
 	}
@@ -341,6 +379,8 @@ int cp_store_remove(struct cp_store *st, const char *name)
 	if (rc == 0)
 		rc = cp_delete_from(st, "DELETE FROM tags WHERE stream=?", name);
 	if (rc == 0)
+		rc = cp_delete_from(st, "DELETE FROM scalings WHERE stream=?", name);
+	if (rc == 0)
 		rc = cp_delete_from(st, "DELETE FROM streams WHERE name=?", name);
 	if (rc == 0 && cp_exec(st, "COMMIT"))
 		rc = -EIO;
@@ -395,6 +435,20 @@ static void cp_col(sqlite3_stmt *q, int col, char *out, size_t cap)
 	snprintf(out, cap, "%s", t ? (const char *)t : "");
 }
 
+static void cp_row_shard(sqlite3_stmt *q, struct cp_shard *sh)
+{
+	sh->index = (uint32_t)sqlite3_column_int(q, 0);
+	cp_col(q, 1, sh->id, sizeof(sh->id));
+	cp_col(q, 2, sh->hash_start, sizeof(sh->hash_start));
+	cp_col(q, 3, sh->hash_end, sizeof(sh->hash_end));
+	cp_col(q, 4, sh->start_seq, sizeof(sh->start_seq));
+	cp_col(q, 5, sh->end_seq, sizeof(sh->end_seq));
+	cp_col(q, 6, sh->parent, sizeof(sh->parent));
+	cp_col(q, 7, sh->adjacent, sizeof(sh->adjacent));
+	sh->created_ms = sqlite3_column_int64(q, 8);
+	sh->closed_ms = sqlite3_column_int64(q, 9);
+}
+
 int cp_store_shards(struct cp_store *st, const char *name, const char *after, uint32_t limit,
 		    int (*cb)(void *arg, const struct cp_shard *sh), void *arg)
 {
@@ -403,22 +457,16 @@ int cp_store_shards(struct cp_store *st, const char *name, const char *after, ui
 	int n = 0, rc;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT idx, shard_id, hash_start, hash_end, start_seq, "
-				       "end_seq, parent, adjacent_parent FROM shards "
-				       "WHERE stream=? AND shard_id > ? ORDER BY idx LIMIT ?",
+				       "end_seq, parent, adjacent_parent, created_ms, closed_ms "
+				       "FROM shards WHERE stream=? AND shard_id > ? "
+				       "ORDER BY idx LIMIT ?",
 			       -1, &q, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, limit);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		sh.index = (uint32_t)sqlite3_column_int(q, 0);
-		cp_col(q, 1, sh.id, sizeof(sh.id));
-		cp_col(q, 2, sh.hash_start, sizeof(sh.hash_start));
-		cp_col(q, 3, sh.hash_end, sizeof(sh.hash_end));
-		cp_col(q, 4, sh.start_seq, sizeof(sh.start_seq));
-		cp_col(q, 5, sh.end_seq, sizeof(sh.end_seq));
-		cp_col(q, 6, sh.parent, sizeof(sh.parent));
-		cp_col(q, 7, sh.adjacent, sizeof(sh.adjacent));
+		cp_row_shard(q, &sh);
 		n++;
 		if (cb(arg, &sh))
 			break;
@@ -472,4 +520,356 @@ int cp_store_run_due(struct cp_store *st, int64_t now_ms)
 			SL_ERR("meta.db: lifecycle transition of %s failed: %d", names[i], rc);
 	}
 	return done;
+}
+
+/* --- resharding --- */
+
+static int cp_close_parent(struct cp_store *st, const char *name, uint32_t idx, int64_t now_ms)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE shards SET closed_ms=? WHERE stream=? AND idx=? "
+				       "AND closed_ms=0", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, now_ms);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, (int)idx);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(st->db) == 1 ? 0 : -ESTALE;
+}
+
+static void cp_bind_opt(sqlite3_stmt *q, int col, const char *s)
+{
+	if (s[0])
+		sqlite3_bind_text(q, col, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, col);
+}
+
+static int cp_insert_children(struct cp_store *st, const char *name, const struct cp_shard *c,
+			      uint32_t n)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO shards(stream, idx, shard_id, hash_start, "
+				       "hash_end, start_seq, parent, adjacent_parent, created_ms) "
+				       "VALUES(?,?,?,?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 2, (int)c[i].index);
+		sqlite3_bind_text(q, 3, c[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, c[i].hash_start, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, c[i].hash_end, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, c[i].start_seq, -1, SQLITE_STATIC);
+		cp_bind_opt(q, 7, c[i].parent);
+		cp_bind_opt(q, 8, c[i].adjacent);
+		sqlite3_bind_int64(q, 9, c[i].created_ms);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int cp_reshard_stream(struct cp_store *st, const char *name, int64_t delta,
+			     uint8_t status, int64_t deadline_ms)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE streams SET shard_count = shard_count + ?, "
+				       "status=?, deadline_ms=? WHERE name=?", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, delta);
+	sqlite3_bind_int(q, 2, status);
+	sqlite3_bind_int64(q, 3, deadline_ms);
+	sqlite3_bind_text(q, 4, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
+}
+
+int cp_store_reshard(struct cp_store *st, const char *name, const uint32_t *parents,
+		     uint32_t n_parents, const struct cp_shard *children, uint32_t n_children,
+		     int64_t now_ms, uint8_t status, int64_t deadline_ms)
+{
+	int rc = 0;
+
+	if (cp_exec(st, "BEGIN IMMEDIATE"))
+		return -EIO;
+	for (uint32_t i = 0; i < n_parents && rc == 0; i++)
+		rc = cp_close_parent(st, name, parents[i], now_ms);
+	if (rc == 0)
+		rc = cp_insert_children(st, name, children, n_children);
+	if (rc == 0)
+		rc = cp_reshard_stream(st, name, (int64_t)n_children - (int64_t)n_parents, status,
+				       deadline_ms);
+	if (rc == 0 && cp_exec(st, "COMMIT"))
+		rc = -EIO;
+	if (rc)
+		cp_exec(st, "ROLLBACK");
+	return rc;
+}
+
+int cp_store_shard_get(struct cp_store *st, const char *name, uint32_t index,
+		       struct cp_shard *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT idx, shard_id, hash_start, hash_end, start_seq, "
+				       "end_seq, parent, adjacent_parent, created_ms, closed_ms "
+				       "FROM shards WHERE stream=? AND idx=?", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, index);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		cp_row_shard(q, out);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+/* One integer (or 0 for NULL) from a query with one text parameter. */
+static int cp_query_i64(struct cp_store *st, const char *sql, const char *arg, int64_t arg2,
+			int64_t *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	if (arg)
+		sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(q) >= 2)
+		sqlite3_bind_int64(q, 2, arg2);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int cp_store_last_created(struct cp_store *st, const char *name, int64_t *out_ms)
+{
+	return cp_query_i64(st, "SELECT COALESCE(MAX(created_ms), 0) FROM shards WHERE stream=?",
+			    name, 0, out_ms);
+}
+
+int cp_store_set_end_seq(struct cp_store *st, const char *name, uint32_t index,
+			 const char *seq)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE shards SET end_seq=? WHERE stream=? AND idx=?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, seq, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, index);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int cp_store_unsealed(struct cp_store *st,
+		      int (*cb)(void *arg, uint64_t stream_id, const char *name, uint32_t index),
+		      void *arg)
+{
+	sqlite3_stmt *q;
+	char names[64][CP_NAME_MAX + 1];
+	uint64_t ids[64];
+	uint32_t idx[64];
+	int n = 0;
+
+	/* Collect first: the callback writes to the store. */
+	if (sqlite3_prepare_v2(st->db, "SELECT s.name, s.id, h.idx FROM shards h JOIN streams s "
+				       "ON s.name = h.stream WHERE h.closed_ms > 0 AND "
+				       "h.end_seq IS NULL ORDER BY s.name, h.idx LIMIT 64",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	while (n < 64 && sqlite3_step(q) == SQLITE_ROW) {
+		cp_col(q, 0, names[n], sizeof(names[n]));
+		ids[n] = (uint64_t)sqlite3_column_int64(q, 1);
+		idx[n++] = (uint32_t)sqlite3_column_int64(q, 2);
+	}
+	sqlite3_finalize(q);
+	for (int i = 0; i < n; i++)
+		if (cb(arg, ids[i], names[i], idx[i]))
+			break;
+	return n;
+}
+
+int cp_store_set_int(struct cp_store *st, const char *name, const char *col, int64_t value)
+{
+	char sql[128];
+	sqlite3_stmt *q;
+	int rc;
+
+	BUG_ON(strcmp(col, "mode") && strcmp(col, "max_record_kib") &&
+	       strcmp(col, "warm_mibps") && strcmp(col, "metrics"));
+	snprintf(sql, sizeof(sql), "UPDATE streams SET %s=? WHERE name=?", col);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, value);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
+}
+
+int cp_store_on_demand_count(struct cp_store *st, uint32_t *out)
+{
+	int64_t n = 0;
+	int rc = cp_query_i64(st, "SELECT COUNT(*) FROM streams WHERE mode=2", NULL, 0, &n);
+
+	*out = (uint32_t)n;
+	return rc;
+}
+
+int cp_store_scalings(struct cp_store *st, const char *name, int64_t since_ms, uint32_t *out)
+{
+	int64_t n = 0;
+	int rc = cp_query_i64(st, "SELECT COUNT(*) FROM scalings WHERE stream=? AND at_ms>=?",
+			      name, since_ms, &n);
+
+	*out = (uint32_t)n;
+	return rc;
+}
+
+int cp_store_add_scaling(struct cp_store *st, const char *name, int64_t at_ms)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	/* Older entries no longer count: keep the table bounded. */
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM scalings WHERE stream=? AND at_ms<?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, at_ms - 24 * 3600 * 1000LL);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE ||
+	    sqlite3_prepare_v2(st->db, "INSERT INTO scalings VALUES(?,?)", -1, &q, NULL) !=
+		    SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, at_ms);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* --- tags --- */
+
+int cp_store_tags(struct cp_store *st, const char *name, const char *after, uint32_t limit,
+		  int (*cb)(void *arg, const struct cp_tag *t), void *arg)
+{
+	sqlite3_stmt *q;
+	struct cp_tag t;
+	int n = 0, rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT key, value FROM tags WHERE stream=? AND key > ? "
+				       "ORDER BY key LIMIT ?", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		cp_col(q, 0, t.key, sizeof(t.key));
+		cp_col(q, 1, t.value, sizeof(t.value));
+		n++;
+		if (cb(arg, &t))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -EIO;
+}
+
+int cp_store_tags_put(struct cp_store *st, const char *name, const struct cp_tag *tags,
+		      uint32_t n)
+{
+	int rc;
+
+	if (cp_exec(st, "BEGIN IMMEDIATE"))
+		return -EIO;
+	rc = cp_insert_tags(st, name, tags, n);
+	if (rc == 0 && cp_exec(st, "COMMIT"))
+		rc = -EIO;
+	if (rc)
+		cp_exec(st, "ROLLBACK");
+	return rc;
+}
+
+int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[129], uint32_t n)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (cp_exec(st, "BEGIN IMMEDIATE"))
+		return -EIO;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM tags WHERE stream=? AND key=?", -1, &q,
+			       NULL) != SQLITE_OK) {
+		cp_exec(st, "ROLLBACK");
+		return -EIO;
+	}
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, keys[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	if (rc == 0 && cp_exec(st, "COMMIT"))
+		rc = -EIO;
+	if (rc)
+		cp_exec(st, "ROLLBACK");
+	return rc;
+}
+
+/* --- account settings --- */
+
+int cp_store_meta_get(struct cp_store *st, const char *key, char *out, size_t cap)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key=?", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		cp_col(q, 0, out, cap);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+int cp_store_meta_set(struct cp_store *st, const char *key, const char *value)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO meta VALUES(?,?)", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }

@@ -15,28 +15,13 @@
 #include "controlplane/cp_internal.h"
 #include "storage/st.h"
 
-#define CP_STR_CAP 2304 /* request strings: > the longest valid value (ARN 2048) */
 #define CP_TOKEN_MAX 600 /* our NextTokens are far shorter; longer -> invalid */
 
-static const char *const cp_modes[] = { "PROVISIONED", "ON_DEMAND" };
+const char *const cp_modes[2] = { "PROVISIONED", "ON_DEMAND" };
 static const char *const cp_filters[] = { "AFTER_SHARD_ID", "AT_TRIM_HORIZON",
 					  "FROM_TRIM_HORIZON", "AT_LATEST",
 					  "AT_TIMESTAMP", "FROM_TIMESTAMP" };
 enum { CP_F_AFTER = 0, CP_F_AT_TS = 4, CP_F_FROM_TS = 5 };
-
-/* Per-request state, on the heap (the av token array is large). */
-struct cp_req {
-	struct cp *cp;
-	struct cp_call *call;
-	struct api_err err;
-	struct av v;
-	/* StreamName / StreamARN as every stream operation takes them */
-	bool has_name, has_arn;
-	uint32_t name_cp, arn_cp;
-	char name[CP_STR_CAP];
-	char arn[CP_STR_CAP];
-	struct cp_stream s;
-};
 
 /* Bounded string copy (names are validated before they are copied). */
 static void cp_copy(char *dst, size_t cap, const char *src)
@@ -97,7 +82,7 @@ void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *
 
 /* --- replies --- */
 
-static void cp_reply_err(struct cp_call *call, const struct api_err *e)
+void cp_reply_err(struct cp_call *call, const struct api_err *e)
 {
 	size_t cap = sizeof(e->message) + 256;
 	char *buf = malloc(cap);
@@ -112,10 +97,7 @@ static void cp_reply_err(struct cp_call *call, const struct api_err *e)
 	call->resp_len = n > 0 ? (uint32_t)n : 0;
 }
 
-static void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)
+void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -127,14 +109,14 @@ static void cp_fail(struct cp_req *r, uint16_t status, const char *type, const c
 	cp_reply_err(r->call, &r->err);
 }
 
-static void cp_internal(struct cp_req *r)
+void cp_internal(struct cp_req *r)
 {
 	cp_fail(r, 500, "InternalFailure", "%s", "");
 }
 
 /* A response body under construction: capacity sized by the caller from the
  * bounded counts it will write. */
-static bool cp_out_begin(struct cp_req *r, struct jw *w, size_t cap)
+bool cp_out_begin(struct cp_req *r, struct jw *w, size_t cap)
 {
 	char *buf = malloc(cap);
 
@@ -146,7 +128,7 @@ static bool cp_out_begin(struct cp_req *r, struct jw *w, size_t cap)
 	return true;
 }
 
-static void cp_out_end(struct cp_req *r, struct jw *w)
+void cp_out_end(struct cp_req *r, struct jw *w)
 {
 	if (w->overflow) {
 		SL_ERR("control: response overflow (%zu bytes)", w->cap);
@@ -159,7 +141,7 @@ static void cp_out_end(struct cp_req *r, struct jw *w)
 	r->call->resp_len = (uint32_t)w->len;
 }
 
-static void cp_ok_empty(struct cp_req *r)
+void cp_ok_empty(struct cp_req *r)
 {
 	struct jw w;
 
@@ -172,7 +154,7 @@ static void cp_ok_empty(struct cp_req *r)
 
 /* --- shared decoding --- */
 
-static const char *cp_status_name(uint8_t st)
+const char *cp_status_name(uint8_t st)
 {
 	switch (st) {
 	case CP_CREATING: return "CREATING";
@@ -183,7 +165,7 @@ static const char *cp_status_name(uint8_t st)
 }
 
 /* Type pass for StreamName and StreamARN. */
-static void cp_get_ident(struct cp_req *r)
+void cp_get_ident(struct cp_req *r)
 {
 	int32_t root = av_root(&r->v);
 
@@ -192,21 +174,35 @@ static void cp_get_ident(struct cp_req *r)
 	r->has_arn = av_get_str(&r->v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
 }
 
-static void cp_check_name(struct cp_req *r, const char *path, const char *val, uint32_t cp_len)
+void cp_check_name(struct cp_req *r, const char *path, const char *val, uint32_t cp_len)
 {
 	av_str_member(&r->v, path, val, cp_len, AV_PAT_NAME, av_match_name, 1, CP_NAME_MAX);
 }
 
 /* Constraint pass for StreamName / StreamARN (when present). */
-static void cp_check_ident(struct cp_req *r, bool name_required)
+void cp_check_ident(struct cp_req *r, bool name_required)
 {
 	if (name_required)
 		av_not_null(&r->v, "streamName", r->has_name);
 	if (r->has_name)
 		cp_check_name(r, "streamName", r->name, r->name_cp);
+	cp_check_arn(r);
+}
+
+void cp_check_arn(struct cp_req *r)
+{
 	if (r->has_arn)
 		av_str_member(&r->v, "streamARN", r->arn, r->arn_cp, AV_PAT_STREAM_ARN,
 			      av_match_stream_arn, 1, 2048);
+}
+
+int cp_require_active(struct cp_req *r)
+{
+	if (r->s.status == CP_ACTIVE)
+		return 0;
+	cp_fail(r, 400, "ResourceInUseException", "Stream %s under account %s not ACTIVE, "
+		"instead in state %s", r->s.name, r->cp->account_id, cp_status_name(r->s.status));
+	return -1;
 }
 
 static void cp_not_found(struct cp_req *r, const char *name, const char *account)
@@ -217,7 +213,7 @@ static void cp_not_found(struct cp_req *r, const char *name, const char *account
 
 /* Finds the stream named by StreamName and/or StreamARN into r->s. On error
  * the reply is already made and -1 returned. */
-static int cp_resolve(struct cp_req *r)
+int cp_resolve(struct cp_req *r)
 {
 	char region[CP_REGION_CAP], account[16], name[CP_NAME_MAX + 1];
 	int rc;
@@ -307,16 +303,17 @@ struct cp_create {
 
 /* Tags map: values must be strings; keys 1..128, values 0..256 code points.
  * Coral prints the map as Java does ({k=v, ...}). */
-static void cp_create_tags(struct cp_req *r, struct cp_create *c)
+void cp_tags_decode(struct cp_req *r, int32_t t, struct cp_tag **out, uint32_t *n_out)
 {
 	struct av *v = &r->v;
-	int32_t t = c->tags_tok;
+	struct cp_tag *tags;
+	uint32_t n_tags = 0;
 	uint32_t n = v->doc.toks[t].count, k = (uint32_t)t + 1;
 	bool bad_key = false, bad_val = false;
 	char shown[512];
 	size_t len = 0;
 
-	c->tags = calloc(SL_MIN(n, CP_MAX_TAGS) + 1, sizeof(*c->tags));
+	tags = calloc(SL_MIN(n, CP_MAX_TAGS) + 1, sizeof(*tags));
 	shown[0] = '\0';
 	len += (size_t)snprintf(shown, sizeof(shown), "{");
 	for (uint32_t i = 0; i < n; i++, k = v->doc.toks[k + 1].next) {
@@ -332,14 +329,14 @@ static void cp_create_tags(struct cp_req *r, struct cp_create *c)
 		uint32_t vcp = json_str_codepoints(&v->doc, val);
 		bad_key |= kcp < 1 || kcp > 128;
 		bad_val |= vcp > 256;
-		if (c->tags && i < CP_MAX_TAGS && kcp <= 128 && vcp <= 256) {
-			json_str_unescape(&v->doc, k, c->tags[c->n_tags].key, 129);
-			json_str_unescape(&v->doc, val, c->tags[c->n_tags].value, 257);
+		if (tags && i < CP_MAX_TAGS && kcp <= 128 && vcp <= 256) {
+			json_str_unescape(&v->doc, k, tags[n_tags].key, 129);
+			json_str_unescape(&v->doc, val, tags[n_tags].value, 257);
 			if (len < sizeof(shown))
 				len += (size_t)snprintf(shown + len, sizeof(shown) - len, "%s%s=%s",
-							i ? ", " : "", c->tags[c->n_tags].key,
-							c->tags[c->n_tags].value);
-			c->n_tags++;
+							i ? ", " : "", tags[n_tags].key,
+							tags[n_tags].value);
+			n_tags++;
 		}
 	}
 	if (len < sizeof(shown))
@@ -356,6 +353,8 @@ static void cp_create_tags(struct cp_req *r, struct cp_create *c)
 		av_violation(v, "tags", shown, "Map value must satisfy constraint: [Member must have "
 			     "length less than or equal to 256, Member must have length greater "
 			     "than or equal to 0]");
+	*out = tags;
+	*n_out = n_tags;
 }
 
 /* Type pass then constraint pass, in Kinesis's member order. */
@@ -389,12 +388,25 @@ static int cp_create_decode(struct cp_req *r, struct cp_create *c)
 	if (c->has_mode)
 		av_enum(v, "streamModeDetails.streamMode", c->mode, c->mode_idx, cp_modes, 2);
 	if (c->tags_tok >= 0)
-		cp_create_tags(r, c);
+		cp_tags_decode(r, c->tags_tok, &c->tags, &c->n_tags);
 	if (c->has_kib)
 		av_range(v, "maxRecordSizeInKiB", c->max_kib, 1024, 10240);
 	if (c->has_warm)
 		av_range(v, "warmThroughputMiBps", c->warm, 0, INT64_MAX);
 	return av_finish(v, &r->err);
+}
+
+/* kinesalite createStream.js / splitShard.js, recorded from Kinesis. */
+void cp_limit_shards(struct cp_req *r, uint64_t current, uint32_t additional)
+{
+	cp_fail(r, 400, "LimitExceededException",
+		"This request would exceed the shard limit for the account %s in %s. "
+		"Current shard count for the account: %" PRIu64 ". Limit: %u. Number of "
+		"additional shards that would have resulted from this request: %u. Refer "
+		"to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest"
+		"/gr/aws_service_limits.html) for current limits and how to request "
+		"higher limits.", r->cp->account_id, r->call->region, current,
+		r->cp->cfg.shard_limit, additional);
 }
 
 static int cp_create_limits(struct cp_req *r, uint32_t shards)
@@ -408,14 +420,7 @@ static int cp_create_limits(struct cp_req *r, uint32_t shards)
 		return -1;
 	}
 	if (n_shards + shards > cfg->shard_limit || shards > CP_MAX_SHARDS_PER_STREAM) {
-		cp_fail(r, 400, "LimitExceededException",
-			"This request would exceed the shard limit for the account %s in %s. "
-			"Current shard count for the account: %" PRIu64 ". Limit: %u. Number of "
-			"additional shards that would have resulted from this request: %u. Refer "
-			"to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest"
-			"/gr/aws_service_limits.html) for current limits and how to request "
-			"higher limits.", r->cp->account_id, r->call->region, n_shards,
-			cfg->shard_limit, shards);
+		cp_limit_shards(r, n_shards, shards);
 		return -1;
 	}
 	if (n_streams >= cfg->stream_limit) {
@@ -534,6 +539,9 @@ static void cp_write_tail(struct jw *w, const struct cp_stream *s)
 	jw_obj_begin(w);
 	jw_key(w, "ShardLevelMetrics");
 	jw_arr_begin(w);
+	for (uint32_t i = 0; i < CP_METRICS_N; i++)
+		if (s->metrics & (1u << i))
+			jw_str(w, cp_metric_names[i]);
 	jw_arr_end(w);
 	jw_obj_end(w);
 	jw_arr_end(w);
@@ -555,6 +563,8 @@ static int cp_shard_cb(void *arg, const struct cp_shard *sh)
 	struct cp_shard_out *o = arg;
 	struct jw *w = o->w;
 
+	if (o->keep && !o->keep(sh, o->keep_arg))
+		return 0;
 	if (o->n++ >= o->limit)
 		return 1; /* the extra row only says "more" */
 	snprintf(o->last, sizeof(o->last), "%s", sh->id);
@@ -674,6 +684,16 @@ static void cp_describe_summary(struct cp_req *r)
 	jw_i64(&w, 0);
 	jw_key(&w, "MaxRecordSizeInKiB");
 	jw_i64(&w, r->s.max_record_kib);
+	if (r->s.warm_mibps) {
+		/* sluice needs no warming: the target is current at once */
+		jw_key(&w, "WarmThroughput");
+		jw_obj_begin(&w);
+		jw_key(&w, "TargetMiBps");
+		jw_i64(&w, r->s.warm_mibps);
+		jw_key(&w, "CurrentMiBps");
+		jw_i64(&w, r->s.warm_mibps);
+		jw_obj_end(&w);
+	}
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	cp_out_end(r, &w);
@@ -859,6 +879,41 @@ static int cp_ls_rules(struct cp_req *r, const struct cp_ls *l)
 	return -1;
 }
 
+/* ShardFilter by time (AWS ListShards docs): AT_LATEST: open shards;
+ * AT_TRIM_HORIZON / AT_TIMESTAMP: shards open at that time; FROM_TRIM_HORIZON
+ * / FROM_TIMESTAMP: shards open then or later (not closed before it). The
+ * trim horizon is now - retention; both it and a timestamp are taken no
+ * earlier than the stream's creation, when its first shards opened. */
+struct cp_ls_filter {
+	int32_t type;
+	int64_t at_ms;
+};
+
+static void cp_ls_filter_init(struct cp_ls_filter *f, const struct cp_stream *s, int32_t type,
+			      int64_t ts_ms)
+{
+	f->type = type;
+	if (type == 1 || type == 2) /* AT_ / FROM_TRIM_HORIZON */
+		ts_ms = sl_wall_ms() - (int64_t)s->retention_hours * 3600 * 1000;
+	f->at_ms = SL_MAX(ts_ms, s->created_ms);
+}
+
+static int cp_ls_keep(const struct cp_shard *sh, const void *arg)
+{
+	const struct cp_ls_filter *f = arg;
+	bool open_then = sh->closed_ms == 0 || sh->closed_ms >= f->at_ms;
+
+	switch (f->type) {
+	case 3: /* AT_LATEST */
+		return sh->closed_ms == 0;
+	case 1: /* AT_TRIM_HORIZON */
+	case CP_F_AT_TS:
+		return sh->created_ms <= f->at_ms && open_then;
+	default: /* FROM_TRIM_HORIZON, FROM_TIMESTAMP */
+		return open_then;
+	}
+}
+
 /* ListShards NextToken: hex of "name/created_ms/last shard id/max results".
  * Opaque, bounded (< 400 chars), and tied to one incarnation of the stream. */
 static int cp_ls_token_decode(struct cp_req *r, struct cp_ls *l, int64_t *created_ms)
@@ -881,9 +936,20 @@ static int cp_ls_token_decode(struct cp_req *r, struct cp_ls *l, int64_t *create
 	*created_ms = strtoll(p1 + 1, NULL, 10);
 	snprintf(l->start, sizeof(l->start), "%s", p2 + 1);
 	l->has_start = true;
+	char *end;
+	int64_t max = strtoll(p3 + 1, &end, 10);
 	if (!l->has_max) {
-		l->max = strtoll(p3 + 1, NULL, 10);
+		l->max = max;
 		l->has_max = l->max >= 1 && l->max <= 10000;
+	}
+	/* The ShardFilter of the first page applies to the following ones. */
+	if (*end == '/') {
+		int64_t ft = strtoll(end + 1, &end, 10);
+		if (*end != '/' || ft < 0 || ft > CP_F_FROM_TS)
+			goto bad;
+		l->has_filter = l->has_ftype = true;
+		l->ftype = (int32_t)ft;
+		l->fts_ms = strtoll(end + 1, NULL, 10);
 	}
 	return 0;
 bad:
@@ -892,11 +958,15 @@ bad:
 }
 
 static void cp_ls_write_token(struct jw *w, const struct cp_stream *s, const char *last,
-			      uint32_t max)
+			      uint32_t max, const struct cp_ls *l)
 {
-	char plain[CP_NAME_MAX + 80], hex[2 * sizeof(plain) + 1];
+	char plain[CP_NAME_MAX + 120], hex[2 * sizeof(plain) + 1];
 	int n = snprintf(plain, sizeof(plain), "%s/%lld/%s/%u", s->name,
 			 (long long)s->created_ms, last, max);
+
+	if (l->has_filter && l->ftype != CP_F_AFTER)
+		n += snprintf(plain + n, sizeof(plain) - (size_t)n, "/%d/%lld", (int)l->ftype,
+			      (long long)l->fts_ms);
 
 	cp_hex(plain, (size_t)n, hex);
 	jw_key(w, "NextToken");
@@ -929,25 +999,33 @@ static void cp_list_shards(struct cp_req *r)
 	uint32_t max = l->has_max ? (uint32_t)l->max : 1000;
 	if (l->has_start)
 		after = l->start;
-	/* AFTER_SHARD_ID: shards after the given one; the other filter types all
-	 * select every open shard while no shard has been closed yet. */
+	/* AFTER_SHARD_ID: shards after the given one (an id, not a time). */
 	if (l->has_filter && l->ftype == CP_F_AFTER && (!after || strcmp(l->fid, after) > 0))
 		after = l->fid;
 	if (!cp_out_begin(r, &w, 512 + (size_t)max * CP_SHARD_JSON_MAX))
 		goto out;
 	struct cp_shard_out o = { .w = &w, .limit = max };
+	struct cp_ls_filter f;
+	if (l->has_filter && l->ftype != CP_F_AFTER) {
+		cp_ls_filter_init(&f, &r->s, l->ftype, l->fts_ms);
+		o.keep = cp_ls_keep;
+		o.keep_arg = &f;
+	}
 	jw_obj_begin(&w);
 	jw_key(&w, "Shards");
 	jw_arr_begin(&w);
+	/* With a filter, rows it drops must not use up the query's LIMIT: the
+	 * callback stops the scan instead. */
+	uint32_t rows = o.keep ? UINT32_MAX : max + 1;
 	if (cp_shards_visible(&r->s) &&
-	    cp_store_shards(r->cp->st, r->s.name, after, max + 1, cp_shard_cb, &o) < 0) {
+	    cp_store_shards(r->cp->st, r->s.name, after, rows, cp_shard_cb, &o) < 0) {
 		free(w.buf);
 		cp_internal(r);
 		goto out;
 	}
 	jw_arr_end(&w);
 	if (o.n > o.limit)
-		cp_ls_write_token(&w, &r->s, o.last, max);
+		cp_ls_write_token(&w, &r->s, o.last, max, l);
 	jw_obj_end(&w);
 	cp_out_end(r, &w);
 out:
@@ -1026,6 +1104,10 @@ void cp_streams_execute(struct cp *cp, struct cp_call *call)
 	/* av_parse failing leaves v.bad_json set: every op answers it with a
 	 * bare SerializationException from av_finish. */
 	(void)av_parse(&r->v, call->body ? call->body : "", call->body ? call->body_len : 0);
+	if (!cp_rate_take(r)) {
+		free(r);
+		return;
+	}
 	switch (call->op) {
 	case API_OP_CREATE_STREAM: cp_create_stream(r); break;
 	case API_OP_DELETE_STREAM: cp_delete_stream(r); break;
@@ -1035,6 +1117,23 @@ void cp_streams_execute(struct cp *cp, struct cp_call *call)
 	case API_OP_LIST_SHARDS: cp_list_shards(r); break;
 	case API_OP_INCREASE_RETENTION: cp_retention(r, true); break;
 	case API_OP_DECREASE_RETENTION: cp_retention(r, false); break;
+	case API_OP_SPLIT_SHARD: cp_split_shard(r); break;
+	case API_OP_MERGE_SHARDS: cp_merge_shards(r); break;
+	case API_OP_UPDATE_SHARD_COUNT: cp_update_shard_count(r); break;
+	case API_OP_UPDATE_STREAM_MODE: cp_update_stream_mode(r); break;
+	case API_OP_UPDATE_WARM_THROUGHPUT: cp_update_warm(r); break;
+	case API_OP_UPDATE_MAX_RECORD_SIZE: cp_update_max_record(r); break;
+	case API_OP_DESCRIBE_LIMITS: cp_describe_limits(r); break;
+	case API_OP_DESCRIBE_ACCOUNT_SETTINGS: cp_account_settings(r, false); break;
+	case API_OP_UPDATE_ACCOUNT_SETTINGS: cp_account_settings(r, true); break;
+	case API_OP_ADD_TAGS_TO_STREAM: cp_add_tags(r); break;
+	case API_OP_REMOVE_TAGS_FROM_STREAM: cp_remove_tags(r); break;
+	case API_OP_LIST_TAGS_FOR_STREAM: cp_list_tags(r); break;
+	case API_OP_TAG_RESOURCE: cp_tag_resource(r, 0); break;
+	case API_OP_UNTAG_RESOURCE: cp_tag_resource(r, 1); break;
+	case API_OP_LIST_TAGS_FOR_RESOURCE: cp_tag_resource(r, 2); break;
+	case API_OP_ENABLE_MONITORING: cp_monitoring(r, true); break;
+	case API_OP_DISABLE_MONITORING: cp_monitoring(r, false); break;
 	default:
 		cp_fail(r, 400, "InvalidArgumentException", "%s", "Operation not supported");
 		break;

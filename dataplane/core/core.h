@@ -44,8 +44,10 @@ struct xprt_ops {
 };
 
 extern const struct xprt_ops kernel_xprt_ops;
+extern const struct xprt_ops dpdk_xprt_ops;
 
 struct log_ctx;
+struct dpk;
 struct policy_set;
 struct audit;
 struct json_tok;
@@ -62,6 +64,7 @@ struct sl_shared {
 	const struct policy_set *policies; /* per-key access policies */
 	struct audit *audit;		   /* DIR/audit.log writer */
 	struct cp *cp;
+	struct dpk *dpk;      /* DPDK ports (--transport dpdk), else NULL */
 	uint16_t actual_port; /* resolved when --listen used port 0 */
 	uint16_t n_io, n_log;
 	struct lcore_ctx *lcs; /* [n_io] */

@@ -401,8 +401,27 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		return;
 	}
 	struct dp_msg *m = &d->msgs[0];
-	msg_init(m, DP_GET, s->shards[it.shard_index].log_lcore, s);
+	const struct cp_route_shard *sh = &s->shards[it.shard_index];
+	msg_init(m, DP_GET, sh->log_lcore, s);
 	m->shard_index = it.shard_index;
+	/* A closed shard whose seal is done reads to its end, then answers
+	 * ChildShards and no NextShardIterator (consumers move to children). */
+	if (!sh->open && sh->ending_seq) {
+		m->closed = true;
+		m->ending_seq = sh->ending_seq;
+		for (uint8_t k = 0; k < sh->n_children && k < 4; k++) {
+			const struct cp_route_shard *ch = &s->shards[sh->children[k]];
+			struct dp_child *dc = &m->children[m->n_children++];
+			dc->index = ch->index;
+			dc->n_parents = 0;
+			if (ch->parent != CP_ROUTE_NONE)
+				dc->parents[dc->n_parents++] = ch->parent;
+			if (ch->adjacent_parent != CP_ROUTE_NONE)
+				dc->parents[dc->n_parents++] = ch->adjacent_parent;
+			dc->hash_start = ch->hash_start;
+			dc->hash_end = ch->hash_end;
+		}
+	}
 	m->seq = it.seq;
 	m->after = it.after;
 	m->limit = d->get.limit;

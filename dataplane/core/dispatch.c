@@ -41,6 +41,16 @@ static bool content_type_ok(const struct conn *c)
 	       sl_slice_caseeq(v, "application/x-amz-json-1.0");
 }
 
+/* Client-supplied bytes for the audit log: printable ASCII only (anything
+ * else becomes '?'), so every line stays valid UTF-8 JSON. */
+static void ascii_copy(char *out, size_t cap, const char *p, size_t n)
+{
+	size_t i = 0;
+	for (; i < n && i + 1 < cap; i++)
+		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?';
+	out[i] = 0;
+}
+
 /* The operation name for the audit log, also for unknown targets. */
 static void target_name(const struct conn *c, char *out, size_t cap)
 {
@@ -49,9 +59,9 @@ static void target_name(const struct conn *c, char *out, size_t cap)
 	if (op)
 		snprintf(out, cap, "%s", op->name);
 	else if (th)
-		snprintf(out, cap, "%.*s", (int)SL_MIN(th->value.len, 64u), th->value.ptr);
+		ascii_copy(out, SL_MIN(cap, (size_t)65), th->value.ptr, th->value.len);
 	else
-		snprintf(out, cap, "%s", "");
+		out[0] = 0;
 }
 
 /* The access key a request claims (for the audit log of a failure): only
@@ -62,7 +72,7 @@ static void claimed_key(const struct conn *c, char *out, size_t cap)
 	struct sigv4_auth a;
 	out[0] = 0;
 	if (h && sigv4_parse_auth(h->value, &a, NULL) == 0)
-		snprintf(out, cap, "%.*s", (int)SL_MIN(a.access_key.len, 128u), a.access_key.ptr);
+		ascii_copy(out, cap, a.access_key.ptr, a.access_key.len);
 }
 
 void dispatch_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
@@ -110,18 +120,32 @@ static void body_stream(struct lcore_ctx *lc, const struct conn *c, const char *
 	if (json_parse(&d, (const char *)c->body, c->body_len,
 		       lc->toks, lc->max_toks, 32, NULL) < 0 || lc->toks[0].type != JSON_OBJECT)
 		return;
+	/* A value that does not fit (longer than any valid one: validation
+	 * rejects it after this) leaves the buffers empty, never partial. The
+	 * parser accepted only valid UTF-8, and the audit writer escapes what
+	 * JSON needs, so the name is recorded as sent. */
 	int32_t v = json_obj_get(&d, 0, "StreamARN");
-	if (v >= 0 && lc->toks[v].type == JSON_STRING &&
-	    json_str_unescape(&d, (uint32_t)v, arn, arn_cap) >= 0) {
-		arn[arn_cap - 1] = 0;
+	int64_t n;
+	if (v >= 0 && lc->toks[v].type == JSON_STRING) {
+		n = json_str_unescape(&d, (uint32_t)v, arn, arn_cap);
+		if (n < 0 || (size_t)n >= arn_cap) {
+			snprintf(arn, arn_cap, "*");
+			return;
+		}
+		arn[n] = 0;
 		const char *slash = strstr(arn, ":stream/");
-		snprintf(name, name_cap, "%s", slash ? slash + 8 : "");
+		if (slash && strlen(slash + 8) < name_cap)
+			memcpy(name, slash + 8, strlen(slash + 8) + 1);
 		return;
 	}
 	v = json_obj_get(&d, 0, "StreamName");
-	if (v >= 0 && lc->toks[v].type == JSON_STRING &&
-	    json_str_unescape(&d, (uint32_t)v, name, name_cap) >= 0) {
-		name[name_cap - 1] = 0;
+	if (v >= 0 && lc->toks[v].type == JSON_STRING) {
+		n = json_str_unescape(&d, (uint32_t)v, name, name_cap);
+		if (n < 0 || (size_t)n >= name_cap) {
+			name[0] = 0;
+			return;
+		}
+		name[n] = 0;
 		snprintf(arn, arn_cap, "arn:aws:kinesis:%s:%s:stream/%s", region,
 			 lc->sh->cfg->account_id, name);
 	}
@@ -226,7 +250,7 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 	c->pol = policy_for(lc->sh->policies, id.access_key);
 	c->audit_stream[0] = 0;
 	if (c->pol || op->kind == API_KIND_CONTROL) {
-		char arn[320];
+		char arn[2304]; /* StreamARN is at most 2048 characters */
 		body_stream(lc, c, id.region, c->audit_stream, sizeof(c->audit_stream), arn,
 			    sizeof(arn));
 		/* GetRecords names its stream inside the iterator: data.c checks. */
@@ -241,23 +265,19 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 		return;
 	}
 	switch (op->op) {
-	case API_OP_CREATE_STREAM:
-	case API_OP_DELETE_STREAM:
-	case API_OP_DESCRIBE_STREAM:
-	case API_OP_DESCRIBE_STREAM_SUMMARY:
-	case API_OP_LIST_STREAMS:
-	case API_OP_LIST_SHARDS:
-	case API_OP_INCREASE_RETENTION:
-	case API_OP_DECREASE_RETENTION:
-		post_control(lc, c, op, &id);
-		return;
 	case API_OP_PUT_RECORD:
 	case API_OP_PUT_RECORDS:
 	case API_OP_GET_SHARD_ITERATOR:
 	case API_OP_GET_RECORDS:
 		data_dispatch(lc, c, op->op);
 		return;
+	case API_OP_OTHER_KNOWN:
+		break;
 	default:
+		if (op->kind == API_KIND_CONTROL) {
+			post_control(lc, c, op, &id);
+			return;
+		}
 		break;
 	}
 	char msg[160];

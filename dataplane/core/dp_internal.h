@@ -69,6 +69,17 @@ struct dp_msg {
 	int64_t ts_ms;
 	uint32_t limit;
 	char stream_name[REC_NAME_CAP];
+	/* DP_GET of a closed (resharded, sealed) shard: where it ends and the
+	 * shards that took over, for ChildShards. */
+	bool closed;
+	st_seq_t ending_seq;
+	uint8_t n_children;
+	struct dp_child {
+		uint32_t index;
+		uint32_t parents[2];
+		uint8_t n_parents;
+		st_seq_t hash_start, hash_end;
+	} children[4];
 	/* log: */
 	uint32_t mine;	     /* DP_PUT: records owned by this log lcore */
 	uint32_t appended;   /* DP_PUT: of those, appended so far */

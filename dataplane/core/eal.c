@@ -16,6 +16,7 @@
 #include "common/bug.h"
 #include "common/log.h"
 #include "dataplane/core/eal.h"
+#include "dataplane/net/dpdk/dpdk.h"
 
 /* Free 2 MiB hugepages, from /proc/meminfo (0 when unknown). */
 static long hugepages_free(void)
@@ -76,6 +77,21 @@ int sl_eal_init(const struct sl_config *cfg)
 		if (w < 0 || (size_t)w >= sizeof(map) - len)
 			return -E2BIG;
 		len += (size_t)w;
+	}
+	if (strcmp(cfg->transport, "dpdk") == 0) {
+		struct dpk_eal_argv ea;
+		int rc = dpk_eal_argv_build(&ea, cfg->dpdk_args, map, hugepages_free() >= 128);
+		if (rc < 0) {
+			SL_ERR("--dpdk-args: %s", rc == -EINVAL ? "unbalanced quote, or lcores set "
+				"there (sluice places lcores itself)" : "too long");
+			return rc;
+		}
+		SL_INFO("EAL (dpdk): lcores %s; %d arguments", map, ea.argc);
+		if (rte_eal_init(ea.argc, ea.argv) < 0) {
+			SL_ERR("rte_eal_init failed: %s", rte_strerror(rte_errno));
+			return -rte_errno ? -rte_errno : -EINVAL;
+		}
+		return 0;
 	}
 	char *argv[32];
 	int argc = 0;

@@ -65,7 +65,7 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 	memset(lc, 0, sizeof(*lc));
 	lc->idx = idx;
 	lc->sh = sh;
-	lc->xprt = &kernel_xprt_ops;
+	lc->xprt = sh->dpk ? &dpdk_xprt_ops : &kernel_xprt_ops;
 	lc->max_conns = sh->cfg->max_conns_per_core;
 	lc->conns = calloc(lc->max_conns, sizeof(*lc->conns));
 	if (!lc->conns)

@@ -268,6 +268,39 @@ static void get_fail(struct dp_msg *m, int err)
 	m->resp_len = 0;
 }
 
+/* "ChildShards":[{"ShardId":..,"ParentShards":[..],"HashKeyRange":{..}}] */
+static void log_get_children(struct jw *w, const struct dp_msg *m)
+{
+	char id[32], num[ST_SEQ_STR_SIZE];
+	jw_key(w, "ChildShards");
+	jw_arr_begin(w);
+	for (uint8_t k = 0; k < m->n_children; k++) {
+		const struct dp_child *ch = &m->children[k];
+		jw_obj_begin(w);
+		jw_key(w, "ShardId");
+		snprintf(id, sizeof(id), "shardId-%012u", ch->index);
+		jw_str(w, id);
+		jw_key(w, "ParentShards");
+		jw_arr_begin(w);
+		for (uint8_t p = 0; p < ch->n_parents; p++) {
+			snprintf(id, sizeof(id), "shardId-%012u", ch->parents[p]);
+			jw_str(w, id);
+		}
+		jw_arr_end(w);
+		jw_key(w, "HashKeyRange");
+		jw_obj_begin(w);
+		jw_key(w, "StartingHashKey");
+		st_seq_format(ch->hash_start, num); /* a decimal 128-bit number */
+		jw_str(w, num);
+		jw_key(w, "EndingHashKey");
+		st_seq_format(ch->hash_end, num);
+		jw_str(w, num);
+		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
 /* GetRecords: reads from the position in the message and encodes the whole
  * response body, NextShardIterator included. */
 static void log_get(struct log_ctx *lg, struct dp_msg *m)
@@ -305,6 +338,25 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 	jw_arr_end(&w);
 	if (q)
 		quota_debit(&q->out_bytes, g.bytes);
+	if (m->closed && next > m->ending_seq) {
+		/* Read to the end of a closed shard: no NextShardIterator. */
+		if (get_reserve(&w, 2048) < 0) {
+			get_fail(m, -ENOMEM);
+			free(w.buf);
+			log_reply(lg, m);
+			return;
+		}
+		log_get_children(&w, m);
+		jw_key(&w, "MillisBehindLatest");
+		jw_i64(&w, 0);
+		jw_obj_end(&w);
+		BUG_ON(w.overflow);
+		m->http_status = 200;
+		m->resp = w.buf;
+		m->resp_len = (uint32_t)w.len;
+		log_reply(lg, m);
+		return;
+	}
 	struct rec_iter it = { .after = false, .shard_index = m->shard_index,
 			       .stream_epoch = m->stream_id, .issued_ms = m->now_ms,
 			       .seq = next };

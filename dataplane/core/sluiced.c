@@ -24,6 +24,7 @@
 #include "dataplane/core/core.h"
 #include "dataplane/core/dp_internal.h"
 #include "dataplane/core/eal.h"
+#include "dataplane/net/dpdk/dpdk.h"
 
 static struct sl_shared g_sh;
 static struct lcore_ctx *g_lcs;
@@ -68,8 +69,14 @@ static int write_addr_file(const struct sl_config *cfg, uint16_t port)
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	bool v6 = strchr(cfg->listen_host, ':') != NULL;
-	fprintf(f, v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host, port);
+	if (strcmp(cfg->transport, "dpdk") == 0) {
+		uint32_t ip = cfg->ip4_addr; /* the userspace stack's address */
+		fprintf(f, "%u.%u.%u.%u:%u\n", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+			ip & 0xff, port);
+	} else {
+		bool v6 = strchr(cfg->listen_host, ':') != NULL;
+		fprintf(f, v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host, port);
+	}
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		return -errno;
 	return 0;
@@ -137,7 +144,16 @@ static int setup_tls(const struct sl_config *cfg)
 		snprintf(g_sh.tls_key_path, sizeof(g_sh.tls_key_path), "%s", cfg->tls_key);
 	} else {
 		snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
-		int rc = tls_material_ensure(dir, cfg->listen_host);
+		/* The certificate names the address clients connect to: the
+		 * userspace stack's --ip in DPDK mode. */
+		char host[64];
+		uint32_t ip = cfg->ip4_addr;
+		if (strcmp(cfg->transport, "dpdk") == 0)
+			snprintf(host, sizeof(host), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
+				 (ip >> 8) & 0xff, ip & 0xff);
+		else
+			snprintf(host, sizeof(host), "%.63s", cfg->listen_host);
+		int rc = tls_material_ensure(dir, host);
 		if (rc < 0) {
 			SL_ERR("cannot create TLS material in %s: %s", dir, strerror(-rc));
 			return rc;
@@ -176,10 +192,6 @@ static int run(const struct sl_config *cfg)
 	char addr_path[SL_PATH_MAX + 32];
 	snprintf(addr_path, sizeof(addr_path), "%s/sluiced.addr", cfg->data_dir);
 	unlink(addr_path);
-	if (strcmp(cfg->transport, "kernel") != 0) {
-		SL_ERR("--transport %s is not available in this build", cfg->transport);
-		return 1;
-	}
 	if (setup_tls(cfg) < 0)
 		return 1;
 	struct sigv4_keyring *kr = load_keys(cfg);
@@ -209,6 +221,17 @@ static int run(const struct sl_config *cfg)
 	}
 	if (sl_eal_init(cfg) < 0)
 		return 1;
+	if (strcmp(cfg->transport, "dpdk") == 0) {
+		g_sh.dpk = dpk_create(&(struct dpk_conf){ .n_lcores = (uint16_t)cfg->io_cores });
+		if (!g_sh.dpk) {
+			SL_ERR("DPDK ports: %s (give a port with --dpdk-args --vdev=...)",
+			       strerror(errno));
+			return 1;
+		}
+		if (dpk_link_wait(g_sh.dpk, 5000) < 0)
+			SL_WARN("DPDK: link not up after 5 s; serving anyway");
+		g_sh.actual_port = cfg->listen_port; /* the stack listens on it */
+	}
 	g_nlcs = cfg->io_cores;
 	g_lcs = calloc(g_nlcs, sizeof(*g_lcs));
 	g_logs = calloc(cfg->log_cores, sizeof(*g_logs));
@@ -230,6 +253,9 @@ static int run(const struct sl_config *cfg)
 		.n_log_lcores = (uint16_t)cfg->log_cores,
 		.wake = lcore_wake_cb,
 		.wake_arg = g_lcs,
+		.ctl_rate_limits = strcmp(cfg->quota_mode, "off") != 0,
+		.seal = log_lcore_seal,
+		.seal_arg = &g_sh,
 	};
 	g_sh.cp = cp_start(&cc);
 	if (!g_sh.cp) {
@@ -283,6 +309,7 @@ static int run(const struct sl_config *cfg)
 	sigv4_keyring_free(kr);
 	policy_set_free(policies);
 	audit_close(g_sh.audit);
+	dpk_destroy(g_sh.dpk);
 	rte_eal_cleanup();
 	SL_INFO("sluiced stopped");
 	return rc < 0 ? 1 : 0;

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The DPDK transport: struct xprt_ops over the DPDK port layer (dpdk.h,
+ * frames in and out) and the userspace TCP/IP stack (dataplane/net/tcp),
+ * one stack per io lcore. TLS, HTTP and the API sit above, unchanged: the
+ * stack's upcalls become the same conn_* upcalls the kernel transport makes.
+ *
+ * Poll loop: receive a burst, hand each frame to the stack (payload reaches
+ * TLS zero-copy from the mbuf: TLS copies it into its BIO during on_data),
+ * release the frames, run the stack's timers, flush transmits. The lcore
+ * busy-polls; after a long run of empty polls it naps 50 us so a small
+ * machine that shares its cores with clients and tests stays usable (an
+ * appliance with dedicated cores sets --dpdk-idle-us 0 to never nap).
+ *
+ * Slot lifetime: a connection slot is released (conn_released) only when the
+ * stack has called on_closed, after which the tcp_conn is never touched. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/bug.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "dataplane/core/conn_internal.h"
+#include "dataplane/net/dpdk/dpdk.h"
+#include "dataplane/net/tcp/tcp.h"
+
+#define DX_IDLE_SPINS 2000
+
+struct dx_conn {
+	struct lcore_ctx *lc;
+	struct conn *c;
+	struct tcp_conn *tc; /* NULL once the stack said on_closed */
+};
+
+struct dx {
+	struct dpk_lcore *port;
+	struct net_stack *stack;
+	struct dx_conn *dc; /* parallel to lc->conns */
+	uint32_t idle;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int dx_tx(void *ctx, const uint8_t *frame, uint32_t len)
+{
+	struct lcore_ctx *lc = ctx;
+	struct dx *dx = lc->xprt_priv;
+	/* The stack fills every checksum itself. */
+	return dpk_tx_copy(dx->port, 0, frame, (uint16_t)len, 0);
+}
+
+static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
+{
+	struct lcore_ctx *lc = ctx;
+	struct dx *dx = lc->xprt_priv;
+	struct conn *c = conn_open(lc, -1, (uint64_t)(uintptr_t)tc);
+	if (!c)
+		return NULL; /* table full or draining: the stack resets it */
+	uint32_t ip;
+	uint16_t port;
+	tcp_peer(tc, &ip, &port);
+	snprintf(c->peer, sizeof(c->peer), "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff,
+		 (ip >> 8) & 0xff, ip & 0xff, port);
+	dx->dc[c->idx] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc };
+	return &dx->dc[c->idx];
+}
+
+static uint32_t dx_on_data(void *cookie, const uint8_t *data, uint32_t len)
+{
+	struct dx_conn *d = cookie;
+	conn_on_recv(d->lc, d->c, data, len); /* TLS copies every byte */
+	return len;
+}
+
+static void dx_on_eof(void *cookie)
+{
+	struct dx_conn *d = cookie;
+	conn_on_eof(d->lc, d->c, 0);
+}
+
+static void dx_send(struct lcore_ctx *lc, struct conn *c);
+
+static void dx_on_writable(void *cookie)
+{
+	struct dx_conn *d = cookie;
+	if (d->c->send_busy)
+		dx_send(d->lc, d->c);
+}
+
+static void dx_on_closed(void *cookie, int err)
+{
+	struct dx_conn *d = cookie;
+	struct conn *c = d->c;
+	d->tc = NULL;
+	if (c->state == CONN_OPEN)
+		conn_on_eof(d->lc, c, err ? err : -ECONNRESET); /* -> dx_close */
+	if (c->state == CONN_CLOSING)
+		conn_released(d->lc, c);
+}
+
+static const struct net_upcalls dx_up = {
+	.on_accept = dx_on_accept,
+	.on_data = dx_on_data,
+	.on_eof = dx_on_eof,
+	.on_writable = dx_on_writable,
+	.on_closed = dx_on_closed,
+};
+
+static const struct net_ops dx_ops = { .tx = dx_tx };
+
+/* "seed=1,drop=50000,dup=0,reorder=20000,reorder-us=2000,delay-us=0" (ppm).
+ * Returns 0 or -EINVAL. Test-only configuration. */
+static int dx_fault_parse(const char *spec, struct net_fault_config *f)
+{
+	char buf[160];
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			return -EINVAL;
+		*eq = 0;
+		char *end;
+		unsigned long long v = strtoull(eq + 1, &end, 10);
+		if (*end || v > UINT32_MAX)
+			return -EINVAL;
+		if (strcmp(kv, "seed") == 0)
+			f->seed = v;
+		else if (strcmp(kv, "drop") == 0)
+			f->drop_ppm = (uint32_t)v;
+		else if (strcmp(kv, "dup") == 0)
+			f->dup_ppm = (uint32_t)v;
+		else if (strcmp(kv, "reorder") == 0)
+			f->reorder_ppm = (uint32_t)v;
+		else if (strcmp(kv, "reorder-us") == 0)
+			f->reorder_us = (uint32_t)v;
+		else if (strcmp(kv, "delay-us") == 0)
+			f->delay_us = (uint32_t)v;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int dx_init(struct lcore_ctx *lc)
+{
+	const struct sl_config *cfg = lc->sh->cfg;
+	struct dx *dx = calloc(1, sizeof(*dx));
+	if (!dx)
+		return -ENOMEM;
+	lc->xprt_priv = dx;
+	dx->dc = calloc(lc->max_conns, sizeof(*dx->dc));
+	dx->port = dpk_lcore(lc->sh->dpk, lc->idx);
+	if (!dx->dc || !dx->port)
+		return -ENOMEM;
+	struct net_config nc = {
+		.ip = cfg->ip4_addr,
+		.prefix_len = cfg->ip4_prefix_len,
+		.gateway = cfg->ip4_gateway,
+		.listen_ports = { cfg->listen_port },
+		.max_conns = lc->max_conns,
+		.backlog = 1024,
+		.snd_buf_bytes = 256u << 10,
+		.rcv_buf_bytes = 256u << 10,
+	};
+	memcpy(nc.mac, dpk_port_info(lc->sh->dpk, 0)->mac, 6);
+	if ((cfg->net_fault_rx[0] && dx_fault_parse(cfg->net_fault_rx, &nc.fault_rx) < 0) ||
+	    (cfg->net_fault_tx[0] && dx_fault_parse(cfg->net_fault_tx, &nc.fault_tx) < 0)) {
+		SL_ERR("--net-fault-rx/tx: want seed=N,drop=PPM,dup=PPM,reorder=PPM,"
+		       "reorder-us=N,delay-us=N");
+		return -EINVAL;
+	}
+	if (nc.fault_rx.seed || nc.fault_tx.seed)
+		SL_WARN("test fault stage ON: frames are dropped/duplicated/reordered on purpose");
+	dx->stack = net_create(&nc, &dx_ops, &dx_up, lc, now_us());
+	if (!dx->stack) {
+		SL_ERR("userspace stack setup failed: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
+{
+	(void)timeout_ms; /* poll mode: never sleeps in the kernel */
+	struct dx *dx = lc->xprt_priv;
+	struct dpk_frame f[DPK_BURST_MAX];
+	uint16_t n = dpk_rx_burst(dx->port, f, DPK_BURST_MAX);
+	uint64_t now = now_us();
+	for (uint16_t i = 0; i < n; i++) {
+		net_input(dx->stack, f[i].data, f[i].len, now);
+		dpk_frame_free(&f[i]);
+	}
+	int t = net_timers(dx->stack, now);
+	dpk_tx_flush(dx->port);
+	if (n || t > 0) {
+		dx->idle = 0;
+	} else if (++dx->idle > DX_IDLE_SPINS && lc->sh->cfg->dpdk_idle_us) {
+		struct timespec ts = { 0, (long)lc->sh->cfg->dpdk_idle_us * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return n;
+}
+
+static void dx_send(struct lcore_ctx *lc, struct conn *c)
+{
+	struct dx *dx = lc->xprt_priv;
+	struct dx_conn *d = &dx->dc[c->idx];
+	if (!d->tc)
+		return;
+	uint32_t len;
+	const uint8_t *p = conn_out_ptr(c, &len);
+	if (!len)
+		return;
+	int32_t n = tcp_send(d->tc, p, len);
+	if (n < 0) {
+		conn_on_eof(lc, c, n);
+		return;
+	}
+	if (n > 0)
+		conn_on_sent(lc, c, (uint32_t)n); /* may send the rest: bounded by
+						     the send buffer filling up */
+	/* n == 0: the send buffer is full; on_writable resumes. */
+}
+
+static void dx_close(struct lcore_ctx *lc, struct conn *c)
+{
+	struct dx *dx = lc->xprt_priv;
+	struct dx_conn *d = &dx->dc[c->idx];
+	if (!d->tc) {
+		conn_released(lc, c); /* the stack is already done with it */
+		return;
+	}
+	/* FIN after queued data; on_closed releases the slot. */
+	tcp_close(d->tc);
+}
+
+static void dx_stop_accept(struct lcore_ctx *lc)
+{
+	struct dx *dx = lc->xprt_priv;
+	net_stop_listen(dx->stack);
+}
+
+static void dx_wake(struct lcore_ctx *lc)
+{
+	(void)lc; /* a polling lcore notices within its nap */
+}
+
+static void dx_fini(struct lcore_ctx *lc)
+{
+	struct dx *dx = lc->xprt_priv;
+	if (!dx)
+		return;
+	/* Open connections get on_closed(-ECONNABORTED): their slots go. */
+	net_destroy(dx->stack);
+	free(dx->dc);
+	free(dx);
+	lc->xprt_priv = NULL;
+}
+
+const struct xprt_ops dpdk_xprt_ops = {
+	.name = "dpdk",
+	.init = dx_init,
+	.poll = dx_poll,
+	.send = dx_send,
+	.close = dx_close,
+	.stop_accept = dx_stop_accept,
+	.wake = dx_wake,
+	.fini = dx_fini,
+};

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private declarations of the userspace stack (see tcp.h for the public face).
+ * Pure helpers (checksums, sequence arithmetic, timer wheel, SYN cookies, RTO
+ * estimator, fault stage) are declared here so unit tests can reach them. */
+#ifndef SL_DATAPLANE_NET_TCP_INTERNAL_H
+#define SL_DATAPLANE_NET_TCP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/bug.h"
+#include "dataplane/net/tcp/tcp.h"
+
+/* ---- wire formats ---- */
+#define ETH_HDR_LEN 14
+#define ETH_TYPE_IPV4 0x0800
+#define ETH_TYPE_ARP 0x0806
+#define IP_HDR_LEN 20
+#define IP_PROTO_ICMP 1
+#define IP_PROTO_TCP 6
+#define TCP_HDR_LEN 20
+#define TCP_MAX_OPT_LEN 40
+#define NET_FRAME_MAX (ETH_HDR_LEN + 9000)
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+#define TH_URG 0x20
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/* ---- checksums (RFC 1071), net_ip.c ---- */
+/* Unfolded 32-bit partial sum of len bytes (big-endian 16-bit words). */
+uint32_t net_csum_partial(const uint8_t *p, uint32_t len, uint32_t sum);
+/* Folds and complements: the value to store in a checksum field. */
+uint16_t net_csum_fold(uint32_t sum);
+/* IPv4 header checksum of hdr_len bytes (field included: 0 when valid). */
+uint16_t net_ip_csum(const uint8_t *ip_hdr, uint32_t hdr_len);
+/* TCP/UDP checksum over the pseudo-header (RFC 9293 3.1) and l4_len bytes. */
+uint16_t net_l4_csum(uint32_t src_ip, uint32_t dst_ip, uint8_t proto, const uint8_t *l4,
+		     uint32_t l4_len);
+
+/* ---- sequence numbers modulo 2^32 (RFC 9293 3.4) ---- */
+static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+/* a <= x < b, all modulo 2^32 */
+static inline bool seq_in(uint32_t x, uint32_t a, uint32_t b)
+{
+	return seq_leq(a, x) && seq_lt(x, b);
+}
+
+/* ---- timer wheel (tcp_timer.c): hashed wheel, one entry per owner ---- */
+struct tw_entry {
+	struct tw_entry *next, *prev; /* NULL prev: not armed */
+	uint64_t expire_us;
+};
+struct tw_wheel {
+	struct tw_entry *slots; /* [nslots] list heads (sentinels) */
+	uint32_t nslots;	/* power of two */
+	uint32_t tick_us;
+	uint64_t cur_tick;	/* every tick before this has been run */
+	uint32_t armed;
+};
+/* nslots a power of two; slots memory provided by the caller. */
+void tw_init(struct tw_wheel *w, struct tw_entry *slots, uint32_t nslots, uint32_t tick_us,
+	     uint64_t now_us);
+void tw_arm(struct tw_wheel *w, struct tw_entry *e, uint64_t expire_us);
+void tw_cancel(struct tw_wheel *w, struct tw_entry *e);
+static inline bool tw_armed(const struct tw_entry *e) { return e->prev != NULL; }
+/* Runs every entry whose expiry is <= now_us (unlinked before fn runs; fn may
+ * re-arm it). Returns the count fired. */
+uint32_t tw_advance(struct tw_wheel *w, uint64_t now_us,
+		    void (*fn)(struct tw_entry *e, void *arg), void *arg);
+/* Earliest expiry among armed entries (UINT64_MAX: none); O(nslots) worst. */
+uint64_t tw_next(const struct tw_wheel *w);
+
+/* ---- RTO estimator, RFC 6298 (tcp_timer.c) ---- */
+struct rto_est {
+	uint32_t srtt_us, rttvar_us, rto_us;
+	uint32_t min_us, max_us;
+	bool have_sample;
+};
+void rto_init(struct rto_est *r, uint32_t min_us, uint32_t max_us);
+void rto_sample(struct rto_est *r, uint32_t rtt_us);
+/* New data was acknowledged: drop the backoff (as Linux does; RFC 6298
+ * would keep it until the next sample, which Karn's rule can delay for a
+ * long time under heavy loss). */
+void rto_ack_progress(struct rto_est *r);
+/* RFC 6298 5.5: double, capped at max. */
+void rto_backoff(struct rto_est *r);
+
+/* ---- window scaling (RFC 7323 2) ---- */
+/* Smallest shift (<= 14) such that buf_bytes >> shift fits in 16 bits. */
+uint8_t tcp_wscale_for(uint32_t buf_bytes);
+
+/* ---- SYN cookies (tcp_conn.c) ---- */
+uint64_t net_siphash24(const uint8_t key[16], const uint8_t *data, uint32_t len);
+/* Our ISN for a SYN from (saddr, sport) to (daddr, dport) carrying seq isn,
+ * encoding a 3-bit MSS index and a 5-bit 64-second time counter. */
+uint32_t syncookie_make(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint16_t sport,
+			uint16_t dport, uint32_t peer_isn, uint16_t mss, uint64_t now_us);
+/* Checks the cookie (the ACK's ack_seq - 1) against the ACK's seq - 1; returns
+ * the MSS it encoded, or 0 when invalid or older than two periods. */
+uint16_t syncookie_check(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint16_t sport,
+			 uint16_t dport, uint32_t peer_isn, uint32_t cookie, uint64_t now_us);
+
+/* ---- fault stage (net_fault.c) ---- */
+#define NET_FAULT_SLOTS 64
+struct net_fault_frame {
+	uint64_t release_us;
+	uint32_t len;
+	uint8_t data[NET_FRAME_MAX];
+};
+struct net_fault {
+	struct net_fault_config cfg;
+	uint64_t rng;
+	struct net_fault_frame *held; /* [NET_FAULT_SLOTS] */
+	uint32_t n_held;
+	uint64_t dropped, duplicated, reordered;
+};
+typedef void (*net_fault_deliver_fn)(void *arg, const uint8_t *frame, uint32_t len);
+/* held must point at NET_FAULT_SLOTS frames. */
+void net_fault_init(struct net_fault *f, const struct net_fault_config *cfg,
+		    struct net_fault_frame *held);
+/* Passes a frame through: delivered now (0..2 times), held, or dropped. */
+void net_fault_push(struct net_fault *f, const uint8_t *frame, uint32_t len, uint64_t now_us,
+		    net_fault_deliver_fn fn, void *arg);
+/* Delivers held frames whose time has come; returns how many. */
+uint32_t net_fault_poll(struct net_fault *f, uint64_t now_us, net_fault_deliver_fn fn,
+			void *arg);
+uint64_t net_fault_next(const struct net_fault *f);
+
+/* ---- ARP cache (net_arp.c) ---- */
+struct arp_entry {
+	uint32_t ip;		/* 0: free */
+	uint8_t mac[6];
+	uint64_t expire_us;
+	uint64_t last_req_us;	/* rate limit for our requests */
+};
+/* Frames waiting for an ARP reply: a few, overwritten oldest first. */
+#define ARP_PENDING 8
+struct arp_pending {
+	uint32_t ip;		/* next hop; 0: free */
+	uint32_t len;
+	uint64_t since_us;
+	uint8_t data[NET_FRAME_MAX];
+};
+struct arp_cache {
+	struct arp_entry *e;
+	uint32_t n;
+	uint32_t timeout_us;
+	struct arp_pending *pend; /* [ARP_PENDING] */
+	uint32_t pend_next;
+};
+void arp_cache_init(struct arp_cache *c, struct arp_entry *mem, uint32_t n, uint32_t timeout_us);
+/* Inserts or refreshes; evicts the entry closest to expiry when full. */
+void arp_cache_put(struct arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_us);
+/* Live entry for ip, or NULL (expired entries are freed here). */
+struct arp_entry *arp_cache_get(struct arp_cache *c, uint32_t ip, uint64_t now_us);
+
+/* ---- TCP connection ---- */
+/* RFC 9293 3.3.2 states. LISTEN is a property of a port, not a connection. */
+enum tcp_state {
+	TCPS_CLOSED = 0,	/* free slot, or dead and awaiting release */
+	TCPS_SYN_RECEIVED = 1,	/* SYN seen, SYN-ACK sent */
+	TCPS_ESTABLISHED = 2,
+	TCPS_FIN_WAIT_1 = 3,	/* we sent FIN, not yet ACKed */
+	TCPS_FIN_WAIT_2 = 4,	/* our FIN ACKed, waiting for theirs */
+	TCPS_CLOSING = 5,	/* both sent FIN, ours not ACKed */
+	TCPS_TIME_WAIT = 6,	/* 2*MSL quiet time after active close */
+	TCPS_CLOSE_WAIT = 7,	/* peer sent FIN, we have not */
+	TCPS_LAST_ACK = 8,	/* we sent FIN after theirs, not yet ACKed */
+};
+
+#define TCP_OOO_RANGES 16	/* out-of-order ranges kept (more: segment dropped) */
+#define TCP_SACK_MAX 3
+#define TCP_SACKED_MAX 8	/* scoreboard ranges kept on the send side */
+
+struct tcp_range { uint32_t start, end; };
+
+struct tcp_conn {
+	struct tw_entry timer;	/* first: container_of by cast */
+	struct net_stack *st;
+	uint32_t idx;
+	uint32_t hash_next;	/* chain in the 4-tuple hash, UINT32_MAX ends */
+	enum tcp_state state;
+	uint32_t rip;		/* remote address, host order */
+	uint16_t rport, lport;
+	void *cookie;		/* NULL until accepted */
+	bool accepted, closed_up, app_closed, shut_wr, peer_fin, want_writable;
+	bool release;		/* in the release list */
+	bool ts_ok, sack_ok, ws_ok, from_cookie;
+	bool tlp_pending;	/* t_rexmt is a tail-loss probe, not the RTO */
+	bool tlp_done;		/* one probe per flight until new data is ACKed */
+	int close_err;
+
+	/* send side (RFC 9293 3.3.1) */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+	uint8_t snd_wscale, rcv_wscale;
+	uint16_t mss;		/* payload bytes per segment we send */
+	uint8_t *sbuf;		/* ring, indexed by seq & smask */
+	uint32_t smask;
+	uint32_t sbuf_len;	/* bytes queued from data_seq (snd_una side) */
+	uint32_t data_seq;	/* seq of the first byte in sbuf (>= snd_una) */
+	uint32_t fin_seq;	/* valid when shut_wr: seq of our FIN */
+	/* congestion control, NewReno (RFC 5681, 6582) */
+	uint32_t cwnd, ssthresh, recover, dupacks, cwnd_acc;
+	bool in_recovery;
+	/* SACK scoreboard (RFC 6675, simplified): ranges the peer holds above
+	 * SND.UNA, and the next sequence to consider for a hole retransmit */
+	struct tcp_range sacked[TCP_SACKED_MAX];
+	uint8_t n_sacked;
+	uint32_t rexmit_nxt;
+	/* RTT: timestamps when ts_ok, else one timed segment (Karn) */
+	uint32_t rtt_seq;
+	uint64_t rtt_start_us;
+	bool rtt_timing;
+	struct rto_est rto;
+	uint8_t rexmits, ka_probes, persist_shift;
+
+	/* receive side */
+	uint32_t irs, rcv_nxt, rcv_adv;	/* rcv_adv: right edge last advertised */
+	uint32_t app_held;		/* bytes on_data kept */
+	uint8_t *rbuf;			/* reassembly ring, indexed by seq & rmask */
+	uint32_t rmask;
+	struct tcp_range ooo[TCP_OOO_RANGES];
+	uint8_t n_ooo;
+	uint8_t ooo_last;		/* range of the latest OOO segment (SACK order) */
+	uint32_t ts_recent, last_ack_sent;
+	uint16_t unacked_segs;		/* delayed ACK (RFC 9293 3.8.6.3) */
+
+	/* timers: absolute microseconds, 0 = off; the wheel runs the earliest */
+	uint64_t t_rexmt, t_persist, t_delack, t_keep, t_2msl;
+	uint64_t last_rx_us;
+};
+
+struct net_stack {
+	struct net_config cfg;
+	const struct net_ops *ops;
+	const struct net_upcalls *up;
+	void *ctx;
+	uint64_t now_us;
+	uint32_t netmask;
+	bool listening;
+	uint16_t ip_id;
+	uint64_t rng;
+
+	struct tcp_conn *conns;	/* [max_conns] */
+	uint32_t free_head;	/* via hash_next */
+	uint32_t *hash;		/* [nhash] heads */
+	uint32_t nhash;
+	uint32_t *release;	/* [max_conns] dead slots to free after the upcall depth hits 0 */
+	uint32_t n_release;
+	uint32_t depth;		/* nesting of input/timer processing */
+	uint8_t *bufmem;
+
+	struct tw_wheel wheel;
+	struct tw_entry *slots;
+	struct arp_cache arp;
+	struct net_fault frx, ftx;
+	uint64_t chack_window_us;  /* challenge-ACK rate limit (RFC 5961 7) */
+	uint32_t chack_count;
+
+	uint64_t arp_last_bcast_us;
+	uint32_t arp_last_bcast_ip;
+	uint8_t arpbuf[64];
+	uint8_t txbuf[NET_FRAME_MAX];
+	struct net_stats stats;
+};
+
+/* net_stack.c / net_eth.c */
+void net_eth_input(struct net_stack *st, const uint8_t *frame, uint32_t len);
+/* Sends an IPv4 packet whose payload (l4_len bytes) sits at
+ * st->txbuf + ETH_HDR_LEN + IP_HDR_LEN; fills Ethernet and IP headers. */
+int net_ip_output(struct net_stack *st, uint32_t dst_ip, uint8_t proto, uint32_t l4_len);
+void net_tx_frame(struct net_stack *st, const uint8_t *frame, uint32_t len);
+void net_ip_input(struct net_stack *st, const uint8_t *pkt, uint32_t len);
+void net_arp_input(struct net_stack *st, const uint8_t *frame, uint32_t len);
+/* Next-hop MAC for dst, or NULL (an ARP request was sent). */
+const uint8_t *net_arp_resolve(struct net_stack *st, uint32_t dst_ip);
+/* Keeps a frame (dst MAC to be filled) until dst_ip's next hop resolves. */
+void net_arp_hold(struct net_stack *st, uint32_t dst_ip, const uint8_t *frame, uint32_t len);
+void net_icmp_input(struct net_stack *st, uint32_t src, const uint8_t *icmp, uint32_t len);
+
+/* tcp_input.c */
+void tcp_input(struct net_stack *st, uint32_t src, uint32_t dst, const uint8_t *seg,
+	       uint32_t len);
+
+/* tcp_output.c */
+/* Sends what the windows allow (data, FIN); ACK too if force_ack. */
+void tcp_output(struct tcp_conn *c, bool force_ack);
+/* One segment of [seq, seq+len) from the send buffer with the given flags. */
+void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+void tcp_send_ack(struct tcp_conn *c);
+/* Retransmits the first hole at or after rexmit_nxt (RFC 6675 NextSeg, one
+ * segment). Returns false when there is none. */
+bool tcp_rexmit_hole(struct tcp_conn *c);
+void tcp_send_synack(struct tcp_conn *c);
+/* RST for a segment with no connection (RFC 9293 3.10.7.1). */
+void tcp_send_rst_reply(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
+			uint16_t dport, uint32_t seq, uint32_t ack, uint8_t seg_flags,
+			uint32_t seg_len);
+/* Stateless SYN-ACK carrying a SYN cookie (only MSS offered). */
+void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
+			    uint16_t dport, uint32_t isn, uint32_t ack, uint16_t mss);
+uint32_t tcp_rcv_window(const struct tcp_conn *c);
+uint16_t tcp_our_mss(const struct net_stack *st);
+
+/* tcp_timer.c */
+void tcp_timer_update(struct tcp_conn *c);
+void tcp_timer_fire(struct tw_entry *e, void *arg);
+void tcp_arm_rexmt(struct tcp_conn *c);
+
+/* tcp_conn.c */
+struct tcp_conn *tcp_conn_lookup(struct net_stack *st, uint32_t rip, uint16_t rport,
+				 uint16_t lport);
+struct tcp_conn *tcp_conn_alloc(struct net_stack *st, uint32_t rip, uint16_t rport,
+				uint16_t lport);
+/* Ends the connection: timers off, on_closed(err) if accepted, slot freed
+ * (deferred while upcalls may still hold it). */
+void tcp_conn_drop(struct tcp_conn *c, int err);
+/* Tells the app it is done (on_closed) but keeps the slot (TIME-WAIT). */
+void tcp_conn_notify_closed(struct tcp_conn *c, int err);
+void tcp_conn_release_pending(struct net_stack *st);
+bool tcp_port_listening(const struct net_stack *st, uint16_t port);
+uint32_t tcp_sbuf_free(const struct tcp_conn *c);
+
+#endif

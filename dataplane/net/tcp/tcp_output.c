@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* TCP output: segment construction (options per RFC 9293 3.2, RFC 7323,
+ * RFC 2018), the send loop limited by the peer's window and the congestion
+ * window (RFC 5681), sender SWS avoidance (RFC 9293 3.8.6.2.1), and the
+ * segments sent without a connection (RST replies, SYN-cookie SYN-ACKs).
+ * Nagle is off: the layers above send whole TLS records. */
+#include "dataplane/net/tcp/tcp_internal.h"
+
+#define OPT_EOL 0
+#define OPT_NOP 1
+#define OPT_MSS 2
+#define OPT_WS 3
+#define OPT_SACK_OK 4
+#define OPT_SACK 5
+#define OPT_TS 8
+
+uint16_t tcp_our_mss(const struct net_stack *st)
+{
+	return (uint16_t)(st->cfg.mtu - IP_HDR_LEN - TCP_HDR_LEN);
+}
+
+uint32_t tcp_rcv_window(const struct tcp_conn *c)
+{
+	uint32_t cap = c->rmask + 1, w = cap > c->app_held ? cap - c->app_held : 0;
+
+	return SL_MIN(w, (uint32_t)65535 << c->rcv_wscale);
+}
+
+static uint32_t ts_now(const struct net_stack *st)
+{
+	return (uint32_t)(st->now_us / 1000); /* 1 ms timestamp clock (RFC 7323 5.4) */
+}
+
+static uint32_t put_ts(uint8_t *o, uint32_t tsval, uint32_t tsecr)
+{
+	o[0] = OPT_NOP;
+	o[1] = OPT_NOP;
+	o[2] = OPT_TS;
+	o[3] = 10;
+	wr32(o + 4, tsval);
+	wr32(o + 8, tsecr);
+	return 12;
+}
+
+/* SACK blocks (RFC 2018 4): the block holding the latest out-of-order
+ * segment first, then the others. */
+static uint32_t put_sack(const struct tcp_conn *c, uint8_t *o, uint32_t room)
+{
+	uint32_t n = SL_MIN((uint32_t)c->n_ooo, (room - 4) / 8), k = 0;
+
+	if (!c->sack_ok || c->n_ooo == 0 || room < 12)
+		return 0;
+	n = SL_MIN(n, TCP_SACK_MAX);
+	o[0] = OPT_NOP;
+	o[1] = OPT_NOP;
+	o[2] = OPT_SACK;
+	o[3] = (uint8_t)(2 + 8 * n);
+	for (uint32_t i = 0; k < n && i < c->n_ooo; i++) {
+		uint32_t r = (c->ooo_last + i) % c->n_ooo;
+
+		wr32(o + 4 + 8 * k, c->ooo[r].start);
+		wr32(o + 8 + 8 * k, c->ooo[r].end);
+		k++;
+	}
+	return 4 + 8 * n;
+}
+
+static uint32_t put_syn_opts(const struct tcp_conn *c, uint8_t *o)
+{
+	uint32_t n = 0;
+
+	o[n++] = OPT_MSS;
+	o[n++] = 4;
+	wr16(o + n, tcp_our_mss(c->st));
+	n += 2;
+	if (c->ws_ok) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_WS;
+		o[n++] = 3;
+		o[n++] = c->rcv_wscale;
+	}
+	if (c->sack_ok) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_SACK_OK;
+		o[n++] = 2;
+	}
+	if (c->ts_ok)
+		n += put_ts(o + n, ts_now(c->st), c->ts_recent);
+	return n;
+}
+
+/* Writes the TCP header and returns its length (options included). */
+static uint32_t put_hdr(uint8_t *t, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+			uint8_t flags, uint16_t win, uint32_t optlen)
+{
+	uint32_t hl = TCP_HDR_LEN + optlen;
+
+	wr16(t, sport);
+	wr16(t + 2, dport);
+	wr32(t + 4, seq);
+	wr32(t + 8, ack);
+	t[12] = (uint8_t)((hl / 4) << 4);
+	t[13] = flags;
+	wr16(t + 14, win);
+	wr16(t + 16, 0);
+	wr16(t + 18, 0);
+	return hl;
+}
+
+static void tcp_finish(struct net_stack *st, uint32_t dst, uint32_t l4_len)
+{
+	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN;
+
+	wr16(t + 16, net_l4_csum(st->cfg.ip, dst, IP_PROTO_TCP, t, l4_len));
+	st->stats.tcp_tx_segs++;
+	if (t[13] & TH_RST)
+		st->stats.tcp_rst_tx++;
+	net_ip_output(st, dst, IP_PROTO_TCP, l4_len);
+}
+
+/* The window field. The right edge never moves left (RFC 9293 3.8.6.2.2):
+ * when the scaled field cannot express the edge exactly it is rounded up,
+ * so the edge may run up to 2^wscale - 1 bytes past the buffer; data_in()
+ * trims what would not fit and the peer resends it. */
+static uint16_t win_field(struct tcp_conn *c, bool syn)
+{
+	uint32_t shift = syn ? 0 : c->rcv_wscale, unit = 1u << shift;
+	uint32_t cur = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	uint32_t w = SL_MAX(tcp_rcv_window(c), cur);
+	uint32_t field = SL_MIN((w + unit - 1) >> shift, 65535u);
+	uint32_t edge = c->rcv_nxt + (field << shift);
+
+	if (seq_gt(edge, c->rcv_adv))
+		c->rcv_adv = edge;
+	return (uint16_t)field;
+}
+
+void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	struct net_stack *st = c->st;
+	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN, opt[TCP_MAX_OPT_LEN];
+	uint32_t ol = 0;
+
+	if (flags & TH_SYN) {
+		ol = put_syn_opts(c, opt);
+	} else {
+		if (c->ts_ok)
+			ol = put_ts(opt, ts_now(st), c->ts_recent);
+		/* SACK only where it fits in the MSS budget with the payload */
+		uint32_t budget = c->mss + (c->ts_ok ? 12u : 0u);
+
+		if (budget >= len + ol + 12)
+			ol += put_sack(c, opt + ol,
+				       SL_MIN(TCP_MAX_OPT_LEN - ol, budget - len - ol));
+	}
+	uint32_t hl = put_hdr(t, c->lport, c->rport, seq, c->rcv_nxt, flags,
+			      win_field(c, flags & TH_SYN), ol);
+
+	memcpy(t + TCP_HDR_LEN, opt, ol);
+	if (len) { /* payload from the ring, in up to two pieces */
+		uint32_t off = seq & c->smask, first = SL_MIN(len, c->smask + 1 - off);
+
+		DBG_BUG_ON(seq_lt(seq, c->data_seq) || seq_gt(seq + len, c->data_seq + c->sbuf_len));
+		memcpy(t + hl, c->sbuf + off, first);
+		memcpy(t + hl + first, c->sbuf, len - first);
+		if (seq_lt(seq, c->snd_max))
+			st->stats.tcp_retransmits++;
+	}
+	if (flags & TH_ACK) {
+		c->last_ack_sent = c->rcv_nxt;
+		c->t_delack = 0;
+		c->unacked_segs = 0;
+	}
+	tcp_finish(st, c->rip, hl + len);
+}
+
+void tcp_send_ack(struct tcp_conn *c)
+{
+	tcp_send_seg(c, c->snd_nxt, 0, TH_ACK);
+}
+
+void tcp_send_synack(struct tcp_conn *c)
+{
+	tcp_send_seg(c, c->iss, 0, TH_SYN | TH_ACK);
+}
+
+static bool sacked_at(const struct tcp_conn *c, uint32_t seq, uint32_t *end)
+{
+	for (uint32_t i = 0; i < c->n_sacked; i++)
+		if (seq_in(seq, c->sacked[i].start, c->sacked[i].end)) {
+			*end = c->sacked[i].end;
+			return true;
+		}
+	return false;
+}
+
+bool tcp_rexmit_hole(struct tcp_conn *c)
+{
+	uint32_t seq = seq_lt(c->rexmit_nxt, c->snd_una) ? c->snd_una : c->rexmit_nxt;
+	uint32_t data_end = c->data_seq + c->sbuf_len, end;
+
+	/* skip what the peer holds; a hole counts only below SACKed data, or
+	 * at SND.UNA (the NewReno rule) */
+	for (uint32_t i = 0; i <= c->n_sacked && sacked_at(c, seq, &end); i++)
+		seq = end;
+	if (!seq_lt(seq, data_end) || !seq_lt(seq, c->snd_max))
+		return false;
+	uint32_t len = SL_MIN((uint32_t)c->mss, data_end - seq), next = data_end;
+	bool above = false;
+
+	for (uint32_t i = 0; i < c->n_sacked; i++) {
+		if (seq_gt(c->sacked[i].start, seq)) {
+			above = true;
+			if (seq_lt(c->sacked[i].start, next))
+				next = c->sacked[i].start;
+		}
+	}
+	if (!above && seq != c->snd_una)
+		return false;
+	len = SL_MIN(len, next - seq);
+	tcp_send_seg(c, seq, len, TH_ACK);
+	c->rexmit_nxt = seq + len;
+	return true;
+}
+
+/* Payload bytes per segment: the peer's MSS less our per-segment options. */
+static uint32_t seg_room(const struct tcp_conn *c)
+{
+	return c->mss;
+}
+
+static bool can_send_fin(const struct tcp_conn *c)
+{
+	return c->shut_wr && (c->state == TCPS_FIN_WAIT_1 || c->state == TCPS_CLOSING ||
+			      c->state == TCPS_LAST_ACK);
+}
+
+/* One pass of the send loop: 0 nothing sent, 1 sent, 2 sent a FIN (stop). */
+static int tcp_output_one(struct tcp_conn *c, uint32_t win)
+{
+	uint32_t data_end = c->data_seq + c->sbuf_len;
+	uint32_t flight = c->snd_nxt - c->snd_una;
+	uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+	uint32_t usable = win > flight ? win - flight : 0;
+	uint32_t len = SL_MIN(SL_MIN(avail, usable), seg_room(c));
+	bool fin = can_send_fin(c) && c->snd_nxt + len == c->fin_seq;
+	uint8_t flags = TH_ACK;
+
+	if (len == 0 && !fin)
+		return 0;
+	/* sender SWS avoidance: no runt segment while data is in flight */
+	if (!fin && len < seg_room(c) && len < avail && flight)
+		return 0;
+	if (fin)
+		flags |= TH_FIN;
+	if (len && c->snd_nxt + len == data_end)
+		flags |= TH_PSH;
+	if (len && !c->rtt_timing && c->snd_nxt == c->snd_max) {
+		c->rtt_timing = true;
+		c->rtt_seq = c->snd_nxt + len;
+		c->rtt_start_us = c->st->now_us;
+	}
+	tcp_send_seg(c, c->snd_nxt, len, flags);
+	c->snd_nxt += len + (fin ? 1 : 0);
+	if (seq_gt(c->snd_nxt, c->snd_max))
+		c->snd_max = c->snd_nxt;
+	if (!c->t_rexmt)
+		tcp_arm_rexmt(c);
+	return fin ? 2 : 1;
+}
+
+void tcp_output(struct tcp_conn *c, bool force_ack)
+{
+	bool sent = false;
+
+	switch (c->state) {
+	case TCPS_ESTABLISHED:
+	case TCPS_CLOSE_WAIT:
+	case TCPS_FIN_WAIT_1:
+	case TCPS_CLOSING:
+	case TCPS_LAST_ACK: {
+		uint32_t win = SL_MIN(c->snd_wnd, c->cwnd);
+
+		/* bounded: each pass sends a segment that uses window */
+		for (uint32_t i = 0; i < 4096; i++) {
+			int r = tcp_output_one(c, win);
+
+			sent |= r != 0;
+			if (r != 1)
+				break;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	if (!sent && force_ack)
+		tcp_send_ack(c);
+	/* persist (RFC 9293 3.8.6.1): zero window, data waiting, nothing in
+	 * flight to elicit an ACK */
+	if (c->snd_wnd == 0 && c->snd_una == c->snd_max && c->sbuf_len && !c->t_persist &&
+	    c->state != TCPS_SYN_RECEIVED) {
+		c->t_rexmt = 0;
+		c->persist_shift = 0;
+		c->t_persist = c->st->now_us + c->rto.rto_us;
+	}
+	tcp_timer_update(c);
+}
+
+/* RFC 9293 3.10.7.1: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+ * <CTL=RST,ACK> when the offending segment had no ACK. */
+void tcp_send_rst_reply(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
+			uint16_t dport, uint32_t seq, uint32_t ack, uint8_t seg_flags,
+			uint32_t seg_len)
+{
+	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN;
+	uint32_t hl;
+
+	(void)dst;
+	if (seg_flags & TH_RST)
+		return;
+	if (seg_flags & TH_ACK)
+		hl = put_hdr(t, dport, sport, ack, 0, TH_RST, 0, 0);
+	else
+		hl = put_hdr(t, dport, sport, 0, seq + seg_len, TH_RST | TH_ACK, 0, 0);
+	tcp_finish(st, src, hl);
+}
+
+void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
+			    uint16_t dport, uint32_t isn, uint32_t ack, uint16_t mss)
+{
+	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN;
+	uint32_t hl = put_hdr(t, dport, sport, isn, ack, TH_SYN | TH_ACK,
+			      (uint16_t)SL_MIN(st->cfg.rcv_buf_bytes, 65535u), 4);
+
+	(void)dst;
+	(void)mss;
+	t[20] = OPT_MSS;
+	t[21] = 4;
+	wr16(t + 22, tcp_our_mss(st));
+	st->stats.syn_cookies_sent++;
+	tcp_finish(st, src, hl);
+}

@@ -1,0 +1,208 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# perf/compare.sh: one run, side by side, on this machine:
+#   sluice (kernel transport, durable acks) | kinesalite (npm, in-memory) |
+#   tls-sink (our TLS layer, reads and drops) | storage limit (O_DIRECT+DSYNC)
+# Workloads: PutRecords 500 x 1 KiB and 500 x 100 B, streams of 4 and 10000
+# shards (quotas off). Prints a table, then
+#   ratio sluice/kinesalite=X sluice/tls-sink=Y
+# and appends the results to perf/RESULTS.md.
+#
+# usage: perf/compare.sh [--duration S] [--no-append]
+#   env: BUILD (build dir, default ./build), SERVER_CPU (0), GEN_CPU (1),
+#        CONNS (4), INFLIGHT (2)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+DUR=10
+APPEND=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--duration) DUR=$2; shift 2 ;;
+	--no-append) APPEND=0; shift ;;
+	*) echo "usage: $0 [--duration S] [--no-append]" >&2; exit 2 ;;
+	esac
+done
+CONNS=${CONNS:-4}
+INFLIGHT=${INFLIGHT:-2}
+NCPU=$(nproc)
+SERVER_CPU=${SERVER_CPU:-0}
+GEN_CPU=${GEN_CPU:-$((NCPU > 1 ? 1 : 0))}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$ROOT/perf/out/$STAMP
+mkdir -p "$OUT"
+PY=/usr/bin/python3
+AWS=/usr/bin/aws
+PIDS=()
+
+log() { echo "compare: $*" >&2; }
+
+cleanup() {
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	return 0
+}
+trap cleanup EXIT
+
+# ---- dependencies and build -------------------------------------------
+# The build dependencies of deploy/quickstart.sh, plus node/npm (kinesalite)
+# and gnuplot (plots; runs go on without it).
+DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
+      libsqlite3-dev libcmocka-dev libnghttp2-dev meson ninja-build pkg-config gcc awscli
+      nodejs npm gnuplot-nox util-linux)
+need_apt=()
+for p in "${DEPS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		need_apt+=("$p")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+	log "installing ${need_apt[*]}"
+	sudo=()
+	[ "$(id -u)" = 0 ] || sudo=(sudo)
+	{ "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+	  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${need_apt[@]}"; } >"$OUT/apt.log" 2>&1 ||
+		log "apt-get failed (see $OUT/apt.log); continuing with what is there"
+fi
+if [ ! -f "$BUILD/build.ninja" ]; then
+	meson setup "$BUILD" "$ROOT" >"$OUT/meson.log" 2>&1 ||
+		{ log "meson setup failed, see $OUT/meson.log"; exit 1; }
+fi
+ninja -C "$BUILD" sluiced perf/loadgen perf/tls_sink perf/storage_limit >"$OUT/ninja.log" 2>&1 ||
+	{ log "build failed, see $OUT/ninja.log"; exit 1; }
+LG=$BUILD/perf/loadgen
+
+KL_DIR=$ROOT/perf/kinesalite
+KL_CLI=$KL_DIR/node_modules/kinesalite/cli.js
+if [ ! -f "$KL_CLI" ] && command -v npm >/dev/null; then
+	log "npm install kinesalite@3 into perf/kinesalite"
+	mkdir -p "$KL_DIR"
+	(cd "$KL_DIR" && npm install --no-audit --no-fund --prefix . kinesalite@3 \
+		>"$OUT/npm.log" 2>&1) || log "kinesalite install failed (see $OUT/npm.log)"
+fi
+
+wait_file() { # file, seconds
+	for _ in $(seq 1 $(($2 * 10))); do [ -s "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+wait_port() { # port, seconds
+	for _ in $(seq 1 $(($2 * 10))); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# run_lg NAME ENDPOINT STREAM RECORD_BYTES extra-args...
+run_lg() {
+	local name=$1 ep=$2 stream=$3 rb=$4
+	shift 4
+	log "run $name ($DUR s)"
+	taskset -c "$GEN_CPU" "$LG" --endpoint "$ep" --stream "$stream" --record-bytes "$rb" \
+		--batch 500 --connections "$CONNS" --inflight "$INFLIGHT" --duration "$DUR" \
+		--cpu "$GEN_CPU" --label "$name" --json "$OUT/$name.json" --plot "$OUT/$name.png" \
+		--quiet "$@" >"$OUT/$name.txt" 2>&1 || log "$name: loadgen failed (see $OUT/$name.txt)"
+	# 1-minute load average at the end of the run: other jobs on the machine
+	# (anything above ~2 on 2 CPUs) make that row unreliable
+	cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load"
+}
+
+# ---- sluice ------------------------------------------------------------
+SD=$OUT/sluice-data
+mkdir -p "$SD"
+QUOTA=()
+"$BUILD/sluiced" --help 2>&1 | grep -q -- '--quota-mode' && QUOTA=(--quota-mode off)
+taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$SD" \
+	--create-delay-ms 0 "${QUOTA[@]}" >"$OUT/sluiced.log" 2>&1 &
+PIDS+=($!)
+SLUICED_PID=$!
+wait_file "$SD/sluiced.addr" 30 || { log "sluiced did not start"; cat "$OUT/sluiced.log"; exit 1; }
+SA=$(cat "$SD/sluiced.addr")
+export AWS_DEFAULT_REGION=us-east-1
+s_aws() {
+	AWS_CA_BUNDLE=$SD/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$SD/credentials \
+		"$AWS" --endpoint-url "https://$SA" kinesis "$@"
+}
+wait_active() { # aws-function stream
+	for _ in $(seq 1 600); do
+		st=$("$1" describe-stream-summary --stream-name "$2" \
+			--query StreamDescriptionSummary.StreamStatus --output text 2>/dev/null || true)
+		[ "$st" = ACTIVE ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+for n in 4 10000; do
+	s_aws create-stream --stream-name "s$n" --shard-count "$n" >/dev/null
+	wait_active s_aws "s$n" || log "sluice stream s$n not ACTIVE"
+done
+SLG=(--ca "$SD/tls/ca.pem" --credentials "$SD/credentials")
+for n in 4 10000; do
+	run_lg "sluice-1KiB-$n" "https://$SA" "s$n" 1024 "${SLG[@]}"
+	run_lg "sluice-100B-$n" "https://$SA" "s$n" 100 "${SLG[@]}"
+done
+# per-thread CPU of sluiced over the whole run (utime+stime, clock ticks)
+for t in /proc/$SLUICED_PID/task/*; do
+	echo "$(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat")"
+done >"$OUT/sluiced-threads.txt" 2>/dev/null || true
+kill "$SLUICED_PID" 2>/dev/null; wait "$SLUICED_PID" 2>/dev/null || true
+du -sh "$SD/log" >"$OUT/sluice-data-size.txt" 2>/dev/null || true
+rm -rf "$SD" # gigabytes of journal segments
+
+# ---- kinesalite (HTTP, in-memory; does not check signatures) -----------
+if [ -f "$KL_CLI" ]; then
+	KP=$(free_port)
+	taskset -c "$SERVER_CPU" node "$KL_CLI" --port "$KP" --createStreamMs 0 \
+		--shardLimit 20000 >"$OUT/kinesalite.log" 2>&1 &
+	PIDS+=($!)
+	KL_PID=$!
+	if wait_port "$KP" 20; then
+		k_aws() {
+			AWS_ACCESS_KEY_ID=AKIDLOADGEN AWS_SECRET_ACCESS_KEY=loadgen-secret \
+				"$AWS" --endpoint-url "http://127.0.0.1:$KP" kinesis "$@"
+		}
+		for n in 4 10000; do
+			k_aws create-stream --stream-name "s$n" --shard-count "$n" >/dev/null
+			wait_active k_aws "s$n" || log "kinesalite stream s$n not ACTIVE"
+		done
+		for n in 4 10000; do
+			run_lg "kinesalite-1KiB-$n" "http://127.0.0.1:$KP" "s$n" 1024
+			run_lg "kinesalite-100B-$n" "http://127.0.0.1:$KP" "s$n" 100
+		done
+	else
+		log "kinesalite did not start (see $OUT/kinesalite.log)"
+	fi
+	kill "$KL_PID" 2>/dev/null; wait "$KL_PID" 2>/dev/null || true
+else
+	log "kinesalite not installed: its column stays empty"
+fi
+
+# ---- TLS sink -----------------------------------------------------------
+KD=$OUT/sink
+mkdir -p "$KD"
+taskset -c "$SERVER_CPU" "$BUILD/perf/tls_sink" --listen 127.0.0.1:0 --dir "$KD" \
+	--cpu "$SERVER_CPU" >"$OUT/tls_sink.log" 2>&1 &
+PIDS+=($!)
+SINK_PID=$!
+wait_file "$KD/sink.addr" 20 || { log "tls_sink did not start"; exit 1; }
+KA=$(cat "$KD/sink.addr")
+run_lg "tls-sink-1KiB" "https://$KA" s 1024 --ca "$KD/tls/ca.pem"
+run_lg "tls-sink-100B" "https://$KA" s 100 --ca "$KD/tls/ca.pem"
+kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null || true
+
+# ---- storage limit: the journal's write sizes, in the data directory ----
+for wb in 65536 524288 4194304; do
+	taskset -c "$SERVER_CPU" "$BUILD/perf/storage_limit" --file "$OUT/storage.bin" \
+		--write-bytes "$wb" --inflight 2 --duration 3 >>"$OUT/storage.txt" 2>&1 || true
+done
+
+# ---- table, ratio line, RESULTS.md --------------------------------------
+CMD="perf/compare.sh --duration $DUR (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator cpu $GEN_CPU)"
+$PY "$ROOT/perf/compare_table.py" "$OUT" "$CMD" "$APPEND" "$ROOT/perf/RESULTS.md"

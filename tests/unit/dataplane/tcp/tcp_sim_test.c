@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Deterministic tests of the stack against a scripted peer, in one thread
+ * with a simulated clock (STYLE 13): handshake options, SYN cookies, the
+ * accept backlog, reassembly with SACK, persist, keepalive, retransmission
+ * backoff, active close through TIME-WAIT, ARP, fragments. Frames the stack
+ * sends are captured and parsed; frames to it are built here. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "dataplane/net/tcp/tcp_internal.h"
+
+#define OUR_IP 0x0a630002u
+#define PEER_IP 0x0a630001u
+#define PORT 443
+#define CAP 64
+
+static const uint8_t our_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
+static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+
+struct out { /* a captured frame, parsed */
+	uint16_t ethertype, sport, dport, win;
+	uint32_t seq, ack, len, optlen;
+	uint8_t flags, proto, opts[40], data[2048];
+};
+
+static struct {
+	struct net_stack *st;
+	uint64_t now;
+	struct out q[CAP];
+	uint32_t n;
+	struct tcp_conn *conn;
+	int closed_err, n_closed, n_eof;
+	uint8_t rx[4096];
+	uint32_t rx_len;
+	const uint8_t *last_in_frame;
+	uint32_t last_in_len;
+	bool zero_copy_seen;
+} S;
+
+static int cap_tx(void *ctx, const uint8_t *f, uint32_t len)
+{
+	(void)ctx;
+	struct out *o = &S.q[S.n < CAP ? S.n++ : CAP - 1];
+
+	memset(o, 0, sizeof(*o));
+	o->ethertype = rd16(f + 12);
+	if (o->ethertype != ETH_TYPE_IPV4)
+		return 0;
+	const uint8_t *ip = f + ETH_HDR_LEN, *t = ip + IP_HDR_LEN;
+
+	o->proto = ip[9];
+	if (o->proto != IP_PROTO_TCP)
+		return 0;
+	uint32_t tot = rd16(ip + 2), hl = (uint32_t)(t[12] >> 4) * 4;
+
+	assert_int_equal(net_l4_csum(OUR_IP, PEER_IP, IP_PROTO_TCP, t, tot - IP_HDR_LEN), 0);
+	o->sport = rd16(t);
+	o->dport = rd16(t + 2);
+	o->seq = rd32(t + 4);
+	o->ack = rd32(t + 8);
+	o->flags = t[13];
+	o->win = rd16(t + 14);
+	o->optlen = hl - TCP_HDR_LEN;
+	memcpy(o->opts, t + TCP_HDR_LEN, o->optlen);
+	o->len = tot - IP_HDR_LEN - hl;
+	memcpy(o->data, t + hl, SL_MIN(o->len, (uint32_t)sizeof(o->data)));
+	(void)len;
+	return 0;
+}
+
+static void *up_accept(void *ctx, struct tcp_conn *c)
+{
+	(void)ctx;
+	S.conn = c;
+	return &S;
+}
+
+static uint32_t up_data(void *cookie, const uint8_t *d, uint32_t len)
+{
+	(void)cookie;
+	if (d >= S.last_in_frame && d + len <= S.last_in_frame + S.last_in_len)
+		S.zero_copy_seen = true;
+	memcpy(S.rx + S.rx_len, d, len);
+	S.rx_len += len;
+	return len;
+}
+
+static void up_eof(void *cookie)
+{
+	(void)cookie;
+	S.n_eof++;
+}
+
+static void up_writable(void *cookie)
+{
+	(void)cookie;
+}
+
+static void up_closed(void *cookie, int err)
+{
+	(void)cookie;
+	S.closed_err = err;
+	S.n_closed++;
+	S.conn = NULL;
+}
+
+static const struct net_ops ops = {.tx = cap_tx};
+static const struct net_upcalls ups = {
+	.on_accept = up_accept, .on_data = up_data, .on_eof = up_eof,
+	.on_writable = up_writable, .on_closed = up_closed,
+};
+
+static void start(void (*tweak)(struct net_config *))
+{
+	struct net_config cfg = {0};
+
+	memset(&S, 0, sizeof(S));
+	memcpy(cfg.mac, our_mac, 6);
+	cfg.ip = OUR_IP;
+	cfg.prefix_len = 24;
+	cfg.listen_ports[0] = PORT;
+	cfg.max_conns = 16;
+	cfg.backlog = 8;
+	cfg.snd_buf_bytes = 8192;
+	cfg.rcv_buf_bytes = 1 << 20; /* window scale 5 */
+	cfg.time_wait_us = 2000000;
+	memcpy(cfg.syn_cookie_key, "sim-sim-sim-sim!", 16);
+	if (tweak)
+		tweak(&cfg);
+	S.now = 5000000;
+	S.st = net_create(&cfg, &ops, &ups, NULL, S.now);
+	assert_non_null(S.st);
+	arp_cache_put(&S.st->arp, PEER_IP, peer_mac, S.now);
+}
+
+static void stop(void)
+{
+	net_destroy(S.st);
+}
+
+static void advance(uint64_t us)
+{
+	uint64_t end = S.now + us;
+
+	while (S.now < end) { /* 1 ms steps, as a polling loop would */
+		S.now = SL_MIN(end, S.now + 1000);
+		net_timers(S.st, S.now);
+	}
+}
+
+/* Sends a segment from the peer; opts may be NULL. */
+static void seg(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+		const uint8_t *opts, uint32_t optlen, const void *data, uint32_t len)
+{
+	static uint8_t f[2048];
+	uint8_t *ip = f + ETH_HDR_LEN, *t = ip + IP_HDR_LEN;
+	uint32_t hl = TCP_HDR_LEN + optlen, tot = IP_HDR_LEN + hl + len;
+
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	wr16(f + 12, ETH_TYPE_IPV4);
+	memset(ip, 0, IP_HDR_LEN);
+	ip[0] = 0x45;
+	wr16(ip + 2, (uint16_t)tot);
+	ip[8] = 64;
+	ip[9] = IP_PROTO_TCP;
+	wr32(ip + 12, PEER_IP);
+	wr32(ip + 16, OUR_IP);
+	wr16(ip + 10, net_ip_csum(ip, IP_HDR_LEN));
+	memset(t, 0, TCP_HDR_LEN);
+	wr16(t, sport);
+	wr16(t + 2, PORT);
+	wr32(t + 4, seq);
+	wr32(t + 8, ack);
+	t[12] = (uint8_t)((hl / 4) << 4);
+	t[13] = flags;
+	wr16(t + 14, win);
+	if (optlen)
+		memcpy(t + TCP_HDR_LEN, opts, optlen);
+	if (len)
+		memcpy(t + hl, data, len);
+	wr16(t + 16, net_l4_csum(PEER_IP, OUR_IP, IP_PROTO_TCP, t, hl + len));
+	S.last_in_frame = f;
+	S.last_in_len = ETH_HDR_LEN + tot;
+	net_input(S.st, f, ETH_HDR_LEN + tot, S.now);
+}
+
+static bool has_opt(const struct out *o, uint8_t kind)
+{
+	for (uint32_t i = 0; i < o->optlen;) {
+		if (o->opts[i] == 0)
+			return false;
+		if (o->opts[i] == 1) {
+			i++;
+			continue;
+		}
+		if (o->opts[i] == kind)
+			return true;
+		i += o->opts[i + 1] ? o->opts[i + 1] : 1;
+	}
+	return false;
+}
+
+/* Handshake from port sport with ISN 1000; returns our ISS. Options: MSS
+ * 1460, WS 7, SACK-permitted (no timestamps unless ts). */
+static uint32_t handshake(uint16_t sport, bool ts)
+{
+	const uint8_t o_ts[] = {2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 50, 0, 0, 0, 0};
+	const uint8_t o_nots[] = {2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1};
+
+	S.n = 0;
+	if (ts)
+		seg(sport, 1000, 0, TH_SYN, 65535, o_ts, sizeof(o_ts), NULL, 0);
+	else
+		seg(sport, 1000, 0, TH_SYN, 65535, o_nots, sizeof(o_nots), NULL, 0);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].flags, TH_SYN | TH_ACK);
+	assert_int_equal(S.q[0].ack, 1001);
+	uint32_t iss = S.q[0].seq;
+
+	S.n = 0;
+	if (ts) {
+		const uint8_t o[] = {1, 1, 8, 10, 0, 0, 0, 51, 0, 0, 0, 0};
+
+		seg(sport, 1001, iss + 1, TH_ACK, 1024, o, sizeof(o), NULL, 0);
+	} else {
+		seg(sport, 1001, iss + 1, TH_ACK, 1024, NULL, 0, NULL, 0); /* 1024 << 7 */
+	}
+	assert_non_null(S.conn);
+	return iss;
+}
+
+static void test_handshake_options(void **state)
+{
+	(void)state;
+	start(NULL);
+	const uint8_t o[] = {2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 50, 0, 0, 0, 0};
+
+	seg(40000, 1000, 0, TH_SYN, 65535, o, sizeof(o), NULL, 0);
+	assert_int_equal(S.n, 1);
+	struct out *sa = &S.q[0];
+
+	assert_true(has_opt(sa, 2) && has_opt(sa, 3) && has_opt(sa, 4) && has_opt(sa, 8));
+	assert_null(S.conn); /* not accepted before the ACK */
+	struct net_stats st;
+
+	net_stats(S.st, &st);
+	assert_int_equal(st.half_open, 1);
+	stop();
+	start(NULL);
+	handshake(40001, false);
+	assert_true(S.conn->ws_ok && S.conn->sack_ok && !S.conn->ts_ok);
+	assert_int_equal(S.conn->snd_wscale, 7);
+	assert_int_equal(S.conn->rcv_wscale, 5);
+	assert_int_equal(S.conn->snd_wnd, 1024u << 7); /* scaled after the SYN */
+	assert_int_equal(S.conn->mss, 1460);
+	stop();
+}
+
+static void cookies_always(struct net_config *c)
+{
+	c->syn_cookies_always = true;
+}
+
+static void test_syn_cookie_handshake(void **state)
+{
+	(void)state;
+	start(cookies_always);
+	const uint8_t o[] = {2, 4, 5, 0xb4, 4, 2};
+
+	seg(40000, 7000, 0, TH_SYN, 65535, o, sizeof(o), NULL, 0);
+	assert_int_equal(S.n, 1);
+	assert_false(has_opt(&S.q[0], 4)); /* only MSS survives a cookie */
+	uint32_t isn = S.q[0].seq;
+	struct net_stats st;
+
+	net_stats(S.st, &st);
+	assert_int_equal(st.conns_in_use, 0); /* stateless */
+	S.n = 0;
+	seg(40000, 7001, isn + 2, TH_ACK, 100, NULL, 0, NULL, 0); /* wrong cookie */
+	assert_null(S.conn);
+	assert_int_equal(S.q[0].flags & TH_RST, TH_RST);
+	seg(40000, 7001, isn + 1, TH_ACK | TH_PSH, 100, NULL, 0, "hi", 2);
+	assert_non_null(S.conn);
+	assert_int_equal(S.rx_len, 2); /* data on the completing ACK is kept */
+	assert_int_equal(S.conn->mss, 1460);
+	stop();
+}
+
+static void small_backlog(struct net_config *c)
+{
+	c->backlog = 2;
+}
+
+static void test_backlog_bound(void **state)
+{
+	(void)state;
+	struct net_stats st;
+
+	start(small_backlog);
+	for (uint16_t p = 0; p < 10; p++)
+		seg((uint16_t)(41000 + p), 1000, 0, TH_SYN, 65535, NULL, 0, NULL, 0);
+	net_stats(S.st, &st);
+	assert_int_equal(st.half_open, 2);
+	assert_int_equal(st.conns_in_use, 2);
+	assert_int_equal(st.syn_cookies_sent, 8);
+	advance(70000000); /* SYN-ACK retries run out: the half-open entries go */
+	net_stats(S.st, &st);
+	assert_int_equal(st.half_open, 0);
+	assert_int_equal(st.conns_in_use, 0);
+	stop();
+}
+
+static void test_reassembly_sack(void **state)
+{
+	(void)state;
+	start(NULL);
+	uint32_t iss = handshake(40000, false);
+	char a[100], b[100];
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	S.n = 0;
+	seg(40000, 1101, iss + 1, TH_ACK, 1024, NULL, 0, b, 100); /* the second first */
+	assert_int_equal(S.rx_len, 0);
+	assert_int_equal(S.n, 1); /* immediate duplicate ACK... */
+	assert_int_equal(S.q[0].ack, 1001);
+	assert_true(has_opt(&S.q[0], 5)); /* ...with a SACK block */
+	assert_int_equal(rd32(S.q[0].opts + 4), 1101);
+	assert_int_equal(rd32(S.q[0].opts + 8), 1201);
+	S.n = 0;
+	S.zero_copy_seen = false;
+	seg(40000, 1001, iss + 1, TH_ACK, 1024, NULL, 0, a, 100);
+	assert_true(S.zero_copy_seen); /* in-order payload straight from the frame */
+	assert_int_equal(S.rx_len, 200);
+	assert_memory_equal(S.rx, a, 100);
+	assert_memory_equal(S.rx + 100, b, 100);
+	assert_int_equal(S.q[S.n - 1].ack, 1201);
+	/* a duplicate of old data: ACKed, not delivered again */
+	seg(40000, 1001, iss + 1, TH_ACK, 1024, NULL, 0, a, 100);
+	assert_int_equal(S.rx_len, 200);
+	/* FIN: on_eof, CLOSE-WAIT */
+	seg(40000, 1201, iss + 1, TH_ACK | TH_FIN, 1024, NULL, 0, NULL, 0);
+	assert_int_equal(S.n_eof, 1);
+	assert_int_equal(S.conn->state, TCPS_CLOSE_WAIT);
+	tcp_shutdown(S.conn);
+	assert_int_equal(S.conn->state, TCPS_LAST_ACK);
+	seg(40000, 1202, iss + 2, TH_ACK, 1024, NULL, 0, NULL, 0);
+	assert_int_equal(S.n_closed, 1);
+	assert_int_equal(S.closed_err, 0);
+	stop();
+}
+
+static void test_persist_and_rto(void **state)
+{
+	(void)state;
+	uint8_t data[3000];
+
+	start(NULL);
+	uint32_t iss = handshake(40000, false);
+
+	memset(data, 'x', sizeof(data));
+	S.n = 0;
+	seg(40000, 1001, iss + 1, TH_ACK, 0, NULL, 0, NULL, 0); /* zero window */
+	assert_int_equal(tcp_send(S.conn, data, sizeof(data)), (int32_t)sizeof(data));
+	assert_int_equal(S.n, 0);
+	advance(1100000); /* initial RTO 1 s: a zero-window probe, no data */
+	assert_true(S.n >= 1);
+	assert_int_equal(S.q[0].len, 0);
+	assert_int_equal(S.q[0].seq, iss);
+	S.n = 0;
+	seg(40000, 1001, iss + 1, TH_ACK, 1024, NULL, 0, NULL, 0); /* window opens */
+	assert_int_equal(S.n, 3);
+	assert_int_equal(S.q[0].len + S.q[1].len + S.q[2].len, 3000);
+	/* no ACKs: RTO retransmits with backoff, then gives up with ETIMEDOUT */
+	S.n = 0;
+	uint64_t t0 = S.now, gaps[4] = {0};
+	uint32_t k = 0;
+
+	for (int i = 0; i < 20000 && k < 4; i++) {
+		uint32_t before = S.n;
+
+		advance(1000);
+		if (S.n > before && S.q[before].seq == iss + 1)
+			gaps[k++] = S.now - t0;
+	}
+	assert_int_equal(k, 4);
+	assert_true(gaps[1] - gaps[0] > (gaps[0]) && gaps[2] - gaps[1] > gaps[1] - gaps[0]);
+	advance(900000000);
+	assert_int_equal(S.n_closed, 1);
+	assert_int_equal(S.closed_err, -ETIMEDOUT);
+	stop();
+}
+
+static void keepalive_on(struct net_config *c)
+{
+	c->keepalive_idle_us = 10000000;
+	c->keepalive_intvl_us = 1000000;
+	c->keepalive_probes = 3;
+}
+
+static void test_keepalive(void **state)
+{
+	(void)state;
+	start(keepalive_on);
+	uint32_t iss = handshake(40000, false);
+
+	S.n = 0;
+	advance(9000000);
+	assert_int_equal(S.n, 0);
+	advance(1500000);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].seq, iss); /* SND.UNA - 1, no data */
+	seg(40000, 1001, iss + 1, TH_ACK, 1024, NULL, 0, NULL, 0); /* alive */
+	advance(9000000);
+	assert_int_equal(S.n_closed, 0);
+	advance(5000000); /* idle again, 3 probes unanswered */
+	advance(5000000);
+	assert_int_equal(S.n_closed, 1);
+	assert_int_equal(S.closed_err, -ETIMEDOUT);
+	stop();
+}
+
+static void test_active_close_time_wait(void **state)
+{
+	(void)state;
+	struct net_stats st;
+
+	start(NULL);
+	uint32_t iss = handshake(40000, true);
+
+	S.n = 0;
+	tcp_close(S.conn);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].flags, TH_FIN | TH_ACK);
+	const uint8_t ts[] = {1, 1, 8, 10, 0, 0, 0, 60, 0, 0, 0, 0};
+
+	seg(40000, 1001, iss + 2, TH_ACK, 1024, ts, sizeof(ts), NULL, 0);
+	assert_int_equal(S.conn->state, TCPS_FIN_WAIT_2);
+	/* PAWS: an older timestamp is dropped */
+	const uint8_t old[] = {1, 1, 8, 10, 0, 0, 0, 10, 0, 0, 0, 0};
+
+	seg(40000, 1001, iss + 2, TH_ACK | TH_FIN, 1024, old, sizeof(old), NULL, 0);
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_paws_drops, 1);
+	assert_int_equal(S.n_closed, 0);
+	seg(40000, 1001, iss + 2, TH_ACK | TH_FIN, 1024, ts, sizeof(ts), NULL, 0);
+	assert_int_equal(S.n_closed, 1); /* the app is done at TIME-WAIT */
+	assert_int_equal(S.closed_err, 0);
+	net_stats(S.st, &st);
+	assert_int_equal(st.conns_in_use, 1);
+	advance(2100000);
+	net_stats(S.st, &st);
+	assert_int_equal(st.conns_in_use, 0);
+	stop();
+}
+
+static void test_arp_and_frags(void **state)
+{
+	(void)state;
+	uint8_t f[60] = {0};
+	struct net_stats st;
+
+	start(NULL);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, peer_mac, 6);
+	wr16(f + 12, ETH_TYPE_ARP);
+	uint8_t *a = f + ETH_HDR_LEN;
+
+	wr16(a, 1);
+	wr16(a + 2, ETH_TYPE_IPV4);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, 1);
+	memcpy(a + 8, peer_mac, 6);
+	wr32(a + 14, PEER_IP);
+	wr32(a + 24, OUR_IP + 5); /* not us: no reply */
+	net_input(S.st, f, 60, S.now);
+	assert_int_equal(S.n, 0);
+	wr32(a + 24, OUR_IP);
+	net_input(S.st, f, 60, S.now);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].ethertype, ETH_TYPE_ARP);
+	/* a fragment (MF set) is rejected and counted */
+	S.n = 0;
+	uint8_t g[ETH_HDR_LEN + 40] = {0};
+	uint8_t *ip = g + ETH_HDR_LEN;
+
+	memcpy(g, our_mac, 6);
+	wr16(g + 12, ETH_TYPE_IPV4);
+	ip[0] = 0x45;
+	wr16(ip + 2, 40);
+	wr16(ip + 6, 0x2000);
+	ip[8] = 64;
+	ip[9] = IP_PROTO_TCP;
+	wr32(ip + 12, PEER_IP);
+	wr32(ip + 16, OUR_IP);
+	wr16(ip + 10, net_ip_csum(ip, IP_HDR_LEN));
+	net_input(S.st, g, sizeof(g), S.now);
+	net_stats(S.st, &st);
+	assert_int_equal(st.rx_ip_frags, 1);
+	assert_int_equal(S.n, 0);
+	stop();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake_options),
+		cmocka_unit_test(test_syn_cookie_handshake),
+		cmocka_unit_test(test_backlog_bound),
+		cmocka_unit_test(test_reassembly_sack),
+		cmocka_unit_test(test_persist_and_rto),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_active_close_time_wait),
+		cmocka_unit_test(test_arp_and_frags),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
