@@ -18,6 +18,7 @@
 #include "dataplane/api/api.h"
 
 struct cp;
+struct kr_keyring;
 
 typedef unsigned __int128 cp_u128;
 
@@ -47,6 +48,10 @@ struct cp_config {
 	 * treated as empty (-ENOENT), for tests without lcores. */
 	int (*seal)(void *arg, uint64_t stream_id, uint32_t shard_index, cp_u128 *last_seq);
 	void *seal_arg;
+	/* At-rest keys (crypto/keyring.h), owned by the caller: data keys are
+	 * created with streams and destroyed with them (crypto-erase). NULL:
+	 * no keyring (unit tests); streams are then stored in plaintext. */
+	struct kr_keyring *kr;
 };
 
 struct cp_call {

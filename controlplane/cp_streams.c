@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
+#include "crypto/keyring.h"
 #include "storage/st.h"
 
 #define CP_TOKEN_MAX 600 /* our NextTokens are far shorter; longer -> invalid */
@@ -465,6 +466,14 @@ static void cp_create_stream(struct cp_req *r)
 	s->status = r->cp->cfg.create_delay_ms ? CP_CREATING : CP_ACTIVE;
 	s->deadline_ms = r->cp->cfg.create_delay_ms ? now + r->cp->cfg.create_delay_ms : 0;
 	rc = cp_store_create(r->cp->st, s, c.tags, c.n_tags);
+	/* Every stream's data is sealed at rest under its own data key,
+	 * created (durably) before the stream can become routable: the table
+	 * is published only after this call returns. */
+	if (rc == 0 && r->cp->cfg.kr && (rc = kr_stream_key_new(r->cp->cfg.kr, s->id, NULL,
+								 NULL)) < 0) {
+		SL_ERR("data key for stream %s: %s", s->name, strerror(-rc));
+		cp_store_remove(r->cp->st, s->name);
+	}
 	if (rc == -EEXIST)
 		cp_fail(r, 400, "ResourceInUseException", "Stream %s under account %s already "
 			"exists.", r->name, r->cp->account_id);
@@ -500,6 +509,12 @@ static void cp_delete_stream(struct cp_req *r)
 		cp_ok_empty(r);
 		return;
 	}
+	/* Crypto-erase first: once the data key is gone nothing of the
+	 * stream can be read, whatever the journals still hold until their
+	 * segments are trimmed. */
+	if (r->cp->cfg.kr && (rc = kr_stream_key_destroy(r->cp->cfg.kr, r->s.id)) < 0)
+		SL_ERR("crypto-erase of stream %s: %s (keys already gone from memory)",
+		       r->s.name, strerror(-rc));
 	if (r->cp->cfg.delete_delay_ms == 0)
 		rc = cp_store_remove(r->cp->st, r->s.name);
 	else

@@ -48,6 +48,7 @@ extern const struct xprt_ops dpdk_xprt_ops;
 
 struct log_ctx;
 struct dpk;
+struct kr_keyring;
 struct policy_set;
 struct audit;
 struct json_tok;
@@ -65,6 +66,7 @@ struct sl_shared {
 	struct audit *audit;		   /* DIR/audit.log writer */
 	struct cp *cp;
 	struct dpk *dpk;      /* DPDK ports (--transport dpdk), else NULL */
+	struct kr_keyring *kr; /* at-rest keys (DIR/keys) */
 	uint16_t actual_port; /* resolved when --listen used port 0 */
 	uint16_t n_io, n_log;
 	struct lcore_ctx *lcs; /* [n_io] */

@@ -94,6 +94,7 @@ struct dp_msg {
 
 struct rte_ring;
 struct lcore_ctx;
+struct kr_reader;
 
 /* A seal request from the control thread (resharding): after everything the
  * io lcores posted before it is appended and durable, report the shard's
@@ -122,6 +123,7 @@ struct log_ctx {
 	unsigned bl_pos, bl_n;
 	uint64_t n_appended, n_acked;
 	struct quota quota;	   /* buckets of the shards this lcore owns */
+	struct kr_reader *kr_rd;   /* this lcore's view of the at-rest keys */
 	struct st_record *scratch; /* REC_MAX_RECORDS */
 	uint32_t *order;	   /* REC_MAX_RECORDS */
 };

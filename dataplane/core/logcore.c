@@ -25,6 +25,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "controlplane/cp.h"
+#include "crypto/keyring.h"
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
 
@@ -605,6 +606,14 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	st_opts_default(&o);
 	o.segment_bytes = (uint64_t)sh->cfg->segment_mib << 20;
 	o.max_shards = sh->cfg->max_shards_per_log;
+	/* Every chunk sealed with AES-256-GCM under its stream's data key. */
+	lg->kr_rd = kr_reader_new(sh->kr);
+	if (!lg->kr_rd)
+		return -ENOMEM;
+	o.key_for = kr_reader_current;
+	o.key_get = kr_reader_get;
+	o.key_ctx = lg->kr_rd;
+	o.journal_id = idx;
 	if (quota_init(&lg->quota, sh->cfg, sh->cfg->max_shards_per_log) < 0)
 		return -ENOMEM;
 	lg->j = st_open(dir, &o, log_on_done, lg);
@@ -629,6 +638,8 @@ void log_lcore_fini(struct log_ctx *lg)
 	free(lg->scratch);
 	free(lg->order);
 	quota_fini(&lg->quota);
+	kr_reader_free(lg->kr_rd);
+	lg->kr_rd = NULL;
 	if (lg->efd >= 0)
 		close(lg->efd);
 }

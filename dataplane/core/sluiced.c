@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "controlplane/cp.h"
 #include "common/audit.h"
+#include "crypto/keyring.h"
 #include "crypto/policy.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
@@ -219,6 +220,13 @@ static int run(const struct sl_config *cfg)
 		SL_ERR("cannot create the iterator key: %s", strerror(-rc));
 		return 1;
 	}
+	char kdir[SL_PATH_MAX + 8];
+	snprintf(kdir, sizeof(kdir), "%s/keys", cfg->data_dir);
+	g_sh.kr = kr_open(kdir);
+	if (!g_sh.kr) {
+		SL_ERR("cannot open the keyring in %s: %s", kdir, strerror(errno));
+		return 1;
+	}
 	if (sl_eal_init(cfg) < 0)
 		return 1;
 	if (strcmp(cfg->transport, "dpdk") == 0) {
@@ -256,6 +264,7 @@ static int run(const struct sl_config *cfg)
 		.ctl_rate_limits = strcmp(cfg->quota_mode, "off") != 0,
 		.seal = log_lcore_seal,
 		.seal_arg = &g_sh,
+		.kr = g_sh.kr,
 	};
 	g_sh.cp = cp_start(&cc);
 	if (!g_sh.cp) {
@@ -302,6 +311,7 @@ static int run(const struct sl_config *cfg)
 	for (uint32_t i = 0; i < cfg->log_cores; i++)
 		log_lcore_fini(&g_logs[i]);
 	cp_stop(g_sh.cp);
+	kr_close(g_sh.kr); /* after every reader (log lcores) is gone */
 	for (uint32_t k = 0; k < g_nlcs; k++)
 		lcore_fini(&g_lcs[k]);
 	free(g_lcs);
