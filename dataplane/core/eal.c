@@ -6,6 +6,8 @@
  * DPDK 22.11). Either way one threading model (EAL lcores pinned to cores)
  * and one ring type serve both transports. */
 #include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <hwloc.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -43,12 +45,17 @@ static int pick_cpus(uint32_t want, unsigned *cpus)
 		return -ENODEV;
 	int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
 	uint32_t got = 0;
+	/* Only CPUs this process may run on (taskset, cgroups): an operator
+	 * who confines sluiced confines its lcores too. */
+	cpu_set_t allowed;
+	CPU_ZERO(&allowed);
+	bool have_mask = sched_getaffinity(0, sizeof(allowed), &allowed) == 0;
 	for (unsigned pass = 0; pass < 8 && got < want; pass++) {
 		for (int i = 0; i < ncores && got < want; i++) {
 			hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)i);
 			hwloc_obj_t pu = hwloc_get_obj_inside_cpuset_by_type(
 				topo, core->cpuset, HWLOC_OBJ_PU, pass);
-			if (pu)
+			if (pu && (!have_mask || CPU_ISSET(pu->os_index, &allowed)))
 				cpus[got++] = pu->os_index;
 		}
 	}
