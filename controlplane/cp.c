@@ -61,6 +61,8 @@ static bool cp_op_mutates(enum api_op op)
 	case API_OP_DECREASE_RETENTION:
 	case API_OP_UPDATE_STREAM_MODE:
 	case API_OP_UPDATE_MAX_RECORD_SIZE:
+	case API_OP_REGISTER_CONSUMER:
+	case API_OP_DEREGISTER_CONSUMER:
 		return true;
 	default:
 		return false;

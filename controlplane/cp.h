@@ -97,7 +97,8 @@ void cp_call_free(struct cp_call *call);
 
 /* --- the routing table (read by io lcores on the hot path) ---
  *
- * An immutable snapshot of the ACTIVE streams and their shards, rebuilt by the
+ * An immutable snapshot of the ACTIVE streams and their shards (and of the
+ * ACTIVE enhanced fan-out consumers, for SubscribeToShard), rebuilt by the
  * control thread after every metadata change and published with a pointer
  * swap. Readers never lock: they load the pointer, use the snapshot, and
  * report a quiescent state (cp_route_quiescent) once per loop iteration when
@@ -136,10 +137,24 @@ struct cp_route_stream {
 	uint32_t *open_by_hash;		/* indexes of open shards, by hash_start */
 };
 
+/* An ACTIVE enhanced fan-out consumer (RegisterStreamConsumer) of a stream
+ * in the table, for SubscribeToShard's ConsumerARN. A consumer that is
+ * CREATING or DELETING, or whose stream is not in the table, is absent. */
+#define CP_ROUTE_CONSUMER_ARN_CAP 448 /* stream ARN 255 + "/consumer/" + 128 + ":" + secs */
+struct cp_route_consumer {
+	char arn[CP_ROUTE_CONSUMER_ARN_CAP]; /* arn:...:stream/S/consumer/C:SECS */
+	uint64_t stream_id;
+	char stream_name[129];
+	char name[129];			     /* ConsumerName */
+	int64_t created_ms;		     /* ConsumerCreationTimestamp */
+};
+
 struct cp_route {
 	uint64_t version;
 	uint32_t n_streams;
 	struct cp_route_stream *streams; /* sorted by name (strcmp) */
+	uint32_t n_consumers;
+	struct cp_route_consumer *consumers; /* ACTIVE ones, sorted by arn (strcmp) */
 };
 
 /* The current snapshot (never NULL after cp_start). Valid for the caller
@@ -153,6 +168,11 @@ void cp_route_reader(struct cp *cp, uint16_t reader, bool online);
 /* Binary search by name; NULL when absent (or not ACTIVE). */
 const struct cp_route_stream *cp_route_find(const struct cp_route *rt, const char *name,
 					    size_t len);
+/* Binary search of the ACTIVE consumers by ConsumerARN (len bytes, need not
+ * be NUL-terminated); NULL when absent, CREATING, DELETING, or its stream is
+ * not ACTIVE/UPDATING. Hot path: no allocation, no lock. */
+const struct cp_route_consumer *cp_route_consumer_find(const struct cp_route *rt,
+						       const char *arn, size_t len);
 /* The open shard whose hash range holds h (shards partition the space). */
 const struct cp_route_shard *cp_route_shard_for(const struct cp_route_stream *s, cp_u128 h);
 /* Which log lcore owns a shard, given m log lcores. */
@@ -164,7 +184,8 @@ static inline uint16_t cp_route_owner(uint64_t stream_id, uint32_t shard_index, 
 /* Executes a call synchronously on the calling thread. Only for unit tests and
  * for the control thread itself; must not race with the control thread.
  * Operations served: API_OP_CREATE_STREAM .. API_OP_LIST_SHARDS, the two
- * retention ops and API_OP_SPLIT_SHARD .. API_OP_DISABLE_MONITORING;
+ * retention ops, API_OP_SPLIT_SHARD .. API_OP_DISABLE_MONITORING and
+ * API_OP_START_ENCRYPTION .. API_OP_LIST_CONSUMERS;
  * anything else -> 400 InvalidArgumentException "Operation not supported".
  * With cfg.ctl_rate_limits, a call over its operation's rate is answered
  * 400 LimitExceededException before it is decoded. Resharding operations

@@ -841,6 +841,10 @@ static const uint16_t cp_rate_tps[API_OP__COUNT] = {
 	[API_OP_ADD_TAGS_TO_STREAM] = 5,
 	[API_OP_REMOVE_TAGS_FROM_STREAM] = 5,
 	[API_OP_LIST_TAGS_FOR_STREAM] = 5,
+	[API_OP_REGISTER_CONSUMER] = 5,
+	[API_OP_DEREGISTER_CONSUMER] = 5,
+	[API_OP_DESCRIBE_CONSUMER] = 20,
+	[API_OP_LIST_CONSUMERS] = 5,
 };
 
 /* The stream a throttled request names, for the message. */

@@ -28,6 +28,10 @@
 #define CP_MAX_SCALINGS_PER_DAY 10u /* UpdateShardCount per stream, rolling 24 h */
 #define CP_UPDATE_SHARD_COUNT_MAX 10000u /* per stream, per UpdateShardCount */
 #define CP_METRICS_N 7u		 /* shard-level metrics (ALL excluded) */
+#define CP_KEY_ID_CAP 2049	 /* KeyId as the caller gave it: 1..2048 */
+#define CP_CONSUMER_ARN_CAP CP_ROUTE_CONSUMER_ARN_CAP
+#define CP_CONSUMERS_PER_STREAM 20u /* RegisterStreamConsumer limit */
+#define CP_CONSUMERS_CREATING_MAX 5u /* consumers CREATING at once, per stream */
 
 /* Stream states, stored as numbers in the database: never renumber. */
 enum cp_status {
@@ -48,7 +52,7 @@ struct cp_stream {
 	char arn[CP_ARN_CAP];
 	uint8_t status;		 /* enum cp_status */
 	uint8_t mode;		 /* enum cp_mode */
-	uint8_t encryption;	 /* 0 NONE (KMS later) */
+	uint8_t encryption;	 /* 0 NONE, 1 KMS (StartStreamEncryption) */
 	uint32_t retention_hours;
 	uint32_t shard_count;	 /* open shards */
 	uint32_t shard_total;	 /* all shards, open and closed (= next index) */
@@ -57,6 +61,19 @@ struct cp_stream {
 	uint8_t metrics;	 /* enhanced monitoring: bit i = cp_metric_names[i] */
 	int64_t created_ms;	 /* wall clock */
 	int64_t deadline_ms;	 /* wall clock of the next transition, 0 = none */
+	uint32_t n_consumers;	 /* registered consumers, any status */
+	char key_id[CP_KEY_ID_CAP]; /* KMS: the KeyId as given; "" when NONE */
+};
+
+/* An enhanced fan-out consumer; status is enum cp_status (CREATING, ACTIVE,
+ * DELETING), stored as a number. */
+struct cp_consumer {
+	char stream[CP_NAME_MAX + 1];
+	char name[CP_NAME_MAX + 1];
+	char arn[CP_CONSUMER_ARN_CAP];
+	uint8_t status;
+	int64_t created_ms;	 /* wall clock; its seconds end the ARN */
+	int64_t deadline_ms;	 /* next transition, 0 = none */
 };
 
 struct cp_shard {
@@ -206,6 +223,35 @@ int cp_store_run_due(struct cp_store *st, int64_t now_ms);
 /* Earliest pending deadline, INT64_MAX when none. */
 int64_t cp_store_next_deadline(struct cp_store *st);
 
+/* --- consumers and encryption (cp_store.c) --- */
+/* Inserts a consumer. -EEXIST when the stream already has one of that name. */
+int cp_store_consumer_add(struct cp_store *st, const struct cp_consumer *c);
+/* By stream and name, or by ARN (stream NULL, key = arn). -ENOENT when absent. */
+int cp_store_consumer_get(struct cp_store *st, const char *stream, const char *key,
+			  struct cp_consumer *out);
+int cp_store_consumer_set_status(struct cp_store *st, const char *stream, const char *name,
+				 uint8_t status, int64_t deadline_ms);
+int cp_store_consumer_remove(struct cp_store *st, const char *stream, const char *name);
+/* Every consumer of a stream DELETING with deadline_ms (DeleteStream with
+ * EnforceConsumerDeletion; they go with the stream). */
+int cp_store_consumers_deleting(struct cp_store *st, const char *stream, int64_t deadline_ms);
+/* Consumers of a stream: all of them, and those CREATING. */
+int cp_store_consumer_counts(struct cp_store *st, const char *stream, uint32_t *total,
+			     uint32_t *creating);
+/* Consumers of a stream with name > after (NULL: all), by name, at most
+ * limit. Returns the count visited or -errno. */
+int cp_store_consumers(struct cp_store *st, const char *stream, const char *after,
+		       uint32_t limit, int (*cb)(void *arg, const struct cp_consumer *c),
+		       void *arg);
+/* ACTIVE consumers of ACTIVE/UPDATING streams, by ARN, with the stream id. */
+int cp_store_route_consumers(struct cp_store *st,
+			     int (*cb)(void *arg, const struct cp_consumer *c, uint64_t id),
+			     void *arg);
+/* Records the stream's encryption (key_id NULL: NONE) and sets its status
+ * and deadline, in one durable transaction. */
+int cp_store_set_encryption(struct cp_store *st, const char *name, const char *key_id,
+			    uint8_t status, int64_t deadline_ms);
+
 /* --- cp_streams.c --- */
 /* Fills shard i of an n-shard stream created at created_ms. */
 void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *out);
@@ -250,6 +296,15 @@ void cp_seal_pending(struct cp *cp);
 /* Parses "shardId-000000000001" (or "1", as Kinesis accepts) into an index.
  * -EINVAL when it is not a shard id. */
 int cp_shard_index(const char *id, uint32_t *index);
+
+/* --- cp_consumers.c: enhanced fan-out consumers --- */
+void cp_register_consumer(struct cp_req *r);
+void cp_deregister_consumer(struct cp_req *r);
+void cp_describe_consumer(struct cp_req *r);
+void cp_list_consumers(struct cp_req *r);
+
+/* --- cp_encryption.c: Start/StopStreamEncryption --- */
+void cp_stream_encryption(struct cp_req *r, bool start);
 
 /* --- cp_admin.c: stream settings, tags, limits, account, monitoring --- */
 void cp_update_stream_mode(struct cp_req *r);

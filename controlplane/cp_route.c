@@ -3,6 +3,7 @@
  * with an atomic pointer swap, reclaimed with quiescent-state-based RCU
  * (rte_rcu_qsbr) so io lcores read it without locks or shared writes. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ static void route_free(struct cp_route *rt)
 		free(rt->streams[i].open_by_hash);
 	}
 	free(rt->streams);
+	free(rt->consumers);
 	free(rt);
 }
 
@@ -167,6 +169,45 @@ static int times_reserve(struct build *b, uint32_t n)
 	return 0;
 }
 
+struct build_consumers {
+	struct cp_route *rt;
+	uint32_t cap;
+	int err;
+};
+
+static int consumer_cb(void *arg, const struct cp_consumer *c, uint64_t stream_id)
+{
+	struct build_consumers *b = arg;
+
+	if (b->rt->n_consumers == b->cap) {
+		uint32_t ncap = b->cap ? b->cap * 2 : 16;
+		void *p = realloc(b->rt->consumers, ncap * sizeof(*b->rt->consumers));
+		if (!p) {
+			b->err = -ENOMEM;
+			return 1;
+		}
+		b->rt->consumers = p;
+		b->cap = ncap;
+	}
+	struct cp_route_consumer *rc = &b->rt->consumers[b->rt->n_consumers++];
+	memset(rc, 0, sizeof(*rc));
+	snprintf(rc->arn, sizeof(rc->arn), "%s", c->arn);
+	snprintf(rc->stream_name, sizeof(rc->stream_name), "%s", c->stream);
+	snprintf(rc->name, sizeof(rc->name), "%s", c->name);
+	rc->stream_id = stream_id;
+	rc->created_ms = c->created_ms;
+	return 0;
+}
+
+/* ACTIVE consumers of ACTIVE/UPDATING streams, sorted by ARN by the store. */
+static int build_consumers(struct cp *cp, struct cp_route *rt)
+{
+	struct build_consumers b = { .rt = rt };
+	int rc = cp_store_route_consumers(cp->st, consumer_cb, &b);
+
+	return rc < 0 ? rc : b.err;
+}
+
 static int build(struct cp *cp, struct cp_route **out)
 {
 	struct build b = { .cp = cp };
@@ -194,6 +235,9 @@ static int build(struct cp *cp, struct cp_route **out)
 		link_children(&b, b.cur);
 		qsort_r(b.cur->open_by_hash, b.cur->n_open, sizeof(uint32_t), cmp_open, b.cur);
 	}
+	rc = build_consumers(cp, b.rt);
+	if (rc < 0)
+		goto fail;
 	b.rt->version = ++cp->route_version;
 	free(b.created_ms);
 	free(b.closed_ms);
@@ -333,4 +377,30 @@ const struct cp_route_shard *cp_route_shard_for(const struct cp_route_stream *s,
 		return NULL;
 	const struct cp_route_shard *sh = &s->shards[s->open_by_hash[lo - 1]];
 	return h <= sh->hash_end ? sh : NULL;
+}
+
+const struct cp_route_consumer *cp_route_consumer_find(const struct cp_route *rt,
+						       const char *arn, size_t len)
+{
+	uint32_t lo = 0, hi = rt->n_consumers;
+
+	if (len >= CP_ROUTE_CONSUMER_ARN_CAP)
+		return NULL;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const char *a = rt->consumers[mid].arn;
+		size_t alen = strnlen(a, CP_ROUTE_CONSUMER_ARN_CAP);
+		/* memcmp, then length: strcmp order, and a NUL inside the
+		 * request's bytes can never match */
+		int c = memcmp(a, arn, alen < len ? alen : len);
+		if (c == 0)
+			c = (alen > len) - (alen < len);
+		if (c == 0)
+			return &rt->consumers[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }

@@ -52,7 +52,18 @@ static const char cp_schema[] =
 	" PRIMARY KEY(stream, key));"
 	/* UpdateShardCount calls, for the rolling 24-hour limit */
 	"CREATE TABLE IF NOT EXISTS scalings(stream TEXT NOT NULL, at_ms INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS scalings_stream ON scalings(stream, at_ms);";
+	"CREATE INDEX IF NOT EXISTS scalings_stream ON scalings(stream, at_ms);"
+	/* Added after schema 2 without a version change: CREATE IF NOT EXISTS
+	 * is the whole migration (an older binary ignores the tables). */
+	/* Enhanced fan-out consumers; status as enum cp_status. */
+	"CREATE TABLE IF NOT EXISTS consumers("
+	" stream TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL UNIQUE,"
+	" status INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+	" deadline_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(stream, name));"
+	"CREATE INDEX IF NOT EXISTS consumers_deadline ON consumers(deadline_ms)"
+	" WHERE deadline_ms > 0;"
+	/* StartStreamEncryption's KeyId as the caller gave it; no row: NONE */
+	"CREATE TABLE IF NOT EXISTS stream_kms(stream TEXT PRIMARY KEY, key_id TEXT NOT NULL);";
 
 /* Version 1 -> 2: resharding (shard creation/closing times), warm
  * throughput and enhanced monitoring settings. */
@@ -174,6 +185,10 @@ static void cp_row_stream(sqlite3_stmt *q, struct cp_stream *s)
 	s->warm_mibps = (uint32_t)sqlite3_column_int64(q, 11);
 	s->metrics = (uint8_t)sqlite3_column_int(q, 12);
 	s->shard_total = (uint32_t)sqlite3_column_int64(q, 13);
+	s->n_consumers = (uint32_t)sqlite3_column_int64(q, 14);
+	const unsigned char *key = sqlite3_column_text(q, 15);
+	snprintf(s->key_id, sizeof(s->key_id), "%s", key ? (const char *)key : "");
+	s->encryption = key != NULL;
 }
 
 #define CP_STREAM_COLS_W                                                                  \
@@ -181,7 +196,9 @@ static void cp_row_stream(sqlite3_stmt *q, struct cp_stream *s)
 	"max_record_kib, encryption, id, warm_mibps, metrics"
 /* shard_total: indexes are dense 0..n-1, so the count is the next index */
 #define CP_STREAM_COLS                                                              \
-	CP_STREAM_COLS_W ", (SELECT COUNT(*) FROM shards WHERE shards.stream = streams.name)"
+	CP_STREAM_COLS_W ", (SELECT COUNT(*) FROM shards WHERE shards.stream = streams.name)" \
+	", (SELECT COUNT(*) FROM consumers WHERE consumers.stream = streams.name)"   \
+	", (SELECT key_id FROM stream_kms WHERE stream_kms.stream = streams.name)"
 
 int cp_store_get(struct cp_store *st, const char *name, struct cp_stream *out)
 {
@@ -381,6 +398,10 @@ int cp_store_remove(struct cp_store *st, const char *name)
 	if (rc == 0)
 		rc = cp_delete_from(st, "DELETE FROM scalings WHERE stream=?", name);
 	if (rc == 0)
+		rc = cp_delete_from(st, "DELETE FROM consumers WHERE stream=?", name);
+	if (rc == 0)
+		rc = cp_delete_from(st, "DELETE FROM stream_kms WHERE stream=?", name);
+	if (rc == 0)
 		rc = cp_delete_from(st, "DELETE FROM streams WHERE name=?", name);
 	if (rc == 0 && cp_exec(st, "COMMIT"))
 		rc = -EIO;
@@ -480,7 +501,9 @@ int64_t cp_store_next_deadline(struct cp_store *st)
 	sqlite3_stmt *q;
 	int64_t d = INT64_MAX;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT MIN(deadline_ms) FROM streams WHERE deadline_ms > 0",
+	if (sqlite3_prepare_v2(st->db, "SELECT MIN(d) FROM (SELECT MIN(deadline_ms) AS d FROM "
+				       "streams WHERE deadline_ms > 0 UNION ALL SELECT "
+				       "MIN(deadline_ms) FROM consumers WHERE deadline_ms > 0)",
 			       -1, &q, NULL) != SQLITE_OK)
 		return INT64_MAX;
 	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
@@ -488,6 +511,8 @@ int64_t cp_store_next_deadline(struct cp_store *st)
 	sqlite3_finalize(q);
 	return d;
 }
+
+static int cp_consumers_due(struct cp_store *st, int64_t now_ms);
 
 int cp_store_run_due(struct cp_store *st, int64_t now_ms)
 {
@@ -519,7 +544,8 @@ int cp_store_run_due(struct cp_store *st, int64_t now_ms)
 		else
 			SL_ERR("meta.db: lifecycle transition of %s failed: %d", names[i], rc);
 	}
-	return done;
+	int c = cp_consumers_due(st, now_ms);
+	return c > 0 ? done + c : done;
 }
 
 /* --- resharding --- */
@@ -872,4 +898,247 @@ int cp_store_meta_set(struct cp_store *st, const char *key, const char *value)
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* --- consumers --- */
+
+#define CP_CONSUMER_COLS "stream, name, arn, status, created_ms, deadline_ms"
+
+static void cp_row_consumer(sqlite3_stmt *q, struct cp_consumer *c)
+{
+	memset(c, 0, sizeof(*c));
+	cp_col(q, 0, c->stream, sizeof(c->stream));
+	cp_col(q, 1, c->name, sizeof(c->name));
+	cp_col(q, 2, c->arn, sizeof(c->arn));
+	c->status = (uint8_t)sqlite3_column_int(q, 3);
+	c->created_ms = sqlite3_column_int64(q, 4);
+	c->deadline_ms = sqlite3_column_int64(q, 5);
+}
+
+int cp_store_consumer_add(struct cp_store *st, const struct cp_consumer *c)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO consumers(" CP_CONSUMER_COLS ") "
+				       "VALUES(?,?,?,?,?,?)", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, c->stream, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, c->arn, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, c->status);
+	sqlite3_bind_int64(q, 5, c->created_ms);
+	sqlite3_bind_int64(q, 6, c->deadline_ms);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int cp_store_consumer_get(struct cp_store *st, const char *stream, const char *key,
+			  struct cp_consumer *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, stream ? "SELECT " CP_CONSUMER_COLS " FROM consumers "
+						"WHERE stream=? AND name=?"
+					      : "SELECT " CP_CONSUMER_COLS " FROM consumers "
+						"WHERE arn=?", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	if (stream) {
+		sqlite3_bind_text(q, 1, stream, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		cp_row_consumer(q, out);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+int cp_store_consumer_set_status(struct cp_store *st, const char *stream, const char *name,
+				 uint8_t status, int64_t deadline_ms)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE consumers SET status=?, deadline_ms=? "
+				       "WHERE stream=? AND name=?", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int(q, 1, status);
+	sqlite3_bind_int64(q, 2, deadline_ms);
+	sqlite3_bind_text(q, 3, stream, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
+}
+
+int cp_store_consumer_remove(struct cp_store *st, const char *stream, const char *name)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM consumers WHERE stream=? AND name=?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, stream, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int cp_store_consumers_deleting(struct cp_store *st, const char *stream, int64_t deadline_ms)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE consumers SET status=?, deadline_ms=? "
+				       "WHERE stream=?", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int(q, 1, CP_DELETING);
+	sqlite3_bind_int64(q, 2, deadline_ms);
+	sqlite3_bind_text(q, 3, stream, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int cp_store_consumer_counts(struct cp_store *st, const char *stream, uint32_t *total,
+			     uint32_t *creating)
+{
+	int64_t a = 0, b = 0;
+	int rc = cp_query_i64(st, "SELECT COUNT(*) FROM consumers WHERE stream=?", stream, 0,
+			      &a);
+
+	if (rc == 0)
+		rc = cp_query_i64(st, "SELECT COUNT(*) FROM consumers WHERE stream=? AND status=?",
+				  stream, CP_CREATING, &b);
+	*total = (uint32_t)a;
+	*creating = (uint32_t)b;
+	return rc;
+}
+
+int cp_store_consumers(struct cp_store *st, const char *stream, const char *after,
+		       uint32_t limit, int (*cb)(void *arg, const struct cp_consumer *c),
+		       void *arg)
+{
+	sqlite3_stmt *q;
+	struct cp_consumer c;
+	int n = 0, rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " CP_CONSUMER_COLS " FROM consumers WHERE "
+				       "stream=? AND name > ? ORDER BY name LIMIT ?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(q, 1, stream, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		cp_row_consumer(q, &c);
+		n++;
+		if (cb(arg, &c))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -EIO;
+}
+
+int cp_store_route_consumers(struct cp_store *st,
+			     int (*cb)(void *arg, const struct cp_consumer *c, uint64_t id),
+			     void *arg)
+{
+	sqlite3_stmt *q;
+	struct cp_consumer c;
+	int n = 0, rc;
+
+	/* ORDER BY arn: binary collation, the strcmp order readers search in */
+	if (sqlite3_prepare_v2(st->db, "SELECT c.stream, c.name, c.arn, c.status, c.created_ms, "
+				       "c.deadline_ms, s.id FROM consumers c JOIN streams s ON "
+				       "s.name = c.stream WHERE c.status=? AND s.status IN (?,?) "
+				       "ORDER BY c.arn", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int(q, 1, CP_ACTIVE);
+	sqlite3_bind_int(q, 2, CP_ACTIVE);
+	sqlite3_bind_int(q, 3, CP_UPDATING);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		cp_row_consumer(q, &c);
+		n++;
+		if (cb(arg, &c, (uint64_t)sqlite3_column_int64(q, 6)))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -EIO;
+}
+
+/* Consumer lifecycles: CREATING -> ACTIVE, DELETING -> removed. Bounded
+ * batch, like the streams'. */
+static int cp_consumers_due(struct cp_store *st, int64_t now_ms)
+{
+	sqlite3_stmt *q;
+	char streams[64][CP_NAME_MAX + 1], names[64][CP_NAME_MAX + 1];
+	int status[64];
+	int n = 0, done = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT stream, name, status FROM consumers WHERE "
+				       "deadline_ms > 0 AND deadline_ms <= ? ORDER BY deadline_ms "
+				       "LIMIT 64", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, now_ms);
+	while (n < 64 && sqlite3_step(q) == SQLITE_ROW) {
+		cp_col(q, 0, streams[n], sizeof(streams[n]));
+		cp_col(q, 1, names[n], sizeof(names[n]));
+		status[n++] = sqlite3_column_int(q, 2);
+	}
+	sqlite3_finalize(q);
+	for (int i = 0; i < n; i++) {
+		int rc;
+		if (status[i] == CP_DELETING)
+			rc = cp_store_consumer_remove(st, streams[i], names[i]);
+		else
+			rc = cp_store_consumer_set_status(st, streams[i], names[i], CP_ACTIVE, 0);
+		if (rc == 0)
+			done++;
+		else
+			SL_ERR("meta.db: consumer %s/%s transition failed: %d", streams[i], names[i],
+			       rc);
+	}
+	return done;
+}
+
+/* --- encryption --- */
+
+int cp_store_set_encryption(struct cp_store *st, const char *name, const char *key_id,
+			    uint8_t status, int64_t deadline_ms)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (cp_exec(st, "BEGIN IMMEDIATE"))
+		return -EIO;
+	rc = cp_delete_from(st, "DELETE FROM stream_kms WHERE stream=?", name);
+	if (rc == 0 && key_id) {
+		rc = -EIO;
+		if (sqlite3_prepare_v2(st->db, "INSERT INTO stream_kms VALUES(?,?)", -1, &q,
+				       NULL) == SQLITE_OK) {
+			sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, key_id, -1, SQLITE_STATIC);
+			rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+			sqlite3_finalize(q);
+		}
+	}
+	if (rc == 0)
+		rc = cp_store_set_status(st, name, status, deadline_ms);
+	if (rc == 0 && cp_exec(st, "COMMIT"))
+		rc = -EIO;
+	if (rc)
+		cp_exec(st, "ROLLBACK");
+	return rc;
 }

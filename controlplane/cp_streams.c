@@ -490,7 +490,8 @@ out:
 static void cp_delete_stream(struct cp_req *r)
 {
 	struct av *v = &r->v;
-	bool enforce;
+	bool enforce = false;
+	int64_t deadline_ms = sl_wall_ms() + r->cp->cfg.delete_delay_ms;
 	int rc;
 
 	cp_get_ident(r);
@@ -509,6 +510,21 @@ static void cp_delete_stream(struct cp_req *r)
 		cp_ok_empty(r);
 		return;
 	}
+	/* Recorded from Kinesis (cloud-custodian issue #7260). */
+	if (r->s.n_consumers && !enforce) {
+		cp_fail(r, 400, "ResourceInUseException", "DeleteStream can't delete %s because "
+			"there are consumers associated with this data stream. To delete %s "
+			"anyway, set the EnforceConsumerDeletion parameter to true to force the "
+			"deletion of all the consumers that are associated with it.", r->s.arn,
+			r->s.name);
+		return;
+	}
+	/* The consumers go with the stream (cp_store_remove). */
+	if (r->s.n_consumers && r->cp->cfg.delete_delay_ms &&
+	    cp_store_consumers_deleting(r->cp->st, r->s.name, deadline_ms)) {
+		cp_internal(r);
+		return;
+	}
 	/* Crypto-erase first: once the data key is gone nothing of the
 	 * stream can be read, whatever the journals still hold until their
 	 * segments are trimmed. */
@@ -518,8 +534,7 @@ static void cp_delete_stream(struct cp_req *r)
 	if (r->cp->cfg.delete_delay_ms == 0)
 		rc = cp_store_remove(r->cp->st, r->s.name);
 	else
-		rc = cp_store_set_status(r->cp->st, r->s.name, CP_DELETING,
-					 sl_wall_ms() + r->cp->cfg.delete_delay_ms);
+		rc = cp_store_set_status(r->cp->st, r->s.name, CP_DELETING, deadline_ms);
 	if (rc)
 		cp_internal(r);
 	else
@@ -560,8 +575,14 @@ static void cp_write_tail(struct jw *w, const struct cp_stream *s)
 	jw_arr_end(w);
 	jw_obj_end(w);
 	jw_arr_end(w);
+	/* Every stream is sealed at rest under its own data key; Kinesis's
+	 * EncryptionType / KeyId report what StartStreamEncryption asked for. */
 	jw_key(w, "EncryptionType");
-	jw_str(w, "NONE");
+	jw_str(w, s->encryption ? "KMS" : "NONE");
+	if (s->encryption) {
+		jw_key(w, "KeyId");
+		jw_str(w, s->key_id);
+	}
 }
 
 struct cp_shard_out {
@@ -622,7 +643,8 @@ static bool cp_shards_visible(const struct cp_stream *s)
 }
 
 #define CP_SHARD_JSON_MAX 420u	/* one shard object, generous */
-#define CP_HEAD_JSON_MAX 1024u
+#define CP_HEAD_JSON_MAX (1024u + 6u * CP_KEY_ID_CAP) /* KeyId, escaped */
+#define CP_SUMMARY_JSON_MAX 512u /* ListStreams: head of one stream, no KeyId */
 
 static void cp_describe_stream(struct cp_req *r)
 {
@@ -696,7 +718,7 @@ static void cp_describe_summary(struct cp_req *r)
 	jw_key(&w, "OpenShardCount");
 	jw_i64(&w, cp_shards_visible(&r->s) ? r->s.shard_count : 0);
 	jw_key(&w, "ConsumerCount");
-	jw_i64(&w, 0);
+	jw_i64(&w, r->s.n_consumers);
 	jw_key(&w, "MaxRecordSizeInKiB");
 	jw_i64(&w, r->s.max_record_kib);
 	if (r->s.warm_mibps) {
@@ -788,7 +810,7 @@ static void cp_list_streams(struct cp_req *r)
 
 	if (cp_list_decode(r, &limit, after, sizeof(after)))
 		return;
-	if (!cp_out_begin(r, &w, 256 + (size_t)limit * (CP_HEAD_JSON_MAX / 2 + CP_ARN_CAP)))
+	if (!cp_out_begin(r, &w, 256 + (size_t)limit * (CP_SUMMARY_JSON_MAX + CP_ARN_CAP)))
 		return;
 	struct cp_list_out o = { .w = &w, .limit = (uint32_t)limit };
 	jw_obj_begin(&w);
@@ -1149,6 +1171,12 @@ void cp_streams_execute(struct cp *cp, struct cp_call *call)
 	case API_OP_LIST_TAGS_FOR_RESOURCE: cp_tag_resource(r, 2); break;
 	case API_OP_ENABLE_MONITORING: cp_monitoring(r, true); break;
 	case API_OP_DISABLE_MONITORING: cp_monitoring(r, false); break;
+	case API_OP_START_ENCRYPTION: cp_stream_encryption(r, true); break;
+	case API_OP_STOP_ENCRYPTION: cp_stream_encryption(r, false); break;
+	case API_OP_REGISTER_CONSUMER: cp_register_consumer(r); break;
+	case API_OP_DEREGISTER_CONSUMER: cp_deregister_consumer(r); break;
+	case API_OP_DESCRIBE_CONSUMER: cp_describe_consumer(r); break;
+	case API_OP_LIST_CONSUMERS: cp_list_consumers(r); break;
 	default:
 		cp_fail(r, 400, "InvalidArgumentException", "%s", "Operation not supported");
 		break;

@@ -124,7 +124,7 @@ static int buf_reserve(uint8_t **buf, uint32_t *cap, uint64_t need, uint64_t max
 /* Moves ciphertext TLS produced into c->out and starts a send. While a send
  * is in flight the kernel reads c->out, so nothing is moved then: the new
  * ciphertext waits inside TLS until conn_on_sent. */
-static void conn_flush(struct lcore_ctx *lc, struct conn *c)
+void conn_flush(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->send_busy || c->state == CONN_FREE)
 		return;
@@ -144,8 +144,8 @@ static void conn_flush(struct lcore_ctx *lc, struct conn *c)
 	}
 }
 
-static void put_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
-			   size_t id2_len)
+void conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
+		     size_t id2_len)
 {
 	/* xorshift64*: request ids only need to be unique, not secret. */
 	uint64_t w[6];
@@ -173,7 +173,7 @@ void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const c
 	if (c->state != CONN_OPEN)
 		return;
 	char rid[48], id2[80], date[64];
-	put_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
 	if (c->proto == 2) {
 		h2_respond(lc, c, status, body, body_len, rid, id2);
 		conn_flush(lc, c);

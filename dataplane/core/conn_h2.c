@@ -29,6 +29,7 @@
 #define H2_MAX_STREAMS 100	  /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define H2_HEADER_BYTES 16384	  /* per stream: names + values, like h1's head limit */
 #define H2_WINDOW (1u << 20)	  /* initial stream window: 1 MiB */
+#define H2_PUSH_BACKLOG (32u << 20) /* unsent bytes a push stream may hold */
 
 struct h2_stream {
 	int32_t id;
@@ -40,9 +41,11 @@ struct h2_stream {
 	uint32_t hoff[CONN_MAX_HDRS][4]; /* name off, len, value off, len */
 	uint8_t *body;
 	uint32_t blen, bcap;
-	/* response body being sent */
+	/* response body being sent; a push stream (SubscribeToShard) keeps
+	 * appending to it and ends it with push_eof */
 	char *resp;
-	uint32_t resp_len, resp_off;
+	uint32_t resp_len, resp_off, resp_cap;
+	bool push, push_eof;
 	struct h2_stream *next_ready;
 	struct h2_stream *prev_all, *next_all; /* every live stream of the conn */
 };
@@ -253,9 +256,11 @@ static ssize_t read_resp(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 	(void)ud;
 	struct h2_stream *st = src->ptr;
 	size_t n = SL_MIN(len, (size_t)(st->resp_len - st->resp_off));
+	if (n == 0 && st->push && !st->push_eof)
+		return NGHTTP2_ERR_DEFERRED; /* h2_push resumes it */
 	memcpy(buf, st->resp + st->resp_off, n);
 	st->resp_off += (uint32_t)n;
-	if (st->resp_off == st->resp_len)
+	if (st->resp_off == st->resp_len && (!st->push || st->push_eof))
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)n;
 }
@@ -291,6 +296,61 @@ void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const cha
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
 	nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva), &prd);
 	h2_flush(lc, c);
+}
+
+int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+		     const char *rid, const char *id2)
+{
+	struct h2_stream *st = c->h2->cur;
+	if (!st || st->id < 0 || st->answered)
+		return -1;
+	st->answered = true;
+	st->push = true;
+	nghttp2_nv nva[] = {
+		NV(":status", "200"),
+		NV("content-type", content_type),
+		NV("x-amzn-requestid", rid),
+		NV("x-amz-id-2", id2),
+	};
+	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
+	if (nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva), &prd) != 0)
+		return -1;
+	h2_flush(lc, c);
+	return st->id;
+}
+
+int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+	    bool eof)
+{
+	struct h2_stream *st = nghttp2_session_get_stream_user_data(c->h2->sess, id);
+	if (!st || !st->push || st->push_eof)
+		return -ENOENT; /* the client went away (RST_STREAM) */
+	if (st->resp_off == st->resp_len)
+		st->resp_off = st->resp_len = 0;
+	if (st->resp_len + len > st->resp_cap) {
+		if (st->resp_len + len > H2_PUSH_BACKLOG)
+			return -ENOBUFS; /* the client does not read: bounded */
+		uint32_t ncap = st->resp_cap ? st->resp_cap : 65536;
+		while (ncap < st->resp_len + len)
+			ncap *= 2;
+		char *p = realloc(st->resp, ncap);
+		if (!p)
+			return -ENOMEM;
+		st->resp = p;
+		st->resp_cap = ncap;
+	}
+	memcpy(st->resp + st->resp_len, data, len);
+	st->resp_len += len;
+	st->push_eof = eof;
+	nghttp2_session_resume_data(c->h2->sess, id);
+	h2_flush(lc, c);
+	conn_flush(lc, c); /* pushes happen outside any request: send now */
+	return 0;
+}
+
+bool h2_push_alive(const struct conn *c, int32_t id)
+{
+	return c->h2 && nghttp2_session_get_stream_user_data(c->h2->sess, id) != NULL;
 }
 
 /* Points c's request slot at stream st. Returns false if st cannot be

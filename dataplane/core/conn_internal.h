@@ -84,6 +84,9 @@ struct conn {
  * body) on c. keep-alive follows c->req unless close_after_send is set. */
 void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		  uint32_t body_len);
+/* A fresh x-amzn-RequestId (UUID form) and x-amz-id-2 value. */
+void conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
+		     size_t id2_len);
 /* Kinesis-shaped error response: {"__type":type,"message":msg}. */
 void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 			const char *type, const char *msg);
@@ -101,6 +104,9 @@ void dispatch_audit(struct lcore_ctx *lc, const struct conn *c, const char *prin
 /* dispatch.c: answered control-plane calls for this lcore. */
 void dispatch_poll_cp(struct lcore_ctx *lc);
 
+/* Moves ciphertext out of TLS into c->out and starts a send (no-op while a
+ * send is in flight; conn_on_sent continues). */
+void conn_flush(struct lcore_ctx *lc, struct conn *c);
 /* Starts closing c (idempotent); the slot is freed at conn_released. */
 void conn_close(struct lcore_ctx *lc, struct conn *c);
 /* Bytes of response not yet handed to the network (ours + inside TLS). */
@@ -122,6 +128,15 @@ int h2_flush(struct lcore_ctx *lc, struct conn *c);
 void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		uint32_t body_len, const char *rid, const char *id2);
 bool h2_wants_close(const struct conn *c);
+/* Push streams (SubscribeToShard): answers the current stream with 200 and an
+ * open-ended body; returns the stream id or -1. h2_push appends bytes (eof
+ * ends the stream): 0, -ENOENT (the client reset it), -ENOBUFS (the client
+ * does not read: over 32 MiB unsent) or -ENOMEM. */
+int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+		     const char *rid, const char *id2);
+int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+	    bool eof);
+bool h2_push_alive(const struct conn *c, int32_t id);
 
 /* Continues processing buffered input (after a reply or a send). */
 void conn_process(struct lcore_ctx *lc, struct conn *c);

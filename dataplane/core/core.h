@@ -52,6 +52,7 @@ struct kr_keyring;
 struct policy_set;
 struct audit;
 struct json_tok;
+struct sub;
 
 /* Shared, read-only after start-up (but for the stop flags). */
 struct sl_shared {
@@ -101,6 +102,7 @@ struct lcore_ctx {
 	char *resp_buf;	       /* response encoding scratch */
 	size_t resp_cap;
 	uint32_t dp_out;       /* data-path messages out to log lcores */
+	struct sub *subs;      /* SubscribeToShard subscriptions on this lcore */
 	/* counters, read by nobody else yet (metrics arrive later) */
 	uint64_t n_requests, n_accepted, n_rejected_full;
 };

@@ -273,8 +273,10 @@ static int check_seq(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 {
 	struct api_err e;
 	const char *txt = d->gsi.seq;
+	/* Counter 0 names "before the first record": valid after AFTER (a
+	 * ContinuationSequenceNumber of an empty shard), not for AT. */
 	if (st_seq_parse(txt, strlen(txt), out) < 0 || !st_seq_valid(*out) ||
-	    st_seq_counter(*out) == 0) {
+	    (st_seq_counter(*out) == 0 && d->gsi.type == REC_IT_AT_SEQUENCE_NUMBER)) {
 		api_err_set(&e, 400, "InvalidArgumentException",
 			    "StartingSequenceNumber %s used in GetShardIterator on shard %s in "
 			    "stream %s under account %s is invalid.", txt, d->shard_id, stream,
@@ -404,24 +406,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	const struct cp_route_shard *sh = &s->shards[it.shard_index];
 	msg_init(m, DP_GET, sh->log_lcore, s);
 	m->shard_index = it.shard_index;
-	/* A closed shard whose seal is done reads to its end, then answers
-	 * ChildShards and no NextShardIterator (consumers move to children). */
-	if (!sh->open && sh->ending_seq) {
-		m->closed = true;
-		m->ending_seq = sh->ending_seq;
-		for (uint8_t k = 0; k < sh->n_children && k < 4; k++) {
-			const struct cp_route_shard *ch = &s->shards[sh->children[k]];
-			struct dp_child *dc = &m->children[m->n_children++];
-			dc->index = ch->index;
-			dc->n_parents = 0;
-			if (ch->parent != CP_ROUTE_NONE)
-				dc->parents[dc->n_parents++] = ch->parent;
-			if (ch->adjacent_parent != CP_ROUTE_NONE)
-				dc->parents[dc->n_parents++] = ch->adjacent_parent;
-			dc->hash_start = ch->hash_start;
-			dc->hash_end = ch->hash_end;
-		}
-	}
+	data_fill_closed(m, s, sh);
 	m->seq = it.seq;
 	m->after = it.after;
 	m->limit = d->get.limit;
@@ -447,6 +432,40 @@ static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	}
 	free(m->resp);
 	m->resp = NULL;
+}
+
+/* A closed shard whose seal is done reads to its end, then answers
+ * ChildShards and no NextShardIterator (consumers move to the children). */
+void data_fill_closed(struct dp_msg *m, const struct cp_route_stream *s,
+		      const struct cp_route_shard *sh)
+{
+	m->closed = false;
+	m->n_children = 0;
+	if (sh->open || !sh->ending_seq)
+		return;
+	m->closed = true;
+	m->ending_seq = sh->ending_seq;
+	for (uint8_t k = 0; k < sh->n_children && k < 4; k++) {
+		const struct cp_route_shard *ch = &s->shards[sh->children[k]];
+		struct dp_child *dc = &m->children[m->n_children++];
+		dc->index = ch->index;
+		dc->n_parents = 0;
+		/* ParentShards lists every closed shard whose range the child
+		 * took over, not just the two of ListShards' lineage: a KCL
+		 * consumer waits for all of them before reading the child, which
+		 * keeps per-key order across uneven UpdateShardCount steps. The
+		 * scan runs only at the end of a closed shard. */
+		for (uint32_t p = 0; p < s->n_shards && dc->n_parents < 8; p++) {
+			const struct cp_route_shard *ps = &s->shards[p];
+			for (uint8_t q = 0; !ps->open && q < ps->n_children; q++)
+				if (ps->children[q] == ch->index) {
+					dc->parents[dc->n_parents++] = p;
+					break;
+				}
+		}
+		dc->hash_start = ch->hash_start;
+		dc->hash_end = ch->hash_end;
+	}
 }
 
 void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
@@ -479,6 +498,12 @@ void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
 /* One message came back. When the request's last one is in, answer it. */
 static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 {
+	if (m->sub) { /* a subscription's poll: no connection request behind it */
+		BUG_ON(lc->dp_out == 0);
+		lc->dp_out--;
+		sub_complete(lc, m);
+		return;
+	}
 	uint32_t idx = (uint32_t)(m->cookie >> 32);
 	BUG_ON(idx >= lc->max_conns);
 	struct conn *c = &lc->conns[idx];

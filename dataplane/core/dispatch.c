@@ -272,6 +272,10 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 		data_dispatch(lc, c, op->op);
 		return;
 	case API_OP_OTHER_KNOWN:
+		if (strcmp(op->name, "SubscribeToShard") == 0) {
+			subscribe_dispatch(lc, c);
+			return;
+		}
 		break;
 	default:
 		if (op->kind == API_KIND_CONTROL) {

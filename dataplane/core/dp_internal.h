@@ -64,6 +64,7 @@ struct dp_msg {
 	/* DP_ITERATOR / DP_GET */
 	uint32_t shard_index;
 	uint8_t it_type; /* enum rec_iter_type */
+	bool sub;	 /* a SubscribeToShard poll: no GetRecords quota, event payload */
 	bool after;	 /* position exclusive */
 	st_seq_t seq;
 	int64_t ts_ms;
@@ -76,7 +77,7 @@ struct dp_msg {
 	uint8_t n_children;
 	struct dp_child {
 		uint32_t index;
-		uint32_t parents[2];
+		uint32_t parents[8]; /* every closed shard it took over from */
 		uint8_t n_parents;
 		st_seq_t hash_start, hash_end;
 	} children[4];
@@ -143,5 +144,17 @@ int log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_index, st_seq_t 
 /* data.c (io lcore side) */
 void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
 void data_poll(struct lcore_ctx *lc);
+struct cp_route_stream;
+struct cp_route_shard;
+/* Copies a closed, sealed shard's end and children into a DP_GET message
+ * (nothing for an open shard or one whose seal is pending). */
+void data_fill_closed(struct dp_msg *m, const struct cp_route_stream *s,
+		      const struct cp_route_shard *sh);
+
+/* subscribe.c (io lcore side) */
+void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c);
+void sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
+void sub_tick(struct lcore_ctx *lc);
+void sub_free_all(struct lcore_ctx *lc);
 
 #endif

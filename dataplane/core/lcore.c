@@ -109,6 +109,8 @@ static void lcore_tick(struct lcore_ctx *lc)
 	lc->now_ms = sl_mono_ms();
 	dispatch_poll_cp(lc);
 	data_poll(lc);
+	if (lc->subs)
+		sub_tick(lc);
 	lcore_tls_reload(lc);
 	if (lc->now_ms >= lc->next_timer_ms) {
 		conn_timers(lc);
@@ -175,6 +177,7 @@ void lcore_fini(struct lcore_ctx *lc)
 	}
 	free(lc->conns);
 	lc->conns = NULL;
+	sub_free_all(lc);
 	sigv4_verifier_free(lc->sv);
 	lc->sv = NULL;
 	tls_server_free(lc->tls);

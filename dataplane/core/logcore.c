@@ -180,7 +180,8 @@ static int64_t log_retention_floor(const struct dp_msg *m)
 
 static void log_iterator(struct log_ctx *lg, struct dp_msg *m)
 {
-	struct quota_shard *q = quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
+	struct quota_shard *q = m->sub ? NULL :
+		quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
 	if (q && !quota_take(&q->iter_calls, 1)) {
 		m->status = -EDQUOT;
 		log_reply(lg, m);
@@ -302,11 +303,49 @@ static void log_get_children(struct jw *w, const struct dp_msg *m)
 	jw_arr_end(w);
 }
 
+/* The rest of a SubscribeToShardEvent: ContinuationSequenceNumber (the last
+ * record delivered, or the position just before the next one),
+ * MillisBehindLatest, and ChildShards once a closed shard is read to its end
+ * (then http_status 204 tells the io lcore the subscription is over).
+ * m->seq gets the next poll's position. */
+static void log_sub_event(struct log_ctx *lg, struct dp_msg *m, struct jw *w,
+			  const struct get_ctx *g, st_seq_t next)
+{
+	if (get_reserve(w, 4096) < 0) {
+		get_fail(m, -ENOMEM);
+		free(w->buf);
+		log_reply(lg, m);
+		return;
+	}
+	char cont[ST_SEQ_STR_SIZE];
+	st_seq_format(next - 1, cont); /* counter 0: before the shard's first */
+	st_seq_t latest = st_latest(lg->j, m->stream_id, m->shard_index);
+	int64_t behind = next >= latest || g->n == 0 ? 0 : m->now_ms - g->last_arrival_ms;
+	jw_key(w, "ContinuationSequenceNumber");
+	jw_str(w, cont);
+	jw_key(w, "MillisBehindLatest");
+	jw_i64(w, behind < 0 ? 0 : behind);
+	m->http_status = 200;
+	if (m->closed && (next > m->ending_seq || next >= latest)) {
+		log_get_children(w, m);
+		m->http_status = 204;
+	}
+	jw_obj_end(w);
+	BUG_ON(w->overflow);
+	m->seq = next;
+	m->resp = w->buf;
+	m->resp_len = (uint32_t)w->len;
+	log_reply(lg, m);
+}
+
 /* GetRecords: reads from the position in the message and encodes the whole
  * response body, NextShardIterator included. */
 static void log_get(struct log_ctx *lg, struct dp_msg *m)
 {
-	struct quota_shard *q = quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
+	/* Subscriptions (enhanced fan-out) have their own throughput, not the
+	 * shard's shared GetRecords quota. */
+	struct quota_shard *q = m->sub ? NULL :
+		quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
 	if (q && (q->out_bytes < 0 || !quota_take(&q->get_calls, 1))) {
 		m->status = -EDQUOT;
 		log_reply(lg, m);
@@ -339,7 +378,15 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 	jw_arr_end(&w);
 	if (q)
 		quota_debit(&q->out_bytes, g.bytes);
-	if (m->closed && next > m->ending_seq) {
+	if (m->sub) {
+		log_sub_event(lg, m, &w, &g, next);
+		return;
+	}
+	/* A sealed shard takes no more records: once nothing is left to read
+	 * (past its ending number, or an empty one whose ending number is its
+	 * starting number), it has ended. */
+	st_seq_t end_latest = st_latest(lg->j, m->stream_id, m->shard_index);
+	if (m->closed && (next > m->ending_seq || next >= end_latest)) {
 		/* Read to the end of a closed shard: no NextShardIterator. */
 		if (get_reserve(&w, 2048) < 0) {
 			get_fail(m, -ENOMEM);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import {
   KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, ListStreamsCommand,
   PutRecordsCommand, PutRecordCommand, GetShardIteratorCommand, GetRecordsCommand,
+  RegisterStreamConsumerCommand, DescribeStreamConsumerCommand, SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttp2Handler } from '@smithy/node-http-handler';
 
@@ -123,5 +124,62 @@ test('errors keep Kinesis shape over HTTP/2', async () => {
   await assert.rejects(
     client.send(new DescribeStreamSummaryCommand({ StreamName: 'nope' })),
     (e) => e.name === 'ResourceNotFoundException' && /Stream nope under account \d{12} not found\./.test(e.message),
+  );
+});
+
+test('SubscribeToShard (enhanced fan-out) pushes records written after it began', async () => {
+  const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'js1' }));
+  const streamArn = d.StreamDescriptionSummary.StreamARN;
+  const reg = await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn, ConsumerName: 'fan1' }));
+  const consumerArn = reg.Consumer.ConsumerARN;
+  let status;
+  for (let i = 0; i < 50; i++) {
+    const c = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumerArn }));
+    status = c.ConsumerDescription.ConsumerStatus;
+    if (status === 'ACTIVE') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 'ACTIVE');
+  const shard = (await client.send(new PutRecordCommand({ StreamName: 'js1', PartitionKey: 'sub', Data: Buffer.from('before') }))).ShardId;
+  const sub = await client.send(new SubscribeToShardCommand({
+    ConsumerARN: consumerArn, ShardId: shard, StartingPosition: { Type: 'LATEST' },
+  }));
+  const want = [];
+  for (let i = 0; i < 30; i++) want.push(`after-${i}`);
+  const writer = (async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    for (const w of want) {
+      await client.send(new PutRecordCommand({ StreamName: 'js1', PartitionKey: 'sub', Data: Buffer.from(w) }));
+    }
+  })();
+  const got = [];
+  let events = 0;
+  let cont;
+  const deadline = Date.now() + 20000;
+  for await (const ev of sub.EventStream) {
+    if (ev.SubscribeToShardEvent) {
+      events++;
+      const e = ev.SubscribeToShardEvent;
+      assert.match(e.ContinuationSequenceNumber, /^\d+$/);
+      assert.ok(e.MillisBehindLatest >= 0);
+      cont = e.ContinuationSequenceNumber;
+      for (const r of e.Records) got.push(Buffer.from(r.Data).toString());
+    }
+    if (got.length >= want.length || Date.now() > deadline) break;
+  }
+  await writer;
+  assert.ok(events >= 1);
+  assert.deepEqual(got, want, 'only records written after LATEST, in order, exactly once');
+  assert.ok(!got.includes('before'));
+  assert.ok(cont);
+  // A second subscription for the same consumer and shard right away is
+  // refused, as Kinesis does (within 5 s of a subscription, or while one is
+  // live): ResourceInUseException.
+  await assert.rejects(
+    client.send(new SubscribeToShardCommand({
+      ConsumerARN: consumerArn, ShardId: shard,
+      StartingPosition: { Type: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: cont },
+    })),
+    (e) => e.name === 'ResourceInUseException' && e.message.includes(consumerArn),
   );
 });

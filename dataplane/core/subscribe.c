@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* SubscribeToShard (enhanced fan-out) on an io lcore.
+ *
+ * The request is answered at once on its HTTP/2 stream with 200,
+ * application/vnd.amazon.eventstream and an initial-response event; the
+ * stream then stays open as a push stream and the connection goes on serving
+ * other streams. A subscription polls the shard's log lcore (its own dp_msg,
+ * never the connection's) and pushes a SubscribeToShardEvent for each batch of
+ * records, and at least every second when there are none (Kinesis promises
+ * one every 5 s). It ends after 5 minutes, when the client resets the stream
+ * or closes the connection, or after ChildShards when a closed shard is read
+ * to its end.
+ *
+ * A consumer has at most one subscription per shard (ResourceInUseException
+ * otherwise): a small process-wide registry under a mutex, touched only when
+ * a subscription starts or ends. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ring.h>
+
+#include "common/bug.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "controlplane/cp.h"
+#include "dataplane/core/conn_internal.h"
+#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/eventstream.h"
+
+#define SUB_LIFETIME_MS 300000	/* Kinesis: a subscription lasts 5 minutes */
+#define SUB_HEARTBEAT_MS 1000	/* an event at least this often */
+#define SUB_IDLE_POLL_MS 200	/* poll interval while the shard is quiet */
+#define SUB_REGISTRY 1024	/* live subscriptions in the process */
+#define SUB_ARN_CAP 2100	/* ConsumerARN is at most 2048 characters */
+
+struct sub {
+	struct sub *next;
+	uint32_t conn_idx, conn_gen;
+	int32_t h2_id;
+	uint64_t reg_key;
+	uint64_t started_ms, next_poll_ms, last_event_ms;
+	bool msg_out;
+	bool resolved; /* the starting position is a sequence number now */
+	bool done;     /* end: free once the message is back */
+	struct dp_msg msg;
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t reg_keys[SUB_REGISTRY]; /* 0 = free */
+
+static uint64_t reg_key(const char *arn, uint32_t shard)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = arn; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h = (h ^ shard) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* Returns 0, -EBUSY (already subscribed) or -ENOSPC. */
+static int reg_add(uint64_t key)
+{
+	int rc = -ENOSPC;
+	pthread_mutex_lock(&reg_mu);
+	for (uint32_t i = 0; i < SUB_REGISTRY; i++)
+		if (reg_keys[i] == key) {
+			pthread_mutex_unlock(&reg_mu);
+			return -EBUSY;
+		}
+	for (uint32_t i = 0; i < SUB_REGISTRY; i++)
+		if (!reg_keys[i]) {
+			reg_keys[i] = key;
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&reg_mu);
+	return rc;
+}
+
+static void reg_del(uint64_t key)
+{
+	pthread_mutex_lock(&reg_mu);
+	for (uint32_t i = 0; i < SUB_REGISTRY; i++)
+		if (reg_keys[i] == key)
+			reg_keys[i] = 0;
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* A subscription stops being live (the registry forgets it) at once; its
+ * memory goes when no message of it is out any more. */
+static void sub_done(struct sub *s)
+{
+	if (!s->done)
+		reg_del(s->reg_key);
+	s->done = true;
+}
+
+static struct conn *sub_conn(struct lcore_ctx *lc, const struct sub *s)
+{
+	struct conn *c = &lc->conns[s->conn_idx];
+	if (c->gen != s->conn_gen || c->state != CONN_OPEN || c->proto != 2 ||
+	    !h2_push_alive(c, s->h2_id))
+		return NULL;
+	return c;
+}
+
+/* One eventstream message on the subscription's stream. */
+static int sub_event(struct lcore_ctx *lc, struct conn *c, struct sub *s, const char *type,
+		     bool exception, const char *payload, size_t len, bool eof)
+{
+	struct es_header h[3] = {
+		{ exception ? ":exception-type" : ":event-type", type },
+		{ ":content-type", "application/json" },
+		{ ":message-type", exception ? "exception" : "event" },
+	};
+	size_t need = es_size(h, 3, len);
+	uint8_t *buf = malloc(need);
+	if (!buf)
+		return -ENOMEM;
+	size_t n = es_encode(buf, need, h, 3, payload, len);
+	int rc = n ? h2_push(lc, c, s->h2_id, buf, (uint32_t)n, eof) : -EINVAL;
+	free(buf);
+	s->last_event_ms = lc->now_ms;
+	return rc;
+}
+
+static void sub_end(struct lcore_ctx *lc, struct sub *s, const char *exc, const char *msg)
+{
+	struct conn *c = sub_conn(lc, s);
+	if (c) {
+		if (exc) {
+			char body[1024];
+			struct jw w;
+			jw_init(&w, body, sizeof(body));
+			jw_obj_begin(&w);
+			jw_key(&w, "message");
+			jw_str(&w, msg);
+			jw_obj_end(&w);
+			sub_event(lc, c, s, exc, true, body, w.overflow ? 0 : w.len, true);
+		} else {
+			h2_push(lc, c, s->h2_id, "", 0, true);
+		}
+	}
+	sub_done(s);
+}
+
+static int sub_post(struct lcore_ctx *lc, struct sub *s)
+{
+	const struct cp_route_stream *rs =
+		cp_route_find(cp_route_get(lc->sh->cp), s->msg.stream_name,
+			      strlen(s->msg.stream_name));
+	if (!rs || rs->id != s->msg.stream_id || s->msg.shard_index >= rs->n_shards)
+		return -ENOENT;
+	struct dp_msg *m = &s->msg;
+	const struct cp_route_shard *sh = &rs->shards[m->shard_index];
+	m->kind = s->resolved ? DP_GET : DP_ITERATOR;
+	m->sub = true;
+	m->io = lc->idx;
+	m->log = sh->log_lcore;
+	m->now_ms = sl_wall_ms();
+	m->status = 0;
+	m->resp = NULL;
+	m->limit = 10000;
+	data_fill_closed(m, rs, sh);
+	if (rte_ring_sp_enqueue(lc->sh->logs[m->log].in[lc->idx], m) != 0)
+		return -ENOBUFS;
+	s->msg_out = true;
+	lc->dp_out++;
+	log_lcore_wake(&lc->sh->logs[m->log]);
+	return 0;
+}
+
+/* A reply came back (data_complete routes sub messages here). */
+void sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
+{
+	struct sub *s = (struct sub *)((char *)m - offsetof(struct sub, msg));
+	s->msg_out = false;
+	struct conn *c = s->done ? NULL : sub_conn(lc, s);
+	if (!c) {
+		sub_done(s);
+	} else if (m->status < 0) {
+		sub_end(lc, s, "InternalFailure", "The shard could not be read.");
+	} else if (m->kind == DP_ITERATOR) {
+		s->resolved = true; /* m->seq/after now name the position */
+		s->next_poll_ms = lc->now_ms;
+	} else {
+		/* m->resp: the event's JSON; m->seq: where the next poll starts. */
+		m->after = false;
+		bool records = m->resp_len > 0 && strstr(m->resp, "\"Records\":[]") == NULL;
+		bool last = m->closed && m->http_status == 204; /* children sent */
+		if (records || last || lc->now_ms - s->last_event_ms >= SUB_HEARTBEAT_MS) {
+			if (sub_event(lc, c, s, "SubscribeToShardEvent", false, m->resp,
+				      m->resp_len, last) < 0 || last)
+				sub_done(s);
+		}
+		s->next_poll_ms = records ? lc->now_ms : lc->now_ms + SUB_IDLE_POLL_MS;
+	}
+	free(m->resp);
+	m->resp = NULL;
+}
+
+/* Called every loop iteration: polls, heartbeats, lifetimes, clean-up. */
+void sub_tick(struct lcore_ctx *lc)
+{
+	struct sub **pp = &lc->subs;
+	while (*pp) {
+		struct sub *s = *pp;
+		if (!s->done && !sub_conn(lc, s))
+			sub_done(s); /* client reset the stream or closed the conn */
+		if (!s->done && lc->now_ms - s->started_ms >= SUB_LIFETIME_MS)
+			sub_end(lc, s, NULL, NULL); /* 5 minutes: the client re-subscribes */
+		if (!s->done && !s->msg_out && lc->now_ms >= s->next_poll_ms) {
+			int rc = sub_post(lc, s);
+			if (rc == -ENOENT)
+				sub_end(lc, s, "ResourceNotFoundException",
+					"The stream or shard of this subscription no longer exists.");
+			else if (rc < 0)
+				s->next_poll_ms = lc->now_ms + SUB_IDLE_POLL_MS;
+		}
+		if (s->done && !s->msg_out) {
+			*pp = s->next;
+			free(s);
+			continue;
+		}
+		pp = &s->next;
+	}
+}
+
+static const char *const pos_types[] = { "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
+					  "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP" };
+
+struct sub_req {
+	char arn[SUB_ARN_CAP];
+	char shard_id[160];
+	char seq[160];
+	int32_t type;
+	bool has_seq, has_ts;
+	int64_t ts_ms;
+};
+
+static int sub_decode(struct lcore_ctx *lc, struct conn *c, struct sub_req *r,
+		      struct api_err *e)
+{
+	struct av *v = lc->av;
+	av_parse(v, (const char *)c->body, c->body_len);
+	int32_t root = av_root(v);
+	uint32_t arn_cp = 0, sid_cp = 0;
+	char tname[32] = "";
+	bool has_arn = av_get_str(v, root, "ConsumerARN", r->arn, sizeof(r->arn), &arn_cp);
+	bool has_sid = av_get_str(v, root, "ShardId", r->shard_id, sizeof(r->shard_id), &sid_cp);
+	int32_t pos = av_get_obj(v, root, "StartingPosition");
+	bool has_type = av_get_enum(v, pos, "Type", pos_types, 5, &r->type, tname,
+				    sizeof(tname));
+	r->has_seq = av_get_str(v, pos, "SequenceNumber", r->seq, sizeof(r->seq), NULL);
+	r->has_ts = av_get_time_ms(v, pos, "Timestamp", &r->ts_ms);
+	if (!v->ser && !v->bad_json) {
+		av_not_null(v, "consumerARN", has_arn);
+		if (has_arn)
+			av_len(v, "consumerARN", r->arn, arn_cp, 1, 2048);
+		av_not_null(v, "shardId", has_sid);
+		if (has_sid)
+			av_str_member(v, "shardId", r->shard_id, sid_cp, AV_PAT_NAME,
+				      av_match_name, 1, 128);
+		av_not_null(v, "startingPosition", pos >= 0);
+		if (pos >= 0) {
+			av_not_null(v, "startingPosition.type", has_type);
+			if (has_type)
+				av_enum(v, "startingPosition.type", tname, r->type, pos_types, 5);
+		}
+	}
+	return av_finish(v, e);
+}
+
+void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
+{
+	struct api_err e;
+	struct sub_req r;
+	memset(&r, 0, sizeof(r));
+	if (c->proto != 2) {
+		conn_respond_error(lc, c, 400, "InvalidArgumentException",
+				   "SubscribeToShard is served over HTTP/2 only.");
+		return;
+	}
+	if (sub_decode(lc, c, &r, &e) < 0) {
+		conn_respond_error(lc, c, e.http_status, e.type, e.message);
+		return;
+	}
+	const struct cp_route *rt = cp_route_get(lc->sh->cp);
+	const struct cp_route_consumer *co = cp_route_consumer_find(rt, r.arn, strlen(r.arn));
+	const struct cp_route_stream *rs =
+		co ? cp_route_find(rt, co->stream_name, strlen(co->stream_name)) : NULL;
+	if (!co || !rs || rs->id != co->stream_id) {
+		api_err_set(&e, 400, "ResourceNotFoundException",
+			    "Consumer %s under account %s not found.", r.arn,
+			    lc->sh->cfg->account_id);
+		conn_respond_error(lc, c, e.http_status, e.type, e.message);
+		return;
+	}
+	const char *d = strrchr(r.shard_id, '-');
+	char *end;
+	unsigned long idx = strtoul(d ? d + 1 : r.shard_id, &end, 10);
+	if (*end || idx >= rs->n_shards) {
+		api_err_set(&e, 400, "ResourceNotFoundException",
+			    "Shard %s in stream %s under account %s does not exist", r.shard_id,
+			    rs->name, lc->sh->cfg->account_id);
+		conn_respond_error(lc, c, e.http_status, e.type, e.message);
+		return;
+	}
+	st_seq_t seq = 0;
+	if (r.type == REC_IT_AT_SEQUENCE_NUMBER || r.type == REC_IT_AFTER_SEQUENCE_NUMBER) {
+		if (!r.has_seq || st_seq_parse(r.seq, strlen(r.seq), &seq) < 0 ||
+		    !st_seq_valid(seq) || st_seq_shard(seq) != idx) {
+			api_err_set(&e, 400, "InvalidArgumentException",
+				    "Invalid StartingSequenceNumber for shard shardId-%012lu.", idx);
+			conn_respond_error(lc, c, e.http_status, e.type, e.message);
+			return;
+		}
+	} else if (r.type == REC_IT_AT_TIMESTAMP && !r.has_ts) {
+		conn_respond_error(lc, c, 400, "InvalidArgumentException",
+				   "Must specify timestampInMillis parameter for iterator of type "
+				   "AT_TIMESTAMP. Current request has no timestamp parameter.");
+		return;
+	}
+	/* A client that cancelled its previous subscription on this connection
+	 * (RST_STREAM, processed before this request) may take the shard again
+	 * now: reap the dead ones first. */
+	if (lc->subs)
+		sub_tick(lc);
+	struct sub *s = calloc(1, sizeof(*s));
+	if (!s) {
+		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		return;
+	}
+	s->reg_key = reg_key(r.arn, (uint32_t)idx);
+	int rc = reg_add(s->reg_key);
+	if (rc < 0) {
+		free(s);
+		char msg[2400];
+		snprintf(msg, sizeof(msg), rc == -EBUSY ?
+			 "Another active subscription exists for this consumer: %s" :
+			 "Too many active subscriptions on this appliance: %s", r.arn);
+		conn_respond_error(lc, c, 400, rc == -EBUSY ? "ResourceInUseException"
+							    : "LimitExceededException", msg);
+		return;
+	}
+	struct dp_msg *m = &s->msg;
+	m->stream_id = rs->id;
+	m->shard_index = (uint32_t)idx;
+	m->retention_ms = (int64_t)rs->retention_hours * 3600 * 1000;
+	snprintf(m->stream_name, sizeof(m->stream_name), "%s", rs->name);
+	m->it_type = (uint8_t)r.type;
+	m->ts_ms = r.ts_ms;
+	m->seq = seq;
+	m->after = r.type == REC_IT_AFTER_SEQUENCE_NUMBER;
+	s->resolved = r.type == REC_IT_AT_SEQUENCE_NUMBER ||
+		      r.type == REC_IT_AFTER_SEQUENCE_NUMBER;
+	char rid[48], id2[80];
+	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	s->h2_id = h2_push_open(lc, c, "application/vnd.amazon.eventstream", rid, id2);
+	s->conn_idx = c->idx;
+	s->conn_gen = c->gen;
+	s->started_ms = s->next_poll_ms = s->last_event_ms = lc->now_ms;
+	s->next = lc->subs;
+	lc->subs = s;
+	if (s->h2_id < 0 || sub_event(lc, c, s, "initial-response", false, "{}", 2, false) < 0)
+		sub_done(s);
+}
+
+/* lcore teardown: the log lcores have stopped, nothing is out any more. */
+void sub_free_all(struct lcore_ctx *lc)
+{
+	while (lc->subs) {
+		struct sub *s = lc->subs;
+		lc->subs = s->next;
+		sub_done(s);
+		free(s->msg.resp);
+		free(s);
+	}
+}
