@@ -60,7 +60,7 @@ static int nonce_save(struct st_journal *j, uint64_t resv)
 	f.crc32c = nonce_crc(f);
 	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", j->dir, ST_NONCE_NAME);
 	snprintf(dst, sizeof(dst), "%s/%s", j->dir, ST_NONCE_NAME);
-	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	errno = 0;

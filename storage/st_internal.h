@@ -259,6 +259,7 @@ struct st_journal {
 	int fail_err;
 	bool need_roll;		  /* a write failed: seal the segment */
 	uint64_t bytes_since_ckpt;
+	uint64_t last_ckpt_bytes; /* size of the last checkpoint written */
 	uint32_t test_fail_n;
 	int test_fail_err;
 

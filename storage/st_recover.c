@@ -131,7 +131,7 @@ int st_checkpoint(struct st_journal *j)
 		return -ENOMEM;
 	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", j->dir, ST_CKPT_NAME);
 	snprintf(dst, sizeof(dst), "%s/%s", j->dir, ST_CKPT_NAME);
-	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		free(buf);
 		return -errno;
@@ -151,6 +151,7 @@ int st_checkpoint(struct st_journal *j)
 		return rc;
 	}
 	j->bytes_since_ckpt = 0;
+	j->last_ckpt_bytes = len;
 	return 0;
 }
 
