@@ -138,6 +138,24 @@ static void body_stream(struct lcore_ctx *lc, const struct conn *c, const char *
 			memcpy(name, slash + 8, strlen(slash + 8) + 1);
 		return;
 	}
+	/* Consumer operations and SubscribeToShard name a consumer: IAM
+	 * authorises them on the consumer's ARN (stream ARN + /consumer/...). */
+	v = json_obj_get(&d, 0, "ConsumerARN");
+	if (v >= 0 && lc->toks[v].type == JSON_STRING) {
+		n = json_str_unescape(&d, (uint32_t)v, arn, arn_cap);
+		if (n < 0 || (size_t)n >= arn_cap) {
+			snprintf(arn, arn_cap, "*");
+			return;
+		}
+		arn[n] = 0;
+		const char *st = strstr(arn, ":stream/");
+		const char *co = st ? strstr(st, "/consumer/") : NULL;
+		if (st && co && (size_t)(co - st - 8) < name_cap) {
+			memcpy(name, st + 8, (size_t)(co - st - 8));
+			name[co - st - 8] = 0;
+		}
+		return;
+	}
 	v = json_obj_get(&d, 0, "StreamName");
 	if (v >= 0 && lc->toks[v].type == JSON_STRING) {
 		n = json_str_unescape(&d, (uint32_t)v, name, name_cap);
