@@ -6,11 +6,13 @@
 #
 # Suites: unit (meson 'fast'), slow (meson 'slow': crash and network tests),
 # unit under ASan/UBSan, e2e (pytest against
-# build/sluiced), e2e against build-asan/sluiced, fuzz (each fuzz_* target for
-# FUZZ_SECONDS, default 20).
+# build/sluiced), e2e against build-asan/sluiced, e2e-dpdk (the e2e suite
+# over --transport dpdk: af_packet on veth pairs in network namespaces, plus
+# test_dpdk.py), fuzz (each fuzz_* target for FUZZ_SECONDS, default 20).
 #
 # Environment: FUZZ_SECONDS (default 20); E2E_ASAN=full|smoke|off (default
-# full); SKIP_INSTALL=1 skips the apt-get step; JOBS (ninja -j, default nproc).
+# full); E2E_DPDK=full|smoke|off (default smoke); SKIP_INSTALL=1 skips the
+# apt-get step; JOBS (ninja -j, default nproc).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +21,7 @@ cd "$ROOT"
 PY=/usr/bin/python3
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 E2E_ASAN=${E2E_ASAN:-full}
+E2E_DPDK=${E2E_DPDK:-smoke}
 JOBS=${JOBS:-$(nproc)}
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -27,7 +30,15 @@ FAILED=0
 declare -a SUMMARY=()
 
 WORK=$(mktemp -d /tmp/sluice-run.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+NETNS_CLI=sl-e2e-cli-$$
+# Network namespaces of the e2e-dpdk suite go too, whatever happens.
+cleanup() {
+	if declare -F cleanup_netns >/dev/null; then
+		cleanup_netns
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 log() { printf '\n=== %s\n' "$*"; }
 
@@ -42,7 +53,7 @@ record() {
 DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
-      ethtool nftables sslscan libnghttp2-dev)
+      ethtool nftables sslscan libnghttp2-dev iputils-ping)
 
 install_deps() {
 	local missing=() p sudo=()
@@ -154,12 +165,15 @@ meson_suite() {
 }
 
 # pytest_suite NAME SLUICED [pytest args...]: counts from the junit xml.
+# PYTEST_WRAP (an array, may be empty) prefixes the pytest command.
+PYTEST_WRAP=()
 pytest_suite() {
 	local name=$1 bin=$2 xml counts rc=0
 	shift 2
 	log "suite $name (SLUICED=$bin)"
 	xml="$WORK/$name.xml"
-	SLUICED="$bin" "$PY" -m pytest tests/e2e -q --junitxml="$xml" "$@" || rc=$?
+	SLUICED="$bin" "${PYTEST_WRAP[@]}" "$PY" -m pytest tests/e2e -q --junitxml="$xml" "$@" ||
+		rc=$?
 	counts=$("$PY" - "$xml" <<-'EOF' 2>/dev/null || true
 		import sys, xml.etree.ElementTree as ET
 		root = ET.parse(sys.argv[1]).getroot()
@@ -252,6 +266,77 @@ if [ "$E2E_ASAN" != off ]; then
 	else
 		echo "no sluiced binary in build-asan/"
 		record e2e-asan 0 1
+	fi
+fi
+
+# e2e-dpdk: pytest runs in a client namespace of this run; each server gets
+# a namespace and veth pair of its own (tests/e2e/dpdk_net.py), all named
+# sl-e2e-*. Nothing here touches the host's interfaces.
+cleanup_netns() {
+	local ns tag
+	command -v ip >/dev/null || return 0
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^sl-e2e-' || true); do
+		# Ours (tag $$), or left by a run whose process is gone.
+		tag=${ns#sl-e2e-}
+		tag=${tag#cli-}
+		tag=${tag%%-*}
+		if [ "$tag" = "$$" ] || ! kill -0 "$tag" 2>/dev/null; then
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+			ip netns del "$ns" 2>/dev/null || true
+		fi
+	done
+}
+
+# dpdk_prereq: empty output when the DPDK e2e mode can run, else why not.
+dpdk_prereq() {
+	[ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, af_packet)"; return; }
+	local t
+	for t in ip ethtool nft; do
+		command -v "$t" >/dev/null || { echo "'$t' is not installed"; return; }
+	done
+	ip netns add "$NETNS_CLI" 2>"$WORK/netns.err" ||
+		{ echo "cannot create a network namespace: $(cat "$WORK/netns.err")"; return; }
+	ip -n "$NETNS_CLI" link set lo up 2>/dev/null || true
+	ip netns exec "$NETNS_CLI" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+	if ! ip netns exec "$NETNS_CLI" "$PY" -c \
+		'import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()' \
+		2>"$WORK/afp.err"; then
+		echo "no AF_PACKET sockets: $(tail -n 1 "$WORK/afp.err")"
+		return
+	fi
+	if ! ip netns exec "$NETNS_CLI" ip link add sl-probe0 type veth peer name sl-probe1 \
+		2>"$WORK/veth.err"; then
+		echo "cannot create veth pairs: $(cat "$WORK/veth.err")"
+		return
+	fi
+	ip netns exec "$NETNS_CLI" ip link del sl-probe0 2>/dev/null || true
+}
+
+# The full suite takes about 5 min over DPDK on a 2-vCPU VM (smoke plus
+# test_dpdk.py: about 80 s), so the default is smoke; E2E_DPDK=full for all.
+
+if [ "$E2E_DPDK" != off ]; then
+	if [ -z "$SLUICED_BIN" ]; then
+		echo "no sluiced binary in build/"
+		record e2e-dpdk 0 1
+	else
+		cleanup_netns
+		why=$(dpdk_prereq)
+		if [ -n "$why" ]; then
+			# CI has namespaces and af_packet: not being able to run
+			# this suite is a failure, never a silent pass.
+			echo "suite e2e-dpdk cannot run: $why"
+			record e2e-dpdk 0 1
+		else
+			sel=()
+			[ "$E2E_DPDK" = smoke ] && sel=(-m "smoke or dpdk")
+			PYTEST_WRAP=(ip netns exec "$NETNS_CLI" env SLUICE_TRANSPORT=dpdk
+				SLUICE_NETNS_TAG=$$)
+			pytest_suite e2e-dpdk "$ROOT/$SLUICED_BIN" "${sel[@]}"
+			PYTEST_WRAP=()
+		fi
+		cleanup_netns
 	fi
 fi
 

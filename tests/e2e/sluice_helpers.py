@@ -37,6 +37,30 @@ MAX_HASH = 2 ** 128 - 1
 # Every server started by this process, so a failing test can show their logs.
 ALL_SERVERS = []
 
+# SLUICE_TRANSPORT=dpdk: every Server runs `sluiced --transport dpdk` in a
+# network namespace of its own behind a veth pair (dpdk_net.py), and pytest
+# runs in the client namespace. Anything else: the kernel transport on
+# 127.0.0.1, as always.
+TRANSPORT = os.environ.get('SLUICE_TRANSPORT', 'kernel')
+DPDK = TRANSPORT == 'dpdk'
+DPDK_PORT = 4567  # DPDK mode refuses port 0
+
+
+def without_listen(args):
+    """(args without any --listen option, the port it named or 0)."""
+    out, port, it = [], 0, iter(args)
+    for a in it:
+        if a == '--listen':
+            val = next(it, '')
+        elif a.startswith('--listen='):
+            val = a.split('=', 1)[1]
+        else:
+            out.append(a)
+            continue
+        tail = val.rpartition(':')[2]
+        port = int(tail) if tail.isdigit() else 0
+    return out, port
+
 
 def default_binary():
     """$SLUICED, else build/sluiced under the repository root."""
@@ -205,6 +229,7 @@ class Server:
         self.port = None
         self.started_at = 0.0
         self.last_rc = None
+        self.net = None  # DPDK mode: dpdk_net.ServerNet, kept across restarts
         ALL_SERVERS.append(self)
 
     # --- process control -------------------------------------------------
@@ -230,13 +255,38 @@ class Server:
         # throttled, as they would be on Kinesis, and only the quota tests
         # are about that.
         quota = [] if '--quota-mode' in self.args else ['--quota-mode', 'off']
+        if DPDK:
+            return self._dpdk_command(listen, quota)
         return [self.binary, '--listen', listen, '--data-dir', self.data_dir] + quota + self.args
+
+    def _dpdk_command(self, listen, quota):
+        """The same server over DPDK in this Server's namespace: a --listen
+        from the caller or the test's args only contributes its port."""
+        args, port = without_listen(self.args)
+        port = port or without_listen(['--listen', listen])[1] or DPDK_PORT
+        return (self.net.exec_prefix() + [self.binary] + self.net.dpdk_args(port) +
+                ['--data-dir', self.data_dir] + quota + args)
+
+    def ensure_net(self):
+        """DPDK mode: makes this server's namespace and veth on first use."""
+        if DPDK and self.net is None:
+            import dpdk_net
+            dpdk_net.require_client_netns()
+            self.net = dpdk_net.ServerNet.create()
+        return self.net
+
+    def destroy_net(self):
+        """Removes the namespace (DPDK mode; call after stop())."""
+        if self.net is not None:
+            self.net.destroy()
+            self.net = None
 
     def start(self, timeout_s=20.0, listen='127.0.0.1:0'):
         if not os.path.exists(self.binary):
             raise AssertionError('sluiced binary not found at %s (set SLUICED=path)'
                                  % self.binary)
         os.makedirs(self.data_dir, exist_ok=True)
+        self.ensure_net()
         # A file left by a previous run names a port that is no longer ours.
         if os.path.exists(self.addr_file):
             os.unlink(self.addr_file)

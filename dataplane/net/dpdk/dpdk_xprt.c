@@ -32,12 +32,21 @@ struct dx_conn {
 	struct lcore_ctx *lc;
 	struct conn *c;
 	struct tcp_conn *tc; /* NULL once the stack said on_closed */
+	/* Bytes tcp_send took but conn_on_sent has not heard of yet. The stack
+	 * takes bytes synchronously; telling the connection layer from inside
+	 * its own flush would re-enter request processing, so the news is
+	 * delivered from the poll loop (as the kernel transport's completions
+	 * are). While some is pending, no further send starts. */
+	uint32_t sent_pending;
+	bool queued;
 };
 
 struct dx {
 	struct dpk_lcore *port;
 	struct net_stack *stack;
 	struct dx_conn *dc; /* parallel to lc->conns */
+	uint32_t *sent_q;   /* conn indexes with sent_pending, max_conns */
+	uint32_t n_sent_q;
 	uint32_t idle;
 };
 
@@ -68,7 +77,9 @@ static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
 	tcp_peer(tc, &ip, &port);
 	snprintf(c->peer, sizeof(c->peer), "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff,
 		 (ip >> 8) & 0xff, ip & 0xff, port);
-	dx->dc[c->idx] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc };
+	bool queued = dx->dc[c->idx].queued; /* a stale entry of the slot's last
+						 user may still sit in sent_q */
+	dx->dc[c->idx] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc, .queued = queued };
 	return &dx->dc[c->idx];
 }
 
@@ -90,7 +101,7 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c);
 static void dx_on_writable(void *cookie)
 {
 	struct dx_conn *d = cookie;
-	if (d->c->send_busy)
+	if (d->c->send_busy && !d->sent_pending)
 		dx_send(d->lc, d->c);
 }
 
@@ -99,6 +110,7 @@ static void dx_on_closed(void *cookie, int err)
 	struct dx_conn *d = cookie;
 	struct conn *c = d->c;
 	d->tc = NULL;
+	d->sent_pending = 0; /* a queued entry finds nothing to report */
 	if (c->state == CONN_OPEN)
 		conn_on_eof(d->lc, c, err ? err : -ECONNRESET); /* -> dx_close */
 	if (c->state == CONN_CLOSING)
@@ -157,8 +169,9 @@ static int dx_init(struct lcore_ctx *lc)
 		return -ENOMEM;
 	lc->xprt_priv = dx;
 	dx->dc = calloc(lc->max_conns, sizeof(*dx->dc));
+	dx->sent_q = calloc(lc->max_conns, sizeof(*dx->sent_q));
 	dx->port = dpk_lcore(lc->sh->dpk, lc->idx);
-	if (!dx->dc || !dx->port)
+	if (!dx->dc || !dx->sent_q || !dx->port)
 		return -ENOMEM;
 	struct net_config nc = {
 		.ip = cfg->ip4_addr,
@@ -187,6 +200,24 @@ static int dx_init(struct lcore_ctx *lc)
 	return 0;
 }
 
+/* Tells connections what the stack took since the last poll. Only the
+ * connections queued before this call are served: sends they start now are
+ * reported at the next poll, so this always ends. */
+static void dx_deliver_sent(struct lcore_ctx *lc, struct dx *dx)
+{
+	uint32_t n = dx->n_sent_q;
+	for (uint32_t i = 0; i < n; i++) {
+		struct dx_conn *d = &dx->dc[dx->sent_q[i]];
+		uint32_t bytes = d->sent_pending;
+		d->sent_pending = 0;
+		d->queued = false;
+		if (bytes && d->c && d->c->state != CONN_FREE && d->c->send_busy)
+			conn_on_sent(lc, d->c, bytes);
+	}
+	memmove(dx->sent_q, dx->sent_q + n, (dx->n_sent_q - n) * sizeof(*dx->sent_q));
+	dx->n_sent_q -= n;
+}
+
 static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 {
 	(void)timeout_ms; /* poll mode: never sleeps in the kernel */
@@ -199,6 +230,7 @@ static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 		dpk_frame_free(&f[i]);
 	}
 	int t = net_timers(dx->stack, now);
+	dx_deliver_sent(lc, dx);
 	dpk_tx_flush(dx->port);
 	if (n || t > 0) {
 		dx->idle = 0;
@@ -213,8 +245,8 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c)
 {
 	struct dx *dx = lc->xprt_priv;
 	struct dx_conn *d = &dx->dc[c->idx];
-	if (!d->tc)
-		return;
+	if (!d->tc || d->sent_pending)
+		return; /* the poll loop reports the pending bytes, then we go on */
 	uint32_t len;
 	const uint8_t *p = conn_out_ptr(c, &len);
 	if (!len)
@@ -224,9 +256,13 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c)
 		conn_on_eof(lc, c, n);
 		return;
 	}
-	if (n > 0)
-		conn_on_sent(lc, c, (uint32_t)n); /* may send the rest: bounded by
-						     the send buffer filling up */
+	if (n > 0) {
+		d->sent_pending = (uint32_t)n;
+		if (!d->queued) {
+			d->queued = true;
+			dx->sent_q[dx->n_sent_q++] = c->idx;
+		}
+	}
 	/* n == 0: the send buffer is full; on_writable resumes. */
 }
 
@@ -260,6 +296,7 @@ static void dx_fini(struct lcore_ctx *lc)
 		return;
 	/* Open connections get on_closed(-ECONNABORTED): their slots go. */
 	net_destroy(dx->stack);
+	free(dx->sent_q);
 	free(dx->dc);
 	free(dx);
 	lc->xprt_priv = NULL;
