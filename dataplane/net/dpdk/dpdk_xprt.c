@@ -14,6 +14,7 @@
  * Slot lifetime: a connection slot is released (conn_released) only when the
  * stack has called on_closed, after which the tcp_conn is never touched. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,15 @@ static void dx_fini(struct lcore_ctx *lc)
 	struct dx *dx = lc->xprt_priv;
 	if (!dx)
 		return;
+	struct net_stats ns;
+	net_stats(dx->stack, &ns);
+	SL_INFO("stack: %" PRIu64 " rx / %" PRIu64 " tx frames, %" PRIu64 " accepted, %" PRIu64
+		" retransmits (%" PRIu64 " fast), %" PRIu64 " SYN cookies sent / %" PRIu64
+		" ok, %" PRIu64 " challenge ACKs, %" PRIu64 " fault drops, %" PRIu64 " dups, %"
+		PRIu64 " reorders",
+		ns.rx_frames, ns.tx_frames, ns.tcp_accepted, ns.tcp_retransmits,
+		ns.tcp_fast_retransmits, ns.syn_cookies_sent, ns.syn_cookies_ok,
+		ns.tcp_challenge_acks, ns.fault_dropped, ns.fault_duplicated, ns.fault_reordered);
 	/* Open connections get on_closed(-ECONNABORTED): their slots go. */
 	net_destroy(dx->stack);
 	free(dx->sent_q);
