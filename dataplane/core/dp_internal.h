@@ -27,6 +27,8 @@
 #include "storage/st.h"
 
 #define DP_MAX_LOG_LCORES 16
+/* Enhanced fan-out: each (consumer, shard) subscription gets 2 MiB/s. */
+#define SUB_BYTES_PER_S (2u << 20)
 #define DP_RING_SIZE 1024
 
 enum dp_kind {
@@ -91,6 +93,7 @@ struct dp_msg {
 	uint16_t http_status; /* DP_GET: response */
 	char *resp;	      /* DP_GET: JSON body (malloc), freed by the io lcore */
 	uint32_t resp_len;
+	uint64_t bytes;	      /* DP_GET: record data bytes in the response */
 };
 
 struct rte_ring;

@@ -333,6 +333,7 @@ static void log_sub_event(struct log_ctx *lg, struct dp_msg *m, struct jw *w,
 	jw_obj_end(w);
 	BUG_ON(w->overflow);
 	m->seq = next;
+	m->bytes = g->bytes;
 	m->resp = w->buf;
 	m->resp_len = (uint32_t)w->len;
 	log_reply(lg, m);
@@ -365,8 +366,10 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 	jw_arr_begin(&w);
 	struct get_ctx g = { .w = &w };
 	st_seq_t start = m->after ? m->seq + 1 : m->seq, next = start;
+	/* A subscription event carries at most one second of its 2 MiB/s. */
+	uint64_t max_bytes = m->sub ? SUB_BYTES_PER_S : REC_GET_MAX_DATA_BYTES;
 	int n = st_read(lg->j, m->stream_id, m->shard_index, start, log_retention_floor(m),
-			m->limit, REC_GET_MAX_DATA_BYTES, get_record, &g, &next);
+			m->limit, max_bytes, get_record, &g, &next);
 	if (n < 0 || g.err) {
 		SL_WARN("GetRecords read failed on shard %u: %s", m->shard_index,
 			strerror(-(n < 0 ? n : g.err)));

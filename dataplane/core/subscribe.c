@@ -45,6 +45,7 @@ struct sub {
 	uint64_t reg_key;
 	uint64_t started_ms, next_poll_ms, last_event_ms;
 	bool msg_out;
+	uint64_t win_ms, win_bytes; /* this second's window of the 2 MiB/s */
 	bool resolved; /* the starting position is a sequence number now */
 	bool done;     /* end: free once the message is back */
 	struct dp_msg msg;
@@ -199,6 +200,15 @@ void sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 				sub_done(s);
 		}
 		s->next_poll_ms = records ? lc->now_ms : lc->now_ms + SUB_IDLE_POLL_MS;
+		/* 2 MiB/s per subscription: a window that is used up waits for
+		 * the next second. */
+		if (lc->now_ms - s->win_ms >= 1000) {
+			s->win_ms = lc->now_ms;
+			s->win_bytes = 0;
+		}
+		s->win_bytes += m->bytes;
+		if (s->win_bytes >= SUB_BYTES_PER_S && s->next_poll_ms < s->win_ms + 1000)
+			s->next_poll_ms = s->win_ms + 1000;
 	}
 	free(m->resp);
 	m->resp = NULL;
