@@ -70,34 +70,6 @@ struct sigv4_verifier {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static const char hexdig[] = "0123456789abcdef";
-static const char hexdig_up[] = "0123456789ABCDEF";
-
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[in[i] >> 4];
-		out[2 * i + 1] = hexdig[in[i] & 15];
-	}
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool is_unreserved(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.' || c == '~';
-}
-
 static bool is_lws(char c)
 {
 	return c == ' ' || c == '\t';
@@ -157,8 +129,8 @@ static void hs_put(struct hstream *h, const void *p, size_t n)
 static void hs_put_pct(struct hstream *h, uint8_t c)
 {
 	hs_putc(h, '%');
-	hs_putc(h, (uint8_t)hexdig_up[c >> 4]);
-	hs_putc(h, (uint8_t)hexdig_up[c & 15]);
+	hs_putc(h, (uint8_t)sv_hexc(c >> 4, true));
+	hs_putc(h, (uint8_t)sv_hexc(c & 15, true));
 }
 
 /* ---- canonical URI ---------------------------------------------------- */
@@ -193,7 +165,7 @@ static int put_canonical_uri(struct sigv4_verifier *v, struct hstream *h, struct
 			hs_putc(h, '/');
 		for (uint32_t k = 0; k < v->seg[i].len; k++) {
 			uint8_t c = (uint8_t)v->seg[i].ptr[k];
-			if (is_unreserved(c))
+			if (sv_unreserved(c))
 				hs_putc(h, c);
 			else
 				hs_put_pct(h, c);
@@ -227,17 +199,17 @@ static int enc_next(struct enc_iter *it)
 	if (c == '+')
 		c = ' ';
 	else if (c == '%' && it->pos + 2 <= it->s.len) {
-		int hi = hexval(it->s.ptr[it->pos]), lo = hexval(it->s.ptr[it->pos + 1]);
+		int hi = sv_hexval(it->s.ptr[it->pos]), lo = sv_hexval(it->s.ptr[it->pos + 1]);
 		if (hi >= 0 && lo >= 0) {
 			c = (uint8_t)(hi << 4 | lo);
 			it->pos += 2;
 		}
 	}
-	if (is_unreserved(c))
+	if (sv_unreserved(c))
 		return c;
 	it->pend[0] = '%';
-	it->pend[1] = (uint8_t)hexdig_up[c >> 4];
-	it->pend[2] = (uint8_t)hexdig_up[c & 15];
+	it->pend[1] = (uint8_t)sv_hexc(c >> 4, true);
+	it->pend[2] = (uint8_t)sv_hexc(c & 15, true);
 	it->npend = 3;
 	it->ipend = 1;
 	return '%';
@@ -728,7 +700,7 @@ static int hash_canonical_request(struct sigv4_verifier *v, const struct sigv4_r
 	if (EVP_Digest(req->body_len ? req->body : (const uint8_t *)"", req->body_len, dg, &dlen,
 		       v->sha256, NULL) != 1)
 		return -EIO;
-	hex_encode(dg, 32, hex);
+	sv_hex_encode(dg, 32, hex);
 	const struct sl_header *ph = sl_header_find(req->hdrs, req->nhdrs, "x-amz-content-sha256");
 	if (ph) {
 		struct sl_slice pv = slice_trim(ph->value);
@@ -741,7 +713,7 @@ static int hash_canonical_request(struct sigv4_verifier *v, const struct sigv4_r
 	hs_flush(&h);
 	if (h.err || EVP_DigestFinal_ex(v->md, dg, &dlen) != 1 || dlen != 32)
 		return -EIO;
-	hex_encode(dg, 32, out);
+	sv_hex_encode(dg, 32, out);
 	return 0;
 }
 
@@ -763,7 +735,7 @@ static int compute_signature(struct sigv4_verifier *v, const struct sigv4_reques
 		return -E2BIG;
 	if (hmac256(v, key, 32, sts, (size_t)n, mac))
 		return -EIO;
-	hex_encode(mac, 32, sig_hex);
+	sv_hex_encode(mac, 32, sig_hex);
 	return 0;
 }
 

@@ -4,6 +4,12 @@
 #ifndef SL_CRYPTO_SIGV4_INTERNAL_H
 #define SL_CRYPTO_SIGV4_INTERNAL_H
 
+#include <stdint.h>
+
+#include <stddef.h>
+
+#include <stdbool.h>
+
 #include "crypto/sigv4.h"
 
 #define SIGV4_KEYID_MAX 128	  /* fits sigv4_identity.access_key */
@@ -35,5 +41,40 @@ struct sigv4_keyring {
  * value (for the "got '...'" message). Same return convention. */
 int sigv4_parse_auth_ex(struct sl_slice value, struct sigv4_auth *out, uint32_t *missing,
 			struct sl_slice *credential, const char **why);
+
+
+/* Byte-level rules shared by the verifier (sigv4.c) and the signer
+ * (sigv4_sign.c): one definition, so both canonicalise alike. */
+static inline char sv_hexc(unsigned v, bool upper)
+{
+	return (upper ? "0123456789ABCDEF" : "0123456789abcdef")[v & 15];
+}
+
+/* Lower-case hex of in[0..n) into out[0..2n). */
+static inline void sv_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = sv_hexc(in[i] >> 4, false);
+		out[2 * i + 1] = sv_hexc(in[i], false);
+	}
+}
+
+static inline int sv_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* RFC 3986 unreserved characters: never percent-encoded by SigV4. */
+static inline bool sv_unreserved(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.' || c == '~';
+}
 
 #endif

@@ -12,6 +12,7 @@
  * collapsed, repeats joined with ','. The canonical request is built in a
  * fixed scratch buffer owned by the signer (no malloc per request). */
 #include "crypto/sigv4.h"
+#include "crypto/sigv4_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,34 +54,6 @@ struct sigv4_signer {
 	char buf[SIGV4_SIGN_SCRATCH_BYTES];
 };
 
-static const char hex_lo[] = "0123456789abcdef";
-static const char hex_up[] = "0123456789ABCDEF";
-
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex_lo[in[i] >> 4];
-		out[2 * i + 1] = hex_lo[in[i] & 15];
-	}
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool unreserved(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.' || c == '~';
-}
-
 static uint8_t lower(uint8_t c)
 {
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
@@ -105,11 +78,11 @@ static void putc_(struct sigv4_signer *s, uint8_t c)
 
 static void put_enc(struct sigv4_signer *s, uint8_t c)
 {
-	if (unreserved(c)) {
+	if (sv_unreserved(c)) {
 		putc_(s, c);
 		return;
 	}
-	char e[3] = { '%', hex_up[c >> 4], hex_up[c & 15] };
+	char e[3] = { '%', sv_hexc(c >> 4, true), sv_hexc(c & 15, true) };
 	put(s, e, 3);
 }
 
@@ -179,7 +152,7 @@ int sigv4_sha256_hex(struct sigv4_signer *s, const void *data, size_t len, char 
 	unsigned dl = 0;
 	if (EVP_Digest(len ? data : "", len, dg, &dl, s->sha256, NULL) != 1 || dl != 32)
 		return -EIO;
-	to_hex(dg, 32, out);
+	sv_hex_encode(dg, 32, out);
 	out[64] = 0;
 	return 0;
 }
@@ -261,7 +234,7 @@ static void put_query_part(struct sigv4_signer *s, struct sl_slice p)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%' && i + 2 < p.len) {
-			int hi = hexval(p.ptr[i + 1]), lo = hexval(p.ptr[i + 2]);
+			int hi = sv_hexval(p.ptr[i + 1]), lo = sv_hexval(p.ptr[i + 2]);
 			if (hi >= 0 && lo >= 0) {
 				c = (uint8_t)(hi << 4 | lo);
 				i += 2;
@@ -481,7 +454,7 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *req,
 		return -E2BIG;
 	if (signing_key(s, date) || hmac256(s, s->key, 32, sts, (size_t)n, mac))
 		return -EIO;
-	to_hex(mac, 32, sig);
+	sv_hex_encode(mac, 32, sig);
 	sig[64] = 0;
 	n = snprintf(out, cap,
 		     SIGN_ALGO " Credential=%s/%.8s/%s/%s/aws4_request, SignedHeaders=%.*s, "
