@@ -461,7 +461,11 @@ void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uin
 	if (c->state != CONN_OPEN)
 		return;
 	c->last_rx_ms = lc->now_ms;
-	if (tls_conn_feed(c->tls, data, len) < 0) {
+	/* While a request waits (its bytes pinned in `in`), plaintext cannot
+	 * be read out of TLS; a client that keeps sending then fills TLS's
+	 * input. Bound it: past CONN_TLS_BACKLOG_MAX the connection goes. */
+	if (tls_conn_feed(c->tls, data, len) < 0 ||
+	    tls_conn_pending_in(c->tls) > CONN_TLS_BACKLOG_MAX) {
 		conn_close(lc, c);
 		return;
 	}
