@@ -57,6 +57,9 @@ struct h2_conn {
 	struct h2_stream *ready_head, *ready_tail;
 	struct h2_stream *cur; /* the stream whose request is in c's slot */
 	uint32_t max_body;
+	/* Request body bytes held by all streams: window updates are automatic,
+	 * so this, not flow control, bounds a connection's memory. */
+	uint64_t buffered;
 };
 
 static void stream_free(struct h2_conn *h, struct h2_stream *st)
@@ -67,6 +70,7 @@ static void stream_free(struct h2_conn *h, struct h2_stream *st)
 		h->all = st->next_all;
 	if (st->next_all)
 		st->next_all->prev_all = st->prev_all;
+	h->buffered -= st->blen;
 	free(st->hbuf);
 	free(st->body);
 	free(st->resp);
@@ -122,7 +126,8 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
 	if (!st)
 		return 0;
-	if ((uint64_t)st->blen + len > c->h2->max_body) {
+	if ((uint64_t)st->blen + len > c->h2->max_body ||
+	    c->h2->buffered + len > 2ull * c->h2->max_body) {
 		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
 		return 0;
 	}
@@ -138,6 +143,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 	}
 	memcpy(st->body + st->blen, data, len);
 	st->blen += (uint32_t)len;
+	c->h2->buffered += len;
 	return 0;
 }
 
@@ -434,6 +440,8 @@ void h2_request_done(struct lcore_ctx *lc, struct conn *c)
 	 * stays with the stream until nghttp2 closes it. */
 	free(st->hbuf);
 	free(st->body);
+	c->h2->buffered -= st->blen;
+	st->blen = 0;
 	st->hbuf = NULL;
 	st->body = NULL;
 	if (st->id == -1)
