@@ -23,6 +23,10 @@ struct sl_config {
 	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
 	char tls_client_ca[SL_PATH_MAX]; /* mTLS: "" = off */
 	char credentials[SL_PATH_MAX]; /* "" = DIR/credentials */
+	/* Master keys, data keys and the iterator key; "" = DIR/keys. Outside
+	 * DIR, a copy of the data directory (a stolen or discarded disk) holds
+	 * only ciphertext. */
+	char keys_dir[SL_PATH_MAX];
 	char account_id[16];
 	uint32_t create_delay_ms;
 	uint32_t delete_delay_ms;

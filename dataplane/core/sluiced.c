@@ -60,6 +60,43 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* Creates dir (and its parents) 0700 if missing, then makes sure it is a
+ * directory owned by us that nobody else can enter: an existing one with
+ * group or other bits is tightened to 0700 (logged), one owned by another
+ * user is refused. Everything sluice keeps (journals, metadata, keys,
+ * credentials) lives under such a directory, so a permissive mode left by
+ * an earlier install or a careless mkdir must not leak it. Returns 0 or
+ * -errno (-EPERM: another owner; -ENOTDIR). */
+static int secure_dir(const char *dir)
+{
+	int rc = mkdir_p(dir, 0700);
+	if (rc < 0)
+		return rc;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+	} else if (!S_ISDIR(st.st_mode)) {
+		rc = -ENOTDIR;
+	} else if (st.st_uid != geteuid()) {
+		SL_ERR("%s belongs to uid %u, not to us (uid %u): refusing to use it", dir,
+		       (unsigned)st.st_uid, (unsigned)geteuid());
+		rc = -EPERM;
+	} else if (st.st_mode & 077) {
+		if (fchmod(fd, 0700) < 0) {
+			rc = -errno;
+		} else {
+			SL_WARN("%s was mode %04o: tightened to 0700", dir,
+				(unsigned)(st.st_mode & 07777));
+			rc = 0;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 /* DIR/sluiced.addr holds "HOST:PORT\n" once the server accepts connections;
  * written via rename so a reader never sees half a line. */
 static int write_addr_file(const struct sl_config *cfg, uint16_t port)
@@ -93,15 +130,12 @@ static int log_main(void *arg)
 	return log_lcore_run(arg);
 }
 
-/* The shard-iterator MAC key: 32 random bytes in DIR/keys/iterator.key
+/* The shard-iterator MAC key: 32 random bytes in KEYS/iterator.key
  * (0600), kept across restarts so iterators stay valid for their 5 minutes. */
-static int load_iter_key(const struct sl_config *cfg, uint8_t key[32])
+static int load_iter_key(const char *dir, uint8_t key[32])
 {
-	char dir[SL_PATH_MAX + 8], path[SL_PATH_MAX + 32];
-	snprintf(dir, sizeof(dir), "%s/keys", cfg->data_dir);
+	char path[SL_PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/iterator.key", dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = read(fd, key, 32);
@@ -170,6 +204,27 @@ static int setup_tls(const struct sl_config *cfg)
 	return 0;
 }
 
+/* The keys directory: secured like the data directory. A data directory
+ * that already holds streams (DIR/meta.db) but a keys directory without
+ * master keys means the operator pointed --keys-dir at the wrong place (or
+ * forgot it): starting would mint new master keys and leave every encrypted
+ * stream unreadable, so refuse instead. */
+static int check_keys_dir(const struct sl_config *cfg, const char *kdir)
+{
+	char meta[SL_PATH_MAX + 16], masters[SL_PATH_MAX + 16];
+	snprintf(meta, sizeof(meta), "%s/meta.db", cfg->data_dir);
+	snprintf(masters, sizeof(masters), "%s/masters", kdir);
+	if (access(meta, F_OK) == 0 && access(masters, F_OK) != 0 && errno == ENOENT) {
+		SL_ERR("%s holds streams but %s has no master keys: give the --keys-dir "
+		       "they were created with", cfg->data_dir, kdir);
+		return -ENOENT;
+	}
+	int rc = secure_dir(kdir);
+	if (rc < 0)
+		SL_ERR("cannot use %s as the keys directory: %s", kdir, strerror(-rc));
+	return rc;
+}
+
 static struct sigv4_keyring *load_keys(const struct sl_config *cfg)
 {
 	char path[SL_PATH_MAX + 32];
@@ -186,10 +241,17 @@ static struct sigv4_keyring *load_keys(const struct sl_config *cfg)
 static int run(const struct sl_config *cfg)
 {
 	int rc;
-	if ((rc = mkdir_p(cfg->data_dir, 0700)) < 0) {
-		SL_ERR("cannot create %s: %s", cfg->data_dir, strerror(-rc));
+	if ((rc = secure_dir(cfg->data_dir)) < 0) {
+		SL_ERR("cannot use %s as the data directory: %s", cfg->data_dir, strerror(-rc));
 		return 1;
 	}
+	char kdir[SL_PATH_MAX + 8];
+	if (cfg->keys_dir[0])
+		snprintf(kdir, sizeof(kdir), "%s", cfg->keys_dir);
+	else
+		snprintf(kdir, sizeof(kdir), "%s/keys", cfg->data_dir);
+	if ((rc = check_keys_dir(cfg, kdir)) < 0)
+		return 1;
 	char addr_path[SL_PATH_MAX + 32];
 	snprintf(addr_path, sizeof(addr_path), "%s/sluiced.addr", cfg->data_dir);
 	unlink(addr_path);
@@ -216,12 +278,10 @@ static int run(const struct sl_config *cfg)
 		return 1;
 	}
 	g_sh.cfg = cfg;
-	if ((rc = load_iter_key(cfg, g_sh.iter_key)) < 0) {
+	if ((rc = load_iter_key(kdir, g_sh.iter_key)) < 0) {
 		SL_ERR("cannot create the iterator key: %s", strerror(-rc));
 		return 1;
 	}
-	char kdir[SL_PATH_MAX + 8];
-	snprintf(kdir, sizeof(kdir), "%s/keys", cfg->data_dir);
 	g_sh.kr = kr_open(kdir);
 	if (!g_sh.kr) {
 		SL_ERR("cannot open the keyring in %s: %s", kdir, strerror(errno));
