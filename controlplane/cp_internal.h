@@ -4,11 +4,13 @@
 #ifndef SL_CONTROLPLANE_CP_INTERNAL_H
 #define SL_CONTROLPLANE_CP_INTERNAL_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
 
+#include "common/u128.h"
 #include "controlplane/cp.h"
 
 #define CP_NAME_MAX 128		 /* stream name, code points (ASCII by pattern) */
@@ -17,6 +19,9 @@
 #define CP_SHARD_ID_CAP 24	 /* "shardId-" + 12 digits */
 #define CP_HASH_CAP 40		 /* 2^128-1 has 39 digits */
 #define CP_SEQ_CAP 64
+/* Hash keys and sequence numbers are written with sl_u128_fmt. */
+static_assert(CP_HASH_CAP >= SL_U128_DEC_CAP && CP_SEQ_CAP >= SL_U128_DEC_CAP,
+	      "a 128-bit decimal must fit");
 #define CP_MAX_SHARDS_PER_STREAM 100000u
 #define CP_ON_DEMAND_SHARDS 4u
 #define CP_DEFAULT_RETENTION_HOURS 24u
@@ -257,8 +262,6 @@ int cp_store_set_encryption(struct cp_store *st, const char *name, const char *k
 void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *out);
 /* Hash key range of shard i of n as decimal strings (exactly Kinesis's split). */
 void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_HASH_CAP]);
-/* Unsigned 128-bit value -> decimal. */
-void cp_u128_dec(unsigned __int128 v, char out[CP_HASH_CAP]);
 /* The first sequence number of a shard (see the comment at the definition). */
 void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP]);
 /* Executes one call (any op); fills status/resp. */
