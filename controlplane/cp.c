@@ -224,7 +224,7 @@ struct cp *cp_open(const struct cp_config *cfg)
 	cp->cfg.data_dir = cp->data_dir;
 	cp->cfg.account_id = cp->account_id;
 	atomic_init(&cp->stop, false);
-	cp->st = cp_store_open(cp->data_dir);
+	cp->st = cp_store_open(&cp_store_sqlite_ops, cp->data_dir);
 	if (cp->st == NULL) {
 		rc = -errno;
 		goto fail;

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private declarations of the control plane: the metadata store (cp_store.c),
- * the operations (cp_streams.c) and the control thread (cp.c). */
+/* Private declarations of the control plane: the records of the metadata
+ * store (its interface is cp_store.h), the operations (cp_streams.c) and the
+ * control thread (cp.c). */
 #ifndef SL_CONTROLPLANE_CP_INTERNAL_H
 #define SL_CONTROLPLANE_CP_INTERNAL_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
 
+#include "common/u128.h"
 #include "controlplane/cp.h"
+#include "controlplane/cp_store.h"
 
 #define CP_NAME_MAX 128		 /* stream name, code points (ASCII by pattern) */
 #define CP_ARN_CAP 256		 /* arn:aws:kinesis:<region 63>:<12>:stream/<128> */
@@ -17,6 +21,9 @@
 #define CP_SHARD_ID_CAP 24	 /* "shardId-" + 12 digits */
 #define CP_HASH_CAP 40		 /* 2^128-1 has 39 digits */
 #define CP_SEQ_CAP 64
+/* Hash keys and sequence numbers are written with sl_u128_fmt. */
+static_assert(CP_HASH_CAP >= SL_U128_DEC_CAP && CP_SEQ_CAP >= SL_U128_DEC_CAP,
+	      "a 128-bit decimal must fit");
 #define CP_MAX_SHARDS_PER_STREAM 100000u
 #define CP_ON_DEMAND_SHARDS 4u
 #define CP_DEFAULT_RETENTION_HOURS 24u
@@ -94,7 +101,6 @@ struct cp_tag {
 	char value[257];
 };
 
-struct cp_store;
 struct rte_ring;
 struct rte_rcu_qsbr;
 
@@ -160,105 +166,11 @@ void cp_route_reclaim(struct cp *cp, bool wait);
  * cp_stop closes it. */
 struct cp *cp_open(const struct cp_config *cfg);
 
-/* --- cp_store.c: SQLite metadata (all functions return 0 or -errno) --- */
-struct cp_store *cp_store_open(const char *dir); /* NULL + errno */
-void cp_store_close(struct cp_store *st);
-/* -ENOENT when absent. */
-int cp_store_get(struct cp_store *st, const char *name, struct cp_stream *out);
-/* Inserts the stream (assigning s->id), its shard_count shards (cp_shard_make)
- * and tags, in one durable transaction. -EEXIST when the name is taken. */
-int cp_store_create(struct cp_store *st, struct cp_stream *s, const struct cp_tag *tags,
-		    uint32_t n_tags);
-int cp_store_set_status(struct cp_store *st, const char *name, uint8_t status,
-			int64_t deadline_ms);
-int cp_store_set_retention(struct cp_store *st, const char *name, uint32_t hours);
-int cp_store_remove(struct cp_store *st, const char *name);
-/* Streams and shards counted against the account limits. */
-int cp_store_totals(struct cp_store *st, uint32_t *streams, uint64_t *shards);
-/* Streams with name > after (NULL: from the start), by name, at most limit.
- * cb returns 0 to go on. Returns the count visited or -errno. */
-int cp_store_list(struct cp_store *st, const char *after, uint32_t limit,
-		  int (*cb)(void *arg, const struct cp_stream *s), void *arg);
-/* Shards of a stream with id > after (NULL: all), by index, at most limit. */
-int cp_store_shards(struct cp_store *st, const char *name, const char *after, uint32_t limit,
-		    int (*cb)(void *arg, const struct cp_shard *sh), void *arg);
-/* Closes parents (closed_ms = now_ms), inserts the children (index, ids,
- * ranges, lineage, created_ms set by the caller), adjusts shard_count and
- * sets the stream's status/deadline, in one durable transaction. -ESTALE
- * when a parent is not open any more. */
-int cp_store_reshard(struct cp_store *st, const char *name, const uint32_t *parents,
-		     uint32_t n_parents, const struct cp_shard *children, uint32_t n_children,
-		     int64_t now_ms, uint8_t status, int64_t deadline_ms);
-/* One shard by id; -ENOENT when absent. */
-int cp_store_shard_get(struct cp_store *st, const char *name, uint32_t index,
-		       struct cp_shard *out);
-/* Latest shard created_ms of a stream (0 when none). */
-int cp_store_last_created(struct cp_store *st, const char *name, int64_t *out_ms);
-/* Records a parent's EndingSequenceNumber (decimal). */
-int cp_store_set_end_seq(struct cp_store *st, const char *name, uint32_t index,
-			 const char *seq);
-/* Closed shards without an ending sequence number, at most 64 per call. */
-int cp_store_unsealed(struct cp_store *st,
-		      int (*cb)(void *arg, uint64_t stream_id, const char *name, uint32_t index),
-		      void *arg);
-/* Sets an integer column of streams: col is one of "mode", "max_record_kib",
- * "warm_mibps", "metrics" (a constant of the caller, never request data). */
-int cp_store_set_int(struct cp_store *st, const char *name, const char *col, int64_t value);
-/* Streams in ON_DEMAND mode. */
-int cp_store_on_demand_count(struct cp_store *st, uint32_t *out);
-/* UpdateShardCount calls of a stream since since_ms; and recording one. */
-int cp_store_scalings(struct cp_store *st, const char *name, int64_t since_ms, uint32_t *out);
-int cp_store_add_scaling(struct cp_store *st, const char *name, int64_t at_ms);
-/* Tags of a stream with key > after (NULL: all), by key, at most limit. */
-int cp_store_tags(struct cp_store *st, const char *name, const char *after, uint32_t limit,
-		  int (*cb)(void *arg, const struct cp_tag *t), void *arg);
-int cp_store_tags_put(struct cp_store *st, const char *name, const struct cp_tag *tags,
-		      uint32_t n);
-int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[129], uint32_t n);
-/* Account-wide settings in the meta table; get: -ENOENT when unset. */
-int cp_store_meta_get(struct cp_store *st, const char *key, char *out, size_t cap);
-int cp_store_meta_set(struct cp_store *st, const char *key, const char *value);
-/* Applies every lifecycle transition due at now_ms; returns the count. */
-int cp_store_run_due(struct cp_store *st, int64_t now_ms);
-/* Earliest pending deadline, INT64_MAX when none. */
-int64_t cp_store_next_deadline(struct cp_store *st);
-
-/* --- consumers and encryption (cp_store.c) --- */
-/* Inserts a consumer. -EEXIST when the stream already has one of that name. */
-int cp_store_consumer_add(struct cp_store *st, const struct cp_consumer *c);
-/* By stream and name, or by ARN (stream NULL, key = arn). -ENOENT when absent. */
-int cp_store_consumer_get(struct cp_store *st, const char *stream, const char *key,
-			  struct cp_consumer *out);
-int cp_store_consumer_set_status(struct cp_store *st, const char *stream, const char *name,
-				 uint8_t status, int64_t deadline_ms);
-int cp_store_consumer_remove(struct cp_store *st, const char *stream, const char *name);
-/* Every consumer of a stream DELETING with deadline_ms (DeleteStream with
- * EnforceConsumerDeletion; they go with the stream). */
-int cp_store_consumers_deleting(struct cp_store *st, const char *stream, int64_t deadline_ms);
-/* Consumers of a stream: all of them, and those CREATING. */
-int cp_store_consumer_counts(struct cp_store *st, const char *stream, uint32_t *total,
-			     uint32_t *creating);
-/* Consumers of a stream with name > after (NULL: all), by name, at most
- * limit. Returns the count visited or -errno. */
-int cp_store_consumers(struct cp_store *st, const char *stream, const char *after,
-		       uint32_t limit, int (*cb)(void *arg, const struct cp_consumer *c),
-		       void *arg);
-/* ACTIVE consumers of ACTIVE/UPDATING streams, by ARN, with the stream id. */
-int cp_store_route_consumers(struct cp_store *st,
-			     int (*cb)(void *arg, const struct cp_consumer *c, uint64_t id),
-			     void *arg);
-/* Records the stream's encryption (key_id NULL: NONE) and sets its status
- * and deadline, in one durable transaction. */
-int cp_store_set_encryption(struct cp_store *st, const char *name, const char *key_id,
-			    uint8_t status, int64_t deadline_ms);
-
 /* --- cp_streams.c --- */
 /* Fills shard i of an n-shard stream created at created_ms. */
 void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *out);
 /* Hash key range of shard i of n as decimal strings (exactly Kinesis's split). */
 void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_HASH_CAP]);
-/* Unsigned 128-bit value -> decimal. */
-void cp_u128_dec(unsigned __int128 v, char out[CP_HASH_CAP]);
 /* The first sequence number of a shard (see the comment at the definition). */
 void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP]);
 /* Executes one call (any op); fills status/resp. */

@@ -22,30 +22,24 @@
 #define CP_PAT_HASH "0|([1-9]\\d{0,38})"
 static const char *const cp_scaling_types[] = { "UNIFORM_SCALING" };
 
-/* HashKey pattern of the model: 0|([1-9]\d{0,38}), whole string. */
+/* HashKey pattern of the model: 0|([1-9]\d{0,38}), whole string. A value
+ * above 2^128-1 matches the pattern (-ERANGE): the range check rejects it. */
 static bool cp_match_hash(const char *s, size_t n)
 {
-	if (n == 0 || n > 39 || (s[0] == '0' && n > 1))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
+	sl_u128 v;
+
+	return n <= SL_U128_DEC_MAX && sl_u128_parse(s, n, &v) != -EINVAL;
 }
 
-/* Decimal -> u128; values above 2^128-1 (39 digits allow up to 10^39-1)
- * saturate, which every range check then rejects. */
+/* Decimal -> u128 of a key that passed cp_match_hash, or one we stored;
+ * values above 2^128-1 (39 digits allow up to 10^39-1) saturate, which
+ * every range check then rejects. */
 static cp_u128 cp_dec_u128(const char *s)
 {
-	const cp_u128 max = ~(cp_u128)0;
-	cp_u128 v = 0;
+	sl_u128 v = 0;
 
-	for (; *s >= '0' && *s <= '9'; s++) {
-		unsigned d = (unsigned)(*s - '0');
-		if (v > (max - d) / 10)
-			return max;
-		v = v * 10 + d;
-	}
+	if (sl_u128_parse(s, strlen(s), &v) == -ERANGE)
+		return SL_U128_MAX;
 	return v;
 }
 
@@ -133,8 +127,8 @@ static void cp_child(uint32_t index, cp_u128 start, cp_u128 end, const char *par
 	memset(c, 0, sizeof(*c));
 	c->index = index;
 	cp_shard_id(index, c->id);
-	cp_u128_dec(start, c->hash_start);
-	cp_u128_dec(end, c->hash_end);
+	sl_u128_fmt(start, c->hash_start);
+	sl_u128_fmt(end, c->hash_end);
 	cp_start_seq(index, now_ms, c->start_seq);
 	snprintf(c->parent, sizeof(c->parent), "%s", parent);
 	snprintf(c->adjacent, sizeof(c->adjacent), "%s", adjacent ? adjacent : "");
@@ -570,7 +564,7 @@ static int cp_seal_one(void *arg, uint64_t stream_id, const char *name, uint32_t
 		SL_ERR("seal of %s shard %u: sequence number of another shard", name, index);
 		last = first;
 	}
-	cp_u128_dec(last, dec);
+	sl_u128_fmt(last, dec);
 	if (cp_store_set_end_seq(c->cp->st, name, index, dec)) {
 		c->left++;
 		return 1;

@@ -13,12 +13,15 @@
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
 
-static cp_u128 parse_u128(const char *s)
+/* A hash key or sequence number the store holds: we wrote it with
+ * sl_u128_fmt, so anything else means the store was damaged. */
+static int parse_u128(const char *s, cp_u128 *out)
 {
-	cp_u128 v = 0;
-	for (; *s >= '0' && *s <= '9'; s++)
-		v = v * 10 + (cp_u128)(*s - '0');
-	return v;
+	int rc = sl_u128_parse(s, strlen(s), out);
+
+	if (rc)
+		SL_ERR("meta.db: bad 128-bit decimal '%.48s': %d", s, rc);
+	return rc;
 }
 
 static void route_free(struct cp_route *rt)
@@ -63,10 +66,14 @@ static int shard_cb(void *arg, const struct cp_shard *sh)
 	}
 	struct cp_route_shard *r = &s->shards[sh->index];
 	r->index = sh->index;
-	r->hash_start = parse_u128(sh->hash_start);
-	r->hash_end = parse_u128(sh->hash_end);
+	r->ending_seq = 0;
+	if (parse_u128(sh->hash_start, &r->hash_start) ||
+	    parse_u128(sh->hash_end, &r->hash_end) ||
+	    (sh->end_seq[0] && parse_u128(sh->end_seq, &r->ending_seq))) {
+		b->err = -EPROTO;
+		return 1;
+	}
 	r->open = sh->closed_ms == 0;
-	r->ending_seq = sh->end_seq[0] ? parse_u128(sh->end_seq) : 0;
 	r->parent = shard_ref(sh->parent);
 	r->adjacent_parent = shard_ref(sh->adjacent);
 	b->created_ms[sh->index] = sh->created_ms;

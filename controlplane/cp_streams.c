@@ -35,20 +35,6 @@ static void cp_copy(char *dst, size_t cap, const char *src)
 
 /* --- 128-bit hash ranges and sequence numbers --- */
 
-void cp_u128_dec(unsigned __int128 v, char out[CP_HASH_CAP])
-{
-	char tmp[CP_HASH_CAP];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + (int)(v % 10));
-		v /= 10;
-	} while (v != 0);
-	for (int i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	out[n] = '\0';
-}
-
 /* Kinesis splits [0, 2^128) evenly: shard i starts at floor(2^128/n)*i and
  * ends one below the next start; the last one ends at 2^128-1. */
 void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_HASH_CAP])
@@ -58,8 +44,8 @@ void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_
 	unsigned __int128 step = max / n + (max % n == (unsigned __int128)(n - 1) ? 1 : 0);
 
 	BUG_ON(n == 0 || i >= n);
-	cp_u128_dec(step * i, start);
-	cp_u128_dec(i + 1 == n ? max : step * (i + 1) - 1, end);
+	sl_u128_fmt(step * i, start);
+	sl_u128_fmt(i + 1 == n ? max : step * (i + 1) - 1, end);
 }
 
 
@@ -69,7 +55,7 @@ void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_
 void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP])
 {
 	(void)created_ms; /* the counter, not the clock, orders records */
-	cp_u128_dec(st_seq_make(shard_index, 1), out);
+	sl_u128_fmt(st_seq_make(shard_index, 1), out);
 }
 
 void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *out)

@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Sequence numbers (st_seq.c) ----------------------------------------
+#include "common/u128.h"
+
+/* ---- Sequence numbers (common/u128.h) -------------------------------------
  * 128-bit unsigned, printed as decimal strings (Kinesis SequenceNumber).
  *   bits 127..96  ST_SEQ_TAG (1): every valid number has 29-30 digits, and
  *                 small integers a client invents are rejected;
@@ -33,13 +35,13 @@
  * So numbers are strictly increasing within a shard (across restarts too), a
  * number names its shard (st_seq_shard), and a child shard - which always has
  * a higher index than its parents - starts above their last numbers. */
-typedef unsigned __int128 st_seq_t;
+typedef sl_u128 st_seq_t;
 
 #define ST_SEQ_TAG 1u
 /* Longest decimal form of a 128-bit number. */
-#define ST_SEQ_STR_MAX 39
+#define ST_SEQ_STR_MAX SL_U128_DEC_MAX
 /* Buffer size for st_seq_format (digits + NUL). */
-#define ST_SEQ_STR_SIZE 40
+#define ST_SEQ_STR_SIZE SL_U128_DEC_CAP
 
 static inline st_seq_t st_seq_make(uint32_t shard_index, uint64_t counter)
 {
@@ -64,13 +66,19 @@ static inline bool st_seq_valid(st_seq_t seq)
 
 /* Writes seq in decimal, NUL-terminated, into buf (ST_SEQ_STR_SIZE bytes).
  * Returns the number of digits (1..39). Never fails. */
-int st_seq_format(st_seq_t seq, char buf[ST_SEQ_STR_SIZE]);
+static inline int st_seq_format(st_seq_t seq, char buf[ST_SEQ_STR_SIZE])
+{
+	return (int)sl_u128_fmt(seq, buf);
+}
 
 /* Parses len bytes of decimal digits into *out.
  * Errors: -EINVAL empty, a non-digit, or a leading zero on a multi-digit
  * number; -ERANGE more than 128 bits. Does not check the tag: callers that
  * need a sluice number check st_seq_valid and st_seq_shard. */
-int st_seq_parse(const char *s, size_t len, st_seq_t *out);
+static inline int st_seq_parse(const char *s, size_t len, st_seq_t *out)
+{
+	return sl_u128_parse(s, len, out);
+}
 
 /* ---- Journal -------------------------------------------------------------- */
 

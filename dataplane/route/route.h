@@ -12,14 +12,17 @@
 #ifndef SL_DATAPLANE_ROUTE_H
 #define SL_DATAPLANE_ROUTE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef unsigned __int128 route_u128;
+#include "common/u128.h"
 
-#define ROUTE_U128_MAX (~(route_u128)0)
+typedef sl_u128 route_u128;
+
+#define ROUTE_U128_MAX SL_U128_MAX
 /* 2^128-1 has 39 decimal digits; + NUL. */
-#define ROUTE_U128_DEC_CAP 40
+#define ROUTE_U128_DEC_CAP SL_U128_DEC_CAP
 
 /* MD5 of pk[0..len) as a big-endian unsigned 128-bit integer. Cannot fail. */
 route_u128 route_hash_pk(const void *pk, size_t len);
@@ -33,11 +36,21 @@ void route_md5(const void *buf, size_t len, uint8_t digest[16]);
  * no leading zeros. Returns 0, -EINVAL when s does not match the pattern,
  * -ERANGE when the value is >= 2^128 (Kinesis then answers
  * InvalidArgumentException "Invalid ExplicitHashKey. ..."). */
-int route_u128_parse(const char *s, size_t n, route_u128 *out);
+static inline int route_u128_parse(const char *s, size_t n, route_u128 *out)
+{
+	/* Kinesis's pattern allows 39 digits at most: a longer text is
+	 * malformed (-EINVAL), not merely too large as sl_u128_parse says. */
+	if (n > SL_U128_DEC_MAX)
+		return -EINVAL;
+	return sl_u128_parse(s, n, out);
+}
 
 /* Writes v in decimal, NUL-terminated, into out; returns the digits
  * written (1..39). Cannot fail. */
-size_t route_u128_fmt(route_u128 v, char out[ROUTE_U128_DEC_CAP]);
+static inline size_t route_u128_fmt(route_u128 v, char out[ROUTE_U128_DEC_CAP])
+{
+	return sl_u128_fmt(v, out);
+}
 
 /* One open shard's hash key range, inclusive at both ends. */
 struct route_range {

@@ -5,7 +5,6 @@
  * EVP one-shot allocates a context per call, and this runs for every record
  * on the io lcores. Partition keys are at most 1 KiB, so simplicity beats
  * multi-buffer tricks. */
-#include <errno.h>
 #include <string.h>
 
 #include "dataplane/route/route.h"
@@ -103,41 +102,6 @@ route_u128 route_hash_pk(const void *pk, size_t len)
 	for (int i = 0; i < 16; i++)
 		v = v << 8 | d[i];
 	return v;
-}
-
-int route_u128_parse(const char *s, size_t n, route_u128 *out)
-{
-	route_u128 v = 0;
-
-	if (n == 0 || n > 39 || (s[0] == '0' && n > 1))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t dgt = (uint32_t)(s[i] - '0');
-		/* v * 10 + dgt must stay <= 2^128-1 */
-		if (v > (ROUTE_U128_MAX - dgt) / 10)
-			return -ERANGE;
-		v = v * 10 + dgt;
-	}
-	*out = v;
-	return 0;
-}
-
-size_t route_u128_fmt(route_u128 v, char out[ROUTE_U128_DEC_CAP])
-{
-	char tmp[ROUTE_U128_DEC_CAP];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + (int)(v % 10));
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	out[n] = '\0';
-	return n;
 }
 
 int32_t route_find(const struct route_range *t, uint32_t n, route_u128 hash)

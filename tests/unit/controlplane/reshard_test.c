@@ -143,7 +143,7 @@ static void sleep_ms(long ms)
 
 static void seq_dec(uint32_t idx, uint64_t counter, char out[64])
 {
-	cp_u128_dec(st_seq_make(idx, counter), out);
+	sl_u128_fmt(st_seq_make(idx, counter), out);
 }
 
 /* The routing table: open shards partition [0, 2^128-1] exactly; closed

@@ -42,13 +42,10 @@ static void test_format_parse(void **state)
 	assert_true(v == max);
 	assert_int_equal(st_seq_parse("340282366920938463463374607431768211456", 39, &v),
 			 -ERANGE);
+	/* too large at any length; malformed texts: tests/unit/common/u128_test.c */
 	assert_int_equal(st_seq_parse("1000000000000000000000000000000000000000", 40, &v),
 			 -ERANGE);
-	assert_int_equal(st_seq_parse("", 0, &v), -EINVAL);
-	assert_int_equal(st_seq_parse("12a", 3, &v), -EINVAL);
-	assert_int_equal(st_seq_parse("-1", 2, &v), -EINVAL);
 	assert_int_equal(st_seq_parse("+1", 2, &v), -EINVAL);
-	assert_int_equal(st_seq_parse("01", 2, &v), -EINVAL);
 	assert_int_equal(st_seq_parse("0", 1, &v), 0);
 	assert_true(v == 0);
 

@@ -93,14 +93,11 @@ static void test_parse(void **state)
 			 -ERANGE);
 	assert_int_equal(route_u128_parse("999999999999999999999999999999999999999", 39, &v),
 			 -ERANGE);
+	/* Kinesis's pattern allows 39 digits: more is malformed, not large.
+	 * The other malformed texts: tests/unit/common/u128_test.c. */
 	assert_int_equal(route_u128_parse("1000000000000000000000000000000000000000", 40, &v),
 			 -EINVAL);
-	assert_int_equal(route_u128_parse("", 0, &v), -EINVAL);
 	assert_int_equal(route_u128_parse("01", 2, &v), -EINVAL);
-	assert_int_equal(route_u128_parse("00", 2, &v), -EINVAL);
-	assert_int_equal(route_u128_parse("-1", 2, &v), -EINVAL);
-	assert_int_equal(route_u128_parse("1 ", 2, &v), -EINVAL);
-	assert_int_equal(route_u128_parse("12a", 3, &v), -EINVAL);
 	assert_int_equal(route_u128_parse("123", 2, &v), 0); /* n bounds the text */
 	assert_true(v == 12);
 	assert_int_equal(route_u128_fmt(0, out), 1);

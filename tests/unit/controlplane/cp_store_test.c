@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The metadata store through its ops table (controlplane/cp_store.h), on a
+ * real SQLite file: the contract every backend keeps (records in, the same
+ * records out, in the documented order, with the documented errors; atomic
+ * changes that survive a reopen; lifecycle transitions), then what the
+ * SQLite backend adds: statements prepared once and reused, a listing
+ * callback that re-enters the store, and no read snapshot left open after a
+ * call (another connection can checkpoint the WAL to nothing).
+ *
+ * The contract tests take the ops table as a parameter (g_ops): a second
+ * backend runs them by adding its table to main(). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "controlplane/cp_internal.h"
+
+static const struct cp_store_ops *g_ops;
+static char g_dir[256];
+
+static struct cp_store *open_store(void)
+{
+	struct cp_store *st = cp_store_open(g_ops, g_dir);
+
+	assert_non_null(st);
+	assert_ptr_equal(st->ops, g_ops);
+	return st;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(g_dir, sizeof(g_dir), "/tmp/cp_store_test_XXXXXX");
+	return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void make_stream(struct cp_stream *s, const char *name, uint32_t shards, uint8_t status,
+			int64_t deadline_ms)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:us-east-1:000000000000:stream/%s",
+		 name);
+	s->status = status;
+	s->mode = CP_PROVISIONED;
+	s->retention_hours = 24;
+	s->created_ms = 1700000000000;
+	s->deadline_ms = deadline_ms;
+	s->shard_count = shards;
+	s->max_record_kib = 1024;
+}
+
+/* --- collectors for the listing calls --- */
+
+struct names {
+	uint32_t n, stop_after;
+	char v[16][512]; /* one record, in short */
+};
+
+static int collect_stream(void *arg, const struct cp_stream *s)
+{
+	struct names *c = arg;
+
+	assert_true(c->n < 16);
+	snprintf(c->v[c->n], sizeof(c->v[0]), "%.128s", s->name);
+	return ++c->n == c->stop_after;
+}
+
+static int collect_shard(void *arg, const struct cp_shard *sh)
+{
+	struct names *c = arg;
+
+	assert_true(c->n < 16);
+	snprintf(c->v[c->n++], sizeof(c->v[0]), "%.30s %.30s %s", sh->id, sh->parent,
+		 sh->closed_ms ? "closed" : "open");
+	return 0;
+}
+
+static int collect_tag(void *arg, const struct cp_tag *t)
+{
+	struct names *c = arg;
+
+	assert_true(c->n < 16);
+	snprintf(c->v[c->n++], sizeof(c->v[0]), "%.128s=%.256s", t->key, t->value);
+	return 0;
+}
+
+static int collect_consumer(void *arg, const struct cp_consumer *k)
+{
+	struct names *c = arg;
+
+	assert_true(c->n < 16);
+	snprintf(c->v[c->n++], sizeof(c->v[0]), "%.128s", k->name);
+	return 0;
+}
+
+static int collect_route(void *arg, const struct cp_consumer *k, uint64_t id)
+{
+	struct names *c = arg;
+
+	assert_true(c->n < 16);
+	snprintf(c->v[c->n++], sizeof(c->v[0]), "%.128s@%llu", k->name, (unsigned long long)id);
+	return 0;
+}
+
+static int collect_unsealed(void *arg, uint64_t id, const char *name, uint32_t index)
+{
+	struct names *c = arg;
+
+	assert_true(c->n < 16);
+	snprintf(c->v[c->n++], sizeof(c->v[0]), "%.128s/%u@%llu", name, index,
+		 (unsigned long long)id);
+	return 0;
+}
+
+/* --- the contract --- */
+
+static void test_streams(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s, got;
+	struct cp_tag tags[2] = { { "b", "2" }, { "a", "1" } };
+	struct names c = { 0 };
+	uint32_t n_streams = 0;
+	uint64_t n_shards = 0;
+
+	make_stream(&s, "beta", 3, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, tags, 2), 0);
+	assert_int_equal(s.id, 1);
+	make_stream(&s, "alpha", 2, CP_CREATING, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	assert_int_equal(s.id, 2); /* ids are never reused */
+	/* a taken name: -EEXIST, and nothing of it stays (one transaction) */
+	make_stream(&s, "beta", 5, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), -EEXIST);
+	assert_int_equal(cp_store_get(st, "gamma", &got), -ENOENT);
+
+	assert_int_equal(cp_store_get(st, "beta", &got), 0);
+	assert_string_equal(got.arn, "arn:aws:kinesis:us-east-1:000000000000:stream/beta");
+	assert_int_equal(got.shard_count, 3);
+	assert_int_equal(got.shard_total, 3);
+	assert_int_equal(got.status, CP_ACTIVE);
+	assert_int_equal(got.retention_hours, 24);
+	assert_int_equal(got.encryption, 0);
+	assert_string_equal(got.key_id, "");
+	assert_true(got.created_ms == 1700000000000);
+
+	assert_int_equal(cp_store_totals(st, &n_streams, &n_shards), 0);
+	assert_int_equal(n_streams, 2);
+	assert_int_equal(n_shards, 5);
+	/* by name, bytewise; after excludes; limit bounds */
+	assert_int_equal(cp_store_list(st, NULL, 10, collect_stream, &c), 2);
+	assert_string_equal(c.v[0], "alpha");
+	assert_string_equal(c.v[1], "beta");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_list(st, "alpha", 10, collect_stream, &c), 1);
+	assert_string_equal(c.v[0], "beta");
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 1; /* a callback that stops: counted, and no more */
+	assert_int_equal(cp_store_list(st, NULL, 10, collect_stream, &c), 1);
+
+	assert_int_equal(cp_store_set_retention(st, "beta", 48), 0);
+	assert_int_equal(cp_store_set_int(st, "beta", "max_record_kib", 2048), 0);
+	assert_int_equal(cp_store_set_int(st, "beta", "mode", CP_ON_DEMAND), 0);
+	assert_int_equal(cp_store_set_int(st, "nope", "metrics", 3), -ENOENT);
+	assert_int_equal(cp_store_set_status(st, "nope", CP_ACTIVE, 0), -ENOENT);
+	assert_int_equal(cp_store_set_encryption(st, "beta", "alias/k", CP_UPDATING, 77), 0);
+	assert_int_equal(cp_store_on_demand_count(st, &n_streams), 0);
+	assert_int_equal(n_streams, 1);
+	assert_int_equal(cp_store_get(st, "beta", &got), 0);
+	assert_int_equal(got.retention_hours, 48);
+	assert_int_equal(got.max_record_kib, 2048);
+	assert_int_equal(got.encryption, 1);
+	assert_string_equal(got.key_id, "alias/k");
+	assert_int_equal(got.status, CP_UPDATING);
+	assert_true(got.deadline_ms == 77);
+
+	/* tags: by key, replace on put, delete what is named */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_tags(st, "beta", NULL, 10, collect_tag, &c), 2);
+	assert_string_equal(c.v[0], "a=1");
+	assert_string_equal(c.v[1], "b=2");
+	struct cp_tag more = { "a", "9" };
+	char del[2][129] = { "b", "zz" };
+	assert_int_equal(cp_store_tags_put(st, "beta", &more, 1), 0);
+	assert_int_equal(cp_store_tags_del(st, "beta", del, 2), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_tags(st, "beta", NULL, 10, collect_tag, &c), 1);
+	assert_string_equal(c.v[0], "a=9");
+
+	/* key/value settings */
+	char val[32];
+	assert_int_equal(cp_store_meta_get(st, "mtbc", val, sizeof(val)), -ENOENT);
+	assert_int_equal(cp_store_meta_set(st, "mtbc", "on"), 0);
+	assert_int_equal(cp_store_meta_get(st, "mtbc", val, sizeof(val)), 0);
+	assert_string_equal(val, "on");
+
+	/* durable: a reopen sees it all */
+	cp_store_close(st);
+	st = open_store();
+	assert_int_equal(cp_store_get(st, "beta", &got), 0);
+	assert_int_equal(got.retention_hours, 48);
+	assert_int_equal(cp_store_meta_get(st, "mtbc", val, sizeof(val)), 0);
+
+	/* remove takes everything hanging off the stream; absent is fine */
+	assert_int_equal(cp_store_remove(st, "beta"), 0);
+	assert_int_equal(cp_store_get(st, "beta", &got), -ENOENT);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_tags(st, "beta", NULL, 10, collect_tag, &c), 0);
+	assert_int_equal(cp_store_shards(st, "beta", NULL, 10, collect_shard, &c), 0);
+	assert_int_equal(cp_store_remove(st, "beta"), 0);
+	cp_store_close(st);
+}
+
+static void test_shards_and_reshard(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s;
+	struct cp_shard sh, kids[2];
+	struct names c = { 0 };
+	int64_t last = 0;
+
+	make_stream(&s, "r", 2, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	assert_int_equal(cp_store_shard_get(st, "r", 1, &sh), 0);
+	/* cp_shard_make's split, stored as decimal text */
+	assert_string_equal(sh.id, "shardId-000000000001");
+	assert_string_equal(sh.hash_start, "170141183460469231731687303715884105728");
+	assert_string_equal(sh.hash_end, "340282366920938463463374607431768211455");
+	assert_string_equal(sh.end_seq, "");
+	assert_int_equal(cp_store_shard_get(st, "r", 2, &sh), -ENOENT);
+
+	/* split shard 0 into 2 and 3 */
+	cp_shard_make(0, 4, 1700000000001, &kids[0]);
+	cp_shard_make(1, 4, 1700000000001, &kids[1]);
+	for (int i = 0; i < 2; i++) {
+		kids[i].index = 2 + (uint32_t)i;
+		snprintf(kids[i].id, sizeof(kids[i].id), "shardId-%012u", 2 + i);
+		snprintf(kids[i].parent, sizeof(kids[i].parent), "shardId-000000000000");
+		kids[i].created_ms = 1700000000001;
+	}
+	uint32_t parent = 0;
+	assert_int_equal(cp_store_reshard(st, "r", &parent, 1, kids, 2, 1700000000001,
+					  CP_UPDATING, 99),
+			 0);
+	/* again: the parent is closed -> -ESTALE, and nothing changed */
+	assert_int_equal(cp_store_reshard(st, "r", &parent, 1, kids, 2, 1700000000002,
+					  CP_UPDATING, 99),
+			 -ESTALE);
+	assert_int_equal(cp_store_get(st, "r", &s), 0);
+	assert_int_equal(s.shard_count, 3);
+	assert_int_equal(s.shard_total, 4);
+	assert_int_equal(cp_store_shards(st, "r", NULL, 10, collect_shard, &c), 4);
+	assert_string_equal(c.v[0], "shardId-000000000000  closed");
+	assert_string_equal(c.v[1], "shardId-000000000001  open");
+	assert_string_equal(c.v[2], "shardId-000000000002 shardId-000000000000 open");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_shards(st, "r", "shardId-000000000001", 1, collect_shard, &c),
+			 1);
+	assert_string_equal(c.v[0], "shardId-000000000002 shardId-000000000000 open");
+	assert_int_equal(cp_store_last_created(st, "r", &last), 0);
+	assert_true(last == 1700000000001);
+
+	/* the closed parent waits for its ending sequence number */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_unsealed(st, collect_unsealed, &c), 1);
+	assert_string_equal(c.v[0], "r/0@1");
+	assert_int_equal(cp_store_set_end_seq(st, "r", 0, "340282366920938463463374607431768211455"),
+			 0);
+	assert_int_equal(cp_store_unsealed(st, collect_unsealed, &c), 0);
+	assert_int_equal(cp_store_shard_get(st, "r", 0, &sh), 0);
+	assert_string_equal(sh.end_seq, "340282366920938463463374607431768211455");
+
+	/* UpdateShardCount history: a rolling 24 h */
+	uint32_t n = 9;
+	const int64_t day_ms = 24 * 3600 * 1000LL;
+	assert_int_equal(cp_store_add_scaling(st, "r", 1000), 0);
+	assert_int_equal(cp_store_add_scaling(st, "r", 2000), 0);
+	assert_int_equal(cp_store_scalings(st, "r", 1500, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cp_store_add_scaling(st, "r", 1500 + day_ms), 0); /* forgets 1000 */
+	assert_int_equal(cp_store_scalings(st, "r", 0, &n), 0);
+	assert_int_equal(n, 2);
+	cp_store_close(st);
+}
+
+static void test_consumers_and_lifecycle(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s;
+	struct cp_consumer k, got;
+	struct names c = { 0 };
+	uint32_t total = 9, creating = 9;
+	const int64_t now = 1700000100000;
+
+	make_stream(&s, "c", 1, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	make_stream(&s, "soon", 1, CP_CREATING, now - 1);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(&k, 0, sizeof(k));
+		snprintf(k.stream, sizeof(k.stream), "c");
+		snprintf(k.name, sizeof(k.name), "k%d", 2 - i);
+		snprintf(k.arn, sizeof(k.arn), "arn:c/consumer/k%d:1", 2 - i);
+		k.status = i == 0 ? CP_CREATING : CP_ACTIVE;
+		k.deadline_ms = i == 0 ? now - 5 : 0;
+		k.created_ms = now;
+		assert_int_equal(cp_store_consumer_add(st, &k), 0);
+	}
+	assert_int_equal(cp_store_consumer_add(st, &k), -EEXIST);
+	assert_int_equal(cp_store_consumer_counts(st, "c", &total, &creating), 0);
+	assert_int_equal(total, 3);
+	assert_int_equal(creating, 1);
+	assert_int_equal(cp_store_consumer_get(st, "c", "k1", &got), 0);
+	assert_string_equal(got.arn, "arn:c/consumer/k1:1");
+	assert_int_equal(cp_store_consumer_get(st, NULL, "arn:c/consumer/k2:1", &got), 0);
+	assert_string_equal(got.name, "k2");
+	assert_int_equal(cp_store_consumer_get(st, NULL, "arn:none", &got), -ENOENT);
+	assert_int_equal(cp_store_consumers(st, "c", "k0", 10, collect_consumer, &c), 2);
+	assert_string_equal(c.v[0], "k1");
+	assert_string_equal(c.v[1], "k2");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_route_consumers(st, collect_route, &c), 2); /* ACTIVE only */
+	assert_string_equal(c.v[0], "k0@1");
+	assert_string_equal(c.v[1], "k1@1");
+	assert_int_equal(cp_store_get(st, "c", &s), 0);
+	assert_int_equal(s.n_consumers, 3);
+
+	/* deadlines: the earliest first; due ones settle */
+	assert_true(cp_store_next_deadline(st) == now - 5);
+	assert_int_equal(cp_store_run_due(st, now), 2); /* "soon" and k2 */
+	assert_int_equal(cp_store_get(st, "soon", &s), 0);
+	assert_int_equal(s.status, CP_ACTIVE);
+	assert_true(s.deadline_ms == 0);
+	assert_int_equal(cp_store_consumer_get(st, "c", "k2", &got), 0);
+	assert_int_equal(got.status, CP_ACTIVE);
+	assert_true(cp_store_next_deadline(st) == INT64_MAX);
+	assert_int_equal(cp_store_run_due(st, now), 0);
+
+	/* DeleteStream with consumers: they go DELETING, then with it */
+	assert_int_equal(cp_store_consumers_deleting(st, "c", now + 10), 0);
+	assert_int_equal(cp_store_set_status(st, "c", CP_DELETING, now + 10), 0);
+	assert_int_equal(cp_store_run_due(st, now + 9), 0);
+	assert_int_equal(cp_store_run_due(st, now + 10), 1); /* the stream took them */
+	assert_int_equal(cp_store_get(st, "c", &s), -ENOENT);
+	assert_int_equal(cp_store_consumer_get(st, "c", "k0", &got), -ENOENT);
+	assert_int_equal(cp_store_consumer_remove(st, "c", "k0"), 0); /* absent: fine */
+	cp_store_close(st);
+}
+
+/* --- the SQLite backend: the statement cache --- */
+
+static int nested_list(void *arg, const struct cp_stream *s)
+{
+	struct cp_store *st = arg;
+	struct names inner = { 0 };
+
+	(void)s;
+	/* the same listing again, from inside it */
+	assert_int_equal(cp_store_list(st, NULL, 10, collect_stream, &inner), 2);
+	assert_string_equal(inner.v[0], "n1");
+	assert_string_equal(inner.v[1], "n2");
+	return 0;
+}
+
+static void test_sqlite_statement_cache(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s;
+	uint64_t p0;
+
+	make_stream(&s, "n1", 1, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	make_stream(&s, "n2", 1, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	p0 = cp_store_sqlite_prepares(st);
+	assert_true(p0 > 0);
+	for (int i = 0; i < 1000; i++) {
+		struct names c = { 0 };
+
+		assert_int_equal(cp_store_get(st, i % 2 ? "n1" : "n2", &s), 0);
+		assert_int_equal(cp_store_list(st, NULL, 10, collect_stream, &c), 2);
+		assert_int_equal(cp_store_set_retention(st, "n1", 24 + (uint32_t)i % 10), 0);
+	}
+	/* reused, never prepared again */
+	assert_true(cp_store_sqlite_prepares(st) == p0);
+	/* a callback that re-enters the running statement gets its own copy:
+	 * one prepare per nested call, and both listings are complete */
+	assert_int_equal(cp_store_list(st, NULL, 10, nested_list, st), 2);
+	assert_true(cp_store_sqlite_prepares(st) == p0 + 2);
+	/* and the cached one is usable again afterwards */
+	struct names c = { 0 };
+	assert_int_equal(cp_store_list(st, "n1", 10, collect_stream, &c), 1);
+	assert_string_equal(c.v[0], "n2");
+	cp_store_close(st);
+}
+
+/* A cached statement left mid-step would hold a read snapshot: the WAL
+ * could then never be checkpointed back to nothing by anyone. */
+static void test_sqlite_no_snapshot_left(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s;
+	struct names c = { .stop_after = 1 };
+	char path[300];
+	sqlite3 *db;
+	int log_frames = -1, done = -1;
+	struct stat sb;
+
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "w%d", i);
+		make_stream(&s, name, 2, CP_ACTIVE, 0);
+		assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	}
+	/* reads stopped early, a single-row read, a failed one */
+	assert_int_equal(cp_store_list(st, NULL, 10, collect_stream, &c), 1);
+	assert_int_equal(cp_store_get(st, "w1", &s), 0);
+	assert_int_equal(cp_store_get(st, "none", &s), -ENOENT);
+
+	snprintf(path, sizeof(path), "%s/meta.db", g_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	/* a first read makes this connection see the WAL (else log_frames -1) */
+	assert_int_equal(sqlite3_exec(db, "SELECT COUNT(*) FROM streams", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+						   &log_frames, &done),
+			 SQLITE_OK);
+	assert_int_equal(log_frames, 0); /* truncated: no reader held it */
+	snprintf(path, sizeof(path), "%s/meta.db-wal", g_dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	sqlite3_close(db);
+	/* and the store goes on */
+	assert_int_equal(cp_store_get(st, "w2", &s), 0);
+	cp_store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest contract[] = {
+		cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shards_and_reshard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_consumers_and_lifecycle, setup, teardown),
+	};
+	const struct CMUnitTest sqlite[] = {
+		cmocka_unit_test_setup_teardown(test_sqlite_statement_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_no_snapshot_left, setup, teardown),
+	};
+	int rc;
+
+	g_ops = &cp_store_sqlite_ops;
+	rc = cmocka_run_group_tests_name("contract: sqlite", contract, NULL, NULL);
+	return rc + cmocka_run_group_tests_name("sqlite backend", sqlite, NULL, NULL);
+}
