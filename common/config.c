@@ -76,6 +76,9 @@ static const struct str_flag str_flags[] = {
 	{ "keys-dir", SOFF(keys_dir),
 	  "master, data and iterator keys (default DIR/keys); keep it off the data disk" },
 	{ "account-id", SOFF(account_id), "12-digit account id used in ARNs" },
+	{ "region", SOFF(region),
+	  "region served (default us-east-1): requests signed for another are refused; "
+	  "1-63 of a-z 0-9 -" },
 	{ "dpdk-args", SOFF(dpdk_args), "extra EAL arguments for --transport dpdk" },
 	{ "net-fault-rx", SOFF(net_fault_rx),
 	  "TESTS ONLY: seeded faults on received frames (DPDK), e.g. seed=1,drop=50000" },
@@ -93,6 +96,7 @@ static void set_defaults(struct sl_config *c)
 	c->listen_port = 4567;
 	snprintf(c->transport, sizeof(c->transport), "kernel");
 	snprintf(c->account_id, sizeof(c->account_id), "000000000000");
+	snprintf(c->region, sizeof(c->region), "us-east-1");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->io_cores = 1;
 	c->dpdk_idle_us = 50;
@@ -263,6 +267,15 @@ static int check(struct sl_config *c)
 	}
 	if (strlen(c->account_id) != 12 || strspn(c->account_id, "0123456789") != 12) {
 		fprintf(stderr, "sluiced: --account-id must be 12 digits\n");
+		return -EINVAL;
+	}
+	/* The region is echoed in ARNs and error messages: keep it to the
+	 * characters AWS region names use. */
+	size_t rl = strlen(c->region);
+	if (rl == 0 || rl > 63 || strspn(c->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != rl ||
+	    c->region[0] < 'a' || c->region[0] > 'z') {
+		fprintf(stderr, "sluiced: --region must be 1-63 characters of a-z, 0-9 and '-', "
+			"starting with a letter\n");
 		return -EINVAL;
 	}
 	if (strcmp(c->quota_mode, "kinesis") == 0) {

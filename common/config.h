@@ -28,6 +28,7 @@ struct sl_config {
 	 * only ciphertext. */
 	char keys_dir[SL_PATH_MAX];
 	char account_id[16];
+	char region[64]; /* the one region served: SigV4 scope and every ARN */
 	uint32_t create_delay_ms;
 	uint32_t delete_delay_ms;
 	uint32_t request_timeout_ms; /* first byte of a request -> whole request */

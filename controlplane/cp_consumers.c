@@ -27,63 +27,11 @@
 #define CP_CONSUMER_JSON_MAX 1024u /* one Consumer object, escaped, generous */
 #define CP_CONSUMERS_TOKEN_MAX 600u
 
-static bool cp_name_ch(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '.' || c == '-';
-}
-
-/* Where the parts of a consumer ARN are: [stream, stream_end) and
- * [consumer, consumer_end). */
-struct cp_carn {
-	size_t stream, stream_end, consumer, consumer_end;
-};
-
-/* Matches the model's pattern (whole string). From the right: ":digits",
- * the consumer name, "/consumer/", the stream name, "stream/", and before it
- * "arn:aws.*:kinesis:.*:\d{12}:.*". */
-static bool cp_carn_split(const char *s, size_t n, struct cp_carn *p)
-{
-	size_t e = n, b, a;
-	const char *k;
-
-	if (n < 7 || strncmp(s, "arn:aws", 7) != 0 || strnlen(s, n) != n)
-		return false;
-	while (e > 0 && s[e - 1] >= '0' && s[e - 1] <= '9')
-		e--;
-	if (e == n || e == 0 || s[e - 1] != ':')
-		return false;
-	p->consumer_end = e - 1;
-	for (b = p->consumer_end; b > 0 && cp_name_ch(s[b - 1]); b--)
-		;
-	if (b == p->consumer_end || b < 10 || memcmp(s + b - 10, "/consumer/", 10) != 0)
-		return false;
-	p->consumer = b;
-	p->stream_end = b - 10;
-	for (a = p->stream_end; a > 0 && cp_name_ch(s[a - 1]); a--)
-		;
-	if (a == p->stream_end || a < 7 || memcmp(s + a - 7, "stream/", 7) != 0)
-		return false;
-	p->stream = a;
-	/* prefix [0, a - 7) against arn:aws.*:kinesis:.*:\d{12}:.* */
-	k = strstr(s, ":kinesis:");
-	if (k == NULL)
-		return false;
-	for (size_t j = (size_t)(k - s) + 9; j + 14 <= a - 7; j++) {
-		size_t d = 0;
-		while (d < 12 && s[j + 1 + d] >= '0' && s[j + 1 + d] <= '9')
-			d++;
-		if (s[j] == ':' && d == 12 && s[j + 13] == ':')
-			return true;
-	}
-	return false;
-}
-
 static bool cp_match_consumer_arn(const char *s, size_t n)
 {
-	struct cp_carn p;
+	struct av_carn p;
 
-	return cp_carn_split(s, n, &p);
+	return av_split_consumer_arn(s, n, &p);
 }
 
 /* --- shared decoding: StreamARN, ConsumerName, ConsumerARN --- */
@@ -147,9 +95,9 @@ static int cp_cons_find(struct cp_req *r, struct cp_cons *k)
 	int rc;
 
 	if (k->has_carn) {
-		struct cp_carn p;
+		struct av_carn p;
 		char stream[CP_NAME_MAX + 1], consumer[CP_NAME_MAX + 1];
-		BUG_ON(!cp_carn_split(k->carn, strlen(k->carn), &p));
+		BUG_ON(!av_split_consumer_arn(k->carn, strlen(k->carn), &p));
 		snprintf(stream, sizeof(stream), "%.*s", (int)(p.stream_end - p.stream),
 			 k->carn + p.stream);
 		snprintf(consumer, sizeof(consumer), "%.*s", (int)(p.consumer_end - p.consumer),

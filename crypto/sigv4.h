@@ -28,8 +28,12 @@ void sigv4_keyring_free(struct sigv4_keyring *kr);
 /* Number of credentials loaded. */
 uint32_t sigv4_keyring_count(const struct sigv4_keyring *kr);
 
-/* Returns NULL and sets errno (ENOMEM) on failure. kr must outlive it. */
-struct sigv4_verifier *sigv4_verifier_new(const struct sigv4_keyring *kr);
+/* region: the one region this server serves (1..SIGV4_REGION_MAX bytes);
+ * a credential scope naming any other is refused. Returns NULL and sets
+ * errno: EINVAL (no keyring, empty or over-long region), ENOMEM. kr must
+ * outlive it. */
+#define SIGV4_REGION_MAX 63
+struct sigv4_verifier *sigv4_verifier_new(const struct sigv4_keyring *kr, const char *region);
 void sigv4_verifier_free(struct sigv4_verifier *v);
 
 struct sigv4_request {
@@ -60,20 +64,36 @@ struct sigv4_error {
  *   no Authorization header             MissingAuthenticationTokenException
  *   malformed / missing components      IncompleteSignatureException
  *   unknown access key                  UnrecognizedClientException
- *   X-Amz-Date off by more than 15 min  InvalidSignatureException ("Signature expired: ...")
+ *   X-Amz-Date off by more than 5 min   InvalidSignatureException ("Signature expired: ...")
  *   signature mismatch                  InvalidSignatureException
  * All are HTTP 400 (Kinesis JSON protocol). Also, in AWS's wording:
  *   no X-Amz-Date/Date, unparsable date, Credential not 5 elements,
  *   unknown algorithm                   IncompleteSignatureException
  *   scope service not "kinesis", terminator not aws4_request, scope date !=
- *   request date, host/:authority not signed  InvalidSignatureException
- * Any region is accepted. When x-amz-content-sha256 is present it must equal
+ *   request date, scope region not the verifier's ("Credential should be
+ *   scoped to a valid region, not '...'. "), host/:authority not signed
+ *                                       InvalidSignatureException
+ *   X-Amz-Security-Token sent for a key without aws_session_token, a wrong
+ *   token, or none for a key with one  UnrecognizedClientException
+ * and (our wording, AWS's not recorded) Content-Type or an x-amz-* header
+ * present but not in SignedHeaders: InvalidSignatureException "'<name>' must
+ * be a 'SignedHeader' in the AWS Authorization." id->region is the
+ * verifier's region. When x-amz-content-sha256 is present it must equal
  * the body's SHA-256 (else a signature mismatch), so a captured signature
  * cannot be replayed with another body; UNSIGNED-PAYLOAD is refused.
  * Hot path: no malloc (fixed-size scratch in the verifier; signing keys are
  * cached per key/date/region/service, 16 slots, round robin). */
 int sigv4_verify(struct sigv4_verifier *v, const struct sigv4_request *req,
 		 struct sigv4_identity *id, struct sigv4_error *err);
+
+/* The part of sigv4_verify that needs no body: every check above except the
+ * signature itself (and the x-amz-content-sha256 comparison), with the same
+ * errors in the same order. req->body is not read. The connection layer calls
+ * it once a request's head is complete, so an unauthenticated client is
+ * refused before its body is buffered; sigv4_verify still runs on the whole
+ * request. Returns 0 or -EACCES with err filled. No malloc, no HMAC. */
+int sigv4_check_head(struct sigv4_verifier *v, const struct sigv4_request *req,
+		     struct sigv4_error *err);
 
 /* Parsed Authorization header (exposed for the fuzz target and tests). */
 struct sigv4_auth {

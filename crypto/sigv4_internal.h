@@ -16,7 +16,11 @@
 #define SIGV4_SECRET_MAX 128
 #define SIGV4_MAX_CREDS 64	  /* profiles kept from one file */
 #define SIGV4_CRED_FILE_MAX (64 * 1024)
-#define SIGV4_CRED_LINE_MAX 1024
+/* aws_session_token: STS tokens run to about 1,000 characters today; room
+ * for growth. A profile holding one is a session credential: requests with
+ * its key must carry exactly this X-Amz-Security-Token. */
+#define SIGV4_TOKEN_MAX 2048
+#define SIGV4_CRED_LINE_MAX (SIGV4_TOKEN_MAX + 64)
 #define SIGV4_CRED_LINES_MAX 4096
 
 struct sigv4_cred {
@@ -24,6 +28,8 @@ struct sigv4_cred {
 	uint32_t secret_len;
 	char id[SIGV4_KEYID_MAX + 1];
 	uint8_t secret[SIGV4_SECRET_MAX + 1];
+	uint32_t token_len; /* 0: long-term key, no token accepted */
+	char token[SIGV4_TOKEN_MAX + 1];
 };
 
 struct sigv4_keyring {

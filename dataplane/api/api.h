@@ -223,4 +223,16 @@ bool av_match_stream_arn(const char *s, size_t n);
 int av_split_stream_arn(const char *arn, char *region, size_t region_cap, char *account,
 			size_t account_cap, char *name, size_t name_cap);
 
+/* Where the parts of a consumer ARN are: its stream's ARN is
+ * [0, stream_end), the stream name [stream, stream_end), the consumer name
+ * [consumer, consumer_end). */
+struct av_carn {
+	size_t stream, stream_end, consumer, consumer_end;
+};
+/* Matches s[0..n) against the model's ConsumerARN pattern
+ * (arn:aws.*:kinesis:.*:\d{12}:.*stream/NAME/consumer/NAME:DIGITS, whole
+ * string) and says where its parts are. One definition for the control
+ * plane's lookup and the dispatcher's authorisation. */
+bool av_split_consumer_arn(const char *s, size_t n, struct av_carn *p);
+
 #endif

@@ -605,3 +605,49 @@ int av_split_stream_arn(const char *arn, char *region, size_t region_cap, char *
 		return -EINVAL;
 	return 0;
 }
+
+static bool av_carn_name_ch(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+/* Matches the model's pattern (whole string). From the right: ":digits",
+ * the consumer name, "/consumer/", the stream name, "stream/", and before it
+ * "arn:aws.*:kinesis:.*:\d{12}:.*". */
+bool av_split_consumer_arn(const char *s, size_t n, struct av_carn *p)
+{
+	size_t e = n, b, a;
+	const char *k;
+
+	if (n < 7 || strncmp(s, "arn:aws", 7) != 0 || strnlen(s, n) != n)
+		return false;
+	while (e > 0 && s[e - 1] >= '0' && s[e - 1] <= '9')
+		e--;
+	if (e == n || e == 0 || s[e - 1] != ':')
+		return false;
+	p->consumer_end = e - 1;
+	for (b = p->consumer_end; b > 0 && av_carn_name_ch(s[b - 1]); b--)
+		;
+	if (b == p->consumer_end || b < 10 || memcmp(s + b - 10, "/consumer/", 10) != 0)
+		return false;
+	p->consumer = b;
+	p->stream_end = b - 10;
+	for (a = p->stream_end; a > 0 && av_carn_name_ch(s[a - 1]); a--)
+		;
+	if (a == p->stream_end || a < 7 || memcmp(s + a - 7, "stream/", 7) != 0)
+		return false;
+	p->stream = a;
+	/* prefix [0, a - 7) against arn:aws.*:kinesis:.*:\d{12}:.* */
+	k = strstr(s, ":kinesis:");
+	if (k == NULL)
+		return false;
+	for (size_t j = (size_t)(k - s) + 9; j + 14 <= a - 7; j++) {
+		size_t d = 0;
+		while (d < 12 && s[j + 1 + d] >= '0' && s[j + 1 + d] <= '9')
+			d++;
+		if (s[j] == ':' && d == 12 && s[j + 13] == ':')
+			return true;
+	}
+	return false;
+}

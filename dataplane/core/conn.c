@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "dataplane/core/conn_internal.h"
 
@@ -287,6 +288,15 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 		snprintf(msg, sizeof(msg), "Request body of %" PRIu64 " bytes exceeds the limit of %"
 			 PRIu32 " bytes.", c->req.content_length, cfg->max_body_bytes);
 		conn_fail(lc, c, 413, "RequestEntityTooLargeException", msg);
+		return false;
+	}
+	/* The body is not all here yet: refuse a request that cannot be
+	 * authentic before buffering (or inviting, with 100 Continue) the rest.
+	 * A whole request takes the normal path (same error, keep-alive). */
+	struct sigv4_error err;
+	if (c->in_len - c->head_len < c->req.content_length &&
+	    !dispatch_head_ok(lc, c, c->hdrs, c->req.nhdrs, &err, true)) {
+		conn_fail(lc, c, err.http_status, err.type, err.message);
 		return false;
 	}
 	if (c->req.expect_continue && c->in_len - c->head_len < c->req.content_length &&

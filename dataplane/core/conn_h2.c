@@ -23,6 +23,7 @@
 
 #include "common/bug.h"
 #include "common/log.h"
+#include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "dataplane/core/conn_internal.h"
 
@@ -56,6 +57,7 @@ struct h2_conn {
 				  call on_close, so h2_close frees these */
 	struct h2_stream *ready_head, *ready_tail;
 	struct h2_stream *cur; /* the stream whose request is in c's slot */
+	struct lcore_ctx *lc;  /* the connection's lcore, for callbacks */
 	uint32_t max_body;
 	/* Request body bytes held by all streams: window updates are automatic,
 	 * so this, not flow control, bounds a connection's memory. */
@@ -75,6 +77,38 @@ static void stream_free(struct h2_conn *h, struct h2_stream *st)
 	free(st->body);
 	free(st->resp);
 	free(st);
+}
+
+/* st's headers as sl_headers (pointing into st->hbuf), with a "host"
+ * synthesised from :authority when absent. Returns the count (<= cap). */
+static uint32_t h2_headers(const struct h2_stream *st, struct sl_header *out, uint32_t cap)
+{
+	uint32_t n = 0;
+	const struct sl_header *auth = NULL;
+	bool has_host = false;
+	for (uint32_t i = 0; i < st->nh && n < cap; i++) {
+		struct sl_header h = { { st->hbuf + st->hoff[i][0], st->hoff[i][1] },
+				       { st->hbuf + st->hoff[i][2], st->hoff[i][3] } };
+		if (sl_slice_eq(h.name, "host"))
+			has_host = true;
+		out[n++] = h;
+		if (sl_slice_eq(h.name, ":authority"))
+			auth = &out[n - 1];
+	}
+	if (!has_host && auth && n < cap)
+		out[n++] = (struct sl_header){ SL_SLICE_LIT("host"), auth->value };
+	return n;
+}
+
+/* A stream's headers are complete and a body is to follow: false when its
+ * signature's head already fails, so the body is never buffered. The answer
+ * is made later, through dispatch, like any request's. */
+static bool h2_head_ok(struct conn *c, const struct h2_stream *st)
+{
+	struct sl_header hdrs[CONN_MAX_HDRS];
+	struct sigv4_error err;
+	uint32_t n = h2_headers(st, hdrs, CONN_MAX_HDRS);
+	return dispatch_head_ok(c->h2->lc, c, hdrs, n, &err, false);
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -124,7 +158,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 	(void)flags;
 	struct conn *c = ud;
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
-	if (!st)
+	if (!st || st->ready) /* ready before END_STREAM: refused at its head */
 		return 0;
 	if ((uint64_t)st->blen + len > c->h2->max_body ||
 	    c->h2->buffered + len > 2ull * c->h2->max_body) {
@@ -150,11 +184,16 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
 	struct conn *c = ud;
-	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
-	    (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS))
+	if (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
 	if (!st || st->ready)
+		return 0;
+	/* Headers done, body to come: a request that cannot be authentic is
+	 * queued for its answer now, and on_data drops its body. */
+	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+	    (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST ||
+	     h2_head_ok(c, st)))
 		return 0;
 	st->ready = true;
 	if (c->h2->ready_tail)
@@ -202,6 +241,7 @@ int h2_open(struct lcore_ctx *lc, struct conn *c)
 	if (!c->h2 || nghttp2_session_callbacks_new(&cb) != 0)
 		return -ENOMEM;
 	c->h2->max_body = lc->sh->cfg->max_body_bytes;
+	c->h2->lc = lc;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
@@ -364,24 +404,13 @@ bool h2_push_alive(const struct conn *c, int32_t id)
 static bool h2_load(struct conn *c, struct h2_stream *st)
 {
 	memset(&c->req, 0, sizeof(c->req));
-	uint32_t n = 0;
-	const struct sl_header *auth = NULL;
-	bool has_host = false;
-	for (uint32_t i = 0; i < st->nh && n < CONN_MAX_HDRS; i++) {
-		struct sl_header h = { { st->hbuf + st->hoff[i][0], st->hoff[i][1] },
-				       { st->hbuf + st->hoff[i][2], st->hoff[i][3] } };
-		if (sl_slice_eq(h.name, ":method"))
-			c->req.method = h.value;
-		else if (sl_slice_eq(h.name, ":path"))
-			c->req.target = h.value;
-		if (sl_slice_eq(h.name, "host"))
-			has_host = true;
-		c->hdrs[n++] = h;
-		if (sl_slice_eq(h.name, ":authority"))
-			auth = &c->hdrs[n - 1];
+	uint32_t n = h2_headers(st, c->hdrs, CONN_MAX_HDRS);
+	for (uint32_t i = 0; i < n; i++) {
+		if (sl_slice_eq(c->hdrs[i].name, ":method"))
+			c->req.method = c->hdrs[i].value;
+		else if (sl_slice_eq(c->hdrs[i].name, ":path"))
+			c->req.target = c->hdrs[i].value;
 	}
-	if (!has_host && auth && n < CONN_MAX_HDRS)
-		c->hdrs[n++] = (struct sl_header){ SL_SLICE_LIT("host"), auth->value };
 	if (!c->req.method.len || !c->req.target.len)
 		return false;
 	c->req.path = c->req.target;

@@ -77,7 +77,6 @@ struct conn {
 	const struct policy *pol;
 	char audit_stream[129];
 	char audit_op[48];
-	char region[64]; /* from the SigV4 credential scope */
 };
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,
@@ -94,6 +93,16 @@ void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 /* dispatch.c: one whole request (head + body) is in c->in; answer it or post
  * it. The body is [c->head_len, c->head_len + content_length). */
 void dispatch_request(struct lcore_ctx *lc, struct conn *c);
+struct sigv4_error;
+/* dispatch.c: the SigV4 checks that need no body (sigv4_check_head), run
+ * when a request's head is complete and its body is still to come, so an
+ * unauthenticated client is refused before its body is buffered. hdrs are
+ * the request's headers (an HTTP/2 stream's own, not yet in c's slot).
+ * Returns true when the request may go on; otherwise err holds the answer,
+ * and when audit is set the failure is logged and audited (else the full
+ * check at dispatch does it, with the same error). */
+bool dispatch_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
+		      uint32_t nhdrs, struct sigv4_error *err, bool audit);
 /* dispatch.c: AccessDeniedException (and an audit line) unless c's policy
  * allows kinesis:<op> on resource. Returns true when allowed. */
 bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,

@@ -391,7 +391,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		cp_route_find(cp_route_get(lc->sh->cp), it.stream, it.name_len);
 	if (c->pol) {
 		char arn[320];
-		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", c->region,
+		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
 			 lc->sh->cfg->account_id, it.stream);
 		if (!dispatch_authorize(lc, c, "GetRecords", arn, it.stream))
 			return;

@@ -80,7 +80,7 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 	lc->tls_gen = atomic_load(&sh->tls_gen);
 	if (!lc->tls)
 		return -EINVAL;
-	lc->sv = sigv4_verifier_new(sh->keys);
+	lc->sv = sigv4_verifier_new(sh->keys, sh->cfg->region);
 	lc->av = malloc(sizeof(*lc->av));
 	lc->max_toks = 4096;
 	lc->toks = calloc(lc->max_toks, sizeof(*lc->toks));

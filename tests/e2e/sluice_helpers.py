@@ -401,13 +401,14 @@ class Server:
         return '%s:%d' % (self.host, self.port)
 
     def sign(self, headers, body, method='POST', path='/', region='us-east-1',
-             service='kinesis', key_id=None, secret=None, when=None):
+             service='kinesis', key_id=None, secret=None, when=None, token=None):
         """Returns headers plus X-Amz-Date and Authorization from botocore's
-        SigV4Auth; `when` (naive UTC datetime) fixes the signing instant."""
+        SigV4Auth; `when` (naive UTC datetime) fixes the signing instant;
+        `token` signs as a session credential (X-Amz-Security-Token)."""
         req = AWSRequest(method=method, url=self.endpoint + path, data=body,
                          headers=dict(headers))
         auth = botocore.auth.SigV4Auth(
-            Credentials(key_id or self.key_id, secret or self.secret), service, region)
+            Credentials(key_id or self.key_id, secret or self.secret, token), service, region)
         if when is None:
             auth.add_auth(req)
         else:
@@ -537,3 +538,77 @@ def in_thread(fn, *args, **kw):
     t = threading.Thread(target=run, daemon=True)
     t.start()
     return t, out
+
+
+# --- HTTP/2 (the h2 library; the JS suite runs the AWS SDK over HTTP/2) ---
+
+def h2_exchange(server, headers, body=b'', end_stream=True, timeout_s=5.0,
+                stop_at_headers=False):
+    """One HTTP/2 request over verified TLS (ALPN h2). headers: list of
+    (name, value), pseudo-headers first. body is sent in DATA frames; with
+    end_stream False the stream is left open (no DATA, no END_STREAM), as a
+    client that announced a large body and has not sent it. Returns
+    (status or None when nothing came within timeout_s, header dict, body
+    bytes); stop_at_headers returns once the response headers are in (for
+    streaming answers)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    ctx = tls_context(server.ca)
+    ctx.set_alpn_protocols(['h2'])
+    raw_sock = socket.create_connection((server.host, server.port), timeout=timeout_s)
+    s = ctx.wrap_socket(raw_sock, server_hostname=server.host)
+    try:
+        assert s.selected_alpn_protocol() == 'h2'
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding='utf-8'))
+        conn.initiate_connection()
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, headers, end_stream=end_stream and not body)
+        if end_stream and body:
+            conn.send_data(sid, body, end_stream=True)
+        s.sendall(conn.data_to_send())
+        status, hdrs, data = None, {}, b''
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, TimeoutError):
+                break
+            if not chunk:
+                break
+            for ev in conn.receive_data(chunk):
+                if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:
+                    hdrs = {k.lower(): v for k, v in ev.headers}
+                    status = int(hdrs.get(':status', 0))
+                    if stop_at_headers:
+                        return status, hdrs, data
+                elif isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid:
+                    data += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+                elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)) and \
+                        ev.stream_id == sid:
+                    return status, hdrs, data
+            out = conn.data_to_send()
+            if out:
+                s.sendall(out)
+        return status, hdrs, data
+    finally:
+        s.close()
+
+
+def h2_headers(server, target, body, sign=True, extra=(), content_length=None, **sign_kw):
+    """Request headers for h2_exchange: pseudo-headers, then the signed ones
+    (lower-case, as HTTP/2 requires)."""
+    hd = {'Content-Type': JSON_CT,
+          'X-Amz-Target': target if '.' in target else TARGET_PREFIX + target}
+    if sign:
+        hd = server.sign(hd, body, **sign_kw)
+    out = [(':method', 'POST'), (':scheme', 'https'), (':authority', server.host_header()),
+           (':path', '/')]
+    out += [(k.lower(), v) for k, v in hd.items() if k.lower() != 'host']
+    out.append(('content-length', str(len(body) if content_length is None
+                                      else content_length)))
+    out += list(extra)
+    return out

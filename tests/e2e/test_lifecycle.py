@@ -177,8 +177,9 @@ def test_stream_arn_in_place_of_name(server, kinesis):
     assert_error(st, hd, body, 'ResourceNotFoundException', not_found(name))
 
 
-def test_region_appears_in_arn(server):
-    c = server.client(region='eu-west-1')
+def test_region_appears_in_arn(server_factory):
+    """ARNs carry the server's --region (the signature must name the same)."""
+    c = server_factory(extra_args=['--region', 'eu-west-1']).client(region='eu-west-1')
     name = uniq('region')
     c.create_stream(StreamName=name, ShardCount=1)
     s = h.wait_status(c, name, 'ACTIVE')

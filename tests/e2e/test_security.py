@@ -38,7 +38,10 @@ DENY_PAYMENTS = sec.Principal('nopay', policy(
     stmt('Deny', ['kinesis:PutRecord', 'kinesis:PutRecords'],
          ['arn:aws:kinesis:*:*:stream/payments'])))
 NO_POLICY = sec.Principal('full')
-PRINCIPALS = [READ_ONLY, WRITE_ONLY, ORDERS_ONLY, DENY_PAYMENTS, NO_POLICY]
+DENY_SECRET = sec.Principal('nosecret', policy(
+    stmt('Allow', 'kinesis:*', '*'),
+    stmt('Deny', 'kinesis:*', ['arn:aws:kinesis:us-east-1:%s:stream/secret*' % h.ACCOUNT])))
+PRINCIPALS = [READ_ONLY, WRITE_ONLY, ORDERS_ONLY, DENY_PAYMENTS, NO_POLICY, DENY_SECRET]
 
 
 @pytest.fixture(scope='module')
@@ -135,11 +138,12 @@ def test_policy_per_stream(pol):
     c.put_records(StreamName='orders-1', Records=[{'Data': b'o2', 'PartitionKey': 'k'}])
     recs = c.get_records(ShardIterator=iterator(c, 'orders-1'))['Records']
     assert recs[-2:] and [r['Data'] for r in recs[-2:]] == [b'o', b'o2']
-    # The wildcard covers every region and account in the ARN.
-    c2 = ORDERS_ONLY.client(pol, region='eu-west-1')
-    denied(c2.put_record, key, 'PutRecord', sec.stream_arn('payments', 'eu-west-1'),
-           StreamName='payments', Data=b'x', PartitionKey='k')
     pay = sec.stream_arn('payments')
+    # The ARN checked is the server's own (region us-east-1), whatever region
+    # the client's StreamARN names.
+    denied_raw(pol, ORDERS_ONLY, 'PutRecords', pay,
+               {'StreamARN': sec.stream_arn('payments', 'eu-west-1'),
+                'Records': [{'Data': 'eA==', 'PartitionKey': 'k'}]})
     denied(c.put_record, key, 'PutRecord', pay, StreamName='payments', Data=b'x',
            PartitionKey='k')
     denied_raw(pol, ORDERS_ONLY, 'PutRecords', pay,
@@ -154,6 +158,83 @@ def test_policy_per_stream(pol):
     h.wait_gone(admin, 'orders-2')
     # An iterator the admin obtained for payments does not let it read payments.
     denied(c.get_records, key, 'GetRecords', pay, ShardIterator=iterator(admin, 'payments'))
+
+
+def test_consumer_arn_names_its_stream(pol):
+    """Issue 11: a credential allowed only on stream/orders-* described,
+    deregistered and read (SubscribeToShard) another stream's consumer by
+    sending an allowed StreamARN beside that consumer's ConsumerARN."""
+    admin, c, key = pol.client(), ORDERS_ONLY.client(pol), ORDERS_ONLY.key_id
+    pay, orders = sec.stream_arn('payments'), sec.stream_arn('orders-1')
+    carn = admin.register_stream_consumer(StreamARN=pay, ConsumerName=h.uniq('pc'))[
+        'Consumer']['ConsumerARN']
+    cname = carn.split('/consumer/')[1].split(':')[0]
+    deadline = time.monotonic() + 10
+    while admin.describe_stream_consumer(ConsumerARN=carn)['ConsumerDescription'][
+            'ConsumerStatus'] != 'ACTIVE':
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    mismatch = 'StreamARN %s and ConsumerARN %s do not match.' % (orders, carn)
+    for op, kw in [(c.describe_stream_consumer, {}), (c.deregister_stream_consumer, {})]:
+        code, msg, status = sec.client_error(op, StreamARN=orders, ConsumerARN=carn, **kw)
+        assert (code, msg, status) == ('InvalidArgumentException', mismatch, 400), msg
+    st, hd, body = pol.call('DescribeStreamConsumer', {'StreamName': 'orders-1',
+                                                       'ConsumerARN': carn},
+                            key_id=key, secret=ORDERS_ONLY.secret)
+    h.assert_error(st, hd, body, 'InvalidArgumentException',
+                   'StreamName orders-1 and ConsumerARN %s do not match.' % carn)
+    # Alone, the ConsumerARN is authorised as the consumer it names.
+    denied(c.describe_stream_consumer, key, 'DescribeStreamConsumer', carn, ConsumerARN=carn)
+    denied(c.deregister_stream_consumer, key, 'DeregisterStreamConsumer', carn,
+           ConsumerARN=carn)
+    # SubscribeToShard (HTTP/2), with and without the decoy StreamARN.
+    for extra, type_, want in [
+            ({'StreamARN': orders}, 'InvalidArgumentException', mismatch),
+            ({}, 'AccessDeniedException',
+             sec.denied_message(key, 'SubscribeToShard', carn))]:
+        body = json.dumps(dict({'ConsumerARN': carn, 'ShardId': h.shard_id(0),
+                                'StartingPosition': {'Type': 'TRIM_HORIZON'}},
+                               **extra)).encode()
+        hdrs = h.h2_headers(pol, 'SubscribeToShard', body, key_id=key,
+                            secret=ORDERS_ONLY.secret)
+        st, _, data = h.h2_exchange(pol, hdrs, body, stop_at_headers=False, timeout_s=3)
+        assert st == 400, (st, data[:300])
+        assert json.loads(data) == {'__type': type_, 'message': want}, data
+    # The consumer is still there, and the audit line names its stream.
+    assert admin.describe_stream_consumer(ConsumerARN=carn)['ConsumerDescription'][
+        'ConsumerName'] == cname
+    wait_audit(pol, lambda x: x.get('principal') == key and x.get('operation') ==
+               'DeregisterStreamConsumer' and x.get('stream') == 'payments' and
+               x.get('result') == 'AccessDeniedException', 'denied deregister')
+    admin.deregister_stream_consumer(ConsumerARN=carn)
+
+
+def test_region_does_not_steer_deny(pol):
+    """Issue 11: a Deny on arn:aws:kinesis:us-east-1:...:stream/secret* was
+    bypassed by signing for us-west-2 (DeleteStream deleted the stream)."""
+    admin, key, secret = pol.client(), DENY_SECRET.key_id, DENY_SECRET.secret
+    name = h.uniq('secret')
+    h.create_active(admin, name)
+    region_msg = "Credential should be scoped to a valid region, not 'us-west-2'. "
+    st, hd, body = pol.call('DeleteStream', {'StreamName': name}, key_id=key, secret=secret,
+                            region='us-west-2')
+    h.assert_error(st, hd, body, 'InvalidSignatureException', region_msg)
+    # The AWS CLI with --region us-west-2 gets the same answer.
+    env_cmd = ['kinesis', 'delete-stream', '--stream-name', name, '--profile', 'nosecret']
+    rc, _, err = pol.aws(*env_cmd, region='us-west-2')
+    assert rc != 0 and 'InvalidSignatureException' in err and region_msg.strip() in err, err
+    # A StreamARN naming another region is checked as the server's ARN.
+    arn = sec.stream_arn(name)
+    denied_raw(pol, DENY_SECRET, 'DeleteStream', arn,
+               {'StreamARN': sec.stream_arn(name, 'us-west-2')}, explicit=True)
+    denied(DENY_SECRET.client(pol).delete_stream, key, 'DeleteStream', arn, explicit=True,
+           StreamName=name)
+    time.sleep(0.5)
+    assert admin.describe_stream_summary(StreamName=name)['StreamDescriptionSummary'][
+        'StreamStatus'] == 'ACTIVE'
+    # The normal client in us-east-1 still works for what the policy allows.
+    assert 'StreamNames' in DENY_SECRET.client(pol).list_streams()
+    admin.delete_stream(StreamName=name)
 
 
 def records(client, name):

@@ -30,7 +30,7 @@ static void init_once(void)
 	memcpy(kr->creds[0].id, id, sizeof(id) - 1);
 	kr->creds[0].secret_len = sizeof(secret) - 1;
 	memcpy(kr->creds[0].secret, secret, sizeof(secret) - 1);
-	ver = sigv4_verifier_new(kr);
+	ver = sigv4_verifier_new(kr, "us-east-1");
 	if (!ver)
 		abort();
 }
@@ -67,8 +67,14 @@ static void fuzz_verify(const char *p, const char *end)
 	}
 	req.body = (const uint8_t *)p;
 	req.body_len = (size_t)(end - p);
+	/* The head check must refuse whatever verify refuses for a head reason,
+	 * and never accept less: when it fails, verify fails the same way. */
+	struct sigv4_error herr;
+	int hrc = sigv4_check_head(ver, &req, &herr);
 	int rc = sigv4_verify(ver, &req, &id, &err);
 	if (rc != 0 && (!err.type || !memchr(err.message, 0, sizeof(err.message))))
+		abort();
+	if (hrc != 0 && (rc == 0 || strcmp(herr.message, err.message) != 0))
 		abort();
 }
 

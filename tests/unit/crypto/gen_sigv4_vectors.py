@@ -8,6 +8,8 @@ Output, one record per vector, every field hex-encoded so any byte survives:
     P <hex path>        path as sent on the wire (before '?')
     Q <hex query>       query as sent on the wire (after '?'), may be empty
     H <hex name> <hex value>   one wire header, in order (Authorization too)
+    L <hex name> <hex value>   a header added on the wire after signing (an
+                        attacker's addition; signers ignore it)
     B <hex body>
     T <epoch seconds>   the signing time, used as now_s
     E                   end of vector
@@ -41,13 +43,17 @@ def hx(b):
     return b.hex() if b else '-'
 
 
+SESSION_TOKEN = 'FQoGZXIvYXdzEXAMPLEsessionTOKEN/+='
+
+
 def sign(out, name, method='POST', path='/', params=None, headers=(), body=b'',
-         region='us-east-1'):
+         region='us-east-1', late=(), token=None):
     req = AWSRequest(method=method, url=ENDPOINT + path, data=body, params=params)
     req.headers['Host'] = '127.0.0.1:4567'
     for k, v in headers:
         req.headers[k] = v  # HTTPHeaders appends, so repeats are kept
-    auth = botocore.auth.SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), 'kinesis', region)
+    auth = botocore.auth.SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY, token), 'kinesis',
+                                   region)
     orig = botocore.auth.datetime.datetime
     botocore.auth.datetime.datetime = FixedDatetime
     try:
@@ -59,6 +65,8 @@ def sign(out, name, method='POST', path='/', params=None, headers=(), body=b'',
     out.write('V %s\nM %s\nP %s\nQ %s\n' % (name, method, hx(parts.path), hx(parts.query)))
     for k, v in req.headers.items():
         out.write('H %s %s\n' % (hx(k), hx(v)))
+    for k, v in late:
+        out.write('L %s %s\n' % (hx(k), hx(v)))
     out.write('B %s\nT %d\nE\n' % (hx(body), int(FIXED.replace(
         tzinfo=datetime.timezone.utc).timestamp())))
 
@@ -86,6 +94,17 @@ def main():
     sign(out, 'path_segments', path='/some%20dir/./a-b_c~d/../e%2Ff/', headers=json_hdrs,
          body=body)
     sign(out, 'empty_body', headers=json_hdrs, body=b'')
+    # Issue 11: a DescribeStreamSummary signed without X-Amz-Target, re-sent
+    # with X-Amz-Target DeleteStream; and other required headers unsigned.
+    summary = b'{"StreamName":"s1"}'
+    sign(out, 'late_target', headers=[('Content-Type', 'application/x-amz-json-1.1')],
+         body=summary, late=[('X-Amz-Target', 'Kinesis_20131202.DeleteStream')])
+    sign(out, 'late_content_type',
+         headers=[('X-Amz-Target', 'Kinesis_20131202.DescribeStreamSummary')],
+         body=summary, late=[('Content-Type', 'application/x-amz-json-1.1')])
+    sign(out, 'late_amz_header', headers=json_hdrs, body=body,
+         late=[('x-amz-meta-anything', 'v')])
+    sign(out, 'session_token', headers=json_hdrs, body=body, token=SESSION_TOKEN)
     if out is not sys.stdout:
         out.close()
 

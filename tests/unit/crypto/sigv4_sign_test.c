@@ -177,8 +177,6 @@ static void test_equals_botocore_and_verifies(void **state)
 {
 	(void)state;
 	struct sigv4_keyring *kr = keyring();
-	struct sigv4_verifier *v = sigv4_verifier_new(kr);
-	assert_non_null(v);
 	for (uint32_t i = 0; i < nvec; i++) {
 		char region[64], out[1024], hx[65];
 		struct built b;
@@ -197,10 +195,15 @@ static void test_equals_botocore_and_verifies(void **state)
 		assert_int_equal(sigv4_sha256_hex(s, b.req.body, b.req.body_len, hx), 0);
 		assert_int_equal(sigv4_sign(s, &b.req, hx, out, sizeof(out)), n);
 		assert_string_equal(out, vecs[i].auth);
-		verify_ok(v, &b, out);
+		/* The verifier serves the vector's region; the session-token
+		 * vector needs a session keyring (sigv4_test covers it). */
+		struct sigv4_verifier *v = sigv4_verifier_new(kr, region);
+		assert_non_null(v);
+		if (strcmp(vecs[i].name, "session_token") != 0)
+			verify_ok(v, &b, out);
+		sigv4_verifier_free(v);
 		sigv4_signer_free(s);
 	}
-	sigv4_verifier_free(v);
 	sigv4_keyring_free(kr);
 }
 
@@ -210,7 +213,7 @@ static void test_live_request(void **state)
 {
 	(void)state;
 	struct sigv4_keyring *kr = keyring();
-	struct sigv4_verifier *v = sigv4_verifier_new(kr);
+	struct sigv4_verifier *v = sigv4_verifier_new(kr, "us-east-1");
 	struct sigv4_signer *s = sigv4_signer_new(KEY_ID, SECRET, "us-east-1", "kinesis");
 	char date[17], auth[512];
 	char body[] = "{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"AAAA\",\"PartitionKey\":\"k\"}]}";

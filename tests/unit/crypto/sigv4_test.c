@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/bug.h"
 #include "crypto/sigv4.h"
 #include "crypto/sigv4_internal.h"
 
@@ -85,7 +86,7 @@ static int load_vectors(const char *path)
 			v->body = unhex(line + 2, &v->body_len);
 		} else if (line[0] == 'T') {
 			v->t = strtoll(line + 2, NULL, 10);
-		} else if (line[0] == 'H' && v->nh < MAX_HDR &&
+		} else if ((line[0] == 'H' || line[0] == 'L') && v->nh < MAX_HDR &&
 			   sscanf(line + 2, "%4095s %4095s", a, b) == 2) {
 			v->hname[v->nh] = unhex(a, NULL);
 			v->hval[v->nh] = unhex(b, NULL);
@@ -162,15 +163,38 @@ static struct sigv4_keyring *good_kr(void)
 	return keyring_with("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
 }
 
+/* sigv4_verify by a verifier for region; the head-only check must agree
+ * with it whenever it refuses (same error), and never refuse what verify
+ * accepts. */
+static int verify_region(struct sigv4_keyring *kr, const char *region, struct built *b,
+			 struct sigv4_error *err, struct sigv4_identity *id)
+{
+	struct sigv4_verifier *v = sigv4_verifier_new(kr, region);
+	struct sigv4_error herr;
+	assert_non_null(v);
+	memset(err, 0, sizeof(*err));
+	int hrc = sigv4_check_head(v, &b->req, &herr);
+	int rc = sigv4_verify(v, &b->req, id, err);
+	if (hrc) {
+		assert_int_equal(hrc, -EACCES);
+		assert_int_equal(rc, -EACCES);
+		assert_string_equal(herr.type, err->type);
+		assert_string_equal(herr.message, err->message);
+	}
+	sigv4_verifier_free(v);
+	return rc;
+}
+
 static int verify_with(struct sigv4_keyring *kr, struct built *b, struct sigv4_error *err,
 		       struct sigv4_identity *id)
 {
-	struct sigv4_verifier *v = sigv4_verifier_new(kr);
-	assert_non_null(v);
-	memset(err, 0, sizeof(*err));
-	int rc = sigv4_verify(v, &b->req, id, err);
-	sigv4_verifier_free(v);
-	return rc;
+	return verify_region(kr, "us-east-1", b, err, id);
+}
+
+/* Vectors that the plain keyring and a us-east-1 verifier accept. */
+static bool plain_vector(const struct vec *v)
+{
+	return strncmp(v->name, "late_", 5) != 0 && strcmp(v->name, "session_token") != 0;
 }
 
 static void expect_err(struct sigv4_keyring *kr, struct built *b, const char *type,
@@ -189,24 +213,168 @@ static void test_vectors_ok(void **state)
 {
 	(void)state;
 	struct sigv4_keyring *kr = good_kr();
-	struct sigv4_verifier *v = sigv4_verifier_new(kr);
+	struct sigv4_verifier *us = sigv4_verifier_new(kr, "us-east-1");
+	struct sigv4_verifier *eu = sigv4_verifier_new(kr, "eu-west-1");
 	for (uint32_t i = 0; i < nvec; i++) {
 		struct built b;
 		struct sigv4_identity id;
 		struct sigv4_error err;
+		if (!plain_vector(&vecs[i]))
+			continue;
+		bool is_eu = strcmp(vecs[i].name, "list_streams_eu") == 0;
 		build(&vecs[i], &b);
 		/* twice: the second run takes the signing key from the cache */
 		for (int k = 0; k < 2; k++) {
-			int rc = sigv4_verify(v, &b.req, &id, &err);
+			int rc = sigv4_verify(is_eu ? eu : us, &b.req, &id, &err);
 			if (rc)
 				fail_msg("%s: %s: %s", vecs[i].name, err.type, err.message);
 		}
 		assert_string_equal(id.access_key, "AKIDEXAMPLE");
 		assert_string_equal(id.service, "kinesis");
-		assert_string_equal(id.region,
-				    strcmp(vecs[i].name, "list_streams_eu") ? "us-east-1"
-									    : "eu-west-1");
+		assert_string_equal(id.region, is_eu ? "eu-west-1" : "us-east-1");
 	}
+	sigv4_verifier_free(eu);
+	sigv4_verifier_free(us);
+	sigv4_keyring_free(kr);
+}
+
+/* Issue 11: only the configured region is accepted in the credential scope
+ * (a request signed for us-west-2 deleted a stream whose Deny named
+ * us-east-1). AWS's wording. */
+static void test_region_scope(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = good_kr();
+	struct built b;
+	build(vec_named("list_streams_eu"), &b);
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Credential should be scoped to a valid region, not 'eu-west-1'. ");
+	build(vec_named("put_record"), &b);
+	struct sigv4_error err;
+	struct sigv4_identity id;
+	assert_int_equal(verify_region(kr, "eu-west-1", &b, &err, &id), -EACCES);
+	assert_string_equal(err.message,
+			    "Credential should be scoped to a valid region, not 'us-east-1'. ");
+	assert_int_equal(verify_region(kr, "us-east-1", &b, &err, &id), 0);
+	assert_string_equal(id.region, "us-east-1");
+	/* constructor bounds */
+	char longr[80];
+	memset(longr, 'a', sizeof(longr));
+	longr[64] = 0;
+	errno = 0;
+	assert_null(sigv4_verifier_new(kr, longr));
+	assert_int_equal(errno, EINVAL);
+	assert_null(sigv4_verifier_new(kr, ""));
+	assert_null(sigv4_verifier_new(kr, NULL));
+	assert_null(sigv4_verifier_new(NULL, "us-east-1"));
+	longr[63] = 0;
+	struct sigv4_verifier *v = sigv4_verifier_new(kr, longr);
+	assert_non_null(v);
+	sigv4_verifier_free(v);
+	sigv4_keyring_free(kr);
+}
+
+/* Issue 11: X-Amz-Target, Content-Type and every x-amz-* header must be
+ * signed. Each vector is a valid botocore signature over the other headers
+ * with one header added afterwards (the attack: DescribeStreamSummary
+ * re-sent as DeleteStream). */
+static void test_unsigned_required_headers(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *vec, *name;
+	} cases[] = {
+		{ "late_target", "X-Amz-Target" },
+		{ "late_content_type", "Content-Type" },
+		{ "late_amz_header", "x-amz-meta-anything" },
+	};
+	struct sigv4_keyring *kr = good_kr();
+	for (uint32_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		struct built b;
+		struct sigv4_error err;
+		struct sigv4_identity id;
+		char want[160];
+		build(vec_named(cases[i].vec), &b);
+		snprintf(want, sizeof(want),
+			 "'%s' must be a 'SignedHeader' in the AWS Authorization.", cases[i].name);
+		expect_err(kr, &b, "InvalidSignatureException", want);
+		/* The same request without the added header is authentic: the
+		 * refusal is about the unsigned header alone. */
+		b.req.nhdrs--;
+		assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	}
+	sigv4_keyring_free(kr);
+}
+
+static struct sigv4_keyring *keyring_token(const char *token)
+{
+	char path[256], text[512];
+	snprintf(path, sizeof(path), "%s/cred-token", tmpdir);
+	unlink(path);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	snprintf(text, sizeof(text),
+		 "[session]\naws_access_key_id=AKIDEXAMPLE\n"
+		 "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n"
+		 "aws_session_token = %s\n", token);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, 0600);
+	struct sigv4_keyring *kr = sigv4_keyring_load(path, false);
+	assert_non_null(kr);
+	return kr;
+}
+
+/* Issue 11: X-Amz-Security-Token is refused unless the key is a session
+ * credential with exactly that token (it used to be ignored). */
+static void test_session_token(void **state)
+{
+	(void)state;
+	static const char bad[] = "The security token included in the request is invalid.";
+	struct built b;
+	struct sigv4_error err;
+	struct sigv4_identity id;
+	struct sigv4_keyring *kr = good_kr();
+	build(vec_named("session_token"), &b);
+	expect_err(kr, &b, "UnrecognizedClientException", bad); /* long-term key */
+	sigv4_keyring_free(kr);
+
+	kr = keyring_token("FQoGZXIvYXdzEXAMPLEsessionTOKEN/+=");
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	build(vec_named("put_record"), &b); /* session key without its token */
+	expect_err(kr, &b, "UnrecognizedClientException", bad);
+	sigv4_keyring_free(kr);
+
+	kr = keyring_token("FQoGZXIvYXdzEXAMPLEsessionTOKEN/+X");
+	build(vec_named("session_token"), &b);
+	expect_err(kr, &b, "UnrecognizedClientException", bad);
+	sigv4_keyring_free(kr);
+}
+
+/* The head check needs no body: a flipped body passes it (the signature
+ * is checked later by sigv4_verify), everything else is refused alike
+ * (verify_region compares the two on every refusal). */
+static void test_check_head(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = good_kr();
+	struct sigv4_verifier *v = sigv4_verifier_new(kr, "us-east-1");
+	struct sigv4_error err;
+	struct built b;
+	build(vec_named("put_record"), &b);
+	b.req.body = NULL;
+	b.req.body_len = 0;
+	assert_int_equal(sigv4_check_head(v, &b.req, &err), 0);
+	b.req.now_s += 6 * 60;
+	assert_int_equal(sigv4_check_head(v, &b.req, &err), -EACCES);
+	assert_string_equal(err.type, "InvalidSignatureException");
+	build(vec_named("late_target"), &b);
+	assert_int_equal(sigv4_check_head(v, &b.req, &err), -EACCES);
+	build(vec_named("list_streams_eu"), &b);
+	assert_int_equal(sigv4_check_head(v, &b.req, &err), -EACCES);
+	b.req.nhdrs = 0;
+	assert_int_equal(sigv4_check_head(v, &b.req, &err), -EACCES);
+	assert_string_equal(err.type, "MissingAuthenticationTokenException");
 	sigv4_verifier_free(v);
 	sigv4_keyring_free(kr);
 }
@@ -278,6 +446,7 @@ static void test_wrong_secret_unknown_key(void **state)
 	sigv4_keyring_free(kr);
 }
 
+/* Kinesis's 5-minute window (issue 11: it was 15). */
 static void test_clock_skew(void **state)
 {
 	(void)state;
@@ -286,16 +455,24 @@ static void test_clock_skew(void **state)
 	struct sigv4_error err;
 	struct sigv4_identity id;
 	build(vec_named("put_record"), &b);
-	b.req.now_s += 15 * 60; /* exactly 15 minutes is still fine */
+	b.req.now_s += 4 * 60;
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	b.req.now_s += 60; /* exactly 5 minutes is still fine */
 	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
 	b.req.now_s += 1;
 	expect_err(kr, &b, "InvalidSignatureException",
 		   "Signature expired: 20130524T000000Z is now earlier than 20130524T000001Z "
-		   "(20130524T001501Z - 15 min.)");
-	b.req.now_s = vec_named("put_record")->t - 15 * 60 - 1;
+		   "(20130524T000501Z - 5 min.)");
+	b.req.now_s = vec_named("put_record")->t + 6 * 60;
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Signature expired: 20130524T000000Z is now earlier than 20130524T000100Z "
+		   "(20130524T000600Z - 5 min.)");
+	b.req.now_s = vec_named("put_record")->t - 4 * 60;
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	b.req.now_s = vec_named("put_record")->t - 5 * 60 - 1;
 	expect_err(kr, &b, "InvalidSignatureException",
 		   "Signature not yet current: 20130524T000000Z is still later than "
-		   "20130523T235959Z (20130523T234459Z + 15 min.)");
+		   "20130523T235959Z (20130523T235459Z + 5 min.)");
 
 	/* Date header fallback when X-Amz-Date is absent */
 	build(vec_named("put_record"), &b);
@@ -304,8 +481,8 @@ static void test_clock_skew(void **state)
 	d->value = S("Fri, 24 May 2013 00:00:00 GMT");
 	b.req.now_s += 3600;
 	expect_err(kr, &b, "InvalidSignatureException",
-		   "Signature expired: 20130524T000000Z is now earlier than 20130524T004500Z "
-		   "(20130524T010000Z - 15 min.)");
+		   "Signature expired: 20130524T000000Z is now earlier than 20130524T005500Z "
+		   "(20130524T010000Z - 5 min.)");
 	sigv4_keyring_free(kr);
 }
 
@@ -486,7 +663,7 @@ static void test_credentials_parse(void **state)
 		assert_null(sigv4_keyring_load(path, false));
 		assert_int_equal(errno, EINVAL);
 	}
-	char big[2048];
+	char big[4096]; /* a line over SIGV4_CRED_LINE_MAX */
 	memset(big, 'a', sizeof(big));
 	memcpy(big, "[default]\nx=", 12);
 	big[sizeof(big) - 1] = 0;
@@ -526,6 +703,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_flip_header_and_signature),
 		cmocka_unit_test(test_wrong_secret_unknown_key),
 		cmocka_unit_test(test_clock_skew),
+		cmocka_unit_test(test_region_scope),
+		cmocka_unit_test(test_unsigned_required_headers),
+		cmocka_unit_test(test_session_token),
+		cmocka_unit_test(test_check_head),
 		cmocka_unit_test(test_missing_and_malformed),
 		cmocka_unit_test(test_parse_auth),
 		cmocka_unit_test(test_credentials_create),
