@@ -22,6 +22,12 @@
 #define CP_DEFAULT_RETENTION_HOURS 24u
 #define CP_DEFAULT_MAX_RECORD_KIB 1024u
 #define CP_MAX_TAGS 200u
+/* Tag keys are 1..128 and values 0..256 code points (Unicode letters, digits,
+ * separators and a few symbols): up to 4 UTF-8 bytes each, plus the NUL. */
+#define CP_TAG_KEY_MAX 128u
+#define CP_TAG_VALUE_MAX 256u
+#define CP_TAG_KEY_CAP (4u * CP_TAG_KEY_MAX + 1u)
+#define CP_TAG_VALUE_CAP (4u * CP_TAG_VALUE_MAX + 1u)
 #define CP_RING_SIZE 1024u	 /* request ring and each reply ring */
 #define CP_MAX_TAGS_PER_STREAM 50u /* AddTagsToStream / TagResource */
 #define CP_ON_DEMAND_STREAM_LIMIT 50u /* Kinesis's default */
@@ -90,8 +96,8 @@ struct cp_shard {
 };
 
 struct cp_tag {
-	char key[129];
-	char value[257];
+	char key[CP_TAG_KEY_CAP];
+	char value[CP_TAG_VALUE_CAP];
 };
 
 struct cp_store;
@@ -214,7 +220,8 @@ int cp_store_tags(struct cp_store *st, const char *name, const char *after, uint
 		  int (*cb)(void *arg, const struct cp_tag *t), void *arg);
 int cp_store_tags_put(struct cp_store *st, const char *name, const struct cp_tag *tags,
 		      uint32_t n);
-int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[129], uint32_t n);
+int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[CP_TAG_KEY_CAP],
+		      uint32_t n);
 /* Account-wide settings in the meta table; get: -ENOENT when unset. */
 int cp_store_meta_get(struct cp_store *st, const char *key, char *out, size_t cap);
 int cp_store_meta_set(struct cp_store *st, const char *key, const char *value);
@@ -283,6 +290,9 @@ int cp_resolve(struct cp_req *r);
 int cp_require_active(struct cp_req *r);
 /* Tags map member (type + constraint pass): fills *tags (calloc). */
 void cp_tags_decode(struct cp_req *r, int32_t tok, struct cp_tag **tags, uint32_t *n);
+/* Kinesis's tag character rules (cp_admin.c) on decoded tags of r->s:
+ * 0, or -1 with InvalidArgumentException answered. */
+int cp_tags_check(struct cp_req *r, const struct cp_tag *tags, uint32_t n);
 void cp_limit_shards(struct cp_req *r, uint64_t current, uint32_t additional);
 extern const char *const cp_modes[2];
 

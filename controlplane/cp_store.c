@@ -841,7 +841,8 @@ int cp_store_tags_put(struct cp_store *st, const char *name, const struct cp_tag
 	return rc;
 }
 
-int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[129], uint32_t n)
+int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[CP_TAG_KEY_CAP],
+		      uint32_t n)
 {
 	sqlite3_stmt *q;
 	int rc = 0;
