@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/bug.h"
+#include "common/utf8.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -591,6 +592,53 @@ int64_t json_str_unescape(const struct json_doc *doc, uint32_t i, char *out, siz
 	if (o < cap)
 		out[o] = '\0';
 	return (int64_t)o;
+}
+
+size_t json_str_unescape_prefix(const struct json_doc *doc, uint32_t i, char *out, size_t cap,
+				bool *whole)
+{
+	const struct json_tok *t = &doc->toks[i];
+	const uint8_t *s = (const uint8_t *)doc->buf + t->start;
+	size_t o = 0, room;
+	uint32_t k = 0;
+	int64_t n;
+
+	BUG_ON(cap == 0);
+	n = json_str_unescape(doc, i, out, cap);
+	if (whole)
+		*whole = n >= 0 && (size_t)n < cap;
+	if (n >= 0 && (size_t)n < cap)
+		return (size_t)n; /* fits, NUL-terminated by json_str_unescape */
+	if (t->type != JSON_STRING) {
+		out[0] = '\0';
+		return 0;
+	}
+	/* Too long: decode again, one whole code point at a time, and stop at
+	 * the first that would not fit before the NUL. The parser accepted only
+	 * valid UTF-8, so a raw sequence's lead byte gives its length. */
+	room = cap - 1;
+	while (k < t->len) {
+		uint8_t tmp[4];
+		uint32_t m;
+
+		if (s[k] == '\\') {
+			uint32_t at = k;
+			m = escape_decode(s, &at, tmp);
+			if (m > room - o)
+				break;
+			memcpy(out + o, tmp, m);
+			k = at;
+		} else {
+			m = utf8_seq_bytes(s[k]);
+			if (m > room - o || m > t->len - k)
+				break;
+			memcpy(out + o, s + k, m);
+			k += m;
+		}
+		o += m;
+	}
+	out[o] = '\0';
+	return o;
 }
 
 uint32_t json_str_codepoints(const struct json_doc *doc, uint32_t i)

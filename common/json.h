@@ -86,6 +86,14 @@ static inline struct sl_slice json_tok_slice(const struct json_doc *doc, uint32_
  * NUL-terminated unless room remains (then it is). */
 int64_t json_str_unescape(const struct json_doc *doc, uint32_t i, char *out, size_t cap);
 
+/* Like json_str_unescape, for text that is shown rather than used (error
+ * messages): when the string does not fit in out[0..cap) (cap >= 1), decodes
+ * the longest prefix that does, cut at a code-point boundary, never inside a
+ * UTF-8 sequence. Always NUL-terminated. Returns the bytes written (< cap);
+ * *whole (may be NULL) says whether that is the whole string. */
+size_t json_str_unescape_prefix(const struct json_doc *doc, uint32_t i, char *out, size_t cap,
+				bool *whole);
+
 /* Number token i as an integer. Returns 0 on success, -ERANGE if it does not
  * fit in int64, -EINVAL if it has a fraction or exponent that is not integral
  * (1.0 and 1e2 are integral and accepted, as Jackson does for int fields). */

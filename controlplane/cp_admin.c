@@ -14,6 +14,7 @@
 #include "common/bug.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "controlplane/cp_internal.h"
 
 #define CP_TBN "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
@@ -67,27 +68,34 @@ static int32_t cp_get_str_list(struct av *v, int32_t obj, const char *name)
 }
 
 /* Calls fn for each string element (unescaped, with its code points) and
- * prints the list as Java does ("[a, b]") into shown. */
+ * prints the list as Java does ("[a, b]") into shown (cut at a code point
+ * when it does not fit). An element too long for the buffer (longer than
+ * any valid value) reaches fn as NULL: shown by its prefix, never used. */
 static void cp_str_list(struct av *v, int32_t arr, char *shown, size_t cap,
 			void (*fn)(void *arg, const char *s, uint32_t len_cp), void *arg)
 {
-	size_t len = (size_t)snprintf(shown, cap, "[");
+	size_t len = 0;
+	bool room = utf8_append(shown, cap, &len, "[");
 	uint32_t el = (uint32_t)arr + 1;
 	char s[CP_STR_CAP];
 
 	for (uint32_t i = 0; i < v->doc.toks[arr].count; i++, el = v->doc.toks[el].next) {
-		bool null = v->doc.toks[el].type == JSON_NULL;
-		if (null)
+		bool null = v->doc.toks[el].type == JSON_NULL, whole = true;
+		size_t n;
+
+		if (null) {
 			snprintf(s, sizeof(s), "null");
-		else
-			json_str_unescape(&v->doc, el, s, sizeof(s));
-		if (len < cap)
-			len += (size_t)snprintf(shown + len, cap - len, "%s%s", i ? ", " : "", s);
+		} else {
+			n = json_str_unescape_prefix(&v->doc, el, s, sizeof(s), &whole);
+			(void)utf8_replace_nul(s, n, sizeof(s));
+		}
+		if (room)
+			room = utf8_append(shown, cap, &len, "%s%s", i ? ", " : "", s);
 		if (!null && fn)
-			fn(arg, s, json_str_codepoints(&v->doc, el));
+			fn(arg, whole ? s : NULL, json_str_codepoints(&v->doc, el));
 	}
-	if (len < cap)
-		snprintf(shown + len, cap - len, "]");
+	if (room)
+		(void)utf8_append(shown, cap, &len, "]");
 }
 
 static int cp_finish(struct cp_req *r)
@@ -100,37 +108,23 @@ static int cp_finish(struct cp_req *r)
 
 /* --- tags --- */
 
-/* Next code point of UTF-8 text (validated JSON text), advancing *p. */
-static uint32_t cp_utf8_next(const unsigned char **p)
-{
-	const unsigned char *s = *p;
-	uint32_t c = s[0];
-	int n = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
-
-	if (n)
-		c &= 0x3Fu >> n;
-	for (int i = 1; i <= n && s[i]; i++)
-		c = (c << 6) | (s[i] & 0x3Fu);
-	*p = s + 1 + n;
-	return c;
-}
-
-/* kinesalite addTagsToStream.js: allowed are U+00C0-U+1FFF, U+2C00-U+D7FF,
- * \w and " ._/=+-@%:". Returns 1 for another character, 2 for '%'. */
+/* Kinesis's tag characters: Unicode letters, digits (numbers), white space
+ * (separators: U+0020, U+00A0, U+3000, ..., but not tab or newline, as
+ * recorded in kinesalite's tests) and _ . : / = + - @, the model's
+ * [\p{L}\p{Z}\p{N}_.:/=+\-@]. '%' is listed as valid in the documentation
+ * but refused with another message (kinesalite addTagsToStream.js, recorded
+ * from Kinesis). Returns 0, 1 for a character outside the set, 2 for '%'. */
 static int cp_tag_text_check(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), off = 0;
 	int rc = 0;
 
-	while (*p) {
-		uint32_t c = cp_utf8_next(&p);
-		bool ok = (c >= 0xC0 && c <= 0x1FFF) || (c >= 0x2C00 && c <= 0xD7FF) ||
-			  (c < 0x80 && (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-					(c >= '0' && c <= '9') || strchr(" ._/=+-@%:", (int)c)));
-		if (!ok || c == 0)
-			return 1;
+	while (off < len) {
+		uint32_t c = utf8_next(s, len, &off);
 		if (c == '%')
 			rc = 2;
+		else if (!utf8_is_letter_number_sep(c) && !(c < 0x80 && strchr("_.:/=+-@", (int)c)))
+			return 1;
 	}
 	return rc;
 }
@@ -158,10 +152,8 @@ static int cp_count_tag(void *arg, const struct cp_tag *t)
 	return 0;
 }
 
-/* Applies tags to r->s after Kinesis's checks (kinesalite texts). */
-static void cp_tags_apply(struct cp_req *r, const struct cp_tag *tags, uint32_t n)
+int cp_tags_check(struct cp_req *r, const struct cp_tag *tags, uint32_t n)
 {
-	struct cp_tag_count c = { tags, n, n };
 	int bad = 0;
 
 	for (uint32_t i = 0; i < n && bad != 1; i++) {
@@ -170,13 +162,23 @@ static void cp_tags_apply(struct cp_req *r, const struct cp_tag *tags, uint32_t 
 	}
 	if (bad == 1) {
 		cp_fail(r, 400, "InvalidArgumentException", "%s", cp_valid_tag_chars);
-		return;
+		return -1;
 	}
 	if (bad == 2) {
 		cp_fail(r, 400, "InvalidArgumentException", "Failed to add tags to stream %s under "
 			"account %s %s", r->s.name, r->cp->account_id, cp_illegal_tag_chars);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* Applies tags to r->s after Kinesis's checks (kinesalite texts). */
+static void cp_tags_apply(struct cp_req *r, const struct cp_tag *tags, uint32_t n)
+{
+	struct cp_tag_count c = { tags, n, n };
+
+	if (cp_tags_check(r, tags, n))
+		return;
 	if (cp_store_tags(r->cp->st, r->s.name, NULL, UINT32_MAX, cp_count_tag, &c) < 0) {
 		cp_internal(r);
 		return;
@@ -223,18 +225,28 @@ void cp_add_tags(struct cp_req *r)
 }
 
 struct cp_keys {
-	char (*keys)[129];
+	char (*keys)[CP_TAG_KEY_CAP];
 	uint32_t n, cap;
-	bool bad_len;
+	bool bad_len, bad_chars;
 };
 
 static void cp_key_cb(void *arg, const char *s, uint32_t len_cp)
 {
 	struct cp_keys *k = arg;
+	size_t n;
 
-	k->bad_len |= len_cp < 1 || len_cp > 128;
-	if (k->n < k->cap && len_cp <= 128)
-		snprintf(k->keys[k->n++], 129, "%s", s);
+	k->bad_len |= len_cp < 1 || len_cp > CP_TAG_KEY_MAX;
+	if (s == NULL || len_cp < 1 || len_cp > CP_TAG_KEY_MAX)
+		return; /* reported by the length constraint, never stored cut */
+	n = strlen(s);
+	if (n >= CP_TAG_KEY_CAP) {
+		/* Only a key with U+0000s (3 bytes each once replaced) can
+		 * grow past 4 bytes per code point: it is invalid anyway. */
+		k->bad_chars = true;
+		return;
+	}
+	if (k->n < k->cap)
+		memcpy(k->keys[k->n++], s, n + 1);
 }
 
 /* TagKeys (RemoveTagsFromStream, UntagResource): 1..50 keys of 1..128. */
@@ -261,6 +273,10 @@ static void cp_keys_decode(struct cp_req *r, int32_t arr, struct cp_keys *k)
 
 static void cp_keys_apply(struct cp_req *r, struct cp_keys *k)
 {
+	if (k->bad_chars) {
+		cp_fail(r, 400, "InvalidArgumentException", "%s", cp_valid_tag_chars);
+		return;
+	}
 	for (uint32_t i = 0; i < k->n; i++) {
 		int bad = cp_tag_text_check(k->keys[i]);
 		if (bad == 1) {
@@ -329,7 +345,10 @@ static void cp_tags_reply(struct cp_req *r, const char *after, uint32_t limit, b
 	struct jw w;
 	struct cp_tags_out o = { &w, limit, 0 };
 
-	if (!cp_out_begin(r, &w, 64 + (size_t)SL_MIN(limit, CP_MAX_TAGS + 1) * 420))
+	/* Stored tags passed the character check: JSON needs no escapes in
+	 * them, so a tag takes its bytes plus the punctuation. */
+	if (!cp_out_begin(r, &w, 64 + (size_t)SL_MIN(limit, CP_MAX_TAGS + 1) *
+				      (CP_TAG_KEY_CAP + CP_TAG_VALUE_CAP + 32)))
 		return;
 	jw_obj_begin(&w);
 	jw_key(&w, "Tags");
@@ -741,6 +760,10 @@ static void cp_metric_cb(void *arg, const char *s, uint32_t len_cp)
 	struct cp_metrics *m = arg;
 
 	(void)len_cp;
+	if (s == NULL) { /* longer than any metric name */
+		m->bad = true;
+		return;
+	}
 	for (uint32_t i = 0; i <= CP_METRICS_N; i++)
 		if (strcmp(s, cp_metric_names[i]) == 0) {
 			m->mask |= i == CP_METRICS_N ? (uint8_t)((1u << CP_METRICS_N) - 1)
@@ -856,15 +879,20 @@ static bool cp_rate_stream(struct cp_req *r, char *name, size_t cap)
 
 	if (r->v.bad_json)
 		return false;
+	/* Before validation: a name longer than any valid one is shown by
+	 * its prefix (cut at a code point), an ARN that long is not used. */
 	t = json_obj_get(d, 0, "StreamName");
 	if (t >= 0 && d->toks[t].type == JSON_STRING) {
-		json_str_unescape(d, (uint32_t)t, name, cap);
+		size_t n = json_str_unescape_prefix(d, (uint32_t)t, name, cap, NULL);
+		(void)utf8_replace_nul(name, n, cap);
 		return true;
 	}
 	t = json_obj_get(d, 0, "StreamARN");
 	if (t < 0 || d->toks[t].type != JSON_STRING)
 		return false;
-	json_str_unescape(d, (uint32_t)t, arn, sizeof(arn));
+	int64_t n = json_str_unescape(d, (uint32_t)t, arn, sizeof(arn));
+	if (n < 0 || (size_t)n >= sizeof(arn) || memchr(arn, 0, (size_t)n))
+		return false;
 	return av_split_stream_arn(arn, region, sizeof(region), account, sizeof(account), name,
 				   cap) == 0;
 }

@@ -97,8 +97,8 @@ struct cp_shard {
 };
 
 struct cp_tag {
-	char key[129];
-	char value[257];
+	char key[CP_TAG_KEY_CAP];
+	char value[CP_TAG_VALUE_CAP];
 };
 
 struct rte_ring;
@@ -195,6 +195,9 @@ int cp_resolve(struct cp_req *r);
 int cp_require_active(struct cp_req *r);
 /* Tags map member (type + constraint pass): fills *tags (calloc). */
 void cp_tags_decode(struct cp_req *r, int32_t tok, struct cp_tag **tags, uint32_t *n);
+/* Kinesis's tag character rules (cp_admin.c) on decoded tags of r->s:
+ * 0, or -1 with InvalidArgumentException answered. */
+int cp_tags_check(struct cp_req *r, const struct cp_tag *tags, uint32_t n);
 void cp_limit_shards(struct cp_req *r, uint64_t current, uint32_t additional);
 extern const char *const cp_modes[2];
 

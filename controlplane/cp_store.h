@@ -35,6 +35,13 @@ struct cp_shard;
 struct cp_tag;
 struct cp_consumer;
 
+/* Tag keys are 1..128 and values 0..256 code points (Unicode letters, digits,
+ * separators and a few symbols): up to 4 UTF-8 bytes each, plus the NUL. */
+#define CP_TAG_KEY_MAX 128u
+#define CP_TAG_VALUE_MAX 256u
+#define CP_TAG_KEY_CAP (4u * CP_TAG_KEY_MAX + 1u)
+#define CP_TAG_VALUE_CAP (4u * CP_TAG_VALUE_MAX + 1u)
+
 /* Most records a *_due / unsealed call hands over per call; the caller comes
  * back for the rest. */
 #define CP_STORE_BATCH_MAX 64u
@@ -126,7 +133,7 @@ struct cp_store_ops {
 	int (*tag_put)(struct cp_store *st, const char *name, const struct cp_tag *tags,
 		       uint32_t n);
 	/* Removes those present, atomically. */
-	int (*tag_del)(struct cp_store *st, const char *name, char (*keys)[129], uint32_t n);
+	int (*tag_del)(struct cp_store *st, const char *name, char (*keys)[CP_TAG_KEY_CAP], uint32_t n);
 
 	/* --- account key/value settings --- */
 	int (*key_get)(struct cp_store *st, const char *key, char *out, size_t cap);
@@ -300,7 +307,7 @@ static inline int cp_store_tags_put(struct cp_store *st, const char *name,
 	return st->ops->tag_put(st, name, tags, n);
 }
 
-static inline int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[129],
+static inline int cp_store_tags_del(struct cp_store *st, const char *name, char (*keys)[CP_TAG_KEY_CAP],
 				    uint32_t n)
 {
 	return st->ops->tag_del(st, name, keys, n);

@@ -1032,7 +1032,7 @@ static int sq_tag_list(struct cp_store *st, const char *name, const char *after,
 struct sq_tags {
 	const char *name;
 	const struct cp_tag *tags;
-	char (*keys)[129];
+	char (*keys)[CP_TAG_KEY_CAP];
 	uint32_t n;
 };
 
@@ -1061,7 +1061,7 @@ static int sq_tag_del_body(struct sq_store *s, void *ctx)
 	return 0;
 }
 
-static int sq_tag_del(struct cp_store *st, const char *name, char (*keys)[129], uint32_t n)
+static int sq_tag_del(struct cp_store *st, const char *name, char (*keys)[CP_TAG_KEY_CAP], uint32_t n)
 {
 	struct sq_tags t = { .name = name, .keys = keys, .n = n };
 

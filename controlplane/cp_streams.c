@@ -12,6 +12,7 @@
 #include "common/bug.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "controlplane/cp_internal.h"
 #include "crypto/keyring.h"
 #include "storage/st.h"
@@ -288,8 +289,25 @@ struct cp_create {
 	struct cp_tag *tags;
 };
 
+/* One tag into t, whole or not at all: 0, or -1 when it does not fit (it
+ * always does when the lengths in code points are within bounds: at most 4
+ * bytes each, a \u0000 then U+FFFD 3 bytes). A NUL becomes U+FFFD, which
+ * the character check refuses: a tag is never stored cut or altered. */
+static int cp_tag_take(const struct json_doc *d, uint32_t k, struct cp_tag *t)
+{
+	int64_t kn = json_str_unescape(d, k, t->key, sizeof(t->key));
+	int64_t vn = json_str_unescape(d, k + 1, t->value, sizeof(t->value));
+
+	if (kn < 0 || (size_t)kn >= sizeof(t->key) || vn < 0 || (size_t)vn >= sizeof(t->value))
+		return -1;
+	if (utf8_replace_nul(t->key, (size_t)kn, sizeof(t->key)) < (size_t)kn ||
+	    utf8_replace_nul(t->value, (size_t)vn, sizeof(t->value)) < (size_t)vn)
+		return -1;
+	return 0;
+}
+
 /* Tags map: values must be strings; keys 1..128, values 0..256 code points.
- * Coral prints the map as Java does ({k=v, ...}). */
+ * Coral prints the map as Java does ({k=v, ...}), cut at a code point. */
 void cp_tags_decode(struct cp_req *r, int32_t t, struct cp_tag **out, uint32_t *n_out)
 {
 	struct av *v = &r->v;
@@ -299,35 +317,36 @@ void cp_tags_decode(struct cp_req *r, int32_t t, struct cp_tag **out, uint32_t *
 	bool bad_key = false, bad_val = false;
 	char shown[512];
 	size_t len = 0;
+	bool room;
 
 	tags = calloc(SL_MIN(n, CP_MAX_TAGS) + 1, sizeof(*tags));
-	shown[0] = '\0';
-	len += (size_t)snprintf(shown, sizeof(shown), "{");
+	room = utf8_append(shown, sizeof(shown), &len, "{");
 	for (uint32_t i = 0; i < n; i++, k = v->doc.toks[k + 1].next) {
 		uint32_t val = k + 1;
 		if (v->doc.toks[val].type != JSON_STRING) {
-			/* type pass: a tag value must be a String */
-			char key[130];
-			json_str_unescape(&v->doc, k, key, sizeof(key));
-			(void)av_get(v, t, key, AV_STRING);
+			/* type pass: a tag value must be a String (checked on the
+			 * token itself: a key need not fit any buffer) */
+			(void)av_type_check(v, val, AV_STRING);
 			continue;
 		}
 		uint32_t kcp = json_str_codepoints(&v->doc, k);
 		uint32_t vcp = json_str_codepoints(&v->doc, val);
-		bad_key |= kcp < 1 || kcp > 128;
-		bad_val |= vcp > 256;
-		if (tags && i < CP_MAX_TAGS && kcp <= 128 && vcp <= 256) {
-			json_str_unescape(&v->doc, k, tags[n_tags].key, 129);
-			json_str_unescape(&v->doc, val, tags[n_tags].value, 257);
-			if (len < sizeof(shown))
-				len += (size_t)snprintf(shown + len, sizeof(shown) - len, "%s%s=%s",
-							i ? ", " : "", tags[n_tags].key,
-							tags[n_tags].value);
+		bool key_ok = kcp >= 1 && kcp <= CP_TAG_KEY_MAX, val_ok = vcp <= CP_TAG_VALUE_MAX;
+		if (key_ok && val_ok && tags && i < CP_MAX_TAGS &&
+		    cp_tag_take(&v->doc, k, &tags[n_tags]) != 0)
+			key_ok = false; /* cannot happen (see cp_tag_take); never stored cut */
+		bad_key |= !key_ok;
+		bad_val |= !val_ok;
+		if (key_ok && val_ok && tags && i < CP_MAX_TAGS) {
+			if (room)
+				room = utf8_append(shown, sizeof(shown), &len, "%s%s=%s",
+						   i ? ", " : "", tags[n_tags].key,
+						   tags[n_tags].value);
 			n_tags++;
 		}
 	}
-	if (len < sizeof(shown))
-		snprintf(shown + len, sizeof(shown) - len, "}");
+	if (room)
+		(void)utf8_append(shown, sizeof(shown), &len, "}");
 	if (n < 1)
 		av_violation(v, "tags", shown, "Member must have length greater than or equal to 1");
 	if (n > CP_MAX_TAGS)
@@ -442,7 +461,9 @@ static void cp_create_stream(struct cp_req *r)
 			"exists.", r->name, r->cp->account_id);
 		goto out;
 	}
-	if (cp_create_limits(r, s->shard_count))
+	/* Tags are checked as AddTagsToStream checks them: refused, never
+	 * stored altered. */
+	if (cp_tags_check(r, c.tags, c.n_tags) || cp_create_limits(r, s->shard_count))
 		goto out;
 	snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", r->call->region,
 		 r->cp->account_id, s->name);

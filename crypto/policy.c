@@ -95,10 +95,13 @@ static int patterns(const struct json_doc *d, int32_t v, char (*pats)[POLICY_PAT
 	if (count == 0 || count > POLICY_MAX_PATTERNS)
 		return -EINVAL;
 	for (uint32_t i = 0, t = first; i < count; i++, t = d->toks[t].next) {
-		if (d->toks[t].type != JSON_STRING ||
-		    json_str_unescape(d, t, pats[i], POLICY_PATTERN_MAX) < 0)
+		if (d->toks[t].type != JSON_STRING)
 			return -EINVAL;
-		pats[i][POLICY_PATTERN_MAX - 1] = 0;
+		/* Whole or refused: a pattern cut to the buffer, or cut short
+		 * by a \u0000, would match other resources than written. */
+		int64_t k = json_str_unescape(d, t, pats[i], POLICY_PATTERN_MAX);
+		if (k < 0 || k >= POLICY_PATTERN_MAX || memchr(pats[i], 0, (size_t)k))
+			return -EINVAL;
 	}
 	*n = count;
 	return 0;
@@ -154,7 +157,8 @@ struct policy *policy_parse(const char *json, size_t len, char *why, size_t why_
 		}
 		if (patterns(&d, a, st->actions, &st->n_actions) < 0 ||
 		    patterns(&d, r, st->resources, &st->n_resources) < 0) {
-			err = "Action and Resource are strings or arrays of strings";
+			err = "Action and Resource are strings or arrays of strings (each "
+			      "at most 511 bytes, without U+0000)";
 			goto fail;
 		}
 	}

@@ -159,10 +159,17 @@ static inline int32_t av_root(const struct av *v)
  * Coral's message; only the first mismatch is kept). */
 int32_t av_get(struct av *v, int32_t obj, const char *name, enum av_type t);
 
+/* av_get for a token found another way (a map's values): true when token
+ * tok has model type t, else latches Coral's message as av_get does. A JSON
+ * null is not of any type here (the caller decides what null means). */
+bool av_type_check(struct av *v, uint32_t tok, enum av_type t);
+
 /* Typed getters: av_get plus the value. Return true when present and of the
- * right type. Strings are unescaped into out[0..cap) NUL-terminated; a string
- * longer than cap-1 bytes is truncated (*len_cp, when not NULL, still gets the
- * full length in code points, which is what constraints compare). */
+ * right type. Strings are unescaped into out[0..cap) (cap >= 1)
+ * NUL-terminated; a string longer than cap-1 bytes is cut at a code point
+ * (never inside a UTF-8 sequence; *len_cp, when not NULL, still gets the full
+ * length in code points, which is what constraints compare). A \u0000 in the
+ * value reads as U+FFFD, so the C string is never silently shortened. */
 bool av_get_str(struct av *v, int32_t obj, const char *name, char *out, size_t cap,
 		uint32_t *len_cp);
 /* Integer members: floored, and clamped into int32 (AV_INTEGER) or int64

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/bug.h"
+#include "common/utf8.h"
 #include "dataplane/api/api.h"
 
 #define API_TARGET_PREFIX "Kinesis_20131202."
@@ -95,8 +96,9 @@ void api_err_set(struct api_err *e, uint16_t status, const char *type, const cha
 
 	e->http_status = status;
 	e->type = type;
+	/* Messages quote client values: a cut one ends on a code point. */
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	utf8_vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 }
 

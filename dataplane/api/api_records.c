@@ -70,18 +70,11 @@ static int32_t rec_member(const struct av *v, int32_t obj, const char *name)
 	return t >= 0 && v->doc.toks[t].type != JSON_NULL ? t : -1;
 }
 
-/* String token -> NUL-terminated unescaped text (truncated copy when it
- * does not fit: only used for messages and patterns). */
+/* String token -> NUL-terminated unescaped text (the prefix that fits, cut
+ * at a code point, when it does not: only used for messages and patterns). */
 static void rec_tok_str(const struct av *v, int32_t tok, char *out, size_t cap)
 {
-	int64_t n = json_str_unescape(&v->doc, (uint32_t)tok, out, cap);
-
-	if (n < 0 || (size_t)n >= cap) {
-		struct sl_slice s = json_tok_slice(&v->doc, (uint32_t)tok);
-		size_t k = SL_MIN((size_t)s.len, cap - 1);
-		memcpy(out, s.ptr, k);
-		out[k] = '\0';
-	}
+	(void)json_str_unescape_prefix(&v->doc, (uint32_t)tok, out, cap, NULL);
 }
 
 static void rec_get_ident(struct av *v, int32_t root, struct rec_ident *id)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/bug.h"
+#include "common/utf8.h"
 #include "dataplane/api/api.h"
 
 #define AV_TBN "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
@@ -50,7 +51,7 @@ static void av_ser(struct av *v, const char *fmt, ...)
 		return;
 	v->ser = true;
 	va_start(ap, fmt);
-	vsnprintf(v->ser_msg, sizeof(v->ser_msg), fmt, ap);
+	utf8_vsnprintf(v->ser_msg, sizeof(v->ser_msg), fmt, ap);
 	va_end(ap);
 }
 
@@ -122,7 +123,8 @@ static void av_check_blob(struct av *v, uint32_t tok)
 				return;
 		}
 	}
-	snprintf(val, sizeof(val), "%.*s", (int)SL_MIN(s.len, 128u), s.ptr);
+	/* The value as Coral prints it, bounded; cut between code points. */
+	snprintf(val, sizeof(val), "%.*s", (int)utf8_cut(s.ptr, s.len, 128), s.ptr);
 	if (s.len % 4) {
 		av_ser(v, "'%s' can not be converted to a Blob: Base64 encoded "
 		       "length is expected a multiple of 4 bytes but found: %u", val, s.len);
@@ -137,8 +139,11 @@ static void av_check_blob(struct av *v, uint32_t tok)
 			continue;
 		}
 		if (!b64) {
+			/* Java prints the character: the whole sequence, not a byte. */
+			size_t at = i;
+			(void)utf8_next(s.ptr, s.len, &at);
 			av_ser(v, "'%s' can not be converted to a Blob: Invalid "
-			       "Base64 character: '%c'", val, c);
+			       "Base64 character: '%.*s'", val, (int)(at - i), s.ptr + i);
 			return;
 		}
 	}
@@ -252,7 +257,7 @@ static bool av_type_ok(struct av *v, uint32_t tok, enum av_type t)
 		if (jt == JSON_STRING && av_bool_string(v, tok) < 0) {
 			char up[160];
 			struct sl_slice s = json_tok_slice(&v->doc, tok);
-			uint32_t n = SL_MIN(s.len, (uint32_t)sizeof(up) - 1);
+			uint32_t n = (uint32_t)utf8_cut(s.ptr, s.len, sizeof(up) - 1);
 			for (uint32_t i = 0; i < n; i++)
 				up[i] = (s.ptr[i] >= 'a' && s.ptr[i] <= 'z') ? s.ptr[i] - 32
 									       : s.ptr[i];
@@ -283,25 +288,31 @@ int32_t av_get(struct av *v, int32_t obj, const char *name, enum av_type t)
 	return av_type_ok(v, (uint32_t)i, t) ? i : -1;
 }
 
+bool av_type_check(struct av *v, uint32_t tok, enum av_type t)
+{
+	if (v->bad_json || tok >= v->doc.ntoks || v->ser)
+		return false;
+	if (v->doc.toks[tok].type == JSON_NULL)
+		return false;
+	return av_type_ok(v, tok, t);
+}
+
 bool av_get_str(struct av *v, int32_t obj, const char *name, char *out, size_t cap,
 		uint32_t *len_cp)
 {
 	int32_t i = av_get(v, obj, name, AV_STRING);
-	int64_t n;
+	size_t n;
 
-	if (cap > 0)
-		out[0] = '\0';
+	BUG_ON(cap == 0);
+	out[0] = '\0';
 	if (i < 0)
 		return false;
-	n = json_str_unescape(&v->doc, (uint32_t)i, out, cap);
-	if (n < 0 || (size_t)n >= cap) {
-		/* Too long for the caller's buffer: keep a truncated copy; the
-		 * length constraint (computed below) reports it. */
-		struct sl_slice s = json_tok_slice(&v->doc, (uint32_t)i);
-		size_t k = SL_MIN((size_t)s.len, cap - 1);
-		memcpy(out, s.ptr, k);
-		out[k] = '\0';
-	}
+	/* Too long for the caller's buffer: keep the decoded prefix, cut at a
+	 * code point; the length constraint (computed below) reports it. */
+	n = json_str_unescape_prefix(&v->doc, (uint32_t)i, out, cap, NULL);
+	/* A \u0000 would silently end the C string early ("a\u0000b" read
+	 * as "a", naming another stream): no member pattern accepts U+FFFD. */
+	(void)utf8_replace_nul(out, n, cap);
 	if (len_cp)
 		*len_cp = json_str_codepoints(&v->doc, (uint32_t)i);
 	return true;
@@ -423,7 +434,14 @@ void av_violation(struct av *v, const char *path, const char *value, const char 
 	v->n_errors++;
 	if (n < 0)
 		return;
-	v->msg_len = (uint32_t)SL_MIN((size_t)v->msg_len + (size_t)n, cap - 1);
+	if ((size_t)v->msg_len + (size_t)n >= cap) {
+		/* Cut: never inside a UTF-8 sequence of a quoted value. */
+		size_t k = utf8_cut(v->msg, cap - 1, cap - 1);
+		v->msg[k] = '\0';
+		v->msg_len = (uint32_t)k;
+		return;
+	}
+	v->msg_len += (uint32_t)n;
 }
 
 void av_not_null(struct av *v, const char *path, bool present)

@@ -15,6 +15,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "crypto/sigv4.h"
+#include "common/utf8.h"
 #include "crypto/tls.h"
 #include "dataplane/core/conn_internal.h"
 
@@ -217,7 +218,7 @@ void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 	jw_error(&w, type, msg);
 	if (w.overflow) {
 		char cut[512];
-		snprintf(cut, sizeof(cut), "%.400s...", msg);
+		snprintf(cut, sizeof(cut), "%.*s...", (int)utf8_cut(msg, strlen(msg), 400), msg);
 		jw_init(&w, lc->resp_buf, lc->resp_cap);
 		jw_error(&w, type, cut);
 		BUG_ON(w.overflow);

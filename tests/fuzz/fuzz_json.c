@@ -3,6 +3,7 @@
  * large token array, checks the token tree invariants, and runs every
  * accessor on every token. Any violation aborts. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,26 @@ static void check_tree(const struct json_doc *doc)
 	}
 }
 
+/* json_str_unescape_prefix at every cap up to the whole: a NUL-terminated
+ * prefix of the whole decoded string, ending on a code point, at most 3
+ * bytes short of what fits. */
+static void check_prefix(const struct json_doc *doc, uint32_t i, size_t whole_len)
+{
+	char *all = malloc(whole_len + 1), *pre = malloc(whole_len + 2);
+	bool whole;
+
+	CHECK(all && pre);
+	CHECK(json_str_unescape(doc, i, all, whole_len + 1) == (int64_t)whole_len);
+	for (size_t cap = 1; cap <= whole_len + 1 && cap <= 64; cap++) {
+		size_t n = json_str_unescape_prefix(doc, i, pre, cap, &whole);
+		CHECK(n < cap && pre[n] == '\0' && memcmp(pre, all, n) == 0);
+		CHECK(whole == (cap == whole_len + 1) && (whole ? n == whole_len : n + 3 >= cap - 1));
+		CHECK(n == whole_len || ((uint8_t)all[n] & 0xC0) != 0x80);
+	}
+	free(all);
+	free(pre);
+}
+
 static void check_string(const struct json_doc *doc, uint32_t i, char *out, size_t cap)
 {
 	const struct json_tok *t = &doc->toks[i];
@@ -60,6 +81,7 @@ static void check_string(const struct json_doc *doc, uint32_t i, char *out, size
 	CHECK(!(t->flags & JSON_TOK_ESCAPED) == !memchr(doc->buf + t->start, '\\', t->len));
 	if (t->len > 0)
 		CHECK(json_str_unescape(doc, i, out, (size_t)n - (n > 0)) == (n > 0 ? -1 : 0));
+	check_prefix(doc, i, (size_t)n);
 }
 
 /* Every key of every object is found again by json_obj_get, at its own value

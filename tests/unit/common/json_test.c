@@ -2,6 +2,7 @@
 /* Unit tests for common/json.c: grammar edge cases (JSONTestSuite style),
  * token structure, accessors and the writer. */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -293,6 +294,52 @@ static void test_unescape(void **state)
 	assert_int_equal(json_str_unescape(&doc, 0, out, sizeof(out)), -1);
 }
 
+/* json_str_unescape_prefix: the whole string when it fits, else the longest
+ * prefix that ends on a code point, from raw bytes and from escapes alike. */
+static void test_unescape_prefix(void **state)
+{
+	struct json_tok toks[4];
+	struct json_doc doc;
+	char out[16];
+	bool whole;
+
+	(void)state;
+	/* raw: a, e-acute, euro, U+1D400, b = 1+2+3+4+1 bytes */
+	assert_int_equal(parse_s("\"a\xc3\xa9\xe2\x82\xac\xf0\x9d\x90\x80" "b\"", &doc, toks), 1);
+	assert_int_equal(json_str_unescape_prefix(&doc, 0, out, sizeof(out), &whole), 11);
+	assert_true(whole);
+	assert_string_equal(out, "a\xc3\xa9\xe2\x82\xac\xf0\x9d\x90\x80" "b");
+	static const size_t want_raw[] = { 0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 11 };
+	for (size_t cap = 1; cap <= 12; cap++) {
+		size_t n = json_str_unescape_prefix(&doc, 0, out, cap, &whole);
+		assert_int_equal(n, want_raw[cap - 1]);
+		assert_int_equal(out[n], '\0');
+		assert_int_equal(whole, cap == 12);
+		assert_memory_equal(out, "a\xc3\xa9\xe2\x82\xac\xf0\x9d\x90\x80" "b", n);
+	}
+	/* escapes: \u00e9, \u20ac and a surrogate pair decode whole or not at all */
+	assert_int_equal(parse_s("\"a\\u00e9\\u20ac\\ud835\\udc00b\"", &doc, toks), 1);
+	for (size_t cap = 1; cap <= 12; cap++) {
+		size_t n = json_str_unescape_prefix(&doc, 0, out, cap, &whole);
+		assert_int_equal(n, want_raw[cap - 1]);
+		assert_int_equal(whole, cap == 12);
+		assert_memory_equal(out, "a\xc3\xa9\xe2\x82\xac\xf0\x9d\x90\x80" "b", n);
+	}
+	/* exactly cap bytes long: json_str_unescape succeeds without a NUL;
+	 * the prefix form keeps cap-1 and says it is not whole */
+	assert_int_equal(parse_s("\"abcd\"", &doc, toks), 1);
+	assert_int_equal(json_str_unescape(&doc, 0, out, 4), 4);
+	assert_int_equal(json_str_unescape_prefix(&doc, 0, out, 4, &whole), 3);
+	assert_false(whole);
+	assert_string_equal(out, "abc");
+	assert_int_equal(json_str_unescape_prefix(&doc, 0, out, 5, NULL), 4);
+	/* not a string */
+	assert_int_equal(parse_s("[1]", &doc, toks), 2);
+	assert_int_equal(json_str_unescape_prefix(&doc, 1, out, sizeof(out), &whole), 0);
+	assert_false(whole);
+	assert_string_equal(out, "");
+}
+
 static void test_codepoints(void **state)
 {
 	static const struct {
@@ -440,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_obj_get_escaped_and_dups),
 		cmocka_unit_test(test_unescape),
+		cmocka_unit_test(test_unescape_prefix),
 		cmocka_unit_test(test_codepoints),
 		cmocka_unit_test(test_num_i64),
 		cmocka_unit_test(test_writer),

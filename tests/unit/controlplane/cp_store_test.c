@@ -200,7 +200,7 @@ static void test_streams(void **state)
 	assert_string_equal(c.v[0], "a=1");
 	assert_string_equal(c.v[1], "b=2");
 	struct cp_tag more = { "a", "9" };
-	char del[2][129] = { "b", "zz" };
+	char del[2][CP_TAG_KEY_CAP] = { "b", "zz" };
 	assert_int_equal(cp_store_tags_put(st, "beta", &more, 1), 0);
 	assert_int_equal(cp_store_tags_del(st, "beta", del, 2), 0);
 	memset(&c, 0, sizeof(c));

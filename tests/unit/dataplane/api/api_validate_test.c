@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -257,6 +258,93 @@ static void test_serialization(void **state)
 	assert_int_equal(i64, INT64_MAX);
 }
 
+/* Strict UTF-8 of a NUL-terminated string: every sequence whole. */
+static bool utf8_whole(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	while (*u) {
+		int m = *u < 0x80 ? 1 : *u < 0xC2 ? 0 : *u < 0xE0 ? 2 : *u < 0xF0 ? 3 : *u < 0xF5 ? 4
+										     : 0;
+		if (m == 0)
+			return false;
+		for (int k = 1; k < m; k++)
+			if ((u[k] & 0xC0) != 0x80)
+				return false;
+		u += m;
+	}
+	return true;
+}
+
+/* Issue 11 item 7: client values cut into buffers and messages end on a
+ * code point, and a \u0000 never shortens a value silently. */
+static void test_utf8_cuts(void **state)
+{
+	static char body[32768];
+	char out[8];
+	uint32_t cp;
+	struct api_err e;
+
+	(void)state;
+	/* av_get_str: the decoded prefix that fits, whole code points only
+	 * (was: the raw, still escaped, bytes cut anywhere) */
+	parse("{\"S\":\"a\\u00e9\\u20ac\\ud835\\udc00\",\"R\":\"a\xc3\xa9\xe2\x82\xac\"}");
+	assert_true(av_get_str(V, 0, "S", out, sizeof(out), &cp));
+	assert_string_equal(out, "a\xc3\xa9\xe2\x82\xac");
+	assert_int_equal(cp, 4);
+	assert_true(av_get_str(V, 0, "R", out, 5, &cp));
+	assert_string_equal(out, "a\xc3\xa9");
+	assert_int_equal(cp, 3);
+	/* \u0000 reads as U+FFFD, so "s\u0000x" is not the stream "s" */
+	parse("{\"N\":\"s\\u0000x\"}");
+	assert_true(av_get_str(V, 0, "N", out, sizeof(out), &cp));
+	assert_string_equal(out, "s\xef\xbf\xbdx");
+	av_str_member(V, "streamName", out, cp, AV_PAT_NAME, av_match_name, 1, 128);
+	expect("ValidationException", "1 validation error detected: Value 's\xef\xbf\xbdx' at "
+	       "'streamName' failed to satisfy constraint: Member must satisfy regular "
+	       "expression pattern: [a-zA-Z0-9_.-]+");
+	/* violations that overflow the message are cut between code points, at
+	 * every offset of a 2-, 3- and 4-byte character */
+	static const char *const chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9d\x90\x80" };
+	for (size_t c = 0; c < 3; c++) {
+		for (size_t lead = 0; lead < 4; lead++) {
+			static char val[6000];
+			size_t n = lead, w = strlen(chars[c]);
+			memset(val, 'a', lead);
+			while (n + w < sizeof(val) / 2) {
+				memcpy(val + n, chars[c], w);
+				n += w;
+			}
+			val[n] = '\0';
+			memset(V, 0, sizeof(*V));
+			for (int k = 0; k < 3; k++)
+				av_len(V, "streamName", val, (uint32_t)n, 1, 128);
+			assert_int_equal(av_finish(V, &e), -1);
+			assert_true(strlen(e.message) < sizeof(e.message));
+			assert_true(strlen(e.message) > sizeof(e.message) - 8);
+			assert_true(utf8_whole(e.message));
+			/* and api_err_set itself */
+			api_err_set(&e, 400, "ValidationException", "%s%s", val, val);
+			assert_true(utf8_whole(e.message));
+			/* the Boolean and Blob texts quote the value too */
+			snprintf(body, sizeof(body), "{\"B\":\"%s\",\"Z\":\"%s\"}", val, val);
+			parse(body);
+			assert_int_equal(av_get(V, 0, "B", AV_BOOLEAN), -1);
+			assert_int_equal(av_finish(V, &e), -1);
+			assert_true(utf8_whole(e.message));
+			parse(body);
+			assert_int_equal(av_get(V, 0, "Z", AV_BLOB), -1);
+			assert_int_equal(av_finish(V, &e), -1);
+			assert_true(utf8_whole(e.message));
+		}
+	}
+	/* a non-ASCII character in a Blob is named whole, as Java prints it */
+	parse("{\"Z\":\"AB\xc3\xa9\"}"); /* 4 bytes: the length check passes */
+	assert_int_equal(av_get(V, 0, "Z", AV_BLOB), -1);
+	expect("SerializationException", "'AB\xc3\xa9' can not be converted to a Blob: Invalid "
+	       "Base64 character: '\xc3\xa9'");
+}
+
 static void test_bad_json_and_encode(void **state)
 {
 	(void)state;
@@ -337,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_validation_messages),
 		cmocka_unit_test(test_enum_range_violation),
 		cmocka_unit_test(test_serialization),
+		cmocka_unit_test(test_utf8_cuts),
 		cmocka_unit_test(test_bad_json_and_encode),
 		cmocka_unit_test(test_arn),
 	};
