@@ -247,6 +247,21 @@ int st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 int st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
 			uint32_t shard_index, int64_t ts_ms, st_seq_t *out);
 
+/* ---- Statistics ----------------------------------------------------------
+ * Counters since st_open (metrics export reads them; never reset). Damage is
+ * acknowledged data found unreadable on disk, by recovery or by a read; each
+ * damaged range is also logged at error level with what was lost. */
+struct st_stats {
+	uint64_t damaged_ranges;  /* damaged chunks / byte ranges of acked data */
+	uint64_t damaged_bytes;	  /* bytes in those ranges */
+	uint64_t lost_records;	  /* records known lost (header still readable) */
+	uint64_t torn_tails;	  /* unacknowledged torn tails cut by recovery */
+	uint64_t resv_writes;	  /* journal.meta writes (sequence reservations) */
+	uint64_t marker_writes;	  /* durable-prefix marker writes (idle journal) */
+};
+
+void st_stats_get(const struct st_journal *j, struct st_stats *out);
+
 /* ---- Maintenance (slow path, synchronous) -------------------------------- */
 
 /* True when checkpoint_bytes were written since the last checkpoint. */
