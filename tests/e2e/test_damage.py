@@ -71,7 +71,6 @@ def read_shard(c, name, shard):
     raise AssertionError('reader of %s never reached the tip' % shard)
 
 
-@pytest.mark.kernel_only(reason='flips bytes in the journal files of a local data dir')
 @pytest.mark.parametrize('stop_sig', [signal.SIGTERM, signal.SIGKILL], ids=['term', 'kill'])
 def test_flipped_byte_in_older_segment(server_factory, stop_sig):
     srv = server_factory(extra_args=['--segment-mib', '16'])
