@@ -153,14 +153,17 @@ typedef void (*st_done_fn)(void *ctx, uint64_t token, uint64_t stream_id,
 void st_opts_default(struct st_opts *o);
 
 /* Opens (creating if needed) the journal in dir (e.g. DATA/log/0), recovers
- * it (checkpoint + forward scan with CRC32C checks; a torn or corrupt tail
- * is cut off) and sets up io_uring with registered buffers. Synchronous.
- * opts may be NULL (defaults). Returns NULL and sets errno: EINVAL bad
- * options, ENOMEM, EIO unreadable files, or an errno from mkdir/open/
- * io_uring_queue_init/io_uring_register_buffers. With key_get set, recovery
- * also verifies each scanned chunk's GCM tag (a bad tag ends the log like a
- * bad CRC); ENOTSUP no AES-GCM code for this CPU; EIO nonce.ctr is damaged;
- * EINVAL its journal_id differs; or the error key_get returned other than
+ * it (checkpoint + forward scan with CRC32C checks: a torn tail that was
+ * never acknowledged is cut off; damaged acknowledged chunks are skipped,
+ * logged and counted in st_stats, never the rest of the log) and sets up
+ * io_uring with registered buffers. Synchronous. opts may be NULL
+ * (defaults). Returns NULL and sets errno: EINVAL bad options, ENOMEM, EIO
+ * unreadable files or journal.meta damaged (or missing while segments
+ * exist), or an errno from mkdir/open/io_uring_queue_init/
+ * io_uring_register_buffers. With key_get set, recovery also verifies each
+ * scanned chunk's GCM tag (a bad tag is damage like a bad CRC); ENOTSUP no
+ * AES-GCM code for this CPU; EIO nonce.ctr is damaged; EINVAL its
+ * journal_id differs; or the error key_get returned other than
  * -ENOKEY. */
 struct st_journal *st_open(const char *dir, const struct st_opts *opts,
 			   st_done_fn done, void *done_ctx);
@@ -224,9 +227,12 @@ typedef int (*st_read_fn)(void *ctx, const struct st_read_rec *r);
  * delivered). *next_seq gets where to continue (one past the last record
  * looked at; unchanged start if nothing newer is durable yet).
  * Synchronous pread per chunk in this version (see README).
+ * A chunk found damaged on disk (bad CRC or GCM tag, short read, device EIO)
+ * is logged, counted in st_stats once, marked lost and skipped: its records
+ * are never delivered and the read goes on after them (no error).
  * Returns the number of records delivered, or: -EINVAL start is not a
- * sequence number of this shard; -EIO a chunk failed its CRC, GCM tag or
- * read; -ENOKEY a chunk's data key is gone (crypto-erased stream), or an
+ * sequence number of this shard; -EIO the segment could not be opened or
+ * read for another reason (may pass); -ENOKEY a chunk's data key is gone (crypto-erased stream), or an
  * encrypted chunk was met with no key_get set. */
 int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
@@ -250,10 +256,26 @@ int st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 		st_seq_t *out);
 
 /* AT_TIMESTAMP: the first durable record with arrival_ms >= ts_ms, or, if
- * none, st_latest. Returns 0, or -EIO a chunk could not be read, -ENOKEY
- * its data key is gone. */
+ * none, st_latest. When that record's chunk is lost (damaged), the first
+ * number of the chunk (reads move past it). Returns 0, or -EIO the segment
+ * could not be read (not damage), -ENOKEY its data key is gone. */
 int st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
 			uint32_t shard_index, int64_t ts_ms, st_seq_t *out);
+
+/* ---- Statistics ----------------------------------------------------------
+ * Counters since st_open (metrics export reads them; never reset). Damage is
+ * acknowledged data found unreadable on disk, by recovery or by a read; each
+ * damaged range is also logged at error level with what was lost. */
+struct st_stats {
+	uint64_t damaged_ranges;  /* damaged chunks / byte ranges of acked data */
+	uint64_t damaged_bytes;	  /* bytes in those ranges */
+	uint64_t lost_records;	  /* records known lost (header still readable) */
+	uint64_t torn_tails;	  /* unacknowledged torn tails cut by recovery */
+	uint64_t resv_writes;	  /* journal.meta writes (sequence reservations) */
+	uint64_t marker_writes;	  /* durable-prefix marker writes (idle journal) */
+};
+
+void st_stats_get(const struct st_journal *j, struct st_stats *out);
 
 /* ---- Maintenance (slow path, synchronous) -------------------------------- */
 

@@ -162,6 +162,7 @@ int st_chunk_seal(struct st_journal *j, struct st_chunk_hdr *h)
 
 	memset(h->tag, 0, sizeof(h->tag));
 	h->crc32c = 0;
+	h->hdr_crc = 0;
 	if (rc < 0) {
 		if (rc == -ENOKEY)
 			memset(pl, 0, h->payload_len);
@@ -203,9 +204,10 @@ int st_chunk_unseal(struct st_journal *j, uint8_t *p)
 	rc = j->o.key_get(j->o.key_ctx, h.stream_id, h.key_id, &xk);
 	if (rc < 0)
 		return rc;
-	/* AAD: the header as sealed (tag and crc32c zero). */
+	/* AAD: the header as sealed (tag, crc32c and hdr_crc zero). */
 	memset(h.tag, 0, sizeof(h.tag));
 	h.crc32c = 0;
+	h.hdr_crc = 0;
 	IMB_AES256_GCM_DEC(j->imb, xk, &gctx, p + ST_HDR_LEN, p + ST_HDR_LEN,
 			   h.payload_len, h.nonce, (const uint8_t *)&h, sizeof(h), calc,
 			   sizeof(calc));

@@ -198,3 +198,42 @@ int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 		rc = st_checkpoint(j);
 	return rc < 0 ? rc : deleted;
 }
+
+void st_index_lost(struct st_journal *j, const struct st_chunk_hdr *h,
+		   uint64_t seg, uint64_t off)
+{
+	struct st_shard *s = st_shard_get(j, h->stream_id, h->shard_index, true);
+	uint64_t ctr = h->first_seq_lo;
+	struct st_ient e = {
+		.first_ctr = ctr, .seg = seg, .off = off,
+		.max_arrival = h->max_arrival_ms, .count = h->record_count, .len = 0,
+	};
+
+	j->stats.lost_records += h->record_count;
+	if (!s) {
+		SL_ERR("storage: shard table full, lost chunk not indexed");
+		return;
+	}
+	/* ctr < dur_ctr: indexed already (checkpoint overlap). */
+	if (ctr < s->dur_ctr || h->record_count == 0)
+		return;
+	if (st_index_add(s, &e) < 0)
+		SL_ERR("storage: out of memory for index");
+	s->dur_ctr = ctr + h->record_count;
+	s->next_ctr = SL_MAX(s->next_ctr, s->dur_ctr);
+}
+
+void st_ient_damaged(struct st_journal *j, const struct st_shard *s,
+		     struct st_ient *e, const char *why)
+{
+	SL_ERR("storage: %s: damaged chunk (%s) in segment %llu at %llu, %u bytes: "
+	       "stream %llu shard %u records with counters %llu..%llu lost",
+	       j->dir, why, (unsigned long long)e->seg, (unsigned long long)e->off,
+	       e->len, (unsigned long long)s->stream_id, s->shard_index,
+	       (unsigned long long)e->first_ctr,
+	       (unsigned long long)(e->first_ctr + e->count - 1));
+	j->stats.damaged_ranges++;
+	j->stats.damaged_bytes += e->len;
+	j->stats.lost_records += e->count;
+	e->len = 0;
+}

@@ -16,16 +16,21 @@ struct IMB_MGR;
  * A segment file is a sequence of chunks, each starting 8-byte aligned; every
  * write is a whole number of 4 KiB blocks and ends with a PAD chunk when the
  * data does not fill its last block. Chunk at offset 0 of each segment is a
- * SEGHDR chunk (4096 bytes). The scan ends at the first chunk that fails any
- * check (magic, version, lengths, CRC, write number order).
+ * SEGHDR chunk (4096 bytes).
+ *
+ * Chunks are self-delimiting: the header has its own check (hdr_crc), so a
+ * damaged payload is skipped by total_len, and a damaged header is skipped by
+ * searching the next 8-byte aligned position that holds a header passing
+ * magic, lengths and hdr_crc (st_recover.c). hdr_crc is seeded with a random
+ * per-journal salt (journal.meta) so record data a client wrote cannot pass
+ * for a header during that search.
  *
  *  off len field
  *    0   4 magic          ST_CHUNK_MAGIC ("SLCK")
- *    4   2 version        ST_CHUNK_VERSION (1)
+ *    4   2 version        ST_CHUNK_VERSION (2)
  *    6   2 hdr_len        128
  *    8   4 total_len      header + payload bytes (not the 8-byte align pad)
- *   12   4 crc32c         CRC32C (Castagnoli) of the header with this field
- *                         zero, then of the payload
+ *   12   4 crc32c         CRC32C (Castagnoli) of the payload
  *   16   8 write_no       number of the write that carried the chunk; strictly
  *                         increasing from write to write across the journal
  *   24   8 stream_id
@@ -39,10 +44,16 @@ struct IMB_MGR;
  *                         data key: the payload is AES-256-GCM ciphertext
  *   80  12 nonce          u32 journal_id, u64 per-journal counter (st_crypt.c);
  *                         zero while key_id == 0
- *   92  16 tag            GCM tag over the payload, with this header (tag and
- *                         crc32c zero) as AAD; zero while key_id == 0
+ *   92  16 tag            GCM tag over the payload, with this header (tag,
+ *                         crc32c and hdr_crc zero) as AAD; zero while key_id == 0
  *  108   4 payload_len    total_len - hdr_len
- *  112  16 reserved       zero
+ *  112   4 hdr_crc        CRC32C of (u64 salt, this header with hdr_crc zero)
+ *  116   4 reserved       zero
+ *  120   8 dur_off        durable prefix of this segment when the write was
+ *                         submitted: every byte before it had been written,
+ *                         reported durable and possibly acknowledged. Recovery
+ *                         uses it to tell damage of acknowledged data from a
+ *                         torn tail (README, "Durability argument").
  *
  * Payload of a DATA chunk: record_count records, back to back, each
  *    0   4 data_len
@@ -59,7 +70,7 @@ struct IMB_MGR;
  * (UINT64_MAX when none), u64 prev_end (bytes of valid chunks in the previous
  * segment), then zeros up to 4096 - 128. */
 #define ST_CHUNK_MAGIC 0x4b434c53u /* "SLCK" */
-#define ST_CHUNK_VERSION 1u
+#define ST_CHUNK_VERSION 2u
 #define ST_BLOCK 4096u
 
 enum st_chunk_flags {
@@ -86,10 +97,13 @@ struct st_chunk_hdr {
 	uint8_t nonce[12];
 	uint8_t tag[16];
 	uint32_t payload_len;
-	uint8_t reserved[16];
+	uint32_t hdr_crc;
+	uint32_t reserved;
+	uint64_t dur_off;
 };
 
 static_assert(sizeof(struct st_chunk_hdr) == 128, "chunk header is 128 bytes");
+static_assert(offsetof(struct st_chunk_hdr, total_len) == 8, "total_len at 8");
 static_assert(offsetof(struct st_chunk_hdr, crc32c) == 12, "crc at 12");
 static_assert(offsetof(struct st_chunk_hdr, write_no) == 16, "write_no at 16");
 static_assert(offsetof(struct st_chunk_hdr, first_seq_lo) == 40, "seq at 40");
@@ -97,6 +111,8 @@ static_assert(offsetof(struct st_chunk_hdr, flags) == 72, "flags at 72");
 static_assert(offsetof(struct st_chunk_hdr, nonce) == 80, "nonce at 80");
 static_assert(offsetof(struct st_chunk_hdr, tag) == 92, "tag at 92");
 static_assert(offsetof(struct st_chunk_hdr, payload_len) == 108, "plen at 108");
+static_assert(offsetof(struct st_chunk_hdr, hdr_crc) == 112, "hdr_crc at 112");
+static_assert(offsetof(struct st_chunk_hdr, dur_off) == 120, "dur_off at 120");
 
 #define ST_HDR_LEN ((uint32_t)sizeof(struct st_chunk_hdr))
 
@@ -127,13 +143,20 @@ static inline uint32_t st_align8(uint32_t n)
 
 /* Standard CRC32C (Castagnoli) of len bytes. */
 uint32_t st_crc32c(const void *p, uint64_t len);
-/* CRC32C of a chunk at p (total_len bytes) with its crc field taken as 0. */
-uint32_t st_chunk_crc(const void *p, uint32_t total_len);
-/* Checks a chunk header that starts at p with avail bytes readable: magic,
- * version, lengths, CRC. Returns 0 or -EBADMSG. */
-int st_chunk_check(const void *p, uint64_t avail);
-/* Fills a PAD chunk of len bytes (>= ST_HDR_LEN, multiple of 8) at p. */
-void st_chunk_pad(void *p, uint32_t len, uint64_t write_no);
+/* hdr_crc of the header at p (its hdr_crc field taken as 0) under salt. */
+uint32_t st_hdr_crc(const void *p, uint64_t salt);
+/* Fills crc32c (payload) and then hdr_crc of the complete chunk h. */
+void st_chunk_crcs(struct st_chunk_hdr *h, uint64_t salt);
+/* Checks the header at p alone: magic, version, lengths (total_len at most
+ * max_len), hdr_crc. Returns 0 or -EBADMSG. */
+int st_chunk_hdr_check(const void *p, uint32_t max_len, uint64_t salt);
+/* Checks the whole chunk at p with avail bytes readable: header as above,
+ * total_len <= avail, payload CRC. Returns 0 or -EBADMSG. */
+int st_chunk_check(const void *p, uint64_t avail, uint64_t salt);
+/* Fills a PAD chunk of len bytes (>= ST_HDR_LEN, multiple of 8) at p, CRCs
+ * included. */
+void st_chunk_pad(void *p, uint32_t len, uint64_t write_no, uint64_t dur_off,
+		  uint64_t salt);
 
 /* ---- Encryption (st_crypt.c) -------------------------------------------- */
 
@@ -157,7 +180,9 @@ int st_chunk_unseal(struct st_journal *j, uint8_t *p);
 
 /* ---- Index ---------------------------------------------------------------- */
 
-/* One durable DATA chunk of a shard. */
+/* One durable DATA chunk of a shard. len == 0: the chunk was acknowledged
+ * but is damaged on disk (found by recovery or by a read): its records are
+ * lost, reads skip them, and its counters are never handed out again. */
 struct st_ient {
 	uint64_t first_ctr;   /* counter of its first record */
 	uint64_t seg;	      /* segment number */
@@ -165,7 +190,7 @@ struct st_ient {
 	int64_t max_arrival;  /* newest record in the chunk */
 	int64_t prefix_max;   /* max of max_arrival over this and earlier ones */
 	uint32_t count;	      /* records */
-	uint32_t len;	      /* total_len */
+	uint32_t len;	      /* total_len; 0 = lost (damaged) */
 };
 
 struct st_shard {
@@ -174,6 +199,7 @@ struct st_shard {
 	uint32_t used;	     /* slot in use */
 	uint64_t next_ctr;   /* counter the next st_append gets */
 	uint64_t dur_ctr;    /* one past the last durable record's counter */
+	uint64_t resv_ctr;   /* counters below this are reserved in journal.meta */
 	struct st_ient *ent; /* ent[start .. start + n) are live */
 	uint32_t start, n, cap;
 };
@@ -186,6 +212,14 @@ uint32_t st_index_find_ctr(const struct st_shard *s, uint64_t ctr);
 /* First live entry with prefix_max >= ts, or n. */
 uint32_t st_index_find_ts(const struct st_shard *s, int64_t ts);
 void st_index_free(struct st_journal *j);
+/* Indexes the chunk h (header valid, payload damaged: found by recovery at
+ * seg/off) as lost, so its counters stay issued and reads skip it. */
+void st_index_lost(struct st_journal *j, const struct st_chunk_hdr *h,
+		   uint64_t seg, uint64_t off);
+/* Marks entry e of s lost after a read found it damaged: logs it (error)
+ * and counts it once. */
+void st_ient_damaged(struct st_journal *j, const struct st_shard *s,
+		     struct st_ient *e, const char *why);
 
 /* ---- Journal state -------------------------------------------------------- */
 
@@ -211,6 +245,7 @@ struct st_buf {
 	uint32_t wlen;	     /* padded write length */
 	uint32_t open_chunk; /* offset of the chunk appends may extend, or ~0 */
 	uint32_t ntok;
+	bool marker;	     /* durable-prefix marker: one PAD block, no data */
 	enum st_buf_state state;
 	int res;	     /* completion: 0 or -errno */
 	uint64_t write_no;
@@ -263,6 +298,13 @@ struct st_journal {
 	uint32_t test_fail_n;
 	int test_fail_err;
 
+	/* Damage detection and sequence reservations (st_meta.c). */
+	uint64_t salt;	    /* hdr_crc seed, from journal.meta */
+	bool resv_due;	    /* some shard's next_ctr passed its resv_ctr */
+	bool mark_due;	    /* a delivered data write is not yet covered by the
+			     * dur_off of a later submitted write */
+	struct st_stats stats;
+
 	/* Shard table: open addressing, nshard_slots a power of two. */
 	struct st_shard *shards;
 	uint32_t nshard_slots, nshards;
@@ -281,6 +323,15 @@ int st_seg_path(const struct st_journal *j, uint64_t seg, char *out, size_t n);
 int st_read_fd(struct st_journal *j, uint64_t seg);
 void st_deliver_index(struct st_journal *j, const uint8_t *mem, uint32_t len,
 		      uint64_t seg, uint64_t off);
+
+/* journal.meta (st_meta.c): salt and per-shard sequence reservations.
+ * st_meta_load: have_segs says whether segments exist (then the file must).
+ * Returns 0, -EIO damaged or missing while segments exist, -ENOMEM. */
+int st_meta_load(struct st_journal *j, bool have_segs);
+/* Extends the reservation of every shard near or past its end and makes it
+ * durable (write, fsync, rename, directory fsync) before returning.
+ * Returns 0 or -errno (-EOVERFLOW: a counter would pass 2^64). */
+int st_meta_save(struct st_journal *j);
 
 /* Recovery and checkpoint (st_recover.c). */
 int st_recover(struct st_journal *j);

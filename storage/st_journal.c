@@ -124,7 +124,7 @@ static void seghdr_fill(struct st_journal *j, uint64_t no)
 	h->write_no = ++j->write_no;
 	h->flags = ST_CF_SEGHDR;
 	memcpy(j->blk + ST_HDR_LEN, &sh, sizeof(sh));
-	h->crc32c = st_chunk_crc(j->blk, ST_BLOCK);
+	st_chunk_crcs(h, j->salt);
 }
 
 static int seg_roll(struct st_journal *j)
@@ -166,6 +166,8 @@ static int seg_roll(struct st_journal *j)
 	j->seg_next_no = no + 1;
 	j->dur_write_no = j->write_no;
 	j->need_roll = false;
+	/* The previous segment's data is covered by prev_end now. */
+	j->mark_due = false;
 	return 0;
 }
 
@@ -292,6 +294,10 @@ static uint32_t append_into(struct st_journal *j, struct st_buf *b, struct st_sh
 		.count = k,
 	};
 	s->next_ctr += k;
+	/* Past the durable reservation: submit_ready saves journal.meta
+	 * before this buffer is written (st_meta.c). */
+	if (s->next_ctr > s->resv_ctr)
+		j->resv_due = true;
 	return k;
 }
 
@@ -364,19 +370,34 @@ static uint32_t pad_bytes(uint32_t end)
 	return (gap != 0 && gap < ST_HDR_LEN) ? gap + ST_BLOCK : gap;
 }
 
+/* Bytes buffer b will write: its chunks and the final PAD; a marker (no
+ * chunks) is one PAD block. */
+static uint32_t buf_wlen(const struct st_buf *b)
+{
+	uint32_t end = st_align8(b->len);
+
+	return b->len == 0 ? ST_BLOCK : end + pad_bytes(end);
+}
+
 /* Stamps write_no into every chunk, encrypts DATA chunks that name a key,
  * CRCs them (over the ciphertext) and pads to 4 KiB. Returns 0, or an error
  * of st_chunk_seal other than -ENOKEY (the write must then fail). */
 static int buf_finish(struct st_journal *j, struct st_buf *b)
 {
-	uint32_t off = 0, end = st_align8(b->len), gap = pad_bytes(end);
+	uint32_t off = 0, end = st_align8(b->len);
+	uint32_t gap = buf_wlen(b) - end;
+	/* seg_ready ran: the write goes to seg_last, whose delivered data ends
+	 * at seg_end. Every chunk records it (README, durability 3). */
+	uint64_t dur_off = j->seg_end;
 
+	BUG_ON(j->seg_active != j->seg_last);
 	b->write_no = ++j->write_no;
 	memset(b->mem + b->len, 0, end - b->len);
 	while (off < b->len) {
 		struct st_chunk_hdr *h = (struct st_chunk_hdr *)(b->mem + off);
 
 		h->write_no = b->write_no;
+		h->dur_off = dur_off;
 		if (h->key_id != 0) {
 			int rc = st_chunk_seal(j, h);
 
@@ -384,12 +405,13 @@ static int buf_finish(struct st_journal *j, struct st_buf *b)
 			if (rc < 0 && rc != -ENOKEY)
 				return rc;
 		}
-		h->crc32c = st_chunk_crc(h, h->total_len);
+		st_chunk_crcs(h, j->salt);
 		off = st_align8(off + h->total_len);
 	}
 	if (gap)
-		st_chunk_pad(b->mem + end, gap, b->write_no);
+		st_chunk_pad(b->mem + end, gap, b->write_no, dur_off, j->salt);
 	b->wlen = end + gap;
+	j->mark_due = false; /* this write's dur_off covers what was delivered */
 	BUG_ON(b->wlen % ST_BLOCK || b->wlen > j->o.buf_bytes);
 	return 0;
 }
@@ -412,10 +434,37 @@ static int seg_ready(struct st_journal *j, uint32_t wlen)
 	return 1;
 }
 
+/* Durable-prefix marker: when the journal goes idle after delivering data,
+ * no later write would carry a dur_off covering that data, and recovery
+ * could not tell its damage from a torn tail. So one PAD-only 4 KiB write
+ * follows (not on the acknowledgement path: the data was delivered already).
+ * Under load the next data write carries dur_off instead and no marker is
+ * written. Skipped when the segment is full or must roll: the next SEGHDR's
+ * prev_end then covers the data. */
+static void mark_idle(struct st_journal *j)
+{
+	struct st_buf *b;
+
+	if (!j->mark_due || j->inflight > 0 || st_pending(j) > 0)
+		return;
+	if (j->need_roll || j->seg_active == ST_NO_SEG ||
+	    j->seg_off + ST_BLOCK > j->o.segment_bytes) {
+		j->mark_due = false;
+		return;
+	}
+	b = fill_buf(j);
+	/* Nothing pending: the empty filling buffer is the next to submit. */
+	BUG_ON(!b || b != &j->buf[j->sub_next] || b->len != 0);
+	b->marker = true;
+	seal_fill(j);
+	j->stats.marker_writes++;
+}
+
 static int submit_ready(struct st_journal *j)
 {
 	uint32_t nsub = 0;
 
+	mark_idle(j);
 	while (j->inflight < j->o.max_inflight) {
 		struct st_buf *b = &j->buf[j->sub_next];
 		uint32_t idx = j->sub_next;
@@ -424,14 +473,20 @@ static int submit_ready(struct st_journal *j)
 			seal_fill(j);
 		if (b->state != ST_BUF_SEALED)
 			break;
-		uint32_t end = st_align8(b->len);
 		/* Roll first: the SEGHDR takes a write number, and this write's
 		 * number must be higher. */
-		int rc = seg_ready(j, end + pad_bytes(end));
+		int rc = seg_ready(j, buf_wlen(b));
 
 		if (rc == 0)
 			break;
 		j->sub_next = (j->sub_next + 1) % j->nbuf;
+		/* Sequence numbers in this buffer past their reservation: make
+		 * the new reservation durable before any of them is written. */
+		if (rc > 0 && j->resv_due) {
+			int r = st_meta_save(j);
+
+			rc = r < 0 ? r : rc;
+		}
 		/* Nonce counters: at most one per chunk, a chunk >= a header. */
 		if (rc > 0 && j->o.key_for)
 			rc = st_nonce_reserve(j, b->len / ST_HDR_LEN + 1);
@@ -547,6 +602,8 @@ static void deliver_one(struct st_journal *j, struct st_buf *b)
 			j->seg_end = b->off + b->wlen;
 		j->bytes_since_ckpt += b->wlen;
 		j->dur_write_no = b->write_no;
+		if (b->ntok > 0)
+			j->mark_due = true;
 	}
 	for (uint32_t i = 0; i < b->ntok; i++) {
 		const struct st_tok *t = &b->tok[i];
@@ -558,6 +615,7 @@ static void deliver_one(struct st_journal *j, struct st_buf *b)
 	b->wlen = 0;
 	b->len = 0;
 	b->ntok = 0;
+	b->marker = false;
 }
 
 int st_poll(struct st_journal *j)

@@ -8,27 +8,39 @@
 #include <unistd.h>
 
 #include "common/bug.h"
+#include "common/log.h"
 #include "storage/st_internal.h"
 
 /* Reads the chunk of entry e into j->rbuf, checks it and decrypts it.
- * Returns 0, -EIO, or -ENOKEY its data key is gone (crypto-erase). */
+ * Returns 0; -EBADMSG the chunk is damaged on disk (short, bad CRC or GCM
+ * tag, or not the chunk the index names: definitive, the caller marks it
+ * lost); -EIO the read itself failed in a way that may pass (not EIO from
+ * the device); -ENOKEY its data key is gone (crypto-erase). */
 static int chunk_load(struct st_journal *j, const struct st_ient *e,
-		      const struct st_shard *s)
+		      const struct st_shard *s, const char **why)
 {
 	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)j->rbuf;
 	int fd = st_read_fd(j, e->seg), rc;
+	ssize_t r;
 
 	if (fd < 0)
 		return -EIO;
-	if (e->len > j->o.buf_bytes ||
-	    pread(fd, j->rbuf, e->len, (off_t)e->off) != (ssize_t)e->len)
+	if (e->len > j->o.buf_bytes)
+		return -EIO; /* the index is wrong, not the disk */
+	r = pread(fd, j->rbuf, e->len, (off_t)e->off);
+	if (r < 0 && errno != EIO)
 		return -EIO;
-	if (st_chunk_check(j->rbuf, e->len) < 0 || h->stream_id != s->stream_id ||
+	*why = "short read";
+	if (r != (ssize_t)e->len)
+		return -EBADMSG; /* truncated file or a bad sector (EIO) */
+	*why = "bad CRC";
+	if (st_chunk_check(j->rbuf, e->len, j->salt) < 0 || h->stream_id != s->stream_id ||
 	    h->shard_index != s->shard_index || h->first_seq_lo != e->first_ctr ||
 	    h->record_count != e->count)
-		return -EIO;
+		return -EBADMSG;
+	*why = "bad GCM tag";
 	rc = st_chunk_unseal(j, j->rbuf);
-	if (rc == -ENOKEY)
+	if (rc == -ENOKEY || rc == -EBADMSG)
 		return rc;
 	return rc < 0 ? -EIO : 0;
 }
@@ -137,15 +149,25 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	if (!s)
 		return 0;
 	for (uint32_t i = st_index_find_ctr(s, rs.next_ctr); i < s->n && !rs.stop; i++) {
-		const struct st_ient *e = &s->ent[s->start + i];
+		struct st_ient *e = &s->ent[s->start + i];
 		int rc;
 
-		/* Whole chunk older than retention: skip without reading. */
-		if (e->max_arrival < min_arrival_ms) {
+		const char *why = "";
+
+		/* Whole chunk older than retention, or lost (damaged on disk:
+		 * logged and counted once, when found): skip without reading.
+		 * A reader moves past lost records as it does past expired
+		 * ones; their numbers are never reused. */
+		if (e->max_arrival < min_arrival_ms || e->len == 0) {
 			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
 			continue;
 		}
-		rc = chunk_load(j, e, s);
+		rc = chunk_load(j, e, s, &why);
+		if (rc == -EBADMSG) {
+			st_ient_damaged(j, s, e, why);
+			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
+			continue;
+		}
 		if (rc < 0)
 			return rc;
 		chunk_deliver(j, e, shard_index, &rs);
@@ -172,7 +194,7 @@ st_seq_t st_trim_horizon(struct st_journal *j, uint64_t stream_id,
 	if (!s)
 		return st_seq_make(shard_index, 1);
 	for (uint32_t i = 0; i < s->n; i++) {
-		const struct st_ient *e = &s->ent[s->start + i];
+		struct st_ient *e = &s->ent[s->start + i];
 
 		if (e->max_arrival >= min_arrival_ms)
 			return st_seq_make(shard_index, e->first_ctr);
@@ -207,9 +229,18 @@ int st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
 	i = st_index_find_ts(s, ts_ms);
 	if (i == s->n)
 		return 0;
-	const struct st_ient *e = &s->ent[s->start + i];
-	int rc = chunk_load(j, e, s);
+	struct st_ient *e = &s->ent[s->start + i];
+	const char *why = "";
+	int rc = e->len == 0 ? -EBADMSG : chunk_load(j, e, s, &why);
 
+	if (rc == -EBADMSG) {
+		/* The first newer record may be in the lost chunk: start there;
+		 * st_read moves past what is lost. */
+		if (e->len != 0)
+			st_ient_damaged(j, s, e, why);
+		*out = st_seq_make(shard_index, e->first_ctr);
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)j->rbuf;

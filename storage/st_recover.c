@@ -3,13 +3,16 @@
  *
  * The log is the chain of segments seg_first..seg_last. Segment s+1 begins
  * with a SEGHDR chunk naming s and the end of s's valid data (prev_end); it
- * is created only when every write to s was durable, so a scan of s must
- * reach exactly prev_end. In the last segment the first chunk that fails a
- * check ends the log (a torn or never-written tail). Anything after the end -
- * a corrupt middle, a torn write, newer writes that were in flight with it -
- * is never replayed: later segments are renamed *.bad, and the next write
- * goes to a new segment whose SEGHDR records the end, so stale bytes past it
- * in the old segment are never scanned again. */
+ * is created only when every write to s was delivered durable, so all of s
+ * before prev_end was (possibly) acknowledged. Within the last segment, each
+ * chunk's dur_off says how much of the segment was delivered when its write
+ * was submitted. A bad chunk before either bound is damage of acknowledged
+ * data: it is logged (error), counted and skipped - by its total_len when its
+ * header still checks, else by searching the next valid header - and the scan
+ * goes on, through later segments too. A bad chunk past both bounds is a torn
+ * tail that was never acknowledged: it ends the log quietly, and nothing
+ * after it is replayed (the next write goes to a new segment whose SEGHDR
+ * records the end, so stale bytes past it are never scanned again). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -263,90 +266,234 @@ static int seghdr_read(struct st_journal *j, uint64_t seg, struct st_seghdr *sh)
 	if (fd < 0)
 		return fd;
 	if (pread(fd, j->rbuf, ST_BLOCK, 0) != ST_BLOCK ||
-	    st_chunk_check(j->rbuf, ST_BLOCK) < 0 || !(h->flags & ST_CF_SEGHDR))
+	    st_chunk_check(j->rbuf, ST_BLOCK, j->salt) < 0 || !(h->flags & ST_CF_SEGHDR))
 		return -EBADMSG;
 	memcpy(sh, j->rbuf + ST_HDR_LEN, sizeof(*sh));
 	return sh->segment_no == seg ? 0 : -EBADMSG;
 }
 
-/* Scans valid chunks of seg from pos up to limit (or the file size), indexes
- * them and returns the end offset: the first chunk that fails a check, whose
- * write number goes backwards, or that is a misplaced SEGHDR ends the scan. */
-static uint64_t scan_seg(struct st_journal *j, uint64_t seg, uint64_t pos,
-			 uint64_t limit, uint64_t *wno)
-{
-	int fd = st_read_fd(j, seg);
-	uint64_t win_off = 0, win_len = 0;
-	struct stat stb;
+#define ST_NO_POS UINT64_MAX
 
-	if (fd < 0 || fstat(fd, &stb) < 0)
-		return pos;
-	limit = SL_MIN(limit, (uint64_t)stb.st_size);
-	while (pos + ST_HDR_LEN <= limit) {
+/* Scan of one segment. Bytes before `acked` were delivered durable (and so
+ * possibly acknowledged) before the crash: a bad chunk there is damage. */
+struct scan {
+	uint64_t seg;
+	int fd;
+	uint64_t end;	 /* scan range: prev_end when linked, else file size */
+	bool linked;	 /* end came from the next segment's SEGHDR */
+	uint64_t acked;	 /* see above: end when linked, else max dur_off seen */
+	uint64_t win_off, win_len; /* bytes of the file in j->rbuf */
+	uint64_t *wno;	 /* write number of the last chunk kept */
+};
+
+/* Makes [pos, pos + len) of the segment readable in j->rbuf (len at most
+ * buf_bytes); returns it, or NULL past the range or on a read error. */
+static uint8_t *scan_at(struct st_journal *j, struct scan *sc, uint64_t pos, uint32_t len)
+{
+	if (pos > sc->end || len > sc->end - pos || len > j->o.buf_bytes)
+		return NULL;
+	if (pos < sc->win_off || pos + len > sc->win_off + sc->win_len) {
+		ssize_t r = pread(sc->fd, j->rbuf, SL_MIN(j->o.buf_bytes, sc->end - pos),
+				  (off_t)pos);
+
+		sc->win_len = 0;
+		if (r < (ssize_t)len)
+			return NULL;
+		sc->win_off = pos;
+		sc->win_len = (uint64_t)r;
+	}
+	return j->rbuf + (pos - sc->win_off);
+}
+
+/* Header at pos passes its own check and lies inside the range. */
+static bool hdr_at(struct st_journal *j, struct scan *sc, uint64_t pos,
+		   struct st_chunk_hdr *h)
+{
+	const uint8_t *p = scan_at(j, sc, pos, ST_HDR_LEN);
+	uint32_t max = (uint32_t)SL_MIN((uint64_t)j->o.buf_bytes, sc->end - pos);
+
+	if (!p || st_chunk_hdr_check(p, max, j->salt) < 0)
+		return false;
+	memcpy(h, p, sizeof(*h));
+	return (pos == 0) == !!(h->flags & ST_CF_SEGHDR);
+}
+
+/* The next 8-byte aligned position at or after from holding a header that
+ * passes its check (the salted hdr_crc: record data cannot forge one), or
+ * ST_NO_POS. Skips unwritten extents (SEEK_DATA) where the file system
+ * reports them. Bounded by the segment size. */
+static uint64_t find_hdr(struct st_journal *j, struct scan *sc, uint64_t from)
+{
+	uint64_t q = (from + 7) & ~7ull;
+
+	while (q + ST_HDR_LEN <= sc->end) {
+		off_t d = lseek(sc->fd, (off_t)q, SEEK_DATA);
 		struct st_chunk_hdr h;
 
-		if (pos < win_off || pos + ST_HDR_LEN > win_off + win_len) {
-			ssize_t r = pread(fd, j->rbuf, SL_MIN(j->o.buf_bytes, limit - pos),
-					  (off_t)pos);
-
-			if (r < (ssize_t)ST_HDR_LEN)
-				break;
-			win_off = pos;
-			win_len = (uint64_t)r;
+		if (d < 0 && errno == ENXIO)
+			return ST_NO_POS; /* nothing written past q */
+		if (d > (off_t)q) {
+			q = ((uint64_t)d + 7) & ~7ull;
+			continue;
 		}
-		memcpy(&h, j->rbuf + (pos - win_off), sizeof(h));
-		if (h.total_len < ST_HDR_LEN || h.total_len > j->o.buf_bytes ||
-		    pos + h.total_len > limit)
-			break;
-		if (pos + h.total_len > win_off + win_len) {
-			ssize_t r = pread(fd, j->rbuf, SL_MIN(j->o.buf_bytes, limit - pos),
-					  (off_t)pos);
+		uint64_t wend = SL_MIN(sc->end, q + j->o.buf_bytes);
 
-			if (r < (ssize_t)h.total_len)
-				break;
-			win_off = pos;
-			win_len = (uint64_t)r;
+		if (!scan_at(j, sc, q, (uint32_t)(wend - q)))
+			return ST_NO_POS;
+		for (; q + ST_HDR_LEN <= wend; q += 8) {
+			uint32_t magic;
+
+			memcpy(&magic, j->rbuf + (q - sc->win_off), sizeof(magic));
+			if (magic == ST_CHUNK_MAGIC && hdr_at(j, sc, q, &h))
+				return q;
 		}
-		uint8_t *p = j->rbuf + (pos - win_off);
+	}
+	return ST_NO_POS;
+}
 
-		if (st_chunk_check(p, h.total_len) < 0 || h.write_no < *wno)
-			break;
-		if ((pos == 0) != !!(h.flags & ST_CF_SEGHDR))
-			break;
-		/* A bad GCM tag is corruption like a bad CRC. A chunk whose key
-		 * was destroyed (crypto-erase) is unreadable by design: keep
-		 * going. Any other key error stops recovery (st_open fails)
-		 * rather than cut acknowledged data off. */
-		int rc = st_chunk_unseal(j, p);
+/* Was the bad range starting at pos delivered before the crash? Known when
+ * pos < acked; else proven by a later chunk (from `next` on) whose dur_off
+ * lies past pos: that write was submitted after the range was reported
+ * durable. A torn write cannot be proven so: writes submitted while it was
+ * in flight record a durable prefix ending before it. */
+static bool range_acked(struct st_journal *j, struct scan *sc, uint64_t pos,
+			uint64_t next)
+{
+	struct st_chunk_hdr h;
 
-		if (rc == -EBADMSG)
-			break;
-		if (rc < 0 && rc != -ENOKEY) {
+	if (pos < sc->acked)
+		return true;
+	/* Bounded: q strictly increases within the segment. */
+	for (uint64_t q = next; q != ST_NO_POS;) {
+		if (!hdr_at(j, sc, q, &h))
+			return false; /* find_hdr said it was one */
+		if (h.dur_off > pos)
+			return true;
+		uint64_t q2 = (q + h.total_len + 7) & ~7ull;
+		struct st_chunk_hdr h2;
+
+		q = hdr_at(j, sc, q2, &h2) ? q2 : find_hdr(j, sc, q2);
+	}
+	return false;
+}
+
+static void log_damage(struct st_journal *j, const struct scan *sc, uint64_t pos,
+		       uint64_t end, const struct st_chunk_hdr *h)
+{
+	j->stats.damaged_ranges++;
+	j->stats.damaged_bytes += end - pos;
+	if (!h || (h->flags & (ST_CF_PAD | ST_CF_SEGHDR)) || h->record_count == 0) {
+		SL_ERR("storage: %s: damaged acknowledged data in segment %llu, bytes "
+		       "%llu..%llu (%llu bytes)%s; skipped, later chunks kept", j->dir,
+		       (unsigned long long)sc->seg, (unsigned long long)pos,
+		       (unsigned long long)end, (unsigned long long)(end - pos),
+		       h ? " (no records)" : ": chunk header unreadable, which records "
+		       "were lost is unknown");
+		return;
+	}
+	st_seq_t first = (st_seq_t)h->first_seq_hi << 64 | h->first_seq_lo;
+	char a[ST_SEQ_STR_SIZE], b[ST_SEQ_STR_SIZE];
+
+	st_seq_format(first, a);
+	st_seq_format(first + h->record_count - 1, b);
+	SL_ERR("storage: %s: damaged acknowledged chunk in segment %llu at %llu "
+	       "(%llu bytes): stream %llu shard %u, %u records lost, sequence "
+	       "numbers %s..%s; skipped, later chunks kept", j->dir,
+	       (unsigned long long)sc->seg, (unsigned long long)pos,
+	       (unsigned long long)(end - pos), (unsigned long long)h->stream_id,
+	       h->shard_index, h->record_count, a, b);
+}
+
+/* A bad chunk at pos that was never acknowledged ends the log there. */
+static void cut_tail(struct st_journal *j, struct scan *sc, uint64_t pos, uint64_t next)
+{
+	static const uint8_t zero[ST_HDR_LEN];
+	const uint8_t *p = scan_at(j, sc, pos, ST_HDR_LEN);
+
+	/* Zeros and nothing after: the clean end of what was written. */
+	if (next == ST_NO_POS && (!p || memcmp(p, zero, ST_HDR_LEN) == 0))
+		return;
+	j->stats.torn_tails++;
+	SL_INFO("storage: %s: torn tail in segment %llu cut at %llu (never "
+		"acknowledged)", j->dir, (unsigned long long)sc->seg,
+		(unsigned long long)pos);
+}
+
+/* Checks and decrypts the chunk at pos (header h passed already). Returns 0
+ * (keep it; a chunk whose key was destroyed is kept unverified), -EBADMSG
+ * (bad payload CRC or GCM tag), or another key error (recovery stops). */
+static int chunk_ok(struct st_journal *j, struct scan *sc, uint64_t pos,
+		    const struct st_chunk_hdr *h, uint8_t **pp)
+{
+	uint8_t *p = scan_at(j, sc, pos, h->total_len);
+	int rc;
+
+	if (!p || h->write_no < *sc->wno || st_chunk_check(p, h->total_len, j->salt) < 0)
+		return -EBADMSG;
+	rc = st_chunk_unseal(j, p);
+	*pp = p;
+	return rc == -ENOKEY ? 0 : rc;
+}
+
+/* Scans the segment from pos: indexes valid chunks; skips damaged ones
+ * (logged, counted, indexed as lost when their header is readable); ends at
+ * a bad chunk that was never acknowledged (torn tail). Returns the end of
+ * the segment's log. */
+static uint64_t scan_seg(struct st_journal *j, struct scan *sc, uint64_t pos)
+{
+	while (pos + ST_HDR_LEN <= sc->end) {
+		struct st_chunk_hdr h;
+		uint8_t *p = NULL;
+		bool hok = hdr_at(j, sc, pos, &h);
+		int rc = hok ? chunk_ok(j, sc, pos, &h, &p) : -EBADMSG;
+
+		if (rc == 0) {
+			st_deliver_index(j, p, h.total_len, sc->seg, pos);
+			*sc->wno = h.write_no;
+			sc->acked = SL_MAX(sc->acked, h.dur_off);
+			pos = (pos + h.total_len + 7) & ~7ull;
+			continue;
+		}
+		if (rc != -EBADMSG) {
 			j->recover_err = rc;
-			break;
+			return pos;
 		}
-		st_deliver_index(j, p, h.total_len, seg, pos);
-		*wno = h.write_no;
-		pos = (pos + h.total_len + 7) & ~7ull;
+		uint64_t next = hok ? (pos + h.total_len + 7) & ~7ull : find_hdr(j, sc, pos + 8);
+
+		if (next != ST_NO_POS && next >= sc->end)
+			next = ST_NO_POS;
+		if (!range_acked(j, sc, pos, next)) {
+			cut_tail(j, sc, pos, next);
+			return pos;
+		}
+		uint64_t dend = next != ST_NO_POS ? next : SL_MAX(sc->acked, pos + 8);
+
+		log_damage(j, sc, pos, SL_MIN(dend, sc->end), hok ? &h : NULL);
+		if (hok && !(h.flags & (ST_CF_PAD | ST_CF_SEGHDR))) {
+			st_index_lost(j, &h, sc->seg, pos);
+			*sc->wno = SL_MAX(*sc->wno, h.write_no);
+		}
+		if (next == ST_NO_POS)
+			return SL_MIN(dend, sc->end);
+		pos = next;
 	}
 	return pos;
 }
 
-static void rename_bad(struct st_journal *j, uint64_t from, uint64_t to)
+static void rename_bad(struct st_journal *j, uint64_t s)
 {
-	for (uint64_t s = from; s <= to; s++) {
-		char a[4096], b[4200];
+	char a[4096], b[4200];
 
-		if (j->rfd >= 0 && j->rfd_seg == s) {
-			close(j->rfd);
-			j->rfd = -1;
-		}
-		st_seg_path(j, s, a, sizeof(a));
-		snprintf(b, sizeof(b), "%s.bad", a);
-		SL_WARN("storage: %s is past the end of the log; kept as %s", a, b);
-		rename(a, b);
+	if (j->rfd >= 0 && j->rfd_seg == s) {
+		close(j->rfd);
+		j->rfd = -1;
 	}
-	fsync(j->dirfd);
+	st_seg_path(j, s, a, sizeof(a));
+	snprintf(b, sizeof(b), "%s.bad", a);
+	SL_INFO("storage: %s holds no data (a segment roll was cut short); kept as %s",
+		a, b);
+	if (rename(a, b) < 0 || fsync(j->dirfd) < 0)
+		SL_WARN("storage: rename %s: %s", a, strerror(errno));
 }
 
 /* Drops checkpointed index entries of segments that are gone. */
@@ -364,50 +511,72 @@ static void index_clip(struct st_journal *j, uint64_t first, uint64_t last)
 	}
 }
 
-/* Walks the chain from (s0, pos); returns the last segment of the log and
- * sets *end to the end of its valid data. */
-static uint64_t scan_chain(struct st_journal *j, uint64_t s0, uint64_t pos,
-			   uint64_t last, uint64_t *wno, uint64_t *end)
+/* Scans segments segs[k0..n) (segs[k0] from pos, the rest from 0) and sets
+ * the journal's end: the last segment and the end of its log. A damaged
+ * region never ends the log: later chunks and segments are kept. */
+static void scan_all(struct st_journal *j, const uint64_t *segs, uint32_t n,
+		     uint32_t k0, uint64_t pos, uint64_t *wno)
 {
-	for (uint64_t s = s0;; s++) {
-		uint64_t limit = UINT64_MAX, e;
-		struct st_seghdr sh;
-		bool linked = false;
+	uint64_t end_prev = 0;
 
-		if (s < last && seghdr_read(j, s + 1, &sh) == 0 &&
-		    sh.prev_segment_no == s) {
-			limit = sh.prev_end;
-			linked = true;
+	for (uint32_t k = k0; k < n && !j->recover_err; k++, pos = 0) {
+		uint64_t seg = segs[k];
+		struct scan sc = { .seg = seg, .wno = wno, .acked = pos };
+		struct st_seghdr sh;
+		struct stat stb;
+
+		if (k > 0 && segs[k - 1] + 1 != seg) {
+			j->stats.damaged_ranges++;
+			SL_ERR("storage: %s: segments %llu..%llu are missing: their "
+			       "records are lost; later segments kept", j->dir,
+			       (unsigned long long)segs[k - 1] + 1,
+			       (unsigned long long)seg - 1);
 		}
-		e = scan_seg(j, s, pos, limit, wno);
-		if (j->recover_err) {
-			*end = e;
-			return s;
+		sc.fd = st_read_fd(j, seg);
+		if (sc.fd < 0 || fstat(sc.fd, &stb) < 0) {
+			j->recover_err = sc.fd < 0 ? sc.fd : -errno;
+			return;
 		}
-		if (linked && e == limit) {
-			pos = 0;
-			continue;
+		sc.end = (uint64_t)stb.st_size;
+		if (k + 1 < n && segs[k + 1] == seg + 1 && seghdr_read(j, seg + 1, &sh) == 0 &&
+		    sh.prev_segment_no == seg && sh.prev_end <= sc.end) {
+			sc.end = sh.prev_end;
+			sc.linked = true;
+			sc.acked = sh.prev_end;
 		}
-		if (s < last) {
-			SL_WARN("storage: log in %s ends inside segment %llu at %llu",
-				j->dir, (unsigned long long)s, (unsigned long long)e);
-			rename_bad(j, s + 1, last);
+		sc.fd = st_read_fd(j, seg); /* seghdr_read moved it */
+		uint64_t e = scan_seg(j, &sc, pos);
+
+		/* The newest segment with no valid SEGHDR and nothing in it:
+		 * created by a roll that a crash cut short. */
+		if (k + 1 == n && k > k0 && e == 0) {
+			rename_bad(j, seg);
+			j->seg_last = segs[k - 1];
+			j->seg_end = end_prev;
+			return;
 		}
-		*end = e;
-		return s;
+		j->seg_last = seg;
+		j->seg_end = e;
+		end_prev = e;
 	}
 }
 
 int st_recover(struct st_journal *j)
 {
 	struct st_ckpt_hdr ck;
-	uint64_t *segs, first, last, s0, pos = 0, wno = 0, end = 0;
-	uint32_t n, run = 0;
+	uint64_t *segs, pos = 0, wno = 0;
+	uint32_t n, k0 = 0;
 	bool have_ck = ckpt_load(j, &ck) == 0;
 	int rc = list_segs(j, &segs, &n);
 
 	if (rc < 0)
 		return rc;
+	/* After the checkpoint: its counters are raised to the reservations. */
+	rc = st_meta_load(j, n > 0);
+	if (rc < 0) {
+		free(segs);
+		return rc;
+	}
 	j->seg_next_no = have_ck ? ck.seg_next_no : 0;
 	j->write_no = j->dur_write_no = have_ck ? ck.write_no : 0;
 	if (n == 0) {
@@ -415,32 +584,26 @@ int st_recover(struct st_journal *j)
 		free(segs);
 		return 0;
 	}
-	/* Segments form one numbered run; a gap ends the log. */
-	while (run + 1 < n && segs[run + 1] == segs[run] + 1)
-		run++;
-	first = segs[0];
-	last = segs[run];
-	if (run + 1 < n)
-		rename_bad(j, segs[run + 1], segs[n - 1]);
-	free(segs);
-	index_clip(j, first, last);
-	s0 = first;
-	if (have_ck && ck.seg >= first && ck.seg <= last && ck.off > 0) {
-		s0 = ck.seg;
-		pos = ck.off;
-		wno = ck.write_no;
+	index_clip(j, segs[0], segs[n - 1]);
+	if (have_ck && ck.off > 0) {
+		for (uint32_t k = 0; k < n; k++) {
+			if (segs[k] == ck.seg) {
+				k0 = k;
+				pos = ck.off;
+				wno = ck.write_no;
+			}
+		}
 	}
-	last = scan_chain(j, s0, pos, last, &wno, &end);
+	j->seg_first = segs[0];
+	scan_all(j, segs, n, k0, pos, &wno);
+	j->seg_next_no = SL_MAX(j->seg_next_no, segs[n - 1] + 1);
+	free(segs);
 	if (j->recover_err) {
 		SL_ERR("storage: recovery of %s: data key lookup failed: %s", j->dir,
 		       strerror(-j->recover_err));
 		return j->recover_err;
 	}
-	j->seg_first = first;
-	j->seg_last = last;
-	j->seg_end = end;
 	j->have_segs = true;
 	j->write_no = j->dur_write_no = SL_MAX(wno, j->write_no);
-	j->seg_next_no = SL_MAX(j->seg_next_no, last + 1);
 	return 0;
 }

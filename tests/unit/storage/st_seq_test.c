@@ -73,12 +73,20 @@ static void test_pad_chunk(void **state)
 	(void)state;
 	uint8_t blk[4096];
 
-	st_chunk_pad(blk, 200, 7);
-	assert_int_equal(st_chunk_check(blk, 200), 0);
+	st_chunk_pad(blk, 200, 7, 4096, 0x1234);
+	assert_int_equal(st_chunk_check(blk, 200, 0x1234), 0);
+	/* The header check is salted: another journal's salt fails it. */
+	assert_int_equal(st_chunk_hdr_check(blk, 200, 0x1235), -EBADMSG);
+	/* A payload byte fails the chunk but not the header: total_len can
+	 * still be trusted to skip it. */
 	blk[150] ^= 1;
-	assert_int_equal(st_chunk_check(blk, 200), -EBADMSG);
+	assert_int_equal(st_chunk_check(blk, 200, 0x1234), -EBADMSG);
+	assert_int_equal(st_chunk_hdr_check(blk, 200, 0x1234), 0);
+	blk[150] ^= 1;
+	blk[9] ^= 1; /* total_len */
+	assert_int_equal(st_chunk_hdr_check(blk, 4096, 0x1234), -EBADMSG);
 	memset(blk, 0, sizeof(blk));
-	assert_int_equal(st_chunk_check(blk, sizeof(blk)), -EBADMSG);
+	assert_int_equal(st_chunk_check(blk, sizeof(blk), 0x1234), -EBADMSG);
 }
 
 int main(void)

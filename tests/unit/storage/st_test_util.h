@@ -80,6 +80,22 @@ static inline void tu_fill(uint8_t *p, uint32_t len, uint32_t shard, uint64_t i)
 	}
 }
 
+/* The journal's header-CRC salt: u64 at offset 24 of DIR/journal.meta
+ * (storage/st_meta.c). */
+static inline uint64_t tu_journal_salt(const char *dir)
+{
+	char path[512];
+	uint64_t salt = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/journal.meta", dir);
+	f = fopen(path, "rb");
+	if (!f || fseek(f, 24, SEEK_SET) != 0 || fread(&salt, 8, 1, f) != 1)
+		abort();
+	fclose(f);
+	return salt;
+}
+
 static inline void tu_small_opts(struct st_opts *o)
 {
 	st_opts_default(o);
