@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_ring.h>
-
 #include "common/bug.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -168,11 +166,11 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 	m->resp = NULL;
 	m->limit = 10000;
 	data_fill_closed(m, rs, sh);
-	if (rte_ring_sp_enqueue(lc->sh->logs[m->log].in[lc->idx], m) != 0)
-		return -ENOBUFS;
+	/* Out of credits (or requests held before us): poll again later. */
+	if (!dp_chan_can_post(lc, 1u << m->log))
+		return -EAGAIN;
 	s->msg_out = true;
-	lc->dp_out++;
-	log_lcore_wake(&lc->sh->logs[m->log]);
+	dp_chan_post(lc, m);
 	return 0;
 }
 
