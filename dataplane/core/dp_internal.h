@@ -227,5 +227,15 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c);
 void sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
 void sub_tick(struct lcore_ctx *lc);
 void sub_free_all(struct lcore_ctx *lc);
+#define SUB_REGISTRY 1024 /* live subscriptions in the process */
+/* The process-wide registry of live subscriptions (any thread; a mutex),
+ * keyed by the whole (ConsumerARN, shard). Returns the slot (>= 0) for
+ * sub_reg_del, or -EBUSY (that consumer already reads that shard), -ENOSPC
+ * (SUB_REGISTRY live subscriptions) or -ENOMEM. */
+int SL_MUST_CHECK sub_reg_add(const char *arn, uint32_t shard);
+/* Frees a slot sub_reg_add returned (once). */
+void sub_reg_del(int slot);
+/* The registry's hash of an ARN (FNV-1a 64; exposed for its unit test). */
+uint64_t sub_reg_hash(const char *arn);
 
 #endif
