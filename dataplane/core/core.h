@@ -111,6 +111,7 @@ struct lcore_ctx {
 	struct sub *subs;      /* SubscribeToShard subscriptions on this lcore */
 	/* counters, read by nobody else yet (metrics arrive later) */
 	uint64_t n_requests, n_accepted, n_rejected_full;
+	uint64_t n_dp_held; /* record requests that waited for credits */
 };
 
 /* --- upcalls from a transport into the connection layer (conn.c) --- */

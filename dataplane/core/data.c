@@ -132,6 +132,7 @@ static void post_or_hold(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		return;
 	}
 	d->held = true;
+	lc->n_dp_held++;
 	d->conn_idx = c->idx;
 	d->wait.need_mask = mask;
 	dp_chan_hold(lc, &d->wait);
