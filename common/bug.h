@@ -30,6 +30,11 @@
 #define DBG_BUG_ON(cond) BUG_ON(cond)
 #endif
 
+/* On functions returning 0/-errno (or a count/-errno): a caller that drops
+ * the result is a compile error (warnings are errors), so failures are
+ * handled or explicitly ignored with a comment saying why. */
+#define SL_MUST_CHECK __attribute__((warn_unused_result))
+
 #define SL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SL_MAX(a, b) ((a) > (b) ? (a) : (b))

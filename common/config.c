@@ -25,7 +25,8 @@ static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, 64, "io lcores (network, TLS, HTTP, API)" },
 	{ "dpdk-idle-us", OFF(dpdk_idle_us), 0, 10000,
 	  "DPDK: nap this long after a long run of empty polls (0: pure busy-poll)" },
-	{ "log-cores", OFF(log_cores), 1, 16, "log lcores (one journal each, DIR/log/N)" },
+	{ "log-cores", OFF(log_cores), 1, SL_LOG_CORES_MAX,
+	  "log lcores (one journal each, DIR/log/N)" },
 	/* A segment holds at least one whole write buffer (12 MiB: a 10 MiB
 	 * record and its chunk framing), so 16 MiB is the floor. */
 	{ "segment-mib", OFF(segment_mib), 16, 4096, "journal segment file size in MiB" },

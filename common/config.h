@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #define SL_PATH_MAX 4096
+/* --log-cores bound: per-io-lcore arrays are indexed by log lcore. */
+#define SL_LOG_CORES_MAX 16
 
 struct sl_config {
 	char listen_host[256];	/* "127.0.0.1", "::1", "0.0.0.0" */

@@ -122,17 +122,14 @@ void cp_execute(struct cp *cp, struct cp_call *call)
 	}
 }
 
-/* Hands a call back to its lcore. The reply ring holds CP_RING_SIZE calls;
- * when the lcore is behind we wait for it rather than drop an answer. */
+/* Hands a call back to its lcore. Never waits: the lcore has at most
+ * CP_LCORE_CREDITS calls out (cp_post), fewer than the reply ring holds. */
 static void cp_answer(struct cp *cp, struct cp_call *call)
 {
 	uint16_t lc = call->lcore;
+	bool queued = rte_ring_sp_enqueue(cp->rep[lc], call) == 0;
 
-	while (rte_ring_sp_enqueue(cp->rep[lc], call) != 0) {
-		if (cp->cfg.wake)
-			cp->cfg.wake(cp->cfg.wake_arg, lc);
-		cp_idle();
-	}
+	BUG_ON(!queued);
 	if (cp->cfg.wake)
 		cp->cfg.wake(cp->cfg.wake_arg, lc);
 }
@@ -174,7 +171,8 @@ static int cp_rings(struct cp *cp, unsigned id)
 	if (cp->req == NULL)
 		return -rte_errno;
 	cp->rep = calloc(cp->cfg.n_lcores, sizeof(*cp->rep));
-	if (cp->rep == NULL)
+	cp->rep_out = calloc(cp->cfg.n_lcores, sizeof(*cp->rep_out));
+	if (cp->rep == NULL || cp->rep_out == NULL)
 		return -ENOMEM;
 	for (uint16_t i = 0; i < cp->cfg.n_lcores; i++) {
 		snprintf(name, sizeof(name), "cpr%u_%u", id, i);
@@ -199,6 +197,7 @@ static void cp_free(struct cp *cp)
 		}
 		free(cp->rep);
 	}
+	free(cp->rep_out);
 	rte_ring_free(cp->req);
 	cp_route_fini(cp);
 	cp_store_close(cp->st);
@@ -281,14 +280,30 @@ int cp_post(struct cp *cp, struct cp_call *call)
 {
 	if (call->lcore >= cp->cfg.n_lcores)
 		return -EINVAL;
-	return rte_ring_mp_enqueue(cp->req, call) == 0 ? 0 : -ENOBUFS;
+	/* Take a credit first (relaxed: the count only bounds, the rings order
+	 * the calls themselves); give it back if the call does not go. */
+	atomic_uint *out = &cp->rep_out[call->lcore];
+
+	if (atomic_fetch_add_explicit(out, 1, memory_order_relaxed) >= CP_LCORE_CREDITS) {
+		atomic_fetch_sub_explicit(out, 1, memory_order_relaxed);
+		return -ENOBUFS;
+	}
+	if (rte_ring_mp_enqueue(cp->req, call) != 0) {
+		atomic_fetch_sub_explicit(out, 1, memory_order_relaxed);
+		return -ENOBUFS;
+	}
+	return 0;
 }
 
 unsigned cp_replies(struct cp *cp, uint16_t lcore, struct cp_call **calls, unsigned max)
 {
 	if (lcore >= cp->cfg.n_lcores)
 		return 0;
-	return rte_ring_sc_dequeue_burst(cp->rep[lcore], (void **)calls, max, NULL);
+	unsigned n = rte_ring_sc_dequeue_burst(cp->rep[lcore], (void **)calls, max, NULL);
+
+	/* Collected: their credits return. */
+	atomic_fetch_sub_explicit(&cp->rep_out[lcore], n, memory_order_relaxed);
+	return n;
 }
 
 void cp_call_free(struct cp_call *call)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/bug.h"
 #include "dataplane/api/api.h"
 
 struct cp;
@@ -82,11 +83,12 @@ void cp_stop(struct cp *cp);
 
 /* Posts a call (any thread, multi-producer). Returns 0, -EINVAL when
  * call->lcore >= n_lcores, or -ENOBUFS when the request ring (1024 calls) is
- * full; on error the caller keeps ownership (and answers
+ * full or call->lcore has 1023 calls posted and not yet collected (its reply
+ * ring could not take more answers); on error the caller keeps ownership (and answers
  * LimitExceededException / 503). The answer has status, resp and resp_len set;
  * resp is always a JSON body (success or Kinesis error), except resp == NULL
  * with status 500 when memory ran out. */
-int cp_post(struct cp *cp, struct cp_call *call);
+int SL_MUST_CHECK cp_post(struct cp *cp, struct cp_call *call);
 
 /* Dequeues up to max answered calls for lcore (only that lcore may call
  * this: single consumer). Returns the count; 0 for an unknown lcore. */

@@ -30,6 +30,13 @@ static_assert(CP_HASH_CAP >= SL_U128_DEC_CAP && CP_SEQ_CAP >= SL_U128_DEC_CAP,
 #define CP_DEFAULT_MAX_RECORD_KIB 1024u
 #define CP_MAX_TAGS 200u
 #define CP_RING_SIZE 1024u	 /* request ring and each reply ring */
+/* Credits: calls an io lcore may have posted and not yet collected. Each
+ * sits in the request ring, on the control thread or in that lcore's reply
+ * ring, so the reply ring (capacity CP_RING_SIZE - 1: rte_ring without
+ * RING_F_EXACT_SZ) can never be full and cp_answer never waits or drops. */
+#define CP_LCORE_CREDITS (CP_RING_SIZE - 1u)
+static_assert(CP_LCORE_CREDITS >= 1 && CP_LCORE_CREDITS <= CP_RING_SIZE - 1u,
+	      "credits must fit a reply ring");
 #define CP_MAX_TAGS_PER_STREAM 50u /* AddTagsToStream / TagResource */
 #define CP_ON_DEMAND_STREAM_LIMIT 50u /* Kinesis's default */
 #define CP_MAX_SCALINGS_PER_DAY 10u /* UpdateShardCount per stream, rolling 24 h */
@@ -113,6 +120,9 @@ struct cp {
 	struct cp_store *st;
 	struct rte_ring *req;	     /* MP/SC: io lcores -> control thread */
 	struct rte_ring **rep;	     /* SP/SC per lcore: control thread -> lcore */
+	/* [lcore] calls posted and not yet collected (cp_post / cp_replies):
+	 * at most CP_LCORE_CREDITS. Atomic: cp_post may run on any thread. */
+	atomic_uint *rep_out;
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;	     /* set by cp_stop, read by the control thread */

@@ -550,7 +550,13 @@ int kr_master_check(struct kr_keyring *kr, const char *ref)
 
 	if (rc < 0)
 		return rc;
-	return master_find(kr, id)->enabled ? 0 : -EKEYREVOKED;
+	const struct kr_master *m = master_find(kr, id);
+
+	/* Every alias names a loaded master and masters are never removed,
+	 * so this holds today; an error beats a NULL dereference if it stops. */
+	if (!m)
+		return -ENOENT;
+	return m->enabled ? 0 : -EKEYREVOKED;
 }
 
 /* ---- Data keys ------------------------------------------------------------ */
@@ -634,6 +640,9 @@ int kr_stream_key_new(struct kr_keyring *kr, uint64_t stream_id, const char *ref
 		return rc;
 	const struct kr_master *m = master_find(kr, id);
 
+	/* As in kr_master_check: unreachable while masters are never removed. */
+	if (!m)
+		return -ENOENT;
 	if (!m->enabled)
 		return -EKEYREVOKED;
 	if (n > 0 && s->v[n - 1].version == UINT32_MAX)
@@ -1078,9 +1087,13 @@ int kr_reader_current(void *ctx, uint64_t stream_id, uint32_t *version_out,
 		reader_sync(r);
 		const struct kr_stream *s = stream_find(kr, stream_id);
 
-		if (!s || s->n == 0) {
+		const struct kr_master *m =
+			s && s->n ? master_find(kr, s->v[s->n - 1].master) : NULL;
+
+		if (!s || s->n == 0 || !m) {
+			/* No data key, or its master is gone: nothing can wrap. */
 			rc = -ENOKEY;
-		} else if (!master_find(kr, s->v[s->n - 1].master)->enabled) {
+		} else if (!m->enabled) {
 			rc = -EKEYREVOKED;
 		} else {
 			c->stream = stream_id;

@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bug.h"
+
 #define KR_DEFAULT_ALIAS "alias/aws/kinesis"
 /* A KeyId: 36-character UUID, plus NUL. */
 #define KR_KEY_ID_LEN 36
@@ -96,7 +98,7 @@ int kr_master_set_enabled(struct kr_keyring *kr, const char *ref, bool enabled);
 
 /* 0 the key ref resolves to is enabled, -EKEYREVOKED disabled, -ENOENT,
  * -EINVAL. */
-int kr_master_check(struct kr_keyring *kr, const char *ref);
+int SL_MUST_CHECK kr_master_check(struct kr_keyring *kr, const char *ref);
 
 /* Creates the next data key version of stream_id (version 1 for a new
  * stream: CreateStream; a higher one: rotation, StartStreamEncryption,
@@ -105,7 +107,7 @@ int kr_master_check(struct kr_keyring *kr, const char *ref);
  * returns 0. Returns 0 (*version_out set if non-NULL), -ENOENT, -EINVAL,
  * -EKEYREVOKED the master key is disabled, -ERANGE version overflow, -ENOMEM,
  * or a file error (nothing changed). */
-int kr_stream_key_new(struct kr_keyring *kr, uint64_t stream_id, const char *ref,
+int SL_MUST_CHECK kr_stream_key_new(struct kr_keyring *kr, uint64_t stream_id, const char *ref,
 		      uint32_t *version_out);
 
 /* Crypto-erase: overwrites and unlinks the stream's data key file, fsyncs
@@ -137,7 +139,7 @@ void kr_reader_free(struct kr_reader *r);
  * pointer is valid until the next kr_reader_* call on this reader. Returns
  * 0, -ENOKEY the stream has no data key (destroyed or never created),
  * -EKEYREVOKED its master key is disabled. */
-int kr_reader_current(void *ctx, uint64_t stream_id, uint32_t *version_out,
+int SL_MUST_CHECK kr_reader_current(void *ctx, uint64_t stream_id, uint32_t *version_out,
 		      const void **expanded_key_out);
 
 /* st_key_get_fn: the expanded key of (stream_id, version), as above. Returns

@@ -248,7 +248,10 @@ int h2_open(struct lcore_ctx *lc, struct conn *c)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
 	nghttp2_option *opt;
-	nghttp2_option_new(&opt);
+	if (nghttp2_option_new(&opt) != 0) {
+		nghttp2_session_callbacks_del(cb);
+		return -ENOMEM;
+	}
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
 	int rc = nghttp2_session_server_new2(&c->h2->sess, cb, c, opt);
 	nghttp2_option_del(opt);
@@ -278,19 +281,22 @@ void h2_close(struct conn *c)
 	c->h2 = NULL;
 }
 
-/* Serialises pending frames through TLS. Returns 0 or -EPROTO. */
+/* Serialises pending frames through TLS. Returns 0 or -EPROTO. On error the
+ * connection is also marked to close once what was serialised is sent: its
+ * HTTP/2 state can no longer reach the client, so callers need not (and most
+ * do not) act on the result themselves. */
 int h2_flush(struct lcore_ctx *lc, struct conn *c)
 {
 	(void)lc;
 	for (;;) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->h2->sess, &data);
-		if (n < 0)
-			return -EPROTO;
 		if (n == 0)
 			return 0;
-		if (tls_conn_write(c->tls, data, (size_t)n) < 0)
+		if (n < 0 || tls_conn_write(c->tls, data, (size_t)n) < 0) {
+			c->close_after_send = true;
 			return -EPROTO;
+		}
 	}
 }
 

@@ -102,9 +102,16 @@ struct lcore_ctx {
 	char *resp_buf;	       /* response encoding scratch */
 	size_t resp_cap;
 	uint32_t dp_out;       /* data-path messages out to log lcores */
+	/* Credits (dp_chan.c): of those, out to each log lcore; at most
+	 * DP_PAIR_CREDITS each, so the rings of a pair can never be full. */
+	uint32_t dp_out_log[SL_LOG_CORES_MAX];
+	/* Record requests held back for want of credits, oldest first; posted
+	 * from the loop (data_poll) as replies return credits. */
+	struct dp_wait *dp_held_head, *dp_held_tail;
 	struct sub *subs;      /* SubscribeToShard subscriptions on this lcore */
 	/* counters, read by nobody else yet (metrics arrive later) */
 	uint64_t n_requests, n_accepted, n_rejected_full;
+	uint64_t n_dp_held; /* record requests that waited for credits */
 };
 
 /* --- upcalls from a transport into the connection layer (conn.c) --- */

@@ -12,9 +12,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
-
-#include <rte_ring.h>
 
 #include "common/bug.h"
 #include "common/clock.h"
@@ -37,6 +36,11 @@ struct dp_req {
 	struct rec_desc descs[REC_MAX_RECORDS];
 	struct dp_rec recs[REC_MAX_RECORDS];
 	struct dp_msg msgs[DP_MAX_LOG_LCORES];
+	/* Out of credits: the prepared msgs (wait.need_mask) wait to be
+	 * posted; the connection waits as if they were out. */
+	struct dp_wait wait;
+	bool held;
+	uint32_t conn_idx;
 };
 
 static void respond_err(struct lcore_ctx *lc, struct conn *c, const struct api_err *e)
@@ -102,19 +106,36 @@ static struct dp_req *dp_req_get(struct conn *c)
 	return c->dp;
 }
 
-/* Posts m to its log lcore. Returns 0 or -ENOBUFS (ring full). */
-static int post(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, struct dp_msg *m)
+/* Posts the prepared messages of d (one per log lcore in mask); the caller
+ * made sure the credits are there. */
+static void post_all(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uint32_t mask)
 {
-	struct log_ctx *lg = &lc->sh->logs[m->log];
-	m->io = lc->idx;
-	m->cookie = ((uint64_t)c->idx << 32) | c->gen;
-	m->now_ms = sl_wall_ms();
-	if (rte_ring_sp_enqueue(lg->in[lc->idx], m) != 0)
-		return -ENOBUFS;
-	d->out++;
-	lc->dp_out++;
-	log_lcore_wake(lg);
-	return 0;
+	for (uint16_t lg = 0; lg < lc->sh->n_log; lg++) {
+		if (!(mask & (1u << lg)))
+			continue;
+		struct dp_msg *m = d->op == API_OP_PUT_RECORD || d->op == API_OP_PUT_RECORDS ?
+			&d->msgs[lg] : &d->msgs[0];
+		m->cookie = ((uint64_t)c->idx << 32) | c->gen;
+		m->now_ms = sl_wall_ms(); /* arrival time: when it goes to the log */
+		d->out++;
+		dp_chan_post(lc, m);
+	}
+}
+
+/* Posts d's messages now, or holds the request back until replies return
+ * credits (data_poll resumes it). Either way the connection waits. */
+static void post_or_hold(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uint32_t mask)
+{
+	c->waiting_dp = true;
+	if (dp_chan_can_post(lc, mask)) {
+		post_all(lc, c, d, mask);
+		return;
+	}
+	d->held = true;
+	lc->n_dp_held++;
+	d->conn_idx = c->idx;
+	d->wait.need_mask = mask;
+	dp_chan_hold(lc, &d->wait);
 }
 
 static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
@@ -163,6 +184,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 				r->ehk[b] = (uint8_t)(rd->hash >> (8 * (15 - b)));
 		per_log[sh->log_lcore]++;
 	}
+	uint32_t mask = 0;
 	for (uint16_t lg = 0; lg < lc->sh->n_log; lg++) {
 		if (!per_log[lg])
 			continue;
@@ -170,17 +192,9 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		msg_init(m, DP_PUT, lg, s);
 		m->recs = d->recs;
 		m->n_recs = n;
-		if (post(lc, c, d, m) < 0)
-			for (uint32_t i = 0; i < n; i++)
-				if (d->recs[i].owner == lg)
-					d->recs[i].status = -ENOBUFS;
+		mask |= 1u << lg;
 	}
-	if (d->out == 0) {
-		api_err_set(&e, 500, "InternalFailure", "The log is overloaded; retry.");
-		respond_err(lc, c, &e);
-		return;
-	}
-	c->waiting_dp = true;
+	post_or_hold(lc, c, d, mask);
 }
 
 /* Kinesis's throttling message for a shard. */
@@ -334,12 +348,7 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 			return;
 		m->after = d->gsi.type == REC_IT_AFTER_SEQUENCE_NUMBER;
 	}
-	if (post(lc, c, d, m) < 0) {
-		api_err_set(&e, 500, "InternalFailure", "The log is overloaded; retry.");
-		respond_err(lc, c, &e);
-		return;
-	}
-	c->waiting_dp = true;
+	post_or_hold(lc, c, d, 1u << m->log);
 }
 
 static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
@@ -410,12 +419,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	m->seq = it.seq;
 	m->after = it.after;
 	m->limit = d->get.limit;
-	if (post(lc, c, d, m) < 0) {
-		api_err_set(&e, 500, "InternalFailure", "The log is overloaded; retry.");
-		respond_err(lc, c, &e);
-		return;
-	}
-	c->waiting_dp = true;
+	post_or_hold(lc, c, d, 1u << m->log);
 }
 
 static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
@@ -475,6 +479,7 @@ void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
 		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
+	BUG_ON(d->held || d->out); /* one request at a time per connection */
 	d->op = (enum api_op)op;
 	d->out = 0;
 	switch (op) {
@@ -495,12 +500,42 @@ void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
 	}
 }
 
+/* The request of c ended without an answer (its connection is going): let
+ * go of its buffers. */
+static void data_drop(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+{
+	if (d->op == API_OP_GET_RECORDS) {
+		free(d->msgs[0].resp);
+		d->msgs[0].resp = NULL;
+	}
+	if (c->state == CONN_ZOMBIE) {
+		conn_reap(lc, c); /* the slot was only waiting for us */
+		return;
+	}
+	c->waiting_dp = false;
+	conn_request_done(lc, c);
+}
+
+/* A held request's credits are there: post it, unless its connection went
+ * meanwhile (closing or a zombie: nothing is out, so it ends here). */
+static void data_resume(struct lcore_ctx *lc, struct dp_wait *w)
+{
+	struct dp_req *d = (struct dp_req *)((char *)w - offsetof(struct dp_req, wait));
+	BUG_ON(d->conn_idx >= lc->max_conns);
+	struct conn *c = &lc->conns[d->conn_idx];
+	BUG_ON(c->dp != d || !d->held || d->out);
+	d->held = false;
+	if (c->state != CONN_OPEN) {
+		data_drop(lc, c, d);
+		return;
+	}
+	post_all(lc, c, d, w->need_mask);
+}
+
 /* One message came back. When the request's last one is in, answer it. */
 static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 {
 	if (m->sub) { /* a subscription's poll: no connection request behind it */
-		BUG_ON(lc->dp_out == 0);
-		lc->dp_out--;
 		sub_complete(lc, m);
 		return;
 	}
@@ -508,50 +543,41 @@ static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 	BUG_ON(idx >= lc->max_conns);
 	struct conn *c = &lc->conns[idx];
 	struct dp_req *d = c->dp;
-	BUG_ON(!d || d->out == 0 || lc->dp_out == 0);
+	BUG_ON(!d || d->out == 0 || d->held);
 	d->out--;
-	lc->dp_out--;
 	if (d->out > 0)
 		return;
-	if (c->state == CONN_ZOMBIE) {
-		if (d->op == API_OP_GET_RECORDS) {
-			free(d->msgs[0].resp);
-			d->msgs[0].resp = NULL;
-		}
-		conn_reap(lc, c); /* the slot was only waiting for us */
+	if (c->state != CONN_OPEN) {
+		data_drop(lc, c, d);
 		return;
 	}
 	c->waiting_dp = false;
-	if (c->state == CONN_OPEN) {
-		switch (d->op) {
-		case API_OP_PUT_RECORD:
-		case API_OP_PUT_RECORDS:
-			put_reply(lc, c, d);
-			break;
-		case API_OP_GET_SHARD_ITERATOR:
-			gsi_reply(lc, c, d);
-			break;
-		default:
-			get_reply(lc, c, d);
-			break;
-		}
-	} else if (d->op == API_OP_GET_RECORDS) {
-		free(d->msgs[0].resp);
-		d->msgs[0].resp = NULL;
+	switch (d->op) {
+	case API_OP_PUT_RECORD:
+	case API_OP_PUT_RECORDS:
+		put_reply(lc, c, d);
+		break;
+	case API_OP_GET_SHARD_ITERATOR:
+		gsi_reply(lc, c, d);
+		break;
+	default:
+		get_reply(lc, c, d);
+		break;
 	}
 	conn_request_done(lc, c);
 }
 
 void data_poll(struct lcore_ctx *lc)
 {
-	if (lc->dp_out == 0)
-		return;
-	for (uint16_t lg = 0; lg < lc->sh->n_log; lg++) {
+	for (uint16_t lg = 0; lc->dp_out > 0 && lg < lc->sh->n_log; lg++) {
 		struct dp_msg *ms[32];
 		unsigned n;
-		while ((n = rte_ring_sc_dequeue_burst(lc->sh->logs[lg].out[lc->idx], (void **)ms,
-						      32, NULL)) > 0)
+		/* Bounded: at most DP_PAIR_CREDITS replies can be waiting. */
+		while ((n = dp_chan_collect(lc, lg, ms, SL_ARRAY_SIZE(ms))) > 0)
 			for (unsigned i = 0; i < n; i++)
 				data_complete(lc, ms[i]);
 	}
+	/* Replies returned credits: requests held back go now, oldest first. */
+	if (lc->dp_held_head)
+		dp_chan_resume(lc, data_resume);
 }

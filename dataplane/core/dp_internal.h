@@ -18,18 +18,37 @@
 #ifndef SL_DATAPLANE_CORE_DP_INTERNAL_H
 #define SL_DATAPLANE_CORE_DP_INTERNAL_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "common/bug.h"
+#include "common/config.h"
 
 #include "dataplane/api/records.h"
 #include "dataplane/core/quota.h"
 #include "storage/st.h"
 
 #define DP_MAX_LOG_LCORES 16
+static_assert(SL_LOG_CORES_MAX <= DP_MAX_LOG_LCORES, "--log-cores above the per-request arrays");
+static_assert(DP_MAX_LOG_LCORES <= 32, "log lcore masks (dp_wait.need_mask) are 32 bits");
 /* Enhanced fan-out: each (consumer, shard) subscription gets 2 MiB/s. */
 #define SUB_BYTES_PER_S (2u << 20)
+/* Each (io lcore, log lcore) pair has two SP/SC rings of DP_RING_SIZE slots;
+ * an rte_ring without RING_F_EXACT_SZ holds one less than its size. */
 #define DP_RING_SIZE 1024
+#define DP_RING_CAPACITY (DP_RING_SIZE - 1)
+/* Credits: an io lcore has at most this many messages out to one log lcore
+ * (in its ring, in the log lcore's hands or journal, or in the reply ring).
+ * Every message out sits in at most one of the two rings, so neither can be
+ * full: posting and replying never spin and never fail, whatever
+ * --max-conns-per-core allows. An io lcore out of credits holds the request
+ * back (dp_chan_hold) and posts it when replies return credits. */
+#define DP_PAIR_CREDITS DP_RING_CAPACITY
+static_assert((DP_RING_SIZE & (DP_RING_SIZE - 1)) == 0, "rte_ring sizes are powers of two");
+static_assert(DP_PAIR_CREDITS >= 1 && DP_PAIR_CREDITS <= DP_RING_CAPACITY,
+	      "credits must fit the reply ring");
 
 enum dp_kind {
 	DP_PUT = 1,	 /* append records, reply when durable */
@@ -94,6 +113,11 @@ struct dp_msg {
 	char *resp;	      /* DP_GET: JSON body (malloc), freed by the io lcore */
 	uint32_t resp_len;
 	uint64_t bytes;	      /* DP_GET: record data bytes in the response */
+	/* log: a DP_PUT with records in the journal whose durability is not
+	 * reported yet is on the log lcore's in-journal list, so a failing
+	 * journal can answer it (log_fail). */
+	bool in_journal;
+	struct dp_msg *j_prev, *j_next;
 };
 
 struct rte_ring;
@@ -107,7 +131,8 @@ struct log_seal {
 	uint64_t stream_id;
 	uint32_t shard_index;
 	st_seq_t last;	  /* out */
-	int rc;		  /* out: 0, -ENOENT (no records), -ETIMEDOUT */
+	int rc;		  /* out: 0, -ENOENT (no records), -ETIMEDOUT, -EIO (the log
+			     lcore's journal failed) */
 	atomic_bool done; /* release by the log lcore, acquire by the waiter */
 };
 
@@ -121,6 +146,14 @@ struct log_ctx {
 	int efd;	       /* wake-up from io lcores and the control thread */
 	_Atomic(struct log_seal *) seal; /* pending seal request, or NULL */
 	atomic_bool exited;		 /* the loop has ended */
+	/* The journal failed (st_poll error): every message and seal is now
+	 * answered with an error, without touching the journal. Written by
+	 * the log lcore only. */
+	bool failed;
+	int fail_err;
+	/* DP_PUTs with records in the journal, not yet answered (bounded by
+	 * n_io * DP_PAIR_CREDITS). */
+	struct dp_msg *j_head;
 	/* Messages taken off a ring but not finished: a PUT the journal could
 	 * not take whole (back-pressure) stays at backlog[bl_pos]. */
 	struct dp_msg *backlog[32];
@@ -132,17 +165,52 @@ struct log_ctx {
 	uint32_t *order;	   /* REC_MAX_RECORDS */
 };
 
+/* dp_chan.c: the (io lcore, log lcore) channels and their credits. */
+
+/* A request held back for want of credits (embedded in its owner). */
+struct dp_wait {
+	struct dp_wait *next;
+	uint32_t need_mask; /* bit l: it posts one message to log lcore l */
+};
+
+/* io side. True when one message to each log lcore in mask may be posted
+ * now: each has a credit, and no request held earlier is waiting (FIFO: a
+ * request that needs several log lcores is never starved). */
+bool dp_chan_can_post(const struct lcore_ctx *lc, uint32_t mask);
+/* io side. Posts m to log lcore m->log and wakes it. The caller checked
+ * dp_chan_can_post (or is resuming the head of the held FIFO): a missing
+ * credit is a bug. */
+void dp_chan_post(struct lcore_ctx *lc, struct dp_msg *m);
+/* io side. Takes up to max replies from log lcore log, returning their
+ * credits. Returns the count. */
+unsigned dp_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
+			 unsigned max);
+/* io side. Queues w (need_mask set) behind earlier held requests. */
+void dp_chan_hold(struct lcore_ctx *lc, struct dp_wait *w);
+/* io side. Calls resume(lc, w) for held requests, oldest first, while the
+ * oldest one's credits are there; resume must post (or drop) it. Returns
+ * how many were resumed. */
+unsigned dp_chan_resume(struct lcore_ctx *lc,
+			void (*resume)(struct lcore_ctx *lc, struct dp_wait *w));
+/* log side. Returns m to its io lcore and wakes it. Never fails: credits
+ * bound what is out (BUG_ON otherwise). */
+void dp_chan_reply(struct log_ctx *lg, struct dp_msg *m);
+
 /* logcore.c */
-int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx);
-int log_lcore_run(struct log_ctx *lg);
+int SL_MUST_CHECK log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx);
+/* Runs until sh->stop_logs. Returns 0, or the journal's -errno when it
+ * failed: then every message and seal met was answered with an error
+ * (InternalFailure to clients, -EIO to the seal) until the stop. */
+int SL_MUST_CHECK log_lcore_run(struct log_ctx *lg);
 void log_lcore_fini(struct log_ctx *lg);
 /* Wakes a log lcore from any thread (write to its eventfd). */
 void log_lcore_wake(struct log_ctx *lg);
 /* The control plane's seal hook (cp_config.seal): blocks the calling
  * (control) thread until the owning log lcore answers, at most 10 s.
- * Returns 0 with *last, -ENOENT when the shard holds no records, or
- * -ETIMEDOUT. */
-int log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_index, st_seq_t *last);
+ * Returns 0 with *last, -ENOENT when the shard holds no records,
+ * -ETIMEDOUT, -EIO (the log lcore's journal failed) or -ESHUTDOWN. */
+int SL_MUST_CHECK log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_index,
+				 st_seq_t *last);
 
 /* data.c (io lcore side) */
 void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
@@ -159,5 +227,15 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c);
 void sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
 void sub_tick(struct lcore_ctx *lc);
 void sub_free_all(struct lcore_ctx *lc);
+#define SUB_REGISTRY 1024 /* live subscriptions in the process */
+/* The process-wide registry of live subscriptions (any thread; a mutex),
+ * keyed by the whole (ConsumerARN, shard). Returns the slot (>= 0) for
+ * sub_reg_del, or -EBUSY (that consumer already reads that shard), -ENOSPC
+ * (SUB_REGISTRY live subscriptions) or -ENOMEM. */
+int SL_MUST_CHECK sub_reg_add(const char *arn, uint32_t shard);
+/* Frees a slot sub_reg_add returned (once). */
+void sub_reg_del(int slot);
+/* The registry's hash of an ARN (FNV-1a 64; exposed for its unit test). */
+uint64_t sub_reg_hash(const char *arn);
 
 #endif

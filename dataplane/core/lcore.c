@@ -152,6 +152,9 @@ int lcore_run(struct lcore_ctx *lc)
 			forced = true;
 		}
 	}
+	if (lc->n_dp_held)
+		SL_INFO("%llu record requests waited for log lcore credits",
+			(unsigned long long)lc->n_dp_held);
 	cp_route_reader(lc->sh->cp, lc->idx, false);
 	return 0;
 }

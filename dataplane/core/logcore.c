@@ -32,15 +32,39 @@
 #define LOG_BURST 32
 #define LOG_IDLE_WAIT_MS 100
 
+/* The in-journal list: PUTs whose records the journal holds, so that a
+ * failing journal (which reports nothing more) can still answer them. */
+static void log_j_link(struct log_ctx *lg, struct dp_msg *m)
+{
+	if (m->in_journal)
+		return;
+	m->in_journal = true;
+	m->j_prev = NULL;
+	m->j_next = lg->j_head;
+	if (lg->j_head)
+		lg->j_head->j_prev = m;
+	lg->j_head = m;
+}
+
+static void log_j_unlink(struct log_ctx *lg, struct dp_msg *m)
+{
+	if (!m->in_journal)
+		return;
+	if (m->j_prev)
+		m->j_prev->j_next = m->j_next;
+	else
+		lg->j_head = m->j_next;
+	if (m->j_next)
+		m->j_next->j_prev = m->j_prev;
+	m->in_journal = false;
+	m->j_prev = m->j_next = NULL;
+}
+
+/* Every answer leaves here: after this the io lcore owns m again. */
 static void log_reply(struct log_ctx *lg, struct dp_msg *m)
 {
-	struct rte_ring *r = lg->out[m->io];
-	/* The reply ring holds DP_RING_SIZE and an io lcore has at most that
-	 * many messages out to us (it posts on a ring of the same size), so
-	 * this cannot stay full; spin briefly if the io lcore lags. */
-	while (rte_ring_sp_enqueue(r, m) != 0)
-		lg->sh->lcs[m->io].xprt->wake(&lg->sh->lcs[m->io]);
-	lg->sh->lcs[m->io].xprt->wake(&lg->sh->lcs[m->io]);
+	log_j_unlink(lg, m);
+	dp_chan_reply(lg, m); /* never full: credits (dp_chan.c) */
 }
 
 /* st_done_fn: records [first, first+count) of message `token` settled. */
@@ -50,6 +74,10 @@ static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t 
 	struct log_ctx *lg = ctx;
 	struct dp_msg *m = (struct dp_msg *)(uintptr_t)token;
 	(void)stream_id;
+	/* After a failure every message was answered already (log_fail) and
+	 * may be gone: st_close's late completions must not touch them. */
+	if (lg->failed)
+		return;
 	BUG_ON(count > m->undurable);
 	if (status < 0) {
 		/* Not durable: these records must not be acknowledged. */
@@ -162,6 +190,7 @@ static bool log_put(struct log_ctx *lg, struct dp_msg *m)
 			for (int x = 0; x < k; x++)
 				m->recs[lg->order[at + (uint32_t)x]].seq = first + (st_seq_t)x;
 			m->undurable += (uint32_t)k;
+			log_j_link(lg, m);
 			lg->n_appended += (uint32_t)k;
 			if ((uint32_t)k == allowed)
 				k = (int)run; /* the throttled tail of the run is settled too */
@@ -478,12 +507,37 @@ static unsigned log_drain(struct log_ctx *lg)
 	return handled;
 }
 
+/* st_poll (st_wait with wait_ms), keeping its first error in fail_err:
+ * the main loop then fails the lcore (log_fail). Returns st_poll's result. */
+static int log_poll(struct log_ctx *lg, uint32_t wait_ms)
+{
+	int c = wait_ms ? st_wait(lg->j, wait_ms) : st_poll(lg->j);
+	if (c < 0 && lg->fail_err == 0)
+		lg->fail_err = c;
+	return c;
+}
+
+/* Answers a seal request and lets go of it. */
+static void log_seal_answer(struct log_ctx *lg, struct log_seal *sr, int rc)
+{
+	sr->rc = rc;
+	/* The slot is emptied before done is published: once the waiter sees
+	 * done, this lcore never touches *sr (it lives on the waiter's stack). */
+	atomic_store_explicit(&lg->seal, NULL, memory_order_relaxed);
+	/* Pairs with the acquire load in log_lcore_seal. */
+	atomic_store_explicit(&sr->done, true, memory_order_release);
+}
+
 /* Serves a seal request: everything the io lcores had posted when it was
  * seen is appended and made durable first. The routing table without the
  * shard was published and every io lcore passed a quiescent state before the
  * request was made, so no later message can name the shard. */
 static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 {
+	if (lg->failed || lg->fail_err) {
+		log_seal_answer(lg, sr, -EIO); /* the journal cannot say */
+		return;
+	}
 	uint64_t deadline = sl_mono_ms() + 8000;
 	unsigned counts[64];
 	uint16_t n_io = lg->sh->n_io;
@@ -495,9 +549,8 @@ static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 		if (lg->bl_pos < lg->bl_n) {
 			if (log_handle(lg, lg->backlog[lg->bl_pos])) {
 				lg->bl_pos++;
-			} else {
-				st_poll(lg->j);
-				st_wait(lg->j, 1);
+			} else if (log_poll(lg, 0) < 0 || log_poll(lg, 1) < 0) {
+				rc = -EIO;
 			}
 		} else if (io < n_io && counts[io] > 0) {
 			lg->bl_pos = 0;
@@ -511,19 +564,14 @@ static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 			rc = -ETIMEDOUT;
 	}
 	while (rc == 0 && st_pending(lg->j) > 0) {
-		st_poll(lg->j);
-		st_wait(lg->j, 1);
-		if (sl_mono_ms() > deadline)
+		if (log_poll(lg, 0) < 0 || log_poll(lg, 1) < 0)
+			rc = -EIO;
+		else if (sl_mono_ms() > deadline)
 			rc = -ETIMEDOUT;
 	}
 	if (rc == 0)
 		rc = st_last_seq(lg->j, sr->stream_id, sr->shard_index, &sr->last);
-	sr->rc = rc;
-	/* The slot is emptied before done is published: once the waiter sees
-	 * done, this lcore never touches *sr (it lives on the waiter's stack). */
-	atomic_store_explicit(&lg->seal, NULL, memory_order_relaxed);
-	/* Pairs with the acquire load in log_lcore_seal. */
-	atomic_store_explicit(&sr->done, true, memory_order_release);
+	log_seal_answer(lg, sr, rc);
 }
 
 int log_lcore_seal(void *arg, uint64_t stream_id, uint32_t shard_index, st_seq_t *last)
@@ -534,8 +582,10 @@ int log_lcore_seal(void *arg, uint64_t stream_id, uint32_t shard_index, st_seq_t
 	atomic_init(&sr.done, false);
 	struct log_seal *expect = NULL;
 	/* One seal at a time per log lcore: the control thread is the only
-	 * caller, so the slot is always free here. */
-	BUG_ON(!atomic_compare_exchange_strong(&lg->seal, &expect, &sr));
+	 * caller, so the slot is always free here. (The exchange stays out of
+	 * the assertion: its side effect is the point.) */
+	bool posted = atomic_compare_exchange_strong(&lg->seal, &expect, &sr);
+	BUG_ON(!posted);
 	log_lcore_wake(lg);
 	if (atomic_load(&lg->exited)) {
 		/* The lcore may have made its last check before our request:
@@ -564,8 +614,11 @@ int log_lcore_seal(void *arg, uint64_t stream_id, uint32_t shard_index, st_seq_t
 /* Sleeps until an io lcore posts (eventfd) or a journal write completes. */
 static void log_sleep(struct log_ctx *lg, uint32_t timeout_ms)
 {
-	if (st_pending(lg->j) > 0) {
-		st_wait(lg->j, 1); /* a flush is in flight: its completion is next */
+	if (!lg->failed && st_pending(lg->j) > 0) {
+		/* A flush is in flight: its completion is next (an error is
+		 * kept for the loop by log_poll). */
+		int c = log_poll(lg, 1);
+		(void)c;
 		return;
 	}
 	struct pollfd p = { .fd = lg->efd, .events = POLLIN };
@@ -574,6 +627,57 @@ static void log_sleep(struct log_ctx *lg, uint32_t timeout_ms)
 		ssize_t r = read(lg->efd, &v, sizeof(v));
 		(void)r;
 	}
+}
+
+/* A message the failed journal will never serve: InternalFailure for the
+ * client (every record of ours not settled yet fails; some may have reached
+ * the disk, which Kinesis's at-least-once contract allows). */
+static void log_fail_msg(struct log_ctx *lg, struct dp_msg *m)
+{
+	if (m->kind == DP_PUT) {
+		for (uint32_t i = 0; i < m->n_recs; i++) {
+			struct dp_rec *r = &m->recs[i];
+			if (r->owner == lg->idx && r->status == 0)
+				r->status = -EIO;
+		}
+	} else if (m->kind == DP_GET) {
+		get_fail(m, -EIO);
+	}
+	m->status = -EIO;
+	log_reply(lg, m);
+}
+
+/* The journal failed: from here on nothing is appended, read or made
+ * durable. Everything this lcore holds is answered with an error now: the
+ * backlog (a PUT there may also be in the journal: answered once, from the
+ * list) and every PUT the journal holds (no completion will come). */
+static void log_fail(struct log_ctx *lg, int err)
+{
+	SL_ERR("journal %u failed: %s; answering every request with an error until shutdown",
+	       lg->idx, strerror(-err));
+	lg->failed = true;
+	lg->fail_err = err;
+	for (; lg->bl_pos < lg->bl_n; lg->bl_pos++)
+		if (!lg->backlog[lg->bl_pos]->in_journal)
+			log_fail_msg(lg, lg->backlog[lg->bl_pos]);
+	/* Bounded: each step answers (and unlinks) one message. */
+	while (lg->j_head)
+		log_fail_msg(lg, lg->j_head);
+}
+
+/* After a failure: answers what io lcores post with errors, without
+ * touching the journal. Returns the number answered. */
+static unsigned log_drain_failed(struct log_ctx *lg)
+{
+	unsigned handled = 0;
+	for (uint16_t io = 0; io < lg->sh->n_io; io++) {
+		struct dp_msg *ms[LOG_BURST];
+		unsigned n = rte_ring_sc_dequeue_burst(lg->in[io], (void **)ms, LOG_BURST, NULL);
+		for (unsigned i = 0; i < n; i++)
+			log_fail_msg(lg, ms[i]);
+		handled += n;
+	}
+	return handled;
 }
 
 int log_lcore_run(struct log_ctx *lg)
@@ -590,22 +694,36 @@ int log_lcore_run(struct log_ctx *lg)
 		if (sr && !atomic_load_explicit(&sr->done, memory_order_relaxed))
 			log_serve_seal(lg, sr);
 		bool stop = atomic_load_explicit(&lg->sh->stop_logs, memory_order_acquire);
+		if (lg->failed) {
+			/* The io lcores have stopped when stop_logs is set: once
+			 * the rings are empty, nothing more can come. */
+			if (log_drain_failed(lg) > 0)
+				continue;
+			if (stop)
+				break;
+			log_sleep(lg, LOG_IDLE_WAIT_MS);
+			continue;
+		}
 		unsigned n = log_drain(lg);
-		int c = st_poll(lg->j);
-		if (c < 0) {
-			SL_ERR("journal poll failed: %s", strerror(-c));
-			cp_route_reader(lg->sh->cp, reader, false);
-			return c;
+		int c = log_poll(lg, 0);
+		if (lg->fail_err) {
+			log_fail(lg, lg->fail_err);
+			continue;
 		}
 		if (n > 0 || c > 0)
 			continue;
 		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0)
 			break;
 		uint64_t now = sl_mono_ms();
-		if (st_checkpoint_due(lg->j))
-			st_checkpoint(lg->j);
+		/* Both are retried later (the old checkpoint stays valid; a
+		 * segment not trimmed now is trimmed at the next round). */
+		int mrc = st_checkpoint_due(lg->j) ? st_checkpoint(lg->j) : 0;
+		if (mrc < 0)
+			SL_WARN("journal %u: checkpoint failed: %s", lg->idx, strerror(-mrc));
 		if (now >= next_trim_ms) {
-			st_trim(lg->j, sl_wall_ms(), lg->sh->retention_of, lg->sh);
+			mrc = st_trim(lg->j, sl_wall_ms(), lg->sh->retention_of, lg->sh);
+			if (mrc < 0)
+				SL_WARN("journal %u: trim failed: %s", lg->idx, strerror(-mrc));
 			next_trim_ms = now + 60000;
 		}
 		log_sleep(lg, stop ? 1 : LOG_IDLE_WAIT_MS);
@@ -617,7 +735,7 @@ int log_lcore_run(struct log_ctx *lg)
 	if (sr)
 		log_serve_seal(lg, sr);
 	cp_route_reader(lg->sh->cp, reader, false);
-	return 0;
+	return lg->failed ? lg->fail_err : 0;
 }
 
 void log_lcore_wake(struct log_ctx *lg)
@@ -668,8 +786,9 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 		return -ENOMEM;
 	lg->j = st_open(dir, &o, log_on_done, lg);
 	if (!lg->j) {
-		SL_ERR("cannot open the journal in %s: %s", dir, strerror(errno));
-		return -errno ? -errno : -EIO;
+		int err = errno; /* before logging, which may change it */
+		SL_ERR("cannot open the journal in %s: %s", dir, strerror(err));
+		return err ? -err : -EIO;
 	}
 	return 0;
 }

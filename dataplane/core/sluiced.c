@@ -353,20 +353,33 @@ static int run(const struct sl_config *cfg)
 	}
 	SL_INFO("sluiced serving https://%s:%u (%u io lcores, transport %s)", cfg->listen_host,
 		g_sh.actual_port, g_nlcs, cfg->transport);
-	/* lcore ids follow sl_eal_init: io 1..io-1 on workers, then logs. */
-	for (uint32_t i = 0; i < cfg->log_cores; i++)
-		rte_eal_remote_launch(log_main, &g_logs[i], g_nlcs + i);
-	for (uint32_t i = 1; i < g_nlcs; i++)
-		rte_eal_remote_launch(lcore_main, &g_lcs[i], i);
+	/* lcore ids follow sl_eal_init: io 1..io-1 on workers, then logs. A
+	 * launch that fails stops everything through the normal shutdown
+	 * (nothing may post to a log lcore that does not run). */
+	int launch_rc = 0;
+	for (uint32_t i = 0; i < cfg->log_cores && launch_rc == 0; i++)
+		if ((launch_rc = rte_eal_remote_launch(log_main, &g_logs[i], g_nlcs + i)) != 0)
+			SL_ERR("cannot start log lcore %u: %s", i, strerror(-launch_rc));
+	for (uint32_t i = 1; i < g_nlcs && launch_rc == 0; i++)
+		if ((launch_rc = rte_eal_remote_launch(lcore_main, &g_lcs[i], i)) != 0)
+			SL_ERR("cannot start io lcore %u: %s", i, strerror(-launch_rc));
+	if (launch_rc != 0)
+		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
 	rc = lcore_run(&g_lcs[0]);
 	for (uint32_t i = 1; i < g_nlcs; i++)
-		rte_eal_wait_lcore(i);
+		if (rte_eal_wait_lcore(i) < 0)
+			rc = -EIO;
 	/* Every io lcore has drained (no message is out): now the journals
 	 * flush, checkpoint and close. */
 	atomic_store_explicit(&g_sh.stop_logs, true, memory_order_release);
 	for (uint32_t i = 0; i < cfg->log_cores; i++)
 		log_lcore_wake(&g_logs[i]);
-	rte_eal_mp_wait_lcore();
+	/* A log lcore whose journal failed returns its error: exit 1. */
+	for (uint32_t i = 0; i < cfg->log_cores; i++)
+		if (rte_eal_wait_lcore(g_nlcs + i) < 0)
+			rc = -EIO;
+	if (launch_rc != 0)
+		rc = launch_rc;
 	unlink(addr_path);
 	for (uint32_t i = 0; i < cfg->log_cores; i++)
 		log_lcore_fini(&g_logs[i]);

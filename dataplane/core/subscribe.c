@@ -13,15 +13,14 @@
  *
  * A consumer has at most one subscription per shard (ResourceInUseException
  * otherwise): a small process-wide registry under a mutex, touched only when
- * a subscription starts or ends. */
+ * a subscription starts or ends, keyed by the whole (ConsumerARN, shard): a
+ * hash only speeds the comparison, so two keys that hash alike never clash. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <rte_ring.h>
 
 #include "common/bug.h"
 #include "common/clock.h"
@@ -35,14 +34,13 @@
 #define SUB_LIFETIME_MS 300000	/* Kinesis: a subscription lasts 5 minutes */
 #define SUB_HEARTBEAT_MS 1000	/* an event at least this often */
 #define SUB_IDLE_POLL_MS 200	/* poll interval while the shard is quiet */
-#define SUB_REGISTRY 1024	/* live subscriptions in the process */
 #define SUB_ARN_CAP 2100	/* ConsumerARN is at most 2048 characters */
 
 struct sub {
 	struct sub *next;
 	uint32_t conn_idx, conn_gen;
 	int32_t h2_id;
-	uint64_t reg_key;
+	int32_t reg_slot; /* sub_reg_add's */
 	uint64_t started_ms, next_poll_ms, last_event_ms;
 	bool msg_out;
 	uint64_t win_ms, win_bytes; /* this second's window of the 2 MiB/s */
@@ -51,44 +49,55 @@ struct sub {
 	struct dp_msg msg;
 };
 
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t reg_keys[SUB_REGISTRY]; /* 0 = free */
+struct reg_entry {
+	uint64_t hash;	/* of arn: a cheap first comparison */
+	uint32_t shard;
+	char *arn;	/* malloc'd ConsumerARN; NULL: the slot is free */
+};
 
-static uint64_t reg_key(const char *arn, uint32_t shard)
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct reg_entry reg[SUB_REGISTRY];
+
+uint64_t sub_reg_hash(const char *arn)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (const char *p = arn; *p; p++)
 		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	h = (h ^ shard) * 1099511628211ull;
-	return h ? h : 1;
+	return h;
 }
 
-/* Returns 0, -EBUSY (already subscribed) or -ENOSPC. */
-static int reg_add(uint64_t key)
+int sub_reg_add(const char *arn, uint32_t shard)
 {
-	int rc = -ENOSPC;
+	uint64_t h = sub_reg_hash(arn);
+	int slot = -ENOSPC;
 	pthread_mutex_lock(&reg_mu);
-	for (uint32_t i = 0; i < SUB_REGISTRY; i++)
-		if (reg_keys[i] == key) {
+	for (uint32_t i = 0; i < SUB_REGISTRY; i++) {
+		const struct reg_entry *e = &reg[i];
+		if (e->arn && e->hash == h && e->shard == shard && strcmp(e->arn, arn) == 0) {
 			pthread_mutex_unlock(&reg_mu);
 			return -EBUSY;
 		}
-	for (uint32_t i = 0; i < SUB_REGISTRY; i++)
-		if (!reg_keys[i]) {
-			reg_keys[i] = key;
-			rc = 0;
-			break;
-		}
+		if (!e->arn && slot < 0)
+			slot = (int)i;
+	}
+	if (slot >= 0) {
+		char *copy = strdup(arn);
+		if (copy)
+			reg[slot] = (struct reg_entry){ .hash = h, .shard = shard, .arn = copy };
+		else
+			slot = -ENOMEM;
+	}
 	pthread_mutex_unlock(&reg_mu);
-	return rc;
+	return slot;
 }
 
-static void reg_del(uint64_t key)
+void sub_reg_del(int slot)
 {
+	BUG_ON(slot < 0 || slot >= SUB_REGISTRY);
 	pthread_mutex_lock(&reg_mu);
-	for (uint32_t i = 0; i < SUB_REGISTRY; i++)
-		if (reg_keys[i] == key)
-			reg_keys[i] = 0;
+	BUG_ON(!reg[slot].arn); /* each slot is freed once, by its owner */
+	free(reg[slot].arn);
+	reg[slot] = (struct reg_entry){ 0 };
 	pthread_mutex_unlock(&reg_mu);
 }
 
@@ -97,7 +106,7 @@ static void reg_del(uint64_t key)
 static void sub_done(struct sub *s)
 {
 	if (!s->done)
-		reg_del(s->reg_key);
+		sub_reg_del(s->reg_slot);
 	s->done = true;
 }
 
@@ -168,11 +177,11 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 	m->resp = NULL;
 	m->limit = 10000;
 	data_fill_closed(m, rs, sh);
-	if (rte_ring_sp_enqueue(lc->sh->logs[m->log].in[lc->idx], m) != 0)
-		return -ENOBUFS;
+	/* Out of credits (or requests held before us): poll again later. */
+	if (!dp_chan_can_post(lc, 1u << m->log))
+		return -EAGAIN;
 	s->msg_out = true;
-	lc->dp_out++;
-	log_lcore_wake(&lc->sh->logs[m->log]);
+	dp_chan_post(lc, m);
 	return 0;
 }
 
@@ -190,9 +199,12 @@ void sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 		s->resolved = true; /* m->seq/after now name the position */
 		s->next_poll_ms = lc->now_ms;
 	} else {
-		/* m->resp: the event's JSON; m->seq: where the next poll starts. */
+		/* m->resp: the event's JSON (resp_len bytes, not NUL-terminated);
+		 * m->seq: where the next poll starts. */
+		static const char none[] = "\"Records\":[]";
 		m->after = false;
-		bool records = m->resp_len > 0 && strstr(m->resp, "\"Records\":[]") == NULL;
+		bool records = m->resp && m->resp_len > 0 &&
+			       !memmem(m->resp, m->resp_len, none, sizeof(none) - 1);
 		bool last = m->closed && m->http_status == 204; /* children sent */
 		if (records || last || lc->now_ms - s->last_event_ms >= SUB_HEARTBEAT_MS) {
 			if (sub_event(lc, c, s, "SubscribeToShardEvent", false, m->resp,
@@ -346,8 +358,12 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
 		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
-	s->reg_key = reg_key(r.arn, (uint32_t)idx);
-	int rc = reg_add(s->reg_key);
+	int rc = sub_reg_add(r.arn, (uint32_t)idx);
+	if (rc == -ENOMEM) {
+		free(s);
+		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		return;
+	}
 	if (rc < 0) {
 		free(s);
 		char msg[2400];
@@ -358,6 +374,7 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
 							    : "LimitExceededException", msg);
 		return;
 	}
+	s->reg_slot = rc;
 	struct dp_msg *m = &s->msg;
 	m->stream_id = rs->id;
 	m->shard_index = (uint32_t)idx;

@@ -68,11 +68,26 @@ struct kx {
 	struct kx_conn *kc; /* parallel to lc->conns */
 };
 
+/* Submits queued SQEs. Returns 0 or -errno. -EAGAIN, -EBUSY (completion
+ * queue overflow: reaping frees it) and -EINTR are transient: the SQEs stay
+ * queued and the next submit carries them, so they count as success. */
+static int SL_MUST_CHECK kx_submit(struct kx *kx)
+{
+	int rc = io_uring_submit(&kx->ring);
+	if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY || rc == -EINTR)
+		return 0;
+	SL_ERR("io_uring_submit failed: %s", strerror(-rc));
+	return rc;
+}
+
 static struct io_uring_sqe *kx_sqe(struct kx *kx)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&kx->ring);
 	if (!sqe) {
-		io_uring_submit(&kx->ring); /* SQ full: flush and retry once */
+		/* SQ full: flush and retry once. A failed submit leaves the SQ
+		 * full, and the BUG_ON below says so (logged by kx_submit). */
+		int rc = kx_submit(kx);
+		(void)rc;
 		sqe = io_uring_get_sqe(&kx->ring);
 	}
 	BUG_ON(!sqe); /* the SQ was just emptied */
@@ -122,7 +137,12 @@ static int kx_listen(struct lcore_ctx *lc, struct kx *kx)
 	if (!lc->sh->actual_port) {
 		struct sockaddr_storage got;
 		socklen_t gl = sizeof(got);
-		getsockname(fd, (struct sockaddr *)&got, &gl);
+		if (getsockname(fd, (struct sockaddr *)&got, &gl) < 0) {
+			rc = -errno;
+			SL_ERR("getsockname on the listener failed: %s", strerror(-rc));
+			close(fd);
+			return rc;
+		}
 		lc->sh->actual_port = ntohs(got.ss_family == AF_INET6 ?
 					    ((struct sockaddr_in6 *)&got)->sin6_port :
 					    ((struct sockaddr_in *)&got)->sin_port);
@@ -212,8 +232,7 @@ static int kx_init(struct lcore_ctx *lc)
 		return rc;
 	kx_arm_accept(kx);
 	kx_arm_wake(kx);
-	io_uring_submit(&kx->ring);
-	return 0;
+	return kx_submit(kx);
 }
 
 /* Frees the slot once nothing is in flight on it. */
@@ -347,8 +366,8 @@ static int kx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 			BUG_ON(1);
 		}
 	}
-	io_uring_submit(&kx->ring);
-	return handled;
+	rc = kx_submit(kx);
+	return rc < 0 ? rc : handled;
 }
 
 static void kx_send(struct lcore_ctx *lc, struct conn *c)
@@ -392,7 +411,9 @@ static void kx_stop_accept(struct lcore_ctx *lc)
 	}
 	/* Stop the kernel queueing connections for us at once. */
 	shutdown(kx->listen_fd, SHUT_RD);
-	io_uring_submit(&kx->ring);
+	/* On failure the cancel stays queued for the next poll's submit. */
+	int rc = kx_submit(kx);
+	(void)rc;
 }
 
 static void kx_wake(struct lcore_ctx *lc)

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 #include <rte_eal.h>
+#include <rte_ring.h>
 
 #include "common/clock.h"
 #include "controlplane/cp_internal.h"
@@ -521,6 +522,62 @@ static void test_threaded(void **state)
 	rm_dir();
 }
 
+/* Reply credits: an lcore that does not collect its answers can have at most
+ * CP_LCORE_CREDITS calls out; more are refused (-ENOBUFS: the io lcore then
+ * answers LimitExceededException) instead of the control thread waiting on
+ * a full reply ring, which stalled every other lcore's calls. */
+static void test_reply_credits(void **state)
+{
+	(void)state;
+	fresh_dir();
+	struct cp_config cfg = config(0, 0);
+	struct cp *cp = cp_start(&cfg);
+	assert_non_null(cp);
+	struct cp_call *c;
+	/* Lcore 1 posts and collects nothing. A full request ring (the control
+	 * thread is behind) is retried; the credits are what must refuse. */
+	for (uint32_t i = 0; i < CP_LCORE_CREDITS; i++) {
+		c = mkcall(API_OP_LIST_STREAMS, "{}");
+		int rc;
+		for (int t = 0; (rc = cp_post(cp, c)) == -ENOBUFS && t < 5000; t++)
+			sleep_ms(1);
+		assert_int_equal(rc, 0);
+	}
+	/* Every one is answered: the reply ring holds them all. */
+	for (int t = 0; t < 5000 && rte_ring_count(cp->rep[1]) < CP_LCORE_CREDITS; t++)
+		sleep_ms(1);
+	assert_int_equal(rte_ring_count(cp->rep[1]), CP_LCORE_CREDITS);
+	/* One more for lcore 1 is refused, even with the request ring empty. */
+	c = mkcall(API_OP_LIST_STREAMS, "{}");
+	assert_int_equal(cp_post(cp, c), -ENOBUFS);
+	/* Other lcores are served meanwhile. */
+	struct cp_call *o = mkcall(API_OP_LIST_STREAMS, "{}");
+	o->lcore = 0;
+	assert_int_equal(cp_post(cp, o), 0);
+	o = wait_reply(cp, 0);
+	assert_int_equal(o->status, 200);
+	cp_call_free(o);
+	/* Collecting one answer returns a credit. */
+	struct cp_call *got;
+	assert_int_equal(cp_replies(cp, 1, &got, 1), 1);
+	cp_call_free(got);
+	assert_int_equal(cp_post(cp, c), 0);
+	/* Collect everything (the last one is answered shortly). */
+	uint32_t n = 0;
+	for (int t = 0; t < 5000 && n < CP_LCORE_CREDITS; t++) {
+		unsigned k = cp_replies(cp, 1, &got, 1);
+		if (k == 0) {
+			sleep_ms(1);
+			continue;
+		}
+		cp_call_free(got);
+		n++;
+	}
+	assert_int_equal(n, CP_LCORE_CREDITS);
+	cp_stop(cp);
+	rm_dir();
+}
+
 int main(void)
 {
 	char *eal_args[] = { "cp_test", "--no-pci", "--no-huge", "-m", "64", "--no-shconf",
@@ -533,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_pagination),
 		cmocka_unit_test(test_lifecycle_and_restart),
 		cmocka_unit_test(test_threaded),
+		cmocka_unit_test(test_reply_credits),
 	};
 
 	if (rte_eal_init((int)(sizeof(eal_args) / sizeof(eal_args[0])), eal_args) < 0) {

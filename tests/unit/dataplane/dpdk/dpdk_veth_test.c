@@ -444,7 +444,10 @@ static int run_dispatch(void)
 		fprintf(stderr, "SKIP: dispatch mode needs two EAL lcores and two RX queues\n");
 		return 77;
 	}
-	rte_eal_remote_launch(dispatch_worker, NULL, worker);
+	if (rte_eal_remote_launch(dispatch_worker, NULL, worker) != 0) {
+		fprintf(stderr, "FAIL: cannot launch the dispatch worker on lcore %u\n", worker);
+		return 1;
+	}
 	pid_t pid = spawn(cmd);
 	struct dpk_lcore *lc0 = dpk_lcore(d, 0);
 	int st;
