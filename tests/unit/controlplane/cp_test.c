@@ -22,6 +22,10 @@
 
 #define ACCT "000000000000"
 
+/* Created in main, shared by every test (see there). */
+static struct ctl_queue *g_ctl;
+static struct route_rcu *g_routes;
+
 static char g_dir[256];
 static atomic_uint g_wakes;
 
@@ -37,13 +41,13 @@ static struct cp_config config(uint32_t create_ms, uint32_t delete_ms)
 	return (struct cp_config){
 		.data_dir = g_dir, .account_id = ACCT, .create_delay_ms = create_ms,
 		.delete_delay_ms = delete_ms, .shard_limit = 200, .stream_limit = 50,
-		.n_lcores = 2, .wake = wake, .wake_arg = NULL,
+		.ctl = g_ctl, .routes = g_routes,
 	};
 }
 
-static struct cp_call *mkcall(enum api_op op, const char *body)
+static struct ctl_call *mkcall(enum api_op op, const char *body)
 {
-	struct cp_call *c = calloc(1, sizeof(*c));
+	struct ctl_call *c = calloc(1, sizeof(*c));
 
 	c->op = op;
 	c->lcore = 1;
@@ -58,7 +62,7 @@ static struct cp_call *mkcall(enum api_op op, const char *body)
  * of the body in out. */
 static uint16_t run(struct cp *cp, enum api_op op, const char *body, char *out, size_t cap)
 {
-	struct cp_call *c = mkcall(op, body);
+	struct ctl_call *c = mkcall(op, body);
 	uint16_t st;
 
 	cp_execute(cp, c);
@@ -67,7 +71,7 @@ static uint16_t run(struct cp *cp, enum api_op op, const char *body, char *out, 
 	assert_true(c->resp_len < cap);
 	memcpy(out, c->resp, c->resp_len);
 	out[c->resp_len] = '\0';
-	cp_call_free(c);
+	ctl_call_free(c);
 	return st;
 }
 
@@ -464,12 +468,12 @@ static void test_lifecycle_and_restart(void **state)
 }
 
 /* The control thread: post, wait for the reply ring, check wake-ups. */
-static struct cp_call *wait_reply(struct cp *cp, uint16_t lcore)
+static struct ctl_call *wait_reply(uint16_t lcore)
 {
-	struct cp_call *c = NULL;
+	struct ctl_call *c = NULL;
 
 	for (int i = 0; i < 4000 && c == NULL; i++) {
-		if (cp_replies(cp, lcore, &c, 1) == 0) {
+		if (ctl_replies(g_ctl, lcore, &c, 1) == 0) {
 			c = NULL;
 			sleep_ms(1);
 		}
@@ -484,16 +488,16 @@ static void test_threaded(void **state)
 	fresh_dir();
 	struct cp_config cfg = config(50, 50);
 	struct cp *cp = cp_start(&cfg);
-	struct cp_call *c;
+	struct ctl_call *c;
 
 	assert_non_null(cp);
 	unsigned w0 = atomic_load(&g_wakes);
 	c = mkcall(API_OP_CREATE_STREAM, "{\"StreamName\":\"t1\",\"ShardCount\":2}");
-	assert_int_equal(cp_post(cp, c), 0);
-	c = wait_reply(cp, 1);
+	assert_int_equal(ctl_post(g_ctl, c), 0);
+	c = wait_reply(1);
 	assert_int_equal(c->status, 200);
 	assert_int_equal(c->cookie, 42);
-	cp_call_free(c);
+	ctl_call_free(c);
 	assert_true(atomic_load(&g_wakes) > w0);
 
 	/* the thread runs the timer while idle */
@@ -502,22 +506,27 @@ static void test_threaded(void **state)
 		c = mkcall(API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"t1\"}");
 		c->lcore = (uint16_t)(i % 2);
 		c->cookie = (uint64_t)i;
-		assert_int_equal(cp_post(cp, c), 0);
+		assert_int_equal(ctl_post(g_ctl, c), 0);
 	}
 	for (int i = 0; i < 8; i++) {
-		c = wait_reply(cp, (uint16_t)(i % 2));
+		c = wait_reply((uint16_t)(i % 2));
 		assert_int_equal(c->status, 200);
 		assert_non_null(memmem(c->resp, c->resp_len, "\"ACTIVE\"", 8));
-		cp_call_free(c);
+		ctl_call_free(c);
 	}
 	c = mkcall(API_OP_LIST_STREAMS, "{}");
 	c->lcore = 7;
-	assert_int_equal(cp_post(cp, c), -EINVAL);
-	cp_call_free(c);
-	/* posted calls are answered before cp_stop returns (and then freed) */
+	assert_int_equal(ctl_post(g_ctl, c), -EINVAL);
+	ctl_call_free(c);
+	/* posted calls are answered before cp_stop returns; the answer stays
+	 * in the dataplane's queue (ctl_destroy would free it) */
 	c = mkcall(API_OP_LIST_STREAMS, "{}");
-	assert_int_equal(cp_post(cp, c), 0);
+	assert_int_equal(ctl_post(g_ctl, c), 0);
 	cp_stop(cp);
+	c = NULL;
+	assert_int_equal(ctl_replies(g_ctl, 1, &c, 1), 1);
+	assert_int_equal(c->status, 200);
+	ctl_call_free(c);
 	rm_dir();
 }
 
@@ -540,7 +549,18 @@ int main(void)
 		return 77;
 	}
 	g_out = malloc(OUT_CAP);
+	/* The dataplane's queue and publication point, as sluiced makes them:
+	 * every control plane a test opens shares them (readers: 2 io lcores
+	 * and one log lcore, none online, so publishing never waits). */
+	g_ctl = ctl_create(2, wake, NULL);
+	g_routes = route_rcu_create(3);
+	if (!g_out || !g_ctl || !g_routes) {
+		fprintf(stderr, "set-up failed\n");
+		return 1;
+	}
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	ctl_destroy(g_ctl);
+	route_rcu_free(g_routes);
 	free(g_out);
 	rte_eal_cleanup();
 	return rc;
