@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The control thread: drains the request ring, executes calls, answers on the
- * per-lcore reply rings, and runs the persisted stream lifecycle timers. */
+/* The control thread: drains the dataplane's control request queue
+ * (dataplane/ctl/ctl.h), executes calls, answers on the per-lcore reply
+ * rings, and runs the persisted stream lifecycle timers. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <rte_errno.h>
-#include <rte_lcore.h>
-#include <rte_ring.h>
 
 #include "common/bug.h"
 #include "common/clock.h"
@@ -19,8 +16,6 @@
 
 #define CP_IDLE_SLEEP_NS 500000L /* 0.5 ms: idle latency bound without spinning */
 #define CP_BURST 32u
-
-static atomic_uint cp_instance; /* ring names are process-global */
 
 static void cp_idle(void)
 {
@@ -47,7 +42,7 @@ static void cp_run_timers(struct cp *cp)
 	cp_refresh_deadline(cp);
 	/* A stream becomes routable in the same step that makes it ACTIVE, so
 	 * a client that sees ACTIVE can write to it. */
-	if (done && cp->qs)
+	if (done && cp->routes)
 		cp_route_publish(cp);
 }
 
@@ -84,7 +79,7 @@ static bool cp_op_reshards(enum api_op op)
  * (the shard index is in the high bits, and a child's index is higher). */
 static void cp_cut_over(struct cp *cp)
 {
-	if (cp->qs == NULL)
+	if (cp->routes == NULL)
 		return;
 	if (cp_route_publish_sync(cp) < 0)
 		return; /* readers keep the old table; seals wait for the next publish */
@@ -107,7 +102,7 @@ static void cp_run_seals(struct cp *cp)
 	cp_cut_over(cp);
 }
 
-void cp_execute(struct cp *cp, struct cp_call *call)
+void cp_execute(struct cp *cp, struct ctl_call *call)
 {
 	cp_run_timers(cp);
 	cp_streams_execute(cp, call);
@@ -117,34 +112,29 @@ void cp_execute(struct cp *cp, struct cp_call *call)
 	if (cp_op_reshards(call->op)) {
 		cp->seal_pending = true;
 		cp_cut_over(cp);
-	} else if (cp_op_mutates(call->op) && cp->qs) {
+	} else if (cp_op_mutates(call->op) && cp->routes) {
 		cp_route_publish(cp);
 	}
 }
 
 /* Hands a call back to its lcore. Never waits: the lcore has at most
- * CP_LCORE_CREDITS calls out (cp_post), fewer than the reply ring holds. */
-static void cp_answer(struct cp *cp, struct cp_call *call)
+ * CTL_LCORE_CREDITS calls out (ctl_post), fewer than its reply ring holds. */
+static void cp_answer(struct cp *cp, struct ctl_call *call)
 {
-	uint16_t lc = call->lcore;
-	bool queued = rte_ring_sp_enqueue(cp->rep[lc], call) == 0;
-
-	BUG_ON(!queued);
-	if (cp->cfg.wake)
-		cp->cfg.wake(cp->cfg.wake_arg, lc);
+	ctl_answer(cp->cfg.ctl, call);
 }
 
 static void *cp_main(void *arg)
 {
 	struct cp *cp = arg;
-	void *calls[CP_BURST];
+	struct ctl_call *calls[CP_BURST];
 
 	sl_log_thread_name("control");
 	for (;;) {
 		/* Pairs with the release store in cp_stop: once stop is seen,
-		 * every cp_post that happened before cp_stop is in the ring. */
+		 * every ctl_post that happened before cp_stop is in the ring. */
 		bool stopping = atomic_load_explicit(&cp->stop, memory_order_acquire);
-		unsigned n = rte_ring_sc_dequeue_burst(cp->req, calls, CP_BURST, NULL);
+		unsigned n = ctl_requests(cp->cfg.ctl, calls, CP_BURST);
 
 		for (unsigned i = 0; i < n; i++) {
 			cp_execute(cp, calls[i]);
@@ -156,50 +146,16 @@ static void *cp_main(void *arg)
 			break;
 		cp_run_timers(cp);
 		cp_run_seals(cp);
-		cp_route_reclaim(cp, false);
+		route_reclaim(cp->cfg.routes, false);
 		cp_idle();
 	}
 	return NULL;
 }
 
-static int cp_rings(struct cp *cp, unsigned id)
-{
-	char name[RTE_RING_NAMESIZE];
-
-	snprintf(name, sizeof(name), "cpq%u_%d", id, (int)getpid() % 100000);
-	cp->req = rte_ring_create(name, CP_RING_SIZE, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	if (cp->req == NULL)
-		return -rte_errno;
-	cp->rep = calloc(cp->cfg.n_lcores, sizeof(*cp->rep));
-	cp->rep_out = calloc(cp->cfg.n_lcores, sizeof(*cp->rep_out));
-	if (cp->rep == NULL || cp->rep_out == NULL)
-		return -ENOMEM;
-	for (uint16_t i = 0; i < cp->cfg.n_lcores; i++) {
-		snprintf(name, sizeof(name), "cpr%u_%u", id, i);
-		cp->rep[i] = rte_ring_create(name, CP_RING_SIZE, SOCKET_ID_ANY,
-					     RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (cp->rep[i] == NULL)
-			return -rte_errno;
-	}
-	return 0;
-}
-
+/* The queue and the snapshots are the caller's (ctl_destroy,
+ * route_rcu_free): io lcores may still hold a snapshot. */
 static void cp_free(struct cp *cp)
 {
-	void *call;
-
-	if (cp->rep) {
-		for (uint16_t i = 0; i < cp->cfg.n_lcores; i++) {
-			/* Answers nobody collected: io lcores are gone. */
-			while (cp->rep[i] && rte_ring_dequeue(cp->rep[i], &call) == 0)
-				cp_call_free(call);
-			rte_ring_free(cp->rep[i]);
-		}
-		free(cp->rep);
-	}
-	free(cp->rep_out);
-	rte_ring_free(cp->req);
-	cp_route_fini(cp);
 	cp_store_close(cp->st);
 	free(cp);
 }
@@ -210,7 +166,7 @@ struct cp *cp_open(const struct cp_config *cfg)
 	int rc;
 
 	if (cfg == NULL || cfg->data_dir == NULL || cfg->account_id == NULL ||
-	    strlen(cfg->account_id) != 12 || cfg->n_lcores == 0) {
+	    strlen(cfg->account_id) != 12 || cfg->ctl == NULL || cfg->routes == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -235,9 +191,7 @@ struct cp *cp_open(const struct cp_config *cfg)
 	/* Shards closed but not sealed when we stopped are sealed again by
 	 * the control thread (the hook may need the log lcores running). */
 	cp->seal_pending = true;
-	rc = cp_rings(cp, atomic_fetch_add(&cp_instance, 1));
-	if (rc == 0)
-		rc = cp_route_init(cp);
+	rc = cp_route_init(cp);
 	if (rc)
 		goto fail;
 	return cp;
@@ -274,43 +228,4 @@ void cp_stop(struct cp *cp)
 	if (cp->thread_started)
 		pthread_join(cp->thread, NULL);
 	cp_free(cp);
-}
-
-int cp_post(struct cp *cp, struct cp_call *call)
-{
-	if (call->lcore >= cp->cfg.n_lcores)
-		return -EINVAL;
-	/* Take a credit first (relaxed: the count only bounds, the rings order
-	 * the calls themselves); give it back if the call does not go. */
-	atomic_uint *out = &cp->rep_out[call->lcore];
-
-	if (atomic_fetch_add_explicit(out, 1, memory_order_relaxed) >= CP_LCORE_CREDITS) {
-		atomic_fetch_sub_explicit(out, 1, memory_order_relaxed);
-		return -ENOBUFS;
-	}
-	if (rte_ring_mp_enqueue(cp->req, call) != 0) {
-		atomic_fetch_sub_explicit(out, 1, memory_order_relaxed);
-		return -ENOBUFS;
-	}
-	return 0;
-}
-
-unsigned cp_replies(struct cp *cp, uint16_t lcore, struct cp_call **calls, unsigned max)
-{
-	if (lcore >= cp->cfg.n_lcores)
-		return 0;
-	unsigned n = rte_ring_sc_dequeue_burst(cp->rep[lcore], (void **)calls, max, NULL);
-
-	/* Collected: their credits return. */
-	atomic_fetch_sub_explicit(&cp->rep_out[lcore], n, memory_order_relaxed);
-	return n;
-}
-
-void cp_call_free(struct cp_call *call)
-{
-	if (call == NULL)
-		return;
-	free(call->body);
-	free(call->resp);
-	free(call);
 }

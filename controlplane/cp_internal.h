@@ -29,21 +29,13 @@ static_assert(CP_HASH_CAP >= SL_U128_DEC_CAP && CP_SEQ_CAP >= SL_U128_DEC_CAP,
 #define CP_DEFAULT_RETENTION_HOURS 24u
 #define CP_DEFAULT_MAX_RECORD_KIB 1024u
 #define CP_MAX_TAGS 200u
-#define CP_RING_SIZE 1024u	 /* request ring and each reply ring */
-/* Credits: calls an io lcore may have posted and not yet collected. Each
- * sits in the request ring, on the control thread or in that lcore's reply
- * ring, so the reply ring (capacity CP_RING_SIZE - 1: rte_ring without
- * RING_F_EXACT_SZ) can never be full and cp_answer never waits or drops. */
-#define CP_LCORE_CREDITS (CP_RING_SIZE - 1u)
-static_assert(CP_LCORE_CREDITS >= 1 && CP_LCORE_CREDITS <= CP_RING_SIZE - 1u,
-	      "credits must fit a reply ring");
 #define CP_MAX_TAGS_PER_STREAM 50u /* AddTagsToStream / TagResource */
 #define CP_ON_DEMAND_STREAM_LIMIT 50u /* Kinesis's default */
 #define CP_MAX_SCALINGS_PER_DAY 10u /* UpdateShardCount per stream, rolling 24 h */
 #define CP_UPDATE_SHARD_COUNT_MAX 10000u /* per stream, per UpdateShardCount */
 #define CP_METRICS_N 7u		 /* shard-level metrics (ALL excluded) */
 #define CP_KEY_ID_CAP 2049	 /* KeyId as the caller gave it: 1..2048 */
-#define CP_CONSUMER_ARN_CAP CP_ROUTE_CONSUMER_ARN_CAP
+#define CP_CONSUMER_ARN_CAP ROUTE_CONSUMER_ARN_CAP
 #define CP_CONSUMERS_PER_STREAM 20u /* RegisterStreamConsumer limit */
 #define CP_CONSUMERS_CREATING_MAX 5u /* consumers CREATING at once, per stream */
 
@@ -108,34 +100,21 @@ struct cp_tag {
 	char value[CP_TAG_VALUE_CAP];
 };
 
-struct rte_ring;
-struct rte_rcu_qsbr;
-
-#define CP_RETIRED_MAX 16 /* routing snapshots awaiting reclamation */
+struct cp_store;
 
 struct cp {
 	struct cp_config cfg;
 	char data_dir[4096];
 	char account_id[16];
 	struct cp_store *st;
-	struct rte_ring *req;	     /* MP/SC: io lcores -> control thread */
-	struct rte_ring **rep;	     /* SP/SC per lcore: control thread -> lcore */
-	/* [lcore] calls posted and not yet collected (cp_post / cp_replies):
-	 * at most CP_LCORE_CREDITS. Atomic: cp_post may run on any thread. */
-	atomic_uint *rep_out;
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;	     /* set by cp_stop, read by the control thread */
 	int64_t next_deadline_ms;    /* earliest lifecycle deadline, INT64_MAX none */
-	/* routing table (cp_route.c) */
-	_Atomic(struct cp_route *) route;
-	struct rte_rcu_qsbr *qs;
+	/* routing table (cp_route.c): cfg.routes once the first table is
+	 * published by cp_route_init, NULL before (nothing to replace yet) */
+	struct route_rcu *routes;
 	uint64_t route_version;
-	struct {
-		struct cp_route *rt;
-		uint64_t token;
-	} retired[CP_RETIRED_MAX];
-	uint32_t n_retired;
 	bool seal_pending;	     /* closed shards without an ending sequence number */
 	uint64_t seal_retry_ms;	     /* monotonic time of the last retry */
 	/* control operation rate limits (cp_admin.c), one bucket per op */
@@ -150,7 +129,7 @@ struct cp {
 #define CP_STR_CAP 2304 /* request strings: > the longest valid value (ARN 2048) */
 struct cp_req {
 	struct cp *cp;
-	struct cp_call *call;
+	struct ctl_call *call;
 	struct api_err err;
 	struct av v;
 	/* StreamName / StreamARN as every stream operation takes them */
@@ -161,16 +140,16 @@ struct cp_req {
 	struct cp_stream s;
 };
 
-/* --- cp_route.c --- */
+/* --- cp_route.c: builds the routing snapshot (dataplane/route/route.h) --- */
+/* Publishes the first table into cfg.routes and sets cp->routes. 0 or -errno. */
 int cp_route_init(struct cp *cp);
-void cp_route_fini(struct cp *cp);
-/* Rebuilds the table from the store and publishes it. 0 or -errno. */
+/* Rebuilds the table from the store and publishes it (route_publish). 0 or
+ * -errno (the build failed; readers keep the previous table). */
 int cp_route_publish(struct cp *cp);
 /* cp_route_publish, then blocks until every online reader has reported a
- * quiescent state after the swap: no reader holds the previous table. */
+ * quiescent state after the swap (route_synchronize): no reader holds the
+ * previous table. */
 int cp_route_publish_sync(struct cp *cp);
-/* Frees retired tables that no reader can hold; wait blocks until then. */
-void cp_route_reclaim(struct cp *cp, bool wait);
 
 /* cp_start without the thread: for unit tests that drive cp_execute alone.
  * cp_stop closes it. */
@@ -184,9 +163,9 @@ void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_
 /* The first sequence number of a shard (see the comment at the definition). */
 void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP]);
 /* Executes one call (any op); fills status/resp. */
-void cp_streams_execute(struct cp *cp, struct cp_call *call);
+void cp_streams_execute(struct cp *cp, struct ctl_call *call);
 /* Helpers shared by the operation files (cp_streams.c). */
-void cp_reply_err(struct cp_call *call, const struct api_err *e);
+void cp_reply_err(struct ctl_call *call, const struct api_err *e);
 void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void cp_internal(struct cp_req *r);

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The routing table: built from the store by the control thread, published
- * with an atomic pointer swap, reclaimed with quiescent-state-based RCU
- * (rte_rcu_qsbr) so io lcores read it without locks or shared writes. */
+/* The routing table's builder: the control thread turns the store into a
+ * snapshot (struct route_table, dataplane/route/route.h) and publishes it
+ * there; the dataplane swaps it in and reclaims the old one with RCU, so io
+ * lcores read it without locks or shared writes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <rte_rcu_qsbr.h>
 
 #include "common/bug.h"
 #include "common/log.h"
@@ -15,7 +14,7 @@
 
 /* A hash key or sequence number the store holds: we wrote it with
  * sl_u128_fmt, so anything else means the store was damaged. */
-static int parse_u128(const char *s, cp_u128 *out)
+static int parse_u128(const char *s, route_u128 *out)
 {
 	int rc = sl_u128_parse(s, strlen(s), out);
 
@@ -24,47 +23,34 @@ static int parse_u128(const char *s, cp_u128 *out)
 	return rc;
 }
 
-static void route_free(struct cp_route *rt)
-{
-	if (!rt)
-		return;
-	for (uint32_t i = 0; i < rt->n_streams; i++) {
-		free(rt->streams[i].shards);
-		free(rt->streams[i].open_by_hash);
-	}
-	free(rt->streams);
-	free(rt->consumers);
-	free(rt);
-}
-
 struct build {
 	struct cp *cp;
-	struct cp_route *rt;
+	struct route_table *rt;
 	uint32_t cap;
-	struct cp_route_stream *cur;
+	struct route_stream *cur;
 	/* per shard of cur, for lineage: creation / closing times */
 	int64_t *created_ms, *closed_ms;
 	uint32_t times_cap;
 	int err;
 };
 
-/* "shardId-000000000007" -> 7; CP_ROUTE_NONE for "" (no parent). */
+/* "shardId-000000000007" -> 7; ROUTE_NONE for "" (no parent). */
 static uint32_t shard_ref(const char *id)
 {
 	uint32_t idx;
 
-	return id[0] && cp_shard_index(id, &idx) == 0 ? idx : CP_ROUTE_NONE;
+	return id[0] && cp_shard_index(id, &idx) == 0 ? idx : ROUTE_NONE;
 }
 
 static int shard_cb(void *arg, const struct cp_shard *sh)
 {
 	struct build *b = arg;
-	struct cp_route_stream *s = b->cur;
+	struct route_stream *s = b->cur;
 	if (sh->index >= s->n_shards) {
 		b->err = -EPROTO; /* indexes are dense 0..n-1 by construction */
 		return 1;
 	}
-	struct cp_route_shard *r = &s->shards[sh->index];
+	struct route_shard *r = &s->shards[sh->index];
 	r->index = sh->index;
 	r->ending_seq = 0;
 	if (parse_u128(sh->hash_start, &r->hash_start) ||
@@ -78,7 +64,7 @@ static int shard_cb(void *arg, const struct cp_shard *sh)
 	r->adjacent_parent = shard_ref(sh->adjacent);
 	b->created_ms[sh->index] = sh->created_ms;
 	b->closed_ms[sh->index] = sh->closed_ms;
-	r->log_lcore = cp_route_owner(s->id, sh->index, b->cp->cfg.n_log_lcores);
+	r->log_lcore = route_owner(s->id, sh->index, b->cp->cfg.n_log_lcores);
 	if (r->open)
 		s->open_by_hash[s->n_open++] = sh->index;
 	return 0;
@@ -86,9 +72,9 @@ static int shard_cb(void *arg, const struct cp_shard *sh)
 
 static int cmp_open(const void *a, const void *b, void *arg)
 {
-	const struct cp_route_stream *s = arg;
-	cp_u128 x = s->shards[*(const uint32_t *)a].hash_start;
-	cp_u128 y = s->shards[*(const uint32_t *)b].hash_start;
+	const struct route_stream *s = arg;
+	route_u128 x = s->shards[*(const uint32_t *)a].hash_start;
+	route_u128 y = s->shards[*(const uint32_t *)b].hash_start;
 	return x < y ? -1 : x > y;
 }
 
@@ -107,7 +93,7 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 		b->rt->streams = p;
 		b->cap = ncap;
 	}
-	struct cp_route_stream *s = &b->rt->streams[b->rt->n_streams];
+	struct route_stream *s = &b->rt->streams[b->rt->n_streams];
 	memset(s, 0, sizeof(*s));
 	s->id = cs->id;
 	memcpy(s->name, cs->name, sizeof(s->name));
@@ -131,10 +117,10 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
  * closed it (created_ms == its closed_ms: unique per reshard of a stream,
  * and those children have consecutive indexes in hash order) whose range
  * overlaps its range. */
-static void link_children(struct build *b, struct cp_route_stream *s)
+static void link_children(struct build *b, struct route_stream *s)
 {
 	for (uint32_t p = 0; p < s->n_shards; p++) {
-		struct cp_route_shard *ps = &s->shards[p];
+		struct route_shard *ps = &s->shards[p];
 		int64_t t = b->closed_ms[p];
 		if (t == 0)
 			continue;
@@ -148,10 +134,10 @@ static void link_children(struct build *b, struct cp_route_stream *s)
 				hi = mid;
 		}
 		for (uint32_t c = lo; c < s->n_shards && b->created_ms[c] == t; c++) {
-			const struct cp_route_shard *cs = &s->shards[c];
+			const struct route_shard *cs = &s->shards[c];
 			if (cs->hash_end < ps->hash_start || cs->hash_start > ps->hash_end)
 				continue;
-			if (ps->n_children == CP_ROUTE_CHILDREN_MAX) {
+			if (ps->n_children == ROUTE_CHILDREN_MAX) {
 				SL_ERR("stream %s shard %u: too many children", s->name, p);
 				break;
 			}
@@ -177,7 +163,7 @@ static int times_reserve(struct build *b, uint32_t n)
 }
 
 struct build_consumers {
-	struct cp_route *rt;
+	struct route_table *rt;
 	uint32_t cap;
 	int err;
 };
@@ -196,7 +182,7 @@ static int consumer_cb(void *arg, const struct cp_consumer *c, uint64_t stream_i
 		b->rt->consumers = p;
 		b->cap = ncap;
 	}
-	struct cp_route_consumer *rc = &b->rt->consumers[b->rt->n_consumers++];
+	struct route_consumer *rc = &b->rt->consumers[b->rt->n_consumers++];
 	memset(rc, 0, sizeof(*rc));
 	snprintf(rc->arn, sizeof(rc->arn), "%s", c->arn);
 	snprintf(rc->stream_name, sizeof(rc->stream_name), "%s", c->stream);
@@ -207,7 +193,7 @@ static int consumer_cb(void *arg, const struct cp_consumer *c, uint64_t stream_i
 }
 
 /* ACTIVE consumers of ACTIVE/UPDATING streams, sorted by ARN by the store. */
-static int build_consumers(struct cp *cp, struct cp_route *rt)
+static int build_consumers(struct cp *cp, struct route_table *rt)
 {
 	struct build_consumers b = { .rt = rt };
 	int rc = cp_store_route_consumers(cp->st, consumer_cb, &b);
@@ -215,7 +201,7 @@ static int build_consumers(struct cp *cp, struct cp_route *rt)
 	return rc < 0 ? rc : b.err;
 }
 
-static int build(struct cp *cp, struct cp_route **out)
+static int build(struct cp *cp, struct route_table **out)
 {
 	struct build b = { .cp = cp };
 	b.rt = calloc(1, sizeof(*b.rt));
@@ -253,41 +239,20 @@ static int build(struct cp *cp, struct cp_route **out)
 fail:
 	free(b.created_ms);
 	free(b.closed_ms);
-	route_free(b.rt);
+	route_table_free(b.rt);
 	return rc < 0 ? rc : b.err ? b.err : -EIO;
-}
-
-/* Frees retired snapshots every reader has moved past. */
-void cp_route_reclaim(struct cp *cp, bool wait)
-{
-	uint32_t keep = 0;
-	for (uint32_t i = 0; i < cp->n_retired; i++) {
-		if (rte_rcu_qsbr_check(cp->qs, cp->retired[i].token, wait) == 1)
-			route_free(cp->retired[i].rt);
-		else
-			cp->retired[keep++] = cp->retired[i];
-	}
-	cp->n_retired = keep;
 }
 
 int cp_route_publish(struct cp *cp)
 {
-	struct cp_route *rt;
+	struct route_table *rt = NULL;
 	int rc = build(cp, &rt);
 	if (rc < 0) {
 		/* Readers keep the previous table; the next change retries. */
 		SL_ERR("routing table rebuild failed: %d", rc);
 		return rc;
 	}
-	if (cp->n_retired == CP_RETIRED_MAX)
-		cp_route_reclaim(cp, true); /* bounded: wait for the readers */
-	/* Release pairs with the acquire load in cp_route_get. */
-	struct cp_route *old = atomic_exchange_explicit(&cp->route, rt, memory_order_acq_rel);
-	if (old) {
-		cp->retired[cp->n_retired].rt = old;
-		cp->retired[cp->n_retired].token = rte_rcu_qsbr_start(cp->qs);
-		cp->n_retired++;
-	}
+	route_publish(cp->cfg.routes, rt);
 	return 0;
 }
 
@@ -296,12 +261,7 @@ int cp_route_publish_sync(struct cp *cp)
 	int rc = cp_route_publish(cp);
 	if (rc < 0)
 		return rc;
-	/* The token is taken after the swap (acq_rel exchange above): a reader
-	 * that reports quiescent after it has dropped every pointer it loaded
-	 * before the swap, so it can no longer route to a closed shard. */
-	uint64_t token = rte_rcu_qsbr_start(cp->qs);
-	rte_rcu_qsbr_check(cp->qs, token, true);
-	cp_route_reclaim(cp, false);
+	route_synchronize(cp->cfg.routes);
 	return 0;
 }
 
@@ -309,105 +269,8 @@ int cp_route_init(struct cp *cp)
 {
 	if (cp->cfg.n_log_lcores == 0)
 		cp->cfg.n_log_lcores = 1;
-	/* Readers: io lcores 0..n-1, then log lcores n..n+m-1. */
-	uint32_t readers = (uint32_t)cp->cfg.n_lcores + cp->cfg.n_log_lcores;
-	size_t sz = rte_rcu_qsbr_get_memsize(readers);
-	cp->qs = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sz, RTE_CACHE_LINE_SIZE));
-	if (!cp->qs || rte_rcu_qsbr_init(cp->qs, readers) != 0)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < readers; i++)
-		rte_rcu_qsbr_thread_register(cp->qs, i);
-	return cp_route_publish(cp);
-}
-
-void cp_route_fini(struct cp *cp)
-{
-	for (uint32_t i = 0; i < cp->n_retired; i++)
-		route_free(cp->retired[i].rt);
-	cp->n_retired = 0;
-	route_free(atomic_load(&cp->route));
-	atomic_store(&cp->route, NULL);
-	free(cp->qs);
-	cp->qs = NULL;
-}
-
-const struct cp_route *cp_route_get(struct cp *cp)
-{
-	return atomic_load_explicit(&cp->route, memory_order_acquire);
-}
-
-void cp_route_quiescent(struct cp *cp, uint16_t lcore)
-{
-	rte_rcu_qsbr_quiescent(cp->qs, lcore);
-}
-
-void cp_route_reader(struct cp *cp, uint16_t lcore, bool online)
-{
-	if (online)
-		rte_rcu_qsbr_thread_online(cp->qs, lcore);
-	else
-		rte_rcu_qsbr_thread_offline(cp->qs, lcore);
-}
-
-const struct cp_route_stream *cp_route_find(const struct cp_route *rt, const char *name,
-					    size_t len)
-{
-	uint32_t lo = 0, hi = rt->n_streams;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const char *n = rt->streams[mid].name;
-		int c = strncmp(n, name, len);
-		if (c == 0 && n[len] != 0)
-			c = 1; /* n is longer: sorts after */
-		if (c == 0)
-			return &rt->streams[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-const struct cp_route_shard *cp_route_shard_for(const struct cp_route_stream *s, cp_u128 h)
-{
-	/* Last open shard whose start <= h. */
-	uint32_t lo = 0, hi = s->n_open;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (s->shards[s->open_by_hash[mid]].hash_start <= h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return NULL;
-	const struct cp_route_shard *sh = &s->shards[s->open_by_hash[lo - 1]];
-	return h <= sh->hash_end ? sh : NULL;
-}
-
-const struct cp_route_consumer *cp_route_consumer_find(const struct cp_route *rt,
-						       const char *arn, size_t len)
-{
-	uint32_t lo = 0, hi = rt->n_consumers;
-
-	if (len >= CP_ROUTE_CONSUMER_ARN_CAP)
-		return NULL;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const char *a = rt->consumers[mid].arn;
-		size_t alen = strnlen(a, CP_ROUTE_CONSUMER_ARN_CAP);
-		/* memcmp, then length: strcmp order, and a NUL inside the
-		 * request's bytes can never match */
-		int c = memcmp(a, arn, alen < len ? alen : len);
-		if (c == 0)
-			c = (alen > len) - (alen < len);
-		if (c == 0)
-			return &rt->consumers[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	int rc = cp_route_publish(cp);
+	if (rc == 0)
+		cp->routes = cp->cfg.routes; /* from now on every change publishes */
+	return rc;
 }

@@ -70,7 +70,7 @@ void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *
 
 /* --- replies --- */
 
-void cp_reply_err(struct cp_call *call, const struct api_err *e)
+void cp_reply_err(struct ctl_call *call, const struct api_err *e)
 {
 	size_t cap = sizeof(e->message) + 256;
 	char *buf = malloc(cap);
@@ -1134,7 +1134,7 @@ static void cp_retention(struct cp_req *r, bool increase)
 
 /* --- dispatch --- */
 
-void cp_streams_execute(struct cp *cp, struct cp_call *call)
+void cp_streams_execute(struct cp *cp, struct ctl_call *call)
 {
 	struct cp_req *r = calloc(1, sizeof(*r));
 

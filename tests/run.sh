@@ -4,7 +4,8 @@
 # libFuzzer) and runs every suite. Ends with the line "N passed, M failed";
 # exits non-zero if anything failed or a suite could not run.
 #
-# Suites: unit (meson 'fast'), slow (meson 'slow': crash and network tests),
+# Suites: layers (tests/layers.sh: the one-way include rule), unit (meson
+# 'fast'), slow (meson 'slow': crash and network tests),
 # unit under ASan/UBSan, e2e (pytest against
 # build/sluiced), e2e against build-asan/sluiced, e2e-dpdk (the e2e suite
 # over --transport dpdk: af_packet on veth pairs in network namespaces, plus
@@ -228,6 +229,15 @@ fuzz_suite() {
 		record fuzz 0 1
 	fi
 }
+
+# layers: the one-way include rule (controlplane -> dataplane -> crypto,
+# storage -> common); needs no build.
+log "suite layers"
+if tests/layers.sh; then
+	record layers 1 0
+else
+	record layers 0 1
+fi
 
 if [ "$BUILD_OK" = 1 ]; then
 	meson_suite unit build fast

@@ -4,8 +4,9 @@
  *
  * Shared nothing: an io lcore owns its transport state (io_uring or DPDK
  * queues), its connection table, its SigV4 verifier and its scratch memory.
- * The only ways in from outside are rings (control-plane replies) and the
- * stop flag. */
+ * The only ways in from outside are rings (control-plane replies, through
+ * dataplane/ctl), the routing snapshot (dataplane/route, RCU) and the stop
+ * flag. */
 #ifndef SL_DATAPLANE_CORE_H
 #define SL_DATAPLANE_CORE_H
 
@@ -19,7 +20,8 @@ struct conn;
 struct lcore_ctx;
 struct tls_server;
 struct sigv4_keyring;
-struct cp;
+struct ctl_queue;
+struct route_rcu;
 
 /* A transport moves ciphertext between the network and connections. Kernel
  * (io_uring sockets) and DPDK (userspace TCP) implement the same table, so
@@ -65,7 +67,8 @@ struct sl_shared {
 	const struct sigv4_keyring *keys;
 	const struct policy_set *policies; /* per-key access policies */
 	struct audit *audit;		   /* DIR/audit.log writer */
-	struct cp *cp;
+	struct ctl_queue *ctl;	/* control calls out, answers back (ctl.h) */
+	struct route_rcu *routes; /* routing snapshot; readers: io then log lcores */
 	struct dpk *dpk;      /* DPDK ports (--transport dpdk), else NULL */
 	struct kr_keyring *kr; /* at-rest keys (DIR/keys) */
 	uint16_t actual_port; /* resolved when --listen used port 0 */
@@ -144,7 +147,8 @@ void lcore_fini(struct lcore_ctx *lc);
 /* A TLS server built from sh's certificate paths (NULL and logged on error). */
 struct tls_server *lcore_tls_server(const struct sl_shared *sh);
 
-/* Control-plane reply notification target (cp_config.wake). */
+/* Control-plane reply notification target (ctl_create's wake; arg is the
+ * lcore_ctx array). */
 void lcore_wake_cb(void *arg, uint16_t lcore);
 
 #endif

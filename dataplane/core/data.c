@@ -19,7 +19,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "controlplane/cp.h"
+#include "dataplane/route/route.h"
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
 
@@ -58,7 +58,7 @@ static void not_found(struct lcore_ctx *lc, struct conn *c, const char *name)
 
 /* StreamName / StreamARN -> the routing table's stream, or answers the
  * error (as the control plane's resolution does) and returns NULL. */
-static const struct cp_route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
+static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
 					     const struct rec_ident *id)
 {
 	struct api_err e;
@@ -92,8 +92,8 @@ static const struct cp_route_stream *resolve(struct lcore_ctx *lc, struct conn *
 		}
 		want = name;
 	}
-	const struct cp_route_stream *s =
-		cp_route_find(cp_route_get(lc->sh->cp), want, strlen(want));
+	const struct route_stream *s =
+		route_stream_find(route_get(lc->sh->routes), want, strlen(want));
 	if (!s)
 		not_found(lc, c, want);
 	return s;
@@ -139,7 +139,7 @@ static void post_or_hold(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 }
 
 static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
-		     const struct cp_route_stream *s)
+		     const struct route_stream *s)
 {
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
@@ -163,7 +163,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		return;
 	}
 	uint32_t n = many ? d->put.n_records : 1;
-	const struct cp_route_stream *s = resolve(lc, c, &d->put.id);
+	const struct route_stream *s = resolve(lc, c, &d->put.id);
 	if (!s)
 		return;
 	if (rec_put_check(&d->put, many, &e) < 0) {
@@ -173,7 +173,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	uint32_t per_log[DP_MAX_LOG_LCORES] = { 0 };
 	for (uint32_t i = 0; i < n; i++) {
 		const struct rec_desc *rd = &d->descs[i];
-		const struct cp_route_shard *sh = cp_route_shard_for(s, rd->hash);
+		const struct route_shard *sh = route_shard_for(s, rd->hash);
 		BUG_ON(!sh); /* open shards partition the hash space */
 		struct dp_rec *r = &d->recs[i];
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
@@ -318,7 +318,7 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		respond_err(lc, c, &e);
 		return;
 	}
-	const struct cp_route_stream *s = resolve(lc, c, &d->gsi.id);
+	const struct route_stream *s = resolve(lc, c, &d->gsi.id);
 	if (!s)
 		return;
 	uint32_t index;
@@ -396,8 +396,8 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	}
 	char sid[32];
 	snprintf(sid, sizeof(sid), "shardId-%012" PRIu32, it.shard_index);
-	const struct cp_route_stream *s =
-		cp_route_find(cp_route_get(lc->sh->cp), it.stream, it.name_len);
+	const struct route_stream *s =
+		route_stream_find(route_get(lc->sh->routes), it.stream, it.name_len);
 	if (c->pol) {
 		char arn[320];
 		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
@@ -412,7 +412,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		return;
 	}
 	struct dp_msg *m = &d->msgs[0];
-	const struct cp_route_shard *sh = &s->shards[it.shard_index];
+	const struct route_shard *sh = &s->shards[it.shard_index];
 	msg_init(m, DP_GET, sh->log_lcore, s);
 	m->shard_index = it.shard_index;
 	data_fill_closed(m, s, sh);
@@ -440,8 +440,8 @@ static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 
 /* A closed shard whose seal is done reads to its end, then answers
  * ChildShards and no NextShardIterator (consumers move to the children). */
-void data_fill_closed(struct dp_msg *m, const struct cp_route_stream *s,
-		      const struct cp_route_shard *sh)
+void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
+		      const struct route_shard *sh)
 {
 	m->closed = false;
 	m->n_children = 0;
@@ -450,7 +450,7 @@ void data_fill_closed(struct dp_msg *m, const struct cp_route_stream *s,
 	m->closed = true;
 	m->ending_seq = sh->ending_seq;
 	for (uint8_t k = 0; k < sh->n_children && k < 4; k++) {
-		const struct cp_route_shard *ch = &s->shards[sh->children[k]];
+		const struct route_shard *ch = &s->shards[sh->children[k]];
 		struct dp_child *dc = &m->children[m->n_children++];
 		dc->index = ch->index;
 		dc->n_parents = 0;
@@ -460,7 +460,7 @@ void data_fill_closed(struct dp_msg *m, const struct cp_route_stream *s,
 		 * keeps per-key order across uneven UpdateShardCount steps. The
 		 * scan runs only at the end of a closed shard. */
 		for (uint32_t p = 0; p < s->n_shards && dc->n_parents < 8; p++) {
-			const struct cp_route_shard *ps = &s->shards[p];
+			const struct route_shard *ps = &s->shards[p];
 			for (uint8_t q = 0; !ps->open && q < ps->n_children; q++)
 				if (ps->children[q] == ch->index) {
 					dc->parents[dc->n_parents++] = p;

@@ -15,7 +15,7 @@
 
 #include "common/bug.h"
 #include "common/log.h"
-#include "controlplane/cp.h"
+#include "dataplane/ctl/ctl.h"
 #include "common/audit.h"
 #include "common/json.h"
 #include "crypto/policy.h"
@@ -245,7 +245,7 @@ bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
 
 static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
 {
-	struct cp_call *call = calloc(1, sizeof(*call));
+	struct ctl_call *call = calloc(1, sizeof(*call));
 	uint32_t blen = c->body_len;
 	char *body = malloc((size_t)blen + 1);
 	if (!call || !body) {
@@ -265,8 +265,8 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 	snprintf(call->region, sizeof(call->region), "%s", lc->sh->cfg->region);
 	call->body = body;
 	call->body_len = blen;
-	if (cp_post(lc->sh->cp, call) < 0) {
-		cp_call_free(call);
+	if (ctl_post(lc->sh->ctl, call) < 0) {
+		ctl_call_free(call);
 		conn_respond_error(lc, c, 400, "LimitExceededException",
 				   "Too many control-plane requests in flight; retry.");
 		return;
@@ -276,7 +276,7 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 
 /* Audit line of an answered control call: result is "OK" or the error's
  * __type, read from the answer. */
-static void audit_control(struct lcore_ctx *lc, struct conn *c, const struct cp_call *call)
+static void audit_control(struct lcore_ctx *lc, struct conn *c, const struct ctl_call *call)
 {
 	char result[96] = "OK";
 	if (call->status != 200 && call->resp) {
@@ -371,11 +371,11 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 
 void dispatch_poll_cp(struct lcore_ctx *lc)
 {
-	struct cp_call *calls[32];
+	struct ctl_call *calls[32];
 	unsigned n;
-	while ((n = cp_replies(lc->sh->cp, lc->idx, calls, SL_ARRAY_SIZE(calls))) > 0) {
+	while ((n = ctl_replies(lc->sh->ctl, lc->idx, calls, SL_ARRAY_SIZE(calls))) > 0) {
 		for (unsigned i = 0; i < n; i++) {
-			struct cp_call *call = calls[i];
+			struct ctl_call *call = calls[i];
 			uint32_t idx = (uint32_t)(call->cookie >> 32), gen = (uint32_t)call->cookie;
 			BUG_ON(idx >= lc->max_conns);
 			struct conn *c = &lc->conns[idx];
@@ -397,7 +397,7 @@ void dispatch_poll_cp(struct lcore_ctx *lc)
 				else
 					conn_process(lc, c); /* h1: bytes consumed at post */
 			}
-			cp_call_free(call);
+			ctl_call_free(call);
 		}
 	}
 }

@@ -215,12 +215,12 @@ int SL_MUST_CHECK log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_in
 /* data.c (io lcore side) */
 void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
 void data_poll(struct lcore_ctx *lc);
-struct cp_route_stream;
-struct cp_route_shard;
+struct route_stream;
+struct route_shard;
 /* Copies a closed, sealed shard's end and children into a DP_GET message
  * (nothing for an open shard or one whose seal is pending). */
-void data_fill_closed(struct dp_msg *m, const struct cp_route_stream *s,
-		      const struct cp_route_shard *sh);
+void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
+		      const struct route_shard *sh);
 
 /* subscribe.c (io lcore side) */
 void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c);

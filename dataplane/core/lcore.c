@@ -11,7 +11,7 @@
 #include "common/bug.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "controlplane/cp.h"
+#include "dataplane/route/route.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "common/json.h"
@@ -105,7 +105,7 @@ void lcore_wake_cb(void *arg, uint16_t lcore)
 static void lcore_tick(struct lcore_ctx *lc)
 {
 	/* Between events this lcore holds no routing-table pointer. */
-	cp_route_quiescent(lc->sh->cp, lc->idx);
+	route_quiescent(lc->sh->routes, lc->idx);
 	lc->now_ms = sl_mono_ms();
 	dispatch_poll_cp(lc);
 	data_poll(lc);
@@ -123,12 +123,12 @@ int lcore_run(struct lcore_ctx *lc)
 	char name[16];
 	snprintf(name, sizeof(name), "io%u", lc->idx);
 	sl_log_thread_name(name);
-	cp_route_reader(lc->sh->cp, lc->idx, true);
+	route_reader(lc->sh->routes, lc->idx, true);
 	while (!atomic_load_explicit(&lc->sh->stop, memory_order_acquire)) {
 		int rc = lc->xprt->poll(lc, LCORE_IDLE_WAIT_MS);
 		if (rc < 0) {
 			SL_ERR("transport poll failed: %s", strerror(-rc));
-			cp_route_reader(lc->sh->cp, lc->idx, false);
+			route_reader(lc->sh->routes, lc->idx, false);
 			return rc;
 		}
 		lcore_tick(lc);
@@ -155,7 +155,7 @@ int lcore_run(struct lcore_ctx *lc)
 	if (lc->n_dp_held)
 		SL_INFO("%llu record requests waited for log lcore credits",
 			(unsigned long long)lc->n_dp_held);
-	cp_route_reader(lc->sh->cp, lc->idx, false);
+	route_reader(lc->sh->routes, lc->idx, false);
 	return 0;
 }
 

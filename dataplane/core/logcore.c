@@ -24,7 +24,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "controlplane/cp.h"
+#include "dataplane/route/route.h"
 #include "crypto/keyring.h"
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
@@ -577,7 +577,7 @@ static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 int log_lcore_seal(void *arg, uint64_t stream_id, uint32_t shard_index, st_seq_t *last)
 {
 	struct sl_shared *sh = arg;
-	struct log_ctx *lg = &sh->logs[cp_route_owner(stream_id, shard_index, sh->n_log)];
+	struct log_ctx *lg = &sh->logs[route_owner(stream_id, shard_index, sh->n_log)];
 	struct log_seal sr = { .stream_id = stream_id, .shard_index = shard_index };
 	atomic_init(&sr.done, false);
 	struct log_seal *expect = NULL;
@@ -686,10 +686,10 @@ int log_lcore_run(struct log_ctx *lg)
 	snprintf(name, sizeof(name), "log%u", lg->idx);
 	sl_log_thread_name(name);
 	uint16_t reader = (uint16_t)(lg->sh->n_io + lg->idx);
-	cp_route_reader(lg->sh->cp, reader, true);
+	route_reader(lg->sh->routes, reader, true);
 	uint64_t next_trim_ms = sl_mono_ms() + 10000;
 	for (;;) {
-		cp_route_quiescent(lg->sh->cp, reader);
+		route_quiescent(lg->sh->routes, reader);
 		struct log_seal *sr = atomic_load_explicit(&lg->seal, memory_order_acquire);
 		if (sr && !atomic_load_explicit(&sr->done, memory_order_relaxed))
 			log_serve_seal(lg, sr);
@@ -734,7 +734,7 @@ int log_lcore_run(struct log_ctx *lg)
 	struct log_seal *sr = atomic_load(&lg->seal);
 	if (sr)
 		log_serve_seal(lg, sr);
-	cp_route_reader(lg->sh->cp, reader, false);
+	route_reader(lg->sh->routes, reader, false);
 	return lg->failed ? lg->fail_err : 0;
 }
 

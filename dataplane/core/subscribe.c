@@ -26,7 +26,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "controlplane/cp.h"
+#include "dataplane/route/route.h"
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
 #include "dataplane/http/eventstream.h"
@@ -161,13 +161,13 @@ static void sub_end(struct lcore_ctx *lc, struct sub *s, const char *exc, const 
 
 static int sub_post(struct lcore_ctx *lc, struct sub *s)
 {
-	const struct cp_route_stream *rs =
-		cp_route_find(cp_route_get(lc->sh->cp), s->msg.stream_name,
+	const struct route_stream *rs =
+		route_stream_find(route_get(lc->sh->routes), s->msg.stream_name,
 			      strlen(s->msg.stream_name));
 	if (!rs || rs->id != s->msg.stream_id || s->msg.shard_index >= rs->n_shards)
 		return -ENOENT;
 	struct dp_msg *m = &s->msg;
-	const struct cp_route_shard *sh = &rs->shards[m->shard_index];
+	const struct route_shard *sh = &rs->shards[m->shard_index];
 	m->kind = s->resolved ? DP_GET : DP_ITERATOR;
 	m->sub = true;
 	m->io = lc->idx;
@@ -312,10 +312,10 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
 		conn_respond_error(lc, c, e.http_status, e.type, e.message);
 		return;
 	}
-	const struct cp_route *rt = cp_route_get(lc->sh->cp);
-	const struct cp_route_consumer *co = cp_route_consumer_find(rt, r.arn, strlen(r.arn));
-	const struct cp_route_stream *rs =
-		co ? cp_route_find(rt, co->stream_name, strlen(co->stream_name)) : NULL;
+	const struct route_table *rt = route_get(lc->sh->routes);
+	const struct route_consumer *co = route_consumer_find(rt, r.arn, strlen(r.arn));
+	const struct route_stream *rs =
+		co ? route_stream_find(rt, co->stream_name, strlen(co->stream_name)) : NULL;
 	if (!co || !rs || rs->id != co->stream_id) {
 		api_err_set(&e, 400, "ResourceNotFoundException",
 			    "Consumer %s under account %s not found.", r.arn,

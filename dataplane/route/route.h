@@ -8,11 +8,16 @@
  *
  * Called by the io lcores for every PutRecord(s) record (route_hash_pk,
  * route_find) and by the control plane (route_split_even, decimal helpers).
- * Pure functions: nothing allocates, nothing blocks. */
+ * Pure functions: nothing allocates, nothing blocks.
+ *
+ * Below them, the routing snapshot (route_table.c): the streams, shards and
+ * consumers the io and log lcores read on the hot path, published by the
+ * control plane (which builds it from its metadata) and reclaimed with RCU. */
 #ifndef SL_DATAPLANE_ROUTE_H
 #define SL_DATAPLANE_ROUTE_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,5 +72,137 @@ int32_t route_find(const struct route_range *t, uint32_t n, route_u128 hash);
  * starts at floor(2^128 / n) * i and ends one below the next start; the last
  * ends at 2^128-1. n must be >= 1 (n == 0 does nothing). */
 void route_split_even(struct route_range *t, uint32_t n);
+
+/* --- the routing snapshot (route_table.c), read by io and log lcores ---
+ *
+ * An immutable snapshot of the ACTIVE streams and their shards (and of the
+ * ACTIVE enhanced fan-out consumers, for SubscribeToShard). The control
+ * thread builds a new one after every metadata change and publishes it with
+ * a pointer swap (route_publish). Readers never lock: they load the pointer
+ * (route_get), use the snapshot, and report a quiescent state
+ * (route_quiescent) once per loop iteration when they hold no snapshot
+ * pointer any more; an old snapshot is freed only after every registered
+ * reader has done so (rte_rcu_qsbr). */
+
+#define ROUTE_NONE UINT32_MAX
+/* A split gives 2 children, a merge 1, UpdateShardCount (at most 2x up or
+ * 0.5x down) at most 3 per parent. */
+#define ROUTE_CHILDREN_MAX 4
+
+struct route_shard {
+	route_u128 hash_start, hash_end; /* inclusive */
+	/* Closed shards: the last sequence number (the control plane's seal
+	 * hook gives it); 0 while open, and while closed but not sealed yet. */
+	route_u128 ending_seq;
+	uint32_t index;		      /* shardId-<index> */
+	uint32_t parent;	      /* ParentShardId index, ROUTE_NONE */
+	uint32_t adjacent_parent;     /* AdjacentParentShardId index, ROUTE_NONE */
+	uint16_t log_lcore;	      /* owner of the shard's log (route_owner) */
+	bool open;		      /* false once resharding closed it */
+	/* Closed shards: the shards that took over its hash range (indexes,
+	 * ascending hash), for GetRecords' ChildShards. 0 while open. */
+	uint8_t n_children;
+	uint32_t children[ROUTE_CHILDREN_MAX];
+};
+
+struct route_stream {
+	uint64_t id;
+	char name[129];
+	uint32_t max_record_bytes;
+	uint32_t retention_hours;
+	uint32_t n_shards;		/* all shards, open and closed, by index */
+	struct route_shard *shards;	/* shards[i].index == i */
+	uint32_t n_open;
+	uint32_t *open_by_hash;		/* indexes of open shards, by hash_start */
+};
+
+/* An ACTIVE enhanced fan-out consumer (RegisterStreamConsumer) of a stream
+ * in the table, for SubscribeToShard's ConsumerARN. A consumer that is
+ * CREATING or DELETING, or whose stream is not in the table, is absent. */
+#define ROUTE_CONSUMER_ARN_CAP 448 /* stream ARN 255 + "/consumer/" + 128 + ":" + secs */
+struct route_consumer {
+	char arn[ROUTE_CONSUMER_ARN_CAP]; /* arn:...:stream/S/consumer/C:SECS */
+	uint64_t stream_id;
+	char stream_name[129];
+	char name[129];			  /* ConsumerName */
+	int64_t created_ms;		  /* ConsumerCreationTimestamp */
+};
+
+/* One snapshot. Every array is its own malloc/calloc block (streams, each
+ * stream's shards and open_by_hash, consumers), so route_table_free can
+ * release a snapshot whoever built it. */
+struct route_table {
+	uint64_t version;
+	uint32_t n_streams;
+	struct route_stream *streams; /* sorted by name (strcmp) */
+	uint32_t n_consumers;
+	struct route_consumer *consumers; /* ACTIVE ones, sorted by arn (strcmp) */
+};
+
+/* Frees a snapshot and its arrays. NULL is a no-op. Only for a snapshot that
+ * was never published (a failed build); published ones are freed by RCU. */
+void route_table_free(struct route_table *rt);
+
+/* Binary search by name (len bytes, need not be NUL-terminated); NULL when
+ * absent (or not ACTIVE). Hot path: no allocation, no lock. */
+const struct route_stream *route_stream_find(const struct route_table *rt, const char *name,
+					     size_t len);
+/* Binary search of the ACTIVE consumers by ConsumerARN (len bytes, need not
+ * be NUL-terminated); NULL when absent, CREATING, DELETING, or its stream is
+ * not ACTIVE/UPDATING. Hot path: no allocation, no lock. */
+const struct route_consumer *route_consumer_find(const struct route_table *rt,
+						 const char *arn, size_t len);
+/* The open shard whose hash range holds h (open shards partition the
+ * space); NULL only for an inconsistent table. */
+const struct route_shard *route_shard_for(const struct route_stream *s, route_u128 h);
+/* Which log lcore owns a shard, given m (>= 1) log lcores. */
+static inline uint16_t route_owner(uint64_t stream_id, uint32_t shard_index, uint16_t m)
+{
+	return (uint16_t)((stream_id * 0x9E3779B97F4A7C15ull + shard_index) % m);
+}
+
+/* --- publication: one writer (the control thread), many readers --- */
+
+struct route_rcu;
+
+/* At most this many published snapshots wait for reclamation; one more
+ * publish first waits for the readers (bounded memory). */
+#define ROUTE_RETIRED_MAX 16
+/* Readers are numbered 0..n_readers-1: the io lcores (0..n_io-1), then the
+ * log lcores (n_io + i). */
+#define ROUTE_READERS_MAX 1024
+
+/* Creates the publication point with n_readers registered readers, all
+ * offline, and no snapshot (route_get returns NULL until the first
+ * route_publish). Returns NULL and sets errno: EINVAL (n_readers 0 or above
+ * ROUTE_READERS_MAX), ENOMEM. */
+struct route_rcu *route_rcu_create(uint32_t n_readers);
+/* Frees the current snapshot, every retired one, and r. Every reader must be
+ * offline or gone. NULL is a no-op. */
+void route_rcu_free(struct route_rcu *r);
+
+/* Reader side (io and log lcores). */
+/* The current snapshot (NULL before the first publish). Valid for the
+ * caller until its next route_quiescent. */
+const struct route_table *route_get(const struct route_rcu *r);
+/* Reports that reader `reader` holds no snapshot pointer. */
+void route_quiescent(struct route_rcu *r, uint16_t reader);
+/* Marks a reader online (before its first route_get) or offline (on exit,
+ * or before it blocks: an offline reader never holds up a writer). */
+void route_reader(struct route_rcu *r, uint16_t reader, bool online);
+
+/* Writer side (one thread: the control thread). */
+/* Publishes rt (ownership passes to r) and retires the previous snapshot;
+ * when ROUTE_RETIRED_MAX are already retired, first waits until the
+ * readers let them go. Cannot fail. */
+void route_publish(struct route_rcu *r, struct route_table *rt);
+/* Blocks until every online reader has reported a quiescent state after
+ * this call: no reader holds a snapshot older than the current one (e.g.
+ * none can still route a record to a shard the current one closes). Then
+ * frees the retired snapshots. */
+void route_synchronize(struct route_rcu *r);
+/* Frees retired snapshots every reader has moved past; with wait, blocks
+ * until all of them can go. */
+void route_reclaim(struct route_rcu *r, bool wait);
 
 #endif

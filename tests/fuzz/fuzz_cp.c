@@ -46,9 +46,9 @@ static uint32_t g_n_ops;
 static struct json_tok g_toks[FUZZ_TOKS];
 static const char *g_op_name[API_OP__COUNT];
 
-static struct cp_call *run(enum api_op op, const char *body, size_t len)
+static struct ctl_call *run(enum api_op op, const char *body, size_t len)
 {
-	struct cp_call *c = calloc(1, sizeof(*c));
+	struct ctl_call *c = calloc(1, sizeof(*c));
 
 	CHECK(c != NULL);
 	c->op = op;
@@ -65,10 +65,10 @@ static struct cp_call *run(enum api_op op, const char *body, size_t len)
 
 static void run_str(enum api_op op, const char *body)
 {
-	cp_call_free(run(op, body, strlen(body)));
+	ctl_call_free(run(op, body, strlen(body)));
 }
 
-static void check_answer(const struct cp_call *c)
+static void check_answer(const struct ctl_call *c)
 {
 	struct json_doc d;
 	int32_t t;
@@ -91,10 +91,10 @@ static void check_answer(const struct cp_call *c)
  * deleted it). */
 static void seed_state(void)
 {
-	struct cp_call *c = run(API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}", 16);
+	struct ctl_call *c = run(API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}", 16);
 	bool there = c->status == 200;
 
-	cp_call_free(c);
+	ctl_call_free(c);
 	if (there)
 		return;
 	run_str(API_OP_CREATE_STREAM, "{\"StreamName\":\"s\",\"ShardCount\":2}");
@@ -111,11 +111,16 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return remove(path);
 }
 
+static struct ctl_queue *g_ctl;
+static struct route_rcu *g_routes;
+
 static void fini(void)
 {
 	if (g_cp)
 		cp_stop(g_cp);
 	g_cp = NULL;
+	ctl_destroy(g_ctl);
+	route_rcu_free(g_routes);
 	if (g_dir[0])
 		(void)nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -140,8 +145,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	 * creates streams, shards, tags and consumers as it finds them. */
 	struct cp_config cfg = {
 		.data_dir = g_dir, .account_id = "000000000000", .shard_limit = 64,
-		.stream_limit = 16, .n_lcores = 1, .n_log_lcores = 1,
+		.stream_limit = 16, .n_log_lcores = 1,
 	};
+	/* cp_open needs a queue and a publication point; calls run directly. */
+	cfg.ctl = g_ctl = ctl_create(1, NULL, NULL);
+	cfg.routes = g_routes = route_rcu_create(1);
+	CHECK(g_ctl != NULL && g_routes != NULL);
 	g_cp = cp_open(&cfg);
 	CHECK(g_cp != NULL);
 	atexit(fini);
@@ -164,9 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	seed_state();
 	for (uint32_t i = 0; i < g_n_ops; i++) {
-		struct cp_call *c = run(g_ops[i], (const char *)data, size);
+		struct ctl_call *c = run(g_ops[i], (const char *)data, size);
 		check_answer(c);
-		cp_call_free(c);
+		ctl_call_free(c);
 	}
 	return 0;
 }

@@ -24,6 +24,9 @@
 #define SARN "arn:aws:kinesis:us-east-1:" ACCT ":stream/s"
 
 static char g_dir[256];
+/* Created in main, shared by every test (see there). */
+static struct ctl_queue *g_ctl;
+static struct route_rcu *g_routes;
 static char *g_out;
 #define OUT_CAP (1u << 20)
 
@@ -32,7 +35,7 @@ static struct cp *open_cp(uint32_t create_ms, uint32_t delete_ms, struct kr_keyr
 	struct cp_config cfg = {
 		.data_dir = g_dir, .account_id = ACCT, .create_delay_ms = create_ms,
 		.delete_delay_ms = delete_ms, .shard_limit = 200, .stream_limit = 50,
-		.n_lcores = 1, .kr = kr,
+		.ctl = g_ctl, .routes = g_routes, .kr = kr,
 	};
 	struct cp *cp = cp_open(&cfg);
 
@@ -42,7 +45,7 @@ static struct cp *open_cp(uint32_t create_ms, uint32_t delete_ms, struct kr_keyr
 
 static uint16_t run(struct cp *cp, enum api_op op, const char *body)
 {
-	struct cp_call *c = calloc(1, sizeof(*c));
+	struct ctl_call *c = calloc(1, sizeof(*c));
 	uint16_t st;
 
 	c->op = op;
@@ -55,7 +58,7 @@ static uint16_t run(struct cp *cp, enum api_op op, const char *body)
 	assert_true(c->resp_len < OUT_CAP);
 	memcpy(g_out, c->resp, c->resp_len);
 	g_out[c->resp_len] = '\0';
-	cp_call_free(c);
+	ctl_call_free(c);
 	return st;
 }
 
@@ -144,14 +147,14 @@ static void test_register_describe_route(void **state)
 	assert_memory_equal(arn, prefix, strlen(prefix));
 
 	/* the routing table knows the ACTIVE consumer */
-	const struct cp_route *rt = cp_route_get(cp);
-	const struct cp_route_consumer *rc = cp_route_consumer_find(rt, arn, strlen(arn));
+	const struct route_table *rt = route_get(g_routes);
+	const struct route_consumer *rc = route_consumer_find(rt, arn, strlen(arn));
 	assert_non_null(rc);
 	assert_string_equal(rc->stream_name, "s");
 	assert_string_equal(rc->name, "c1");
-	assert_int_equal(rc->stream_id, cp_route_find(rt, "s", 1)->id);
-	assert_null(cp_route_consumer_find(rt, arn, strlen(arn) - 1));
-	assert_null(cp_route_consumer_find(rt, SARN, strlen(SARN)));
+	assert_int_equal(rc->stream_id, route_stream_find(rt, "s", 1)->id);
+	assert_null(route_consumer_find(rt, arn, strlen(arn) - 1));
+	assert_null(route_consumer_find(rt, SARN, strlen(SARN)));
 
 	snprintf(body, sizeof(body), "{\"ConsumerARN\":\"%s\"}", arn);
 	ok(cp, API_OP_DESCRIBE_CONSUMER, body);
@@ -169,7 +172,7 @@ static void test_register_describe_route(void **state)
 	/* deregister by ARN: gone from the store and the table */
 	ok(cp, API_OP_DEREGISTER_CONSUMER, body);
 	assert_string_equal(g_out, "{}");
-	assert_null(cp_route_consumer_find(cp_route_get(cp), arn, strlen(arn)));
+	assert_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 	expect_err(cp, API_OP_DESCRIBE_CONSUMER, body, "ResourceNotFoundException",
 		   "Consumer c1 under stream s and account " ACCT " not found.");
 	ok(cp, API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}");
@@ -223,7 +226,7 @@ static void test_consumer_errors(void **state)
 	expect_err(cp, API_OP_REGISTER_CONSUMER, "{\"StreamARN\":\"" SARN "\",\"ConsumerName\":"
 		   "\"more\"}", "LimitExceededException",
 		   "Only 20 consumers can be registered to a stream at once");
-	assert_int_equal(cp_route_get(cp)->n_consumers, 20);
+	assert_int_equal(route_get(g_routes)->n_consumers, 20);
 	cp_stop(cp);
 	rm_dir();
 }
@@ -261,7 +264,7 @@ static void test_list_pages(void **state)
 		   "parameter to true to force the deletion of all the consumers that are "
 		   "associated with it.");
 	ok(cp, API_OP_DELETE_STREAM, "{\"StreamName\":\"s\",\"EnforceConsumerDeletion\":true}");
-	assert_int_equal(cp_route_get(cp)->n_consumers, 0);
+	assert_int_equal(route_get(g_routes)->n_consumers, 0);
 	/* the token belongs to the deleted incarnation */
 	ok(cp, API_OP_CREATE_STREAM, "{\"StreamName\":\"s\",\"ShardCount\":1}");
 	expect_err(cp, API_OP_LIST_CONSUMERS, body, "ExpiredNextTokenException",
@@ -286,7 +289,7 @@ static void test_consumer_lifecycle(void **state)
 	sleep_ms(150);
 	register_c(cp, "c", arn, sizeof(arn));
 	has("\"ConsumerStatus\":\"CREATING\"");
-	assert_null(cp_route_consumer_find(cp_route_get(cp), arn, strlen(arn)));
+	assert_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 	for (int i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "x%d", i);
 		register_c(cp, name, NULL, 0);
@@ -298,16 +301,16 @@ static void test_consumer_lifecycle(void **state)
 	snprintf(body, sizeof(body), "{\"ConsumerARN\":\"%s\"}", arn);
 	ok(cp, API_OP_DESCRIBE_CONSUMER, body);
 	has("\"ConsumerStatus\":\"ACTIVE\"");
-	assert_non_null(cp_route_consumer_find(cp_route_get(cp), arn, strlen(arn)));
+	assert_non_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 
 	/* persisted: a restart keeps it */
 	cp_stop(cp);
 	cp = open_cp(100, 100, NULL);
-	assert_non_null(cp_route_consumer_find(cp_route_get(cp), arn, strlen(arn)));
+	assert_non_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 	ok(cp, API_OP_DEREGISTER_CONSUMER, body);
 	ok(cp, API_OP_DESCRIBE_CONSUMER, body);
 	has("\"ConsumerStatus\":\"DELETING\"");
-	assert_null(cp_route_consumer_find(cp_route_get(cp), arn, strlen(arn)));
+	assert_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 	ok(cp, API_OP_DEREGISTER_CONSUMER, body); /* again: still DELETING */
 	sleep_ms(150);
 	expect_err(cp, API_OP_DESCRIBE_CONSUMER, body, "ResourceNotFoundException",
@@ -351,7 +354,7 @@ static void test_encryption(void **state)
 	ok(cp, API_OP_CREATE_STREAM, "{\"StreamName\":\"s\",\"ShardCount\":1}");
 	ok(cp, API_OP_DESCRIBE_STREAM, "{\"StreamName\":\"s\"}");
 	has("\"EncryptionType\":\"NONE\"}}");
-	uint64_t sid = cp_route_find(cp_route_get(cp), "s", 1)->id;
+	uint64_t sid = route_stream_find(route_get(g_routes), "s", 1)->id;
 	assert_int_equal(kr_stream_key_info(kr, sid, &ver, master), 0);
 	assert_int_equal(ver, 1);
 
@@ -466,7 +469,18 @@ int main(void)
 		return 77;
 	}
 	g_out = malloc(OUT_CAP);
+	/* The dataplane's queue and publication point, as sluiced makes them:
+	 * every control plane a test opens shares them (readers: 1 io lcores
+	 * and one log lcore, none online, so publishing never waits). */
+	g_ctl = ctl_create(1, NULL, NULL);
+	g_routes = route_rcu_create(2);
+	if (!g_out || !g_ctl || !g_routes) {
+		fprintf(stderr, "set-up failed\n");
+		return 1;
+	}
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	ctl_destroy(g_ctl);
+	route_rcu_free(g_routes);
 	free(g_out);
 	rte_eal_cleanup();
 	return rc;

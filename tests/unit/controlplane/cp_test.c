@@ -23,6 +23,10 @@
 
 #define ACCT "000000000000"
 
+/* Created in main, shared by every test (see there). */
+static struct ctl_queue *g_ctl;
+static struct route_rcu *g_routes;
+
 static char g_dir[256];
 static atomic_uint g_wakes;
 
@@ -38,13 +42,13 @@ static struct cp_config config(uint32_t create_ms, uint32_t delete_ms)
 	return (struct cp_config){
 		.data_dir = g_dir, .account_id = ACCT, .create_delay_ms = create_ms,
 		.delete_delay_ms = delete_ms, .shard_limit = 200, .stream_limit = 50,
-		.n_lcores = 2, .wake = wake, .wake_arg = NULL,
+		.ctl = g_ctl, .routes = g_routes,
 	};
 }
 
-static struct cp_call *mkcall(enum api_op op, const char *body)
+static struct ctl_call *mkcall(enum api_op op, const char *body)
 {
-	struct cp_call *c = calloc(1, sizeof(*c));
+	struct ctl_call *c = calloc(1, sizeof(*c));
 
 	c->op = op;
 	c->lcore = 1;
@@ -59,7 +63,7 @@ static struct cp_call *mkcall(enum api_op op, const char *body)
  * of the body in out. */
 static uint16_t run(struct cp *cp, enum api_op op, const char *body, char *out, size_t cap)
 {
-	struct cp_call *c = mkcall(op, body);
+	struct ctl_call *c = mkcall(op, body);
 	uint16_t st;
 
 	cp_execute(cp, c);
@@ -68,7 +72,7 @@ static uint16_t run(struct cp *cp, enum api_op op, const char *body, char *out, 
 	assert_true(c->resp_len < cap);
 	memcpy(out, c->resp, c->resp_len);
 	out[c->resp_len] = '\0';
-	cp_call_free(c);
+	ctl_call_free(c);
 	return st;
 }
 
@@ -465,12 +469,12 @@ static void test_lifecycle_and_restart(void **state)
 }
 
 /* The control thread: post, wait for the reply ring, check wake-ups. */
-static struct cp_call *wait_reply(struct cp *cp, uint16_t lcore)
+static struct ctl_call *wait_reply(uint16_t lcore)
 {
-	struct cp_call *c = NULL;
+	struct ctl_call *c = NULL;
 
 	for (int i = 0; i < 4000 && c == NULL; i++) {
-		if (cp_replies(cp, lcore, &c, 1) == 0) {
+		if (ctl_replies(g_ctl, lcore, &c, 1) == 0) {
 			c = NULL;
 			sleep_ms(1);
 		}
@@ -485,16 +489,16 @@ static void test_threaded(void **state)
 	fresh_dir();
 	struct cp_config cfg = config(50, 50);
 	struct cp *cp = cp_start(&cfg);
-	struct cp_call *c;
+	struct ctl_call *c;
 
 	assert_non_null(cp);
 	unsigned w0 = atomic_load(&g_wakes);
 	c = mkcall(API_OP_CREATE_STREAM, "{\"StreamName\":\"t1\",\"ShardCount\":2}");
-	assert_int_equal(cp_post(cp, c), 0);
-	c = wait_reply(cp, 1);
+	assert_int_equal(ctl_post(g_ctl, c), 0);
+	c = wait_reply(1);
 	assert_int_equal(c->status, 200);
 	assert_int_equal(c->cookie, 42);
-	cp_call_free(c);
+	ctl_call_free(c);
 	assert_true(atomic_load(&g_wakes) > w0);
 
 	/* the thread runs the timer while idle */
@@ -503,29 +507,35 @@ static void test_threaded(void **state)
 		c = mkcall(API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"t1\"}");
 		c->lcore = (uint16_t)(i % 2);
 		c->cookie = (uint64_t)i;
-		assert_int_equal(cp_post(cp, c), 0);
+		assert_int_equal(ctl_post(g_ctl, c), 0);
 	}
 	for (int i = 0; i < 8; i++) {
-		c = wait_reply(cp, (uint16_t)(i % 2));
+		c = wait_reply((uint16_t)(i % 2));
 		assert_int_equal(c->status, 200);
 		assert_non_null(memmem(c->resp, c->resp_len, "\"ACTIVE\"", 8));
-		cp_call_free(c);
+		ctl_call_free(c);
 	}
 	c = mkcall(API_OP_LIST_STREAMS, "{}");
 	c->lcore = 7;
-	assert_int_equal(cp_post(cp, c), -EINVAL);
-	cp_call_free(c);
-	/* posted calls are answered before cp_stop returns (and then freed) */
+	assert_int_equal(ctl_post(g_ctl, c), -EINVAL);
+	ctl_call_free(c);
+	/* posted calls are answered before cp_stop returns; the answer stays
+	 * in the dataplane's queue (ctl_destroy would free it) */
 	c = mkcall(API_OP_LIST_STREAMS, "{}");
-	assert_int_equal(cp_post(cp, c), 0);
+	assert_int_equal(ctl_post(g_ctl, c), 0);
 	cp_stop(cp);
+	c = NULL;
+	assert_int_equal(ctl_replies(g_ctl, 1, &c, 1), 1);
+	assert_int_equal(c->status, 200);
+	ctl_call_free(c);
 	rm_dir();
 }
 
-/* Reply credits: an lcore that does not collect its answers can have at most
- * CP_LCORE_CREDITS calls out; more are refused (-ENOBUFS: the io lcore then
- * answers LimitExceededException) instead of the control thread waiting on
- * a full reply ring, which stalled every other lcore's calls. */
+/* Reply credits through the real control thread: an lcore that does not
+ * collect its answers can have at most CTL_LCORE_CREDITS calls out; more are
+ * refused (-ENOBUFS: the io lcore then answers LimitExceededException)
+ * instead of the control thread waiting on a full reply ring, which stalled
+ * every other lcore's calls. */
 static void test_reply_credits(void **state)
 {
 	(void)state;
@@ -533,47 +543,45 @@ static void test_reply_credits(void **state)
 	struct cp_config cfg = config(0, 0);
 	struct cp *cp = cp_start(&cfg);
 	assert_non_null(cp);
-	struct cp_call *c;
+	struct ctl_call *c;
 	/* Lcore 1 posts and collects nothing. A full request ring (the control
 	 * thread is behind) is retried; the credits are what must refuse. */
-	for (uint32_t i = 0; i < CP_LCORE_CREDITS; i++) {
+	for (uint32_t i = 0; i < CTL_LCORE_CREDITS; i++) {
 		c = mkcall(API_OP_LIST_STREAMS, "{}");
 		int rc;
-		for (int t = 0; (rc = cp_post(cp, c)) == -ENOBUFS && t < 5000; t++)
+		for (int t = 0; (rc = ctl_post(g_ctl, c)) == -ENOBUFS && t < 5000; t++)
 			sleep_ms(1);
 		assert_int_equal(rc, 0);
 	}
-	/* Every one is answered: the reply ring holds them all. */
-	for (int t = 0; t < 5000 && rte_ring_count(cp->rep[1]) < CP_LCORE_CREDITS; t++)
-		sleep_ms(1);
-	assert_int_equal(rte_ring_count(cp->rep[1]), CP_LCORE_CREDITS);
-	/* One more for lcore 1 is refused, even with the request ring empty. */
+	/* One more for lcore 1 is refused. */
 	c = mkcall(API_OP_LIST_STREAMS, "{}");
-	assert_int_equal(cp_post(cp, c), -ENOBUFS);
-	/* Other lcores are served meanwhile. */
-	struct cp_call *o = mkcall(API_OP_LIST_STREAMS, "{}");
+	assert_int_equal(ctl_post(g_ctl, c), -ENOBUFS);
+	/* Other lcores are served meanwhile: the control thread answers in
+	 * order, so lcore 0's answer also means every one of lcore 1's calls
+	 * was answered without waiting for room. */
+	struct ctl_call *o = mkcall(API_OP_LIST_STREAMS, "{}");
 	o->lcore = 0;
-	assert_int_equal(cp_post(cp, o), 0);
-	o = wait_reply(cp, 0);
+	assert_int_equal(ctl_post(g_ctl, o), 0);
+	o = wait_reply(0);
 	assert_int_equal(o->status, 200);
-	cp_call_free(o);
+	ctl_call_free(o);
 	/* Collecting one answer returns a credit. */
-	struct cp_call *got;
-	assert_int_equal(cp_replies(cp, 1, &got, 1), 1);
-	cp_call_free(got);
-	assert_int_equal(cp_post(cp, c), 0);
+	struct ctl_call *got;
+	assert_int_equal(ctl_replies(g_ctl, 1, &got, 1), 1);
+	ctl_call_free(got);
+	assert_int_equal(ctl_post(g_ctl, c), 0);
 	/* Collect everything (the last one is answered shortly). */
 	uint32_t n = 0;
-	for (int t = 0; t < 5000 && n < CP_LCORE_CREDITS; t++) {
-		unsigned k = cp_replies(cp, 1, &got, 1);
+	for (int t = 0; t < 5000 && n < CTL_LCORE_CREDITS; t++) {
+		unsigned k = ctl_replies(g_ctl, 1, &got, 1);
 		if (k == 0) {
 			sleep_ms(1);
 			continue;
 		}
-		cp_call_free(got);
+		ctl_call_free(got);
 		n++;
 	}
-	assert_int_equal(n, CP_LCORE_CREDITS);
+	assert_int_equal(n, CTL_LCORE_CREDITS);
 	cp_stop(cp);
 	rm_dir();
 }
@@ -598,7 +606,18 @@ int main(void)
 		return 77;
 	}
 	g_out = malloc(OUT_CAP);
+	/* The dataplane's queue and publication point, as sluiced makes them:
+	 * every control plane a test opens shares them (readers: 2 io lcores
+	 * and one log lcore, none online, so publishing never waits). */
+	g_ctl = ctl_create(2, wake, NULL);
+	g_routes = route_rcu_create(3);
+	if (!g_out || !g_ctl || !g_routes) {
+		fprintf(stderr, "set-up failed\n");
+		return 1;
+	}
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	ctl_destroy(g_ctl);
+	route_rcu_free(g_routes);
 	free(g_out);
 	rte_eal_cleanup();
 	return rc;

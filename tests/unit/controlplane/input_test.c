@@ -25,10 +25,12 @@
 
 static char g_dir[256];
 static char *g_out, *g_body;
+static struct ctl_queue *g_ctl;	  /* cp_open needs them; calls run directly */
+static struct route_rcu *g_routes;
 
 static uint16_t run(struct cp *cp, enum api_op op, const char *body)
 {
-	struct cp_call *c = calloc(1, sizeof(*c));
+	struct ctl_call *c = calloc(1, sizeof(*c));
 	uint16_t st;
 
 	assert_non_null(c);
@@ -43,7 +45,7 @@ static uint16_t run(struct cp *cp, enum api_op op, const char *body)
 	assert_true(c->resp_len < OUT_CAP);
 	memcpy(g_out, c->resp, c->resp_len);
 	g_out[c->resp_len] = '\0';
-	cp_call_free(c);
+	ctl_call_free(c);
 	return st;
 }
 
@@ -91,7 +93,7 @@ static struct cp *open_cp(bool rate_limits)
 {
 	struct cp_config cfg = {
 		.data_dir = g_dir, .account_id = ACCT, .shard_limit = 60, .stream_limit = 50,
-		.n_lcores = 2, .ctl_rate_limits = rate_limits,
+		.ctl = g_ctl, .routes = g_routes, .ctl_rate_limits = rate_limits,
 	};
 	struct cp *cp;
 
@@ -317,11 +319,19 @@ int main(void)
 		fprintf(stderr, "rte_eal_init failed: cannot run here\n");
 		return 77;
 	}
+	g_ctl = ctl_create(2, NULL, NULL);
+	g_routes = route_rcu_create(1);
+	if (!g_ctl || !g_routes) {
+		fprintf(stderr, "ctl_create / route_rcu_create failed\n");
+		return 1;
+	}
 	g_out = malloc(OUT_CAP);
 	g_body = malloc(BODY_CAP);
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(g_out);
 	free(g_body);
+	ctl_destroy(g_ctl);
+	route_rcu_free(g_routes);
 	rte_eal_cleanup();
 	return rc;
 }

@@ -33,6 +33,10 @@ static char g_dir[256];
 static char *g_out;
 #define OUT_CAP (4u << 20)
 
+/* Created in main, shared by every test (see there). */
+static struct ctl_queue *g_ctl;
+static struct route_rcu *g_routes;
+
 /* fake seal hook */
 static struct cp *g_cp;
 static const char *g_stream = "s";
@@ -47,8 +51,8 @@ static int fake_seal(void *arg, uint64_t stream_id, uint32_t idx, cp_u128 *last)
 	g_seals++;
 	if (g_check) {
 		/* Called after the table that closes the shard is in use. */
-		const struct cp_route *rt = cp_route_get(g_cp);
-		const struct cp_route_stream *s = cp_route_find(rt, g_stream, strlen(g_stream));
+		const struct route_table *rt = route_get(g_routes);
+		const struct route_stream *s = route_stream_find(rt, g_stream, strlen(g_stream));
 		assert_non_null(s);
 		assert_true(idx < s->n_shards);
 		assert_false(s->shards[idx].open);
@@ -63,7 +67,8 @@ static struct cp_config config(uint32_t create_ms, bool seal)
 {
 	return (struct cp_config){
 		.data_dir = g_dir, .account_id = ACCT, .create_delay_ms = create_ms,
-		.delete_delay_ms = 0, .shard_limit = 60, .stream_limit = 50, .n_lcores = 2,
+		.delete_delay_ms = 0, .shard_limit = 60, .stream_limit = 50,
+		.ctl = g_ctl, .routes = g_routes,
 		.seal = seal ? fake_seal : NULL,
 	};
 }
@@ -79,7 +84,7 @@ static struct cp *open_cfg(struct cp_config cfg)
 
 static uint16_t run(struct cp *cp, enum api_op op, const char *body)
 {
-	struct cp_call *c = calloc(1, sizeof(*c));
+	struct ctl_call *c = calloc(1, sizeof(*c));
 	uint16_t st;
 
 	c->op = op;
@@ -93,7 +98,7 @@ static uint16_t run(struct cp *cp, enum api_op op, const char *body)
 	assert_true(c->resp_len < OUT_CAP);
 	memcpy(g_out, c->resp, c->resp_len);
 	g_out[c->resp_len] = '\0';
-	cp_call_free(c);
+	ctl_call_free(c);
 	return st;
 }
 
@@ -148,39 +153,39 @@ static void seq_dec(uint32_t idx, uint64_t counter, char out[64])
 
 /* The routing table: open shards partition [0, 2^128-1] exactly; closed
  * shards are present with lineage; shards[i].index == i. */
-static const struct cp_route_stream *check_route(struct cp *cp, const char *name,
+static const struct route_stream *check_route(const char *name,
 						 uint32_t n_shards, uint32_t n_open)
 {
-	const struct cp_route_stream *s = cp_route_find(cp_route_get(cp), name, strlen(name));
+	const struct route_stream *s = route_stream_find(route_get(g_routes), name, strlen(name));
 	cp_u128 next = 0;
 
 	assert_non_null(s);
 	assert_int_equal(s->n_shards, n_shards);
 	assert_int_equal(s->n_open, n_open);
 	for (uint32_t i = 0; i < s->n_open; i++) {
-		const struct cp_route_shard *sh = &s->shards[s->open_by_hash[i]];
+		const struct route_shard *sh = &s->shards[s->open_by_hash[i]];
 		assert_true(sh->open);
 		assert_true(sh->hash_start == next);
 		assert_true(sh->hash_end >= sh->hash_start);
 		assert_true(sh->ending_seq == 0);
 		assert_int_equal(sh->n_children, 0);
-		assert_true(cp_route_shard_for(s, sh->hash_start) == sh);
-		assert_true(cp_route_shard_for(s, sh->hash_end) == sh);
+		assert_true(route_shard_for(s, sh->hash_start) == sh);
+		assert_true(route_shard_for(s, sh->hash_end) == sh);
 		next = sh->hash_end + 1;
 	}
 	assert_true(next == 0); /* wrapped: the last one ends at 2^128-1 */
 	for (uint32_t i = 0; i < s->n_shards; i++) {
-		const struct cp_route_shard *p = &s->shards[i];
+		const struct route_shard *p = &s->shards[i];
 		assert_int_equal(p->index, i);
 		if (p->open)
 			continue;
-		assert_true(p->n_children >= 1 && p->n_children <= CP_ROUTE_CHILDREN_MAX);
+		assert_true(p->n_children >= 1 && p->n_children <= ROUTE_CHILDREN_MAX);
 		if (p->ending_seq != 0) { /* 0: not sealed yet */
 			assert_true(p->ending_seq >= st_seq_make(i, 1));
 			assert_int_equal(st_seq_shard(p->ending_seq), i);
 		}
 		for (uint32_t k = 0; k < p->n_children; k++) {
-			const struct cp_route_shard *c = &s->shards[p->children[k]];
+			const struct route_shard *c = &s->shards[p->children[k]];
 			assert_true(c->index > i);
 			assert_false(c->hash_end < p->hash_start || c->hash_start > p->hash_end);
 			assert_true(k == 0 || c->hash_start > s->shards[p->children[k - 1]].hash_start);
@@ -225,15 +230,15 @@ static void test_split(void **state)
 	OK(cp, API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}");
 	HAS("\"OpenShardCount\":3,");
 
-	const struct cp_route_stream *s = check_route(cp, "s", 4, 3);
+	const struct route_stream *s = check_route("s", 4, 3);
 	assert_false(s->shards[0].open);
 	assert_true(s->shards[0].ending_seq == st_seq_make(0, 40));
 	assert_int_equal(s->shards[0].n_children, 2);
 	assert_int_equal(s->shards[0].children[0], 2);
 	assert_int_equal(s->shards[0].children[1], 3);
 	assert_int_equal(s->shards[2].parent, 0);
-	assert_int_equal(s->shards[2].adjacent_parent, CP_ROUTE_NONE);
-	assert_int_equal(s->shards[1].parent, CP_ROUTE_NONE);
+	assert_int_equal(s->shards[2].adjacent_parent, ROUTE_NONE);
+	assert_int_equal(s->shards[1].parent, ROUTE_NONE);
 	/* children's numbers start above every parent's */
 	assert_true(st_seq_make(2, 1) > s->shards[0].ending_seq);
 
@@ -241,7 +246,7 @@ static void test_split(void **state)
 	OK(cp, API_OP_SPLIT_SHARD, "{\"StreamARN\":\"arn:aws:kinesis:us-east-1:" ACCT ":stream/s\","
 				   "\"ShardToSplit\":\"3\",\"NewStartingHashKey\":"
 				   "\"170141183460469231731687303715884105726\"}");
-	s = check_route(cp, "s", 6, 4);
+	s = check_route("s", 6, 4);
 	assert_true(s->shards[5].hash_start + 1 == s->shards[5].hash_end);
 	cp_stop(cp);
 	rm_dir();
@@ -340,7 +345,7 @@ static void test_merge(void **state)
 	/* EndingSequenceNumber == StartingSequenceNumber for an empty parent */
 	HAS("\"StartingSequenceNumber\":\"79228162514264337593543950337\","
 	    "\"EndingSequenceNumber\":\"79228162514264337593543950337\"");
-	const struct cp_route_stream *s = check_route(cp, "s", 4, 2);
+	const struct route_stream *s = check_route("s", 4, 2);
 	assert_int_equal(s->shards[0].n_children, 1);
 	assert_int_equal(s->shards[1].n_children, 1);
 	assert_int_equal(s->shards[1].children[0], 3);
@@ -353,7 +358,7 @@ static void test_merge(void **state)
 		   "or splitting.");
 	OK(cp, API_OP_MERGE_SHARDS, "{\"StreamName\":\"s\",\"ShardToMerge\":\"shardId-000000000003\","
 				    "\"AdjacentShardToMerge\":\"shardId-000000000002\"}");
-	check_route(cp, "s", 5, 1);
+	check_route("s", 5, 1);
 	cp_stop(cp);
 	rm_dir();
 }
@@ -372,14 +377,14 @@ static void test_update_shard_count(void **state)
 	assert_string_equal(g_out, "{\"StreamName\":\"s\",\"CurrentShardCount\":4,"
 				   "\"TargetShardCount\":8,\"StreamARN\":\"arn:aws:kinesis:"
 				   "us-east-1:" ACCT ":stream/s\"}");
-	const struct cp_route_stream *s = check_route(cp, "s", 12, 8);
+	const struct route_stream *s = check_route("s", 12, 8);
 	char a[CP_HASH_CAP], b[CP_HASH_CAP];
 	for (uint32_t j = 0; j < 8; j++) {
-		const struct cp_route_shard *c = &s->shards[4 + j];
+		const struct route_shard *c = &s->shards[4 + j];
 		cp_hash_range(j, 8, a, b);
 		assert_true(c->open);
 		assert_int_equal(c->parent, j / 2); /* each old shard split in two */
-		assert_int_equal(c->adjacent_parent, CP_ROUTE_NONE);
+		assert_int_equal(c->adjacent_parent, ROUTE_NONE);
 	}
 	for (uint32_t i = 0; i < 4; i++) {
 		assert_int_equal(s->shards[i].n_children, 2);
@@ -393,7 +398,7 @@ static void test_update_shard_count(void **state)
 	OK(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":4,"
 					  "\"ScalingType\":\"UNIFORM_SCALING\"}");
 	HAS("\"CurrentShardCount\":8,\"TargetShardCount\":4");
-	s = check_route(cp, "s", 16, 4);
+	s = check_route("s", 16, 4);
 	for (uint32_t j = 0; j < 4; j++) {
 		assert_int_equal(s->shards[12 + j].parent, 4 + 2 * j);
 		assert_int_equal(s->shards[12 + j].adjacent_parent, 5 + 2 * j);
@@ -404,10 +409,10 @@ static void test_update_shard_count(void **state)
 	/* 4 -> 3 -> 5 (non-multiples) keep the partition exact */
 	OK(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":3,"
 					  "\"ScalingType\":\"UNIFORM_SCALING\"}");
-	check_route(cp, "s", 19, 3);
+	check_route("s", 19, 3);
 	OK(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":5,"
 					  "\"ScalingType\":\"UNIFORM_SCALING\"}");
-	check_route(cp, "s", 24, 5);
+	check_route("s", 24, 5);
 
 	expect_err(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":11,"
 		   "\"ScalingType\":\"UNIFORM_SCALING\"}", "LimitExceededException",
@@ -439,7 +444,7 @@ static void test_update_shard_count(void **state)
 	/* same count: answered, nothing changes */
 	OK(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":5,"
 					  "\"ScalingType\":\"UNIFORM_SCALING\"}");
-	check_route(cp, "s", 24, 5);
+	check_route("s", 24, 5);
 	cp_stop(cp);
 	rm_dir();
 }
@@ -455,7 +460,7 @@ static void test_scalings_per_day(void **state)
 		OK(cp, API_OP_UPDATE_SHARD_COUNT, i % 2 == 0
 		   ? "{\"StreamName\":\"s\",\"TargetShardCount\":2,\"ScalingType\":\"UNIFORM_SCALING\"}"
 		   : "{\"StreamName\":\"s\",\"TargetShardCount\":1,\"ScalingType\":\"UNIFORM_SCALING\"}");
-	check_route(cp, "s", 16, 1);
+	check_route("s", 16, 1);
 	expect_err(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":2,"
 		   "\"ScalingType\":\"UNIFORM_SCALING\"}", "LimitExceededException",
 		   "UpdateShardCount cannot be called more than 10 times in a rolling 24-hour "
@@ -501,7 +506,7 @@ static void test_updating_and_restart(void **state)
 		   "\"ScalingType\":\"UNIFORM_SCALING\"}", "ResourceInUseException",
 		   "Stream s under account " ACCT " not ACTIVE, instead in state UPDATING");
 	/* still routable while UPDATING, parent closed, not sealed yet */
-	const struct cp_route_stream *s = check_route(cp, "s", 4, 3);
+	const struct route_stream *s = check_route("s", 4, 3);
 	(void)s;
 	OK(cp, API_OP_DESCRIBE_STREAM, "{\"StreamName\":\"s\"}");
 	HASNT("EndingSequenceNumber");
@@ -619,7 +624,7 @@ static void test_settings(void **state)
 	assert_string_equal(g_out, "{}");
 	OK(cp, API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}");
 	HAS("\"MaxRecordSizeInKiB\":10240");
-	const struct cp_route_stream *s = check_route(cp, "s", 1, 1);
+	const struct route_stream *s = check_route("s", 1, 1);
 	assert_int_equal(s->max_record_bytes, 10240u * 1024u);
 
 	/* UpdateStreamWarmThroughput: on-demand streams only */
@@ -896,7 +901,7 @@ static void test_migrate_v1(void **state)
 	struct cp *cp = open_cfg(config(0, false));
 	OK(cp, API_OP_SPLIT_SHARD, "{\"StreamName\":\"old\",\"ShardToSplit\":\"0\","
 				   "\"NewStartingHashKey\":\"" HALF "\"}");
-	check_route(cp, "old", 3, 2);
+	check_route("old", 3, 2);
 	OK(cp, API_OP_LIST_SHARDS, "{\"StreamName\":\"old\",\"ShardFilter\":"
 				   "{\"Type\":\"AT_TRIM_HORIZON\"}}");
 	assert_int_equal(count("\"ShardId\""), 1);
@@ -928,7 +933,18 @@ int main(void)
 		return 77;
 	}
 	g_out = malloc(OUT_CAP);
+	/* The dataplane's queue and publication point, as sluiced makes them:
+	 * every control plane a test opens shares them (readers: 2 io lcores
+	 * and one log lcore, none online, so publishing never waits). */
+	g_ctl = ctl_create(2, NULL, NULL);
+	g_routes = route_rcu_create(3);
+	if (!g_out || !g_ctl || !g_routes) {
+		fprintf(stderr, "set-up failed\n");
+		return 1;
+	}
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	ctl_destroy(g_ctl);
+	route_rcu_free(g_routes);
 	free(g_out);
 	rte_eal_cleanup();
 	return rc;

@@ -163,10 +163,14 @@ static void test_failing_journal(void **state)
 	assert_non_null(g_sh.kr);
 	uint32_t ver;
 	assert_int_equal(kr_stream_key_new(g_sh.kr, STREAM, NULL, &ver), 0);
+	g_sh.routes = route_rcu_create(2); /* io lcore 0, log lcore 0 */
+	assert_non_null(g_sh.routes);
+	g_sh.ctl = ctl_create(1, NULL, NULL);
+	assert_non_null(g_sh.ctl);
 	struct cp_config cc = { .data_dir = g_dir, .account_id = "000000000000",
-				.n_lcores = 1, .n_log_lcores = 1 };
-	g_sh.cp = cp_start(&cc);
-	assert_non_null(g_sh.cp);
+				.n_log_lcores = 1, .ctl = g_sh.ctl, .routes = g_sh.routes };
+	struct cp *cp = cp_start(&cc);
+	assert_non_null(cp);
 	g_sh.cfg = &g_cfg;
 	g_sh.n_io = 1;
 	g_sh.n_log = 1;
@@ -223,7 +227,9 @@ static void test_failing_journal(void **state)
 	assert_int_equal(pthread_join(lt, &ret), 0);
 	assert_true((intptr_t)ret < 0);
 	log_lcore_fini(&g_lg);
-	cp_stop(g_sh.cp);
+	cp_stop(cp);
+	ctl_destroy(g_sh.ctl);
+	route_rcu_free(g_sh.routes);
 	kr_close(g_sh.kr);
 	char cmd[200];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);

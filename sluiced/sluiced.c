@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* sluiced: start-up, wiring and shutdown. Everything here runs once. */
+/* sluiced: start-up, wiring and shutdown. Everything here runs once.
+ *
+ * This is the one place that knows both the control plane and the
+ * dataplane: it creates the dataplane's control queue (dataplane/ctl) and
+ * routing publication point (dataplane/route), hands them to the control
+ * plane (cp_start) and to the lcores (struct sl_shared), and tears them down
+ * after both have stopped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,14 +29,17 @@
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "dataplane/core/core.h"
+#include "dataplane/ctl/ctl.h"
 #include "dataplane/core/dp_internal.h"
 #include "dataplane/core/eal.h"
 #include "dataplane/net/dpdk/dpdk.h"
+#include "dataplane/route/route.h"
 
 static struct sl_shared g_sh;
 static struct lcore_ctx *g_lcs;
 static uint32_t g_nlcs;
 static struct log_ctx *g_logs;
+static struct cp *g_cp; /* the control plane: only sluiced holds it */
 
 static void on_signal(int sig)
 {
@@ -162,7 +171,7 @@ static int load_iter_key(const char *dir, uint8_t key[32])
 static int64_t retention_of(void *arg, uint64_t stream_id)
 {
 	struct sl_shared *sh = arg;
-	const struct cp_route *rt = cp_route_get(sh->cp);
+	const struct route_table *rt = route_get(sh->routes);
 	for (uint32_t i = 0; i < rt->n_streams; i++)
 		if (rt->streams[i].id == stream_id)
 			return (int64_t)rt->streams[i].retention_hours * 3600 * 1000;
@@ -310,6 +319,17 @@ static int run(const struct sl_config *cfg)
 	g_sh.lcs = g_lcs;
 	g_sh.logs = g_logs;
 	g_sh.retention_of = retention_of;
+	/* Routing readers: io lcores 0..n-1, then log lcores n..n+m-1. */
+	g_sh.routes = route_rcu_create(g_nlcs + cfg->log_cores);
+	if (!g_sh.routes) {
+		SL_ERR("routing table: %s", strerror(errno));
+		return 1;
+	}
+	g_sh.ctl = ctl_create((uint16_t)g_nlcs, lcore_wake_cb, g_lcs);
+	if (!g_sh.ctl) {
+		SL_ERR("control request queue: %s", strerror(errno));
+		return 1;
+	}
 	struct cp_config cc = {
 		.data_dir = cfg->data_dir,
 		.account_id = cfg->account_id,
@@ -317,17 +337,16 @@ static int run(const struct sl_config *cfg)
 		.delete_delay_ms = cfg->delete_delay_ms,
 		.shard_limit = cfg->shard_limit,
 		.stream_limit = cfg->stream_limit,
-		.n_lcores = (uint16_t)g_nlcs,
 		.n_log_lcores = (uint16_t)cfg->log_cores,
-		.wake = lcore_wake_cb,
-		.wake_arg = g_lcs,
+		.ctl = g_sh.ctl,
+		.routes = g_sh.routes,
 		.ctl_rate_limits = strcmp(cfg->quota_mode, "off") != 0,
 		.seal = log_lcore_seal,
 		.seal_arg = &g_sh,
 		.kr = g_sh.kr,
 	};
-	g_sh.cp = cp_start(&cc);
-	if (!g_sh.cp) {
+	g_cp = cp_start(&cc);
+	if (!g_cp) {
 		SL_ERR("control plane failed to start: %s", strerror(errno));
 		return 1;
 	}
@@ -383,10 +402,13 @@ static int run(const struct sl_config *cfg)
 	unlink(addr_path);
 	for (uint32_t i = 0; i < cfg->log_cores; i++)
 		log_lcore_fini(&g_logs[i]);
-	cp_stop(g_sh.cp);
+	cp_stop(g_cp);
 	kr_close(g_sh.kr); /* after every reader (log lcores) is gone */
 	for (uint32_t k = 0; k < g_nlcs; k++)
 		lcore_fini(&g_lcs[k]);
+	/* Every poster, reader and the answerer are gone. */
+	ctl_destroy(g_sh.ctl);
+	route_rcu_free(g_sh.routes);
 	free(g_lcs);
 	free(g_logs);
 	sigv4_keyring_free(kr);

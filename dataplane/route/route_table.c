@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The routing snapshot's read side and its publication: lookups the io and
+ * log lcores run on the hot path, and the pointer swap + quiescent-state RCU
+ * (rte_rcu_qsbr) through which the control thread replaces a snapshot
+ * without readers taking a lock or writing shared memory. The snapshot is
+ * built elsewhere (controlplane/cp_route.c) and handed over by
+ * route_publish; from then on this file owns it and frees it once no reader
+ * can hold it. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_rcu_qsbr.h>
+
+#include "common/bug.h"
+#include "dataplane/route/route.h"
+
+struct route_rcu {
+	/* Release store in route_publish pairs with the acquire load in
+	 * route_get: a reader sees a fully built snapshot. */
+	_Atomic(struct route_table *) cur;
+	struct rte_rcu_qsbr *qs;
+	uint32_t n_readers;
+	struct {
+		struct route_table *rt;
+		uint64_t token; /* rte_rcu_qsbr_start after it was replaced */
+	} retired[ROUTE_RETIRED_MAX];
+	uint32_t n_retired;
+};
+
+void route_table_free(struct route_table *rt)
+{
+	if (!rt)
+		return;
+	for (uint32_t i = 0; i < rt->n_streams; i++) {
+		free(rt->streams[i].shards);
+		free(rt->streams[i].open_by_hash);
+	}
+	free(rt->streams);
+	free(rt->consumers);
+	free(rt);
+}
+
+struct route_rcu *route_rcu_create(uint32_t n_readers)
+{
+	if (n_readers == 0 || n_readers > ROUTE_READERS_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct route_rcu *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	size_t sz = rte_rcu_qsbr_get_memsize(n_readers);
+	r->qs = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sz, RTE_CACHE_LINE_SIZE));
+	if (!r->qs || rte_rcu_qsbr_init(r->qs, n_readers) != 0) {
+		free(r->qs);
+		free(r);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Registered but offline: a reader that never comes online (tests
+	 * without lcores) never holds a writer up. */
+	for (uint32_t i = 0; i < n_readers; i++) {
+		int rc = rte_rcu_qsbr_thread_register(r->qs, i);
+		BUG_ON(rc != 0); /* i < n_readers: cannot fail */
+	}
+	r->n_readers = n_readers;
+	atomic_init(&r->cur, NULL);
+	return r;
+}
+
+void route_rcu_free(struct route_rcu *r)
+{
+	if (!r)
+		return;
+	for (uint32_t i = 0; i < r->n_retired; i++)
+		route_table_free(r->retired[i].rt);
+	r->n_retired = 0;
+	route_table_free(atomic_load(&r->cur));
+	free(r->qs);
+	free(r);
+}
+
+const struct route_table *route_get(const struct route_rcu *r)
+{
+	/* Pairs with the release half of the exchange in route_publish. */
+	return atomic_load_explicit(&r->cur, memory_order_acquire);
+}
+
+void route_quiescent(struct route_rcu *r, uint16_t reader)
+{
+	DBG_BUG_ON(reader >= r->n_readers);
+	rte_rcu_qsbr_quiescent(r->qs, reader);
+}
+
+void route_reader(struct route_rcu *r, uint16_t reader, bool online)
+{
+	BUG_ON(reader >= r->n_readers);
+	if (online)
+		rte_rcu_qsbr_thread_online(r->qs, reader);
+	else
+		rte_rcu_qsbr_thread_offline(r->qs, reader);
+}
+
+void route_reclaim(struct route_rcu *r, bool wait)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < r->n_retired; i++) {
+		if (rte_rcu_qsbr_check(r->qs, r->retired[i].token, wait) == 1)
+			route_table_free(r->retired[i].rt);
+		else
+			r->retired[keep++] = r->retired[i];
+	}
+	r->n_retired = keep;
+}
+
+void route_publish(struct route_rcu *r, struct route_table *rt)
+{
+	BUG_ON(rt == NULL);
+	if (r->n_retired == ROUTE_RETIRED_MAX)
+		route_reclaim(r, true); /* bounded: wait for the readers */
+	/* Release pairs with the acquire load in route_get. */
+	struct route_table *old = atomic_exchange_explicit(&r->cur, rt, memory_order_acq_rel);
+	if (old) {
+		r->retired[r->n_retired].rt = old;
+		r->retired[r->n_retired].token = rte_rcu_qsbr_start(r->qs);
+		r->n_retired++;
+	}
+}
+
+void route_synchronize(struct route_rcu *r)
+{
+	/* The token is taken after the swap (acq_rel exchange in
+	 * route_publish): a reader reports quiescent after it has dropped
+	 * every pointer it loaded before the swap, so it can no longer route
+	 * to a closed shard. */
+	uint64_t token = rte_rcu_qsbr_start(r->qs);
+	rte_rcu_qsbr_check(r->qs, token, true);
+	route_reclaim(r, false);
+}
+
+const struct route_stream *route_stream_find(const struct route_table *rt, const char *name,
+					     size_t len)
+{
+	uint32_t lo = 0, hi = rt->n_streams;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const char *n = rt->streams[mid].name;
+		int c = strncmp(n, name, len);
+		if (c == 0 && n[len] != 0)
+			c = 1; /* n is longer: sorts after */
+		if (c == 0)
+			return &rt->streams[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct route_shard *route_shard_for(const struct route_stream *s, route_u128 h)
+{
+	/* Last open shard whose start <= h. */
+	uint32_t lo = 0, hi = s->n_open;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (s->shards[s->open_by_hash[mid]].hash_start <= h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct route_shard *sh = &s->shards[s->open_by_hash[lo - 1]];
+	return h <= sh->hash_end ? sh : NULL;
+}
+
+const struct route_consumer *route_consumer_find(const struct route_table *rt,
+						 const char *arn, size_t len)
+{
+	uint32_t lo = 0, hi = rt->n_consumers;
+
+	if (len >= ROUTE_CONSUMER_ARN_CAP)
+		return NULL;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const char *a = rt->consumers[mid].arn;
+		size_t alen = strnlen(a, ROUTE_CONSUMER_ARN_CAP);
+		/* memcmp, then length: strcmp order, and a NUL inside the
+		 * request's bytes can never match */
+		int c = memcmp(a, arn, alen < len ? alen : len);
+		if (c == 0)
+			c = (alen > len) - (alen < len);
+		if (c == 0)
+			return &rt->consumers[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
