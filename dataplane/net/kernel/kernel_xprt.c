@@ -10,6 +10,11 @@
  * the buffer back to the ring at once, so the ring never runs dry for long
  * and no connection pins receive memory.
  *
+ * Back-pressure (rx_pause): the multishot recv is cancelled and not re-armed
+ * until the connection layer resumes; the kernel's socket buffer then fills
+ * and TCP closes the window. Completions already queued before the cancel
+ * are still delivered (bounded by the buffer ring: KX_NBUFS x KX_BUF_BYTES).
+ *
  * Slot lifetime: a connection slot is released (conn_released) only when no
  * operation on it is in flight: the multishot recv has ended (final CQE
  * without IORING_CQE_F_MORE) and no send is outstanding. Closing shuts the
@@ -52,6 +57,7 @@ enum kx_op {
 
 struct kx_conn {
 	bool recv_armed;
+	bool paused; /* rx_pause: the recv is cancelled / not re-armed */
 	bool send_inflight;
 	bool closing;
 };
@@ -241,27 +247,34 @@ static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cq
 		return;
 	}
 	int fd = cqe->res;
-	struct conn *c = conn_open(lc, fd, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?", peer[64];
+	uint16_t port = 0;
+	struct addr_key key;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		close(fd); /* already reset by the peer */
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(a6->sin6_port);
+		addr_key_ip6(&key, a6->sin6_addr.s6_addr);
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+		port = ntohs(a4->sin_port);
+		addr_key_ip4(&key, ntohl(a4->sin_addr.s_addr));
+	}
+	snprintf(peer, sizeof(peer), "%s:%u", ip, port);
+	struct conn *c = conn_open(lc, fd, 0, &key, peer);
 	if (!c) {
-		close(fd); /* table full or draining: the client sees a reset */
+		close(fd); /* refused (address limit, table full, draining): a reset */
 		return;
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		char ip[INET6_ADDRSTRLEN] = "?";
-		uint16_t port;
-		if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		} else {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		}
-		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, port);
-	}
 	kx_arm_recv(kx, c);
 }
 
@@ -284,11 +297,12 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 		io_uring_buf_ring_advance(kx->br, 1);
 	}
 	if (!k->closing) {
+		bool ended_by_us = cqe->res == -ECANCELED && k->paused; /* rx_pause */
 		if (cqe->res == 0) {
 			conn_on_eof(lc, c, 0);
-		} else if (cqe->res < 0 && cqe->res != -ENOBUFS) {
+		} else if (cqe->res < 0 && cqe->res != -ENOBUFS && !ended_by_us) {
 			conn_on_eof(lc, c, cqe->res);
-		} else if (!more && !k->closing) {
+		} else if (!more && !k->closing && !k->paused && !k->recv_armed) {
 			kx_arm_recv(kx, c); /* multishot ended (ENOBUFS or kernel choice) */
 		}
 	}
@@ -367,6 +381,26 @@ static void kx_send(struct lcore_ctx *lc, struct conn *c)
 	k->send_inflight = true;
 }
 
+static void kx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
+{
+	struct kx *kx = lc->xprt_priv;
+	struct kx_conn *k = &kx->kc[c->idx];
+	if (k->closing || k->paused == paused)
+		return;
+	k->paused = paused;
+	if (paused && k->recv_armed) {
+		/* Ends the multishot recv: its last completion (-ECANCELED, no
+		 * F_MORE) clears recv_armed and does not re-arm while paused. */
+		struct io_uring_sqe *sqe = kx_sqe(kx);
+		io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, c->idx), 0);
+		io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
+	} else if (!paused && !k->recv_armed) {
+		kx_arm_recv(kx, c);
+	}
+	/* else: resumed before the cancelled recv's last completion came:
+	 * kx_on_recv re-arms then. */
+}
+
 static void kx_close(struct lcore_ctx *lc, struct conn *c)
 {
 	struct kx *kx = lc->xprt_priv;
@@ -429,6 +463,7 @@ const struct xprt_ops kernel_xprt_ops = {
 	.init = kx_init,
 	.poll = kx_poll,
 	.send = kx_send,
+	.rx_pause = kx_rx_pause,
 	.close = kx_close,
 	.stop_accept = kx_stop_accept,
 	.wake = kx_wake,
