@@ -33,6 +33,29 @@ bool conn_rx_paused(const struct conn *c)
 	return c->rx_paused;
 }
 
+uint64_t conn_rx_backlog(const struct conn *c)
+{
+	return c->tls ? tls_conn_pending_in(c->tls) : 0;
+}
+
+bool conn_rx_bulk(const struct conn *c)
+{
+	/* During the handshake (small flights; failures close at once, and
+	 * reading everything the client sent lets the close be a FIN, not a
+	 * reset), over HTTP/2 (frames are consumed as they come), and for a
+	 * connection holding a large grant (a big request on its way: at most
+	 * --max-buffered-mib / 1 MiB of them, so what they take past their
+	 * room before pausing stays in proportion to the budget). */
+	if (c->state != CONN_OPEN || c->rx_paused || c->mem_blocked ||
+	    tls_conn_pending_in(c->tls) > 0)
+		return false;
+	if (c->proto == 0)
+		return true;
+	if (c->proto == 2)
+		return !h2_blocked(c);
+	return c->proto == 1 && c->in_cap - c->in_len >= CONN_RX_BULK_BYTES;
+}
+
 /* Nothing in flight: no request begun, none being answered, nothing unsent,
  * no HTTP/2 stream open. Only such a connection may be evicted. */
 static bool conn_busy(const struct conn *c)
@@ -655,7 +678,9 @@ static void conn_pick_proto(struct lcore_ctx *lc, struct conn *c)
 static bool conn_step_h2(struct lcore_ctx *lc, struct conn *c)
 {
 	uint32_t off = 0;
-	if (h2_unblock(lc, c) < 0)
+	/* Blocked: only conn_mem_kick (which dequeues first) retries, so a
+	 * connection is never both fed and queued. */
+	if (c->mem_blocked || h2_unblock(lc, c) < 0)
 		return false;
 	while (off < c->in_len && !c->mem_blocked && !c->close_after_send) {
 		uint32_t n = h2_frame_room(c, c->in + off, c->in_len - off);
@@ -719,14 +744,16 @@ static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
 		if (!c->proto && tls_conn_handshake_done(c->tls))
 			conn_pick_proto(lc, c);
 		if (c->state != CONN_OPEN || !c->proto)
-			return;
+			break;
 		bool room = c->proto == 2 ? conn_step_h2(lc, c) : conn_step_h1(lc, c);
-		if (c->state != CONN_OPEN)
-			return;
+		if (c->state != CONN_OPEN || c->proto == 2)
+			return; /* HTTP/2 closes itself in conn_step_h2 */
 		if (rc != 1 || !room)
 			break; /* TLS is empty, or nothing made room for more */
 	}
-	if (c->proto == 1 && c->peer_eof && !c->waiting_cp && !c->waiting_dp && !conn_unsent(c))
+	/* The peer is gone (also mid-handshake): nothing more can arrive. */
+	if (c->state == CONN_OPEN && c->peer_eof && !c->waiting_cp && !c->waiting_dp &&
+	    !conn_unsent(c))
 		conn_close(lc, c);
 }
 

@@ -300,7 +300,9 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (!st || st->ready || st->timed_out)
 		return 0;
 	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-		if (f->hd.type == NGHTTP2_HEADERS && (f->hd.flags & NGHTTP2_FLAG_END_HEADERS))
+		/* nghttp2 reports HEADERS once its whole block (CONTINUATIONs
+		 * included) is in. */
+		if (f->hd.type == NGHTTP2_HEADERS)
 			stream_headers_done(c, st);
 		return 0;
 	}

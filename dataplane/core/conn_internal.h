@@ -20,6 +20,8 @@
  * resumes when TLS drains below it. Above one TLS record (16 KiB + framing)
  * so TLS always has a whole record to decrypt when we resume. */
 #define CONN_RX_PAUSE_BYTES (64u << 10)
+/* See conn_rx_bulk: room that lets a transport read ahead without bound. */
+#define CONN_RX_BULK_BYTES (1u << 20)
 /* Safety net if a transport delivers far past the pause: what it may still
  * have in flight is bounded (kernel: its provided-buffer ring, 4 MiB per
  * lcore; DPDK: the 256 KiB receive window), so this is never reached by a

@@ -146,6 +146,13 @@ void conn_released(struct lcore_ctx *lc, struct conn *c);
 int conn_fd(const struct conn *c);
 /* The connection layer wants c's reading paused (see xprt_ops.rx_pause). */
 bool conn_rx_paused(const struct conn *c);
+/* c can take a large burst right now (a buffer with CONN_RX_BULK_BYTES of
+ * room, nothing waiting in TLS): a transport may then read ahead freely;
+ * otherwise it should read one buffer at a time, so what arrives before a
+ * pause is bounded per connection. */
+bool conn_rx_bulk(const struct conn *c);
+/* Ciphertext c has received but not yet taken (waiting inside TLS). */
+uint64_t conn_rx_backlog(const struct conn *c);
 const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len);
 
 /* --- the lcore --- */

@@ -10,10 +10,15 @@
  * the buffer back to the ring at once, so the ring never runs dry for long
  * and no connection pins receive memory.
  *
- * Back-pressure (rx_pause): the multishot recv is cancelled and not re-armed
- * until the connection layer resumes; the kernel's socket buffer then fills
- * and TCP closes the window. Completions already queued before the cancel
- * are still delivered (bounded by the buffer ring: KX_NBUFS x KX_BUF_BYTES).
+ * Back-pressure (rx_pause): the recv is cancelled and not re-armed until the
+ * connection layer resumes; the kernel's socket buffer then fills and TCP
+ * closes the window. A multishot recv can post many buffers in one go, all
+ * of which must then be kept; so once a connection could not take all it
+ * got (ciphertext left in TLS) its multishot recv is cancelled and it reads
+ * one buffer at a time (single-shot) until it can take bursts again
+ * (conn_rx_bulk: still in the handshake, HTTP/2 not waiting for memory, or
+ * a large request with room for it). What the first multishot had posted
+ * when the connection backed up is still kept (see dataplane/README.md).
  *
  * Slot lifetime: a connection slot is released (conn_released) only when no
  * operation on it is in flight: the multishot recv has ended (final CQE
@@ -57,7 +62,9 @@ enum kx_op {
 
 struct kx_conn {
 	bool recv_armed;
-	bool paused; /* rx_pause: the recv is cancelled / not re-armed */
+	bool multishot;	 /* the armed recv is multishot */
+	bool cancelling; /* a cancel of the armed recv was submitted */
+	bool paused;	 /* rx_pause: the recv is cancelled / not re-armed */
 	bool send_inflight;
 	bool closing;
 };
@@ -178,12 +185,31 @@ static void kx_arm_wake(struct kx *kx)
 
 static void kx_arm_recv(struct kx *kx, struct conn *c)
 {
+	struct kx_conn *k = &kx->kc[c->idx];
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	k->multishot = conn_rx_bulk(c);
+	if (k->multishot)
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	else
+		io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = KX_BGID;
 	io_uring_sqe_set_data64(sqe, KX_UD(KX_RECV, c->idx));
-	kx->kc[c->idx].recv_armed = true;
+	k->recv_armed = true;
+	k->cancelling = false;
+}
+
+/* Ends the armed recv early: its last completion (-ECANCELED, no F_MORE)
+ * clears recv_armed; kx_on_recv then re-arms unless paused. */
+static void kx_cancel_recv(struct kx *kx, struct conn *c)
+{
+	struct kx_conn *k = &kx->kc[c->idx];
+	if (!k->recv_armed || k->cancelling)
+		return;
+	struct io_uring_sqe *sqe = kx_sqe(kx);
+	io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, c->idx), 0);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
+	k->cancelling = true;
 }
 
 static int kx_init(struct lcore_ctx *lc)
@@ -283,8 +309,9 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 	struct conn *c = &lc->conns[KX_UD_IDX(cqe->user_data)];
 	struct kx_conn *k = &kx->kc[c->idx];
 	bool more = cqe->flags & IORING_CQE_F_MORE;
+	bool cancelled = !more && cqe->res == -ECANCELED && k->cancelling;
 	if (!more)
-		k->recv_armed = false;
+		k->recv_armed = k->cancelling = false;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		BUG_ON(bid >= KX_NBUFS);
@@ -297,13 +324,16 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 		io_uring_buf_ring_advance(kx->br, 1);
 	}
 	if (!k->closing) {
-		bool ended_by_us = cqe->res == -ECANCELED && k->paused; /* rx_pause */
 		if (cqe->res == 0) {
 			conn_on_eof(lc, c, 0);
-		} else if (cqe->res < 0 && cqe->res != -ENOBUFS && !ended_by_us) {
+		} else if (cqe->res < 0 && cqe->res != -ENOBUFS && !cancelled) {
 			conn_on_eof(lc, c, cqe->res);
 		} else if (!more && !k->closing && !k->paused && !k->recv_armed) {
-			kx_arm_recv(kx, c); /* multishot ended (ENOBUFS or kernel choice) */
+			kx_arm_recv(kx, c); /* single shot done, multishot ended or cancelled */
+		} else if (more && !k->closing && !conn_rx_bulk(c) && conn_rx_backlog(c)) {
+			/* c could not take all it got: no more bursts, one buffer
+			 * at a time from now on */
+			kx_cancel_recv(kx, c);
 		}
 	}
 	kx_maybe_release(lc, kx, c);
@@ -388,13 +418,9 @@ static void kx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 	if (k->closing || k->paused == paused)
 		return;
 	k->paused = paused;
-	if (paused && k->recv_armed) {
-		/* Ends the multishot recv: its last completion (-ECANCELED, no
-		 * F_MORE) clears recv_armed and does not re-arm while paused. */
-		struct io_uring_sqe *sqe = kx_sqe(kx);
-		io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, c->idx), 0);
-		io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
-	} else if (!paused && !k->recv_armed) {
+	if (paused) {
+		kx_cancel_recv(kx, c); /* its last completion does not re-arm */
+	} else if (!k->recv_armed) {
 		kx_arm_recv(kx, c);
 	}
 	/* else: resumed before the cancelled recv's last completion came:
