@@ -746,11 +746,13 @@ static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
 		if (c->state != CONN_OPEN || !c->proto)
 			break;
 		bool room = c->proto == 2 ? conn_step_h2(lc, c) : conn_step_h1(lc, c);
-		if (c->state != CONN_OPEN || c->proto == 2)
-			return; /* HTTP/2 closes itself in conn_step_h2 */
+		if (c->state != CONN_OPEN)
+			return;
 		if (rc != 1 || !room)
 			break; /* TLS is empty, or nothing made room for more */
 	}
+	if (c->proto == 2)
+		return; /* HTTP/2 closes itself in conn_step_h2 */
 	/* The peer is gone (also mid-handshake): nothing more can arrive. */
 	if (c->state == CONN_OPEN && c->peer_eof && !c->waiting_cp && !c->waiting_dp &&
 	    !conn_unsent(c))
