@@ -459,12 +459,12 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
 		      const char *id2)
 {
+	(void)lc;
 	st->answered = true;
 	st->resp = malloc(body_len ? body_len : 1);
 	if (!st->resp) {
 		nghttp2_submit_rst_stream(c->h2->sess, NGHTTP2_FLAG_NONE, st->id,
 					  NGHTTP2_INTERNAL_ERROR);
-		h2_flush(lc, c);
 		return;
 	}
 	memcpy(st->resp, body, body_len);
@@ -481,7 +481,8 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 	};
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
 	nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva), &prd);
-	h2_flush(lc, c);
+	/* Not flushed here: sending runs nghttp2 callbacks that may free
+	 * streams (h2_timers walks the list); callers flush. */
 }
 
 int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
@@ -645,7 +646,9 @@ static void h2_stream_timeout(struct lcore_ctx *lc, struct conn *c, struct h2_st
 void h2_timers(struct lcore_ctx *lc, struct conn *c)
 {
 	uint64_t limit_ms = lc->sh->cfg->request_timeout_ms;
-	/* At most H2_MAX_STREAMS open streams (SETTINGS), so the walk is bounded. */
+	/* At most H2_MAX_STREAMS open streams (SETTINGS), so the walk is bounded.
+	 * Nothing in it runs nghttp2 callbacks (h2_submit does not send), so no
+	 * stream is freed under the walk; the flush after it sends. */
 	for (struct h2_stream *st = c->h2->all; st; st = st->next_all)
 		if (!st->ready && !st->answered && !st->timed_out &&
 		    lc->now_ms - st->start_ms > limit_ms)

@@ -37,6 +37,23 @@ def proc_kib(srv, field):
     raise AssertionError('%s not in /proc/%d/status' % (field, srv.proc.pid))
 
 
+def sanitized(srv):
+    """True for an ASan build: its quarantine keeps freed memory resident
+    (256 MiB by default) and redzones inflate every block, so RSS says
+    nothing about our bounds there; the behaviour checks still run."""
+    with open('/proc/%d/maps' % srv.proc.pid) as f:
+        return 'libasan' in f.read()
+
+
+def check_rss(srv, grown_mib, what):
+    if sanitized(srv):
+        print('%s: RSS bound not checked under ASan' % what)
+        return
+    assert grown_mib <= BUDGET_MIB + SLACK_MIB, \
+        'RSS grew %.0f MiB under the %s (budget %d MiB + %d MiB slack)' % (
+            grown_mib, what, BUDGET_MIB, SLACK_MIB)
+
+
 def bounded_server(server_factory, *extra):
     return server_factory(extra_args=['--max-buffered-mib', str(BUDGET_MIB),
                                       '--max-conn-buffered-mib', '17', *extra])
@@ -128,9 +145,7 @@ def test_h1_dripping_bodies_stay_within_budget(server_factory):
     assert not errors, 'boto3 failed during the attack: %s' % errors
     assert len(served) >= 5, 'boto3 served only %d calls in 8 s' % len(served)
     assert max(served) < 3.0, 'boto3 call took %.2f s under attack' % max(served)
-    assert grown_mib <= BUDGET_MIB + SLACK_MIB, \
-        'RSS grew %.0f MiB under attack (budget %d MiB + %d MiB slack)' % (
-            grown_mib, BUDGET_MIB, SLACK_MIB)
+    check_rss(srv, grown_mib, 'HTTP/1.1 attack')
     assert srv.running()
 
 
@@ -268,9 +283,7 @@ def test_h2_dripping_streams_cut_at_request_timeout_and_bounded(server_factory):
             assert what == 'refused' or took >= 2.5, \
                 'stream %d cut after %.2f s, before its timeout' % (sid, took)
     assert any(what == 408 for d in drippers for _, what in d.cut.values())
-    assert grown_mib <= BUDGET_MIB + SLACK_MIB, \
-        'RSS grew %.0f MiB under the HTTP/2 drip (budget %d MiB + %d MiB slack)' % (
-            grown_mib, BUDGET_MIB, SLACK_MIB)
+    check_rss(srv, grown_mib, 'HTTP/2 drip')
     assert srv.running()
 
 
