@@ -41,6 +41,12 @@ static const struct num_flag num_flags[] = {
 	{ "shutdown-grace-ms", OFF(shutdown_grace_ms), 0, 600000,
 	  "on SIGTERM, in-flight requests get this long to finish" },
 	{ "max-conns-per-core", OFF(max_conns_per_core), 1, 1000000, "connections per io lcore" },
+	{ "max-conns-per-addr", OFF(max_conns_per_addr), 1, 1000000,
+	  "connections per source address (IPv6: per /64), per io lcore" },
+	{ "max-buffered-mib", OFF(max_buffered_mib), 16, 1048576,
+	  "request bytes buffered before they are whole, per io lcore (back-pressure past it)" },
+	{ "max-conn-buffered-mib", OFF(max_conn_buffered_mib), 1, 1048576,
+	  "request bytes one connection may buffer (HTTP/2: all its streams)" },
 	{ "max-head-bytes", OFF(max_head_bytes), 1024, 1048576, "HTTP request head limit" },
 	{ "max-body-bytes", OFF(max_body_bytes), 65536, 268435456, "HTTP request body limit" },
 	{ "shard-limit", OFF(shard_limit), 1, 1000000, "open shards per account" },
@@ -110,6 +116,14 @@ static void set_defaults(struct sl_config *c)
 	c->idle_timeout_ms = 60000;
 	c->shutdown_grace_ms = 5000;
 	c->max_conns_per_core = 4096;
+	/* Enough for a fleet behind one NAT, small enough that one address
+	 * cannot take a whole table. */
+	c->max_conns_per_addr = 256;
+	/* 16 whole maximum-size requests at once per io lcore; small requests
+	 * live in each connection's initial buffer and are not charged. */
+	c->max_buffered_mib = 256;
+	/* One maximum-size request over HTTP/1.1, two over HTTP/2. */
+	c->max_conn_buffered_mib = 32;
 	c->max_head_bytes = 16384;
 	/* The largest legal PutRecords is 500 records, 10 MiB of data in all at
 	 * the maximum record size; base64 makes that 13.4 MiB of JSON, plus keys
@@ -310,6 +324,18 @@ static int check(struct sl_config *c)
 	if (strcmp(c->transport, "dpdk") == 0 && c->listen_port == 0) {
 		fprintf(stderr, "sluiced: --transport dpdk needs a fixed port (port 0 is not "
 				"resolved by the userspace stack)\n");
+		return -EINVAL;
+	}
+	uint64_t one_req_bytes = (uint64_t)c->max_head_bytes + c->max_body_bytes;
+	if ((uint64_t)c->max_conn_buffered_mib << 20 < one_req_bytes) {
+		fprintf(stderr, "sluiced: --max-conn-buffered-mib %u cannot hold one whole request "
+				"(--max-head-bytes + --max-body-bytes = %llu bytes)\n",
+			c->max_conn_buffered_mib, (unsigned long long)one_req_bytes);
+		return -EINVAL;
+	}
+	if (c->max_buffered_mib < c->max_conn_buffered_mib) {
+		fprintf(stderr, "sluiced: --max-buffered-mib must be at least "
+				"--max-conn-buffered-mib\n");
 		return -EINVAL;
 	}
 	if ((c->tls_cert[0] != 0) != (c->tls_key[0] != 0)) {

@@ -37,6 +37,9 @@ struct sl_config {
 	uint32_t idle_timeout_ms;    /* keep-alive idle, and a stalled send */
 	uint32_t shutdown_grace_ms;  /* in-flight requests finish within this */
 	uint32_t max_conns_per_core;
+	uint32_t max_conns_per_addr;	/* per io lcore; IPv6 counted per /64 */
+	uint32_t max_buffered_mib;	/* request bytes buffered, per io lcore */
+	uint32_t max_conn_buffered_mib;	/* request bytes buffered, per connection */
 	uint32_t max_head_bytes;
 	uint32_t max_body_bytes;
 	uint32_t shard_limit;

@@ -30,12 +30,109 @@ const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len)
 	return c->out + c->out_off;
 }
 
-struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id)
+bool conn_rx_paused(const struct conn *c)
 {
-	if (lc->free_head == UINT32_MAX || !lc->accepting) {
-		lc->n_rejected_full++;
-		return NULL;
+	return c->rx_paused;
+}
+
+uint64_t conn_rx_backlog(const struct conn *c)
+{
+	return c->tls ? tls_conn_pending_in(c->tls) : 0;
+}
+
+bool conn_rx_bulk(const struct conn *c)
+{
+	/* During the handshake (small flights; failures close at once, and
+	 * reading everything the client sent lets the close be a FIN, not a
+	 * reset), over HTTP/2 (frames are consumed as they come), and for a
+	 * connection holding a large grant (a big request on its way: at most
+	 * --max-buffered-mib / 1 MiB of them, so what they take past their
+	 * room before pausing stays in proportion to the budget). */
+	if (c->state != CONN_OPEN || c->rx_paused || c->mem_blocked ||
+	    tls_conn_pending_in(c->tls) > 0)
+		return false;
+	if (c->proto == 0)
+		return true;
+	if (c->proto == 2)
+		return !h2_blocked(c);
+	return c->proto == 1 && c->in_cap - c->in_len >= CONN_RX_BULK_BYTES;
+}
+
+/* Nothing in flight: no request begun, none being answered, nothing unsent,
+ * no HTTP/2 stream open. Only such a connection may be evicted. */
+static bool conn_busy(const struct conn *c)
+{
+	return c->req_active || c->waiting_cp || c->waiting_dp || conn_unsent(c) > 0 ||
+	       (c->proto == 2 && h2_busy(c));
+}
+
+/* When c last did something that counts as use. HTTP/2 uses the time its
+ * last stream ended: PINGs and SETTINGS keep no connection alive. */
+static uint64_t conn_active_ms(const struct conn *c)
+{
+	if (c->proto == 2)
+		return c->quiet_ms;
+	return SL_MAX(c->last_rx_ms, c->last_tx_ms);
+}
+
+/* The open connection idle longest with nothing in flight, or NULL. A scan
+ * of the table, done only when it is full (O(connections) per newcomer
+ * then; the timer scan is the same order every 100 ms). */
+static struct conn *conn_find_idle(struct lcore_ctx *lc)
+{
+	struct conn *best = NULL;
+	uint64_t best_ms = UINT64_MAX;
+	for (uint32_t i = 0; i < lc->max_conns; i++) {
+		struct conn *c = &lc->conns[i];
+		if (c->state != CONN_OPEN || conn_busy(c))
+			continue;
+		uint64_t t = conn_active_ms(c);
+		if (t < best_ms) {
+			best_ms = t;
+			best = c;
+		}
 	}
+	return best;
+}
+
+/* Admission: the per-address limit first (a single source cannot take the
+ * table), then the table size, where an idle connection makes way for the
+ * newcomer rather than every new client being locked out. */
+static bool conn_admit(struct lcore_ctx *lc, const struct addr_key *addr, const char *peer)
+{
+	if (!lc->accepting) {
+		lc->n_rejected_full++;
+		return false;
+	}
+	if (addr_count(&lc->addrs, addr) >= lc->addrs.limit) {
+		lc->n_rejected_addr++;
+		SL_DEBUG("conn %s: refused, its address has %u connections open", peer,
+			 lc->addrs.limit);
+		return false;
+	}
+	if (lc->n_open >= lc->max_open) {
+		struct conn *v = conn_find_idle(lc);
+		if (!v) {
+			lc->n_rejected_full++;
+			return false;
+		}
+		SL_DEBUG("conn %s: evicted (idle %" PRIu64 " ms) to admit %s", v->peer,
+			 lc->now_ms - conn_active_ms(v), peer);
+		lc->n_evicted++;
+		conn_close(lc, v);
+	}
+	if (lc->free_head == CONN_NONE) {
+		lc->n_rejected_full++; /* every spare slot is still closing */
+		return false;
+	}
+	return true;
+}
+
+struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+		       const struct addr_key *addr, const char *peer)
+{
+	if (!conn_admit(lc, addr, peer))
+		return NULL;
 	struct conn *c = &lc->conns[lc->free_head];
 	BUG_ON(c->state != CONN_FREE);
 	struct tls_conn *tls = tls_conn_new(lc->tls);
@@ -50,11 +147,86 @@ struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id)
 	c->fd = fd;
 	c->xprt_id = xprt_id;
 	c->tls = tls;
+	c->mem_prev = c->mem_next = CONN_NONE;
+	c->addr = *addr;
+	BUG_ON(addr_acquire(&lc->addrs, addr) != 0); /* checked in conn_admit */
+	c->addr_counted = true;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->in_max = lc->sh->cfg->max_head_bytes + lc->sh->cfg->max_body_bytes;
-	c->opened_ms = c->last_rx_ms = c->last_tx_ms = lc->now_ms;
+	c->opened_ms = c->last_rx_ms = c->last_tx_ms = c->quiet_ms = lc->now_ms;
 	lc->nconns++;
+	lc->n_open++;
 	lc->n_accepted++;
 	return c;
+}
+
+/* ---- buffered-bytes accounting ---- */
+
+static void mem_wait_remove(struct lcore_ctx *lc, struct conn *c)
+{
+	if (!c->mem_blocked)
+		return;
+	if (c->mem_prev != CONN_NONE)
+		lc->conns[c->mem_prev].mem_next = c->mem_next;
+	else
+		lc->mem_wait_head = c->mem_next;
+	if (c->mem_next != CONN_NONE)
+		lc->conns[c->mem_next].mem_prev = c->mem_prev;
+	else
+		lc->mem_wait_tail = c->mem_prev;
+	c->mem_prev = c->mem_next = CONN_NONE;
+	c->mem_blocked = false;
+}
+
+int conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes)
+{
+	return mb_charge(&lc->mem, &c->mem_bytes, bytes);
+}
+
+void conn_mem_uncharge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes)
+{
+	mb_uncharge(&lc->mem, &c->mem_bytes, bytes);
+}
+
+void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes)
+{
+	/* A want larger than the whole budget could never be met; the config
+	 * check (one request fits a connection, a connection fits the lcore)
+	 * makes that impossible. */
+	BUG_ON(want_bytes > lc->mem.max_bytes);
+	c->mem_want_bytes = want_bytes;
+	if (c->mem_blocked)
+		return;
+	c->mem_blocked = true;
+	c->mem_prev = lc->mem_wait_tail;
+	c->mem_next = CONN_NONE;
+	if (lc->mem_wait_tail != CONN_NONE)
+		lc->conns[lc->mem_wait_tail].mem_next = c->idx;
+	else
+		lc->mem_wait_head = c->idx;
+	lc->mem_wait_tail = c->idx;
+}
+
+static void conn_step(struct lcore_ctx *lc, struct conn *c);
+
+void conn_mem_kick(struct lcore_ctx *lc)
+{
+	/* Oldest first, and the oldest blocks those behind it: a large request
+	 * is not starved by a stream of small ones. Every waiter is tried at
+	 * most once per call (conn_step may queue it again). */
+	for (uint32_t n = 0; n < lc->max_conns && lc->mem_wait_head != CONN_NONE; n++) {
+		struct conn *c = &lc->conns[lc->mem_wait_head];
+		if (lc->mem.max_bytes - lc->mem.used_bytes < c->mem_want_bytes)
+			return;
+		mem_wait_remove(lc, c);
+		conn_step(lc, c);
+	}
+}
+
+/* The charged part of an input buffer of cap bytes. */
+static uint64_t in_charged(uint32_t cap)
+{
+	return cap > CONN_IN_INITIAL ? cap - CONN_IN_INITIAL : 0;
 }
 
 uint64_t conn_unsent(const struct conn *c)
@@ -67,6 +239,13 @@ void conn_close(struct lcore_ctx *lc, struct conn *c)
 	if (c->state != CONN_OPEN)
 		return;
 	c->state = CONN_CLOSING;
+	BUG_ON(lc->n_open == 0);
+	lc->n_open--;
+	mem_wait_remove(lc, c);
+	if (c->addr_counted) {
+		addr_release(&lc->addrs, &c->addr);
+		c->addr_counted = false;
+	}
 	lc->xprt->close(lc, c);
 }
 
@@ -79,6 +258,11 @@ void conn_released(struct lcore_ctx *lc, struct conn *c)
 	c->out = NULL;
 	BUG_ON(lc->nconns == 0);
 	lc->nconns--;
+	if (c->addr_counted) { /* released without conn_close (lcore_fini) */
+		addr_release(&lc->addrs, &c->addr);
+		c->addr_counted = false;
+	}
+	mem_wait_remove(lc, c);
 	if (c->waiting_dp) {
 		/* A log lcore still reads our request bytes and writes into c->dp:
 		 * keep them until its reply comes back (data.c calls conn_reap). */
@@ -90,8 +274,11 @@ void conn_released(struct lcore_ctx *lc, struct conn *c)
 
 void conn_reap(struct lcore_ctx *lc, struct conn *c)
 {
-	h2_close(c); /* after the log lcores let go of stream bodies */
+	h2_close(lc, c); /* after the log lcores let go of stream bodies */
+	conn_mem_uncharge(lc, c, in_charged(c->in_cap));
+	BUG_ON(c->mem_bytes != 0); /* every charge has its owner freed above */
 	free(c->in);
+	c->in_cap = c->in_len = 0;
 	free(c->dp);
 	c->in = NULL;
 	c->dp = NULL;
@@ -102,6 +289,16 @@ void conn_reap(struct lcore_ctx *lc, struct conn *c)
 	lc->free_head = c->idx;
 }
 
+/* The size a buffer of cap bytes grows to for `need` (doubling, at most
+ * max; need <= max). */
+static uint64_t buf_grow_size(uint32_t cap, uint64_t need, uint64_t max)
+{
+	uint64_t n = cap ? cap : CONN_IN_INITIAL;
+	while (n < need)
+		n *= 2;
+	return n > max ? max : n;
+}
+
 /* Grows a buffer to at least `need` bytes (doubling), never beyond `max`.
  * Returns 0 or -ENOMEM / -E2BIG. */
 static int buf_reserve(uint8_t **buf, uint32_t *cap, uint64_t need, uint64_t max)
@@ -110,11 +307,7 @@ static int buf_reserve(uint8_t **buf, uint32_t *cap, uint64_t need, uint64_t max
 		return 0;
 	if (need > max)
 		return -E2BIG;
-	uint64_t n = *cap ? *cap : CONN_IN_INITIAL;
-	while (n < need)
-		n *= 2;
-	if (n > max)
-		n = max;
+	uint64_t n = buf_grow_size(*cap, need, max);
 	uint8_t *p = realloc(*buf, n);
 	if (!p)
 		return -ENOMEM;
@@ -313,8 +506,25 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 	return true;
 }
 
+/* Gives a grown input buffer back once it holds no more than its initial
+ * size, so an idle keep-alive connection does not keep budget it once
+ * needed. Not while a log lcore reads the request in place. */
+static void conn_in_shrink(struct lcore_ctx *lc, struct conn *c)
+{
+	if (c->in_cap <= CONN_IN_INITIAL || c->in_len > CONN_IN_INITIAL || c->waiting_dp)
+		return;
+	uint8_t *p = realloc(c->in, CONN_IN_INITIAL);
+	if (!p)
+		return; /* keep the larger buffer (and its charge) */
+	conn_mem_uncharge(lc, c, in_charged(c->in_cap));
+	c->in = p;
+	c->in_cap = CONN_IN_INITIAL;
+	if (c->have_head)
+		c->have_head = false; /* slices moved: parse the head again */
+}
+
 /* Drops the bytes of the request just answered. */
-static void conn_consume(struct conn *c)
+static void conn_consume(struct lcore_ctx *lc, struct conn *c)
 {
 	uint64_t need = (uint64_t)c->head_len + c->req.content_length;
 	memmove(c->in, c->in + need, c->in_len - need);
@@ -322,9 +532,12 @@ static void conn_consume(struct conn *c)
 	c->have_head = false;
 	c->sent_continue = false;
 	c->req_active = false;
+	/* Shrink at once only when someone waits for budget: a producer
+	 * sending large requests back to back would otherwise regrow it for
+	 * every one. Idle connections shrink in conn_timers. */
+	if (lc->mem_wait_head != CONN_NONE)
+		conn_in_shrink(lc, c);
 }
-
-static void conn_step(struct lcore_ctx *lc, struct conn *c);
 
 void conn_process(struct lcore_ctx *lc, struct conn *c)
 {
@@ -346,7 +559,7 @@ void conn_process(struct lcore_ctx *lc, struct conn *c)
 		if (c->waiting_dp)
 			return; /* the bytes stay until conn_request_done */
 		/* dispatch copied whatever it keeps; the request bytes can go. */
-		conn_consume(c);
+		conn_consume(lc, c);
 	}
 }
 
@@ -358,9 +571,10 @@ void conn_request_done(struct lcore_ctx *lc, struct conn *c)
 		h2_request_done(lc, c);
 		h2_process(lc, c);
 		conn_flush(lc, c);
+		conn_step(lc, c); /* input held back while the answer was pending */
 		return;
 	}
-	conn_consume(c);
+	conn_consume(lc, c);
 	if (c->peer_eof && !conn_unsent(c)) {
 		conn_close(lc, c);
 		return;
@@ -379,29 +593,64 @@ static void conn_rebase_head(struct conn *c)
 		c->req.content_length = 0;
 }
 
-/* Pulls plaintext out of TLS into c->in while there is room. */
-static int conn_pump(struct conn *c)
+/* How large the input buffer should be now. With a parsed head: exactly the
+ * whole request, charged in one piece (all or nothing, so two requests can
+ * never each hold half of what both need); pipelined bytes past it wait in
+ * TLS. Before the head is whole: the initial buffer, growing by 16 KiB only
+ * while the buffer is full, up to the head limit. HTTP/2 and the handshake
+ * never grow it: frames are consumed as they arrive. */
+static uint64_t conn_in_want(const struct lcore_ctx *lc, const struct conn *c)
+{
+	if (c->proto != 1)
+		return c->in_cap ? c->in_cap : CONN_IN_INITIAL;
+	uint64_t want = c->in_cap ? c->in_cap : CONN_IN_INITIAL;
+	if (c->have_head)
+		want = SL_MAX(want, (uint64_t)c->head_len + c->req.content_length);
+	else if (c->in_len == c->in_cap)
+		want = SL_MIN((uint64_t)c->in_len + 16384,
+			      (uint64_t)lc->sh->cfg->max_head_bytes + 16384);
+	return SL_MIN(want, (uint64_t)c->in_max);
+}
+
+/* Grows c->in to want bytes, charging the budget. Returns 0, -ENOBUFS
+ * (budget spent: c now waits in the FIFO), -ENOMEM or -E2BIG. */
+static int conn_in_grow(struct lcore_ctx *lc, struct conn *c, uint64_t want)
+{
+	uint32_t old_cap = c->in_cap;
+	uint64_t n = buf_grow_size(old_cap, want, c->in_max);
+	uint64_t extra = in_charged((uint32_t)n) - in_charged(old_cap);
+	if (conn_mem_charge(lc, c, extra) < 0) {
+		conn_mem_block(lc, c, extra);
+		return -ENOBUFS;
+	}
+	const uint8_t *old = c->in;
+	int rc = buf_reserve(&c->in, &c->in_cap, want, c->in_max);
+	if (rc < 0) {
+		conn_mem_uncharge(lc, c, extra);
+		return rc;
+	}
+	BUG_ON(c->in_cap != n);
+	if (c->in != old && c->have_head)
+		conn_rebase_head(c);
+	return 0;
+}
+
+/* Pulls plaintext out of TLS into c->in while there is room. Returns 1 when
+ * it stopped with the buffer full (TLS may hold more), 0 when TLS had no
+ * more, or -errno. */
+static int conn_pump(struct lcore_ctx *lc, struct conn *c)
 {
 	for (;;) {
-		uint64_t want = (uint64_t)c->in_len + 16384;
-		if (c->have_head) {
-			uint64_t need = (uint64_t)c->head_len + c->req.content_length;
-			if (need > want)
-				want = need;
-		}
-		if (want > c->in_max)
-			want = c->in_max;
 		/* While a log lcore reads the request in place, the buffer must
 		 * not move: fill only the room it has. */
-		if (!c->waiting_dp) {
-			const uint8_t *old = c->in;
-			if (buf_reserve(&c->in, &c->in_cap, want, c->in_max) < 0)
-				return -ENOMEM;
-			if (c->in != old && c->have_head)
-				conn_rebase_head(c);
+		uint64_t want = conn_in_want(lc, c);
+		if (!c->waiting_dp && !c->mem_blocked && want > c->in_cap) {
+			int rc = conn_in_grow(lc, c, want);
+			if (rc < 0 && rc != -ENOBUFS)
+				return rc == -E2BIG ? -ENOMEM : rc;
 		}
 		if (c->in_len == c->in_cap)
-			return 0; /* full: the head/body limits in conn_process decide */
+			return 1; /* full: the head/body limits in conn_process decide */
 		ssize_t n = tls_conn_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n == 0)
 			return 0;
@@ -425,37 +674,46 @@ static void conn_pick_proto(struct lcore_ctx *lc, struct conn *c)
 			return;
 		}
 		c->proto = 2;
+		c->in_max = CONN_IN_INITIAL; /* see conn_in_want */
 	}
 }
 
-static void conn_step(struct lcore_ctx *lc, struct conn *c)
+/* HTTP/2: hands the plaintext to nghttp2 a frame at a time, stopping when
+ * a stream's body could not be given memory (the connection then waits in
+ * the budget FIFO with the rest of its input unread). Returns true when it
+ * made room in c->in. */
+static bool conn_step_h2(struct lcore_ctx *lc, struct conn *c)
 {
-	int rc = conn_pump(c);
-	conn_flush(lc, c); /* handshake records, alerts */
-	if (c->state != CONN_OPEN)
-		return;
-	if (rc == -ECONNRESET) {
-		c->peer_eof = true;
-	} else if (rc < 0) {
-		SL_DEBUG("conn %s: TLS error, closing", c->peer);
-		c->close_after_send = true;
-		if (!conn_unsent(c))
-			conn_close(lc, c);
-		return;
-	}
-	if (!c->proto && tls_conn_handshake_done(c->tls))
-		conn_pick_proto(lc, c);
-	if (c->proto == 2) {
-		if (c->in_len && h2_input(lc, c, c->in, c->in_len) < 0)
+	uint32_t off = 0;
+	/* Blocked: only conn_mem_kick (which dequeues first) retries, so a
+	 * connection is never both fed and queued. */
+	if (c->mem_blocked || h2_unblock(lc, c) < 0)
+		return false;
+	while (off < c->in_len && !c->mem_blocked && !c->close_after_send) {
+		uint32_t n = h2_frame_room(c, c->in + off, c->in_len - off);
+		if (h2_input(lc, c, c->in + off, n) < 0)
 			c->close_after_send = true; /* GOAWAY queued */
-		c->in_len = 0;
-		h2_process(lc, c);
-		conn_flush(lc, c);
-		if (c->state == CONN_OPEN && (c->close_after_send || h2_wants_close(c)) &&
-		    !conn_unsent(c) && !c->waiting_cp && !c->waiting_dp)
-			conn_close(lc, c);
-		return;
+		off += n;
 	}
+	if (c->close_after_send)
+		off = c->in_len; /* nothing more is read from a failed session */
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	h2_process(lc, c);
+	conn_flush(lc, c);
+	if (c->state == CONN_OPEN && (c->close_after_send || h2_wants_close(c)) &&
+	    !conn_unsent(c) && !c->waiting_cp && !c->waiting_dp) {
+		conn_close(lc, c);
+		return false;
+	}
+	return off > 0;
+}
+
+/* HTTP/1.1: answers whole requests. Returns true when it made room. */
+static bool conn_step_h1(struct lcore_ctx *lc, struct conn *c)
+{
+	uint32_t before = c->in_len;
+	uint64_t need = c->have_head ? (uint64_t)c->head_len + c->req.content_length : 0;
 	conn_process(lc, c);
 	if (c->state == CONN_OPEN && c->in_len == c->in_max && !c->waiting_cp && !c->waiting_dp &&
 	    tls_conn_pending_out(c->tls) == 0 && !c->close_after_send) {
@@ -463,8 +721,68 @@ static void conn_step(struct lcore_ctx *lc, struct conn *c)
 		 * Content-Length's limits make this unreachable; stay safe anyway. */
 		conn_fail(lc, c, 413, "RequestEntityTooLargeException", "Request too large.");
 	}
-	if (c->peer_eof && !c->waiting_cp && !c->waiting_dp && !conn_unsent(c))
+	if (c->state != CONN_OPEN)
+		return false;
+	/* Room was made, or a head just parsed wants the buffer grown. */
+	return c->in_len < before ||
+	       (c->have_head && !need && c->in_len < (uint64_t)c->head_len + c->req.content_length);
+}
+
+/* Bounds the read/answer rounds of one step: each round moves at least one
+ * byte out of TLS and TLS holds at most CONN_TLS_BACKLOG_MAX. */
+#define CONN_STEP_ROUNDS 1024u
+
+static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
+{
+	for (uint32_t round = 0; round < CONN_STEP_ROUNDS; round++) {
+		int rc = conn_pump(lc, c);
+		conn_flush(lc, c); /* handshake records, alerts */
+		if (c->state != CONN_OPEN)
+			return;
+		if (rc == -ECONNRESET) {
+			c->peer_eof = true;
+		} else if (rc < 0) {
+			SL_DEBUG("conn %s: TLS error, closing", c->peer);
+			c->close_after_send = true;
+			if (!conn_unsent(c))
+				conn_close(lc, c);
+			return;
+		}
+		if (!c->proto && tls_conn_handshake_done(c->tls))
+			conn_pick_proto(lc, c);
+		if (c->state != CONN_OPEN || !c->proto)
+			break;
+		bool room = c->proto == 2 ? conn_step_h2(lc, c) : conn_step_h1(lc, c);
+		if (c->state != CONN_OPEN)
+			return;
+		if (rc != 1 || !room)
+			break; /* TLS is empty, or nothing made room for more */
+	}
+	if (c->proto == 2)
+		return; /* HTTP/2 closes itself in conn_step_h2 */
+	/* The peer is gone (also mid-handshake): nothing more can arrive. */
+	if (c->state == CONN_OPEN && c->peer_eof && !c->waiting_cp && !c->waiting_dp &&
+	    !conn_unsent(c))
 		conn_close(lc, c);
+}
+
+/* Back-pressure: stop the transport reading while TLS holds ciphertext we
+ * cannot take (see CONN_RX_PAUSE_BYTES); resume once it drained. */
+static void conn_rx_update(struct lcore_ctx *lc, struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	bool pause = tls_conn_pending_in(c->tls) >= CONN_RX_PAUSE_BYTES;
+	if (pause == c->rx_paused)
+		return;
+	c->rx_paused = pause;
+	lc->xprt->rx_pause(lc, c, pause);
+}
+
+static void conn_step(struct lcore_ctx *lc, struct conn *c)
+{
+	conn_step_io(lc, c);
+	conn_rx_update(lc, c);
 }
 
 void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len)
@@ -472,9 +790,9 @@ void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uin
 	if (c->state != CONN_OPEN)
 		return;
 	c->last_rx_ms = lc->now_ms;
-	/* While a request waits (its bytes pinned in `in`), plaintext cannot
-	 * be read out of TLS; a client that keeps sending then fills TLS's
-	 * input. Bound it: past CONN_TLS_BACKLOG_MAX the connection goes. */
+	/* Ciphertext the connection cannot take yet stays in TLS and pauses
+	 * the transport (conn_rx_update); past CONN_TLS_BACKLOG_MAX (a
+	 * transport not honouring the pause) the connection goes. */
 	if (tls_conn_feed(c->tls, data, len) < 0 ||
 	    tls_conn_pending_in(c->tls) > CONN_TLS_BACKLOG_MAX) {
 		conn_close(lc, c);
@@ -535,9 +853,19 @@ void conn_timers(struct lcore_ctx *lc)
 				  "The request was not received in full within the time limit.");
 		} else if (unsent && now - c->last_tx_ms > cfg->idle_timeout_ms) {
 			conn_close(lc, c); /* peer stopped reading */
-		} else if (!c->req_active && !c->waiting_cp && !c->waiting_dp && !unsent &&
-			   now - SL_MAX(c->last_rx_ms, c->last_tx_ms) > cfg->idle_timeout_ms) {
+		} else if (!conn_busy(c) && now - conn_active_ms(c) > cfg->idle_timeout_ms) {
 			conn_close(lc, c);
+		} else {
+			if (c->proto == 2) {
+				h2_timers(lc, c); /* each stream's request timeout */
+				if (c->mem_blocked && !h2_blocked(c)) {
+					/* the stream it waited for timed out */
+					mem_wait_remove(lc, c);
+					conn_step(lc, c);
+				}
+			}
+			if (!c->req_active && c->state == CONN_OPEN)
+				conn_in_shrink(lc, c);
 		}
 	}
 }

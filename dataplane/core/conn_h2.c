@@ -9,6 +9,17 @@
  * stream's header bytes and body stay in the stream until its answer is
  * queued, so the zero-copy record path can read them in place.
  *
+ * Memory: every request byte a stream holds is charged to the lcore's
+ * buffered-bytes budget (admit.h): its header buffer when it opens, its
+ * body when its HEADERS end (all of Content-Length at once) or, without a
+ * Content-Length, as the body grows. Input is handed to nghttp2 a frame at a
+ * time; when a body cannot be given memory because the lcore's budget is
+ * spent, the connection stops there (its later frames wait unread, flow
+ * control and TCP push back on the client) until memory frees. A stream
+ * over the per-connection cap is refused (RST_STREAM REFUSED_STREAM: safe
+ * to retry). A stream not received whole within --request-timeout-ms of its
+ * HEADERS is answered 408 and reset, and its memory freed.
+ *
  * Requests carry :authority instead of Host (RFC 9113 §8.3.1); a "host"
  * header is synthesised from it when absent, so SigV4 canonicalisation sees
  * the same headers a signer did. */
@@ -22,6 +33,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/bug.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
@@ -31,6 +43,8 @@
 #define H2_HEADER_BYTES 16384	  /* per stream: names + values, like h1's head limit */
 #define H2_WINDOW (1u << 20)	  /* initial stream window: 1 MiB */
 #define H2_PUSH_BACKLOG (32u << 20) /* unsent bytes a push stream may hold */
+#define H2_PREFACE_BYTES 24	  /* "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" */
+#define H2_FRAME_HEAD_BYTES 9
 
 struct h2_stream {
 	int32_t id;
@@ -47,6 +61,10 @@ struct h2_stream {
 	char *resp;
 	uint32_t resp_len, resp_off, resp_cap;
 	bool push, push_eof;
+	bool timed_out;	      /* answered 408: later DATA is dropped */
+	int64_t clen;	      /* content-length header, -1: none */
+	uint64_t mem_bytes;   /* charged to the budget: hbuf and body */
+	uint64_t start_ms;    /* HEADERS began: the request timeout runs */
 	struct h2_stream *next_ready;
 	struct h2_stream *prev_all, *next_all; /* every live stream of the conn */
 };
@@ -57,26 +75,52 @@ struct h2_conn {
 				  call on_close, so h2_close frees these */
 	struct h2_stream *ready_head, *ready_tail;
 	struct h2_stream *cur; /* the stream whose request is in c's slot */
-	struct lcore_ctx *lc;  /* the connection's lcore, for callbacks */
+	/* The stream whose body waits for budget: no more input is handed to
+	 * nghttp2 until it has its memory (or is gone). */
+	struct h2_stream *blocked;
+	struct lcore_ctx *lc;
 	uint32_t max_body;
-	/* Request body bytes held by all streams: window updates are automatic,
-	 * so this, not flow control, bounds a connection's memory. */
-	uint64_t buffered;
+	/* Frame-at-a-time feeding (h2_frame_room): preface bytes still to
+	 * come, payload bytes left of the current frame, and the frame header
+	 * collected so far. */
+	uint32_t preface_left, frame_left;
+	uint8_t fhead[H2_FRAME_HEAD_BYTES];
+	uint32_t fhead_len;
 };
 
-static void stream_free(struct h2_conn *h, struct h2_stream *st)
+static void stream_mem_free(struct conn *c, struct h2_stream *st, bool body_only)
 {
+	struct h2_conn *h = c->h2;
+	uint64_t body = st->bcap;
+	free(st->body);
+	st->body = NULL;
+	st->blen = st->bcap = 0;
+	conn_mem_uncharge(h->lc, c, body);
+	st->mem_bytes -= body;
+	if (body_only)
+		return;
+	free(st->hbuf);
+	st->hbuf = NULL;
+	conn_mem_uncharge(h->lc, c, st->mem_bytes);
+	st->mem_bytes = 0;
+	if (h->blocked == st)
+		h->blocked = NULL;
+}
+
+static void stream_free(struct conn *c, struct h2_stream *st)
+{
+	struct h2_conn *h = c->h2;
 	if (st->prev_all)
 		st->prev_all->next_all = st->next_all;
 	else
 		h->all = st->next_all;
 	if (st->next_all)
 		st->next_all->prev_all = st->prev_all;
-	h->buffered -= st->blen;
-	free(st->hbuf);
-	free(st->body);
+	stream_mem_free(c, st, false);
 	free(st->resp);
 	free(st);
+	if (!h->all)
+		c->quiet_ms = h->lc->now_ms; /* the idle clock starts now */
 }
 
 /* st's headers as sl_headers (pointing into st->hbuf), with a "host"
@@ -117,11 +161,23 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	struct h2_stream *st = calloc(1, sizeof(*st));
-	if (!st || !(st->hbuf = malloc(H2_HEADER_BYTES))) {
+	if (!st || conn_mem_charge(c->h2->lc, c, H2_HEADER_BYTES) < 0) {
+		free(st);
+		/* No memory for its headers: refused, the client may retry. Its
+		 * header callbacks find no stream and skip. */
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+					  NGHTTP2_REFUSED_STREAM);
+		return 0;
+	}
+	st->mem_bytes = H2_HEADER_BYTES;
+	if (!(st->hbuf = malloc(H2_HEADER_BYTES))) {
+		conn_mem_uncharge(c->h2->lc, c, st->mem_bytes);
 		free(st);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
 	}
 	st->id = f->hd.stream_id;
+	st->clen = -1;
+	st->start_ms = c->h2->lc->now_ms;
 	st->next_all = c->h2->all;
 	if (st->next_all)
 		st->next_all->prev_all = st;
@@ -130,16 +186,33 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	return 0;
 }
 
+/* "content-length" as sent (nghttp2 has checked it is digits and that the
+ * DATA received matches it). */
+static int64_t parse_clen(const uint8_t *v, size_t n)
+{
+	int64_t x = 0;
+	if (!n || n > 12)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x;
+}
+
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 		     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
 {
 	(void)flags;
 	(void)ud;
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-	if (!st)
+	if (!st || !st->hbuf)
 		return 0;
 	if (st->nh == CONN_MAX_HDRS || st->hlen + nlen + vlen > H2_HEADER_BYTES)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* too many / too large */
+	if (nlen == 14 && memcmp(name, "content-length", 14) == 0)
+		st->clen = parse_clen(value, vlen);
 	uint32_t *o = st->hoff[st->nh++];
 	o[0] = st->hlen;
 	o[1] = (uint32_t)nlen;
@@ -152,32 +225,103 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	return 0;
 }
 
+static void stream_refuse(struct conn *c, struct h2_stream *st)
+{
+	nghttp2_submit_rst_stream(c->h2->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
+	stream_mem_free(c, st, true);
+	st->timed_out = true; /* drop whatever DATA is still in flight */
+}
+
+/* Gives st's body room for total bytes, charged. Returns 0, -ENOBUFS (the
+ * lcore's budget is short: wait) or -E2BIG (over the request or connection
+ * limit, or no memory: refuse the stream). */
+static int stream_body_reserve(struct conn *c, struct h2_stream *st, uint64_t total)
+{
+	struct h2_conn *h = c->h2;
+	if (total <= st->bcap)
+		return 0;
+	if (total > h->max_body)
+		return -E2BIG;
+	uint64_t extra = total - st->bcap;
+	if (conn_mem_charge(h->lc, c, extra) < 0) {
+		const struct mem_budget *b = &h->lc->mem;
+		/* Waiting only helps when other connections will free memory;
+		 * over its own cap the connection would wait on itself. */
+		return c->mem_bytes + extra > b->conn_max_bytes ? -E2BIG : -ENOBUFS;
+	}
+	void *p = realloc(st->body, total);
+	if (!p) {
+		conn_mem_uncharge(h->lc, c, extra);
+		return -E2BIG;
+	}
+	st->body = p;
+	st->bcap = (uint32_t)total;
+	st->mem_bytes += extra;
+	return 0;
+}
+
+/* A request's HEADERS are complete and a body follows: reserve all of it
+ * when its length is known. */
+static void stream_headers_done(struct conn *c, struct h2_stream *st)
+{
+	/* HOOK (head complete, body not yet buffered): a header-only SigV4
+	 * check (sigv4_check_head) belongs here, refusing the stream before
+	 * its body is read. */
+	if (st->clen <= 0)
+		return;
+	int rc = stream_body_reserve(c, st, (uint64_t)st->clen);
+	if (rc == -ENOBUFS) {
+		c->h2->blocked = st;
+		conn_mem_block(c->h2->lc, c, (uint64_t)st->clen);
+	} else if (rc < 0) {
+		stream_refuse(c, st);
+	}
+}
+
+int h2_unblock(struct lcore_ctx *lc, struct conn *c)
+{
+	struct h2_stream *st = c->h2->blocked;
+	if (!st)
+		return 0;
+	int rc = stream_body_reserve(c, st, (uint64_t)st->clen);
+	if (rc == -ENOBUFS) {
+		conn_mem_block(lc, c, (uint64_t)st->clen);
+		return rc;
+	}
+	c->h2->blocked = NULL;
+	if (rc < 0)
+		stream_refuse(c, st);
+	return 0;
+}
+
+bool h2_blocked(const struct conn *c)
+{
+	return c->h2 && c->h2->blocked;
+}
+
 static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
 		   size_t len, void *ud)
 {
 	(void)flags;
 	struct conn *c = ud;
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
-	if (!st || st->ready) /* ready before END_STREAM: refused at its head */
+	/* ready before END_STREAM: refused at its head; timed out: answered */
+	if (!st || st->ready || st->timed_out)
 		return 0;
-	if ((uint64_t)st->blen + len > c->h2->max_body ||
-	    c->h2->buffered + len > 2ull * c->h2->max_body) {
-		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
-		return 0;
-	}
 	if (st->blen + len > st->bcap) {
-		uint32_t ncap = st->bcap ? st->bcap : 16384;
+		/* No Content-Length (or the reservation was refused): grow by
+		 * doubling, each step charged; refused when it does not fit. */
+		uint64_t ncap = st->bcap ? st->bcap : 16384;
 		while (ncap < st->blen + len)
 			ncap *= 2;
-		void *p = realloc(st->body, ncap);
-		if (!p)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		st->body = p;
-		st->bcap = ncap;
+		ncap = SL_MIN(ncap, SL_MAX((uint64_t)c->h2->max_body, st->blen + len));
+		if (stream_body_reserve(c, st, ncap) < 0) {
+			stream_refuse(c, st);
+			return 0;
+		}
 	}
 	memcpy(st->body + st->blen, data, len);
 	st->blen += (uint32_t)len;
-	c->h2->buffered += len;
 	return 0;
 }
 
@@ -187,14 +331,21 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-	if (!st || st->ready)
+	if (!st || st->ready || st->timed_out)
 		return 0;
-	/* Headers done, body to come: a request that cannot be authentic is
-	 * queued for its answer now, and on_data drops its body. */
-	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-	    (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST ||
-	     h2_head_ok(c, st)))
-		return 0;
+	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		/* nghttp2 reports HEADERS once its whole block (CONTINUATIONs
+		 * included) is in. Headers done, body to come: a request that
+		 * cannot be authentic is queued for its answer now (below) and
+		 * on_data drops its body; any other reserves its body's memory. */
+		bool refuse = f->hd.type == NGHTTP2_HEADERS &&
+			      f->headers.cat == NGHTTP2_HCAT_REQUEST && !h2_head_ok(c, st);
+		if (!refuse) {
+			if (f->hd.type == NGHTTP2_HEADERS)
+				stream_headers_done(c, st);
+			return 0;
+		}
+	}
 	st->ready = true;
 	if (c->h2->ready_tail)
 		c->h2->ready_tail->next_ready = st;
@@ -230,7 +381,21 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t err, void *ud)
 		st->id = -1; /* orphaned: freed when its request finishes */
 		return 0;
 	}
-	stream_free(c->h2, st);
+	stream_free(c, st);
+	return 0;
+}
+
+/* A stream cut by its request timeout: once its 408 is out, reset it (RFC
+ * 9113 8.1: NO_ERROR asks the client to stop sending the request). */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	(void)ud;
+	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+	    (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS))
+		return 0;
+	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+	if (st && st->timed_out && !st->ready)
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
 	return 0;
 }
 
@@ -242,6 +407,8 @@ int h2_open(struct lcore_ctx *lc, struct conn *c)
 		return -ENOMEM;
 	c->h2->max_body = lc->sh->cfg->max_body_bytes;
 	c->h2->lc = lc;
+	c->h2->preface_left = H2_PREFACE_BYTES;
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
@@ -270,13 +437,14 @@ int h2_open(struct lcore_ctx *lc, struct conn *c)
 	return 0;
 }
 
-void h2_close(struct conn *c)
+void h2_close(struct lcore_ctx *lc, struct conn *c)
 {
+	(void)lc;
 	if (!c->h2)
 		return;
 	nghttp2_session_del(c->h2->sess);
 	while (c->h2->all)
-		stream_free(c->h2, c->h2->all);
+		stream_free(c, c->h2->all);
 	free(c->h2);
 	c->h2 = NULL;
 }
@@ -319,18 +487,30 @@ static ssize_t read_resp(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
 
+static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st,
+		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
+		      const char *id2);
+
 void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		uint32_t body_len, const char *rid, const char *id2)
 {
 	struct h2_stream *st = c->h2->cur;
 	if (!st || st->id < 0 || st->answered)
 		return; /* the client reset the stream: nobody to answer */
+	h2_submit(lc, c, st, status, body, body_len, rid, id2);
+}
+
+/* Queues st's whole response (headers and body). */
+static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st,
+		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
+		      const char *id2)
+{
+	(void)lc;
 	st->answered = true;
 	st->resp = malloc(body_len ? body_len : 1);
 	if (!st->resp) {
 		nghttp2_submit_rst_stream(c->h2->sess, NGHTTP2_FLAG_NONE, st->id,
 					  NGHTTP2_INTERNAL_ERROR);
-		h2_flush(lc, c);
 		return;
 	}
 	memcpy(st->resp, body, body_len);
@@ -347,7 +527,8 @@ void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const cha
 	};
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
 	nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva), &prd);
-	h2_flush(lc, c);
+	/* Not flushed here: sending runs nghttp2 callbacks that may free
+	 * streams (h2_timers walks the list); callers flush. */
 }
 
 int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
@@ -473,14 +654,74 @@ void h2_request_done(struct lcore_ctx *lc, struct conn *c)
 		return;
 	/* The request bytes are no longer needed; the response (if any)
 	 * stays with the stream until nghttp2 closes it. */
-	free(st->hbuf);
-	free(st->body);
-	c->h2->buffered -= st->blen;
-	st->blen = 0;
-	st->hbuf = NULL;
-	st->body = NULL;
+	stream_mem_free(c, st, false);
 	if (st->id == -1)
-		stream_free(c->h2, st); /* reset while answered */
+		stream_free(c, st); /* reset while answered */
+}
+
+/* Cuts a stream whose request did not arrive whole in time: 408 with
+ * Kinesis's error shape (as HTTP/1.1 answers), then RST_STREAM NO_ERROR once
+ * that is out (on_frame_send); its memory goes now. */
+static void h2_stream_timeout(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st)
+{
+	SL_DEBUG("conn %s: HTTP/2 stream %d: request timeout", c->peer, st->id);
+	lc->n_h2_timeouts++;
+	stream_mem_free(c, st, false);
+	st->timed_out = true;
+	struct jw w;
+	jw_init(&w, lc->resp_buf, lc->resp_cap);
+	jw_error(&w, "RequestTimeoutException",
+		 "The request was not received in full within the time limit.");
+	BUG_ON(w.overflow);
+	char rid[48], id2[80];
+	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	h2_submit(lc, c, st, 408, w.buf, (uint32_t)w.len, rid, id2);
+}
+
+void h2_timers(struct lcore_ctx *lc, struct conn *c)
+{
+	uint64_t limit_ms = lc->sh->cfg->request_timeout_ms;
+	/* At most H2_MAX_STREAMS open streams (SETTINGS), so the walk is bounded.
+	 * Nothing in it runs nghttp2 callbacks (h2_submit does not send), so no
+	 * stream is freed under the walk; the flush after it sends. */
+	for (struct h2_stream *st = c->h2->all; st; st = st->next_all)
+		if (!st->ready && !st->answered && !st->timed_out &&
+		    lc->now_ms - st->start_ms > limit_ms)
+			h2_stream_timeout(lc, c, st);
+	h2_flush(lc, c);
+	conn_flush(lc, c);
+}
+
+bool h2_busy(const struct conn *c)
+{
+	return c->h2 && c->h2->all;
+}
+
+uint32_t h2_frame_room(struct conn *c, const uint8_t *data, uint32_t avail)
+{
+	struct h2_conn *h = c->h2;
+	uint32_t n;
+	if (h->preface_left) {
+		n = SL_MIN(avail, h->preface_left);
+		h->preface_left -= n;
+		return n;
+	}
+	if (h->frame_left) {
+		n = SL_MIN(avail, h->frame_left);
+		h->frame_left -= n;
+		return n;
+	}
+	/* At a frame header: take what there is of it; once whole, the
+	 * payload length (24 bits, RFC 9113 4.1) says where the frame ends. */
+	n = SL_MIN(avail, H2_FRAME_HEAD_BYTES - h->fhead_len);
+	memcpy(h->fhead + h->fhead_len, data, n);
+	h->fhead_len += n;
+	if (h->fhead_len == H2_FRAME_HEAD_BYTES) {
+		h->frame_left = (uint32_t)h->fhead[0] << 16 | (uint32_t)h->fhead[1] << 8 |
+				h->fhead[2];
+		h->fhead_len = 0;
+	}
+	return n;
 }
 
 /* Feeds plaintext to nghttp2. Returns 0 or -EPROTO (connection error: a

@@ -14,9 +14,30 @@
 /* Stop parsing further pipelined requests while this much response data is
  * unsent, so a client that writes but never reads cannot grow our memory. */
 #define CONN_OUT_HIGH_WATER (1u << 20)
-/* Ciphertext a connection may leave unread in TLS while we stall it. */
-#define CONN_TLS_BACKLOG_MAX (2u << 20)
+/* Back-pressure: once this much ciphertext waits unread inside TLS (the
+ * request buffer cannot take it: budget spent, a request being answered,
+ * the client not reading), the transport stops reading the connection; it
+ * resumes when TLS drains below it. Above one TLS record (16 KiB + framing)
+ * so TLS always has a whole record to decrypt when we resume. */
+#define CONN_RX_PAUSE_BYTES (64u << 10)
+/* See conn_rx_bulk: room that lets a transport read ahead without bound. */
+#define CONN_RX_BULK_BYTES (1u << 20)
+/* Safety net if a transport delivers far past the pause: what it may still
+ * have in flight is bounded (kernel: its provided-buffer ring, 4 MiB per
+ * lcore; DPDK: the 256 KiB receive window), so this is never reached by a
+ * transport that honours rx_pause; past it the connection goes. */
+#define CONN_TLS_BACKLOG_MAX (8u << 20)
+/* Every connection's input buffer starts this size; it is part of a
+ * connection's fixed cost (like its TLS state) and is not charged to the
+ * buffered-bytes budget, so small requests are served even when the budget
+ * is spent. Growth past it is charged. */
 #define CONN_IN_INITIAL (16u << 10)
+/* HTTP/2 frames are parsed as they arrive, so its input buffer stays small. */
+#define CONN_IN_H2_MAX (64u << 10)
+/* Spare slots past --max-conns-per-core for newcomers that evict an idle
+ * connection (the evicted slot is freed asynchronously by the transport). */
+#define CONN_EVICT_SPARE 64u
+#define CONN_NONE UINT32_MAX
 
 /* Numbered so logs stay stable. */
 enum conn_state {
@@ -69,7 +90,20 @@ struct conn {
 	struct h2_conn *h2; /* HTTP/2 session state (conn_h2.c) */
 	bool close_after_send;
 	bool peer_eof;
+	/* Buffered-bytes accounting (admit.h): bytes charged to lc->mem for
+	 * this connection; while mem_blocked it waits in lc's FIFO
+	 * (mem_prev/mem_next) for mem_want_bytes of headroom. */
+	uint64_t mem_bytes;
+	uint64_t mem_want_bytes;
+	uint32_t mem_prev, mem_next;
+	bool mem_blocked;
+	bool rx_paused;	  /* the transport was told to stop reading */
+	bool addr_counted; /* addr holds one count in lc->addrs */
+	struct addr_key addr;
 	uint64_t opened_ms, req_start_ms, last_rx_ms, last_tx_ms;
+	/* HTTP/2: when the connection last had no stream open (its idle clock;
+	 * PINGs and SETTINGS do not reset it). */
+	uint64_t quiet_ms;
 	char peer[64]; /* "ip:port" for logs */
 	/* The request being answered: who sent it (SigV4 key id), the policy
 	 * that governs it (NULL: full access), and its stream for the audit. */
@@ -129,7 +163,7 @@ void conn_reap(struct lcore_ctx *lc, struct conn *c);
 
 /* conn_h2.c: HTTP/2 (see the file comment). */
 int h2_open(struct lcore_ctx *lc, struct conn *c);
-void h2_close(struct conn *c);
+void h2_close(struct lcore_ctx *lc, struct conn *c);
 int h2_input(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, size_t len);
 void h2_process(struct lcore_ctx *lc, struct conn *c);
 void h2_request_done(struct lcore_ctx *lc, struct conn *c);
@@ -146,6 +180,27 @@ int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_t
 int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
 	    bool eof);
 bool h2_push_alive(const struct conn *c, int32_t id);
+
+/* conn.c: buffered-bytes accounting. conn_mem_charge returns 0 or -ENOBUFS
+ * (nothing charged); conn_mem_block queues c until want_bytes fit. */
+int conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
+void conn_mem_uncharge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
+void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes);
+/* Resumes blocked connections whose wants now fit, oldest first. */
+void conn_mem_kick(struct lcore_ctx *lc);
+
+/* conn_h2.c: stream timeouts (request timeout for each incomplete stream);
+ * true while any stream is open (the connection is not idle). */
+void h2_timers(struct lcore_ctx *lc, struct conn *c);
+bool h2_busy(const struct conn *c);
+/* How many of the avail plaintext bytes at the front of c->in belong to the
+ * current HTTP/2 frame (or the connection preface): h2_input is fed a frame
+ * at a time so it can stop between frames. >= 1 when avail >= 1. */
+uint32_t h2_frame_room(struct conn *c, const uint8_t *data, uint32_t avail);
+/* A stream's body waits for budget: retries its reservation. Returns 0 (no
+ * longer waiting) or -ENOBUFS (c queued again with conn_mem_block). */
+int h2_unblock(struct lcore_ctx *lc, struct conn *c);
+bool h2_blocked(const struct conn *c);
 
 /* Continues processing buffered input (after a reply or a send). */
 void conn_process(struct lcore_ctx *lc, struct conn *c);

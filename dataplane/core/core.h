@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "dataplane/core/admit.h"
 
 struct conn;
 struct lcore_ctx;
@@ -35,6 +36,12 @@ struct xprt_ops {
 	int (*poll)(struct lcore_ctx *lc, uint32_t timeout_ms);
 	/* c->out holds bytes to send; starts a send unless one is in flight. */
 	void (*send)(struct lcore_ctx *lc, struct conn *c);
+	/* Stops (paused) or resumes taking bytes from the network for c: the
+	 * connection layer's back-pressure. While paused, at most what was
+	 * already in flight is still delivered (kernel: the recv being
+	 * cancelled; DPDK: the receive window closes, since delivered bytes
+	 * are not reported consumed until resume). Idempotent. */
+	void (*rx_pause)(struct lcore_ctx *lc, struct conn *c, bool paused);
 	/* Stops reading from c and releases it: the transport calls
 	 * conn_released() once no operation on it is in flight. Idempotent. */
 	void (*close)(struct lcore_ctx *lc, struct conn *c);
@@ -87,11 +94,21 @@ struct lcore_ctx {
 	struct sl_shared *sh;
 	const struct xprt_ops *xprt;
 	void *xprt_priv;
-	/* connection table: fixed at start-up, free list threaded through it */
+	/* connection table: fixed at start-up, free list threaded through it.
+	 * max_conns slots = max_open (--max-conns-per-core) + CONN_EVICT_SPARE:
+	 * a newcomer to a full table takes a spare slot while the idle
+	 * connection evicted for it is still closing. */
 	struct conn *conns;
 	uint32_t max_conns;
-	uint32_t nconns;
+	uint32_t max_open;
+	uint32_t nconns;    /* slots open or closing */
+	uint32_t n_open;    /* slots open (CONN_OPEN) */
 	uint32_t free_head; /* index of first free slot, UINT32_MAX when full */
+	struct addr_table addrs; /* open connections per source address */
+	struct mem_budget mem;	 /* request bytes buffered (admit.h) */
+	/* Connections stopped because the budget was spent, oldest first
+	 * (indexes, UINT32_MAX: none); conn_mem_kick resumes them. */
+	uint32_t mem_wait_head, mem_wait_tail;
 	struct sigv4_verifier *sv;
 	struct tls_server *tls; /* this lcore's; connections hold references */
 	uint32_t tls_gen;
@@ -113,15 +130,19 @@ struct lcore_ctx {
 	struct dp_wait *dp_held_head, *dp_held_tail;
 	struct sub *subs;      /* SubscribeToShard subscriptions on this lcore */
 	/* counters, read by nobody else yet (metrics arrive later) */
-	uint64_t n_requests, n_accepted, n_rejected_full;
+	uint64_t n_requests, n_accepted, n_rejected_full, n_rejected_addr, n_evicted;
+	uint64_t n_h2_timeouts; /* HTTP/2 streams cut by --request-timeout-ms */
 	uint64_t n_dp_held; /* record requests that waited for credits */
 };
 
 /* --- upcalls from a transport into the connection layer (conn.c) --- */
 
-/* A new connection was accepted. Returns the connection, or NULL when the
- * table is full (the transport then closes the socket). */
-struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id);
+/* A new connection was accepted from addr (peer: "ip:port" for logs).
+ * Returns the connection, or NULL when it is refused: its address is at
+ * --max-conns-per-addr, or the table is full with no idle connection to
+ * evict for it, or the lcore is draining (the transport then closes it). */
+struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+		       const struct addr_key *addr, const char *peer);
 /* Ciphertext arrived. The bytes are consumed (copied into TLS) before return. */
 void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len);
 /* The peer closed its side or the connection failed (err is 0 or -errno). */
@@ -133,6 +154,15 @@ void conn_released(struct lcore_ctx *lc, struct conn *c);
 
 /* The accessors a transport needs for a connection it does not see inside. */
 int conn_fd(const struct conn *c);
+/* The connection layer wants c's reading paused (see xprt_ops.rx_pause). */
+bool conn_rx_paused(const struct conn *c);
+/* c can take a large burst right now (a buffer with CONN_RX_BULK_BYTES of
+ * room, nothing waiting in TLS): a transport may then read ahead freely;
+ * otherwise it should read one buffer at a time, so what arrives before a
+ * pause is bounded per connection. */
+bool conn_rx_bulk(const struct conn *c);
+/* Ciphertext c has received but not yet taken (waiting inside TLS). */
+uint64_t conn_rx_backlog(const struct conn *c);
 const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len);
 
 /* --- the lcore --- */

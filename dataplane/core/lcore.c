@@ -66,10 +66,17 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 	lc->idx = idx;
 	lc->sh = sh;
 	lc->xprt = sh->dpk ? &dpdk_xprt_ops : &kernel_xprt_ops;
-	lc->max_conns = sh->cfg->max_conns_per_core;
+	lc->max_open = sh->cfg->max_conns_per_core;
+	lc->max_conns = lc->max_open + CONN_EVICT_SPARE;
 	lc->conns = calloc(lc->max_conns, sizeof(*lc->conns));
 	if (!lc->conns)
 		return -ENOMEM;
+	int rc = addr_table_init(&lc->addrs, lc->max_conns, sh->cfg->max_conns_per_addr);
+	if (rc < 0)
+		return rc;
+	lc->mem.max_bytes = (uint64_t)sh->cfg->max_buffered_mib << 20;
+	lc->mem.conn_max_bytes = (uint64_t)sh->cfg->max_conn_buffered_mib << 20;
+	lc->mem_wait_head = lc->mem_wait_tail = CONN_NONE;
 	for (uint32_t i = 0; i < lc->max_conns; i++) {
 		lc->conns[i].idx = i;
 		lc->conns[i].fd = -1;
@@ -111,6 +118,8 @@ static void lcore_tick(struct lcore_ctx *lc)
 	data_poll(lc);
 	if (lc->subs)
 		sub_tick(lc);
+	if (lc->mem_wait_head != CONN_NONE)
+		conn_mem_kick(lc); /* memory freed since: resume who waited */
 	lcore_tls_reload(lc);
 	if (lc->now_ms >= lc->next_timer_ms) {
 		conn_timers(lc);
@@ -180,6 +189,7 @@ void lcore_fini(struct lcore_ctx *lc)
 	}
 	free(lc->conns);
 	lc->conns = NULL;
+	addr_table_fini(&lc->addrs);
 	sub_free_all(lc);
 	sigv4_verifier_free(lc->sv);
 	lc->sv = NULL;

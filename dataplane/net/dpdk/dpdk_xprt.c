@@ -11,6 +11,12 @@
  * machine that shares its cores with clients and tests stays usable (an
  * appliance with dedicated cores sets --dpdk-idle-us 0 to never nap).
  *
+ * Back-pressure (rx_pause): while the connection layer has paused a
+ * connection, on_data still hands the bytes to TLS (the stack cannot keep
+ * them) but reports none consumed, so they count against the receive
+ * window (rcv_buf_bytes) and the peer stops; resuming reports them with
+ * tcp_recved(), which reopens the window.
+ *
  * Slot lifetime: a connection slot is released (conn_released) only when the
  * stack has called on_closed, after which the tcp_conn is never touched. */
 #include <errno.h>
@@ -39,6 +45,7 @@ struct dx_conn {
 	 * delivered from the poll loop (as the kernel transport's completions
 	 * are). While some is pending, no further send starts. */
 	uint32_t sent_pending;
+	uint32_t held; /* bytes taken while paused, not yet reported consumed */
 	bool queued;
 };
 
@@ -70,14 +77,17 @@ static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
 {
 	struct lcore_ctx *lc = ctx;
 	struct dx *dx = lc->xprt_priv;
-	struct conn *c = conn_open(lc, -1, (uint64_t)(uintptr_t)tc);
-	if (!c)
-		return NULL; /* table full or draining: the stack resets it */
 	uint32_t ip;
 	uint16_t port;
 	tcp_peer(tc, &ip, &port);
-	snprintf(c->peer, sizeof(c->peer), "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff,
+	char peer[64];
+	snprintf(peer, sizeof(peer), "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff,
 		 (ip >> 8) & 0xff, ip & 0xff, port);
+	struct addr_key key;
+	addr_key_ip4(&key, ip);
+	struct conn *c = conn_open(lc, -1, (uint64_t)(uintptr_t)tc, &key, peer);
+	if (!c)
+		return NULL; /* refused (address limit, table full, draining): reset */
 	bool queued = dx->dc[c->idx].queued; /* a stale entry of the slot's last
 						 user may still sit in sent_q */
 	dx->dc[c->idx] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc, .queued = queued };
@@ -88,7 +98,22 @@ static uint32_t dx_on_data(void *cookie, const uint8_t *data, uint32_t len)
 {
 	struct dx_conn *d = cookie;
 	conn_on_recv(d->lc, d->c, data, len); /* TLS copies every byte */
+	if (d->c->state == CONN_OPEN && conn_rx_paused(d->c)) {
+		d->held += len; /* counts against the window until resumed */
+		return 0;
+	}
 	return len;
+}
+
+static void dx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
+{
+	struct dx *dx = lc->xprt_priv;
+	struct dx_conn *d = &dx->dc[c->idx];
+	if (paused || !d->tc || !d->held)
+		return; /* pausing needs nothing now: on_data holds the window */
+	uint32_t n = d->held;
+	d->held = 0;
+	tcp_recved(d->tc, n); /* reopens the window (an ACK), never delivers */
 }
 
 static void dx_on_eof(void *cookie)
@@ -317,6 +342,7 @@ const struct xprt_ops dpdk_xprt_ops = {
 	.init = dx_init,
 	.poll = dx_poll,
 	.send = dx_send,
+	.rx_pause = dx_rx_pause,
 	.close = dx_close,
 	.stop_accept = dx_stop_accept,
 	.wake = dx_wake,

@@ -10,6 +10,16 @@
  * the buffer back to the ring at once, so the ring never runs dry for long
  * and no connection pins receive memory.
  *
+ * Back-pressure (rx_pause): the recv is cancelled and not re-armed until the
+ * connection layer resumes; the kernel's socket buffer then fills and TCP
+ * closes the window. A multishot recv can post many buffers in one go, all
+ * of which must then be kept; so once a connection could not take all it
+ * got (ciphertext left in TLS) its multishot recv is cancelled and it reads
+ * one buffer at a time (single-shot) until it can take bursts again
+ * (conn_rx_bulk: still in the handshake, HTTP/2 not waiting for memory, or
+ * a large request with room for it). What the first multishot had posted
+ * when the connection backed up is still kept (see dataplane/README.md).
+ *
  * Slot lifetime: a connection slot is released (conn_released) only when no
  * operation on it is in flight: the multishot recv has ended (final CQE
  * without IORING_CQE_F_MORE) and no send is outstanding. Closing shuts the
@@ -52,6 +62,9 @@ enum kx_op {
 
 struct kx_conn {
 	bool recv_armed;
+	bool multishot;	 /* the armed recv is multishot */
+	bool cancelling; /* a cancel of the armed recv was submitted */
+	bool paused;	 /* rx_pause: the recv is cancelled / not re-armed */
 	bool send_inflight;
 	bool closing;
 };
@@ -192,12 +205,31 @@ static void kx_arm_wake(struct kx *kx)
 
 static void kx_arm_recv(struct kx *kx, struct conn *c)
 {
+	struct kx_conn *k = &kx->kc[c->idx];
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	k->multishot = conn_rx_bulk(c);
+	if (k->multishot)
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	else
+		io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = KX_BGID;
 	io_uring_sqe_set_data64(sqe, KX_UD(KX_RECV, c->idx));
-	kx->kc[c->idx].recv_armed = true;
+	k->recv_armed = true;
+	k->cancelling = false;
+}
+
+/* Ends the armed recv early: its last completion (-ECANCELED, no F_MORE)
+ * clears recv_armed; kx_on_recv then re-arms unless paused. */
+static void kx_cancel_recv(struct kx *kx, struct conn *c)
+{
+	struct kx_conn *k = &kx->kc[c->idx];
+	if (!k->recv_armed || k->cancelling)
+		return;
+	struct io_uring_sqe *sqe = kx_sqe(kx);
+	io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, c->idx), 0);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
+	k->cancelling = true;
 }
 
 static int kx_init(struct lcore_ctx *lc)
@@ -260,27 +292,34 @@ static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cq
 		return;
 	}
 	int fd = cqe->res;
-	struct conn *c = conn_open(lc, fd, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?", peer[64];
+	uint16_t port = 0;
+	struct addr_key key;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		close(fd); /* already reset by the peer */
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(a6->sin6_port);
+		addr_key_ip6(&key, a6->sin6_addr.s6_addr);
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+		port = ntohs(a4->sin_port);
+		addr_key_ip4(&key, ntohl(a4->sin_addr.s_addr));
+	}
+	snprintf(peer, sizeof(peer), "%s:%u", ip, port);
+	struct conn *c = conn_open(lc, fd, 0, &key, peer);
 	if (!c) {
-		close(fd); /* table full or draining: the client sees a reset */
+		close(fd); /* refused (address limit, table full, draining): a reset */
 		return;
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		char ip[INET6_ADDRSTRLEN] = "?";
-		uint16_t port;
-		if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		} else {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		}
-		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, port);
-	}
 	kx_arm_recv(kx, c);
 }
 
@@ -289,8 +328,9 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 	struct conn *c = &lc->conns[KX_UD_IDX(cqe->user_data)];
 	struct kx_conn *k = &kx->kc[c->idx];
 	bool more = cqe->flags & IORING_CQE_F_MORE;
+	bool cancelled = !more && cqe->res == -ECANCELED && k->cancelling;
 	if (!more)
-		k->recv_armed = false;
+		k->recv_armed = k->cancelling = false;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		BUG_ON(bid >= KX_NBUFS);
@@ -305,10 +345,14 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 	if (!k->closing) {
 		if (cqe->res == 0) {
 			conn_on_eof(lc, c, 0);
-		} else if (cqe->res < 0 && cqe->res != -ENOBUFS) {
+		} else if (cqe->res < 0 && cqe->res != -ENOBUFS && !cancelled) {
 			conn_on_eof(lc, c, cqe->res);
-		} else if (!more && !k->closing) {
-			kx_arm_recv(kx, c); /* multishot ended (ENOBUFS or kernel choice) */
+		} else if (!more && !k->closing && !k->paused && !k->recv_armed) {
+			kx_arm_recv(kx, c); /* single shot done, multishot ended or cancelled */
+		} else if (more && !k->closing && !conn_rx_bulk(c) && conn_rx_backlog(c)) {
+			/* c could not take all it got: no more bursts, one buffer
+			 * at a time from now on */
+			kx_cancel_recv(kx, c);
 		}
 	}
 	kx_maybe_release(lc, kx, c);
@@ -386,6 +430,22 @@ static void kx_send(struct lcore_ctx *lc, struct conn *c)
 	k->send_inflight = true;
 }
 
+static void kx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
+{
+	struct kx *kx = lc->xprt_priv;
+	struct kx_conn *k = &kx->kc[c->idx];
+	if (k->closing || k->paused == paused)
+		return;
+	k->paused = paused;
+	if (paused) {
+		kx_cancel_recv(kx, c); /* its last completion does not re-arm */
+	} else if (!k->recv_armed) {
+		kx_arm_recv(kx, c);
+	}
+	/* else: resumed before the cancelled recv's last completion came:
+	 * kx_on_recv re-arms then. */
+}
+
 static void kx_close(struct lcore_ctx *lc, struct conn *c)
 {
 	struct kx *kx = lc->xprt_priv;
@@ -450,6 +510,7 @@ const struct xprt_ops kernel_xprt_ops = {
 	.init = kx_init,
 	.poll = kx_poll,
 	.send = kx_send,
+	.rx_pause = kx_rx_pause,
 	.close = kx_close,
 	.stop_accept = kx_stop_accept,
 	.wake = kx_wake,
