@@ -30,8 +30,8 @@
 #include "crypto/tls.h"
 #include "dataplane/core/core.h"
 #include "dataplane/ctl/ctl.h"
-#include "dataplane/core/dp_internal.h"
-#include "dataplane/core/eal.h"
+#include "dataplane/log/log.h"
+#include "sluiced/eal.h"
 #include "dataplane/net/dpdk/dpdk.h"
 #include "dataplane/route/route.h"
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
-#include "dataplane/core/admit.h"
+#include "dataplane/http/http_admit.h"
 
 struct conn;
 struct lcore_ctx;

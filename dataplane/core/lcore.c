@@ -16,8 +16,8 @@
 #include "crypto/tls.h"
 #include "common/json.h"
 #include "dataplane/api/api.h"
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 #define LCORE_TIMER_PERIOD_MS 100
 /* Longest sleep in io_uring when idle: bounds how late a timer fires. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 request-head parser (RFC 9112): stateless and zero-copy, in the
  * manner of picohttpparser. It is layer one of three: the per-connection state
- * machine (dataplane/core/conn.c) feeds it bytes and owns buffering and
+ * machine (dataplane/http/http_conn.c) feeds it bytes and owns buffering and
  * bodies; the API handlers see only parsed requests.
  *
  * The parser never allocates and never reads past buf[len). Slices in the

@@ -29,7 +29,7 @@
 #include "common/bug.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "dataplane/core/conn_internal.h"
+#include "dataplane/http/http_internal.h"
 #include "dataplane/net/dpdk/dpdk.h"
 #include "dataplane/net/tcp/tcp.h"
 

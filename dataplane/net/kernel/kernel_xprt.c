@@ -40,7 +40,7 @@
 
 #include "common/bug.h"
 #include "common/log.h"
-#include "dataplane/core/conn_internal.h"
+#include "dataplane/http/http_internal.h"
 
 #define KX_RING_ENTRIES 1024
 #define KX_NBUFS 256		/* power of two (buffer ring) */

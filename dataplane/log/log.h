@@ -27,7 +27,7 @@
 #include "common/config.h"
 
 #include "dataplane/api/records.h"
-#include "dataplane/core/quota.h"
+#include "dataplane/quota/quota.h"
 #include "storage/st.h"
 
 #define DP_MAX_LOG_LCORES 16

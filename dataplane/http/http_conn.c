@@ -17,7 +17,7 @@
 #include "crypto/sigv4.h"
 #include "common/utf8.h"
 #include "crypto/tls.h"
-#include "dataplane/core/conn_internal.h"
+#include "dataplane/http/http_internal.h"
 
 int conn_fd(const struct conn *c)
 {

@@ -26,8 +26,8 @@
 #include "common/log.h"
 #include "dataplane/route/route.h"
 #include "crypto/keyring.h"
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 #define LOG_BURST 32
 #define LOG_IDLE_WAIT_MS 100

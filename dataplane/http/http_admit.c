@@ -2,7 +2,7 @@
 /* The per-address connection count (admit.h): linear probing with
  * backward-shift deletion (no tombstones, so probe chains never rot under
  * churn), sized at start-up for every connection slot at load <= 1/2. */
-#include "dataplane/core/admit.h"
+#include "dataplane/http/http_admit.h"
 
 #include <stdlib.h>
 #include <string.h>

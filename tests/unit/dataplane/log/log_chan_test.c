@@ -22,8 +22,8 @@
 #include <rte_eal.h>
 #include <rte_ring.h>
 
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 #define N_LOG 2
 

@@ -37,8 +37,8 @@
 #include "common/clock.h"
 #include "controlplane/cp.h"
 #include "crypto/keyring.h"
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 #define STREAM 77u
 #define DEADLINE_MS 5000

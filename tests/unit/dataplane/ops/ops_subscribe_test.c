@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 #define ARN_FMT "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c%u:1700000000"
 #define TABLE_BITS 20

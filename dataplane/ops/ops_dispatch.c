@@ -21,8 +21,8 @@
 #include "crypto/policy.h"
 #include "crypto/sigv4.h"
 #include "dataplane/api/api.h"
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 static bool content_type_ok(const struct conn *c)
 {

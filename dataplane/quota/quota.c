@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "dataplane/core/quota.h"
+#include "dataplane/quota/quota.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -37,7 +37,7 @@
 #include "common/log.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
-#include "dataplane/core/conn_internal.h"
+#include "dataplane/http/http_internal.h"
 
 #define H2_MAX_STREAMS 100	  /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define H2_HEADER_BYTES 16384	  /* per stream: names + values, like h1's head limit */

@@ -17,7 +17,7 @@
 
 #include "common/bug.h"
 #include "common/log.h"
-#include "dataplane/core/eal.h"
+#include "sluiced/eal.h"
 #include "dataplane/net/dpdk/dpdk.h"
 
 /* Free 2 MiB hugepages, from /proc/meminfo (0 when unknown). */

@@ -14,8 +14,8 @@
 #include <rte_ring.h>
 
 #include "common/bug.h"
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 static bool dp_chan_fits(const struct lcore_ctx *lc, uint32_t mask)
 {

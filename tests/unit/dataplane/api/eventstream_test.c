@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "dataplane/http/eventstream.h"
+#include "dataplane/api/eventstream.h"
 
 static uint32_t ref_crc32(const uint8_t *p, size_t n)
 {

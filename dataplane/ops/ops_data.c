@@ -20,8 +20,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "dataplane/route/route.h"
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
 
 /* Per-connection state of the record operation in flight (one at a time:
  * requests on a connection are handled in order). Allocated on a

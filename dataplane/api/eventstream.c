@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "dataplane/http/eventstream.h"
+#include "dataplane/api/eventstream.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* dataplane/core/admit.c: the buffered-bytes budget (both ceilings, exact
+/* dataplane/http/http_admit.c: the buffered-bytes budget (both ceilings, exact
  * refusal, nothing charged on refusal, peak) and the per-address count
  * (limit, IPv6 per /64, IPv4-mapped, and a churn run against a reference
  * model so backward-shift deletion never loses or duplicates an address). */
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "dataplane/core/admit.h"
+#include "dataplane/http/http_admit.h"
 
 static void test_budget_ceilings(void **state)
 {

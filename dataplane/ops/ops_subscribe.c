@@ -27,9 +27,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "dataplane/route/route.h"
-#include "dataplane/core/conn_internal.h"
-#include "dataplane/core/dp_internal.h"
-#include "dataplane/http/eventstream.h"
+#include "dataplane/http/http_internal.h"
+#include "dataplane/log/log.h"
+#include "dataplane/api/eventstream.h"
 
 #define SUB_LIFETIME_MS 300000	/* Kinesis: a subscription lasts 5 minutes */
 #define SUB_HEARTBEAT_MS 1000	/* an event at least this often */
