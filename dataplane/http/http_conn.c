@@ -51,11 +51,7 @@ bool conn_rx_bulk(const struct conn *c)
 	if (c->state != CONN_OPEN || c->rx_paused || c->mem_blocked ||
 	    tls_conn_pending_in(c->tls) > 0)
 		return false;
-	if (c->proto == 0)
-		return true;
-	if (c->proto == 2)
-		return !h2_blocked(c);
-	return c->proto == 1 && c->in_cap - c->in_len >= CONN_RX_BULK_BYTES;
+	return !c->mux || c->mux->rx_bulk(c);
 }
 
 /* Nothing in flight: no request begun, none being answered, nothing unsent,
@@ -63,15 +59,15 @@ bool conn_rx_bulk(const struct conn *c)
 static bool conn_busy(const struct conn *c)
 {
 	return c->req_active || c->waiting_cp || c->waiting_dp || conn_unsent(c) > 0 ||
-	       (c->proto == 2 && h2_busy(c));
+	       (c->mux && c->mux->busy(c));
 }
 
-/* When c last did something that counts as use. HTTP/2 uses the time its
- * last stream ended: PINGs and SETTINGS keep no connection alive. */
+/* When c last did something that counts as use (its protocol says; during
+ * the handshake, its last byte either way). */
 static uint64_t conn_active_ms(const struct conn *c)
 {
-	if (c->proto == 2)
-		return c->quiet_ms;
+	if (c->mux)
+		return c->mux->active_ms(c);
 	return SL_MAX(c->last_rx_ms, c->last_tx_ms);
 }
 
@@ -207,7 +203,6 @@ void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes)
 	lc->mem_wait_tail = c->idx;
 }
 
-static void conn_step(struct lcore_ctx *lc, struct conn *c);
 
 void conn_mem_kick(struct lcore_ctx *lc)
 {
@@ -274,7 +269,9 @@ void conn_released(struct lcore_ctx *lc, struct conn *c)
 
 void conn_reap(struct lcore_ctx *lc, struct conn *c)
 {
-	h2_close(lc, c); /* after the log lcores let go of stream bodies */
+	if (c->mux) /* after the log lcores let go of stream bodies */
+		c->mux->release(lc, c);
+	c->mux = NULL;
 	conn_mem_uncharge(lc, c, in_charged(c->in_cap));
 	BUG_ON(c->mem_bytes != 0); /* every charge has its owner freed above */
 	free(c->in);
@@ -365,15 +362,19 @@ void conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
 void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		  uint32_t body_len)
 {
-	if (c->state != CONN_OPEN)
+	/* No protocol yet (mid-handshake): there is no request to answer. */
+	if (c->state != CONN_OPEN || !c->mux)
 		return;
-	char rid[48], id2[80], date[64];
+	char rid[48], id2[80];
 	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
-	if (c->proto == 2) {
-		h2_respond(lc, c, status, body, body_len, rid, id2);
-		conn_flush(lc, c);
-		return;
-	}
+	c->mux->respond(lc, c, status, body, body_len, rid, id2);
+}
+
+/* HTTP/1.1: status line, the standard Kinesis headers and the body. */
+static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+		       uint32_t body_len, const char *rid, const char *id2)
+{
+	char date[64];
 	if (!c->req.keep_alive || lc->sh->stop)
 		c->close_after_send = true;
 	time_t now = time(NULL);
@@ -567,13 +568,45 @@ void conn_request_done(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
-	if (c->proto == 2) {
-		h2_request_done(lc, c);
-		h2_process(lc, c);
-		conn_flush(lc, c);
-		conn_step(lc, c); /* input held back while the answer was pending */
+	c->mux->request_done(lc, c);
+}
+
+void conn_ctl_answered(struct lcore_ctx *lc, struct conn *c)
+{
+	if (c->state != CONN_OPEN)
 		return;
-	}
+	c->mux->ctl_answered(lc, c);
+}
+
+bool conn_can_push(const struct conn *c)
+{
+	return c->mux && c->mux->push_open;
+}
+
+int32_t conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+		       const char *rid, const char *id2)
+{
+	if (!conn_can_push(c))
+		return -1;
+	return c->mux->push_open(lc, c, content_type, rid, id2);
+}
+
+int conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+	      bool eof)
+{
+	if (!conn_can_push(c))
+		return -EPROTONOSUPPORT;
+	return c->mux->push(lc, c, id, data, len, eof);
+}
+
+bool conn_push_alive(const struct conn *c, int32_t id)
+{
+	return conn_can_push(c) && c->mux->push_alive(c, id);
+}
+
+/* HTTP/1.1: the answered request's bytes go; on with the pipelined ones. */
+static void h1_request_done(struct lcore_ctx *lc, struct conn *c)
+{
 	conn_consume(lc, c);
 	if (c->peer_eof && !conn_unsent(c)) {
 		conn_close(lc, c);
@@ -593,16 +626,22 @@ static void conn_rebase_head(struct conn *c)
 		c->req.content_length = 0;
 }
 
-/* How large the input buffer should be now. With a parsed head: exactly the
- * whole request, charged in one piece (all or nothing, so two requests can
- * never each hold half of what both need); pipelined bytes past it wait in
- * TLS. Before the head is whole: the initial buffer, growing by 16 KiB only
- * while the buffer is full, up to the head limit. HTTP/2 and the handshake
- * never grow it: frames are consumed as they arrive. */
+/* How large the input buffer should be now: the protocol says; the
+ * handshake never grows it. */
 static uint64_t conn_in_want(const struct lcore_ctx *lc, const struct conn *c)
 {
-	if (c->proto != 1)
+	if (!c->mux)
 		return c->in_cap ? c->in_cap : CONN_IN_INITIAL;
+	return c->mux->in_want(lc, c);
+}
+
+/* HTTP/1.1. With a parsed head: exactly the whole request, charged in one
+ * piece (all or nothing, so two requests can never each hold half of what
+ * both need); pipelined bytes past it wait in TLS. Before the head is whole:
+ * the initial buffer, growing by 16 KiB only while the buffer is full, up to
+ * the head limit. */
+static uint64_t h1_in_want(const struct lcore_ctx *lc, const struct conn *c)
+{
 	uint64_t want = c->in_cap ? c->in_cap : CONN_IN_INITIAL;
 	if (c->have_head)
 		want = SL_MAX(want, (uint64_t)c->head_len + c->req.content_length);
@@ -661,56 +700,24 @@ static int conn_pump(struct lcore_ctx *lc, struct conn *c)
 }
 
 /* ALPN decides the protocol once the handshake is done ("h2" or, also
- * when the client offered none, HTTP/1.1). */
-static void conn_pick_proto(struct lcore_ctx *lc, struct conn *c)
+ * when the client offered none, HTTP/1.1): the only place that asks. */
+static void conn_pick_mux(struct lcore_ctx *lc, struct conn *c)
 {
 	const unsigned char *p;
 	unsigned n;
 	tls_conn_alpn(c->tls, &p, &n);
-	c->proto = 1;
-	if (n == 2 && memcmp(p, "h2", 2) == 0) {
-		if (h2_open(lc, c) < 0) {
-			conn_close(lc, c);
-			return;
-		}
-		c->proto = 2;
-		c->in_max = CONN_IN_INITIAL; /* see conn_in_want */
-	}
-}
-
-/* HTTP/2: hands the plaintext to nghttp2 a frame at a time, stopping when
- * a stream's body could not be given memory (the connection then waits in
- * the budget FIFO with the rest of its input unread). Returns true when it
- * made room in c->in. */
-static bool conn_step_h2(struct lcore_ctx *lc, struct conn *c)
-{
-	uint32_t off = 0;
-	/* Blocked: only conn_mem_kick (which dequeues first) retries, so a
-	 * connection is never both fed and queued. */
-	if (c->mem_blocked || h2_unblock(lc, c) < 0)
-		return false;
-	while (off < c->in_len && !c->mem_blocked && !c->close_after_send) {
-		uint32_t n = h2_frame_room(c, c->in + off, c->in_len - off);
-		if (h2_input(lc, c, c->in + off, n) < 0)
-			c->close_after_send = true; /* GOAWAY queued */
-		off += n;
-	}
-	if (c->close_after_send)
-		off = c->in_len; /* nothing more is read from a failed session */
-	memmove(c->in, c->in + off, c->in_len - off);
-	c->in_len -= off;
-	h2_process(lc, c);
-	conn_flush(lc, c);
-	if (c->state == CONN_OPEN && (c->close_after_send || h2_wants_close(c)) &&
-	    !conn_unsent(c) && !c->waiting_cp && !c->waiting_dp) {
+	const struct http_mux_ops *mux =
+		n == 2 && memcmp(p, "h2", 2) == 0 ? &http_h2_mux : &http_h1_mux;
+	if (mux->open(lc, c) < 0) {
+		mux->release(lc, c); /* what open set up before it failed */
 		conn_close(lc, c);
-		return false;
+		return;
 	}
-	return off > 0;
+	c->mux = mux;
 }
 
 /* HTTP/1.1: answers whole requests. Returns true when it made room. */
-static bool conn_step_h1(struct lcore_ctx *lc, struct conn *c)
+static bool h1_on_input(struct lcore_ctx *lc, struct conn *c)
 {
 	uint32_t before = c->in_len;
 	uint64_t need = c->have_head ? (uint64_t)c->head_len + c->req.content_length : 0;
@@ -748,18 +755,18 @@ static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
 				conn_close(lc, c);
 			return;
 		}
-		if (!c->proto && tls_conn_handshake_done(c->tls))
-			conn_pick_proto(lc, c);
-		if (c->state != CONN_OPEN || !c->proto)
+		if (!c->mux && tls_conn_handshake_done(c->tls))
+			conn_pick_mux(lc, c);
+		if (c->state != CONN_OPEN || !c->mux)
 			break;
-		bool room = c->proto == 2 ? conn_step_h2(lc, c) : conn_step_h1(lc, c);
+		bool room = c->mux->on_input(lc, c);
 		if (c->state != CONN_OPEN)
 			return;
 		if (rc != 1 || !room)
 			break; /* TLS is empty, or nothing made room for more */
 	}
-	if (c->proto == 2)
-		return; /* HTTP/2 closes itself in conn_step_h2 */
+	if (c->mux && c->mux->closes_itself)
+		return;
 	/* The peer is gone (also mid-handshake): nothing more can arrive. */
 	if (c->state == CONN_OPEN && c->peer_eof && !c->waiting_cp && !c->waiting_dp &&
 	    !conn_unsent(c))
@@ -779,7 +786,7 @@ static void conn_rx_update(struct lcore_ctx *lc, struct conn *c)
 	lc->xprt->rx_pause(lc, c, pause);
 }
 
-static void conn_step(struct lcore_ctx *lc, struct conn *c)
+void conn_step(struct lcore_ctx *lc, struct conn *c)
 {
 	conn_step_io(lc, c);
 	conn_rx_update(lc, c);
@@ -856,13 +863,10 @@ void conn_timers(struct lcore_ctx *lc)
 		} else if (!conn_busy(c) && now - conn_active_ms(c) > cfg->idle_timeout_ms) {
 			conn_close(lc, c);
 		} else {
-			if (c->proto == 2) {
-				h2_timers(lc, c); /* each stream's request timeout */
-				if (c->mem_blocked && !h2_blocked(c)) {
-					/* the stream it waited for timed out */
-					mem_wait_remove(lc, c);
-					conn_step(lc, c);
-				}
+			if (c->mux && c->mux->timers(lc, c)) {
+				/* what it waited for budget for timed out */
+				mem_wait_remove(lc, c);
+				conn_step(lc, c);
 			}
 			if (!c->req_active && c->state == CONN_OPEN)
 				conn_in_shrink(lc, c);
@@ -893,3 +897,65 @@ void conn_drain_all(struct lcore_ctx *lc, bool force)
 		}
 	}
 }
+
+/* ---- HTTP/1.1 behind the mux table ---- */
+
+static int h1_open(struct lcore_ctx *lc, struct conn *c)
+{
+	(void)lc;
+	(void)c;
+	return 0; /* the connection's own request slot is all it needs */
+}
+
+static void h1_release(struct lcore_ctx *lc, struct conn *c)
+{
+	(void)lc;
+	(void)c;
+}
+
+/* The bytes were consumed when the call was posted (dispatch copied them):
+ * parse on. */
+static void h1_ctl_answered(struct lcore_ctx *lc, struct conn *c)
+{
+	conn_process(lc, c);
+}
+
+static bool h1_timers(struct lcore_ctx *lc, struct conn *c)
+{
+	(void)lc;
+	(void)c;
+	return false; /* the request timeout is conn_timers' own (one request) */
+}
+
+static bool h1_busy(const struct conn *c)
+{
+	(void)c;
+	return false; /* req_active and the waits say it all */
+}
+
+static uint64_t h1_active_ms(const struct conn *c)
+{
+	return SL_MAX(c->last_rx_ms, c->last_tx_ms);
+}
+
+static bool h1_rx_bulk(const struct conn *c)
+{
+	return c->in_cap - c->in_len >= CONN_RX_BULK_BYTES;
+}
+
+const struct http_mux_ops http_h1_mux = {
+	.name = "http/1.1",
+	.open = h1_open,
+	.release = h1_release,
+	.on_input = h1_on_input,
+	.closes_itself = false,
+	.respond = h1_respond,
+	.request_done = h1_request_done,
+	.ctl_answered = h1_ctl_answered,
+	.timers = h1_timers,
+	.busy = h1_busy,
+	.active_ms = h1_active_ms,
+	.rx_bulk = h1_rx_bulk,
+	.in_want = h1_in_want,
+	/* SubscribeToShard needs HTTP/2 (as Kinesis): no push streams */
+};

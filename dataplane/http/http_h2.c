@@ -88,6 +88,9 @@ struct h2_conn {
 	uint32_t fhead_len;
 };
 
+static int h2_flush(struct lcore_ctx *lc, struct conn *c);
+static void h2_request_done(struct lcore_ctx *lc, struct conn *c);
+
 static void stream_mem_free(struct conn *c, struct h2_stream *st, bool body_only)
 {
 	struct h2_conn *h = c->h2;
@@ -278,7 +281,7 @@ static void stream_headers_done(struct conn *c, struct h2_stream *st)
 	}
 }
 
-int h2_unblock(struct lcore_ctx *lc, struct conn *c)
+static int h2_unblock(struct lcore_ctx *lc, struct conn *c)
 {
 	struct h2_stream *st = c->h2->blocked;
 	if (!st)
@@ -294,7 +297,7 @@ int h2_unblock(struct lcore_ctx *lc, struct conn *c)
 	return 0;
 }
 
-bool h2_blocked(const struct conn *c)
+static bool h2_blocked(const struct conn *c)
 {
 	return c->h2 && c->h2->blocked;
 }
@@ -399,7 +402,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	return 0;
 }
 
-int h2_open(struct lcore_ctx *lc, struct conn *c)
+static int h2_open(struct lcore_ctx *lc, struct conn *c)
 {
 	nghttp2_session_callbacks *cb;
 	c->h2 = calloc(1, sizeof(*c->h2));
@@ -408,6 +411,8 @@ int h2_open(struct lcore_ctx *lc, struct conn *c)
 	c->h2->max_body = lc->sh->cfg->max_body_bytes;
 	c->h2->lc = lc;
 	c->h2->preface_left = H2_PREFACE_BYTES;
+	/* Frames are consumed as they arrive: the input buffer never grows. */
+	c->in_max = CONN_IN_INITIAL;
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -437,7 +442,7 @@ int h2_open(struct lcore_ctx *lc, struct conn *c)
 	return 0;
 }
 
-void h2_close(struct lcore_ctx *lc, struct conn *c)
+static void h2_close(struct lcore_ctx *lc, struct conn *c)
 {
 	(void)lc;
 	if (!c->h2)
@@ -453,7 +458,7 @@ void h2_close(struct lcore_ctx *lc, struct conn *c)
  * connection is also marked to close once what was serialised is sent: its
  * HTTP/2 state can no longer reach the client, so callers need not (and most
  * do not) act on the result themselves. */
-int h2_flush(struct lcore_ctx *lc, struct conn *c)
+static int h2_flush(struct lcore_ctx *lc, struct conn *c)
 {
 	(void)lc;
 	for (;;) {
@@ -491,7 +496,7 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
 		      const char *id2);
 
-void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		uint32_t body_len, const char *rid, const char *id2)
 {
 	struct h2_stream *st = c->h2->cur;
@@ -531,7 +536,7 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 	 * streams (h2_timers walks the list); callers flush. */
 }
 
-int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+static int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
 		     const char *rid, const char *id2)
 {
 	struct h2_stream *st = c->h2->cur;
@@ -552,7 +557,7 @@ int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_t
 	return st->id;
 }
 
-int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+static int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
 	    bool eof)
 {
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(c->h2->sess, id);
@@ -581,7 +586,7 @@ int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, 
 	return 0;
 }
 
-bool h2_push_alive(const struct conn *c, int32_t id)
+static bool h2_push_alive(const struct conn *c, int32_t id)
 {
 	return c->h2 && nghttp2_session_get_stream_user_data(c->h2->sess, id) != NULL;
 }
@@ -621,7 +626,7 @@ static bool h2_load(struct conn *c, struct h2_stream *st)
 }
 
 /* Answers ready streams one at a time, while nothing is outstanding. */
-void h2_process(struct lcore_ctx *lc, struct conn *c)
+static void h2_process(struct lcore_ctx *lc, struct conn *c)
 {
 	struct h2_conn *h = c->h2;
 	while (c->state == CONN_OPEN && !c->waiting_cp && !c->waiting_dp && !h->cur &&
@@ -645,7 +650,7 @@ void h2_process(struct lcore_ctx *lc, struct conn *c)
 	h2_flush(lc, c);
 }
 
-void h2_request_done(struct lcore_ctx *lc, struct conn *c)
+static void h2_request_done(struct lcore_ctx *lc, struct conn *c)
 {
 	(void)lc;
 	struct h2_stream *st = c->h2->cur;
@@ -678,7 +683,7 @@ static void h2_stream_timeout(struct lcore_ctx *lc, struct conn *c, struct h2_st
 	h2_submit(lc, c, st, 408, w.buf, (uint32_t)w.len, rid, id2);
 }
 
-void h2_timers(struct lcore_ctx *lc, struct conn *c)
+static void h2_timers(struct lcore_ctx *lc, struct conn *c)
 {
 	uint64_t limit_ms = lc->sh->cfg->request_timeout_ms;
 	/* At most H2_MAX_STREAMS open streams (SETTINGS), so the walk is bounded.
@@ -692,12 +697,12 @@ void h2_timers(struct lcore_ctx *lc, struct conn *c)
 	conn_flush(lc, c);
 }
 
-bool h2_busy(const struct conn *c)
+static bool h2_busy(const struct conn *c)
 {
 	return c->h2 && c->h2->all;
 }
 
-uint32_t h2_frame_room(struct conn *c, const uint8_t *data, uint32_t avail)
+static uint32_t h2_frame_room(struct conn *c, const uint8_t *data, uint32_t avail)
 {
 	struct h2_conn *h = c->h2;
 	uint32_t n;
@@ -726,7 +731,7 @@ uint32_t h2_frame_room(struct conn *c, const uint8_t *data, uint32_t avail)
 
 /* Feeds plaintext to nghttp2. Returns 0 or -EPROTO (connection error: a
  * GOAWAY is queued). */
-int h2_input(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, size_t len)
+static int h2_input(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, size_t len)
 {
 	ssize_t n = nghttp2_session_mem_recv(c->h2->sess, data, len);
 	if (n < 0) {
@@ -737,7 +742,99 @@ int h2_input(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, size_t l
 	return 0;
 }
 
-bool h2_wants_close(const struct conn *c)
+static bool h2_wants_close(const struct conn *c)
 {
 	return !nghttp2_session_want_read(c->h2->sess) && !nghttp2_session_want_write(c->h2->sess);
 }
+
+/* Hands the plaintext to nghttp2 a frame at a time, stopping when a
+ * stream's body could not be given memory (the connection then waits in the
+ * budget FIFO with the rest of its input unread). Returns true when it made
+ * room in c->in. Closes c itself once the session is over. */
+static bool h2_on_input(struct lcore_ctx *lc, struct conn *c)
+{
+	uint32_t off = 0;
+	/* Blocked: only conn_mem_kick (which dequeues first) retries, so a
+	 * connection is never both fed and queued. */
+	if (c->mem_blocked || h2_unblock(lc, c) < 0)
+		return false;
+	while (off < c->in_len && !c->mem_blocked && !c->close_after_send) {
+		uint32_t n = h2_frame_room(c, c->in + off, c->in_len - off);
+		if (h2_input(lc, c, c->in + off, n) < 0)
+			c->close_after_send = true; /* GOAWAY queued */
+		off += n;
+	}
+	if (c->close_after_send)
+		off = c->in_len; /* nothing more is read from a failed session */
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	h2_process(lc, c);
+	conn_flush(lc, c);
+	if (c->state == CONN_OPEN && (c->close_after_send || h2_wants_close(c)) &&
+	    !conn_unsent(c) && !c->waiting_cp && !c->waiting_dp) {
+		conn_close(lc, c);
+		return false;
+	}
+	return off > 0;
+}
+
+static void h2_mux_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status,
+			   const char *body, uint32_t body_len, const char *rid, const char *id2)
+{
+	h2_respond(lc, c, status, body, body_len, rid, id2);
+	conn_flush(lc, c);
+}
+
+/* The stream answered asynchronously is done: answer the next ready ones,
+ * then read the input held back while the answer was pending. */
+static void h2_mux_request_done(struct lcore_ctx *lc, struct conn *c)
+{
+	h2_request_done(lc, c);
+	h2_process(lc, c);
+	conn_flush(lc, c);
+	conn_step(lc, c);
+}
+
+/* Stream timeouts; true when c waited for budget for a stream that is gone. */
+static bool h2_mux_timers(struct lcore_ctx *lc, struct conn *c)
+{
+	h2_timers(lc, c);
+	return c->mem_blocked && !h2_blocked(c);
+}
+
+/* PINGs and SETTINGS keep no connection alive: the time its last stream
+ * ended counts. */
+static uint64_t h2_active_ms(const struct conn *c)
+{
+	return c->quiet_ms;
+}
+
+static bool h2_rx_bulk(const struct conn *c)
+{
+	return !h2_blocked(c);
+}
+
+static uint64_t h2_in_want(const struct lcore_ctx *lc, const struct conn *c)
+{
+	(void)lc;
+	return c->in_cap ? c->in_cap : CONN_IN_INITIAL;
+}
+
+const struct http_mux_ops http_h2_mux = {
+	.name = "h2",
+	.open = h2_open,
+	.release = h2_close,
+	.on_input = h2_on_input,
+	.closes_itself = true,
+	.respond = h2_mux_respond,
+	.request_done = h2_mux_request_done,
+	.ctl_answered = h2_mux_request_done, /* the stream waited in h2->cur */
+	.timers = h2_mux_timers,
+	.busy = h2_busy,
+	.active_ms = h2_active_ms,
+	.rx_bulk = h2_rx_bulk,
+	.in_want = h2_in_want,
+	.push_open = h2_push_open,
+	.push = h2_push,
+	.push_alive = h2_push_alive,
+};

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The per-connection state machine (HTTP/1.1 over TLS), private to core/. */
-#ifndef SL_DATAPLANE_CORE_CONN_INTERNAL_H
-#define SL_DATAPLANE_CORE_CONN_INTERNAL_H
+/* The per-connection state machine (HTTP/1.1 and HTTP/2 over TLS), private
+ * to dataplane/http/ and to the operation handlers (dataplane/ops/) that
+ * answer its requests. Transports use dataplane/http/http_conn.h only. */
+#ifndef SL_DATAPLANE_HTTP_INTERNAL_H
+#define SL_DATAPLANE_HTTP_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +51,61 @@ enum conn_state {
 };
 
 struct h2_conn;
+struct conn;
+struct lcore_ctx;
+
+/* One application protocol over a connection (HAProxy mux_ops, H2O
+ * h2o_conn_callbacks): HTTP/1.1 (http_conn.c) and HTTP/2 (http_h2.c) fill
+ * the same table, chosen once when the TLS handshake ends (ALPN), so the
+ * connection code, the transports and the operation handlers never ask
+ * which protocol they speak. Both present a request through the same slot
+ * of struct conn (req, hdrs, body): the protocol-neutral request. */
+struct http_mux_ops {
+	const char *name; /* ALPN id: "http/1.1", "h2" */
+	/* Sets up the protocol's state on c. Returns 0 or -ENOMEM. */
+	int (*open)(struct lcore_ctx *lc, struct conn *c);
+	/* Frees it (once the log lcores let go of the request bytes). */
+	void (*release)(struct lcore_ctx *lc, struct conn *c);
+	/* Consumes plaintext from c->in: answers (dispatches) whole requests.
+	 * Returns true when it made room in c->in (the caller reads more). */
+	bool (*on_input)(struct lcore_ctx *lc, struct conn *c);
+	/* After a read round: true when the protocol closes c itself (HTTP/2,
+	 * from on_input); false lets conn.c close a connection whose peer is
+	 * gone with nothing outstanding. */
+	bool closes_itself;
+	/* Queues the answer to the current request (rid/id2: its request ids). */
+	void (*respond)(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+			uint32_t body_len, const char *rid, const char *id2);
+	/* The current request was answered asynchronously (log lcores): drop
+	 * it and go on with the next one. */
+	void (*request_done)(struct lcore_ctx *lc, struct conn *c);
+	/* A control-plane answer was queued: go on with the next request. */
+	void (*ctl_answered)(struct lcore_ctx *lc, struct conn *c);
+	/* Per-request timeouts, every ~100 ms. Returns true when c waited for
+	 * budget on behalf of something that timed out (it then stops waiting). */
+	bool (*timers)(struct lcore_ctx *lc, struct conn *c);
+	/* Requests in flight inside the protocol (HTTP/2: an open stream). */
+	bool (*busy)(const struct conn *c);
+	/* When c was last in use, for idleness and eviction. */
+	uint64_t (*active_ms)(const struct conn *c);
+	/* c may take a large burst from the transport now (conn_rx_bulk). */
+	bool (*rx_bulk)(const struct conn *c);
+	/* How large c->in should be now (never past c->in_max). */
+	uint64_t (*in_want)(const struct lcore_ctx *lc, const struct conn *c);
+	/* Open-ended answers (SubscribeToShard); NULL when the protocol has
+	 * none (HTTP/1.1). push_open answers the current request with 200 and
+	 * returns a stream id or -1; push appends (eof ends it): 0, -ENOENT
+	 * (the client reset it), -ENOBUFS (the client does not read) or
+	 * -ENOMEM; push_alive: the stream is still there. */
+	int32_t (*push_open)(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+			     const char *rid, const char *id2);
+	int (*push)(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data,
+		    uint32_t len, bool eof);
+	bool (*push_alive)(const struct conn *c, int32_t id);
+};
+
+extern const struct http_mux_ops http_h1_mux;
+extern const struct http_mux_ops http_h2_mux;
 
 struct conn {
 	uint32_t idx;
@@ -86,8 +143,10 @@ struct conn {
 	bool waiting_dp;   /* record operation at log lcores: the request bytes
 			      must stay where they are (no compaction, no growth) */
 	struct dp_req *dp; /* record-operation state, allocated on first use */
-	uint8_t proto;	   /* 0 until the handshake picks: 1 HTTP/1.1, 2 HTTP/2 */
-	struct h2_conn *h2; /* HTTP/2 session state (conn_h2.c) */
+	/* The protocol, chosen once at ALPN (conn_pick_mux); NULL during the
+	 * TLS handshake. Every protocol decision goes through it. */
+	const struct http_mux_ops *mux;
+	struct h2_conn *h2; /* HTTP/2 session state (http_h2.c only) */
 	bool close_after_send;
 	bool peer_eof;
 	/* Buffered-bytes accounting (admit.h): bytes charged to lc->mem for
@@ -161,26 +220,6 @@ void conn_request_done(struct lcore_ctx *lc, struct conn *c);
 /* Frees a zombie slot once the log lcores returned everything. */
 void conn_reap(struct lcore_ctx *lc, struct conn *c);
 
-/* conn_h2.c: HTTP/2 (see the file comment). */
-int h2_open(struct lcore_ctx *lc, struct conn *c);
-void h2_close(struct lcore_ctx *lc, struct conn *c);
-int h2_input(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, size_t len);
-void h2_process(struct lcore_ctx *lc, struct conn *c);
-void h2_request_done(struct lcore_ctx *lc, struct conn *c);
-int h2_flush(struct lcore_ctx *lc, struct conn *c);
-void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
-		uint32_t body_len, const char *rid, const char *id2);
-bool h2_wants_close(const struct conn *c);
-/* Push streams (SubscribeToShard): answers the current stream with 200 and an
- * open-ended body; returns the stream id or -1. h2_push appends bytes (eof
- * ends the stream): 0, -ENOENT (the client reset it), -ENOBUFS (the client
- * does not read: over 32 MiB unsent) or -ENOMEM. */
-int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
-		     const char *rid, const char *id2);
-int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
-	    bool eof);
-bool h2_push_alive(const struct conn *c, int32_t id);
-
 /* conn.c: buffered-bytes accounting. conn_mem_charge returns 0 or -ENOBUFS
  * (nothing charged); conn_mem_block queues c until want_bytes fit. */
 int conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
@@ -189,18 +228,20 @@ void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes);
 /* Resumes blocked connections whose wants now fit, oldest first. */
 void conn_mem_kick(struct lcore_ctx *lc);
 
-/* conn_h2.c: stream timeouts (request timeout for each incomplete stream);
- * true while any stream is open (the connection is not idle). */
-void h2_timers(struct lcore_ctx *lc, struct conn *c);
-bool h2_busy(const struct conn *c);
-/* How many of the avail plaintext bytes at the front of c->in belong to the
- * current HTTP/2 frame (or the connection preface): h2_input is fed a frame
- * at a time so it can stop between frames. >= 1 when avail >= 1. */
-uint32_t h2_frame_room(struct conn *c, const uint8_t *data, uint32_t avail);
-/* A stream's body waits for budget: retries its reservation. Returns 0 (no
- * longer waiting) or -ENOBUFS (c queued again with conn_mem_block). */
-int h2_unblock(struct lcore_ctx *lc, struct conn *c);
-bool h2_blocked(const struct conn *c);
+/* Push streams through c's protocol (see http_mux_ops.push_open): false /
+ * -1 / -EPROTONOSUPPORT on a protocol without them. */
+bool conn_can_push(const struct conn *c);
+int32_t conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+		       const char *rid, const char *id2);
+int conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+	      bool eof);
+bool conn_push_alive(const struct conn *c, int32_t id);
+/* The control-plane answer to c's request was queued: on to the next. */
+void conn_ctl_answered(struct lcore_ctx *lc, struct conn *c);
+
+/* For the mux implementations: reads more input and answers it (after the
+ * protocol made room or finished a request). */
+void conn_step(struct lcore_ctx *lc, struct conn *c);
 
 /* Continues processing buffered input (after a reply or a send). */
 void conn_process(struct lcore_ctx *lc, struct conn *c);

@@ -392,10 +392,8 @@ void dispatch_poll_cp(struct lcore_ctx *lc)
 							   "The control plane could not answer.");
 				if (c->state == CONN_OPEN && c->peer_eof && !conn_unsent(c))
 					conn_close(lc, c);
-				else if (c->proto == 2)
-					conn_request_done(lc, c); /* next stream */
 				else
-					conn_process(lc, c); /* h1: bytes consumed at post */
+					conn_ctl_answered(lc, c); /* on to the next request */
 			}
 			ctl_call_free(call);
 		}

@@ -39,7 +39,7 @@
 struct sub {
 	struct sub *next;
 	uint32_t conn_idx, conn_gen;
-	int32_t h2_id;
+	int32_t push_id;
 	int32_t reg_slot; /* sub_reg_add's */
 	uint64_t started_ms, next_poll_ms, last_event_ms;
 	bool msg_out;
@@ -113,8 +113,7 @@ static void sub_done(struct sub *s)
 static struct conn *sub_conn(struct lcore_ctx *lc, const struct sub *s)
 {
 	struct conn *c = &lc->conns[s->conn_idx];
-	if (c->gen != s->conn_gen || c->state != CONN_OPEN || c->proto != 2 ||
-	    !h2_push_alive(c, s->h2_id))
+	if (c->gen != s->conn_gen || c->state != CONN_OPEN || !conn_push_alive(c, s->push_id))
 		return NULL;
 	return c;
 }
@@ -133,7 +132,7 @@ static int sub_event(struct lcore_ctx *lc, struct conn *c, struct sub *s, const 
 	if (!buf)
 		return -ENOMEM;
 	size_t n = es_encode(buf, need, h, 3, payload, len);
-	int rc = n ? h2_push(lc, c, s->h2_id, buf, (uint32_t)n, eof) : -EINVAL;
+	int rc = n ? conn_push(lc, c, s->push_id, buf, (uint32_t)n, eof) : -EINVAL;
 	free(buf);
 	s->last_event_ms = lc->now_ms;
 	return rc;
@@ -153,7 +152,7 @@ static void sub_end(struct lcore_ctx *lc, struct sub *s, const char *exc, const 
 			jw_obj_end(&w);
 			sub_event(lc, c, s, exc, true, body, w.overflow ? 0 : w.len, true);
 		} else {
-			h2_push(lc, c, s->h2_id, "", 0, true);
+			conn_push(lc, c, s->push_id, "", 0, true);
 		}
 	}
 	sub_done(s);
@@ -303,7 +302,7 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
 	struct api_err e;
 	struct sub_req r;
 	memset(&r, 0, sizeof(r));
-	if (c->proto != 2) {
+	if (!conn_can_push(c)) {
 		conn_respond_error(lc, c, 400, "InvalidArgumentException",
 				   "SubscribeToShard is served over HTTP/2 only.");
 		return;
@@ -388,13 +387,13 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
 		      r.type == REC_IT_AFTER_SEQUENCE_NUMBER;
 	char rid[48], id2[80];
 	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
-	s->h2_id = h2_push_open(lc, c, "application/vnd.amazon.eventstream", rid, id2);
+	s->push_id = conn_push_open(lc, c, "application/vnd.amazon.eventstream", rid, id2);
 	s->conn_idx = c->idx;
 	s->conn_gen = c->gen;
 	s->started_ms = s->next_poll_ms = s->last_event_ms = lc->now_ms;
 	s->next = lc->subs;
 	lc->subs = s;
-	if (s->h2_id < 0 || sub_event(lc, c, s, "initial-response", false, "{}", 2, false) < 0)
+	if (s->push_id < 0 || sub_event(lc, c, s, "initial-response", false, "{}", 2, false) < 0)
 		sub_done(s);
 }
 
