@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef SL_DATAPLANE_CORE_EAL_H
-#define SL_DATAPLANE_CORE_EAL_H
+#ifndef SL_SLUICED_EAL_H
+#define SL_SLUICED_EAL_H
 
 #include "common/config.h"
 

@@ -11,6 +11,10 @@
 # A C file in a top-level folder with no rank here is an error too, so a new
 # folder gets its place in the rule before it gets code.
 #
+# Private headers: a folder's *_internal.h is for that folder alone (and
+# tests/), so a transport, say, cannot reach into the connection layer's
+# struct conn. The exceptions are listed in internal_ok with their reason.
+#
 # Usage: tests/layers.sh [ROOT]   (default: the repository holding this script)
 # Prints every violation as FILE:LINE: FOLDER includes TARGET; exits 0 when
 # there is none, 1 otherwise, 2 on a usage error.
@@ -42,6 +46,19 @@ allowed() {
 	[ "$rt" = any ] && return 1   # a layer never reaches up to tests/perf/sluiced
 	[ "$rt" = none ] && return 0  # not a folder of ours (a system header)
 	[ "$rt" -lt "$rf" ]
+}
+
+# internal_ok FILE_DIR HEADER: 0 when a file in FILE_DIR may include the
+# private header HEADER (a repository path).
+internal_ok() {
+	local dir=$1 hdr=$2
+	[ "$dir" = "$(dirname "$hdr")" ] && return 0
+	case "$dir:$hdr" in
+	# The operation handlers answer through the connection's request slot
+	# (struct conn's req/hdrs/body and reply state).
+	dataplane/ops:dataplane/http/http_internal.h) return 0 ;;
+	esac
+	return 1
 }
 
 violations=0
@@ -80,6 +97,15 @@ while IFS= read -r -d '' f; do
 			echo "$rel:$line: $from includes $inc"
 			violations=$((violations + 1))
 		fi
+		case "$target" in
+		*_internal.h)
+			if [ "$(rank_of "$from")" != any ] &&
+				! internal_ok "$(dirname "$rel")" "$target"; then
+				echo "$rel:$line: $inc is private to $(dirname "$target")/"
+				violations=$((violations + 1))
+			fi
+			;;
+		esac
 	done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<][^">]+[">]' "$f" |
 		sed -E 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*["<]([^">]+)[">].*/\1:\2/')
 done < <(find . \( -name .git -o -name 'build*' -o -name node_modules -o -name subprojects \) \
@@ -90,7 +116,7 @@ if [ "$checked" -eq 0 ]; then
 	exit 2
 fi
 if [ "$violations" -ne 0 ]; then
-	echo "layers: $violations include(s) break controlplane -> dataplane -> crypto, storage -> common"
+	echo "layers: $violations include(s) break controlplane -> dataplane -> crypto, storage -> common, or reach into another folder's *_internal.h"
 	exit 1
 fi
 echo "layers: $checked files follow controlplane -> dataplane -> crypto, storage -> common"

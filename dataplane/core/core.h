@@ -126,7 +126,7 @@ struct lcore_ctx {
 	 * DP_PAIR_CREDITS each, so the rings of a pair can never be full. */
 	uint32_t dp_out_log[SL_LOG_CORES_MAX];
 	/* Record requests held back for want of credits, oldest first; posted
-	 * from the loop (data_poll) as replies return credits. */
+	 * from the loop (ops_data_poll) as replies return credits. */
 	struct dp_wait *dp_held_head, *dp_held_tail;
 	struct sub *subs;      /* SubscribeToShard subscriptions on this lcore */
 	/* counters, read by nobody else yet (metrics arrive later) */
@@ -135,35 +135,8 @@ struct lcore_ctx {
 	uint64_t n_dp_held; /* record requests that waited for credits */
 };
 
-/* --- upcalls from a transport into the connection layer (conn.c) --- */
-
-/* A new connection was accepted from addr (peer: "ip:port" for logs).
- * Returns the connection, or NULL when it is refused: its address is at
- * --max-conns-per-addr, or the table is full with no idle connection to
- * evict for it, or the lcore is draining (the transport then closes it). */
-struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
-		       const struct addr_key *addr, const char *peer);
-/* Ciphertext arrived. The bytes are consumed (copied into TLS) before return. */
-void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len);
-/* The peer closed its side or the connection failed (err is 0 or -errno). */
-void conn_on_eof(struct lcore_ctx *lc, struct conn *c, int err);
-/* n bytes of c->out were sent. */
-void conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n);
-/* The transport has no operation in flight on c any more: free the slot. */
-void conn_released(struct lcore_ctx *lc, struct conn *c);
-
-/* The accessors a transport needs for a connection it does not see inside. */
-int conn_fd(const struct conn *c);
-/* The connection layer wants c's reading paused (see xprt_ops.rx_pause). */
-bool conn_rx_paused(const struct conn *c);
-/* c can take a large burst right now (a buffer with CONN_RX_BULK_BYTES of
- * room, nothing waiting in TLS): a transport may then read ahead freely;
- * otherwise it should read one buffer at a time, so what arrives before a
- * pause is bounded per connection. */
-bool conn_rx_bulk(const struct conn *c);
-/* Ciphertext c has received but not yet taken (waiting inside TLS). */
-uint64_t conn_rx_backlog(const struct conn *c);
-const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len);
+/* The connection layer's upcalls and accessors for transports are in
+ * dataplane/http/http_conn.h. */
 
 /* --- the lcore --- */
 

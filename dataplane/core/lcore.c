@@ -16,7 +16,9 @@
 #include "crypto/tls.h"
 #include "common/json.h"
 #include "dataplane/api/api.h"
-#include "dataplane/http/http_internal.h"
+#include "dataplane/core/core.h"
+#include "dataplane/http/http_conn.h"
+#include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 
 #define LCORE_TIMER_PERIOD_MS 100
@@ -66,23 +68,9 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 	lc->idx = idx;
 	lc->sh = sh;
 	lc->xprt = sh->dpk ? &dpdk_xprt_ops : &kernel_xprt_ops;
-	lc->max_open = sh->cfg->max_conns_per_core;
-	lc->max_conns = lc->max_open + CONN_EVICT_SPARE;
-	lc->conns = calloc(lc->max_conns, sizeof(*lc->conns));
-	if (!lc->conns)
-		return -ENOMEM;
-	int rc = addr_table_init(&lc->addrs, lc->max_conns, sh->cfg->max_conns_per_addr);
+	int rc = conn_table_init(lc);
 	if (rc < 0)
 		return rc;
-	lc->mem.max_bytes = (uint64_t)sh->cfg->max_buffered_mib << 20;
-	lc->mem.conn_max_bytes = (uint64_t)sh->cfg->max_conn_buffered_mib << 20;
-	lc->mem_wait_head = lc->mem_wait_tail = CONN_NONE;
-	for (uint32_t i = 0; i < lc->max_conns; i++) {
-		lc->conns[i].idx = i;
-		lc->conns[i].fd = -1;
-		lc->conns[i].next_free = i + 1 < lc->max_conns ? i + 1 : UINT32_MAX;
-	}
-	lc->free_head = 0;
 	lc->tls = lcore_tls_server(sh);
 	lc->tls_gen = atomic_load(&sh->tls_gen);
 	if (!lc->tls)
@@ -114,12 +102,11 @@ static void lcore_tick(struct lcore_ctx *lc)
 	/* Between events this lcore holds no routing-table pointer. */
 	route_quiescent(lc->sh->routes, lc->idx);
 	lc->now_ms = sl_mono_ms();
-	dispatch_poll_cp(lc);
-	data_poll(lc);
+	ops_poll_ctl(lc);
+	ops_data_poll(lc);
 	if (lc->subs)
-		sub_tick(lc);
-	if (lc->mem_wait_head != CONN_NONE)
-		conn_mem_kick(lc); /* memory freed since: resume who waited */
+		ops_sub_tick(lc);
+	conn_mem_kick(lc); /* memory freed since: resume who waited */
 	lcore_tls_reload(lc);
 	if (lc->now_ms >= lc->next_timer_ms) {
 		conn_timers(lc);
@@ -172,25 +159,8 @@ void lcore_fini(struct lcore_ctx *lc)
 {
 	if (lc->xprt)
 		lc->xprt->fini(lc);
-	if (lc->conns) {
-		for (uint32_t i = 0; i < lc->max_conns; i++) {
-			struct conn *c = &lc->conns[i];
-			if (c->state == CONN_FREE)
-				continue;
-			if (c->state == CONN_ZOMBIE) {
-				conn_reap(lc, c);
-				continue;
-			}
-			if (c->fd >= 0)
-				close(c->fd);
-			c->waiting_dp = false; /* log lcores have stopped */
-			conn_released(lc, c);
-		}
-	}
-	free(lc->conns);
-	lc->conns = NULL;
-	addr_table_fini(&lc->addrs);
-	sub_free_all(lc);
+	conn_table_fini(lc);
+	ops_sub_free_all(lc);
 	sigv4_verifier_free(lc->sv);
 	lc->sv = NULL;
 	tls_server_free(lc->tls);

@@ -14,8 +14,8 @@
  *    commonly holds a whole /64, so per-/128 counting would bound nothing.
  *
  * Everything is per io lcore (shared nothing): no locks, no atomics. */
-#ifndef SL_DATAPLANE_CORE_ADMIT_H
-#define SL_DATAPLANE_CORE_ADMIT_H
+#ifndef SL_DATAPLANE_HTTP_ADMIT_H
+#define SL_DATAPLANE_HTTP_ADMIT_H
 
 #include <errno.h>
 #include <stdbool.h>

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/bug.h"
 #include "common/clock.h"
@@ -22,6 +23,47 @@
 int conn_fd(const struct conn *c)
 {
 	return c->fd;
+}
+
+uint32_t conn_idx(const struct conn *c)
+{
+	return c->idx;
+}
+
+struct conn *conn_at(struct lcore_ctx *lc, uint32_t idx)
+{
+	BUG_ON(idx >= lc->max_conns);
+	return &lc->conns[idx];
+}
+
+bool conn_is_open(const struct conn *c)
+{
+	return c->state == CONN_OPEN;
+}
+
+bool conn_is_closing(const struct conn *c)
+{
+	return c->state == CONN_CLOSING;
+}
+
+bool conn_in_use(const struct conn *c)
+{
+	return c->state != CONN_FREE;
+}
+
+bool conn_send_busy(const struct conn *c)
+{
+	return c->send_busy;
+}
+
+void conn_on_send_aborted(struct conn *c)
+{
+	c->send_busy = false;
+}
+
+void conn_on_fd_closed(struct conn *c)
+{
+	c->fd = -1;
 }
 
 const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len)
@@ -490,7 +532,7 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 	 * A whole request takes the normal path (same error, keep-alive). */
 	struct sigv4_error err;
 	if (c->in_len - c->head_len < c->req.content_length &&
-	    !dispatch_head_ok(lc, c, c->hdrs, c->req.nhdrs, &err, true)) {
+	    !ops_head_ok(lc, c, c->hdrs, c->req.nhdrs, &err, true)) {
 		conn_fail(lc, c, err.http_status, err.type, err.message);
 		return false;
 	}
@@ -556,7 +598,7 @@ void conn_process(struct lcore_ctx *lc, struct conn *c)
 		lc->n_requests++;
 		c->body = c->in + c->head_len;
 		c->body_len = (uint32_t)c->req.content_length;
-		dispatch_request(lc, c);
+		ops_dispatch(lc, c);
 		if (c->waiting_dp)
 			return; /* the bytes stay until conn_request_done */
 		/* dispatch copied whatever it keeps; the request bytes can go. */
@@ -959,3 +1001,50 @@ const struct http_mux_ops http_h1_mux = {
 	.in_want = h1_in_want,
 	/* SubscribeToShard needs HTTP/2 (as Kinesis): no push streams */
 };
+
+/* ---- the connection table ---- */
+
+int conn_table_init(struct lcore_ctx *lc)
+{
+	const struct sl_config *cfg = lc->sh->cfg;
+	lc->max_open = cfg->max_conns_per_core;
+	lc->max_conns = lc->max_open + CONN_EVICT_SPARE;
+	lc->conns = calloc(lc->max_conns, sizeof(*lc->conns));
+	if (!lc->conns)
+		return -ENOMEM;
+	int rc = addr_table_init(&lc->addrs, lc->max_conns, cfg->max_conns_per_addr);
+	if (rc < 0)
+		return rc;
+	lc->mem.max_bytes = (uint64_t)cfg->max_buffered_mib << 20;
+	lc->mem.conn_max_bytes = (uint64_t)cfg->max_conn_buffered_mib << 20;
+	lc->mem_wait_head = lc->mem_wait_tail = CONN_NONE;
+	for (uint32_t i = 0; i < lc->max_conns; i++) {
+		lc->conns[i].idx = i;
+		lc->conns[i].fd = -1;
+		lc->conns[i].next_free = i + 1 < lc->max_conns ? i + 1 : CONN_NONE;
+	}
+	lc->free_head = 0;
+	return 0;
+}
+
+void conn_table_fini(struct lcore_ctx *lc)
+{
+	if (lc->conns) {
+		for (uint32_t i = 0; i < lc->max_conns; i++) {
+			struct conn *c = &lc->conns[i];
+			if (c->state == CONN_FREE)
+				continue;
+			if (c->state == CONN_ZOMBIE) {
+				conn_reap(lc, c);
+				continue;
+			}
+			if (c->fd >= 0)
+				close(c->fd);
+			c->waiting_dp = false; /* log lcores have stopped */
+			conn_released(lc, c);
+		}
+	}
+	free(lc->conns);
+	lc->conns = NULL;
+	addr_table_fini(&lc->addrs);
+}

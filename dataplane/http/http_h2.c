@@ -155,7 +155,7 @@ static bool h2_head_ok(struct conn *c, const struct h2_stream *st)
 	struct sl_header hdrs[CONN_MAX_HDRS];
 	struct sigv4_error err;
 	uint32_t n = h2_headers(st, hdrs, CONN_MAX_HDRS);
-	return dispatch_head_ok(c->h2->lc, c, hdrs, n, &err, false);
+	return ops_head_ok(c->h2->lc, c, hdrs, n, &err, false);
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -641,7 +641,7 @@ static void h2_process(struct lcore_ctx *lc, struct conn *c)
 						  NGHTTP2_PROTOCOL_ERROR);
 		} else {
 			lc->n_requests++;
-			dispatch_request(lc, c);
+			ops_dispatch(lc, c);
 			if (c->waiting_cp || c->waiting_dp)
 				break; /* h2_request_done continues */
 		}

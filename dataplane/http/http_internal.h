@@ -10,6 +10,8 @@
 
 #include "common/slice.h"
 #include "dataplane/core/core.h"
+#include "dataplane/http/http_conn.h"
+#include "dataplane/ops/ops.h"
 #include "dataplane/http/http.h"
 
 #define CONN_MAX_HDRS 64
@@ -183,28 +185,6 @@ void conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
 void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 			const char *type, const char *msg);
 
-/* dispatch.c: one whole request (head + body) is in c->in; answer it or post
- * it. The body is [c->head_len, c->head_len + content_length). */
-void dispatch_request(struct lcore_ctx *lc, struct conn *c);
-struct sigv4_error;
-/* dispatch.c: the SigV4 checks that need no body (sigv4_check_head), run
- * when a request's head is complete and its body is still to come, so an
- * unauthenticated client is refused before its body is buffered. hdrs are
- * the request's headers (an HTTP/2 stream's own, not yet in c's slot).
- * Returns true when the request may go on; otherwise err holds the answer,
- * and when audit is set the failure is logged and audited (else the full
- * check at dispatch does it, with the same error). */
-bool dispatch_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
-		      uint32_t nhdrs, struct sigv4_error *err, bool audit);
-/* dispatch.c: AccessDeniedException (and an audit line) unless c's policy
- * allows kinesis:<op> on resource. Returns true when allowed. */
-bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
-			const char *resource, const char *stream);
-/* dispatch.c: one audit line about c's current request. */
-void dispatch_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
-		    const char *op, const char *stream, const char *result, uint16_t status);
-/* dispatch.c: answered control-plane calls for this lcore. */
-void dispatch_poll_cp(struct lcore_ctx *lc);
 
 /* Moves ciphertext out of TLS into c->out and starts a send (no-op while a
  * send is in flight; conn_on_sent continues). */
@@ -225,8 +205,6 @@ void conn_reap(struct lcore_ctx *lc, struct conn *c);
 int conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
 void conn_mem_uncharge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
 void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes);
-/* Resumes blocked connections whose wants now fit, oldest first. */
-void conn_mem_kick(struct lcore_ctx *lc);
 
 /* Push streams through c's protocol (see http_mux_ops.push_open): false /
  * -1 / -EPROTONOSUPPORT on a protocol without them. */
@@ -245,10 +223,5 @@ void conn_step(struct lcore_ctx *lc, struct conn *c);
 
 /* Continues processing buffered input (after a reply or a send). */
 void conn_process(struct lcore_ctx *lc, struct conn *c);
-/* Timeouts; called every ~100 ms. */
-void conn_timers(struct lcore_ctx *lc);
-/* Graceful shutdown: close idle connections, mark busy ones to close after
- * their current response. */
-void conn_drain_all(struct lcore_ctx *lc, bool force);
 
 #endif

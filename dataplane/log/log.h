@@ -15,8 +15,8 @@
  * enqueue/dequeue pairs order those accesses (rte_ring has release/acquire
  * semantics). A connection that closes with messages out keeps its buffers
  * until they come back (conn_released waits for dp_out == 0). */
-#ifndef SL_DATAPLANE_CORE_DP_INTERNAL_H
-#define SL_DATAPLANE_CORE_DP_INTERNAL_H
+#ifndef SL_DATAPLANE_LOG_H
+#define SL_DATAPLANE_LOG_H
 
 #include <assert.h>
 #include <stdatomic.h>
@@ -212,30 +212,5 @@ void log_lcore_wake(struct log_ctx *lg);
 int SL_MUST_CHECK log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_index,
 				 st_seq_t *last);
 
-/* data.c (io lcore side) */
-void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
-void data_poll(struct lcore_ctx *lc);
-struct route_stream;
-struct route_shard;
-/* Copies a closed, sealed shard's end and children into a DP_GET message
- * (nothing for an open shard or one whose seal is pending). */
-void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
-		      const struct route_shard *sh);
-
-/* subscribe.c (io lcore side) */
-void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c);
-void sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
-void sub_tick(struct lcore_ctx *lc);
-void sub_free_all(struct lcore_ctx *lc);
-#define SUB_REGISTRY 1024 /* live subscriptions in the process */
-/* The process-wide registry of live subscriptions (any thread; a mutex),
- * keyed by the whole (ConsumerARN, shard). Returns the slot (>= 0) for
- * sub_reg_del, or -EBUSY (that consumer already reads that shard), -ENOSPC
- * (SUB_REGISTRY live subscriptions) or -ENOMEM. */
-int SL_MUST_CHECK sub_reg_add(const char *arn, uint32_t shard);
-/* Frees a slot sub_reg_add returned (once). */
-void sub_reg_del(int slot);
-/* The registry's hash of an ARN (FNV-1a 64; exposed for its unit test). */
-uint64_t sub_reg_hash(const char *arn);
 
 #endif

@@ -14,7 +14,7 @@
 #include <rte_ring.h>
 
 #include "common/bug.h"
-#include "dataplane/http/http_internal.h"
+#include "dataplane/core/core.h"
 #include "dataplane/log/log.h"
 
 static bool dp_chan_fits(const struct lcore_ctx *lc, uint32_t mask)

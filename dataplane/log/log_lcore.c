@@ -26,7 +26,7 @@
 #include "common/log.h"
 #include "dataplane/route/route.h"
 #include "crypto/keyring.h"
-#include "dataplane/http/http_internal.h"
+#include "dataplane/core/core.h"
 #include "dataplane/log/log.h"
 
 #define LOG_BURST 32

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "dataplane/route/route.h"
 #include "dataplane/http/http_internal.h"
+#include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 
 /* Per-connection state of the record operation in flight (one at a time:
@@ -123,7 +124,7 @@ static void post_all(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uin
 }
 
 /* Posts d's messages now, or holds the request back until replies return
- * credits (data_poll resumes it). Either way the connection waits. */
+ * credits (ops_data_poll resumes it). Either way the connection waits. */
 static void post_or_hold(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uint32_t mask)
 {
 	c->waiting_dp = true;
@@ -402,7 +403,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		char arn[320];
 		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
 			 lc->sh->cfg->account_id, it.stream);
-		if (!dispatch_authorize(lc, c, "GetRecords", arn, it.stream))
+		if (!ops_authorize(lc, c, "GetRecords", arn, it.stream))
 			return;
 	}
 	/* A stream deleted and re-created under the same name has a new id: its
@@ -415,7 +416,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	const struct route_shard *sh = &s->shards[it.shard_index];
 	msg_init(m, DP_GET, sh->log_lcore, s);
 	m->shard_index = it.shard_index;
-	data_fill_closed(m, s, sh);
+	ops_data_fill_closed(m, s, sh);
 	m->seq = it.seq;
 	m->after = it.after;
 	m->limit = d->get.limit;
@@ -440,7 +441,7 @@ static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 
 /* A closed shard whose seal is done reads to its end, then answers
  * ChildShards and no NextShardIterator (consumers move to the children). */
-void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
+void ops_data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 		      const struct route_shard *sh)
 {
 	m->closed = false;
@@ -472,7 +473,7 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 	}
 }
 
-void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
+void ops_data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
 {
 	struct dp_req *d = dp_req_get(c);
 	if (!d) {
@@ -536,7 +537,7 @@ static void data_resume(struct lcore_ctx *lc, struct dp_wait *w)
 static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 {
 	if (m->sub) { /* a subscription's poll: no connection request behind it */
-		sub_complete(lc, m);
+		ops_sub_complete(lc, m);
 		return;
 	}
 	uint32_t idx = (uint32_t)(m->cookie >> 32);
@@ -567,7 +568,7 @@ static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 	conn_request_done(lc, c);
 }
 
-void data_poll(struct lcore_ctx *lc)
+void ops_data_poll(struct lcore_ctx *lc)
 {
 	for (uint16_t lg = 0; lc->dp_out > 0 && lg < lc->sh->n_log; lg++) {
 		struct dp_msg *ms[32];

@@ -22,6 +22,7 @@
 #include "crypto/sigv4.h"
 #include "dataplane/api/api.h"
 #include "dataplane/http/http_internal.h"
+#include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 
 static bool content_type_ok(const struct conn *c)
@@ -75,7 +76,7 @@ static void claimed_key(const struct sl_header *hdrs, uint32_t nhdrs, char *out,
 		ascii_copy(out, cap, a.access_key.ptr, a.access_key.len);
 }
 
-void dispatch_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
+void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
 		    const char *op, const char *stream, const char *result, uint16_t status)
 {
 	struct audit_event e = { .principal = principal, .source = c->peer, .operation = op,
@@ -92,7 +93,7 @@ static void audit_auth_failure(struct lcore_ctx *lc, const struct conn *c,
 	SL_INFO("auth failure from %s: %s", c->peer, err->type);
 	claimed_key(hdrs, nhdrs, key, sizeof(key));
 	target_name(hdrs, nhdrs, op, sizeof(op));
-	dispatch_audit(lc, c, key, op, "", err->type, err->http_status);
+	ops_audit(lc, c, key, op, "", err->type, err->http_status);
 }
 
 static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_identity *id)
@@ -115,7 +116,7 @@ static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_iden
 	return false;
 }
 
-bool dispatch_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
+bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
 		      uint32_t nhdrs, struct sigv4_error *err, bool audit)
 {
 	struct sigv4_request sr = { .hdrs = hdrs, .nhdrs = nhdrs, .now_s = (int64_t)time(NULL) };
@@ -222,7 +223,7 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 	return 0;
 }
 
-bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
+bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
 			const char *resource, const char *stream)
 {
 	if (!c->pol)
@@ -238,7 +239,7 @@ bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
 		 action, resource,
 		 v == POLICY_EXPLICIT_DENY ? "an explicit deny in an identity-based policy"
 					   : "no identity-based policy allows the action");
-	dispatch_audit(lc, c, c->principal, op, stream, "AccessDeniedException", 400);
+	ops_audit(lc, c, c->principal, op, stream, "AccessDeniedException", 400);
 	conn_respond_error(lc, c, 400, "AccessDeniedException", msg);
 	return false;
 }
@@ -291,11 +292,11 @@ static void audit_control(struct lcore_ctx *lc, struct conn *c, const struct ctl
 	} else if (call->status != 200) {
 		snprintf(result, sizeof(result), "InternalFailure");
 	}
-	dispatch_audit(lc, c, c->principal, c->audit_op, c->audit_stream, result,
+	ops_audit(lc, c, c->principal, c->audit_op, c->audit_stream, result,
 		       call->resp ? call->status : 500);
 }
 
-void dispatch_request(struct lcore_ctx *lc, struct conn *c)
+void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 {
 	struct sigv4_identity id;
 	if (!authenticate(lc, c, &id))
@@ -335,7 +336,7 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 		snprintf(c->audit_stream, sizeof(c->audit_stream), "%s", res.stream);
 		/* GetRecords names its stream inside the iterator: data.c checks. */
 		if (op->op != API_OP_GET_RECORDS &&
-		    !dispatch_authorize(lc, c, op->name, res.arn, c->audit_stream))
+		    !ops_authorize(lc, c, op->name, res.arn, c->audit_stream))
 			return;
 	}
 	if (c->body_len == 0) {
@@ -349,11 +350,11 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 	case API_OP_PUT_RECORDS:
 	case API_OP_GET_SHARD_ITERATOR:
 	case API_OP_GET_RECORDS:
-		data_dispatch(lc, c, op->op);
+		ops_data_dispatch(lc, c, op->op);
 		return;
 	case API_OP_OTHER_KNOWN:
 		if (strcmp(op->name, "SubscribeToShard") == 0) {
-			subscribe_dispatch(lc, c);
+			ops_subscribe(lc, c);
 			return;
 		}
 		break;
@@ -369,7 +370,7 @@ void dispatch_request(struct lcore_ctx *lc, struct conn *c)
 	conn_respond_error(lc, c, 400, "InvalidArgumentException", msg);
 }
 
-void dispatch_poll_cp(struct lcore_ctx *lc)
+void ops_poll_ctl(struct lcore_ctx *lc)
 {
 	struct ctl_call *calls[32];
 	unsigned n;

@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "dataplane/route/route.h"
 #include "dataplane/http/http_internal.h"
+#include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 #include "dataplane/api/eventstream.h"
 
@@ -40,7 +41,7 @@ struct sub {
 	struct sub *next;
 	uint32_t conn_idx, conn_gen;
 	int32_t push_id;
-	int32_t reg_slot; /* sub_reg_add's */
+	int32_t reg_slot; /* ops_sub_reg_add's */
 	uint64_t started_ms, next_poll_ms, last_event_ms;
 	bool msg_out;
 	uint64_t win_ms, win_bytes; /* this second's window of the 2 MiB/s */
@@ -58,7 +59,7 @@ struct reg_entry {
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct reg_entry reg[SUB_REGISTRY];
 
-uint64_t sub_reg_hash(const char *arn)
+uint64_t ops_sub_reg_hash(const char *arn)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (const char *p = arn; *p; p++)
@@ -66,9 +67,9 @@ uint64_t sub_reg_hash(const char *arn)
 	return h;
 }
 
-int sub_reg_add(const char *arn, uint32_t shard)
+int ops_sub_reg_add(const char *arn, uint32_t shard)
 {
-	uint64_t h = sub_reg_hash(arn);
+	uint64_t h = ops_sub_reg_hash(arn);
 	int slot = -ENOSPC;
 	pthread_mutex_lock(&reg_mu);
 	for (uint32_t i = 0; i < SUB_REGISTRY; i++) {
@@ -91,7 +92,7 @@ int sub_reg_add(const char *arn, uint32_t shard)
 	return slot;
 }
 
-void sub_reg_del(int slot)
+void ops_sub_reg_del(int slot)
 {
 	BUG_ON(slot < 0 || slot >= SUB_REGISTRY);
 	pthread_mutex_lock(&reg_mu);
@@ -106,7 +107,7 @@ void sub_reg_del(int slot)
 static void sub_done(struct sub *s)
 {
 	if (!s->done)
-		sub_reg_del(s->reg_slot);
+		ops_sub_reg_del(s->reg_slot);
 	s->done = true;
 }
 
@@ -175,7 +176,7 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 	m->status = 0;
 	m->resp = NULL;
 	m->limit = 10000;
-	data_fill_closed(m, rs, sh);
+	ops_data_fill_closed(m, rs, sh);
 	/* Out of credits (or requests held before us): poll again later. */
 	if (!dp_chan_can_post(lc, 1u << m->log))
 		return -EAGAIN;
@@ -185,7 +186,7 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 }
 
 /* A reply came back (data_complete routes sub messages here). */
-void sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
+void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 {
 	struct sub *s = (struct sub *)((char *)m - offsetof(struct sub, msg));
 	s->msg_out = false;
@@ -226,7 +227,7 @@ void sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 }
 
 /* Called every loop iteration: polls, heartbeats, lifetimes, clean-up. */
-void sub_tick(struct lcore_ctx *lc)
+void ops_sub_tick(struct lcore_ctx *lc)
 {
 	struct sub **pp = &lc->subs;
 	while (*pp) {
@@ -297,7 +298,7 @@ static int sub_decode(struct lcore_ctx *lc, struct conn *c, struct sub_req *r,
 	return av_finish(v, e);
 }
 
-void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
+void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 {
 	struct api_err e;
 	struct sub_req r;
@@ -351,13 +352,13 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
 	 * (RST_STREAM, processed before this request) may take the shard again
 	 * now: reap the dead ones first. */
 	if (lc->subs)
-		sub_tick(lc);
+		ops_sub_tick(lc);
 	struct sub *s = calloc(1, sizeof(*s));
 	if (!s) {
 		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
-	int rc = sub_reg_add(r.arn, (uint32_t)idx);
+	int rc = ops_sub_reg_add(r.arn, (uint32_t)idx);
 	if (rc == -ENOMEM) {
 		free(s);
 		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
@@ -398,7 +399,7 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
 }
 
 /* lcore teardown: the log lcores have stopped, nothing is out any more. */
-void sub_free_all(struct lcore_ctx *lc)
+void ops_sub_free_all(struct lcore_ctx *lc)
 {
 	while (lc->subs) {
 		struct sub *s = lc->subs;

@@ -11,8 +11,8 @@
  *
  * Token buckets in milli-tokens (rate per second * elapsed ms), one second
  * of burst, refilled lazily on use. Bounded table, open addressing. */
-#ifndef SL_DATAPLANE_CORE_QUOTA_H
-#define SL_DATAPLANE_CORE_QUOTA_H
+#ifndef SL_DATAPLANE_QUOTA_H
+#define SL_DATAPLANE_QUOTA_H
 
 #include <stdbool.h>
 #include <stdint.h>

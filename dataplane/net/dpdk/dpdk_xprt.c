@@ -29,7 +29,8 @@
 #include "common/bug.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "dataplane/http/http_internal.h"
+#include "dataplane/core/core.h"
+#include "dataplane/http/http_conn.h"
 #include "dataplane/net/dpdk/dpdk.h"
 #include "dataplane/net/tcp/tcp.h"
 
@@ -88,17 +89,17 @@ static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
 	struct conn *c = conn_open(lc, -1, (uint64_t)(uintptr_t)tc, &key, peer);
 	if (!c)
 		return NULL; /* refused (address limit, table full, draining): reset */
-	bool queued = dx->dc[c->idx].queued; /* a stale entry of the slot's last
+	bool queued = dx->dc[conn_idx(c)].queued; /* a stale entry of the slot's last
 						 user may still sit in sent_q */
-	dx->dc[c->idx] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc, .queued = queued };
-	return &dx->dc[c->idx];
+	dx->dc[conn_idx(c)] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc, .queued = queued };
+	return &dx->dc[conn_idx(c)];
 }
 
 static uint32_t dx_on_data(void *cookie, const uint8_t *data, uint32_t len)
 {
 	struct dx_conn *d = cookie;
 	conn_on_recv(d->lc, d->c, data, len); /* TLS copies every byte */
-	if (d->c->state == CONN_OPEN && conn_rx_paused(d->c)) {
+	if (conn_is_open(d->c) && conn_rx_paused(d->c)) {
 		d->held += len; /* counts against the window until resumed */
 		return 0;
 	}
@@ -108,7 +109,7 @@ static uint32_t dx_on_data(void *cookie, const uint8_t *data, uint32_t len)
 static void dx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 {
 	struct dx *dx = lc->xprt_priv;
-	struct dx_conn *d = &dx->dc[c->idx];
+	struct dx_conn *d = &dx->dc[conn_idx(c)];
 	if (paused || !d->tc || !d->held)
 		return; /* pausing needs nothing now: on_data holds the window */
 	uint32_t n = d->held;
@@ -127,7 +128,7 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c);
 static void dx_on_writable(void *cookie)
 {
 	struct dx_conn *d = cookie;
-	if (d->c->send_busy && !d->sent_pending)
+	if (conn_send_busy(d->c) && !d->sent_pending)
 		dx_send(d->lc, d->c);
 }
 
@@ -137,9 +138,9 @@ static void dx_on_closed(void *cookie, int err)
 	struct conn *c = d->c;
 	d->tc = NULL;
 	d->sent_pending = 0; /* a queued entry finds nothing to report */
-	if (c->state == CONN_OPEN)
+	if (conn_is_open(c))
 		conn_on_eof(d->lc, c, err ? err : -ECONNRESET); /* -> dx_close */
-	if (c->state == CONN_CLOSING)
+	if (conn_is_closing(c))
 		conn_released(d->lc, c);
 }
 
@@ -237,7 +238,7 @@ static void dx_deliver_sent(struct lcore_ctx *lc, struct dx *dx)
 		uint32_t bytes = d->sent_pending;
 		d->sent_pending = 0;
 		d->queued = false;
-		if (bytes && d->c && d->c->state != CONN_FREE && d->c->send_busy)
+		if (bytes && d->c && conn_in_use(d->c) && conn_send_busy(d->c))
 			conn_on_sent(lc, d->c, bytes);
 	}
 	memmove(dx->sent_q, dx->sent_q + n, (dx->n_sent_q - n) * sizeof(*dx->sent_q));
@@ -270,7 +271,7 @@ static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 static void dx_send(struct lcore_ctx *lc, struct conn *c)
 {
 	struct dx *dx = lc->xprt_priv;
-	struct dx_conn *d = &dx->dc[c->idx];
+	struct dx_conn *d = &dx->dc[conn_idx(c)];
 	if (!d->tc || d->sent_pending)
 		return; /* the poll loop reports the pending bytes, then we go on */
 	uint32_t len;
@@ -286,7 +287,7 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c)
 		d->sent_pending = (uint32_t)n;
 		if (!d->queued) {
 			d->queued = true;
-			dx->sent_q[dx->n_sent_q++] = c->idx;
+			dx->sent_q[dx->n_sent_q++] = conn_idx(c);
 		}
 	}
 	/* n == 0: the send buffer is full; on_writable resumes. */
@@ -295,7 +296,7 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c)
 static void dx_close(struct lcore_ctx *lc, struct conn *c)
 {
 	struct dx *dx = lc->xprt_priv;
-	struct dx_conn *d = &dx->dc[c->idx];
+	struct dx_conn *d = &dx->dc[conn_idx(c)];
 	if (!d->tc) {
 		conn_released(lc, c); /* the stack is already done with it */
 		return;

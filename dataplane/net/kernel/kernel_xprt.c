@@ -40,7 +40,8 @@
 
 #include "common/bug.h"
 #include "common/log.h"
-#include "dataplane/http/http_internal.h"
+#include "dataplane/core/core.h"
+#include "dataplane/http/http_conn.h"
 
 #define KX_RING_ENTRIES 1024
 #define KX_NBUFS 256		/* power of two (buffer ring) */
@@ -205,16 +206,16 @@ static void kx_arm_wake(struct kx *kx)
 
 static void kx_arm_recv(struct kx *kx, struct conn *c)
 {
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	struct io_uring_sqe *sqe = kx_sqe(kx);
 	k->multishot = conn_rx_bulk(c);
 	if (k->multishot)
-		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+		io_uring_prep_recv_multishot(sqe, conn_fd(c), NULL, 0, 0);
 	else
-		io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
+		io_uring_prep_recv(sqe, conn_fd(c), NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = KX_BGID;
-	io_uring_sqe_set_data64(sqe, KX_UD(KX_RECV, c->idx));
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_RECV, conn_idx(c)));
 	k->recv_armed = true;
 	k->cancelling = false;
 }
@@ -223,11 +224,11 @@ static void kx_arm_recv(struct kx *kx, struct conn *c)
  * clears recv_armed; kx_on_recv then re-arms unless paused. */
 static void kx_cancel_recv(struct kx *kx, struct conn *c)
 {
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	if (!k->recv_armed || k->cancelling)
 		return;
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, c->idx), 0);
+	io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, conn_idx(c)), 0);
 	io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
 	k->cancelling = true;
 }
@@ -270,11 +271,11 @@ static int kx_init(struct lcore_ctx *lc)
 /* Frees the slot once nothing is in flight on it. */
 static void kx_maybe_release(struct lcore_ctx *lc, struct kx *kx, struct conn *c)
 {
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	if (!k->closing || k->recv_armed || k->send_inflight)
 		return;
-	close(c->fd);
-	c->fd = -1;
+	close(conn_fd(c));
+	conn_on_fd_closed(c);
 	*k = (struct kx_conn){ 0 };
 	conn_released(lc, c);
 }
@@ -325,8 +326,8 @@ static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cq
 
 static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
 {
-	struct conn *c = &lc->conns[KX_UD_IDX(cqe->user_data)];
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct conn *c = conn_at(lc, (uint32_t)KX_UD_IDX(cqe->user_data));
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	bool cancelled = !more && cqe->res == -ECANCELED && k->cancelling;
 	if (!more)
@@ -360,16 +361,16 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 
 static void kx_on_send(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
 {
-	struct conn *c = &lc->conns[KX_UD_IDX(cqe->user_data)];
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct conn *c = conn_at(lc, (uint32_t)KX_UD_IDX(cqe->user_data));
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	k->send_inflight = false;
 	if (cqe->res < 0) {
 		if (!k->closing)
 			conn_on_eof(lc, c, cqe->res);
 		else
-			c->send_busy = false;
+			conn_on_send_aborted(c);
 	} else if (k->closing) {
-		c->send_busy = false;
+		conn_on_send_aborted(c);
 	} else {
 		conn_on_sent(lc, c, (uint32_t)cqe->res);
 	}
@@ -417,7 +418,7 @@ static int kx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 static void kx_send(struct lcore_ctx *lc, struct conn *c)
 {
 	struct kx *kx = lc->xprt_priv;
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	if (k->send_inflight || k->closing)
 		return;
 	uint32_t len;
@@ -425,15 +426,15 @@ static void kx_send(struct lcore_ctx *lc, struct conn *c)
 	if (!len)
 		return;
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, KX_UD(KX_SEND, c->idx));
+	io_uring_prep_send(sqe, conn_fd(c), p, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_SEND, conn_idx(c)));
 	k->send_inflight = true;
 }
 
 static void kx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 {
 	struct kx *kx = lc->xprt_priv;
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	if (k->closing || k->paused == paused)
 		return;
 	k->paused = paused;
@@ -449,13 +450,13 @@ static void kx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 static void kx_close(struct lcore_ctx *lc, struct conn *c)
 {
 	struct kx *kx = lc->xprt_priv;
-	struct kx_conn *k = &kx->kc[c->idx];
+	struct kx_conn *k = &kx->kc[conn_idx(c)];
 	if (k->closing)
 		return;
 	k->closing = true;
 	/* Ends the multishot recv (final CQE) and any send; the fd itself is
 	 * closed only when both are back, so no CQE can name a reused fd. */
-	shutdown(c->fd, SHUT_RDWR);
+	shutdown(conn_fd(c), SHUT_RDWR);
 	kx_maybe_release(lc, kx, c);
 }
 

@@ -28,7 +28,7 @@
 /* The old registry key: FNV-1a of the ARN, then the shard folded in. */
 static uint64_t old_key(const char *arn, uint32_t shard)
 {
-	uint64_t h = sub_reg_hash(arn);
+	uint64_t h = ops_sub_reg_hash(arn);
 	h = (h ^ shard) * 1099511628211ull;
 	return h ? h : 1;
 }
@@ -44,7 +44,7 @@ static void find_pair(uint32_t *i_out, uint32_t *j_out)
 	assert_non_null(hs);
 	for (uint32_t i = 0; i < MAX_TRIES; i++) {
 		snprintf(arn, sizeof(arn), ARN_FMT, i);
-		hs[i] = sub_reg_hash(arn);
+		hs[i] = ops_sub_reg_hash(arn);
 		uint64_t top = hs[i] >> 31;
 		uint32_t b = (uint32_t)(top * 0x9E3779B97F4A7C15ull >> (64 - TABLE_BITS));
 		/* Linear probing; the table is never more than half full. */
@@ -69,29 +69,29 @@ static void test_hash_collision_is_not_in_use(void **state)
 	find_pair(&i, &j);
 	snprintf(a, sizeof(a), ARN_FMT, i);
 	snprintf(b, sizeof(b), ARN_FMT, j);
-	uint32_t sa = 0, sb = (uint32_t)(sub_reg_hash(a) ^ sub_reg_hash(b));
+	uint32_t sa = 0, sb = (uint32_t)(ops_sub_reg_hash(a) ^ ops_sub_reg_hash(b));
 	assert_true(sb <= INT32_MAX); /* a shard index Kinesis could have */
 	/* Two different subscriptions ... */
 	assert_string_not_equal(a, b);
 	/* ... that the old key could not tell apart. */
 	assert_true(old_key(a, sa) == old_key(b, sb));
-	int s1 = sub_reg_add(a, sa);
+	int s1 = ops_sub_reg_add(a, sa);
 	assert_true(s1 >= 0);
-	int s2 = sub_reg_add(b, sb);
+	int s2 = ops_sub_reg_add(b, sb);
 	assert_true(s2 >= 0); /* was -EBUSY: a false ResourceInUseException */
 	/* The same (consumer, shard) again is in use, for real. */
-	assert_int_equal(sub_reg_add(a, sa), -EBUSY);
-	assert_int_equal(sub_reg_add(b, sb), -EBUSY);
+	assert_int_equal(ops_sub_reg_add(a, sa), -EBUSY);
+	assert_int_equal(ops_sub_reg_add(b, sb), -EBUSY);
 	/* Same consumer, another shard: fine. */
-	int s3 = sub_reg_add(a, sa + 1);
+	int s3 = ops_sub_reg_add(a, sa + 1);
 	assert_true(s3 >= 0);
-	sub_reg_del(s1);
-	sub_reg_del(s2);
-	sub_reg_del(s3);
+	ops_sub_reg_del(s1);
+	ops_sub_reg_del(s2);
+	ops_sub_reg_del(s3);
 	/* Freed: subscribing again works. */
-	s1 = sub_reg_add(a, sa);
+	s1 = ops_sub_reg_add(a, sa);
 	assert_true(s1 >= 0);
-	sub_reg_del(s1);
+	ops_sub_reg_del(s1);
 }
 
 static void test_registry_bound(void **state)
@@ -101,12 +101,12 @@ static void test_registry_bound(void **state)
 	char arn[160];
 	for (uint32_t k = 0; k < SUB_REGISTRY; k++) {
 		snprintf(arn, sizeof(arn), ARN_FMT, k);
-		slots[k] = sub_reg_add(arn, 0);
+		slots[k] = ops_sub_reg_add(arn, 0);
 		assert_true(slots[k] >= 0);
 	}
-	assert_int_equal(sub_reg_add("arn:one-more", 0), -ENOSPC);
+	assert_int_equal(ops_sub_reg_add("arn:one-more", 0), -ENOSPC);
 	for (uint32_t k = 0; k < SUB_REGISTRY; k++)
-		sub_reg_del(slots[k]);
+		ops_sub_reg_del(slots[k]);
 }
 
 int main(void)

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Layer three of HTTP: one handler per API operation, on the io lcore.
+ *
+ * The connection layer (dataplane/http) hands every whole request to
+ * ops_dispatch, whatever its protocol; the handlers answer through the
+ * connection's respond/push calls (http_internal.h), post record operations
+ * to the log lcores (dataplane/log) and control operations to the control
+ * thread (dataplane/ctl). Files: ops_dispatch.c (SigV4, authorisation, the
+ * audit log, operation lookup, control calls), ops_data.c (record
+ * operations), ops_subscribe.c (SubscribeToShard). */
+#ifndef SL_DATAPLANE_OPS_H
+#define SL_DATAPLANE_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/bug.h"
+#include "common/slice.h"
+
+struct conn;
+struct lcore_ctx;
+struct dp_msg;
+
+/* one whole request (head + body) is in c->in; answer it or post
+ * it. The body is [c->head_len, c->head_len + content_length). */
+void ops_dispatch(struct lcore_ctx *lc, struct conn *c);
+struct sigv4_error;
+/* the SigV4 checks that need no body (sigv4_check_head), run
+ * when a request's head is complete and its body is still to come, so an
+ * unauthenticated client is refused before its body is buffered. hdrs are
+ * the request's headers (an HTTP/2 stream's own, not yet in c's slot).
+ * Returns true when the request may go on; otherwise err holds the answer,
+ * and when audit is set the failure is logged and audited (else the full
+ * check at dispatch does it, with the same error). */
+bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
+		      uint32_t nhdrs, struct sigv4_error *err, bool audit);
+/* AccessDeniedException (and an audit line) unless c's policy
+ * allows kinesis:<op> on resource. Returns true when allowed. */
+bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
+			const char *resource, const char *stream);
+/* one audit line about c's current request. */
+void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
+		    const char *op, const char *stream, const char *result, uint16_t status);
+/* answered control-plane calls for this lcore. */
+void ops_poll_ctl(struct lcore_ctx *lc);
+
+/* Record operations (ops_data.c): PutRecord(s), GetShardIterator,
+ * GetRecords, posted to the log lcores and answered from their replies. */
+void ops_data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
+void ops_data_poll(struct lcore_ctx *lc);
+struct route_stream;
+struct route_shard;
+/* Copies a closed, sealed shard's end and children into a DP_GET message
+ * (nothing for an open shard or one whose seal is pending). */
+void ops_data_fill_closed(struct dp_msg *m, const struct route_stream *s,
+		      const struct route_shard *sh);
+
+/* SubscribeToShard (ops_subscribe.c). */
+void ops_subscribe(struct lcore_ctx *lc, struct conn *c);
+void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
+void ops_sub_tick(struct lcore_ctx *lc);
+void ops_sub_free_all(struct lcore_ctx *lc);
+#define SUB_REGISTRY 1024 /* live subscriptions in the process */
+/* The process-wide registry of live subscriptions (any thread; a mutex),
+ * keyed by the whole (ConsumerARN, shard). Returns the slot (>= 0) for
+ * ops_sub_reg_del, or -EBUSY (that consumer already reads that shard), -ENOSPC
+ * (SUB_REGISTRY live subscriptions) or -ENOMEM. */
+int SL_MUST_CHECK ops_sub_reg_add(const char *arn, uint32_t shard);
+/* Frees a slot ops_sub_reg_add returned (once). */
+void ops_sub_reg_del(int slot);
+/* The registry's hash of an ARN (FNV-1a 64; exposed for its unit test). */
+uint64_t ops_sub_reg_hash(const char *arn);
+
+#endif
