@@ -116,7 +116,8 @@ if [ "$checked" -eq 0 ]; then
 	exit 2
 fi
 if [ "$violations" -ne 0 ]; then
-	echo "layers: $violations include(s) break controlplane -> dataplane -> crypto, storage -> common, or reach into another folder's *_internal.h"
+	echo "layers: $violations include(s) break controlplane -> dataplane -> crypto," \
+		"storage -> common, or reach into another folder's *_internal.h"
 	exit 1
 fi
 echo "layers: $checked files follow controlplane -> dataplane -> crypto, storage -> common"

@@ -43,7 +43,7 @@ struct xprt_ops {
 	 * are not reported consumed until resume). Idempotent. */
 	void (*rx_pause)(struct lcore_ctx *lc, struct conn *c, bool paused);
 	/* Stops reading from c and releases it: the transport calls
-	 * conn_released() once no operation on it is in flight. Idempotent. */
+	 * http_conn_released() once no operation on it is in flight. Idempotent. */
 	void (*close)(struct lcore_ctx *lc, struct conn *c);
 	/* Stops accepting new connections (graceful shutdown, step one). */
 	void (*stop_accept)(struct lcore_ctx *lc);
@@ -107,7 +107,7 @@ struct lcore_ctx {
 	struct addr_table addrs; /* open connections per source address */
 	struct mem_budget mem;	 /* request bytes buffered (admit.h) */
 	/* Connections stopped because the budget was spent, oldest first
-	 * (indexes, UINT32_MAX: none); conn_mem_kick resumes them. */
+	 * (indexes, UINT32_MAX: none); http_conn_mem_kick resumes them. */
 	uint32_t mem_wait_head, mem_wait_tail;
 	struct sigv4_verifier *sv;
 	struct tls_server *tls; /* this lcore's; connections hold references */

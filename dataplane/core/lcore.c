@@ -68,7 +68,7 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 	lc->idx = idx;
 	lc->sh = sh;
 	lc->xprt = sh->dpk ? &dpdk_xprt_ops : &kernel_xprt_ops;
-	int rc = conn_table_init(lc);
+	int rc = http_conn_table_init(lc);
 	if (rc < 0)
 		return rc;
 	lc->tls = lcore_tls_server(sh);
@@ -106,10 +106,10 @@ static void lcore_tick(struct lcore_ctx *lc)
 	ops_data_poll(lc);
 	if (lc->subs)
 		ops_sub_tick(lc);
-	conn_mem_kick(lc); /* memory freed since: resume who waited */
+	http_conn_mem_kick(lc); /* memory freed since: resume who waited */
 	lcore_tls_reload(lc);
 	if (lc->now_ms >= lc->next_timer_ms) {
-		conn_timers(lc);
+		http_conn_timers(lc);
 		lc->next_timer_ms = lc->now_ms + LCORE_TIMER_PERIOD_MS;
 	}
 }
@@ -134,17 +134,17 @@ int lcore_run(struct lcore_ctx *lc)
 	 * close; after the grace period everything left is cut. */
 	lc->accepting = false;
 	lc->xprt->stop_accept(lc);
-	conn_drain_all(lc, false);
+	http_conn_drain_all(lc, false);
 	uint64_t deadline = sl_mono_ms() + lc->sh->cfg->shutdown_grace_ms;
 	bool forced = false;
 	uint64_t hard_deadline = deadline + 2000;
 	while ((lc->nconns > 0 || lc->dp_out > 0) && sl_mono_ms() < hard_deadline) {
 		lc->xprt->poll(lc, 20);
 		lcore_tick(lc);
-		conn_drain_all(lc, false);
+		http_conn_drain_all(lc, false);
 		if (!forced && lc->now_ms >= deadline) {
 			SL_WARN("shutdown: %u connections still busy, closing them", lc->nconns);
-			conn_drain_all(lc, true);
+			http_conn_drain_all(lc, true);
 			forced = true;
 		}
 	}
@@ -159,7 +159,7 @@ void lcore_fini(struct lcore_ctx *lc)
 {
 	if (lc->xprt)
 		lc->xprt->fini(lc);
-	conn_table_fini(lc);
+	http_conn_table_fini(lc);
 	ops_sub_free_all(lc);
 	sigv4_verifier_free(lc->sv);
 	lc->sv = NULL;

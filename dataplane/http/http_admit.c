@@ -30,7 +30,7 @@ static uint32_t addr_hash(const struct addr_table *t, const struct addr_key *k)
 	return (uint32_t)mix64(mix64(a ^ t->seed[0]) ^ b ^ t->seed[1]);
 }
 
-int addr_table_init(struct addr_table *t, uint32_t max_addrs, uint32_t limit_per_addr)
+int http_addr_table_init(struct addr_table *t, uint32_t max_addrs, uint32_t limit_per_addr)
 {
 	memset(t, 0, sizeof(*t));
 	if (!max_addrs || !limit_per_addr || max_addrs > (1u << 30))
@@ -53,7 +53,7 @@ int addr_table_init(struct addr_table *t, uint32_t max_addrs, uint32_t limit_per
 	return 0;
 }
 
-void addr_table_fini(struct addr_table *t)
+void http_addr_table_fini(struct addr_table *t)
 {
 	free(t->slots);
 	memset(t, 0, sizeof(*t));
@@ -75,7 +75,7 @@ static uint32_t addr_find(const struct addr_table *t, const struct addr_key *k)
 	return 0;
 }
 
-int addr_acquire(struct addr_table *t, const struct addr_key *k)
+int http_addr_acquire(struct addr_table *t, const struct addr_key *k)
 {
 	struct addr_slot *s = &t->slots[addr_find(t, k)];
 	if (s->n >= t->limit)
@@ -89,7 +89,7 @@ int addr_acquire(struct addr_table *t, const struct addr_key *k)
 	return 0;
 }
 
-void addr_release(struct addr_table *t, const struct addr_key *k)
+void http_addr_release(struct addr_table *t, const struct addr_key *k)
 {
 	uint32_t i = addr_find(t, k);
 	struct addr_slot *s = &t->slots[i];
@@ -111,7 +111,7 @@ void addr_release(struct addr_table *t, const struct addr_key *k)
 	t->slots[hole].n = 0;
 }
 
-uint32_t addr_count(const struct addr_table *t, const struct addr_key *k)
+uint32_t http_addr_count(const struct addr_table *t, const struct addr_key *k)
 {
 	return t->slots[addr_find(t, k)].n;
 }

@@ -32,7 +32,7 @@ struct mem_budget {
 };
 
 /* Bytes one more charge could take for a connection holding held_bytes. */
-static inline uint64_t mb_headroom(const struct mem_budget *b, uint64_t held_bytes)
+static inline uint64_t http_mb_headroom(const struct mem_budget *b, uint64_t held_bytes)
 {
 	DBG_BUG_ON(b->used_bytes > b->max_bytes || held_bytes > b->conn_max_bytes);
 	uint64_t lcore = b->max_bytes - b->used_bytes;
@@ -43,9 +43,9 @@ static inline uint64_t mb_headroom(const struct mem_budget *b, uint64_t held_byt
 /* Charges bytes to a connection holding *held_bytes. Returns 0, or -ENOBUFS
  * (nothing charged) when the lcore or the connection would go over its
  * ceiling. */
-static inline int mb_charge(struct mem_budget *b, uint64_t *held_bytes, uint64_t bytes)
+static inline int http_mb_charge(struct mem_budget *b, uint64_t *held_bytes, uint64_t bytes)
 {
-	if (bytes > mb_headroom(b, *held_bytes)) {
+	if (bytes > http_mb_headroom(b, *held_bytes)) {
 		b->n_denied++;
 		return -ENOBUFS;
 	}
@@ -57,7 +57,7 @@ static inline int mb_charge(struct mem_budget *b, uint64_t *held_bytes, uint64_t
 }
 
 /* Returns bytes charged earlier (a caller never returns more than it took). */
-static inline void mb_uncharge(struct mem_budget *b, uint64_t *held_bytes, uint64_t bytes)
+static inline void http_mb_uncharge(struct mem_budget *b, uint64_t *held_bytes, uint64_t bytes)
 {
 	BUG_ON(bytes > *held_bytes || bytes > b->used_bytes);
 	*held_bytes -= bytes;
@@ -85,15 +85,15 @@ struct addr_table {
 
 /* Sizes the table for max_addrs distinct addresses at most (one per
  * connection slot) at load <= 1/2. Returns 0, -EINVAL or -ENOMEM. */
-int addr_table_init(struct addr_table *t, uint32_t max_addrs, uint32_t limit_per_addr);
-void addr_table_fini(struct addr_table *t);
+int http_addr_table_init(struct addr_table *t, uint32_t max_addrs, uint32_t limit_per_addr);
+void http_addr_table_fini(struct addr_table *t);
 /* Counts one more connection from k. Returns 0, or -EMFILE (nothing
  * counted) when k already has limit_per_addr open. */
-int addr_acquire(struct addr_table *t, const struct addr_key *k);
+int http_addr_acquire(struct addr_table *t, const struct addr_key *k);
 /* Uncounts one connection from k (which must have been acquired). */
-void addr_release(struct addr_table *t, const struct addr_key *k);
+void http_addr_release(struct addr_table *t, const struct addr_key *k);
 /* Open connections counted for k. */
-uint32_t addr_count(const struct addr_table *t, const struct addr_key *k);
+uint32_t http_addr_count(const struct addr_table *t, const struct addr_key *k);
 
 /* Keys from the two kinds of peer address the transports see. */
 void addr_key_ip4(struct addr_key *k, uint32_t ip_host_order);

@@ -20,69 +20,69 @@
 #include "crypto/tls.h"
 #include "dataplane/http/http_internal.h"
 
-int conn_fd(const struct conn *c)
+int http_conn_fd(const struct conn *c)
 {
 	return c->fd;
 }
 
-uint32_t conn_idx(const struct conn *c)
+uint32_t http_conn_idx(const struct conn *c)
 {
 	return c->idx;
 }
 
-struct conn *conn_at(struct lcore_ctx *lc, uint32_t idx)
+struct conn *http_conn_at(struct lcore_ctx *lc, uint32_t idx)
 {
 	BUG_ON(idx >= lc->max_conns);
 	return &lc->conns[idx];
 }
 
-bool conn_is_open(const struct conn *c)
+bool http_conn_is_open(const struct conn *c)
 {
 	return c->state == CONN_OPEN;
 }
 
-bool conn_is_closing(const struct conn *c)
+bool http_conn_is_closing(const struct conn *c)
 {
 	return c->state == CONN_CLOSING;
 }
 
-bool conn_in_use(const struct conn *c)
+bool http_conn_in_use(const struct conn *c)
 {
 	return c->state != CONN_FREE;
 }
 
-bool conn_send_busy(const struct conn *c)
+bool http_conn_send_busy(const struct conn *c)
 {
 	return c->send_busy;
 }
 
-void conn_on_send_aborted(struct conn *c)
+void http_conn_on_send_aborted(struct conn *c)
 {
 	c->send_busy = false;
 }
 
-void conn_on_fd_closed(struct conn *c)
+void http_conn_on_fd_closed(struct conn *c)
 {
 	c->fd = -1;
 }
 
-const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len)
+const uint8_t *http_conn_out_ptr(const struct conn *c, uint32_t *len)
 {
 	*len = c->out_len - c->out_off;
 	return c->out + c->out_off;
 }
 
-bool conn_rx_paused(const struct conn *c)
+bool http_conn_rx_paused(const struct conn *c)
 {
 	return c->rx_paused;
 }
 
-uint64_t conn_rx_backlog(const struct conn *c)
+uint64_t http_conn_rx_backlog(const struct conn *c)
 {
 	return c->tls ? tls_conn_pending_in(c->tls) : 0;
 }
 
-bool conn_rx_bulk(const struct conn *c)
+bool http_conn_rx_bulk(const struct conn *c)
 {
 	/* During the handshake (small flights; failures close at once, and
 	 * reading everything the client sent lets the close be a FIN, not a
@@ -100,7 +100,7 @@ bool conn_rx_bulk(const struct conn *c)
  * no HTTP/2 stream open. Only such a connection may be evicted. */
 static bool conn_busy(const struct conn *c)
 {
-	return c->req_active || c->waiting_cp || c->waiting_dp || conn_unsent(c) > 0 ||
+	return c->req_active || c->waiting_cp || c->waiting_dp || http_conn_unsent(c) > 0 ||
 	       (c->mux && c->mux->busy(c));
 }
 
@@ -142,7 +142,7 @@ static bool conn_admit(struct lcore_ctx *lc, const struct addr_key *addr, const 
 		lc->n_rejected_full++;
 		return false;
 	}
-	if (addr_count(&lc->addrs, addr) >= lc->addrs.limit) {
+	if (http_addr_count(&lc->addrs, addr) >= lc->addrs.limit) {
 		lc->n_rejected_addr++;
 		SL_DEBUG("conn %s: refused, its address has %u connections open", peer,
 			 lc->addrs.limit);
@@ -157,7 +157,7 @@ static bool conn_admit(struct lcore_ctx *lc, const struct addr_key *addr, const 
 		SL_DEBUG("conn %s: evicted (idle %" PRIu64 " ms) to admit %s", v->peer,
 			 lc->now_ms - conn_active_ms(v), peer);
 		lc->n_evicted++;
-		conn_close(lc, v);
+		http_conn_close(lc, v);
 	}
 	if (lc->free_head == CONN_NONE) {
 		lc->n_rejected_full++; /* every spare slot is still closing */
@@ -166,7 +166,7 @@ static bool conn_admit(struct lcore_ctx *lc, const struct addr_key *addr, const 
 	return true;
 }
 
-struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+struct conn *http_conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
 		       const struct addr_key *addr, const char *peer)
 {
 	if (!conn_admit(lc, addr, peer))
@@ -187,7 +187,7 @@ struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
 	c->tls = tls;
 	c->mem_prev = c->mem_next = CONN_NONE;
 	c->addr = *addr;
-	BUG_ON(addr_acquire(&lc->addrs, addr) != 0); /* checked in conn_admit */
+	BUG_ON(http_addr_acquire(&lc->addrs, addr) != 0); /* checked in conn_admit */
 	c->addr_counted = true;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->in_max = lc->sh->cfg->max_head_bytes + lc->sh->cfg->max_body_bytes;
@@ -216,17 +216,17 @@ static void mem_wait_remove(struct lcore_ctx *lc, struct conn *c)
 	c->mem_blocked = false;
 }
 
-int conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes)
+int http_conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes)
 {
-	return mb_charge(&lc->mem, &c->mem_bytes, bytes);
+	return http_mb_charge(&lc->mem, &c->mem_bytes, bytes);
 }
 
-void conn_mem_uncharge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes)
+void http_conn_mem_uncharge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes)
 {
-	mb_uncharge(&lc->mem, &c->mem_bytes, bytes);
+	http_mb_uncharge(&lc->mem, &c->mem_bytes, bytes);
 }
 
-void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes)
+void http_conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes)
 {
 	/* A want larger than the whole budget could never be met; the config
 	 * check (one request fits a connection, a connection fits the lcore)
@@ -246,17 +246,17 @@ void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes)
 }
 
 
-void conn_mem_kick(struct lcore_ctx *lc)
+void http_conn_mem_kick(struct lcore_ctx *lc)
 {
 	/* Oldest first, and the oldest blocks those behind it: a large request
 	 * is not starved by a stream of small ones. Every waiter is tried at
-	 * most once per call (conn_step may queue it again). */
+	 * most once per call (http_conn_step may queue it again). */
 	for (uint32_t n = 0; n < lc->max_conns && lc->mem_wait_head != CONN_NONE; n++) {
 		struct conn *c = &lc->conns[lc->mem_wait_head];
 		if (lc->mem.max_bytes - lc->mem.used_bytes < c->mem_want_bytes)
 			return;
 		mem_wait_remove(lc, c);
-		conn_step(lc, c);
+		http_conn_step(lc, c);
 	}
 }
 
@@ -266,12 +266,12 @@ static uint64_t in_charged(uint32_t cap)
 	return cap > CONN_IN_INITIAL ? cap - CONN_IN_INITIAL : 0;
 }
 
-uint64_t conn_unsent(const struct conn *c)
+uint64_t http_conn_unsent(const struct conn *c)
 {
 	return (uint64_t)(c->out_len - c->out_off) + tls_conn_pending_out(c->tls);
 }
 
-void conn_close(struct lcore_ctx *lc, struct conn *c)
+void http_conn_close(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
@@ -280,13 +280,13 @@ void conn_close(struct lcore_ctx *lc, struct conn *c)
 	lc->n_open--;
 	mem_wait_remove(lc, c);
 	if (c->addr_counted) {
-		addr_release(&lc->addrs, &c->addr);
+		http_addr_release(&lc->addrs, &c->addr);
 		c->addr_counted = false;
 	}
 	lc->xprt->close(lc, c);
 }
 
-void conn_released(struct lcore_ctx *lc, struct conn *c)
+void http_conn_released(struct lcore_ctx *lc, struct conn *c)
 {
 	BUG_ON(c->state == CONN_FREE || c->state == CONN_ZOMBIE);
 	tls_conn_free(c->tls);
@@ -295,26 +295,26 @@ void conn_released(struct lcore_ctx *lc, struct conn *c)
 	c->out = NULL;
 	BUG_ON(lc->nconns == 0);
 	lc->nconns--;
-	if (c->addr_counted) { /* released without conn_close (lcore_fini) */
-		addr_release(&lc->addrs, &c->addr);
+	if (c->addr_counted) { /* released without http_conn_close (lcore_fini) */
+		http_addr_release(&lc->addrs, &c->addr);
 		c->addr_counted = false;
 	}
 	mem_wait_remove(lc, c);
 	if (c->waiting_dp) {
 		/* A log lcore still reads our request bytes and writes into c->dp:
-		 * keep them until its reply comes back (data.c calls conn_reap). */
+		 * keep them until its reply comes back (data.c calls http_conn_reap). */
 		c->state = CONN_ZOMBIE;
 		return;
 	}
-	conn_reap(lc, c);
+	http_conn_reap(lc, c);
 }
 
-void conn_reap(struct lcore_ctx *lc, struct conn *c)
+void http_conn_reap(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->mux) /* after the log lcores let go of stream bodies */
 		c->mux->release(lc, c);
 	c->mux = NULL;
-	conn_mem_uncharge(lc, c, in_charged(c->in_cap));
+	http_conn_mem_uncharge(lc, c, in_charged(c->in_cap));
 	BUG_ON(c->mem_bytes != 0); /* every charge has its owner freed above */
 	free(c->in);
 	c->in_cap = c->in_len = 0;
@@ -357,8 +357,8 @@ static int buf_reserve(uint8_t **buf, uint32_t *cap, uint64_t need, uint64_t max
 
 /* Moves ciphertext TLS produced into c->out and starts a send. While a send
  * is in flight the kernel reads c->out, so nothing is moved then: the new
- * ciphertext waits inside TLS until conn_on_sent. */
-void conn_flush(struct lcore_ctx *lc, struct conn *c)
+ * ciphertext waits inside TLS until http_conn_on_sent. */
+void http_conn_flush(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->send_busy || c->state == CONN_FREE)
 		return;
@@ -368,7 +368,7 @@ void conn_flush(struct lcore_ctx *lc, struct conn *c)
 		return;
 	if (pend > UINT32_MAX / 2 ||
 	    buf_reserve(&c->out, &c->out_cap, pend, UINT32_MAX / 2) < 0) {
-		conn_close(lc, c);
+		http_conn_close(lc, c);
 		return;
 	}
 	c->out_len = (uint32_t)tls_conn_take_out(c->tls, c->out, pend);
@@ -378,7 +378,7 @@ void conn_flush(struct lcore_ctx *lc, struct conn *c)
 	}
 }
 
-void conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
+void http_conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
 		     size_t id2_len)
 {
 	/* xorshift64*: request ids only need to be unique, not secret. */
@@ -401,14 +401,14 @@ void conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
 	id2[n] = 0;
 }
 
-void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		  uint32_t body_len)
 {
 	/* No protocol yet (mid-handshake): there is no request to answer. */
 	if (c->state != CONN_OPEN || !c->mux)
 		return;
 	char rid[48], id2[80];
-	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
 	c->mux->respond(lc, c, status, body, body_len, rid, id2);
 }
 
@@ -437,13 +437,13 @@ static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 	BUG_ON(n <= 0 || (size_t)n >= sizeof(head));
 	if (tls_conn_write(c->tls, head, (size_t)n) < 0 ||
 	    (body_len && tls_conn_write(c->tls, body, body_len) < 0)) {
-		conn_close(lc, c);
+		http_conn_close(lc, c);
 		return;
 	}
-	conn_flush(lc, c);
+	http_conn_flush(lc, c);
 }
 
-void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
+void http_conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 			const char *type, const char *msg)
 {
 	/* Messages quote client input (up to api_err's 4 KiB); escaping can
@@ -459,7 +459,7 @@ void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 		jw_error(&w, type, cut);
 		BUG_ON(w.overflow);
 	}
-	conn_respond(lc, c, status, w.buf, (uint32_t)w.len);
+	http_conn_respond(lc, c, status, w.buf, (uint32_t)w.len);
 }
 
 /* Answers a protocol-level failure (bad head, too large, timeout) and closes
@@ -472,9 +472,9 @@ static void conn_fail(struct lcore_ctx *lc, struct conn *c, uint16_t status, con
 	c->req.keep_alive = false;
 	c->close_after_send = true;
 	c->req_active = false;
-	conn_respond_error(lc, c, status, type, msg);
-	if (!conn_unsent(c))
-		conn_close(lc, c);
+	http_conn_respond_error(lc, c, status, type, msg);
+	if (!http_conn_unsent(c))
+		http_conn_close(lc, c);
 }
 
 static const struct {
@@ -541,10 +541,10 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		c->sent_continue = true;
 		if (tls_conn_write(c->tls, cont, sizeof(cont) - 1) < 0) {
-			conn_close(lc, c);
+			http_conn_close(lc, c);
 			return false;
 		}
-		conn_flush(lc, c);
+		http_conn_flush(lc, c);
 	}
 	return true;
 }
@@ -559,7 +559,7 @@ static void conn_in_shrink(struct lcore_ctx *lc, struct conn *c)
 	uint8_t *p = realloc(c->in, CONN_IN_INITIAL);
 	if (!p)
 		return; /* keep the larger buffer (and its charge) */
-	conn_mem_uncharge(lc, c, in_charged(c->in_cap));
+	http_conn_mem_uncharge(lc, c, in_charged(c->in_cap));
 	c->in = p;
 	c->in_cap = CONN_IN_INITIAL;
 	if (c->have_head)
@@ -577,15 +577,16 @@ static void conn_consume(struct lcore_ctx *lc, struct conn *c)
 	c->req_active = false;
 	/* Shrink at once only when someone waits for budget: a producer
 	 * sending large requests back to back would otherwise regrow it for
-	 * every one. Idle connections shrink in conn_timers. */
+	 * every one. Idle connections shrink in http_conn_timers. */
 	if (lc->mem_wait_head != CONN_NONE)
 		conn_in_shrink(lc, c);
 }
 
-void conn_process(struct lcore_ctx *lc, struct conn *c)
+/* Answers whole pipelined requests in order, one at a time. */
+static void h1_process(struct lcore_ctx *lc, struct conn *c)
 {
 	while (c->state == CONN_OPEN && !c->waiting_cp && !c->waiting_dp && !c->close_after_send &&
-	       conn_unsent(c) < CONN_OUT_HIGH_WATER && c->in_len > 0) {
+	       http_conn_unsent(c) < CONN_OUT_HIGH_WATER && c->in_len > 0) {
 		if (!c->req_active) {
 			c->req_active = true;
 			c->req_start_ms = lc->now_ms;
@@ -600,61 +601,61 @@ void conn_process(struct lcore_ctx *lc, struct conn *c)
 		c->body_len = (uint32_t)c->req.content_length;
 		ops_dispatch(lc, c);
 		if (c->waiting_dp)
-			return; /* the bytes stay until conn_request_done */
+			return; /* the bytes stay until http_conn_request_done */
 		/* dispatch copied whatever it keeps; the request bytes can go. */
 		conn_consume(lc, c);
 	}
 }
 
-void conn_request_done(struct lcore_ctx *lc, struct conn *c)
+void http_conn_request_done(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
 	c->mux->request_done(lc, c);
 }
 
-void conn_ctl_answered(struct lcore_ctx *lc, struct conn *c)
+void http_conn_ctl_answered(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
 	c->mux->ctl_answered(lc, c);
 }
 
-bool conn_can_push(const struct conn *c)
+bool http_conn_can_push(const struct conn *c)
 {
 	return c->mux && c->mux->push_open;
 }
 
-int32_t conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+int32_t http_conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
 		       const char *rid, const char *id2)
 {
-	if (!conn_can_push(c))
+	if (!http_conn_can_push(c))
 		return -1;
 	return c->mux->push_open(lc, c, content_type, rid, id2);
 }
 
-int conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+int http_conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
 	      bool eof)
 {
-	if (!conn_can_push(c))
+	if (!http_conn_can_push(c))
 		return -EPROTONOSUPPORT;
 	return c->mux->push(lc, c, id, data, len, eof);
 }
 
-bool conn_push_alive(const struct conn *c, int32_t id)
+bool http_conn_push_alive(const struct conn *c, int32_t id)
 {
-	return conn_can_push(c) && c->mux->push_alive(c, id);
+	return http_conn_can_push(c) && c->mux->push_alive(c, id);
 }
 
 /* HTTP/1.1: the answered request's bytes go; on with the pipelined ones. */
 static void h1_request_done(struct lcore_ctx *lc, struct conn *c)
 {
 	conn_consume(lc, c);
-	if (c->peer_eof && !conn_unsent(c)) {
-		conn_close(lc, c);
+	if (c->peer_eof && !http_conn_unsent(c)) {
+		http_conn_close(lc, c);
 		return;
 	}
-	conn_step(lc, c);
+	http_conn_step(lc, c);
 }
 
 /* The input buffer moved (realloc): the parsed head's slices point into the
@@ -700,14 +701,14 @@ static int conn_in_grow(struct lcore_ctx *lc, struct conn *c, uint64_t want)
 	uint32_t old_cap = c->in_cap;
 	uint64_t n = buf_grow_size(old_cap, want, c->in_max);
 	uint64_t extra = in_charged((uint32_t)n) - in_charged(old_cap);
-	if (conn_mem_charge(lc, c, extra) < 0) {
-		conn_mem_block(lc, c, extra);
+	if (http_conn_mem_charge(lc, c, extra) < 0) {
+		http_conn_mem_block(lc, c, extra);
 		return -ENOBUFS;
 	}
 	const uint8_t *old = c->in;
 	int rc = buf_reserve(&c->in, &c->in_cap, want, c->in_max);
 	if (rc < 0) {
-		conn_mem_uncharge(lc, c, extra);
+		http_conn_mem_uncharge(lc, c, extra);
 		return rc;
 	}
 	BUG_ON(c->in_cap != n);
@@ -731,7 +732,7 @@ static int conn_pump(struct lcore_ctx *lc, struct conn *c)
 				return rc == -E2BIG ? -ENOMEM : rc;
 		}
 		if (c->in_len == c->in_cap)
-			return 1; /* full: the head/body limits in conn_process decide */
+			return 1; /* full: the head/body limits in h1_process decide */
 		ssize_t n = tls_conn_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n == 0)
 			return 0;
@@ -752,7 +753,7 @@ static void conn_pick_mux(struct lcore_ctx *lc, struct conn *c)
 		n == 2 && memcmp(p, "h2", 2) == 0 ? &http_h2_mux : &http_h1_mux;
 	if (mux->open(lc, c) < 0) {
 		mux->release(lc, c); /* what open set up before it failed */
-		conn_close(lc, c);
+		http_conn_close(lc, c);
 		return;
 	}
 	c->mux = mux;
@@ -763,7 +764,7 @@ static bool h1_on_input(struct lcore_ctx *lc, struct conn *c)
 {
 	uint32_t before = c->in_len;
 	uint64_t need = c->have_head ? (uint64_t)c->head_len + c->req.content_length : 0;
-	conn_process(lc, c);
+	h1_process(lc, c);
 	if (c->state == CONN_OPEN && c->in_len == c->in_max && !c->waiting_cp && !c->waiting_dp &&
 	    tls_conn_pending_out(c->tls) == 0 && !c->close_after_send) {
 		/* Buffer full of one request that cannot be whole: the parser's and
@@ -785,7 +786,7 @@ static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
 {
 	for (uint32_t round = 0; round < CONN_STEP_ROUNDS; round++) {
 		int rc = conn_pump(lc, c);
-		conn_flush(lc, c); /* handshake records, alerts */
+		http_conn_flush(lc, c); /* handshake records, alerts */
 		if (c->state != CONN_OPEN)
 			return;
 		if (rc == -ECONNRESET) {
@@ -793,8 +794,8 @@ static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
 		} else if (rc < 0) {
 			SL_DEBUG("conn %s: TLS error, closing", c->peer);
 			c->close_after_send = true;
-			if (!conn_unsent(c))
-				conn_close(lc, c);
+			if (!http_conn_unsent(c))
+				http_conn_close(lc, c);
 			return;
 		}
 		if (!c->mux && tls_conn_handshake_done(c->tls))
@@ -811,8 +812,8 @@ static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
 		return;
 	/* The peer is gone (also mid-handshake): nothing more can arrive. */
 	if (c->state == CONN_OPEN && c->peer_eof && !c->waiting_cp && !c->waiting_dp &&
-	    !conn_unsent(c))
-		conn_close(lc, c);
+	    !http_conn_unsent(c))
+		http_conn_close(lc, c);
 }
 
 /* Back-pressure: stop the transport reading while TLS holds ciphertext we
@@ -828,13 +829,13 @@ static void conn_rx_update(struct lcore_ctx *lc, struct conn *c)
 	lc->xprt->rx_pause(lc, c, pause);
 }
 
-void conn_step(struct lcore_ctx *lc, struct conn *c)
+void http_conn_step(struct lcore_ctx *lc, struct conn *c)
 {
 	conn_step_io(lc, c);
 	conn_rx_update(lc, c);
 }
 
-void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len)
+void http_conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len)
 {
 	if (c->state != CONN_OPEN)
 		return;
@@ -844,24 +845,24 @@ void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uin
 	 * transport not honouring the pause) the connection goes. */
 	if (tls_conn_feed(c->tls, data, len) < 0 ||
 	    tls_conn_pending_in(c->tls) > CONN_TLS_BACKLOG_MAX) {
-		conn_close(lc, c);
+		http_conn_close(lc, c);
 		return;
 	}
-	conn_step(lc, c);
+	http_conn_step(lc, c);
 }
 
-void conn_on_eof(struct lcore_ctx *lc, struct conn *c, int err)
+void http_conn_on_eof(struct lcore_ctx *lc, struct conn *c, int err)
 {
 	if (c->state != CONN_OPEN)
 		return;
 	c->peer_eof = true;
 	/* A half-closed client may still wait for the answer to a request it has
 	 * sent whole; anything else ends here. */
-	if (err || (!c->waiting_cp && !c->waiting_dp && !conn_unsent(c)))
-		conn_close(lc, c);
+	if (err || (!c->waiting_cp && !c->waiting_dp && !http_conn_unsent(c)))
+		http_conn_close(lc, c);
 }
 
-void conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n)
+void http_conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n)
 {
 	DBG_BUG_ON(!c->send_busy || n > c->out_len - c->out_off);
 	c->out_off += n;
@@ -874,17 +875,17 @@ void conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n)
 	c->send_busy = false;
 	if (c->state != CONN_OPEN)
 		return;
-	conn_flush(lc, c);
+	http_conn_flush(lc, c);
 	if (c->send_busy)
 		return;
 	if (c->close_after_send || (c->peer_eof && !c->waiting_cp && !c->waiting_dp)) {
-		conn_close(lc, c);
+		http_conn_close(lc, c);
 		return;
 	}
-	conn_step(lc, c); /* resume work held back by the high-water mark */
+	http_conn_step(lc, c); /* resume work held back by the high-water mark */
 }
 
-void conn_timers(struct lcore_ctx *lc)
+void http_conn_timers(struct lcore_ctx *lc)
 {
 	const struct sl_config *cfg = lc->sh->cfg;
 	uint64_t now = lc->now_ms;
@@ -892,23 +893,23 @@ void conn_timers(struct lcore_ctx *lc)
 		struct conn *c = &lc->conns[i];
 		if (c->state != CONN_OPEN)
 			continue;
-		bool unsent = conn_unsent(c) > 0;
+		bool unsent = http_conn_unsent(c) > 0;
 		if (!tls_conn_handshake_done(c->tls)) {
 			if (now - c->opened_ms > cfg->request_timeout_ms)
-				conn_close(lc, c);
+				http_conn_close(lc, c);
 		} else if (c->req_active && !c->waiting_cp && !c->waiting_dp &&
 			   now - c->req_start_ms > cfg->request_timeout_ms) {
 			conn_fail(lc, c, 408, "RequestTimeoutException",
 				  "The request was not received in full within the time limit.");
 		} else if (unsent && now - c->last_tx_ms > cfg->idle_timeout_ms) {
-			conn_close(lc, c); /* peer stopped reading */
+			http_conn_close(lc, c); /* peer stopped reading */
 		} else if (!conn_busy(c) && now - conn_active_ms(c) > cfg->idle_timeout_ms) {
-			conn_close(lc, c);
+			http_conn_close(lc, c);
 		} else {
 			if (c->mux && c->mux->timers(lc, c)) {
 				/* what it waited for budget for timed out */
 				mem_wait_remove(lc, c);
-				conn_step(lc, c);
+				http_conn_step(lc, c);
 			}
 			if (!c->req_active && c->state == CONN_OPEN)
 				conn_in_shrink(lc, c);
@@ -916,23 +917,23 @@ void conn_timers(struct lcore_ctx *lc)
 	}
 }
 
-void conn_drain_all(struct lcore_ctx *lc, bool force)
+void http_conn_drain_all(struct lcore_ctx *lc, bool force)
 {
 	for (uint32_t i = 0; i < lc->max_conns; i++) {
 		struct conn *c = &lc->conns[i];
 		if (c->state != CONN_OPEN)
 			continue;
-		bool busy = c->waiting_cp || c->waiting_dp || conn_unsent(c) ||
+		bool busy = c->waiting_cp || c->waiting_dp || http_conn_unsent(c) ||
 			    (c->req_active && tls_conn_handshake_done(c->tls));
 		if (force || !busy) {
 			if (tls_conn_handshake_done(c->tls) && !force) {
 				tls_conn_close(c->tls);
-				conn_flush(lc, c);
+				http_conn_flush(lc, c);
 				c->close_after_send = true;
-				if (!conn_unsent(c))
-					conn_close(lc, c);
+				if (!http_conn_unsent(c))
+					http_conn_close(lc, c);
 			} else {
-				conn_close(lc, c);
+				http_conn_close(lc, c);
 			}
 		} else {
 			c->close_after_send = c->close_after_send || !c->req_active;
@@ -959,14 +960,14 @@ static void h1_release(struct lcore_ctx *lc, struct conn *c)
  * parse on. */
 static void h1_ctl_answered(struct lcore_ctx *lc, struct conn *c)
 {
-	conn_process(lc, c);
+	h1_process(lc, c);
 }
 
 static bool h1_timers(struct lcore_ctx *lc, struct conn *c)
 {
 	(void)lc;
 	(void)c;
-	return false; /* the request timeout is conn_timers' own (one request) */
+	return false; /* the request timeout is http_conn_timers' own (one request) */
 }
 
 static bool h1_busy(const struct conn *c)
@@ -1004,7 +1005,7 @@ const struct http_mux_ops http_h1_mux = {
 
 /* ---- the connection table ---- */
 
-int conn_table_init(struct lcore_ctx *lc)
+int http_conn_table_init(struct lcore_ctx *lc)
 {
 	const struct sl_config *cfg = lc->sh->cfg;
 	lc->max_open = cfg->max_conns_per_core;
@@ -1012,7 +1013,7 @@ int conn_table_init(struct lcore_ctx *lc)
 	lc->conns = calloc(lc->max_conns, sizeof(*lc->conns));
 	if (!lc->conns)
 		return -ENOMEM;
-	int rc = addr_table_init(&lc->addrs, lc->max_conns, cfg->max_conns_per_addr);
+	int rc = http_addr_table_init(&lc->addrs, lc->max_conns, cfg->max_conns_per_addr);
 	if (rc < 0)
 		return rc;
 	lc->mem.max_bytes = (uint64_t)cfg->max_buffered_mib << 20;
@@ -1027,7 +1028,7 @@ int conn_table_init(struct lcore_ctx *lc)
 	return 0;
 }
 
-void conn_table_fini(struct lcore_ctx *lc)
+void http_conn_table_fini(struct lcore_ctx *lc)
 {
 	if (lc->conns) {
 		for (uint32_t i = 0; i < lc->max_conns; i++) {
@@ -1035,16 +1036,16 @@ void conn_table_fini(struct lcore_ctx *lc)
 			if (c->state == CONN_FREE)
 				continue;
 			if (c->state == CONN_ZOMBIE) {
-				conn_reap(lc, c);
+				http_conn_reap(lc, c);
 				continue;
 			}
 			if (c->fd >= 0)
 				close(c->fd);
 			c->waiting_dp = false; /* log lcores have stopped */
-			conn_released(lc, c);
+			http_conn_released(lc, c);
 		}
 	}
 	free(lc->conns);
 	lc->conns = NULL;
-	addr_table_fini(&lc->addrs);
+	http_addr_table_fini(&lc->addrs);
 }

@@ -23,65 +23,65 @@ struct lcore_ctx;
  * Returns the connection, or NULL when it is refused: its address is at
  * --max-conns-per-addr, or the table is full with no idle connection to
  * evict for it, or the lcore is draining (the transport then closes it). */
-struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+struct conn *http_conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
 		       const struct addr_key *addr, const char *peer);
 /* Ciphertext arrived. The bytes are consumed (copied into TLS) before return. */
-void conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len);
+void http_conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len);
 /* The peer closed its side or the connection failed (err is 0 or -errno). */
-void conn_on_eof(struct lcore_ctx *lc, struct conn *c, int err);
+void http_conn_on_eof(struct lcore_ctx *lc, struct conn *c, int err);
 /* n bytes of c->out were sent. */
-void conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n);
-/* The send in flight ended without conn_on_sent (it failed, or the
+void http_conn_on_sent(struct lcore_ctx *lc, struct conn *c, uint32_t n);
+/* The send in flight ended without http_conn_on_sent (it failed, or the
  * connection is closing and the result no longer matters): c's output
  * buffer is free again. */
-void conn_on_send_aborted(struct conn *c);
-/* The transport closed c's socket: conn_fd is -1 from now on. */
-void conn_on_fd_closed(struct conn *c);
+void http_conn_on_send_aborted(struct conn *c);
+/* The transport closed c's socket: http_conn_fd is -1 from now on. */
+void http_conn_on_fd_closed(struct conn *c);
 /* The transport has no operation in flight on c any more: free the slot. */
-void conn_released(struct lcore_ctx *lc, struct conn *c);
+void http_conn_released(struct lcore_ctx *lc, struct conn *c);
 
 /* --- accessors --- */
 
 /* c's slot in lc's connection table, and the slot at idx (< max_conns). */
-uint32_t conn_idx(const struct conn *c);
-struct conn *conn_at(struct lcore_ctx *lc, uint32_t idx);
-/* The socket conn_open was given (kernel transport), or -1. */
-int conn_fd(const struct conn *c);
+uint32_t http_conn_idx(const struct conn *c);
+struct conn *http_conn_at(struct lcore_ctx *lc, uint32_t idx);
+/* The socket http_conn_open was given (kernel transport), or -1. */
+int http_conn_fd(const struct conn *c);
 /* c is open (reading and answering), closing (the transport was asked to
- * close it: conn_released is due), or in use at all (not a free slot). */
-bool conn_is_open(const struct conn *c);
-bool conn_is_closing(const struct conn *c);
-bool conn_in_use(const struct conn *c);
-/* A send of conn_out_ptr's bytes is in flight (xprt_ops.send was called,
- * conn_on_sent has not accounted for all of it). */
-bool conn_send_busy(const struct conn *c);
-/* The bytes to send: [ptr, ptr + *len). Stable while conn_send_busy. */
-const uint8_t *conn_out_ptr(const struct conn *c, uint32_t *len);
+ * close it: http_conn_released is due), or in use at all (not a free slot). */
+bool http_conn_is_open(const struct conn *c);
+bool http_conn_is_closing(const struct conn *c);
+bool http_conn_in_use(const struct conn *c);
+/* A send of http_conn_out_ptr's bytes is in flight (xprt_ops.send was called,
+ * http_conn_on_sent has not accounted for all of it). */
+bool http_conn_send_busy(const struct conn *c);
+/* The bytes to send: [ptr, ptr + *len). Stable while http_conn_send_busy. */
+const uint8_t *http_conn_out_ptr(const struct conn *c, uint32_t *len);
 /* The connection layer wants c's reading paused (see xprt_ops.rx_pause). */
-bool conn_rx_paused(const struct conn *c);
+bool http_conn_rx_paused(const struct conn *c);
 /* c can take a large burst right now (a buffer with CONN_RX_BULK_BYTES of
  * room, nothing waiting in TLS): a transport may then read ahead freely;
  * otherwise it should read one buffer at a time, so what arrives before a
  * pause is bounded per connection. */
-bool conn_rx_bulk(const struct conn *c);
+bool http_conn_rx_bulk(const struct conn *c);
 /* Ciphertext c has received but not yet taken (waiting inside TLS). */
-uint64_t conn_rx_backlog(const struct conn *c);
+uint64_t http_conn_rx_backlog(const struct conn *c);
 
 /* --- for the io lcore (dataplane/core/lcore.c) --- */
 
 /* Allocates lc's connection table (--max-conns-per-core plus eviction
  * spares) and its admission state. Returns 0 or -ENOMEM. */
-int conn_table_init(struct lcore_ctx *lc);
+int http_conn_table_init(struct lcore_ctx *lc);
 /* Frees every slot (the transport and the log lcores have stopped) and the
- * table. Safe after a failed conn_table_init. */
-void conn_table_fini(struct lcore_ctx *lc);
+ * table. Safe after a failed http_conn_table_init. */
+void http_conn_table_fini(struct lcore_ctx *lc);
 /* Resumes connections stopped for want of buffered-bytes budget whose
  * wants now fit, oldest first (cheap when none waits). */
-void conn_mem_kick(struct lcore_ctx *lc);
+void http_conn_mem_kick(struct lcore_ctx *lc);
 /* Timeouts; called every ~100 ms. */
-void conn_timers(struct lcore_ctx *lc);
+void http_conn_timers(struct lcore_ctx *lc);
 /* Graceful shutdown: close idle connections, mark busy ones to close after
  * their current response. */
-void conn_drain_all(struct lcore_ctx *lc, bool force);
+void http_conn_drain_all(struct lcore_ctx *lc, bool force);
 
 #endif

@@ -98,13 +98,13 @@ static void stream_mem_free(struct conn *c, struct h2_stream *st, bool body_only
 	free(st->body);
 	st->body = NULL;
 	st->blen = st->bcap = 0;
-	conn_mem_uncharge(h->lc, c, body);
+	http_conn_mem_uncharge(h->lc, c, body);
 	st->mem_bytes -= body;
 	if (body_only)
 		return;
 	free(st->hbuf);
 	st->hbuf = NULL;
-	conn_mem_uncharge(h->lc, c, st->mem_bytes);
+	http_conn_mem_uncharge(h->lc, c, st->mem_bytes);
 	st->mem_bytes = 0;
 	if (h->blocked == st)
 		h->blocked = NULL;
@@ -164,7 +164,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	struct h2_stream *st = calloc(1, sizeof(*st));
-	if (!st || conn_mem_charge(c->h2->lc, c, H2_HEADER_BYTES) < 0) {
+	if (!st || http_conn_mem_charge(c->h2->lc, c, H2_HEADER_BYTES) < 0) {
 		free(st);
 		/* No memory for its headers: refused, the client may retry. Its
 		 * header callbacks find no stream and skip. */
@@ -174,7 +174,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	}
 	st->mem_bytes = H2_HEADER_BYTES;
 	if (!(st->hbuf = malloc(H2_HEADER_BYTES))) {
-		conn_mem_uncharge(c->h2->lc, c, st->mem_bytes);
+		http_conn_mem_uncharge(c->h2->lc, c, st->mem_bytes);
 		free(st);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
 	}
@@ -246,7 +246,7 @@ static int stream_body_reserve(struct conn *c, struct h2_stream *st, uint64_t to
 	if (total > h->max_body)
 		return -E2BIG;
 	uint64_t extra = total - st->bcap;
-	if (conn_mem_charge(h->lc, c, extra) < 0) {
+	if (http_conn_mem_charge(h->lc, c, extra) < 0) {
 		const struct mem_budget *b = &h->lc->mem;
 		/* Waiting only helps when other connections will free memory;
 		 * over its own cap the connection would wait on itself. */
@@ -254,7 +254,7 @@ static int stream_body_reserve(struct conn *c, struct h2_stream *st, uint64_t to
 	}
 	void *p = realloc(st->body, total);
 	if (!p) {
-		conn_mem_uncharge(h->lc, c, extra);
+		http_conn_mem_uncharge(h->lc, c, extra);
 		return -E2BIG;
 	}
 	st->body = p;
@@ -275,7 +275,7 @@ static void stream_headers_done(struct conn *c, struct h2_stream *st)
 	int rc = stream_body_reserve(c, st, (uint64_t)st->clen);
 	if (rc == -ENOBUFS) {
 		c->h2->blocked = st;
-		conn_mem_block(c->h2->lc, c, (uint64_t)st->clen);
+		http_conn_mem_block(c->h2->lc, c, (uint64_t)st->clen);
 	} else if (rc < 0) {
 		stream_refuse(c, st);
 	}
@@ -288,7 +288,7 @@ static int h2_unblock(struct lcore_ctx *lc, struct conn *c)
 		return 0;
 	int rc = stream_body_reserve(c, st, (uint64_t)st->clen);
 	if (rc == -ENOBUFS) {
-		conn_mem_block(lc, c, (uint64_t)st->clen);
+		http_conn_mem_block(lc, c, (uint64_t)st->clen);
 		return rc;
 	}
 	c->h2->blocked = NULL;
@@ -582,7 +582,7 @@ static int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void 
 	st->push_eof = eof;
 	nghttp2_session_resume_data(c->h2->sess, id);
 	h2_flush(lc, c);
-	conn_flush(lc, c); /* pushes happen outside any request: send now */
+	http_conn_flush(lc, c); /* pushes happen outside any request: send now */
 	return 0;
 }
 
@@ -630,7 +630,7 @@ static void h2_process(struct lcore_ctx *lc, struct conn *c)
 {
 	struct h2_conn *h = c->h2;
 	while (c->state == CONN_OPEN && !c->waiting_cp && !c->waiting_dp && !h->cur &&
-	       h->ready_head && conn_unsent(c) < CONN_OUT_HIGH_WATER) {
+	       h->ready_head && http_conn_unsent(c) < CONN_OUT_HIGH_WATER) {
 		struct h2_stream *st = h->ready_head;
 		h->ready_head = st->next_ready;
 		if (!h->ready_head)
@@ -679,7 +679,7 @@ static void h2_stream_timeout(struct lcore_ctx *lc, struct conn *c, struct h2_st
 		 "The request was not received in full within the time limit.");
 	BUG_ON(w.overflow);
 	char rid[48], id2[80];
-	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
 	h2_submit(lc, c, st, 408, w.buf, (uint32_t)w.len, rid, id2);
 }
 
@@ -694,7 +694,7 @@ static void h2_timers(struct lcore_ctx *lc, struct conn *c)
 		    lc->now_ms - st->start_ms > limit_ms)
 			h2_stream_timeout(lc, c, st);
 	h2_flush(lc, c);
-	conn_flush(lc, c);
+	http_conn_flush(lc, c);
 }
 
 static bool h2_busy(const struct conn *c)
@@ -754,7 +754,7 @@ static bool h2_wants_close(const struct conn *c)
 static bool h2_on_input(struct lcore_ctx *lc, struct conn *c)
 {
 	uint32_t off = 0;
-	/* Blocked: only conn_mem_kick (which dequeues first) retries, so a
+	/* Blocked: only http_conn_mem_kick (which dequeues first) retries, so a
 	 * connection is never both fed and queued. */
 	if (c->mem_blocked || h2_unblock(lc, c) < 0)
 		return false;
@@ -769,10 +769,10 @@ static bool h2_on_input(struct lcore_ctx *lc, struct conn *c)
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
 	h2_process(lc, c);
-	conn_flush(lc, c);
+	http_conn_flush(lc, c);
 	if (c->state == CONN_OPEN && (c->close_after_send || h2_wants_close(c)) &&
-	    !conn_unsent(c) && !c->waiting_cp && !c->waiting_dp) {
-		conn_close(lc, c);
+	    !http_conn_unsent(c) && !c->waiting_cp && !c->waiting_dp) {
+		http_conn_close(lc, c);
 		return false;
 	}
 	return off > 0;
@@ -782,7 +782,7 @@ static void h2_mux_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status
 			   const char *body, uint32_t body_len, const char *rid, const char *id2)
 {
 	h2_respond(lc, c, status, body, body_len, rid, id2);
-	conn_flush(lc, c);
+	http_conn_flush(lc, c);
 }
 
 /* The stream answered asynchronously is done: answer the next ready ones,
@@ -791,8 +791,8 @@ static void h2_mux_request_done(struct lcore_ctx *lc, struct conn *c)
 {
 	h2_request_done(lc, c);
 	h2_process(lc, c);
-	conn_flush(lc, c);
-	conn_step(lc, c);
+	http_conn_flush(lc, c);
+	http_conn_step(lc, c);
 }
 
 /* Stream timeouts; true when c waited for budget for a stream that is gone. */

@@ -24,7 +24,7 @@
  * resumes when TLS drains below it. Above one TLS record (16 KiB + framing)
  * so TLS always has a whole record to decrypt when we resume. */
 #define CONN_RX_PAUSE_BYTES (64u << 10)
-/* See conn_rx_bulk: room that lets a transport read ahead without bound. */
+/* See http_conn_rx_bulk: room that lets a transport read ahead without bound. */
 #define CONN_RX_BULK_BYTES (1u << 20)
 /* Safety net if a transport delivers far past the pause: what it may still
  * have in flight is bounded (kernel: its provided-buffer ring, 4 MiB per
@@ -47,9 +47,9 @@
 enum conn_state {
 	CONN_FREE = 0,	  /* slot on the free list */
 	CONN_OPEN = 1,	  /* reading and answering requests */
-	CONN_CLOSING = 2, /* transport close requested; waiting for conn_released */
+	CONN_CLOSING = 2, /* transport close requested; waiting for http_conn_released */
 	CONN_ZOMBIE = 3,  /* transport done, but a log lcore still holds messages
-			     pointing into our buffers: freed at conn_reap */
+			     pointing into our buffers: freed at http_conn_reap */
 };
 
 struct h2_conn;
@@ -90,7 +90,7 @@ struct http_mux_ops {
 	bool (*busy)(const struct conn *c);
 	/* When c was last in use, for idleness and eviction. */
 	uint64_t (*active_ms)(const struct conn *c);
-	/* c may take a large burst from the transport now (conn_rx_bulk). */
+	/* c may take a large burst from the transport now (http_conn_rx_bulk). */
 	bool (*rx_bulk)(const struct conn *c);
 	/* How large c->in should be now (never past c->in_max). */
 	uint64_t (*in_want)(const struct lcore_ctx *lc, const struct conn *c);
@@ -126,7 +126,7 @@ struct conn {
 	uint8_t *out;
 	uint32_t out_off, out_len, out_cap;
 	/* A send of [out_off, out_len) is in flight: c->out must not move or be
-	 * refilled until conn_on_sent; new ciphertext waits inside TLS. */
+	 * refilled until http_conn_on_sent; new ciphertext waits inside TLS. */
 	bool send_busy;
 
 	/* The request being received. Slices in req point into `in`. */
@@ -176,52 +176,50 @@ struct conn {
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,
  * body) on c. keep-alive follows c->req unless close_after_send is set. */
-void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		  uint32_t body_len);
 /* A fresh x-amzn-RequestId (UUID form) and x-amz-id-2 value. */
-void conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
+void http_conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
 		     size_t id2_len);
 /* Kinesis-shaped error response: {"__type":type,"message":msg}. */
-void conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
+void http_conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
 			const char *type, const char *msg);
 
 
 /* Moves ciphertext out of TLS into c->out and starts a send (no-op while a
- * send is in flight; conn_on_sent continues). */
-void conn_flush(struct lcore_ctx *lc, struct conn *c);
-/* Starts closing c (idempotent); the slot is freed at conn_released. */
-void conn_close(struct lcore_ctx *lc, struct conn *c);
+ * send is in flight; http_conn_on_sent continues). */
+void http_conn_flush(struct lcore_ctx *lc, struct conn *c);
+/* Starts closing c (idempotent); the slot is freed at http_conn_released. */
+void http_conn_close(struct lcore_ctx *lc, struct conn *c);
 /* Bytes of response not yet handed to the network (ours + inside TLS). */
-uint64_t conn_unsent(const struct conn *c);
+uint64_t http_conn_unsent(const struct conn *c);
 
 /* The request being answered is finished: drop its bytes and go on with the
  * next pipelined one (used when the answer came asynchronously). */
-void conn_request_done(struct lcore_ctx *lc, struct conn *c);
+void http_conn_request_done(struct lcore_ctx *lc, struct conn *c);
 /* Frees a zombie slot once the log lcores returned everything. */
-void conn_reap(struct lcore_ctx *lc, struct conn *c);
+void http_conn_reap(struct lcore_ctx *lc, struct conn *c);
 
-/* conn.c: buffered-bytes accounting. conn_mem_charge returns 0 or -ENOBUFS
- * (nothing charged); conn_mem_block queues c until want_bytes fit. */
-int conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
-void conn_mem_uncharge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
-void conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes);
+/* conn.c: buffered-bytes accounting. http_conn_mem_charge returns 0 or -ENOBUFS
+ * (nothing charged); http_conn_mem_block queues c until want_bytes fit. */
+int http_conn_mem_charge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
+void http_conn_mem_uncharge(struct lcore_ctx *lc, struct conn *c, uint64_t bytes);
+void http_conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_bytes);
 
 /* Push streams through c's protocol (see http_mux_ops.push_open): false /
  * -1 / -EPROTONOSUPPORT on a protocol without them. */
-bool conn_can_push(const struct conn *c);
-int32_t conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+bool http_conn_can_push(const struct conn *c);
+int32_t http_conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
 		       const char *rid, const char *id2);
-int conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+int http_conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
 	      bool eof);
-bool conn_push_alive(const struct conn *c, int32_t id);
+bool http_conn_push_alive(const struct conn *c, int32_t id);
 /* The control-plane answer to c's request was queued: on to the next. */
-void conn_ctl_answered(struct lcore_ctx *lc, struct conn *c);
+void http_conn_ctl_answered(struct lcore_ctx *lc, struct conn *c);
 
 /* For the mux implementations: reads more input and answers it (after the
  * protocol made room or finished a request). */
-void conn_step(struct lcore_ctx *lc, struct conn *c);
+void http_conn_step(struct lcore_ctx *lc, struct conn *c);
 
-/* Continues processing buffered input (after a reply or a send). */
-void conn_process(struct lcore_ctx *lc, struct conn *c);
 
 #endif

@@ -14,7 +14,7 @@
  * fields marked "log" below, and the io lcore touches nothing of it. The ring
  * enqueue/dequeue pairs order those accesses (rte_ring has release/acquire
  * semantics). A connection that closes with messages out keeps its buffers
- * until they come back (conn_released waits for dp_out == 0). */
+ * until they come back (http_conn_released waits for dp_out == 0). */
 #ifndef SL_DATAPLANE_LOG_H
 #define SL_DATAPLANE_LOG_H
 
@@ -44,7 +44,7 @@ static_assert(DP_MAX_LOG_LCORES <= 32, "log lcore masks (dp_wait.need_mask) are 
  * Every message out sits in at most one of the two rings, so neither can be
  * full: posting and replying never spin and never fail, whatever
  * --max-conns-per-core allows. An io lcore out of credits holds the request
- * back (dp_chan_hold) and posts it when replies return credits. */
+ * back (log_chan_hold) and posts it when replies return credits. */
 #define DP_PAIR_CREDITS DP_RING_CAPACITY
 static_assert((DP_RING_SIZE & (DP_RING_SIZE - 1)) == 0, "rte_ring sizes are powers of two");
 static_assert(DP_PAIR_CREDITS >= 1 && DP_PAIR_CREDITS <= DP_RING_CAPACITY,
@@ -176,25 +176,25 @@ struct dp_wait {
 /* io side. True when one message to each log lcore in mask may be posted
  * now: each has a credit, and no request held earlier is waiting (FIFO: a
  * request that needs several log lcores is never starved). */
-bool dp_chan_can_post(const struct lcore_ctx *lc, uint32_t mask);
+bool log_chan_can_post(const struct lcore_ctx *lc, uint32_t mask);
 /* io side. Posts m to log lcore m->log and wakes it. The caller checked
- * dp_chan_can_post (or is resuming the head of the held FIFO): a missing
+ * log_chan_can_post (or is resuming the head of the held FIFO): a missing
  * credit is a bug. */
-void dp_chan_post(struct lcore_ctx *lc, struct dp_msg *m);
+void log_chan_post(struct lcore_ctx *lc, struct dp_msg *m);
 /* io side. Takes up to max replies from log lcore log, returning their
  * credits. Returns the count. */
-unsigned dp_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
+unsigned log_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
 			 unsigned max);
 /* io side. Queues w (need_mask set) behind earlier held requests. */
-void dp_chan_hold(struct lcore_ctx *lc, struct dp_wait *w);
+void log_chan_hold(struct lcore_ctx *lc, struct dp_wait *w);
 /* io side. Calls resume(lc, w) for held requests, oldest first, while the
  * oldest one's credits are there; resume must post (or drop) it. Returns
  * how many were resumed. */
-unsigned dp_chan_resume(struct lcore_ctx *lc,
+unsigned log_chan_resume(struct lcore_ctx *lc,
 			void (*resume)(struct lcore_ctx *lc, struct dp_wait *w));
 /* log side. Returns m to its io lcore and wakes it. Never fails: credits
  * bound what is out (BUG_ON otherwise). */
-void dp_chan_reply(struct log_ctx *lg, struct dp_msg *m);
+void log_chan_reply(struct log_ctx *lg, struct dp_msg *m);
 
 /* logcore.c */
 int SL_MUST_CHECK log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx);

@@ -17,7 +17,7 @@
 #include "dataplane/core/core.h"
 #include "dataplane/log/log.h"
 
-static bool dp_chan_fits(const struct lcore_ctx *lc, uint32_t mask)
+static bool log_chan_fits(const struct lcore_ctx *lc, uint32_t mask)
 {
 	for (uint16_t l = 0; l < lc->sh->n_log; l++)
 		if ((mask & (1u << l)) && lc->dp_out_log[l] >= DP_PAIR_CREDITS)
@@ -25,12 +25,12 @@ static bool dp_chan_fits(const struct lcore_ctx *lc, uint32_t mask)
 	return true;
 }
 
-bool dp_chan_can_post(const struct lcore_ctx *lc, uint32_t mask)
+bool log_chan_can_post(const struct lcore_ctx *lc, uint32_t mask)
 {
-	return lc->dp_held_head == NULL && dp_chan_fits(lc, mask);
+	return lc->dp_held_head == NULL && log_chan_fits(lc, mask);
 }
 
-void dp_chan_post(struct lcore_ctx *lc, struct dp_msg *m)
+void log_chan_post(struct lcore_ctx *lc, struct dp_msg *m)
 {
 	BUG_ON(m->log >= lc->sh->n_log);
 	BUG_ON(lc->dp_out_log[m->log] >= DP_PAIR_CREDITS); /* no credit: the caller's bug */
@@ -46,7 +46,7 @@ void dp_chan_post(struct lcore_ctx *lc, struct dp_msg *m)
 	log_lcore_wake(lg);
 }
 
-unsigned dp_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
+unsigned log_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
 			 unsigned max)
 {
 	unsigned n = rte_ring_sc_dequeue_burst(lc->sh->logs[log].out[lc->idx], (void **)ms, max,
@@ -57,7 +57,7 @@ unsigned dp_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
 	return n;
 }
 
-void dp_chan_hold(struct lcore_ctx *lc, struct dp_wait *w)
+void log_chan_hold(struct lcore_ctx *lc, struct dp_wait *w)
 {
 	BUG_ON(w->need_mask == 0);
 	w->next = NULL;
@@ -68,12 +68,12 @@ void dp_chan_hold(struct lcore_ctx *lc, struct dp_wait *w)
 	lc->dp_held_tail = w;
 }
 
-unsigned dp_chan_resume(struct lcore_ctx *lc,
+unsigned log_chan_resume(struct lcore_ctx *lc,
 			void (*resume)(struct lcore_ctx *lc, struct dp_wait *w))
 {
 	unsigned n = 0;
 	/* Bounded: each step removes one held request; each is held once. */
-	while (lc->dp_held_head && dp_chan_fits(lc, lc->dp_held_head->need_mask)) {
+	while (lc->dp_held_head && log_chan_fits(lc, lc->dp_held_head->need_mask)) {
 		struct dp_wait *w = lc->dp_held_head;
 		lc->dp_held_head = w->next;
 		if (!lc->dp_held_head)
@@ -85,11 +85,11 @@ unsigned dp_chan_resume(struct lcore_ctx *lc,
 	return n;
 }
 
-void dp_chan_reply(struct log_ctx *lg, struct dp_msg *m)
+void log_chan_reply(struct log_ctx *lg, struct dp_msg *m)
 {
 	struct lcore_ctx *io = &lg->sh->lcs[m->io];
 	/* Cannot fail: the io lcore has at most DP_PAIR_CREDITS messages out
-	 * to us, and this ring holds only those (see dp_chan_post). */
+	 * to us, and this ring holds only those (see log_chan_post). */
 	unsigned ok = rte_ring_sp_enqueue(lg->out[m->io], m) == 0;
 	BUG_ON(!ok);
 	io->xprt->wake(io);

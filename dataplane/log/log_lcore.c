@@ -64,7 +64,7 @@ static void log_j_unlink(struct log_ctx *lg, struct dp_msg *m)
 static void log_reply(struct log_ctx *lg, struct dp_msg *m)
 {
 	log_j_unlink(lg, m);
-	dp_chan_reply(lg, m); /* never full: credits (dp_chan.c) */
+	log_chan_reply(lg, m); /* never full: credits (dp_chan.c) */
 }
 
 /* st_done_fn: records [first, first+count) of message `token` settled. */

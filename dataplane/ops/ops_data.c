@@ -41,12 +41,12 @@ struct dp_req {
 	 * posted; the connection waits as if they were out. */
 	struct dp_wait wait;
 	bool held;
-	uint32_t conn_idx;
+	uint32_t http_conn_idx;
 };
 
 static void respond_err(struct lcore_ctx *lc, struct conn *c, const struct api_err *e)
 {
-	conn_respond_error(lc, c, e->http_status, e->type, e->message);
+	http_conn_respond_error(lc, c, e->http_status, e->type, e->message);
 }
 
 static void not_found(struct lcore_ctx *lc, struct conn *c, const char *name)
@@ -119,7 +119,7 @@ static void post_all(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uin
 		m->cookie = ((uint64_t)c->idx << 32) | c->gen;
 		m->now_ms = sl_wall_ms(); /* arrival time: when it goes to the log */
 		d->out++;
-		dp_chan_post(lc, m);
+		log_chan_post(lc, m);
 	}
 }
 
@@ -128,15 +128,15 @@ static void post_all(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uin
 static void post_or_hold(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uint32_t mask)
 {
 	c->waiting_dp = true;
-	if (dp_chan_can_post(lc, mask)) {
+	if (log_chan_can_post(lc, mask)) {
 		post_all(lc, c, d, mask);
 		return;
 	}
 	d->held = true;
 	lc->n_dp_held++;
-	d->conn_idx = c->idx;
+	d->http_conn_idx = c->idx;
 	d->wait.need_mask = mask;
-	dp_chan_hold(lc, &d->wait);
+	log_chan_hold(lc, &d->wait);
 }
 
 static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
@@ -210,7 +210,7 @@ static void throttled(struct lcore_ctx *lc, struct conn *c, const struct dp_msg 
 {
 	char msg[512];
 	throttle_msg(lc, msg, sizeof(msg), m->shard_index, m->stream_name);
-	conn_respond_error(lc, c, 400, "ProvisionedThroughputExceededException", msg);
+	http_conn_respond_error(lc, c, 400, "ProvisionedThroughputExceededException", msg);
 }
 
 static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
@@ -242,9 +242,9 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	}
 	if (!many && !res[0].ok) {
 		if (d->recs[0].status == -EDQUOT)
-			conn_respond_error(lc, c, 400, res[0].error_code, res[0].error_message);
+			http_conn_respond_error(lc, c, 400, res[0].error_code, res[0].error_message);
 		else
-			conn_respond_error(lc, c, 500, "InternalFailure",
+			http_conn_respond_error(lc, c, 500, "InternalFailure",
 					   "Internal service failure.");
 		return;
 	}
@@ -255,7 +255,7 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	else
 		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, "NONE");
 	BUG_ON(w.overflow); /* resp_cap is sized for 500 results */
-	conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
+	http_conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
 }
 
 /* "shardId-000000000001" or "1" (as Kinesis accepts) -> index. */
@@ -376,7 +376,7 @@ static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	struct jw w;
 	jw_init(&w, lc->resp_buf, lc->resp_cap);
 	rec_encode_shard_iterator(&w, iter);
-	conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
+	http_conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
 }
 
 static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
@@ -433,7 +433,7 @@ static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		api_err_set(&e, 500, "InternalFailure", "Internal service failure.");
 		respond_err(lc, c, &e);
 	} else {
-		conn_respond(lc, c, m->http_status, m->resp, m->resp_len);
+		http_conn_respond(lc, c, m->http_status, m->resp, m->resp_len);
 	}
 	free(m->resp);
 	m->resp = NULL;
@@ -477,7 +477,7 @@ void ops_data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
 {
 	struct dp_req *d = dp_req_get(c);
 	if (!d) {
-		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		http_conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
 	BUG_ON(d->held || d->out); /* one request at a time per connection */
@@ -510,11 +510,11 @@ static void data_drop(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		d->msgs[0].resp = NULL;
 	}
 	if (c->state == CONN_ZOMBIE) {
-		conn_reap(lc, c); /* the slot was only waiting for us */
+		http_conn_reap(lc, c); /* the slot was only waiting for us */
 		return;
 	}
 	c->waiting_dp = false;
-	conn_request_done(lc, c);
+	http_conn_request_done(lc, c);
 }
 
 /* A held request's credits are there: post it, unless its connection went
@@ -522,8 +522,8 @@ static void data_drop(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 static void data_resume(struct lcore_ctx *lc, struct dp_wait *w)
 {
 	struct dp_req *d = (struct dp_req *)((char *)w - offsetof(struct dp_req, wait));
-	BUG_ON(d->conn_idx >= lc->max_conns);
-	struct conn *c = &lc->conns[d->conn_idx];
+	BUG_ON(d->http_conn_idx >= lc->max_conns);
+	struct conn *c = &lc->conns[d->http_conn_idx];
 	BUG_ON(c->dp != d || !d->held || d->out);
 	d->held = false;
 	if (c->state != CONN_OPEN) {
@@ -565,7 +565,7 @@ static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 		get_reply(lc, c, d);
 		break;
 	}
-	conn_request_done(lc, c);
+	http_conn_request_done(lc, c);
 }
 
 void ops_data_poll(struct lcore_ctx *lc)
@@ -574,11 +574,11 @@ void ops_data_poll(struct lcore_ctx *lc)
 		struct dp_msg *ms[32];
 		unsigned n;
 		/* Bounded: at most DP_PAIR_CREDITS replies can be waiting. */
-		while ((n = dp_chan_collect(lc, lg, ms, SL_ARRAY_SIZE(ms))) > 0)
+		while ((n = log_chan_collect(lc, lg, ms, SL_ARRAY_SIZE(ms))) > 0)
 			for (unsigned i = 0; i < n; i++)
 				data_complete(lc, ms[i]);
 	}
 	/* Replies returned credits: requests held back go now, oldest first. */
 	if (lc->dp_held_head)
-		dp_chan_resume(lc, data_resume);
+		log_chan_resume(lc, data_resume);
 }

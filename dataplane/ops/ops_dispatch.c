@@ -112,7 +112,7 @@ static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_iden
 	if (sigv4_verify(lc->sv, &sr, id, &err) == 0)
 		return true;
 	audit_auth_failure(lc, c, c->hdrs, c->req.nhdrs, &err);
-	conn_respond_error(lc, c, err.http_status, err.type, err.message);
+	http_conn_respond_error(lc, c, err.http_status, err.type, err.message);
 	return false;
 }
 
@@ -240,7 +240,7 @@ bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
 		 v == POLICY_EXPLICIT_DENY ? "an explicit deny in an identity-based policy"
 					   : "no identity-based policy allows the action");
 	ops_audit(lc, c, c->principal, op, stream, "AccessDeniedException", 400);
-	conn_respond_error(lc, c, 400, "AccessDeniedException", msg);
+	http_conn_respond_error(lc, c, 400, "AccessDeniedException", msg);
 	return false;
 }
 
@@ -252,7 +252,7 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 	if (!call || !body) {
 		free(call);
 		free(body);
-		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		http_conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
 	memcpy(body, c->body, blen);
@@ -268,7 +268,7 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 	call->body_len = blen;
 	if (ctl_post(lc->sh->ctl, call) < 0) {
 		ctl_call_free(call);
-		conn_respond_error(lc, c, 400, "LimitExceededException",
+		http_conn_respond_error(lc, c, 400, "LimitExceededException",
 				   "Too many control-plane requests in flight; retry.");
 		return;
 	}
@@ -302,19 +302,19 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	if (!authenticate(lc, c, &id))
 		return;
 	if (!sl_slice_eq(c->req.method, "POST")) {
-		conn_respond_error(lc, c, 403, "AccessDeniedException",
+		http_conn_respond_error(lc, c, 403, "AccessDeniedException",
 				   "Unable to determine service/operation name to be authorized");
 		return;
 	}
 	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
 	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
 	if (!op) {
-		conn_respond_error(lc, c, 400, "UnknownOperationException",
+		http_conn_respond_error(lc, c, 400, "UnknownOperationException",
 				   "The requested operation is not recognized.");
 		return;
 	}
 	if (!content_type_ok(c)) {
-		conn_respond_error(lc, c, 404, "UnknownOperationException",
+		http_conn_respond_error(lc, c, 404, "UnknownOperationException",
 				   "Content-Type must be application/x-amz-json-1.1.");
 		return;
 	}
@@ -330,7 +330,7 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 		struct dp_resource res;
 		struct api_err e;
 		if (resolve_resource(lc, c, &res, &e) < 0) {
-			conn_respond_error(lc, c, e.http_status, e.type, e.message);
+			http_conn_respond_error(lc, c, e.http_status, e.type, e.message);
 			return;
 		}
 		snprintf(c->audit_stream, sizeof(c->audit_stream), "%s", res.stream);
@@ -342,7 +342,7 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	if (c->body_len == 0) {
 		/* Kinesis answers an empty body with a bare type, no message. */
 		static const char bare[] = "{\"__type\":\"SerializationException\"}";
-		conn_respond(lc, c, 400, bare, sizeof(bare) - 1);
+		http_conn_respond(lc, c, 400, bare, sizeof(bare) - 1);
 		return;
 	}
 	switch (op->op) {
@@ -367,7 +367,7 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	}
 	char msg[160];
 	snprintf(msg, sizeof(msg), "%s is not served by this version of sluice.", op->name);
-	conn_respond_error(lc, c, 400, "InvalidArgumentException", msg);
+	http_conn_respond_error(lc, c, 400, "InvalidArgumentException", msg);
 }
 
 void ops_poll_ctl(struct lcore_ctx *lc)
@@ -386,15 +386,15 @@ void ops_poll_ctl(struct lcore_ctx *lc)
 				c->waiting_cp = false;
 				audit_control(lc, c, call);
 				if (call->resp)
-					conn_respond(lc, c, call->status, call->resp,
+					http_conn_respond(lc, c, call->status, call->resp,
 						     call->resp_len);
 				else
-					conn_respond_error(lc, c, 500, "InternalFailure",
+					http_conn_respond_error(lc, c, 500, "InternalFailure",
 							   "The control plane could not answer.");
-				if (c->state == CONN_OPEN && c->peer_eof && !conn_unsent(c))
-					conn_close(lc, c);
+				if (c->state == CONN_OPEN && c->peer_eof && !http_conn_unsent(c))
+					http_conn_close(lc, c);
 				else
-					conn_ctl_answered(lc, c); /* on to the next request */
+					http_conn_ctl_answered(lc, c); /* on to the next request */
 			}
 			ctl_call_free(call);
 		}

@@ -39,7 +39,7 @@
 
 struct sub {
 	struct sub *next;
-	uint32_t conn_idx, conn_gen;
+	uint32_t http_conn_idx, conn_gen;
 	int32_t push_id;
 	int32_t reg_slot; /* ops_sub_reg_add's */
 	uint64_t started_ms, next_poll_ms, last_event_ms;
@@ -113,8 +113,8 @@ static void sub_done(struct sub *s)
 
 static struct conn *sub_conn(struct lcore_ctx *lc, const struct sub *s)
 {
-	struct conn *c = &lc->conns[s->conn_idx];
-	if (c->gen != s->conn_gen || c->state != CONN_OPEN || !conn_push_alive(c, s->push_id))
+	struct conn *c = &lc->conns[s->http_conn_idx];
+	if (c->gen != s->conn_gen || c->state != CONN_OPEN || !http_conn_push_alive(c, s->push_id))
 		return NULL;
 	return c;
 }
@@ -133,7 +133,7 @@ static int sub_event(struct lcore_ctx *lc, struct conn *c, struct sub *s, const 
 	if (!buf)
 		return -ENOMEM;
 	size_t n = es_encode(buf, need, h, 3, payload, len);
-	int rc = n ? conn_push(lc, c, s->push_id, buf, (uint32_t)n, eof) : -EINVAL;
+	int rc = n ? http_conn_push(lc, c, s->push_id, buf, (uint32_t)n, eof) : -EINVAL;
 	free(buf);
 	s->last_event_ms = lc->now_ms;
 	return rc;
@@ -153,7 +153,7 @@ static void sub_end(struct lcore_ctx *lc, struct sub *s, const char *exc, const 
 			jw_obj_end(&w);
 			sub_event(lc, c, s, exc, true, body, w.overflow ? 0 : w.len, true);
 		} else {
-			conn_push(lc, c, s->push_id, "", 0, true);
+			http_conn_push(lc, c, s->push_id, "", 0, true);
 		}
 	}
 	sub_done(s);
@@ -178,10 +178,10 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 	m->limit = 10000;
 	ops_data_fill_closed(m, rs, sh);
 	/* Out of credits (or requests held before us): poll again later. */
-	if (!dp_chan_can_post(lc, 1u << m->log))
+	if (!log_chan_can_post(lc, 1u << m->log))
 		return -EAGAIN;
 	s->msg_out = true;
-	dp_chan_post(lc, m);
+	log_chan_post(lc, m);
 	return 0;
 }
 
@@ -303,13 +303,13 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 	struct api_err e;
 	struct sub_req r;
 	memset(&r, 0, sizeof(r));
-	if (!conn_can_push(c)) {
-		conn_respond_error(lc, c, 400, "InvalidArgumentException",
+	if (!http_conn_can_push(c)) {
+		http_conn_respond_error(lc, c, 400, "InvalidArgumentException",
 				   "SubscribeToShard is served over HTTP/2 only.");
 		return;
 	}
 	if (sub_decode(lc, c, &r, &e) < 0) {
-		conn_respond_error(lc, c, e.http_status, e.type, e.message);
+		http_conn_respond_error(lc, c, e.http_status, e.type, e.message);
 		return;
 	}
 	const struct route_table *rt = route_get(lc->sh->routes);
@@ -320,7 +320,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 		api_err_set(&e, 400, "ResourceNotFoundException",
 			    "Consumer %s under account %s not found.", r.arn,
 			    lc->sh->cfg->account_id);
-		conn_respond_error(lc, c, e.http_status, e.type, e.message);
+		http_conn_respond_error(lc, c, e.http_status, e.type, e.message);
 		return;
 	}
 	const char *d = strrchr(r.shard_id, '-');
@@ -330,7 +330,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 		api_err_set(&e, 400, "ResourceNotFoundException",
 			    "Shard %s in stream %s under account %s does not exist", r.shard_id,
 			    rs->name, lc->sh->cfg->account_id);
-		conn_respond_error(lc, c, e.http_status, e.type, e.message);
+		http_conn_respond_error(lc, c, e.http_status, e.type, e.message);
 		return;
 	}
 	st_seq_t seq = 0;
@@ -339,11 +339,11 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 		    !st_seq_valid(seq) || st_seq_shard(seq) != idx) {
 			api_err_set(&e, 400, "InvalidArgumentException",
 				    "Invalid StartingSequenceNumber for shard shardId-%012lu.", idx);
-			conn_respond_error(lc, c, e.http_status, e.type, e.message);
+			http_conn_respond_error(lc, c, e.http_status, e.type, e.message);
 			return;
 		}
 	} else if (r.type == REC_IT_AT_TIMESTAMP && !r.has_ts) {
-		conn_respond_error(lc, c, 400, "InvalidArgumentException",
+		http_conn_respond_error(lc, c, 400, "InvalidArgumentException",
 				   "Must specify timestampInMillis parameter for iterator of type "
 				   "AT_TIMESTAMP. Current request has no timestamp parameter.");
 		return;
@@ -355,13 +355,13 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 		ops_sub_tick(lc);
 	struct sub *s = calloc(1, sizeof(*s));
 	if (!s) {
-		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		http_conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
 	int rc = ops_sub_reg_add(r.arn, (uint32_t)idx);
 	if (rc == -ENOMEM) {
 		free(s);
-		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
+		http_conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return;
 	}
 	if (rc < 0) {
@@ -370,7 +370,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 		snprintf(msg, sizeof(msg), rc == -EBUSY ?
 			 "Another active subscription exists for this consumer: %s" :
 			 "Too many active subscriptions on this appliance: %s", r.arn);
-		conn_respond_error(lc, c, 400, rc == -EBUSY ? "ResourceInUseException"
+		http_conn_respond_error(lc, c, 400, rc == -EBUSY ? "ResourceInUseException"
 							    : "LimitExceededException", msg);
 		return;
 	}
@@ -387,9 +387,9 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 	s->resolved = r.type == REC_IT_AT_SEQUENCE_NUMBER ||
 		      r.type == REC_IT_AFTER_SEQUENCE_NUMBER;
 	char rid[48], id2[80];
-	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
-	s->push_id = conn_push_open(lc, c, "application/vnd.amazon.eventstream", rid, id2);
-	s->conn_idx = c->idx;
+	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	s->push_id = http_conn_push_open(lc, c, "application/vnd.amazon.eventstream", rid, id2);
+	s->http_conn_idx = c->idx;
 	s->conn_gen = c->gen;
 	s->started_ms = s->next_poll_ms = s->last_event_ms = lc->now_ms;
 	s->next = lc->subs;

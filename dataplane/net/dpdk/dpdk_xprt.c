@@ -17,7 +17,7 @@
  * window (rcv_buf_bytes) and the peer stops; resuming reports them with
  * tcp_recved(), which reopens the window.
  *
- * Slot lifetime: a connection slot is released (conn_released) only when the
+ * Slot lifetime: a connection slot is released (http_conn_released) only when the
  * stack has called on_closed, after which the tcp_conn is never touched. */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,7 +40,7 @@ struct dx_conn {
 	struct lcore_ctx *lc;
 	struct conn *c;
 	struct tcp_conn *tc; /* NULL once the stack said on_closed */
-	/* Bytes tcp_send took but conn_on_sent has not heard of yet. The stack
+	/* Bytes tcp_send took but http_conn_on_sent has not heard of yet. The stack
 	 * takes bytes synchronously; telling the connection layer from inside
 	 * its own flush would re-enter request processing, so the news is
 	 * delivered from the poll loop (as the kernel transport's completions
@@ -86,20 +86,20 @@ static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
 		 (ip >> 8) & 0xff, ip & 0xff, port);
 	struct addr_key key;
 	addr_key_ip4(&key, ip);
-	struct conn *c = conn_open(lc, -1, (uint64_t)(uintptr_t)tc, &key, peer);
+	struct conn *c = http_conn_open(lc, -1, (uint64_t)(uintptr_t)tc, &key, peer);
 	if (!c)
 		return NULL; /* refused (address limit, table full, draining): reset */
-	bool queued = dx->dc[conn_idx(c)].queued; /* a stale entry of the slot's last
+	bool queued = dx->dc[http_conn_idx(c)].queued; /* a stale entry of the slot's last
 						 user may still sit in sent_q */
-	dx->dc[conn_idx(c)] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc, .queued = queued };
-	return &dx->dc[conn_idx(c)];
+	dx->dc[http_conn_idx(c)] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc, .queued = queued };
+	return &dx->dc[http_conn_idx(c)];
 }
 
 static uint32_t dx_on_data(void *cookie, const uint8_t *data, uint32_t len)
 {
 	struct dx_conn *d = cookie;
-	conn_on_recv(d->lc, d->c, data, len); /* TLS copies every byte */
-	if (conn_is_open(d->c) && conn_rx_paused(d->c)) {
+	http_conn_on_recv(d->lc, d->c, data, len); /* TLS copies every byte */
+	if (http_conn_is_open(d->c) && http_conn_rx_paused(d->c)) {
 		d->held += len; /* counts against the window until resumed */
 		return 0;
 	}
@@ -109,7 +109,7 @@ static uint32_t dx_on_data(void *cookie, const uint8_t *data, uint32_t len)
 static void dx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 {
 	struct dx *dx = lc->xprt_priv;
-	struct dx_conn *d = &dx->dc[conn_idx(c)];
+	struct dx_conn *d = &dx->dc[http_conn_idx(c)];
 	if (paused || !d->tc || !d->held)
 		return; /* pausing needs nothing now: on_data holds the window */
 	uint32_t n = d->held;
@@ -120,7 +120,7 @@ static void dx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 static void dx_on_eof(void *cookie)
 {
 	struct dx_conn *d = cookie;
-	conn_on_eof(d->lc, d->c, 0);
+	http_conn_on_eof(d->lc, d->c, 0);
 }
 
 static void dx_send(struct lcore_ctx *lc, struct conn *c);
@@ -128,7 +128,7 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c);
 static void dx_on_writable(void *cookie)
 {
 	struct dx_conn *d = cookie;
-	if (conn_send_busy(d->c) && !d->sent_pending)
+	if (http_conn_send_busy(d->c) && !d->sent_pending)
 		dx_send(d->lc, d->c);
 }
 
@@ -138,10 +138,10 @@ static void dx_on_closed(void *cookie, int err)
 	struct conn *c = d->c;
 	d->tc = NULL;
 	d->sent_pending = 0; /* a queued entry finds nothing to report */
-	if (conn_is_open(c))
-		conn_on_eof(d->lc, c, err ? err : -ECONNRESET); /* -> dx_close */
-	if (conn_is_closing(c))
-		conn_released(d->lc, c);
+	if (http_conn_is_open(c))
+		http_conn_on_eof(d->lc, c, err ? err : -ECONNRESET); /* -> dx_close */
+	if (http_conn_is_closing(c))
+		http_conn_released(d->lc, c);
 }
 
 static const struct net_upcalls dx_up = {
@@ -238,8 +238,8 @@ static void dx_deliver_sent(struct lcore_ctx *lc, struct dx *dx)
 		uint32_t bytes = d->sent_pending;
 		d->sent_pending = 0;
 		d->queued = false;
-		if (bytes && d->c && conn_in_use(d->c) && conn_send_busy(d->c))
-			conn_on_sent(lc, d->c, bytes);
+		if (bytes && d->c && http_conn_in_use(d->c) && http_conn_send_busy(d->c))
+			http_conn_on_sent(lc, d->c, bytes);
 	}
 	memmove(dx->sent_q, dx->sent_q + n, (dx->n_sent_q - n) * sizeof(*dx->sent_q));
 	dx->n_sent_q -= n;
@@ -271,23 +271,23 @@ static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 static void dx_send(struct lcore_ctx *lc, struct conn *c)
 {
 	struct dx *dx = lc->xprt_priv;
-	struct dx_conn *d = &dx->dc[conn_idx(c)];
+	struct dx_conn *d = &dx->dc[http_conn_idx(c)];
 	if (!d->tc || d->sent_pending)
 		return; /* the poll loop reports the pending bytes, then we go on */
 	uint32_t len;
-	const uint8_t *p = conn_out_ptr(c, &len);
+	const uint8_t *p = http_conn_out_ptr(c, &len);
 	if (!len)
 		return;
 	int32_t n = tcp_send(d->tc, p, len);
 	if (n < 0) {
-		conn_on_eof(lc, c, n);
+		http_conn_on_eof(lc, c, n);
 		return;
 	}
 	if (n > 0) {
 		d->sent_pending = (uint32_t)n;
 		if (!d->queued) {
 			d->queued = true;
-			dx->sent_q[dx->n_sent_q++] = conn_idx(c);
+			dx->sent_q[dx->n_sent_q++] = http_conn_idx(c);
 		}
 	}
 	/* n == 0: the send buffer is full; on_writable resumes. */
@@ -296,9 +296,9 @@ static void dx_send(struct lcore_ctx *lc, struct conn *c)
 static void dx_close(struct lcore_ctx *lc, struct conn *c)
 {
 	struct dx *dx = lc->xprt_priv;
-	struct dx_conn *d = &dx->dc[conn_idx(c)];
+	struct dx_conn *d = &dx->dc[http_conn_idx(c)];
 	if (!d->tc) {
-		conn_released(lc, c); /* the stack is already done with it */
+		http_conn_released(lc, c); /* the stack is already done with it */
 		return;
 	}
 	/* FIN after queued data; on_closed releases the slot. */

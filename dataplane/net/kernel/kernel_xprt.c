@@ -16,11 +16,11 @@
  * of which must then be kept; so once a connection could not take all it
  * got (ciphertext left in TLS) its multishot recv is cancelled and it reads
  * one buffer at a time (single-shot) until it can take bursts again
- * (conn_rx_bulk: still in the handshake, HTTP/2 not waiting for memory, or
+ * (http_conn_rx_bulk: still in the handshake, HTTP/2 not waiting for memory, or
  * a large request with room for it). What the first multishot had posted
  * when the connection backed up is still kept (see dataplane/README.md).
  *
- * Slot lifetime: a connection slot is released (conn_released) only when no
+ * Slot lifetime: a connection slot is released (http_conn_released) only when no
  * operation on it is in flight: the multishot recv has ended (final CQE
  * without IORING_CQE_F_MORE) and no send is outstanding. Closing shuts the
  * socket down, which ends the recv. */
@@ -206,16 +206,16 @@ static void kx_arm_wake(struct kx *kx)
 
 static void kx_arm_recv(struct kx *kx, struct conn *c)
 {
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	k->multishot = conn_rx_bulk(c);
+	k->multishot = http_conn_rx_bulk(c);
 	if (k->multishot)
-		io_uring_prep_recv_multishot(sqe, conn_fd(c), NULL, 0, 0);
+		io_uring_prep_recv_multishot(sqe, http_conn_fd(c), NULL, 0, 0);
 	else
-		io_uring_prep_recv(sqe, conn_fd(c), NULL, 0, 0);
+		io_uring_prep_recv(sqe, http_conn_fd(c), NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = KX_BGID;
-	io_uring_sqe_set_data64(sqe, KX_UD(KX_RECV, conn_idx(c)));
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_RECV, http_conn_idx(c)));
 	k->recv_armed = true;
 	k->cancelling = false;
 }
@@ -224,11 +224,11 @@ static void kx_arm_recv(struct kx *kx, struct conn *c)
  * clears recv_armed; kx_on_recv then re-arms unless paused. */
 static void kx_cancel_recv(struct kx *kx, struct conn *c)
 {
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	if (!k->recv_armed || k->cancelling)
 		return;
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, conn_idx(c)), 0);
+	io_uring_prep_cancel64(sqe, KX_UD(KX_RECV, http_conn_idx(c)), 0);
 	io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
 	k->cancelling = true;
 }
@@ -271,13 +271,13 @@ static int kx_init(struct lcore_ctx *lc)
 /* Frees the slot once nothing is in flight on it. */
 static void kx_maybe_release(struct lcore_ctx *lc, struct kx *kx, struct conn *c)
 {
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	if (!k->closing || k->recv_armed || k->send_inflight)
 		return;
-	close(conn_fd(c));
-	conn_on_fd_closed(c);
+	close(http_conn_fd(c));
+	http_conn_on_fd_closed(c);
 	*k = (struct kx_conn){ 0 };
-	conn_released(lc, c);
+	http_conn_released(lc, c);
 }
 
 static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
@@ -314,7 +314,7 @@ static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cq
 		addr_key_ip4(&key, ntohl(a4->sin_addr.s_addr));
 	}
 	snprintf(peer, sizeof(peer), "%s:%u", ip, port);
-	struct conn *c = conn_open(lc, fd, 0, &key, peer);
+	struct conn *c = http_conn_open(lc, fd, 0, &key, peer);
 	if (!c) {
 		close(fd); /* refused (address limit, table full, draining): a reset */
 		return;
@@ -326,8 +326,8 @@ static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cq
 
 static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
 {
-	struct conn *c = conn_at(lc, (uint32_t)KX_UD_IDX(cqe->user_data));
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct conn *c = http_conn_at(lc, (uint32_t)KX_UD_IDX(cqe->user_data));
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	bool cancelled = !more && cqe->res == -ECANCELED && k->cancelling;
 	if (!more)
@@ -337,7 +337,7 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 		BUG_ON(bid >= KX_NBUFS);
 		uint8_t *buf = kx->bufs + (size_t)bid * KX_BUF_BYTES;
 		if (cqe->res > 0 && !k->closing)
-			conn_on_recv(lc, c, buf, (uint32_t)cqe->res);
+			http_conn_on_recv(lc, c, buf, (uint32_t)cqe->res);
 		/* TLS copied the bytes: the buffer goes straight back. */
 		io_uring_buf_ring_add(kx->br, buf, KX_BUF_BYTES, (unsigned short)bid,
 				      io_uring_buf_ring_mask(KX_NBUFS), 0);
@@ -345,12 +345,12 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 	}
 	if (!k->closing) {
 		if (cqe->res == 0) {
-			conn_on_eof(lc, c, 0);
+			http_conn_on_eof(lc, c, 0);
 		} else if (cqe->res < 0 && cqe->res != -ENOBUFS && !cancelled) {
-			conn_on_eof(lc, c, cqe->res);
+			http_conn_on_eof(lc, c, cqe->res);
 		} else if (!more && !k->closing && !k->paused && !k->recv_armed) {
 			kx_arm_recv(kx, c); /* single shot done, multishot ended or cancelled */
-		} else if (more && !k->closing && !conn_rx_bulk(c) && conn_rx_backlog(c)) {
+		} else if (more && !k->closing && !http_conn_rx_bulk(c) && http_conn_rx_backlog(c)) {
 			/* c could not take all it got: no more bursts, one buffer
 			 * at a time from now on */
 			kx_cancel_recv(kx, c);
@@ -361,18 +361,18 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 
 static void kx_on_send(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
 {
-	struct conn *c = conn_at(lc, (uint32_t)KX_UD_IDX(cqe->user_data));
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct conn *c = http_conn_at(lc, (uint32_t)KX_UD_IDX(cqe->user_data));
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	k->send_inflight = false;
 	if (cqe->res < 0) {
 		if (!k->closing)
-			conn_on_eof(lc, c, cqe->res);
+			http_conn_on_eof(lc, c, cqe->res);
 		else
-			conn_on_send_aborted(c);
+			http_conn_on_send_aborted(c);
 	} else if (k->closing) {
-		conn_on_send_aborted(c);
+		http_conn_on_send_aborted(c);
 	} else {
-		conn_on_sent(lc, c, (uint32_t)cqe->res);
+		http_conn_on_sent(lc, c, (uint32_t)cqe->res);
 	}
 	kx_maybe_release(lc, kx, c);
 }
@@ -418,23 +418,23 @@ static int kx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 static void kx_send(struct lcore_ctx *lc, struct conn *c)
 {
 	struct kx *kx = lc->xprt_priv;
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	if (k->send_inflight || k->closing)
 		return;
 	uint32_t len;
-	const uint8_t *p = conn_out_ptr(c, &len);
+	const uint8_t *p = http_conn_out_ptr(c, &len);
 	if (!len)
 		return;
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	io_uring_prep_send(sqe, conn_fd(c), p, len, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, KX_UD(KX_SEND, conn_idx(c)));
+	io_uring_prep_send(sqe, http_conn_fd(c), p, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_SEND, http_conn_idx(c)));
 	k->send_inflight = true;
 }
 
 static void kx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 {
 	struct kx *kx = lc->xprt_priv;
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	if (k->closing || k->paused == paused)
 		return;
 	k->paused = paused;
@@ -450,13 +450,13 @@ static void kx_rx_pause(struct lcore_ctx *lc, struct conn *c, bool paused)
 static void kx_close(struct lcore_ctx *lc, struct conn *c)
 {
 	struct kx *kx = lc->xprt_priv;
-	struct kx_conn *k = &kx->kc[conn_idx(c)];
+	struct kx_conn *k = &kx->kc[http_conn_idx(c)];
 	if (k->closing)
 		return;
 	k->closing = true;
 	/* Ends the multishot recv (final CQE) and any send; the fd itself is
 	 * closed only when both are back, so no CQE can name a reused fd. */
-	shutdown(conn_fd(c), SHUT_RDWR);
+	shutdown(http_conn_fd(c), SHUT_RDWR);
 	kx_maybe_release(lc, kx, c);
 }
 

@@ -19,24 +19,24 @@ static void test_budget_ceilings(void **state)
 	(void)state;
 	struct mem_budget b = { .max_bytes = 100, .conn_max_bytes = 60 };
 	uint64_t c1 = 0, c2 = 0;
-	assert_int_equal(mb_charge(&b, &c1, 60), 0);
+	assert_int_equal(http_mb_charge(&b, &c1, 60), 0);
 	/* the connection's own ceiling */
-	assert_int_equal(mb_charge(&b, &c1, 1), -ENOBUFS);
+	assert_int_equal(http_mb_charge(&b, &c1, 1), -ENOBUFS);
 	assert_int_equal(c1, 60);
-	assert_int_equal(mb_headroom(&b, c2), 40);
+	assert_int_equal(http_mb_headroom(&b, c2), 40);
 	/* the lcore's ceiling, refused whole: nothing charged */
-	assert_int_equal(mb_charge(&b, &c2, 41), -ENOBUFS);
+	assert_int_equal(http_mb_charge(&b, &c2, 41), -ENOBUFS);
 	assert_int_equal(c2, 0);
 	assert_int_equal(b.used_bytes, 60);
-	assert_int_equal(mb_charge(&b, &c2, 40), 0);
-	assert_int_equal(mb_headroom(&b, c1), 0);
+	assert_int_equal(http_mb_charge(&b, &c2, 40), 0);
+	assert_int_equal(http_mb_headroom(&b, c1), 0);
 	assert_int_equal(b.n_denied, 2);
-	mb_uncharge(&b, &c1, 60);
+	http_mb_uncharge(&b, &c1, 60);
 	assert_int_equal(b.used_bytes, 40);
 	assert_int_equal(b.peak_bytes, 100);
-	assert_int_equal(mb_headroom(&b, c1), 60);
-	assert_int_equal(mb_headroom(&b, c2), 20);
-	mb_uncharge(&b, &c2, 40);
+	assert_int_equal(http_mb_headroom(&b, c1), 60);
+	assert_int_equal(http_mb_headroom(&b, c2), 20);
+	http_mb_uncharge(&b, &c2, 40);
 	assert_int_equal(b.used_bytes, 0);
 }
 
@@ -44,24 +44,24 @@ static void test_addr_limit(void **state)
 {
 	(void)state;
 	struct addr_table t;
-	assert_int_equal(addr_table_init(&t, 16, 3), 0);
+	assert_int_equal(http_addr_table_init(&t, 16, 3), 0);
 	struct addr_key a, b;
 	addr_key_ip4(&a, 0x7f000002);
 	addr_key_ip4(&b, 0x7f000003);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(addr_acquire(&t, &a), 0);
-	assert_int_equal(addr_acquire(&t, &a), -EMFILE);
-	assert_int_equal(addr_count(&t, &a), 3);
-	assert_int_equal(addr_acquire(&t, &b), 0);
-	addr_release(&t, &a);
-	assert_int_equal(addr_acquire(&t, &a), 0);
+		assert_int_equal(http_addr_acquire(&t, &a), 0);
+	assert_int_equal(http_addr_acquire(&t, &a), -EMFILE);
+	assert_int_equal(http_addr_count(&t, &a), 3);
+	assert_int_equal(http_addr_acquire(&t, &b), 0);
+	http_addr_release(&t, &a);
+	assert_int_equal(http_addr_acquire(&t, &a), 0);
 	assert_int_equal(t.n_addrs, 2);
 	for (int i = 0; i < 3; i++)
-		addr_release(&t, &a);
-	addr_release(&t, &b);
+		http_addr_release(&t, &a);
+	http_addr_release(&t, &b);
 	assert_int_equal(t.n_addrs, 0);
-	assert_int_equal(addr_count(&t, &a), 0);
-	addr_table_fini(&t);
+	assert_int_equal(http_addr_count(&t, &a), 0);
+	http_addr_table_fini(&t);
 }
 
 static void test_addr_keys(void **state)
@@ -92,7 +92,7 @@ static void test_addr_churn(void **state)
 	(void)state;
 	enum { N_ADDR = 200, MAX_OPEN = 256, LIMIT = 5 };
 	struct addr_table t;
-	assert_int_equal(addr_table_init(&t, MAX_OPEN, LIMIT), 0);
+	assert_int_equal(http_addr_table_init(&t, MAX_OPEN, LIMIT), 0);
 	uint32_t model[N_ADDR] = { 0 }, open = 0;
 	uint64_t rng = 0x2545F4914F6CDD1Dull;
 	for (int step = 0; step < 200000; step++) {
@@ -105,28 +105,28 @@ static void test_addr_churn(void **state)
 		if ((rng >> 32) & 1) {
 			if (open == MAX_OPEN)
 				continue;
-			int rc = addr_acquire(&t, &k);
+			int rc = http_addr_acquire(&t, &k);
 			assert_int_equal(rc, model[i] < LIMIT ? 0 : -EMFILE);
 			if (!rc) {
 				model[i]++;
 				open++;
 			}
 		} else if (model[i]) {
-			addr_release(&t, &k);
+			http_addr_release(&t, &k);
 			model[i]--;
 			open--;
 		}
-		assert_int_equal(addr_count(&t, &k), model[i]);
+		assert_int_equal(http_addr_count(&t, &k), model[i]);
 	}
 	uint32_t distinct = 0;
 	for (uint32_t i = 0; i < N_ADDR; i++) {
 		struct addr_key k;
 		addr_key_ip4(&k, 0x0a000000u + i * 7919u);
-		assert_int_equal(addr_count(&t, &k), model[i]);
+		assert_int_equal(http_addr_count(&t, &k), model[i]);
 		distinct += model[i] != 0;
 	}
 	assert_int_equal(t.n_addrs, distinct);
-	addr_table_fini(&t);
+	http_addr_table_fini(&t);
 }
 
 int main(void)

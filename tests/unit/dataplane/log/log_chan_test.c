@@ -2,8 +2,8 @@
 /* The (io lcore, log lcore) channels: credits, holding back and resuming.
  *
  * Real rte_rings and the real dp_chan code, stepped in one thread: the test
- * plays the io lcore (dp_chan_post / collect / hold / resume) and the log
- * lcore (dequeue, dp_chan_reply). It fills one pair to its bound and shows
+ * plays the io lcore (log_chan_post / collect / hold / resume) and the log
+ * lcore (dequeue, log_chan_reply). It fills one pair to its bound and shows
  * that the io side then holds requests back (FIFO, also for other log
  * lcores so nothing is starved), that the log side can answer everything
  * without a full reply ring, and that held requests go once replies return
@@ -94,7 +94,7 @@ static unsigned log_answer_all(uint16_t l)
 	unsigned n, total = 0;
 	while ((n = rte_ring_sc_dequeue_burst(g_in[l], (void **)ms, 64, NULL)) > 0) {
 		for (unsigned i = 0; i < n; i++)
-			dp_chan_reply(&g_logs[l], ms[i]);
+			log_chan_reply(&g_logs[l], ms[i]);
 		total += n;
 	}
 	return total;
@@ -113,7 +113,7 @@ static void resume_cb(struct lcore_ctx *lc, struct dp_wait *w)
 {
 	struct held *h = (struct held *)((char *)w - offsetof(struct held, w));
 	g_resumed[g_n_resumed++] = h->order;
-	dp_chan_post(lc, &h->msg); /* its credit is there: dp_chan_resume checked */
+	log_chan_post(lc, &h->msg); /* its credit is there: log_chan_resume checked */
 }
 
 static void test_credits_fill_hold_resume(void **state)
@@ -122,30 +122,30 @@ static void test_credits_fill_hold_resume(void **state)
 	static struct dp_msg msgs[DP_PAIR_CREDITS];
 	/* Fill the (io 0, log 0) pair to its bound. */
 	for (uint32_t i = 0; i < DP_PAIR_CREDITS; i++) {
-		assert_true(dp_chan_can_post(&g_lc, 1u << 0));
+		assert_true(log_chan_can_post(&g_lc, 1u << 0));
 		msgs[i] = (struct dp_msg){ .kind = DP_GET, .log = 0 };
-		dp_chan_post(&g_lc, &msgs[i]);
+		log_chan_post(&g_lc, &msgs[i]);
 	}
 	assert_int_equal(g_lc.dp_out_log[0], DP_PAIR_CREDITS);
 	assert_int_equal(g_lc.dp_out, DP_PAIR_CREDITS);
 	assert_int_equal(rte_ring_count(g_in[0]), DP_PAIR_CREDITS);
 	/* Out of credits for log 0; log 1 still has all of its own. */
-	assert_false(dp_chan_can_post(&g_lc, 1u << 0));
-	assert_false(dp_chan_can_post(&g_lc, (1u << 0) | (1u << 1)));
-	assert_true(dp_chan_can_post(&g_lc, 1u << 1));
+	assert_false(log_chan_can_post(&g_lc, 1u << 0));
+	assert_false(log_chan_can_post(&g_lc, (1u << 0) | (1u << 1)));
+	assert_true(log_chan_can_post(&g_lc, 1u << 1));
 
 	/* The io side holds a request for log 0 back ... */
 	static struct held h1, h2;
 	h1 = (struct held){ .w.need_mask = 1u << 0, .msg = { .kind = DP_PUT, .log = 0 },
 			    .order = 1 };
-	dp_chan_hold(&g_lc, &h1.w);
+	log_chan_hold(&g_lc, &h1.w);
 	/* ... and a later one for log 1 waits behind it (FIFO, no starvation). */
-	assert_false(dp_chan_can_post(&g_lc, 1u << 1));
+	assert_false(log_chan_can_post(&g_lc, 1u << 1));
 	h2 = (struct held){ .w.need_mask = 1u << 1, .msg = { .kind = DP_PUT, .log = 1 },
 			    .order = 2 };
-	dp_chan_hold(&g_lc, &h2.w);
+	log_chan_hold(&g_lc, &h2.w);
 	/* Nothing came back yet: nothing resumes. */
-	assert_int_equal(dp_chan_resume(&g_lc, resume_cb), 0);
+	assert_int_equal(log_chan_resume(&g_lc, resume_cb), 0);
 	assert_int_equal(g_n_resumed, 0);
 
 	/* The log lcore answers every message at once: the reply ring takes
@@ -157,18 +157,18 @@ static void test_credits_fill_hold_resume(void **state)
 
 	/* The io lcore collects a few replies: their credits return ... */
 	struct dp_msg *back[8];
-	assert_int_equal(dp_chan_collect(&g_lc, 0, back, 8), 8);
+	assert_int_equal(log_chan_collect(&g_lc, 0, back, 8), 8);
 	assert_ptr_equal(back[0], &msgs[0]); /* in order */
 	assert_int_equal(g_lc.dp_out_log[0], DP_PAIR_CREDITS - 8);
 	/* ... and the held requests go, oldest first. */
-	assert_int_equal(dp_chan_resume(&g_lc, resume_cb), 2);
+	assert_int_equal(log_chan_resume(&g_lc, resume_cb), 2);
 	assert_int_equal(g_n_resumed, 2);
 	assert_int_equal(g_resumed[0], 1);
 	assert_int_equal(g_resumed[1], 2);
 	assert_null(g_lc.dp_held_head);
 	assert_int_equal(g_lc.dp_out_log[0], DP_PAIR_CREDITS - 7);
 	assert_int_equal(g_lc.dp_out_log[1], 1);
-	assert_true(dp_chan_can_post(&g_lc, 1u << 1));
+	assert_true(log_chan_can_post(&g_lc, 1u << 1));
 
 	/* Drain everything: the counts return to zero. */
 	struct dp_msg *ms[64];
@@ -176,12 +176,12 @@ static void test_credits_fill_hold_resume(void **state)
 	assert_int_equal(log_answer_all(0), 1);
 	assert_int_equal(log_answer_all(1), 1);
 	for (uint16_t l = 0; l < N_LOG; l++)
-		while ((n = dp_chan_collect(&g_lc, l, ms, 64)) > 0)
+		while ((n = log_chan_collect(&g_lc, l, ms, 64)) > 0)
 			;
 	assert_int_equal(g_lc.dp_out, 0);
 	assert_int_equal(g_lc.dp_out_log[0], 0);
 	assert_int_equal(g_lc.dp_out_log[1], 0);
-	assert_true(dp_chan_can_post(&g_lc, (1u << 0) | (1u << 1)));
+	assert_true(log_chan_can_post(&g_lc, (1u << 0) | (1u << 1)));
 }
 
 int main(void)
