@@ -142,6 +142,10 @@ struct lcore_ctx {
 
 /* Sets up the lcore (transport, conn table, verifier). Returns 0 or -errno. */
 int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx);
+/* The same with a transport chosen by the caller: the unit tests' seam, so
+ * the connection layer and the handlers run over an in-memory transport. */
+int lcore_init_xprt(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx,
+		    const struct xprt_ops *xprt);
 /* Runs until sh->stop and then drains: stops accepting, lets in-flight
  * requests finish within shutdown_grace_ms, closes everything. */
 int lcore_run(struct lcore_ctx *lc);

@@ -64,10 +64,16 @@ static void lcore_tls_reload(struct lcore_ctx *lc)
 
 int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 {
+	return lcore_init_xprt(lc, sh, idx, sh->dpk ? &dpdk_xprt_ops : &kernel_xprt_ops);
+}
+
+int lcore_init_xprt(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx,
+		    const struct xprt_ops *xprt)
+{
 	memset(lc, 0, sizeof(*lc));
 	lc->idx = idx;
 	lc->sh = sh;
-	lc->xprt = sh->dpk ? &dpdk_xprt_ops : &kernel_xprt_ops;
+	lc->xprt = xprt;
 	int rc = http_conn_table_init(lc);
 	if (rc < 0)
 		return rc;

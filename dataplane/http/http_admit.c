@@ -116,7 +116,7 @@ uint32_t http_addr_count(const struct addr_table *t, const struct addr_key *k)
 	return t->slots[addr_find(t, k)].n;
 }
 
-void addr_key_ip4(struct addr_key *k, uint32_t ip)
+void http_addr_key_ip4(struct addr_key *k, uint32_t ip)
 {
 	memset(k, 0, sizeof(*k));
 	k->b[10] = k->b[11] = 0xff;
@@ -126,7 +126,7 @@ void addr_key_ip4(struct addr_key *k, uint32_t ip)
 	k->b[15] = (uint8_t)ip;
 }
 
-void addr_key_ip6(struct addr_key *k, const uint8_t ip6[16])
+void http_addr_key_ip6(struct addr_key *k, const uint8_t ip6[16])
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	memset(k, 0, sizeof(*k));

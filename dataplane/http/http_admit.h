@@ -96,7 +96,7 @@ void http_addr_release(struct addr_table *t, const struct addr_key *k);
 uint32_t http_addr_count(const struct addr_table *t, const struct addr_key *k);
 
 /* Keys from the two kinds of peer address the transports see. */
-void addr_key_ip4(struct addr_key *k, uint32_t ip_host_order);
-void addr_key_ip6(struct addr_key *k, const uint8_t ip6[16]);
+void http_addr_key_ip4(struct addr_key *k, uint32_t ip_host_order);
+void http_addr_key_ip6(struct addr_key *k, const uint8_t ip6[16]);
 
 #endif

@@ -85,7 +85,7 @@ static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
 	snprintf(peer, sizeof(peer), "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff,
 		 (ip >> 8) & 0xff, ip & 0xff, port);
 	struct addr_key key;
-	addr_key_ip4(&key, ip);
+	http_addr_key_ip4(&key, ip);
 	struct conn *c = http_conn_open(lc, -1, (uint64_t)(uintptr_t)tc, &key, peer);
 	if (!c)
 		return NULL; /* refused (address limit, table full, draining): reset */

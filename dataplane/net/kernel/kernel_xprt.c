@@ -306,12 +306,12 @@ static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cq
 		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
 		port = ntohs(a6->sin6_port);
-		addr_key_ip6(&key, a6->sin6_addr.s6_addr);
+		http_addr_key_ip6(&key, a6->sin6_addr.s6_addr);
 	} else {
 		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
 		port = ntohs(a4->sin_port);
-		addr_key_ip4(&key, ntohl(a4->sin_addr.s_addr));
+		http_addr_key_ip4(&key, ntohl(a4->sin_addr.s_addr));
 	}
 	snprintf(peer, sizeof(peer), "%s:%u", ip, port);
 	struct conn *c = http_conn_open(lc, fd, 0, &key, peer);

@@ -46,8 +46,8 @@ static void test_addr_limit(void **state)
 	struct addr_table t;
 	assert_int_equal(http_addr_table_init(&t, 16, 3), 0);
 	struct addr_key a, b;
-	addr_key_ip4(&a, 0x7f000002);
-	addr_key_ip4(&b, 0x7f000003);
+	http_addr_key_ip4(&a, 0x7f000002);
+	http_addr_key_ip4(&b, 0x7f000003);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(http_addr_acquire(&t, &a), 0);
 	assert_int_equal(http_addr_acquire(&t, &a), -EMFILE);
@@ -72,16 +72,16 @@ static void test_addr_keys(void **state)
 	memcpy(y, x, 16);
 	y[15] ^= 0xff; /* same /64, another host */
 	struct addr_key kx, ky, k4, k4m;
-	addr_key_ip6(&kx, x);
-	addr_key_ip6(&ky, y);
+	http_addr_key_ip6(&kx, x);
+	http_addr_key_ip6(&ky, y);
 	assert_memory_equal(&kx, &ky, sizeof(kx));
 	y[7] ^= 1; /* another /64 */
-	addr_key_ip6(&ky, y);
+	http_addr_key_ip6(&ky, y);
 	assert_memory_not_equal(&kx, &ky, sizeof(kx));
 	/* ::ffff:10.1.2.3 counts as the IPv4 peer 10.1.2.3 */
 	uint8_t m[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3 };
-	addr_key_ip6(&k4m, m);
-	addr_key_ip4(&k4, 0x0a010203);
+	http_addr_key_ip6(&k4m, m);
+	http_addr_key_ip4(&k4, 0x0a010203);
 	assert_memory_equal(&k4, &k4m, sizeof(k4));
 }
 
@@ -101,7 +101,7 @@ static void test_addr_churn(void **state)
 		rng ^= rng << 17;
 		uint32_t i = (uint32_t)(rng % N_ADDR);
 		struct addr_key k;
-		addr_key_ip4(&k, 0x0a000000u + i * 7919u);
+		http_addr_key_ip4(&k, 0x0a000000u + i * 7919u);
 		if ((rng >> 32) & 1) {
 			if (open == MAX_OPEN)
 				continue;
@@ -121,7 +121,7 @@ static void test_addr_churn(void **state)
 	uint32_t distinct = 0;
 	for (uint32_t i = 0; i < N_ADDR; i++) {
 		struct addr_key k;
-		addr_key_ip4(&k, 0x0a000000u + i * 7919u);
+		http_addr_key_ip4(&k, 0x0a000000u + i * 7919u);
 		assert_int_equal(http_addr_count(&t, &k), model[i]);
 		distinct += model[i] != 0;
 	}
