@@ -29,6 +29,8 @@
  * connection's first record operation and kept until it closes. */
 struct dp_req {
 	enum api_op op;
+	/* answers the request once its messages are back (set at dispatch) */
+	void (*reply)(struct lcore_ctx *lc, struct conn *c, struct dp_req *d);
 	uint32_t out; /* messages at log lcores */
 	struct rec_put_req put;
 	struct rec_gsi_req gsi;
@@ -369,7 +371,8 @@ static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
 }
 
-static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+			 const struct api_op_info *op)
 {
 	struct api_err e;
 	const char *body = (const char *)c->body;
@@ -393,7 +396,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		char arn[320];
 		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
 			 lc->sh->cfg->account_id, it.stream);
-		if (!dispatch_authorize(lc, c, "GetRecords", arn, it.stream))
+		if (!dispatch_authorize(lc, c, op, arn, it.stream))
 			return;
 	}
 	/* A stream deleted and re-created under the same name has a new id: its
@@ -468,31 +471,49 @@ void data_fill_closed(struct dp_msg *m, const struct cp_route_stream *s,
 	}
 }
 
-void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
+/* The start of every record operation: the connection's request state, or
+ * NULL after answering 500. */
+static struct dp_req *data_begin(struct lcore_ctx *lc, struct conn *c,
+				 const struct api_op_info *op,
+				 void (*reply)(struct lcore_ctx *, struct conn *, struct dp_req *))
 {
 	struct dp_req *d = dp_req_get(c);
 	if (!d) {
 		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
-		return;
+		return NULL;
 	}
-	d->op = (enum api_op)op;
+	d->op = op->op;
+	d->reply = reply;
 	d->out = 0;
-	switch (op) {
-	case API_OP_PUT_RECORD:
+	return d;
+}
+
+void data_put_record(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, put_reply);
+	if (d)
 		put_dispatch(lc, c, d, false);
-		break;
-	case API_OP_PUT_RECORDS:
+}
+
+void data_put_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, put_reply);
+	if (d)
 		put_dispatch(lc, c, d, true);
-		break;
-	case API_OP_GET_SHARD_ITERATOR:
+}
+
+void data_get_shard_iterator(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, gsi_reply);
+	if (d)
 		gsi_dispatch(lc, c, d);
-		break;
-	case API_OP_GET_RECORDS:
-		get_dispatch(lc, c, d);
-		break;
-	default:
-		BUG_ON(1);
-	}
+}
+
+void data_get_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, get_reply);
+	if (d)
+		get_dispatch(lc, c, d, op);
 }
 
 /* One message came back. When the request's last one is in, answer it. */
@@ -523,18 +544,8 @@ static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 	}
 	c->waiting_dp = false;
 	if (c->state == CONN_OPEN) {
-		switch (d->op) {
-		case API_OP_PUT_RECORD:
-		case API_OP_PUT_RECORDS:
-			put_reply(lc, c, d);
-			break;
-		case API_OP_GET_SHARD_ITERATOR:
-			gsi_reply(lc, c, d);
-			break;
-		default:
-			get_reply(lc, c, d);
-			break;
-		}
+		BUG_ON(!d->reply);
+		d->reply(lc, c, d);
 	} else if (d->op == API_OP_GET_RECORDS) {
 		free(d->msgs[0].resp);
 		d->msgs[0].resp = NULL;
