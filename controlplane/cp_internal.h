@@ -164,6 +164,8 @@ void cp_hash_range(uint32_t i, uint32_t n, char start[CP_HASH_CAP], char end[CP_
 void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP]);
 /* Executes one call (any op); fills status/resp. */
 void cp_streams_execute(struct cp *cp, struct ctl_call *call);
+/* True when the control plane has a handler for op (cp_streams.c's table). */
+bool cp_serves(enum api_op op);
 /* Helpers shared by the operation files (cp_streams.c). */
 void cp_reply_err(struct ctl_call *call, const struct api_err *e);
 void cp_fail(struct cp_req *r, uint16_t status, const char *type, const char *fmt, ...)

@@ -138,8 +138,10 @@ struct sigv4_error;
 bool dispatch_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
 		      uint32_t nhdrs, struct sigv4_error *err, bool audit);
 /* dispatch.c: AccessDeniedException (and an audit line) unless c's policy
- * allows kinesis:<op> on resource. Returns true when allowed. */
-bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
+ * allows op's IAM action (kinesis:<op>) on resource. Returns true when
+ * allowed. */
+struct api_op_info;
+bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
 			const char *resource, const char *stream);
 /* dispatch.c: one audit line about c's current request. */
 void dispatch_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,

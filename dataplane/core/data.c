@@ -28,6 +28,8 @@
  * connection's first record operation and kept until it closes. */
 struct dp_req {
 	enum api_op op;
+	/* answers the request once its messages are back (set at dispatch) */
+	void (*reply)(struct lcore_ctx *lc, struct conn *c, struct dp_req *d);
 	uint32_t out; /* messages at log lcores */
 	struct rec_put_req put;
 	struct rec_gsi_req gsi;
@@ -378,7 +380,8 @@ static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
 }
 
-static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+			 const struct api_op_info *op)
 {
 	struct api_err e;
 	const char *body = (const char *)c->body;
@@ -402,7 +405,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		char arn[320];
 		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
 			 lc->sh->cfg->account_id, it.stream);
-		if (!dispatch_authorize(lc, c, "GetRecords", arn, it.stream))
+		if (!dispatch_authorize(lc, c, op, arn, it.stream))
 			return;
 	}
 	/* A stream deleted and re-created under the same name has a new id: its
@@ -472,32 +475,50 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 	}
 }
 
-void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op)
+/* The start of every record operation: the connection's request state, or
+ * NULL after answering 500. */
+static struct dp_req *data_begin(struct lcore_ctx *lc, struct conn *c,
+				 const struct api_op_info *op,
+				 void (*reply)(struct lcore_ctx *, struct conn *, struct dp_req *))
 {
 	struct dp_req *d = dp_req_get(c);
 	if (!d) {
 		conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
-		return;
+		return NULL;
 	}
 	BUG_ON(d->held || d->out); /* one request at a time per connection */
-	d->op = (enum api_op)op;
+	d->op = op->op;
+	d->reply = reply;
 	d->out = 0;
-	switch (op) {
-	case API_OP_PUT_RECORD:
+	return d;
+}
+
+void data_put_record(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, put_reply);
+	if (d)
 		put_dispatch(lc, c, d, false);
-		break;
-	case API_OP_PUT_RECORDS:
+}
+
+void data_put_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, put_reply);
+	if (d)
 		put_dispatch(lc, c, d, true);
-		break;
-	case API_OP_GET_SHARD_ITERATOR:
+}
+
+void data_get_shard_iterator(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, gsi_reply);
+	if (d)
 		gsi_dispatch(lc, c, d);
-		break;
-	case API_OP_GET_RECORDS:
-		get_dispatch(lc, c, d);
-		break;
-	default:
-		BUG_ON(1);
-	}
+}
+
+void data_get_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
+{
+	struct dp_req *d = data_begin(lc, c, op, get_reply);
+	if (d)
+		get_dispatch(lc, c, d, op);
 }
 
 /* The request of c ended without an answer (its connection is going): let
@@ -552,18 +573,8 @@ static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 		return;
 	}
 	c->waiting_dp = false;
-	switch (d->op) {
-	case API_OP_PUT_RECORD:
-	case API_OP_PUT_RECORDS:
-		put_reply(lc, c, d);
-		break;
-	case API_OP_GET_SHARD_ITERATOR:
-		gsi_reply(lc, c, d);
-		break;
-	default:
-		get_reply(lc, c, d);
-		break;
-	}
+	BUG_ON(!d->reply);
+	d->reply(lc, c, d);
 	conn_request_done(lc, c);
 }
 

@@ -212,8 +212,18 @@ void log_lcore_wake(struct log_ctx *lg);
 int SL_MUST_CHECK log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_index,
 				 st_seq_t *last);
 
-/* data.c (io lcore side) */
-void data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
+struct conn;
+
+/* dispatch.c: true when the io lcores have a handler for op (the data
+ * plane's half of the operation table). */
+bool dispatch_serves(enum api_op op);
+
+/* data.c (io lcore side): the record operations' handlers, entries of
+ * dispatch.c's handler table. op is the operation's descriptor. */
+void data_put_record(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
+void data_put_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
+void data_get_shard_iterator(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
+void data_get_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
 void data_poll(struct lcore_ctx *lc);
 struct route_stream;
 struct route_shard;
@@ -223,7 +233,7 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 		      const struct route_shard *sh);
 
 /* subscribe.c (io lcore side) */
-void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c);
+void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
 void sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
 void sub_tick(struct lcore_ctx *lc);
 void sub_free_all(struct lcore_ctx *lc);

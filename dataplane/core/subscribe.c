@@ -298,8 +298,9 @@ static int sub_decode(struct lcore_ctx *lc, struct conn *c, struct sub_req *r,
 	return av_finish(v, e);
 }
 
-void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c)
+void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
 {
+	(void)op; /* one operation: the handler table's signature */
 	struct api_err e;
 	struct sub_req r;
 	memset(&r, 0, sizeof(r));
