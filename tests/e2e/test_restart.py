@@ -102,14 +102,17 @@ def test_sigint_is_graceful_too(server_factory):
 
 
 def _synced_after_rename(trace_text, dir_path, name):
-    """True when the trace renames something onto dir_path/name and then
-    fsyncs a descriptor open on dir_path (strace -y prints fd<path>)."""
+    """True when the trace renames something onto dir_path/name and the next
+    fsync of that process is of a descriptor open on dir_path (strace -y
+    prints fd<path>): the rename is made durable before anything else."""
     lines = trace_text.splitlines()
     dst = re.compile(r'rename(at2?)?\(.*"(%s/)?%s"' % (re.escape(dir_path), re.escape(name)))
-    sync = re.compile(r'fsync\(\d+<%s>\) = 0' % re.escape(dir_path))
+    sync = re.compile(r'fsync\(\d+<%s>[) ]' % re.escape(dir_path))  # ' ': <unfinished ...
     for i, ln in enumerate(lines):
         if dst.search(ln) and ln.rstrip().endswith('= 0'):
-            return any(sync.search(later) for later in lines[i + 1:])
+            pid = ln.split()[0]
+            nxt = [x for x in lines[i + 1:] if x.split()[0] == pid and ' fsync(' in x]
+            return bool(nxt) and bool(sync.search(nxt[0]))
     raise AssertionError('no rename onto %s/%s in the trace:\n%s' % (dir_path, name, trace_text))
 
 
