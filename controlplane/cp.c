@@ -46,30 +46,6 @@ static void cp_run_timers(struct cp *cp)
 		cp_route_publish(cp);
 }
 
-/* Operations whose success changes what the routing table holds. */
-static bool cp_op_mutates(enum api_op op)
-{
-	switch (op) {
-	case API_OP_CREATE_STREAM:
-	case API_OP_DELETE_STREAM:
-	case API_OP_INCREASE_RETENTION:
-	case API_OP_DECREASE_RETENTION:
-	case API_OP_UPDATE_STREAM_MODE:
-	case API_OP_UPDATE_MAX_RECORD_SIZE:
-	case API_OP_REGISTER_CONSUMER:
-	case API_OP_DEREGISTER_CONSUMER:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool cp_op_reshards(enum api_op op)
-{
-	return op == API_OP_SPLIT_SHARD || op == API_OP_MERGE_SHARDS ||
-	       op == API_OP_UPDATE_SHARD_COUNT;
-}
-
 /* The cut-over of a reshard, before the answer leaves: (1) the table with
  * the parents closed and the children open is published, (2) every reader
  * passes a quiescent state, so no io lcore can route a record to a parent
@@ -109,10 +85,13 @@ void cp_execute(struct cp *cp, struct ctl_call *call)
 	cp_refresh_deadline(cp);
 	if (call->status != 200)
 		return;
-	if (cp_op_reshards(call->op)) {
+	/* What a success changes is a fact of the operation (api.h's table). */
+	const struct api_op_info *info = api_op_info(call->op);
+	uint32_t flags = info ? info->flags : 0;
+	if (flags & API_OPF_RESHARDS) {
 		cp->seal_pending = true;
 		cp_cut_over(cp);
-	} else if (cp_op_mutates(call->op) && cp->routes) {
+	} else if ((flags & API_OPF_MUTATES) && cp->routes) {
 		cp_route_publish(cp);
 	}
 }

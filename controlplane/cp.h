@@ -74,9 +74,9 @@ void cp_stop(struct cp *cp);
 
 /* Executes a call synchronously on the calling thread. Only for unit tests and
  * for the control thread itself; must not race with the control thread.
- * Operations served: API_OP_CREATE_STREAM .. API_OP_LIST_SHARDS, the two
- * retention ops, API_OP_SPLIT_SHARD .. API_OP_DISABLE_MONITORING and
- * API_OP_START_ENCRYPTION .. API_OP_LIST_CONSUMERS;
+ * Operations served: every served control operation of dataplane/api's
+ * table (API_OPS_CONTROL_MASK; cp_streams.c's handler table is checked
+ * against it at compile time);
  * anything else -> 400 InvalidArgumentException "Operation not supported".
  * With cfg.ctl_rate_limits, a call over its operation's rate is answered
  * 400 LimitExceededException before it is decoded. Resharding operations

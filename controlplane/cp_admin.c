@@ -846,30 +846,6 @@ void cp_monitoring(struct cp_req *r, bool enable)
 
 /* --- rate limits --- */
 
-/* Kinesis's documented per-account rates (transactions per second) of the
- * control operations (API reference, "This operation has a limit of N
- * transactions per second per account"). 0: none documented, unlimited.
- * ListShards' 1000/s is documented per stream; applied per account here. */
-static const uint16_t cp_rate_tps[API_OP__COUNT] = {
-	[API_OP_CREATE_STREAM] = 5,
-	[API_OP_DELETE_STREAM] = 5,
-	[API_OP_DESCRIBE_STREAM] = 10,
-	[API_OP_DESCRIBE_STREAM_SUMMARY] = 20,
-	[API_OP_LIST_STREAMS] = 5,
-	[API_OP_LIST_SHARDS] = 1000,
-	[API_OP_SPLIT_SHARD] = 5,
-	[API_OP_MERGE_SHARDS] = 5,
-	[API_OP_UPDATE_SHARD_COUNT] = 10,
-	[API_OP_DESCRIBE_LIMITS] = 1,
-	[API_OP_ADD_TAGS_TO_STREAM] = 5,
-	[API_OP_REMOVE_TAGS_FROM_STREAM] = 5,
-	[API_OP_LIST_TAGS_FOR_STREAM] = 5,
-	[API_OP_REGISTER_CONSUMER] = 5,
-	[API_OP_DEREGISTER_CONSUMER] = 5,
-	[API_OP_DESCRIBE_CONSUMER] = 20,
-	[API_OP_LIST_CONSUMERS] = 5,
-};
-
 /* The stream a throttled request names, for the message. */
 static bool cp_rate_stream(struct cp_req *r, char *name, size_t cap)
 {
@@ -901,11 +877,14 @@ bool cp_rate_take(struct cp_req *r)
 {
 	struct cp *cp = r->cp;
 	enum api_op op = r->call->op;
-	uint16_t tps = op < API_OP__COUNT ? cp_rate_tps[op] : 0;
+	/* Kinesis's documented per-account rate (api.h's table); 0 for an
+	 * operation that is not a control operation, answered unsupported. */
+	const struct api_op_info *info = api_op_info(op);
+	uint16_t tps = info && info->plane == API_PLANE_CONTROL ? info->rate_tps : 0;
 	uint64_t now = sl_mono_ms();
 	char name[CP_NAME_MAX + 1];
 
-	if (!cp->cfg.ctl_rate_limits || tps == 0)
+	if (!cp->cfg.ctl_rate_limits || tps == 0 || tps == API_TPS_NONE)
 		return true;
 	/* Token bucket: refills at tps per second, holds one second's worth. */
 	if (cp->rate[op].last_ms == 0)

@@ -63,7 +63,7 @@ void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *
 {
 	memset(out, 0, sizeof(*out));
 	out->index = i;
-	snprintf(out->id, sizeof(out->id), "shardId-%012u", i);
+	api_shard_id_fmt(i, out->id);
 	cp_hash_range(i, n, out->hash_start, out->hash_end);
 	cp_start_seq(i, created_ms, out->start_seq);
 }
@@ -1134,6 +1134,116 @@ static void cp_retention(struct cp_req *r, bool increase)
 
 /* --- dispatch --- */
 
+/* The operations whose handler takes an argument. */
+static void cp_increase_retention(struct cp_req *r)
+{
+	cp_retention(r, true);
+}
+
+static void cp_decrease_retention(struct cp_req *r)
+{
+	cp_retention(r, false);
+}
+
+static void cp_describe_account_settings(struct cp_req *r)
+{
+	cp_account_settings(r, false);
+}
+
+static void cp_update_account_settings(struct cp_req *r)
+{
+	cp_account_settings(r, true);
+}
+
+static void cp_tag(struct cp_req *r)
+{
+	cp_tag_resource(r, 0);
+}
+
+static void cp_untag(struct cp_req *r)
+{
+	cp_tag_resource(r, 1);
+}
+
+static void cp_list_tags_for_resource(struct cp_req *r)
+{
+	cp_tag_resource(r, 2);
+}
+
+static void cp_enable_monitoring(struct cp_req *r)
+{
+	cp_monitoring(r, true);
+}
+
+static void cp_disable_monitoring(struct cp_req *r)
+{
+	cp_monitoring(r, false);
+}
+
+static void cp_start_encryption(struct cp_req *r)
+{
+	cp_stream_encryption(r, true);
+}
+
+static void cp_stop_encryption(struct cp_req *r)
+{
+	cp_stream_encryption(r, false);
+}
+
+/* The control plane's half of the operation table (the descriptors are in
+ * dataplane/api/api.h, which cannot name these): each control operation's
+ * handler, indexed by enum api_op. One list expands to the designated
+ * initializers and to the bit mask that must equal the api table's served
+ * control operations, so a new control operation that has no handler (or a
+ * handler for an operation the table does not post here) fails to compile. */
+#define CP_HANDLERS(X)                                                                     \
+	X(CREATE_STREAM, cp_create_stream)                                                 \
+	X(DELETE_STREAM, cp_delete_stream)                                                 \
+	X(DESCRIBE_STREAM, cp_describe_stream)                                             \
+	X(DESCRIBE_STREAM_SUMMARY, cp_describe_summary)                                    \
+	X(LIST_STREAMS, cp_list_streams)                                                   \
+	X(LIST_SHARDS, cp_list_shards)                                                     \
+	X(INCREASE_RETENTION, cp_increase_retention)                                       \
+	X(DECREASE_RETENTION, cp_decrease_retention)                                       \
+	X(SPLIT_SHARD, cp_split_shard)                                                     \
+	X(MERGE_SHARDS, cp_merge_shards)                                                   \
+	X(UPDATE_SHARD_COUNT, cp_update_shard_count)                                       \
+	X(UPDATE_STREAM_MODE, cp_update_stream_mode)                                       \
+	X(UPDATE_WARM_THROUGHPUT, cp_update_warm)                                          \
+	X(UPDATE_MAX_RECORD_SIZE, cp_update_max_record)                                    \
+	X(DESCRIBE_LIMITS, cp_describe_limits)                                             \
+	X(DESCRIBE_ACCOUNT_SETTINGS, cp_describe_account_settings)                         \
+	X(UPDATE_ACCOUNT_SETTINGS, cp_update_account_settings)                             \
+	X(ADD_TAGS_TO_STREAM, cp_add_tags)                                                 \
+	X(REMOVE_TAGS_FROM_STREAM, cp_remove_tags)                                         \
+	X(LIST_TAGS_FOR_STREAM, cp_list_tags)                                              \
+	X(TAG_RESOURCE, cp_tag)                                                            \
+	X(UNTAG_RESOURCE, cp_untag)                                                        \
+	X(LIST_TAGS_FOR_RESOURCE, cp_list_tags_for_resource)                               \
+	X(ENABLE_MONITORING, cp_enable_monitoring)                                         \
+	X(DISABLE_MONITORING, cp_disable_monitoring)                                       \
+	X(START_ENCRYPTION, cp_start_encryption)                                           \
+	X(STOP_ENCRYPTION, cp_stop_encryption)                                             \
+	X(REGISTER_CONSUMER, cp_register_consumer)                                         \
+	X(DEREGISTER_CONSUMER, cp_deregister_consumer)                                     \
+	X(DESCRIBE_CONSUMER, cp_describe_consumer)                                         \
+	X(LIST_CONSUMERS, cp_list_consumers)
+
+#define CP_HANDLER_INIT_(op, fn) [API_OP_##op] = fn,
+#define CP_HANDLER_BIT_(op, fn) | API_OP_BIT(API_OP_##op)
+static void (*const cp_handlers[API_OP__COUNT])(struct cp_req *r) = {
+	CP_HANDLERS(CP_HANDLER_INIT_)
+};
+static_assert((UINT64_C(0) CP_HANDLERS(CP_HANDLER_BIT_)) == API_OPS_CONTROL_MASK,
+	      "cp_handlers must cover exactly the control operations of API_OPS");
+#undef CP_HANDLER_INIT_
+#undef CP_HANDLER_BIT_
+
+bool cp_serves(enum api_op op)
+{
+	return op < API_OP__COUNT && cp_handlers[op] != NULL;
+}
+
 void cp_streams_execute(struct cp *cp, struct ctl_call *call)
 {
 	struct cp_req *r = calloc(1, sizeof(*r));
@@ -1152,41 +1262,9 @@ void cp_streams_execute(struct cp *cp, struct ctl_call *call)
 		free(r);
 		return;
 	}
-	switch (call->op) {
-	case API_OP_CREATE_STREAM: cp_create_stream(r); break;
-	case API_OP_DELETE_STREAM: cp_delete_stream(r); break;
-	case API_OP_DESCRIBE_STREAM: cp_describe_stream(r); break;
-	case API_OP_DESCRIBE_STREAM_SUMMARY: cp_describe_summary(r); break;
-	case API_OP_LIST_STREAMS: cp_list_streams(r); break;
-	case API_OP_LIST_SHARDS: cp_list_shards(r); break;
-	case API_OP_INCREASE_RETENTION: cp_retention(r, true); break;
-	case API_OP_DECREASE_RETENTION: cp_retention(r, false); break;
-	case API_OP_SPLIT_SHARD: cp_split_shard(r); break;
-	case API_OP_MERGE_SHARDS: cp_merge_shards(r); break;
-	case API_OP_UPDATE_SHARD_COUNT: cp_update_shard_count(r); break;
-	case API_OP_UPDATE_STREAM_MODE: cp_update_stream_mode(r); break;
-	case API_OP_UPDATE_WARM_THROUGHPUT: cp_update_warm(r); break;
-	case API_OP_UPDATE_MAX_RECORD_SIZE: cp_update_max_record(r); break;
-	case API_OP_DESCRIBE_LIMITS: cp_describe_limits(r); break;
-	case API_OP_DESCRIBE_ACCOUNT_SETTINGS: cp_account_settings(r, false); break;
-	case API_OP_UPDATE_ACCOUNT_SETTINGS: cp_account_settings(r, true); break;
-	case API_OP_ADD_TAGS_TO_STREAM: cp_add_tags(r); break;
-	case API_OP_REMOVE_TAGS_FROM_STREAM: cp_remove_tags(r); break;
-	case API_OP_LIST_TAGS_FOR_STREAM: cp_list_tags(r); break;
-	case API_OP_TAG_RESOURCE: cp_tag_resource(r, 0); break;
-	case API_OP_UNTAG_RESOURCE: cp_tag_resource(r, 1); break;
-	case API_OP_LIST_TAGS_FOR_RESOURCE: cp_tag_resource(r, 2); break;
-	case API_OP_ENABLE_MONITORING: cp_monitoring(r, true); break;
-	case API_OP_DISABLE_MONITORING: cp_monitoring(r, false); break;
-	case API_OP_START_ENCRYPTION: cp_stream_encryption(r, true); break;
-	case API_OP_STOP_ENCRYPTION: cp_stream_encryption(r, false); break;
-	case API_OP_REGISTER_CONSUMER: cp_register_consumer(r); break;
-	case API_OP_DEREGISTER_CONSUMER: cp_deregister_consumer(r); break;
-	case API_OP_DESCRIBE_CONSUMER: cp_describe_consumer(r); break;
-	case API_OP_LIST_CONSUMERS: cp_list_consumers(r); break;
-	default:
+	if (cp_serves(call->op))
+		cp_handlers[call->op](r);
+	else
 		cp_fail(r, 400, "InvalidArgumentException", "%s", "Operation not supported");
-		break;
-	}
 	free(r);
 }

@@ -8,6 +8,7 @@
 #ifndef SL_DATAPLANE_API_H
 #define SL_DATAPLANE_API_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,19 +56,127 @@ enum api_op {
 	API_OP_DEREGISTER_CONSUMER = 34,
 	API_OP_DESCRIBE_CONSUMER = 35,
 	API_OP_LIST_CONSUMERS = 36,
+	API_OP_SUBSCRIBE_TO_SHARD = 37, /* enhanced fan-out push (io lcores, HTTP/2) */
 	API_OP__COUNT
 };
+static_assert(API_OP__COUNT <= 64, "the operation masks (API_OP_BIT) are 64-bit");
 
 /* Where an operation runs. */
-enum api_op_kind {
-	API_KIND_CONTROL = 1, /* posted to the control thread */
-	API_KIND_DATA = 2,    /* served on the io/log lcores */
+enum api_plane {
+	API_PLANE_CONTROL = 1, /* posted to the control thread */
+	API_PLANE_DATA = 2,    /* served on the io/log lcores */
 };
 
+/* Facts about an operation that the dispatcher and the control plane decide
+ * by, instead of each keeping its own list of operations. */
+enum api_op_flag {
+	/* Success changes what the routing table holds: the control plane
+	 * publishes a new table before answering. */
+	API_OPF_MUTATES = 1u << 0,
+	/* Success closes shards: the control plane cuts over (publish,
+	 * quiesce readers, seal the parents) before answering. */
+	API_OPF_RESHARDS = 1u << 1,
+	/* A record operation: names one stream only, and its decoder checks
+	 * StreamName against StreamARN, so the dispatcher skips resolving the
+	 * resource for full-access keys (hot path). */
+	API_OPF_RECORD = 1u << 2,
+	/* The stream is named inside the shard iterator, not in the body: the
+	 * handler authorises (data.c), not the dispatcher. */
+	API_OPF_AUTHZ_IN_HANDLER = 1u << 3,
+};
+
+/* rate_tps of a control operation for which Kinesis documents no rate. */
+#define API_TPS_NONE UINT16_MAX
+
+/* The operation table, one line per operation of the current Kinesis model
+ * (botocore service-2.json, 39 operations), sorted by name because
+ * api_op_lookup() bisects it:
+ *
+ *   X(Name, OP, PLANE, flags, rate_tps)
+ *
+ * Name is the X-Amz-Target suffix, the audit log's operation and the IAM
+ * action after "kinesis:". OP is the enum api_op suffix; OTHER_KNOWN marks a
+ * real operation sluice does not serve yet, so the dispatcher can tell "not
+ * yet" from "no such operation" (UnknownOperationException). rate_tps is
+ * Kinesis's documented per-account rate of a control operation
+ * (transactions per second, API reference: "This operation has a limit of
+ * N transactions per second per account"; ListShards' 1000/s is documented
+ * per stream and applied per account); API_TPS_NONE where none is
+ * documented; 0 for data operations, whose limits are per shard (quota.c).
+ *
+ * Written as a list so that the handler tables of both planes can be
+ * checked against it at compile time (API_OPS_CONTROL_MASK,
+ * API_OPS_DATA_MASK). */
+#define API_OPS(X)                                                                         \
+	X(AddTagsToStream, ADD_TAGS_TO_STREAM, CONTROL, 0, 5)                              \
+	X(CreateStream, CREATE_STREAM, CONTROL, API_OPF_MUTATES, 5)                        \
+	X(DecreaseStreamRetentionPeriod, DECREASE_RETENTION, CONTROL, API_OPF_MUTATES,     \
+	  API_TPS_NONE)                                                                    \
+	X(DeleteResourcePolicy, OTHER_KNOWN, CONTROL, 0, API_TPS_NONE)                     \
+	X(DeleteStream, DELETE_STREAM, CONTROL, API_OPF_MUTATES, 5)                        \
+	X(DeregisterStreamConsumer, DEREGISTER_CONSUMER, CONTROL, API_OPF_MUTATES, 5)      \
+	X(DescribeAccountSettings, DESCRIBE_ACCOUNT_SETTINGS, CONTROL, 0, API_TPS_NONE)    \
+	X(DescribeLimits, DESCRIBE_LIMITS, CONTROL, 0, 1)                                  \
+	X(DescribeStream, DESCRIBE_STREAM, CONTROL, 0, 10)                                 \
+	X(DescribeStreamConsumer, DESCRIBE_CONSUMER, CONTROL, 0, 20)                       \
+	X(DescribeStreamSummary, DESCRIBE_STREAM_SUMMARY, CONTROL, 0, 20)                  \
+	X(DisableEnhancedMonitoring, DISABLE_MONITORING, CONTROL, 0, API_TPS_NONE)         \
+	X(EnableEnhancedMonitoring, ENABLE_MONITORING, CONTROL, 0, API_TPS_NONE)           \
+	X(GetRecords, GET_RECORDS, DATA, API_OPF_RECORD | API_OPF_AUTHZ_IN_HANDLER, 0)     \
+	X(GetResourcePolicy, OTHER_KNOWN, CONTROL, 0, API_TPS_NONE)                        \
+	X(GetShardIterator, GET_SHARD_ITERATOR, DATA, API_OPF_RECORD, 0)                   \
+	X(IncreaseStreamRetentionPeriod, INCREASE_RETENTION, CONTROL, API_OPF_MUTATES,     \
+	  API_TPS_NONE)                                                                    \
+	X(ListShards, LIST_SHARDS, CONTROL, 0, 1000)                                       \
+	X(ListStreamConsumers, LIST_CONSUMERS, CONTROL, 0, 5)                              \
+	X(ListStreams, LIST_STREAMS, CONTROL, 0, 5)                                        \
+	X(ListTagsForResource, LIST_TAGS_FOR_RESOURCE, CONTROL, 0, API_TPS_NONE)           \
+	X(ListTagsForStream, LIST_TAGS_FOR_STREAM, CONTROL, 0, 5)                          \
+	X(MergeShards, MERGE_SHARDS, CONTROL, API_OPF_RESHARDS, 5)                         \
+	X(PutRecord, PUT_RECORD, DATA, API_OPF_RECORD, 0)                                  \
+	X(PutRecords, PUT_RECORDS, DATA, API_OPF_RECORD, 0)                                \
+	X(PutResourcePolicy, OTHER_KNOWN, CONTROL, 0, API_TPS_NONE)                        \
+	X(RegisterStreamConsumer, REGISTER_CONSUMER, CONTROL, API_OPF_MUTATES, 5)          \
+	X(RemoveTagsFromStream, REMOVE_TAGS_FROM_STREAM, CONTROL, 0, 5)                    \
+	X(SplitShard, SPLIT_SHARD, CONTROL, API_OPF_RESHARDS, 5)                           \
+	X(StartStreamEncryption, START_ENCRYPTION, CONTROL, 0, API_TPS_NONE)               \
+	X(StopStreamEncryption, STOP_ENCRYPTION, CONTROL, 0, API_TPS_NONE)                 \
+	X(SubscribeToShard, SUBSCRIBE_TO_SHARD, DATA, 0, 0)                                \
+	X(TagResource, TAG_RESOURCE, CONTROL, 0, API_TPS_NONE)                             \
+	X(UntagResource, UNTAG_RESOURCE, CONTROL, 0, API_TPS_NONE)                         \
+	X(UpdateAccountSettings, UPDATE_ACCOUNT_SETTINGS, CONTROL, 0, API_TPS_NONE)        \
+	X(UpdateMaxRecordSize, UPDATE_MAX_RECORD_SIZE, CONTROL, API_OPF_MUTATES,           \
+	  API_TPS_NONE)                                                                    \
+	X(UpdateShardCount, UPDATE_SHARD_COUNT, CONTROL, API_OPF_RESHARDS, 10)             \
+	X(UpdateStreamMode, UPDATE_STREAM_MODE, CONTROL, API_OPF_MUTATES, API_TPS_NONE)    \
+	X(UpdateStreamWarmThroughput, UPDATE_WARM_THROUGHPUT, CONTROL, 0, API_TPS_NONE)
+
+#define API_OP_BIT(op) (UINT64_C(1) << (op))
+/* The served operations of one plane as a bit mask over enum api_op: each
+ * plane's handler table must cover exactly these (static_assert in
+ * controlplane/cp_streams.c and dataplane/ops/ops_dispatch.c). */
+#define API_OP_MASK_IF_(plane, op, want)                                                   \
+	| ((plane) == (want) && (op) != API_OP_OTHER_KNOWN ? API_OP_BIT(op) : UINT64_C(0))
+#define API_OP_CONTROL_BIT_(name, op, plane, flags, tps)                                   \
+	API_OP_MASK_IF_(API_PLANE_##plane, API_OP_##op, API_PLANE_CONTROL)
+#define API_OP_DATA_BIT_(name, op, plane, flags, tps)                                      \
+	API_OP_MASK_IF_(API_PLANE_##plane, API_OP_##op, API_PLANE_DATA)
+#define API_OPS_CONTROL_MASK (UINT64_C(0) API_OPS(API_OP_CONTROL_BIT_))
+#define API_OPS_DATA_MASK (UINT64_C(0) API_OPS(API_OP_DATA_BIT_))
+
+/* One operation's descriptor: every per-operation decision (dispatch,
+ * authorisation, audit, routing-table publication, control-op rate) reads
+ * it. The handlers are not here: the control plane's cannot be named from
+ * the dataplane, and the io lcores' live above this folder; each plane
+ * keeps its own table indexed by enum api_op, checked against the masks
+ * above. */
 struct api_op_info {
-	const char *name; /* "CreateStream" */
+	const char *name;	/* "CreateStream" */
+	const char *iam_action; /* "kinesis:CreateStream": what policies are evaluated on */
 	enum api_op op;
-	enum api_op_kind kind;
+	enum api_plane plane;
+	uint32_t flags;	   /* enum api_op_flag */
+	uint16_t rate_tps; /* control ops: per-account rate or API_TPS_NONE; data ops: 0 */
 };
 
 /* Maps an X-Amz-Target value ("Kinesis_20131202.CreateStream") to the
@@ -77,6 +186,12 @@ const struct api_op_info *api_op_lookup(struct sl_slice target);
 
 /* The whole table (sorted by name), for tests and listings. */
 const struct api_op_info *api_op_table(uint32_t *count);
+
+/* The descriptor of a served operation (not API_OP_UNKNOWN or
+ * API_OP_OTHER_KNOWN, which name no single operation), or NULL. A scan of
+ * the table: for the control thread and tests, not the io lcores' fast path
+ * (the dispatcher already holds the descriptor it looked up). */
+const struct api_op_info *api_op_info(enum api_op op);
 
 /* An error as Kinesis returns it: HTTP status, __type and message. */
 struct api_err {
@@ -241,5 +356,30 @@ struct av_carn {
  * string) and says where its parts are. One definition for the control
  * plane's lookup and the dispatcher's authorisation. */
 bool av_split_consumer_arn(const char *s, size_t n, struct av_carn *p);
+
+/* ---- shard ids (api_shard.c): the one parser and formatter ----
+ * Kinesis names a shard "shardId-" and its index in 12 digits
+ * (shardId-000000000007) and takes the index back in several spellings.
+ * Recorded against Kinesis (kinesalite's test/getShardIterator.js):
+ * "shardId-5", "shardId-000000000005", "5", "shard-0", "a-00002147483647",
+ * "-00002147483647" and "<any name>-0" all name an index; "2147483648",
+ * "shardId-002147483648", "ABKLFD8" and "2.14E4" name none ("Could not find
+ * shard ..."). So: an optional prefix of the ShardId pattern's characters
+ * other than '-' followed by one '-', then one or more decimal digits (any
+ * number of leading zeros), at most API_SHARD_INDEX_MAX. Nothing else: no
+ * sign, no spaces, no second '-', no empty index ("shardId-"). The
+ * control plane (reshard operations, the routing table) and the dataplane
+ * (GetShardIterator, SubscribeToShard) all go through these two. */
+#define API_SHARD_INDEX_MAX 2147483647u /* 2^31-1, as Kinesis */
+/* "shardId-" + 12 digits + NUL; indexes up to 2^31-1 have 10 digits. */
+#define API_SHARD_ID_CAP 21
+
+/* Parses s[0..n) (not NUL-terminated: n bounds the text) into *index.
+ * Returns 0, or -EINVAL when it names no index (see above); *index is
+ * untouched on error. Reads at most n bytes. */
+int api_shard_id_parse(const char *s, size_t n, uint32_t *index);
+
+/* Writes "shardId-%012u" for index, NUL-terminated. Cannot fail. */
+void api_shard_id_fmt(uint32_t index, char out[API_SHARD_ID_CAP]);
 
 #endif

@@ -11,51 +11,14 @@
 
 #define API_TARGET_PREFIX "Kinesis_20131202."
 
-/* Every operation of the current Kinesis model (botocore service-2.json,
- * 39 operations), sorted by name. Operations sluice does not serve yet are
- * API_OP_OTHER_KNOWN so the dispatcher can tell "not yet" from "no such
- * operation" (UnknownOperationException). */
-static const struct api_op_info api_ops[] = {
-	{ "AddTagsToStream", API_OP_ADD_TAGS_TO_STREAM, API_KIND_CONTROL },
-	{ "CreateStream", API_OP_CREATE_STREAM, API_KIND_CONTROL },
-	{ "DecreaseStreamRetentionPeriod", API_OP_DECREASE_RETENTION, API_KIND_CONTROL },
-	{ "DeleteResourcePolicy", API_OP_OTHER_KNOWN, API_KIND_CONTROL },
-	{ "DeleteStream", API_OP_DELETE_STREAM, API_KIND_CONTROL },
-	{ "DeregisterStreamConsumer", API_OP_DEREGISTER_CONSUMER, API_KIND_CONTROL },
-	{ "DescribeAccountSettings", API_OP_DESCRIBE_ACCOUNT_SETTINGS, API_KIND_CONTROL },
-	{ "DescribeLimits", API_OP_DESCRIBE_LIMITS, API_KIND_CONTROL },
-	{ "DescribeStream", API_OP_DESCRIBE_STREAM, API_KIND_CONTROL },
-	{ "DescribeStreamConsumer", API_OP_DESCRIBE_CONSUMER, API_KIND_CONTROL },
-	{ "DescribeStreamSummary", API_OP_DESCRIBE_STREAM_SUMMARY, API_KIND_CONTROL },
-	{ "DisableEnhancedMonitoring", API_OP_DISABLE_MONITORING, API_KIND_CONTROL },
-	{ "EnableEnhancedMonitoring", API_OP_ENABLE_MONITORING, API_KIND_CONTROL },
-	{ "GetRecords", API_OP_GET_RECORDS, API_KIND_DATA },
-	{ "GetResourcePolicy", API_OP_OTHER_KNOWN, API_KIND_CONTROL },
-	{ "GetShardIterator", API_OP_GET_SHARD_ITERATOR, API_KIND_DATA },
-	{ "IncreaseStreamRetentionPeriod", API_OP_INCREASE_RETENTION, API_KIND_CONTROL },
-	{ "ListShards", API_OP_LIST_SHARDS, API_KIND_CONTROL },
-	{ "ListStreamConsumers", API_OP_LIST_CONSUMERS, API_KIND_CONTROL },
-	{ "ListStreams", API_OP_LIST_STREAMS, API_KIND_CONTROL },
-	{ "ListTagsForResource", API_OP_LIST_TAGS_FOR_RESOURCE, API_KIND_CONTROL },
-	{ "ListTagsForStream", API_OP_LIST_TAGS_FOR_STREAM, API_KIND_CONTROL },
-	{ "MergeShards", API_OP_MERGE_SHARDS, API_KIND_CONTROL },
-	{ "PutRecord", API_OP_PUT_RECORD, API_KIND_DATA },
-	{ "PutRecords", API_OP_PUT_RECORDS, API_KIND_DATA },
-	{ "PutResourcePolicy", API_OP_OTHER_KNOWN, API_KIND_CONTROL },
-	{ "RegisterStreamConsumer", API_OP_REGISTER_CONSUMER, API_KIND_CONTROL },
-	{ "RemoveTagsFromStream", API_OP_REMOVE_TAGS_FROM_STREAM, API_KIND_CONTROL },
-	{ "SplitShard", API_OP_SPLIT_SHARD, API_KIND_CONTROL },
-	{ "StartStreamEncryption", API_OP_START_ENCRYPTION, API_KIND_CONTROL },
-	{ "StopStreamEncryption", API_OP_STOP_ENCRYPTION, API_KIND_CONTROL },
-	{ "SubscribeToShard", API_OP_OTHER_KNOWN, API_KIND_DATA },
-	{ "TagResource", API_OP_TAG_RESOURCE, API_KIND_CONTROL },
-	{ "UntagResource", API_OP_UNTAG_RESOURCE, API_KIND_CONTROL },
-	{ "UpdateAccountSettings", API_OP_UPDATE_ACCOUNT_SETTINGS, API_KIND_CONTROL },
-	{ "UpdateMaxRecordSize", API_OP_UPDATE_MAX_RECORD_SIZE, API_KIND_CONTROL },
-	{ "UpdateShardCount", API_OP_UPDATE_SHARD_COUNT, API_KIND_CONTROL },
-	{ "UpdateStreamMode", API_OP_UPDATE_STREAM_MODE, API_KIND_CONTROL },
-	{ "UpdateStreamWarmThroughput", API_OP_UPDATE_WARM_THROUGHPUT, API_KIND_CONTROL },
-};
+/* The descriptor of each operation, from the one list in api.h (sorted by
+ * name; the unit test checks the order). The IAM action is "kinesis:" and
+ * the name by construction. */
+#define API_OP_INFO_(n, o, p, f, t)                                                        \
+	{ .name = #n, .iam_action = "kinesis:" #n, .op = API_OP_##o, .plane = API_PLANE_##p, \
+	  .flags = (f), .rate_tps = (t) },
+static const struct api_op_info api_ops[] = { API_OPS(API_OP_INFO_) };
+#undef API_OP_INFO_
 
 const struct api_op_info *api_op_lookup(struct sl_slice target)
 {
@@ -88,6 +51,16 @@ const struct api_op_info *api_op_table(uint32_t *count)
 {
 	*count = (uint32_t)SL_ARRAY_SIZE(api_ops);
 	return api_ops;
+}
+
+const struct api_op_info *api_op_info(enum api_op op)
+{
+	if (op == API_OP_UNKNOWN || op == API_OP_OTHER_KNOWN || op >= API_OP__COUNT)
+		return NULL;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(api_ops); i++)
+		if (api_ops[i].op == op)
+			return &api_ops[i];
+	return NULL;
 }
 
 void api_err_set(struct api_err *e, uint16_t status, const char *type, const char *fmt, ...)

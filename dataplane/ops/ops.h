@@ -34,29 +34,40 @@ struct sigv4_error;
  * check at dispatch does it, with the same error). */
 bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
 		      uint32_t nhdrs, struct sigv4_error *err, bool audit);
-/* AccessDeniedException (and an audit line) unless c's policy
- * allows kinesis:<op> on resource. Returns true when allowed. */
-bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
-			const char *resource, const char *stream);
+/* AccessDeniedException (and an audit line) unless c's policy allows op's
+ * IAM action (kinesis:<op>) on resource. Returns true when allowed. */
+struct api_op_info;
+bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
+		   const char *resource, const char *stream);
 /* one audit line about c's current request. */
 void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
 		    const char *op, const char *stream, const char *result, uint16_t status);
 /* answered control-plane calls for this lcore. */
 void ops_poll_ctl(struct lcore_ctx *lc);
 
-/* Record operations (ops_data.c): PutRecord(s), GetShardIterator,
- * GetRecords, posted to the log lcores and answered from their replies. */
-void ops_data_dispatch(struct lcore_ctx *lc, struct conn *c, int op);
+/* True when the io lcores have a handler for op (the data plane's half of
+ * the operation table, in ops_dispatch.c). */
+enum api_op;
+bool ops_serves(enum api_op op);
+
+/* Record operations (ops_data.c): entries of ops_dispatch.c's handler
+ * table, posted to the log lcores and answered from their replies. op is
+ * the operation's descriptor. */
+void ops_data_put_record(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
+void ops_data_put_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
+void ops_data_get_shard_iterator(struct lcore_ctx *lc, struct conn *c,
+				 const struct api_op_info *op);
+void ops_data_get_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
 void ops_data_poll(struct lcore_ctx *lc);
 struct route_stream;
 struct route_shard;
 /* Copies a closed, sealed shard's end and children into a DP_GET message
  * (nothing for an open shard or one whose seal is pending). */
 void ops_data_fill_closed(struct dp_msg *m, const struct route_stream *s,
-		      const struct route_shard *sh);
+			  const struct route_shard *sh);
 
 /* SubscribeToShard (ops_subscribe.c). */
-void ops_subscribe(struct lcore_ctx *lc, struct conn *c);
+void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
 void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
 void ops_sub_tick(struct lcore_ctx *lc);
 void ops_sub_free_all(struct lcore_ctx *lc);

@@ -223,13 +223,12 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 	return 0;
 }
 
-bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
+bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
 			const char *resource, const char *stream)
 {
 	if (!c->pol)
 		return true;
-	char action[96];
-	snprintf(action, sizeof(action), "kinesis:%s", op);
+	const char *action = op->iam_action;
 	enum policy_verdict v = policy_eval(c->pol, action, resource);
 	if (v == POLICY_ALLOW)
 		return true;
@@ -239,7 +238,7 @@ bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const char *op,
 		 action, resource,
 		 v == POLICY_EXPLICIT_DENY ? "an explicit deny in an identity-based policy"
 					   : "no identity-based policy allows the action");
-	ops_audit(lc, c, c->principal, op, stream, "AccessDeniedException", 400);
+	ops_audit(lc, c, c->principal, op->name, stream, "AccessDeniedException", 400);
 	http_conn_respond_error(lc, c, 400, "AccessDeniedException", msg);
 	return false;
 }
@@ -296,6 +295,32 @@ static void audit_control(struct lcore_ctx *lc, struct conn *c, const struct ctl
 		       call->resp ? call->status : 500);
 }
 
+/* The io lcores' half of the operation table (the descriptors are in
+ * dataplane/api/api.h, below this folder, and cannot name these): each data
+ * operation's handler, indexed by enum api_op. One list expands to the
+ * designated initializers and to the bit mask that must equal the api
+ * table's served data operations, so the two cannot drift apart. */
+typedef void (*dispatch_fn)(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
+#define DP_HANDLERS(X)                                                                     \
+	X(PUT_RECORD, ops_data_put_record)                                                     \
+	X(PUT_RECORDS, ops_data_put_records)                                                   \
+	X(GET_SHARD_ITERATOR, ops_data_get_shard_iterator)                                     \
+	X(GET_RECORDS, ops_data_get_records)                                                   \
+	X(SUBSCRIBE_TO_SHARD, ops_subscribe)
+
+#define DP_HANDLER_INIT_(op, fn) [API_OP_##op] = fn,
+#define DP_HANDLER_BIT_(op, fn) | API_OP_BIT(API_OP_##op)
+static const dispatch_fn dp_handlers[API_OP__COUNT] = { DP_HANDLERS(DP_HANDLER_INIT_) };
+static_assert((UINT64_C(0) DP_HANDLERS(DP_HANDLER_BIT_)) == API_OPS_DATA_MASK,
+	      "dp_handlers must cover exactly the data operations of API_OPS");
+#undef DP_HANDLER_INIT_
+#undef DP_HANDLER_BIT_
+
+bool ops_serves(enum api_op op)
+{
+	return op < API_OP__COUNT && dp_handlers[op] != NULL;
+}
+
 void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 {
 	struct sigv4_identity id;
@@ -324,8 +349,7 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	/* Record operations of full-access keys skip this (hot path): they name
 	 * one stream only, and their decoder checks StreamName vs StreamARN.
 	 * SubscribeToShard names a consumer, so it is always resolved. */
-	bool record_op = op->op == API_OP_PUT_RECORD || op->op == API_OP_PUT_RECORDS ||
-			 op->op == API_OP_GET_SHARD_ITERATOR || op->op == API_OP_GET_RECORDS;
+	bool record_op = (op->flags & API_OPF_RECORD) != 0;
 	if (c->pol || !record_op) {
 		struct dp_resource res;
 		struct api_err e;
@@ -335,8 +359,8 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 		}
 		snprintf(c->audit_stream, sizeof(c->audit_stream), "%s", res.stream);
 		/* GetRecords names its stream inside the iterator: data.c checks. */
-		if (op->op != API_OP_GET_RECORDS &&
-		    !ops_authorize(lc, c, op->name, res.arn, c->audit_stream))
+		if (!(op->flags & API_OPF_AUTHZ_IN_HANDLER) &&
+		    !ops_authorize(lc, c, op, res.arn, c->audit_stream))
 			return;
 	}
 	if (c->body_len == 0) {
@@ -345,26 +369,15 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 		http_conn_respond(lc, c, 400, bare, sizeof(bare) - 1);
 		return;
 	}
-	switch (op->op) {
-	case API_OP_PUT_RECORD:
-	case API_OP_PUT_RECORDS:
-	case API_OP_GET_SHARD_ITERATOR:
-	case API_OP_GET_RECORDS:
-		ops_data_dispatch(lc, c, op->op);
+	if (op->plane == API_PLANE_DATA && ops_serves(op->op)) {
+		dp_handlers[op->op](lc, c, op);
 		return;
-	case API_OP_OTHER_KNOWN:
-		if (strcmp(op->name, "SubscribeToShard") == 0) {
-			ops_subscribe(lc, c);
-			return;
-		}
-		break;
-	default:
-		if (op->kind == API_KIND_CONTROL) {
-			post_control(lc, c, op);
-			return;
-		}
-		break;
 	}
+	if (op->plane == API_PLANE_CONTROL && op->op != API_OP_OTHER_KNOWN) {
+		post_control(lc, c, op);
+		return;
+	}
+	/* OTHER_KNOWN: a real Kinesis operation sluice does not serve yet. */
 	char msg[160];
 	snprintf(msg, sizeof(msg), "%s is not served by this version of sluice.", op->name);
 	http_conn_respond_error(lc, c, 400, "InvalidArgumentException", msg);

@@ -298,8 +298,9 @@ static int sub_decode(struct lcore_ctx *lc, struct conn *c, struct sub_req *r,
 	return av_finish(v, e);
 }
 
-void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
+void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
 {
+	(void)op; /* one operation: the handler table's signature */
 	struct api_err e;
 	struct sub_req r;
 	memset(&r, 0, sizeof(r));
@@ -323,10 +324,8 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 		http_conn_respond_error(lc, c, e.http_status, e.type, e.message);
 		return;
 	}
-	const char *d = strrchr(r.shard_id, '-');
-	char *end;
-	unsigned long idx = strtoul(d ? d + 1 : r.shard_id, &end, 10);
-	if (*end || idx >= rs->n_shards) {
+	uint32_t idx;
+	if (api_shard_id_parse(r.shard_id, strlen(r.shard_id), &idx) < 0 || idx >= rs->n_shards) {
 		api_err_set(&e, 400, "ResourceNotFoundException",
 			    "Shard %s in stream %s under account %s does not exist", r.shard_id,
 			    rs->name, lc->sh->cfg->account_id);
@@ -338,7 +337,8 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c)
 		if (!r.has_seq || st_seq_parse(r.seq, strlen(r.seq), &seq) < 0 ||
 		    !st_seq_valid(seq) || st_seq_shard(seq) != idx) {
 			api_err_set(&e, 400, "InvalidArgumentException",
-				    "Invalid StartingSequenceNumber for shard shardId-%012lu.", idx);
+				    "Invalid StartingSequenceNumber for shard shardId-%012" PRIu32 ".",
+				    idx);
 			http_conn_respond_error(lc, c, e.http_status, e.type, e.message);
 			return;
 		}

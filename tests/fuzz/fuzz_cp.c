@@ -156,7 +156,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(fini);
 	tab = api_op_table(&n);
 	for (uint32_t i = 0; i < n; i++) {
-		if (tab[i].kind != API_KIND_CONTROL)
+		if (tab[i].plane != API_PLANE_CONTROL)
 			continue;
 		g_ops[g_n_ops++] = tab[i].op;
 		g_op_name[tab[i].op] = tab[i].name;

@@ -54,9 +54,10 @@ static void test_lookup(void **state)
 	}
 	assert_int_equal(lookup("Kinesis_20131202.CreateStream")->op, API_OP_CREATE_STREAM);
 	assert_int_equal(lookup("Kinesis_20131202.ListShards")->op, API_OP_LIST_SHARDS);
-	assert_int_equal(lookup("Kinesis_20131202.PutRecords")->kind, API_KIND_DATA);
+	assert_int_equal(lookup("Kinesis_20131202.PutRecords")->plane, API_PLANE_DATA);
 	assert_int_equal(lookup("Kinesis_20131202.MergeShards")->op, API_OP_MERGE_SHARDS);
-	assert_int_equal(lookup("Kinesis_20131202.SubscribeToShard")->op, API_OP_OTHER_KNOWN);
+	assert_int_equal(lookup("Kinesis_20131202.SubscribeToShard")->op,
+			 API_OP_SUBSCRIBE_TO_SHARD);
 	assert_int_equal(lookup("Kinesis_20131202.IncreaseStreamRetentionPeriod")->op,
 			 API_OP_INCREASE_RETENTION);
 	assert_null(lookup("Kinesis_20131202.createStream"));

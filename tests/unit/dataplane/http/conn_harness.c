@@ -291,7 +291,7 @@ int hc_h1_response(struct hclient *cl, struct h1_resp *r)
 	if (cl->in_len < head_len + blen)
 		return 0;
 	const char *conn = head_find(s, head_len, "connection", &vlen);
-	r->conn_close = conn && vlen == 5 && strncasecmp(conn, "close", 5) == 0;
+	r->closes = conn && vlen == 5 && strncasecmp(conn, "close", 5) == 0;
 	assert_true(blen < sizeof(r->body));
 	memcpy(r->body, s + head_len, blen);
 	r->body_len = blen;

@@ -56,7 +56,7 @@ struct h1_resp {
 	char type[128]; /* __type of an error body, "" otherwise */
 	char body[4096];
 	size_t body_len;
-	bool conn_close; /* Connection: close */
+	bool closes; /* Connection: close */
 };
 
 /* Sets up the lcore with extra sluiced flags (argv-style, NULL-terminated

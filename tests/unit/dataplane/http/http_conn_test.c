@@ -36,13 +36,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect(struct hclient *cl, int status, const char *type, bool conn_close)
+static void expect(struct hclient *cl, int status, const char *type, bool closes)
 {
 	struct h1_resp r;
 	assert_int_equal(hc_h1_response(cl, &r), 1);
 	assert_int_equal(r.status, status);
 	assert_string_equal(r.type, type);
-	assert_int_equal(r.conn_close, conn_close);
+	assert_int_equal(r.closes, closes);
 }
 
 /* Three requests in one write are answered in the order sent, on a

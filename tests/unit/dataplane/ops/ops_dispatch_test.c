@@ -115,7 +115,7 @@ static void test_control_op_posted(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.body_len, sizeof(answer) - 1);
 	assert_memory_equal(r.body, answer, r.body_len);
-	assert_false(r.conn_close);
+	assert_false(r.closes);
 
 	/* The connection goes on with the next request. */
 	ask(&cl, "POST", "NoSuchOperation", "{}", true, &r);
