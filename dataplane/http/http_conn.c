@@ -167,7 +167,7 @@ static bool conn_admit(struct lcore_ctx *lc, const struct addr_key *addr, const 
 }
 
 struct conn *http_conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
-		       const struct addr_key *addr, const char *peer)
+			    const struct addr_key *addr, const char *peer)
 {
 	if (!conn_admit(lc, addr, peer))
 		return NULL;
@@ -244,7 +244,6 @@ void http_conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_byt
 		lc->mem_wait_head = c->idx;
 	lc->mem_wait_tail = c->idx;
 }
-
 
 void http_conn_mem_kick(struct lcore_ctx *lc)
 {
@@ -379,7 +378,7 @@ void http_conn_flush(struct lcore_ctx *lc, struct conn *c)
 }
 
 void http_conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
-		     size_t id2_len)
+			  size_t id2_len)
 {
 	/* xorshift64*: request ids only need to be unique, not secret. */
 	uint64_t w[6];
@@ -402,7 +401,7 @@ void http_conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char 
 }
 
 void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
-		  uint32_t body_len)
+		       uint32_t body_len)
 {
 	/* No protocol yet (mid-handshake): there is no request to answer. */
 	if (c->state != CONN_OPEN || !c->mux)
@@ -444,7 +443,7 @@ static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 }
 
 void http_conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
-			const char *type, const char *msg)
+			     const char *type, const char *msg)
 {
 	/* Messages quote client input (up to api_err's 4 KiB); escaping can
 	 * grow it six-fold. The lcore's response scratch (256 KiB) holds any
@@ -627,7 +626,7 @@ bool http_conn_can_push(const struct conn *c)
 }
 
 int32_t http_conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
-		       const char *rid, const char *id2)
+			    const char *rid, const char *id2)
 {
 	if (!http_conn_can_push(c))
 		return -1;
@@ -635,7 +634,7 @@ int32_t http_conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *co
 }
 
 int http_conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
-	      bool eof)
+		   bool eof)
 {
 	if (!http_conn_can_push(c))
 		return -EPROTONOSUPPORT;

@@ -497,7 +497,7 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 		      const char *id2);
 
 static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
-		uint32_t body_len, const char *rid, const char *id2)
+		       uint32_t body_len, const char *rid, const char *id2)
 {
 	struct h2_stream *st = c->h2->cur;
 	if (!st || st->id < 0 || st->answered)
@@ -537,7 +537,7 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 }
 
 static int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
-		     const char *rid, const char *id2)
+			    const char *rid, const char *id2)
 {
 	struct h2_stream *st = c->h2->cur;
 	if (!st || st->id < 0 || st->answered)
@@ -558,7 +558,7 @@ static int32_t h2_push_open(struct lcore_ctx *lc, struct conn *c, const char *co
 }
 
 static int h2_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
-	    bool eof)
+		   bool eof)
 {
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(c->h2->sess, id);
 	if (!st || !st->push || st->push_eof)
@@ -778,8 +778,8 @@ static bool h2_on_input(struct lcore_ctx *lc, struct conn *c)
 	return off > 0;
 }
 
-static void h2_mux_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status,
-			   const char *body, uint32_t body_len, const char *rid, const char *id2)
+static void h2_mux_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+			   uint32_t body_len, const char *rid, const char *id2)
 {
 	h2_respond(lc, c, status, body, body_len, rid, id2);
 	http_conn_flush(lc, c);

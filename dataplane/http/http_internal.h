@@ -41,7 +41,7 @@
 /* Spare slots past --max-conns-per-core for newcomers that evict an idle
  * connection (the evicted slot is freed asynchronously by the transport). */
 #define CONN_EVICT_SPARE 64u
-#define CONN_NONE UINT32_MAX
+#define CONN_NONE	 UINT32_MAX
 
 /* Numbered so logs stay stable. */
 enum conn_state {
@@ -111,7 +111,7 @@ extern const struct http_mux_ops http_h2_mux;
 
 struct conn {
 	uint32_t idx;
-	uint32_t gen;  /* bumped on each reuse: stale control replies are dropped */
+	uint32_t gen; /* bumped on each reuse: stale control replies are dropped */
 	enum conn_state state;
 	int fd;
 	uint64_t xprt_id;
@@ -158,7 +158,7 @@ struct conn {
 	uint64_t mem_want_bytes;
 	uint32_t mem_prev, mem_next;
 	bool mem_blocked;
-	bool rx_paused;	  /* the transport was told to stop reading */
+	bool rx_paused;	   /* the transport was told to stop reading */
 	bool addr_counted; /* addr holds one count in lc->addrs */
 	struct addr_key addr;
 	uint64_t opened_ms, req_start_ms, last_rx_ms, last_tx_ms;
@@ -177,14 +177,13 @@ struct conn {
 /* Queues a complete HTTP response (status line, standard Kinesis headers,
  * body) on c. keep-alive follows c->req unless close_after_send is set. */
 void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
-		  uint32_t body_len);
+		       uint32_t body_len);
 /* A fresh x-amzn-RequestId (UUID form) and x-amz-id-2 value. */
 void http_conn_request_id(struct lcore_ctx *lc, char *rid, size_t rid_len, char *id2,
-		     size_t id2_len);
+			  size_t id2_len);
 /* Kinesis-shaped error response: {"__type":type,"message":msg}. */
 void http_conn_respond_error(struct lcore_ctx *lc, struct conn *c, uint16_t status,
-			const char *type, const char *msg);
-
+			     const char *type, const char *msg);
 
 /* Moves ciphertext out of TLS into c->out and starts a send (no-op while a
  * send is in flight; http_conn_on_sent continues). */
@@ -210,9 +209,9 @@ void http_conn_mem_block(struct lcore_ctx *lc, struct conn *c, uint64_t want_byt
  * -1 / -EPROTONOSUPPORT on a protocol without them. */
 bool http_conn_can_push(const struct conn *c);
 int32_t http_conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
-		       const char *rid, const char *id2);
+			    const char *rid, const char *id2);
 int http_conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
-	      bool eof);
+		   bool eof);
 bool http_conn_push_alive(const struct conn *c, int32_t id);
 /* The control-plane answer to c's request was queued: on to the next. */
 void http_conn_ctl_answered(struct lcore_ctx *lc, struct conn *c);
@@ -220,6 +219,5 @@ void http_conn_ctl_answered(struct lcore_ctx *lc, struct conn *c);
 /* For the mux implementations: reads more input and answers it (after the
  * protocol made room or finished a request). */
 void http_conn_step(struct lcore_ctx *lc, struct conn *c);
-
 
 #endif

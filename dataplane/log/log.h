@@ -178,15 +178,14 @@ bool log_chan_can_post(const struct lcore_ctx *lc, uint32_t mask);
 void log_chan_post(struct lcore_ctx *lc, struct dp_msg *m);
 /* io side. Takes up to max replies from log lcore log, returning their
  * credits. Returns the count. */
-unsigned log_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
-			 unsigned max);
+unsigned log_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms, unsigned max);
 /* io side. Queues w (need_mask set) behind earlier held requests. */
 void log_chan_hold(struct lcore_ctx *lc, struct dp_wait *w);
 /* io side. Calls resume(lc, w) for held requests, oldest first, while the
  * oldest one's credits are there; resume must post (or drop) it. Returns
  * how many were resumed. */
 unsigned log_chan_resume(struct lcore_ctx *lc,
-			void (*resume)(struct lcore_ctx *lc, struct dp_wait *w));
+			 void (*resume)(struct lcore_ctx *lc, struct dp_wait *w));
 /* log side. Returns m to its io lcore and wakes it. Never fails: credits
  * bound what is out (BUG_ON otherwise). */
 void log_chan_reply(struct log_ctx *lg, struct dp_msg *m);
@@ -206,6 +205,5 @@ void log_lcore_wake(struct log_ctx *lg);
  * -ETIMEDOUT, -EIO (the log lcore's journal failed) or -ESHUTDOWN. */
 int SL_MUST_CHECK log_lcore_seal(void *sh, uint64_t stream_id, uint32_t shard_index,
 				 st_seq_t *last);
-
 
 #endif

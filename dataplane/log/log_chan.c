@@ -46,8 +46,7 @@ void log_chan_post(struct lcore_ctx *lc, struct dp_msg *m)
 	log_lcore_wake(lg);
 }
 
-unsigned log_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
-			 unsigned max)
+unsigned log_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms, unsigned max)
 {
 	unsigned n = rte_ring_sc_dequeue_burst(lc->sh->logs[log].out[lc->idx], (void **)ms, max,
 					       NULL);
@@ -69,7 +68,7 @@ void log_chan_hold(struct lcore_ctx *lc, struct dp_wait *w)
 }
 
 unsigned log_chan_resume(struct lcore_ctx *lc,
-			void (*resume)(struct lcore_ctx *lc, struct dp_wait *w))
+			 void (*resume)(struct lcore_ctx *lc, struct dp_wait *w))
 {
 	unsigned n = 0;
 	/* Bounded: each step removes one held request; each is held once. */

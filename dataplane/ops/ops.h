@@ -33,15 +33,15 @@ struct sigv4_error;
  * and when audit is set the failure is logged and audited (else the full
  * check at dispatch does it, with the same error). */
 bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
-		      uint32_t nhdrs, struct sigv4_error *err, bool audit);
+		 uint32_t nhdrs, struct sigv4_error *err, bool audit);
 /* AccessDeniedException (and an audit line) unless c's policy allows op's
  * IAM action (kinesis:<op>) on resource. Returns true when allowed. */
 struct api_op_info;
 bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
 		   const char *resource, const char *stream);
 /* one audit line about c's current request. */
-void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
-		    const char *op, const char *stream, const char *result, uint16_t status);
+void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal, const char *op,
+	       const char *stream, const char *result, uint16_t status);
 /* answered control-plane calls for this lcore. */
 void ops_poll_ctl(struct lcore_ctx *lc);
 

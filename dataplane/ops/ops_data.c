@@ -244,10 +244,11 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	}
 	if (!many && !res[0].ok) {
 		if (d->recs[0].status == -EDQUOT)
-			http_conn_respond_error(lc, c, 400, res[0].error_code, res[0].error_message);
+			http_conn_respond_error(lc, c, 400, res[0].error_code,
+						res[0].error_message);
 		else
 			http_conn_respond_error(lc, c, 500, "InternalFailure",
-					   "Internal service failure.");
+						"Internal service failure.");
 		return;
 	}
 	struct jw w;
@@ -431,7 +432,7 @@ static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 /* A closed shard whose seal is done reads to its end, then answers
  * ChildShards and no NextShardIterator (consumers move to the children). */
 void ops_data_fill_closed(struct dp_msg *m, const struct route_stream *s,
-		      const struct route_shard *sh)
+			  const struct route_shard *sh)
 {
 	m->closed = false;
 	m->n_children = 0;

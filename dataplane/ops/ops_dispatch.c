@@ -76,8 +76,8 @@ static void claimed_key(const struct sl_header *hdrs, uint32_t nhdrs, char *out,
 		ascii_copy(out, cap, a.access_key.ptr, a.access_key.len);
 }
 
-void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal,
-		    const char *op, const char *stream, const char *result, uint16_t status)
+void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal, const char *op,
+	       const char *stream, const char *result, uint16_t status)
 {
 	struct audit_event e = { .principal = principal, .source = c->peer, .operation = op,
 				 .stream = stream, .result = result, .status = status };
@@ -117,7 +117,7 @@ static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_iden
 }
 
 bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
-		      uint32_t nhdrs, struct sigv4_error *err, bool audit)
+		 uint32_t nhdrs, struct sigv4_error *err, bool audit)
 {
 	struct sigv4_request sr = { .hdrs = hdrs, .nhdrs = nhdrs, .now_s = (int64_t)time(NULL) };
 	if (sigv4_check_head(lc->sv, &sr, err) == 0)
@@ -224,7 +224,7 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 }
 
 bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
-			const char *resource, const char *stream)
+		   const char *resource, const char *stream)
 {
 	if (!c->pol)
 		return true;
@@ -268,7 +268,7 @@ static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_
 	if (ctl_post(lc->sh->ctl, call) < 0) {
 		ctl_call_free(call);
 		http_conn_respond_error(lc, c, 400, "LimitExceededException",
-				   "Too many control-plane requests in flight; retry.");
+					"Too many control-plane requests in flight; retry.");
 		return;
 	}
 	c->waiting_cp = true;
@@ -292,7 +292,7 @@ static void audit_control(struct lcore_ctx *lc, struct conn *c, const struct ctl
 		snprintf(result, sizeof(result), "InternalFailure");
 	}
 	ops_audit(lc, c, c->principal, c->audit_op, c->audit_stream, result,
-		       call->resp ? call->status : 500);
+		  call->resp ? call->status : 500);
 }
 
 /* The io lcores' half of the operation table (the descriptors are in
@@ -301,11 +301,11 @@ static void audit_control(struct lcore_ctx *lc, struct conn *c, const struct ctl
  * designated initializers and to the bit mask that must equal the api
  * table's served data operations, so the two cannot drift apart. */
 typedef void (*dispatch_fn)(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
-#define DP_HANDLERS(X)                                                                     \
-	X(PUT_RECORD, ops_data_put_record)                                                     \
-	X(PUT_RECORDS, ops_data_put_records)                                                   \
-	X(GET_SHARD_ITERATOR, ops_data_get_shard_iterator)                                     \
-	X(GET_RECORDS, ops_data_get_records)                                                   \
+#define DP_HANDLERS(X)                                                                             \
+	X(PUT_RECORD, ops_data_put_record)                                                         \
+	X(PUT_RECORDS, ops_data_put_records)                                                       \
+	X(GET_SHARD_ITERATOR, ops_data_get_shard_iterator)                                         \
+	X(GET_RECORDS, ops_data_get_records)                                                       \
 	X(SUBSCRIBE_TO_SHARD, ops_subscribe)
 
 #define DP_HANDLER_INIT_(op, fn) [API_OP_##op] = fn,
@@ -327,20 +327,21 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	if (!authenticate(lc, c, &id))
 		return;
 	if (!sl_slice_eq(c->req.method, "POST")) {
-		http_conn_respond_error(lc, c, 403, "AccessDeniedException",
-				   "Unable to determine service/operation name to be authorized");
+		http_conn_respond_error(
+			lc, c, 403, "AccessDeniedException",
+			"Unable to determine service/operation name to be authorized");
 		return;
 	}
 	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
 	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
 	if (!op) {
 		http_conn_respond_error(lc, c, 400, "UnknownOperationException",
-				   "The requested operation is not recognized.");
+					"The requested operation is not recognized.");
 		return;
 	}
 	if (!content_type_ok(c)) {
 		http_conn_respond_error(lc, c, 404, "UnknownOperationException",
-				   "Content-Type must be application/x-amz-json-1.1.");
+					"Content-Type must be application/x-amz-json-1.1.");
 		return;
 	}
 	snprintf(c->principal, sizeof(c->principal), "%s", id.access_key);
@@ -400,10 +401,11 @@ void ops_poll_ctl(struct lcore_ctx *lc)
 				audit_control(lc, c, call);
 				if (call->resp)
 					http_conn_respond(lc, c, call->status, call->resp,
-						     call->resp_len);
+							  call->resp_len);
 				else
-					http_conn_respond_error(lc, c, 500, "InternalFailure",
-							   "The control plane could not answer.");
+					http_conn_respond_error(
+						lc, c, 500, "InternalFailure",
+						"The control plane could not answer.");
 				if (c->state == CONN_OPEN && c->peer_eof && !http_conn_unsent(c))
 					http_conn_close(lc, c);
 				else

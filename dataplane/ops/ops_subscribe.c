@@ -306,7 +306,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	memset(&r, 0, sizeof(r));
 	if (!http_conn_can_push(c)) {
 		http_conn_respond_error(lc, c, 400, "InvalidArgumentException",
-				   "SubscribeToShard is served over HTTP/2 only.");
+					"SubscribeToShard is served over HTTP/2 only.");
 		return;
 	}
 	if (sub_decode(lc, c, &r, &e) < 0) {
@@ -343,9 +343,10 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 			return;
 		}
 	} else if (r.type == REC_IT_AT_TIMESTAMP && !r.has_ts) {
-		http_conn_respond_error(lc, c, 400, "InvalidArgumentException",
-				   "Must specify timestampInMillis parameter for iterator of type "
-				   "AT_TIMESTAMP. Current request has no timestamp parameter.");
+		http_conn_respond_error(
+			lc, c, 400, "InvalidArgumentException",
+			"Must specify timestampInMillis parameter for iterator of type "
+			"AT_TIMESTAMP. Current request has no timestamp parameter.");
 		return;
 	}
 	/* A client that cancelled its previous subscription on this connection
@@ -370,8 +371,9 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 		snprintf(msg, sizeof(msg), rc == -EBUSY ?
 			 "Another active subscription exists for this consumer: %s" :
 			 "Too many active subscriptions on this appliance: %s", r.arn);
-		http_conn_respond_error(lc, c, 400, rc == -EBUSY ? "ResourceInUseException"
-							    : "LimitExceededException", msg);
+		http_conn_respond_error(
+			lc, c, 400,
+			rc == -EBUSY ? "ResourceInUseException" : "LimitExceededException", msg);
 		return;
 	}
 	s->reg_slot = rc;

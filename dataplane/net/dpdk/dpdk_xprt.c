@@ -91,7 +91,7 @@ static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
 		return NULL; /* refused (address limit, table full, draining): reset */
 	bool queued = dx->dc[http_conn_idx(c)].queued; /* a stale entry of the slot's last
 						 user may still sit in sent_q */
-	dx->dc[http_conn_idx(c)] = (struct dx_conn){ .lc = lc, .c = c, .tc = tc, .queued = queued };
+	dx->dc[http_conn_idx(c)] = (struct dx_conn){.lc = lc, .c = c, .tc = tc, .queued = queued};
 	return &dx->dc[http_conn_idx(c)];
 }
 

@@ -350,7 +350,8 @@ static void kx_on_recv(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe 
 			http_conn_on_eof(lc, c, cqe->res);
 		} else if (!more && !k->closing && !k->paused && !k->recv_armed) {
 			kx_arm_recv(kx, c); /* single shot done, multishot ended or cancelled */
-		} else if (more && !k->closing && !http_conn_rx_bulk(c) && http_conn_rx_backlog(c)) {
+		} else if (more && !k->closing && !http_conn_rx_bulk(c) &&
+			   http_conn_rx_backlog(c)) {
 			/* c could not take all it got: no more bursts, one buffer
 			 * at a time from now on */
 			kx_cancel_recv(kx, c);

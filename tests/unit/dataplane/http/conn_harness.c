@@ -96,7 +96,7 @@ void h_setup(struct harness *h, const char *const *extra, bool with_ctl)
 	memset(h, 0, sizeof(*h));
 	snprintf(h->dir, sizeof(h->dir), "/tmp/conn_harness_XXXXXX");
 	assert_non_null(mkdtemp(h->dir));
-	char *argv[32] = { "conn_harness", "--data-dir", h->dir };
+	char *argv[32] = {"conn_harness", "--data-dir", h->dir};
 	int argc = 3;
 	for (; extra && *extra && argc < 31; extra++)
 		argv[argc++] = (char *)*extra;
@@ -310,8 +310,8 @@ int hc_h1_response(struct hclient *cl, struct h1_resp *r)
 /* The request's headers: the static storage h_signed_headers hands out. */
 static char g_date[17], g_target[96], g_auth[1024];
 
-unsigned h_signed_headers(struct harness *h, const char *method, const char *op,
-			  const char *body, bool sign, const char **names, const char **values)
+unsigned h_signed_headers(struct harness *h, const char *method, const char *op, const char *body,
+			  bool sign, const char **names, const char **values)
 {
 	int64_t now_s = (int64_t)time(NULL);
 	sigv4_amz_date(now_s, g_date);
@@ -325,12 +325,12 @@ unsigned h_signed_headers(struct harness *h, const char *method, const char *op,
 		return n;
 	struct sl_header hdrs[8];
 	for (unsigned i = 0; i < n; i++)
-		hdrs[i] = (struct sl_header){ { names[i], (uint32_t)strlen(names[i]) },
-					      { values[i], (uint32_t)strlen(values[i]) } };
+		hdrs[i] = (struct sl_header){{names[i], (uint32_t)strlen(names[i])},
+					     {values[i], (uint32_t)strlen(values[i])}};
 	struct sigv4_request sr = {
-		.method = { method, (uint32_t)strlen(method) },
+		.method = {method, (uint32_t)strlen(method)},
 		.path = SL_SLICE_LIT("/"),
-		.query = { "", 0 },
+		.query = {"", 0},
 		.hdrs = hdrs,
 		.nhdrs = n,
 		.body = (const uint8_t *)body,
@@ -350,8 +350,8 @@ size_t h_request(struct harness *h, char *out, size_t cap, const char *method, c
 	int len = snprintf(out, cap, "%s / HTTP/1.1\r\n", method);
 	for (unsigned i = 0; i < n; i++)
 		len += snprintf(out + len, cap - (size_t)len, "%s: %s\r\n", names[i], values[i]);
-	len += snprintf(out + len, cap - (size_t)len, "content-length: %zu\r\n\r\n%s",
-			strlen(body), body);
+	len += snprintf(out + len, cap - (size_t)len, "content-length: %zu\r\n\r\n%s", strlen(body),
+			body);
 	assert_true(len > 0 && (size_t)len < cap);
 	return (size_t)len;
 }

@@ -22,8 +22,8 @@
 #include "dataplane/core/core.h"
 
 #define HC_MAX_CLIENTS 8
-#define HC_KEY_ID "AKIAHARNESS000000000"
-#define HC_SECRET "harnessSecretharnessSecretharnessSecret0"
+#define HC_KEY_ID      "AKIAHARNESS000000000"
+#define HC_SECRET      "harnessSecretharnessSecretharnessSecret0"
 
 struct harness {
 	char dir[64];
@@ -85,7 +85,7 @@ size_t h_request(struct harness *h, char *out, size_t cap, const char *method, c
 		 const char *body, bool sign);
 /* The signed headers of that request, for an HTTP/2 client: names[i],
  * values[i], n of them (at most 8; pointers into static storage). */
-unsigned h_signed_headers(struct harness *h, const char *method, const char *op,
-			  const char *body, bool sign, const char **names, const char **values);
+unsigned h_signed_headers(struct harness *h, const char *method, const char *op, const char *body,
+			  bool sign, const char **names, const char **values);
 
 #endif

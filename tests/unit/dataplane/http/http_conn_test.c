@@ -23,8 +23,13 @@ static struct harness g_h;
 static int setup(void **state)
 {
 	(void)state;
-	static const char *const extra[] = { "--max-head-bytes", "2048", "--max-body-bytes",
-					     "65536", "--request-timeout-ms", "1000", NULL };
+	static const char *const extra[] = {"--max-head-bytes",
+					    "2048",
+					    "--max-body-bytes",
+					    "65536",
+					    "--request-timeout-ms",
+					    "1000",
+					    NULL};
 	h_setup(&g_h, extra, false);
 	return 0;
 }

@@ -45,8 +45,8 @@ static struct h2_answer *answer_of(struct h2_client *k, int32_t id)
 	return NULL;
 }
 
-static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-		     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+		     const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
 {
 	(void)s;
 	(void)flags;
@@ -56,8 +56,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	return 0;
 }
 
-static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
-		   size_t len, void *ud)
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+		   void *ud)
 {
 	(void)s;
 	(void)flags;
@@ -145,7 +145,7 @@ static int32_t submit(struct h2_client *k, const char *op, const char *body, boo
 	unsigned n = h_signed_headers(&g_h, "POST", op, body, sign, names, values);
 	nghttp2_nv nva[12];
 	unsigned m = 0;
-#define NV(nm, v) (nghttp2_nv){ (uint8_t *)(nm), (uint8_t *)(v), strlen(nm), strlen(v), 0 }
+#define NV(nm, v) (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(v), strlen(nm), strlen(v), 0}
 	nva[m++] = NV(":method", "POST");
 	nva[m++] = NV(":scheme", "https");
 	nva[m++] = NV(":path", "/");
@@ -158,12 +158,12 @@ static int32_t submit(struct h2_client *k, const char *op, const char *body, boo
 	int32_t id = nghttp2_submit_headers(k->sess, NGHTTP2_FLAG_NONE, -1, NULL, nva, m, NULL);
 	assert_true(id > 0);
 	assert_true(k->n_ans < 4);
-	k->ans[k->n_ans++] = (struct h2_answer){ .id = id };
+	k->ans[k->n_ans++] = (struct h2_answer){.id = id};
 	return id;
 }
 
-static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-			 uint32_t *flags, nghttp2_data_source *src, void *ud)
+static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+			 nghttp2_data_source *src, void *ud)
 {
 	(void)s;
 	(void)id;
@@ -178,7 +178,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 
 static void send_body(struct h2_client *k, int32_t id, const char *body)
 {
-	nghttp2_data_provider prd = { .source.ptr = (void *)body, .read_callback = read_body };
+	nghttp2_data_provider prd = {.source.ptr = (void *)body, .read_callback = read_body};
 	assert_int_equal(nghttp2_submit_data(k->sess, NGHTTP2_FLAG_END_STREAM, id, &prd), 0);
 }
 

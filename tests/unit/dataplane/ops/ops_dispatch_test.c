@@ -41,8 +41,8 @@ static int teardown(void **state)
 }
 
 /* Sends one request and returns its answer (which must be there). */
-static void ask(struct hclient *cl, const char *method, const char *op, const char *body,
-		bool sign, struct h1_resp *r)
+static void ask(struct hclient *cl, const char *method, const char *op, const char *body, bool sign,
+		struct h1_resp *r)
 {
 	char req[4096];
 	size_t n = h_request(&g_h, req, sizeof(req), method, op, body, sign);
@@ -125,9 +125,16 @@ static void test_control_op_posted(void **state)
 
 int main(void)
 {
-	char *eal_args[] = { "ops_dispatch_test", "--no-pci", "--no-huge", "-m", "64",
-			     "--no-shconf", "--log-level=lib.eal:error", "--no-telemetry", "-l",
-			     "0" };
+	char *eal_args[] = {"ops_dispatch_test",
+			    "--no-pci",
+			    "--no-huge",
+			    "-m",
+			    "64",
+			    "--no-shconf",
+			    "--log-level=lib.eal:error",
+			    "--no-telemetry",
+			    "-l",
+			    "0"};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_unsigned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_target, setup, teardown),
