@@ -452,7 +452,7 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 		return;
 	m->closed = true;
 	m->ending_seq = sh->ending_seq;
-	for (uint8_t k = 0; k < sh->n_children && k < 4; k++) {
+	for (uint8_t k = 0; k < sh->n_children && k < SL_ARRAY_SIZE(m->children); k++) {
 		const struct route_shard *ch = &s->shards[sh->children[k]];
 		struct dp_child *dc = &m->children[m->n_children++];
 		dc->index = ch->index;
@@ -462,7 +462,8 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 		 * consumer waits for all of them before reading the child, which
 		 * keeps per-key order across uneven UpdateShardCount steps. The
 		 * scan runs only at the end of a closed shard. */
-		for (uint32_t p = 0; p < s->n_shards && dc->n_parents < 8; p++) {
+		for (uint32_t p = 0; p < s->n_shards && dc->n_parents < SL_ARRAY_SIZE(dc->parents);
+		     p++) {
 			const struct route_shard *ps = &s->shards[p];
 			for (uint8_t q = 0; !ps->open && q < ps->n_children; q++)
 				if (ps->children[q] == ch->index) {

@@ -28,6 +28,7 @@
 
 #include "dataplane/api/records.h"
 #include "dataplane/core/quota.h"
+#include "dataplane/route/route.h"
 #include "storage/st.h"
 
 #define DP_MAX_LOG_LCORES 16
@@ -98,10 +99,10 @@ struct dp_msg {
 	uint8_t n_children;
 	struct dp_child {
 		uint32_t index;
-		uint32_t parents[8]; /* every closed shard it took over from */
+		uint32_t parents[ROUTE_PARENTS_MAX]; /* every closed shard it took over from */
 		uint8_t n_parents;
 		st_seq_t hash_start, hash_end;
-	} children[4];
+	} children[ROUTE_CHILDREN_MAX];
 	/* log: */
 	uint32_t mine;	     /* DP_PUT: records owned by this log lcore */
 	uint32_t appended;   /* DP_PUT: of those, appended so far */
