@@ -29,7 +29,10 @@
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
 
-#define LOG_BURST 32
+#define LOG_BURST 32u
+/* A burst lands in log_ctx.backlog whole. */
+static_assert(LOG_BURST <= SL_ARRAY_SIZE(((struct log_ctx *)0)->backlog),
+	      "a burst must fit the backlog");
 #define LOG_IDLE_WAIT_MS 100
 
 /* The in-journal list: PUTs whose records the journal holds, so that a
@@ -539,7 +542,7 @@ static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 		return;
 	}
 	uint64_t deadline = sl_mono_ms() + 8000;
-	unsigned counts[64];
+	unsigned counts[SL_IO_CORES_MAX];
 	uint16_t n_io = lg->sh->n_io;
 	BUG_ON(n_io > SL_ARRAY_SIZE(counts));
 	for (uint16_t io = 0; io < n_io; io++)
@@ -555,7 +558,7 @@ static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 		} else if (io < n_io && counts[io] > 0) {
 			lg->bl_pos = 0;
 			lg->bl_n = rte_ring_sc_dequeue_burst(lg->in[io], (void **)lg->backlog,
-							     SL_MIN(counts[io], 32u), NULL);
+							     SL_MIN(counts[io], LOG_BURST), NULL);
 			counts[io] -= lg->bl_n;
 		} else {
 			io++;
