@@ -106,6 +106,7 @@ static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t 
 static uint32_t log_order(struct log_ctx *lg, const struct dp_msg *m)
 {
 	uint32_t n = 0;
+	DBG_BUG_ON(m->n_recs > REC_MAX_RECORDS); /* lg->order holds REC_MAX_RECORDS */
 	for (uint32_t i = 0; i < m->n_recs; i++)
 		if (m->recs[i].owner == lg->idx)
 			lg->order[n++] = i;
@@ -470,6 +471,7 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 
 static bool log_handle(struct log_ctx *lg, struct dp_msg *m)
 {
+	DBG_BUG_ON(m->log != lg->idx || m->io >= lg->sh->n_io); /* came on our ring */
 	switch (m->kind) {
 	case DP_PUT:
 		return log_put(lg, m);
