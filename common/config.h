@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/bug.h"
+
 #define SL_PATH_MAX 4096
 /* --log-cores bound: per-io-lcore arrays are indexed by log lcore. */
 #define SL_LOG_CORES_MAX 16
@@ -77,6 +79,6 @@ struct sl_config {
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was
  * printed (caller exits 0), or -EINVAL after printing the reason to stderr. */
-int sl_config_parse(struct sl_config *cfg, int argc, char **argv);
+int SL_MUST_CHECK sl_config_parse(struct sl_config *cfg, int argc, char **argv);
 
 #endif

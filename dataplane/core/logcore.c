@@ -800,8 +800,11 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 
 void log_lcore_fini(struct log_ctx *lg)
 {
-	if (lg->j)
-		st_close(lg->j);
+	int rc = lg->j ? st_close(lg->j) : 0;
+	/* The last flush or checkpoint failed: acknowledged records are
+	 * durable already; recovery rescans what the checkpoint missed. */
+	if (rc < 0)
+		SL_ERR("log lcore %u: closing the journal: %s", lg->idx, strerror(-rc));
 	lg->j = NULL;
 	for (uint16_t io = 0; lg->in && io < lg->sh->n_io; io++) {
 		rte_ring_free(lg->in[io]);

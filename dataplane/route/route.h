@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bug.h"
+
 #include "common/u128.h"
 
 typedef sl_u128 route_u128;
@@ -42,7 +44,7 @@ void route_md5(const void *buf, size_t len, uint8_t digest[16]);
  * no leading zeros. Returns 0, -EINVAL when s does not match the pattern,
  * -ERANGE when the value is >= 2^128 (Kinesis then answers
  * InvalidArgumentException "Invalid ExplicitHashKey. ..."). */
-static inline int route_u128_parse(const char *s, size_t n, route_u128 *out)
+static inline int SL_MUST_CHECK route_u128_parse(const char *s, size_t n, route_u128 *out)
 {
 	/* Kinesis's pattern allows 39 digits at most: a longer text is
 	 * malformed (-EINVAL), not merely too large as sl_u128_parse says. */
