@@ -97,12 +97,7 @@ struct dp_msg {
 	bool closed;
 	st_seq_t ending_seq;
 	uint8_t n_children;
-	struct dp_child {
-		uint32_t index;
-		uint32_t parents[ROUTE_PARENTS_MAX]; /* every closed shard it took over from */
-		uint8_t n_parents;
-		st_seq_t hash_start, hash_end;
-	} children[ROUTE_CHILDREN_MAX];
+	struct rec_child_shard children[REC_CHILD_SHARDS_MAX];
 	/* log: */
 	uint32_t mine;	     /* DP_PUT: records owned by this log lcore */
 	uint32_t appended;   /* DP_PUT: of those, appended so far */
