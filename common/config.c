@@ -120,7 +120,9 @@ static void set_defaults(struct sl_config *c)
 	c->max_conns_per_core = 4096;
 	/* Enough for a fleet behind one NAT, small enough that one address
 	 * cannot take a whole table. */
-	c->max_conns_per_addr = 256;
+	/* A quarter of the table: one host (or a producer fleet behind one NAT
+	 * address) cannot hold it all, yet a busy gateway is not cut short. */
+	c->max_conns_per_addr = 1024;
 	/* 16 whole maximum-size requests at once per io lcore; small requests
 	 * live in each connection's initial buffer and are not charged. */
 	c->max_buffered_mib = 256;
