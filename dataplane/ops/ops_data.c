@@ -43,7 +43,7 @@ struct dp_req {
 	 * posted; the connection waits as if they were out. */
 	struct dp_wait wait;
 	bool held;
-	uint32_t http_conn_idx;
+	uint32_t conn_idx;
 };
 
 static void respond_err(struct lcore_ctx *lc, struct conn *c, const struct api_err *e)
@@ -137,7 +137,7 @@ static void post_or_hold(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	}
 	d->held = true;
 	lc->n_dp_held++;
-	d->http_conn_idx = c->idx;
+	d->conn_idx = c->idx;
 	d->wait.need_mask = mask;
 	log_chan_hold(lc, &d->wait);
 }
@@ -535,8 +535,8 @@ static void data_drop(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 static void data_resume(struct lcore_ctx *lc, struct dp_wait *w)
 {
 	struct dp_req *d = (struct dp_req *)((char *)w - offsetof(struct dp_req, wait));
-	BUG_ON(d->http_conn_idx >= lc->max_conns);
-	struct conn *c = &lc->conns[d->http_conn_idx];
+	BUG_ON(d->conn_idx >= lc->max_conns);
+	struct conn *c = &lc->conns[d->conn_idx];
 	BUG_ON(c->dp != d || !d->held || d->out);
 	d->held = false;
 	if (c->state != CONN_OPEN) {

@@ -39,7 +39,7 @@
 
 struct sub {
 	struct sub *next;
-	uint32_t http_conn_idx, conn_gen;
+	uint32_t conn_idx, conn_gen;
 	int32_t push_id;
 	int32_t reg_slot; /* ops_sub_reg_add's */
 	uint64_t started_ms, next_poll_ms, last_event_ms;
@@ -113,7 +113,7 @@ static void sub_done(struct sub *s)
 
 static struct conn *sub_conn(struct lcore_ctx *lc, const struct sub *s)
 {
-	struct conn *c = &lc->conns[s->http_conn_idx];
+	struct conn *c = &lc->conns[s->conn_idx];
 	if (c->gen != s->conn_gen || c->state != CONN_OPEN || !http_conn_push_alive(c, s->push_id))
 		return NULL;
 	return c;
@@ -391,7 +391,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	char rid[48], id2[80];
 	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
 	s->push_id = http_conn_push_open(lc, c, "application/vnd.amazon.eventstream", rid, id2);
-	s->http_conn_idx = c->idx;
+	s->conn_idx = c->idx;
 	s->conn_gen = c->gen;
 	s->started_ms = s->next_poll_ms = s->last_event_ms = lc->now_ms;
 	s->next = lc->subs;
