@@ -367,7 +367,7 @@ void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const c
 {
 	if (c->state != CONN_OPEN)
 		return;
-	char rid[48], id2[80], date[64];
+	char rid[48], id2[80];
 	conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
 	if (c->proto == 2) {
 		h2_respond(lc, c, status, body, body_len, rid, id2);
@@ -376,10 +376,6 @@ void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const c
 	}
 	if (!c->req.keep_alive || lc->sh->stop)
 		c->close_after_send = true;
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	char head[512];
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %u %s\r\n"
@@ -389,7 +385,7 @@ void conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const c
 			 "Content-Length: %" PRIu32 "\r\n"
 			 "Date: %s\r\n"
 			 "%s\r\n",
-			 status, http_reason(status), rid, id2, body_len, date,
+			 status, http_reason(status), rid, id2, body_len, lc->date.str,
 			 c->close_after_send ? "Connection: close\r\n" : "");
 	BUG_ON(n <= 0 || (size_t)n >= sizeof(head));
 	if (tls_conn_write(c->tls, head, (size_t)n) < 0 ||

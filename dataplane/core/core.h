@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "dataplane/core/admit.h"
+#include "dataplane/http/http.h"
 
 struct conn;
 struct lcore_ctx;
@@ -114,6 +115,7 @@ struct lcore_ctx {
 	uint32_t tls_gen;
 	uint64_t rng; /* request-id generator state (not security-relevant) */
 	uint64_t now_ms; /* monotonic, refreshed once per loop iteration */
+	struct http_date date; /* Date header value, reformatted when the second changes */
 	uint64_t next_timer_ms;
 	bool accepting;
 	struct av *av;	       /* request decoding scratch (large) */

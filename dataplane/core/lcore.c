@@ -99,6 +99,8 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 	if (getrandom(&lc->rng, sizeof(lc->rng), 0) != sizeof(lc->rng) || lc->rng == 0)
 		lc->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)idx;
 	lc->now_ms = sl_mono_ms();
+	if (http_date_update(&lc->date, sl_wall_ms() / 1000) < 0)
+		return -EINVAL; /* the wall clock is beyond year 9999 */
 	lc->accepting = true;
 	return lc->xprt->init(lc);
 }
@@ -114,6 +116,11 @@ static void lcore_tick(struct lcore_ctx *lc)
 	/* Between events this lcore holds no routing-table pointer. */
 	route_quiescent(lc->sh->routes, lc->idx);
 	lc->now_ms = sl_mono_ms();
+	/* Once per loop; it formats only when the second changes, so a
+	 * response's Date lags the clock by at most one poll wait
+	 * (LCORE_IDLE_WAIT_MS). The return value only says whether it
+	 * formatted: on a clock it cannot show, the previous value stays. */
+	(void)http_date_update(&lc->date, sl_wall_ms() / 1000);
 	dispatch_poll_cp(lc);
 	data_poll(lc);
 	if (lc->subs)

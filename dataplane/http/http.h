@@ -91,6 +91,23 @@ int http_parse_request_resume(const char *buf, size_t len, struct http_parse_sta
 			      struct http_req *req, struct sl_header *hdrs, uint32_t max_hdrs,
 			      uint32_t max_head_bytes);
 
+/* The Date header value, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110
+ * §5.6.7), cached per io lcore and formatted again only when the second
+ * changes (http_date.c). Zero-initialise before the first update. */
+#define HTTP_DATE_LEN 29
+struct http_date {
+	int64_t sec;		     /* the wall-clock second str shows */
+	uint64_t n_formatted;	     /* formatting runs, for tests and stats */
+	uint8_t len;		     /* 0 until the first update, then HTTP_DATE_LEN */
+	char str[HTTP_DATE_LEN + 1]; /* NUL-terminated */
+};
+
+/* Makes d show wall-clock second now_s (seconds since the epoch). Returns 1
+ * when it formatted a new value, 0 when d already showed that second (or
+ * now_s cannot be shown and d keeps its previous value), -EINVAL when now_s
+ * cannot be shown and d has no value yet. */
+int http_date_update(struct http_date *d, int64_t now_s);
+
 /* Reason phrase for a status code ("OK", "Bad Request", ...). */
 const char *http_reason(uint16_t status);
 
