@@ -279,7 +279,7 @@ void conn_reap(struct lcore_ctx *lc, struct conn *c)
 	BUG_ON(c->mem_bytes != 0); /* every charge has its owner freed above */
 	free(c->in);
 	c->in_cap = c->in_len = 0;
-	free(c->dp);
+	sl_pool_put(&lc->dp_pool, c->dp);
 	c->in = NULL;
 	c->dp = NULL;
 	c->waiting_dp = false;

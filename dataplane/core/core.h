@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "dataplane/core/admit.h"
+#include "common/pool.h"
 #include "dataplane/http/http.h"
 
 struct conn;
@@ -123,6 +124,10 @@ struct lcore_ctx {
 	uint32_t max_toks;
 	char *resp_buf;	       /* response encoding scratch */
 	size_t resp_cap;
+	/* Per-request objects of the record path (pools.h). */
+	struct sl_pool dp_pool;	 /* struct dp_req: a connection's record-op state */
+	struct sl_pool get_pool; /* GetRecords response buffers */
+	struct sl_pool h2_pool;	 /* HTTP/2 streams with their header buffers */
 	uint32_t dp_out;       /* data-path messages out to log lcores */
 	/* Credits (dp_chan.c): of those, out to each log lcore; at most
 	 * DP_PAIR_CREDITS each, so the rings of a pair can never be full. */

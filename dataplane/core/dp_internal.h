@@ -111,6 +111,13 @@ struct dp_msg {
 	int32_t status;	     /* 0 or -errno */
 	uint16_t http_status; /* DP_GET: response */
 	char *resp;	      /* DP_GET: JSON body (malloc), freed by the io lcore */
+	/* DP_GET from a request: the io lcore's pooled buffer (pools.h) for
+	 * the body, resp_cap bytes; the log lcore sets resp_buf_used once it
+	 * owns it (it may then realloc or free it like its own). NULL for
+	 * subscription polls: the log lcore mallocs. */
+	char *resp_buf;
+	uint32_t resp_cap;
+	bool resp_buf_used;
 	uint32_t resp_len;
 	uint64_t bytes;	      /* DP_GET: record data bytes in the response */
 	/* log: a DP_PUT with records in the journal whose durability is not

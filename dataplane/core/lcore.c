@@ -18,6 +18,7 @@
 #include "dataplane/api/api.h"
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
+#include "dataplane/core/pools.h"
 
 #define LCORE_TIMER_PERIOD_MS 100
 /* Longest sleep in io_uring when idle: bounds how late a timer fires. */
@@ -83,6 +84,9 @@ int lcore_init(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx)
 		lc->conns[i].next_free = i + 1 < lc->max_conns ? i + 1 : UINT32_MAX;
 	}
 	lc->free_head = 0;
+	rc = lcore_pools_init(lc);
+	if (rc < 0)
+		return rc;
 	lc->tls = lcore_tls_server(sh);
 	lc->tls_gen = atomic_load(&sh->tls_gen);
 	if (!lc->tls)
@@ -196,6 +200,7 @@ void lcore_fini(struct lcore_ctx *lc)
 	}
 	free(lc->conns);
 	lc->conns = NULL;
+	lcore_pools_fini(lc); /* after the connections gave their objects back */
 	addr_table_fini(&lc->addrs);
 	sub_free_all(lc);
 	sigv4_verifier_free(lc->sv);
