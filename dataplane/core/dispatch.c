@@ -244,6 +244,9 @@ bool dispatch_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_o
 
 static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
 {
+	/* malloc, not a pool (pools.h): control operations are rate-limited to
+	 * a few per second per operation, the call and its body belong to the
+	 * control thread until it answers, and ctl_call_free frees them. */
 	struct ctl_call *call = calloc(1, sizeof(*call));
 	uint32_t blen = c->body_len;
 	char *body = malloc((size_t)blen + 1);
