@@ -19,6 +19,8 @@
 #define CP_ARN_CAP 256		 /* arn:aws:kinesis:<region 63>:<12>:stream/<128> */
 #define CP_REGION_CAP 64
 #define CP_SHARD_ID_CAP 24	 /* "shardId-" + 12 digits */
+/* Shard ids are parsed and written by dataplane/api (api_shard_id_*). */
+static_assert(CP_SHARD_ID_CAP >= API_SHARD_ID_CAP, "shard id buffers hold api_shard_id_fmt");
 #define CP_HASH_CAP 40		 /* 2^128-1 has 39 digits */
 #define CP_SEQ_CAP 64
 /* Hash keys and sequence numbers are written with sl_u128_fmt. */
@@ -199,9 +201,6 @@ void cp_update_shard_count(struct cp_req *r);
 /* Seals closed shards without an ending sequence number (cfg.seal).
  * Clears cp->seal_pending when none is left. */
 void cp_seal_pending(struct cp *cp);
-/* Parses "shardId-000000000001" (or "1", as Kinesis accepts) into an index.
- * -EINVAL when it is not a shard id. */
-int cp_shard_index(const char *id, uint32_t *index);
 
 /* --- cp_consumers.c: enhanced fan-out consumers --- */
 void cp_register_consumer(struct cp_req *r);

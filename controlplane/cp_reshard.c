@@ -43,32 +43,6 @@ static cp_u128 cp_dec_u128(const char *s)
 	return v;
 }
 
-/* kinesalite db.resolveShardId: the part after the first '-' (or all of
- * it) must be decimal digits below 2^31. */
-int cp_shard_index(const char *id, uint32_t *index)
-{
-	const char *d = strchr(id, '-');
-	uint64_t v = 0;
-
-	d = d ? d + 1 : id;
-	if (*d == '\0')
-		return -EINVAL;
-	for (; *d; d++) {
-		if (*d < '0' || *d > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*d - '0');
-		if (v >= 2147483648u)
-			return -EINVAL;
-	}
-	*index = (uint32_t)v;
-	return 0;
-}
-
-static void cp_shard_id(uint32_t index, char out[CP_SHARD_ID_CAP])
-{
-	snprintf(out, CP_SHARD_ID_CAP, "shardId-%012u", index);
-}
-
 /* Looks up a shard named in the request; on error answers
  * ResourceNotFoundException and returns -1. */
 static int cp_find_shard(struct cp_req *r, const char *given, struct cp_shard *out)
@@ -77,14 +51,14 @@ static int cp_find_shard(struct cp_req *r, const char *given, struct cp_shard *o
 	char id[CP_SHARD_ID_CAP];
 	int rc;
 
-	if (cp_shard_index(given, &idx) != 0) {
+	if (api_shard_id_parse(given, strlen(given), &idx) != 0) {
 		cp_fail(r, 400, "ResourceNotFoundException", "Could not find shard %s in stream %s "
 			"under account %s.", given, r->s.name, r->cp->account_id);
 		return -1;
 	}
 	rc = cp_store_shard_get(r->cp->st, r->s.name, idx, out);
 	if (rc == -ENOENT) {
-		cp_shard_id(idx, id);
+		api_shard_id_fmt(idx, id);
 		cp_fail(r, 400, "ResourceNotFoundException", "Could not find shard %s in stream %s "
 			"under account %s.", id, r->s.name, r->cp->account_id);
 		return -1;
@@ -126,7 +100,7 @@ static void cp_child(uint32_t index, cp_u128 start, cp_u128 end, const char *par
 {
 	memset(c, 0, sizeof(*c));
 	c->index = index;
-	cp_shard_id(index, c->id);
+	api_shard_id_fmt(index, c->id);
 	sl_u128_fmt(start, c->hash_start);
 	sl_u128_fmt(end, c->hash_end);
 	cp_start_seq(index, now_ms, c->start_seq);
@@ -369,8 +343,8 @@ static int cp_usc_build(struct cp_req *r, const struct cp_open_list *l, uint32_t
 		cp_hash_range(j, target, start, end);
 		cp_u128 s = cp_dec_u128(start), e = cp_dec_u128(end);
 		const struct cp_open_shard *p = cp_open_at(l, s), *a = cp_open_at(l, e);
-		cp_shard_id(p->index, pid);
-		cp_shard_id(a->index, aid);
+		api_shard_id_fmt(p->index, pid);
+		api_shard_id_fmt(a->index, aid);
 		cp_child(r->s.shard_total + j, s, e, pid, a != p ? aid : NULL, now, &kids[j]);
 	}
 	return 0;

@@ -39,7 +39,7 @@ static uint32_t shard_ref(const char *id)
 {
 	uint32_t idx;
 
-	return id[0] && cp_shard_index(id, &idx) == 0 ? idx : ROUTE_NONE;
+	return id[0] && api_shard_id_parse(id, strlen(id), &idx) == 0 ? idx : ROUTE_NONE;
 }
 
 static int shard_cb(void *arg, const struct cp_shard *sh)

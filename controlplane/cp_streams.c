@@ -63,7 +63,7 @@ void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *
 {
 	memset(out, 0, sizeof(*out));
 	out->index = i;
-	snprintf(out->id, sizeof(out->id), "shardId-%012u", i);
+	api_shard_id_fmt(i, out->id);
 	cp_hash_range(i, n, out->hash_start, out->hash_end);
 	cp_start_seq(i, created_ms, out->start_seq);
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/bug.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "crypto/keyring.h"
 
@@ -157,39 +158,6 @@ static bool alias_valid(const char *a, size_t len)
 static void bump(struct kr_keyring *kr)
 {
 	atomic_fetch_add_explicit(&kr->gen, 1, memory_order_release);
-}
-
-/* Writes len bytes to dirfd/name atomically and durably (tmp, fsync,
- * rename, directory fsync), mode 0600. */
-static int file_put(int dirfd, const char *name, const char *buf, size_t len)
-{
-	char tmp[64];
-	int fd, rc = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(dirfd, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	for (size_t off = 0; off < len && rc == 0;) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			rc = w < 0 ? -errno : -EIO;
-		else
-			off += (size_t)w;
-	}
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		rc = -errno;
-	if (rc == 0 && fsync(dirfd) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlinkat(dirfd, tmp, 0);
-	return rc;
 }
 
 /* Reads dirfd/name into a NUL-terminated buffer (caller cleanses + frees).
@@ -355,7 +323,7 @@ static int masters_save(struct kr_keyring *kr, const struct kr_master *m, uint32
 	for (uint32_t i = 0; i < na; i++)
 		len += (size_t)snprintf(buf + len, cap - len, "alias %s %s\n",
 					a[i].name, a[i].id);
-	rc = file_put(kr->dirfd, KR_MASTERS, buf, len);
+	rc = sl_file_replace_at(kr->dirfd, KR_MASTERS, buf, len, 0600);
 	buf_free(buf, cap);
 	return rc;
 }
@@ -618,7 +586,7 @@ static int dk_save(struct kr_keyring *kr, uint64_t stream, const struct kr_dkey 
 					v[i].version, v[i].master, hex);
 	}
 	dk_name(stream, name);
-	rc = file_put(kr->dkfd, name, buf, len);
+	rc = sl_file_replace_at(kr->dkfd, name, buf, len, 0600);
 	buf_free(buf, cap);
 	return rc;
 }

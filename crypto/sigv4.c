@@ -134,54 +134,18 @@ static void hs_put(struct hstream *h, const void *p, size_t n)
 	h->len += (uint32_t)n;
 }
 
-static void hs_put_pct(struct hstream *h, uint8_t c)
-{
-	hs_putc(h, '%');
-	hs_putc(h, (uint8_t)sv_hexc(c >> 4, true));
-	hs_putc(h, (uint8_t)sv_hexc(c & 15, true));
-}
-
 /* ---- canonical URI ---------------------------------------------------- */
 
-/* Non-S3 services sign the URI-encoding of the path as sent on the wire
- * (clients encode once, the signer encodes again), after removing dot
- * segments and empty segments as botocore's normalize_url_path does. */
+/* sv_put_fn over the streaming hash. */
+static void hs_put_cb(void *ctx, const void *p, size_t n)
+{
+	hs_put(ctx, p, n);
+}
+
+/* sigv4_internal.h's canonical URI, into the hash. */
 static int put_canonical_uri(struct sigv4_verifier *v, struct hstream *h, struct sl_slice path)
 {
-	uint32_t nseg = 0, i = 0;
-
-	while (i < path.len) {
-		uint32_t j = i;
-		while (j < path.len && path.ptr[j] != '/')
-			j++;
-		struct sl_slice s = { path.ptr + i, j - i };
-		if (s.len == 0 || sl_slice_eq(s, ".")) {
-			/* skipped */
-		} else if (sl_slice_eq(s, "..")) {
-			if (nseg)
-				nseg--;
-		} else {
-			if (nseg == SIGV4_MAX_PATH_SEGMENTS)
-				return -E2BIG;
-			v->seg[nseg++] = s;
-		}
-		i = j + 1;
-	}
-	hs_putc(h, '/');
-	for (i = 0; i < nseg; i++) {
-		if (i)
-			hs_putc(h, '/');
-		for (uint32_t k = 0; k < v->seg[i].len; k++) {
-			uint8_t c = (uint8_t)v->seg[i].ptr[k];
-			if (sv_unreserved(c))
-				hs_putc(h, c);
-			else
-				hs_put_pct(h, c);
-		}
-	}
-	if (nseg && path.len && path.ptr[path.len - 1] == '/')
-		hs_putc(h, '/');
-	return 0;
+	return sv_canonical_uri(path, v->seg, SIGV4_MAX_PATH_SEGMENTS, hs_put_cb, h);
 }
 
 /* ---- canonical query string ------------------------------------------ */

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "common/slice.h"
 #include "crypto/sigv4.h"
 
 #define SIGV4_KEYID_MAX 128	  /* fits sigv4_identity.access_key */
@@ -82,5 +83,22 @@ static inline bool sv_unreserved(uint8_t c)
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	       c == '-' || c == '_' || c == '.' || c == '~';
 }
+
+/* Output of the canonicalisers: n bytes at p, appended to whatever the
+ * caller builds (the verifier a streaming hash, the signer its scratch). */
+typedef void (*sv_put_fn)(void *ctx, const void *p, size_t n);
+
+/* The canonical URI of a non-S3 request, the one definition for the
+ * verifier (sigv4.c) and the signer (sigv4_sign.c). Services other than S3
+ * sign the URI-encoding of the path as sent on the wire (clients encode
+ * once, the signer encodes again), after removing empty and "." segments
+ * and letting ".." drop the segment before it, as botocore's
+ * normalize_url_path does: "/a/./b/../c//" -> "/a/c/". A trailing '/' is
+ * kept when a segment is. Each kept byte outside RFC 3986's unreserved set
+ * is written %XX (upper-case hex). seg[0..seg_cap) is the caller's scratch
+ * for the kept segments. Returns 0, or -E2BIG when more than seg_cap
+ * segments are kept at once (nothing useful has been written then). */
+int sv_canonical_uri(struct sl_slice path, struct sl_slice *seg, uint32_t seg_cap, sv_put_fn put,
+		     void *ctx);
 
 #endif

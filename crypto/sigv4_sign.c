@@ -2,11 +2,11 @@
 /* SigV4 signing (AWS4-HMAC-SHA256, Authorization-header form), for clients we
  * write ourselves: the load generator in perf/.
  *
- * Duplication, on purpose: sigv4.c's canonicalisation helpers are static and
- * stream from a SignedHeaders list the client sent; a signer instead chooses
- * the headers and sorts them. The rules are the same (and both are checked
- * against botocore in tests/unit/crypto/): URI path with dot segments and
- * empty segments removed, each segment URI-encoded again; query components
+ * The canonical URI is sigv4_internal.c's, shared with the verifier. The
+ * rest is written again here, on purpose: sigv4.c's canonicalisation streams
+ * from a SignedHeaders list the client sent; a signer instead chooses the
+ * headers and sorts them. The rules are the same (and both are checked
+ * against botocore in tests/unit/crypto/): query components
  * decoded ('+' is a space) then encoded, sorted by name then value; header
  * names lower-cased and sorted, values trimmed with inner whitespace runs
  * collapsed, repeats joined with ','. The canonical request is built in a
@@ -192,37 +192,15 @@ static int signing_key(struct sigv4_signer *s, const char date[8])
 
 /* ---- canonical request ------------------------------------------------ */
 
+/* sv_put_fn over the scratch buffer. */
+static void put_cb(void *ctx, const void *p, size_t n)
+{
+	put(ctx, p, n);
+}
+
 static int put_uri(struct sigv4_signer *s, struct sl_slice path)
 {
-	uint32_t nseg = 0, i = 0;
-
-	while (i < path.len) {
-		uint32_t j = i;
-		while (j < path.len && path.ptr[j] != '/')
-			j++;
-		struct sl_slice g = { path.ptr + i, j - i };
-		if (g.len == 0 || sl_slice_eq(g, ".")) {
-			/* dropped, as botocore's normalize_url_path does */
-		} else if (sl_slice_eq(g, "..")) {
-			if (nseg)
-				nseg--;
-		} else {
-			if (nseg == SIGN_MAX_SEGMENTS)
-				return -E2BIG;
-			s->seg[nseg++] = g;
-		}
-		i = j + 1;
-	}
-	putc_(s, '/');
-	for (i = 0; i < nseg; i++) {
-		if (i)
-			putc_(s, '/');
-		for (uint32_t k = 0; k < s->seg[i].len; k++)
-			put_enc(s, (uint8_t)s->seg[i].ptr[k]);
-	}
-	if (nseg && path.ptr[path.len - 1] == '/')
-		putc_(s, '/');
-	return 0;
+	return sv_canonical_uri(path, s->seg, SIGN_MAX_SEGMENTS, put_cb, s);
 }
 
 /* Decodes one wire query component ('+' is a space, %XX a byte) and

@@ -3,11 +3,12 @@
  * `sluiced --data-dir DIR` serves HTTPS out of the box and clients trust it
  * through AWS_CA_BUNDLE=DIR/tls/ca.pem.
  *
- * Every file is written to a mkstemp() temporary (O_CREAT|O_EXCL, 0600),
- * fsynced, given its final mode and renamed into place, then the directory is
- * fsynced: a crash leaves either the old state or a complete file, never half
- * a key. */
+ * Every file is published with sl_file_replace (common/file.h): a
+ * temporary given its final mode before the bytes go in, fsynced, renamed
+ * into place, then the directory fsynced: a crash leaves either the old
+ * state or a complete file, never half a key. */
 #include "crypto/tls.h"
+#include "common/file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,52 +36,9 @@
 #define BACKDATE_S 300 /* tolerate clients whose clock is a little behind */
 #define PATH_MAX_LEN 4096
 
-static int write_file_atomic(const char *dir, const char *path, const void *data, size_t len,
-			     mode_t mode)
-{
-	char tmp[PATH_MAX_LEN];
-	const char *p = data;
-	int rc = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode))
-		rc = -errno;
-	while (!rc && len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 /* Serialises through a memory BIO so the bytes reach the file in one
  * atomic publish; the BIO holding a private key is wiped before release. */
-static int write_pem(const char *dir, const char *path, EVP_PKEY *key, X509 *cert)
+static int write_pem(const char *path, EVP_PKEY *key, X509 *cert)
 {
 	BIO *b = BIO_new(BIO_s_secmem());
 	char *data = NULL;
@@ -91,7 +49,7 @@ static int write_pem(const char *dir, const char *path, EVP_PKEY *key, X509 *cer
 	if (key ? PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1
 		: PEM_write_bio_X509(b, cert) == 1) {
 		long n = BIO_get_mem_data(b, &data);
-		rc = n > 0 ? write_file_atomic(dir, path, data, (size_t)n, key ? 0600 : 0644)
+		rc = n > 0 ? sl_file_replace(path, data, (size_t)n, key ? 0600 : 0644)
 			   : -EIO;
 		if (key && n > 0)
 			OPENSSL_cleanse(data, (size_t)n);
@@ -269,8 +227,7 @@ static int make_paths(const char *dir, struct paths *p)
 }
 
 /* Loads the CA, or creates it (and reports that the leaf must be reissued). */
-static int ensure_ca(const char *dir, const struct paths *p, X509 **ca, EVP_PKEY **ca_key,
-		     bool *created)
+static int ensure_ca(const struct paths *p, X509 **ca, EVP_PKEY **ca_key, bool *created)
 {
 	*created = false;
 	if (exists(p->ca_pem) && exists(p->ca_key)) {
@@ -284,17 +241,17 @@ static int ensure_ca(const char *dir, const struct paths *p, X509 **ca, EVP_PKEY
 	*ca = *ca_key ? make_ca(*ca_key) : NULL;
 	if (!*ca)
 		return -ENOMEM;
-	int rc = write_pem(dir, p->ca_key, *ca_key, NULL);
+	int rc = write_pem(p->ca_key, *ca_key, NULL);
 	if (!rc)
-		rc = write_pem(dir, p->ca_pem, NULL, *ca);
+		rc = write_pem(p->ca_pem, NULL, *ca);
 	*created = rc == 0;
 	if (!rc)
 		SL_INFO("tls: created local CA %s", p->ca_pem);
 	return rc;
 }
 
-static int ensure_leaf(const char *dir, const struct paths *p, X509 *ca, EVP_PKEY *ca_key,
-		       const char *extra_host, bool force)
+static int ensure_leaf(const struct paths *p, X509 *ca, EVP_PKEY *ca_key, const char *extra_host,
+		       bool force)
 {
 	char san[512];
 	int rc = san_value(extra_host, san, sizeof(san));
@@ -309,9 +266,9 @@ static int ensure_leaf(const char *dir, const struct paths *p, X509 *ca, EVP_PKE
 	}
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *leaf = key ? make_leaf(key, ca, ca_key, san) : NULL;
-	rc = leaf ? write_pem(dir, p->srv_key, key, NULL) : -ENOMEM;
+	rc = leaf ? write_pem(p->srv_key, key, NULL) : -ENOMEM;
 	if (!rc)
-		rc = write_pem(dir, p->srv_pem, NULL, leaf);
+		rc = write_pem(p->srv_pem, NULL, leaf);
 	if (!rc)
 		SL_INFO("tls: issued server certificate %s (SAN %s)", p->srv_pem, san);
 	X509_free(leaf);
@@ -336,9 +293,9 @@ int tls_material_ensure(const char *dir, const char *extra_host)
 		return -ENOMEM;
 	rc = make_paths(dir, p);
 	if (!rc)
-		rc = ensure_ca(dir, p, &ca, &ca_key, &created);
+		rc = ensure_ca(p, &ca, &ca_key, &created);
 	if (!rc)
-		rc = ensure_leaf(dir, p, ca, ca_key, extra_host, created);
+		rc = ensure_leaf(p, ca, ca_key, extra_host, created);
 	if (rc && rc != -EINVAL)
 		SL_ERR("tls: cannot prepare TLS material in %s: %s", dir, strerror(-rc));
 	X509_free(ca);

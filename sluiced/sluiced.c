@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 
 #include "common/config.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "controlplane/cp.h"
 #include "common/audit.h"
@@ -107,26 +108,24 @@ static int secure_dir(const char *dir)
 }
 
 /* DIR/sluiced.addr holds "HOST:PORT\n" once the server accepts connections;
- * written via rename so a reader never sees half a line. */
+ * published with sl_file_replace so a reader never sees half a line. */
 static int write_addr_file(const struct sl_config *cfg, uint16_t port)
 {
-	char path[SL_PATH_MAX + 32], tmp[SL_PATH_MAX + 40];
+	char path[SL_PATH_MAX + 32], line[sizeof(cfg->listen_host) + 16]; /* + "[]:65535\n" */
+	int n;
 	snprintf(path, sizeof(path), "%s/sluiced.addr", cfg->data_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
 	if (strcmp(cfg->transport, "dpdk") == 0) {
 		uint32_t ip = cfg->ip4_addr; /* the userspace stack's address */
-		fprintf(f, "%u.%u.%u.%u:%u\n", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
-			ip & 0xff, port);
+		n = snprintf(line, sizeof(line), "%u.%u.%u.%u:%u\n", ip >> 24, (ip >> 16) & 0xff,
+			     (ip >> 8) & 0xff, ip & 0xff, port);
 	} else {
 		bool v6 = strchr(cfg->listen_host, ':') != NULL;
-		fprintf(f, v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host, port);
+		n = snprintf(line, sizeof(line), v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host,
+			     port);
 	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return -errno;
-	return 0;
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	return sl_file_replace(path, line, (size_t)n, 0644);
 }
 
 static int lcore_main(void *arg)
@@ -153,16 +152,7 @@ static int load_iter_key(const char *dir, uint8_t key[32])
 	}
 	if (RAND_bytes(key, 32) != 1)
 		return -EIO;
-	char tmp[SL_PATH_MAX + 40];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	bool ok = write(fd, key, 32) == 32 && fsync(fd) == 0;
-	close(fd);
-	if (!ok || rename(tmp, path) != 0)
-		return -EIO;
-	return 0;
+	return sl_file_replace(path, key, 32, 0600);
 }
 
 /* st_retention_fn for the journals: a stream's retention, or -1 when it is

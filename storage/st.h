@@ -14,7 +14,7 @@
  * each says so. See storage/README.md for the on-disk format and the
  * durability argument.
  *
- * Error conventions (STYLE.md 7): constructors return NULL and set errno;
+ * Error conventions (as everywhere in sluice): constructors return NULL and set errno;
  * others return 0 (or a count) on success and -errno on failure. */
 #ifndef SL_STORAGE_ST_H
 #define SL_STORAGE_ST_H

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/bug.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "storage/st_internal.h"
 
@@ -54,25 +55,11 @@ static int nonce_save(struct st_journal *j, uint64_t resv)
 		.magic = ST_NONCE_MAGIC, .version = ST_NONCE_VERSION,
 		.len = sizeof(f), .journal_id = j->o.journal_id, .resv = resv,
 	};
-	char tmp[4096], dst[4096];
-	int fd, rc = 0;
+	int rc;
 
 	f.crc32c = nonce_crc(f);
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", j->dir, ST_NONCE_NAME);
-	snprintf(dst, sizeof(dst), "%s/%s", j->dir, ST_NONCE_NAME);
-	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (write(fd, &f, sizeof(f)) != (ssize_t)sizeof(f) || fsync(fd) < 0)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, dst) < 0)
-		rc = -errno;
-	if (rc == 0 && fsync(j->dirfd) < 0)
-		rc = -errno;
+	rc = sl_file_replace_at(j->dirfd, ST_NONCE_NAME, &f, sizeof(f), 0600);
 	if (rc < 0) {
-		unlink(tmp);
 		SL_WARN("storage: %s/%s: %s", j->dir, ST_NONCE_NAME, strerror(-rc));
 		return rc;
 	}

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/bug.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "storage/st_internal.h"
 
@@ -83,35 +84,10 @@ static int resv_next(const struct st_shard *s, uint64_t *out)
 
 static int write_file(struct st_journal *j, const uint8_t *buf, uint64_t len)
 {
-	char tmp[4096], dst[4096];
-	int fd, rc = 0;
+	int rc = sl_file_replace_at(j->dirfd, ST_META_NAME, buf, (size_t)len, 0600);
 
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", j->dir, ST_META_NAME);
-	snprintf(dst, sizeof(dst), "%s/%s", j->dir, ST_META_NAME);
-	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	for (uint64_t done = 0; done < len && rc == 0;) {
-		ssize_t w = write(fd, buf + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			rc = w < 0 ? -errno : -EIO;
-		else
-			done += (uint64_t)w;
-	}
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, dst) < 0)
-		rc = -errno;
-	if (rc == 0 && fsync(j->dirfd) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
+	if (rc < 0)
 		SL_WARN("storage: %s/%s: %s", j->dir, ST_META_NAME, strerror(-rc));
-	}
 	return rc;
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/bug.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "storage/st_internal.h"
 
@@ -68,21 +69,6 @@ static uint32_t ckpt_crc(uint8_t *p, uint64_t len)
 	return c;
 }
 
-static int write_all(int fd, const uint8_t *p, uint64_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		len -= (uint64_t)w;
-	}
-	return 0;
-}
-
 static uint8_t *ckpt_build(struct st_journal *j, uint64_t *len_out)
 {
 	uint64_t len = sizeof(struct st_ckpt_hdr);
@@ -125,31 +111,15 @@ static uint8_t *ckpt_build(struct st_journal *j, uint64_t *len_out)
 
 int st_checkpoint(struct st_journal *j)
 {
-	char tmp[4096], dst[4096];
 	uint64_t len;
 	uint8_t *buf = ckpt_build(j, &len);
-	int fd, rc;
+	int rc;
 
 	if (!buf)
 		return -ENOMEM;
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", j->dir, ST_CKPT_NAME);
-	snprintf(dst, sizeof(dst), "%s/%s", j->dir, ST_CKPT_NAME);
-	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	rc = write_all(fd, buf, len);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
+	rc = sl_file_replace_at(j->dirfd, ST_CKPT_NAME, buf, (size_t)len, 0600);
 	free(buf);
-	if (rc == 0 && rename(tmp, dst) < 0)
-		rc = -errno;
-	if (rc == 0 && fsync(j->dirfd) < 0)
-		rc = -errno;
 	if (rc < 0) {
-		unlink(tmp);
 		SL_WARN("storage: checkpoint in %s: %s", j->dir, strerror(-rc));
 		return rc;
 	}

@@ -357,4 +357,29 @@ struct av_carn {
  * plane's lookup and the dispatcher's authorisation. */
 bool av_split_consumer_arn(const char *s, size_t n, struct av_carn *p);
 
+/* ---- shard ids (api_shard.c): the one parser and formatter ----
+ * Kinesis names a shard "shardId-" and its index in 12 digits
+ * (shardId-000000000007) and takes the index back in several spellings.
+ * Recorded against Kinesis (kinesalite's test/getShardIterator.js):
+ * "shardId-5", "shardId-000000000005", "5", "shard-0", "a-00002147483647",
+ * "-00002147483647" and "<any name>-0" all name an index; "2147483648",
+ * "shardId-002147483648", "ABKLFD8" and "2.14E4" name none ("Could not find
+ * shard ..."). So: an optional prefix of the ShardId pattern's characters
+ * other than '-' followed by one '-', then one or more decimal digits (any
+ * number of leading zeros), at most API_SHARD_INDEX_MAX. Nothing else: no
+ * sign, no spaces, no second '-', no empty index ("shardId-"). The
+ * control plane (reshard operations, the routing table) and the dataplane
+ * (GetShardIterator, SubscribeToShard) all go through these two. */
+#define API_SHARD_INDEX_MAX 2147483647u /* 2^31-1, as Kinesis */
+/* "shardId-" + 12 digits + NUL; indexes up to 2^31-1 have 10 digits. */
+#define API_SHARD_ID_CAP 21
+
+/* Parses s[0..n) (not NUL-terminated: n bounds the text) into *index.
+ * Returns 0, or -EINVAL when it names no index (see above); *index is
+ * untouched on error. Reads at most n bytes. */
+int api_shard_id_parse(const char *s, size_t n, uint32_t *index);
+
+/* Writes "shardId-%012u" for index, NUL-terminated. Cannot fail. */
+void api_shard_id_fmt(uint32_t index, char out[API_SHARD_ID_CAP]);
+
 #endif

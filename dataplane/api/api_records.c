@@ -502,60 +502,14 @@ void rec_encode_shard_iterator(struct jw *w, const char *iter)
 	jw_obj_end(w);
 }
 
-/* A JSON string of base64 written straight into the writer's buffer. */
-static void rec_jw_b64(struct jw *w, const uint8_t *data, size_t n)
+void rec_encode_records_begin(struct jw *w)
 {
-	jw_raw(w, "\"", 1);
-	if (w->overflow)
-		return;
-	if (w->cap - w->len < b64_enc_len(n) + 1) {
-		w->overflow = true;
-		return;
-	}
-	w->len += b64_encode(w->buf + w->len, data, n);
-	w->buf[w->len++] = '"';
+	jw_obj_begin(w);
+	jw_key(w, "Records");
+	jw_arr_begin(w);
 }
 
-/* Upper bound of one encoded record: fixed keys and punctuation (~140),
- * the sequence number, a 64-bit timestamp, base64 data, and the partition
- * key escaped at worst as \u00XX (6 bytes per byte). */
-static size_t rec_out_bytes(const struct rec_out *r)
-{
-	return 192 + strlen(r->seq) + b64_enc_len(r->data_len) + (size_t)r->pk_len * 6;
-}
-
-uint32_t rec_get_records_fit(const struct rec_out *recs, uint32_t n, size_t room_bytes,
-			     size_t tail_bytes)
-{
-	uint64_t data = 0;
-	size_t used = tail_bytes;
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		data += recs[i].data_len;
-		if (i > 0 && data > REC_GET_MAX_DATA_BYTES)
-			break;
-		used += rec_out_bytes(&recs[i]);
-		if (used > room_bytes)
-			break;
-	}
-	return i;
-}
-
-static size_t rec_get_tail_bytes(const struct rec_get_resp *r)
-{
-	size_t n = 128 + (r->next_iter ? strlen(r->next_iter) : 0);
-
-	for (uint32_t i = 0; i < r->n_children; i++) {
-		const struct rec_child_shard *c = &r->children[i];
-		n += 160 + 2 * ROUTE_U128_DEC_CAP + strlen(c->shard_id) * 6;
-		for (uint32_t k = 0; k < c->n_parents && k < 2; k++)
-			n += 4 + strlen(c->parents[k]) * 6;
-	}
-	return n;
-}
-
-static void rec_encode_record(struct jw *w, const struct rec_out *r, const char *encryption)
+void rec_encode_record(struct jw *w, const struct rec_out *r)
 {
 	jw_obj_begin(w);
 	jw_key(w, "SequenceNumber");
@@ -563,39 +517,44 @@ static void rec_encode_record(struct jw *w, const struct rec_out *r, const char 
 	jw_key(w, "ApproximateArrivalTimestamp");
 	jw_epoch_ms(w, r->arrival_ms);
 	jw_key(w, "Data");
-	rec_jw_b64(w, r->data, r->data_len);
+	jw_b64(w, r->data, r->data_len);
 	jw_key(w, "PartitionKey");
 	jw_strn(w, r->pk, r->pk_len);
-	if (encryption) {
-		jw_key(w, "EncryptionType");
-		jw_str(w, encryption);
-	}
 	jw_obj_end(w);
 }
 
-static void rec_encode_children(struct jw *w, const struct rec_get_resp *r)
+void rec_encode_records_end(struct jw *w)
 {
-	char dec[ROUTE_U128_DEC_CAP];
+	jw_arr_end(w);
+}
 
+void rec_encode_child_shards(struct jw *w, const struct rec_child_shard *c, uint32_t n)
+{
+	char id[API_SHARD_ID_CAP], dec[ROUTE_U128_DEC_CAP];
+
+	BUG_ON(n > REC_CHILD_SHARDS_MAX);
 	jw_key(w, "ChildShards");
 	jw_arr_begin(w);
-	for (uint32_t i = 0; i < r->n_children; i++) {
-		const struct rec_child_shard *c = &r->children[i];
+	for (uint32_t i = 0; i < n; i++) {
+		BUG_ON(c[i].n_parents > REC_CHILD_PARENTS_MAX);
 		jw_obj_begin(w);
 		jw_key(w, "ShardId");
-		jw_str(w, c->shard_id);
+		api_shard_id_fmt(c[i].index, id);
+		jw_str(w, id);
 		jw_key(w, "ParentShards");
 		jw_arr_begin(w);
-		for (uint32_t k = 0; k < c->n_parents && k < 2; k++)
-			jw_str(w, c->parents[k]);
+		for (uint32_t p = 0; p < c[i].n_parents; p++) {
+			api_shard_id_fmt(c[i].parents[p], id);
+			jw_str(w, id);
+		}
 		jw_arr_end(w);
 		jw_key(w, "HashKeyRange");
 		jw_obj_begin(w);
 		jw_key(w, "StartingHashKey");
-		route_u128_fmt(c->start, dec);
+		route_u128_fmt(c[i].hash_start, dec);
 		jw_str(w, dec);
 		jw_key(w, "EndingHashKey");
-		route_u128_fmt(c->end, dec);
+		route_u128_fmt(c[i].hash_end, dec);
 		jw_str(w, dec);
 		jw_obj_end(w);
 		jw_obj_end(w);
@@ -603,25 +562,17 @@ static void rec_encode_children(struct jw *w, const struct rec_get_resp *r)
 	jw_arr_end(w);
 }
 
-uint32_t rec_encode_get_records(struct jw *w, const struct rec_get_resp *r)
+void rec_encode_get_records_tail(struct jw *w, const char *next_iter, size_t next_iter_len,
+				 const struct rec_child_shard *children, uint32_t n_children,
+				 int64_t millis_behind)
 {
-	size_t room = w->cap > w->len + 16 ? w->cap - w->len - 16 : 0;
-	uint32_t n = rec_get_records_fit(r->recs, r->n_recs, room, rec_get_tail_bytes(r));
-
-	jw_obj_begin(w);
-	jw_key(w, "Records");
-	jw_arr_begin(w);
-	for (uint32_t i = 0; i < n; i++)
-		rec_encode_record(w, &r->recs[i], r->encryption);
-	jw_arr_end(w);
-	if (r->next_iter) {
+	if (next_iter) {
 		jw_key(w, "NextShardIterator");
-		jw_str(w, r->next_iter);
+		jw_strn(w, next_iter, next_iter_len);
 	}
+	if (n_children > 0)
+		rec_encode_child_shards(w, children, n_children);
 	jw_key(w, "MillisBehindLatest");
-	jw_i64(w, r->millis_behind);
-	if (r->n_children > 0)
-		rec_encode_children(w, r);
+	jw_i64(w, millis_behind);
 	jw_obj_end(w);
-	return n;
 }

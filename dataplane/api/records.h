@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/base64.h"
 #include "common/json.h"
 #include "dataplane/api/api.h"
 #include "dataplane/route/route.h"
@@ -161,7 +162,21 @@ void rec_encode_put_record(struct jw *w, const char *shard_id, const char *seq,
 /* {"ShardIterator":..} */
 void rec_encode_shard_iterator(struct jw *w, const char *iter);
 
-/* One record to return. */
+/* --- GetRecords and SubscribeToShardEvent bodies ---
+ * The log lcore writes them while it reads: storage hands over one record at
+ * a time, valid only during its callback, so each record is encoded (its
+ * data base64-encoded once, no copy) straight into the response. The body
+ * is built in pieces, and these are the only code that writes it:
+ *   rec_encode_records_begin()   {"Records":[
+ *   rec_encode_record()          once per record read
+ *   rec_encode_records_end()     ]
+ * then, for GetRecords, rec_encode_get_records_tail(); for a
+ * SubscribeToShardEvent, its ContinuationSequenceNumber and
+ * MillisBehindLatest, rec_encode_child_shards() once the shard has ended,
+ * and jw_obj_end(). The caller keeps the writer big enough (the _max_bytes
+ * bounds below) and checks w->overflow. */
+
+/* One record to return; the pointers are borrowed for the call. */
 struct rec_out {
 	const char *seq;	/* decimal */
 	int64_t arrival_ms;
@@ -171,37 +186,40 @@ struct rec_out {
 	const char *pk;
 };
 
+/* A child of a shard read to its end (ChildShards). parents lists every
+ * closed shard whose range the child took over, not just ListShards' two. */
+#define REC_CHILD_PARENTS_MAX 8
+#define REC_CHILD_SHARDS_MAX 4
 struct rec_child_shard {
-	const char *shard_id;
-	const char *parents[2];
-	uint32_t n_parents;
-	route_u128 start, end;
+	uint32_t index;
+	uint32_t parents[REC_CHILD_PARENTS_MAX];
+	uint8_t n_parents;
+	route_u128 hash_start, hash_end;
 };
 
-struct rec_get_resp {
-	const struct rec_out *recs;
-	uint32_t n_recs;
-	const char *next_iter;	/* NULL: the shard is closed and fully read */
-	int64_t millis_behind;
-	const char *encryption; /* per record EncryptionType; NULL: left out */
-	const struct rec_child_shard *children; /* only at the end of a closed shard */
-	uint32_t n_children;
-};
+/* Upper bound of rec_encode_record's output: keys, punctuation, a 39-digit
+ * sequence number and a timestamp fit in 256; the partition key is escaped
+ * at worst as \u00XX (6 bytes per byte). */
+static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
+{
+	return b64_enc_len(data_len) + (size_t)pk_len * 6 + 256;
+}
+/* Upper bound of rec_encode_child_shards for REC_CHILD_SHARDS_MAX children
+ * of REC_CHILD_PARENTS_MAX parents each (one is about 400 bytes). */
+#define REC_CHILD_SHARDS_MAX_BYTES (REC_CHILD_SHARDS_MAX * 512)
 
-/* Encodes a GetRecords response. Writes as many leading records as fit
- * both REC_GET_MAX_DATA_BYTES of data (at least one record is always
- * attempted) and the writer's remaining room (keeping room for the tail,
- * estimated from the iterator and child shards); returns how many were
- * written. The caller must then point NextShardIterator at the first record
- * left out, so it must know this count before making next_iter: call
- * rec_get_records_fit() first with the same inputs. On a writer too small
- * even for the tail, w->overflow is set. */
-uint32_t rec_encode_get_records(struct jw *w, const struct rec_get_resp *r);
-
-/* How many of recs[0..n) rec_encode_get_records would write into a writer
- * with room_bytes free, given tail_bytes for everything after the records. */
-uint32_t rec_get_records_fit(const struct rec_out *recs, uint32_t n, size_t room_bytes,
-			     size_t tail_bytes);
+void rec_encode_records_begin(struct jw *w);
+/* {"SequenceNumber","ApproximateArrivalTimestamp","Data","PartitionKey"} */
+void rec_encode_record(struct jw *w, const struct rec_out *r);
+void rec_encode_records_end(struct jw *w);
+/* "ChildShards":[{"ShardId","ParentShards":[..],"HashKeyRange":{..}},..] */
+void rec_encode_child_shards(struct jw *w, const struct rec_child_shard *c, uint32_t n);
+/* The rest of a GetRecords body, closing it: NextShardIterator (when
+ * next_iter is not NULL: NULL means a closed shard read to its end), then
+ * ChildShards when n_children > 0, then MillisBehindLatest. */
+void rec_encode_get_records_tail(struct jw *w, const char *next_iter, size_t next_iter_len,
+				 const struct rec_child_shard *children, uint32_t n_children,
+				 int64_t millis_behind);
 
 /* --- shard iterators (api_iter.c) ---
  * Opaque, authenticated tokens: a compact binary form of struct rec_iter,

@@ -35,7 +35,7 @@ struct dp_req {
 	struct rec_put_req put;
 	struct rec_gsi_req gsi;
 	struct rec_get_req get;
-	char shard_id[32];
+	char shard_id[API_SHARD_ID_CAP];
 	struct rec_desc descs[REC_MAX_RECORDS];
 	struct dp_rec recs[REC_MAX_RECORDS];
 	struct dp_msg msgs[DP_MAX_LOG_LCORES];
@@ -245,7 +245,7 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	bool many = d->op == API_OP_PUT_RECORDS;
 	uint32_t n = many ? d->put.n_records : 1;
 	static __thread char seqs[REC_MAX_RECORDS][ST_SEQ_STR_SIZE];
-	static __thread char ids[REC_MAX_RECORDS][24];
+	static __thread char ids[REC_MAX_RECORDS][API_SHARD_ID_CAP];
 	static __thread char thr[REC_MAX_RECORDS][320];
 	struct rec_put_result res[REC_MAX_RECORDS];
 	const char *stream = d->msgs[d->recs[0].owner].stream_name;
@@ -253,7 +253,7 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
 			st_seq_format(r->seq, seqs[i]);
-			snprintf(ids[i], sizeof(ids[i]), "shardId-%012" PRIu32, r->shard_index);
+			api_shard_id_fmt(r->shard_index, ids[i]);
 			res[i] = (struct rec_put_result){ .ok = true, .seq = seqs[i],
 							  .shard_id = ids[i] };
 		} else if (r->status == -EDQUOT) {
@@ -283,20 +283,6 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, "NONE");
 	BUG_ON(w.overflow); /* resp_cap is sized for 500 results */
 	conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
-}
-
-/* "shardId-000000000001" or "1" (as Kinesis accepts) -> index. */
-static int parse_shard_id(const char *s, uint32_t *out)
-{
-	const char *dash = strchr(s, '-');
-	const char *d = dash ? dash + 1 : s;
-	if (!*d || strlen(d) > 12 || strspn(d, "0123456789") != strlen(d))
-		return -EINVAL;
-	uint64_t v = strtoull(d, NULL, 10);
-	if (v > INT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
 }
 
 static void shard_missing(struct lcore_ctx *lc, struct conn *c, const char *sid,
@@ -350,14 +336,14 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	if (!s)
 		return;
 	uint32_t index;
-	if (parse_shard_id(d->gsi.shard_id, &index) < 0) {
+	if (api_shard_id_parse(d->gsi.shard_id, strlen(d->gsi.shard_id), &index) < 0) {
 		api_err_set(&e, 400, "ResourceNotFoundException",
 			    "Could not find shard %s in stream %s under account %s.",
 			    d->gsi.shard_id, s->name, lc->sh->cfg->account_id);
 		respond_err(lc, c, &e);
 		return;
 	}
-	snprintf(d->shard_id, sizeof(d->shard_id), "shardId-%012" PRIu32, index);
+	api_shard_id_fmt(index, d->shard_id);
 	if (index >= s->n_shards) {
 		shard_missing(lc, c, d->shard_id, s->name);
 		return;
@@ -423,8 +409,8 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
-	char sid[32];
-	snprintf(sid, sizeof(sid), "shardId-%012" PRIu32, it.shard_index);
+	char sid[API_SHARD_ID_CAP];
+	api_shard_id_fmt(it.shard_index, sid);
 	const struct route_stream *s =
 		route_stream_find(route_get(lc->sh->routes), it.stream, it.name_len);
 	if (c->pol) {
@@ -485,9 +471,9 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 		return;
 	m->closed = true;
 	m->ending_seq = sh->ending_seq;
-	for (uint8_t k = 0; k < sh->n_children && k < 4; k++) {
+	for (uint8_t k = 0; k < sh->n_children && k < REC_CHILD_SHARDS_MAX; k++) {
 		const struct route_shard *ch = &s->shards[sh->children[k]];
-		struct dp_child *dc = &m->children[m->n_children++];
+		struct rec_child_shard *dc = &m->children[m->n_children++];
 		dc->index = ch->index;
 		dc->n_parents = 0;
 		/* ParentShards lists every closed shard whose range the child
@@ -495,7 +481,7 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 		 * consumer waits for all of them before reading the child, which
 		 * keeps per-key order across uneven UpdateShardCount steps. The
 		 * scan runs only at the end of a closed shard. */
-		for (uint32_t p = 0; p < s->n_shards && dc->n_parents < 8; p++) {
+		for (uint32_t p = 0; p < s->n_shards && dc->n_parents < REC_CHILD_PARENTS_MAX; p++) {
 			const struct route_shard *ps = &s->shards[p];
 			for (uint8_t q = 0; !ps->open && q < ps->n_children; q++)
 				if (ps->children[q] == ch->index) {

@@ -96,12 +96,7 @@ struct dp_msg {
 	bool closed;
 	st_seq_t ending_seq;
 	uint8_t n_children;
-	struct dp_child {
-		uint32_t index;
-		uint32_t parents[8]; /* every closed shard it took over from */
-		uint8_t n_parents;
-		st_seq_t hash_start, hash_end;
-	} children[4];
+	struct rec_child_shard children[REC_CHILD_SHARDS_MAX];
 	/* log: */
 	uint32_t mine;	     /* DP_PUT: records owned by this log lcore */
 	uint32_t appended;   /* DP_PUT: of those, appended so far */

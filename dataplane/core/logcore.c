@@ -268,22 +268,15 @@ static int get_record(void *ctx, const struct st_read_rec *r)
 {
 	struct get_ctx *g = ctx;
 	struct jw *w = g->w;
-	if (get_reserve(w, b64_enc_len(r->data_len) + (size_t)r->pkey_len * 6 + 256) < 0) {
+	if (get_reserve(w, rec_record_max_bytes(r->data_len, r->pkey_len)) < 0) {
 		g->err = -ENOMEM;
 		return 1;
 	}
 	char seq[ST_SEQ_STR_SIZE];
 	st_seq_format(r->seq, seq);
-	jw_obj_begin(w);
-	jw_key(w, "SequenceNumber");
-	jw_str(w, seq);
-	jw_key(w, "ApproximateArrivalTimestamp");
-	jw_epoch_ms(w, r->arrival_ms);
-	jw_key(w, "Data");
-	jw_b64(w, r->data, r->data_len);
-	jw_key(w, "PartitionKey");
-	jw_strn(w, r->pkey, r->pkey_len);
-	jw_obj_end(w);
+	rec_encode_record(w, &(struct rec_out){ .seq = seq, .arrival_ms = r->arrival_ms,
+						.data = r->data, .data_len = r->data_len,
+						.pk = r->pkey, .pk_len = r->pkey_len });
 	g->n++;
 	g->bytes += r->data_len;
 	g->last_arrival_ms = r->arrival_ms;
@@ -297,39 +290,6 @@ static void get_fail(struct dp_msg *m, int err)
 	free(m->resp);
 	m->resp = NULL;
 	m->resp_len = 0;
-}
-
-/* "ChildShards":[{"ShardId":..,"ParentShards":[..],"HashKeyRange":{..}}] */
-static void log_get_children(struct jw *w, const struct dp_msg *m)
-{
-	char id[32], num[ST_SEQ_STR_SIZE];
-	jw_key(w, "ChildShards");
-	jw_arr_begin(w);
-	for (uint8_t k = 0; k < m->n_children; k++) {
-		const struct dp_child *ch = &m->children[k];
-		jw_obj_begin(w);
-		jw_key(w, "ShardId");
-		snprintf(id, sizeof(id), "shardId-%012u", ch->index);
-		jw_str(w, id);
-		jw_key(w, "ParentShards");
-		jw_arr_begin(w);
-		for (uint8_t p = 0; p < ch->n_parents; p++) {
-			snprintf(id, sizeof(id), "shardId-%012u", ch->parents[p]);
-			jw_str(w, id);
-		}
-		jw_arr_end(w);
-		jw_key(w, "HashKeyRange");
-		jw_obj_begin(w);
-		jw_key(w, "StartingHashKey");
-		st_seq_format(ch->hash_start, num); /* a decimal 128-bit number */
-		jw_str(w, num);
-		jw_key(w, "EndingHashKey");
-		st_seq_format(ch->hash_end, num);
-		jw_str(w, num);
-		jw_obj_end(w);
-		jw_obj_end(w);
-	}
-	jw_arr_end(w);
 }
 
 /* The rest of a SubscribeToShardEvent: ContinuationSequenceNumber (the last
@@ -356,7 +316,7 @@ static void log_sub_event(struct log_ctx *lg, struct dp_msg *m, struct jw *w,
 	jw_i64(w, behind < 0 ? 0 : behind);
 	m->http_status = 200;
 	if (m->closed && (next > m->ending_seq || next >= latest)) {
-		log_get_children(w, m);
+		rec_encode_child_shards(w, m->children, m->n_children);
 		m->http_status = 204;
 	}
 	jw_obj_end(w);
@@ -393,9 +353,7 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		return;
 	}
 	jw_init(&w, buf, cap);
-	jw_obj_begin(&w);
-	jw_key(&w, "Records");
-	jw_arr_begin(&w);
+	rec_encode_records_begin(&w);
 	struct get_ctx g = { .w = &w };
 	st_seq_t start = m->after ? m->seq + 1 : m->seq, next = start;
 	/* A subscription event carries at most one second of its 2 MiB/s. */
@@ -410,7 +368,7 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		log_reply(lg, m);
 		return;
 	}
-	jw_arr_end(&w);
+	rec_encode_records_end(&w);
 	if (q)
 		quota_debit(&q->out_bytes, g.bytes);
 	if (m->sub) {
@@ -423,16 +381,13 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 	st_seq_t end_latest = st_latest(lg->j, m->stream_id, m->shard_index);
 	if (m->closed && (next > m->ending_seq || next >= end_latest)) {
 		/* Read to the end of a closed shard: no NextShardIterator. */
-		if (get_reserve(&w, 2048) < 0) {
+		if (get_reserve(&w, REC_CHILD_SHARDS_MAX_BYTES + 128) < 0) {
 			get_fail(m, -ENOMEM);
 			free(w.buf);
 			log_reply(lg, m);
 			return;
 		}
-		log_get_children(&w, m);
-		jw_key(&w, "MillisBehindLatest");
-		jw_i64(&w, 0);
-		jw_obj_end(&w);
+		rec_encode_get_records_tail(&w, NULL, 0, m->children, m->n_children, 0);
 		BUG_ON(w.overflow);
 		m->http_status = 200;
 		m->resp = w.buf;
@@ -456,11 +411,7 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		log_reply(lg, m);
 		return;
 	}
-	jw_key(&w, "NextShardIterator");
-	jw_strn(&w, iter, (size_t)il);
-	jw_key(&w, "MillisBehindLatest");
-	jw_i64(&w, behind < 0 ? 0 : behind);
-	jw_obj_end(&w);
+	rec_encode_get_records_tail(&w, iter, (size_t)il, NULL, 0, behind < 0 ? 0 : behind);
 	BUG_ON(w.overflow);
 	m->http_status = 200;
 	m->resp = w.buf;

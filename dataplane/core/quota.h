@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Per-shard quotas, enforced by the log lcore that owns the shard.
  *
- * Why here and not with token leases on the io lcores (DESIGN.md's first
+ * Why here and not with token leases on the io lcores (the first design's
  * sketch): a shard has exactly one owner, the log lcore, so its buckets live
  * in that lcore's memory, are exact whatever the number of io lcores, and
  * need no control-thread round trips or lease bookkeeping. The hot path is

@@ -324,10 +324,8 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c, const struct api_o
 		conn_respond_error(lc, c, e.http_status, e.type, e.message);
 		return;
 	}
-	const char *d = strrchr(r.shard_id, '-');
-	char *end;
-	unsigned long idx = strtoul(d ? d + 1 : r.shard_id, &end, 10);
-	if (*end || idx >= rs->n_shards) {
+	uint32_t idx;
+	if (api_shard_id_parse(r.shard_id, strlen(r.shard_id), &idx) < 0 || idx >= rs->n_shards) {
 		api_err_set(&e, 400, "ResourceNotFoundException",
 			    "Shard %s in stream %s under account %s does not exist", r.shard_id,
 			    rs->name, lc->sh->cfg->account_id);
@@ -339,7 +337,8 @@ void subscribe_dispatch(struct lcore_ctx *lc, struct conn *c, const struct api_o
 		if (!r.has_seq || st_seq_parse(r.seq, strlen(r.seq), &seq) < 0 ||
 		    !st_seq_valid(seq) || st_seq_shard(seq) != idx) {
 			api_err_set(&e, 400, "InvalidArgumentException",
-				    "Invalid StartingSequenceNumber for shard shardId-%012lu.", idx);
+				    "Invalid StartingSequenceNumber for shard shardId-%012" PRIu32 ".",
+				    idx);
 			conn_respond_error(lc, c, e.http_status, e.type, e.message);
 			return;
 		}

@@ -3,6 +3,7 @@
 and the errors for sequence numbers and iterators that are wrong, forged,
 stale (stream deleted and re-created) or expired."""
 
+import json
 import time
 
 import botocore.exceptions
@@ -190,6 +191,57 @@ def test_missing_shard(kinesis, two):
     assert err_of(ei) == ('ResourceNotFoundException',
                           'Shard %s in stream %s under account %s does not exist'
                           % (h.shard_id(5), name, h.ACCOUNT))
+
+
+def test_shard_id_spellings(kinesis, two):
+    """One shard-id parser for every operation, strict as Kinesis: any
+    prefix, one '-', then digits (leading zeros of any length, as Kinesis
+    took 'a-00002147483647'); no empty index, no second '-'."""
+    name, recs0, _ = two
+    for sid in ['shardId-0000000000000', '0', 'shard-0', '-0', 'x.y_z-00000']:
+        it = get_iter(kinesis, name, sid, 'TRIM_HORIZON')
+        assert pairs(kinesis.get_records(ShardIterator=it)['Records']) == recs0, sid
+    for sid in ['shardId-', 'shardId-1-0', 'shardId-002147483648', '2.14E4']:
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            get_iter(kinesis, name, sid, 'TRIM_HORIZON')
+        assert err_of(ei) == ('ResourceNotFoundException',
+                              'Could not find shard %s in stream %s under account %s.'
+                              % (sid, name, h.ACCOUNT)), sid
+
+
+def test_subscribe_to_shard_malformed_shard_id(server, kinesis, two):
+    """SubscribeToShard took "shardId-" as shard 0 and "shardId-1-0" as
+    shard 0 (strtoul after the last '-'); both name no shard."""
+    name = two[0]
+    sarn = kinesis.describe_stream_summary(StreamName=name)[
+        'StreamDescriptionSummary']['StreamARN']
+    carn = kinesis.register_stream_consumer(StreamARN=sarn, ConsumerName=h.uniq('c'))[
+        'Consumer']['ConsumerARN']
+    deadline = time.monotonic() + 10
+    while kinesis.describe_stream_consumer(ConsumerARN=carn)['ConsumerDescription'][
+            'ConsumerStatus'] != 'ACTIVE':
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    def subscribe(sid, stop_at_headers):
+        body = json.dumps({'ConsumerARN': carn, 'ShardId': sid,
+                           'StartingPosition': {'Type': 'TRIM_HORIZON'}}).encode()
+        st, _, data = h.h2_exchange(server, h.h2_headers(server, 'SubscribeToShard', body),
+                                    body, stop_at_headers=stop_at_headers, timeout_s=3)
+        return st, data
+
+    try:
+        for sid in ['shardId-', 'shardId-1-0', '1-shardId-0']:
+            st, data = subscribe(sid, False)
+            assert st == 400, (sid, st)  # 200: subscribed to some shard
+            assert (st, json.loads(data)) == (400, {
+                '__type': 'ResourceNotFoundException',
+                'message': 'Shard %s in stream %s under account %s does not exist'
+                % (sid, name, h.ACCOUNT)}), (sid, st, data[:300])
+        st, _ = subscribe('shardId-0', True)  # the well-formed id still subscribes
+        assert st == 200
+    finally:
+        kinesis.deregister_stream_consumer(ConsumerARN=carn)
 
 
 def flip(s, i):

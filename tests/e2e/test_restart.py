@@ -2,6 +2,9 @@
 """Restarts and shutdown: metadata survives a restart of a separate server
 with the same data dir, and SIGTERM answers what is in flight before exit."""
 
+import os
+import re
+import shutil
 import signal
 import time
 
@@ -96,3 +99,41 @@ def test_sigint_is_graceful_too(server_factory):
     srv = server_factory()
     srv.client().list_streams()
     assert srv.stop(10, signal.SIGINT) == 0, srv.log_tail()
+
+
+def _synced_after_rename(trace_text, dir_path, name):
+    """True when the trace renames something onto dir_path/name and the next
+    fsync of that process is of a descriptor open on dir_path (strace -y
+    prints fd<path>): the rename is made durable before anything else."""
+    lines = trace_text.splitlines()
+    dst = re.compile(r'rename(at2?)?\(.*"(%s/)?%s"' % (re.escape(dir_path), re.escape(name)))
+    sync = re.compile(r'fsync\(\d+<%s>[) ]' % re.escape(dir_path))  # ' ': <unfinished ...
+    for i, ln in enumerate(lines):
+        if dst.search(ln) and ln.rstrip().endswith('= 0'):
+            pid = ln.split()[0]
+            nxt = [x for x in lines[i + 1:] if x.split()[0] == pid and ' fsync(' in x]
+            return bool(nxt) and bool(sync.search(nxt[0]))
+    raise AssertionError('no rename onto %s/%s in the trace:\n%s' % (dir_path, name, trace_text))
+
+
+@pytest.mark.kernel_only('runs sluiced under strace')
+def test_startup_files_rename_then_directory_fsync(server_factory, tmp_path):
+    """The iterator key and the address file are published like every other
+    file: written, fsynced, renamed, and the directory fsynced, so the
+    rename survives a power loss (it used to skip the directory fsync)."""
+    if not shutil.which('strace'):
+        pytest.skip('strace is not installed')
+    srv = server_factory(start=False)
+    trace = str(tmp_path / 'trace.txt')
+    plain = srv.command
+    srv.command = lambda listen='127.0.0.1:0': (
+        ['strace', '-f', '-qq', '-y', '-o', trace,
+         '-e', 'trace=rename,renameat,renameat2,fsync'] + plain(listen))
+    srv.start()
+    h.create_active(srv.client(), 'traced', 1)  # the server is up and serving
+    srv.stop()
+    with open(trace) as f:
+        text = f.read()
+    data = os.path.realpath(srv.data_dir)
+    assert _synced_after_rename(text, os.path.join(data, 'keys'), 'iterator.key'), text
+    assert _synced_after_rename(text, data, 'sluiced.addr'), text

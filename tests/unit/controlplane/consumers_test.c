@@ -275,18 +275,22 @@ static void test_list_pages(void **state)
 	rm_dir();
 }
 
+/* Lifecycle delays: long enough that two back-to-back calls never straddle a
+ * transition, even under ASan on a loaded 2-CPU machine (100 ms did). */
+#define LIFE_MS 600
+
 static void test_consumer_lifecycle(void **state)
 {
 	(void)state;
 	fresh_dir();
-	struct cp *cp = open_cp(100, 100, NULL);
+	struct cp *cp = open_cp(LIFE_MS, LIFE_MS, NULL);
 	char arn[CP_CONSUMER_ARN_CAP], body[1024], name[16];
 
 	ok(cp, API_OP_CREATE_STREAM, "{\"StreamName\":\"s\",\"ShardCount\":1}");
 	expect_err(cp, API_OP_REGISTER_CONSUMER, "{\"StreamARN\":\"" SARN "\",\"ConsumerName\":"
 		   "\"c\"}", "ResourceInUseException",
 		   "Stream s under account " ACCT " not ACTIVE, instead in state CREATING");
-	sleep_ms(150);
+	sleep_ms(LIFE_MS + 100);
 	register_c(cp, "c", arn, sizeof(arn));
 	has("\"ConsumerStatus\":\"CREATING\"");
 	assert_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
@@ -297,7 +301,7 @@ static void test_consumer_lifecycle(void **state)
 	expect_err(cp, API_OP_REGISTER_CONSUMER, "{\"StreamARN\":\"" SARN "\",\"ConsumerName\":"
 		   "\"y\"}", "LimitExceededException",
 		   "Only 5 consumers can be created at the same time");
-	sleep_ms(150);
+	sleep_ms(LIFE_MS + 100);
 	snprintf(body, sizeof(body), "{\"ConsumerARN\":\"%s\"}", arn);
 	ok(cp, API_OP_DESCRIBE_CONSUMER, body);
 	has("\"ConsumerStatus\":\"ACTIVE\"");
@@ -305,14 +309,14 @@ static void test_consumer_lifecycle(void **state)
 
 	/* persisted: a restart keeps it */
 	cp_stop(cp);
-	cp = open_cp(100, 100, NULL);
+	cp = open_cp(LIFE_MS, LIFE_MS, NULL);
 	assert_non_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 	ok(cp, API_OP_DEREGISTER_CONSUMER, body);
 	ok(cp, API_OP_DESCRIBE_CONSUMER, body);
 	has("\"ConsumerStatus\":\"DELETING\"");
 	assert_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 	ok(cp, API_OP_DEREGISTER_CONSUMER, body); /* again: still DELETING */
-	sleep_ms(150);
+	sleep_ms(LIFE_MS + 100);
 	expect_err(cp, API_OP_DESCRIBE_CONSUMER, body, "ResourceNotFoundException",
 		   "Consumer c under stream s and account " ACCT " not found.");
 
@@ -321,7 +325,7 @@ static void test_consumer_lifecycle(void **state)
 	snprintf(body, sizeof(body), "{\"StreamARN\":\"%s\",\"ConsumerName\":\"x0\"}", SARN);
 	ok(cp, API_OP_DESCRIBE_CONSUMER, body);
 	has("\"ConsumerStatus\":\"DELETING\"");
-	sleep_ms(150);
+	sleep_ms(LIFE_MS + 100);
 	expect_err(cp, API_OP_DESCRIBE_CONSUMER, body, "ResourceNotFoundException",
 		   "Stream s under account " ACCT " not found.");
 	cp_stop(cp);

@@ -474,6 +474,8 @@ static void test_encode_put(void **state)
 	assert_memory_equal(buf, "{\"ShardIterator\":\"AAAA+/==\"}", w.len);
 }
 
+/* The GetRecords body as the log lcore writes it (logcore.c: begin, one
+ * record per storage callback, end, tail): the production encoder. */
 static void test_encode_get_records(void **state)
 {
 	static char buf[4096];
@@ -482,59 +484,92 @@ static void test_encode_get_records(void **state)
 		"1700000000.123,\"Data\":\"Zm9v\",\"PartitionKey\":\"k\\\"\"},"
 		"{\"SequenceNumber\":\"2\",\"ApproximateArrivalTimestamp\":1700000000.124,"
 		"\"Data\":\"\",\"PartitionKey\":\"p\"}],\"NextShardIterator\":\"IT\","
-		"\"MillisBehindLatest\":0}";
+		"\"MillisBehindLatest\":7}";
 	struct rec_out recs[2] = {
 		{ .seq = "1", .arrival_ms = 1700000000123, .data = (const uint8_t *)"foo",
 		  .data_len = 3, .pk = "k\"", .pk_len = 2 },
 		{ .seq = "2", .arrival_ms = 1700000000124, .data = NULL, .data_len = 0, .pk = "p",
 		  .pk_len = 1 },
 	};
-	struct rec_child_shard ch = { .shard_id = "shardId-000000000002",
-				      .parents = { "shardId-000000000000" }, .n_parents = 1,
-				      .start = 0, .end = ROUTE_U128_MAX };
-	struct rec_get_resp r = { .recs = recs, .n_recs = 2, .next_iter = "IT" };
+	struct rec_child_shard ch[2] = {
+		{ .index = 2, .parents = { 0 }, .n_parents = 1, .hash_start = 0,
+		  .hash_end = ((route_u128)1 << 127) - 1 },
+		{ .index = 3, .parents = { 0, 1 }, .n_parents = 2,
+		  .hash_start = (route_u128)1 << 127, .hash_end = ROUTE_U128_MAX },
+	};
 	struct jw w;
 
 	(void)state;
 	jw_init(&w, buf, sizeof(buf));
-	assert_int_equal(rec_encode_get_records(&w, &r), 2);
+	rec_encode_records_begin(&w);
+	for (int i = 0; i < 2; i++)
+		rec_encode_record(&w, &recs[i]);
+	rec_encode_records_end(&w);
+	rec_encode_get_records_tail(&w, "ITxyz", 2, NULL, 0, 7);
 	assert_false(w.overflow);
 	assert_int_equal(w.len, strlen(want));
 	assert_memory_equal(buf, want, w.len);
-	/* closed shard fully read: no iterator, child shards */
-	r.n_recs = 0;
-	r.next_iter = NULL;
-	r.children = &ch;
-	r.n_children = 1;
+
+	/* a closed shard read to its end: no iterator, every child with all its
+	 * parents (hash keys from Python: 2**127-1, 2**127, 2**128-1) */
 	jw_init(&w, buf, sizeof(buf));
-	assert_int_equal(rec_encode_get_records(&w, &r), 0);
+	rec_encode_records_begin(&w);
+	rec_encode_records_end(&w);
+	rec_encode_get_records_tail(&w, NULL, 0, ch, 2, 0);
+	assert_false(w.overflow);
 	buf[w.len] = '\0';
-	assert_string_equal(buf, "{\"Records\":[],\"MillisBehindLatest\":0,\"ChildShards\":[{"
+	assert_string_equal(buf, "{\"Records\":[],\"ChildShards\":[{"
 			    "\"ShardId\":\"shardId-000000000002\",\"ParentShards\":["
 			    "\"shardId-000000000000\"],\"HashKeyRange\":{\"StartingHashKey\":\"0\","
-			    "\"EndingHashKey\":\"340282366920938463463374607431768211455\"}}]}");
-	/* a small writer takes only what fits, and says so */
-	r.n_recs = 2;
-	r.next_iter = "IT";
-	r.n_children = 0;
-	jw_init(&w, buf, 400);
-	assert_int_equal(rec_encode_get_records(&w, &r), 1);
-	assert_false(w.overflow);
+			    "\"EndingHashKey\":\"170141183460469231731687303715884105727\"}},{"
+			    "\"ShardId\":\"shardId-000000000003\",\"ParentShards\":["
+			    "\"shardId-000000000000\",\"shardId-000000000001\"],\"HashKeyRange\":{"
+			    "\"StartingHashKey\":\"170141183460469231731687303715884105728\","
+			    "\"EndingHashKey\":\"340282366920938463463374607431768211455\"}}],"
+			    "\"MillisBehindLatest\":0}");
 }
 
-static void test_get_records_10mib(void **state)
+/* The bounds the log lcore grows its buffer by hold in the worst case: a
+ * 39-digit sequence number, a partition key of control characters (each
+ * escaped as \u00XX), the widest children. */
+static void test_get_records_bounds(void **state)
 {
-	static struct rec_out recs[12];
-	static uint8_t one[1u << 20];
+	static char buf[8192];
+	static uint8_t data[1000];
+	char pk[256];
+	struct jw w;
 
 	(void)state;
-	for (int i = 0; i < 12; i++)
-		recs[i] = (struct rec_out){ .seq = "1", .data = one, .data_len = sizeof(one),
-					    .pk = "k", .pk_len = 1 };
-	assert_int_equal(rec_get_records_fit(recs, 12, SIZE_MAX / 2, 0), 10);
-	assert_int_equal(rec_get_records_fit(recs, 12, 3u << 20, 0), 2);
-	recs[0].data_len = 11u << 20; /* one oversized record is still attempted alone */
-	assert_int_equal(rec_get_records_fit(recs, 12, SIZE_MAX / 2, 0), 1);
+	memset(pk, 0x01, sizeof(pk));
+	struct rec_out r = { .seq = "340282366920938463463374607431768211455",
+			     .arrival_ms = INT64_MAX / 1000, .data = data,
+			     .data_len = sizeof(data), .pk = pk, .pk_len = sizeof(pk) };
+	jw_init(&w, buf, sizeof(buf));
+	rec_encode_record(&w, &r);
+	assert_false(w.overflow);
+	assert_true(w.len <= rec_record_max_bytes(r.data_len, r.pk_len));
+
+	struct rec_child_shard ch[REC_CHILD_SHARDS_MAX];
+	for (int i = 0; i < REC_CHILD_SHARDS_MAX; i++) {
+		ch[i] = (struct rec_child_shard){ .index = 4294967295u,
+						  .n_parents = REC_CHILD_PARENTS_MAX,
+						  .hash_start = ROUTE_U128_MAX,
+						  .hash_end = ROUTE_U128_MAX };
+		for (int p = 0; p < REC_CHILD_PARENTS_MAX; p++)
+			ch[i].parents[p] = 4294967295u;
+	}
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_begin(&w);
+	size_t before = w.len;
+	rec_encode_child_shards(&w, ch, REC_CHILD_SHARDS_MAX);
+	assert_false(w.overflow);
+	assert_true(w.len - before <= REC_CHILD_SHARDS_MAX_BYTES);
+
+	/* a writer too small says so instead of writing past its end */
+	jw_init(&w, buf, 64);
+	rec_encode_record(&w, &r);
+	assert_true(w.overflow);
+	assert_true(w.len <= 64);
 }
 
 static int setup(void **state)
@@ -568,7 +603,7 @@ int main(void)
 		cmocka_unit_test(test_get_records_decode),
 		cmocka_unit_test(test_encode_put),
 		cmocka_unit_test(test_encode_get_records),
-		cmocka_unit_test(test_get_records_10mib),
+		cmocka_unit_test(test_get_records_bounds),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
