@@ -68,7 +68,8 @@ struct http_parse_state {
 	uint8_t aux;	   /* per-phase counter (see http_parse.c) */
 	bool bad_version;  /* HTTP/d.d seen that is not 1.0 or 1.1 (505 at EOL) */
 	/* Work done, for tests and stats: bytes looked at by the incremental
-	 * scan plus the window of every full parse, and how many full parses. */
+	 * scan plus the window of every full parse, and how many full parses
+	 * (at most two per head: the first look, and the decision). */
 	uint64_t examined_bytes;
 	uint32_t full_parses;
 };
@@ -81,10 +82,11 @@ static inline void http_parse_state_init(struct http_parse_state *st)
 /* Same answer as http_parse_request(buf, len, ...) on the same bytes, but
  * examines only buf[st->pos..len): st says how far earlier calls got, and
  * buf[0..st->pos) must hold the same bytes as then (the buffer may have
- * moved). While the head is incomplete and valid so far it returns
+ * moved). The first call parses in full (a head usually arrives whole).
+ * After that, while the head is incomplete and valid so far it returns
  * HTTP_NEED_MORE after a scan of the new bytes alone; once a decision is
  * possible (the end of the head, an error, the header or size cap) it runs
- * the full parse once and returns its result, filling req and hdrs. Calls
+ * the full parse once more and returns its result, filling req and hdrs. Calls
  * after a decision parse in full again (same answer), so a caller whose
  * buffer moved may simply ask again. len < st->pos is a caller bug. */
 int http_parse_request_resume(const char *buf, size_t len, struct http_parse_state *st,

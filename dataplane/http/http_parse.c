@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 request-head parser (RFC 9112). http_parse_request is stateless:
- * each call parses the head from buf[0]. A head that arrives in pieces goes
- * through http_parse_request_resume instead: a byte-at-a-time scanner with a
- * few bytes of state (struct http_parse_state) mirrors the parser's accept /
- * reject decisions, so each piece is examined once; the full parse runs only
- * when the scanner reaches a point where the answer is no longer "need
- * more". The scanner need not be exact to be correct, only conservative:
+ * each call parses the head from buf[0]. Connections go through
+ * http_parse_request_resume, whose first call is that full parse. A head
+ * still incomplete after it goes to a byte-at-a-time scanner that, with a
+ * few bytes of state (struct http_parse_state), mirrors the parser's accept /
+ * reject decisions, so each later piece is examined once; the full parse runs
+ * again only when the scanner reaches a point where the answer is no longer
+ * "need more". The scanner need not be exact to be correct, only conservative:
  * whenever it stops, the full parse (the one source of truth) answers, so a
  * scanner that stopped early would cost a parse, never a wrong result. The
  * fuzz target checks both paths agree on every split.
@@ -448,6 +449,19 @@ int http_parse_request_resume(const char *buf, size_t len, struct http_parse_sta
 	int rc;
 
 	BUG_ON(len < st->pos);
+	if (st->full_parses == 0) {
+		/* First look: a head usually arrives whole in one read, and then
+		 * one full parse is all it costs, as before. Only a head still
+		 * incomplete is scanned (from 0), and after that only new bytes:
+		 * at most three passes over any byte in all. */
+		st->full_parses++;
+		st->examined_bytes += end;
+		rc = http_parse_request(buf, len, req, hdrs, max_hdrs, max_head_bytes);
+		if (rc != HTTP_NEED_MORE) {
+			st->phase = HP_DECIDED;
+			return rc;
+		}
+	}
 	if (st->phase != HP_DECIDED) {
 		uint32_t from = st->pos;
 
@@ -467,8 +481,8 @@ int http_parse_request_resume(const char *buf, size_t len, struct http_parse_sta
 	st->examined_bytes += end;
 	rc = http_parse_request(buf, len, req, hdrs, max_hdrs, max_head_bytes);
 	/* The scanner mirrors the parser: it stops exactly where the parser
-	 * stops deciding, so "need more" from the full parse means a scanner
-	 * bug (harmless: the next call parses in full again). */
+	 * stops deciding, so "need more" from the full parse here means a
+	 * scanner bug (harmless: the next call parses in full again). */
 	DBG_BUG_ON(rc == HTTP_NEED_MORE);
 	return rc;
 }

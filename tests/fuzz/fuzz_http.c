@@ -6,8 +6,8 @@
  * slice lies inside the head. Then feeds the input to the resumable parser in
  * pseudo-random pieces (sizes drawn from a PRNG seeded by the input) and
  * checks that after each piece it answers exactly as a one-shot parse of the
- * same prefix, and that its scanner never needed a full parse to say "need
- * more". */
+ * same prefix, and that past its first look its scanner never needed a full
+ * parse to say "need more". */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +79,11 @@ static void check_resume(const uint8_t *data, size_t size, uint32_t max_head,
 	for (size_t i = 0; i < size; i++)
 		x = (x ^ data[i]) * 0x100000001b3ull;
 	http_parse_state_init(&st);
+	/* The first piece: empty or short (then the scanner sees it all), or
+	 * the whole input (then the first look answers). */
+	len = (x & 3) == 0 ? size : (x & 3) == 1 ? 0 : (size_t)(x >> 8) % 64;
+	if (len > size)
+		len = size;
 	while (rc == HTTP_NEED_MORE) {
 		char *p = malloc(len ? len : 1);
 		int one;
@@ -88,8 +93,9 @@ static void check_resume(const uint8_t *data, size_t size, uint32_t max_head,
 		rc = http_parse_request_resume(p, len, &st, &r, hdrs, MAX_HDRS, max_head);
 		one = http_parse_request(p, len, &r1, h1, MAX_HDRS, max_head);
 		CHECK(rc == one);
-		CHECK(rc != HTTP_NEED_MORE || st.full_parses == 0);
-		CHECK(st.full_parses <= 1);
+		/* The first look, then a full parse only at the answer. */
+		CHECK(rc != HTTP_NEED_MORE || st.full_parses == 1);
+		CHECK(st.full_parses <= 2);
 		if (rc > 0) {
 			check_req(&r, p, rc, hdrs);
 			CHECK(r.nhdrs == r1.nhdrs && r.content_length == r1.content_length &&
