@@ -22,7 +22,7 @@ struct num_flag {
 
 #define OFF(f) offsetof(struct sl_config, f)
 static const struct num_flag num_flags[] = {
-	{ "io-cores", OFF(io_cores), 1, 64, "io lcores (network, TLS, HTTP, API)" },
+	{ "io-cores", OFF(io_cores), 1, SL_IO_CORES_MAX, "io lcores (network, TLS, HTTP, API)" },
 	{ "dpdk-idle-us", OFF(dpdk_idle_us), 0, 10000,
 	  "DPDK: nap this long after a long run of empty polls (0: pure busy-poll)" },
 	{ "log-cores", OFF(log_cores), 1, SL_LOG_CORES_MAX,
@@ -47,8 +47,10 @@ static const struct num_flag num_flags[] = {
 	  "request bytes buffered before they are whole, per io lcore (back-pressure past it)" },
 	{ "max-conn-buffered-mib", OFF(max_conn_buffered_mib), 1, 1048576,
 	  "request bytes one connection may buffer (HTTP/2: all its streams)" },
-	{ "max-head-bytes", OFF(max_head_bytes), 1024, 1048576, "HTTP request head limit" },
-	{ "max-body-bytes", OFF(max_body_bytes), 65536, 268435456, "HTTP request body limit" },
+	{ "max-head-bytes", OFF(max_head_bytes), SL_HEAD_BYTES_MIN, SL_HEAD_BYTES_MAX,
+	  "HTTP request head limit" },
+	{ "max-body-bytes", OFF(max_body_bytes), SL_BODY_BYTES_MIN, SL_BODY_BYTES_MAX,
+	  "HTTP request body limit" },
 	{ "shard-limit", OFF(shard_limit), 1, 1000000, "open shards per account" },
 	{ "quota-in-bytes", OFF(quota_in_bytes), 1024, 1u << 30,
 	  "custom quota: write bytes per shard per second" },
@@ -118,7 +120,9 @@ static void set_defaults(struct sl_config *c)
 	c->max_conns_per_core = 4096;
 	/* Enough for a fleet behind one NAT, small enough that one address
 	 * cannot take a whole table. */
-	c->max_conns_per_addr = 256;
+	/* A quarter of the table: one host (or a producer fleet behind one NAT
+	 * address) cannot hold it all, yet a busy gateway is not cut short. */
+	c->max_conns_per_addr = 1024;
 	/* 16 whole maximum-size requests at once per io lcore; small requests
 	 * live in each connection's initial buffer and are not charged. */
 	c->max_buffered_mib = 256;

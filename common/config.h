@@ -8,9 +8,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/bug.h"
+
 #define SL_PATH_MAX 4096
 /* --log-cores bound: per-io-lcore arrays are indexed by log lcore. */
 #define SL_LOG_CORES_MAX 16
+/* --io-cores bound: per-io-lcore arrays (DPDK tx locks, control-plane reply
+ * rings, the log lcore's seal bookkeeping) are sized by it; each user
+ * static_asserts its own array against it. */
+#define SL_IO_CORES_MAX 64
+/* --max-head-bytes and --max-body-bytes bounds: a connection's input buffer
+ * (uint32_t) holds one whole head and body (dataplane/core/conn.c). */
+#define SL_HEAD_BYTES_MIN 1024u
+#define SL_HEAD_BYTES_MAX 1048576u
+#define SL_BODY_BYTES_MIN 65536u
+#define SL_BODY_BYTES_MAX 268435456u
 
 struct sl_config {
 	char listen_host[256];	/* "127.0.0.1", "::1", "0.0.0.0" */
@@ -67,6 +79,6 @@ struct sl_config {
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was
  * printed (caller exits 0), or -EINVAL after printing the reason to stderr. */
-int sl_config_parse(struct sl_config *cfg, int argc, char **argv);
+int SL_MUST_CHECK sl_config_parse(struct sl_config *cfg, int argc, char **argv);
 
 #endif

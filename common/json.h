@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bug.h"
+
 #include "common/slice.h"
 
 enum json_type {
@@ -64,7 +66,7 @@ struct json_doc {
 /* Parses buf[0..len) into toks[0..max_toks). Returns the number of tokens
  * (>= 1) or -JSON_E_*. On success doc is filled. err_off (may be NULL) gets the
  * byte offset of a syntax error. */
-int json_parse(struct json_doc *doc, const char *buf, size_t len,
+int SL_MUST_CHECK json_parse(struct json_doc *doc, const char *buf, size_t len,
 	       struct json_tok *toks, uint32_t max_toks, uint32_t max_depth,
 	       size_t *err_off);
 
@@ -84,7 +86,7 @@ static inline struct sl_slice json_tok_slice(const struct json_doc *doc, uint32_
 /* Decodes string token i into out[0..cap); returns decoded length or -1 if it
  * does not fit. Output is UTF-8 (\uXXXX and surrogate pairs converted). Not
  * NUL-terminated unless room remains (then it is). */
-int64_t json_str_unescape(const struct json_doc *doc, uint32_t i, char *out, size_t cap);
+int64_t SL_MUST_CHECK json_str_unescape(const struct json_doc *doc, uint32_t i, char *out, size_t cap);
 
 /* Like json_str_unescape, for text that is shown rather than used (error
  * messages): when the string does not fit in out[0..cap) (cap >= 1), decodes
@@ -97,7 +99,7 @@ size_t json_str_unescape_prefix(const struct json_doc *doc, uint32_t i, char *ou
 /* Number token i as an integer. Returns 0 on success, -ERANGE if it does not
  * fit in int64, -EINVAL if it has a fraction or exponent that is not integral
  * (1.0 and 1e2 are integral and accepted, as Jackson does for int fields). */
-int json_num_i64(const struct json_doc *doc, uint32_t i, int64_t *out);
+int SL_MUST_CHECK json_num_i64(const struct json_doc *doc, uint32_t i, int64_t *out);
 
 /* Length in Unicode code points of string token i after unescaping (what
  * Kinesis length constraints count). */

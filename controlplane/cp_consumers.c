@@ -97,7 +97,10 @@ static int cp_cons_find(struct cp_req *r, struct cp_cons *k)
 	if (k->has_carn) {
 		struct av_carn p;
 		char stream[CP_NAME_MAX + 1], consumer[CP_NAME_MAX + 1];
-		BUG_ON(!av_split_consumer_arn(k->carn, strlen(k->carn), &p));
+		/* Validated when decoded; the split fills p, so it stays out of
+		 * the assertion. */
+		bool split = av_split_consumer_arn(k->carn, strlen(k->carn), &p);
+		BUG_ON(!split);
 		snprintf(stream, sizeof(stream), "%.*s", (int)(p.stream_end - p.stream),
 			 k->carn + p.stream);
 		snprintf(consumer, sizeof(consumer), "%.*s", (int)(p.consumer_end - p.consumer),

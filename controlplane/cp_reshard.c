@@ -334,11 +334,65 @@ static const struct cp_open_shard *cp_open_at(const struct cp_open_list *l, cp_u
  * through intermediate splits and merges; sluice closes every old shard at
  * once, so an old shard lying strictly inside a new one is named by neither
  * field: the routing table's children lists still link it.) */
+/* The lineage a closed shard's ChildShards carries is bounded: a closed
+ * shard names at most ROUTE_CHILDREN_MAX children, and each child at most
+ * ROUTE_PARENTS_MAX parents (dp_msg and the routing table hold fixed arrays).
+ * Even steps never come near it (2x up: <= 3 children per shard; 0.5x down:
+ * <= 3 parents per child), but after uneven SplitShards one wide shard can
+ * overlap every new one. Kinesis gets there through intermediate splits and
+ * merges; sluice closes every old shard at once, so such a step is refused
+ * rather than answered with ChildShards that leave shards out (a KCL
+ * consumer never reads a child it is not told about). Returns 0, or -1 after
+ * answering LimitExceededException. */
+static int cp_usc_lineage_check(struct cp_req *r, const struct cp_open_list *l,
+				uint32_t target)
+{
+	char start[CP_HASH_CAP], end[CP_HASH_CAP];
+	uint32_t n_kids = 0; /* children so far of prev */
+	const struct cp_open_shard *prev = NULL; /* the parent holding the last child's end */
+
+	for (uint32_t j = 0; j < target; j++) {
+		cp_hash_range(j, target, start, end);
+		cp_u128 s = cp_dec_u128(start), e = cp_dec_u128(end);
+		const struct cp_open_shard *p = cp_open_at(l, s), *a = cp_open_at(l, e);
+		/* p <= a: both sorted by start, s <= e. */
+		BUG_ON(a < p);
+		uint32_t n_parents = (uint32_t)(a - p) + 1;
+		if (n_parents > ROUTE_PARENTS_MAX) {
+			/* Not recorded from Kinesis: it never gets here. */
+			cp_fail(r, 400, "LimitExceededException", "UpdateShardCount to %u would "
+				"give a new shard %u parents, more than the %u ChildShards can "
+				"name; even out the open shards with MergeShards first.", target,
+				n_parents, (unsigned)ROUTE_PARENTS_MAX);
+			return -1;
+		}
+		/* Children come by ascending start, so each parent's children are
+		 * a run: the run of the parent holding s goes on while children
+		 * start in it, and is complete once a child ends past it; a parent
+		 * strictly inside [s, e] has this child alone. */
+		n_kids = p == prev ? n_kids + 1 : 1;
+		if (n_kids > ROUTE_CHILDREN_MAX) {
+			/* Not recorded from Kinesis: it never gets here. */
+			cp_fail(r, 400, "LimitExceededException", "UpdateShardCount to %u would "
+				"give shard shardId-%012u more than %u ChildShards; even out the "
+				"open shards with SplitShard first.", target, p->index,
+				(unsigned)ROUTE_CHILDREN_MAX);
+			return -1;
+		}
+		if (a != p)
+			n_kids = 1; /* the first child of a */
+		prev = a;
+	}
+	return 0;
+}
+
 static int cp_usc_build(struct cp_req *r, const struct cp_open_list *l, uint32_t target,
 			int64_t now, struct cp_shard *kids)
 {
 	char start[CP_HASH_CAP], end[CP_HASH_CAP], pid[CP_SHARD_ID_CAP], aid[CP_SHARD_ID_CAP];
 
+	if (cp_usc_lineage_check(r, l, target))
+		return -1;
 	for (uint32_t j = 0; j < target; j++) {
 		cp_hash_range(j, target, start, end);
 		cp_u128 s = cp_dec_u128(start), e = cp_dec_u128(end);

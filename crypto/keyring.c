@@ -8,6 +8,7 @@
  * I/O outside it), so a log lcore that misses its cache waits for a few
  * memory operations, never for an fsync. Readers read the tables only under
  * the mutex. */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -528,6 +529,11 @@ int kr_master_check(struct kr_keyring *kr, const char *ref)
 }
 
 /* ---- Data keys ------------------------------------------------------------ */
+
+/* The AAD of every wrapped data key on disk holds stream and version in
+ * host order, defined as little-endian: a big-endian build could unwrap no
+ * existing key. */
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "wrapped-key AAD is little-endian");
 
 static void wrap_aad(uint8_t aad[48], uint64_t stream, uint32_t version,
 		     const char *master_id)

@@ -74,7 +74,7 @@ void kr_close(struct kr_keyring *kr);
 /* Resolves a KeyId argument (len bytes, not NUL-terminated) to a key id.
  * Returns 0 (id_out set), -ENOENT unknown key or alias, -EINVAL malformed
  * (empty, too long, bad ARN). Does not check that the key is enabled. */
-int kr_resolve(struct kr_keyring *kr, const char *ref, size_t len,
+int SL_MUST_CHECK kr_resolve(struct kr_keyring *kr, const char *ref, size_t len,
 	       char id_out[KR_KEY_ID_SIZE]);
 
 /* The key id of KR_DEFAULT_ALIAS. Never fails once kr_open succeeded. */
@@ -82,19 +82,19 @@ void kr_default_key_id(struct kr_keyring *kr, char id_out[KR_KEY_ID_SIZE]);
 
 /* Creates a new enabled master key. Returns 0 (id_out set), -ENOMEM, or a
  * file error (the key is then not created). */
-int kr_master_create(struct kr_keyring *kr, char id_out[KR_KEY_ID_SIZE]);
+int SL_MUST_CHECK kr_master_create(struct kr_keyring *kr, char id_out[KR_KEY_ID_SIZE]);
 
 /* Points alias ("alias/NAME": 1-250 characters of [A-Za-z0-9/_-] after
  * "alias/") at the key ref resolves to. Returns 0, -EINVAL bad name,
  * -EEXIST the alias exists, -ENOENT unknown key, or a file error. */
-int kr_alias_create(struct kr_keyring *kr, const char *alias, const char *ref);
+int SL_MUST_CHECK kr_alias_create(struct kr_keyring *kr, const char *alias, const char *ref);
 
 /* Enables or disables the master key ref resolves to. While disabled, new
  * data keys cannot be wrapped under it and kr_reader_current fails for
  * streams whose current data key it wraps (writes: KMSDisabledException).
  * Reads (kr_reader_get) keep working. Returns 0, -ENOENT, -EINVAL, or a file
  * error. */
-int kr_master_set_enabled(struct kr_keyring *kr, const char *ref, bool enabled);
+int SL_MUST_CHECK kr_master_set_enabled(struct kr_keyring *kr, const char *ref, bool enabled);
 
 /* 0 the key ref resolves to is enabled, -EKEYREVOKED disabled, -ENOENT,
  * -EINVAL. */
@@ -115,16 +115,16 @@ int SL_MUST_CHECK kr_stream_key_new(struct kr_keyring *kr, uint64_t stream_id, c
  * cache (it takes effect at each reader's next lookup). Returns 0 (also when
  * the stream had no keys) or a file error (the keys are then already gone
  * from memory, and the file is unlinked if possible). */
-int kr_stream_key_destroy(struct kr_keyring *kr, uint64_t stream_id);
+int SL_MUST_CHECK kr_stream_key_destroy(struct kr_keyring *kr, uint64_t stream_id);
 
 /* The stream's current data key version and the master key id wrapping it
  * (for DescribeStream's KeyId). Returns 0 or -ENOKEY. */
-int kr_stream_key_info(struct kr_keyring *kr, uint64_t stream_id,
+int SL_MUST_CHECK kr_stream_key_info(struct kr_keyring *kr, uint64_t stream_id,
 		       uint32_t *version_out, char master_id_out[KR_KEY_ID_SIZE]);
 
 /* Copies the unwrapped data key (stream_id, version) into out (tests and
  * tools; the caller must wipe it). Returns 0 or -ENOKEY. */
-int kr_data_key_copy(struct kr_keyring *kr, uint64_t stream_id, uint32_t version,
+int SL_MUST_CHECK kr_data_key_copy(struct kr_keyring *kr, uint64_t stream_id, uint32_t version,
 		     uint8_t out[KR_DATA_KEY_BYTES]);
 
 /* ---- Log lcore side -------------------------------------------------------- */
@@ -144,7 +144,7 @@ int SL_MUST_CHECK kr_reader_current(void *ctx, uint64_t stream_id, uint32_t *ver
 
 /* st_key_get_fn: the expanded key of (stream_id, version), as above. Returns
  * 0 or -ENOKEY (unknown version, or the stream's keys were destroyed). */
-int kr_reader_get(void *ctx, uint64_t stream_id, uint32_t version,
+int SL_MUST_CHECK kr_reader_get(void *ctx, uint64_t stream_id, uint32_t version,
 		  const void **expanded_key_out);
 
 #endif

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bug.h"
+
 #include "common/slice.h"
 
 struct sigv4_keyring;
@@ -83,7 +85,7 @@ struct sigv4_error {
  * cannot be replayed with another body; UNSIGNED-PAYLOAD is refused.
  * Hot path: no malloc (fixed-size scratch in the verifier; signing keys are
  * cached per key/date/region/service, 16 slots, round robin). */
-int sigv4_verify(struct sigv4_verifier *v, const struct sigv4_request *req,
+int SL_MUST_CHECK sigv4_verify(struct sigv4_verifier *v, const struct sigv4_request *req,
 		 struct sigv4_identity *id, struct sigv4_error *err);
 
 /* The part of sigv4_verify that needs no body: every check above except the
@@ -92,7 +94,7 @@ int sigv4_verify(struct sigv4_verifier *v, const struct sigv4_request *req,
  * it once a request's head is complete, so an unauthenticated client is
  * refused before its body is buffered; sigv4_verify still runs on the whole
  * request. Returns 0 or -EACCES with err filled. No malloc, no HMAC. */
-int sigv4_check_head(struct sigv4_verifier *v, const struct sigv4_request *req,
+int SL_MUST_CHECK sigv4_check_head(struct sigv4_verifier *v, const struct sigv4_request *req,
 		     struct sigv4_error *err);
 
 /* Parsed Authorization header (exposed for the fuzz target and tests). */
@@ -105,7 +107,7 @@ struct sigv4_auth {
 /* Parses "AWS4-HMAC-SHA256 Credential=.../date/region/service/aws4_request,
  * SignedHeaders=..., Signature=...". Returns 0 or -EINVAL; on -EINVAL *why
  * (may be NULL) points at a static description usable in the error message. */
-int sigv4_parse_auth(struct sl_slice value, struct sigv4_auth *out, const char **why);
+int SL_MUST_CHECK sigv4_parse_auth(struct sl_slice value, struct sigv4_auth *out, const char **why);
 
 /* ---- Signing (client side; used by the load generator in perf/) ------- */
 
@@ -127,7 +129,7 @@ void sigv4_signer_free(struct sigv4_signer *s);
 void sigv4_amz_date(int64_t now_s, char out[17]);
 
 /* Writes the lowercase hex SHA-256 of data plus a NUL. Returns 0 or -EIO. */
-int sigv4_sha256_hex(struct sigv4_signer *s, const void *data, size_t len, char out[65]);
+int SL_MUST_CHECK sigv4_sha256_hex(struct sigv4_signer *s, const void *data, size_t len, char out[65]);
 
 /* Signs req the way botocore does and writes the Authorization header value
  * (NUL-terminated) into out. Every header in req->hdrs is signed except
@@ -139,7 +141,7 @@ int sigv4_sha256_hex(struct sigv4_signer *s, const void *data, size_t len, char 
  * SIGV4_SIGN_MAX_HEADERS headers or SIGV4_SIGN_MAX_QUERY query parameters,
  * canonical request over SIGV4_SIGN_SCRATCH_BYTES, or out too small), -EIO
  * (OpenSSL failure). No malloc. */
-int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *req,
+int SL_MUST_CHECK sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *req,
 	       const char *payload_sha256_hex, char *out, size_t cap);
 
 #endif

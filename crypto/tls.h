@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/bug.h"
+
 struct tls_server;
 struct tls_conn;
 
@@ -30,7 +32,7 @@ struct tls_conn;
  * certificate reissued. Returns 0 or -errno: -EINVAL for an extra_host that
  * is neither an IP nor a DNS name or for unreadable/mismatched CA files,
  * -ENOMEM, or the errno of a failed mkdir/write/rename. */
-int tls_material_ensure(const char *dir, const char *extra_host);
+int SL_MUST_CHECK tls_material_ensure(const char *dir, const char *extra_host);
 
 /* ALPN protocols offered, in server preference order, wire format
  * ("\x08http/1.1"). */
@@ -59,18 +61,18 @@ void tls_conn_free(struct tls_conn *c);
  * window and calling tls_conn_read until it returns <= 0 before feeding more.
  * Likewise tls_conn_write grows the outgoing queue: drain it with
  * tls_conn_take_out before writing more. */
-int tls_conn_feed(struct tls_conn *c, const void *cipher, size_t len);
+int SL_MUST_CHECK tls_conn_feed(struct tls_conn *c, const void *cipher, size_t len);
 
 /* Drives the handshake and decrypts. Returns >0 plaintext bytes, 0 when more
  * ciphertext is needed (check tls_conn_pending_out: the handshake may have
  * produced output), -ECONNRESET when the peer sent close_notify, -EPROTO on a
  * fatal TLS error (an alert is queued for sending). */
-ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t cap);
+ssize_t SL_MUST_CHECK tls_conn_read(struct tls_conn *c, void *buf, size_t cap);
 
 /* Encrypts plaintext into the outgoing ciphertext queue. Returns bytes taken
  * (all of len unless an error), -EAGAIN before the handshake finished,
  * -EPROTO on fatal error. */
-ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
+ssize_t SL_MUST_CHECK tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
 
 /* Ciphertext fed but not yet consumed by TLS (the caller bounds it). */
 size_t tls_conn_pending_in(const struct tls_conn *c);

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bug.h"
+
 #include "common/u128.h"
 
 /* ---- Sequence numbers (common/u128.h) -------------------------------------
@@ -75,7 +77,7 @@ static inline int st_seq_format(st_seq_t seq, char buf[ST_SEQ_STR_SIZE])
  * Errors: -EINVAL empty, a non-digit, or a leading zero on a multi-digit
  * number; -ERANGE more than 128 bits. Does not check the tag: callers that
  * need a sluice number check st_seq_valid and st_seq_shard. */
-static inline int st_seq_parse(const char *s, size_t len, st_seq_t *out)
+static inline int SL_MUST_CHECK st_seq_parse(const char *s, size_t len, st_seq_t *out)
 {
 	return sl_u128_parse(s, len, out);
 }
@@ -171,7 +173,7 @@ struct st_journal *st_open(const char *dir, const struct st_opts *opts,
 /* Waits for in-flight writes (their completions are delivered), submits and
  * waits for what was appended, writes a checkpoint, frees everything.
  * Returns 0, or the first -errno met (the journal is freed regardless). */
-int st_close(struct st_journal *j);
+int SL_MUST_CHECK st_close(struct st_journal *j);
 
 /* Copies records into the current write buffer as one chunk of shard
  * (stream_id, shard_index) and assigns them consecutive sequence numbers;
@@ -185,7 +187,7 @@ int st_close(struct st_journal *j);
  * malloc except growing a shard's index array (amortised, per chunk).
  * Encryption happens when st_poll submits the write (the records are
  * plaintext only in memory). */
-int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+int SL_MUST_CHECK st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	      const struct st_record *recs, uint32_t n, int64_t arrival_ms,
 	      uint64_t token, st_seq_t *first_seq);
 
@@ -195,11 +197,11 @@ int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
  * one (synchronous open/fallocate/fsync, once per segment_bytes).
  * Returns the number of completions delivered, or -errno if io_uring itself
  * failed (write errors are reported through st_done_fn, not here). */
-int st_poll(struct st_journal *j);
+int SL_MUST_CHECK st_poll(struct st_journal *j);
 
 /* Like st_poll, but first waits up to timeout_ms for a completion when
  * writes are in flight (for idle lcores, tests and tools). */
-int st_wait(struct st_journal *j, uint32_t timeout_ms);
+int SL_MUST_CHECK st_wait(struct st_journal *j, uint32_t timeout_ms);
 
 /* Number of writes in flight plus buffers holding unsubmitted records. */
 uint32_t st_pending(const struct st_journal *j);
@@ -234,7 +236,7 @@ typedef int (*st_read_fn)(void *ctx, const struct st_read_rec *r);
  * sequence number of this shard; -EIO the segment could not be opened or
  * read for another reason (may pass); -ENOKEY a chunk's data key is gone (crypto-erased stream), or an
  * encrypted chunk was met with no key_get set. */
-int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+int SL_MUST_CHECK st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
 	    uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq);
 
@@ -252,14 +254,14 @@ st_seq_t st_latest(struct st_journal *j, uint64_t stream_id,
 
 /* The last durable sequence number of the shard. Returns 0, or -ENOENT the
  * shard has no durable records (in the retained index). */
-int st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+int SL_MUST_CHECK st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 		st_seq_t *out);
 
 /* AT_TIMESTAMP: the first durable record with arrival_ms >= ts_ms, or, if
  * none, st_latest. When that record's chunk is lost (damaged), the first
  * number of the chunk (reads move past it). Returns 0, or -EIO the segment
  * could not be read (not damage), -ENOKEY its data key is gone. */
-int st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
+int SL_MUST_CHECK st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
 			uint32_t shard_index, int64_t ts_ms, st_seq_t *out);
 
 /* ---- Statistics ----------------------------------------------------------
@@ -287,7 +289,7 @@ bool st_checkpoint_due(const struct st_journal *j);
  * a low rate (st_checkpoint_due) or when idle. Returns 0, or -errno from
  * open/write/fsync/rename (-ENOSPC when the disk is full; the old checkpoint
  * stays valid). */
-int st_checkpoint(struct st_journal *j);
+int SL_MUST_CHECK st_checkpoint(struct st_journal *j);
 
 /* Retention of a stream in ms; < 0 means the stream is gone (all its data
  * may go). */
@@ -298,7 +300,7 @@ typedef int64_t (*st_retention_fn)(void *ctx, uint64_t stream_id);
  * newest segment is never deleted. Writes a checkpoint first, so sequence
  * counters survive a restart even when all of a shard's data is gone.
  * Returns the number of segments deleted, or -errno (checkpoint or unlink). */
-int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
+int SL_MUST_CHECK st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 	    void *ctx);
 
 /* ---- Test hooks ------------------------------------------------------------

@@ -12,6 +12,14 @@
 
 struct IMB_MGR;
 
+/* Every on-disk structure of storage/ (chunk and record headers, the index
+ * checkpoint, journal.meta, nonce.ctr, the GCM nonce) is written and read
+ * in host byte order, which the formats define as little-endian. A
+ * big-endian build would write files no other sluice reads (and misread
+ * every existing one), so it must not compile. */
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	      "storage's on-disk formats are little-endian, written in host order");
+
 /* ---- On-disk chunk (little-endian; x86-64 and arm64 are) -----------------
  * A segment file is a sequence of chunks, each starting 8-byte aligned; every
  * write is a whole number of 4 KiB blocks and ends with a PAD chunk when the

@@ -188,8 +188,8 @@ struct rec_out {
 
 /* A child of a shard read to its end (ChildShards). parents lists every
  * closed shard whose range the child took over, not just ListShards' two. */
-#define REC_CHILD_PARENTS_MAX 8
-#define REC_CHILD_SHARDS_MAX 4
+#define REC_CHILD_PARENTS_MAX ROUTE_PARENTS_MAX
+#define REC_CHILD_SHARDS_MAX ROUTE_CHILDREN_MAX
 struct rec_child_shard {
 	uint32_t index;
 	uint32_t parents[REC_CHILD_PARENTS_MAX];

@@ -149,7 +149,8 @@ struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
 	c->tls = tls;
 	c->mem_prev = c->mem_next = CONN_NONE;
 	c->addr = *addr;
-	BUG_ON(addr_acquire(&lc->addrs, addr) != 0); /* checked in conn_admit */
+	int acquired = addr_acquire(&lc->addrs, addr); /* counts c: not inside the assertion */
+	BUG_ON(acquired != 0); /* room checked in conn_admit */
 	c->addr_counted = true;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->in_max = lc->sh->cfg->max_head_bytes + lc->sh->cfg->max_body_bytes;

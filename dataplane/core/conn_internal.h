@@ -3,6 +3,7 @@
 #ifndef SL_DATAPLANE_CORE_CONN_INTERNAL_H
 #define SL_DATAPLANE_CORE_CONN_INTERNAL_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +38,17 @@
 /* Spare slots past --max-conns-per-core for newcomers that evict an idle
  * connection (the evicted slot is freed asynchronously by the transport). */
 #define CONN_EVICT_SPARE 64u
+/* The input buffer never starts above the smallest head + body limit it may
+ * grow to (conn_in_want clamps at in_max). */
+static_assert(CONN_IN_INITIAL <= SL_HEAD_BYTES_MIN + SL_BODY_BYTES_MIN,
+	      "initial input buffer above the smallest in_max");
+/* in_max (uint32_t) = head + body; conn_in_want adds 16 KiB of read-ahead. */
+static_assert((uint64_t)SL_HEAD_BYTES_MAX + SL_BODY_BYTES_MAX + 16384 <= UINT32_MAX,
+	      "--max-head-bytes + --max-body-bytes overflow a connection's in_max");
+/* Pausing must leave TLS a whole record (16 KiB + framing) to decrypt, and
+ * the safety net lies past the pause. */
+static_assert(CONN_RX_PAUSE_BYTES > 16384 + 256 && CONN_TLS_BACKLOG_MAX > CONN_RX_PAUSE_BYTES,
+	      "rx pause thresholds out of order");
 #define CONN_NONE UINT32_MAX
 
 /* Numbered so logs stay stable. */

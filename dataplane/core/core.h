@@ -10,6 +10,7 @@
 #ifndef SL_DATAPLANE_CORE_H
 #define SL_DATAPLANE_CORE_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -90,6 +91,10 @@ struct sl_shared {
 	atomic_bool stop;      /* set by the signal handler; read by every io lcore */
 	atomic_bool stop_logs; /* set once every io lcore has drained */
 };
+
+/* n_io, n_log and lcore indexes are uint16_t. */
+static_assert(SL_IO_CORES_MAX <= UINT16_MAX && SL_LOG_CORES_MAX <= UINT16_MAX,
+	      "lcore counts are uint16_t");
 
 struct lcore_ctx {
 	uint16_t idx; /* 0..io_cores-1, also the control-plane reply ring */

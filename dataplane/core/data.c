@@ -138,6 +138,7 @@ static void get_buf_release(struct lcore_ctx *lc, struct dp_msg *m)
  * made sure the credits are there. */
 static void post_all(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, uint32_t mask)
 {
+	DBG_BUG_ON(mask == 0 || mask >> lc->sh->n_log); /* only log lcores that exist */
 	for (uint16_t lg = 0; lg < lc->sh->n_log; lg++) {
 		if (!(mask & (1u << lg)))
 			continue;
@@ -191,6 +192,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		return;
 	}
 	uint32_t n = many ? d->put.n_records : 1;
+	DBG_BUG_ON(n == 0 || n > SL_ARRAY_SIZE(d->recs)); /* the decoder's bound */
 	const struct route_stream *s = resolve(lc, c, &d->put.id);
 	if (!s)
 		return;
@@ -203,6 +205,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		const struct rec_desc *rd = &d->descs[i];
 		const struct route_shard *sh = route_shard_for(s, rd->hash);
 		BUG_ON(!sh); /* open shards partition the hash space */
+		DBG_BUG_ON(sh->index >= s->n_shards || sh->log_lcore >= lc->sh->n_log);
 		struct dp_rec *r = &d->recs[i];
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
 				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
@@ -244,6 +247,7 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	bool many = d->op == API_OP_PUT_RECORDS;
 	uint32_t n = many ? d->put.n_records : 1;
+	DBG_BUG_ON(n > REC_MAX_RECORDS); /* the static arrays below */
 	static __thread char seqs[REC_MAX_RECORDS][ST_SEQ_STR_SIZE];
 	static __thread char ids[REC_MAX_RECORDS][API_SHARD_ID_CAP];
 	static __thread char thr[REC_MAX_RECORDS][320];
@@ -472,6 +476,7 @@ void data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 	m->closed = true;
 	m->ending_seq = sh->ending_seq;
 	for (uint8_t k = 0; k < sh->n_children && k < REC_CHILD_SHARDS_MAX; k++) {
+		DBG_BUG_ON(sh->children[k] >= s->n_shards);
 		const struct route_shard *ch = &s->shards[sh->children[k]];
 		struct rec_child_shard *dc = &m->children[m->n_children++];
 		dc->index = ch->index;
@@ -582,6 +587,10 @@ static void data_complete(struct lcore_ctx *lc, struct dp_msg *m)
 	struct conn *c = &lc->conns[idx];
 	struct dp_req *d = c->dp;
 	BUG_ON(!d || d->out == 0 || d->held);
+	/* The slot is not reused while messages are out (conn_released waits
+	 * for them), so the reply is for this very connection. */
+	DBG_BUG_ON((uint32_t)m->cookie != c->gen);
+	DBG_BUG_ON(m < d->msgs || m >= d->msgs + SL_ARRAY_SIZE(d->msgs));
 	d->out--;
 	if (d->out > 0)
 		return;

@@ -52,6 +52,8 @@ unsigned dp_chan_collect(struct lcore_ctx *lc, uint16_t log, struct dp_msg **ms,
 	unsigned n = rte_ring_sc_dequeue_burst(lc->sh->logs[log].out[lc->idx], (void **)ms, max,
 					       NULL);
 	BUG_ON(n > lc->dp_out_log[log] || n > lc->dp_out);
+	for (unsigned i = 0; i < n; i++) /* our own messages, back from that log lcore */
+		DBG_BUG_ON(ms[i]->io != lc->idx || ms[i]->log != log);
 	lc->dp_out_log[log] -= n;
 	lc->dp_out -= n;
 	return n;
@@ -87,6 +89,7 @@ unsigned dp_chan_resume(struct lcore_ctx *lc,
 
 void dp_chan_reply(struct log_ctx *lg, struct dp_msg *m)
 {
+	DBG_BUG_ON(m->io >= lg->sh->n_io || m->log != lg->idx);
 	struct lcore_ctx *io = &lg->sh->lcs[m->io];
 	/* Cannot fail: the io lcore has at most DP_PAIR_CREDITS messages out
 	 * to us, and this ring holds only those (see dp_chan_post). */

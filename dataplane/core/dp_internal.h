@@ -28,6 +28,7 @@
 
 #include "dataplane/api/records.h"
 #include "dataplane/core/quota.h"
+#include "dataplane/route/route.h"
 #include "storage/st.h"
 
 #define DP_MAX_LOG_LCORES 16

@@ -20,6 +20,10 @@
 #include "dataplane/core/eal.h"
 #include "dataplane/net/dpdk/dpdk.h"
 
+/* lcore ids 0..io+log-1 all exist in EAL (its lcore arrays are this big). */
+static_assert(SL_IO_CORES_MAX + SL_LOG_CORES_MAX <= RTE_MAX_LCORE,
+	      "--io-cores + --log-cores above RTE_MAX_LCORE");
+
 /* Free 2 MiB hugepages, from /proc/meminfo (0 when unknown). */
 static long hugepages_free(void)
 {
@@ -71,6 +75,8 @@ int sl_eal_init(const struct sl_config *cfg)
 	 * so a small machine runs every role. */
 	uint32_t total = cfg->io_cores + cfg->log_cores;
 	unsigned cpus[128];
+	static_assert(SL_IO_CORES_MAX + SL_LOG_CORES_MAX <= SL_ARRAY_SIZE(cpus),
+		      "one CPU slot per lcore id");
 	int n = pick_cpus(SL_MIN(total, (uint32_t)SL_ARRAY_SIZE(cpus)), cpus);
 	if (n < 0) {
 		SL_ERR("cannot read the CPU topology");

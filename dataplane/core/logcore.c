@@ -29,7 +29,10 @@
 #include "dataplane/core/conn_internal.h"
 #include "dataplane/core/dp_internal.h"
 
-#define LOG_BURST 32
+#define LOG_BURST 32u
+/* A burst lands in log_ctx.backlog whole. */
+static_assert(LOG_BURST <= SL_ARRAY_SIZE(((struct log_ctx *)0)->backlog),
+	      "a burst must fit the backlog");
 #define LOG_IDLE_WAIT_MS 100
 
 /* The in-journal list: PUTs whose records the journal holds, so that a
@@ -103,6 +106,7 @@ static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t 
 static uint32_t log_order(struct log_ctx *lg, const struct dp_msg *m)
 {
 	uint32_t n = 0;
+	DBG_BUG_ON(m->n_recs > REC_MAX_RECORDS); /* lg->order holds REC_MAX_RECORDS */
 	for (uint32_t i = 0; i < m->n_recs; i++)
 		if (m->recs[i].owner == lg->idx)
 			lg->order[n++] = i;
@@ -421,6 +425,7 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 
 static bool log_handle(struct log_ctx *lg, struct dp_msg *m)
 {
+	DBG_BUG_ON(m->log != lg->idx || m->io >= lg->sh->n_io); /* came on our ring */
 	switch (m->kind) {
 	case DP_PUT:
 		return log_put(lg, m);
@@ -493,7 +498,7 @@ static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 		return;
 	}
 	uint64_t deadline = sl_mono_ms() + 8000;
-	unsigned counts[64];
+	unsigned counts[SL_IO_CORES_MAX];
 	uint16_t n_io = lg->sh->n_io;
 	BUG_ON(n_io > SL_ARRAY_SIZE(counts));
 	for (uint16_t io = 0; io < n_io; io++)
@@ -509,7 +514,7 @@ static void log_serve_seal(struct log_ctx *lg, struct log_seal *sr)
 		} else if (io < n_io && counts[io] > 0) {
 			lg->bl_pos = 0;
 			lg->bl_n = rte_ring_sc_dequeue_burst(lg->in[io], (void **)lg->backlog,
-							     SL_MIN(counts[io], 32u), NULL);
+							     SL_MIN(counts[io], LOG_BURST), NULL);
 			counts[io] -= lg->bl_n;
 		} else {
 			io++;
@@ -749,8 +754,11 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 
 void log_lcore_fini(struct log_ctx *lg)
 {
-	if (lg->j)
-		st_close(lg->j);
+	int rc = lg->j ? st_close(lg->j) : 0;
+	/* The last flush or checkpoint failed: acknowledged records are
+	 * durable already; recovery rescans what the checkpoint missed. */
+	if (rc < 0)
+		SL_ERR("log lcore %u: closing the journal: %s", lg->idx, strerror(-rc));
 	lg->j = NULL;
 	for (uint16_t io = 0; lg->in && io < lg->sh->n_io; io++) {
 		rte_ring_free(lg->in[io]);

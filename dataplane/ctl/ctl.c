@@ -14,7 +14,11 @@
 #include <rte_ring.h>
 
 #include "common/bug.h"
+#include "common/config.h"
 #include "dataplane/ctl/ctl.h"
+
+/* One reply ring per io lcore: every --io-cores value must get its own. */
+static_assert(SL_IO_CORES_MAX <= CTL_LCORES_MAX, "--io-cores above the reply rings");
 
 static_assert((CTL_RING_SIZE & (CTL_RING_SIZE - 1)) == 0, "rte_ring sizes are powers of 2");
 static_assert(CTL_LCORE_CREDITS >= 1 && CTL_LCORE_CREDITS <= CTL_RING_SIZE - 1u,

@@ -16,10 +16,13 @@
 #ifndef SL_DATAPLANE_ROUTE_H
 #define SL_DATAPLANE_ROUTE_H
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/bug.h"
 
 #include "common/u128.h"
 
@@ -41,7 +44,7 @@ void route_md5(const void *buf, size_t len, uint8_t digest[16]);
  * no leading zeros. Returns 0, -EINVAL when s does not match the pattern,
  * -ERANGE when the value is >= 2^128 (Kinesis then answers
  * InvalidArgumentException "Invalid ExplicitHashKey. ..."). */
-static inline int route_u128_parse(const char *s, size_t n, route_u128 *out)
+static inline int SL_MUST_CHECK route_u128_parse(const char *s, size_t n, route_u128 *out)
 {
 	/* Kinesis's pattern allows 39 digits at most: a longer text is
 	 * malformed (-EINVAL), not merely too large as sl_u128_parse says. */
@@ -85,9 +88,18 @@ void route_split_even(struct route_range *t, uint32_t n);
  * reader has done so (rte_rcu_qsbr). */
 
 #define ROUTE_NONE UINT32_MAX
-/* A split gives 2 children, a merge 1, UpdateShardCount (at most 2x up or
- * 0.5x down) at most 3 per parent. */
+/* A split gives 2 children, a merge 1, an even UpdateShardCount (at most 2x
+ * up or 0.5x down) at most 3 per parent; an uneven one that would need more
+ * is refused (cp_reshard.c), since a closed shard's children travel in
+ * fixed arrays (route_shard, dp_msg). */
 #define ROUTE_CHILDREN_MAX 4
+/* Closed shards a new shard takes over (its ChildShards ParentShards): a
+ * merge gives 2, an even 0.5x UpdateShardCount at most 3; more is refused
+ * like too many children. */
+#define ROUTE_PARENTS_MAX 8
+/* route_shard.n_children and dp_child.n_parents are uint8_t. */
+static_assert(ROUTE_CHILDREN_MAX <= UINT8_MAX && ROUTE_PARENTS_MAX <= UINT8_MAX,
+	      "lineage counts are uint8_t");
 
 struct route_shard {
 	route_u128 hash_start, hash_end; /* inclusive */

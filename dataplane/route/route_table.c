@@ -15,7 +15,13 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/bug.h"
+#include "common/config.h"
 #include "dataplane/route/route.h"
+
+/* Every io and log lcore is a reader, numbered in a uint16_t. */
+static_assert(SL_IO_CORES_MAX + SL_LOG_CORES_MAX <= ROUTE_READERS_MAX,
+	      "--io-cores + --log-cores above the RCU readers");
+static_assert(ROUTE_READERS_MAX <= UINT16_MAX, "reader ids are uint16_t");
 
 struct route_rcu {
 	/* Release store in route_publish pairs with the acquire load in

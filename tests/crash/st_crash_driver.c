@@ -130,7 +130,10 @@ static int do_write(const char *dir, uint64_t seed)
 		}
 		while ((rc = st_append(j, 1, p->shard, r, n, sl_wall_ms(), token,
 				       &p->first)) == -ENOBUFS) {
-			st_wait(j, 5);
+			if ((rc = st_wait(j, 5)) < 0) {
+				fprintf(stderr, "st_wait: %d\n", rc);
+				return 2;
+			}
 			flush_out();
 		}
 		if (rc < 0) {
@@ -141,12 +144,19 @@ static int do_write(const char *dir, uint64_t seed)
 		p->n = (uint32_t)rc;
 		token++;
 		if (token % 4 == 0) {
-			st_poll(j);
+			if ((rc = st_poll(j)) < 0) {
+				fprintf(stderr, "st_poll: %d\n", rc);
+				return 2;
+			}
 			flush_out();
 		}
 	}
-	st_close(j);
+	int crc = st_close(j);
 	flush_out();
+	if (crc < 0) {
+		fprintf(stderr, "st_close: %d\n", crc);
+		return 2;
+	}
 	return 0;
 }
 
@@ -256,7 +266,11 @@ static int do_verify(const char *dir, int nfiles, char **files)
 	}
 	for (int i = 0; i < nfiles; i++)
 		bad += check_file(files[i], v, &nacked);
-	st_close(j);
+	int crc = st_close(j);
+	if (crc < 0) {
+		fprintf(stderr, "st_close: %d\n", crc);
+		bad++;
+	}
 	printf("verify: %llu acknowledged, %llu in the log, %d problems\n",
 	       (unsigned long long)nacked, (unsigned long long)total, bad);
 	for (uint32_t sh = 0; sh < NSHARD; sh++)

@@ -48,8 +48,10 @@ BULK_ARGS = ['--create-delay-ms', '100', '--delete-delay-ms', '100',
 
 @pytest.fixture(scope='module')
 def dsrv(module_server_factory):
-    """A DPDK server of this module's own (its namespace and veth)."""
-    return module_server_factory()
+    """A DPDK server of this module's own (its namespace and veth). Every
+    client of these tests comes from one address (10.99.K.1), so the
+    per-address limit is raised above test_1000_concurrent_tls_connections'."""
+    return module_server_factory(extra_args=['--max-conns-per-addr', '2000'])
 
 
 def bulk_client(srv, read_timeout=120):

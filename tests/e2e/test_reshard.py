@@ -468,3 +468,80 @@ def test_kcl_ordering_uneven_update_shard_count(server, kinesis):
     rs.assert_lineage(shards)
     order, recs, kids = rs.kcl_read(kinesis, name)
     assert rs.assert_key_order(w, order, recs) == w.total_acked()
+
+
+def _usc_after_uneven_splits(server, kinesis, name, split_keys, target):
+    """Splits shard after shard at split_keys (each split takes the newest
+    shard holding the key), writes a record to every open shard, then asks
+    UpdateShardCount for target. Returns (the error body or None, the open
+    shards before)."""
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    rs.wait_active(kinesis, name)
+    for key in split_keys:
+        holder = [s for s in rs.open_shards(shards_of(kinesis, name))
+                  if rs.hash_range(s)[0] <= key <= rs.hash_range(s)[1]][0]
+        kinesis.split_shard(StreamName=name, ShardToSplit=holder['ShardId'],
+                            NewStartingHashKey=str(key))
+        rs.wait_active(kinesis, name)
+    before = rs.open_shards(shards_of(kinesis, name))
+    for s in before:
+        kinesis.put_record(StreamName=name, PartitionKey='p', Data=b'x',
+                           ExplicitHashKey=str(rs.hash_range(s)[0]))
+    st, _, body = server.call('UpdateShardCount', {'StreamName': name,
+                                                   'TargetShardCount': target,
+                                                   'ScalingType': 'UNIFORM_SCALING'})
+    if st != 200:
+        return body, before
+    rs.wait_active(kinesis, name)
+    return None, before
+
+
+def _assert_full_child_shards(kinesis, name, before):
+    """Every old shard's ChildShards names every new shard overlapping it, and
+    each of those lists every old shard it overlaps among its ParentShards:
+    a KCL consumer that misses a child never reads it."""
+    after = rs.open_shards(shards_of(kinesis, name))
+    old = {s['ShardId'] for s in before}
+    for p in before:
+        plo, phi = rs.hash_range(p)
+        want = [c['ShardId'] for c in after
+                if rs.hash_range(c)[0] <= phi and rs.hash_range(c)[1] >= plo]
+        recs, kids = rs.read_to_end(kinesis, name, p['ShardId'])
+        assert len(recs) == 1, recs
+        assert [k['ShardId'] for k in kids] == want, (p['ShardId'], kids)
+        for k in kids:
+            klo, khi = int(k['HashKeyRange']['StartingHashKey']), \
+                int(k['HashKeyRange']['EndingHashKey'])
+            want_parents = {s['ShardId'] for s in before
+                            if rs.hash_range(s)[0] <= khi and rs.hash_range(s)[1] >= klo}
+            assert set(k['ParentShards']) & old == want_parents, (k, want_parents)
+
+
+def test_update_shard_count_many_children(server, kinesis):
+    """After uneven splits one open shard covers almost the whole key space:
+    3 -> 6 gives it 6 children, more than a closed shard's children list
+    holds. UpdateShardCount must refuse it, or ChildShards must name all 6
+    (it used to name 4 and log "too many children": the other 2 were never
+    read by a KCL consumer)."""
+    name = uniq('uscwide')
+    err, before = _usc_after_uneven_splits(server, kinesis, name,
+                                           [MAX_HASH - 1000, MAX_HASH - 500], 6)
+    if err is not None:
+        assert err['__type'] == 'LimitExceededException', err
+        assert 'ChildShards' in err.get('message', err.get('Message', '')), err
+        return
+    _assert_full_child_shards(kinesis, name, before)
+
+
+def test_update_shard_count_many_parents(server, kinesis):
+    """The mirror case: nine tiny shards at the bottom of the key space and
+    one wide one; 10 -> 5 makes the first new shard take over ten old ones,
+    more than a child's ParentShards holds. Refused, or listed whole."""
+    name = uniq('uscnarrow')
+    err, before = _usc_after_uneven_splits(server, kinesis, name,
+                                           [1000 - 100 * i for i in range(9)], 5)
+    if err is not None:
+        assert err['__type'] == 'LimitExceededException', err
+        assert 'ChildShards' in err.get('message', err.get('Message', '')), err
+        return
+    _assert_full_child_shards(kinesis, name, before)

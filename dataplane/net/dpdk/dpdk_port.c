@@ -21,8 +21,12 @@
 #include <string.h>
 
 #include "common/bug.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "dataplane/net/dpdk/dpdk_internal.h"
+
+/* One tx queue and tx lock per io lcore (dpk.tx_lock[]). */
+static_assert(SL_IO_CORES_MAX <= DPK_MAX_LCORES, "--io-cores above the DPDK queue arrays");
 
 #define DPK_RSS_HF                                                            \
 	(RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_FRAG_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP |  \

@@ -96,7 +96,7 @@ static st_seq_t put(struct env *e, uint64_t stream, uint32_t shard, uint32_t i, 
 
 	r.data_len = rec_data(data, sizeof(data), stream, i);
 	while ((rc = st_append(e->j, stream, shard, &r, 1, 1000 + i, i, &seq)) == -ENOBUFS)
-		st_wait(e->j, 10);
+		assert_true(st_wait(e->j, 10) >= 0);
 	assert_int_equal(rc, 1);
 	if (drain)
 		tu_drain(e->j);

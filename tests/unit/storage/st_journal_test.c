@@ -50,14 +50,14 @@ static void append_many(struct st_journal *j, int64_t arrival_ms)
 			r.ehk = (const uint8_t *)"0123456789abcdef";
 		while ((rc = st_append(j, sh_stream(sh), sh_index(sh), &r, 1,
 				       arrival_ms, i, &seq)) == -ENOBUFS)
-			st_wait(j, 10);
+			assert_true(st_wait(j, 10) >= 0);
 		assert_int_equal(rc, 1);
 		assert_int_equal(st_seq_shard(seq), sh_index(sh));
 		if (nexp[sh] > 0)
 			assert_true(seq > exp_[sh][nexp[sh] - 1].seq);
 		exp_[sh][nexp[sh]++] = (struct expect){ seq, len, i };
 		if (i % 7 == 0)
-			st_poll(j);
+			assert_true(st_poll(j) >= 0);
 	}
 	tu_drain(j);
 }

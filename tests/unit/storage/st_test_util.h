@@ -47,8 +47,13 @@ static inline void tu_done_cb(void *ctx, uint64_t token, uint64_t stream_id,
 /* Waits until nothing is pending (bounded: ~10 s). */
 static inline void tu_drain(struct st_journal *j)
 {
-	for (int i = 0; i < 1000 && st_pending(j) > 0; i++)
-		st_wait(j, 10);
+	for (int i = 0; i < 1000 && st_pending(j) > 0; i++) {
+		int rc = st_wait(j, 10);
+		if (rc < 0) { /* io_uring itself failed: no test can go on */
+			fprintf(stderr, "tu_drain: st_wait: %d\n", rc);
+			abort();
+		}
+	}
 }
 
 static inline void tu_mkdtemp(char *buf, size_t n)
