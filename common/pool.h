@@ -43,8 +43,8 @@ struct sl_pool {
 /* Sets up an empty pool of objects of obj_bytes (>= sizeof(void *)) bytes,
  * at most n_max of them (>= 1) existing at once, at most n_keep (<= n_max)
  * of them kept idle. Never allocates. Returns 0 or -EINVAL. */
-int sl_pool_init(struct sl_pool *p, const char *name, uint32_t obj_bytes, uint32_t n_max,
-		 uint32_t n_keep);
+SL_MUST_CHECK int sl_pool_init(struct sl_pool *p, const char *name, uint32_t obj_bytes,
+			       uint32_t n_max, uint32_t n_keep);
 /* Frees every object on the free list; the pool is empty and unusable until
  * sl_pool_init. Returns how many objects were still out: they are not
  * freed (their holders may still write to them, e.g. a message to a log

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "common/bug.h"
+
 struct lcore_ctx;
 
 /* GetRecords response buffers, handed with the request to the log lcore,
@@ -41,7 +43,7 @@ uint32_t h2_stream_bytes(void);
 
 /* Sets up lc's pools (nothing is allocated until used). Needs lc->max_conns.
  * Returns 0 or -EINVAL. */
-int lcore_pools_init(struct lcore_ctx *lc);
+SL_MUST_CHECK int lcore_pools_init(struct lcore_ctx *lc);
 /* Frees what the pools hold; logs objects still out (shutdown only). */
 void lcore_pools_fini(struct lcore_ctx *lc);
 
