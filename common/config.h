@@ -18,7 +18,7 @@
  * static_asserts its own array against it. */
 #define SL_IO_CORES_MAX 64
 /* --max-head-bytes and --max-body-bytes bounds: a connection's input buffer
- * (uint32_t) holds one whole head and body (dataplane/core/conn.c). */
+ * (uint32_t) holds one whole head and body (dataplane/http/http_conn.c). */
 #define SL_HEAD_BYTES_MIN 1024u
 #define SL_HEAD_BYTES_MAX 1048576u
 #define SL_BODY_BYTES_MIN 65536u

@@ -17,6 +17,8 @@
 
 #include "common/config.h"
 #include "dataplane/http/http_admit.h"
+#include "common/pool.h"
+#include "dataplane/http/http.h"
 
 struct conn;
 struct lcore_ctx;
@@ -119,6 +121,7 @@ struct lcore_ctx {
 	uint32_t tls_gen;
 	uint64_t rng; /* request-id generator state (not security-relevant) */
 	uint64_t now_ms; /* monotonic, refreshed once per loop iteration */
+	struct http_date date; /* Date header value, reformatted when the second changes */
 	uint64_t next_timer_ms;
 	bool accepting;
 	struct av *av;	       /* request decoding scratch (large) */
@@ -126,6 +129,10 @@ struct lcore_ctx {
 	uint32_t max_toks;
 	char *resp_buf;	       /* response encoding scratch */
 	size_t resp_cap;
+	/* Per-request objects of the record path (pools.h). */
+	struct sl_pool dp_pool;	 /* struct dp_req: a connection's record-op state */
+	struct sl_pool get_pool; /* GetRecords response buffers */
+	struct sl_pool h2_pool;	 /* HTTP/2 streams with their header buffers */
 	uint32_t dp_out;       /* data-path messages out to log lcores */
 	/* Credits (dp_chan.c): of those, out to each log lcore; at most
 	 * DP_PAIR_CREDITS each, so the rings of a pair can never be full. */

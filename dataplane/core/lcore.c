@@ -20,6 +20,7 @@
 #include "dataplane/http/http_conn.h"
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
+#include "dataplane/core/pools.h"
 
 #define LCORE_TIMER_PERIOD_MS 100
 /* Longest sleep in io_uring when idle: bounds how late a timer fires. */
@@ -77,6 +78,9 @@ int lcore_init_xprt(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx,
 	int rc = http_conn_table_init(lc);
 	if (rc < 0)
 		return rc;
+	rc = lcore_pools_init(lc);
+	if (rc < 0)
+		return rc;
 	lc->tls = lcore_tls_server(sh);
 	lc->tls_gen = atomic_load(&sh->tls_gen);
 	if (!lc->tls)
@@ -93,6 +97,8 @@ int lcore_init_xprt(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx,
 	if (getrandom(&lc->rng, sizeof(lc->rng), 0) != sizeof(lc->rng) || lc->rng == 0)
 		lc->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)idx;
 	lc->now_ms = sl_mono_ms();
+	if (http_date_update(&lc->date, sl_wall_ms() / 1000) < 0)
+		return -EINVAL; /* the wall clock is beyond year 9999 */
 	lc->accepting = true;
 	return lc->xprt->init(lc);
 }
@@ -108,6 +114,11 @@ static void lcore_tick(struct lcore_ctx *lc)
 	/* Between events this lcore holds no routing-table pointer. */
 	route_quiescent(lc->sh->routes, lc->idx);
 	lc->now_ms = sl_mono_ms();
+	/* Once per loop; it formats only when the second changes, so a
+	 * response's Date lags the clock by at most one poll wait
+	 * (LCORE_IDLE_WAIT_MS). The return value only says whether it
+	 * formatted: on a clock it cannot show, the previous value stays. */
+	(void)http_date_update(&lc->date, sl_wall_ms() / 1000);
 	ops_poll_ctl(lc);
 	ops_data_poll(lc);
 	if (lc->subs)
@@ -167,6 +178,7 @@ void lcore_fini(struct lcore_ctx *lc)
 		lc->xprt->fini(lc);
 	http_conn_table_fini(lc);
 	ops_sub_free_all(lc);
+	lcore_pools_fini(lc); /* after the connections gave their objects back */
 	sigv4_verifier_free(lc->sv);
 	lc->sv = NULL;
 	tls_server_free(lc->tls);

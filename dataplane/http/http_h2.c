@@ -38,6 +38,7 @@
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "dataplane/http/http_internal.h"
+#include "dataplane/core/pools.h"
 
 #define H2_MAX_STREAMS 100	  /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define H2_HEADER_BYTES 16384	  /* per stream: names + values, like h1's head limit */
@@ -91,6 +92,11 @@ struct h2_conn {
 static int h2_flush(struct lcore_ctx *lc, struct conn *c);
 static void h2_request_done(struct lcore_ctx *lc, struct conn *c);
 
+uint32_t http_h2_stream_bytes(void)
+{
+	return (uint32_t)(sizeof(struct h2_stream) + H2_HEADER_BYTES);
+}
+
 static void stream_mem_free(struct conn *c, struct h2_stream *st, bool body_only)
 {
 	struct h2_conn *h = c->h2;
@@ -102,8 +108,7 @@ static void stream_mem_free(struct conn *c, struct h2_stream *st, bool body_only
 	st->mem_bytes -= body;
 	if (body_only)
 		return;
-	free(st->hbuf);
-	st->hbuf = NULL;
+	st->hbuf = NULL; /* it lives in st's pool object: only its charge goes */
 	http_conn_mem_uncharge(h->lc, c, st->mem_bytes);
 	st->mem_bytes = 0;
 	if (h->blocked == st)
@@ -121,7 +126,7 @@ static void stream_free(struct conn *c, struct h2_stream *st)
 		st->next_all->prev_all = st->prev_all;
 	stream_mem_free(c, st, false);
 	free(st->resp);
-	free(st);
+	sl_pool_put(&h->lc->h2_pool, st);
 	if (!h->all)
 		c->quiet_ms = h->lc->now_ms; /* the idle clock starts now */
 }
@@ -163,21 +168,22 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	struct conn *c = ud;
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	struct h2_stream *st = calloc(1, sizeof(*st));
+	/* The stream and its header buffer are one object from the lcore's
+	 * pool (pools.h), not two mallocs per request. */
+	struct sl_pool *pool = &c->h2->lc->h2_pool;
+	struct h2_stream *st = sl_pool_get(pool);
 	if (!st || http_conn_mem_charge(c->h2->lc, c, H2_HEADER_BYTES) < 0) {
-		free(st);
-		/* No memory for its headers: refused, the client may retry. Its
-		 * header callbacks find no stream and skip. */
+		sl_pool_put(pool, st);
+		/* No memory for its headers, or the lcore's stream bound is
+		 * reached: refused, the client may retry. Its header callbacks
+		 * find no stream and skip. */
 		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
 					  NGHTTP2_REFUSED_STREAM);
 		return 0;
 	}
+	memset(st, 0, sizeof(*st)); /* not the header bytes: written before read */
 	st->mem_bytes = H2_HEADER_BYTES;
-	if (!(st->hbuf = malloc(H2_HEADER_BYTES))) {
-		http_conn_mem_uncharge(c->h2->lc, c, st->mem_bytes);
-		free(st);
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
-	}
+	st->hbuf = (char *)(st + 1);
 	st->id = f->hd.stream_id;
 	st->clen = -1;
 	st->start_ms = c->h2->lc->now_ms;

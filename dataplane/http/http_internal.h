@@ -145,6 +145,8 @@ struct conn {
 	struct http_req req;
 	struct sl_header hdrs[CONN_MAX_HDRS];
 	uint32_t head_len;
+	/* How far the head parser got in `in` (offsets: survives a move). */
+	struct http_parse_state hps;
 	/* The body of the request being dispatched: inside `in` for HTTP/1.1,
 	 * inside the stream's buffer for HTTP/2. Writable: record data is
 	 * base64-decoded in place. */

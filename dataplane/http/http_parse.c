@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* HTTP/1.1 request-head parser (RFC 9112). Stateless: each call rescans the
- * head from buf[0], which is cheap because heads are small and bounded by
- * max_head_bytes, and it keeps the parser free of per-connection state.
+/* HTTP/1.1 request-head parser (RFC 9112). http_parse_request is stateless:
+ * each call parses the head from buf[0]. Connections go through
+ * http_parse_request_resume, whose first call is that full parse. A head
+ * still incomplete after it goes to a byte-at-a-time scanner that, with a
+ * few bytes of state (struct http_parse_state), mirrors the parser's accept /
+ * reject decisions, so each later piece is examined once; the full parse runs
+ * again only when the scanner reaches a point where the answer is no longer
+ * "need more". The scanner need not be exact to be correct, only conservative:
+ * whenever it stops, the full parse (the one source of truth) answers, so a
+ * scanner that stopped early would cost a parse, never a wrong result. The
+ * fuzz target checks both paths agree on every split.
  *
  * Internal helpers return 1 when a piece was consumed, 0 when the bytes ran
  * out (need more, or 431 when the scan window is the max_head_bytes cap), or
@@ -10,6 +18,8 @@
 
 #include <limits.h>
 #include <string.h>
+
+#include "common/bug.h"
 
 /* Empty lines tolerated before the request line (RFC 9112 §2.2 lets a
  * server skip "at least one"); beyond this it is garbage, not a stray CRLF. */
@@ -311,6 +321,170 @@ int http_parse_request(const char *buf, size_t len, struct http_req *req,
 	if (rc < 0)
 		return rc;
 	return (int)p.pos;
+}
+
+/* The scanner's phases: where in the head the next byte falls. */
+enum hp_phase {
+	HP_LEAD = 0,	/* stray empty lines before the request line; aux counts */
+	HP_LEAD_CR = 1, /* ... a CR of one, LF to follow */
+	HP_METHOD = 2,	/* aux: 1 once a method byte was seen */
+	HP_TARGET = 3,	/* aux: 1 once a target byte was seen */
+	HP_VERSION = 4, /* aux: index into "HTTP/d.d"; 8 = the line end is next */
+	HP_RL_CR = 5,	/* request line CR, LF to follow */
+	HP_LINE = 6,	/* start of a header line, or of the final empty line */
+	HP_NAME = 7,	/* aux: 1 once a name byte was seen */
+	HP_VALUE = 8,	/* after the colon: OWS and value bytes up to the EOL */
+	HP_HDR_CR = 9,	/* header line CR, LF to follow */
+	HP_END_CR = 10, /* final empty line CR, LF to follow */
+	HP_DECIDED = 11 /* the answer is known: parse in full */
+};
+
+/* Advances the scanner over one byte. Returns false when the full parse
+ * must answer now (an error, a cap, or the end of the head); each case
+ * below mirrors the parse function named beside it. */
+static bool hp_step(struct http_parse_state *st, uint8_t c, uint32_t max_hdrs)
+{
+	static const char pat[] = "HTTP/d.d";
+
+	switch (st->phase) {
+	case HP_LEAD: /* parse_request_line's loop */
+		if (c == '\r' || c == '\n') {
+			if (st->aux == HTTP_MAX_LEADING_EOL)
+				return false;
+			if (c == '\n')
+				st->aux++;
+			else
+				st->phase = HP_LEAD_CR;
+			return true;
+		}
+		st->phase = HP_METHOD;
+		st->aux = 0;
+		return hp_step(st, c, max_hdrs); /* one level: HP_METHOD never recurses */
+	case HP_LEAD_CR: /* eol */
+		if (c != '\n')
+			return false;
+		st->aux++;
+		st->phase = HP_LEAD;
+		return true;
+	case HP_METHOD: /* token_sp */
+	case HP_TARGET:
+		if (st->phase == HP_METHOD ? is_tchar(c) : is_target_char(c)) {
+			st->aux = 1;
+			return true;
+		}
+		if (c != ' ' || st->aux == 0)
+			return false;
+		st->phase++;
+		st->aux = 0;
+		return true;
+	case HP_VERSION: /* parse_version */
+		if (st->aux < sizeof(pat) - 1) {
+			if (pat[st->aux] == 'd' ? (c < '0' || c > '9') : c != (uint8_t)pat[st->aux])
+				return false;
+			if ((st->aux == 5 && c != '1') || (st->aux == 7 && c != '0' && c != '1'))
+				st->bad_version = true;
+			st->aux++;
+			return true;
+		}
+		if (c == '\r') {
+			st->phase = HP_RL_CR;
+			return true;
+		}
+		if (c != '\n' || st->bad_version)
+			return false;
+		st->phase = HP_LINE;
+		return true;
+	case HP_RL_CR: /* eol, then the version verdict */
+		if (c != '\n' || st->bad_version)
+			return false;
+		st->phase = HP_LINE;
+		return true;
+	case HP_LINE: /* parse_headers */
+		if (c == '\r') {
+			st->phase = HP_END_CR;
+			return true;
+		}
+		if (c == '\n' || is_ows(c) || st->nhdrs >= max_hdrs)
+			return false;
+		st->nhdrs++;
+		st->phase = HP_NAME;
+		st->aux = 0;
+		return hp_step(st, c, max_hdrs); /* one level: HP_NAME never recurses */
+	case HP_NAME: /* parse_header */
+		if (is_tchar(c)) {
+			st->aux = 1;
+			return true;
+		}
+		if (c != ':' || st->aux == 0)
+			return false;
+		st->phase = HP_VALUE;
+		return true;
+	case HP_VALUE:
+		if (is_vchar(c))
+			return true;
+		if (c == '\r')
+			st->phase = HP_HDR_CR;
+		else if (c == '\n')
+			st->phase = HP_LINE;
+		else
+			return false;
+		return true;
+	case HP_HDR_CR:
+		if (c != '\n')
+			return false;
+		st->phase = HP_LINE;
+		return true;
+	default: /* HP_END_CR: complete (or malformed) either way; HP_DECIDED */
+		return false;
+	}
+}
+
+int http_parse_request_resume(const char *buf, size_t len, struct http_parse_state *st,
+			      struct http_req *req, struct sl_header *hdrs, uint32_t max_hdrs,
+			      uint32_t max_head_bytes)
+{
+	uint32_t cap = max_head_bytes > INT_MAX ? INT_MAX : max_head_bytes;
+	uint32_t end = len < cap ? (uint32_t)len : cap;
+	const uint8_t *s = (const uint8_t *)buf;
+	int rc;
+
+	BUG_ON(len < st->pos);
+	if (st->full_parses == 0) {
+		/* First look: a head usually arrives whole in one read, and then
+		 * one full parse is all it costs, as before. Only a head still
+		 * incomplete is scanned (from 0), and after that only new bytes:
+		 * at most three passes over any byte in all. */
+		st->full_parses++;
+		st->examined_bytes += end;
+		rc = http_parse_request(buf, len, req, hdrs, max_hdrs, max_head_bytes);
+		if (rc != HTTP_NEED_MORE) {
+			st->phase = HP_DECIDED;
+			return rc;
+		}
+	}
+	if (st->phase != HP_DECIDED) {
+		uint32_t from = st->pos;
+
+		/* pos <= end: a scan never passes the window, and the window
+		 * only grows (same cap, len never shrinks). */
+		while (st->pos < end && hp_step(st, s[st->pos], max_hdrs))
+			st->pos++;
+		st->examined_bytes += st->pos - from;
+		if (st->pos < end)
+			st->phase = HP_DECIDED; /* stopped on a byte: answer now */
+		else if (len < cap)
+			return HTTP_NEED_MORE; /* every byte fine; more may come */
+		/* else the window is the cap: the full parse says 431 or
+		 * finds what the scanner would have (it is exact) */
+	}
+	st->full_parses++;
+	st->examined_bytes += end;
+	rc = http_parse_request(buf, len, req, hdrs, max_hdrs, max_head_bytes);
+	/* The scanner mirrors the parser: it stops exactly where the parser
+	 * stops deciding, so "need more" from the full parse here means a
+	 * scanner bug (harmless: the next call parses in full again). */
+	DBG_BUG_ON(rc == HTTP_NEED_MORE);
+	return rc;
 }
 
 const char *http_reason(uint16_t status)

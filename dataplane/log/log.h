@@ -107,6 +107,13 @@ struct dp_msg {
 	int32_t status;	     /* 0 or -errno */
 	uint16_t http_status; /* DP_GET: response */
 	char *resp;	      /* DP_GET: JSON body (malloc), freed by the io lcore */
+	/* DP_GET from a request: the io lcore's pooled buffer (pools.h) for
+	 * the body, resp_cap bytes; the log lcore sets resp_buf_used once it
+	 * owns it (it may then realloc or free it like its own). NULL for
+	 * subscription polls: the log lcore mallocs. */
+	char *resp_buf;
+	uint32_t resp_cap;
+	bool resp_buf_used;
 	uint32_t resp_len;
 	uint64_t bytes;	      /* DP_GET: record data bytes in the response */
 	/* log: a DP_PUT with records in the journal whose durability is not
@@ -161,7 +168,7 @@ struct log_ctx {
 	uint32_t *order;	   /* REC_MAX_RECORDS */
 };
 
-/* dp_chan.c: the (io lcore, log lcore) channels and their credits. */
+/* log_chan.c: the (io lcore, log lcore) channels and their credits. */
 
 /* A request held back for want of credits (embedded in its owner). */
 struct dp_wait {
@@ -191,7 +198,7 @@ unsigned log_chan_resume(struct lcore_ctx *lc,
  * bound what is out (BUG_ON otherwise). */
 void log_chan_reply(struct log_ctx *lg, struct dp_msg *m);
 
-/* logcore.c */
+/* log_lcore.c */
 int SL_MUST_CHECK log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx);
 /* Runs until sh->stop_logs. Returns 0, or the journal's -errno when it
  * failed: then every message and seal met was answered with an error

@@ -67,7 +67,7 @@ static void log_j_unlink(struct log_ctx *lg, struct dp_msg *m)
 static void log_reply(struct log_ctx *lg, struct dp_msg *m)
 {
 	log_j_unlink(lg, m);
-	log_chan_reply(lg, m); /* never full: credits (dp_chan.c) */
+	log_chan_reply(lg, m); /* never full: credits (log_chan.c) */
 }
 
 /* st_done_fn: records [first, first+count) of message `token` settled. */
@@ -346,8 +346,11 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		return;
 	}
 	struct jw w;
-	size_t cap = 64 << 10;
-	char *buf = malloc(cap);
+	/* A request brings the io lcore's pooled buffer (pools.h); from here
+	 * it is ours like a malloc'd one (get_buf_release sorts it out). */
+	size_t cap = m->resp_buf ? m->resp_cap : 64 << 10;
+	char *buf = m->resp_buf ? m->resp_buf : malloc(cap);
+	m->resp_buf_used = m->resp_buf != NULL;
 	if (!buf) {
 		get_fail(m, -ENOMEM);
 		log_reply(lg, m);

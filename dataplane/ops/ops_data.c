@@ -6,7 +6,7 @@
  *
  * Zero-copy: record bytes are base64-decoded in place inside the request
  * buffer and the log lcore copies them once, into its write buffer. So the
- * request bytes stay put until the reply (conn.c does not compact or grow
+ * request bytes stay put until the reply (http_conn.c does not compact or grow
  * the input buffer while c->dp is busy). */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +23,7 @@
 #include "dataplane/http/http_internal.h"
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
+#include "dataplane/core/pools.h"
 
 /* Per-connection state of the record operation in flight (one at a time:
  * requests on a connection are handled in order). Allocated on a
@@ -102,11 +103,36 @@ static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
 	return s;
 }
 
-static struct dp_req *dp_req_get(struct conn *c)
+uint32_t ops_dp_req_bytes(void)
+{
+	return (uint32_t)sizeof(struct dp_req);
+}
+
+/* From the lcore's pool (pools.h), not calloc: a connection per request
+ * (the CLI's way) would otherwise map and zero a fresh one each time. */
+static struct dp_req *dp_req_get(struct lcore_ctx *lc, struct conn *c)
 {
 	if (!c->dp)
-		c->dp = calloc(1, sizeof(struct dp_req));
+		c->dp = sl_pool_zget(&lc->dp_pool);
 	return c->dp;
+}
+
+/* Gives back a GetRecords response buffer once its answer is out (or will
+ * never be). The log lcore encoded into m->resp_buf, or, when it needed
+ * more room or failed, reallocated or freed it (resp_buf_used and m->resp
+ * no longer the same block): then the pool forgets it and m->resp is an
+ * ordinary malloc block. */
+static void get_buf_release(struct lcore_ctx *lc, struct dp_msg *m)
+{
+	if (m->resp_buf && (!m->resp_buf_used || m->resp == m->resp_buf)) {
+		sl_pool_put(&lc->get_pool, m->resp_buf);
+	} else {
+		free(m->resp);
+		if (m->resp_buf)
+			sl_pool_forget(&lc->get_pool);
+	}
+	m->resp = m->resp_buf = NULL;
+	m->resp_buf_used = false;
 }
 
 /* Posts the prepared messages of d (one per log lcore in mask); the caller
@@ -414,6 +440,14 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	m->seq = it.seq;
 	m->after = it.after;
 	m->limit = d->get.limit;
+	/* The response buffer travels with the request (pools.h). */
+	m->resp_buf = sl_pool_get(&lc->get_pool);
+	if (!m->resp_buf) {
+		http_conn_respond_error(lc, c, 503, "ServiceUnavailable",
+				   "Too many GetRecords requests in flight; retry the request.");
+		return;
+	}
+	m->resp_cap = LCORE_GET_BUF_BYTES;
 	post_or_hold(lc, c, d, 1u << m->log);
 }
 
@@ -429,8 +463,7 @@ static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	} else {
 		http_conn_respond(lc, c, m->http_status, m->resp, m->resp_len);
 	}
-	free(m->resp);
-	m->resp = NULL;
+	get_buf_release(lc, m);
 }
 
 /* A closed shard whose seal is done reads to its end, then answers
@@ -474,7 +507,7 @@ static struct dp_req *data_begin(struct lcore_ctx *lc, struct conn *c,
 				 const struct api_op_info *op,
 				 void (*reply)(struct lcore_ctx *, struct conn *, struct dp_req *))
 {
-	struct dp_req *d = dp_req_get(c);
+	struct dp_req *d = dp_req_get(lc, c);
 	if (!d) {
 		http_conn_respond_error(lc, c, 500, "InternalFailure", "Out of memory.");
 		return NULL;
@@ -518,10 +551,8 @@ void ops_data_get_records(struct lcore_ctx *lc, struct conn *c, const struct api
  * go of its buffers. */
 static void data_drop(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
-	if (d->op == API_OP_GET_RECORDS) {
-		free(d->msgs[0].resp);
-		d->msgs[0].resp = NULL;
-	}
+	if (d->op == API_OP_GET_RECORDS)
+		get_buf_release(lc, &d->msgs[0]);
 	if (c->state == CONN_ZOMBIE) {
 		http_conn_reap(lc, c); /* the slot was only waiting for us */
 		return;

@@ -245,6 +245,9 @@ bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 
 static void post_control(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
 {
+	/* malloc, not a pool (pools.h): control operations are rate-limited to
+	 * a few per second per operation, the call and its body belong to the
+	 * control thread until it answers, and ctl_call_free frees them. */
 	struct ctl_call *call = calloc(1, sizeof(*call));
 	uint32_t blen = c->body_len;
 	char *body = malloc((size_t)blen + 1);
@@ -359,7 +362,7 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 			return;
 		}
 		snprintf(c->audit_stream, sizeof(c->audit_stream), "%s", res.stream);
-		/* GetRecords names its stream inside the iterator: data.c checks. */
+		/* GetRecords names its stream inside the iterator: ops_data.c checks. */
 		if (!(op->flags & API_OPF_AUTHZ_IN_HANDLER) &&
 		    !ops_authorize(lc, c, op, res.arn, c->audit_stream))
 			return;

@@ -257,3 +257,56 @@ def test_expect_100_continue_refused_when_too_large(server):
         assert r.status == 413, r  # the final answer, not 100 Continue
     finally:
         conn.close()
+
+
+
+def test_trickled_head_over_tls(server_factory):
+    """A 64 KiB head sent one byte per TLS record (no Nagle: each leaves at
+    once) is answered like any other: the connection's head parse resumes
+    across thousands of reads (http_parse_request_resume), then parses in
+    full once. The work count is asserted in the parser's unit test
+    (test_resume_linear); here the server coalesces what arrives while it is
+    busy, so CPU time is no reliable witness and is only printed."""
+    srv = server_factory(extra_args=['--max-head-bytes', '131072',
+                                     '--request-timeout-ms', '120000'])
+    req = srv.request_bytes('ListStreams', b'{}', headers={'X-Pad': 'a' * 65536})
+    conn = srv.connect(timeout_s=120)
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        t0 = time.monotonic()
+        for i in range(len(req)):
+            conn.send(req[i:i + 1])  # one TLS record each
+            if time.monotonic() - t0 > 90:
+                pytest.fail('server too slow to take a trickled head (%d of %d bytes '
+                            'in 90 s)' % (i, len(req)))
+        r = conn.read_response(timeout=60)
+        print('trickled head: %d bytes in %.1f s' % (len(req), time.monotonic() - t0))
+        assert r.status == 200, r
+        assert 'date' in r.headers, r
+        # A second request on the same connection starts a fresh parse.
+        conn.send(srv.request_bytes('ListStreams', b'{}'))
+        r = conn.read_response(timeout=10)
+        assert r.status == 200, r
+    finally:
+        conn.close()
+
+
+def test_date_header_is_current_imf_fixdate(server):
+    """Date is cached per io lcore and reformatted when the second changes
+    (http_date.c): it must still be today's RFC 9110 IMF-fixdate, within a
+    second or two of the clock, and move on as time passes."""
+    import email.utils
+
+    seen = set()
+    for _ in range(3):
+        status, hdrs, _ = server.raw('ListStreams', {})
+        assert status == 200
+        d = hdrs.get('date', '')
+        assert re.match(r'^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d '
+                        r'(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} '
+                        r'\d\d:\d\d:\d\d GMT$', d), d
+        t = email.utils.parsedate_to_datetime(d).timestamp()
+        assert abs(t - time.time()) < 3, (d, time.time())
+        seen.add(d)
+        time.sleep(1.1)
+    assert len(seen) >= 2, seen

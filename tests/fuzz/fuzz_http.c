@@ -3,7 +3,11 @@
  * and every prefix of it (each from an exact-size heap copy, so ASan sees any
  * read past len), and checks that results are consistent: a prefix either
  * needs more bytes or yields exactly the whole input's result, and every
- * slice lies inside the head. */
+ * slice lies inside the head. Then feeds the input to the resumable parser in
+ * pseudo-random pieces (sizes drawn from a PRNG seeded by the input) and
+ * checks that after each piece it answers exactly as a one-shot parse of the
+ * same prefix, and that past its first look its scanner never needed a full
+ * parse to say "need more". */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +64,56 @@ static int parse_copy(const uint8_t *data, size_t n, uint32_t max_head, struct h
 	return rc;
 }
 
+/* The resumed path, over a fresh exact-size copy of each prefix (the buffer
+ * moves every call, as a connection's may). */
+static void check_resume(const uint8_t *data, size_t size, uint32_t max_head,
+			 struct sl_header *hdrs)
+{
+	static struct sl_header h1[MAX_HDRS];
+	struct http_parse_state st;
+	struct http_req r, r1;
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
+	size_t len = 0;
+	int rc = HTTP_NEED_MORE;
+
+	for (size_t i = 0; i < size; i++)
+		x = (x ^ data[i]) * 0x100000001b3ull;
+	http_parse_state_init(&st);
+	/* The first piece: empty or short (then the scanner sees it all), or
+	 * the whole input (then the first look answers). */
+	len = (x & 3) == 0 ? size : (x & 3) == 1 ? 0 : (size_t)(x >> 8) % 64;
+	if (len > size)
+		len = size;
+	while (rc == HTTP_NEED_MORE) {
+		char *p = malloc(len ? len : 1);
+		int one;
+
+		CHECK(p);
+		memcpy(p, data, len);
+		rc = http_parse_request_resume(p, len, &st, &r, hdrs, MAX_HDRS, max_head);
+		one = http_parse_request(p, len, &r1, h1, MAX_HDRS, max_head);
+		CHECK(rc == one);
+		/* The first look, then a full parse only at the answer. */
+		CHECK(rc != HTTP_NEED_MORE || st.full_parses == 1);
+		CHECK(st.full_parses <= 2);
+		if (rc > 0) {
+			check_req(&r, p, rc, hdrs);
+			CHECK(r.nhdrs == r1.nhdrs && r.content_length == r1.content_length &&
+			      r.keep_alive == r1.keep_alive && r.method.ptr == r1.method.ptr);
+		}
+		free(p);
+		if (len == size)
+			break;
+		/* xorshift64: mostly tiny pieces (the trickle), sometimes big. */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		len += (x & 3) ? 1 + (x >> 8) % 4 : 1 + (x >> 8) % 512;
+		if (len > size)
+			len = size;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sl_header hdrs[MAX_HDRS];
@@ -78,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Pipelined: whatever follows parses in bounds too. */
 		parse_copy(data + full, size - (size_t)full, max_head, &r, hdrs);
 	}
+	check_resume(data, size, max_head, hdrs);
 	if (size > MAX_PREFIX_SCAN)
 		return 0;
 	for (size_t n = 0; n <= size; n++) {

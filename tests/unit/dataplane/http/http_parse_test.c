@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "common/bug.h"
 #include "dataplane/http/http.h"
 
 #define MAXH 32
@@ -359,6 +360,144 @@ static void test_transfer_encoding(void **state)
 			 HTTP_E_NOT_IMPL);
 }
 
+/* Feeds s[0..n) to the resumable parser in pieces of `step` bytes (a fresh
+ * exact-size heap copy of each prefix, so the buffer "moves" every call and
+ * ASan sees any read past len). Checks each answer against the stateless
+ * parser on the same prefix; returns the final answer, st gets the work. */
+static int resume_feed(const char *s, size_t n, size_t step, uint32_t max_hdrs,
+		       uint32_t max_head, struct http_parse_state *st)
+{
+	static struct sl_header h2[MAXH];
+	struct http_req r2;
+	int rc = HTTP_NEED_MORE;
+
+	http_parse_state_init(st);
+	for (size_t len = 0; len <= n && rc == HTTP_NEED_MORE;
+	     len = len == n ? n + 1 : SL_MIN(len + step, n)) {
+		char *p = malloc(len ? len : 1);
+
+		assert_non_null(p);
+		memcpy(p, s, len);
+		rc = http_parse_request_resume(p, len, st, &req, hdrs, max_hdrs, max_head);
+		assert_int_equal(rc, http_parse_request(p, len, &r2, h2, max_hdrs, max_head));
+		if (rc > 0) {
+			assert_int_equal(req.nhdrs, r2.nhdrs);
+			assert_int_equal(req.content_length, r2.content_length);
+			assert_ptr_equal(req.method.ptr - p, r2.method.ptr - p);
+		}
+		free(p);
+	}
+	return rc;
+}
+
+/* The resumed parse answers exactly as the one-shot parse, for every error
+ * class and for complete heads, whatever the split. */
+static void test_resume_matches(void **state)
+{
+	static const char *const heads[] = {
+		botocore_req,
+		"\r\n\nGET / HTTP/1.1\r\n\r\n",
+		"\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", /* 5 empty lines: 400 */
+		"GET / HTTP/1.1\n\n",
+		"GET / HTTP/2.0\r\n\r\n",			/* 505 at the EOL */
+		"GET / HTTP/1.2\nHost: a\n\n",
+		"GET / HTTP/1.1x\r\n\r\n",
+		"GET  / HTTP/1.1\r\n\r\n",
+		"G(T / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n",	/* obs-fold */
+		"GET / HTTP/1.1\r\nA : b\r\n\r\n",
+		"GET / HTTP/1.1\r\n: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nA: b\x01\r\n\r\n",
+		"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n",
+		"GET / HTTP/1.1\r\n\rx",
+		"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", /* > 3 hdrs */
+		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+		"GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+	};
+	static const size_t steps[] = { 1, 2, 3, 7, 64, 100000 };
+	struct http_parse_state st;
+
+	(void)state;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(heads); i++)
+		for (size_t k = 0; k < SL_ARRAY_SIZE(steps); k++)
+			for (uint32_t cap = 40; cap <= MAXHEAD; cap = cap == 40 ? MAXHEAD : cap + 1) {
+				int rc = resume_feed(heads[i], strlen(heads[i]), steps[k], 3, cap,
+						     &st);
+				assert_true(rc != HTTP_NEED_MORE ||
+					    strlen(heads[i]) < cap);
+				/* the scanner is exact: the first look and one full
+				 * parse at the answer, never more */
+				assert_true(st.full_parses <= 2);
+			}
+	/* The answer stays the same when asked again (a buffer that moved). */
+	size_t head = strstr(botocore_req, "\r\n\r\n") + 4 - botocore_req;
+	http_parse_state_init(&st);
+	assert_int_equal(http_parse_request_resume(botocore_req, 10, &st, &req, hdrs, MAXH,
+						   MAXHEAD), HTTP_NEED_MORE);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(http_parse_request_resume(botocore_req, head + 5, &st, &req, hdrs,
+							   MAXH, MAXHEAD), (int)head);
+	assert_int_equal(req.nhdrs, 8);
+}
+
+/* Builds a 16 KiB head: many ordinary headers, then one long value. */
+static size_t big_head(char *buf, size_t cap)
+{
+	size_t n = (size_t)snprintf(buf, cap, "POST / HTTP/1.1\r\n");
+
+	for (int i = 0; i < 24; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "X-H%02d: %0300d\r\n", i, i);
+	n += (size_t)snprintf(buf + n, cap - n, "X-Long: ");
+	while (n < 16384 - 4)
+		buf[n++] = 'v';
+	memcpy(buf + n, "\r\n\r\n", 4);
+	return n + 4;
+}
+
+/* A 16 KiB head trickled one byte per call costs O(n): a first look at one
+ * byte, every byte examined once by the scanner and one full parse at the
+ * end, where parsing each prefix afresh would examine n(n+1)/2 bytes (134
+ * million here). */
+static void test_resume_linear(void **state)
+{
+	static char buf[16384];
+	struct http_parse_state st;
+	size_t n = big_head(buf, sizeof(buf));
+	int rc = HTTP_NEED_MORE;
+
+	(void)state;
+	assert_int_equal(n, 16384);
+	http_parse_state_init(&st);
+	for (size_t len = 1; len <= n; len++) {
+		rc = http_parse_request_resume(buf, len, &st, &req, hdrs, MAXH, 32768);
+		if (len < n)
+			assert_int_equal(rc, HTTP_NEED_MORE);
+	}
+	assert_int_equal(rc, (int)n);
+	assert_int_equal(req.nhdrs, 25);
+	assert_int_equal(st.full_parses, 2);
+	assert_true(st.examined_bytes <= 2 * n + 1);
+	/* The same head in one piece: one full parse, nothing else. */
+	http_parse_state_init(&st);
+	assert_int_equal(http_parse_request_resume(buf, n, &st, &req, hdrs, MAXH, 32768), (int)n);
+	assert_int_equal(st.full_parses, 1);
+	assert_int_equal(st.examined_bytes, n);
+	/* In two halves (two TLS records): still linear. */
+	http_parse_state_init(&st);
+	assert_int_equal(http_parse_request_resume(buf, n / 2, &st, &req, hdrs, MAXH, 32768),
+			 HTTP_NEED_MORE);
+	assert_int_equal(http_parse_request_resume(buf, n, &st, &req, hdrs, MAXH, 32768), (int)n);
+	assert_true(st.examined_bytes <= 2 * n + n / 2);
+	/* Trickled past the cap: 431 at the cap, after linear work. */
+	http_parse_state_init(&st);
+	for (size_t len = 1; len <= 8192; len++)
+		rc = http_parse_request_resume(buf, len, &st, &req, hdrs, MAXH, 8192);
+	assert_int_equal(rc, HTTP_E_HEAD_TOO_LARGE);
+	assert_int_equal(st.full_parses, 2);
+	assert_true(st.examined_bytes <= 2 * 8192 + 1);
+}
+
 static void test_reason(void **state)
 {
 	(void)state;
@@ -390,6 +529,8 @@ int main(void)
 		cmocka_unit_test(test_expect),
 		cmocka_unit_test(test_content_length),
 		cmocka_unit_test(test_transfer_encoding),
+		cmocka_unit_test(test_resume_matches),
+		cmocka_unit_test(test_resume_linear),
 		cmocka_unit_test(test_reason),
 	};
 

@@ -100,7 +100,7 @@ static unsigned log_answer_all(uint16_t l)
 	return total;
 }
 
-/* A held request: what data.c embeds in its per-connection state. */
+/* A held request: what ops_data.c embeds in its per-connection state. */
 struct held {
 	struct dp_wait w;
 	struct dp_msg msg;

@@ -474,7 +474,7 @@ static void test_encode_put(void **state)
 	assert_memory_equal(buf, "{\"ShardIterator\":\"AAAA+/==\"}", w.len);
 }
 
-/* The GetRecords body as the log lcore writes it (logcore.c: begin, one
+/* The GetRecords body as the log lcore writes it (log_lcore.c: begin, one
  * record per storage callback, end, tail): the production encoder. */
 static void test_encode_get_records(void **state)
 {
