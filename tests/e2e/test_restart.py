@@ -131,6 +131,14 @@ def test_startup_files_rename_then_directory_fsync(server_factory, tmp_path):
          '-e', 'trace=rename,renameat,renameat2,fsync'] + plain(listen))
     srv.start()
     h.create_active(srv.client(), 'traced', 1)  # the server is up and serving
+    # SIGTERM to strace would only detach it and leave sluiced running:
+    # stop sluiced itself (strace's child) and let strace exit with it.
+    tracer = srv.proc
+    with open('/proc/%d/task/%d/children' % (tracer.pid, tracer.pid)) as f:
+        kids = [int(x) for x in f.read().split()]
+    assert len(kids) == 1, kids
+    os.kill(kids[0], signal.SIGTERM)
+    assert tracer.wait(timeout=20) == 0  # strace exits with its tracee's status
     srv.stop()
     with open(trace) as f:
         text = f.read()
