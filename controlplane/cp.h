@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/bug.h"
+#include "common/u128.h"
 #include "dataplane/api/api.h"
 #include "dataplane/ctl/ctl.h"
 #include "dataplane/route/route.h"
@@ -22,7 +23,7 @@
 struct cp;
 struct kr_keyring;
 
-typedef unsigned __int128 cp_u128;
+typedef sl_u128 cp_u128; /* common/u128.h: one 128-bit type, one codec */
 
 struct cp_config {
 	const char *data_dir;	     /* metadata at DIR/meta.db (0600) */

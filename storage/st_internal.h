@@ -7,6 +7,7 @@
 #include <liburing.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "storage/st.h"
 
@@ -151,6 +152,19 @@ static inline uint32_t st_align8(uint32_t n)
 
 /* Standard CRC32C (Castagnoli) of len bytes. */
 uint32_t st_crc32c(const void *p, uint64_t len);
+
+/* CRC32C of a whole metadata file (checkpoint, journal.meta) whose own
+ * 4-byte CRC field, at crc_off, counts as zero. The field is restored. */
+static inline uint32_t st_file_crc(uint8_t *p, uint64_t len, size_t crc_off)
+{
+	uint32_t saved, c;
+
+	memcpy(&saved, p + crc_off, sizeof(saved));
+	memset(p + crc_off, 0, sizeof(saved));
+	c = st_crc32c(p, len);
+	memcpy(p + crc_off, &saved, sizeof(saved));
+	return c;
+}
 /* hdr_crc of the header at p (its hdr_crc field taken as 0) under salt. */
 uint32_t st_hdr_crc(const void *p, uint64_t salt);
 /* Fills crc32c (payload) and then hdr_crc of the complete chunk h. */

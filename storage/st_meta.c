@@ -58,17 +58,6 @@ struct st_meta_shard {
 };
 static_assert(sizeof(struct st_meta_shard) == 24, "journal.meta shard layout");
 
-static uint32_t meta_crc(uint8_t *p, uint64_t len)
-{
-	struct st_meta_hdr *h = (struct st_meta_hdr *)p;
-	uint32_t saved = h->crc32c, c;
-
-	h->crc32c = 0;
-	c = st_crc32c(p, len);
-	h->crc32c = saved;
-	return c;
-}
-
 /* The reservation s would get from a save now (unchanged if far enough). */
 static int resv_next(const struct st_shard *s, uint64_t *out)
 {
@@ -121,7 +110,8 @@ int st_meta_save(struct st_journal *j)
 	};
 
 	memcpy(buf, &h, sizeof(h));
-	((struct st_meta_hdr *)buf)->crc32c = meta_crc(buf, len);
+	((struct st_meta_hdr *)buf)->crc32c =
+		st_file_crc(buf, len, offsetof(struct st_meta_hdr, crc32c));
 	if (rc == 0)
 		rc = write_file(j, buf, len);
 	free(buf);
@@ -158,7 +148,7 @@ static int meta_parse(struct st_journal *j, uint8_t *buf, uint64_t len)
 	    h.hdr_len != sizeof(h) || h.file_len != len ||
 	    h.nshards > j->o.max_shards ||
 	    len != sizeof(h) + (uint64_t)h.nshards * sizeof(struct st_meta_shard) ||
-	    meta_crc(buf, len) != h.crc32c)
+	    st_file_crc(buf, len, offsetof(struct st_meta_hdr, crc32c)) != h.crc32c)
 		return -EIO;
 	j->salt = h.salt;
 	for (uint32_t i = 0; i < h.nshards; i++) {

@@ -58,17 +58,6 @@ struct st_ckpt_shard {
 static_assert(sizeof(struct st_ckpt_shard) == 32, "checkpoint shard layout");
 static_assert(sizeof(struct st_ient) == 48, "index entry layout");
 
-static uint32_t ckpt_crc(uint8_t *p, uint64_t len)
-{
-	struct st_ckpt_hdr *h = (struct st_ckpt_hdr *)p;
-	uint32_t saved = h->crc32c, c;
-
-	h->crc32c = 0;
-	c = st_crc32c(p, len);
-	h->crc32c = saved;
-	return c;
-}
-
 static uint8_t *ckpt_build(struct st_journal *j, uint64_t *len_out)
 {
 	uint64_t len = sizeof(struct st_ckpt_hdr);
@@ -104,7 +93,8 @@ static uint8_t *ckpt_build(struct st_journal *j, uint64_t *len_out)
 		p += (size_t)s->n * sizeof(struct st_ient);
 	}
 	memcpy(buf, &h, sizeof(h));
-	((struct st_ckpt_hdr *)buf)->crc32c = ckpt_crc(buf, len);
+	((struct st_ckpt_hdr *)buf)->crc32c =
+		st_file_crc(buf, len, offsetof(struct st_ckpt_hdr, crc32c));
 	*len_out = len;
 	return buf;
 }
@@ -149,7 +139,8 @@ static int ckpt_load(struct st_journal *j, struct st_ckpt_hdr *h)
 	memcpy(h, buf, sizeof(*h));
 	if (h->magic != ST_CKPT_MAGIC || h->version != ST_CKPT_VERSION ||
 	    h->file_len != (uint64_t)stb.st_size ||
-	    ckpt_crc(buf, h->file_len) != h->crc32c) {
+	    st_file_crc(buf, h->file_len, offsetof(struct st_ckpt_hdr, crc32c)) !=
+		    h->crc32c) {
 		SL_WARN("storage: %s is damaged; rescanning the journal", path);
 		goto out;
 	}
