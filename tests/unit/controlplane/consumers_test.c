@@ -171,7 +171,7 @@ static void test_register_describe_route(void **state)
 
 	/* deregister by ARN: gone from the store and the table */
 	ok(cp, API_OP_DEREGISTER_CONSUMER, body);
-	assert_string_equal(g_out, "{}");
+	assert_string_equal(g_out, ""); /* no output: an empty body */
 	assert_null(route_consumer_find(route_get(g_routes), arn, strlen(arn)));
 	expect_err(cp, API_OP_DESCRIBE_CONSUMER, body, "ResourceNotFoundException",
 		   "Consumer c1 under stream s and account " ACCT " not found.");
@@ -363,7 +363,7 @@ static void test_encryption(void **state)
 	assert_int_equal(ver, 1);
 
 	ok(cp, API_OP_START_ENCRYPTION, START "\"alias/aws/kinesis\"}");
-	assert_string_equal(g_out, "{}");
+	assert_string_equal(g_out, ""); /* no output: an empty body */
 	ok(cp, API_OP_DESCRIBE_STREAM, "{\"StreamName\":\"s\"}");
 	has("\"EncryptionType\":\"KMS\",\"KeyId\":\"alias/aws/kinesis\"}}");
 	ok(cp, API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}");
