@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* SigV4 verification (AWS4-HMAC-SHA256, Authorization-header form).
+/* SigV4 verification (AWS4-HMAC-SHA256, Authorization-header and presigned
+ * query-string forms).
  *
  * The canonical request is never materialised: it is streamed into a SHA-256
  * context through a small staging buffer, so its size is not bounded by any
@@ -12,8 +13,10 @@
  * HTTP 400); see the table in sigv4.h. */
 #include "crypto/sigv4.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,8 @@
 #include "common/bug.h"
 #include "crypto/sigv4_internal.h"
 
+static_assert(SIGV4_Q_TOKEN_MAX == SIGV4_TOKEN_MAX, "a presigned token fits what a profile holds");
+
 #define SIGV4_ALGO "AWS4-HMAC-SHA256"
 /* Kinesis's window: a signature dated more than 5 minutes from the server
  * clock is refused, which also bounds how long a captured request can be
@@ -43,6 +48,8 @@
 #define SIGV4_MAX_PATH_SEGMENTS 128
 #define SIGV4_CACHE_SLOTS 16
 #define SIGV4_HEX_SHA256_LEN 64
+/* X-Amz-Expires at most a week: SigV4's signing key is valid no longer. */
+#define SIGV4_PRESIGN_MAX_S 604800
 
 struct sigv4_cache_slot {
 	bool used;
@@ -214,7 +221,9 @@ static void hs_put_enc(struct hstream *h, struct sl_slice s)
 		hs_putc(h, (uint8_t)c);
 }
 
-static int put_canonical_query(struct sigv4_verifier *v, struct hstream *h, struct sl_slice q)
+/* presigned: X-Amz-Signature is left out (it cannot sign itself). */
+static int put_canonical_query(struct sigv4_verifier *v, struct hstream *h, struct sl_slice q,
+			       bool presigned)
 {
 	uint32_t n = 0, i = 0;
 
@@ -223,11 +232,16 @@ static int put_canonical_query(struct sigv4_verifier *v, struct hstream *h, stru
 		while (j < q.len && q.ptr[j] != '&')
 			j++;
 		if (j > i) {
-			if (n == SIGV4_MAX_QUERY_PARAMS)
-				return -E2BIG;
 			struct sl_slice p = { q.ptr + i, j - i };
 			const char *eq = memchr(p.ptr, '=', p.len);
 			uint32_t nl = eq ? (uint32_t)(eq - p.ptr) : p.len;
+			if (presigned && sl_slice_eq((struct sl_slice){ p.ptr, nl },
+						     "X-Amz-Signature")) {
+				i = j + 1;
+				continue;
+			}
+			if (n == SIGV4_MAX_QUERY_PARAMS)
+				return -E2BIG;
 			v->qp[n].name = (struct sl_slice){ p.ptr, nl };
 			v->qp[n].value = eq ? (struct sl_slice){ eq + 1, p.len - nl - 1 }
 					    : (struct sl_slice){ p.ptr + p.len, 0 };
@@ -408,6 +422,97 @@ int sigv4_parse_auth(struct sl_slice value, struct sigv4_auth *out, const char *
 {
 	uint32_t missing;
 	return sigv4_parse_auth_ex(value, out, &missing, NULL, why);
+}
+
+/* ---- presigned (query-string) parameters ------------------------------ */
+
+/* Percent-decodes raw ('+' is a space, as in the canonical form) into
+ * out[0..cap), NUL-terminated. Returns the length, -E2BIG when it does not
+ * fit, -EINVAL when it decodes to a NUL (a C string would end there). */
+static int q_decode(struct sl_slice raw, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	BUG_ON(cap == 0);
+	for (uint32_t i = 0; i < raw.len; i++) {
+		int c = (uint8_t)raw.ptr[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%' && i + 2 < raw.len) {
+			int hi = sv_hexval(raw.ptr[i + 1]), lo = sv_hexval(raw.ptr[i + 2]);
+			if (hi >= 0 && lo >= 0) {
+				c = hi << 4 | lo;
+				i += 2;
+			}
+		}
+		if (c == 0)
+			return -EINVAL;
+		if (n + 1 >= cap)
+			return -E2BIG;
+		out[n++] = (char)c;
+	}
+	out[n] = 0;
+	return (int)n;
+}
+
+int sigv4_parse_query_auth(struct sl_slice q, struct sigv4_query_auth *out)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit; /* SIGV4_Q_*, 0 for the optional ones */
+		size_t off, cap;
+	} params[] = {
+#define QP(n, bit, f) { n, bit, offsetof(struct sigv4_query_auth, f), \
+			sizeof(((struct sigv4_query_auth *)0)->f) }
+		QP("X-Amz-Algorithm", SIGV4_Q_ALGORITHM, algorithm),
+		QP("X-Amz-Credential", SIGV4_Q_CREDENTIAL, credential),
+		QP("X-Amz-Signature", SIGV4_Q_SIGNATURE, signature),
+		QP("X-Amz-SignedHeaders", SIGV4_Q_SIGNED_HEADERS, signed_headers),
+		QP("X-Amz-Date", SIGV4_Q_DATE, date),
+		QP("X-Amz-Expires", 0, expires),
+		QP("X-Amz-Security-Token", 0, token),
+#undef QP
+	};
+	uint32_t seen = 0, i = 0;
+	bool presigned = false;
+	int rc = 0;
+
+	memset(out, 0, offsetof(struct sigv4_query_auth, token) + 1);
+	while (i < q.len) {
+		uint32_t j = i;
+		while (j < q.len && q.ptr[j] != '&')
+			j++;
+		struct sl_slice p = { q.ptr + i, j - i };
+		const char *eq = memchr(p.ptr, '=', p.len);
+		struct sl_slice name = { p.ptr, eq ? (uint32_t)(eq - p.ptr) : p.len };
+		struct sl_slice val = eq ? (struct sl_slice){ eq + 1, p.len - name.len - 1 }
+					 : (struct sl_slice){ p.ptr + p.len, 0 };
+		for (uint32_t k = 0; k < SL_ARRAY_SIZE(params); k++) {
+			if (!sl_slice_eq(name, params[k].name))
+				continue;
+			if (k == 0)
+				presigned = true;
+			if (seen & (1u << k)) {
+				rc = -EINVAL; /* which one would be signed? */
+				continue;
+			}
+			seen |= 1u << k;
+			int n = q_decode(val, (char *)out + params[k].off, params[k].cap);
+			if (n < 0 && rc == 0)
+				rc = n;
+		}
+		i = j + 1;
+	}
+	if (!presigned)
+		return 0;
+	if (rc < 0)
+		return rc;
+	for (uint32_t k = 0; k < SL_ARRAY_SIZE(params); k++)
+		if (params[k].bit && ((const char *)out + params[k].off)[0] == 0)
+			out->missing |= params[k].bit;
+	out->has_expires = (seen & (1u << 5)) != 0;
+	out->has_token = (seen & (1u << 6)) != 0;
+	return 1;
 }
 
 /* ---- dates ------------------------------------------------------------ */
@@ -654,7 +759,7 @@ static int find_cred(const struct sigv4_keyring *kr, struct sl_slice id)
 
 /* Hashes the canonical request; writes hex(sha256(creq)) into out. */
 static int hash_canonical_request(struct sigv4_verifier *v, const struct sigv4_request *req,
-				  uint32_t nsh, char out[SIGV4_HEX_SHA256_LEN])
+				  uint32_t nsh, bool presigned, char out[SIGV4_HEX_SHA256_LEN])
 {
 	struct hstream h = { .md = v->md };
 	uint8_t dg[32];
@@ -667,7 +772,7 @@ static int hash_canonical_request(struct sigv4_verifier *v, const struct sigv4_r
 	if (put_canonical_uri(v, &h, req->path))
 		return -E2BIG;
 	hs_putc(&h, '\n');
-	if (put_canonical_query(v, &h, req->query))
+	if (put_canonical_query(v, &h, req->query, presigned))
 		return -E2BIG;
 	hs_putc(&h, '\n');
 	put_canonical_headers(v, &h, nsh, req);
@@ -697,14 +802,15 @@ static int hash_canonical_request(struct sigv4_verifier *v, const struct sigv4_r
 }
 
 static int compute_signature(struct sigv4_verifier *v, const struct sigv4_request *req,
-			     const struct sigv4_auth *a, uint32_t nsh, const char amz_date[17],
-			     const uint8_t *key, char sig_hex[SIGV4_HEX_SHA256_LEN])
+			     const struct sigv4_auth *a, uint32_t nsh, bool presigned,
+			     const char amz_date[17], const uint8_t *key,
+			     char sig_hex[SIGV4_HEX_SHA256_LEN])
 {
 	char sts[512];
 	char creq_hex[SIGV4_HEX_SHA256_LEN];
 	uint8_t mac[32];
 
-	if (hash_canonical_request(v, req, nsh, creq_hex))
+	if (hash_canonical_request(v, req, nsh, presigned, creq_hex))
 		return -EIO;
 	int n = snprintf(sts, sizeof(sts), SIGV4_ALGO "\n%s\n%.*s/%.*s/%.*s/%.*s\n%.*s", amz_date,
 			 (int)a->date.len, a->date.ptr, (int)a->region.len, a->region.ptr,
@@ -722,10 +828,12 @@ static int compute_signature(struct sigv4_verifier *v, const struct sigv4_reques
  * them. The region must be the server's own (AWS's wording for a scope
  * naming another region). Fills amz_date with the ISO-8601 basic form used in the string to
  * sign. */
+/* expires_s >= 0: a presigned request's X-Amz-Expires, which replaces the
+ * 5-minute window on the past side (a signature from the future is refused
+ * alike). */
 static int check_date_scope(const struct sigv4_verifier *v, const struct sigv4_request *req,
-			    const struct sigv4_auth *a,
-			    struct sl_slice date_val, bool from_amz, struct sigv4_error *err,
-			    char amz_date[17])
+			    const struct sigv4_auth *a, struct sl_slice date_val, bool from_amz,
+			    int64_t expires_s, struct sigv4_error *err, char amz_date[17])
 {
 	int64_t t;
 	char lim[17], now[17];
@@ -737,7 +845,15 @@ static int check_date_scope(const struct sigv4_verifier *v, const struct sigv4_r
 			    (int)SL_MIN(date_val.len, 64u), date_val.ptr);
 	fmt_amz_date(t, amz_date);
 	fmt_amz_date(req->now_s, now);
-	if (t < req->now_s - SIGV4_SKEW_S) {
+	if (expires_s >= 0 && t < req->now_s - expires_s) {
+		/* Invented (AWS's text for a stale presigned request is not
+		 * recorded): the header form's, with X-Amz-Expires as the window. */
+		fmt_amz_date(req->now_s - expires_s, lim);
+		return fail(err, T_INVALID,
+			    "Signature expired: %s is now earlier than %s (%s - %lld sec.)", amz_date,
+			    lim, now, (long long)expires_s);
+	}
+	if (expires_s < 0 && t < req->now_s - SIGV4_SKEW_S) {
 		fmt_amz_date(req->now_s - SIGV4_SKEW_S, lim);
 		return fail(err, T_INVALID,
 			    "Signature expired: %s is now earlier than %s (%s - " SIGV4_SKEW_TEXT ")",
@@ -793,13 +909,18 @@ static bool is_signed(struct sigv4_verifier *v, uint32_t nsh, struct sl_slice na
 /* The request's X-Amz-Security-Token against the credential's session
  * token: a profile without aws_session_token takes no token, one with it
  * requires exactly that token (as AWS treats temporary credentials). */
-static bool token_ok(const struct sigv4_cred *cred, const struct sigv4_request *req)
+static bool token_ok(const struct sigv4_cred *cred, const struct sigv4_request *req,
+		     const struct sigv4_query_auth *q)
 {
 	const struct sl_header *th =
 		sl_header_find(req->hdrs, req->nhdrs, "x-amz-security-token");
-	if (!th)
+	struct sl_slice t;
+	if (q && q->has_token)
+		t = (struct sl_slice){ q->token, (uint32_t)strlen(q->token) };
+	else if (th)
+		t = slice_trim(th->value);
+	else
 		return cred->token_len == 0;
-	struct sl_slice t = slice_trim(th->value);
 	return cred->token_len && t.len == cred->token_len &&
 	       CRYPTO_memcmp(t.ptr, cred->token, t.len) == 0;
 }
@@ -810,11 +931,130 @@ struct sigv4_head {
 	char amz_date[17];
 	uint32_t nsh;
 	uint32_t cred_idx;
+	bool presigned;		   /* the signature is in the query */
+	struct sigv4_query_auth q; /* presigned: its decoded parameters */
 };
 
-/* Every check that does not need the body, in AWS's order: Authorization
- * present and parsed, a date, skew and credential scope, Host and the other
- * required headers signed, the key known, the session token. */
+static struct sl_slice cstr_slice(const char *s)
+{
+	return (struct sl_slice){ s, (uint32_t)strlen(s) };
+}
+
+/* The checks after the signature's parts are known, shared by both forms:
+ * date, skew or expiry and credential scope, Host and the other required
+ * headers signed, the key known, the session token. */
+static int check_tail(struct sigv4_verifier *v, const struct sigv4_request *req,
+		      struct sigv4_head *h, struct sl_slice date_val, bool from_amz,
+		      int64_t expires_s, struct sigv4_error *err)
+{
+	int rc = check_date_scope(v, req, &h->a, date_val, from_amz, expires_s, err, h->amz_date);
+	if (rc)
+		return rc;
+	int nsh = split_signed_headers(v, h->a.signed_headers);
+	if (nsh < 0)
+		return fail(err, T_INVALID, "%s", msg_mismatch);
+	h->nsh = (uint32_t)nsh;
+	if (!signed_host(v, h->nsh))
+		return fail(err, T_INVALID,
+			    "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
+			    "Authorization.");
+	for (uint32_t i = 0; i < req->nhdrs; i++) {
+		struct sl_slice n = req->hdrs[i].name;
+		if (must_be_signed(n) && !is_signed(v, h->nsh, n))
+			/* Invented (AWS's text for this case is not recorded):
+			 * shaped like its message for an unsigned Host. */
+			return fail(err, T_INVALID,
+				    "'%.*s' must be a 'SignedHeader' in the AWS Authorization.",
+				    (int)SL_MIN(n.len, 64u), n.ptr);
+	}
+	int ci = find_cred(v->kr, h->a.access_key);
+	if (ci < 0 || !token_ok(&v->kr->creds[ci], req, h->presigned ? &h->q : NULL))
+		return fail(err, T_UNRECOGNIZED,
+			    "The security token included in the request is invalid.");
+	h->cred_idx = (uint32_t)ci;
+	return 0;
+}
+
+/* X-Amz-Expires: decimal seconds, at most a week (a signing key is good for
+ * no longer). Returns the value or -1 with err filled. The texts are S3's
+ * (AuthorizationQueryParametersError); Kinesis's are not recorded. */
+static int64_t parse_expires(const char *s, struct sigv4_error *err)
+{
+	int64_t e = 0;
+	size_t n = strlen(s), i = 0;
+
+	if (n > 0 && s[0] == '-') {
+		fail(err, T_INCOMPLETE, "X-Amz-Expires must be non-negative");
+		return -1;
+	}
+	for (; i < n && i < 12; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			break;
+		e = e * 10 + (s[i] - '0');
+	}
+	if (n == 0 || i < n) {
+		fail(err, T_INCOMPLETE, "X-Amz-Expires should be a number");
+		return -1;
+	}
+	if (e > SIGV4_PRESIGN_MAX_S) {
+		fail(err, T_INCOMPLETE,
+		     "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+		     "X-Amz-Expires must be less than %d seconds", SIGV4_PRESIGN_MAX_S);
+		return -1;
+	}
+	return e;
+}
+
+/* The presigned form: parameters present (AWS lists every missing one, in
+ * its order), algorithm, credential, expiry, then the shared checks. */
+static int check_head_query(struct sigv4_verifier *v, const struct sigv4_request *req,
+			    struct sigv4_head *h, int qa, struct sigv4_error *err)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} order[] = { { SIGV4_Q_ALGORITHM, "X-Amz-Algorithm" },
+		      { SIGV4_Q_CREDENTIAL, "X-Amz-Credential" },
+		      { SIGV4_Q_SIGNATURE, "X-Amz-Signature" },
+		      { SIGV4_Q_SIGNED_HEADERS, "X-Amz-SignedHeaders" },
+		      { SIGV4_Q_DATE, "X-Amz-Date" } };
+	struct sigv4_query_auth *q = &h->q;
+
+	if (qa < 0)
+		/* Invented: a parameter given twice, too long or holding a NUL. */
+		return fail(err, T_INCOMPLETE,
+			    "AWS query-string parameters must appear once each and be well "
+			    "formed. Re-examine the query-string parameters.");
+	if (q->missing) {
+		size_t n = 0, cap = sizeof(err->message);
+		fail(err, T_INCOMPLETE, "%s", "");
+		for (uint32_t i = 0; i < SL_ARRAY_SIZE(order) && n < cap; i++)
+			if (q->missing & order[i].bit)
+				n += (size_t)snprintf(err->message + n, cap - n,
+						      "AWS query-string parameters must include "
+						      "'%s'. ", order[i].name);
+		if (n < cap)
+			snprintf(err->message + n, cap - n, "Re-examine the query-string parameters.");
+		return -EACCES;
+	}
+	if (strcmp(q->algorithm, SIGV4_ALGO) != 0)
+		return fail(err, T_INCOMPLETE, "Unsupported AWS 'algorithm': '%.64s'", q->algorithm);
+	if (split_credential(cstr_slice(q->credential), &h->a))
+		return fail(err, T_INCOMPLETE,
+			    "Credential must have exactly 5 slash-delimited elements, e.g. "
+			    "keyid/date/region/service/term, got '%.256s'", q->credential);
+	h->a.signed_headers = cstr_slice(q->signed_headers);
+	h->a.signature = cstr_slice(q->signature);
+	int64_t expires_s = -1;
+	if (q->has_expires && (expires_s = parse_expires(q->expires, err)) < 0)
+		return -EACCES;
+	h->presigned = true;
+	return check_tail(v, req, h, cstr_slice(q->date), true, expires_s, err);
+}
+
+/* Every check that does not need the body, in AWS's order: one form of
+ * authentication present (header or query), its parts parsed, then
+ * check_tail. */
 static int check_head(struct sigv4_verifier *v, const struct sigv4_request *req,
 		      struct sigv4_head *h, struct sigv4_error *err)
 {
@@ -822,9 +1062,17 @@ static int check_head(struct sigv4_verifier *v, const struct sigv4_request *req,
 	uint32_t missing;
 	const char *why = NULL;
 
+	h->presigned = false;
 	const struct sl_header *ah = sl_header_find(req->hdrs, req->nhdrs, "authorization");
-	if (!ah)
+	int qa = sigv4_parse_query_auth(req->query, &h->q);
+	if (ah && qa != 0)
+		return fail(err, T_INVALID,
+			    "Found both 'X-Amz-Algorithm' as a query-string param and "
+			    "'Authorization' as HTTP header.");
+	if (!ah && qa == 0)
 		return fail(err, T_MISSING, "Missing Authentication Token");
+	if (!ah)
+		return check_head_query(v, req, h, qa, err);
 	const struct sl_header *dh = sl_header_find(req->hdrs, req->nhdrs, "x-amz-date");
 	bool from_amz = dh != NULL;
 	if (!dh)
@@ -846,32 +1094,7 @@ static int check_head(struct sigv4_verifier *v, const struct sigv4_request *req,
 		return fail(err, T_INCOMPLETE, "Unsupported AWS 'algorithm': '%.*s'",
 			    (int)SL_MIN(alen, 64u), v0.ptr);
 	}
-	rc = check_date_scope(v, req, &h->a, slice_trim(dh->value), from_amz, err, h->amz_date);
-	if (rc)
-		return rc;
-	int nsh = split_signed_headers(v, h->a.signed_headers);
-	if (nsh < 0)
-		return fail(err, T_INVALID, "%s", msg_mismatch);
-	h->nsh = (uint32_t)nsh;
-	if (!signed_host(v, h->nsh))
-		return fail(err, T_INVALID,
-			    "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
-			    "Authorization.");
-	for (uint32_t i = 0; i < req->nhdrs; i++) {
-		struct sl_slice n = req->hdrs[i].name;
-		if (must_be_signed(n) && !is_signed(v, h->nsh, n))
-			/* Invented (AWS's text for this case is not recorded):
-			 * shaped like its message for an unsigned Host. */
-			return fail(err, T_INVALID,
-				    "'%.*s' must be a 'SignedHeader' in the AWS Authorization.",
-				    (int)SL_MIN(n.len, 64u), n.ptr);
-	}
-	int ci = find_cred(v->kr, h->a.access_key);
-	if (ci < 0 || !token_ok(&v->kr->creds[ci], req))
-		return fail(err, T_UNRECOGNIZED,
-			    "The security token included in the request is invalid.");
-	h->cred_idx = (uint32_t)ci;
-	return 0;
+	return check_tail(v, req, h, slice_trim(dh->value), from_amz, -1, err);
 }
 
 int sigv4_check_head(struct sigv4_verifier *v, const struct sigv4_request *req,
@@ -891,7 +1114,7 @@ int sigv4_verify(struct sigv4_verifier *v, const struct sigv4_request *req,
 		return rc;
 	const struct sigv4_auth *a = &h.a;
 	const uint8_t *key = signing_key(v, h.cred_idx, a);
-	if (!key || compute_signature(v, req, a, h.nsh, h.amz_date, key, sig))
+	if (!key || compute_signature(v, req, a, h.nsh, h.presigned, h.amz_date, key, sig))
 		return fail(err, T_INVALID, "%s", msg_mismatch);
 	if (a->signature.len != SIGV4_HEX_SHA256_LEN ||
 	    CRYPTO_memcmp(sig, a->signature.ptr, SIGV4_HEX_SHA256_LEN) != 0)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* AWS Signature Version 4 verification (AWS4-HMAC-SHA256, Authorization
- * header form) and the shared-credentials file that holds the secrets.
+ * header and presigned query-string forms) and the shared-credentials file that holds the secrets.
  *
  * Threading: a keyring is immutable after load and shared by all lcores; a
  * verifier (which caches derived signing keys per key/date/region/service) is
@@ -63,7 +63,13 @@ struct sigv4_error {
 
 /* Verifies req. Returns 0 and fills id on success; otherwise -EACCES and fills
  * err with the error AWS returns for that case:
- *   no Authorization header             MissingAuthenticationTokenException
+ *   no Authorization header and no
+ *   X-Amz-Algorithm query parameter     MissingAuthenticationTokenException
+ *   both                                InvalidSignatureException ("Found both ...")
+ *   presigned parameters missing/empty  IncompleteSignatureException ("AWS query-string
+ *                                       parameters must include '...'. ...")
+ *   presigned and past X-Amz-Date +
+ *   X-Amz-Expires                       InvalidSignatureException ("Signature expired: ...")
  *   malformed / missing components      IncompleteSignatureException
  *   unknown access key                  UnrecognizedClientException
  *   X-Amz-Date off by more than 5 min   InvalidSignatureException ("Signature expired: ...")
@@ -108,6 +114,44 @@ struct sigv4_auth {
  * SignedHeaders=..., Signature=...". Returns 0 or -EINVAL; on -EINVAL *why
  * (may be NULL) points at a static description usable in the error message. */
 int SL_MUST_CHECK sigv4_parse_auth(struct sl_slice value, struct sigv4_auth *out, const char **why);
+
+/* ---- Presigned (query-string) authentication ---------------------------
+ * The same signature carried in the query instead of an Authorization
+ * header: X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders,
+ * X-Amz-Signature, optionally X-Amz-Expires (1..604800 seconds; without it
+ * the header form's 5-minute window applies) and X-Amz-Security-Token. The
+ * canonical query string is every parameter but X-Amz-Signature; the payload
+ * hash is the body's, as for a signed header (botocore's SigV4QueryAuth). The
+ * region, service, Host and header-signing rules are the header form's.
+ * A request naming X-Amz-Algorithm in its query is a presigned one, even
+ * without a value (AWS answers it with the list of missing parameters). */
+#define SIGV4_Q_ALGORITHM (1u << 0)
+#define SIGV4_Q_CREDENTIAL (1u << 1)
+#define SIGV4_Q_SIGNATURE (1u << 2)
+#define SIGV4_Q_SIGNED_HEADERS (1u << 3)
+#define SIGV4_Q_DATE (1u << 4)
+#define SIGV4_Q_TOKEN_MAX 2048 /* as the keyring's aws_session_token */
+
+/* The query's authentication parameters, percent-decoded and NUL-terminated
+ * (a value that does not fit its buffer, or decodes to a NUL, is refused). */
+struct sigv4_query_auth {
+	uint32_t missing; /* SIGV4_Q_* of required parameters absent or empty */
+	bool has_expires, has_token;
+	char algorithm[32];
+	char credential[512];
+	char date[32];
+	char expires[24];
+	char signed_headers[1024];
+	char signature[128];
+	char token[SIGV4_Q_TOKEN_MAX + 1];
+};
+
+/* Reads the presigned parameters of query (raw, after '?'). Returns 1 when
+ * the query names X-Amz-Algorithm (out filled; out->missing lists what is
+ * absent or empty), 0 when it does not (not a presigned request), -E2BIG
+ * when a value does not fit its buffer, -EINVAL when one decodes to a NUL
+ * or a parameter is given twice. Reads at most query.len bytes; no malloc. */
+int SL_MUST_CHECK sigv4_parse_query_auth(struct sl_slice query, struct sigv4_query_auth *out);
 
 /* ---- Signing (client side; used by the load generator in perf/) ------- */
 

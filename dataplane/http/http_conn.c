@@ -419,15 +419,18 @@ static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 	if (!c->req.keep_alive || lc->sh->stop)
 		c->close_after_send = true;
 	char head[512];
+	const char *ct = c->resp_ctype ? c->resp_ctype : "application/x-amz-json-1.1";
+	c->resp_ctype = NULL;
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %u %s\r\n"
 			 "x-amzn-RequestId: %s\r\n"
 			 "x-amz-id-2: %s\r\n"
-			 "Content-Type: application/x-amz-json-1.1\r\n"
+			 "%s%s%s"
 			 "Content-Length: %" PRIu32 "\r\n"
 			 "Date: %s\r\n"
 			 "%s\r\n",
-			 status, http_reason(status), rid, id2, body_len, lc->date.str,
+			 status, http_reason(status), rid, id2, ct[0] ? "Content-Type: " : "", ct,
+			 ct[0] ? "\r\n" : "", body_len, lc->date.str,
 			 c->close_after_send ? "Connection: close\r\n" : "");
 	BUG_ON(n <= 0 || (size_t)n >= sizeof(head));
 	if (tls_conn_write(c->tls, head, (size_t)n) < 0 ||

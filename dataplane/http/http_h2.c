@@ -529,15 +529,18 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 	char sts[8], len[16];
 	snprintf(sts, sizeof(sts), "%u", status);
 	snprintf(len, sizeof(len), "%" PRIu32, body_len);
+	const char *ct = c->resp_ctype ? c->resp_ctype : "application/x-amz-json-1.1";
+	c->resp_ctype = NULL;
 	nghttp2_nv nva[] = {
 		NV(":status", sts),
-		NV("content-type", "application/x-amz-json-1.1"),
 		NV("content-length", len),
 		NV("x-amzn-requestid", rid),
 		NV("x-amz-id-2", id2),
+		NV("content-type", ct), /* last: left out when ct is "" */
 	};
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
-	nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva), &prd);
+	nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva) - (ct[0] ? 0 : 1),
+				&prd);
 	/* Not flushed here: sending runs nghttp2 callbacks that may free
 	 * streams (h2_timers walks the list); callers flush. */
 }

@@ -186,6 +186,10 @@ struct conn {
 	const struct policy *pol;
 	char audit_stream[129];
 	char audit_op[48];
+	/* Content-Type of the next answer, reset once it is sent: NULL is
+	 * application/x-amz-json-1.1; "" sends none (Kinesis's XML answers to
+	 * requests it cannot route, ops_shape.c). A string constant. */
+	const char *resp_ctype;
 };
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,

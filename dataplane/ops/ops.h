@@ -7,7 +7,8 @@
  * to the log lcores (dataplane/log) and control operations to the control
  * thread (dataplane/ctl). Files: ops_dispatch.c (SigV4, authorisation, the
  * audit log, operation lookup, control calls), ops_data.c (record
- * operations), ops_subscribe.c (SubscribeToShard). */
+ * operations), ops_subscribe.c (SubscribeToShard), ops_shape.c (the answers made before
+ * authentication). */
 #ifndef SL_DATAPLANE_OPS_H
 #define SL_DATAPLANE_OPS_H
 
@@ -24,6 +25,16 @@ struct dp_msg;
 /* one whole request (head + body) is in c->in; answer it or post
  * it. The body is [c->head_len, c->head_len + content_length). */
 void ops_dispatch(struct lcore_ctx *lc, struct conn *c);
+/* What Kinesis answers before authenticating (ops_shape.c): a method
+ * other than POST, a Content-Type it does not serve (ct_ok: the
+ * dispatcher's own test of the type), no or an unknown X-Amz-Target, an
+ * empty body. Answers such a request and returns false; true when the
+ * request may go on to authentication. */
+bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok);
+struct sl_header;
+/* The query (after '?') of the request whose headers are hdrs: an HTTP/2
+ * stream's from its :path, else c's parsed request's. */
+struct sl_slice ops_head_query(const struct conn *c, const struct sl_header *hdrs, uint32_t n);
 struct sigv4_error;
 /* the SigV4 checks that need no body (sigv4_check_head), run
  * when a request's head is complete and its body is still to come, so an

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Layer three of HTTP: one whole request -> authentication -> operation.
  *
- * Order of checks: SigV4 comes first, before anything about the request's
- * content is looked at, so an unauthenticated peer learns nothing and costs
- * us one HMAC at most. (Kinesis itself answers some malformed-target cases
- * before authentication; we choose least privilege over that quirk.) Then
- * the method, the X-Amz-Target operation, the content type, and finally the
- * operation's own decoding and validation (control plane or data path). */
+ * Order of checks, Kinesis's: first what it answers before authenticating
+ * (method, Content-Type, X-Amz-Target, an empty body: ops_shape.c; answers
+ * that depend only on the request's own bytes), then SigV4, then the
+ * operation's own decoding and validation (control plane or data path). An
+ * unauthenticated peer learns nothing about what the server holds and costs
+ * us one HMAC at most. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,7 +119,9 @@ static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_iden
 bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
 		 uint32_t nhdrs, struct sigv4_error *err, bool audit)
 {
-	struct sigv4_request sr = { .hdrs = hdrs, .nhdrs = nhdrs, .now_s = (int64_t)time(NULL) };
+	struct sigv4_request sr = { .hdrs = hdrs, .nhdrs = nhdrs,
+				    .query = ops_head_query(c, hdrs, nhdrs),
+				    .now_s = (int64_t)time(NULL) };
 	if (sigv4_check_head(lc->sv, &sr, err) == 0)
 		return true;
 	if (audit)
@@ -327,26 +329,15 @@ bool ops_serves(enum api_op op)
 void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 {
 	struct sigv4_identity id;
+	/* Method, Content-Type, X-Amz-Target and an empty body are answered
+	 * before authentication, as Kinesis does (ops_shape.c). */
+	if (!ops_shape_ok(lc, c, content_type_ok(c)))
+		return;
 	if (!authenticate(lc, c, &id))
 		return;
-	if (!sl_slice_eq(c->req.method, "POST")) {
-		http_conn_respond_error(
-			lc, c, 403, "AccessDeniedException",
-			"Unable to determine service/operation name to be authorized");
-		return;
-	}
 	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
 	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
-	if (!op) {
-		http_conn_respond_error(lc, c, 400, "UnknownOperationException",
-					"The requested operation is not recognized.");
-		return;
-	}
-	if (!content_type_ok(c)) {
-		http_conn_respond_error(lc, c, 404, "UnknownOperationException",
-					"Content-Type must be application/x-amz-json-1.1.");
-		return;
-	}
+	BUG_ON(op == NULL); /* ops_shape_ok answered it */
 	snprintf(c->principal, sizeof(c->principal), "%s", id.access_key);
 	c->pol = policy_for(lc->sh->policies, id.access_key);
 	c->audit_stream[0] = 0;
