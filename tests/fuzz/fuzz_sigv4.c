@@ -3,7 +3,10 @@
  *   even: the rest is an Authorization header value -> sigv4_parse_auth
  *   odd:  the rest is a whole request -> sigv4_verify, laid out as
  *         "METHOD\nPATH\nQUERY\nName: value\n...\n\nBODY"
- * Seeds for both modes live in corpus/fuzz_sigv4/ (auth-*, req-*). */
+ *         (a QUERY naming X-Amz-Algorithm takes the presigned path)
+ *   0x02 (even, bit 1 set): the rest is a query string ->
+ *         sigv4_parse_query_auth
+ * Seeds for the modes live in corpus/fuzz_sigv4/ (auth-*, req-*, query-*). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,6 +81,35 @@ static void fuzz_verify(const char *p, const char *end)
 		abort();
 }
 
+/* The presigned parameters: every value NUL-terminated inside its buffer,
+ * and "missing" exactly the required ones left empty. */
+static void fuzz_query(const char *p, const char *end)
+{
+	static struct sigv4_query_auth q; /* 4 KiB: not on the stack */
+	int rc = sigv4_parse_query_auth((struct sl_slice){ p, (uint32_t)(end - p) }, &q);
+	if (rc < -1000 || rc > 1)
+		abort();
+	if (rc != 1)
+		return;
+	struct {
+		const char *v;
+		size_t cap;
+		uint32_t bit;
+	} f[] = { { q.algorithm, sizeof(q.algorithm), SIGV4_Q_ALGORITHM },
+		  { q.credential, sizeof(q.credential), SIGV4_Q_CREDENTIAL },
+		  { q.signature, sizeof(q.signature), SIGV4_Q_SIGNATURE },
+		  { q.signed_headers, sizeof(q.signed_headers), SIGV4_Q_SIGNED_HEADERS },
+		  { q.date, sizeof(q.date), SIGV4_Q_DATE },
+		  { q.expires, sizeof(q.expires), 0 },
+		  { q.token, sizeof(q.token), 0 } };
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!memchr(f[i].v, 0, f[i].cap))
+			abort();
+		if (f[i].bit && ((q.missing & f[i].bit) != 0) != (f[i].v[0] == 0))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!ver)
@@ -85,6 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0 || size > UINT32_MAX / 2)
 		return 0;
 	const char *p = (const char *)data + 1, *end = (const char *)data + size;
+	if ((data[0] & 3) == 2) {
+		fuzz_query(p, end);
+		return 0;
+	}
 	if ((data[0] & 1) == 0) {
 		struct sigv4_auth a;
 		const char *why = NULL;

@@ -180,6 +180,10 @@ static void test_equals_botocore_and_verifies(void **state)
 	for (uint32_t i = 0; i < nvec; i++) {
 		char region[64], out[1024], hx[65];
 		struct built b;
+		/* Presigned vectors carry no Authorization header: the signer
+		 * makes only the header form. */
+		if (strncmp(vecs[i].name, "presigned", 9) == 0)
+			continue;
 		assert_non_null(vecs[i].auth);
 		scope_region(vecs[i].auth, region, sizeof(region));
 		struct sigv4_signer *s = sigv4_signer_new(KEY_ID, SECRET, region, "kinesis");

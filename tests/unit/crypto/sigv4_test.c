@@ -194,7 +194,8 @@ static int verify_with(struct sigv4_keyring *kr, struct built *b, struct sigv4_e
 /* Vectors that the plain keyring and a us-east-1 verifier accept. */
 static bool plain_vector(const struct vec *v)
 {
-	return strncmp(v->name, "late_", 5) != 0 && strcmp(v->name, "session_token") != 0;
+	return strncmp(v->name, "late_", 5) != 0 && strcmp(v->name, "session_token") != 0 &&
+	       strcmp(v->name, "presigned_token") != 0;
 }
 
 static void expect_err(struct sigv4_keyring *kr, struct built *b, const char *type,
@@ -544,6 +545,150 @@ static void test_missing_and_malformed(void **state)
 	sigv4_keyring_free(kr);
 }
 
+/* Replaces the first occurrence of from in b's query by to (one buffer
+ * per call site: static, the slices point into it). */
+static void query_sub(struct built *b, char *buf, size_t cap, const char *from, const char *to)
+{
+	char q[2048];
+	snprintf(q, sizeof(q), "%.*s", (int)b->req.query.len, b->req.query.ptr);
+	char *at = strstr(q, from);
+	assert_non_null(at);
+	snprintf(buf, cap, "%.*s%s%s", (int)(at - q), q, to, at + strlen(from));
+	b->req.query = S(buf);
+}
+
+/* Issue 13 item 4: presigned (query-string) authentication, botocore's
+ * SigV4QueryAuth as the oracle. */
+static void test_presigned(void **state)
+{
+	(void)state;
+	static char q1[2048], q2[2048], q3[2048], q4[2048], q5[2048];
+	struct sigv4_keyring *kr = good_kr();
+	struct sigv4_error err;
+	struct sigv4_identity id;
+	struct built b;
+	const struct vec *v = vec_named("presigned");
+
+	build(v, &b);
+	assert_null(find_hdr(&b, "authorization"));
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	/* X-Amz-Expires=300 is the window, to the second. */
+	b.req.now_s = v->t + 300;
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	b.req.now_s = v->t + 301;
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Signature expired: 20130524T000000Z is now earlier than 20130524T000001Z "
+		   "(20130524T000501Z - 300 sec.)");
+	b.req.now_s = v->t - 5 * 60 - 1;
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Signature not yet current: 20130524T000000Z is still later than "
+		   "20130523T235959Z (20130523T235459Z + 5 min.)");
+
+	/* The body is covered, as with a header signature. */
+	build(v, &b);
+	char *copy = malloc(v->body_len);
+	assert_non_null(copy);
+	memcpy(copy, v->body, v->body_len);
+	copy[3] ^= 1;
+	b.req.body = (const uint8_t *)copy;
+	expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+	free(copy);
+
+	/* A mangled signature, a widened expiry, another region. */
+	build(v, &b);
+	query_sub(&b, q1, sizeof(q1), "X-Amz-Signature=", "X-Amz-Signature=0");
+	expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+	build(v, &b);
+	query_sub(&b, q2, sizeof(q2), "X-Amz-Expires=300", "X-Amz-Expires=3000");
+	expect_err(kr, &b, "InvalidSignatureException", MISMATCH);
+	query_sub(&b, q3, sizeof(q3), "X-Amz-Expires=3000", "X-Amz-Expires=604801");
+	expect_err(kr, &b, "IncompleteSignatureException",
+		   "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+		   "X-Amz-Expires must be less than 604800 seconds");
+	build(v, &b);
+	query_sub(&b, q4, sizeof(q4), "us-east-1", "us-west-2");
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Credential should be scoped to a valid region, not 'us-west-2'. ");
+	build(v, &b);
+	query_sub(&b, q5, sizeof(q5), "X-Amz-Date=", "X-Amz-Dat=");
+	expect_err(kr, &b, "IncompleteSignatureException",
+		   "AWS query-string parameters must include 'X-Amz-Date'. Re-examine the "
+		   "query-string parameters.");
+
+	/* Both forms at once (kinesalite's recorded text), and neither. */
+	build(vec_named("put_record"), &b);
+	b.req.query = S("X-Amz-Algorithm");
+	expect_err(kr, &b, "InvalidSignatureException",
+		   "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' "
+		   "as HTTP header.");
+	find_hdr(&b, "authorization")->name = S("X-Not-Authorization");
+	expect_err(kr, &b, "IncompleteSignatureException",
+		   "AWS query-string parameters must include 'X-Amz-Algorithm'. AWS "
+		   "query-string parameters must include 'X-Amz-Credential'. AWS query-string "
+		   "parameters must include 'X-Amz-Signature'. AWS query-string parameters must "
+		   "include 'X-Amz-SignedHeaders'. AWS query-string parameters must include "
+		   "'X-Amz-Date'. Re-examine the query-string parameters.");
+	b.req.query = S("X-Amz-Credential=a&X-Amz-Signature=b&X-Amz-SignedHeaders=c&X-Amz-Date=d");
+	expect_err(kr, &b, "MissingAuthenticationTokenException", "Missing Authentication Token");
+	b.req.query = S("X-Amz-Algorithm=AWS4-HMAC-SHA1&X-Amz-Credential=a&X-Amz-Signature=b&"
+			"X-Amz-SignedHeaders=c&X-Amz-Date=d");
+	expect_err(kr, &b, "IncompleteSignatureException",
+		   "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA1'");
+	sigv4_keyring_free(kr);
+
+	/* The session token travels in the query too. */
+	build(vec_named("presigned_token"), &b);
+	kr = good_kr();
+	expect_err(kr, &b, "UnrecognizedClientException",
+		   "The security token included in the request is invalid.");
+	sigv4_keyring_free(kr);
+	kr = keyring_token("FQoGZXIvYXdzEXAMPLEsessionTOKEN/+=");
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
+	sigv4_keyring_free(kr);
+}
+
+static void test_parse_query_auth(void **state)
+{
+	(void)state;
+	static struct sigv4_query_auth q;
+	char big[1200];
+
+	assert_int_equal(sigv4_parse_query_auth(S(""), &q), 0);
+	assert_int_equal(sigv4_parse_query_auth(S("a=b&X-Amz-Date=1"), &q), 0);
+	assert_int_equal(sigv4_parse_query_auth(S("x-amz-algorithm=A"), &q), 0); /* case */
+	assert_int_equal(sigv4_parse_query_auth(S("X-Amz-Algorithm"), &q), 1);
+	assert_int_equal(q.missing, SIGV4_Q_ALGORITHM | SIGV4_Q_CREDENTIAL | SIGV4_Q_SIGNATURE |
+					    SIGV4_Q_SIGNED_HEADERS | SIGV4_Q_DATE);
+	assert_int_equal(sigv4_parse_query_auth(
+				 S("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F2013"
+				   "0524%2fus-east-1%2Fkinesis%2Faws4_request&X-Amz-Date=2013"
+				   "0524T000000Z&X-Amz-SignedHeaders=host%3Bx-amz-target&"
+				   "X-Amz-Signature=ab&X-Amz-Security-Token=a+b%2B%3D&X-Amz-"
+				   "Expires=60&z=%00"),
+				 &q),
+			 1);
+	assert_int_equal(q.missing, 0);
+	assert_string_equal(q.credential, "AK/20130524/us-east-1/kinesis/aws4_request");
+	assert_string_equal(q.signed_headers, "host;x-amz-target");
+	assert_string_equal(q.token, "a b+=");
+	assert_true(q.has_token && q.has_expires);
+	assert_string_equal(q.expires, "60");
+	/* A stray '%' is kept as is; an empty value counts as missing. */
+	assert_int_equal(sigv4_parse_query_auth(S("X-Amz-Algorithm=%4&X-Amz-Date="), &q), 1);
+	assert_string_equal(q.algorithm, "%4");
+	assert_true(q.missing & SIGV4_Q_DATE);
+	/* Twice, a NUL, too long: refused (only when presigned). */
+	assert_int_equal(sigv4_parse_query_auth(S("X-Amz-Algorithm=a&X-Amz-Date=1&X-Amz-Date=2"),
+					       &q),
+			 -EINVAL);
+	assert_int_equal(sigv4_parse_query_auth(S("X-Amz-Date=1&X-Amz-Date=2"), &q), 0);
+	assert_int_equal(sigv4_parse_query_auth(S("X-Amz-Algorithm=a%00b"), &q), -EINVAL);
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "X-Amz-Algorithm=x&X-Amz-SignedHeaders=", 38);
+	assert_int_equal(sigv4_parse_query_auth((struct sl_slice){ big, sizeof(big) }, &q),
+			 -E2BIG);
+}
+
 static void test_parse_auth(void **state)
 {
 	(void)state;
@@ -709,6 +854,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_check_head),
 		cmocka_unit_test(test_missing_and_malformed),
 		cmocka_unit_test(test_parse_auth),
+		cmocka_unit_test(test_presigned),
+		cmocka_unit_test(test_parse_query_auth),
 		cmocka_unit_test(test_credentials_create),
 		cmocka_unit_test(test_credentials_parse),
 	};
