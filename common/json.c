@@ -944,7 +944,12 @@ void jw_error(struct jw *w, const char *type, const char *msg)
 	jw_obj_begin(w);
 	jw_key(w, "__type");
 	jw_str(w, type);
-	jw_key(w, "message");
-	jw_str(w, msg);
+	/* As Kinesis writes it (and api_err_encode): Coral's
+	 * SerializationException spells the member "Message"; an empty
+	 * message is left out. */
+	if (msg[0] != '\0') {
+		jw_key(w, strcmp(type, "SerializationException") == 0 ? "Message" : "message");
+		jw_str(w, msg);
+	}
 	jw_obj_end(w);
 }

@@ -136,7 +136,8 @@ void jw_b64(struct jw *w, const void *data, size_t n);
 /* Raw bytes appended as-is (caller guarantees they are valid JSON). */
 void jw_raw(struct jw *w, const char *s, size_t n);
 
-/* Writes {"__type":type,"message":msg}: the Kinesis error body. */
+/* Writes {"__type":type,"message":msg}: the Kinesis error body ("Message"
+ * for SerializationException, as Coral spells it; no member when msg is ""). */
 void jw_error(struct jw *w, const char *type, const char *msg);
 
 #endif

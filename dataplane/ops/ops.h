@@ -31,6 +31,10 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c);
  * empty body. Answers such a request and returns false; true when the
  * request may go on to authentication. */
 bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok);
+/* An audit line for a request refused before authentication: the key it
+ * claims (never verified), its target as sent (printable ASCII), type. */
+void ops_audit_refusal(struct lcore_ctx *lc, const struct conn *c, const char *type,
+		       uint16_t status);
 struct sl_header;
 /* The query (after '?') of the request whose headers are hdrs: an HTTP/2
  * stream's from its :path, else c's parsed request's. */

@@ -96,6 +96,15 @@ static void audit_auth_failure(struct lcore_ctx *lc, const struct conn *c,
 	ops_audit(lc, c, key, op, "", err->type, err->http_status);
 }
 
+void ops_audit_refusal(struct lcore_ctx *lc, const struct conn *c, const char *type,
+		       uint16_t status)
+{
+	char key[129], op[80];
+	claimed_key(c->hdrs, c->req.nhdrs, key, sizeof(key));
+	target_name(c->hdrs, c->req.nhdrs, op, sizeof(op));
+	ops_audit(lc, c, key, op, "", type, status);
+}
+
 static bool authenticate(struct lcore_ctx *lc, struct conn *c, struct sigv4_identity *id)
 {
 	struct sigv4_request sr = {

@@ -111,9 +111,12 @@ static bool body_empty(const struct conn *c)
 	return true;
 }
 
+/* Answers body with status and Content-Type ctype (NULL: Kinesis's JSON
+ * type, "": none), and audits the refusal as type. */
 static void answer(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *ctype,
-		   const char *body)
+		   const char *body, const char *type)
 {
+	ops_audit_refusal(lc, c, type, status);
 	c->resp_ctype = ctype;
 	http_conn_respond(lc, c, status, body, (uint32_t)strlen(body));
 }
@@ -136,7 +139,9 @@ bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
 
 	enum shape_ct ct = classify(c, ct_ok);
 	if (!sl_slice_eq(c->req.method, "POST") || ct == SHAPE_CT_BAD) {
-		answer(lc, c, 403, "", has_auth(c) ? denied : missing);
+		bool auth = has_auth(c);
+		answer(lc, c, 403, "", auth ? denied : missing,
+		       auth ? "AccessDeniedException" : "MissingAuthenticationTokenException");
 		return false;
 	}
 	if (ct == SHAPE_CT_LEGACY) {
@@ -144,16 +149,19 @@ bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
 		bool bad = c->body_len > 0 &&
 			   json_parse(&d, (const char *)c->body, c->body_len, lc->toks,
 				      lc->max_toks, 32, NULL) < 0;
-		answer(lc, c, 200, "application/json", bad ? legacy_ser : legacy_unknown);
+		answer(lc, c, 200, "application/json", bad ? legacy_ser : legacy_unknown,
+		       bad ? "SerializationException" : "UnknownOperationException");
 		return false;
 	}
 	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
 	if (!th || !api_op_lookup(th->value)) {
-		answer(lc, c, 400, NULL, "{\"__type\":\"UnknownOperationException\"}");
+		answer(lc, c, 400, NULL, "{\"__type\":\"UnknownOperationException\"}",
+		       "UnknownOperationException");
 		return false;
 	}
 	if (ct == SHAPE_CT_JSON11 && body_empty(c)) {
-		answer(lc, c, 400, NULL, "{\"__type\":\"SerializationException\"}");
+		answer(lc, c, 400, NULL, "{\"__type\":\"SerializationException\"}",
+		       "SerializationException");
 		return false;
 	}
 	return true;

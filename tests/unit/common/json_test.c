@@ -474,6 +474,19 @@ static void test_writer_error_and_overflow(void **state)
 		jw_str(&w, "");
 		assert_int_equal(w.len, len); /* latched */
 	}
+
+	/* Coral's spelling for SerializationException; no empty message. */
+	static const char ser[] =
+		"{\"__type\":\"SerializationException\",\"Message\":\"Expected null\"}";
+	jw_init(&w, buf, sizeof(buf));
+	jw_error(&w, "SerializationException", "Expected null");
+	assert_int_equal(w.len, sizeof(ser) - 1);
+	assert_memory_equal(buf, ser, w.len);
+	static const char bare[] = "{\"__type\":\"InternalFailure\"}";
+	jw_init(&w, buf, sizeof(buf));
+	jw_error(&w, "InternalFailure", "");
+	assert_int_equal(w.len, sizeof(bare) - 1);
+	assert_memory_equal(buf, bare, w.len);
 }
 
 int main(void)
