@@ -378,17 +378,19 @@ void cp_list_tags(struct cp_req *r)
 	int64_t limit = CP_LIST_TAGS_DEFAULT;
 	bool has_start, has_limit;
 
-	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
-	has_start = av_get_str(v, root, "ExclusiveStartTagKey", start, sizeof(start), &start_cp);
+	/* Kinesis's member order (kinesalite's listTagsForStream validations):
+	 * Limit, ExclusiveStartTagKey, StreamName. */
 	has_limit = av_get_int(v, root, "Limit", AV_INTEGER, &limit);
+	has_start = av_get_str(v, root, "ExclusiveStartTagKey", start, sizeof(start), &start_cp);
+	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
 	r->has_arn = av_get_str(v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
 	if (!v->ser && !v->bad_json) {
-		if (r->has_name)
-			cp_check_name(r, "streamName", r->name, r->name_cp);
-		if (has_start)
-			av_len(v, "exclusiveStartTagKey", start, start_cp, 1, 128);
 		if (has_limit)
 			av_range(v, "limit", limit, 1, 50);
+		if (has_start)
+			av_len(v, "exclusiveStartTagKey", start, start_cp, 1, 128);
+		if (r->has_name)
+			cp_check_name(r, "streamName", r->name, r->name_cp);
 		cp_check_arn(r);
 	}
 	if (cp_finish(r) || cp_resolve(r))

@@ -146,21 +146,23 @@ static int cp_split_decode(struct cp_req *r, struct cp_split *q)
 	struct av *v = &r->v;
 	int32_t root = av_root(v);
 
+	/* Kinesis's member order (kinesalite's recorded splitShard tests):
+	 * NewStartingHashKey, StreamName, ShardToSplit, for both passes. */
+	q->has_key = av_get_str(v, root, "NewStartingHashKey", q->key, sizeof(q->key),
+				&q->key_cp);
 	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
 	q->has_shard = av_get_str(v, root, "ShardToSplit", q->shard, sizeof(q->shard),
 				  &q->shard_cp);
-	q->has_key = av_get_str(v, root, "NewStartingHashKey", q->key, sizeof(q->key),
-				&q->key_cp);
 	r->has_arn = av_get_str(v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
 	if (!v->ser && !v->bad_json) {
+		av_not_null(v, "newStartingHashKey", q->has_key);
+		if (q->has_key)
+			av_pattern(v, "newStartingHashKey", q->key, CP_PAT_HASH, cp_match_hash);
 		if (r->has_name)
 			cp_check_name(r, "streamName", r->name, r->name_cp);
 		av_not_null(v, "shardToSplit", q->has_shard);
 		if (q->has_shard)
 			cp_check_name(r, "shardToSplit", q->shard, q->shard_cp);
-		av_not_null(v, "newStartingHashKey", q->has_key);
-		if (q->has_key)
-			av_pattern(v, "newStartingHashKey", q->key, CP_PAT_HASH, cp_match_hash);
 		cp_check_arn(r);
 	}
 	if (av_finish(v, &r->err)) {
@@ -221,19 +223,21 @@ static int cp_merge_decode(struct cp_req *r, struct cp_merge *q)
 	struct av *v = &r->v;
 	int32_t root = av_root(v);
 
-	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
+	/* Kinesis's member order (kinesalite's mergeShards validations):
+	 * ShardToMerge, AdjacentShardToMerge, StreamName. */
 	q->has_a = av_get_str(v, root, "ShardToMerge", q->a, sizeof(q->a), &q->a_cp);
 	q->has_b = av_get_str(v, root, "AdjacentShardToMerge", q->b, sizeof(q->b), &q->b_cp);
+	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
 	r->has_arn = av_get_str(v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
 	if (!v->ser && !v->bad_json) {
-		if (r->has_name)
-			cp_check_name(r, "streamName", r->name, r->name_cp);
 		av_not_null(v, "shardToMerge", q->has_a);
 		if (q->has_a)
 			cp_check_name(r, "shardToMerge", q->a, q->a_cp);
 		av_not_null(v, "adjacentShardToMerge", q->has_b);
 		if (q->has_b)
 			cp_check_name(r, "adjacentShardToMerge", q->b, q->b_cp);
+		if (r->has_name)
+			cp_check_name(r, "streamName", r->name, r->name_cp);
 		cp_check_arn(r);
 	}
 	if (av_finish(v, &r->err)) {
@@ -416,20 +420,22 @@ static int cp_usc_decode(struct cp_req *r, struct cp_usc *q)
 	struct av *v = &r->v;
 	int32_t root = av_root(v);
 
-	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
-	q->has_target = av_get_int(v, root, "TargetShardCount", AV_INTEGER, &q->target);
+	/* Kinesis's member order (kinesalite's updateShardCount validations):
+	 * ScalingType, StreamName, TargetShardCount. */
 	q->has_type = av_get_enum(v, root, "ScalingType", cp_scaling_types, 1, &q->type_idx,
 				  q->type, sizeof(q->type));
+	r->has_name = av_get_str(v, root, "StreamName", r->name, sizeof(r->name), &r->name_cp);
+	q->has_target = av_get_int(v, root, "TargetShardCount", AV_INTEGER, &q->target);
 	r->has_arn = av_get_str(v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
 	if (!v->ser && !v->bad_json) {
+		av_not_null(v, "scalingType", q->has_type);
+		if (q->has_type)
+			av_enum(v, "scalingType", q->type, q->type_idx, cp_scaling_types, 1);
 		if (r->has_name)
 			cp_check_name(r, "streamName", r->name, r->name_cp);
 		av_not_null(v, "targetShardCount", q->has_target);
 		if (q->has_target)
 			av_range(v, "targetShardCount", q->target, 1, INT64_MAX);
-		av_not_null(v, "scalingType", q->has_type);
-		if (q->has_type)
-			av_enum(v, "scalingType", q->type, q->type_idx, cp_scaling_types, 1);
 		cp_check_arn(r);
 	}
 	if (av_finish(v, &r->err)) {

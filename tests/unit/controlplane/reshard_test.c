@@ -261,10 +261,10 @@ static void test_split_errors(void **state)
 
 	OK(cp, API_OP_CREATE_STREAM, "{\"StreamName\":\"s\",\"ShardCount\":2}");
 	expect_err(cp, API_OP_SPLIT_SHARD, "{\"StreamName\":\"s\",\"NewStartingHashKey\":\"01\"}",
-		   "ValidationException", "2 validation errors detected: Value null at "
-		   "'shardToSplit' failed to satisfy constraint: Member must not be null; Value '01' "
-		   "at 'newStartingHashKey' failed to satisfy constraint: Member must satisfy "
-		   "regular expression pattern: 0|([1-9]\\\\d{0,38})");
+		   "ValidationException", "2 validation errors detected: Value '01' at "
+		   "'newStartingHashKey' failed to satisfy constraint: Member must satisfy "
+		   "regular expression pattern: 0|([1-9]\\\\d{0,38}); Value null at "
+		   "'shardToSplit' failed to satisfy constraint: Member must not be null");
 	expect_err(cp, API_OP_SPLIT_SHARD, "{\"ShardToSplit\":\"a\",\"NewStartingHashKey\":\"1\"}",
 		   "InvalidArgumentException", "Either StreamName or StreamARN should be provided.");
 	expect_err(cp, API_OP_SPLIT_SHARD, "{\"StreamName\":\"nope\",\"ShardToSplit\":\"0\","
@@ -428,10 +428,10 @@ static void test_update_shard_count(void **state)
 		   "open shard count: 5, Target shard count: 61");
 	expect_err(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":0,"
 		   "\"ScalingType\":\"UNIFORM\"}", "ValidationException", "2 validation errors "
-		   "detected: Value '0' at 'targetShardCount' failed to satisfy constraint: Member "
-		   "must have value greater than or equal to 1; Value 'UNIFORM' at 'scalingType' "
-		   "failed to satisfy constraint: Member must satisfy enum value set: "
-		   "[UNIFORM_SCALING]");
+		   "detected: Value 'UNIFORM' at 'scalingType' failed to satisfy constraint: "
+		   "Member must satisfy enum value set: [UNIFORM_SCALING]; Value '0' at "
+		   "'targetShardCount' failed to satisfy constraint: Member must have value "
+		   "greater than or equal to 1");
 	/* account-wide shard limit */
 	OK(cp, API_OP_CREATE_STREAM, "{\"StreamName\":\"big\",\"ShardCount\":52}");
 	expect_err(cp, API_OP_UPDATE_SHARD_COUNT, "{\"StreamName\":\"s\",\"TargetShardCount\":10,"
