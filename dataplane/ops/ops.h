@@ -31,6 +31,12 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c);
  * empty body. Answers such a request and returns false; true when the
  * request may go on to authentication. */
 bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok);
+/* The same from the head alone, for an HTTP/1.1 request whose body is still
+ * to come: answers (and marks the connection to close after the answer)
+ * and returns false, or returns true. */
+bool ops_shape_head_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok);
+/* ops_shape_head_ok with the dispatcher's Content-Type test. */
+bool ops_head_shape_ok(struct lcore_ctx *lc, struct conn *c);
 /* An audit line for a request refused before authentication: the key it
  * claims (never verified), its target as sent (printable ASCII), type. */
 void ops_audit_refusal(struct lcore_ctx *lc, const struct conn *c, const char *type,

@@ -42,6 +42,11 @@ static bool content_type_ok(const struct conn *c)
 	       sl_slice_caseeq(v, "application/x-amz-json-1.0");
 }
 
+bool ops_head_shape_ok(struct lcore_ctx *lc, struct conn *c)
+{
+	return ops_shape_head_ok(lc, c, content_type_ok(c));
+}
+
 /* Client-supplied bytes for the audit log: printable ASCII only (anything
  * else becomes '?'), so every line stays valid UTF-8 JSON. */
 static void ascii_copy(char *out, size_t cap, const char *p, size_t n)

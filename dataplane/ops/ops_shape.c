@@ -24,11 +24,16 @@
  * application/json body parse is bounded by the lcore's token array and is
  * never on the record path).
  *
+ * An HTTP/1.1 request whose body is still arriving gets steps 1-3 from its
+ * head alone (ops_shape_head_ok, then the signature's head check), and the
+ * connection is closed after the answer: an unauthenticated body is never
+ * buffered. There an application/json body is not read (step 2 answers
+ * UnknownOperationException). HTTP/2 streams refused at their head reach
+ * ops_shape_ok through dispatch, without their body.
+ *
  * Not reproduced: Kinesis also answers a body that is not JSON with
  * SerializationException before authenticating; here that waits for the
- * signature (the record path would otherwise parse every body twice), and
- * a request whose body is still arriving is refused on its signature alone
- * (ops_head_ok), so an unauthenticated body is never buffered. */
+ * signature (the record path would otherwise parse every body twice). */
 #include <string.h>
 
 #include "common/json.h"
@@ -121,7 +126,10 @@ static void answer(struct lcore_ctx *lc, struct conn *c, uint16_t status, const 
 	http_conn_respond(lc, c, status, body, (uint32_t)strlen(body));
 }
 
-bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
+/* head: the body is still to come (HTTP/1.1, ops_head_shape_ok): the
+ * connection closes after the answer, and an application/json body is not
+ * parsed (it gets the UnknownOperationException envelope). */
+static bool shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok, bool head)
 {
 	static const char denied[] =
 		"<AccessDeniedException>\n"
@@ -138,6 +146,8 @@ bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
 		"\"Message\":null},\"Version\":\"1.0\"}";
 
 	enum shape_ct ct = classify(c, ct_ok);
+	if (head)
+		c->req.keep_alive = false; /* set before answering: h1_respond reads it */
 	if (!sl_slice_eq(c->req.method, "POST") || ct == SHAPE_CT_BAD) {
 		bool auth = has_auth(c);
 		answer(lc, c, 403, "", auth ? denied : missing,
@@ -146,7 +156,7 @@ bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
 	}
 	if (ct == SHAPE_CT_LEGACY) {
 		struct json_doc d;
-		bool bad = c->body_len > 0 &&
+		bool bad = !head && c->body_len > 0 &&
 			   json_parse(&d, (const char *)c->body, c->body_len, lc->toks,
 				      lc->max_toks, 32, NULL) < 0;
 		answer(lc, c, 200, "application/json", bad ? legacy_ser : legacy_unknown,
@@ -159,11 +169,26 @@ bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
 		       "UnknownOperationException");
 		return false;
 	}
-	if (ct == SHAPE_CT_JSON11 && body_empty(c)) {
+	if (!head && ct == SHAPE_CT_JSON11 && body_empty(c)) {
 		answer(lc, c, 400, NULL, "{\"__type\":\"SerializationException\"}",
 		       "SerializationException");
 		return false;
 	}
+	return true;
+}
+
+bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
+{
+	return shape_ok(lc, c, ct_ok, false);
+}
+
+bool ops_shape_head_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok)
+{
+	bool keep = c->req.keep_alive;
+	if (shape_ok(lc, c, ct_ok, true))
+		c->req.keep_alive = keep; /* nothing answered: as it was */
+	else
+		return false;
 	return true;
 }
 
