@@ -531,17 +531,17 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 	 * authentic before buffering (or inviting, with 100 Continue) the rest.
 	 * A whole request takes the normal path (same error, keep-alive). */
 	struct sigv4_error err;
-	if (c->in_len - c->head_len < c->req.content_length && !ops_head_shape_ok(lc, c)) {
+	int hc = c->in_len - c->head_len < c->req.content_length ? ops_head_check(lc, c, &err) : 0;
+	if (hc > 0) {
 		/* Answered as Kinesis answers before authenticating (method,
-		 * Content-Type, target); the body is never read. */
+		 * Content-Type, target: ops_shape.c); the body is never read. */
 		c->close_after_send = true;
 		c->req_active = false;
 		if (!http_conn_unsent(c))
 			http_conn_close(lc, c);
 		return false;
 	}
-	if (c->in_len - c->head_len < c->req.content_length &&
-	    !ops_head_ok(lc, c, c->hdrs, c->req.nhdrs, &err, true)) {
+	if (hc < 0) {
 		conn_fail(lc, c, err.http_status, err.type, err.message);
 		return false;
 	}

@@ -63,6 +63,7 @@ struct h2_stream {
 	uint32_t resp_len, resp_off, resp_cap;
 	bool push, push_eof;
 	bool timed_out;	      /* answered 408: later DATA is dropped */
+	bool early;	      /* refused at its head: its body is never read */
 	int64_t clen;	      /* content-length header, -1: none */
 	uint64_t mem_bytes;   /* charged to the budget: hbuf and body */
 	uint64_t start_ms;    /* HEADERS began: the request timeout runs */
@@ -355,6 +356,7 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 			return 0;
 		}
 	}
+	st->early = !(f->hd.flags & NGHTTP2_FLAG_END_STREAM);
 	st->ready = true;
 	if (c->h2->ready_tail)
 		c->h2->ready_tail->next_ready = st;
@@ -629,7 +631,9 @@ static bool h2_load(struct conn *c, struct h2_stream *st)
 	c->req.keep_alive = true;
 	c->req.has_content_length = true;
 	c->req.content_length = st->blen;
-	c->body = st->body ? st->body : (uint8_t *)"";
+	/* NULL for a stream refused at its head: no body, but not an empty
+	 * one either (ops_shape.c must not call it empty). */
+	c->body = st->early ? NULL : st->body ? st->body : (uint8_t *)"";
 	c->body_len = st->blen;
 	return true;
 }

@@ -35,8 +35,13 @@ bool ops_shape_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok);
  * to come: answers (and marks the connection to close after the answer)
  * and returns false, or returns true. */
 bool ops_shape_head_ok(struct lcore_ctx *lc, struct conn *c, bool ct_ok);
-/* ops_shape_head_ok with the dispatcher's Content-Type test. */
-bool ops_head_shape_ok(struct lcore_ctx *lc, struct conn *c);
+struct sigv4_error;
+/* An HTTP/1.1 request's head is complete and its body still to come: 0 when
+ * it may go on (its body is read); 1 when it cannot be authentic and was
+ * answered as Kinesis answers before authenticating (ops_shape_head_ok:
+ * the connection closes after the answer); -1 when it cannot be authentic,
+ * with err holding the answer (audited). */
+int ops_head_check(struct lcore_ctx *lc, struct conn *c, struct sigv4_error *err);
 /* An audit line for a request refused before authentication: the key it
  * claims (never verified), its target as sent (printable ASCII), type. */
 void ops_audit_refusal(struct lcore_ctx *lc, const struct conn *c, const char *type,

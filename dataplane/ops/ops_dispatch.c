@@ -42,11 +42,6 @@ static bool content_type_ok(const struct conn *c)
 	       sl_slice_caseeq(v, "application/x-amz-json-1.0");
 }
 
-bool ops_head_shape_ok(struct lcore_ctx *lc, struct conn *c)
-{
-	return ops_shape_head_ok(lc, c, content_type_ok(c));
-}
-
 /* Client-supplied bytes for the audit log: printable ASCII only (anything
  * else becomes '?'), so every line stays valid UTF-8 JSON. */
 static void ascii_copy(char *out, size_t cap, const char *p, size_t n)
@@ -141,6 +136,18 @@ bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_hea
 	if (audit)
 		audit_auth_failure(lc, c, hdrs, nhdrs, err);
 	return false;
+}
+
+int ops_head_check(struct lcore_ctx *lc, struct conn *c, struct sigv4_error *err)
+{
+	if (ops_head_ok(lc, c, c->hdrs, c->req.nhdrs, err, false))
+		return 0;
+	/* It cannot be authentic: answer what Kinesis answers before it
+	 * looks at the signature, if anything; else the signature's error. */
+	if (!ops_shape_head_ok(lc, c, content_type_ok(c)))
+		return 1;
+	audit_auth_failure(lc, c, c->hdrs, c->req.nhdrs, err);
+	return -1;
 }
 
 /* The resource a request touches, resolved once from its body and used by

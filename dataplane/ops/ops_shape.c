@@ -24,12 +24,13 @@
  * application/json body parse is bounded by the lcore's token array and is
  * never on the record path).
  *
- * An HTTP/1.1 request whose body is still arriving gets steps 1-3 from its
- * head alone (ops_shape_head_ok, then the signature's head check), and the
- * connection is closed after the answer: an unauthenticated body is never
- * buffered. There an application/json body is not read (step 2 answers
- * UnknownOperationException). HTTP/2 streams refused at their head reach
- * ops_shape_ok through dispatch, without their body.
+ * An HTTP/1.1 request whose body is still arriving and whose signature's
+ * head check fails gets steps 1-3 from its head alone (ops_head_check ->
+ * ops_shape_head_ok), and the connection is closed after the answer: an
+ * unauthenticated body is never buffered. There an application/json body
+ * is not read (step 2 answers UnknownOperationException). HTTP/2 streams
+ * refused at their head reach ops_shape_ok through dispatch, without their
+ * body (c->body NULL).
  *
  * Not reproduced: Kinesis also answers a body that is not JSON with
  * SerializationException before authenticating; here that waits for the
@@ -101,11 +102,12 @@ static bool has_auth(const struct conn *c)
 }
 
 /* Empty as sent: no bytes and none announced. An HTTP/2 stream refused at
- * its head (ops_head_ok) reaches dispatch without the body its
- * Content-Length announced; that one is answered on its signature. */
+ * its head (ops_head_ok) reaches dispatch without its body (c->body NULL,
+ * or a Content-Length announcing one); that one is answered on its
+ * signature. */
 static bool body_empty(const struct conn *c)
 {
-	if (c->body_len != 0)
+	if (c->body_len != 0 || c->body == NULL)
 		return false;
 	const struct sl_header *h = sl_header_find(c->hdrs, c->req.nhdrs, "content-length");
 	if (!h)
