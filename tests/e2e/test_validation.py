@@ -220,6 +220,7 @@ def test_serialization_texts(server, op, payload, message):
 
 # --- before authentication -------------------------------------------------
 
+@pytest.mark.smoke
 def test_method_other_than_post(server):
     """403, no Content-Type, an XML body: AccessDenied when the request is
     signed, MissingAuthenticationToken when it is not."""
@@ -406,6 +407,7 @@ def send_presigned(server, path, headers, body=b'{}', method='POST'):
     return st, hd, (json.loads(raw) if raw.startswith(b'{') else raw)
 
 
+@pytest.mark.smoke
 def test_presigned_post_accepted(server):
     name = uniq('pre')
     body = json.dumps({'StreamName': name, 'ShardCount': 1}).encode()
