@@ -18,6 +18,7 @@
 #include "crypto/sigv4.h"
 #include "common/utf8.h"
 #include "crypto/tls.h"
+#include "dataplane/api/cbor.h"
 #include "dataplane/http/http_internal.h"
 
 int http_conn_fd(const struct conn *c)
@@ -311,6 +312,8 @@ void http_conn_released(struct lcore_ctx *lc, struct conn *c)
 
 void http_conn_reap(struct lcore_ctx *lc, struct conn *c)
 {
+	ops_cbor_release(lc, c);
+	c->cbor = false;
 	if (c->mux) /* after the log lcores let go of stream bodies */
 		c->mux->release(lc, c);
 	c->mux = NULL;
@@ -409,6 +412,11 @@ void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 		return;
 	char rid[48], id2[80];
 	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	if (c->cbor) {
+		ops_cbor_respond(lc, c, status, body, body_len, rid, id2);
+		c->cbor = false; /* one answer per request */
+		return;
+	}
 	c->mux->respond(lc, c, status, body, body_len, rid, id2);
 }
 
@@ -423,11 +431,13 @@ static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 			 "HTTP/1.1 %u %s\r\n"
 			 "x-amzn-RequestId: %s\r\n"
 			 "x-amz-id-2: %s\r\n"
-			 "Content-Type: application/x-amz-json-1.1\r\n"
+			 "Content-Type: %s\r\n"
 			 "Content-Length: %" PRIu32 "\r\n"
 			 "Date: %s\r\n"
 			 "%s\r\n",
-			 status, http_reason(status), rid, id2, body_len, lc->date.str,
+			 status, http_reason(status), rid, id2,
+			 c->cbor ? CBOR_CONTENT_TYPE : "application/x-amz-json-1.1", body_len,
+			 lc->date.str,
 			 c->close_after_send ? "Connection: close\r\n" : "");
 	BUG_ON(n <= 0 || (size_t)n >= sizeof(head));
 	if (tls_conn_write(c->tls, head, (size_t)n) < 0 ||
@@ -607,6 +617,8 @@ static void h1_process(struct lcore_ctx *lc, struct conn *c)
 
 void http_conn_request_done(struct lcore_ctx *lc, struct conn *c)
 {
+	if (c->state == CONN_OPEN)
+		ops_cbor_release(lc, c); /* the log lcores are done with it */
 	if (c->state != CONN_OPEN)
 		return;
 	c->mux->request_done(lc, c);

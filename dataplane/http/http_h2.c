@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
+#include "dataplane/api/cbor.h"
 #include "dataplane/http/http_internal.h"
 #include "dataplane/core/pools.h"
 
@@ -531,7 +532,7 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 	snprintf(len, sizeof(len), "%" PRIu32, body_len);
 	nghttp2_nv nva[] = {
 		NV(":status", sts),
-		NV("content-type", "application/x-amz-json-1.1"),
+		NV("content-type", c->cbor ? CBOR_CONTENT_TYPE : "application/x-amz-json-1.1"),
 		NV("content-length", len),
 		NV("x-amzn-requestid", rid),
 		NV("x-amz-id-2", id2),

@@ -186,6 +186,13 @@ struct conn {
 	const struct policy *pol;
 	char audit_stream[129];
 	char audit_op[48];
+	/* The request being answered is application/x-amz-cbor-1.1: its
+	 * answer goes out in CBOR (set by ops_dispatch, cleared once
+	 * answered); its body transcoded to JSON, charged to the budget
+	 * (dataplane/ops/ops_cbor.c). */
+	bool cbor;
+	char *cbor_json;
+	uint64_t cbor_json_bytes;
 };
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,
