@@ -31,7 +31,9 @@
  *
  * Both directions: out == NULL measures (returns the bytes the output needs,
  * cap ignored), so the caller allocates exactly; with out, writes at most
- * cap bytes. Nothing allocates; recursion is bounded by CBOR_MAX_DEPTH. */
+ * cap bytes. Measuring a JSON answer checks its blobs' length but not their
+ * characters (decoding them twice would cost GetRecords a second pass):
+ * writing may then still say -EINVAL. Nothing allocates; recursion is bounded by CBOR_MAX_DEPTH. */
 #ifndef SL_DATAPLANE_API_CBOR_H
 #define SL_DATAPLANE_API_CBOR_H
 

@@ -29,8 +29,10 @@ static void answer_side(const char *json, size_t n)
 		return;
 	uint8_t *out = malloc((size_t)m + 1);
 	CHECK(out);
-	CHECK(cbor_from_json(json, n, out, (size_t)m) == m);
-	if (m > 0)
+	/* Measuring does not decode blobs: writing may still find one bad. */
+	int64_t w = cbor_from_json(json, n, out, (size_t)m);
+	CHECK(w == m || w == -EINVAL);
+	if (w > 0)
 		CHECK(cbor_from_json(json, n, out, (size_t)m - 1) == -E2BIG);
 	free(out);
 }
