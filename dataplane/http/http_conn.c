@@ -527,6 +527,7 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 	}
 	if (!c->req.has_content_length)
 		c->req.content_length = 0;
+	c->cbor = ops_cbor_is_cbor(c); /* a refusal here is answered in its encoding */
 	if (c->req.content_length > cfg->max_body_bytes) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "Request body of %" PRIu64 " bytes exceeds the limit of %"

@@ -643,10 +643,11 @@ def h2_exchange(server, headers, body=b'', end_stream=True, timeout_s=5.0,
         s.close()
 
 
-def h2_headers(server, target, body, sign=True, extra=(), content_length=None, **sign_kw):
+def h2_headers(server, target, body, sign=True, extra=(), content_length=None,
+               content_type=JSON_CT, **sign_kw):
     """Request headers for h2_exchange: pseudo-headers, then the signed ones
     (lower-case, as HTTP/2 requires)."""
-    hd = {'Content-Type': JSON_CT,
+    hd = {'Content-Type': content_type,
           'X-Amz-Target': target if '.' in target else TARGET_PREFIX + target}
     if sign:
         hd = server.sign(hd, body, **sign_kw)
