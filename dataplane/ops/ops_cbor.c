@@ -87,6 +87,10 @@ void ops_cbor_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, con
 	static const uint8_t internal[] = { 0xbf, 0x66, '_', '_', 't', 'y', 'p', 'e', 0x6f,
 					    'I', 'n', 't', 'e', 'r', 'n', 'a', 'l',
 					    'F', 'a', 'i', 'l', 'u', 'r', 'e', 0xff };
+	if (body_len == 0) { /* nothing to transcode: an empty body stays empty */
+		c->mux->respond(lc, c, status, body, 0, rid, id2);
+		return;
+	}
 	int64_t n = cbor_from_json(body, body_len, NULL, 0);
 	uint8_t *out = n >= 0 ? malloc(n ? (size_t)n : 1) : NULL;
 	if (out && cbor_from_json(body, body_len, out, (size_t)n) == n) {

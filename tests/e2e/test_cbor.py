@@ -266,3 +266,19 @@ def test_json_unchanged_after_cbor_on_one_connection(server):
 def test_content_type_forms(server, ct):
     st, hd, b = server.call_cbor('ListStreams', {}, headers={'Content-Type': ct})
     assert st == 200 and hd['content-type'] == CBOR_CT and 'StreamNames' in b
+
+
+def test_transcoding_is_charged_to_the_buffer_budget(server_factory):
+    """The JSON a CBOR request becomes counts against --max-buffered-mib:
+    3 MB of control characters become 18 MB of \\u0001 escapes, past a
+    16 MiB budget: 503, retryable; the charge is given back (the next
+    request passes, and the server's exit checks every charge)."""
+    srv = server_factory(extra_args=['--max-buffered-mib', '16', '--max-conn-buffered-mib', '16',
+                                     '--max-body-bytes', str(8 << 20)])
+    big = {'ExclusiveStartStreamName': '\x01' * 3_000_000}
+    assert_cbor_error(srv.call_cbor('ListStreams', big), 'ServiceUnavailable',
+                      'The server is busy; retry the request.', http_status=503)
+    assert 'StreamNames' in ok(srv, 'ListStreams', {})
+    # a small one: the operation's own answer
+    st, _, b = srv.call_cbor('ListStreams', {'ExclusiveStartStreamName': '\x01' * 100})
+    assert st == 400 and b['__type'] == 'ValidationException', b
