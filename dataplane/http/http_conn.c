@@ -618,10 +618,9 @@ static void h1_process(struct lcore_ctx *lc, struct conn *c)
 
 void http_conn_request_done(struct lcore_ctx *lc, struct conn *c)
 {
-	if (c->state == CONN_OPEN)
-		ops_cbor_release(lc, c); /* the log lcores are done with it */
 	if (c->state != CONN_OPEN)
-		return;
+		return; /* http_conn_reap frees a CBOR request's JSON */
+	ops_cbor_release(lc, c); /* the log lcores are done with it */
 	c->mux->request_done(lc, c);
 }
 
