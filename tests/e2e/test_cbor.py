@@ -282,3 +282,66 @@ def test_transcoding_is_charged_to_the_buffer_budget(server_factory):
     # a small one: the operation's own answer
     st, _, b = srv.call_cbor('ListStreams', {'ExclusiveStartStreamName': '\x01' * 100})
     assert st == 400 and b['__type'] == 'ValidationException', b
+
+
+def parse_eventstream(data):
+    """application/vnd.amazon.eventstream messages: [(headers, payload)]
+    (string headers only, which is all SubscribeToShard sends)."""
+    out, off = [], 0
+    while off + 16 <= len(data):
+        total, hlen = int.from_bytes(data[off:off + 4], 'big'), \
+            int.from_bytes(data[off + 4:off + 8], 'big')
+        if off + total > len(data):
+            break
+        hb, hdrs = data[off + 12:off + 12 + hlen], {}
+        k = 0
+        while k < len(hb):
+            n = hb[k]
+            name = hb[k + 1:k + 1 + n].decode()
+            assert hb[k + 1 + n] == 7, 'string header'
+            vl = int.from_bytes(hb[k + 2 + n:k + 4 + n], 'big')
+            hdrs[name] = hb[k + 4 + n:k + 4 + n + vl].decode()
+            k += 4 + n + vl
+        out.append((hdrs, data[off + 12 + hlen:off + total - 4]))
+        off += total
+    return out
+
+
+def test_subscribe_to_shard_events_in_cbor(server):
+    """SubscribeToShard in CBOR (KCL 2.x's enhanced fan-out): the event
+    payloads are CBOR too (:content-type application/x-amz-cbor-1.1), with
+    Data as bytes and arrival times as tag 1 milliseconds."""
+    name, _, _ = create_active(server)
+    arn = ok(server, 'DescribeStreamSummary', {'StreamName': name})[
+        'StreamDescriptionSummary']['StreamARN']
+    carn = ok(server, 'RegisterStreamConsumer', {'StreamARN': arn, 'ConsumerName': 'efo'})[
+        'Consumer']['ConsumerARN']
+    rh.wait_until(lambda: ok(server, 'DescribeStreamConsumer', {'ConsumerARN': carn})[
+        'ConsumerDescription']['ConsumerStatus'] == 'ACTIVE', what='consumer ACTIVE')
+    t0 = now_ms()
+    seq = ok(server, 'PutRecord', {'StreamName': name, 'PartitionKey': 'k',
+                                   'Data': b'\x00\xffefo'})['SequenceNumber']
+    body = cbor2.dumps({'ConsumerARN': carn, 'ShardId': 'shardId-000000000000',
+                        'StartingPosition': {'Type': 'TRIM_HORIZON'}})
+    st, hd, data = h.h2_exchange(server, h.h2_headers(server, 'SubscribeToShard', body,
+                                                      content_type=CBOR_CT), body, timeout_s=3)
+    assert st == 200 and hd['content-type'] == 'application/vnd.amazon.eventstream', (st, hd)
+    events = parse_eventstream(data)
+    assert events[0][0][':event-type'] == 'initial-response'
+    assert events[0][0][':content-type'] == CBOR_CT and h.cbor_loads(events[0][1]) == {}
+    recs = []
+    for hdrs, payload in events[1:]:
+        assert hdrs[':event-type'] == 'SubscribeToShardEvent', hdrs
+        assert hdrs[':content-type'] == CBOR_CT
+        recs += h.cbor_loads(payload)['Records']
+    assert [r['SequenceNumber'] for r in recs] == [seq]
+    assert recs[0]['Data'] == b'\x00\xffefo'
+    ts = recs[0]['ApproximateArrivalTimestamp']
+    assert isinstance(ts, h.EpochMs) and t0 - 2000 <= ts <= now_ms() + 2000
+    # an error before subscribing is a CBOR answer
+    bad = cbor2.dumps({'ConsumerARN': carn, 'ShardId': 'shardId-000000000009',
+                       'StartingPosition': {'Type': 'TRIM_HORIZON'}})
+    st, hd, data = h.h2_exchange(server, h.h2_headers(server, 'SubscribeToShard', bad,
+                                                      content_type=CBOR_CT), bad, timeout_s=3)
+    assert st == 400 and hd['content-type'] == CBOR_CT
+    assert h.cbor_loads(data)['__type'] == 'ResourceNotFoundException'
