@@ -14,7 +14,8 @@
  * (RFC 8949 says seconds; the Java SDK writes Instant.toEpochMilli() and reads
  * the same). A tag-1 value may be an integer or a float (milliseconds, the
  * fraction dropped); an untagged number in a timestamp member is read as
- * milliseconds too.
+ * milliseconds too. A member is recognised by a definite-length key (what
+ * every SDK writes); under a key sent in chunks, only tag 1 marks a time.
  *
  * Strict decoder (RFC 8949 well-formedness plus what JSON can carry): any
  * malformed head (reserved additional information 28-30, a length past the
