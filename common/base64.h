@@ -13,6 +13,8 @@
  * request): b64_decode uses AVX2 when the CPU has it, else SSSE3/SSE4.1
  * (chosen with __builtin_cpu_supports), 32 or 16 characters per step, and
  * falls back to the scalar reference for the tail and to locate errors.
+ * b64_encode (GetRecords answers, CBOR requests' blobs) uses SSSE3, 12 bytes
+ * per step, with the scalar encoder for the tail.
  * Nothing allocates. */
 #ifndef SL_COMMON_BASE64_H
 #define SL_COMMON_BASE64_H

@@ -4,8 +4,9 @@
 #   sluice (kernel transport, durable acks) | kinesalite (npm, in-memory) |
 #   tls-sink (our TLS layer, reads and drops) | storage limit (O_DIRECT+DSYNC)
 # Workloads: PutRecords 500 x 1 KiB and 500 x 100 B, streams of 4 and 10000
-# shards (quotas off). Prints a table, then
-#   ratio sluice/kinesalite=X sluice/tls-sink=Y
+# shards (quotas off); sluice also in CBOR (the Java SDK's encoding), 4
+# shards. Prints a table, then
+#   ratio sluice/kinesalite=X sluice/tls-sink=Y cbor/json=Z
 # and appends the results to perf/RESULTS.md.
 #
 # usage: perf/compare.sh [--duration S] [--no-append]
@@ -146,7 +147,15 @@ done
 SLG=(--ca "$SD/tls/ca.pem" --credentials "$SD/credentials")
 for n in 4 10000; do
 	run_lg "sluice-1KiB-$n" "https://$SA" "s$n" 1024 "${SLG[@]}"
+	# the Java SDK's encoding (application/x-amz-cbor-1.1), right after
+	# the JSON run it is compared with
+	if [ "$n" = 4 ]; then
+		run_lg "sluice-cbor-1KiB-$n" "https://$SA" "s$n" 1024 "${SLG[@]}" --cbor
+	fi
 	run_lg "sluice-100B-$n" "https://$SA" "s$n" 100 "${SLG[@]}"
+	if [ "$n" = 4 ]; then
+		run_lg "sluice-cbor-100B-$n" "https://$SA" "s$n" 100 "${SLG[@]}" --cbor
+	fi
 done
 # per-thread CPU of sluiced over the whole run (utime+stime, clock ticks)
 for t in /proc/$SLUICED_PID/task/*; do

@@ -5,7 +5,8 @@
 usage: compare_table.py OUT_DIR COMMAND APPEND(0|1) RESULTS_MD
 Reads OUT_DIR/<system>-<size>[-<shards>].json (loadgen --json), storage.txt
 and sluiced-threads.txt; prints the table and the last line
-`ratio sluice/kinesalite=X sluice/tls-sink=Y`; appends to RESULTS_MD.
+`ratio sluice/kinesalite=X sluice/tls-sink=Y cbor/json=Z` (payload MB/s,
+500 x 1 KiB, 4 shards); appends to RESULTS_MD.
 """
 import datetime
 import json
@@ -72,6 +73,8 @@ def main():
         for n in ('4', '10000'):
             lines.append(named_row(out, 'sluice %s x500, %s shards' % (size, n),
                                    'sluice-%s-%s' % (size, n)))
+        lines.append(named_row(out, 'sluice CBOR %s x500, 4 shards' % size,
+                               'sluice-cbor-%s-4' % size))
         for n in ('4', '10000'):
             lines.append(named_row(out, 'kinesalite %s x500, %s shards' % (size, n),
                                    'kinesalite-%s-%s' % (size, n)))
@@ -89,7 +92,9 @@ def main():
     except OSError:
         pass
     s, k, t = load(out, 'sluice-1KiB-4'), load(out, 'kinesalite-1KiB-4'), load(out, 'tls-sink-1KiB')
-    ratio_line = 'ratio sluice/kinesalite=%s sluice/tls-sink=%s' % (ratio(s, k), ratio(s, t))
+    c = load(out, 'sluice-cbor-1KiB-4')
+    ratio_line = 'ratio sluice/kinesalite=%s sluice/tls-sink=%s cbor/json=%s' % (
+        ratio(s, k), ratio(s, t), ratio(c, s))
     print('\n'.join(lines))
     for ln in storage:
         print(ln)

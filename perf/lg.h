@@ -50,10 +50,11 @@ struct lg_config {
 	char iterator[32];	   /* consumer: TRIM_HORIZON or LATEST */
 	uint32_t poll_ms;	   /* consumer: wait after an empty GetRecords */
 	bool quiet;
+	bool cbor;		   /* application/x-amz-cbor-1.1, as the Java SDK */
 };
 
 struct lg_body {
-	char *json;
+	char *json; /* the body: JSON, or CBOR with cfg->cbor */
 	uint32_t len;
 	uint32_t nrec;
 	uint64_t payload_bytes;	   /* raw data bytes (what "payload MB/s" counts) */

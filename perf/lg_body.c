@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/base64.h"
+#include "dataplane/api/cbor.h"
 #include "crypto/sigv4.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -125,6 +126,21 @@ static int build_one(struct lg_body *b, const struct lg_config *cfg, struct keyg
 			len += (size_t)n;
 		}
 		len += (size_t)snprintf(p + len, cap - len, "]}");
+	}
+	if (cfg->cbor) {
+		/* What the Java SDK sends: the same members, Data as byte
+		 * strings (sluice's own transcoder, checked against cbor2 by
+		 * tests/e2e/test_cbor.py). */
+		int64_t m = cbor_from_json(p, len, NULL, 0);
+		char *q = m > 0 ? malloc((size_t)m) : NULL;
+		if (!q || cbor_from_json(p, len, (uint8_t *)q, (size_t)m) != m) {
+			free(q);
+			free(p);
+			return -1;
+		}
+		free(p);
+		p = q;
+		len = (size_t)m;
 	}
 	b->json = p;
 	b->len = (uint32_t)len;

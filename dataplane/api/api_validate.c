@@ -371,6 +371,37 @@ bool av_get_bool(struct av *v, int32_t obj, const char *name, bool *out)
 	return true;
 }
 
+/* Epoch seconds written as a plain decimal ("1733222400.123", at most 15
+ * integer digits) -> milliseconds, exactly; digits past the third decimal
+ * are dropped. Through a double, 1733222400.123 * 1000 is 1733222400122.99,
+ * which truncated one millisecond early: an AT_TIMESTAMP iterator then
+ * also returned a record that arrived the millisecond before. false: not
+ * that form (exponents, longer numbers), for strtod. */
+static bool plain_secs_to_ms(const char *s, int64_t *out_ms)
+{
+	bool neg = *s == '-';
+	int64_t sec = 0, frac = 0;
+	int digits = 0, fdigits = 0;
+	s += neg;
+	for (; *s >= '0' && *s <= '9'; s++, digits++) {
+		if (digits == 15)
+			return false;
+		sec = sec * 10 + (*s - '0');
+	}
+	if (digits == 0)
+		return false;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, fdigits++)
+			if (fdigits < 3)
+				frac = frac * 10 + (*s - '0');
+	if (*s)
+		return false;
+	for (int i = fdigits; i < 3; i++)
+		frac *= 10;
+	*out_ms = neg ? -(sec * 1000 + frac) : sec * 1000 + frac;
+	return true;
+}
+
 bool av_get_time_ms(struct av *v, int32_t obj, const char *name, int64_t *out_ms)
 {
 	int32_t i = av_get(v, obj, name, AV_TIMESTAMP);
@@ -387,6 +418,8 @@ bool av_get_time_ms(struct av *v, int32_t obj, const char *name, int64_t *out_ms
 	}
 	memcpy(buf, s.ptr, s.len);
 	buf[s.len] = '\0';
+	if (plain_secs_to_ms(buf, out_ms))
+		return true;
 	d = strtod(buf, NULL) * 1000.0;
 	*out_ms = d <= -9.2e18 ? INT64_MIN / 2 : d >= 9.2e18 ? INT64_MAX / 2 : (int64_t)d;
 	return true;

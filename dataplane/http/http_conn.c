@@ -18,6 +18,7 @@
 #include "crypto/sigv4.h"
 #include "common/utf8.h"
 #include "crypto/tls.h"
+#include "dataplane/api/cbor.h"
 #include "dataplane/http/http_internal.h"
 
 int http_conn_fd(const struct conn *c)
@@ -311,6 +312,8 @@ void http_conn_released(struct lcore_ctx *lc, struct conn *c)
 
 void http_conn_reap(struct lcore_ctx *lc, struct conn *c)
 {
+	ops_cbor_release(lc, c);
+	c->cbor = false;
 	if (c->mux) /* after the log lcores let go of stream bodies */
 		c->mux->release(lc, c);
 	c->mux = NULL;
@@ -409,6 +412,11 @@ void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 		return;
 	char rid[48], id2[80];
 	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	if (c->cbor) {
+		ops_cbor_respond(lc, c, status, body, body_len, rid, id2);
+		c->cbor = false; /* one answer per request */
+		return;
+	}
 	c->mux->respond(lc, c, status, body, body_len, rid, id2);
 }
 
@@ -419,7 +427,9 @@ static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 	if (!c->req.keep_alive || lc->sh->stop)
 		c->close_after_send = true;
 	char head[512];
-	const char *ct = c->resp_ctype ? c->resp_ctype : "application/x-amz-json-1.1";
+	const char *ct = c->resp_ctype	   ? c->resp_ctype
+			 : c->cbor ? CBOR_CONTENT_TYPE
+				   : "application/x-amz-json-1.1";
 	c->resp_ctype = NULL;
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %u %s\r\n"
@@ -520,6 +530,7 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 	}
 	if (!c->req.has_content_length)
 		c->req.content_length = 0;
+	c->cbor = ops_cbor_is_cbor(c); /* a refusal here is answered in its encoding */
 	if (c->req.content_length > cfg->max_body_bytes) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "Request body of %" PRIu64 " bytes exceeds the limit of %"
@@ -620,7 +631,8 @@ static void h1_process(struct lcore_ctx *lc, struct conn *c)
 void http_conn_request_done(struct lcore_ctx *lc, struct conn *c)
 {
 	if (c->state != CONN_OPEN)
-		return;
+		return; /* http_conn_reap frees a CBOR request's JSON */
+	ops_cbor_release(lc, c); /* the log lcores are done with it */
 	c->mux->request_done(lc, c);
 }
 

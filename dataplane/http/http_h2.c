@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
+#include "dataplane/api/cbor.h"
 #include "dataplane/http/http_internal.h"
 #include "dataplane/core/pools.h"
 
@@ -502,7 +503,7 @@ static ssize_t read_resp(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 
 static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st,
 		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
-		      const char *id2);
+		      const char *id2, bool cbor);
 
 static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		       uint32_t body_len, const char *rid, const char *id2)
@@ -510,13 +511,14 @@ static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 	struct h2_stream *st = c->h2->cur;
 	if (!st || st->id < 0 || st->answered)
 		return; /* the client reset the stream: nobody to answer */
-	h2_submit(lc, c, st, status, body, body_len, rid, id2);
+	h2_submit(lc, c, st, status, body, body_len, rid, id2, c->cbor);
 }
 
-/* Queues st's whole response (headers and body). */
+/* Queues st's whole response (headers and body). cbor: the body is CBOR
+ * (c->cbor is the dispatched request's, not necessarily st's). */
 static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st,
 		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
-		      const char *id2)
+		      const char *id2, bool cbor)
 {
 	(void)lc;
 	st->answered = true;
@@ -531,7 +533,9 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 	char sts[8], len[16];
 	snprintf(sts, sizeof(sts), "%u", status);
 	snprintf(len, sizeof(len), "%" PRIu32, body_len);
-	const char *ct = c->resp_ctype ? c->resp_ctype : "application/x-amz-json-1.1";
+	const char *ct = c->resp_ctype ? c->resp_ctype
+		       : cbor	       ? CBOR_CONTENT_TYPE
+				       : "application/x-amz-json-1.1";
 	c->resp_ctype = NULL;
 	nghttp2_nv nva[] = {
 		NV(":status", sts),
@@ -693,7 +697,7 @@ static void h2_stream_timeout(struct lcore_ctx *lc, struct conn *c, struct h2_st
 	BUG_ON(w.overflow);
 	char rid[48], id2[80];
 	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
-	h2_submit(lc, c, st, 408, w.buf, (uint32_t)w.len, rid, id2);
+	h2_submit(lc, c, st, 408, w.buf, (uint32_t)w.len, rid, id2, false);
 }
 
 static void h2_timers(struct lcore_ctx *lc, struct conn *c)

@@ -190,6 +190,13 @@ struct conn {
 	 * application/x-amz-json-1.1; "" sends none (Kinesis's XML answers to
 	 * requests it cannot route, ops_shape.c). A string constant. */
 	const char *resp_ctype;
+	/* The request being answered is application/x-amz-cbor-1.1: its
+	 * answer goes out in CBOR (set by ops_dispatch, cleared once
+	 * answered); its body transcoded to JSON, charged to the budget
+	 * (dataplane/ops/ops_cbor.c). */
+	bool cbor;
+	char *cbor_json;
+	uint64_t cbor_json_bytes;
 };
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,

@@ -71,6 +71,19 @@ void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal
 /* answered control-plane calls for this lcore. */
 void ops_poll_ctl(struct lcore_ctx *lc);
 
+/* application/x-amz-cbor-1.1 (ops_cbor.c). ops_cbor_is_cbor: c's request
+ * says so in its Content-Type. ops_cbor_request: replaces c->body with its
+ * JSON transcoding; false when it answered instead (malformed CBOR:
+ * SerializationException; budget full: 503; no memory: 500).
+ * ops_cbor_release: frees that JSON once nothing reads it (idempotent).
+ * ops_cbor_respond: http_conn_respond's path for a CBOR request: the JSON
+ * answer transcoded and handed to the protocol. */
+bool ops_cbor_is_cbor(const struct conn *c);
+bool SL_MUST_CHECK ops_cbor_request(struct lcore_ctx *lc, struct conn *c);
+void ops_cbor_release(struct lcore_ctx *lc, struct conn *c);
+void ops_cbor_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
+		      uint32_t body_len, const char *rid, const char *id2);
+
 /* True when the io lcores have a handler for op (the data plane's half of
  * the operation table, in ops_dispatch.c). */
 enum api_op;

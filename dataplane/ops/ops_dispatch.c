@@ -39,7 +39,7 @@ static bool content_type_ok(const struct conn *c)
 	while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
 		v.len--;
 	return sl_slice_caseeq(v, "application/x-amz-json-1.1") ||
-	       sl_slice_caseeq(v, "application/x-amz-json-1.0");
+	       sl_slice_caseeq(v, "application/x-amz-json-1.0") || ops_cbor_is_cbor(c);
 }
 
 /* Client-supplied bytes for the audit log: printable ASCII only (anything
@@ -347,7 +347,22 @@ bool ops_serves(enum api_op op)
 	return op < API_OP__COUNT && dp_handlers[op] != NULL;
 }
 
+static void dispatch(struct lcore_ctx *lc, struct conn *c);
+
 void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
+{
+	/* A CBOR client is answered in CBOR from the first check on (a
+	 * signature error too); its body becomes JSON once it is authenticated
+	 * (SigV4 hashes the bytes as sent). */
+	c->cbor = ops_cbor_is_cbor(c);
+	dispatch(lc, c);
+	if (!c->waiting_dp) /* answered, or posted with a copy (control) */
+		ops_cbor_release(lc, c);
+	if (!c->waiting_dp && !c->waiting_cp)
+		c->cbor = false; /* answered (or a SubscribeToShard push) */
+}
+
+static void dispatch(struct lcore_ctx *lc, struct conn *c)
 {
 	struct sigv4_identity id;
 	/* Method, Content-Type, X-Amz-Target and an empty body are answered
@@ -359,6 +374,8 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
 	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
 	BUG_ON(op == NULL); /* ops_shape_ok answered it */
+	if (c->cbor && !ops_cbor_request(lc, c))
+		return;
 	snprintf(c->principal, sizeof(c->principal), "%s", id.access_key);
 	c->pol = policy_for(lc->sh->policies, id.access_key);
 	c->audit_stream[0] = 0;

@@ -30,6 +30,7 @@
 #include "dataplane/http/http_internal.h"
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
+#include "dataplane/api/cbor.h"
 #include "dataplane/api/eventstream.h"
 
 #define SUB_LIFETIME_MS 300000	/* Kinesis: a subscription lasts 5 minutes */
@@ -47,6 +48,7 @@ struct sub {
 	uint64_t win_ms, win_bytes; /* this second's window of the 2 MiB/s */
 	bool resolved; /* the starting position is a sequence number now */
 	bool done;     /* end: free once the message is back */
+	bool cbor;     /* subscribed in CBOR: event payloads are CBOR too */
 	struct dp_msg msg;
 };
 
@@ -125,16 +127,32 @@ static int sub_event(struct lcore_ctx *lc, struct conn *c, struct sub *s, const 
 {
 	struct es_header h[3] = {
 		{ exception ? ":exception-type" : ":event-type", type },
-		{ ":content-type", "application/json" },
+		{ ":content-type", s->cbor ? CBOR_CONTENT_TYPE : "application/json" },
 		{ ":message-type", exception ? "exception" : "event" },
 	};
+	uint8_t *cb = NULL;
+	if (s->cbor && len) {
+		/* A CBOR client (the Java SDK) reads event payloads with the
+		 * protocol's own decoder: the JSON event, transcoded. */
+		int64_t m = cbor_from_json(payload, len, NULL, 0);
+		cb = m > 0 ? malloc((size_t)m) : NULL;
+		if (!cb || cbor_from_json(payload, len, cb, (size_t)m) != m) {
+			free(cb);
+			return m < 0 ? -EINVAL : -ENOMEM;
+		}
+		payload = (const char *)cb;
+		len = (size_t)m;
+	}
 	size_t need = es_size(h, 3, len);
 	uint8_t *buf = malloc(need);
-	if (!buf)
+	if (!buf) {
+		free(cb);
 		return -ENOMEM;
+	}
 	size_t n = es_encode(buf, need, h, 3, payload, len);
 	int rc = n ? http_conn_push(lc, c, s->push_id, buf, (uint32_t)n, eof) : -EINVAL;
 	free(buf);
+	free(cb);
 	s->last_event_ms = lc->now_ms;
 	return rc;
 }
@@ -390,6 +408,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 		      r.type == REC_IT_AFTER_SEQUENCE_NUMBER;
 	char rid[48], id2[80];
 	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	s->cbor = c->cbor;
 	s->push_id = http_conn_push_open(lc, c, "application/vnd.amazon.eventstream", rid, id2);
 	s->conn_idx = c->idx;
 	s->conn_gen = c->gen;

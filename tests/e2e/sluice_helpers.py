@@ -469,8 +469,53 @@ class Server:
             raise AssertionError('non-JSON body (%d): %r' % (status, body[:300]))
         return status, hdrs, parsed
 
+    def call_cbor(self, op, payload=None, body=None, **kw):
+        """Signed raw call in application/x-amz-cbor-1.1, as the AWS SDK for
+        Java sends it: payload is CBOR-encoded (or body sent as is).
+        Returns (status, headers, decoded CBOR body or None); tag 1 decodes
+        to EpochMs (see cbor_loads)."""
+        import cbor2
+        if body is None:
+            body = cbor2.dumps({} if payload is None else payload)
+        hdrs = {'Content-Type': CBOR_CT}
+        hdrs.update(kw.pop('headers', None) or {})
+        status, rh, data = self.raw(op, body, headers=hdrs, **kw)
+        return status, rh, cbor_loads(data) if data else None
+
     def connect(self, timeout_s=10.0):
         return RawConn(self, timeout_s)
+
+
+CBOR_CT = 'application/x-amz-cbor-1.1'
+
+
+class EpochMs(int):
+    """A CBOR tag-1 value as AWS's CBOR protocol means it: epoch
+    milliseconds (RFC 8949 says seconds; cbor2 would read it so)."""
+
+    def __repr__(self):
+        return 'EpochMs(%d)' % int(self)
+
+
+def cbor_loads(data):
+    """cbor2.loads, with tag 1 read as AWS means it (EpochMs; a float is
+    kept as a float) instead of cbor2's epoch-seconds datetime, which would
+    be in the year 56,000 (out of range) for a Kinesis answer."""
+    import cbor2
+    import cbor2.decoder as dec
+    old = dec.semantic_decoders[1]
+
+    def tag1(self):
+        v = self._decode()
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise ValueError('tag 1 holds %r' % (v,))
+        return EpochMs(v) if isinstance(v, int) else v
+
+    dec.semantic_decoders[1] = tag1
+    try:
+        return dec.loads(data)  # the pure-Python decoder reads semantic_decoders
+    finally:
+        dec.semantic_decoders[1] = old
 
 
 def error_message(body):
@@ -598,10 +643,11 @@ def h2_exchange(server, headers, body=b'', end_stream=True, timeout_s=5.0,
         s.close()
 
 
-def h2_headers(server, target, body, sign=True, extra=(), content_length=None, **sign_kw):
+def h2_headers(server, target, body, sign=True, extra=(), content_length=None,
+               content_type=JSON_CT, **sign_kw):
     """Request headers for h2_exchange: pseudo-headers, then the signed ones
     (lower-case, as HTTP/2 requires)."""
-    hd = {'Content-Type': JSON_CT,
+    hd = {'Content-Type': content_type,
           'X-Amz-Target': target if '.' in target else TARGET_PREFIX + target}
     if sign:
         hd = server.sign(hd, body, **sign_kw)

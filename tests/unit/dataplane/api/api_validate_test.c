@@ -244,6 +244,22 @@ static void test_serialization(void **state)
 	assert_true(b);
 	assert_true(av_get_time_ms(V, 0, "T", &ms));
 	assert_int_equal(ms, 1700000000500);
+	/* exact milliseconds: through a double these are one short */
+	const struct {
+		const char *json;
+		int64_t ms;
+	} exact[] = { { "{\"T\":1098276974.699}", 1098276974699 },
+		      { "{\"T\":2175157301.121}", 2175157301121 },
+		      { "{\"T\":1733222400.1239}", 1733222400123 },
+		      { "{\"T\":-1.5}", -1500 },
+		      { "{\"T\":17e8}", 1700000000000 } };
+	for (size_t k = 0; k < sizeof(exact) / sizeof(exact[0]); k++) {
+		parse(exact[k].json);
+		assert_true(av_get_time_ms(V, 0, "T", &ms));
+		assert_int_equal(ms, exact[k].ms);
+	}
+	parse("{\"S\":\"x\",\"I\":-3.5,\"B\":\"yes\",\"T\":1700000000.5,\"L\":[],\"N\":null,"
+	      "\"Z\":\"QUJD\"}");
 	assert_true(av_get_arr(V, 0, "L") > 0);
 	assert_int_equal(av_get(V, 0, "N", AV_STRING), -1);
 	assert_true(av_get(V, 0, "Z", AV_BLOB) > 0);
