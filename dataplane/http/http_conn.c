@@ -584,7 +584,7 @@ static void conn_consume(struct lcore_ctx *lc, struct conn *c)
 static void h1_process(struct lcore_ctx *lc, struct conn *c)
 {
 	while (c->state == CONN_OPEN && !c->waiting_cp && !c->waiting_dp && !c->close_after_send &&
-	       http_conn_unsent(c) < CONN_OUT_HIGH_WATER && c->in_len > 0) {
+	       !c->h1_push && http_conn_unsent(c) < CONN_OUT_HIGH_WATER && c->in_len > 0) {
 		if (!c->req_active) {
 			c->req_active = true;
 			c->req_start_ms = lc->now_ms;
@@ -970,8 +970,7 @@ static bool h1_timers(struct lcore_ctx *lc, struct conn *c)
 
 static bool h1_busy(const struct conn *c)
 {
-	(void)c;
-	return false; /* req_active and the waits say it all */
+	return c->h1_push; /* else req_active and the waits say it all */
 }
 
 static uint64_t h1_active_ms(const struct conn *c)
@@ -998,7 +997,9 @@ const struct http_mux_ops http_h1_mux = {
 	.active_ms = h1_active_ms,
 	.rx_bulk = h1_rx_bulk,
 	.in_want = h1_in_want,
-	/* SubscribeToShard needs HTTP/2 (as Kinesis): no push streams */
+	.push_open = http_h1_push_open, /* SubscribeToShard: a chunked answer */
+	.push = http_h1_push,
+	.push_alive = http_h1_push_alive,
 };
 
 /* ---- the connection table ---- */
