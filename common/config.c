@@ -208,7 +208,8 @@ static int check_plain(struct sl_config *c)
 	}
 	if (c->tls_client_ca[0]) {
 		/* Client certificates could be bypassed on the plaintext port. */
-		fprintf(stderr, "sluiced: --plain-listen cannot be combined with --tls-client-ca\n");
+		fprintf(stderr,
+			"sluiced: --plain-listen cannot be combined with --tls-client-ca\n");
 		return -EINVAL;
 	}
 	if (c->plain_port && c->plain_port == c->listen_port &&

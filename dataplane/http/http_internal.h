@@ -107,8 +107,8 @@ struct http_mux_ops {
 	/* How large c->in should be now (never past c->in_max). */
 	uint64_t (*in_want)(const struct lcore_ctx *lc, const struct conn *c);
 	/* Open-ended answers (SubscribeToShard; HTTP/1.1: a chunked answer,
-	 * HTTP/2: a stream); NULL when the protocol has none. push_open answers the current request with 200 and
-	 * returns a stream id or -1; push appends (eof ends it): 0, -ENOENT
+	 * HTTP/2: a stream); NULL when the protocol has none. push_open
+	 * answers the current request with 200 and returns a stream id or -1; push appends (eof ends it): 0, -ENOENT
 	 * (the client reset it), -ENOBUFS (the client does not read) or
 	 * -ENOMEM; push_alive: the stream is still there. */
 	int32_t (*push_open)(struct lcore_ctx *lc, struct conn *c, const char *content_type,

@@ -27,7 +27,7 @@ static struct harness g_h;
 static int setup(void **state)
 {
 	(void)state;
-	h_setup(&g_h, (const char *const[]){ NULL }, false);
+	h_setup(&g_h, (const char *const[]){NULL}, false);
 	return 0;
 }
 
