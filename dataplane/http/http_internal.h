@@ -108,9 +108,10 @@ struct http_mux_ops {
 	uint64_t (*in_want)(const struct lcore_ctx *lc, const struct conn *c);
 	/* Open-ended answers (SubscribeToShard; HTTP/1.1: a chunked answer,
 	 * HTTP/2: a stream); NULL when the protocol has none. push_open
-	 * answers the current request with 200 and returns a stream id or -1; push appends (eof ends it): 0, -ENOENT
-	 * (the client reset it), -ENOBUFS (the client does not read) or
-	 * -ENOMEM; push_alive: the stream is still there. */
+	 * answers the current request with 200 and returns a stream id or
+	 * -1; push appends (eof ends it): 0, -ENOENT (the client reset it, or
+	 * the answer ended), -ENOBUFS (the client does not read) or -ENOMEM;
+	 * push_alive: the stream is still there. */
 	int32_t (*push_open)(struct lcore_ctx *lc, struct conn *c, const char *content_type,
 			     const char *rid, const char *id2);
 	int (*push)(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data,
