@@ -3,7 +3,8 @@
  * driven over real TLS with the in-memory transport (conn_harness.h): the
  * chunked framing, a pipelined request held until the zero chunk and then
  * answered on the same connection, a push id that dies with its answer,
- * Connection: close honoured at the end, and the bound on what a client
+ * Connection: close honoured at the end, HTTP/1.0's close-delimited
+ * answer, and the bound on what a client
  * that does not read can make us hold. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +166,40 @@ static void test_close_at_end(void **state)
 	hc_free(&cl);
 }
 
+/* An HTTP/1.0 request cannot take chunked framing: the answer has no
+ * length, its bytes go as they are, and the close ends it. */
+static void test_http10_close_delimited(void **state)
+{
+	(void)state;
+	struct hclient cl;
+	hc_open(&g_h, &cl, ALPN_H1, sizeof(ALPN_H1) - 1);
+	answer_one(&cl);
+	struct conn *c = cl.c;
+	c->req.version_minor = 0; /* as if the request had been HTTP/1.0 */
+	int32_t id = http_conn_push_open(&g_h.lc, c, ES_CT, "rid", "id2");
+	assert_true(id > 0);
+	hc_pump(&cl);
+	const char *s = (const char *)cl.in;
+	const char *end = memmem(s, cl.in_len, "\r\n\r\n", 4);
+	assert_non_null(end);
+	char head[1024];
+	size_t len = (size_t)(end - s) + 4;
+	assert_true(len < sizeof(head));
+	memcpy(head, s, len);
+	head[len] = 0;
+	assert_null(strcasestr(head, "transfer-encoding"));
+	assert_null(strcasestr(head, "content-length"));
+	assert_non_null(strstr(head, "\r\nConnection: close\r\n"));
+	take(&cl, head);
+	assert_int_equal(http_conn_push(&g_h.lc, c, id, "abc", 3, false), 0);
+	assert_int_equal(http_conn_push(&g_h.lc, c, id, "", 0, true), 0);
+	hc_pump(&cl);
+	take(&cl, "abc");
+	assert_int_equal(cl.in_len, 0);
+	assert_true(cl.released);
+	hc_free(&cl);
+}
+
 /* A client that does not read: pushes past 32 MiB unsent fail with
  * -ENOBUFS and the connection is closed (never unbounded memory). */
 static void test_backlog_bound(void **state)
@@ -198,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_chunks_then_next_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_at_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http10_close_delimited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_bound, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
