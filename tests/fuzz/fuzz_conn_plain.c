@@ -7,7 +7,7 @@
  * HTTP/1.1), the HTTP/1.1 state machine (heads, bodies, pipelining,
  * 100-continue), nghttp2's session and our HTTP/2 glue (streams, budgets,
  * resets), and the SigV4 head checks of dispatch. The first byte picks the
- * size of the pieces the rest arrives in (1..256 bytes, or all at once);
+ * size of the pieces the rest arrives in (1..255 bytes; 0: all at once);
  * then the timers run past every timeout, the peer closes, and the slot
  * must come back free.
  *
