@@ -377,11 +377,13 @@ static int run(const struct sl_config *cfg)
 	}
 	SL_INFO("sluiced serving https://%s:%u (%u io lcores, transport %s)", cfg->listen_host,
 		g_sh.actual_port, g_nlcs, cfg->transport);
-	if (cfg->plain_listen[0])
-		SL_WARN("sluiced also serving PLAINTEXT http://%s:%u (--plain-listen: HTTP/1.1 "
+	if (cfg->plain_listen[0]) {
+		bool v6 = strchr(cfg->plain_host, ':') != NULL;
+		SL_WARN("sluiced also serving PLAINTEXT http://%s%s%s:%u (--plain-listen: HTTP/1.1 "
 			"and h2c, no TLS: requests, records and responses cross the network "
-			"unencrypted; SigV4 is still required)", cfg->plain_host,
-			g_sh.actual_plain_port);
+			"unencrypted; SigV4 is still required)", v6 ? "[" : "", cfg->plain_host,
+			v6 ? "]" : "", g_sh.actual_plain_port);
+	}
 	/* lcore ids follow sl_eal_init: io 1..io-1 on workers, then logs. A
 	 * launch that fails stops everything through the normal shutdown
 	 * (nothing may post to a log lcore that does not run). */
