@@ -14,6 +14,7 @@
  * Seeds: corpus/fuzz_conn_plain/ (HTTP/1.1 requests, pipelined ones, an
  * HTTP/2 prior-knowledge exchange). */
 #include <fcntl.h>
+#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,10 +99,26 @@ static void write_file(const char *path, const char *text)
 		abort();
 }
 
+static char dir[] = "/tmp/fuzz_conn_plain_XXXXXX";
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : -1;
+}
+
+/* The temporary data directory (credentials, TLS material) goes at exit. */
+static void cleanup(void)
+{
+	if (nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "fuzz_conn_plain: could not remove %s\n", dir);
+}
+
 static void init_once(void)
 {
-	static char dir[] = "/tmp/fuzz_conn_plain_XXXXXX";
-	if (!mkdtemp(dir))
+	if (!mkdtemp(dir) || atexit(cleanup) != 0)
 		abort();
 	char *argv[] = { "fuzz_conn_plain", "--data-dir", dir, "--plain-listen", "127.0.0.1:0",
 			 "--max-head-bytes", "4096", "--max-body-bytes", "65536",
