@@ -77,6 +77,9 @@ struct str_flag {
 static const struct str_flag str_flags[] = {
 	{ "data-dir", SOFF(data_dir), "data directory (required)" },
 	{ "transport", SOFF(transport), "kernel (default) | dpdk" },
+	{ "plain-listen", SOFF(plain_listen),
+	  "HOST:PORT (port 0..65535): also serve PLAINTEXT HTTP/1.1 and HTTP/2 with prior "
+	  "knowledge (h2c) there, SigV4 still required; off by default; kernel transport only" },
 	{ "tls-cert", SOFF(tls_cert), "PEM certificate chain (default DIR/tls/server.pem)" },
 	{ "tls-key", SOFF(tls_key), "PEM private key (default DIR/tls/server.key)" },
 	{ "tls-client-ca", SOFF(tls_client_ca),
@@ -155,8 +158,8 @@ static void usage(FILE *f)
 			(unsigned long long)num_flags[i].max);
 }
 
-/* "HOST:PORT", "[v6]:PORT". */
-static int parse_listen(struct sl_config *c, const char *v)
+/* "HOST:PORT", "[v6]:PORT" into host[0..host_cap) and *port. */
+static int parse_hostport(const char *v, char *host, size_t host_cap, uint16_t *port)
 {
 	const char *colon = strrchr(v, ':');
 	if (!colon || colon == v)
@@ -169,16 +172,51 @@ static int parse_listen(struct sl_config *c, const char *v)
 		h++;
 		hl -= 2;
 	}
-	if (hl >= sizeof(c->listen_host))
+	if (hl >= host_cap)
 		return -EINVAL;
 	char *end;
 	errno = 0;
 	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || p > 65535)
+	if (errno || *end || end == colon + 1 || p > 65535 || colon[1] == '-' || colon[1] == '+')
 		return -EINVAL;
-	memcpy(c->listen_host, h, hl);
-	c->listen_host[hl] = 0;
-	c->listen_port = (uint16_t)p;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int parse_listen(struct sl_config *c, const char *v)
+{
+	return parse_hostport(v, c->listen_host, sizeof(c->listen_host), &c->listen_port);
+}
+
+/* --plain-listen: parsed, and refused where plaintext would weaken what the
+ * operator asked for. */
+static int check_plain(struct sl_config *c)
+{
+	if (!c->plain_listen[0])
+		return 0;
+	if (parse_hostport(c->plain_listen, c->plain_host, sizeof(c->plain_host),
+			   &c->plain_port) < 0) {
+		fprintf(stderr, "sluiced: --plain-listen wants HOST:PORT, got '%s'\n",
+			c->plain_listen);
+		return -EINVAL;
+	}
+	if (strcmp(c->transport, "kernel") != 0) {
+		fprintf(stderr, "sluiced: --plain-listen is served by the kernel transport only\n");
+		return -EINVAL;
+	}
+	if (c->tls_client_ca[0]) {
+		/* Client certificates could be bypassed on the plaintext port. */
+		fprintf(stderr,
+			"sluiced: --plain-listen cannot be combined with --tls-client-ca\n");
+		return -EINVAL;
+	}
+	if (c->plain_port && c->plain_port == c->listen_port &&
+	    strcmp(c->plain_host, c->listen_host) == 0) {
+		fprintf(stderr, "sluiced: --plain-listen must differ from --listen\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -346,7 +384,7 @@ static int check(struct sl_config *c)
 		fprintf(stderr, "sluiced: --tls-cert and --tls-key go together\n");
 		return -EINVAL;
 	}
-	return 0;
+	return check_plain(c);
 }
 
 int sl_config_parse(struct sl_config *c, int argc, char **argv)

@@ -27,6 +27,12 @@
 struct sl_config {
 	char listen_host[256];	/* "127.0.0.1", "::1", "0.0.0.0" */
 	uint16_t listen_port;	/* 0 = ephemeral */
+	/* --plain-listen HOST:PORT: an optional plaintext HTTP/1.1 + h2c
+	 * listener (kernel transport only); "" = off. Parsed by check() into
+	 * plain_host / plain_port. */
+	char plain_listen[272];
+	char plain_host[256];
+	uint16_t plain_port;	/* 0 = ephemeral */
 	char data_dir[SL_PATH_MAX];
 	char transport[16];	/* "kernel" | "dpdk" */
 	uint32_t io_cores;	/* io lcores, >= 1 */

@@ -40,10 +40,10 @@ struct tls_server {
 };
 
 struct tls_conn {
-	struct tls_server *srv;
-	SSL *ssl;
-	BIO *rbio; /* peer -> us ciphertext; owned by ssl */
-	BIO *wbio; /* us -> peer ciphertext; owned by ssl */
+	struct tls_server *srv; /* NULL: plaintext (tls_conn_new_plain) */
+	SSL *ssl;		/* NULL: plaintext */
+	BIO *rbio; /* peer -> us ciphertext; owned by ssl (plaintext: by us) */
+	BIO *wbio; /* us -> peer ciphertext; owned by ssl (plaintext: by us) */
 	bool failed;
 };
 
@@ -203,10 +203,43 @@ nomem:
 	return NULL;
 }
 
+struct tls_conn *tls_conn_new_plain(void)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		goto nomem;
+	c->rbio = BIO_new(BIO_s_mem());
+	c->wbio = BIO_new(BIO_s_mem());
+	if (!c->rbio || !c->wbio) {
+		BIO_free(c->rbio);
+		BIO_free(c->wbio);
+		free(c);
+		goto nomem;
+	}
+	BIO_set_mem_eof_return(c->rbio, -1);
+	BIO_set_mem_eof_return(c->wbio, -1);
+	return c;
+nomem:
+	ERR_clear_error();
+	errno = ENOMEM;
+	return NULL;
+}
+
+bool tls_conn_is_plain(const struct tls_conn *c)
+{
+	return c->ssl == NULL;
+}
+
 void tls_conn_free(struct tls_conn *c)
 {
 	if (!c)
 		return;
+	if (!c->ssl) {
+		BIO_free(c->rbio);
+		BIO_free(c->wbio);
+		free(c);
+		return;
+	}
 	SSL_free(c->ssl); /* frees both BIOs */
 	tls_server_free(c->srv); /* drops this connection's reference */
 	free(c);
@@ -253,10 +286,22 @@ static ssize_t map_error(struct tls_conn *c, int ret, const char *op)
 	return -EPROTO;
 }
 
+/* Plaintext: moves up to cap bytes from one memory BIO out. */
+static size_t plain_take(BIO *b, void *buf, size_t cap)
+{
+	size_t got = 0;
+	if (cap == 0 || BIO_read_ex(b, buf, cap, &got) != 1)
+		got = 0; /* empty: BIO_read_ex fails and reports nothing read */
+	ERR_clear_error();
+	return got;
+}
+
 ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t cap)
 {
 	size_t got = 0;
 
+	if (!c->ssl)
+		return (ssize_t)plain_take(c->rbio, buf, cap);
 	if (c->failed)
 		return -EPROTO;
 	ERR_clear_error();
@@ -277,6 +322,14 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 {
 	size_t done = 0;
 
+	if (!c->ssl) {
+		/* A memory BIO takes all of it, or fails for want of memory. */
+		if (len && (BIO_write_ex(c->wbio, buf, len, &done) != 1 || done != len)) {
+			ERR_clear_error();
+			return -EPROTO;
+		}
+		return (ssize_t)len;
+	}
 	if (c->failed)
 		return -EPROTO;
 	if (!SSL_is_init_finished(c->ssl))
@@ -304,22 +357,23 @@ size_t tls_conn_pending_out(const struct tls_conn *c)
 
 size_t tls_conn_take_out(struct tls_conn *c, void *buf, size_t cap)
 {
-	size_t got = 0;
 	/* One memcpy out of the BIO's contiguous buffer; BIO_read_ex never
 	 * blocks on a memory BIO. */
-	if (cap == 0 || BIO_read_ex(c->wbio, buf, cap, &got) != 1)
-		got = 0;
-	ERR_clear_error();
-	return got;
+	return plain_take(c->wbio, buf, cap);
 }
 
 bool tls_conn_handshake_done(const struct tls_conn *c)
 {
-	return SSL_is_init_finished(c->ssl) == 1;
+	return !c->ssl || SSL_is_init_finished(c->ssl) == 1;
 }
 
 void tls_conn_alpn(const struct tls_conn *c, const unsigned char **proto, unsigned *len)
 {
+	if (!c->ssl) {
+		*proto = NULL;
+		*len = 0;
+		return;
+	}
 	SSL_get0_alpn_selected(c->ssl, proto, len);
 	if (!*proto)
 		*len = 0;
@@ -327,19 +381,19 @@ void tls_conn_alpn(const struct tls_conn *c, const unsigned char **proto, unsign
 
 const char *tls_conn_version(const struct tls_conn *c)
 {
-	return SSL_get_version(c->ssl);
+	return c->ssl ? SSL_get_version(c->ssl) : "plaintext";
 }
 
 const char *tls_conn_cipher(const struct tls_conn *c)
 {
-	const char *n = SSL_get_cipher_name(c->ssl);
+	const char *n = c->ssl ? SSL_get_cipher_name(c->ssl) : NULL;
 	return n ? n : "(none)";
 }
 
 void tls_conn_close(struct tls_conn *c)
 {
 	ERR_clear_error();
-	if (!c->failed && SSL_is_init_finished(c->ssl))
+	if (c->ssl && !c->failed && SSL_is_init_finished(c->ssl))
 		SSL_shutdown(c->ssl);
 	ERR_clear_error();
 }

@@ -53,6 +53,15 @@ void tls_server_free(struct tls_server *s);
 
 /* Returns NULL (errno ENOMEM) on failure. */
 struct tls_conn *tls_conn_new(struct tls_server *s);
+/* A pass-through with the same interface and no TLS at all (the optional
+ * plaintext listener, --plain-listen): fed bytes are read back unchanged,
+ * written bytes are taken out unchanged. The handshake is done from the
+ * start, there is no ALPN (len 0), the version is "plaintext", and
+ * tls_conn_read never returns -ECONNRESET (the transport reports the peer's
+ * close). The same memory-BIO bounds apply. Returns NULL (errno ENOMEM). */
+struct tls_conn *tls_conn_new_plain(void);
+/* Whether c came from tls_conn_new_plain. */
+bool tls_conn_is_plain(const struct tls_conn *c);
 void tls_conn_free(struct tls_conn *c);
 
 /* Hands ciphertext received from the peer to TLS. Always consumes all of it

@@ -108,11 +108,26 @@ static int secure_dir(const char *dir)
 }
 
 /* DIR/sluiced.addr holds "HOST:PORT\n" once the server accepts connections;
- * published with sl_file_replace so a reader never sees half a line. */
+ * published with sl_file_replace so a reader never sees half a line.
+ * DIR/sluiced.plain.addr the same for --plain-listen (removed when off, so
+ * it never names a port of an earlier run). */
 static int write_addr_file(const struct sl_config *cfg, uint16_t port)
 {
 	char path[SL_PATH_MAX + 32], line[sizeof(cfg->listen_host) + 16]; /* + "[]:65535\n" */
 	int n;
+	snprintf(path, sizeof(path), "%s/sluiced.plain.addr", cfg->data_dir);
+	if (cfg->plain_listen[0]) {
+		bool v6 = strchr(cfg->plain_host, ':') != NULL;
+		n = snprintf(line, sizeof(line), v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->plain_host,
+			     g_sh.actual_plain_port);
+		if (n < 0 || (size_t)n >= sizeof(line))
+			return -ENAMETOOLONG;
+		int rc = sl_file_replace(path, line, (size_t)n, 0644);
+		if (rc < 0)
+			return rc;
+	} else if (unlink(path) < 0 && errno != ENOENT) {
+		return -errno;
+	}
 	snprintf(path, sizeof(path), "%s/sluiced.addr", cfg->data_dir);
 	if (strcmp(cfg->transport, "dpdk") == 0) {
 		uint32_t ip = cfg->ip4_addr; /* the userspace stack's address */
@@ -362,6 +377,13 @@ static int run(const struct sl_config *cfg)
 	}
 	SL_INFO("sluiced serving https://%s:%u (%u io lcores, transport %s)", cfg->listen_host,
 		g_sh.actual_port, g_nlcs, cfg->transport);
+	if (cfg->plain_listen[0]) {
+		bool v6 = strchr(cfg->plain_host, ':') != NULL;
+		SL_WARN("sluiced also serving PLAINTEXT http://%s%s%s:%u (--plain-listen: HTTP/1.1 "
+			"and h2c, no TLS: requests, records and responses cross the network "
+			"unencrypted; SigV4 is still required)", v6 ? "[" : "", cfg->plain_host,
+			v6 ? "]" : "", g_sh.actual_plain_port);
+	}
 	/* lcore ids follow sl_eal_init: io 1..io-1 on workers, then logs. A
 	 * launch that fails stops everything through the normal shutdown
 	 * (nothing may post to a log lcore that does not run). */

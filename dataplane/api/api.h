@@ -56,7 +56,7 @@ enum api_op {
 	API_OP_DEREGISTER_CONSUMER = 34,
 	API_OP_DESCRIBE_CONSUMER = 35,
 	API_OP_LIST_CONSUMERS = 36,
-	API_OP_SUBSCRIBE_TO_SHARD = 37, /* enhanced fan-out push (io lcores, HTTP/2) */
+	API_OP_SUBSCRIBE_TO_SHARD = 37, /* enhanced fan-out push (io lcores) */
 	API_OP__COUNT
 };
 static_assert(API_OP__COUNT <= 64, "the operation masks (API_OP_BIT) are 64-bit");

@@ -82,6 +82,7 @@ struct sl_shared {
 	struct dpk *dpk;      /* DPDK ports (--transport dpdk), else NULL */
 	struct kr_keyring *kr; /* at-rest keys (DIR/keys) */
 	uint16_t actual_port; /* resolved when --listen used port 0 */
+	uint16_t actual_plain_port; /* the same for --plain-listen */
 	uint16_t n_io, n_log;
 	struct lcore_ctx *lcs; /* [n_io] */
 	struct log_ctx *logs;  /* [n_log] */

@@ -151,6 +151,7 @@ int lcore_run(struct lcore_ctx *lc)
 	 * close; after the grace period everything left is cut. */
 	lc->accepting = false;
 	lc->xprt->stop_accept(lc);
+	ops_sub_stop_all(lc); /* their ends go out before the drain */
 	http_conn_drain_all(lc, false);
 	uint64_t deadline = sl_mono_ms() + lc->sh->cfg->shutdown_grace_ms;
 	bool forced = false;

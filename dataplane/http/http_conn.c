@@ -167,14 +167,14 @@ static bool conn_admit(struct lcore_ctx *lc, const struct addr_key *addr, const 
 	return true;
 }
 
-struct conn *http_conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
-			    const struct addr_key *addr, const char *peer)
+static struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+			      const struct addr_key *addr, const char *peer, bool plain)
 {
 	if (!conn_admit(lc, addr, peer))
 		return NULL;
 	struct conn *c = &lc->conns[lc->free_head];
 	BUG_ON(c->state != CONN_FREE);
-	struct tls_conn *tls = tls_conn_new(lc->tls);
+	struct tls_conn *tls = plain ? tls_conn_new_plain() : tls_conn_new(lc->tls);
 	if (!tls)
 		return NULL;
 	lc->free_head = c->next_free;
@@ -198,6 +198,18 @@ struct conn *http_conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
 	lc->n_open++;
 	lc->n_accepted++;
 	return c;
+}
+
+struct conn *http_conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+			    const struct addr_key *addr, const char *peer)
+{
+	return conn_open(lc, fd, xprt_id, addr, peer, false);
+}
+
+struct conn *http_conn_open_plain(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+				  const struct addr_key *addr, const char *peer)
+{
+	return conn_open(lc, fd, xprt_id, addr, peer, true);
 }
 
 /* ---- buffered-bytes accounting ---- */
@@ -607,7 +619,7 @@ static void conn_consume(struct lcore_ctx *lc, struct conn *c)
 static void h1_process(struct lcore_ctx *lc, struct conn *c)
 {
 	while (c->state == CONN_OPEN && !c->waiting_cp && !c->waiting_dp && !c->close_after_send &&
-	       http_conn_unsent(c) < CONN_OUT_HIGH_WATER && c->in_len > 0) {
+	       !c->h1_push && http_conn_unsent(c) < CONN_OUT_HIGH_WATER && c->in_len > 0) {
 		if (!c->req_active) {
 			c->req_active = true;
 			c->req_start_ms = lc->now_ms;
@@ -764,8 +776,24 @@ static int conn_pump(struct lcore_ctx *lc, struct conn *c)
 	}
 }
 
+/* Plaintext (--plain-listen) has no ALPN: HTTP/2 "with prior knowledge"
+ * (RFC 9113 3.3) is a connection whose first bytes are the client preface;
+ * anything else is HTTP/1.1 (an "Upgrade: h2c" header is ignored: RFC 9113
+ * deprecates that upgrade). NULL until enough bytes arrived to tell. */
+static const struct http_mux_ops *conn_plain_mux(const struct conn *c)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	uint32_t n = SL_MIN(c->in_len, (uint32_t)sizeof(preface) - 1);
+	if (n == 0)
+		return NULL; /* nothing yet */
+	if (memcmp(c->in, preface, n) != 0)
+		return &http_h1_mux;
+	return n == sizeof(preface) - 1 ? &http_h2_mux : NULL;
+}
+
 /* ALPN decides the protocol once the handshake is done ("h2" or, also
- * when the client offered none, HTTP/1.1): the only place that asks. */
+ * when the client offered none, HTTP/1.1); on a plaintext connection, its
+ * first bytes do. The only place that asks. */
 static void conn_pick_mux(struct lcore_ctx *lc, struct conn *c)
 {
 	const unsigned char *p;
@@ -773,6 +801,8 @@ static void conn_pick_mux(struct lcore_ctx *lc, struct conn *c)
 	tls_conn_alpn(c->tls, &p, &n);
 	const struct http_mux_ops *mux =
 		n == 2 && memcmp(p, "h2", 2) == 0 ? &http_h2_mux : &http_h1_mux;
+	if (tls_conn_is_plain(c->tls) && !(mux = conn_plain_mux(c)))
+		return; /* a preface begun: wait for the rest */
 	if (mux->open(lc, c) < 0) {
 		mux->release(lc, c); /* what open set up before it failed */
 		http_conn_close(lc, c);
@@ -916,7 +946,7 @@ void http_conn_timers(struct lcore_ctx *lc)
 		if (c->state != CONN_OPEN)
 			continue;
 		bool unsent = http_conn_unsent(c) > 0;
-		if (!tls_conn_handshake_done(c->tls)) {
+		if (!c->mux) { /* TLS handshake, or a plaintext preface begun */
 			if (now - c->opened_ms > cfg->request_timeout_ms)
 				http_conn_close(lc, c);
 		} else if (c->req_active && !c->waiting_cp && !c->waiting_dp &&
@@ -994,8 +1024,7 @@ static bool h1_timers(struct lcore_ctx *lc, struct conn *c)
 
 static bool h1_busy(const struct conn *c)
 {
-	(void)c;
-	return false; /* req_active and the waits say it all */
+	return c->h1_push; /* else req_active and the waits say it all */
 }
 
 static uint64_t h1_active_ms(const struct conn *c)
@@ -1022,7 +1051,9 @@ const struct http_mux_ops http_h1_mux = {
 	.active_ms = h1_active_ms,
 	.rx_bulk = h1_rx_bulk,
 	.in_want = h1_in_want,
-	/* SubscribeToShard needs HTTP/2 (as Kinesis): no push streams */
+	.push_open = http_h1_push_open, /* SubscribeToShard: a chunked answer */
+	.push = http_h1_push,
+	.push_alive = http_h1_push_alive,
 };
 
 /* ---- the connection table ---- */

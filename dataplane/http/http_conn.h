@@ -25,6 +25,10 @@ struct lcore_ctx;
  * evict for it, or the lcore is draining (the transport then closes it). */
 struct conn *http_conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
 			    const struct addr_key *addr, const char *peer);
+/* The same for a connection of the plaintext listener (--plain-listen): no
+ * TLS; HTTP/1.1, or HTTP/2 when its first bytes are the HTTP/2 preface. */
+struct conn *http_conn_open_plain(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
+				  const struct addr_key *addr, const char *peer);
 /* Ciphertext arrived. The bytes are consumed (copied into TLS) before return. */
 void http_conn_on_recv(struct lcore_ctx *lc, struct conn *c, const uint8_t *data, uint32_t len);
 /* The peer closed its side or the connection failed (err is 0 or -errno). */

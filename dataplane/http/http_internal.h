@@ -106,11 +106,12 @@ struct http_mux_ops {
 	bool (*rx_bulk)(const struct conn *c);
 	/* How large c->in should be now (never past c->in_max). */
 	uint64_t (*in_want)(const struct lcore_ctx *lc, const struct conn *c);
-	/* Open-ended answers (SubscribeToShard); NULL when the protocol has
-	 * none (HTTP/1.1). push_open answers the current request with 200 and
-	 * returns a stream id or -1; push appends (eof ends it): 0, -ENOENT
-	 * (the client reset it), -ENOBUFS (the client does not read) or
-	 * -ENOMEM; push_alive: the stream is still there. */
+	/* Open-ended answers (SubscribeToShard; HTTP/1.1: a chunked answer,
+	 * HTTP/2: a stream); NULL when the protocol has none. push_open
+	 * answers the current request with 200 and returns a stream id or
+	 * -1; push appends (eof ends it): 0, -ENOENT (the client reset it, or
+	 * the answer ended), -ENOBUFS (the client does not read) or -ENOMEM;
+	 * push_alive: the stream is still there. */
 	int32_t (*push_open)(struct lcore_ctx *lc, struct conn *c, const char *content_type,
 			     const char *rid, const char *id2);
 	int (*push)(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data,
@@ -165,6 +166,12 @@ struct conn {
 	struct h2_conn *h2; /* HTTP/2 session state (http_h2.c only) */
 	bool close_after_send;
 	bool peer_eof;
+	/* HTTP/1.1 push (http_h1_push.c): while h1_push is set, c streams one
+	 * open-ended answer and reads no further request. */
+	bool h1_push;
+	bool h1_push_raw;   /* HTTP/1.0 client: no chunks, the close ends it */
+	bool h1_push_close; /* close once it ends (Connection: close) */
+	int32_t h1_push_id; /* the current (or last) answer's id, > 0 */
 	/* Buffered-bytes accounting (admit.h): bytes charged to lc->mem for
 	 * this connection; while mem_blocked it waits in lc's FIFO
 	 * (mem_prev/mem_next) for mem_want_bytes of headroom. */
@@ -238,6 +245,12 @@ int32_t http_conn_push_open(struct lcore_ctx *lc, struct conn *c, const char *co
 int http_conn_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
 		   bool eof);
 bool http_conn_push_alive(const struct conn *c, int32_t id);
+/* HTTP/1.1's push_open / push / push_alive (http_h1_push.c). */
+int32_t http_h1_push_open(struct lcore_ctx *lc, struct conn *c, const char *content_type,
+			  const char *rid, const char *id2);
+int http_h1_push(struct lcore_ctx *lc, struct conn *c, int32_t id, const void *data, uint32_t len,
+		 bool eof);
+bool http_h1_push_alive(const struct conn *c, int32_t id);
 /* The control-plane answer to c's request was queued: on to the next. */
 void http_conn_ctl_answered(struct lcore_ctx *lc, struct conn *c);
 

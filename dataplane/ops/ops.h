@@ -109,6 +109,9 @@ void ops_data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op);
 void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m);
 void ops_sub_tick(struct lcore_ctx *lc);
+/* The server stops: every live subscription ends now, cleanly (END_STREAM /
+ * the zero chunk), before connections are drained. */
+void ops_sub_stop_all(struct lcore_ctx *lc);
 void ops_sub_free_all(struct lcore_ctx *lc);
 #define SUB_REGISTRY 1024 /* live subscriptions in the process */
 /* The process-wide registry of live subscriptions (any thread; a mutex),

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SubscribeToShard (enhanced fan-out) on an io lcore.
  *
- * The request is answered at once on its HTTP/2 stream with 200,
- * application/vnd.amazon.eventstream and an initial-response event; the
- * stream then stays open as a push stream and the connection goes on serving
- * other streams. A subscription polls the shard's log lcore (its own dp_msg,
+ * The request is answered at once with 200, application/vnd.amazon.eventstream
+ * and an initial-response event, through the connection's push calls: over
+ * HTTP/2 the request's stream stays open as a push stream and the connection
+ * goes on serving other streams; over HTTP/1.1 (botocore) the answer is
+ * chunked, one chunk per event, and the connection serves nothing else until
+ * the zero chunk. A subscription polls the shard's log lcore (its own dp_msg,
  * never the connection's) and pushes a SubscribeToShardEvent for each batch of
  * records, and at least every second when there are none (Kinesis promises
- * one every 5 s). It ends after 5 minutes, when the client resets the stream
- * or closes the connection, or after ChildShards when a closed shard is read
- * to its end.
+ * one every 5 s). It ends (END_STREAM, or the zero chunk) after 5 minutes,
+ * after ChildShards when a closed shard is read to its end, when its consumer
+ * is deregistered, and when the server stops; it is dropped when the client
+ * resets the stream or closes the connection. While the connection has
+ * CONN_OUT_HIGH_WATER bytes unsent (a slow reader) the subscription does not
+ * poll: the records wait in the journal, not in our memory.
  *
  * A consumer has at most one subscription per shard (ResourceInUseException
  * otherwise): a small process-wide registry under a mutex, touched only when
@@ -50,6 +55,7 @@ struct sub {
 	bool done;     /* end: free once the message is back */
 	bool cbor;     /* subscribed in CBOR: event payloads are CBOR too */
 	struct dp_msg msg;
+	char arn[SUB_ARN_CAP]; /* ConsumerARN: the subscription ends with it */
 };
 
 struct reg_entry {
@@ -184,6 +190,8 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 			      strlen(s->msg.stream_name));
 	if (!rs || rs->id != s->msg.stream_id || s->msg.shard_index >= rs->n_shards)
 		return -ENOENT;
+	if (!route_consumer_find(route_get(lc->sh->routes), s->arn, strlen(s->arn)))
+		return -ESRCH; /* deregistered (DELETING or gone) */
 	struct dp_msg *m = &s->msg;
 	const struct route_shard *sh = &rs->shards[m->shard_index];
 	m->kind = s->resolved ? DP_GET : DP_ITERATOR;
@@ -252,13 +260,19 @@ void ops_sub_tick(struct lcore_ctx *lc)
 		struct sub *s = *pp;
 		if (!s->done && !sub_conn(lc, s))
 			sub_done(s); /* client reset the stream or closed the conn */
-		if (!s->done && lc->now_ms - s->started_ms >= SUB_LIFETIME_MS)
-			sub_end(lc, s, NULL, NULL); /* 5 minutes: the client re-subscribes */
-		if (!s->done && !s->msg_out && lc->now_ms >= s->next_poll_ms) {
+		if (!s->done && (lc->now_ms - s->started_ms >= SUB_LIFETIME_MS || lc->sh->stop))
+			sub_end(lc, s, NULL, NULL); /* 5 minutes (the client re-subscribes),
+						       or the server stops */
+		/* A slow reader: no poll while its answer waits to be sent. */
+		struct conn *c = s->done ? NULL : sub_conn(lc, s);
+		if (c && !s->msg_out && lc->now_ms >= s->next_poll_ms &&
+		    http_conn_unsent(c) < CONN_OUT_HIGH_WATER) {
 			int rc = sub_post(lc, s);
 			if (rc == -ENOENT)
 				sub_end(lc, s, "ResourceNotFoundException",
 					"The stream or shard of this subscription no longer exists.");
+			else if (rc == -ESRCH)
+				sub_end(lc, s, NULL, NULL); /* its consumer is gone: the end */
 			else if (rc < 0)
 				s->next_poll_ms = lc->now_ms + SUB_IDLE_POLL_MS;
 		}
@@ -322,9 +336,10 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	struct api_err e;
 	struct sub_req r;
 	memset(&r, 0, sizeof(r));
+	/* Both HTTP/1.1 and HTTP/2 push; a protocol without would be refused. */
 	if (!http_conn_can_push(c)) {
 		http_conn_respond_error(lc, c, 400, "InvalidArgumentException",
-					"SubscribeToShard is served over HTTP/2 only.");
+					"SubscribeToShard is not served over this protocol.");
 		return;
 	}
 	if (sub_decode(lc, c, &r, &e) < 0) {
@@ -395,6 +410,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 		return;
 	}
 	s->reg_slot = rc;
+	snprintf(s->arn, sizeof(s->arn), "%s", r.arn);
 	struct dp_msg *m = &s->msg;
 	m->stream_id = rs->id;
 	m->shard_index = (uint32_t)idx;
@@ -417,6 +433,13 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	lc->subs = s;
 	if (s->push_id < 0 || sub_event(lc, c, s, "initial-response", false, "{}", 2, false) < 0)
 		sub_done(s);
+}
+
+void ops_sub_stop_all(struct lcore_ctx *lc)
+{
+	for (struct sub *s = lc->subs; s; s = s->next)
+		if (!s->done)
+			sub_end(lc, s, NULL, NULL);
 }
 
 /* lcore teardown: the log lcores have stopped, nothing is out any more. */

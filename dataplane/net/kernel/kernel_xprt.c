@@ -2,6 +2,8 @@
 /* The kernel transport: one io_uring per io lcore, a SO_REUSEPORT listening
  * socket per lcore (the kernel spreads connections across them, and a
  * connection stays on the lcore that accepted it), multishot accept,
+ * and as much again for the optional plaintext listener (--plain-listen:
+ * its connections are opened with http_conn_open_plain),
  * multishot recv into a provided buffer ring, one send in flight per
  * connection, and an eventfd so other threads can wake a sleeping lcore.
  *
@@ -49,7 +51,8 @@
 #define KX_BGID 1
 #define KX_BACKLOG 1024
 
-/* user_data: op in the top byte, connection index below. */
+/* user_data: op in the top byte, connection index below (KX_ACCEPT: which
+ * listener, KX_LISTEN_TLS or KX_LISTEN_PLAIN). */
 enum kx_op {
 	KX_ACCEPT = 1,
 	KX_RECV = 2,
@@ -60,6 +63,7 @@ enum kx_op {
 #define KX_UD(op, idx) (((uint64_t)(op) << 56) | (uint64_t)(idx))
 #define KX_UD_OP(ud) ((enum kx_op)((ud) >> 56))
 #define KX_UD_IDX(ud) ((uint32_t)((ud) & 0xffffffffu))
+enum { KX_LISTEN_TLS = 0, KX_LISTEN_PLAIN = 1, KX_LISTENERS = 2 };
 
 struct kx_conn {
 	bool recv_armed;
@@ -72,8 +76,8 @@ struct kx_conn {
 
 struct kx {
 	struct io_uring ring;
-	int listen_fd;
-	bool accept_armed;
+	int listen_fd[KX_LISTENERS];   /* -1: none (the plaintext one is optional) */
+	bool accept_armed[KX_LISTENERS];
 	int efd;
 	uint64_t efd_val;
 	struct io_uring_buf_ring *br;
@@ -125,15 +129,17 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 	return 0;
 }
 
-static int kx_listen(struct lcore_ctx *lc, struct kx *kx)
+/* Listens on host:port (*actual: the port the first lcore got when port 0
+ * was asked for; the others join it with SO_REUSEPORT). Returns the fd or
+ * -errno. */
+static int kx_listen(const char *host, uint16_t want_port, uint16_t *actual)
 {
-	const struct sl_config *cfg = lc->sh->cfg;
-	uint16_t port = lc->sh->actual_port ? lc->sh->actual_port : cfg->listen_port;
+	uint16_t port = *actual ? *actual : want_port;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int rc = resolve(cfg->listen_host, port, &ss, &sl);
+	int rc = resolve(host, port, &ss, &sl);
 	if (rc) {
-		SL_ERR("cannot resolve listen address %s", cfg->listen_host);
+		SL_ERR("cannot resolve listen address %s", host);
 		return rc;
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -144,11 +150,11 @@ static int kx_listen(struct lcore_ctx *lc, struct kx *kx)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, KX_BACKLOG) < 0) {
 		rc = -errno;
-		SL_ERR("cannot listen on %s:%u: %s", cfg->listen_host, port, strerror(-rc));
+		SL_ERR("cannot listen on %s:%u: %s", host, port, strerror(-rc));
 		close(fd);
 		return rc;
 	}
-	if (!lc->sh->actual_port) {
+	if (!*actual) {
 		struct sockaddr_storage got;
 		socklen_t gl = sizeof(got);
 		if (getsockname(fd, (struct sockaddr *)&got, &gl) < 0) {
@@ -157,12 +163,11 @@ static int kx_listen(struct lcore_ctx *lc, struct kx *kx)
 			close(fd);
 			return rc;
 		}
-		lc->sh->actual_port = ntohs(got.ss_family == AF_INET6 ?
-					    ((struct sockaddr_in6 *)&got)->sin6_port :
-					    ((struct sockaddr_in *)&got)->sin_port);
+		*actual = ntohs(got.ss_family == AF_INET6 ?
+				((struct sockaddr_in6 *)&got)->sin6_port :
+				((struct sockaddr_in *)&got)->sin_port);
 	}
-	kx->listen_fd = fd;
-	return 0;
+	return fd;
 }
 
 static int kx_setup_bufs(struct kx *kx)
@@ -189,12 +194,12 @@ static int kx_setup_bufs(struct kx *kx)
 	return 0;
 }
 
-static void kx_arm_accept(struct kx *kx)
+static void kx_arm_accept(struct kx *kx, uint32_t which)
 {
 	struct io_uring_sqe *sqe = kx_sqe(kx);
-	io_uring_prep_multishot_accept(sqe, kx->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, KX_UD(KX_ACCEPT, 0));
-	kx->accept_armed = true;
+	io_uring_prep_multishot_accept(sqe, kx->listen_fd[which], NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, KX_UD(KX_ACCEPT, which));
+	kx->accept_armed[which] = true;
 }
 
 static void kx_arm_wake(struct kx *kx)
@@ -238,7 +243,7 @@ static int kx_init(struct lcore_ctx *lc)
 	struct kx *kx = calloc(1, sizeof(*kx));
 	if (!kx)
 		return -ENOMEM;
-	kx->listen_fd = kx->efd = -1;
+	kx->listen_fd[KX_LISTEN_TLS] = kx->listen_fd[KX_LISTEN_PLAIN] = kx->efd = -1;
 	lc->xprt_priv = kx;
 	kx->kc = calloc(lc->max_conns, sizeof(*kx->kc));
 	if (!kx->kc)
@@ -261,9 +266,18 @@ static int kx_init(struct lcore_ctx *lc)
 	kx->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (kx->efd < 0)
 		return -errno;
-	if ((rc = kx_listen(lc, kx)) < 0)
+	const struct sl_config *cfg = lc->sh->cfg;
+	if ((rc = kx_listen(cfg->listen_host, cfg->listen_port, &lc->sh->actual_port)) < 0)
 		return rc;
-	kx_arm_accept(kx);
+	kx->listen_fd[KX_LISTEN_TLS] = rc;
+	kx_arm_accept(kx, KX_LISTEN_TLS);
+	if (cfg->plain_listen[0]) {
+		rc = kx_listen(cfg->plain_host, cfg->plain_port, &lc->sh->actual_plain_port);
+		if (rc < 0)
+			return rc;
+		kx->listen_fd[KX_LISTEN_PLAIN] = rc;
+		kx_arm_accept(kx, KX_LISTEN_PLAIN);
+	}
 	kx_arm_wake(kx);
 	return kx_submit(kx);
 }
@@ -282,10 +296,12 @@ static void kx_maybe_release(struct lcore_ctx *lc, struct kx *kx, struct conn *c
 
 static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cqe *cqe)
 {
+	uint32_t which = KX_UD_IDX(cqe->user_data);
+	BUG_ON(which >= KX_LISTENERS);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
-		kx->accept_armed = false;
-		if (lc->accepting && kx->listen_fd >= 0)
-			kx_arm_accept(kx);
+		kx->accept_armed[which] = false;
+		if (lc->accepting && kx->listen_fd[which] >= 0)
+			kx_arm_accept(kx, which);
 	}
 	if (cqe->res < 0) {
 		if (cqe->res != -ECANCELED && cqe->res != -EINVAL)
@@ -314,7 +330,8 @@ static void kx_on_accept(struct lcore_ctx *lc, struct kx *kx, struct io_uring_cq
 		http_addr_key_ip4(&key, ntohl(a4->sin_addr.s_addr));
 	}
 	snprintf(peer, sizeof(peer), "%s:%u", ip, port);
-	struct conn *c = http_conn_open(lc, fd, 0, &key, peer);
+	struct conn *c = which == KX_LISTEN_PLAIN ? http_conn_open_plain(lc, fd, 0, &key, peer)
+						  : http_conn_open(lc, fd, 0, &key, peer);
 	if (!c) {
 		close(fd); /* refused (address limit, table full, draining): a reset */
 		return;
@@ -464,15 +481,17 @@ static void kx_close(struct lcore_ctx *lc, struct conn *c)
 static void kx_stop_accept(struct lcore_ctx *lc)
 {
 	struct kx *kx = lc->xprt_priv;
-	if (kx->listen_fd < 0)
-		return;
-	if (kx->accept_armed) {
-		struct io_uring_sqe *sqe = kx_sqe(kx);
-		io_uring_prep_cancel64(sqe, KX_UD(KX_ACCEPT, 0), 0);
-		io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
+	for (uint32_t w = 0; w < KX_LISTENERS; w++) {
+		if (kx->listen_fd[w] < 0)
+			continue;
+		if (kx->accept_armed[w]) {
+			struct io_uring_sqe *sqe = kx_sqe(kx);
+			io_uring_prep_cancel64(sqe, KX_UD(KX_ACCEPT, w), 0);
+			io_uring_sqe_set_data64(sqe, KX_UD(KX_CANCEL, 0));
+		}
+		/* Stop the kernel queueing connections for us at once. */
+		shutdown(kx->listen_fd[w], SHUT_RD);
 	}
-	/* Stop the kernel queueing connections for us at once. */
-	shutdown(kx->listen_fd, SHUT_RD);
 	/* On failure the cancel stays queued for the next poll's submit. */
 	int rc = kx_submit(kx);
 	(void)rc;
@@ -495,8 +514,9 @@ static void kx_fini(struct lcore_ctx *lc)
 		return;
 	if (kx->ring.ring_fd > 0)
 		io_uring_queue_exit(&kx->ring);
-	if (kx->listen_fd >= 0)
-		close(kx->listen_fd);
+	for (uint32_t w = 0; w < KX_LISTENERS; w++)
+		if (kx->listen_fd[w] >= 0)
+			close(kx->listen_fd[w]);
 	if (kx->efd >= 0)
 		close(kx->efd);
 	if (kx->br)
