@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
+#include "dataplane/http/http_cors.h"
 #include "dataplane/http/http_internal.h"
 #include "dataplane/core/pools.h"
 
@@ -511,12 +512,30 @@ static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 	h2_submit(lc, c, st, status, body, body_len, rid, id2);
 }
 
+/* Appends the CORS headers of the answer to st (http_cors.h) to nva[0..n)
+ * (room for HTTP_CORS_HDRS_MAX more); returns the new count. Their names
+ * are static and their values point into st's headers or the
+ * configuration, all alive until nghttp2 copies them at submit. */
+static size_t h2_cors_nv(struct lcore_ctx *lc, struct conn *c, const struct h2_stream *st,
+			 nghttp2_nv *nva, size_t n)
+{
+	struct sl_header hdrs[CONN_MAX_HDRS], cors[HTTP_CORS_HDRS_MAX];
+	uint32_t nh = h2_headers(st, hdrs, CONN_MAX_HDRS);
+	struct sl_slice allow = http_cors_allow(lc->sh->cfg->cors_origins, hdrs, nh);
+	uint32_t k = http_cors_headers(allow, hdrs, nh, c->cors_preflight && st == c->h2->cur, true,
+				       cors);
+	for (uint32_t i = 0; i < k; i++)
+		nva[n++] = (nghttp2_nv){ (uint8_t *)cors[i].name.ptr, (uint8_t *)cors[i].value.ptr,
+					 cors[i].name.len, cors[i].value.len,
+					 NGHTTP2_NV_FLAG_NONE };
+	return n;
+}
+
 /* Queues st's whole response (headers and body). */
 static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st,
 		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
 		      const char *id2)
 {
-	(void)lc;
 	st->answered = true;
 	st->resp = malloc(body_len ? body_len : 1);
 	if (!st->resp) {
@@ -529,15 +548,16 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 	char sts[8], len[16];
 	snprintf(sts, sizeof(sts), "%u", status);
 	snprintf(len, sizeof(len), "%" PRIu32, body_len);
-	nghttp2_nv nva[] = {
+	nghttp2_nv nva[5 + HTTP_CORS_HDRS_MAX] = {
 		NV(":status", sts),
 		NV("content-type", "application/x-amz-json-1.1"),
 		NV("content-length", len),
 		NV("x-amzn-requestid", rid),
 		NV("x-amz-id-2", id2),
 	};
+	size_t nnv = h2_cors_nv(lc, c, st, nva, 5);
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
-	nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva), &prd);
+	nghttp2_submit_response(c->h2->sess, st->id, nva, nnv, &prd);
 	/* Not flushed here: sending runs nghttp2 callbacks that may free
 	 * streams (h2_timers walks the list); callers flush. */
 }
@@ -622,6 +642,7 @@ static bool h2_load(struct conn *c, struct h2_stream *st)
 		}
 	c->req.hdrs = c->hdrs;
 	c->req.nhdrs = n;
+	c->cors_allow = http_cors_allow(c->h2->lc->sh->cfg->cors_origins, c->hdrs, n);
 	c->req.version_minor = 1;
 	c->req.keep_alive = true;
 	c->req.has_content_length = true;

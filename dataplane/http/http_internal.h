@@ -165,6 +165,11 @@ struct conn {
 	struct h2_conn *h2; /* HTTP/2 session state (http_h2.c only) */
 	bool close_after_send;
 	bool peer_eof;
+	/* CORS (http_cors.h), HTTP/1.1: Access-Control-Allow-Origin for the
+	 * request being answered (empty: none), decided when its head was
+	 * parsed; it points into the configuration, never into `in`. */
+	struct sl_slice cors_allow;
+	bool cors_preflight; /* the answer being made is a CORS preflight's */
 	/* Buffered-bytes accounting (admit.h): bytes charged to lc->mem for
 	 * this connection; while mem_blocked it waits in lc's FIFO
 	 * (mem_prev/mem_next) for mem_want_bytes of headroom. */

@@ -21,6 +21,7 @@
 #include "crypto/policy.h"
 #include "crypto/sigv4.h"
 #include "dataplane/api/api.h"
+#include "dataplane/http/http_cors.h"
 #include "dataplane/http/http_internal.h"
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
@@ -327,6 +328,9 @@ bool ops_serves(enum api_op op)
 void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 {
 	struct sigv4_identity id;
+	/* A browser's preflight carries no signature (http_cors.h). */
+	if (http_cors_preflight(lc, c))
+		return;
 	if (!authenticate(lc, c, &id))
 		return;
 	if (!sl_slice_eq(c->req.method, "POST")) {
