@@ -54,7 +54,8 @@ record() {
 DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
-      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace)
+      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace
+      chromium libnss3-tools)
 
 install_deps() {
 	local missing=() p sudo=()
@@ -254,6 +255,21 @@ if [ "$ASAN_OK" = 1 ]; then
 else
 	record unit-asan-build 0 1
 fi
+
+# tests/e2e/test_browser.py bundles the browser SDK with esbuild from
+# tests/browser/node_modules; without them it would skip, so a failed
+# install is a failure here.
+npm_browser() {
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >"$WORK/apt-node.log" 2>&1 || true
+	fi
+	if ! (cd tests/browser && npm ci --no-audit --no-fund >"$WORK/npm-browser.log" 2>&1); then
+		tail -n 20 "$WORK/npm-browser.log"
+		echo "npm ci in tests/browser failed"
+		record npm-browser 0 1
+	fi
+}
+npm_browser
 
 SLUICED_BIN=""
 [ "$BUILD_OK" = 1 ] && SLUICED_BIN=$(find_sluiced build)
