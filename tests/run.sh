@@ -270,6 +270,9 @@ npm_browser() {
 	fi
 }
 npm_browser
+# tests/e2e/test_go.py compiles the Go SDKs (about a minute on 2 CPUs): one
+# cache for the e2e and e2e-asan runs.
+export GOCACHE="$WORK/gocache"
 
 SLUICED_BIN=""
 [ "$BUILD_OK" = 1 ] && SLUICED_BIN=$(find_sluiced build)
