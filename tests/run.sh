@@ -369,11 +369,12 @@ if [ "$E2E_DPDK" != off ]; then
 	fi
 fi
 
-# js: the AWS SDK for JavaScript v3 (HTTP/2 by default) against build/sluiced.
+# js: the AWS SDKs for JavaScript v3 (HTTP/2 by default) and v2, and KPL
+# aggregation (aws-kinesis-agg), against build/sluiced.
 # node's test runner ends with "# pass N" / "# fail N".
 js_suite() {
 	local out="$WORK/js.log" rc=0 p f
-	log "suite js (@aws-sdk/client-kinesis over HTTP/2)"
+	log "suite js (JS SDK v3 over HTTP/2, JS SDK v2, KPL aggregation)"
 	# The machine's own Node.js is used when present (Debian's nodejs
 	# conflicts with it); Debian's is installed only where there is none.
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
