@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* CORS answers (see http_cors.h for what and why). */
+/* CORS decisions (see http_cors.h for what and why): pure functions of the
+ * configuration and a request's parsed headers, so the request-parser fuzz
+ * target reaches them (tests/fuzz/fuzz_http.c); answering a preflight on a
+ * connection is http_cors_conn.c. */
 #include "dataplane/http/http_cors.h"
 
 #include <string.h>
 
-#include "common/config.h"
-#include "dataplane/core/core.h"
-#include "dataplane/http/http_internal.h"
+#include "common/bug.h"
 
 #define LIT(s) ((struct sl_slice){ (s), sizeof(s) - 1 })
 /* Names as AWS writes them over HTTP/1.1; HTTP/2 wants them in lower case
@@ -92,21 +93,4 @@ uint32_t http_cors_headers(struct sl_slice allow, const struct sl_header *hdrs, 
 	}
 	BUG_ON(n > HTTP_CORS_HDRS_MAX);
 	return n;
-}
-
-bool http_cors_preflight(struct lcore_ctx *lc, struct conn *c)
-{
-	(void)lc;
-	if (!sl_slice_eq(c->req.method, "OPTIONS"))
-		return false;
-	/* An origin that is not allowed gets no preflight answer: its OPTIONS
-	 * goes on like any request (and is refused for want of a signature),
-	 * so the browser never sends the real one. */
-	if (!c->cors_allow.len ||
-	    !sl_header_find(c->hdrs, c->req.nhdrs, "access-control-request-method"))
-		return false;
-	c->cors_preflight = true;
-	http_conn_respond(lc, c, 200, "", 0);
-	c->cors_preflight = false;
-	return true;
 }
