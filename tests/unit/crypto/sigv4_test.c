@@ -275,9 +275,9 @@ static void test_region_scope(void **state)
 }
 
 /* Issue 11: X-Amz-Target and every x-amz-* header must be signed
- * (Content-Type need not be: see must_be_signed). Each vector is a valid botocore signature over the other headers
- * with one header added afterwards (the attack: DescribeStreamSummary
- * re-sent as DeleteStream). */
+ * (Content-Type need not be: see must_be_signed). Each vector is a valid
+ * botocore signature over the other headers with one header added
+ * afterwards (the attack: DescribeStreamSummary re-sent as DeleteStream). */
 static void test_unsigned_required_headers(void **state)
 {
 	(void)state;
