@@ -515,15 +515,22 @@ static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 /* Appends the CORS headers of the answer to st (http_cors.h) to nva[0..n)
  * (room for HTTP_CORS_HDRS_MAX more); returns the new count. Their names
  * are static and their values point into st's headers or the
- * configuration, all alive until nghttp2 copies them at submit. */
+ * configuration, all alive until nghttp2 copies them at submit. The
+ * request in c's slot (the usual case) was looked at in h2_load; another
+ * stream (a timeout's answer) is looked at here. */
 static size_t h2_cors_nv(struct lcore_ctx *lc, struct conn *c, const struct h2_stream *st,
 			 nghttp2_nv *nva, size_t n)
 {
 	struct sl_header hdrs[CONN_MAX_HDRS], cors[HTTP_CORS_HDRS_MAX];
-	uint32_t nh = h2_headers(st, hdrs, CONN_MAX_HDRS);
-	struct sl_slice allow = http_cors_allow(lc->sh->cfg->cors_origins, hdrs, nh);
-	uint32_t k = http_cors_headers(allow, hdrs, nh, c->cors_preflight && st == c->h2->cur, true,
-				       cors);
+	uint32_t k;
+	if (st == c->h2->cur) {
+		k = http_cors_headers(c->cors_allow, c->hdrs, c->req.nhdrs, c->cors_preflight, true,
+				      cors);
+	} else {
+		uint32_t nh = h2_headers(st, hdrs, CONN_MAX_HDRS);
+		struct sl_slice allow = http_cors_allow(lc->sh->cfg->cors_origins, hdrs, nh);
+		k = http_cors_headers(allow, hdrs, nh, false, true, cors);
+	}
 	for (uint32_t i = 0; i < k; i++)
 		nva[n++] = (nghttp2_nv){ (uint8_t *)cors[i].name.ptr, (uint8_t *)cors[i].value.ptr,
 					 cors[i].name.len, cors[i].value.len,
@@ -548,14 +555,15 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 	char sts[8], len[16];
 	snprintf(sts, sizeof(sts), "%u", status);
 	snprintf(len, sizeof(len), "%" PRIu32, body_len);
-	nghttp2_nv nva[5 + HTTP_CORS_HDRS_MAX] = {
+	enum { NV_FIXED = 5 }; /* the five below */
+	nghttp2_nv nva[NV_FIXED + HTTP_CORS_HDRS_MAX] = {
 		NV(":status", sts),
 		NV("content-type", "application/x-amz-json-1.1"),
 		NV("content-length", len),
 		NV("x-amzn-requestid", rid),
 		NV("x-amz-id-2", id2),
 	};
-	size_t nnv = h2_cors_nv(lc, c, st, nva, 5);
+	size_t nnv = h2_cors_nv(lc, c, st, nva, NV_FIXED);
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
 	nghttp2_submit_response(c->h2->sess, st->id, nva, nnv, &prd);
 	/* Not flushed here: sending runs nghttp2 callbacks that may free
