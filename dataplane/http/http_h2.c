@@ -64,6 +64,9 @@ struct h2_stream {
 	uint32_t resp_len, resp_off, resp_cap;
 	bool push, push_eof;
 	bool timed_out;	      /* answered 408: later DATA is dropped */
+	/* CORS (http_cors.h) of a 408 answer, decided before the headers go;
+	 * a slice into the configuration. */
+	struct sl_slice cors_allow;
 	int64_t clen;	      /* content-length header, -1: none */
 	uint64_t mem_bytes;   /* charged to the budget: hbuf and body */
 	uint64_t start_ms;    /* HEADERS began: the request timeout runs */
@@ -514,23 +517,17 @@ static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 
 /* Appends the CORS headers of the answer to st (http_cors.h) to nva[0..n)
  * (room for HTTP_CORS_HDRS_MAX more); returns the new count. Their names
- * are static and their values point into st's headers or the
- * configuration, all alive until nghttp2 copies them at submit. The
- * request in c's slot (the usual case) was looked at in h2_load; another
- * stream (a timeout's answer) is looked at here. */
-static size_t h2_cors_nv(struct lcore_ctx *lc, struct conn *c, const struct h2_stream *st,
-			 nghttp2_nv *nva, size_t n)
+ * are static and their values point into the request's headers or the
+ * configuration, alive until nghttp2 copies them at submit. The request in
+ * c's slot (the usual case) was looked at in h2_load; a stream cut by the
+ * request timeout, in h2_stream_timeout (its headers are gone by now). */
+static size_t h2_cors_nv(struct conn *c, const struct h2_stream *st, nghttp2_nv *nva, size_t n)
 {
-	struct sl_header hdrs[CONN_MAX_HDRS], cors[HTTP_CORS_HDRS_MAX];
-	uint32_t k;
-	if (st == c->h2->cur) {
-		k = http_cors_headers(c->cors_allow, c->hdrs, c->req.nhdrs, c->cors_preflight, true,
-				      cors);
-	} else {
-		uint32_t nh = h2_headers(st, hdrs, CONN_MAX_HDRS);
-		struct sl_slice allow = http_cors_allow(lc->sh->cfg->cors_origins, hdrs, nh);
-		k = http_cors_headers(allow, hdrs, nh, false, true, cors);
-	}
+	struct sl_header cors[HTTP_CORS_HDRS_MAX];
+	uint32_t k = st == c->h2->cur
+			     ? http_cors_headers(c->cors_allow, c->hdrs, c->req.nhdrs,
+						 c->cors_preflight, true, cors)
+			     : http_cors_headers(st->cors_allow, NULL, 0, false, true, cors);
 	for (uint32_t i = 0; i < k; i++)
 		nva[n++] = (nghttp2_nv){ (uint8_t *)cors[i].name.ptr, (uint8_t *)cors[i].value.ptr,
 					 cors[i].name.len, cors[i].value.len,
@@ -543,6 +540,7 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 		      uint16_t status, const char *body, uint32_t body_len, const char *rid,
 		      const char *id2)
 {
+	(void)lc;
 	st->answered = true;
 	st->resp = malloc(body_len ? body_len : 1);
 	if (!st->resp) {
@@ -563,7 +561,7 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 		NV("x-amzn-requestid", rid),
 		NV("x-amz-id-2", id2),
 	};
-	size_t nnv = h2_cors_nv(lc, c, st, nva, NV_FIXED);
+	size_t nnv = h2_cors_nv(c, st, nva, NV_FIXED);
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
 	nghttp2_submit_response(c->h2->sess, st->id, nva, nnv, &prd);
 	/* Not flushed here: sending runs nghttp2 callbacks that may free
@@ -706,6 +704,11 @@ static void h2_stream_timeout(struct lcore_ctx *lc, struct conn *c, struct h2_st
 {
 	SL_DEBUG("conn %s: HTTP/2 stream %d: request timeout", c->peer, st->id);
 	lc->n_h2_timeouts++;
+	if (st->hbuf) {
+		struct sl_header hdrs[CONN_MAX_HDRS];
+		uint32_t nh = h2_headers(st, hdrs, CONN_MAX_HDRS);
+		st->cors_allow = http_cors_allow(lc->sh->cfg->cors_origins, hdrs, nh);
+	}
 	stream_mem_free(c, st, false);
 	st->timed_out = true;
 	struct jw w;

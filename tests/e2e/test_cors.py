@@ -261,3 +261,25 @@ def test_bad_cors_origins_flag_refused(server_factory):
     r = subprocess.run(srv.command(), capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
     assert '--cors-origins' in r.stderr
+
+
+def test_cors_on_request_timeout(server):
+    """A request cut by --request-timeout-ms (2 s here) gets 408 with the CORS
+    headers its head asked for, over both protocols (HTTP/2 decides before
+    the stream's headers are dropped)."""
+    body = b'{"Limit": 1}'
+    _, path, hdrs, _ = server.request_parts('ListStreams', body, headers={'Origin': ORIGIN})
+    c = server.connect()
+    try:
+        head = 'POST / HTTP/1.1\r\n' + ''.join('%s: %s\r\n' % kv for kv in hdrs) + '\r\n'
+        c.send(head.encode('latin-1') + body[:3])  # the rest never comes
+        r = c.read_response(timeout=15)
+    finally:
+        c.close()
+    assert r.status == 408, r
+    check_cors(r.headers)
+    status, hd, data = h.h2_exchange(
+        server, h.h2_headers(server, 'ListStreams', body, extra=[('origin', ORIGIN)]),
+        end_stream=False, timeout_s=15)
+    assert status == 408, (status, hd, data)
+    check_cors(hd)
