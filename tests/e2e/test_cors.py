@@ -10,7 +10,7 @@ import json
 import pytest
 
 import sluice_helpers as h
-from sluice_helpers import JSON_CT, uniq
+from sluice_helpers import uniq
 
 ORIGIN = 'https://app.example:8443'
 EXPOSE = 'x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,' \
