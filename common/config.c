@@ -91,6 +91,9 @@ static const struct str_flag str_flags[] = {
 	{ "region", SOFF(region),
 	  "region served (default us-east-1): requests signed for another are refused; "
 	  "1-63 of a-z 0-9 -" },
+	{ "cors-origins", SOFF(cors_origins),
+	  "origins browsers may call from: * (default, any, as AWS), a comma-separated list "
+	  "(https://app.example:8443,...), or '' (no CORS)" },
 	{ "dpdk-args", SOFF(dpdk_args), "extra EAL arguments for --transport dpdk" },
 	{ "net-fault-rx", SOFF(net_fault_rx),
 	  "TESTS ONLY: seeded faults on received frames (DPDK), e.g. seed=1,drop=50000" },
@@ -109,6 +112,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->transport, sizeof(c->transport), "kernel");
 	snprintf(c->account_id, sizeof(c->account_id), "000000000000");
 	snprintf(c->region, sizeof(c->region), "us-east-1");
+	snprintf(c->cors_origins, sizeof(c->cors_origins), "*");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->io_cores = 1;
 	c->dpdk_idle_us = 50;
@@ -335,6 +339,12 @@ static int check(struct sl_config *c)
 			"starting with a letter\n");
 		return -EINVAL;
 	}
+	/* Allowed origins are echoed in a response header: visible ASCII only. */
+	for (const char *p = c->cors_origins; *p; p++)
+		if (*p < ' ' || *p > '~') {
+			fprintf(stderr, "sluiced: --cors-origins must be visible ASCII\n");
+			return -EINVAL;
+		}
 	if (strcmp(c->quota_mode, "kinesis") == 0) {
 		/* Kinesis: 1 MiB/s and 1000 records/s in, 2 MiB/s and 5 calls/s
 		 * out, GetShardIterator 5/s, per shard. */

@@ -49,6 +49,9 @@ struct sl_config {
 	char keys_dir[SL_PATH_MAX];
 	char account_id[16];
 	char region[64]; /* the one region served: SigV4 scope and every ARN */
+	/* CORS (dataplane/http/http_cors.h): "*" (any origin, as AWS), a
+	 * comma-separated list of origins, or "" (off). */
+	char cors_origins[2048];
 	uint32_t create_delay_ms;
 	uint32_t delete_delay_ms;
 	uint32_t request_timeout_ms; /* first byte of a request -> whole request */

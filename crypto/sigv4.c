@@ -887,15 +887,18 @@ static int check_date_scope(const struct sigv4_verifier *v, const struct sigv4_r
 	return 0;
 }
 
-/* True when header name n must be covered by the signature: Content-Type
- * and every x-amz-* header (X-Amz-Target names the operation, X-Amz-Date
- * the time, X-Amz-Security-Token the session). Otherwise an unsigned header
- * could be swapped on a captured request: a DescribeStreamSummary re-sent as
- * DeleteStream. (Host is checked separately, with AWS's own message.) */
+/* True when header name n must be covered by the signature: every x-amz-*
+ * header (X-Amz-Target names the operation, X-Amz-Date the time,
+ * X-Amz-Security-Token the session). Otherwise an unsigned header could be
+ * swapped on a captured request: a DescribeStreamSummary re-sent as
+ * DeleteStream. (Host is checked separately, with AWS's own message.)
+ * Content-Type is not required: the AWS SDK for JavaScript v2 never signs
+ * it (its V4 signer lists it as unsignable) and AWS accepts its requests;
+ * swapping it on a captured request changes no operation, and the body it
+ * describes is signed (its SHA-256 is in the signature). */
 static bool must_be_signed(struct sl_slice n)
 {
-	return sl_slice_caseeq(n, "content-type") ||
-	       (n.len > 6 && strncasecmp(n.ptr, "x-amz-", 6) == 0);
+	return n.len > 6 && strncasecmp(n.ptr, "x-amz-", 6) == 0;
 }
 
 static bool is_signed(struct sigv4_verifier *v, uint32_t nsh, struct sl_slice name)

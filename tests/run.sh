@@ -54,7 +54,9 @@ record() {
 DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
-      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace python3-cbor2)
+      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace python3-cbor2
+      chromium libnss3-tools golang-go golang-github-aws-aws-sdk-go-v2-dev
+      golang-github-aws-aws-sdk-go-dev)
 
 install_deps() {
 	local missing=() p sudo=()
@@ -255,6 +257,24 @@ else
 	record unit-asan-build 0 1
 fi
 
+# tests/e2e/test_browser.py bundles the browser SDK with esbuild from
+# tests/browser/node_modules; without them it would skip, so a failed
+# install is a failure here.
+npm_browser() {
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >"$WORK/apt-node.log" 2>&1 || true
+	fi
+	if ! (cd tests/browser && npm ci --no-audit --no-fund >"$WORK/npm-browser.log" 2>&1); then
+		tail -n 20 "$WORK/npm-browser.log"
+		echo "npm ci in tests/browser failed"
+		record npm-browser 0 1
+	fi
+}
+npm_browser
+# tests/e2e/test_go.py compiles the Go SDKs (about a minute on 2 CPUs): one
+# cache for the e2e and e2e-asan runs.
+export GOCACHE="$WORK/gocache"
+
 SLUICED_BIN=""
 [ "$BUILD_OK" = 1 ] && SLUICED_BIN=$(find_sluiced build)
 if [ -n "$SLUICED_BIN" ]; then
@@ -350,11 +370,12 @@ if [ "$E2E_DPDK" != off ]; then
 	fi
 fi
 
-# js: the AWS SDK for JavaScript v3 (HTTP/2 by default) against build/sluiced.
+# js: the AWS SDKs for JavaScript v3 (HTTP/2 by default) and v2, and KPL
+# aggregation (aws-kinesis-agg), against build/sluiced.
 # node's test runner ends with "# pass N" / "# fail N".
 js_suite() {
 	local out="$WORK/js.log" rc=0 p f
-	log "suite js (@aws-sdk/client-kinesis over HTTP/2)"
+	log "suite js (JS SDK v3 over HTTP/2, JS SDK v2, KPL aggregation)"
 	# The machine's own Node.js is used when present (Debian's nodejs
 	# conflicts with it); Debian's is installed only where there is none.
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

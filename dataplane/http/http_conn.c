@@ -19,6 +19,7 @@
 #include "common/utf8.h"
 #include "crypto/tls.h"
 #include "dataplane/api/cbor.h"
+#include "dataplane/http/http_cors.h"
 #include "dataplane/http/http_internal.h"
 
 int http_conn_fd(const struct conn *c)
@@ -432,6 +433,55 @@ void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 	c->mux->respond(lc, c, status, body, body_len, rid, id2);
 }
 
+/* A small write-combining buffer, so a head with extra lines still goes to
+ * TLS in one record unless it is very large. */
+struct h1_wbuf {
+	struct conn *c;
+	size_t used;
+	int err;
+	char buf[4096];
+};
+
+static void h1_wbuf_flush(struct h1_wbuf *w)
+{
+	if (!w->err && w->used && tls_conn_write(w->c->tls, w->buf, w->used) < 0)
+		w->err = -EIO;
+	w->used = 0;
+}
+
+static void h1_wbuf_put(struct h1_wbuf *w, const char *p, size_t len)
+{
+	if (w->used + len > sizeof(w->buf))
+		h1_wbuf_flush(w);
+	if (len > sizeof(w->buf)) {
+		if (!w->err && tls_conn_write(w->c->tls, p, len) < 0)
+			w->err = -EIO;
+		return;
+	}
+	memcpy(w->buf + w->used, p, len);
+	w->used += len;
+}
+
+/* Writes head[0..len), then each of hdrs as a "name: value" line, then the
+ * empty line. The values come from the request (CORS echoes), so they are
+ * bounded by its head (--max-head-bytes), not by any buffer here. Returns 0
+ * or -EIO. */
+static int h1_write_hdrs(struct conn *c, const char *head, size_t len,
+			 const struct sl_header *hdrs, uint32_t n)
+{
+	struct h1_wbuf w = { .c = c };
+	h1_wbuf_put(&w, head, len);
+	for (uint32_t i = 0; i < n; i++) {
+		h1_wbuf_put(&w, hdrs[i].name.ptr, hdrs[i].name.len);
+		h1_wbuf_put(&w, ": ", 2);
+		h1_wbuf_put(&w, hdrs[i].value.ptr, hdrs[i].value.len);
+		h1_wbuf_put(&w, "\r\n", 2);
+	}
+	h1_wbuf_put(&w, "\r\n", 2);
+	h1_wbuf_flush(&w);
+	return w.err;
+}
+
 /* HTTP/1.1: status line, the standard Kinesis headers and the body. */
 static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, const char *body,
 		       uint32_t body_len, const char *rid, const char *id2)
@@ -450,12 +500,24 @@ static void h1_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 			 "%s%s%s"
 			 "Content-Length: %" PRIu32 "\r\n"
 			 "Date: %s\r\n"
-			 "%s\r\n",
+			 "%s",
 			 status, http_reason(status), rid, id2, ct[0] ? "Content-Type: " : "", ct,
 			 ct[0] ? "\r\n" : "", body_len, lc->date.str,
 			 c->close_after_send ? "Connection: close\r\n" : "");
-	BUG_ON(n <= 0 || (size_t)n >= sizeof(head));
-	if (tls_conn_write(c->tls, head, (size_t)n) < 0 ||
+	BUG_ON(n <= 0 || (size_t)n + 2 >= sizeof(head));
+	struct sl_header cors[HTTP_CORS_HDRS_MAX];
+	uint32_t ncors = http_cors_headers(c->cors_allow, c->hdrs, c->req.nhdrs, c->cors_preflight,
+					   false, cors);
+	if (ncors == 0) {
+		memcpy(head + n, "\r\n", 2); /* the usual answer: one write */
+		n += 2;
+	} else if (h1_write_hdrs(c, head, (size_t)n, cors, ncors) < 0) {
+		http_conn_close(lc, c);
+		return;
+	} else {
+		n = 0; /* the head is out */
+	}
+	if ((n && tls_conn_write(c->tls, head, (size_t)n) < 0) ||
 	    (body_len && tls_conn_write(c->tls, body, body_len) < 0)) {
 		http_conn_close(lc, c);
 		return;
@@ -523,6 +585,9 @@ static bool conn_take_head(struct lcore_ctx *lc, struct conn *c)
 					  c->hdrs, CONN_MAX_HDRS, cfg->max_head_bytes);
 	if (r == HTTP_NEED_MORE)
 		return false;
+	/* A head that failed to parse has no Origin we could trust. */
+	c->cors_allow = r > 0 ? http_cors_allow(cfg->cors_origins, c->hdrs, c->req.nhdrs)
+			      : (struct sl_slice){ "", 0 };
 	if (r < 0) {
 		for (size_t i = 0; i < SL_ARRAY_SIZE(head_errors); i++)
 			if (head_errors[i].code == r) {
@@ -623,6 +688,9 @@ static void h1_process(struct lcore_ctx *lc, struct conn *c)
 		if (!c->req_active) {
 			c->req_active = true;
 			c->req_start_ms = lc->now_ms;
+			/* None until this request's head says (the previous
+			 * one's may still be answered: control operations). */
+			c->cors_allow = (struct sl_slice){ "", 0 };
 		}
 		if (!c->have_head && !conn_take_head(lc, c))
 			return;

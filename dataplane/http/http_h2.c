@@ -38,6 +38,7 @@
 #include "crypto/sigv4.h"
 #include "crypto/tls.h"
 #include "dataplane/api/cbor.h"
+#include "dataplane/http/http_cors.h"
 #include "dataplane/http/http_internal.h"
 #include "dataplane/core/pools.h"
 
@@ -65,6 +66,9 @@ struct h2_stream {
 	bool push, push_eof;
 	bool timed_out;	      /* answered 408: later DATA is dropped */
 	bool early;	      /* refused at its head: its body is never read */
+	/* CORS (http_cors.h) of a 408 answer, decided before the headers go;
+	 * a slice into the configuration. */
+	struct sl_slice cors_allow;
 	int64_t clen;	      /* content-length header, -1: none */
 	uint64_t mem_bytes;   /* charged to the budget: hbuf and body */
 	uint64_t start_ms;    /* HEADERS began: the request timeout runs */
@@ -514,6 +518,26 @@ static void h2_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 	h2_submit(lc, c, st, status, body, body_len, rid, id2, c->cbor);
 }
 
+/* Appends the CORS headers of the answer to st (http_cors.h) to nva[0..n)
+ * (room for HTTP_CORS_HDRS_MAX more); returns the new count. Their names
+ * are static and their values point into the request's headers or the
+ * configuration, alive until nghttp2 copies them at submit. The request in
+ * c's slot (the usual case) was looked at in h2_load; a stream cut by the
+ * request timeout, in h2_stream_timeout (its headers are gone by now). */
+static size_t h2_cors_nv(struct conn *c, const struct h2_stream *st, nghttp2_nv *nva, size_t n)
+{
+	struct sl_header cors[HTTP_CORS_HDRS_MAX];
+	uint32_t k = st == c->h2->cur
+			     ? http_cors_headers(c->cors_allow, c->hdrs, c->req.nhdrs,
+						 c->cors_preflight, true, cors)
+			     : http_cors_headers(st->cors_allow, NULL, 0, false, true, cors);
+	for (uint32_t i = 0; i < k; i++)
+		nva[n++] = (nghttp2_nv){ (uint8_t *)cors[i].name.ptr, (uint8_t *)cors[i].value.ptr,
+					 cors[i].name.len, cors[i].value.len,
+					 NGHTTP2_NV_FLAG_NONE };
+	return n;
+}
+
 /* Queues st's whole response (headers and body). cbor: the body is CBOR
  * (c->cbor is the dispatched request's, not necessarily st's). */
 static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st,
@@ -537,16 +561,18 @@ static void h2_submit(struct lcore_ctx *lc, struct conn *c, struct h2_stream *st
 		       : cbor	       ? CBOR_CONTENT_TYPE
 				       : "application/x-amz-json-1.1";
 	c->resp_ctype = NULL;
-	nghttp2_nv nva[] = {
+	nghttp2_nv nva[4 + 1 + HTTP_CORS_HDRS_MAX] = {
 		NV(":status", sts),
 		NV("content-length", len),
 		NV("x-amzn-requestid", rid),
 		NV("x-amz-id-2", id2),
-		NV("content-type", ct), /* last: left out when ct is "" */
 	};
+	size_t nnv = 4;
+	if (ct[0]) /* "" sends none */
+		nva[nnv++] = (nghttp2_nv)NV("content-type", ct);
+	nnv = h2_cors_nv(c, st, nva, nnv);
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_resp };
-	nghttp2_submit_response(c->h2->sess, st->id, nva, SL_ARRAY_SIZE(nva) - (ct[0] ? 0 : 1),
-				&prd);
+	nghttp2_submit_response(c->h2->sess, st->id, nva, nnv, &prd);
 	/* Not flushed here: sending runs nghttp2 callbacks that may free
 	 * streams (h2_timers walks the list); callers flush. */
 }
@@ -631,6 +657,7 @@ static bool h2_load(struct conn *c, struct h2_stream *st)
 		}
 	c->req.hdrs = c->hdrs;
 	c->req.nhdrs = n;
+	c->cors_allow = http_cors_allow(c->h2->lc->sh->cfg->cors_origins, c->hdrs, n);
 	c->req.version_minor = 1;
 	c->req.keep_alive = true;
 	c->req.has_content_length = true;
@@ -688,6 +715,11 @@ static void h2_stream_timeout(struct lcore_ctx *lc, struct conn *c, struct h2_st
 {
 	SL_DEBUG("conn %s: HTTP/2 stream %d: request timeout", c->peer, st->id);
 	lc->n_h2_timeouts++;
+	if (st->hbuf) {
+		struct sl_header hdrs[CONN_MAX_HDRS];
+		uint32_t nh = h2_headers(st, hdrs, CONN_MAX_HDRS);
+		st->cors_allow = http_cors_allow(lc->sh->cfg->cors_origins, hdrs, nh);
+	}
 	stream_mem_free(c, st, false);
 	st->timed_out = true;
 	struct jw w;

@@ -172,6 +172,11 @@ struct conn {
 	bool h1_push_raw;   /* HTTP/1.0 client: no chunks, the close ends it */
 	bool h1_push_close; /* close once it ends (Connection: close) */
 	int32_t h1_push_id; /* the current (or last) answer's id, > 0 */
+	/* CORS (http_cors.h), HTTP/1.1: Access-Control-Allow-Origin for the
+	 * request being answered (empty: none), decided when its head was
+	 * parsed; it points into the configuration, never into `in`. */
+	struct sl_slice cors_allow;
+	bool cors_preflight; /* the answer being made is a CORS preflight's */
 	/* Buffered-bytes accounting (admit.h): bytes charged to lc->mem for
 	 * this connection; while mem_blocked it waits in lc's FIFO
 	 * (mem_prev/mem_next) for mem_want_bytes of headroom. */

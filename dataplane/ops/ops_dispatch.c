@@ -21,6 +21,7 @@
 #include "crypto/policy.h"
 #include "crypto/sigv4.h"
 #include "dataplane/api/api.h"
+#include "dataplane/http/http_cors.h"
 #include "dataplane/http/http_internal.h"
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
@@ -365,6 +366,10 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 static void dispatch(struct lcore_ctx *lc, struct conn *c)
 {
 	struct sigv4_identity id;
+	/* A browser's preflight carries no signature (http_cors.h); it is
+	 * answered before the checks Kinesis makes of every other request. */
+	if (http_cors_preflight(lc, c))
+		return;
 	/* Method, Content-Type, X-Amz-Target and an empty body are answered
 	 * before authentication, as Kinesis does (ops_shape.c). */
 	if (!ops_shape_ok(lc, c, content_type_ok(c)))

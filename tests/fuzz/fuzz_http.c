@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dataplane/http/http.h"
+#include "dataplane/http/http_cors.h"
 
 #define MAX_HDRS 16u
 #define MAX_PREFIX_SCAN 4096u
@@ -49,6 +50,33 @@ static void check_req(const struct http_req *r, const char *buf, int head,
 	CHECK(!r->has_content_length || r->content_length <= (UINT64_C(1) << 53));
 }
 
+/* CORS over the parsed headers (dataplane/http/http_cors.c), for each kind
+ * of --cors-origins: every header it adds has a known name and a value that
+ * lies in the head or in the configuration (or is one of its constants); the
+ * Allow-Origin value is "*" or a whole entry of the list. */
+static void check_cors(const struct http_req *r, const char *buf, int head)
+{
+	static const char *const lists[] = { "*", "https://a.example, https://b.example:8443",
+					     "", "null,https://a.example" };
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		const char *o = lists[l];
+		struct sl_slice allow = http_cors_allow(o, r->hdrs, r->nhdrs);
+		CHECK(allow.len == 0 || (allow.len == 1 && allow.ptr[0] == '*') ||
+		      (allow.ptr >= o && allow.ptr + allow.len <= o + strlen(o)));
+		for (int pf = 0; pf < 2; pf++) {
+			struct sl_header out[HTTP_CORS_HDRS_MAX];
+			uint32_t n = http_cors_headers(allow, r->hdrs, r->nhdrs, pf, pf, out);
+			CHECK(n <= HTTP_CORS_HDRS_MAX && (n == 0) == (allow.len == 0));
+			for (uint32_t i = 0; i < n; i++) {
+				CHECK(out[i].name.len > 0 && out[i].value.len > 0);
+				const char *v = out[i].value.ptr;
+				CHECK((v >= buf && v + out[i].value.len <= buf + head) ||
+				      v == allow.ptr || strlen(v) >= out[i].value.len);
+			}
+		}
+	}
+}
+
 static int parse_copy(const uint8_t *data, size_t n, uint32_t max_head, struct http_req *r,
 		      struct sl_header *hdrs)
 {
@@ -58,8 +86,10 @@ static int parse_copy(const uint8_t *data, size_t n, uint32_t max_head, struct h
 	CHECK(p);
 	memcpy(p, data, n);
 	rc = http_parse_request(p, n, r, hdrs, MAX_HDRS, max_head);
-	if (rc > 0)
+	if (rc > 0) {
 		check_req(r, p, rc, hdrs);
+		check_cors(r, p, rc);
+	}
 	free(p);
 	return rc;
 }

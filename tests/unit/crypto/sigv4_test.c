@@ -275,10 +275,10 @@ static void test_region_scope(void **state)
 	sigv4_keyring_free(kr);
 }
 
-/* Issue 11: X-Amz-Target, Content-Type and every x-amz-* header must be
- * signed. Each vector is a valid botocore signature over the other headers
- * with one header added afterwards (the attack: DescribeStreamSummary
- * re-sent as DeleteStream). */
+/* Issue 11: X-Amz-Target and every x-amz-* header must be signed
+ * (Content-Type need not be: see must_be_signed). Each vector is a valid
+ * botocore signature over the other headers with one header added
+ * afterwards (the attack: DescribeStreamSummary re-sent as DeleteStream). */
 static void test_unsigned_required_headers(void **state)
 {
 	(void)state;
@@ -286,7 +286,6 @@ static void test_unsigned_required_headers(void **state)
 		const char *vec, *name;
 	} cases[] = {
 		{ "late_target", "X-Amz-Target" },
-		{ "late_content_type", "Content-Type" },
 		{ "late_amz_header", "x-amz-meta-anything" },
 	};
 	struct sigv4_keyring *kr = good_kr();
@@ -304,6 +303,13 @@ static void test_unsigned_required_headers(void **state)
 		b.req.nhdrs--;
 		assert_int_equal(verify_with(kr, &b, &err, &id), 0);
 	}
+	/* Content-Type may stay unsigned, as AWS allows (the JS SDK v2 never
+	 * signs it): the vector with it added late is authentic. */
+	struct built b;
+	struct sigv4_error err;
+	struct sigv4_identity id;
+	build(vec_named("late_content_type"), &b);
+	assert_int_equal(verify_with(kr, &b, &err, &id), 0);
 	sigv4_keyring_free(kr);
 }
 
