@@ -179,6 +179,17 @@ static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
 	snprintf(m->stream_name, sizeof(m->stream_name), "%s", s->name);
 }
 
+/* SequenceNumberForOrdering must be a number we could have handed out (of
+ * any shard: the previous record of a key may sit in a parent shard). Our
+ * numbers of one partition key only grow, so beyond its form it orders
+ * nothing more here. Counter 0 is allowed: it is the
+ * ContinuationSequenceNumber of an empty shard. */
+static bool seq_ordering_ok(const char *txt)
+{
+	st_seq_t seq;
+	return st_seq_parse(txt, strlen(txt), &seq) == 0 && st_seq_valid(seq);
+}
+
 static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
 {
 	struct api_err e;
@@ -198,6 +209,14 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	if (!s)
 		return;
 	if (rec_put_check(&d->put, many, &e) < 0) {
+		respond_err(lc, c, &e);
+		return;
+	}
+	if (!many && d->put.has_seq_ordering && !seq_ordering_ok(d->put.seq_ordering)) {
+		api_err_set(&e, 400, "InvalidArgumentException",
+			    "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under "
+			    "account %s is invalid.", d->put.seq_ordering, s->name,
+			    lc->sh->cfg->account_id);
 		respond_err(lc, c, &e);
 		return;
 	}
