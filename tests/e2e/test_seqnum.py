@@ -6,10 +6,15 @@ after a restart, and the 29-digit numbers of earlier releases still
 accepted. records_helpers.seq_text computes the expected text from the
 layout, independently of the C code."""
 
+import json
+import os
+import tarfile
+
 import botocore.exceptions
 import pytest
 
 import records_helpers as rh
+import reshard_helpers as reh
 import sluice_helpers as h
 
 S0, S1 = h.shard_id(0), h.shard_id(1)
@@ -202,3 +207,41 @@ def test_same_numbers_after_restart(server_factory):
     after = c.put_record(StreamName=name, PartitionKey='k', Data=b'x')['SequenceNumber']
     assert int(after) > int(before[-1])
     assert rh.seq_parts(after)[0] == 0
+
+
+def old_to_new(old):
+    v = int(old)
+    assert v >> 96 == 1, old
+    return rh.seq_text((v >> 64) & 0xFFFFFFFF, v & 0xFFFFFFFFFFFFFFFF)
+
+
+def test_data_dir_of_29_digit_release(server_factory, tmp_path):
+    """A data directory the last 29-digit release wrote (fixtures/, made by
+    fixtures/make_datadir_29.py with main at 7abc7db): its records, shard
+    ranges and the numbers that release handed out all work, in the new
+    text."""
+    fx = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
+    with open(os.path.join(fx, 'datadir_29.json')) as f:
+        old = json.load(f)
+    data = str(tmp_path / 'data')
+    os.makedirs(data, mode=0o700)
+    with tarfile.open(os.path.join(fx, 'datadir_29.tar.gz')) as t:
+        t.extractall(data)  # our own fixture
+    srv = server_factory(data_dir=data)
+    c = srv.client()
+    shards = c.list_shards(StreamName='old')['Shards']
+    assert [s['ShardId'] for s in shards] == [s['ShardId'] for s in old['shards']]
+    for new, was in zip(shards, old['shards']):
+        want = {k: old_to_new(v) for k, v in was['SequenceNumberRange'].items()}
+        assert new['SequenceNumberRange'] == want, (new, was)
+    for sid, seqs in old['records'].items():
+        recs, _ = reh.read_to_end(c, 'old', sid)
+        assert [r['SequenceNumber'] for r in recs] == [old_to_new(s) for s in seqs], sid
+        # a number a client kept from the old release names the same record
+        it = gsi(c, 'old', sid, 'AT_SEQUENCE_NUMBER', StartingSequenceNumber=seqs[-1])
+        got = c.get_records(ShardIterator=it)['Records']
+        assert [r['SequenceNumber'] for r in got][:1] == [old_to_new(seqs[-1])]
+    # and new records continue above the old ones
+    r = c.put_record(StreamName='old', PartitionKey='k', Data=b'new', ExplicitHashKey='0')
+    kid = old['records'][r['ShardId']]
+    assert int(r['SequenceNumber']) > int(old_to_new(kid[-1]))
