@@ -156,6 +156,11 @@ struct st_record {
 	const uint8_t *ehk;
 	uint32_t data_len;
 	uint16_t pkey_len;
+	/* Kept with the record and given back by reads (st_read_rec.kms): the
+	 * caller's word that the stream was KMS-encrypted (EncryptionType KMS,
+	 * StartStreamEncryption) when the record arrived. Storage seals every
+	 * chunk whatever this says. */
+	bool kms;
 };
 
 /* Largest data_len accepted (Kinesis allows 10 MiB records since 2025). */
@@ -236,6 +241,7 @@ struct st_read_rec {
 	const uint8_t *ehk; /* NULL or 16 bytes big-endian */
 	uint32_t data_len;
 	uint16_t pkey_len;
+	bool kms;	    /* st_record.kms at append */
 };
 
 /* Called for each record, in order; pointers are valid only during the call.

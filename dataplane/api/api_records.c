@@ -520,6 +520,10 @@ void rec_encode_record(struct jw *w, const struct rec_out *r)
 	jw_b64(w, r->data, r->data_len);
 	jw_key(w, "PartitionKey");
 	jw_strn(w, r->pk, r->pk_len);
+	if (r->kms) {
+		jw_key(w, "EncryptionType");
+		jw_str(w, "KMS");
+	}
 	jw_obj_end(w);
 }
 

@@ -184,6 +184,7 @@ struct rec_out {
 	uint32_t data_len;
 	uint16_t pk_len;
 	const char *pk;
+	bool kms; /* EncryptionType KMS (else the member is left out) */
 };
 
 /* A child of a shard read to its end (ChildShards). parents lists every
@@ -197,9 +198,10 @@ struct rec_child_shard {
 	route_u128 hash_start, hash_end;
 };
 
-/* Upper bound of rec_encode_record's output: keys, punctuation, a 39-digit
- * sequence number and a timestamp fit in 256; the partition key is escaped
- * at worst as \u00XX (6 bytes per byte). */
+/* Upper bound of rec_encode_record's output: keys, punctuation, a 56-digit
+ * sequence number, a timestamp and "EncryptionType":"KMS" take under 200,
+ * so 256; the partition key is escaped at worst as \u00XX (6 bytes per
+ * byte). */
 static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
 {
 	return b64_enc_len(data_len) + (size_t)pk_len * 6 + 256;
@@ -209,7 +211,8 @@ static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
 #define REC_CHILD_SHARDS_MAX_BYTES (REC_CHILD_SHARDS_MAX * 512)
 
 void rec_encode_records_begin(struct jw *w);
-/* {"SequenceNumber","ApproximateArrivalTimestamp","Data","PartitionKey"} */
+/* {"SequenceNumber","ApproximateArrivalTimestamp","Data","PartitionKey"
+ * [,"EncryptionType":"KMS"]} */
 void rec_encode_record(struct jw *w, const struct rec_out *r);
 void rec_encode_records_end(struct jw *w);
 /* "ChildShards":[{"ShardId","ParentShards":[..],"HashKeyRange":{..}},..] */

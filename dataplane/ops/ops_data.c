@@ -229,7 +229,8 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		struct dp_rec *r = &d->recs[i];
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
 				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
-				      .shard_index = sh->index, .has_ehk = rd->explicit_hash };
+				      .shard_index = sh->index, .has_ehk = rd->explicit_hash,
+				      .kms = s->kms };
 		if (rd->explicit_hash)
 			for (int b = 0; b < 16; b++)
 				r->ehk[b] = (uint8_t)(rd->hash >> (8 * (15 - b)));
@@ -301,11 +302,13 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		return;
 	}
 	struct jw w;
+	/* One routing snapshot resolved the stream for every record. */
+	const char *enc = d->recs[0].kms ? "KMS" : "NONE";
 	jw_init(&w, lc->resp_buf, lc->resp_cap);
 	if (many)
-		rec_encode_put_records(&w, res, n, "NONE");
+		rec_encode_put_records(&w, res, n, enc);
 	else
-		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, "NONE");
+		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, enc);
 	BUG_ON(w.overflow); /* resp_cap is sized for 500 results */
 	http_conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
 }

@@ -245,3 +245,34 @@ def test_data_dir_of_29_digit_release(server_factory, tmp_path):
     r = c.put_record(StreamName='old', PartitionKey='k', Data=b'new', ExplicitHashKey='0')
     kid = old['records'][r['ShardId']]
     assert int(r['SequenceNumber']) > int(old_to_new(kid[-1]))
+
+
+def test_encryption_type_kms(server_factory):
+    """Records written while the stream was KMS-encrypted say so (PutRecord,
+    PutRecords, GetRecords per record), also after the stream stops being
+    encrypted and after a restart; the others do not."""
+    srv = server_factory()
+    c = srv.client()
+    name = h.uniq('kms')
+    h.create_active(c, name, 1)
+    assert c.put_record(StreamName=name, PartitionKey='k', Data=b'plain1')['EncryptionType'] \
+        == 'NONE'
+    c.start_stream_encryption(StreamName=name, EncryptionType='KMS', KeyId='alias/aws/kinesis')
+    h.wait_status(c, name, 'ACTIVE')
+    assert c.describe_stream_summary(StreamName=name)['StreamDescriptionSummary'][
+        'EncryptionType'] == 'KMS'
+    r = c.put_record(StreamName=name, PartitionKey='k', Data=b'kms1')
+    assert r['EncryptionType'] == 'KMS', r
+    r = c.put_records(StreamName=name, Records=[{'PartitionKey': 'k', 'Data': b'kms2'}])
+    assert r['EncryptionType'] == 'KMS', r
+    c.stop_stream_encryption(StreamName=name, EncryptionType='KMS', KeyId='alias/aws/kinesis')
+    h.wait_status(c, name, 'ACTIVE')
+    assert c.put_record(StreamName=name, PartitionKey='k', Data=b'plain2')['EncryptionType'] \
+        == 'NONE'
+    want = [(b'plain1', None), (b'kms1', 'KMS'), (b'kms2', 'KMS'), (b'plain2', None)]
+    recs, _ = rh.read_shard(c, name, S0)
+    assert [(r['Data'], r.get('EncryptionType')) for r in recs] == want
+    assert srv.stop() == 0
+    srv.start()
+    recs, _ = rh.read_shard(srv.client(), name, S0)
+    assert [(r['Data'], r.get('EncryptionType')) for r in recs] == want

@@ -117,7 +117,7 @@ test('concurrent requests on one HTTP/2 connection are all answered', async () =
   }
   const res = await Promise.all(calls);
   assert.equal(res.length, 20);
-  assert.ok(res.every((x) => /^\d+$/.test(x.SequenceNumber)));
+  assert.ok(res.every((x) => /^\d{56}$/.test(x.SequenceNumber)));
 });
 
 test('errors keep Kinesis shape over HTTP/2', async () => {
@@ -160,7 +160,7 @@ test('SubscribeToShard (enhanced fan-out) pushes records written after it began'
     if (ev.SubscribeToShardEvent) {
       events++;
       const e = ev.SubscribeToShardEvent;
-      assert.match(e.ContinuationSequenceNumber, /^\d+$/);
+      assert.match(e.ContinuationSequenceNumber, /^\d{56}$/);
       assert.ok(e.MillisBehindLatest >= 0);
       cont = e.ContinuationSequenceNumber;
       for (const r of e.Records) got.push(Buffer.from(r.Data).toString());
