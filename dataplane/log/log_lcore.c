@@ -137,10 +137,10 @@ static uint32_t log_admit(struct log_ctx *lg, struct dp_msg *m, uint32_t at, uin
 	while (ok < run) {
 		const struct dp_rec *r = &m->recs[lg->order[at + ok]];
 		uint64_t bytes = (uint64_t)r->data_len + r->pk_len; /* partition keys count */
-		if (q->in_recs < 1000 || q->in_bytes < (int64_t)bytes * 1000)
+		if (q->in_recs < 1000 ||
+		    !quota_take_burst(&q->in_bytes, bytes, lg->sh->cfg->quota_in_bytes))
 			break;
 		quota_take(&q->in_recs, 1);
-		quota_take(&q->in_bytes, bytes);
 		ok++;
 	}
 	for (uint32_t x = ok; x < run; x++)

@@ -195,9 +195,11 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	struct api_err e;
 	char *body = (char *)c->body;
 	size_t len = c->body_len;
-	int rc = many ? rec_decode_put_records(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
+	/* Against the model's ceiling: the stream's own limit is known only
+	 * once it is resolved (rec_put_check_size). */
+	int rc = many ? rec_decode_put_records(lc->av, body, len, REC_DATA_MAX_BYTES_MAX, &d->put,
 					       d->descs, REC_MAX_RECORDS, &e)
-		      : rec_decode_put_record(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
+		      : rec_decode_put_record(lc->av, body, len, REC_DATA_MAX_BYTES_MAX, &d->put,
 					      d->descs, &e);
 	if (rc < 0) {
 		respond_err(lc, c, &e);
@@ -208,7 +210,9 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	const struct route_stream *s = resolve(lc, c, &d->put.id);
 	if (!s)
 		return;
-	if (rec_put_check(&d->put, many, &e) < 0) {
+	uint32_t max_rec = s->max_record_bytes ? s->max_record_bytes : REC_DATA_MAX_BYTES;
+	if (rec_put_check_size(lc->av, d->descs, n, many, max_rec, &e) < 0 ||
+	    rec_put_check(&d->put, many, max_rec, &e) < 0) {
 		respond_err(lc, c, &e);
 		return;
 	}

@@ -82,7 +82,7 @@ static void test_put_records_ok(void **state)
 	assert_true(D[2].hash == ROUTE_U128_MAX);
 	assert_int_equal(R.total_bytes, 3 + 1 + 0 + 2 + 3 + 2);
 	assert_int_equal(R.bad_hash_idx, -1);
-	assert_int_equal(rec_put_check(&R, true, &E), 0);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), 0);
 	for (int i = 0; i < 3; i++) { /* zero-copy: inside the body */
 		assert_true(D[i].pk >= body && D[i].pk + D[i].pk_len <= body + sizeof(body));
 		assert_true((const char *)D[i].data >= body);
@@ -232,7 +232,7 @@ static void test_put_records_check(void **state)
 				     "{\"PartitionKey\":\"a\",\"Data\":\"\"}]}", REC_DATA_MAX_BYTES),
 			 0);
 	assert_int_equal(R.bad_hash_idx, 0);
-	assert_int_equal(rec_put_check(&R, true, &E), -1);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), -1);
 	expect("InvalidArgumentException", "Invalid ExplicitHashKey. ExplicitHashKey must be in "
 	       "the range: [0, 2^128-1]. Specified value was "
 	       "340282366920938463463374607431768211456");
@@ -260,9 +260,9 @@ static void test_put_records_5mib(void **state)
 	assert_int_equal(rec_decode_put_records(V, big, n, REC_DATA_MAX_BYTES, &R, D,
 						REC_MAX_RECORDS, &E), 0);
 	assert_int_equal(R.total_bytes, 5 * 1000001 + 242882);
-	assert_int_equal(rec_put_check(&R, true, &E), -1);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), -1);
 	expect("InvalidArgumentException", "Records size exceeds 5 MB limit");
-	assert_int_equal(rec_put_check(&R, false, &E), 0);
+	assert_int_equal(rec_put_check(&R, false, REC_DATA_MAX_BYTES, &E), 0);
 	for (uint32_t i = 0; i < R.n_records; i++) {
 		assert_true((const char *)D[i].data >= big && (const char *)D[i].data < big + n);
 		assert_memory_equal(D[i].data, raw, D[i].data_len);
@@ -323,7 +323,7 @@ static void test_put_record(void **state)
 	assert_int_equal(put_record("{\"StreamName\":\"s\",\"PartitionKey\":\"b\",\"Data\":\"\","
 				    "\"ExplicitHashKey\":\"999999999999999999999999999999999999999\"}",
 				    REC_DATA_MAX_BYTES), 0);
-	assert_int_equal(rec_put_check(&R, false, &E), -1);
+	assert_int_equal(rec_put_check(&R, false, REC_DATA_MAX_BYTES, &E), -1);
 	expect("InvalidArgumentException", "Invalid ExplicitHashKey. ExplicitHashKey must be in "
 	       "the range: [0, 2^128-1]. Specified value was "
 	       "999999999999999999999999999999999999999");
