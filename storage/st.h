@@ -19,6 +19,7 @@
 #ifndef SL_STORAGE_ST_H
 #define SL_STORAGE_ST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
