@@ -238,6 +238,40 @@ static void test_put_records_check(void **state)
 	       "340282366920938463463374607431768211456");
 }
 
+/* A stream's MaxRecordSizeInKiB, checked once the stream is known: the
+ * decode took the model's 10 MiB; every record over the stream's limit is
+ * named, in order, as the model's constraint names them. */
+static void test_put_check_size(void **state)
+{
+	(void)state;
+	D[0].data_len = 5;
+	D[1].data_len = REC_DATA_MAX_BYTES + 1;
+	D[2].data_len = REC_DATA_MAX_BYTES;
+	D[3].data_len = 3u << 20;
+	assert_int_equal(rec_put_check_size(V, D, 4, true, REC_DATA_MAX_BYTES, &E), -1);
+	expect("ValidationException",
+	       "2 validation errors detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 "
+	       "cap=1048577]' at 'records.2.member.data' failed to satisfy constraint: Member "
+	       "must have length less than or equal to 1048576; Value 'java.nio.HeapByteBuffer"
+	       "[pos=0 lim=3145728 cap=3145728]' at 'records.4.member.data' failed to satisfy "
+	       "constraint: Member must have length less than or equal to 1048576");
+	assert_int_equal(rec_put_check_size(V, D, 4, true, 4u << 20, &E), 0);
+	assert_int_equal(rec_put_check_size(V, &D[3], 1, false, 2u << 20, &E), -1);
+	expect("ValidationException",
+	       "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=3145728 "
+	       "cap=3145728]' at 'data' failed to satisfy constraint: Member must have length "
+	       "less than or equal to 2097152");
+	/* the request limit of a large-record stream */
+	R.total_bytes = (10u << 20) + 1;
+	R.bad_hash_idx = -1;
+	assert_int_equal(rec_put_check(&R, true, 2u << 20, &E), -1);
+	expect("InvalidArgumentException", "Records size exceeds 10 MB limit");
+	R.total_bytes = 10u << 20;
+	assert_int_equal(rec_put_check(&R, true, 2u << 20, &E), 0);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), -1);
+	expect("InvalidArgumentException", "Records size exceeds 5 MB limit");
+}
+
 static void test_put_records_5mib(void **state)
 {
 	static uint8_t raw[1000000];
@@ -597,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_put_records_types),
 		cmocka_unit_test(test_put_records_check),
 		cmocka_unit_test(test_put_records_5mib),
+		cmocka_unit_test(test_put_check_size),
 		cmocka_unit_test(test_put_record),
 		cmocka_unit_test(test_get_shard_iterator),
 		cmocka_unit_test(test_gsi_check),
