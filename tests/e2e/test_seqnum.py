@@ -8,6 +8,7 @@ layout, independently of the C code."""
 
 import json
 import os
+import struct
 import tarfile
 
 import botocore.exceptions
@@ -276,3 +277,51 @@ def test_encryption_type_kms(server_factory):
     srv.start()
     recs, _ = rh.read_shard(srv.client(), name, S0)
     assert [(r['Data'], r.get('EncryptionType')) for r in recs] == want
+
+
+def event_payloads(data):
+    """JSON payloads of the event-stream messages in data (whole ones)."""
+    out = []
+    while len(data) >= 16:
+        total, hlen = struct.unpack('>II', data[:8])
+        if len(data) < total:
+            break
+        payload = data[12 + hlen:total - 4]
+        if payload:
+            out.append(json.loads(payload))
+        data = data[total:]
+    return out
+
+
+def test_subscribe_to_shard_events(server, kinesis):
+    """SubscribeToShard (HTTP/2): records carry their 56-digit numbers and
+    EncryptionType KMS for those written while the stream was encrypted;
+    ContinuationSequenceNumber is a 56-digit number of the shard."""
+    name = h.uniq('sqsub')
+    h.create_active(kinesis, name, 1)
+    plain = kinesis.put_record(StreamName=name, PartitionKey='k', Data=b'p')['SequenceNumber']
+    kinesis.start_stream_encryption(StreamName=name, EncryptionType='KMS',
+                                    KeyId='alias/aws/kinesis')
+    h.wait_status(kinesis, name, 'ACTIVE')
+    enc = kinesis.put_record(StreamName=name, PartitionKey='k', Data=b'e')['SequenceNumber']
+    sarn = kinesis.describe_stream_summary(StreamName=name)[
+        'StreamDescriptionSummary']['StreamARN']
+    carn = kinesis.register_stream_consumer(StreamARN=sarn, ConsumerName=h.uniq('c'))[
+        'Consumer']['ConsumerARN']
+    try:
+        rh.wait_until(lambda: kinesis.describe_stream_consumer(ConsumerARN=carn)[
+            'ConsumerDescription']['ConsumerStatus'] == 'ACTIVE', what='consumer active')
+        body = json.dumps({'ConsumerARN': carn, 'ShardId': S0, 'StartingPosition': {
+            'Type': 'AT_SEQUENCE_NUMBER', 'SequenceNumber': plain}}).encode()
+        st, _, data = h.h2_exchange(server, h.h2_headers(server, 'SubscribeToShard', body),
+                                    body, timeout_s=4)
+        assert st == 200, data[:300]
+        events = [e for e in event_payloads(data) if 'ContinuationSequenceNumber' in e]
+        assert events, data[:300]
+        recs = [r for e in events for r in e['Records']]
+        assert [(r['SequenceNumber'], r.get('EncryptionType')) for r in recs] == \
+            [(plain, None), (enc, 'KMS')]
+        for e in events:
+            assert rh.seq_parts(e['ContinuationSequenceNumber'])[0] == 0
+    finally:
+        kinesis.deregister_stream_consumer(ConsumerARN=carn)
