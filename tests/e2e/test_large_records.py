@@ -176,3 +176,4 @@ def throttled_put(c, name):
     except botocore.exceptions.ClientError as e:
         assert e.response['Error']['Code'] == 'ProvisionedThroughputExceededException'
         return e
+
