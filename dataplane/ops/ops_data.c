@@ -218,8 +218,8 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	}
 	if (!many && d->put.has_seq_ordering && !seq_ordering_ok(d->put.seq_ordering)) {
 		api_err_set(&e, 400, "InvalidArgumentException",
-			    "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under "
-			    "account %s is invalid.", d->put.seq_ordering, s->name,
+			    "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s "
+			    "under account %s is invalid.", d->put.seq_ordering, s->name,
 			    lc->sh->cfg->account_id);
 		respond_err(lc, c, &e);
 		return;

@@ -344,8 +344,10 @@ static void test_merge(void **state)
 	    "\"AdjacentParentShardId\":\"shardId-000000000000\",\"HashKeyRange\":"
 	    "{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"226854911280625642308916404954512140969\"}");
 	/* EndingSequenceNumber == StartingSequenceNumber for an empty parent */
-	HAS("\"StartingSequenceNumber\":\"49602848290775082237381451505691375201948814936960401410\","
-	    "\"EndingSequenceNumber\":\"49602848290775082237381451505691375201948814936960401410\"");
+	HAS("\"StartingSequenceNumber\":"
+	    "\"49602848290775082237381451505691375201948814936960401410\","
+	    "\"EndingSequenceNumber\":"
+	    "\"49602848290775082237381451505691375201948814936960401410\"");
 	const struct route_stream *s = check_route("s", 4, 2);
 	assert_int_equal(s->shards[0].n_children, 1);
 	assert_int_equal(s->shards[1].n_children, 1);
