@@ -99,6 +99,7 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 	memcpy(s->name, cs->name, sizeof(s->name));
 	s->max_record_bytes = cs->max_record_kib * 1024u;
 	s->retention_hours = cs->retention_hours;
+	s->kms = cs->encryption != 0;
 	/* All shards, open and closed: closed parents stay readable until
 	 * retention expires, and shards[i].index == i. */
 	s->n_shards = cs->shard_total;

@@ -59,6 +59,24 @@ void cp_start_seq(uint32_t shard_index, int64_t created_ms, char out[CP_SEQ_CAP]
 	sl_u128_fmt(st_seq_make(shard_index, 1), out);
 }
 
+/* The store keeps the 128-bit integer (what every release wrote there);
+ * clients get its 56-digit text (st_seq_format). A value that is not one of
+ * ours means the store was damaged: it is logged and shown as stored. */
+static void cp_seq_json(struct jw *w, const char *key, const char *stored)
+{
+	char txt[ST_SEQ_STR_SIZE];
+	st_seq_t seq;
+
+	jw_key(w, key);
+	if (sl_u128_parse(stored, strlen(stored), &seq) < 0 || !st_seq_valid(seq)) {
+		SL_ERR("meta.db: bad sequence number '%.48s'", stored);
+		jw_str(w, stored);
+		return;
+	}
+	st_seq_format(seq, txt);
+	jw_str(w, txt);
+}
+
 void cp_shard_make(uint32_t i, uint32_t n, int64_t created_ms, struct cp_shard *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -632,12 +650,9 @@ static int cp_shard_cb(void *arg, const struct cp_shard *sh)
 	jw_obj_end(w);
 	jw_key(w, "SequenceNumberRange");
 	jw_obj_begin(w);
-	jw_key(w, "StartingSequenceNumber");
-	jw_str(w, sh->start_seq);
-	if (sh->end_seq[0]) {
-		jw_key(w, "EndingSequenceNumber");
-		jw_str(w, sh->end_seq);
-	}
+	cp_seq_json(w, "StartingSequenceNumber", sh->start_seq);
+	if (sh->end_seq[0])
+		cp_seq_json(w, "EndingSequenceNumber", sh->end_seq);
 	jw_obj_end(w);
 	jw_obj_end(w);
 	return 0;

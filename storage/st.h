@@ -19,6 +19,7 @@
 #ifndef SL_STORAGE_ST_H
 #define SL_STORAGE_ST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,22 +29,29 @@
 #include "common/u128.h"
 
 /* ---- Sequence numbers (common/u128.h) -------------------------------------
- * 128-bit unsigned, printed as decimal strings (Kinesis SequenceNumber).
- *   bits 127..96  ST_SEQ_TAG (1): every valid number has 29-30 digits, and
- *                 small integers a client invents are rejected;
+ * Inside sluice (journal, checkpoint, metadata store, iterators) a sequence
+ * number is this 128-bit integer:
+ *   bits 127..96  ST_SEQ_TAG (1): small integers a client invents are not ours;
  *   bits  95..64  shard index (the N of shardId-00000000000N);
  *   bits  63..0   per-shard counter, starting at 1, +1 per record, restored
  *                 by recovery; never derived from the wall clock.
  * So numbers are strictly increasing within a shard (across restarts too), a
  * number names its shard (st_seq_shard), and a child shard - which always has
- * a higher index than its parents - starts above their last numbers. */
+ * a higher index than its parents - starts above their last numbers.
+ *
+ * Clients see it as Kinesis's 56-digit text (sl_seq56_fmt), a pure function
+ * of (shard index, counter) that keeps both properties. st_seq_format and
+ * st_seq_parse are the one text pair everything that prints or reads a
+ * number goes through. Releases before the 56-digit text printed the
+ * integer itself (29-30 digits); st_seq_parse still reads that form, so
+ * numbers clients kept from them (checkpoints) stay valid. */
 typedef sl_u128 st_seq_t;
 
 #define ST_SEQ_TAG 1u
-/* Longest decimal form of a 128-bit number. */
-#define ST_SEQ_STR_MAX SL_U128_DEC_MAX
+/* Longest text of a sequence number. */
+#define ST_SEQ_STR_MAX SL_SEQ56_DIGITS
 /* Buffer size for st_seq_format (digits + NUL). */
-#define ST_SEQ_STR_SIZE SL_U128_DEC_CAP
+#define ST_SEQ_STR_SIZE SL_SEQ56_CAP
 
 static inline st_seq_t st_seq_make(uint32_t shard_index, uint64_t counter)
 {
@@ -66,20 +74,33 @@ static inline bool st_seq_valid(st_seq_t seq)
 	return (uint32_t)(seq >> 96) == ST_SEQ_TAG;
 }
 
-/* Writes seq in decimal, NUL-terminated, into buf (ST_SEQ_STR_SIZE bytes).
- * Returns the number of digits (1..39). Never fails. */
+/* Writes the 56-digit text of seq, NUL-terminated, into buf
+ * (ST_SEQ_STR_SIZE bytes). seq must be valid (st_seq_valid). Returns 56.
+ * Never fails. */
 static inline int st_seq_format(st_seq_t seq, char buf[ST_SEQ_STR_SIZE])
 {
-	return (int)sl_u128_fmt(seq, buf);
+	DBG_BUG_ON(!st_seq_valid(seq));
+	sl_seq56_fmt(st_seq_shard(seq), st_seq_counter(seq), buf);
+	return SL_SEQ56_DIGITS;
 }
 
-/* Parses len bytes of decimal digits into *out.
- * Errors: -EINVAL empty, a non-digit, or a leading zero on a multi-digit
- * number; -ERANGE more than 128 bits. Does not check the tag: callers that
- * need a sluice number check st_seq_valid and st_seq_shard. */
+/* Parses a sequence number's text: the 56-digit form, or the integer itself
+ * (the 29-30 digits of older releases, any value below 2^128).
+ * Errors: -EINVAL empty, a non-digit, a leading zero on a multi-digit
+ * number, or 56 digits that sl_seq56_fmt did not write; -ERANGE more than
+ * 128 bits. Does not check the tag: callers that need a sluice number check
+ * st_seq_valid and st_seq_shard. */
 static inline int SL_MUST_CHECK st_seq_parse(const char *s, size_t len, st_seq_t *out)
 {
-	return sl_u128_parse(s, len, out);
+	uint32_t shard;
+	uint64_t counter;
+
+	if (len != SL_SEQ56_DIGITS)
+		return sl_u128_parse(s, len, out);
+	if (sl_seq56_parse(s, len, &shard, &counter) < 0)
+		return -EINVAL;
+	*out = st_seq_make(shard, counter);
+	return 0;
 }
 
 /* ---- Journal -------------------------------------------------------------- */
@@ -136,6 +157,11 @@ struct st_record {
 	const uint8_t *ehk;
 	uint32_t data_len;
 	uint16_t pkey_len;
+	/* Kept with the record and given back by reads (st_read_rec.kms): the
+	 * caller's word that the stream was KMS-encrypted (EncryptionType KMS,
+	 * StartStreamEncryption) when the record arrived. Storage seals every
+	 * chunk whatever this says. */
+	bool kms;
 };
 
 /* Largest data_len accepted (Kinesis allows 10 MiB records since 2025). */
@@ -216,6 +242,7 @@ struct st_read_rec {
 	const uint8_t *ehk; /* NULL or 16 bytes big-endian */
 	uint32_t data_len;
 	uint16_t pkey_len;
+	bool kms;	    /* st_record.kms at append */
 };
 
 /* Called for each record, in order; pointers are valid only during the call.

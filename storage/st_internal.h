@@ -67,7 +67,9 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * Payload of a DATA chunk: record_count records, back to back, each
  *    0   4 data_len
  *    4   2 pkey_len       1..1024 (bytes: 256 characters of UTF-8)
- *    6   1 rflags         bit 0: 16-byte explicit hash key follows
+ *    6   1 rflags         bit 0: 16-byte explicit hash key follows;
+ *                         bit 1: written while the stream was KMS-encrypted
+ *                         (st_record.kms; older journals never set it)
  *    7   1 reserved       zero
  *    8   4 arrival_delta  arrival_ms - min_arrival_ms (u32)
  *   12  [16 ehk]          big-endian 128-bit, if rflags bit 0
@@ -134,6 +136,7 @@ struct st_rec_hdr {
 };
 static_assert(sizeof(struct st_rec_hdr) == 12, "record header is 12 bytes");
 #define ST_RF_EHK 1u
+#define ST_RF_KMS 2u
 /* Kinesis limits partition keys to 256 characters; in UTF-8 that is up to
  * 1024 bytes. */
 #define ST_PKEY_MAX 1024u

@@ -263,7 +263,7 @@ static uint32_t append_into(struct st_journal *j, struct st_buf *b, struct st_sh
 		struct st_rec_hdr rh = {
 			.data_len = r->data_len,
 			.pkey_len = r->pkey_len,
-			.rflags = r->ehk ? ST_RF_EHK : 0,
+			.rflags = (uint8_t)((r->ehk ? ST_RF_EHK : 0) | (r->kms ? ST_RF_KMS : 0)),
 			.arrival_delta_ms = (uint32_t)(arrival_ms - h->min_arrival_ms),
 		};
 		uint8_t *p = b->mem + b->len;

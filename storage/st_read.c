@@ -76,6 +76,7 @@ static bool rec_next(struct rec_cursor *c, struct st_read_rec *r)
 	r->data_len = rh.data_len;
 	c->p += rh.data_len;
 	r->arrival_ms = c->base_ms + rh.arrival_delta_ms;
+	r->kms = (rh.rflags & ST_RF_KMS) != 0;
 	return true;
 }
 

@@ -307,11 +307,50 @@ int rec_decode_put_record(struct av *v, char *body, size_t len, uint32_t data_ma
 	return 0;
 }
 
-int rec_put_check(const struct rec_put_req *req, bool put_records, struct api_err *e)
+/* Data longer than the stream's limit: the record was decoded against the
+ * model's 10 MiB, so the violation the model's constraint would have given
+ * with the stream's limit is made here. */
+static void rec_size_violation(struct av *v, const char *path, uint32_t len, uint32_t max)
 {
-	if (put_records && req->total_bytes > REC_REQ_MAX_BYTES) {
-		api_err_set(e, 400, "InvalidArgumentException", "%s",
-			    "Records size exceeds 5 MB limit");
+	char val[80], c[80];
+
+	snprintf(val, sizeof(val), "java.nio.HeapByteBuffer[pos=0 lim=%u cap=%u]", len, len);
+	snprintf(c, sizeof(c), "Member must have length less than or equal to %u", max);
+	av_violation(v, path, val, c);
+}
+
+int rec_put_check_size(struct av *v, const struct rec_desc *d, uint32_t n, bool put_records,
+		       uint32_t max_record_bytes, struct api_err *e)
+{
+	char path[48];
+
+	/* The decode's violations were none (it succeeded): start a new list,
+	 * as av_parse would. */
+	v->bad_json = v->ser = false;
+	v->n_errors = 0;
+	v->msg_len = 0;
+	v->msg[0] = '\0';
+	for (uint32_t i = 0; i < n; i++) {
+		if (d[i].data_len <= max_record_bytes)
+			continue;
+		if (put_records)
+			snprintf(path, sizeof(path), "records.%u.member.data", i + 1);
+		else
+			snprintf(path, sizeof(path), "data");
+		rec_size_violation(v, path, d[i].data_len, max_record_bytes);
+	}
+	return av_finish(v, e);
+}
+
+int rec_put_check(const struct rec_put_req *req, bool put_records, uint32_t max_record_bytes,
+		  struct api_err *e)
+{
+	bool large = max_record_bytes > REC_DATA_MAX_BYTES;
+	uint64_t max_req = large ? REC_REQ_MAX_BYTES_LARGE : REC_REQ_MAX_BYTES;
+
+	if (put_records && req->total_bytes > max_req) {
+		api_err_set(e, 400, "InvalidArgumentException", "Records size exceeds %u MB limit",
+			    large ? 10u : 5u);
 		return -1;
 	}
 	if (req->bad_hash_idx >= 0) {
@@ -520,6 +559,10 @@ void rec_encode_record(struct jw *w, const struct rec_out *r)
 	jw_b64(w, r->data, r->data_len);
 	jw_key(w, "PartitionKey");
 	jw_strn(w, r->pk, r->pk_len);
+	if (r->kms) {
+		jw_key(w, "EncryptionType");
+		jw_str(w, "KMS");
+	}
 	jw_obj_end(w);
 }
 

@@ -30,8 +30,17 @@
 
 #define REC_MAX_RECORDS 500	       /* PutRecords entries */
 #define REC_PK_MAX_CP 256	       /* partition key, code points */
-#define REC_DATA_MAX_BYTES 1048576u   /* model limit of a Data blob */
-#define REC_REQ_MAX_BYTES (5u << 20)  /* PutRecords: sum of data + keys */
+/* Data blob limits (Kinesis's large records). The model's (and
+ * UpdateMaxRecordSize's) ceiling is 10 MiB; a stream's MaxRecordSizeInKiB
+ * (1024 by default) is checked once the stream is known
+ * (rec_put_check_size). A PutRecords request may carry 5 MiB of data and
+ * keys on a stream of 1 MiB records, 10 MiB on one allowing larger ones
+ * (the current API reference: "up to a limit of 10 MiB for the entire
+ * request"; see README.md). */
+#define REC_DATA_MAX_BYTES 1048576u	      /* default max record size */
+#define REC_DATA_MAX_BYTES_MAX (10u << 20)    /* model limit of a Data blob */
+#define REC_REQ_MAX_BYTES (5u << 20)	      /* PutRecords: sum of data + keys */
+#define REC_REQ_MAX_BYTES_LARGE (10u << 20)   /* the same, large-record streams */
 #define REC_NAME_CAP 129	       /* stream name 1..128 + NUL */
 #define REC_STR_CAP 2304	       /* request strings: > the longest valid (ARN 2048) */
 #define REC_SEQ_CAP 130		       /* 0|([1-9]\d{0,128}) + NUL */
@@ -85,13 +94,27 @@ int rec_decode_put_records(struct av *v, char *body, size_t len, uint32_t data_m
 int rec_decode_put_record(struct av *v, char *body, size_t len, uint32_t data_max_bytes,
 			  struct rec_put_req *req, struct rec_desc *out, struct api_err *e);
 
+/* After the stream is resolved, first: every record whose Data is longer
+ * than the stream's max record size (max_record_bytes: MaxRecordSizeInKiB
+ * * 1024) fails as the model's length constraint does, with that limit:
+ * ValidationException "N validation error(s) detected: Value
+ * 'java.nio.HeapByteBuffer[pos=0 lim=L cap=L]' at 'records.I.member.data'
+ * ('data' for PutRecord) failed to satisfy constraint: Member must have
+ * length less than or equal to M", all of them in record order. v is the
+ * scratch the request was decoded with (its violations are reset; d[] must
+ * be what it decoded). Returns 0 or -1 with e filled. */
+int rec_put_check_size(struct av *v, const struct rec_desc *d, uint32_t n, bool put_records,
+		       uint32_t max_record_bytes, struct api_err *e);
+
 /* After the stream is resolved: InvalidArgumentException. For PutRecords
  * first "Records size exceeds 5 MB limit" when total_bytes >
- * REC_REQ_MAX_BYTES (put_records true), then for either operation "Invalid
- * ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1].
- * Specified value was N" for the first out-of-range key. Returns 0 or -1
- * with e filled. */
-int rec_put_check(const struct rec_put_req *req, bool put_records, struct api_err *e);
+ * REC_REQ_MAX_BYTES (put_records true; "10 MB" and REC_REQ_MAX_BYTES_LARGE
+ * when max_record_bytes > REC_DATA_MAX_BYTES), then for either operation
+ * "Invalid ExplicitHashKey. ExplicitHashKey must be in the range:
+ * [0, 2^128-1]. Specified value was N" for the first out-of-range key.
+ * Returns 0 or -1 with e filled. */
+int rec_put_check(const struct rec_put_req *req, bool put_records, uint32_t max_record_bytes,
+		  struct api_err *e);
 
 /* --- GetShardIterator --- */
 
@@ -184,6 +207,7 @@ struct rec_out {
 	uint32_t data_len;
 	uint16_t pk_len;
 	const char *pk;
+	bool kms; /* EncryptionType KMS (else the member is left out) */
 };
 
 /* A child of a shard read to its end (ChildShards). parents lists every
@@ -197,9 +221,10 @@ struct rec_child_shard {
 	route_u128 hash_start, hash_end;
 };
 
-/* Upper bound of rec_encode_record's output: keys, punctuation, a 39-digit
- * sequence number and a timestamp fit in 256; the partition key is escaped
- * at worst as \u00XX (6 bytes per byte). */
+/* Upper bound of rec_encode_record's output: keys, punctuation, a 56-digit
+ * sequence number, a timestamp and "EncryptionType":"KMS" take under 200,
+ * so 256; the partition key is escaped at worst as \u00XX (6 bytes per
+ * byte). */
 static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
 {
 	return b64_enc_len(data_len) + (size_t)pk_len * 6 + 256;
@@ -209,7 +234,8 @@ static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
 #define REC_CHILD_SHARDS_MAX_BYTES (REC_CHILD_SHARDS_MAX * 512)
 
 void rec_encode_records_begin(struct jw *w);
-/* {"SequenceNumber","ApproximateArrivalTimestamp","Data","PartitionKey"} */
+/* {"SequenceNumber","ApproximateArrivalTimestamp","Data","PartitionKey"
+ * [,"EncryptionType":"KMS"]} */
 void rec_encode_record(struct jw *w, const struct rec_out *r);
 void rec_encode_records_end(struct jw *w);
 /* "ChildShards":[{"ShardId","ParentShards":[..],"HashKeyRange":{..}},..] */

@@ -66,6 +66,7 @@ struct dp_rec {
 	uint16_t owner;	      /* log lcore */
 	uint32_t shard_index;
 	bool has_ehk;
+	bool kms;	      /* the stream was KMS-encrypted (route_stream.kms) */
 	uint8_t ehk[16];      /* ExplicitHashKey, big-endian */
 	/* log: */
 	st_seq_t seq;

@@ -137,10 +137,10 @@ static uint32_t log_admit(struct log_ctx *lg, struct dp_msg *m, uint32_t at, uin
 	while (ok < run) {
 		const struct dp_rec *r = &m->recs[lg->order[at + ok]];
 		uint64_t bytes = (uint64_t)r->data_len + r->pk_len; /* partition keys count */
-		if (q->in_recs < 1000 || q->in_bytes < (int64_t)bytes * 1000)
+		if (q->in_recs < 1000 ||
+		    !quota_take_burst(&q->in_bytes, bytes, lg->sh->cfg->quota_in_bytes))
 			break;
 		quota_take(&q->in_recs, 1);
-		quota_take(&q->in_bytes, bytes);
 		ok++;
 	}
 	for (uint32_t x = ok; x < run; x++)
@@ -161,7 +161,7 @@ static bool log_put(struct log_ctx *lg, struct dp_msg *m)
 			const struct dp_rec *r = &m->recs[lg->order[at + run]];
 			lg->scratch[run++] = (struct st_record){
 				.pkey = r->pk, .data = r->data, .ehk = r->has_ehk ? r->ehk : NULL,
-				.data_len = r->data_len, .pkey_len = r->pk_len };
+				.data_len = r->data_len, .pkey_len = r->pk_len, .kms = r->kms };
 		}
 		/* Admission happens once per run: a resumed append (back-pressure)
 		 * continues inside the run admitted before. */
@@ -280,7 +280,8 @@ static int get_record(void *ctx, const struct st_read_rec *r)
 	st_seq_format(r->seq, seq);
 	rec_encode_record(w, &(struct rec_out){ .seq = seq, .arrival_ms = r->arrival_ms,
 						.data = r->data, .data_len = r->data_len,
-						.pk = r->pkey, .pk_len = r->pkey_len });
+						.pk = r->pkey, .pk_len = r->pkey_len,
+						.kms = r->kms });
 	g->n++;
 	g->bytes += r->data_len;
 	g->last_arrival_ms = r->arrival_ms;

@@ -179,14 +179,27 @@ static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
 	snprintf(m->stream_name, sizeof(m->stream_name), "%s", s->name);
 }
 
+/* SequenceNumberForOrdering must be a number we could have handed out (of
+ * any shard: the previous record of a key may sit in a parent shard). Our
+ * numbers of one partition key only grow, so beyond its form it orders
+ * nothing more here. Counter 0 is allowed: it is the
+ * ContinuationSequenceNumber of an empty shard. */
+static bool seq_ordering_ok(const char *txt)
+{
+	st_seq_t seq;
+	return st_seq_parse(txt, strlen(txt), &seq) == 0 && st_seq_valid(seq);
+}
+
 static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
 {
 	struct api_err e;
 	char *body = (char *)c->body;
 	size_t len = c->body_len;
-	int rc = many ? rec_decode_put_records(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
+	/* Against the model's ceiling: the stream's own limit is known only
+	 * once it is resolved (rec_put_check_size). */
+	int rc = many ? rec_decode_put_records(lc->av, body, len, REC_DATA_MAX_BYTES_MAX, &d->put,
 					       d->descs, REC_MAX_RECORDS, &e)
-		      : rec_decode_put_record(lc->av, body, len, REC_DATA_MAX_BYTES, &d->put,
+		      : rec_decode_put_record(lc->av, body, len, REC_DATA_MAX_BYTES_MAX, &d->put,
 					      d->descs, &e);
 	if (rc < 0) {
 		respond_err(lc, c, &e);
@@ -197,7 +210,17 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	const struct route_stream *s = resolve(lc, c, &d->put.id);
 	if (!s)
 		return;
-	if (rec_put_check(&d->put, many, &e) < 0) {
+	uint32_t max_rec = s->max_record_bytes ? s->max_record_bytes : REC_DATA_MAX_BYTES;
+	if (rec_put_check_size(lc->av, d->descs, n, many, max_rec, &e) < 0 ||
+	    rec_put_check(&d->put, many, max_rec, &e) < 0) {
+		respond_err(lc, c, &e);
+		return;
+	}
+	if (!many && d->put.has_seq_ordering && !seq_ordering_ok(d->put.seq_ordering)) {
+		api_err_set(&e, 400, "InvalidArgumentException",
+			    "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s "
+			    "under account %s is invalid.", d->put.seq_ordering, s->name,
+			    lc->sh->cfg->account_id);
 		respond_err(lc, c, &e);
 		return;
 	}
@@ -210,7 +233,8 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		struct dp_rec *r = &d->recs[i];
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
 				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
-				      .shard_index = sh->index, .has_ehk = rd->explicit_hash };
+				      .shard_index = sh->index, .has_ehk = rd->explicit_hash,
+				      .kms = s->kms };
 		if (rd->explicit_hash)
 			for (int b = 0; b < 16; b++)
 				r->ehk[b] = (uint8_t)(rd->hash >> (8 * (15 - b)));
@@ -282,11 +306,13 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		return;
 	}
 	struct jw w;
+	/* One routing snapshot resolved the stream for every record. */
+	const char *enc = d->recs[0].kms ? "KMS" : "NONE";
 	jw_init(&w, lc->resp_buf, lc->resp_cap);
 	if (many)
-		rec_encode_put_records(&w, res, n, "NONE");
+		rec_encode_put_records(&w, res, n, enc);
 	else
-		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, "NONE");
+		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, enc);
 	BUG_ON(w.overflow); /* resp_cap is sized for 500 results */
 	http_conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
 }

@@ -55,6 +55,22 @@ static inline bool quota_take(int64_t *bucket, uint64_t cost)
 	return true;
 }
 
+/* Write bytes of one record (Kinesis's large records): a record that fits
+ * the bucket takes its tokens as quota_take does. One larger than a whole
+ * second of tokens (a record over 1 MiB under the kinesis quota) could never
+ * fit, so it is admitted when the bucket is full, into debt: the shard
+ * pays it back at its sustained rate before it takes more ("bursts up to
+ * 10 MiB while averaging 1 MiB per second"). rate_per_s is the bucket's
+ * rate (cfg->quota_in_bytes). */
+static inline bool quota_take_burst(int64_t *bucket, uint64_t cost, uint64_t rate_per_s)
+{
+	int64_t c = (int64_t)cost * 1000, full = (int64_t)rate_per_s * 1000;
+	if (*bucket < c && !(c > full && *bucket >= full))
+		return false;
+	*bucket -= c;
+	return true;
+}
+
 /* Takes cost even into debt (GetRecords bytes are known only after the
  * read; the debt throttles the next calls, as Kinesis does). */
 static inline void quota_debit(int64_t *bucket, uint64_t cost)

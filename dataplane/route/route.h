@@ -122,6 +122,7 @@ struct route_stream {
 	char name[129];
 	uint32_t max_record_bytes;
 	uint32_t retention_hours;
+	bool kms; /* EncryptionType KMS (StartStreamEncryption): its records say so */
 	uint32_t n_shards;		/* all shards, open and closed, by index */
 	struct route_shard *shards;	/* shards[i].index == i */
 	uint32_t n_open;

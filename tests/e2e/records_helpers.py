@@ -51,12 +51,34 @@ def list_all_shards(client, name):
     return out
 
 
+SEQ_EPOCH_S = 1577836800  # the "shard time" of shard 0 (common/u128.h)
+
+
+def seq_text(shard, counter):
+    """The 56-digit text of (shard index, counter): AWS's layout (hex
+    nibbles: 2, 36-bit shard time, shard & 0xf, 64-bit counter, 00, 36-bit
+    record time, 32-bit shard, 2) with both times SEQ_EPOCH_S + shard.
+    Written here from the layout, independently of the C code."""
+    t = SEQ_EPOCH_S + shard
+    h = '2%09x%x%016x00%09x%08x2' % (t, shard & 0xf, counter, t, shard)
+    assert len(h) == 47, h
+    return str(int(h, 16))
+
+
+def old_seq_text(shard, counter):
+    """The 29-30 digit text releases before the 56-digit one printed (the
+    internal integer (1 << 96) | (shard << 64) | counter)."""
+    return str((1 << 96) | (shard << 64) | counter)
+
+
 def seq_parts(seq):
-    """(shard index, counter) of a sluice sequence number, which is
-    (1 << 96) | (shard_index << 64) | counter."""
-    v = int(seq)
-    assert v >> 96 == 1, seq
-    return (v >> 64) & 0xFFFFFFFF, v & 0xFFFFFFFFFFFFFFFF
+    """(shard index, counter) of a sluice sequence number (56 digits)."""
+    assert isinstance(seq, str) and len(seq) == 56 and seq.isdigit(), seq
+    h = '%x' % int(seq)
+    assert len(h) == 47, seq
+    shard, counter = int(h[38:46], 16), int(h[11:27], 16)
+    assert seq_text(shard, counter) == seq, ('not a sluice number', seq)
+    return shard, counter
 
 
 def shard_index(shard_id):

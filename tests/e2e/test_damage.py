@@ -14,6 +14,7 @@ import struct
 
 import pytest
 
+import records_helpers as rh
 import sluice_helpers as h
 
 REC_BYTES = 20 << 10
@@ -93,7 +94,10 @@ def test_flipped_byte_in_older_segment(server_factory, stop_sig):
         b = f.read(1)
         f.seek(off + HDR + (total - HDR) // 2)
         f.write(bytes([b[0] ^ 0x10]))
-    want_lost = {(h.shard_id(shard_index), first + k) for k in range(count)}
+    # The header holds the internal number; clients see its 56-digit text.
+    want_lost = {(h.shard_id(shard_index),
+                  int(rh.seq_text(shard_index, (first + k) & 0xFFFFFFFFFFFFFFFF)))
+                 for k in range(count)}
     assert want_lost <= {v[:2] for v in acked.values()}
 
     srv.start()

@@ -44,7 +44,7 @@ static void check_valid(const char *body, size_t len)
 		sum += (uint64_t)d[i].data_len + d[i].pk_len;
 	}
 	CHECK(sum == req.total_bytes && sum <= len);
-	CHECK(rec_put_check(&req, true, &e) == 0 || e.message[0] != '\0');
+	CHECK(rec_put_check(&req, true, REC_DATA_MAX_BYTES, &e) == 0 || e.message[0] != '\0');
 }
 
 /* Every base64 decoder agrees with the scalar reference, in place too. */

@@ -117,7 +117,7 @@ test('concurrent requests on one HTTP/2 connection are all answered', async () =
   }
   const res = await Promise.all(calls);
   assert.equal(res.length, 20);
-  assert.ok(res.every((x) => /^\d+$/.test(x.SequenceNumber)));
+  assert.ok(res.every((x) => /^\d{56}$/.test(x.SequenceNumber)));
 });
 
 test('errors keep Kinesis shape over HTTP/2', async () => {
@@ -160,7 +160,7 @@ test('SubscribeToShard (enhanced fan-out) pushes records written after it began'
     if (ev.SubscribeToShardEvent) {
       events++;
       const e = ev.SubscribeToShardEvent;
-      assert.match(e.ContinuationSequenceNumber, /^\d+$/);
+      assert.match(e.ContinuationSequenceNumber, /^\d{56}$/);
       assert.ok(e.MillisBehindLatest >= 0);
       cont = e.ContinuationSequenceNumber;
       for (const r of e.Records) got.push(Buffer.from(r.Data).toString());
@@ -182,4 +182,25 @@ test('SubscribeToShard (enhanced fan-out) pushes records written after it began'
     })),
     (e) => e.name === 'ResourceInUseException' && e.message.includes(consumerArn),
   );
+});
+
+test('an 8 MiB record over HTTP/2 on a stream with MaxRecordSizeInKiB 10240', async () => {
+  await client.send(new CreateStreamCommand({ StreamName: 'jsbig', ShardCount: 1,
+    MaxRecordSizeInKiB: 10240 }));
+  for (let i = 0; i < 50; i++) {
+    const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'jsbig' }));
+    if (d.StreamDescriptionSummary.StreamStatus === 'ACTIVE') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const data = new Uint8Array(8 << 20);
+  for (let i = 0; i < data.length; i += 4096) data[i] = (i >> 12) & 0xff;
+  const put = await client.send(new PutRecordCommand({ StreamName: 'jsbig',
+    PartitionKey: 'k', Data: data }));
+  assert.match(put.SequenceNumber, /^\d{56}$/);
+  const it = await client.send(new GetShardIteratorCommand({ StreamName: 'jsbig',
+    ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }));
+  const got = await client.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+  assert.equal(got.Records.length, 1);
+  assert.equal(got.Records[0].SequenceNumber, put.SequenceNumber);
+  assert.ok(Buffer.from(got.Records[0].Data).equals(Buffer.from(data)));
 });

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/bug.h"
 #include "common/u128.h"
 #include "dataplane/route/route.h"
 #include "storage/st.h"
@@ -84,13 +85,14 @@ static void test_parse_errors(void **state)
 	assert_true(v == 42); /* untouched on error */
 }
 
-/* The three users keep their documented contracts on top of the one codec:
+/* The users keep their documented contracts on top of the one codec:
  * a HashKey has at most 39 digits (Kinesis's pattern), a sequence number's
- * overflow is a range error whatever its length. */
+ * overflow is a range error whatever its length (except 56 digits: that is
+ * the 56-digit text, and anything else of that length is malformed). */
 static void test_users(void **state)
 {
 	(void)state;
-	char a[ROUTE_U128_DEC_CAP], b[ST_SEQ_STR_SIZE], c[SL_U128_DEC_CAP];
+	char a[ROUTE_U128_DEC_CAP], c[SL_U128_DEC_CAP];
 	sl_u128 v;
 	route_u128 h;
 	st_seq_t s;
@@ -104,12 +106,97 @@ static void test_users(void **state)
 		v = ((sl_u128)(uint64_t)(i * 0x9E3779B97F4A7C15ull) << (i % 65)) ^ (sl_u128)i;
 		assert_int_equal(route_u128_fmt(v, a), sl_u128_fmt(v, c));
 		assert_string_equal(a, c);
-		assert_int_equal(st_seq_format(v, b), (int)strlen(c));
-		assert_string_equal(b, c);
 		assert_int_equal(route_u128_parse(a, strlen(a), &h), 0);
-		assert_int_equal(st_seq_parse(b, strlen(b), &s), 0);
+		/* the integer form (older releases' sequence numbers) still parses */
+		assert_int_equal(st_seq_parse(c, strlen(c), &s), 0);
 		assert_true(h == v && s == v);
 	}
+}
+
+/* 56-digit sequence numbers. Expected texts computed by Python from the
+ * layout in u128.h (hex string of the fields, int(h, 16)), not by our code. */
+static const struct {
+	uint32_t shard;
+	uint64_t counter;
+	const char *dec;
+} seq56_vectors[] = {
+	{ 0, 0, "49602848290775082237381451505690166276129200307785695234" },
+	{ 0, 1, "49602848290775082237381451505691375201948814936960401410" },
+	{ 0, 2, "49602848290775082237381451505692584127768429566135107586" },
+	{ 1, 1, "49602848291154194905756472099097482412583837151281545234" },
+	{ 6, 0x67648a17, "49602848293049758247633672119868973737623515470028079202" },
+	{ 15, 1, "49602848296461772263006760406782983361474148151777558770" },
+	{ 16, 1, "49602848296484073008205291029924519079746796582003015938" },
+	{ 2147483647, 12345, "50369096061185725921362094411047974540382471224435933170" },
+	{ UINT32_MAX, UINT64_MAX, "51135343831640971095739798532839266829076229980147417074" },
+};
+
+static void test_seq56_vectors(void **state)
+{
+	(void)state;
+	char out[SL_SEQ56_CAP];
+	uint32_t sh;
+	uint64_t ctr;
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(seq56_vectors); i++) {
+		memset(out, 'x', sizeof(out));
+		sl_seq56_fmt(seq56_vectors[i].shard, seq56_vectors[i].counter, out);
+		assert_string_equal(out, seq56_vectors[i].dec);
+		assert_int_equal(sl_seq56_parse(out, SL_SEQ56_DIGITS, &sh, &ctr), 0);
+		assert_int_equal(sh, seq56_vectors[i].shard);
+		assert_true(ctr == seq56_vectors[i].counter);
+	}
+}
+
+/* Strictly increasing within a shard; every number of a higher shard index
+ * (a child) above every number of a lower one; always 56 digits, so the
+ * order of the texts is the order of their values. */
+static void test_seq56_order(void **state)
+{
+	(void)state;
+	char prev[SL_SEQ56_CAP], cur[SL_SEQ56_CAP];
+	static const uint64_t ctrs[] = { 0, 1, 2, 15, 16, 255, 256, 1u << 24, 1ull << 32,
+					 1ull << 63, UINT64_MAX - 1, UINT64_MAX };
+	static const uint32_t shards[] = { 0, 1, 2, 9, 15, 16, 17, 255, 256, 4095, 4096,
+					   65535, 65536, 1u << 31, UINT32_MAX };
+
+	prev[0] = '\0';
+	for (size_t s = 0; s < SL_ARRAY_SIZE(shards); s++) {
+		for (size_t c = 0; c < SL_ARRAY_SIZE(ctrs); c++) {
+			sl_seq56_fmt(shards[s], ctrs[c], cur);
+			assert_int_equal(strlen(cur), SL_SEQ56_DIGITS);
+			if (prev[0])
+				assert_true(strcmp(prev, cur) < 0);
+			memcpy(prev, cur, sizeof(cur));
+		}
+	}
+}
+
+static void test_seq56_malformed(void **state)
+{
+	(void)state;
+	char t[SL_SEQ56_CAP];
+	uint32_t sh = 77;
+	uint64_t ctr = 77;
+
+	sl_seq56_fmt(3, 42, t);
+	assert_int_equal(sl_seq56_parse(t, 55, &sh, &ctr), -EINVAL);
+	assert_int_equal(sl_seq56_parse("", 0, &sh, &ctr), -EINVAL);
+	/* AWS's own number: another layout's fields (times), not ours */
+	assert_int_equal(sl_seq56_parse("49590338271490256608559692538361571095921575989136588898",
+					56, &sh, &ctr), -EINVAL);
+	/* any one digit changed breaks a field that must agree */
+	for (size_t i = 0; i < SL_SEQ56_DIGITS; i++) {
+		char u[SL_SEQ56_CAP];
+
+		memcpy(u, t, sizeof(u));
+		u[i] = u[i] == '9' ? '0' : (char)(u[i] + 1);
+		assert_int_equal(sl_seq56_parse(u, SL_SEQ56_DIGITS, &sh, &ctr), -EINVAL);
+		u[i] = 'a';
+		assert_int_equal(sl_seq56_parse(u, SL_SEQ56_DIGITS, &sh, &ctr), -EINVAL);
+	}
+	assert_int_equal(sh, 77); /* untouched on error */
+	assert_true(ctr == 77);
 }
 
 int main(void)
@@ -119,6 +206,9 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_seq56_vectors),
+		cmocka_unit_test(test_seq56_order),
+		cmocka_unit_test(test_seq56_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

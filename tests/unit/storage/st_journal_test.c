@@ -48,6 +48,7 @@ static void append_many(struct st_journal *j, int64_t arrival_ms)
 		tu_fill(pay, len, sh, i);
 		if (i % 5 == 0)
 			r.ehk = (const uint8_t *)"0123456789abcdef";
+		r.kms = i % 3 == 0; /* the flag comes back from reads */
 		while ((rc = st_append(j, sh_stream(sh), sh_index(sh), &r, 1,
 				       arrival_ms, i, &seq)) == -ENOBUFS)
 			assert_true(st_wait(j, 10) >= 0);
@@ -73,7 +74,8 @@ static int check_cb(void *c, const struct st_read_rec *r)
 
 	tu_fill(pay, e->len, rd->sh, e->i);
 	if (r->seq != e->seq || r->data_len != e->len || memcmp(r->data, pay, e->len) ||
-	    r->pkey_len != 2 || memcmp(r->pkey, "pk", 2) || (e->i % 5 == 0) != !!r->ehk)
+	    r->pkey_len != 2 || memcmp(r->pkey, "pk", 2) || (e->i % 5 == 0) != !!r->ehk ||
+	    (e->i % 3 == 0) != r->kms)
 		rd->bad++;
 	return 0;
 }

@@ -82,7 +82,7 @@ static void test_put_records_ok(void **state)
 	assert_true(D[2].hash == ROUTE_U128_MAX);
 	assert_int_equal(R.total_bytes, 3 + 1 + 0 + 2 + 3 + 2);
 	assert_int_equal(R.bad_hash_idx, -1);
-	assert_int_equal(rec_put_check(&R, true, &E), 0);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), 0);
 	for (int i = 0; i < 3; i++) { /* zero-copy: inside the body */
 		assert_true(D[i].pk >= body && D[i].pk + D[i].pk_len <= body + sizeof(body));
 		assert_true((const char *)D[i].data >= body);
@@ -232,10 +232,44 @@ static void test_put_records_check(void **state)
 				     "{\"PartitionKey\":\"a\",\"Data\":\"\"}]}", REC_DATA_MAX_BYTES),
 			 0);
 	assert_int_equal(R.bad_hash_idx, 0);
-	assert_int_equal(rec_put_check(&R, true, &E), -1);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), -1);
 	expect("InvalidArgumentException", "Invalid ExplicitHashKey. ExplicitHashKey must be in "
 	       "the range: [0, 2^128-1]. Specified value was "
 	       "340282366920938463463374607431768211456");
+}
+
+/* A stream's MaxRecordSizeInKiB, checked once the stream is known: the
+ * decode took the model's 10 MiB; every record over the stream's limit is
+ * named, in order, as the model's constraint names them. */
+static void test_put_check_size(void **state)
+{
+	(void)state;
+	D[0].data_len = 5;
+	D[1].data_len = REC_DATA_MAX_BYTES + 1;
+	D[2].data_len = REC_DATA_MAX_BYTES;
+	D[3].data_len = 3u << 20;
+	assert_int_equal(rec_put_check_size(V, D, 4, true, REC_DATA_MAX_BYTES, &E), -1);
+	expect("ValidationException",
+	       "2 validation errors detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 "
+	       "cap=1048577]' at 'records.2.member.data' failed to satisfy constraint: Member "
+	       "must have length less than or equal to 1048576; Value 'java.nio.HeapByteBuffer"
+	       "[pos=0 lim=3145728 cap=3145728]' at 'records.4.member.data' failed to satisfy "
+	       "constraint: Member must have length less than or equal to 1048576");
+	assert_int_equal(rec_put_check_size(V, D, 4, true, 4u << 20, &E), 0);
+	assert_int_equal(rec_put_check_size(V, &D[3], 1, false, 2u << 20, &E), -1);
+	expect("ValidationException",
+	       "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=3145728 "
+	       "cap=3145728]' at 'data' failed to satisfy constraint: Member must have length "
+	       "less than or equal to 2097152");
+	/* the request limit of a large-record stream */
+	R.total_bytes = (10u << 20) + 1;
+	R.bad_hash_idx = -1;
+	assert_int_equal(rec_put_check(&R, true, 2u << 20, &E), -1);
+	expect("InvalidArgumentException", "Records size exceeds 10 MB limit");
+	R.total_bytes = 10u << 20;
+	assert_int_equal(rec_put_check(&R, true, 2u << 20, &E), 0);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), -1);
+	expect("InvalidArgumentException", "Records size exceeds 5 MB limit");
 }
 
 static void test_put_records_5mib(void **state)
@@ -260,9 +294,9 @@ static void test_put_records_5mib(void **state)
 	assert_int_equal(rec_decode_put_records(V, big, n, REC_DATA_MAX_BYTES, &R, D,
 						REC_MAX_RECORDS, &E), 0);
 	assert_int_equal(R.total_bytes, 5 * 1000001 + 242882);
-	assert_int_equal(rec_put_check(&R, true, &E), -1);
+	assert_int_equal(rec_put_check(&R, true, REC_DATA_MAX_BYTES, &E), -1);
 	expect("InvalidArgumentException", "Records size exceeds 5 MB limit");
-	assert_int_equal(rec_put_check(&R, false, &E), 0);
+	assert_int_equal(rec_put_check(&R, false, REC_DATA_MAX_BYTES, &E), 0);
 	for (uint32_t i = 0; i < R.n_records; i++) {
 		assert_true((const char *)D[i].data >= big && (const char *)D[i].data < big + n);
 		assert_memory_equal(D[i].data, raw, D[i].data_len);
@@ -323,7 +357,7 @@ static void test_put_record(void **state)
 	assert_int_equal(put_record("{\"StreamName\":\"s\",\"PartitionKey\":\"b\",\"Data\":\"\","
 				    "\"ExplicitHashKey\":\"999999999999999999999999999999999999999\"}",
 				    REC_DATA_MAX_BYTES), 0);
-	assert_int_equal(rec_put_check(&R, false, &E), -1);
+	assert_int_equal(rec_put_check(&R, false, REC_DATA_MAX_BYTES, &E), -1);
 	expect("InvalidArgumentException", "Invalid ExplicitHashKey. ExplicitHashKey must be in "
 	       "the range: [0, 2^128-1]. Specified value was "
 	       "999999999999999999999999999999999999999");
@@ -597,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_put_records_types),
 		cmocka_unit_test(test_put_records_check),
 		cmocka_unit_test(test_put_records_5mib),
+		cmocka_unit_test(test_put_check_size),
 		cmocka_unit_test(test_put_record),
 		cmocka_unit_test(test_get_shard_iterator),
 		cmocka_unit_test(test_gsi_check),
