@@ -728,6 +728,11 @@ static void cp_describe_summary(struct cp_req *r)
 	jw_i64(&w, r->s.n_consumers);
 	jw_key(&w, "MaxRecordSizeInKiB");
 	jw_i64(&w, r->s.max_record_kib);
+	if (r->s.mode == CP_ON_DEMAND) {
+		/* the model: present for on-demand streams only */
+		jw_key(&w, "RecordDistributionStrategy");
+		jw_str(&w, cp_distributions[r->s.distribution == CP_DIST_AUTO]);
+	}
 	if (r->s.warm_mibps) {
 		/* sluice needs no warming: the target is current at once */
 		jw_key(&w, "WarmThroughput");
@@ -1227,7 +1232,11 @@ static void cp_stop_encryption(struct cp_req *r)
 	X(REGISTER_CONSUMER, cp_register_consumer)                                         \
 	X(DEREGISTER_CONSUMER, cp_deregister_consumer)                                     \
 	X(DESCRIBE_CONSUMER, cp_describe_consumer)                                         \
-	X(LIST_CONSUMERS, cp_list_consumers)
+	X(LIST_CONSUMERS, cp_list_consumers)                                               \
+	X(PUT_RESOURCE_POLICY, cp_put_resource_policy)                                     \
+	X(GET_RESOURCE_POLICY, cp_get_resource_policy)                                     \
+	X(DELETE_RESOURCE_POLICY, cp_delete_resource_policy)                               \
+	X(UPDATE_DISTRIBUTION, cp_update_distribution)
 
 #define CP_HANDLER_INIT_(op, fn) [API_OP_##op] = fn,
 #define CP_HANDLER_BIT_(op, fn) | API_OP_BIT(API_OP_##op)

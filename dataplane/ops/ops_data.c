@@ -179,6 +179,9 @@ static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
 	snprintf(m->stream_name, sizeof(m->stream_name), "%s", s->name);
 }
 
+/* The next open shard (modulo) of AUTO-distributed streams, per io lcore. */
+static __thread uint32_t auto_next;
+
 static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
 {
 	struct api_err e;
@@ -202,16 +205,25 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		return;
 	}
 	uint32_t per_log[DP_MAX_LOG_LCORES] = { 0 };
+	bool spread = s->distribution == ROUTE_DIST_AUTO;
+	BUG_ON(s->n_open == 0); /* open shards partition the hash space */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct rec_desc *rd = &d->descs[i];
-		const struct route_shard *sh = route_shard_for(s, rd->hash);
+		/* AUTO: round robin over the open shards, partition key and
+		 * ExplicitHashKey ignored (the model's words); per io lcore,
+		 * so no shared counter: each lcore's share is even, and so is
+		 * the sum. */
+		const struct route_shard *sh =
+			spread ? &s->shards[s->open_by_hash[auto_next++ % s->n_open]]
+			       : route_shard_for(s, rd->hash);
 		BUG_ON(!sh); /* open shards partition the hash space */
 		DBG_BUG_ON(sh->index >= s->n_shards || sh->log_lcore >= lc->sh->n_log);
 		struct dp_rec *r = &d->recs[i];
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
 				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
-				      .shard_index = sh->index, .has_ehk = rd->explicit_hash };
-		if (rd->explicit_hash)
+				      .shard_index = sh->index,
+				      .has_ehk = rd->explicit_hash && !spread };
+		if (r->has_ehk)
 			for (int b = 0; b < 16; b++)
 				r->ehk[b] = (uint8_t)(rd->hash >> (8 * (15 - b)));
 		per_log[sh->log_lcore]++;
@@ -419,7 +431,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	api_shard_id_fmt(it.shard_index, sid);
 	const struct route_stream *s =
 		route_stream_find(route_get(lc->sh->routes), it.stream, it.name_len);
-	if (c->pol) {
+	if (c->pol || ops_resource_deny_any(lc)) {
 		char arn[320];
 		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
 			 lc->sh->cfg->account_id, it.stream);
