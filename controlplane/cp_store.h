@@ -75,7 +75,8 @@ struct cp_store_ops {
 	/* --- streams --- */
 	int (*stream_get)(struct cp_store *st, const char *name, struct cp_stream *out);
 	/* Stream (assigning s->id, never reused), its shard_count shards
-	 * (cp_shard_make) and tags, atomically. -EEXIST: name taken. */
+	 * (cp_shard_make), tags and distribution strategy, atomically.
+	 * -EEXIST: name taken. */
 	int (*stream_create)(struct cp_store *st, struct cp_stream *s, const struct cp_tag *tags,
 			     uint32_t n_tags);
 	int (*stream_set_status)(struct cp_store *st, const char *name, uint8_t status,

@@ -713,6 +713,9 @@ static int sq_create_body(struct sq_store *s, void *ctx)
 		    SQ_I(cs->warm_mibps), SQ_I(cs->metrics));
 	if (rc < 0)
 		return rc; /* -EEXIST: the name is taken */
+	if (cs->distribution != CP_DIST_USER_PARTITION_KEY &&
+	    SQ_RUN(s, SQ_DIST_PUT, NULL, NULL, SQ_T(cs->name), SQ_I(cs->distribution)) < 0)
+		return -EIO;
 	for (uint32_t i = 0; i < cs->shard_count; i++) {
 		cp_shard_make(i, cs->shard_count, cs->created_ms, &sh);
 		if (SQ_RUN(s, SQ_SHARD_INSERT, NULL, NULL, SQ_T(cs->name), SQ_I(i), SQ_T(sh.id),

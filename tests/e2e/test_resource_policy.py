@@ -405,6 +405,34 @@ def test_distribution_errors(rp):
     assert strategy_of(rp, od) == 'USER_PARTITION_KEY'
 
 
+def test_create_stream_with_distribution(rp):
+    """CreateStream takes RecordDistributionStrategy (the JS SDK v3's model):
+    AUTO for an on-demand stream, refused for a provisioned one."""
+    name = h.uniq('ca')
+    st, _, body = rp.call('CreateStream', {'StreamName': name, 'StreamModeDetails': {
+        'StreamMode': 'ON_DEMAND'}, 'RecordDistributionStrategy': 'AUTO'})
+    assert st == 200, body
+    h.wait_status(rp.client(), name, 'ACTIVE')
+    assert strategy_of(rp, name) == 'AUTO'
+    put_1000_one_key(rp.client(), name)
+    got = counts(rp.client(), name, 4)
+    assert all(200 <= n <= 300 for n in got), got
+    prov = h.uniq('cp')
+    st, hd, body = rp.call('CreateStream', {'StreamName': prov, 'ShardCount': 2,
+                                            'RecordDistributionStrategy': 'AUTO'})
+    h.assert_error(st, hd, body, 'InvalidArgumentException',
+                   'The record distribution strategy can only be set for stream %s under '
+                   'account %s in ON_DEMAND mode.' % (prov, ACCT))
+    st, hd, body = rp.call('CreateStream', {'StreamName': prov, 'ShardCount': 2,
+                                            'RecordDistributionStrategy': 'x'})
+    h.assert_error(st, hd, body, 'ValidationException',
+                   "1 validation error detected: Value 'x' at 'recordDistributionStrategy' "
+                   "failed to satisfy constraint: Member must satisfy enum value set: "
+                   "[AUTO, USER_PARTITION_KEY]")
+    st, _, body = rp.call('DescribeStreamSummary', {'StreamName': prov})
+    assert body['__type'] == 'ResourceNotFoundException', body
+
+
 def test_survives_restart(server_factory):
     """Policies and the distribution strategy are durable: after a restart
     the grant still works, the text is the same, AUTO still spreads."""
