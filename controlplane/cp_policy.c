@@ -61,8 +61,8 @@ struct cp_res {
 };
 
 /* Type and constraint pass of ResourceARN (and Policy when policy != NULL),
- * in the model's order (Policy before ResourceARN, as Coral lists members
- * alphabetically). Returns 0, or -1 answered. */
+ * in the model's member order (ResourceARN, StreamId, Policy). Returns 0,
+ * or -1 answered. */
 static int cp_res_decode(struct cp_req *r, struct cp_res *res, char *policy, size_t cap,
 			 bool *has_policy)
 {
@@ -70,16 +70,16 @@ static int cp_res_decode(struct cp_req *r, struct cp_res *res, char *policy, siz
 	int32_t root = av_root(v);
 	uint32_t pol_cp = 0;
 
+	r->has_arn = av_get_str(v, root, "ResourceARN", res->arn, sizeof(res->arn), &r->arn_cp);
 	if (policy)
 		*has_policy = av_get_str(v, root, "Policy", policy, cap, &pol_cp);
-	r->has_arn = av_get_str(v, root, "ResourceARN", res->arn, sizeof(res->arn), &r->arn_cp);
 	if (!v->ser && !v->bad_json) {
-		if (policy)
-			av_not_null(v, "policy", *has_policy);
 		av_not_null(v, "resourceARN", r->has_arn);
 		if (r->has_arn)
 			av_str_member(v, "resourceARN", res->arn, r->arn_cp, CP_PAT_POLICY_ARN,
 				      cp_match_policy_arn, 1, 2048);
+		if (policy)
+			av_not_null(v, "policy", *has_policy);
 	}
 	if (av_finish(v, &r->err) == 0)
 		return 0;
@@ -226,15 +226,16 @@ void cp_update_distribution(struct cp_req *r)
 	char strategy[64];
 	bool has;
 
+	/* the model's member order: StreamARN, StreamId, RecordDistributionStrategy */
+	r->has_arn = av_get_str(v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
 	has = av_get_enum(v, root, "RecordDistributionStrategy", values, 2, &idx, strategy,
 			  sizeof(strategy));
-	r->has_arn = av_get_str(v, root, "StreamARN", r->arn, sizeof(r->arn), &r->arn_cp);
 	if (!v->ser && !v->bad_json) {
+		av_not_null(v, "streamARN", r->has_arn);
+		cp_check_arn(r);
 		av_not_null(v, "recordDistributionStrategy", has);
 		if (has)
 			av_enum(v, "recordDistributionStrategy", strategy, idx, values, 2);
-		av_not_null(v, "streamARN", r->has_arn);
-		cp_check_arn(r);
 	}
 	if (av_finish(v, &r->err)) {
 		cp_reply_err(r->call, &r->err);

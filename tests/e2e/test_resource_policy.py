@@ -392,9 +392,16 @@ def test_distribution_errors(rp):
                    "satisfy enum value set: [AUTO, USER_PARTITION_KEY]")
     st, hd, body = rp.call('UpdateStreamRecordDistributionStrategy', {'StreamName': name})
     h.assert_error(st, hd, body, 'ValidationException',
-                   "2 validation errors detected: Value null at 'recordDistributionStrategy' "
-                   "failed to satisfy constraint: Member must not be null; Value null at "
-                   "'streamARN' failed to satisfy constraint: Member must not be null")
+                   "2 validation errors detected: Value null at 'streamARN' failed to "
+                   "satisfy constraint: Member must not be null; Value null at "
+                   "'recordDistributionStrategy' failed to satisfy constraint: Member must "
+                   "not be null")
+    # every violation, in the model's order (ResourceARN before Policy)
+    st, hd, body = rp.call('PutResourcePolicy', {})
+    h.assert_error(st, hd, body, 'ValidationException',
+                   "2 validation errors detected: Value null at 'resourceARN' failed to "
+                   "satisfy constraint: Member must not be null; Value null at 'policy' "
+                   "failed to satisfy constraint: Member must not be null")
     # switching an AUTO stream to PROVISIONED routes by key again
     od, odarn = new_stream(admin, on_demand=True)
     assert set_distribution(rp, odarn, 'AUTO')[0] == 200
