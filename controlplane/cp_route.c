@@ -247,7 +247,6 @@ static int policy_cb(void *arg, const char *stream, const char *arn, const char 
 	}
 	policy_free(*slot);
 	*slot = p;
-	rt->res_deny |= policy_has_deny(p);
 	return 0;
 }
 

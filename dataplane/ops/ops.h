@@ -42,9 +42,6 @@ bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_hea
 struct api_op_info;
 bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
 		   const char *resource, const char *stream);
-/* True when some resource policy in the current routing snapshot has a
- * Deny statement: then full-access keys must be authorised too. */
-bool ops_resource_deny_any(struct lcore_ctx *lc);
 /* one audit line about c's current request. */
 void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal, const char *op,
 	       const char *stream, const char *result, uint16_t status);

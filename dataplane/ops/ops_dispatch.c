@@ -254,12 +254,6 @@ static const struct policy *resource_policy(struct lcore_ctx *lc, const char *re
 	return s ? s->res_policy : NULL;
 }
 
-bool ops_resource_deny_any(struct lcore_ctx *lc)
-{
-	const struct route_table *rt = lc->sh->routes ? route_get(lc->sh->routes) : NULL;
-	return rt && rt->res_deny;
-}
-
 bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
 		   const char *resource, const char *stream)
 {
@@ -401,10 +395,11 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	c->audit_stream[0] = 0;
 	/* Record operations of full-access keys skip this (hot path): they name
 	 * one stream only, and their decoder checks StreamName vs StreamARN;
-	 * unless some resource policy has a Deny, which binds them too.
+	 * the handler checks the one thing that can refuse them, a Deny in
+	 * that stream's resource policy (ops_data.c, resource_deny_ok).
 	 * SubscribeToShard names a consumer, so it is always resolved. */
 	bool record_op = (op->flags & API_OPF_RECORD) != 0;
-	if (c->pol || !record_op || ops_resource_deny_any(lc)) {
+	if (c->pol || !record_op) {
 		struct dp_resource res;
 		struct api_err e;
 		if (resolve_resource(lc, c, &res, &e) < 0) {

@@ -162,10 +162,6 @@ struct route_table {
 	struct route_stream *streams; /* sorted by name (strcmp) */
 	uint32_t n_consumers;
 	struct route_consumer *consumers; /* ACTIVE ones, sorted by arn (strcmp) */
-	/* Some resource policy in the snapshot has a Deny statement: only
-	 * then must a full-access key's record operations be resolved and
-	 * authorised (a Deny is all a resource policy can add for them). */
-	bool res_deny;
 };
 
 /* Frees a snapshot and its arrays. NULL is a no-op. Only for a snapshot that
