@@ -39,7 +39,8 @@ static bool cp_match_policy_arn(const char *s, size_t n)
 		if (*p != ':' || d != 12 || p[13] != ':')
 			continue;
 		/* the last "stream/" after the account: \S+ must reach the end */
-		for (const char *st = strstr(p + 14, "stream/"); st; st = strstr(st + 1, "stream/")) {
+		const char *st = strstr(p + 14, "stream/");
+		for (; st; st = strstr(st + 1, "stream/")) {
 			const char *t = st + 7;
 			if (!*t)
 				continue;

@@ -82,7 +82,8 @@ static bool resource_deny_ok(struct lcore_ctx *lc, struct conn *c,
 /* StreamName / StreamARN -> the routing table's stream, or answers the
  * error (as the control plane's resolution does) and returns NULL. */
 static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
-					     const struct rec_ident *id, const struct api_op_info *op)
+					     const struct rec_ident *id,
+					     const struct api_op_info *op)
 {
 	struct api_err e;
 	char region[64], account[16], name[REC_NAME_CAP];

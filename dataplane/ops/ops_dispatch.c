@@ -276,11 +276,12 @@ bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	if (d.verdict == POLICY_ALLOW)
 		return true;
 	char msg[1024];
+	const char *why = d.verdict != POLICY_EXPLICIT_DENY
+				  ? "no identity-based policy allows the action"
+			  : d.by == POLICY_BY_RESOURCE ? "an explicit deny in a resource-based policy"
+						       : "an explicit deny in an identity-based policy";
 	snprintf(msg, sizeof(msg), "User: %s is not authorized to perform: %s on resource: %s "
-		 "because %s", user, action, resource,
-		 d.verdict != POLICY_EXPLICIT_DENY ? "no identity-based policy allows the action"
-		 : d.by == POLICY_BY_RESOURCE	   ? "an explicit deny in a resource-based policy"
-						   : "an explicit deny in an identity-based policy");
+		 "because %s", user, action, resource, why);
 	ops_audit(lc, c, c->principal, op->name, stream, "AccessDeniedException", 400);
 	http_conn_respond_error(lc, c, 400, "AccessDeniedException", msg);
 	return false;

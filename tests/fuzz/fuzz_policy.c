@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					i ? policy_eval(i, actions[a], resources[s]) : POLICY_ALLOW;
 				struct policy_decision d = policy_decide(
 					i, r, &callers[c], actions[a], resources[s]);
-				bool deny = vr == POLICY_EXPLICIT_DENY || vi == POLICY_EXPLICIT_DENY;
+				bool deny = vr == POLICY_EXPLICIT_DENY ||
+					    vi == POLICY_EXPLICIT_DENY;
 				CHECK((d.verdict == POLICY_EXPLICIT_DENY) == deny);
 				if (!deny)
 					CHECK((d.verdict == POLICY_ALLOW) ==

@@ -133,7 +133,8 @@ static void test_resource_principals(void **state)
 
 	/* no wildcard principals other than "*" itself; another account never */
 	p = res("{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":["
-		"\"arn:aws:iam::" ACCT ":user/*\",\"111111111111\",\"arn:aws:iam::111111111111:user/AKIAALICE\"]},"
+		"\"arn:aws:iam::" ACCT ":user/*\",\"111111111111\","
+		"\"arn:aws:iam::111111111111:user/AKIAALICE\"]},"
 		"\"Action\":\"kinesis:*\",\"Resource\":\"*\"}]}");
 	assert_int_equal(policy_eval_resource(p, &alice, "kinesis:PutRecord", S1),
 			 POLICY_IMPLICIT_DENY);
