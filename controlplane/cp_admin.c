@@ -539,6 +539,11 @@ void cp_update_stream_mode(struct cp_req *r)
 		if ((want == CP_ON_DEMAND && cp_on_demand_limit(r)) || cp_set(r, "mode", want) ||
 		    cp_set_updating(r))
 			return;
+		/* AUTO distribution is an on-demand setting (the model): a
+		 * provisioned stream routes by partition key again. */
+		if (want == CP_PROVISIONED && r->s.distribution == CP_DIST_AUTO &&
+		    cp_set(r, "distribution", CP_DIST_USER_PARTITION_KEY))
+			return;
 	}
 	if (has_warm && want == CP_ON_DEMAND && cp_set(r, "warm_mibps", warm))
 		return;

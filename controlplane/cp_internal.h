@@ -54,6 +54,17 @@ enum cp_mode {
 	CP_ON_DEMAND = 2,
 };
 
+/* RecordDistributionStrategy, stored as a number: never renumber. */
+enum cp_distribution {
+	CP_DIST_USER_PARTITION_KEY = 0, /* the partition key (or ExplicitHashKey) routes */
+	CP_DIST_AUTO = 1,		/* records spread evenly over the open shards */
+};
+
+/* A resource policy's text: Kinesis's limit (20 KiB, as IAM's other
+ * resource policies) plus the NUL. */
+#define CP_POLICY_MAX_BYTES 20480u
+#define CP_POLICY_CAP (CP_POLICY_MAX_BYTES + 1u)
+
 struct cp_stream {
 	uint64_t id;		 /* unique for the data directory's life, never reused */
 	char name[CP_NAME_MAX + 1];
@@ -71,6 +82,7 @@ struct cp_stream {
 	int64_t deadline_ms;	 /* wall clock of the next transition, 0 = none */
 	uint32_t n_consumers;	 /* registered consumers, any status */
 	char key_id[CP_KEY_ID_CAP]; /* KMS: the KeyId as given; "" when NONE */
+	uint8_t distribution;	 /* enum cp_distribution */
 };
 
 /* An enhanced fan-out consumer; status is enum cp_status (CREATING, ACTIVE,
@@ -210,6 +222,13 @@ void cp_list_consumers(struct cp_req *r);
 
 /* --- cp_encryption.c: Start/StopStreamEncryption --- */
 void cp_stream_encryption(struct cp_req *r, bool start);
+
+/* --- cp_policy.c: resource policies, record distribution --- */
+void cp_put_resource_policy(struct cp_req *r);
+void cp_get_resource_policy(struct cp_req *r);
+void cp_delete_resource_policy(struct cp_req *r);
+void cp_update_distribution(struct cp_req *r);
+extern const char *const cp_distributions[2]; /* by enum cp_distribution */
 
 /* --- cp_admin.c: stream settings, tags, limits, account, monitoring --- */
 void cp_update_stream_mode(struct cp_req *r);

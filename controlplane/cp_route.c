@@ -11,6 +11,7 @@
 #include "common/bug.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
+#include "crypto/policy.h"
 
 /* A hash key or sequence number the store holds: we wrote it with
  * sl_u128_fmt, so anything else means the store was damaged. */
@@ -97,6 +98,8 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 	memset(s, 0, sizeof(*s));
 	s->id = cs->id;
 	memcpy(s->name, cs->name, sizeof(s->name));
+	s->distribution = cs->distribution == CP_DIST_AUTO ? ROUTE_DIST_AUTO
+							   : ROUTE_DIST_USER_PARTITION_KEY;
 	s->max_record_bytes = cs->max_record_kib * 1024u;
 	s->retention_hours = cs->retention_hours;
 	s->kms = cs->encryption != 0;
@@ -202,6 +205,52 @@ static int build_consumers(struct cp *cp, struct route_table *rt)
 	return rc < 0 ? rc : b.err;
 }
 
+/* A stored policy that no longer parses (a damaged store, or a stricter
+ * parser than the one that accepted it) fails closed: it denies everything
+ * to everyone it can (full-access keys still get the policy operations, so
+ * it can be replaced). */
+static const char deny_all[] = "{\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":\"*\","
+			       "\"Action\":\"*\",\"Resource\":\"*\"}]}";
+
+struct build_policies {
+	struct route_table *rt;
+	int err;
+};
+
+static int policy_cb(void *arg, const char *stream, const char *arn, const char *text,
+		     size_t len)
+{
+	struct build_policies *bp = arg;
+	struct route_table *rt = bp->rt;
+	struct policy **slot = NULL;
+	char why[200];
+
+	if (strstr(arn, "/consumer/")) {
+		struct route_consumer *c = (struct route_consumer *)route_consumer_find(
+			rt, arn, strlen(arn));
+		slot = c ? &c->res_policy : NULL;
+	} else {
+		struct route_stream *s =
+			(struct route_stream *)route_stream_find(rt, stream, strlen(stream));
+		slot = s ? &s->res_policy : NULL;
+	}
+	if (!slot)
+		return 0; /* not ACTIVE (not in the snapshot): nothing reaches it */
+	struct policy *p = policy_parse_resource(text, len, why, sizeof(why));
+	if (!p) {
+		SL_ERR("meta.db: resource policy of %s does not parse (%s): denying all", arn,
+		       why);
+		p = policy_parse_resource(deny_all, sizeof(deny_all) - 1, why, sizeof(why));
+		if (!p) {
+			bp->err = -ENOMEM;
+			return 1;
+		}
+	}
+	policy_free(*slot);
+	*slot = p;
+	return 0;
+}
+
 static int build(struct cp *cp, struct route_table **out)
 {
 	struct build b = { .cp = cp };
@@ -232,6 +281,12 @@ static int build(struct cp *cp, struct route_table **out)
 	rc = build_consumers(cp, b.rt);
 	if (rc < 0)
 		goto fail;
+	struct build_policies bp = { .rt = b.rt };
+	rc = cp_store_policies(cp->st, policy_cb, &bp);
+	if (rc < 0 || bp.err) {
+		b.err = bp.err;
+		goto fail;
+	}
 	b.rt->version = ++cp->route_version;
 	free(b.created_ms);
 	free(b.closed_ms);

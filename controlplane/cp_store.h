@@ -52,6 +52,10 @@ typedef int (*cp_store_tag_fn)(void *arg, const struct cp_tag *t);
 typedef int (*cp_store_consumer_fn)(void *arg, const struct cp_consumer *c);
 typedef int (*cp_store_route_consumer_fn)(void *arg, const struct cp_consumer *c,
 					  uint64_t stream_id);
+/* One resource policy: the stream it goes away with, the ARN it is
+ * attached to (the stream's or one of its consumers'), its text. */
+typedef int (*cp_store_policy_fn)(void *arg, const char *stream, const char *arn,
+				  const char *policy, size_t policy_len);
 typedef int (*cp_store_unsealed_fn)(void *arg, uint64_t stream_id, const char *name,
 				    uint32_t index);
 /* A stream or consumer whose deadline_ms has passed, with its status then.
@@ -71,13 +75,15 @@ struct cp_store_ops {
 	/* --- streams --- */
 	int (*stream_get)(struct cp_store *st, const char *name, struct cp_stream *out);
 	/* Stream (assigning s->id, never reused), its shard_count shards
-	 * (cp_shard_make) and tags, atomically. -EEXIST: name taken. */
+	 * (cp_shard_make), tags and distribution strategy, atomically.
+	 * -EEXIST: name taken. */
 	int (*stream_create)(struct cp_store *st, struct cp_stream *s, const struct cp_tag *tags,
 			     uint32_t n_tags);
 	int (*stream_set_status)(struct cp_store *st, const char *name, uint8_t status,
 				 int64_t deadline_ms);
 	int (*stream_set_retention)(struct cp_store *st, const char *name, uint32_t hours);
-	/* field: "mode", "max_record_kib", "warm_mibps" or "metrics" (a field
+	/* field: "mode", "max_record_kib", "warm_mibps", "metrics" or
+	 * "distribution" (enum cp_distribution) (a field
 	 * of struct cp_stream named by a constant of the caller). */
 	int (*stream_set_field)(struct cp_store *st, const char *name, const char *field,
 				int64_t value);
@@ -166,6 +172,21 @@ struct cp_store_ops {
 	 * atomically. */
 	int (*stream_set_encryption)(struct cp_store *st, const char *name, const char *key_id,
 				     uint8_t status, int64_t deadline_ms);
+
+	/* --- resource policies (PutResourcePolicy) ---
+	 * One per ARN (a stream's or a consumer's), removed with its stream
+	 * (stream_remove) or consumer (consumer_remove). */
+	/* Inserts or replaces arn's policy; stream is the stream it belongs to. */
+	int (*policy_put)(struct cp_store *st, const char *stream, const char *arn,
+			  const char *policy);
+	/* The whole text into out[0..cap), NUL-terminated; -ENOENT none, -EIO
+	 * when it does not fit (never cut). */
+	int (*policy_get)(struct cp_store *st, const char *arn, char *out, size_t cap);
+	/* Absent: 0. */
+	int (*policy_delete)(struct cp_store *st, const char *arn);
+	/* Every policy, by ARN (bounded by the streams and their consumers:
+	 * one each at most). */
+	int (*policy_list)(struct cp_store *st, cp_store_policy_fn cb, void *arg);
 };
 
 /* Every backend's handle starts with this. */
@@ -378,6 +399,28 @@ static inline int cp_store_set_encryption(struct cp_store *st, const char *name,
 					  int64_t deadline_ms)
 {
 	return st->ops->stream_set_encryption(st, name, key_id, status, deadline_ms);
+}
+
+static inline int cp_store_policy_put(struct cp_store *st, const char *stream, const char *arn,
+				     const char *policy)
+{
+	return st->ops->policy_put(st, stream, arn, policy);
+}
+
+static inline int cp_store_policy_get(struct cp_store *st, const char *arn, char *out,
+				     size_t cap)
+{
+	return st->ops->policy_get(st, arn, out, cap);
+}
+
+static inline int cp_store_policy_delete(struct cp_store *st, const char *arn)
+{
+	return st->ops->policy_delete(st, arn);
+}
+
+static inline int cp_store_policies(struct cp_store *st, cp_store_policy_fn cb, void *arg)
+{
+	return st->ops->policy_list(st, cb, arg);
 }
 
 #endif

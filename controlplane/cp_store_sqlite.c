@@ -64,7 +64,17 @@ static const char cp_schema[] =
 	"CREATE INDEX IF NOT EXISTS consumers_deadline ON consumers(deadline_ms)"
 	" WHERE deadline_ms > 0;"
 	/* StartStreamEncryption's KeyId as the caller gave it; no row: NONE */
-	"CREATE TABLE IF NOT EXISTS stream_kms(stream TEXT PRIMARY KEY, key_id TEXT NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS stream_kms(stream TEXT PRIMARY KEY, key_id TEXT NOT NULL);"
+	/* Resource policies (PutResourcePolicy) by the ARN they are attached to
+	 * (a stream's or a consumer's), with the stream they go away with;
+	 * the text exactly as the client sent it (GetResourcePolicy). */
+	"CREATE TABLE IF NOT EXISTS resource_policies(arn TEXT PRIMARY KEY,"
+	" stream TEXT NOT NULL, policy TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS resource_policies_stream ON resource_policies(stream);"
+	/* UpdateStreamRecordDistributionStrategy: enum cp_distribution; no
+	 * row: USER_PARTITION_KEY (every stream before it existed) */
+	"CREATE TABLE IF NOT EXISTS stream_distribution(stream TEXT PRIMARY KEY,"
+	" strategy INTEGER NOT NULL);";
 
 /* Version 1 -> 2: resharding (shard creation/closing times), warm
  * throughput and enhanced monitoring settings. */
@@ -87,7 +97,9 @@ static const char cp_migrate_1_2[] =
 #define CP_STREAM_COLS                                                              \
 	CP_STREAM_COLS_W ", (SELECT COUNT(*) FROM shards WHERE shards.stream = streams.name)" \
 	", (SELECT COUNT(*) FROM consumers WHERE consumers.stream = streams.name)"   \
-	", (SELECT key_id FROM stream_kms WHERE stream_kms.stream = streams.name)"
+	", (SELECT key_id FROM stream_kms WHERE stream_kms.stream = streams.name)"   \
+	", (SELECT strategy FROM stream_distribution WHERE stream_distribution.stream = " \
+	"streams.name)"
 #define CP_SHARD_COLS                                                                   \
 	"idx, shard_id, hash_start, hash_end, start_seq, end_seq, parent, adjacent_parent, " \
 	"created_ms, closed_ms"
@@ -150,6 +162,14 @@ enum sq_id {
 	SQ_CONSUMERS_DELETE,
 	SQ_KMS_PUT,
 	SQ_KMS_DELETE,
+	SQ_DIST_PUT,
+	SQ_DIST_DELETE,
+	SQ_POLICY_PUT,
+	SQ_POLICY_GET,
+	SQ_POLICY_DELETE,
+	SQ_POLICIES_DELETE,
+	SQ_POLICY_DELETE_CONSUMER,
+	SQ_POLICY_LIST,
 	SQ__COUNT
 };
 
@@ -236,6 +256,15 @@ static const char *const sq_sql[SQ__COUNT] = {
 	[SQ_CONSUMERS_DELETE] = "DELETE FROM consumers WHERE stream=?",
 	[SQ_KMS_PUT] = "INSERT INTO stream_kms VALUES(?,?)",
 	[SQ_KMS_DELETE] = "DELETE FROM stream_kms WHERE stream=?",
+	[SQ_DIST_PUT] = "INSERT OR REPLACE INTO stream_distribution VALUES(?,?)",
+	[SQ_DIST_DELETE] = "DELETE FROM stream_distribution WHERE stream=?",
+	[SQ_POLICY_PUT] = "INSERT OR REPLACE INTO resource_policies VALUES(?,?,?)",
+	[SQ_POLICY_GET] = "SELECT policy FROM resource_policies WHERE arn=?",
+	[SQ_POLICY_DELETE] = "DELETE FROM resource_policies WHERE arn=?",
+	[SQ_POLICIES_DELETE] = "DELETE FROM resource_policies WHERE stream=?",
+	[SQ_POLICY_DELETE_CONSUMER] = "DELETE FROM resource_policies WHERE arn IN (SELECT arn "
+				      "FROM consumers WHERE stream=? AND name=?)",
+	[SQ_POLICY_LIST] = "SELECT stream, arn, policy FROM resource_policies ORDER BY arn",
 };
 
 struct sq_store {
@@ -417,6 +446,7 @@ static void sq_stream_of(sqlite3_stmt *q, struct cp_stream *s)
 	/* the column `encryption` is legacy: a stream_kms row is the truth */
 	s->encryption = sqlite3_column_type(q, 15) != SQLITE_NULL;
 	sq_col(q, 15, s->key_id, sizeof(s->key_id));
+	s->distribution = (uint8_t)sqlite3_column_int(q, 16); /* NULL reads 0: USER_PARTITION_KEY */
 }
 
 static void sq_shard_of(sqlite3_stmt *q, struct cp_shard *sh)
@@ -683,6 +713,9 @@ static int sq_create_body(struct sq_store *s, void *ctx)
 		    SQ_I(cs->warm_mibps), SQ_I(cs->metrics));
 	if (rc < 0)
 		return rc; /* -EEXIST: the name is taken */
+	if (cs->distribution != CP_DIST_USER_PARTITION_KEY &&
+	    SQ_RUN(s, SQ_DIST_PUT, NULL, NULL, SQ_T(cs->name), SQ_I(cs->distribution)) < 0)
+		return -EIO;
 	for (uint32_t i = 0; i < cs->shard_count; i++) {
 		cp_shard_make(i, cs->shard_count, cs->created_ms, &sh);
 		if (SQ_RUN(s, SQ_SHARD_INSERT, NULL, NULL, SQ_T(cs->name), SQ_I(i), SQ_T(sh.id),
@@ -732,6 +765,19 @@ static int sq_stream_set_field(struct cp_store *st, const char *name, const char
 	};
 	struct sq_store *s = sq_of(st);
 
+	/* In its own table (added without a schema version change): the
+	 * stream must exist, and USER_PARTITION_KEY is the absence of a row. */
+	if (strcmp(field, "distribution") == 0) {
+		struct cp_stream cs;
+		int rc = sq_stream_get(st, name, &cs);
+		if (rc)
+			return rc;
+		rc = value == CP_DIST_USER_PARTITION_KEY
+			     ? SQ_RUN(s, SQ_DIST_DELETE, NULL, NULL, SQ_T(name))
+			     : SQ_RUN(s, SQ_DIST_PUT, NULL, NULL, SQ_T(name), SQ_I(value));
+		return rc < 0 ? -EIO : 0;
+	}
+
 	for (size_t i = 0; i < SL_ARRAY_SIZE(fields); i++)
 		if (strcmp(field, fields[i].field) == 0)
 			return sq_update(s, SQ_RUN(s, fields[i].id, NULL, NULL, SQ_I(value),
@@ -745,7 +791,8 @@ static int sq_remove_body(struct sq_store *s, void *ctx)
 	/* everything keyed by the stream's name, the stream row last */
 	static const enum sq_id order[] = { SQ_SHARDS_DELETE, SQ_TAGS_DELETE,
 					    SQ_SCALINGS_DELETE, SQ_CONSUMERS_DELETE,
-					    SQ_KMS_DELETE, SQ_STREAM_DELETE };
+					    SQ_KMS_DELETE, SQ_DIST_DELETE, SQ_POLICIES_DELETE,
+					    SQ_STREAM_DELETE };
 
 	for (size_t i = 0; i < SL_ARRAY_SIZE(order); i++)
 		if (SQ_RUN(s, order[i], NULL, NULL, SQ_T((const char *)ctx)) < 0)
@@ -1113,11 +1160,26 @@ static int sq_consumer_set_status(struct cp_store *st, const char *stream, const
 				   SQ_I(deadline_ms), SQ_T(stream), SQ_T(name)));
 }
 
+struct sq_consumer_key {
+	const char *stream, *name;
+};
+
+/* The consumer's resource policy goes with it. */
+static int sq_consumer_remove_body(struct sq_store *s, void *ctx)
+{
+	const struct sq_consumer_key *k = ctx;
+
+	if (SQ_RUN(s, SQ_POLICY_DELETE_CONSUMER, NULL, NULL, SQ_T(k->stream), SQ_T(k->name)) < 0 ||
+	    SQ_RUN(s, SQ_CONSUMER_REMOVE, NULL, NULL, SQ_T(k->stream), SQ_T(k->name)) < 0)
+		return -EIO;
+	return 0;
+}
+
 static int sq_consumer_remove(struct cp_store *st, const char *stream, const char *name)
 {
-	return SQ_RUN(sq_of(st), SQ_CONSUMER_REMOVE, NULL, NULL, SQ_T(stream), SQ_T(name)) < 0
-		       ? -EIO
-		       : 0;
+	struct sq_consumer_key k = { stream, name };
+
+	return sq_txn(sq_of(st), sq_consumer_remove_body, &k);
 }
 
 static int sq_consumer_all_deleting(struct cp_store *st, const char *stream,
@@ -1189,6 +1251,71 @@ static int sq_stream_set_encryption(struct cp_store *st, const char *name, const
 	return sq_txn(sq_of(st), sq_encryption_body, &e);
 }
 
+/* --- resource policies --- */
+
+static int sq_policy_put(struct cp_store *st, const char *stream, const char *arn,
+			 const char *policy)
+{
+	int rc = SQ_RUN(sq_of(st), SQ_POLICY_PUT, NULL, NULL, SQ_T(arn), SQ_T(stream),
+			SQ_T(policy));
+
+	return rc < 0 ? -EIO : 0;
+}
+
+/* The whole text or -EIO: a policy cut to the buffer would be another one. */
+static int sq_row_policy(sqlite3_stmt *q, void *ctx)
+{
+	struct sq_out *o = ctx;
+	const unsigned char *t = sqlite3_column_text(q, 0);
+	size_t n = (size_t)sqlite3_column_bytes(q, 0);
+
+	if (t && n < o->cap) {
+		memcpy(o->out, t, n);
+		o->out[n] = 0;
+	} else {
+		o->cap = 0; /* marks the row unusable */
+	}
+	return 1;
+}
+
+static int sq_policy_get(struct cp_store *st, const char *arn, char *out, size_t cap)
+{
+	struct sq_out o = { out, cap };
+	int rc = sq_one(SQ_RUN(sq_of(st), SQ_POLICY_GET, sq_row_policy, &o, SQ_T(arn)));
+
+	return rc == 0 && o.cap == 0 ? -EIO : rc;
+}
+
+static int sq_policy_delete(struct cp_store *st, const char *arn)
+{
+	return SQ_RUN(sq_of(st), SQ_POLICY_DELETE, NULL, NULL, SQ_T(arn)) < 0 ? -EIO : 0;
+}
+
+struct sq_policy_list {
+	cp_store_policy_fn cb;
+	void *arg;
+};
+
+static int sq_list_policy(sqlite3_stmt *q, void *ctx)
+{
+	const struct sq_policy_list *l = ctx;
+	const unsigned char *stream = sqlite3_column_text(q, 0);
+	const unsigned char *arn = sqlite3_column_text(q, 1);
+	const unsigned char *pol = sqlite3_column_text(q, 2);
+
+	if (!stream || !arn || !pol)
+		return 0; /* NOT NULL columns: cannot happen */
+	return l->cb(l->arg, (const char *)stream, (const char *)arn, (const char *)pol,
+		     (size_t)sqlite3_column_bytes(q, 2));
+}
+
+static int sq_policy_list(struct cp_store *st, cp_store_policy_fn cb, void *arg)
+{
+	struct sq_policy_list l = { cb, arg };
+
+	return SQ_RUN(sq_of(st), SQ_POLICY_LIST, sq_list_policy, &l);
+}
+
 const struct cp_store_ops cp_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1226,4 +1353,8 @@ const struct cp_store_ops cp_store_sqlite_ops = {
 	.consumer_list = sq_consumer_list,
 	.consumer_route_list = sq_consumer_route_list,
 	.stream_set_encryption = sq_stream_set_encryption,
+	.policy_put = sq_policy_put,
+	.policy_get = sq_policy_get,
+	.policy_delete = sq_policy_delete,
+	.policy_list = sq_policy_list,
 };

@@ -306,7 +306,13 @@ struct cp_create {
 	int32_t tags_tok;
 	uint32_t n_tags;
 	struct cp_tag *tags;
+	bool has_dist;	  /* RecordDistributionStrategy (the JS SDK v3's model) */
+	int32_t dist_idx; /* in cp_dist_values */
+	char dist[64];
 };
+
+/* RecordDistributionStrategy in the model's enum order. */
+static const char *const cp_dist_values[2] = { "AUTO", "USER_PARTITION_KEY" };
 
 /* One tag into t, whole or not at all: 0, or -1 when it does not fit (it
  * always does when the lengths in code points are within bounds: at most 4
@@ -397,6 +403,8 @@ static int cp_create_decode(struct cp_req *r, struct cp_create *c)
 	c->tags_tok = av_get(v, root, "Tags", AV_MAP);
 	c->has_kib = av_get_int(v, root, "MaxRecordSizeInKiB", AV_INTEGER, &c->max_kib);
 	c->has_warm = av_get_int(v, root, "WarmThroughputMiBps", AV_INTEGER, &c->warm);
+	c->has_dist = av_get_enum(v, root, "RecordDistributionStrategy", cp_dist_values, 2,
+				  &c->dist_idx, c->dist, sizeof(c->dist));
 	if (v->ser || v->bad_json)
 		return av_finish(v, &r->err);
 
@@ -418,6 +426,8 @@ static int cp_create_decode(struct cp_req *r, struct cp_create *c)
 		av_range(v, "maxRecordSizeInKiB", c->max_kib, 1024, 10240);
 	if (c->has_warm)
 		av_range(v, "warmThroughputMiBps", c->warm, 0, INT64_MAX);
+	if (c->has_dist)
+		av_enum(v, "recordDistributionStrategy", c->dist, c->dist_idx, cp_dist_values, 2);
 	return av_finish(v, &r->err);
 }
 
@@ -484,6 +494,17 @@ static void cp_create_stream(struct cp_req *r)
 	 * stored altered. */
 	if (cp_tags_check(r, c.tags, c.n_tags) || cp_create_limits(r, s->shard_count))
 		goto out;
+	if (c.has_dist && c.dist_idx == 0) {
+		/* AUTO is an on-demand setting (the model); invented wording, as
+		 * UpdateStreamRecordDistributionStrategy's (dataplane/api/README.md). */
+		if (s->mode != CP_ON_DEMAND) {
+			cp_fail(r, 400, "InvalidArgumentException", "The record distribution "
+				"strategy can only be set for stream %s under account %s in "
+				"ON_DEMAND mode.", s->name, r->cp->account_id);
+			goto out;
+		}
+		s->distribution = CP_DIST_AUTO;
+	}
 	snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", r->call->region,
 		 r->cp->account_id, s->name);
 	s->retention_hours = CP_DEFAULT_RETENTION_HOURS;
@@ -744,6 +765,11 @@ static void cp_describe_summary(struct cp_req *r)
 	jw_i64(&w, r->s.n_consumers);
 	jw_key(&w, "MaxRecordSizeInKiB");
 	jw_i64(&w, r->s.max_record_kib);
+	if (r->s.mode == CP_ON_DEMAND) {
+		/* the model: present for on-demand streams only */
+		jw_key(&w, "RecordDistributionStrategy");
+		jw_str(&w, cp_distributions[r->s.distribution == CP_DIST_AUTO]);
+	}
 	if (r->s.warm_mibps) {
 		/* sluice needs no warming: the target is current at once */
 		jw_key(&w, "WarmThroughput");
@@ -1243,7 +1269,11 @@ static void cp_stop_encryption(struct cp_req *r)
 	X(REGISTER_CONSUMER, cp_register_consumer)                                         \
 	X(DEREGISTER_CONSUMER, cp_deregister_consumer)                                     \
 	X(DESCRIBE_CONSUMER, cp_describe_consumer)                                         \
-	X(LIST_CONSUMERS, cp_list_consumers)
+	X(LIST_CONSUMERS, cp_list_consumers)                                               \
+	X(PUT_RESOURCE_POLICY, cp_put_resource_policy)                                     \
+	X(GET_RESOURCE_POLICY, cp_get_resource_policy)                                     \
+	X(DELETE_RESOURCE_POLICY, cp_delete_resource_policy)                               \
+	X(UPDATE_DISTRIBUTION, cp_update_distribution)
 
 #define CP_HANDLER_INIT_(op, fn) [API_OP_##op] = fn,
 #define CP_HANDLER_BIT_(op, fn) | API_OP_BIT(API_OP_##op)

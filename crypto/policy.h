@@ -16,7 +16,20 @@
  * sluice_policy has full access (the generated [default] profile is the
  * appliance's administrator).
  *
- * Loaded once at start-up; read-only afterwards, shared by all lcores. */
+ * Loaded once at start-up; read-only afterwards, shared by all lcores.
+ *
+ * Resource policies (PutResourcePolicy on a stream or consumer ARN) are the
+ * same language plus Principal: "*" or {"AWS": ARN | account id | [...]}.
+ * sluice names a credential arn:aws:iam::ACCOUNT:user/ACCESS_KEY_ID (the
+ * ARN in AccessDeniedException messages); the account is --account-id.
+ * Statement members other than Sid, Effect, Action, Resource (and Principal
+ * in a resource policy) are refused with a reason, Condition above all:
+ * ignoring a condition would grant more than the policy says.
+ *
+ * A request is decided on both (policy_decide), as IAM decides a request
+ * within one account: an explicit Deny in either wins; otherwise an Allow
+ * in either suffices (a resource policy's Allow must name the caller itself
+ * or "*": naming the account only delegates to the identity policy). */
 #ifndef SL_CRYPTO_POLICY_H
 #define SL_CRYPTO_POLICY_H
 
@@ -25,6 +38,8 @@
 
 struct policy_set;
 struct policy;
+
+#define POLICY_MAX_STATEMENTS 64 /* statements per policy */
 
 /* Reads the sluice_policy entries of a shared-credentials file. Returns NULL
  * and sets errno: ENOENT (file or policy file missing), EINVAL (a policy that
@@ -45,8 +60,46 @@ enum policy_verdict {
 /* action: "kinesis:PutRecord"; resource: a stream ARN or "*". */
 enum policy_verdict policy_eval(const struct policy *p, const char *action, const char *resource);
 
-/* Parses one policy document (exposed for tests). NULL + errno EINVAL. */
+/* Who is asking, for a resource policy's Principal. */
+struct policy_caller {
+	const char *user_arn; /* arn:aws:iam::ACCOUNT:user/ACCESS_KEY_ID */
+	const char *account;  /* ACCOUNT (12 digits) */
+};
+
+/* A resource policy's verdict for who: EXPLICIT_DENY when a Deny statement
+ * names who (itself, "*" or its account) and matches; ALLOW when an Allow
+ * statement names who itself or "*" and matches; else IMPLICIT_DENY. */
+enum policy_verdict policy_eval_resource(const struct policy *p, const struct policy_caller *who,
+					 const char *action, const char *resource);
+
+/* Which policy decided (for the AccessDeniedException message and audit). */
+enum policy_by {
+	POLICY_BY_NONE = 0,	/* full-access key, no resource policy said no */
+	POLICY_BY_IDENTITY = 1, /* the key's sluice_policy */
+	POLICY_BY_RESOURCE = 2, /* the stream's or consumer's resource policy */
+};
+
+struct policy_decision {
+	enum policy_verdict verdict;
+	enum policy_by by;
+};
+
+/* Both policies together. identity NULL: a full-access key (an implicit
+ * Allow); resource NULL: the resource has no policy. */
+struct policy_decision policy_decide(const struct policy *identity, const struct policy *resource,
+				     const struct policy_caller *who, const char *action,
+				     const char *arn);
+
+/* True when p has a Deny statement (NULL: false). */
+bool policy_has_deny(const struct policy *p);
+
+/* Parses one identity policy document (exposed for tests). NULL + errno
+ * EINVAL, *why saying what is wrong. */
 struct policy *policy_parse(const char *json, size_t len, char *why, size_t why_cap);
+/* Parses one resource policy document (Principal required in every
+ * statement). NULL + errno EINVAL, *why saying what is wrong. At most
+ * POLICY_MAX_STATEMENTS statements; the caller bounds the size. */
+struct policy *policy_parse_resource(const char *json, size_t len, char *why, size_t why_cap);
 void policy_free(struct policy *p);
 
 /* Glob match with '*' and '?' (exposed for tests). */

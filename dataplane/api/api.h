@@ -57,6 +57,11 @@ enum api_op {
 	API_OP_DESCRIBE_CONSUMER = 35,
 	API_OP_LIST_CONSUMERS = 36,
 	API_OP_SUBSCRIBE_TO_SHARD = 37, /* enhanced fan-out push (io lcores) */
+	/* resource policies and record distribution (control plane) */
+	API_OP_PUT_RESOURCE_POLICY = 38,
+	API_OP_GET_RESOURCE_POLICY = 39,
+	API_OP_DELETE_RESOURCE_POLICY = 40,
+	API_OP_UPDATE_DISTRIBUTION = 41,
 	API_OP__COUNT
 };
 static_assert(API_OP__COUNT <= 64, "the operation masks (API_OP_BIT) are 64-bit");
@@ -89,7 +94,8 @@ enum api_op_flag {
 #define API_TPS_NONE UINT16_MAX
 
 /* The operation table, one line per operation of the current Kinesis model
- * (botocore service-2.json, 39 operations), sorted by name because
+ * (40 operations: botocore's service-2.json and the JS SDK v3's newer
+ * UpdateStreamRecordDistributionStrategy), sorted by name because
  * api_op_lookup() bisects it:
  *
  *   X(Name, OP, PLANE, flags, rate_tps)
@@ -112,7 +118,8 @@ enum api_op_flag {
 	X(CreateStream, CREATE_STREAM, CONTROL, API_OPF_MUTATES, 5)                        \
 	X(DecreaseStreamRetentionPeriod, DECREASE_RETENTION, CONTROL, API_OPF_MUTATES,     \
 	  API_TPS_NONE)                                                                    \
-	X(DeleteResourcePolicy, OTHER_KNOWN, CONTROL, 0, API_TPS_NONE)                     \
+	X(DeleteResourcePolicy, DELETE_RESOURCE_POLICY, CONTROL, API_OPF_MUTATES,          \
+	  API_TPS_NONE)                                                                    \
 	X(DeleteStream, DELETE_STREAM, CONTROL, API_OPF_MUTATES, 5)                        \
 	X(DeregisterStreamConsumer, DEREGISTER_CONSUMER, CONTROL, API_OPF_MUTATES, 5)      \
 	X(DescribeAccountSettings, DESCRIBE_ACCOUNT_SETTINGS, CONTROL, 0, API_TPS_NONE)    \
@@ -123,7 +130,7 @@ enum api_op_flag {
 	X(DisableEnhancedMonitoring, DISABLE_MONITORING, CONTROL, 0, API_TPS_NONE)         \
 	X(EnableEnhancedMonitoring, ENABLE_MONITORING, CONTROL, 0, API_TPS_NONE)           \
 	X(GetRecords, GET_RECORDS, DATA, API_OPF_RECORD | API_OPF_AUTHZ_IN_HANDLER, 0)     \
-	X(GetResourcePolicy, OTHER_KNOWN, CONTROL, 0, API_TPS_NONE)                        \
+	X(GetResourcePolicy, GET_RESOURCE_POLICY, CONTROL, 0, API_TPS_NONE)                \
 	X(GetShardIterator, GET_SHARD_ITERATOR, DATA, API_OPF_RECORD, 0)                   \
 	X(IncreaseStreamRetentionPeriod, INCREASE_RETENTION, CONTROL, API_OPF_MUTATES,     \
 	  API_TPS_NONE)                                                                    \
@@ -135,7 +142,7 @@ enum api_op_flag {
 	X(MergeShards, MERGE_SHARDS, CONTROL, API_OPF_RESHARDS, 5)                         \
 	X(PutRecord, PUT_RECORD, DATA, API_OPF_RECORD, 0)                                  \
 	X(PutRecords, PUT_RECORDS, DATA, API_OPF_RECORD, 0)                                \
-	X(PutResourcePolicy, OTHER_KNOWN, CONTROL, 0, API_TPS_NONE)                        \
+	X(PutResourcePolicy, PUT_RESOURCE_POLICY, CONTROL, API_OPF_MUTATES, API_TPS_NONE)  \
 	X(RegisterStreamConsumer, REGISTER_CONSUMER, CONTROL, API_OPF_MUTATES, 5)          \
 	X(RemoveTagsFromStream, REMOVE_TAGS_FROM_STREAM, CONTROL, 0, 5)                    \
 	X(SplitShard, SPLIT_SHARD, CONTROL, API_OPF_RESHARDS, 5)                           \
@@ -149,6 +156,8 @@ enum api_op_flag {
 	  API_TPS_NONE)                                                                    \
 	X(UpdateShardCount, UPDATE_SHARD_COUNT, CONTROL, API_OPF_RESHARDS, 10)             \
 	X(UpdateStreamMode, UPDATE_STREAM_MODE, CONTROL, API_OPF_MUTATES, API_TPS_NONE)    \
+	X(UpdateStreamRecordDistributionStrategy, UPDATE_DISTRIBUTION, CONTROL,            \
+	  API_OPF_MUTATES, API_TPS_NONE)                                                   \
 	X(UpdateStreamWarmThroughput, UPDATE_WARM_THROUGHPUT, CONTROL, 0, API_TPS_NONE)
 
 #define API_OP_BIT(op) (UINT64_C(1) << (op))

@@ -60,8 +60,11 @@ struct sigv4_error;
  * check at dispatch does it, with the same error). */
 bool ops_head_ok(struct lcore_ctx *lc, const struct conn *c, const struct sl_header *hdrs,
 		 uint32_t nhdrs, struct sigv4_error *err, bool audit);
-/* AccessDeniedException (and an audit line) unless c's policy allows op's
- * IAM action (kinesis:<op>) on resource. Returns true when allowed. */
+/* AccessDeniedException (and an audit line) unless c's policy and the
+ * resource policy of what resource names (routing snapshot) together allow
+ * op's IAM action (kinesis:<op>) on resource (policy_decide: an explicit
+ * Deny in either wins, else an Allow in either). Returns true when
+ * allowed. */
 struct api_op_info;
 bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
 		   const char *resource, const char *stream);

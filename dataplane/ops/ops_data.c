@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "crypto/policy.h"
 #include "dataplane/route/route.h"
 #include "dataplane/http/http_internal.h"
 #include "dataplane/ops/ops.h"
@@ -60,10 +61,29 @@ static void not_found(struct lcore_ctx *lc, struct conn *c, const char *name)
 	respond_err(lc, c, &e);
 }
 
+/* A full-access key's record operation is not authorised by the
+ * dispatcher (hot path: no second parse of the body); only a Deny in the
+ * stream's resource policy can refuse it, so only then is it authorised
+ * here, on the stream the decoder resolved. A key with a policy was
+ * authorised by the dispatcher on both policies already. Returns true when
+ * the request may go on; otherwise it is answered. */
+static bool resource_deny_ok(struct lcore_ctx *lc, struct conn *c,
+			     const struct api_op_info *op, const struct route_stream *s)
+{
+	if (c->pol || !policy_has_deny(s->res_policy))
+		return true;
+	char arn[320];
+	snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
+		 lc->sh->cfg->account_id, s->name);
+	snprintf(c->audit_stream, sizeof(c->audit_stream), "%s", s->name);
+	return ops_authorize(lc, c, op, arn, s->name);
+}
+
 /* StreamName / StreamARN -> the routing table's stream, or answers the
  * error (as the control plane's resolution does) and returns NULL. */
 static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
-					     const struct rec_ident *id)
+					     const struct rec_ident *id,
+					     const struct api_op_info *op)
 {
 	struct api_err e;
 	char region[64], account[16], name[REC_NAME_CAP];
@@ -100,6 +120,8 @@ static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
 		route_stream_find(route_get(lc->sh->routes), want, strlen(want));
 	if (!s)
 		not_found(lc, c, want);
+	else if (!resource_deny_ok(lc, c, op, s))
+		return NULL; /* answered */
 	return s;
 }
 
@@ -190,7 +212,11 @@ static bool seq_ordering_ok(const char *txt)
 	return st_seq_parse(txt, strlen(txt), &seq) == 0 && st_seq_valid(seq);
 }
 
-static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
+/* The next open shard (modulo) of AUTO-distributed streams, per io lcore. */
+static __thread uint32_t auto_next;
+
+static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many,
+			 const struct api_op_info *op)
 {
 	struct api_err e;
 	char *body = (char *)c->body;
@@ -207,7 +233,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	}
 	uint32_t n = many ? d->put.n_records : 1;
 	DBG_BUG_ON(n == 0 || n > SL_ARRAY_SIZE(d->recs)); /* the decoder's bound */
-	const struct route_stream *s = resolve(lc, c, &d->put.id);
+	const struct route_stream *s = resolve(lc, c, &d->put.id, op);
 	if (!s)
 		return;
 	uint32_t max_rec = s->max_record_bytes ? s->max_record_bytes : REC_DATA_MAX_BYTES;
@@ -225,17 +251,25 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		return;
 	}
 	uint32_t per_log[DP_MAX_LOG_LCORES] = { 0 };
+	bool spread = s->distribution == ROUTE_DIST_AUTO;
+	BUG_ON(s->n_open == 0); /* open shards partition the hash space */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct rec_desc *rd = &d->descs[i];
-		const struct route_shard *sh = route_shard_for(s, rd->hash);
+		/* AUTO: round robin over the open shards, partition key and
+		 * ExplicitHashKey ignored (the model's words); per io lcore,
+		 * so no shared counter: each lcore's share is even, and so is
+		 * the sum. */
+		const struct route_shard *sh =
+			spread ? &s->shards[s->open_by_hash[auto_next++ % s->n_open]]
+			       : route_shard_for(s, rd->hash);
 		BUG_ON(!sh); /* open shards partition the hash space */
 		DBG_BUG_ON(sh->index >= s->n_shards || sh->log_lcore >= lc->sh->n_log);
 		struct dp_rec *r = &d->recs[i];
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
 				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
-				      .shard_index = sh->index, .has_ehk = rd->explicit_hash,
-				      .kms = s->kms };
-		if (rd->explicit_hash)
+				      .shard_index = sh->index,
+				      .has_ehk = rd->explicit_hash && !spread, .kms = s->kms };
+		if (r->has_ehk)
 			for (int b = 0; b < 16; b++)
 				r->ehk[b] = (uint8_t)(rd->hash >> (8 * (15 - b)));
 		per_log[sh->log_lcore]++;
@@ -355,7 +389,8 @@ static int check_seq(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	return 0;
 }
 
-static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
+static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+			 const struct api_op_info *op)
 {
 	struct api_err e;
 	const char *body = (const char *)c->body;
@@ -364,7 +399,7 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		respond_err(lc, c, &e);
 		return;
 	}
-	const struct route_stream *s = resolve(lc, c, &d->gsi.id);
+	const struct route_stream *s = resolve(lc, c, &d->gsi.id, op);
 	if (!s)
 		return;
 	uint32_t index;
@@ -445,7 +480,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	api_shard_id_fmt(it.shard_index, sid);
 	const struct route_stream *s =
 		route_stream_find(route_get(lc->sh->routes), it.stream, it.name_len);
-	if (c->pol) {
+	if (c->pol || (s && policy_has_deny(s->res_policy))) {
 		char arn[320];
 		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", lc->sh->cfg->region,
 			 lc->sh->cfg->account_id, it.stream);
@@ -549,21 +584,21 @@ void ops_data_put_record(struct lcore_ctx *lc, struct conn *c, const struct api_
 {
 	struct dp_req *d = data_begin(lc, c, op, put_reply);
 	if (d)
-		put_dispatch(lc, c, d, false);
+		put_dispatch(lc, c, d, false, op);
 }
 
 void ops_data_put_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
 {
 	struct dp_req *d = data_begin(lc, c, op, put_reply);
 	if (d)
-		put_dispatch(lc, c, d, true);
+		put_dispatch(lc, c, d, true, op);
 }
 
 void ops_data_get_shard_iterator(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)
 {
 	struct dp_req *d = data_begin(lc, c, op, gsi_reply);
 	if (d)
-		gsi_dispatch(lc, c, d);
+		gsi_dispatch(lc, c, d, op);
 }
 
 void ops_data_get_records(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op)

@@ -25,6 +25,7 @@
 #include "dataplane/http/http_internal.h"
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
+#include "dataplane/route/route.h"
 
 static bool content_type_ok(const struct conn *c)
 {
@@ -196,6 +197,15 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 		return 0; /* the operation's decoder answers */
 	has_sarn = body_str(&d, "StreamARN", sarn, sizeof(sarn));
 	has_carn = body_str(&d, "ConsumerARN", carn, sizeof(carn));
+	/* The resource-policy and tagging operations name a stream or a
+	 * consumer as ResourceARN: authorised as that stream or consumer. */
+	if (!has_sarn && !has_carn && body_str(&d, "ResourceARN", carn, sizeof(carn))) {
+		struct av_carn rp;
+		if (av_split_consumer_arn(carn, strlen(carn), &rp))
+			has_carn = true;
+		else
+			has_sarn = snprintf(sarn, sizeof(sarn), "%s", carn) > 0;
+	}
 	has_name = body_str(&d, "StreamName", sname, sizeof(sname));
 	if (has_sarn && av_split_stream_arn(sarn, region, sizeof(region), account,
 					    sizeof(account), aname, sizeof(aname))) {
@@ -247,21 +257,55 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 	return 0;
 }
 
+/* The resource policy attached to what resource names, from the routing
+ * snapshot (read-only, RCU: valid until this lcore's next quiescent state,
+ * which comes after the request is dispatched); NULL when none. resource is
+ * the ARN resolve_resource rebuilt: a consumer's has "/consumer/", which a
+ * stream name cannot hold. */
+static const struct policy *resource_policy(struct lcore_ctx *lc, const char *resource,
+					    const char *stream)
+{
+	/* no routes: a unit-test harness without a control plane */
+	const struct route_table *rt = lc->sh->routes ? route_get(lc->sh->routes) : NULL;
+	if (!rt || !stream[0])
+		return NULL;
+	if (strstr(resource, "/consumer/")) {
+		const struct route_consumer *co =
+			route_consumer_find(rt, resource, strlen(resource));
+		return co ? co->res_policy : NULL;
+	}
+	const struct route_stream *s = route_stream_find(rt, stream, strlen(stream));
+	return s ? s->res_policy : NULL;
+}
+
 bool ops_authorize(struct lcore_ctx *lc, struct conn *c, const struct api_op_info *op,
 		   const char *resource, const char *stream)
 {
-	if (!c->pol)
+	const struct policy *rp = resource_policy(lc, resource, stream);
+	if (!c->pol && !rp)
+		return true;
+	/* A full-access key can always read and replace a resource policy,
+	 * so no policy can lock the administrator out of a stream (as the
+	 * AWS root user can always delete a bucket policy). */
+	if (!c->pol && (op->op == API_OP_PUT_RESOURCE_POLICY ||
+			op->op == API_OP_GET_RESOURCE_POLICY ||
+			op->op == API_OP_DELETE_RESOURCE_POLICY))
 		return true;
 	const char *action = op->iam_action;
-	enum policy_verdict v = policy_eval(c->pol, action, resource);
-	if (v == POLICY_ALLOW)
+	char user[192];
+	snprintf(user, sizeof(user), "arn:aws:iam::%s:user/%s", lc->sh->cfg->account_id,
+		 c->principal);
+	struct policy_caller who = { .user_arn = user, .account = lc->sh->cfg->account_id };
+	struct policy_decision d = policy_decide(c->pol, rp, &who, action, resource);
+	if (d.verdict == POLICY_ALLOW)
 		return true;
 	char msg[1024];
-	snprintf(msg, sizeof(msg), "User: arn:aws:iam::%s:user/%s is not authorized to perform: "
-		 "%s on resource: %s because %s", lc->sh->cfg->account_id, c->principal,
-		 action, resource,
-		 v == POLICY_EXPLICIT_DENY ? "an explicit deny in an identity-based policy"
-					   : "no identity-based policy allows the action");
+	const char *why = d.verdict != POLICY_EXPLICIT_DENY
+				  ? "no identity-based policy allows the action"
+			  : d.by == POLICY_BY_RESOURCE ? "an explicit deny in a resource-based policy"
+						       : "an explicit deny in an identity-based policy";
+	snprintf(msg, sizeof(msg), "User: %s is not authorized to perform: %s on resource: %s "
+		 "because %s", user, action, resource, why);
 	ops_audit(lc, c, c->principal, op->name, stream, "AccessDeniedException", 400);
 	http_conn_respond_error(lc, c, 400, "AccessDeniedException", msg);
 	return false;
@@ -385,7 +429,9 @@ static void dispatch(struct lcore_ctx *lc, struct conn *c)
 	c->pol = policy_for(lc->sh->policies, id.access_key);
 	c->audit_stream[0] = 0;
 	/* Record operations of full-access keys skip this (hot path): they name
-	 * one stream only, and their decoder checks StreamName vs StreamARN.
+	 * one stream only, and their decoder checks StreamName vs StreamARN;
+	 * the handler checks the one thing that can refuse them, a Deny in
+	 * that stream's resource policy (ops_data.c, resource_deny_ok).
 	 * SubscribeToShard names a consumer, so it is always resolved. */
 	bool record_op = (op->flags & API_OPF_RECORD) != 0;
 	if (c->pol || !record_op) {

@@ -117,9 +117,21 @@ struct route_shard {
 	uint32_t children[ROUTE_CHILDREN_MAX];
 };
 
+struct policy; /* crypto/policy.h */
+
+/* RecordDistributionStrategy (UpdateStreamRecordDistributionStrategy). */
+enum route_distribution {
+	ROUTE_DIST_USER_PARTITION_KEY = 0, /* MD5(partition key) or ExplicitHashKey */
+	ROUTE_DIST_AUTO = 1,		   /* evenly over the open shards; keys ignored */
+};
+
 struct route_stream {
 	uint64_t id;
 	char name[129];
+	uint8_t distribution;		/* enum route_distribution */
+	/* PutResourcePolicy on the stream's ARN, parsed; NULL when none.
+	 * Owned by the snapshot (freed with it). */
+	struct policy *res_policy;
 	uint32_t max_record_bytes;
 	uint32_t retention_hours;
 	bool kms; /* EncryptionType KMS (StartStreamEncryption): its records say so */
@@ -139,6 +151,7 @@ struct route_consumer {
 	char stream_name[129];
 	char name[129];			  /* ConsumerName */
 	int64_t created_ms;		  /* ConsumerCreationTimestamp */
+	struct policy *res_policy;	  /* on the consumer's ARN; NULL none; owned */
 };
 
 /* One snapshot. Every array is its own malloc/calloc block (streams, each

@@ -16,6 +16,7 @@
 
 #include "common/bug.h"
 #include "common/config.h"
+#include "crypto/policy.h"
 #include "dataplane/route/route.h"
 
 /* Every io and log lcore is a reader, numbered in a uint16_t. */
@@ -43,7 +44,10 @@ void route_table_free(struct route_table *rt)
 	for (uint32_t i = 0; i < rt->n_streams; i++) {
 		free(rt->streams[i].shards);
 		free(rt->streams[i].open_by_hash);
+		policy_free(rt->streams[i].res_policy);
 	}
+	for (uint32_t i = 0; i < rt->n_consumers; i++)
+		policy_free(rt->consumers[i].res_policy);
 	free(rt->streams);
 	free(rt->consumers);
 	free(rt);

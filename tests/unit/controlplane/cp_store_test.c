@@ -460,16 +460,124 @@ static void test_sqlite_no_snapshot_left(void **state)
 	cp_store_close(st);
 }
 
+/* --- resource policies and the distribution strategy --- */
+
+static int collect_policy(void *arg, const char *stream, const char *arn, const char *policy,
+			  size_t len)
+{
+	struct names *c = arg;
+
+	assert_int_equal(strlen(policy), len);
+	snprintf(c->v[c->n++], sizeof(c->v[0]), "%s|%s|%s", stream, arn, policy);
+	return 0;
+}
+
+static void test_policies_and_distribution(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s;
+	struct cp_consumer k;
+	struct names c = { 0 };
+	char out[64];
+
+	make_stream(&s, "p", 1, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	make_stream(&s, "q", 1, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.stream, sizeof(k.stream), "p");
+	snprintf(k.name, sizeof(k.name), "k");
+	snprintf(k.arn, sizeof(k.arn), "arn:p/consumer/k:1");
+	k.status = CP_ACTIVE;
+	assert_int_equal(cp_store_consumer_add(st, &k), 0);
+
+	assert_int_equal(cp_store_policy_get(st, "arn:p", out, sizeof(out)), -ENOENT);
+	assert_int_equal(cp_store_policy_put(st, "p", "arn:p", "{\"a\":1}"), 0);
+	assert_int_equal(cp_store_policy_put(st, "p", "arn:p", "{\"a\":2}"), 0); /* replaces */
+	assert_int_equal(cp_store_policy_put(st, "p", "arn:p/consumer/k:1", "{\"c\":1}"), 0);
+	assert_int_equal(cp_store_policy_put(st, "q", "arn:q", "{\"q\":1}"), 0);
+	assert_int_equal(cp_store_policy_get(st, "arn:p", out, sizeof(out)), 0);
+	assert_string_equal(out, "{\"a\":2}");
+	/* never cut: too small a buffer is an error */
+	assert_int_equal(cp_store_policy_get(st, "arn:p", out, 7), -EIO);
+	assert_int_equal(cp_store_policies(st, collect_policy, &c), 3);
+	assert_string_equal(c.v[0], "p|arn:p|{\"a\":2}");
+	assert_string_equal(c.v[1], "p|arn:p/consumer/k:1|{\"c\":1}");
+	assert_string_equal(c.v[2], "q|arn:q|{\"q\":1}");
+
+	/* distribution: USER_PARTITION_KEY (0) until set; a missing stream is -ENOENT */
+	assert_int_equal(cp_store_get(st, "p", &s), 0);
+	assert_int_equal(s.distribution, CP_DIST_USER_PARTITION_KEY);
+	assert_int_equal(cp_store_set_int(st, "p", "distribution", CP_DIST_AUTO), 0);
+	assert_int_equal(cp_store_set_int(st, "none", "distribution", CP_DIST_AUTO), -ENOENT);
+	cp_store_close(st);
+	st = open_store(); /* durable */
+	assert_int_equal(cp_store_get(st, "p", &s), 0);
+	assert_int_equal(s.distribution, CP_DIST_AUTO);
+	assert_int_equal(cp_store_get(st, "q", &s), 0);
+	assert_int_equal(s.distribution, CP_DIST_USER_PARTITION_KEY);
+
+	/* a consumer's policy goes with the consumer, a stream's with the stream */
+	assert_int_equal(cp_store_consumer_remove(st, "p", "k"), 0);
+	assert_int_equal(cp_store_policy_get(st, "arn:p/consumer/k:1", out, sizeof(out)), -ENOENT);
+	assert_int_equal(cp_store_policy_get(st, "arn:p", out, sizeof(out)), 0);
+	assert_int_equal(cp_store_remove(st, "p"), 0);
+	assert_int_equal(cp_store_policy_get(st, "arn:p", out, sizeof(out)), -ENOENT);
+	make_stream(&s, "p", 1, CP_ACTIVE, 0); /* re-created: nothing left over */
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	assert_int_equal(cp_store_get(st, "p", &s), 0);
+	assert_int_equal(s.distribution, CP_DIST_USER_PARTITION_KEY);
+	assert_int_equal(cp_store_policy_delete(st, "arn:q"), 0);
+	assert_int_equal(cp_store_policy_delete(st, "arn:q"), 0); /* absent: fine */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cp_store_policies(st, collect_policy, &c), 0);
+	cp_store_close(st);
+}
+
+/* A meta.db written before resource policies and distribution existed
+ * (schema 2 without their tables) opens, keeps its streams, and takes
+ * both. */
+static void test_sqlite_adds_policy_tables(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s;
+	char path[300], out[32];
+	sqlite3 *db;
+
+	make_stream(&s, "old", 2, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	cp_store_close(st);
+	snprintf(path, sizeof(path), "%s/meta.db", g_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE resource_policies; DROP TABLE "
+				      "stream_distribution;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = open_store();
+	assert_int_equal(cp_store_get(st, "old", &s), 0);
+	assert_int_equal(s.shard_count, 2);
+	assert_int_equal(s.distribution, CP_DIST_USER_PARTITION_KEY);
+	assert_int_equal(cp_store_set_int(st, "old", "distribution", CP_DIST_AUTO), 0);
+	assert_int_equal(cp_store_policy_put(st, "old", "arn:old", "{}"), 0);
+	assert_int_equal(cp_store_policy_get(st, "arn:old", out, sizeof(out)), 0);
+	assert_int_equal(cp_store_get(st, "old", &s), 0);
+	assert_int_equal(s.distribution, CP_DIST_AUTO);
+	cp_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest contract[] = {
 		cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shards_and_reshard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consumers_and_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policies_and_distribution, setup, teardown),
 	};
 	const struct CMUnitTest sqlite[] = {
 		cmocka_unit_test_setup_teardown(test_sqlite_statement_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_no_snapshot_left, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_adds_policy_tables, setup, teardown),
 	};
 	int rc;
 

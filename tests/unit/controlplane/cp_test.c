@@ -20,6 +20,8 @@
 
 #include "common/clock.h"
 #include "controlplane/cp_internal.h"
+#include "crypto/policy.h"
+#include <sqlite3.h>
 
 #define ACCT "000000000000"
 
@@ -468,6 +470,70 @@ static void test_lifecycle_and_restart(void **state)
 	rm_dir();
 }
 
+/* Resource policies and the distribution strategy reach the routing
+ * snapshot the io lcores read: parsed, gone when deleted; a stored policy that no longer parses is
+ * replaced by a deny-all one (fail closed), never dropped. */
+static const struct route_stream *snap_stream(const char *name)
+{
+	const struct route_table *rt = route_get(g_routes);
+
+	assert_non_null(rt);
+	return route_stream_find(rt, name, strlen(name));
+}
+
+static void test_resource_policy_snapshot(void **state)
+{
+	(void)state;
+	fresh_dir();
+	struct cp *cp = open_sync(0, 0);
+	static const struct policy_caller who = { "arn:aws:iam::" ACCT ":user/AKIAX", ACCT };
+	const char *arn = "arn:aws:kinesis:us-east-1:" ACCT ":stream/rp1";
+	char body[1024], path[300];
+	sqlite3 *db;
+
+	assert_int_equal(RUN(cp, API_OP_CREATE_STREAM, "{\"StreamName\":\"rp1\",\"ShardCount\":1}"),
+			 200);
+	assert_null(snap_stream("rp1")->res_policy);
+	snprintf(body, sizeof(body), "{\"ResourceARN\":\"%s\",\"Policy\":\"{\\\"Statement\\\":"
+		 "[{\\\"Effect\\\":\\\"Deny\\\",\\\"Principal\\\":\\\"*\\\",\\\"Action\\\":"
+		 "\\\"kinesis:PutRecord\\\",\\\"Resource\\\":\\\"*\\\"}]}\"}", arn);
+	assert_int_equal(RUN(cp, API_OP_PUT_RESOURCE_POLICY, body), 200);
+	const struct policy *p = snap_stream("rp1")->res_policy;
+	assert_non_null(p);
+	assert_true(policy_has_deny(p));
+	assert_int_equal(policy_eval_resource(p, &who, "kinesis:PutRecord", arn),
+			 POLICY_EXPLICIT_DENY);
+	assert_int_equal(policy_eval_resource(p, &who, "kinesis:GetRecords", arn),
+			 POLICY_IMPLICIT_DENY);
+
+	/* damaged in the store: the next snapshot denies everything on it */
+	snprintf(path, sizeof(path), "%s/meta.db", g_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE resource_policies SET policy='garbage'", NULL,
+				      NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(RUN(cp, API_OP_CREATE_STREAM, "{\"StreamName\":\"rp2\",\"StreamModeDetails\""
+			     ":{\"StreamMode\":\"ON_DEMAND\"}}"), 200); /* republishes */
+	p = snap_stream("rp1")->res_policy;
+	assert_non_null(p);
+	assert_int_equal(policy_eval_resource(p, &who, "kinesis:GetRecords", arn),
+			 POLICY_EXPLICIT_DENY);
+
+	snprintf(body, sizeof(body), "{\"ResourceARN\":\"%s\"}", arn);
+	assert_int_equal(RUN(cp, API_OP_DELETE_RESOURCE_POLICY, body), 200);
+	assert_null(snap_stream("rp1")->res_policy);
+
+	/* the distribution strategy */
+	assert_int_equal(snap_stream("rp2")->distribution, ROUTE_DIST_USER_PARTITION_KEY);
+	assert_int_equal(RUN(cp, API_OP_UPDATE_DISTRIBUTION, "{\"StreamARN\":\"arn:aws:kinesis:"
+			     "us-east-1:" ACCT ":stream/rp2\",\"RecordDistributionStrategy\":"
+			     "\"AUTO\"}"), 200);
+	assert_int_equal(snap_stream("rp2")->distribution, ROUTE_DIST_AUTO);
+	assert_int_equal(snap_stream("rp1")->distribution, ROUTE_DIST_USER_PARTITION_KEY);
+	cp_stop(cp);
+	rm_dir();
+}
+
 /* The control thread: post, wait for the reply ring, check wake-ups. */
 static struct ctl_call *wait_reply(uint16_t lcore)
 {
@@ -602,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_pagination),
 		cmocka_unit_test(test_lifecycle_and_restart),
+		cmocka_unit_test(test_resource_policy_snapshot),
 		cmocka_unit_test(test_threaded),
 		cmocka_unit_test(test_reply_credits),
 	};

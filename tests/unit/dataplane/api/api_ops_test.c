@@ -21,7 +21,7 @@
 #include "dataplane/api/api.h"
 #include "dataplane/ops/ops.h"
 
-#define N_OPS 39u /* botocore's Kinesis service-2.json */
+#define N_OPS 40u /* botocore's Kinesis service-2.json + the JS SDK's newer one */
 
 static const struct api_op_info *by_target(const char *name)
 {
@@ -109,7 +109,8 @@ static void test_facts(void **state)
 	static const char *const mutates[] = {
 		"CreateStream", "DeleteStream", "IncreaseStreamRetentionPeriod",
 		"DecreaseStreamRetentionPeriod", "UpdateStreamMode", "UpdateMaxRecordSize",
-		"RegisterStreamConsumer", "DeregisterStreamConsumer",
+		"RegisterStreamConsumer", "DeregisterStreamConsumer", "PutResourcePolicy",
+		"DeleteResourcePolicy", "UpdateStreamRecordDistributionStrategy",
 	};
 	static const char *const reshards[] = { "SplitShard", "MergeShards", "UpdateShardCount" };
 	static const char *const records[] = { "PutRecord", "PutRecords", "GetShardIterator",

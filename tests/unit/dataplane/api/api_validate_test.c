@@ -37,7 +37,8 @@ static void test_lookup(void **state)
 		"RemoveTagsFromStream", "SplitShard", "StartStreamEncryption",
 		"StopStreamEncryption", "SubscribeToShard", "TagResource", "UntagResource",
 		"UpdateAccountSettings", "UpdateMaxRecordSize", "UpdateShardCount",
-		"UpdateStreamMode", "UpdateStreamWarmThroughput",
+		"UpdateStreamMode", "UpdateStreamRecordDistributionStrategy",
+		"UpdateStreamWarmThroughput",
 	};
 	char buf[128];
 	uint32_t n;
