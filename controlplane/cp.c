@@ -110,6 +110,9 @@ static void *cp_main(void *arg)
 
 	sl_log_thread_name("control");
 	for (;;) {
+		/* The admin listener's /readyz sees this advance (relaxed: a
+		 * liveness sign, ordering nothing). */
+		__atomic_store_n(&cp->heartbeat, cp->heartbeat + 1, __ATOMIC_RELAXED);
 		/* Pairs with the release store in cp_stop: once stop is seen,
 		 * every ctl_post that happened before cp_stop is in the ring. */
 		bool stopping = atomic_load_explicit(&cp->stop, memory_order_acquire);
@@ -196,6 +199,11 @@ struct cp *cp_start(const struct cp_config *cfg)
 	}
 	cp->thread_started = true;
 	return cp;
+}
+
+uint64_t cp_heartbeat(const struct cp *cp)
+{
+	return __atomic_load_n(&cp->heartbeat, __ATOMIC_RELAXED);
 }
 
 void cp_stop(struct cp *cp)

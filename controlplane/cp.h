@@ -72,6 +72,9 @@ struct cp *cp_start(const struct cp_config *cfg);
  * the queue (ctl_destroy frees them). The last published snapshot stays in
  * cfg.routes (route_rcu_free frees it). */
 void cp_stop(struct cp *cp);
+/* Iterations of the control thread's loop so far (any thread; relaxed):
+ * a liveness sign for the admin listener's /readyz. */
+uint64_t cp_heartbeat(const struct cp *cp);
 
 /* Executes a call synchronously on the calling thread. Only for unit tests and
  * for the control thread itself; must not race with the control thread.

@@ -11,6 +11,7 @@
 #include "common/bug.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
+#include "dataplane/metrics/mx.h"
 
 /* A hash key or sequence number the store holds: we wrote it with
  * sl_u128_fmt, so anything else means the store was damaged. */
@@ -99,6 +100,8 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 	memcpy(s->name, cs->name, sizeof(s->name));
 	s->max_record_bytes = cs->max_record_kib * 1024u;
 	s->retention_hours = cs->retention_hours;
+	s->shard_metrics = cs->metrics;
+	s->mslot = ROUTE_NONE; /* assign_mslots */
 	/* All shards, open and closed: closed parents stay readable until
 	 * retention expires, and shards[i].index == i. */
 	s->n_shards = cs->shard_total;
@@ -201,6 +204,42 @@ static int build_consumers(struct cp *cp, struct route_table *rt)
 	return rc < 0 ? rc : b.err;
 }
 
+/* Metrics slots (route_stream.mslot): a stream keeps the slot it had in the
+ * previous snapshot (same name, same id); a new one takes the lowest slot
+ * no kept stream holds. A freed slot may be given again at once: the io
+ * lcores' blocks carry the stream id they count and start from zero for a
+ * new one (mx.h). The control thread is the only publisher, so the current
+ * snapshot cannot be retired under it. */
+static int assign_mslots(struct cp *cp, struct route_table *rt)
+{
+	const struct route_table *prev = cp->routes ? route_get(cp->routes) : NULL;
+	uint8_t *used = calloc(MX_STREAM_SLOTS / 8, 1);
+	if (!used)
+		return -ENOMEM;
+	for (uint32_t i = 0; prev && i < rt->n_streams; i++) {
+		struct route_stream *s = &rt->streams[i];
+		const struct route_stream *p = route_stream_find(prev, s->name, strlen(s->name));
+		if (p && p->id == s->id && p->mslot < MX_STREAM_SLOTS) {
+			s->mslot = p->mslot;
+			used[s->mslot / 8] |= (uint8_t)(1u << (s->mslot % 8));
+		}
+	}
+	uint32_t next = 0;
+	for (uint32_t i = 0; i < rt->n_streams; i++) {
+		struct route_stream *s = &rt->streams[i];
+		if (s->mslot != ROUTE_NONE)
+			continue;
+		while (next < MX_STREAM_SLOTS && (used[next / 8] & (1u << (next % 8))))
+			next++;
+		if (next == MX_STREAM_SLOTS)
+			break; /* the rest stay uncounted (mx.h) */
+		s->mslot = next;
+		used[next / 8] |= (uint8_t)(1u << (next % 8));
+	}
+	free(used);
+	return 0;
+}
+
 static int build(struct cp *cp, struct route_table **out)
 {
 	struct build b = { .cp = cp };
@@ -229,6 +268,9 @@ static int build(struct cp *cp, struct route_table **out)
 		qsort_r(b.cur->open_by_hash, b.cur->n_open, sizeof(uint32_t), cmp_open, b.cur);
 	}
 	rc = build_consumers(cp, b.rt);
+	if (rc < 0)
+		goto fail;
+	rc = assign_mslots(cp, b.rt);
 	if (rc < 0)
 		goto fail;
 	b.rt->version = ++cp->route_version;

@@ -31,6 +31,7 @@ rank_of() {
 	crypto | storage) echo 1 ;;
 	dataplane) echo 2 ;;
 	controlplane) echo 3 ;;
+	admin) echo 4 ;;
 	tests | perf | sluiced) echo any ;;
 	*) echo none ;;
 	esac

@@ -26,6 +26,7 @@ struct tls_server;
 struct sigv4_keyring;
 struct ctl_queue;
 struct route_rcu;
+struct mx_lcore;
 
 /* A transport moves ciphertext between the network and connections. Kernel
  * (io_uring sockets) and DPDK (userspace TCP) implement the same table, so
@@ -141,7 +142,13 @@ struct lcore_ctx {
 	 * from the loop (ops_data_poll) as replies return credits. */
 	struct dp_wait *dp_held_head, *dp_held_tail;
 	struct sub *subs;      /* SubscribeToShard subscriptions on this lcore */
-	/* counters, read by nobody else yet (metrics arrive later) */
+	/* Loop iterations, and of those the ones that handled events: the
+	 * heartbeat /readyz watches and the busy ratio. Written by this lcore
+	 * only (relaxed), read by the admin thread. */
+	uint64_t loops, busy_loops;
+	/* Metrics counters (dataplane/metrics/mx.h); NULL with --metrics off. */
+	struct mx_lcore *mx;
+	/* counters, read by the admin thread's scrape (relaxed loads) */
 	uint64_t n_requests, n_accepted, n_rejected_full, n_rejected_addr, n_evicted;
 	uint64_t n_h2_timeouts; /* HTTP/2 streams cut by --request-timeout-ms */
 	uint64_t n_dp_held; /* record requests that waited for credits */

@@ -24,6 +24,7 @@
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 #include "dataplane/core/pools.h"
+#include "dataplane/metrics/mx.h"
 
 /* Per-connection state of the record operation in flight (one at a time:
  * requests on a connection are handled in order). Allocated on a
@@ -45,6 +46,12 @@ struct dp_req {
 	struct dp_wait wait;
 	bool held;
 	uint32_t conn_idx;
+	/* Metrics (mx.h): the stream's slot and enhanced monitoring, taken at
+	 * dispatch (the snapshot may be gone at the reply), and when the
+	 * request began (0 with metrics off). */
+	uint32_t mslot;
+	uint8_t shard_metrics;
+	uint64_t t0_us;
 };
 
 static void respond_err(struct lcore_ctx *lc, struct conn *c, const struct api_err *e)
@@ -179,6 +186,94 @@ static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
 	snprintf(m->stream_name, sizeof(m->stream_name), "%s", s->name);
 }
 
+/* --- metrics (mx.h): counted on the io lcore when the answer is known --- */
+
+static void mx_note_stream(struct dp_req *d, const struct route_stream *s)
+{
+	d->mslot = s->mslot;
+	d->shard_metrics = s->shard_metrics;
+}
+
+/* Shard-level counter k of (stream, shard) += v, when enhanced monitoring
+ * has metric k on for the stream. */
+static void mx_shard_add(struct lcore_ctx *lc, const struct dp_req *d, uint64_t stream_id,
+			 uint32_t shard, enum mx_shc k, uint64_t v)
+{
+	if (!(d->shard_metrics & (1u << k)))
+		return;
+	struct mx_shard *e = mx_shard_get(lc->mx, stream_id, shard);
+	if (e)
+		MX_ADD(e->c[k], v);
+}
+
+static void mx_put(struct lcore_ctx *lc, const struct dp_req *d, bool many, uint32_t n)
+{
+	uint64_t sid = d->msgs[d->recs[0].owner].stream_id;
+	struct mx_stream *ms = mx_stream_at(lc->mx, d->mslot, sid);
+	if (!ms)
+		return;
+	uint64_t ok = 0, ok_bytes = 0, thr = 0, failed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct dp_rec *r = &d->recs[i];
+		if (r->status == 0) {
+			ok++;
+			ok_bytes += r->data_len;
+			mx_shard_add(lc, d, sid, r->shard_index, MX_SH_INCOMING_BYTES, r->data_len);
+			mx_shard_add(lc, d, sid, r->shard_index, MX_SH_INCOMING_RECORDS, 1);
+		} else if (r->status == -EDQUOT) {
+			thr++;
+			mx_shard_add(lc, d, sid, r->shard_index, MX_SH_WRITE_THROTTLED, 1);
+		} else {
+			failed++;
+		}
+	}
+	uint64_t *c = ms->c;
+	MX_ADD(c[MX_INCOMING_BYTES], ok_bytes);
+	MX_ADD(c[MX_INCOMING_RECORDS], ok);
+	MX_ADD(c[MX_WRITE_THROTTLED], thr);
+	if (many) {
+		MX_ADD(c[MX_PUT_RECORDS_BYTES], ok_bytes);
+		MX_ADD(c[MX_PUT_RECORDS_RECORDS], ok);
+		MX_ADD(c[MX_PUT_RECORDS_SUCCESSFUL_RECORDS], ok);
+		MX_ADD(c[MX_PUT_RECORDS_FAILED_RECORDS], failed);
+		MX_ADD(c[MX_PUT_RECORDS_THROTTLED_RECORDS], thr);
+		MX_ADD(c[MX_PUT_RECORDS_TOTAL_RECORDS], n);
+		MX_ADD(c[MX_PUT_RECORDS_SUCCESS], ok > 0);
+	} else {
+		MX_ADD(c[MX_PUT_RECORD_BYTES], ok_bytes);
+		MX_ADD(c[MX_PUT_RECORD_SUCCESS], ok);
+	}
+	mx_hist_add(&ms->h[many ? MX_H_PUT_RECORDS : MX_H_PUT_RECORD], mx_now_us() - d->t0_us);
+}
+
+static void mx_get(struct lcore_ctx *lc, const struct dp_req *d, const struct dp_msg *m)
+{
+	struct mx_stream *ms = mx_stream_at(lc->mx, d->mslot, m->stream_id);
+	if (!ms)
+		return;
+	uint64_t *c = ms->c;
+	if (m->status == -EDQUOT) {
+		MX_ADD(c[MX_READ_THROTTLED], 1);
+		mx_shard_add(lc, d, m->stream_id, m->shard_index, MX_SH_READ_THROTTLED, 1);
+	} else if (m->status == 0 && m->resp) {
+		MX_ADD(c[MX_GET_RECORDS_SUCCESS], 1);
+		MX_ADD(c[MX_GET_RECORDS_BYTES], m->bytes);
+		MX_ADD(c[MX_GET_RECORDS_RECORDS], m->n_out);
+		MX_ADD(c[MX_OUTGOING_BYTES], m->bytes);
+		MX_ADD(c[MX_OUTGOING_RECORDS], m->n_out);
+		int64_t now = sl_wall_ms();
+		mx_last_set(&ms->iter_age, m->behind_ms, now);
+		mx_shard_add(lc, d, m->stream_id, m->shard_index, MX_SH_OUTGOING_BYTES, m->bytes);
+		mx_shard_add(lc, d, m->stream_id, m->shard_index, MX_SH_OUTGOING_RECORDS, m->n_out);
+		if (d->shard_metrics & (1u << MX_SH_ITERATOR_AGE_BIT)) {
+			struct mx_shard *e = mx_shard_get(lc->mx, m->stream_id, m->shard_index);
+			if (e)
+				mx_last_set(&e->iter_age, m->behind_ms, now);
+		}
+	}
+	mx_hist_add(&ms->h[MX_H_GET_RECORDS], mx_now_us() - d->t0_us);
+}
+
 static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
 {
 	struct api_err e;
@@ -201,6 +296,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
+	mx_note_stream(d, s);
 	uint32_t per_log[DP_MAX_LOG_LCORES] = { 0 };
 	for (uint32_t i = 0; i < n; i++) {
 		const struct rec_desc *rd = &d->descs[i];
@@ -254,6 +350,8 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	static __thread char thr[REC_MAX_RECORDS][320];
 	struct rec_put_result res[REC_MAX_RECORDS];
 	const char *stream = d->msgs[d->recs[0].owner].stream_name;
+	if (lc->mx)
+		mx_put(lc, d, many, n);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
@@ -350,6 +448,7 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 		return;
 	}
 	api_shard_id_fmt(index, d->shard_id);
+	mx_note_stream(d, s);
 	if (index >= s->n_shards) {
 		shard_missing(lc, c, d->shard_id, s->name);
 		return;
@@ -374,6 +473,10 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct dp_msg *m = &d->msgs[0];
+	struct mx_stream *ms = lc->mx && m->status == 0 ?
+		mx_stream_at(lc->mx, d->mslot, m->stream_id) : NULL;
+	if (ms)
+		MX_ADD(ms->c[MX_GET_SHARD_ITERATOR_SUCCESS], 1);
 	if (m->status == -EDQUOT) {
 		throttled(lc, c, m);
 		return;
@@ -432,6 +535,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		shard_missing(lc, c, sid, it.stream);
 		return;
 	}
+	mx_note_stream(d, s);
 	struct dp_msg *m = &d->msgs[0];
 	const struct route_shard *sh = &s->shards[it.shard_index];
 	msg_init(m, DP_GET, sh->log_lcore, s);
@@ -454,6 +558,8 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct dp_msg *m = &d->msgs[0];
+	if (lc->mx)
+		mx_get(lc, d, m);
 	if (m->status == -EDQUOT) {
 		throttled(lc, c, m);
 	} else if (m->status < 0 || !m->resp) {
@@ -516,6 +622,8 @@ static struct dp_req *data_begin(struct lcore_ctx *lc, struct conn *c,
 	d->op = op->op;
 	d->reply = reply;
 	d->out = 0;
+	d->mslot = ROUTE_NONE;
+	d->t0_us = lc->mx ? mx_now_us() : 0;
 	return d;
 }
 
