@@ -14,6 +14,7 @@
 #include "admin/admin.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -206,7 +207,7 @@ static int take_tls_out(struct admin_conn *c)
 static void respond(struct admin_conn *c, int status, const char *reason, const char *ctype,
 		    const char *extra_hdr, const char *body, size_t body_len)
 {
-	char head[512];
+	char head[1024]; /* the status page's policy is ~400 bytes */
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
@@ -238,11 +239,33 @@ static void serve_metrics(struct admin *a, struct admin_conn *c, const struct ad
 	prom_free(&b);
 }
 
-static const char index_html[] =
-	"<!doctype html><html><head><meta charset=\"utf-8\"><title>sluice</title></head>"
-	"<body><h1>sluice</h1><ul><li><a href=\"/metrics\">/metrics</a></li>"
-	"<li><a href=\"/healthz\">/healthz</a></li><li><a href=\"/readyz\">/readyz</a></li>"
-	"</ul></body></html>\n";
+/* The status page and its policy: generated from admin/status.html by
+ * admin/embed_page.py (the policy allows the inline script and style by
+ * their hashes, nothing from elsewhere). */
+#include "admin/admin_page.h"
+
+static_assert(sizeof(ADMIN_PAGE_CSP) < 600, "the page's headers fit respond()'s head[]");
+
+static void serve_page(struct admin_conn *c)
+{
+	respond(c, 200, "OK", "text/html; charset=utf-8",
+		"Content-Security-Policy: " ADMIN_PAGE_CSP "\r\nX-Content-Type-Options: nosniff\r\n"
+		"Referrer-Policy: no-referrer\r\n",
+		admin_page_html, sizeof(admin_page_html) - 1);
+}
+
+static void serve_status(struct admin *a, struct admin_conn *c)
+{
+	char *body = NULL;
+	size_t len = 0;
+	if (admin_status_json(a->ac.sh, a->ac.route_reader, a->ac.version, &body, &len) < 0) {
+		respond_text(c, 500, "Internal Server Error", "out of memory\n");
+		return;
+	}
+	respond(c, 200, "OK", "application/json", "X-Content-Type-Options: nosniff\r\n", body,
+		len);
+	free(body);
+}
 
 static void serve(struct admin *a, struct admin_conn *c, const struct admin_req *r)
 {
@@ -273,9 +296,10 @@ static void serve(struct admin *a, struct admin_conn *c, const struct admin_req 
 	}
 	if (strcmp(r->path, "/metrics") == 0)
 		serve_metrics(a, c, r);
+	else if (strcmp(r->path, "/status.json") == 0)
+		serve_status(a, c);
 	else if (strcmp(r->path, "/") == 0)
-		respond(c, 200, "OK", "text/html; charset=utf-8", NULL, index_html,
-			sizeof(index_html) - 1);
+		serve_page(c);
 	else
 		respond_text(c, 404, "Not Found", "not found\n");
 }

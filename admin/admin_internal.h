@@ -50,4 +50,14 @@ bool admin_ready(struct sl_shared *sh, struct cp *cp, struct admin_health *h, ch
 void admin_scrape(struct sl_shared *sh, struct cp *cp, struct admin_health *h,
 		  const char *version, uint16_t reader, struct prom_buf *b);
 
+/* /status.json's bounds (admin_status.c): shards listed per stream (the
+ * counts are always whole), and the document's size. */
+#define ADMIN_STATUS_SHARDS_MAX 256
+#define ADMIN_STATUS_MAX_BYTES (4u << 20)
+/* The streams, their shards and the consumers of the routing snapshot as
+ * JSON, in *out (malloc, the caller frees) of *out_len bytes. Returns 0 or
+ * -ENOMEM. */
+int admin_status_json(struct sl_shared *sh, uint16_t reader, const char *version, char **out,
+		      size_t *out_len);
+
 #endif
