@@ -54,7 +54,8 @@ record() {
 DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
-      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace)
+      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace
+      chromium prometheus)
 
 install_deps() {
 	local missing=() p sudo=()
@@ -173,8 +174,12 @@ pytest_suite() {
 	shift 2
 	log "suite $name (SLUICED=$bin)"
 	xml="$WORK/$name.xml"
-	SLUICED="$bin" "${PYTEST_WRAP[@]}" "$PY" -m pytest tests/e2e -q --junitxml="$xml" "$@" ||
-		rc=$?
+	# What a person may want to look at afterwards (the status page's
+	# screenshots, test_status_page.py) goes here, one folder per suite.
+	local art="$ROOT/build/test-artifacts/$name"
+	mkdir -p "$art" && echo "artifacts of $name: $art"
+	SLUICE_ARTIFACTS="$art" SLUICED="$bin" "${PYTEST_WRAP[@]}" "$PY" -m pytest tests/e2e -q \
+		--junitxml="$xml" "$@" || rc=$?
 	counts=$("$PY" - "$xml" <<-'EOF' 2>/dev/null || true
 		import sys, xml.etree.ElementTree as ET
 		root = ET.parse(sys.argv[1]).getroot()
