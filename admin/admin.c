@@ -258,7 +258,8 @@ static void serve_status(struct admin *a, struct admin_conn *c)
 {
 	char *body = NULL;
 	size_t len = 0;
-	if (admin_status_json(a->ac.sh, a->ac.route_reader, a->ac.version, &body, &len) < 0) {
+	if (admin_status_json(a->ac.sh, a->ac.route_reader, a->ac.version,
+			      ADMIN_STATUS_MAX_BYTES, &body, &len) < 0) {
 		respond_text(c, 500, "Internal Server Error", "out of memory\n");
 		return;
 	}

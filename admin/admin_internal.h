@@ -55,9 +55,10 @@ void admin_scrape(struct sl_shared *sh, struct cp *cp, struct admin_health *h,
 #define ADMIN_STATUS_SHARDS_MAX 256
 #define ADMIN_STATUS_MAX_BYTES (4u << 20)
 /* The streams, their shards and the consumers of the routing snapshot as
- * JSON, in *out (malloc, the caller frees) of *out_len bytes. Returns 0 or
- * -ENOMEM. */
-int admin_status_json(struct sl_shared *sh, uint16_t reader, const char *version, char **out,
-		      size_t *out_len);
+ * JSON of at most cap bytes (ADMIN_STATUS_MAX_BYTES; >= 512), in *out
+ * (malloc, the caller frees) of *out_len bytes; reader is the caller's
+ * routing-reader index, online only inside. Returns 0 or -ENOMEM. */
+int admin_status_json(struct sl_shared *sh, uint16_t reader, const char *version, size_t cap,
+		      char **out, size_t *out_len);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "admin/admin_internal.h"
+#include "common/bug.h"
 #include "common/json.h"
 #include "dataplane/api/api.h"
 #include "dataplane/core/core.h"
@@ -121,16 +122,17 @@ static bool undo_if_over(struct jw *w, struct mark m)
 	return true;
 }
 
-int admin_status_json(struct sl_shared *sh, uint16_t reader, const char *version, char **out,
-		      size_t *out_len)
+int admin_status_json(struct sl_shared *sh, uint16_t reader, const char *version, size_t cap,
+		      char **out, size_t *out_len)
 {
-	char *buf = malloc(ADMIN_STATUS_MAX_BYTES);
+	BUG_ON(cap < 2 * ADMIN_STATUS_RESERVE);
+	char *buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
 	struct jw w;
 	/* Elements are written within cap - reserve; the reserve is given
 	 * back for the closing members. */
-	jw_init(&w, buf, ADMIN_STATUS_MAX_BYTES - ADMIN_STATUS_RESERVE);
+	jw_init(&w, buf, cap - ADMIN_STATUS_RESERVE);
 	bool truncated = false;
 	jw_obj_begin(&w);
 	jw_key(&w, "version");
@@ -164,7 +166,7 @@ int admin_status_json(struct sl_shared *sh, uint16_t reader, const char *version
 	uint64_t snapshot = rt ? rt->version : 0;
 	route_reader(sh->routes, reader, false); /* no snapshot pointer kept */
 
-	w.cap = ADMIN_STATUS_MAX_BYTES;
+	w.cap = cap;
 	jw_key(&w, "streams_listed");
 	jw_u64(&w, n_streams);
 	jw_key(&w, "consumers_listed");
