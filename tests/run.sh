@@ -54,7 +54,8 @@ record() {
 DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
-      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace)
+      ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace
+      prometheus)  # promtool checks the /metrics exposition (test_metrics.py)
 
 install_deps() {
 	local missing=() p sudo=()
