@@ -354,6 +354,38 @@ static void per_log(struct prom_buf *b, const struct sl_shared *sh, const char *
 	}
 }
 
+/* Group commit: write latency (RWF_DSYNC, submit to completion) and
+ * records per write, per log lcore. */
+static void journal_hists(struct prom_buf *b, const struct sl_shared *sh)
+{
+	static const char lat[] = "sluice_journal_write_latency_seconds",
+			  batch[] = "sluice_journal_batch_records";
+	double lb[ST_WRITE_LAT_BOUNDS], bb[ST_BATCH_BOUNDS];
+	for (unsigned k = 0; k < ST_WRITE_LAT_BOUNDS; k++)
+		lb[k] = (double)st_write_lat_bounds_us[k] / 1e6;
+	for (unsigned k = 0; k < ST_BATCH_BOUNDS; k++)
+		bb[k] = (double)st_batch_bounds[k];
+	for (int f = 0; f < 2; f++) {
+		prom_family(b, f ? batch : lat, PROM_HISTOGRAM,
+			    f ? "records per journal write (group-commit batch size)" :
+				"journal write latency: submit to completion of the durable "
+				"(RWF_DSYNC) write");
+		for (uint16_t i = 0; i < sh->n_log; i++) {
+			const struct st_stats *st = &sh->logs[i].st_copy;
+			uint64_t c[ST_WRITE_LAT_BOUNDS + 1];
+			unsigned n = f ? ST_BATCH_BOUNDS : ST_WRITE_LAT_BOUNDS;
+			for (unsigned k = 0; k <= n; k++)
+				c[k] = f ? ld(&st->batch[k]) : ld(&st->write_lat[k]);
+			char lc[16];
+			snprintf(lc, sizeof(lc), "log%u", i);
+			struct prom_label l = { "lcore", lc };
+			prom_histogram(b, f ? batch : lat, &l, 1, f ? bb : lb, c, n,
+				       f ? (double)ld(&st->batch_sum) :
+					   (double)ld(&st->write_lat_sum_us) / 1e6);
+		}
+	}
+}
+
 #define IO_OFF(f) offsetof(struct lcore_ctx, f)
 #define LOG_OFF(f) offsetof(struct log_ctx, f)
 
@@ -406,6 +438,15 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 		"acknowledged records known lost to damage", LOG_OFF(st_copy.lost_records));
 	per_log(b, sh, "sluice_journal_torn_tails", PROM_COUNTER,
 		"unacknowledged torn tails cut by recovery", LOG_OFF(st_copy.torn_tails));
+	per_log(b, sh, "sluice_journal_writes", PROM_COUNTER,
+		"journal writes (group commits) submitted", LOG_OFF(st_copy.writes));
+	per_log(b, sh, "sluice_journal_write_bytes", PROM_COUNTER,
+		"bytes of those writes (padded to 4 KiB blocks)", LOG_OFF(st_copy.write_bytes));
+	per_log(b, sh, "sluice_journal_segments", PROM_GAUGE, "journal segment files",
+		LOG_OFF(st_copy.segments));
+	per_log(b, sh, "sluice_journal_segment_bytes", PROM_GAUGE,
+		"bytes of the journal's segment files (preallocated)", LOG_OFF(st_copy.segment_bytes));
+	journal_hists(b, sh);
 	per_log(b, sh, "sluice_journal_meta_writes", PROM_COUNTER,
 		"journal.meta writes (sequence number reservations)", LOG_OFF(st_copy.resv_writes));
 	per_log(b, sh, "sluice_journal_marker_writes", PROM_COUNTER,
