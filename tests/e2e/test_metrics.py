@@ -394,3 +394,46 @@ def test_log_format_json(server_factory):
         assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$', o['ts'])
         assert o['level'] in ('err', 'warn', 'info', 'debug')
     assert any('sluiced serving' in json.loads(ln)['msg'] for ln in lines)
+
+
+def test_subscribe_to_shard_families(server):
+    k = server.client()
+    name = uniq('mxs')
+    h.create_active(k, name, shards=1)
+    sarn = k.describe_stream_summary(StreamName=name)['StreamDescriptionSummary']['StreamARN']
+    carn = k.register_stream_consumer(StreamARN=sarn, ConsumerName=uniq('c'))[
+        'Consumer']['ConsumerARN']
+    deadline = time.monotonic() + 10
+    while k.describe_stream_consumer(ConsumerARN=carn)['ConsumerDescription'][
+            'ConsumerStatus'] != 'ACTIVE':
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    datas = [os.urandom(20 + i) for i in range(5)]
+    for i, d in enumerate(datas):
+        k.put_record(StreamName=name, Data=d, PartitionKey='p%d' % i)
+    before = scrape(server)
+    body = json.dumps({'ConsumerARN': carn, 'ShardId': 'shardId-000000000000',
+                       'StartingPosition': {'Type': 'TRIM_HORIZON'}}).encode()
+
+    def subscribe(timeout_s, stop_at_headers=False):
+        return h.h2_exchange(server, h.h2_headers(server, 'SubscribeToShard', body), body,
+                             stop_at_headers=stop_at_headers, timeout_s=timeout_s)
+    t, out = h.in_thread(subscribe, 3.0)
+    try:
+        time.sleep(1.0)
+        st, _, data = subscribe(3.0)  # the same consumer and shard: refused
+        assert st == 400 and b'ResourceInUseException' in data, (st, data[:200])
+    finally:
+        t.join(10)
+    assert out.get('value') and out['value'][0] == 200, out
+    after = wait_scrape(server, lambda s: val(
+        s, 'sluice_kinesis_subscribe_to_shard_event_records_total', stream=name) >= 5)
+
+    def delta(metric):
+        return val(after, metric, stream=name) - val(before, metric, stream=name)
+    assert delta('sluice_kinesis_subscribe_to_shard_success_total') == 1
+    assert delta('sluice_kinesis_subscribe_to_shard_rate_exceeded_total') == 1
+    assert delta('sluice_kinesis_subscribe_to_shard_event_records_total') == 5
+    assert delta('sluice_kinesis_subscribe_to_shard_event_bytes_total') == sum(map(len, datas))
+    assert delta('sluice_kinesis_subscribe_to_shard_event_success_total') >= 1
+    k.deregister_stream_consumer(ConsumerARN=carn)
