@@ -10,6 +10,7 @@
 #include "admin/admin_internal.h"
 #include "common/prom.h"
 #include "controlplane/cp.h"
+#include "dataplane/api/api.h"
 #include "dataplane/core/core.h"
 #include "dataplane/metrics/mx.h"
 
@@ -44,6 +45,44 @@ static uint64_t open_fds(void)
 	return n > 0 ? n - 1 : 0; /* the directory's own descriptor */
 }
 
+/* Control operations: calls, errors and execution time by operation (only
+ * operations called at least once). */
+static void scrape_control(struct prom_buf *b, struct cp *cp)
+{
+	static const char calls[] = "sluice_control_operations",
+			  errs[] = "sluice_control_operation_errors",
+			  secs[] = "sluice_control_operation_seconds";
+	uint32_t n = 0;
+	const struct api_op_info *t = api_op_table(&n);
+	struct cp_op_stat st[API_OP__COUNT];
+	for (unsigned op = 0; op < API_OP__COUNT; op++)
+		cp_op_stats(cp, op, &st[op]);
+	static const char *const help[3] = {
+		"control operations answered by the control thread",
+		"of those, answered with an error",
+		"time the control thread spent executing them (rate over calls: mean latency)",
+	};
+	const char *const names[3] = { calls, errs, secs };
+	/* A family's samples follow its TYPE line: one pass per family. One
+	 * operation name per enum value (OTHER_KNOWN is never executed). */
+	for (int f = 0; f < 3; f++) {
+		prom_family(b, names[f], PROM_COUNTER, help[f]);
+		for (uint32_t i = 0; i < n; i++) {
+			unsigned op = t[i].op;
+			if (op == API_OP_OTHER_KNOWN || t[i].plane != API_PLANE_CONTROL ||
+			    !st[op].calls)
+				continue;
+			struct prom_label l = { "operation", t[i].name };
+			if (f == 0)
+				prom_u64(b, calls, "_total", &l, 1, st[op].calls);
+			else if (f == 1)
+				prom_u64(b, errs, "_total", &l, 1, st[op].errors);
+			else
+				prom_f64(b, secs, "_total", &l, 1, (double)st[op].us / 1e6);
+		}
+	}
+}
+
 void admin_scrape(struct sl_shared *sh, struct cp *cp, struct admin_health *h,
 		  const char *version, uint16_t reader, struct prom_buf *b)
 {
@@ -55,6 +94,7 @@ void admin_scrape(struct sl_shared *sh, struct cp *cp, struct admin_health *h,
 	prom_family(b, "sluice_control_loops", PROM_COUNTER,
 		    "control thread loop iterations (the /readyz heartbeat)");
 	prom_u64(b, "sluice_control_loops", "_total", NULL, 0, cp_heartbeat(cp));
+	scrape_control(b, cp);
 	prom_family(b, "sluice_admin_connections_refused", PROM_COUNTER,
 		    "admin listener connections refused (all its slots busy)");
 	prom_u64(b, "sluice_admin_connections_refused", "_total", NULL, 0, h->refused);

@@ -158,7 +158,7 @@ void prom_f64(struct prom_buf *b, const char *name, const char *suffix,
 	      const struct prom_label *labels, unsigned n_labels, double v)
 {
 	head(b, name, suffix, labels, n_labels);
-	putf(b, "%.17g\n", v);
+	putf(b, "%.10g\n", v);
 }
 
 void prom_histogram(struct prom_buf *b, const char *name, const struct prom_label *labels,

@@ -76,6 +76,14 @@ void cp_stop(struct cp *cp);
  * a liveness sign for the admin listener's /readyz. */
 uint64_t cp_heartbeat(const struct cp *cp);
 
+/* Calls the control thread answered for one operation (enum api_op), how
+ * many were errors (status not 200), and the time spent executing them. */
+struct cp_op_stat {
+	uint64_t calls, errors, us;
+};
+/* Reads op's counters (any thread; relaxed loads, no lock). */
+void cp_op_stats(const struct cp *cp, unsigned op, struct cp_op_stat *out);
+
 /* Executes a call synchronously on the calling thread. Only for unit tests and
  * for the control thread itself; must not race with the control thread.
  * Operations served: every served control operation of dataplane/api's

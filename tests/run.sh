@@ -55,7 +55,7 @@ DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-d
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
       ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace
-      chromium prometheus)
+      chromium prometheus)  # the status page (test_status_page.py); promtool (test_metrics.py)
 
 install_deps() {
 	local missing=() p sudo=()

@@ -186,6 +186,9 @@ struct conn {
 	const struct policy *pol;
 	char audit_stream[129];
 	char audit_op[48];
+	/* The operation of the request being answered (enum api_op) for the
+	 * metrics; MX_OP_NONE until ops_dispatch knows it. */
+	uint8_t mx_op;
 };
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,

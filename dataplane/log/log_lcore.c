@@ -691,8 +691,12 @@ int log_lcore_run(struct log_ctx *lg)
 			log_fail(lg, lg->fail_err);
 			continue;
 		}
-		if (n > 0 || c > 0)
+		if (n > 0 || c > 0) {
+			/* A busy journal is never idle: publish now and then. */
+			if ((lg->loops & 1023) == 0)
+				log_stats_publish(lg);
 			continue;
+		}
 		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0)
 			break;
 		log_stats_publish(lg);

@@ -32,7 +32,10 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
+
+#include "dataplane/api/api.h"
 
 /* Stream slots per io lcore: the snapshot gives a stream a slot below this
  * (route_stream.mslot), or MX_NO_SLOT past it (that stream is not counted,
@@ -124,17 +127,31 @@ struct mx_shard {
 	struct mx_last iter_age;
 };
 
+/* HTTP statuses counted by their own label; the rest as "other". */
+#define MX_HTTP_STATUSES 200, 400, 403, 404, 405, 408, 411, 413, 414, 431, 500, 501, 503, 505
+#define MX_HTTP_ST_N 15 /* the list, then other */
+extern const uint16_t mx_http_statuses[MX_HTTP_ST_N - 1];
+/* The operation label: enum api_op, API_OP__COUNT for "none" (answered
+ * before an operation was known: SigV4, limits, unknown targets). */
+#define MX_OP_NONE API_OP__COUNT
+#define MX_OP_N (API_OP__COUNT + 1)
+
+/* TLS handshakes by version and result. */
+enum mx_tls { MX_TLS_V12 = 0, MX_TLS_V13, MX_TLS_OTHER, MX_TLS_FAILED, MX_TLS_N };
+
+/* SigV4 failures by the error type AWS answers (crypto/sigv4.h). */
+#define MX_SIGV4_TYPES "IncompleteSignatureException", "InvalidSignatureException", \
+	"MissingAuthenticationTokenException", "UnrecognizedClientException"
+#define MX_SIGV4_N 5 /* the list, then other */
+extern const char *const mx_sigv4_types[MX_SIGV4_N - 1];
+
 /* Appliance counters of an io lcore. */
 struct mx_io {
-	alignas(64) uint64_t loops;	/* loop iterations: the heartbeat */
-	uint64_t busy_loops;		/* of those, with events handled */
-	uint64_t route_version;		/* snapshot version the shard table was swept at */
+	alignas(64) uint64_t route_version; /* snapshot the shard table was swept at */
 	uint64_t shards_dropped;	/* shard-level counts lost to a full table */
-	/* HTTP answers by status class and by operation (mx_http_op). */
-	uint64_t http_status[6];	/* [1xx .. 5xx], index status/100 */
-	uint64_t tls_handshakes_ok, tls_handshakes_failed;
-	uint64_t tls_v12, tls_v13;
-	uint64_t sigv4_failures;
+	uint64_t http[MX_OP_N][MX_HTTP_ST_N]; /* answers by operation and status */
+	uint64_t tls[MX_TLS_N];
+	uint64_t sigv4[MX_SIGV4_N];
 };
 
 /* One io lcore's metrics: its appliance counters, its stream slots and its
@@ -211,6 +228,34 @@ static inline void mx_last_set(struct mx_last *l, int64_t v_ms, int64_t at_ms)
 {
 	MX_SET(l->v_ms, v_ms);
 	MX_SET(l->at_ms, at_ms);
+}
+
+/* One HTTP answer of operation op (MX_OP_NONE: none known) with status. */
+static inline void mx_http_answer(struct mx_lcore *m, unsigned op, uint16_t status)
+{
+	unsigned i = 0;
+	while (i < MX_HTTP_ST_N - 1 && mx_http_statuses[i] != status)
+		i++;
+	MX_ADD(m->io.http[op < MX_OP_N ? op : MX_OP_NONE][i], 1);
+}
+
+/* One SigV4 failure of AWS error type (e.g. "InvalidSignatureException"). */
+static inline void mx_sigv4_fail(struct mx_lcore *m, const char *type)
+{
+	unsigned i = 0;
+	while (i < MX_SIGV4_N - 1 && strcmp(mx_sigv4_types[i], type) != 0)
+		i++;
+	MX_ADD(m->io.sigv4[i], 1);
+}
+
+/* One TLS handshake: done with version ("TLSv1.3"), or failed (NULL). */
+static inline void mx_tls_handshake(struct mx_lcore *m, const char *version)
+{
+	enum mx_tls k = !version			   ? MX_TLS_FAILED :
+			strcmp(version, "TLSv1.3") == 0 ? MX_TLS_V13 :
+			strcmp(version, "TLSv1.2") == 0 ? MX_TLS_V12 :
+							   MX_TLS_OTHER;
+	MX_ADD(m->io.tls[k], 1);
 }
 
 /* The shard table's entry for (stream_id, shard), inserted if missing;

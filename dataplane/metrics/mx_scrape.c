@@ -6,7 +6,9 @@
  *
  * Naming (README.md): a CloudWatch metric Group.Name becomes
  * sluice_kinesis_<group>_<name> in snake case ('.' -> '_'), with _total on
- * counters and _milliseconds on latencies; stream-level families carry a
+ * counters; a metric CloudWatch gives in milliseconds is in seconds here
+ * (Prometheus's base unit: Latency -> latency_seconds,
+ * IteratorAgeMilliseconds -> iterator_age_seconds); stream-level families carry a
  * stream label; the shard-level ones of enhanced monitoring are
  * sluice_kinesis_shard_<name>{stream,shard}. Every HELP line quotes the
  * CloudWatch name. */
@@ -87,12 +89,12 @@ static_assert(sizeof(stream_ctrs) / sizeof(stream_ctrs[0]) == MX_SC_N, "one fami
 static const struct {
 	const char *name, *help;
 } hists[MX_H_N] = {
-	[MX_H_PUT_RECORD] = { "sluice_kinesis_put_record_latency_milliseconds",
-			      "CloudWatch PutRecord.Latency: request to durable answer, ms" },
-	[MX_H_PUT_RECORDS] = { "sluice_kinesis_put_records_latency_milliseconds",
-			       "CloudWatch PutRecords.Latency: request to durable answer, ms" },
-	[MX_H_GET_RECORDS] = { "sluice_kinesis_get_records_latency_milliseconds",
-			       "CloudWatch GetRecords.Latency: request to answer, ms" },
+	[MX_H_PUT_RECORD] = { "sluice_kinesis_put_record_latency_seconds",
+			      "CloudWatch PutRecord.Latency: request to durable answer, seconds" },
+	[MX_H_PUT_RECORDS] = { "sluice_kinesis_put_records_latency_seconds",
+			       "CloudWatch PutRecords.Latency: request to durable answer, seconds" },
+	[MX_H_GET_RECORDS] = { "sluice_kinesis_get_records_latency_seconds",
+			       "CloudWatch GetRecords.Latency: request to answer, seconds" },
 };
 
 /* Shard-level: cp_metric_names' order (mx_shc), then the iterator age. */
@@ -178,29 +180,33 @@ static void scrape_streams(struct prom_buf *b, const struct sl_shared *sh,
 			prom_u64(b, stream_ctrs[k].name, "_total", &l, 1, sums[i].c[k]);
 		}
 	}
+	/* Prometheus's base unit: seconds (the counters stay in ms). */
+	double bounds_s[MX_LAT_BOUNDS];
+	for (unsigned k = 0; k < MX_LAT_BOUNDS; k++)
+		bounds_s[k] = mx_lat_bounds_ms[k] / 1000.0;
 	for (unsigned h = 0; h < MX_H_N; h++) {
 		prom_family(b, hists[h].name, PROM_HISTOGRAM, hists[h].help);
 		for (uint32_t i = 0; i < rt->n_streams; i++) {
 			struct prom_label l = { "stream", rt->streams[i].name };
-			prom_histogram(b, hists[h].name, &l, 1, mx_lat_bounds_ms, sums[i].hb[h],
-				       MX_LAT_BOUNDS, (double)sums[i].hsum_us[h] / 1000.0);
+			prom_histogram(b, hists[h].name, &l, 1, bounds_s, sums[i].hb[h],
+				       MX_LAT_BOUNDS, (double)sums[i].hsum_us[h] / 1e6);
 		}
 	}
-	static const char age[] = "sluice_kinesis_get_records_iterator_age_milliseconds";
+	static const char age[] = "sluice_kinesis_get_records_iterator_age_seconds";
 	prom_family(b, age, PROM_GAUGE,
-		    "CloudWatch GetRecords.IteratorAgeMilliseconds: MillisBehindLatest of the "
-		    "stream's latest GetRecords answer (0 before any)");
+		    "CloudWatch GetRecords.IteratorAgeMilliseconds (in seconds): MillisBehindLatest "
+		    "of the stream's latest GetRecords answer (0 before any)");
 	for (uint32_t i = 0; i < rt->n_streams; i++) {
 		struct prom_label l = { "stream", rt->streams[i].name };
-		prom_u64(b, age, "", &l, 1, (uint64_t)sums[i].iter_age.v_ms);
+		prom_f64(b, age, "", &l, 1, (double)sums[i].iter_age.v_ms / 1000.0);
 	}
-	static const char behind[] = "sluice_kinesis_subscribe_to_shard_event_millis_behind_latest";
+	static const char behind[] = "sluice_kinesis_subscribe_to_shard_event_behind_latest_seconds";
 	prom_family(b, behind, PROM_GAUGE,
-		    "CloudWatch SubscribeToShardEvent.MillisBehindLatest: of the stream's latest "
-		    "event (0 before any)");
+		    "CloudWatch SubscribeToShardEvent.MillisBehindLatest (in seconds): of the "
+		    "stream's latest event (0 before any)");
 	for (uint32_t i = 0; i < rt->n_streams; i++) {
 		struct prom_label l = { "stream", rt->streams[i].name };
-		prom_u64(b, behind, "", &l, 1, (uint64_t)sums[i].sub_behind.v_ms);
+		prom_f64(b, behind, "", &l, 1, (double)sums[i].sub_behind.v_ms / 1000.0);
 	}
 	free(sums);
 }
@@ -284,7 +290,7 @@ static void scrape_shards(struct prom_buf *b, const struct sl_shared *sh,
 	for (unsigned k = 0; k <= MX_SHC_N; k++) {
 		bool fam = false;
 		const char *name = k < MX_SHC_N ? shard_ctrs[k].name :
-			"sluice_kinesis_shard_iterator_age_milliseconds";
+			"sluice_kinesis_shard_iterator_age_seconds";
 		for (uint32_t i = 0; i < rt->n_streams; i++) {
 			const struct route_stream *s = &rt->streams[i];
 			if (!(s->shard_metrics & (1u << k)))
@@ -292,8 +298,8 @@ static void scrape_shards(struct prom_buf *b, const struct sl_shared *sh,
 			if (!fam) {
 				prom_family(b, name, k < MX_SHC_N ? PROM_COUNTER : PROM_GAUGE,
 					    k < MX_SHC_N ? shard_ctrs[k].help :
-					    "CloudWatch IteratorAgeMilliseconds per shard "
-					    "(enhanced monitoring): MillisBehindLatest of the "
+					    "CloudWatch IteratorAgeMilliseconds per shard (enhanced "
+					    "monitoring, in seconds): MillisBehindLatest of the "
 					    "shard's latest GetRecords answer");
 				fam = true;
 			}
@@ -308,8 +314,8 @@ static void scrape_shards(struct prom_buf *b, const struct sl_shared *sh,
 				if (k < MX_SHC_N)
 					prom_u64(b, name, "_total", l, 2, row ? row->c[k] : 0);
 				else
-					prom_u64(b, name, "", l, 2,
-						 row ? (uint64_t)row->iter_age.v_ms : 0);
+					prom_f64(b, name, "", l, 2,
+						 row ? (double)row->iter_age.v_ms / 1000.0 : 0.0);
 			}
 		}
 	}
@@ -345,6 +351,38 @@ static void per_log(struct prom_buf *b, const struct sl_shared *sh, const char *
 		struct prom_label l = { "lcore", lc };
 		const uint64_t *p = (const uint64_t *)(const void *)((const char *)&sh->logs[i] + off);
 		prom_u64(b, name, t == PROM_COUNTER ? "_total" : "", &l, 1, ld(p));
+	}
+}
+
+/* Group commit: write latency (RWF_DSYNC, submit to completion) and
+ * records per write, per log lcore. */
+static void journal_hists(struct prom_buf *b, const struct sl_shared *sh)
+{
+	static const char lat[] = "sluice_journal_write_latency_seconds",
+			  batch[] = "sluice_journal_batch_records";
+	double lb[ST_WRITE_LAT_BOUNDS], bb[ST_BATCH_BOUNDS];
+	for (unsigned k = 0; k < ST_WRITE_LAT_BOUNDS; k++)
+		lb[k] = (double)st_write_lat_bounds_us[k] / 1e6;
+	for (unsigned k = 0; k < ST_BATCH_BOUNDS; k++)
+		bb[k] = (double)st_batch_bounds[k];
+	for (int f = 0; f < 2; f++) {
+		prom_family(b, f ? batch : lat, PROM_HISTOGRAM,
+			    f ? "records per journal write (group-commit batch size)" :
+				"journal write latency: submit to completion of the durable "
+				"(RWF_DSYNC) write");
+		for (uint16_t i = 0; i < sh->n_log; i++) {
+			const struct st_stats *st = &sh->logs[i].st_copy;
+			uint64_t c[ST_WRITE_LAT_BOUNDS + 1];
+			unsigned n = f ? ST_BATCH_BOUNDS : ST_WRITE_LAT_BOUNDS;
+			for (unsigned k = 0; k <= n; k++)
+				c[k] = f ? ld(&st->batch[k]) : ld(&st->write_lat[k]);
+			char lc[16];
+			snprintf(lc, sizeof(lc), "log%u", i);
+			struct prom_label l = { "lcore", lc };
+			prom_histogram(b, f ? batch : lat, &l, 1, f ? bb : lb, c, n,
+				       f ? (double)ld(&st->batch_sum) :
+					   (double)ld(&st->write_lat_sum_us) / 1e6);
+		}
 	}
 }
 
@@ -400,12 +438,28 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 		"acknowledged records known lost to damage", LOG_OFF(st_copy.lost_records));
 	per_log(b, sh, "sluice_journal_torn_tails", PROM_COUNTER,
 		"unacknowledged torn tails cut by recovery", LOG_OFF(st_copy.torn_tails));
+	per_log(b, sh, "sluice_journal_writes", PROM_COUNTER,
+		"journal writes (group commits) submitted", LOG_OFF(st_copy.writes));
+	per_log(b, sh, "sluice_journal_write_bytes", PROM_COUNTER,
+		"bytes of those writes (padded to 4 KiB blocks)", LOG_OFF(st_copy.write_bytes));
+	per_log(b, sh, "sluice_journal_segments", PROM_GAUGE, "journal segment files",
+		LOG_OFF(st_copy.segments));
+	per_log(b, sh, "sluice_journal_segment_bytes", PROM_GAUGE,
+		"bytes of the journal's segment files (preallocated)", LOG_OFF(st_copy.segment_bytes));
+	journal_hists(b, sh);
 	per_log(b, sh, "sluice_journal_meta_writes", PROM_COUNTER,
 		"journal.meta writes (sequence number reservations)", LOG_OFF(st_copy.resv_writes));
 	per_log(b, sh, "sluice_journal_marker_writes", PROM_COUNTER,
 		"durable-prefix marker writes of an idle journal", LOG_OFF(st_copy.marker_writes));
-	per_log(b, sh, "sluice_journal_recovery_milliseconds", PROM_GAUGE,
-		"time the journal's recovery took at start-up", LOG_OFF(recovery_ms));
+	prom_family(b, "sluice_journal_recovery_seconds", PROM_GAUGE,
+		    "time the journal's recovery (st_open's scan) took at start-up");
+	for (uint16_t i = 0; i < sh->n_log; i++) {
+		char lc[16];
+		snprintf(lc, sizeof(lc), "log%u", i);
+		struct prom_label l = { "lcore", lc };
+		prom_f64(b, "sluice_journal_recovery_seconds", "", &l, 1,
+			 (double)sh->logs[i].recovery_ms / 1000.0);
+	}
 	prom_family(b, "sluice_journal_failed", PROM_GAUGE,
 		    "1 when the log lcore's journal failed (every request answered with an error)");
 	for (uint16_t i = 0; i < sh->n_log; i++) {
@@ -414,6 +468,68 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 		struct prom_label l = { "lcore", lc };
 		prom_u64(b, "sluice_journal_failed", "", &l, 1,
 			 __atomic_load_n(&sh->logs[i].failed, __ATOMIC_RELAXED));
+	}
+}
+
+/* The operation label of enum api_op op (MX_OP_NONE: "none"). */
+static const char *op_name(unsigned op)
+{
+	if (op == MX_OP_NONE)
+		return "none";
+	if (op == API_OP_UNKNOWN)
+		return "unknown";
+	if (op == API_OP_OTHER_KNOWN)
+		return "other";
+	const struct api_op_info *i = api_op_info((enum api_op)op);
+	return i ? i->name : "unknown";
+}
+
+/* HTTP answers, TLS handshakes and SigV4 failures, summed over the io
+ * lcores; the HTTP family shows only (operation, status) pairs seen. */
+static void scrape_requests(struct prom_buf *b, const struct sl_shared *sh)
+{
+	static uint64_t http[MX_OP_N][MX_HTTP_ST_N]; /* the admin thread's only */
+	uint64_t tls[MX_TLS_N] = { 0 }, sig[MX_SIGV4_N] = { 0 };
+	memset(http, 0, sizeof(http));
+	for (uint16_t i = 0; i < sh->n_io; i++) {
+		const struct mx_lcore *m = sh->lcs[i].mx;
+		if (!m)
+			continue;
+		for (unsigned o = 0; o < MX_OP_N; o++)
+			for (unsigned k = 0; k < MX_HTTP_ST_N; k++)
+				http[o][k] += MX_GET(m->io.http[o][k]);
+		for (unsigned k = 0; k < MX_TLS_N; k++)
+			tls[k] += MX_GET(m->io.tls[k]);
+		for (unsigned k = 0; k < MX_SIGV4_N; k++)
+			sig[k] += MX_GET(m->io.sigv4[k]);
+	}
+	static const char hn[] = "sluice_http_responses";
+	prom_family(b, hn, PROM_COUNTER, "HTTP answers by operation and status");
+	for (unsigned o = 0; o < MX_OP_N; o++)
+		for (unsigned k = 0; k < MX_HTTP_ST_N; k++) {
+			if (!http[o][k])
+				continue;
+			char st[8];
+			if (k < MX_HTTP_ST_N - 1)
+				snprintf(st, sizeof(st), "%u", mx_http_statuses[k]);
+			else
+				snprintf(st, sizeof(st), "other");
+			struct prom_label l[2] = { { "operation", op_name(o) }, { "status", st } };
+			prom_u64(b, hn, "_total", l, 2, http[o][k]);
+		}
+	static const char *const tv[MX_TLS_N][2] = { { "TLSv1.2", "ok" }, { "TLSv1.3", "ok" },
+						     { "other", "ok" }, { "", "failed" } };
+	static const char tn[] = "sluice_tls_handshakes";
+	prom_family(b, tn, PROM_COUNTER, "TLS handshakes of the data listener by version and result");
+	for (unsigned k = 0; k < MX_TLS_N; k++) {
+		struct prom_label l[2] = { { "version", tv[k][0] }, { "result", tv[k][1] } };
+		prom_u64(b, tn, "_total", l, 2, tls[k]);
+	}
+	static const char sn[] = "sluice_sigv4_failures";
+	prom_family(b, sn, PROM_COUNTER, "requests refused by SigV4, by the error type answered");
+	for (unsigned k = 0; k < MX_SIGV4_N; k++) {
+		struct prom_label l = { "type", k < MX_SIGV4_N - 1 ? mx_sigv4_types[k] : "other" };
+		prom_u64(b, sn, "_total", &l, 1, sig[k]);
 	}
 }
 
@@ -441,5 +557,6 @@ int mx_scrape(struct prom_buf *b, struct sl_shared *sh, uint16_t reader)
 		    "shard-level counts lost to a full shard table");
 	prom_u64(b, "sluice_metrics_shards_dropped", "_total", NULL, 0, dropped);
 	scrape_appliance(b, sh);
+	scrape_requests(b, sh);
 	return b->overflow ? -ENOMEM : 0;
 }

@@ -24,6 +24,7 @@
 #include "dataplane/http/http_internal.h"
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
+#include "dataplane/metrics/mx.h"
 
 static bool content_type_ok(const struct conn *c)
 {
@@ -91,6 +92,8 @@ static void audit_auth_failure(struct lcore_ctx *lc, const struct conn *c,
 {
 	char key[129], op[80];
 	SL_INFO("auth failure from %s: %s", c->peer, err->type);
+	if (lc->mx)
+		mx_sigv4_fail(lc->mx, err->type);
 	claimed_key(hdrs, nhdrs, key, sizeof(key));
 	target_name(hdrs, nhdrs, op, sizeof(op));
 	ops_audit(lc, c, key, op, "", err->type, err->http_status);
@@ -337,6 +340,8 @@ void ops_dispatch(struct lcore_ctx *lc, struct conn *c)
 	}
 	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
 	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
+	if (op)
+		c->mx_op = (uint8_t)op->op;
 	if (!op) {
 		http_conn_respond_error(lc, c, 400, "UnknownOperationException",
 					"The requested operation is not recognized.");

@@ -110,6 +110,8 @@ static void test_facts(void **state)
 		"CreateStream", "DeleteStream", "IncreaseStreamRetentionPeriod",
 		"DecreaseStreamRetentionPeriod", "UpdateStreamMode", "UpdateMaxRecordSize",
 		"RegisterStreamConsumer", "DeregisterStreamConsumer",
+		/* the snapshot carries each stream's shard-level metrics */
+		"EnableEnhancedMonitoring", "DisableEnhancedMonitoring",
 	};
 	static const char *const reshards[] = { "SplitShard", "MergeShards", "UpdateShardCount" };
 	static const char *const records[] = { "PutRecord", "PutRecords", "GetShardIterator",
