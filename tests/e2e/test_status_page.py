@@ -280,7 +280,10 @@ def test_page_in_chromium(server, tmp_path):
     assert dom.rows[('consumers', 'dash-reader')]['consumer'] == 'dash-reader'
     for lc in ('io0', 'log0'):
         assert re.fullmatch(r'[0-9.]+ %', dom.rows[('lcores', lc)]['busy']), dom.rows
-    assert ('journal', 'log0') in dom.rows
+    j = dom.rows[('journal', 'log0')]
+    assert re.fullmatch(r'[0-9.,]+', j['write_mean']), j  # records were written
+    assert re.fullmatch(r'[0-9.,]+', j['write_p99']), j
+    assert int(j['acked'].replace(',', '')) >= n
     assert dom.title == 'sluice status'
     screenshot(tmp_path, page_url(server), 'status_page.png')
 
