@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,7 +118,7 @@ static bool token_ok(const struct admin *a, const struct admin_req *r)
 {
 	if (!a->has_token)
 		return true;
-	if (r->auth_too_long || strncmp(r->auth, "Bearer ", 7) != 0)
+	if (r->auth_too_long || strncasecmp(r->auth, "Bearer ", 7) != 0) /* scheme: any case */
 		return false;
 	uint8_t h[32];
 	sha256(r->auth + 7, strlen(r->auth + 7), h);

@@ -135,6 +135,7 @@ struct lcore_ctx {
 	struct sl_pool get_pool; /* GetRecords response buffers */
 	struct sl_pool h2_pool;	 /* HTTP/2 streams with their header buffers */
 	uint32_t dp_out;       /* data-path messages out to log lcores */
+	uint32_t dp_out_hwm;   /* the most dp_out has been (metrics) */
 	/* Credits (dp_chan.c): of those, out to each log lcore; at most
 	 * DP_PAIR_CREDITS each, so the rings of a pair can never be full. */
 	uint32_t dp_out_log[SL_LOG_CORES_MAX];

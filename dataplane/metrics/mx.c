@@ -14,6 +14,7 @@ const double mx_lat_bounds_ms[MX_LAT_BOUNDS] = { 1,   2,   5,    10,   25,   50,
 						 250, 500, 1000, 2500, 5000, 10000 };
 const uint16_t mx_http_statuses[MX_HTTP_ST_N - 1] = { MX_HTTP_STATUSES };
 const char *const mx_sigv4_types[MX_SIGV4_N - 1] = { MX_SIGV4_TYPES };
+const char *const mx_tcp_names[MX_TCP_N] = { MX_TCP_NAMES };
 const double mx_batch_bounds[MX_BATCH_BOUNDS] = { 1, 4, 16, 64, 256, 1024, 4096, 16384 };
 
 /* A free shard entry once used by an entry that went away: probing goes on

@@ -145,6 +145,17 @@ enum mx_tls { MX_TLS_V12 = 0, MX_TLS_V13, MX_TLS_OTHER, MX_TLS_FAILED, MX_TLS_N 
 #define MX_SIGV4_N 5 /* the list, then other */
 extern const char *const mx_sigv4_types[MX_SIGV4_N - 1];
 
+/* The userspace stack's counters exported (net_stats fields, in this
+ * order; dataplane/net/dpdk/dpdk_xprt.c copies them). */
+#define MX_TCP_NAMES "rx_frames", "tx_frames", "tx_errors", "rx_drop_eth", "rx_drop_ip", \
+	"rx_bad_csum", "arp_miss_drops", "tcp_rx_segs", "tcp_tx_segs", "tcp_retransmits", \
+	"tcp_fast_retransmits", "tcp_rto", "tcp_rst_rx", "tcp_rst_tx", "tcp_out_of_window", \
+	"tcp_ooo_drops", "tcp_paws_drops", "tcp_accepted", "tcp_refused", "tcp_table_full", \
+	"syn_cookies_sent", "syn_cookies_ok", "syn_cookies_bad"
+#define MX_TCP_N 23
+extern const char *const mx_tcp_names[MX_TCP_N];
+#define MX_TCP_COPY_US 100000
+
 /* Appliance counters of an io lcore. */
 struct mx_io {
 	alignas(64) uint64_t route_version; /* snapshot the shard table was swept at */
@@ -152,6 +163,10 @@ struct mx_io {
 	uint64_t http[MX_OP_N][MX_HTTP_ST_N]; /* answers by operation and status */
 	uint64_t tls[MX_TLS_N];
 	uint64_t sigv4[MX_SIGV4_N];
+	/* The userspace TCP/IP stack's counters (DPDK transport), copied by
+	 * the transport every MX_TCP_COPY_US (mx_tcp_names has the labels). */
+	uint64_t tcp[MX_TCP_N];
+	bool has_tcp;
 };
 
 /* One io lcore's metrics: its appliance counters, its stream slots and its
@@ -267,6 +282,22 @@ struct route_table;
  * empties the shard table if any entry's stream is gone or no longer has
  * shard-level metrics (the scraper shows only enabled ones anyway). */
 void mx_shards_sweep(struct mx_lcore *m, const struct route_table *rt);
+
+/* What a record operation's counting needs of its request (taken at
+ * dispatch: the routing snapshot may be gone when the answer comes). */
+struct mx_req {
+	uint32_t slot;	       /* route_stream.mslot */
+	uint8_t shard_metrics; /* route_stream.shard_metrics */
+	uint64_t t0_us;	       /* when the request began (mx_now_us) */
+};
+struct dp_rec;
+struct dp_msg;
+/* PutRecord(s) answered: n records of stream sid, each with its status
+ * (0, -EDQUOT throttled, else failed). */
+void mx_count_put(struct mx_lcore *mx, const struct mx_req *d, uint64_t sid,
+		  const struct dp_rec *recs, uint32_t n, bool many);
+/* GetRecords answered (m back from the log lcore). */
+void mx_count_get(struct mx_lcore *mx, const struct mx_req *d, const struct dp_msg *m);
 
 struct prom_buf;
 struct sl_shared;

@@ -422,9 +422,25 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 	per_io(b, sh, "sluice_record_requests_held", PROM_COUNTER,
 	       "record requests that waited for log lcore credits (ring back-pressure)",
 	       IO_OFF(n_dp_held));
-	per_io(b, sh, "sluice_record_messages_out", PROM_GAUGE,
-	       "messages out at log lcores (ring and journal occupancy, credits in use)",
-	       IO_OFF(dp_out));
+	prom_family(b, "sluice_record_messages_out", PROM_GAUGE,
+		    "messages out at log lcores (ring and journal occupancy, credits in use)");
+	for (uint16_t i = 0; i < sh->n_io; i++) {
+		char lc[16];
+		snprintf(lc, sizeof(lc), "io%u", i);
+		struct prom_label l = { "lcore", lc };
+		prom_u64(b, "sluice_record_messages_out", "", &l, 1,
+			 __atomic_load_n(&sh->lcs[i].dp_out, __ATOMIC_RELAXED));
+	}
+	prom_family(b, "sluice_record_messages_out_high_water", PROM_GAUGE,
+		    "the most messages ever out at once to log lcores (the rings' high-water mark; "
+		    "credits per log lcore: 1023)");
+	for (uint16_t i = 0; i < sh->n_io; i++) {
+		char lc[16];
+		snprintf(lc, sizeof(lc), "io%u", i);
+		struct prom_label l = { "lcore", lc };
+		prom_u64(b, "sluice_record_messages_out_high_water", "", &l, 1,
+			 __atomic_load_n(&sh->lcs[i].dp_out_hwm, __ATOMIC_RELAXED));
+	}
 	per_log(b, sh, "sluice_journal_records_appended", PROM_COUNTER,
 		"records appended to the journal", LOG_OFF(n_appended));
 	per_log(b, sh, "sluice_journal_records_acked", PROM_COUNTER,
@@ -524,6 +540,27 @@ static void scrape_requests(struct prom_buf *b, const struct sl_shared *sh)
 	for (unsigned k = 0; k < MX_TLS_N; k++) {
 		struct prom_label l[2] = { { "version", tv[k][0] }, { "result", tv[k][1] } };
 		prom_u64(b, tn, "_total", l, 2, tls[k]);
+	}
+	static const char nn[] = "sluice_net_stack";
+	bool any_tcp = false;
+	for (uint16_t i = 0; i < sh->n_io; i++)
+		any_tcp |= sh->lcs[i].mx && MX_GET(sh->lcs[i].mx->io.has_tcp);
+	if (any_tcp) {
+		prom_family(b, nn, PROM_COUNTER,
+			    "the userspace TCP/IP stack's counters (--transport dpdk), by counter "
+			    "(tcp_retransmits, tcp_rto, syn_cookies_sent, rx_drop_ip, ...) and lcore");
+		for (uint16_t i = 0; i < sh->n_io; i++) {
+			const struct mx_lcore *m = sh->lcs[i].mx;
+			if (!m || !MX_GET(m->io.has_tcp))
+				continue;
+			char lc[16];
+			snprintf(lc, sizeof(lc), "io%u", i);
+			for (unsigned k = 0; k < MX_TCP_N; k++) {
+				struct prom_label l[2] = { { "counter", mx_tcp_names[k] },
+							   { "lcore", lc } };
+				prom_u64(b, nn, "_total", l, 2, MX_GET(m->io.tcp[k]));
+			}
+		}
 	}
 	static const char sn[] = "sluice_sigv4_failures";
 	prom_family(b, sn, PROM_COUNTER, "requests refused by SigV4, by the error type answered");

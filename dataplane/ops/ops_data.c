@@ -194,86 +194,6 @@ static void mx_note_stream(struct dp_req *d, const struct route_stream *s)
 	d->shard_metrics = s->shard_metrics;
 }
 
-/* Shard-level counter k of (stream, shard) += v, when enhanced monitoring
- * has metric k on for the stream. */
-static void mx_shard_add(struct lcore_ctx *lc, const struct dp_req *d, uint64_t stream_id,
-			 uint32_t shard, enum mx_shc k, uint64_t v)
-{
-	if (!(d->shard_metrics & (1u << k)))
-		return;
-	struct mx_shard *e = mx_shard_get(lc->mx, stream_id, shard);
-	if (e)
-		MX_ADD(e->c[k], v);
-}
-
-static void mx_put(struct lcore_ctx *lc, const struct dp_req *d, bool many, uint32_t n)
-{
-	uint64_t sid = d->msgs[d->recs[0].owner].stream_id;
-	struct mx_stream *ms = mx_stream_at(lc->mx, d->mslot, sid);
-	if (!ms)
-		return;
-	uint64_t ok = 0, ok_bytes = 0, thr = 0, failed = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct dp_rec *r = &d->recs[i];
-		if (r->status == 0) {
-			ok++;
-			ok_bytes += r->data_len;
-			mx_shard_add(lc, d, sid, r->shard_index, MX_SH_INCOMING_BYTES, r->data_len);
-			mx_shard_add(lc, d, sid, r->shard_index, MX_SH_INCOMING_RECORDS, 1);
-		} else if (r->status == -EDQUOT) {
-			thr++;
-			mx_shard_add(lc, d, sid, r->shard_index, MX_SH_WRITE_THROTTLED, 1);
-		} else {
-			failed++;
-		}
-	}
-	uint64_t *c = ms->c;
-	MX_ADD(c[MX_INCOMING_BYTES], ok_bytes);
-	MX_ADD(c[MX_INCOMING_RECORDS], ok);
-	MX_ADD(c[MX_WRITE_THROTTLED], thr);
-	if (many) {
-		MX_ADD(c[MX_PUT_RECORDS_BYTES], ok_bytes);
-		MX_ADD(c[MX_PUT_RECORDS_RECORDS], ok);
-		MX_ADD(c[MX_PUT_RECORDS_SUCCESSFUL_RECORDS], ok);
-		MX_ADD(c[MX_PUT_RECORDS_FAILED_RECORDS], failed);
-		MX_ADD(c[MX_PUT_RECORDS_THROTTLED_RECORDS], thr);
-		MX_ADD(c[MX_PUT_RECORDS_TOTAL_RECORDS], n);
-		MX_ADD(c[MX_PUT_RECORDS_SUCCESS], ok > 0);
-	} else {
-		MX_ADD(c[MX_PUT_RECORD_BYTES], ok_bytes);
-		MX_ADD(c[MX_PUT_RECORD_SUCCESS], ok);
-	}
-	mx_hist_add(&ms->h[many ? MX_H_PUT_RECORDS : MX_H_PUT_RECORD], mx_now_us() - d->t0_us);
-}
-
-static void mx_get(struct lcore_ctx *lc, const struct dp_req *d, const struct dp_msg *m)
-{
-	struct mx_stream *ms = mx_stream_at(lc->mx, d->mslot, m->stream_id);
-	if (!ms)
-		return;
-	uint64_t *c = ms->c;
-	if (m->status == -EDQUOT) {
-		MX_ADD(c[MX_READ_THROTTLED], 1);
-		mx_shard_add(lc, d, m->stream_id, m->shard_index, MX_SH_READ_THROTTLED, 1);
-	} else if (m->status == 0 && m->resp) {
-		MX_ADD(c[MX_GET_RECORDS_SUCCESS], 1);
-		MX_ADD(c[MX_GET_RECORDS_BYTES], m->bytes);
-		MX_ADD(c[MX_GET_RECORDS_RECORDS], m->n_out);
-		MX_ADD(c[MX_OUTGOING_BYTES], m->bytes);
-		MX_ADD(c[MX_OUTGOING_RECORDS], m->n_out);
-		int64_t now = sl_wall_ms();
-		mx_last_set(&ms->iter_age, m->behind_ms, now);
-		mx_shard_add(lc, d, m->stream_id, m->shard_index, MX_SH_OUTGOING_BYTES, m->bytes);
-		mx_shard_add(lc, d, m->stream_id, m->shard_index, MX_SH_OUTGOING_RECORDS, m->n_out);
-		if (d->shard_metrics & (1u << MX_SH_ITERATOR_AGE_BIT)) {
-			struct mx_shard *e = mx_shard_get(lc->mx, m->stream_id, m->shard_index);
-			if (e)
-				mx_last_set(&e->iter_age, m->behind_ms, now);
-		}
-	}
-	mx_hist_add(&ms->h[MX_H_GET_RECORDS], mx_now_us() - d->t0_us);
-}
-
 static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many)
 {
 	struct api_err e;
@@ -351,7 +271,10 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	struct rec_put_result res[REC_MAX_RECORDS];
 	const char *stream = d->msgs[d->recs[0].owner].stream_name;
 	if (lc->mx)
-		mx_put(lc, d, many, n);
+		mx_count_put(lc->mx, &(struct mx_req){ .slot = d->mslot,
+						       .shard_metrics = d->shard_metrics,
+						       .t0_us = d->t0_us },
+			     d->msgs[d->recs[0].owner].stream_id, d->recs, n, many);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
@@ -559,7 +482,9 @@ static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct dp_msg *m = &d->msgs[0];
 	if (lc->mx)
-		mx_get(lc, d, m);
+		mx_count_get(lc->mx, &(struct mx_req){ .slot = d->mslot,
+						       .shard_metrics = d->shard_metrics,
+						       .t0_us = d->t0_us }, m);
 	if (m->status == -EDQUOT) {
 		throttled(lc, c, m);
 	} else if (m->status < 0 || !m->resp) {
