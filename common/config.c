@@ -100,6 +100,12 @@ static const struct str_flag str_flags[] = {
 	{ "net-fault-tx", SOFF(net_fault_tx),
 	  "TESTS ONLY: seeded faults on sent frames (DPDK): drop, dup, reorder, reorder-us, delay-us" },
 	{ "log-level", SOFF(log_level), "err | warn | info | debug" },
+	{ "log-format", SOFF(log_format), "text (default) | json (one JSON object per line)" },
+	{ "admin-token-file", SOFF(admin_token_file),
+	  "admin listener: require 'Authorization: Bearer <token>' (file mode 0600)" },
+	{ "admin-client-ca", SOFF(admin_client_ca),
+	  "admin listener (with --admin-tls): require client certificates from this CA" },
+	{ "metrics", SOFF(metrics), "on (default) | off: count metrics on the lcores" },
 	{ "quota-mode", SOFF(quota_mode),
 	  "kinesis (default: Kinesis's per-shard limits) | off | custom (--quota-*)" },
 };
@@ -114,6 +120,10 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->region, sizeof(c->region), "us-east-1");
 	snprintf(c->cors_origins, sizeof(c->cors_origins), "*");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
+	snprintf(c->log_format, sizeof(c->log_format), "text");
+	snprintf(c->admin_host, sizeof(c->admin_host), "127.0.0.1");
+	c->admin_port = 4568;
+	snprintf(c->metrics, sizeof(c->metrics), "on");
 	c->io_cores = 1;
 	c->dpdk_idle_us = 50;
 	c->log_cores = 1;
@@ -153,7 +163,12 @@ static void usage(FILE *f)
 		   "  --listen HOST:PORT  address to serve HTTPS on (default 127.0.0.1:4567;\n"
 		   "                      port 0 picks a free one, written to DIR/sluiced.addr)\n"
 		   "  --ip ADDR/PREFIX    IPv4 address of --transport dpdk (e.g. 10.99.0.2/24)\n"
-		   "  --gateway GW        IPv4 next hop off the --ip subnet (dpdk transport)\n");
+		   "  --gateway GW        IPv4 next hop off the --ip subnet (dpdk transport)\n"
+		   "  --admin-listen HOST:PORT|off  admin listener: /metrics, /healthz, /readyz\n"
+		   "                      (default 127.0.0.1:4568; a kernel socket, never DPDK;\n"
+		   "                      port 0 picks a free one, written to DIR/sluiced.admin)\n"
+		   "  --admin-tls         serve the admin listener over TLS (server certificate)\n"
+		   "  --version           print the version and exit\n");
 	for (size_t i = 0; i < SL_ARRAY_SIZE(str_flags); i++)
 		fprintf(f, "  --%-18s %s\n", str_flags[i].name, str_flags[i].help);
 	for (size_t i = 0; i < SL_ARRAY_SIZE(num_flags); i++)
@@ -222,6 +237,26 @@ static int check_plain(struct sl_config *c)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int parse_listen(struct sl_config *c, const char *v)
+{
+	return parse_hostport(v, c->listen_host, sizeof(c->listen_host), &c->listen_port);
+}
+
+/* --admin-listen HOST:PORT | off */
+static int parse_admin(struct sl_config *c, const char *v)
+{
+	c->admin_listen_set = true;
+	if (strcmp(v, "off") == 0) {
+		c->admin_off = true;
+		return 0;
+	}
+	c->admin_off = false;
+	if (parse_hostport(v, c->admin_host, sizeof(c->admin_host), &c->admin_port) == 0)
+		return 0;
+	fprintf(stderr, "sluiced: --admin-listen wants HOST:PORT or off, got '%s'\n", v);
+	return -EINVAL;
 }
 
 static int set_num(struct sl_config *c, const struct num_flag *f, const char *v)
@@ -300,6 +335,8 @@ static int apply(struct sl_config *c, const char *name, const char *v)
 {
 	if (strcmp(name, "ip") == 0 || strcmp(name, "gateway") == 0)
 		return apply_ip(c, name, v);
+	if (strcmp(name, "admin-listen") == 0)
+		return parse_admin(c, v);
 	if (strcmp(name, "listen") == 0) {
 		if (parse_listen(c, v) == 0)
 			return 0;
@@ -390,6 +427,18 @@ static int check(struct sl_config *c)
 				"--max-conn-buffered-mib\n");
 		return -EINVAL;
 	}
+	if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
+		fprintf(stderr, "sluiced: --log-format must be text or json\n");
+		return -EINVAL;
+	}
+	if (strcmp(c->metrics, "on") != 0 && strcmp(c->metrics, "off") != 0) {
+		fprintf(stderr, "sluiced: --metrics must be on or off\n");
+		return -EINVAL;
+	}
+	if (c->admin_client_ca[0] && !c->admin_tls) {
+		fprintf(stderr, "sluiced: --admin-client-ca needs --admin-tls\n");
+		return -EINVAL;
+	}
 	if ((c->tls_cert[0] != 0) != (c->tls_key[0] != 0)) {
 		fprintf(stderr, "sluiced: --tls-cert and --tls-key go together\n");
 		return -EINVAL;
@@ -405,6 +454,12 @@ int sl_config_parse(struct sl_config *c, int argc, char **argv)
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
 			return 1;
+		}
+		if (strcmp(a, "--version") == 0)
+			return 2;
+		if (strcmp(a, "--admin-tls") == 0) { /* a switch: takes no value */
+			c->admin_tls = true;
+			continue;
 		}
 		if (strncmp(a, "--", 2) != 0) {
 			fprintf(stderr, "sluiced: unexpected argument '%s'\n", a);

@@ -82,12 +82,24 @@ struct sl_config {
 	uint32_t quota_get_calls;    /* GetRecords calls per shard per second */
 	uint32_t quota_iter_calls;   /* GetShardIterator calls per shard per second */
 	char log_level[8];
+	char log_format[8];	/* "text" | "json" */
+	/* The admin listener (/metrics, /healthz, /readyz, /): a kernel socket
+	 * whatever the transport. admin_off: --admin-listen off. */
+	bool admin_off;
+	bool admin_listen_set;	/* given on the command line (a bind failure is fatal) */
+	char admin_host[256];
+	uint16_t admin_port;	/* 0 = ephemeral, written to DIR/sluiced.admin */
+	bool admin_tls;		/* serve it over TLS with the server certificate */
+	char admin_token_file[SL_PATH_MAX]; /* bearer token (file mode 0600); "" = none */
+	char admin_client_ca[SL_PATH_MAX];  /* require admin client certificates; "" = no */
+	char metrics[8];	/* "on" | "off": the per-lcore counters */
 	uint32_t audit_max_mib;	/* DIR/audit.log rotates past this */
 	uint32_t audit_keep;	/* rotated files kept */
 };
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was
- * printed (caller exits 0), or -EINVAL after printing the reason to stderr. */
+ * printed (caller exits 0), 2 when --version was asked (the caller prints it
+ * and exits 0), or -EINVAL after printing the reason to stderr. */
 int SL_MUST_CHECK sl_config_parse(struct sl_config *cfg, int argc, char **argv);
 
 #endif

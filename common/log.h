@@ -19,6 +19,10 @@ void sl_log(enum sl_log_level lvl, const char *fmt, ...)
 /* Parses "err|warn|info|debug"; returns 0 or -EINVAL. */
 int sl_log_set_level(const char *name);
 
+/* "text" (default) or "json": one JSON object per line with ts, level,
+ * thread and msg (--log-format). Call once, before other threads start. */
+void sl_log_set_format(const char *name);
+
 /* Names the calling thread in its log lines (at most 15 characters). */
 void sl_log_thread_name(const char *name);
 

@@ -103,6 +103,33 @@ static void cp_answer(struct cp *cp, struct ctl_call *call)
 	ctl_answer(cp->cfg.ctl, call);
 }
 
+static uint64_t cp_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The metrics of one answered call (cp_op_stats): written here only,
+ * read by the admin thread with relaxed loads. */
+static void cp_count(struct cp *cp, const struct ctl_call *call, uint64_t us)
+{
+	unsigned op = call->op < API_OP__COUNT ? call->op : API_OP_UNKNOWN;
+	struct cp_op_stat *st = &cp->op_stats[op];
+	__atomic_store_n(&st->calls, st->calls + 1, __ATOMIC_RELAXED);
+	if (call->status != 200)
+		__atomic_store_n(&st->errors, st->errors + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->us, st->us + us, __ATOMIC_RELAXED);
+}
+
+void cp_op_stats(const struct cp *cp, unsigned op, struct cp_op_stat *out)
+{
+	const struct cp_op_stat *st = &cp->op_stats[op < API_OP__COUNT ? op : API_OP_UNKNOWN];
+	out->calls = __atomic_load_n(&st->calls, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&st->errors, __ATOMIC_RELAXED);
+	out->us = __atomic_load_n(&st->us, __ATOMIC_RELAXED);
+}
+
 static void *cp_main(void *arg)
 {
 	struct cp *cp = arg;
@@ -110,13 +137,18 @@ static void *cp_main(void *arg)
 
 	sl_log_thread_name("control");
 	for (;;) {
+		/* The admin listener's /readyz sees this advance (relaxed: a
+		 * liveness sign, ordering nothing). */
+		__atomic_store_n(&cp->heartbeat, cp->heartbeat + 1, __ATOMIC_RELAXED);
 		/* Pairs with the release store in cp_stop: once stop is seen,
 		 * every ctl_post that happened before cp_stop is in the ring. */
 		bool stopping = atomic_load_explicit(&cp->stop, memory_order_acquire);
 		unsigned n = ctl_requests(cp->cfg.ctl, calls, CP_BURST);
 
 		for (unsigned i = 0; i < n; i++) {
+			uint64_t t0_us = cp_now_us();
 			cp_execute(cp, calls[i]);
+			cp_count(cp, calls[i], cp_now_us() - t0_us);
 			cp_answer(cp, calls[i]);
 		}
 		if (n > 0)
@@ -196,6 +228,11 @@ struct cp *cp_start(const struct cp_config *cfg)
 	}
 	cp->thread_started = true;
 	return cp;
+}
+
+uint64_t cp_heartbeat(const struct cp *cp)
+{
+	return __atomic_load_n(&cp->heartbeat, __ATOMIC_RELAXED);
 }
 
 void cp_stop(struct cp *cp)

@@ -72,6 +72,17 @@ struct cp *cp_start(const struct cp_config *cfg);
  * the queue (ctl_destroy frees them). The last published snapshot stays in
  * cfg.routes (route_rcu_free frees it). */
 void cp_stop(struct cp *cp);
+/* Iterations of the control thread's loop so far (any thread; relaxed):
+ * a liveness sign for the admin listener's /readyz. */
+uint64_t cp_heartbeat(const struct cp *cp);
+
+/* Calls the control thread answered for one operation (enum api_op), how
+ * many were errors (status not 200), and the time spent executing them. */
+struct cp_op_stat {
+	uint64_t calls, errors, us;
+};
+/* Reads op's counters (any thread; relaxed loads, no lock). */
+void cp_op_stats(const struct cp *cp, unsigned op, struct cp_op_stat *out);
 
 /* Executes a call synchronously on the calling thread. Only for unit tests and
  * for the control thread itself; must not race with the control thread.

@@ -128,6 +128,8 @@ struct cp {
 	/* routing table (cp_route.c): cfg.routes once the first table is
 	 * published by cp_route_init, NULL before (nothing to replace yet) */
 	struct route_rcu *routes;
+	uint64_t heartbeat; /* control loop iterations (cp_heartbeat) */
+	struct cp_op_stat op_stats[API_OP__COUNT]; /* by enum api_op (cp_op_stats) */
 	uint64_t route_version;
 	bool seal_pending;	     /* closed shards without an ending sequence number */
 	uint64_t seal_retry_ms;	     /* monotonic time of the last retry */

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
 #include "crypto/policy.h"
+#include "dataplane/metrics/mx.h"
 
 /* A hash key or sequence number the store holds: we wrote it with
  * sl_u128_fmt, so anything else means the store was damaged. */
@@ -103,6 +104,8 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 	s->max_record_bytes = cs->max_record_kib * 1024u;
 	s->retention_hours = cs->retention_hours;
 	s->kms = cs->encryption != 0;
+	s->shard_metrics = cs->metrics;
+	s->mslot = ROUTE_NONE; /* assign_mslots */
 	/* All shards, open and closed: closed parents stay readable until
 	 * retention expires, and shards[i].index == i. */
 	s->n_shards = cs->shard_total;
@@ -248,6 +251,39 @@ static int policy_cb(void *arg, const char *stream, const char *arn, const char 
 	}
 	policy_free(*slot);
 	*slot = p;
+/* Metrics slots (route_stream.mslot): a stream keeps the slot it had in the
+ * previous snapshot (same name, same id); a new one takes the lowest slot
+ * no kept stream holds. A freed slot may be given again at once: the io
+ * lcores' blocks carry the stream id they count and start from zero for a
+ * new one (mx.h). The control thread is the only publisher, so the current
+ * snapshot cannot be retired under it. */
+static int assign_mslots(struct cp *cp, struct route_table *rt)
+{
+	const struct route_table *prev = cp->routes ? route_get(cp->routes) : NULL;
+	uint8_t *used = calloc(MX_STREAM_SLOTS / 8, 1);
+	if (!used)
+		return -ENOMEM;
+	for (uint32_t i = 0; prev && i < rt->n_streams; i++) {
+		struct route_stream *s = &rt->streams[i];
+		const struct route_stream *p = route_stream_find(prev, s->name, strlen(s->name));
+		if (p && p->id == s->id && p->mslot < MX_STREAM_SLOTS) {
+			s->mslot = p->mslot;
+			used[s->mslot / 8] |= (uint8_t)(1u << (s->mslot % 8));
+		}
+	}
+	uint32_t next = 0;
+	for (uint32_t i = 0; i < rt->n_streams; i++) {
+		struct route_stream *s = &rt->streams[i];
+		if (s->mslot != ROUTE_NONE)
+			continue;
+		while (next < MX_STREAM_SLOTS && (used[next / 8] & (1u << (next % 8))))
+			next++;
+		if (next == MX_STREAM_SLOTS)
+			break; /* the rest stay uncounted (mx.h) */
+		s->mslot = next;
+		used[next / 8] |= (uint8_t)(1u << (next % 8));
+	}
+	free(used);
 	return 0;
 }
 
@@ -287,6 +323,9 @@ static int build(struct cp *cp, struct route_table **out)
 		b.err = bp.err;
 		goto fail;
 	}
+	rc = assign_mslots(cp, b.rt);
+	if (rc < 0)
+		goto fail;
 	b.rt->version = ++cp->route_version;
 	free(b.created_ms);
 	free(b.closed_ms);

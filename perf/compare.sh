@@ -9,7 +9,11 @@
 #   ratio sluice/kinesalite=X sluice/tls-sink=Y cbor/json=Z
 # and appends the results to perf/RESULTS.md.
 #
-# usage: perf/compare.sh [--duration S] [--no-append]
+# usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS]
+#   --metrics-ab ROUNDS: instead, the cost of the metrics counters: the same
+#   sluiced with --metrics on and --metrics off, alternating, ROUNDS times
+#   each, 500 x 1 KiB and 500 x 100 B on a 4-shard stream; prints both
+#   columns (the other contenders are not run).
 #   env: BUILD (build dir, default ./build), SERVER_CPU (0), GEN_CPU (1),
 #        CONNS (4), INFLIGHT (2)
 set -euo pipefail
@@ -18,11 +22,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 DUR=10
 APPEND=1
+AB=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift 2 ;;
 	--no-append) APPEND=0; shift ;;
-	*) echo "usage: $0 [--duration S] [--no-append]" >&2; exit 2 ;;
+	--metrics-ab) AB=$2; shift 2 ;;
+	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS]" >&2; exit 2 ;;
 	esac
 done
 CONNS=${CONNS:-4}
@@ -114,6 +120,81 @@ run_lg() {
 	# (anything above ~2 on 2 CPUs) make that row unreliable
 	cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load"
 }
+
+# ---- metrics on vs off (--metrics-ab) ----------------------------------
+# One sluiced per run (fresh data directory), alternating on/off so slow
+# drifts of a shared machine hit both columns alike. Besides throughput,
+# each run records sluiced's CPU time (utime + stime): CPU per record is
+# what the counters cost, and it moves far less than throughput when other
+# jobs share the machine.
+ab_run() { # metrics record-bytes round
+	local m=$1 rb=$2 r=$3 d=$OUT/ab-data
+	rm -rf "$d"
+	mkdir -p "$d"
+	taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$d" \
+		--create-delay-ms 0 --quota-mode off --metrics "$m" --admin-listen 127.0.0.1:0 \
+		>"$OUT/ab-sluiced-$m-$rb-$r.log" 2>&1 &
+	local pid=$!
+	PIDS+=($pid)
+	wait_file "$d/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
+	local sa
+	sa=$(cat "$d/sluiced.addr")
+	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
+		AWS_DEFAULT_REGION=us-east-1 "$AWS" --endpoint-url "https://$sa" kinesis \
+		create-stream --stream-name s4 --shard-count 4 >/dev/null
+	sleep 0.5
+	local t0
+	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	run_lg "ab-$m-$rb-$r" "https://$sa" s4 "$rb" --ca "$d/tls/ca.pem" \
+		--credentials "$d/credentials"
+	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$OUT/ab-$m-$rb-$r.ticks"
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	rm -rf "$d"
+}
+if [ "$AB" -gt 0 ]; then
+	for r in $(seq 1 "$AB"); do
+		for rb in 1024 100; do
+			ab_run on "$rb" "$r"
+			ab_run off "$rb" "$r"
+		done
+	done
+	CMD="perf/compare.sh --duration $DUR --metrics-ab $AB (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator cpu $GEN_CPU)"
+	$PY - "$OUT" "$AB" "$CMD" "$(getconf CLK_TCK)" <<'PYEOF'
+import json, os, sys
+out, rounds, cmd, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+def res(name):
+    try:
+        with open(os.path.join(out, name + '.json')) as f:
+            j = json.load(f)
+        with open(os.path.join(out, name + '.ticks')) as f:
+            j['cpu_s'] = int(f.read()) / hz
+        return j
+    except (OSError, ValueError):
+        return None
+def mean(v):
+    return sum(v) / len(v)
+print('metrics on vs off: ' + cmd)
+print('| workload | metrics on | metrics off | on/off |')
+print('|---|---|---|---|')
+for rb in (1024, 100):
+    on = [x for x in (res('ab-on-%d-%d' % (rb, r)) for r in range(1, rounds + 1)) if x]
+    off = [x for x in (res('ab-off-%d-%d' % (rb, r)) for r in range(1, rounds + 1)) if x]
+    if not on or not off:
+        print('| 500 x %d B | (missing) | (missing) | |' % rb)
+        continue
+    rows = (('records/s', lambda x: x['records_per_s'], '%.0f'),
+            ('payload MB/s', lambda x: x['payload_MB_per_s'], '%.1f'),
+            ('sluiced CPU us per record', lambda x: 1e6 * x['cpu_s'] / max(x['records'], 1),
+             '%.3f'),
+            ('p99 ms', lambda x: x['latency_ms']['p99'], '%.1f'))
+    for label, f, fmt in rows:
+        von, voff = [f(x) for x in on], [f(x) for x in off]
+        print('| 500 x %d B, %s | %s (mean %s) | %s (mean %s) | %.3f |' % (
+            rb, label, ', '.join(fmt % v for v in von), fmt % mean(von),
+            ', '.join(fmt % v for v in voff), fmt % mean(voff), mean(von) / mean(voff)))
+PYEOF
+	exit 0
+fi
 
 # ---- sluice ------------------------------------------------------------
 SD=$OUT/sluice-data

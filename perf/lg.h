@@ -32,6 +32,8 @@ struct lg_config {
 	char json_path[512];
 	char plot_path[512];
 	char label[128];
+	char admin[300];	    /* --admin HOST:PORT: scrape /metrics before and after */
+	char admin_token_file[4096];
 	bool insecure;		   /* skip certificate verification */
 	enum lg_mode mode;
 	uint32_t conns;

@@ -17,6 +17,7 @@
  * its arrival at the consumer. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include "crypto/sigv4.h"
 #include "dataplane/api/cbor.h"
 #include "perf/lg.h"
+#include "perf/lg_admin.h"
 #include "perf/lg_hist.h"
 #include "perf/lg_net.h"
 
@@ -811,6 +813,9 @@ static void usage(void)
 		"  --iterator T         consumer: TRIM_HORIZON | LATEST (LATEST)\n"
 		"  --poll-ms N          consumer: pause after an empty GetRecords (200)\n"
 		"  --json FILE          write the result as JSON\n"
+		"  --admin HOST:PORT    scrape sluiced's admin listener (/metrics) before and\n"
+		"                       after, and print the server's own view of the run\n"
+		"  --admin-token-file F its bearer token (--admin-token-file of sluiced)\n"
 		"  --plot FILE.png      plot throughput and latency over time (gnuplot)\n"
 		"  --label TEXT         name in reports\n"
 		"  --quiet              no per-second lines\n");
@@ -856,6 +861,7 @@ static const struct option long_opts[] = {
 	{ "iterator", 1, 0, 'I' },    { "poll-ms", 1, 0, 'W' },    { "json", 1, 0, 'j' },
 	{ "plot", 1, 0, 'g' },	      { "label", 1, 0, 'L' },	     { "quiet", 0, 0, 'q' },
 	{ "cbor", 0, 0, 'O' },
+	{ "admin", 1, 0, 'A' },	      { "admin-token-file", 1, 0, 'T' },
 	{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 },
 };
 
@@ -898,6 +904,8 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 		case 'L': set_str(c->label, sizeof(c->label), v); break;
 		case 'q': c->quiet = true; break;
 		case 'O': c->cbor = true; break;
+		case 'A': set_str(c->admin, sizeof(c->admin), v); break;
+		case 'T': set_str(c->admin_token_file, sizeof(c->admin_token_file), v); break;
 		default: return -1;
 		}
 	}
@@ -963,6 +971,21 @@ static int setup(struct lg *g)
 	return 0;
 }
 
+/* The admin bearer token: the file's first line. Returns 0 or -1. */
+static int read_token(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "re");
+	if (!f || !fgets(out, (int)cap, f)) {
+		fprintf(stderr, "loadgen: cannot read %s\n", path);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	out[strcspn(out, "\r\n")] = 0;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct lg g;
@@ -982,10 +1005,20 @@ int main(int argc, char **argv)
 	}
 	if (ready < g.cfg.conns)
 		fprintf(stderr, "loadgen: only %u of %u connections up\n", ready, g.cfg.conns);
+	struct lg_scrape before = { 0 }, after = { 0 };
+	char token[512] = "";
+	if (g.cfg.admin_token_file[0] && read_token(g.cfg.admin_token_file, token, sizeof(token)))
+		return 1;
+	bool scraped = g.cfg.admin[0] && lg_scrape(g.cfg.admin, token[0] ? token : NULL,
+						   &before) == 0;
 	run(&g);
 	/* the last partial second is in the totals, not in the per-second series */
 	double el = (double)(mono_ns() - g.start_ns) / 1e9;
 	report_final(&g, el);
+	if (scraped && lg_scrape(g.cfg.admin, token[0] ? token : NULL, &after) == 0)
+		lg_scrape_deltas(&before, &after, g.cfg.stream);
+	lg_scrape_free(&before);
+	lg_scrape_free(&after);
 	for (uint32_t i = 0; i < g.cfg.conns; i++) {
 		if (g.conns[i].ssl)
 			SSL_free(g.conns[i].ssl);

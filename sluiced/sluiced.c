@@ -20,6 +20,7 @@
 
 #include <openssl/rand.h>
 
+#include "admin/admin.h"
 #include "common/config.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -35,12 +36,50 @@
 #include "sluiced/eal.h"
 #include "dataplane/net/dpdk/dpdk.h"
 #include "dataplane/route/route.h"
+#include "version.h"
 
 static struct sl_shared g_sh;
 static struct lcore_ctx *g_lcs;
 static uint32_t g_nlcs;
 static struct log_ctx *g_logs;
 static struct cp *g_cp; /* the control plane: only sluiced holds it */
+static struct admin *g_admin; /* the admin listener, NULL when off */
+static char g_version[128];
+
+/* "0.1.0", or "0.1.0 (git describe)" when built from a checkout that says
+ * something else. */
+static const char *version(void)
+{
+	if (strcmp(SL_VCS_VERSION, SL_PROJECT_VERSION) == 0)
+		snprintf(g_version, sizeof(g_version), "%s", SL_PROJECT_VERSION);
+	else
+		snprintf(g_version, sizeof(g_version), "%s (%s)", SL_PROJECT_VERSION,
+			 SL_VCS_VERSION);
+	return g_version;
+}
+
+/* The admin listener (--admin-listen). A default address that is taken
+ * (another sluiced on this host) costs only the listener, with a warning;
+ * one given on the command line must work. Returns 0 or -errno. */
+static int start_admin(const struct sl_config *cfg)
+{
+	if (cfg->admin_off)
+		return 0;
+	struct admin_config ac = {
+		.sh = &g_sh, .cp = g_cp, .version = version(),
+		/* readers: io lcores, log lcores, then this one */
+		.route_reader = (uint16_t)(g_nlcs + cfg->log_cores),
+	};
+	g_admin = admin_start(&ac);
+	if (g_admin)
+		return 0;
+	int rc = -errno;
+	if (cfg->admin_listen_set || rc != -EADDRINUSE)
+		return rc;
+	SL_WARN("admin listener: %s:%u is taken; serving without it (give --admin-listen)",
+		cfg->admin_host, cfg->admin_port);
+	return 0;
+}
 
 static void on_signal(int sig)
 {
@@ -324,8 +363,9 @@ static int run(const struct sl_config *cfg)
 	g_sh.lcs = g_lcs;
 	g_sh.logs = g_logs;
 	g_sh.retention_of = retention_of;
-	/* Routing readers: io lcores 0..n-1, then log lcores n..n+m-1. */
-	g_sh.routes = route_rcu_create(g_nlcs + cfg->log_cores);
+	/* Routing readers: io lcores 0..n-1, then log lcores n..n+m-1, then
+	 * the admin listener's scrape. */
+	g_sh.routes = route_rcu_create(g_nlcs + cfg->log_cores + 1);
 	if (!g_sh.routes) {
 		SL_ERR("routing table: %s", strerror(errno));
 		return 1;
@@ -371,6 +411,12 @@ static int run(const struct sl_config *cfg)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before sluiced.addr: whoever waits for that file finds the admin
+	 * listener's (sluiced.admin) already there. */
+	if ((rc = start_admin(cfg)) < 0) {
+		SL_ERR("admin listener: %s", strerror(-rc));
+		return 1;
+	}
 	if ((rc = write_addr_file(cfg, g_sh.actual_port)) < 0) {
 		SL_ERR("cannot write %s: %s", addr_path, strerror(-rc));
 		return 1;
@@ -411,6 +457,8 @@ static int run(const struct sl_config *cfg)
 			rc = -EIO;
 	if (launch_rc != 0)
 		rc = launch_rc;
+	admin_stop(g_admin); /* it reads the lcores' counters: before they go */
+	g_admin = NULL;
 	unlink(addr_path);
 	for (uint32_t i = 0; i < cfg->log_cores; i++)
 		log_lcore_fini(&g_logs[i]);
@@ -436,9 +484,14 @@ int main(int argc, char **argv)
 {
 	static struct sl_config cfg;
 	int rc = sl_config_parse(&cfg, argc, argv);
+	if (rc == 2) {
+		printf("sluiced %s\n", version());
+		return 0;
+	}
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	sl_log_set_level(cfg.log_level);
+	sl_log_set_format(cfg.log_format);
 	umask(077); /* every file we create is ours alone unless chmod'ed */
 	return run(&cfg);
 }

@@ -295,6 +295,11 @@ int SL_MUST_CHECK st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
  * Counters since st_open (metrics export reads them; never reset). Damage is
  * acknowledged data found unreadable on disk, by recovery or by a read; each
  * damaged range is also logged at error level with what was lost. */
+#define ST_WRITE_LAT_BOUNDS 12 /* 100 250 500 us, 1 2.5 5 10 25 50 100 250 1000 ms */
+#define ST_BATCH_BOUNDS 8      /* 1 4 16 64 256 1024 4096 16384 records */
+extern const uint64_t st_write_lat_bounds_us[ST_WRITE_LAT_BOUNDS];
+extern const uint64_t st_batch_bounds[ST_BATCH_BOUNDS];
+
 struct st_stats {
 	uint64_t damaged_ranges;  /* damaged chunks / byte ranges of acked data */
 	uint64_t damaged_bytes;	  /* bytes in those ranges */
@@ -302,6 +307,17 @@ struct st_stats {
 	uint64_t torn_tails;	  /* unacknowledged torn tails cut by recovery */
 	uint64_t resv_writes;	  /* journal.meta writes (sequence reservations) */
 	uint64_t marker_writes;	  /* durable-prefix marker writes (idle journal) */
+	/* The write path (group commit), for metrics: */
+	uint64_t writes, write_bytes; /* journal writes submitted, their padded bytes */
+	/* Write latency (submit to completion of the RWF_DSYNC write) by
+	 * st_write_lat_bounds_us, the last bucket above the last bound. */
+	uint64_t write_lat[ST_WRITE_LAT_BOUNDS + 1];
+	uint64_t write_lat_sum_us;
+	/* Records per write (group-commit batch size) by st_batch_bounds. */
+	uint64_t batch[ST_BATCH_BOUNDS + 1];
+	uint64_t batch_sum;
+	/* Filled by st_stats_get, not counted: segment files and their bytes. */
+	uint64_t segments, segment_bytes;
 };
 
 void st_stats_get(const struct st_journal *j, struct st_stats *out);

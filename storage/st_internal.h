@@ -275,6 +275,7 @@ struct st_buf {
 	int res;	     /* completion: 0 or -errno */
 	uint64_t write_no;
 	uint64_t seg, off;   /* where it was written */
+	uint64_t submit_us;  /* when it was submitted (monotonic), for st_stats */
 	struct st_tok *tok;  /* max_tokens */
 };
 

@@ -8,6 +8,7 @@
  * first: recovery stops at the first bad chunk, so a newer write is only
  * durable-in-effect once every older one is. */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,6 +461,40 @@ static void mark_idle(struct st_journal *j)
 	j->stats.marker_writes++;
 }
 
+const uint64_t st_write_lat_bounds_us[ST_WRITE_LAT_BOUNDS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,
+};
+const uint64_t st_batch_bounds[ST_BATCH_BOUNDS] = { 1, 4, 16, 64, 256, 1024, 4096, 16384 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Bucket of v among n ascending bounds (n: above them all). */
+static unsigned bucket_of(const uint64_t *bounds, unsigned n, uint64_t v)
+{
+	unsigned i = 0;
+	while (i < n && v > bounds[i])
+		i++;
+	return i;
+}
+
+/* st_stats of one write going out: its bytes and records (the batch). */
+static void stats_submit(struct st_journal *j, struct st_buf *b)
+{
+	uint64_t recs = 0;
+	for (uint32_t t = 0; t < b->ntok; t++)
+		recs += b->tok[t].count;
+	j->stats.writes++;
+	j->stats.write_bytes += b->wlen;
+	j->stats.batch[bucket_of(st_batch_bounds, ST_BATCH_BOUNDS, recs)]++;
+	j->stats.batch_sum += recs;
+	b->submit_us = mono_us();
+}
+
 static int submit_ready(struct st_journal *j)
 {
 	uint32_t nsub = 0;
@@ -511,6 +546,7 @@ static int submit_ready(struct st_journal *j)
 			io_uring_prep_write(sqe, j->wfd, b->mem, b->wlen, j->seg_off);
 		sqe->rw_flags = RWF_DSYNC;
 		io_uring_sqe_set_data64(sqe, idx);
+		stats_submit(j, b);
 		b->seg = j->seg_active;
 		b->off = j->seg_off;
 		j->seg_off += b->wlen;
@@ -549,6 +585,9 @@ static void reap(struct st_journal *j)
 		b->res = res;
 		b->state = ST_BUF_DONE;
 		j->inflight--;
+		uint64_t lat_us = mono_us() - b->submit_us;
+		j->stats.write_lat[bucket_of(st_write_lat_bounds_us, ST_WRITE_LAT_BOUNDS, lat_us)]++;
+		j->stats.write_lat_sum_us += lat_us;
 	}
 }
 

@@ -217,4 +217,8 @@ int st_meta_load(struct st_journal *j, bool have_segs)
 void st_stats_get(const struct st_journal *j, struct st_stats *out)
 {
 	*out = j->stats;
+	/* Files seg_first..seg_last exist once a segment was made. */
+	out->segments = j->have_segs && j->seg_last >= j->seg_first ?
+		j->seg_last - j->seg_first + 1 : 0;
+	out->segment_bytes = out->segments * j->o.segment_bytes;
 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The one-way layering rule, checked on every #include of the C sources.
 #
-#   controlplane -> dataplane -> crypto, storage -> common
+#   admin -> controlplane -> dataplane -> crypto, storage -> common
 #
 # A file may include headers of its own top-level folder and of any folder
 # ranked below it; crypto and storage (same rank) must not include each
@@ -31,6 +31,7 @@ rank_of() {
 	crypto | storage) echo 1 ;;
 	dataplane) echo 2 ;;
 	controlplane) echo 3 ;;
+	admin) echo 4 ;;
 	tests | perf | sluiced) echo any ;;
 	*) echo none ;;
 	esac
@@ -116,8 +117,8 @@ if [ "$checked" -eq 0 ]; then
 	exit 2
 fi
 if [ "$violations" -ne 0 ]; then
-	echo "layers: $violations include(s) break controlplane -> dataplane -> crypto," \
+	echo "layers: $violations include(s) break admin -> controlplane -> dataplane -> crypto," \
 		"storage -> common, or reach into another folder's *_internal.h"
 	exit 1
 fi
-echo "layers: $checked files follow controlplane -> dataplane -> crypto, storage -> common"
+echo "layers: $checked files follow admin -> controlplane -> dataplane -> crypto, storage -> common"

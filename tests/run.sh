@@ -56,7 +56,8 @@ DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-d
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
       ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace python3-cbor2
       chromium libnss3-tools golang-go golang-github-aws-aws-sdk-go-v2-dev
-      golang-github-aws-aws-sdk-go-dev)
+      golang-github-aws-aws-sdk-go-dev
+      prometheus)  # promtool and the server (test_metrics.py, test_prometheus.py)
 
 install_deps() {
 	local missing=() p sudo=()
@@ -175,8 +176,12 @@ pytest_suite() {
 	shift 2
 	log "suite $name (SLUICED=$bin)"
 	xml="$WORK/$name.xml"
-	SLUICED="$bin" "${PYTEST_WRAP[@]}" "$PY" -m pytest tests/e2e -q --junitxml="$xml" "$@" ||
-		rc=$?
+	# What a person may want to look at afterwards (the status page's
+	# screenshots, test_status_page.py) goes here, one folder per suite.
+	local art="$ROOT/build/test-artifacts/$name"
+	mkdir -p "$art" && echo "artifacts of $name: $art"
+	SLUICE_ARTIFACTS="$art" SLUICED="$bin" "${PYTEST_WRAP[@]}" "$PY" -m pytest tests/e2e -q \
+		--junitxml="$xml" "$@" || rc=$?
 	counts=$("$PY" - "$xml" <<-'EOF' 2>/dev/null || true
 		import sys, xml.etree.ElementTree as ET
 		root = ET.parse(sys.argv[1]).getroot()

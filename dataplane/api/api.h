@@ -127,8 +127,8 @@ enum api_op_flag {
 	X(DescribeStream, DESCRIBE_STREAM, CONTROL, 0, 10)                                 \
 	X(DescribeStreamConsumer, DESCRIBE_CONSUMER, CONTROL, 0, 20)                       \
 	X(DescribeStreamSummary, DESCRIBE_STREAM_SUMMARY, CONTROL, 0, 20)                  \
-	X(DisableEnhancedMonitoring, DISABLE_MONITORING, CONTROL, 0, API_TPS_NONE)         \
-	X(EnableEnhancedMonitoring, ENABLE_MONITORING, CONTROL, 0, API_TPS_NONE)           \
+	X(DisableEnhancedMonitoring, DISABLE_MONITORING, CONTROL, API_OPF_MUTATES, API_TPS_NONE) \
+	X(EnableEnhancedMonitoring, ENABLE_MONITORING, CONTROL, API_OPF_MUTATES, API_TPS_NONE) \
 	X(GetRecords, GET_RECORDS, DATA, API_OPF_RECORD | API_OPF_AUTHZ_IN_HANDLER, 0)     \
 	X(GetResourcePolicy, GET_RESOURCE_POLICY, CONTROL, 0, API_TPS_NONE)                \
 	X(GetShardIterator, GET_SHARD_ITERATOR, DATA, API_OPF_RECORD, 0)                   \

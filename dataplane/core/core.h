@@ -26,6 +26,7 @@ struct tls_server;
 struct sigv4_keyring;
 struct ctl_queue;
 struct route_rcu;
+struct mx_lcore;
 
 /* A transport moves ciphertext between the network and connections. Kernel
  * (io_uring sockets) and DPDK (userspace TCP) implement the same table, so
@@ -135,6 +136,7 @@ struct lcore_ctx {
 	struct sl_pool get_pool; /* GetRecords response buffers */
 	struct sl_pool h2_pool;	 /* HTTP/2 streams with their header buffers */
 	uint32_t dp_out;       /* data-path messages out to log lcores */
+	uint32_t dp_out_hwm;   /* the most dp_out has been (metrics) */
 	/* Credits (dp_chan.c): of those, out to each log lcore; at most
 	 * DP_PAIR_CREDITS each, so the rings of a pair can never be full. */
 	uint32_t dp_out_log[SL_LOG_CORES_MAX];
@@ -142,7 +144,13 @@ struct lcore_ctx {
 	 * from the loop (ops_data_poll) as replies return credits. */
 	struct dp_wait *dp_held_head, *dp_held_tail;
 	struct sub *subs;      /* SubscribeToShard subscriptions on this lcore */
-	/* counters, read by nobody else yet (metrics arrive later) */
+	/* Loop iterations, and of those the ones that handled events: the
+	 * heartbeat /readyz watches and the busy ratio. Written by this lcore
+	 * only (relaxed), read by the admin thread. */
+	uint64_t loops, busy_loops;
+	/* Metrics counters (dataplane/metrics/mx.h); NULL with --metrics off. */
+	struct mx_lcore *mx;
+	/* counters, read by the admin thread's scrape (relaxed loads) */
 	uint64_t n_requests, n_accepted, n_rejected_full, n_rejected_addr, n_evicted;
 	uint64_t n_h2_timeouts; /* HTTP/2 streams cut by --request-timeout-ms */
 	uint64_t n_dp_held; /* record requests that waited for credits */

@@ -21,6 +21,7 @@
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 #include "dataplane/core/pools.h"
+#include "dataplane/metrics/mx.h"
 
 #define LCORE_TIMER_PERIOD_MS 100
 /* Longest sleep in io_uring when idle: bounds how late a timer fires. */
@@ -99,6 +100,17 @@ int lcore_init_xprt(struct lcore_ctx *lc, struct sl_shared *sh, uint16_t idx,
 	lc->now_ms = sl_mono_ms();
 	if (http_date_update(&lc->date, sl_wall_ms() / 1000) < 0)
 		return -EINVAL; /* the wall clock is beyond year 9999 */
+	if (strcmp(sh->cfg->metrics, "on") == 0) {
+		lc->mx = aligned_alloc(64, sizeof(*lc->mx));
+		if (!lc->mx)
+			return -ENOMEM;
+		rc = mx_lcore_init(lc->mx);
+		if (rc < 0) {
+			free(lc->mx);
+			lc->mx = NULL;
+			return rc;
+		}
+	}
 	lc->accepting = true;
 	return lc->xprt->init(lc);
 }
@@ -126,6 +138,15 @@ static void lcore_tick(struct lcore_ctx *lc)
 	http_conn_mem_kick(lc); /* memory freed since: resume who waited */
 	lcore_tls_reload(lc);
 	if (lc->now_ms >= lc->next_timer_ms) {
+		if (lc->mx) {
+			/* Shard-level entries of streams deleted or no longer
+			 * monitored go, once per new snapshot. */
+			const struct route_table *rt = route_get(lc->sh->routes);
+			if (rt && rt->version != lc->mx->io.route_version) {
+				mx_shards_sweep(lc->mx, rt);
+				lc->mx->io.route_version = rt->version;
+			}
+		}
 		http_conn_timers(lc);
 		lc->next_timer_ms = lc->now_ms + LCORE_TIMER_PERIOD_MS;
 	}
@@ -139,6 +160,9 @@ int lcore_run(struct lcore_ctx *lc)
 	route_reader(lc->sh->routes, lc->idx, true);
 	while (!atomic_load_explicit(&lc->sh->stop, memory_order_acquire)) {
 		int rc = lc->xprt->poll(lc, LCORE_IDLE_WAIT_MS);
+		MX_ADD(lc->loops, 1);
+		if (rc > 0)
+			MX_ADD(lc->busy_loops, 1);
 		if (rc < 0) {
 			SL_ERR("transport poll failed: %s", strerror(-rc));
 			route_reader(lc->sh->routes, lc->idx, false);
@@ -184,6 +208,11 @@ void lcore_fini(struct lcore_ctx *lc)
 	lc->sv = NULL;
 	tls_server_free(lc->tls);
 	lc->tls = NULL;
+	if (lc->mx) {
+		mx_lcore_fini(lc->mx);
+		free(lc->mx);
+		lc->mx = NULL;
+	}
 	free(lc->av);
 	free(lc->resp_buf);
 	free(lc->toks);

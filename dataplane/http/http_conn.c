@@ -21,6 +21,7 @@
 #include "dataplane/api/cbor.h"
 #include "dataplane/http/http_cors.h"
 #include "dataplane/http/http_internal.h"
+#include "dataplane/metrics/mx.h"
 
 int http_conn_fd(const struct conn *c)
 {
@@ -194,6 +195,7 @@ static struct conn *conn_open(struct lcore_ctx *lc, int fd, uint64_t xprt_id,
 	c->addr_counted = true;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->in_max = lc->sh->cfg->max_head_bytes + lc->sh->cfg->max_body_bytes;
+	c->mx_op = MX_OP_NONE;
 	c->opened_ms = c->last_rx_ms = c->last_tx_ms = c->quiet_ms = lc->now_ms;
 	lc->nconns++;
 	lc->n_open++;
@@ -425,6 +427,9 @@ void http_conn_respond(struct lcore_ctx *lc, struct conn *c, uint16_t status, co
 		return;
 	char rid[48], id2[80];
 	http_conn_request_id(lc, rid, sizeof(rid), id2, sizeof(id2));
+	if (lc->mx)
+		mx_http_answer(lc->mx, c->mx_op, status);
+	c->mx_op = MX_OP_NONE; /* the next answer is of a request not dispatched yet */
 	if (c->cbor) {
 		ops_cbor_respond(lc, c, status, body, body_len, rid, id2);
 		c->cbor = false; /* one answer per request */
@@ -913,13 +918,18 @@ static void conn_step_io(struct lcore_ctx *lc, struct conn *c)
 			c->peer_eof = true;
 		} else if (rc < 0) {
 			SL_DEBUG("conn %s: TLS error, closing", c->peer);
+			if (!c->mux && lc->mx)
+				mx_tls_handshake(lc->mx, NULL); /* failed before it was done */
 			c->close_after_send = true;
 			if (!http_conn_unsent(c))
 				http_conn_close(lc, c);
 			return;
 		}
-		if (!c->mux && tls_conn_handshake_done(c->tls))
+		if (!c->mux && tls_conn_handshake_done(c->tls)) {
+			if (lc->mx)
+				mx_tls_handshake(lc->mx, tls_conn_version(c->tls));
 			conn_pick_mux(lc, c);
+		}
 		if (c->state != CONN_OPEN || !c->mux)
 			break;
 		bool room = c->mux->on_input(lc, c);

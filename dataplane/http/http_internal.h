@@ -209,6 +209,9 @@ struct conn {
 	bool cbor;
 	char *cbor_json;
 	uint64_t cbor_json_bytes;
+	/* The operation of the request being answered (enum api_op) for the
+	 * metrics; MX_OP_NONE until ops_dispatch knows it. */
+	uint8_t mx_op;
 };
 
 /* Queues a complete HTTP response (status line, standard Kinesis headers,

@@ -117,6 +117,8 @@ struct dp_msg {
 	bool resp_buf_used;
 	uint32_t resp_len;
 	uint64_t bytes;	      /* DP_GET: record data bytes in the response */
+	uint32_t n_out;	      /* DP_GET: records in the response */
+	int64_t behind_ms;    /* DP_GET: its MillisBehindLatest */
 	/* log: a DP_PUT with records in the journal whose durability is not
 	 * reported yet is on the log lcore's in-journal list, so a failing
 	 * journal can answer it (log_fail). */
@@ -163,6 +165,12 @@ struct log_ctx {
 	struct dp_msg *backlog[32];
 	unsigned bl_pos, bl_n;
 	uint64_t n_appended, n_acked;
+	/* Loop iterations and of those the busy ones (the /readyz heartbeat,
+	 * the busy ratio), and the journal's counters copied once per idle
+	 * loop for the scraper: written by this lcore only, read relaxed. */
+	uint64_t loops, busy_loops;
+	struct st_stats st_copy;
+	uint64_t recovery_ms; /* st_open's time at start-up */
 	struct quota quota;	   /* buckets of the shards this lcore owns */
 	struct kr_reader *kr_rd;   /* this lcore's view of the at-rest keys */
 	struct st_record *scratch; /* REC_MAX_RECORDS */

@@ -43,6 +43,8 @@ void log_chan_post(struct lcore_ctx *lc, struct dp_msg *m)
 	BUG_ON(!ok);
 	lc->dp_out_log[m->log]++;
 	lc->dp_out++;
+	if (lc->dp_out > lc->dp_out_hwm) /* metrics: the rings' high-water mark */
+		lc->dp_out_hwm = lc->dp_out;
 	log_lcore_wake(lg);
 }
 

@@ -328,6 +328,8 @@ static void log_sub_event(struct log_ctx *lg, struct dp_msg *m, struct jw *w,
 	BUG_ON(w->overflow);
 	m->seq = next;
 	m->bytes = g->bytes;
+	m->n_out = g->n;
+	m->behind_ms = behind < 0 ? 0 : behind;
 	m->resp = w->buf;
 	m->resp_len = (uint32_t)w->len;
 	log_reply(lg, m);
@@ -374,6 +376,9 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		return;
 	}
 	rec_encode_records_end(&w);
+	m->bytes = g.bytes; /* for the io lcore's metrics */
+	m->n_out = g.n;
+	m->behind_ms = 0;
 	if (q)
 		quota_debit(&q->out_bytes, g.bytes);
 	if (m->sub) {
@@ -417,6 +422,7 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		return;
 	}
 	rec_encode_get_records_tail(&w, iter, (size_t)il, NULL, 0, behind < 0 ? 0 : behind);
+	m->behind_ms = behind < 0 ? 0 : behind;
 	BUG_ON(w.overflow);
 	m->http_status = 200;
 	m->resp = w.buf;
@@ -571,6 +577,19 @@ int log_lcore_seal(void *arg, uint64_t stream_id, uint32_t shard_index, st_seq_t
 	return sr.rc;
 }
 
+/* Copies the journal's counters where the scraper reads them (relaxed,
+ * field by field). Idle loops only: a few loads and stores. */
+static void log_stats_publish(struct log_ctx *lg)
+{
+	struct st_stats st;
+	st_stats_get(lg->j, &st);
+	const uint64_t *src = (const uint64_t *)&st;
+	uint64_t *dst = (uint64_t *)&lg->st_copy;
+	static_assert(sizeof(st) % sizeof(uint64_t) == 0, "st_stats is all uint64_t");
+	for (size_t i = 0; i < sizeof(st) / sizeof(uint64_t); i++)
+		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+}
+
 /* Sleeps until an io lcore posts (eventfd) or a journal write completes. */
 static void log_sleep(struct log_ctx *lg, uint32_t timeout_ms)
 {
@@ -650,6 +669,7 @@ int log_lcore_run(struct log_ctx *lg)
 	uint64_t next_trim_ms = sl_mono_ms() + 10000;
 	for (;;) {
 		route_quiescent(lg->sh->routes, reader);
+		__atomic_store_n(&lg->loops, lg->loops + 1, __ATOMIC_RELAXED);
 		struct log_seal *sr = atomic_load_explicit(&lg->seal, memory_order_acquire);
 		if (sr && !atomic_load_explicit(&sr->done, memory_order_relaxed))
 			log_serve_seal(lg, sr);
@@ -666,14 +686,21 @@ int log_lcore_run(struct log_ctx *lg)
 		}
 		unsigned n = log_drain(lg);
 		int c = log_poll(lg, 0);
+		if (n > 0 || c > 0)
+			__atomic_store_n(&lg->busy_loops, lg->busy_loops + 1, __ATOMIC_RELAXED);
 		if (lg->fail_err) {
 			log_fail(lg, lg->fail_err);
 			continue;
 		}
-		if (n > 0 || c > 0)
+		if (n > 0 || c > 0) {
+			/* A busy journal is never idle: publish now and then. */
+			if ((lg->loops & 1023) == 0)
+				log_stats_publish(lg);
 			continue;
+		}
 		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0)
 			break;
+		log_stats_publish(lg);
 		uint64_t now = sl_mono_ms();
 		/* Both are retried later (the old checkpoint stays valid; a
 		 * segment not trimmed now is trimmed at the next round). */
@@ -744,7 +771,9 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	o.journal_id = idx;
 	if (quota_init(&lg->quota, sh->cfg, sh->cfg->max_shards_per_log) < 0)
 		return -ENOMEM;
+	uint64_t t0_ms = sl_mono_ms();
 	lg->j = st_open(dir, &o, log_on_done, lg);
+	lg->recovery_ms = sl_mono_ms() - t0_ms; /* recovery is st_open's scan */
 	if (!lg->j) {
 		int err = errno; /* before logging, which may change it */
 		SL_ERR("cannot open the journal in %s: %s", dir, strerror(err));

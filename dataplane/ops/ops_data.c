@@ -25,6 +25,7 @@
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 #include "dataplane/core/pools.h"
+#include "dataplane/metrics/mx.h"
 
 /* Per-connection state of the record operation in flight (one at a time:
  * requests on a connection are handled in order). Allocated on a
@@ -46,6 +47,12 @@ struct dp_req {
 	struct dp_wait wait;
 	bool held;
 	uint32_t conn_idx;
+	/* Metrics (mx.h): the stream's slot and enhanced monitoring, taken at
+	 * dispatch (the snapshot may be gone at the reply), and when the
+	 * request began (0 with metrics off). */
+	uint32_t mslot;
+	uint8_t shard_metrics;
+	uint64_t t0_us;
 };
 
 static void respond_err(struct lcore_ctx *lc, struct conn *c, const struct api_err *e)
@@ -212,6 +219,14 @@ static bool seq_ordering_ok(const char *txt)
 	return st_seq_parse(txt, strlen(txt), &seq) == 0 && st_seq_valid(seq);
 }
 
+/* --- metrics (mx.h): counted on the io lcore when the answer is known --- */
+
+static void mx_note_stream(struct dp_req *d, const struct route_stream *s)
+{
+	d->mslot = s->mslot;
+	d->shard_metrics = s->shard_metrics;
+}
+
 /* The next open shard (modulo) of AUTO-distributed streams, per io lcore. */
 static __thread uint32_t auto_next;
 
@@ -250,6 +265,7 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
+	mx_note_stream(d, s);
 	uint32_t per_log[DP_MAX_LOG_LCORES] = { 0 };
 	bool spread = s->distribution == ROUTE_DIST_AUTO;
 	BUG_ON(s->n_open == 0); /* open shards partition the hash space */
@@ -312,6 +328,11 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	static __thread char thr[REC_MAX_RECORDS][320];
 	struct rec_put_result res[REC_MAX_RECORDS];
 	const char *stream = d->msgs[d->recs[0].owner].stream_name;
+	if (lc->mx)
+		mx_count_put(lc->mx, &(struct mx_req){ .slot = d->mslot,
+						       .shard_metrics = d->shard_metrics,
+						       .t0_us = d->t0_us },
+			     d->msgs[d->recs[0].owner].stream_id, d->recs, n, many);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
@@ -411,6 +432,7 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		return;
 	}
 	api_shard_id_fmt(index, d->shard_id);
+	mx_note_stream(d, s);
 	if (index >= s->n_shards) {
 		shard_missing(lc, c, d->shard_id, s->name);
 		return;
@@ -435,6 +457,10 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 static void gsi_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct dp_msg *m = &d->msgs[0];
+	struct mx_stream *ms = lc->mx && m->status == 0 ?
+		mx_stream_at(lc->mx, d->mslot, m->stream_id) : NULL;
+	if (ms)
+		MX_ADD(ms->c[MX_GET_SHARD_ITERATOR_SUCCESS], 1);
 	if (m->status == -EDQUOT) {
 		throttled(lc, c, m);
 		return;
@@ -493,6 +519,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		shard_missing(lc, c, sid, it.stream);
 		return;
 	}
+	mx_note_stream(d, s);
 	struct dp_msg *m = &d->msgs[0];
 	const struct route_shard *sh = &s->shards[it.shard_index];
 	msg_init(m, DP_GET, sh->log_lcore, s);
@@ -515,6 +542,10 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 static void get_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 {
 	struct dp_msg *m = &d->msgs[0];
+	if (lc->mx)
+		mx_count_get(lc->mx, &(struct mx_req){ .slot = d->mslot,
+						       .shard_metrics = d->shard_metrics,
+						       .t0_us = d->t0_us }, m);
 	if (m->status == -EDQUOT) {
 		throttled(lc, c, m);
 	} else if (m->status < 0 || !m->resp) {
@@ -577,6 +608,8 @@ static struct dp_req *data_begin(struct lcore_ctx *lc, struct conn *c,
 	d->op = op->op;
 	d->reply = reply;
 	d->out = 0;
+	d->mslot = ROUTE_NONE;
+	d->t0_us = lc->mx ? mx_now_us() : 0;
 	return d;
 }
 

@@ -26,6 +26,7 @@
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 #include "dataplane/route/route.h"
+#include "dataplane/metrics/mx.h"
 
 static bool content_type_ok(const struct conn *c)
 {
@@ -93,6 +94,8 @@ static void audit_auth_failure(struct lcore_ctx *lc, const struct conn *c,
 {
 	char key[129], op[80];
 	SL_INFO("auth failure from %s: %s", c->peer, err->type);
+	if (lc->mx)
+		mx_sigv4_fail(lc->mx, err->type);
 	claimed_key(hdrs, nhdrs, key, sizeof(key));
 	target_name(hdrs, nhdrs, op, sizeof(op));
 	ops_audit(lc, c, key, op, "", err->type, err->http_status);
@@ -423,6 +426,7 @@ static void dispatch(struct lcore_ctx *lc, struct conn *c)
 	const struct sl_header *th = sl_header_find(c->hdrs, c->req.nhdrs, "x-amz-target");
 	const struct api_op_info *op = th ? api_op_lookup(th->value) : NULL;
 	BUG_ON(op == NULL); /* ops_shape_ok answered it */
+	c->mx_op = (uint8_t)op->op;
 	if (c->cbor && !ops_cbor_request(lc, c))
 		return;
 	snprintf(c->principal, sizeof(c->principal), "%s", id.access_key);

@@ -37,6 +37,7 @@
 #include "dataplane/log/log.h"
 #include "dataplane/api/cbor.h"
 #include "dataplane/api/eventstream.h"
+#include "dataplane/metrics/mx.h"
 
 #define SUB_LIFETIME_MS 300000	/* Kinesis: a subscription lasts 5 minutes */
 #define SUB_HEARTBEAT_MS 1000	/* an event at least this often */
@@ -54,9 +55,17 @@ struct sub {
 	bool resolved; /* the starting position is a sequence number now */
 	bool done;     /* end: free once the message is back */
 	bool cbor;     /* subscribed in CBOR: event payloads are CBOR too */
+	uint32_t mslot; /* the stream's metrics slot (mx.h) */
 	struct dp_msg msg;
 	char arn[SUB_ARN_CAP]; /* ConsumerARN: the subscription ends with it */
 };
+
+/* The stream's counter block (mx.h) for SubscribeToShard's metrics; NULL
+ * with metrics off or a stream without a slot. */
+static struct mx_stream *sub_mx(struct lcore_ctx *lc, uint32_t mslot, uint64_t stream_id)
+{
+	return lc->mx ? mx_stream_at(lc->mx, mslot, stream_id) : NULL;
+}
 
 struct reg_entry {
 	uint64_t hash;	/* of arn: a cheap first comparison */
@@ -233,8 +242,16 @@ void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 			       !memmem(m->resp, m->resp_len, none, sizeof(none) - 1);
 		bool last = m->closed && m->http_status == 204; /* children sent */
 		if (records || last || lc->now_ms - s->last_event_ms >= SUB_HEARTBEAT_MS) {
-			if (sub_event(lc, c, s, "SubscribeToShardEvent", false, m->resp,
-				      m->resp_len, last) < 0 || last)
+			int erc = sub_event(lc, c, s, "SubscribeToShardEvent", false, m->resp,
+					    m->resp_len, last);
+			struct mx_stream *ms = erc < 0 ? NULL : sub_mx(lc, s->mslot, m->stream_id);
+			if (ms) {
+				MX_ADD(ms->c[MX_SUB_EVENT_SUCCESS], 1);
+				MX_ADD(ms->c[MX_SUB_EVENT_BYTES], m->bytes);
+				MX_ADD(ms->c[MX_SUB_EVENT_RECORDS], m->n_out);
+				mx_last_set(&ms->sub_behind, m->behind_ms, sl_wall_ms());
+			}
+			if (erc < 0 || last)
 				sub_done(s);
 		}
 		s->next_poll_ms = records ? lc->now_ms : lc->now_ms + SUB_IDLE_POLL_MS;
@@ -400,6 +417,9 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	}
 	if (rc < 0) {
 		free(s);
+		struct mx_stream *ms = rc == -EBUSY ? sub_mx(lc, rs->mslot, rs->id) : NULL;
+		if (ms)
+			MX_ADD(ms->c[MX_SUB_RATE_EXCEEDED], 1);
 		char msg[2400];
 		snprintf(msg, sizeof(msg), rc == -EBUSY ?
 			 "Another active subscription exists for this consumer: %s" :
@@ -411,6 +431,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	}
 	s->reg_slot = rc;
 	snprintf(s->arn, sizeof(s->arn), "%s", r.arn);
+	s->mslot = rs->mslot;
 	struct dp_msg *m = &s->msg;
 	m->stream_id = rs->id;
 	m->shard_index = (uint32_t)idx;
@@ -431,8 +452,13 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	s->started_ms = s->next_poll_ms = s->last_event_ms = lc->now_ms;
 	s->next = lc->subs;
 	lc->subs = s;
-	if (s->push_id < 0 || sub_event(lc, c, s, "initial-response", false, "{}", 2, false) < 0)
+	if (s->push_id < 0 || sub_event(lc, c, s, "initial-response", false, "{}", 2, false) < 0) {
 		sub_done(s);
+		return;
+	}
+	struct mx_stream *ms = sub_mx(lc, s->mslot, rs->id);
+	if (ms)
+		MX_ADD(ms->c[MX_SUB_SUCCESS], 1);
 }
 
 void ops_sub_stop_all(struct lcore_ctx *lc)

@@ -139,6 +139,12 @@ struct route_stream {
 	struct route_shard *shards;	/* shards[i].index == i */
 	uint32_t n_open;
 	uint32_t *open_by_hash;		/* indexes of open shards, by hash_start */
+	/* Metrics (dataplane/metrics/mx.h): the stream's counter slot, the
+	 * same in every snapshot for the stream's whole life (ROUTE_NONE past
+	 * the slots there are), and its enhanced monitoring: bit i on =
+	 * shard-level metric i (cp_metric_names' order) is exported. */
+	uint32_t mslot;
+	uint8_t shard_metrics;
 };
 
 /* An ACTIVE enhanced fan-out consumer (RegisterStreamConsumer) of a stream

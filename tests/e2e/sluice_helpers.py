@@ -239,6 +239,15 @@ class Server:
         return os.path.join(self.data_dir, 'sluiced.addr')
 
     @property
+    def admin_file(self):
+        return os.path.join(self.data_dir, 'sluiced.admin')
+
+    def admin_addr(self):
+        """HOST:PORT of the admin listener (written before sluiced.addr)."""
+        with open(self.admin_file) as f:
+            return f.read().strip()
+
+    @property
     def ca(self):
         return os.path.join(self.data_dir, 'tls', 'ca.pem')
 
@@ -255,6 +264,10 @@ class Server:
         # throttled, as they would be on Kinesis, and only the quota tests
         # are about that.
         quota = [] if '--quota-mode' in self.args else ['--quota-mode', 'off']
+        # Every test server gets its own admin port (the default 4568 would
+        # clash between servers running side by side).
+        if '--admin-listen' not in self.args:
+            quota = quota + ['--admin-listen', '127.0.0.1:0']
         if DPDK:
             return self._dpdk_command(listen, quota)
         return [self.binary, '--listen', listen, '--data-dir', self.data_dir] + quota + self.args

@@ -33,6 +33,7 @@
 #include "dataplane/http/http_conn.h"
 #include "dataplane/net/dpdk/dpdk.h"
 #include "dataplane/net/tcp/tcp.h"
+#include "dataplane/metrics/mx.h"
 
 #define DX_IDLE_SPINS 2000
 
@@ -57,7 +58,27 @@ struct dx {
 	uint32_t *sent_q;   /* conn indexes with sent_pending, max_conns */
 	uint32_t n_sent_q;
 	uint32_t idle;
+	uint64_t mx_next_us; /* next copy of the stack's counters (metrics) */
 };
+
+/* Copies the stack's counters where the admin listener's scrape reads them
+ * (mx.h, MX_TCP_NAMES' order). */
+static void dx_publish_stats(struct lcore_ctx *lc, struct dx *dx)
+{
+	struct net_stats ns;
+	net_stats(dx->stack, &ns);
+	const uint64_t v[MX_TCP_N] = {
+		ns.rx_frames, ns.tx_frames, ns.tx_errors, ns.rx_drop_eth, ns.rx_drop_ip,
+		ns.rx_bad_csum, ns.arp_miss_drops, ns.tcp_rx_segs, ns.tcp_tx_segs,
+		ns.tcp_retransmits, ns.tcp_fast_retransmits, ns.tcp_rto, ns.tcp_rst_rx,
+		ns.tcp_rst_tx, ns.tcp_out_of_window, ns.tcp_ooo_drops, ns.tcp_paws_drops,
+		ns.tcp_accepted, ns.tcp_refused, ns.tcp_table_full, ns.syn_cookies_sent,
+		ns.syn_cookies_ok, ns.syn_cookies_bad,
+	};
+	for (unsigned i = 0; i < MX_TCP_N; i++)
+		MX_SET(lc->mx->io.tcp[i], v[i]);
+	MX_SET(lc->mx->io.has_tcp, true);
+}
 
 static uint64_t now_us(void)
 {
@@ -257,6 +278,10 @@ static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 		dpk_frame_free(&f[i]);
 	}
 	int t = net_timers(dx->stack, now);
+	if (lc->mx && now >= dx->mx_next_us) {
+		dx_publish_stats(lc, dx);
+		dx->mx_next_us = now + MX_TCP_COPY_US;
+	}
 	dx_deliver_sent(lc, dx);
 	dpk_tx_flush(dx->port);
 	if (n || t > 0) {

@@ -111,6 +111,8 @@ static void test_facts(void **state)
 		"DecreaseStreamRetentionPeriod", "UpdateStreamMode", "UpdateMaxRecordSize",
 		"RegisterStreamConsumer", "DeregisterStreamConsumer", "PutResourcePolicy",
 		"DeleteResourcePolicy", "UpdateStreamRecordDistributionStrategy",
+		/* the snapshot carries each stream's shard-level metrics */
+		"EnableEnhancedMonitoring", "DisableEnhancedMonitoring",
 	};
 	static const char *const reshards[] = { "SplitShard", "MergeShards", "UpdateShardCount" };
 	static const char *const records[] = { "PutRecord", "PutRecords", "GetShardIterator",
