@@ -239,11 +239,6 @@ static int check_plain(struct sl_config *c)
 	return 0;
 }
 
-static int parse_listen(struct sl_config *c, const char *v)
-{
-	return parse_hostport(v, c->listen_host, sizeof(c->listen_host), &c->listen_port);
-}
-
 /* --admin-listen HOST:PORT | off */
 static int parse_admin(struct sl_config *c, const char *v)
 {

@@ -251,6 +251,9 @@ static int policy_cb(void *arg, const char *stream, const char *arn, const char 
 	}
 	policy_free(*slot);
 	*slot = p;
+	return 0;
+}
+
 /* Metrics slots (route_stream.mslot): a stream keeps the slot it had in the
  * previous snapshot (same name, same id); a new one takes the lowest slot
  * no kept stream holds. A freed slot may be given again at once: the io
