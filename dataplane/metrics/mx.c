@@ -109,7 +109,8 @@ void mx_shards_sweep(struct mx_lcore *m, const struct route_table *rt)
 	for (uint32_t i = 0; i < rt->n_streams; i++)
 		if (rt->streams[i].shard_metrics)
 			ids[n++] = rt->streams[i].id;
-	qsort(ids, n, sizeof(*ids), cmp_u64);
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp_u64);
 	for (uint32_t i = 0; i < MX_SHARD_SLOTS; i++) {
 		struct mx_shard *e = &m->shards[i];
 		if (e->stream_id == 0 || e->stream_id == MX_TOMB)
