@@ -586,7 +586,8 @@ int mx_scrape(struct prom_buf *b, struct sl_shared *sh, uint16_t reader)
 	route_reader(sh->routes, reader, true);
 	const struct route_table *rt = route_get(sh->routes);
 	uint32_t unslotted = 0;
-	if (rt) {
+	/* --metrics off: no lcore counts streams; say nothing rather than 0. */
+	if (rt && sh->n_io && sh->lcs[0].mx) {
 		scrape_streams(b, sh, rt);
 		scrape_shards(b, sh, rt);
 		for (uint32_t i = 0; i < rt->n_streams; i++)

@@ -484,3 +484,13 @@ def test_request_tls_and_sigv4_families(server):
         assert any(nm == fam for nm, _ in after), fam
     assert val(after, 'process_resident_memory_bytes') > 0
     assert val(after, 'process_open_fds') > 0
+
+
+def test_metrics_off(server_factory):
+    srv = server_factory(extra_args=['--metrics', 'off'])
+    k = srv.client()
+    h.create_active(k, uniq('mxo'), shards=1)
+    s = scrape(srv)
+    assert not [nm for nm, _ in s if nm.startswith('sluice_kinesis_')]
+    assert val(s, 'sluice_lcore_loops_total', lcore='io0') > 0  # heartbeats stay
+    assert get(srv, '/readyz')[0] == 200
