@@ -496,7 +496,8 @@ struct admin *admin_start(const struct admin_config *ac)
 		static const unsigned char alpn[] = "\x08http/1.1";
 		struct tls_server_config tc = {
 			.cert_path = ac->sh->tls_cert_path, .key_path = ac->sh->tls_key_path,
-			.client_ca_path = a->cfg->admin_client_ca[0] ? a->cfg->admin_client_ca : NULL,
+			.client_ca_path =
+				a->cfg->admin_client_ca[0] ? a->cfg->admin_client_ca : NULL,
 			.alpn = alpn, .alpn_len = sizeof(alpn) - 1 };
 		char err[256];
 		a->tls = tls_server_new(&tc, err, sizeof(err));

@@ -66,7 +66,7 @@ int admin_parse(const char *buf, size_t len, struct admin_req *r)
 	size_t scan = len < ADMIN_HEAD_MAX ? len : ADMIN_HEAD_MAX;
 	const char *end = NULL;
 	for (size_t i = 0; i + 3 < scan; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
 			end = buf + i;
 			break;
 		}

@@ -3,6 +3,7 @@
  * this level sees: the build, the process, the control thread, the admin
  * listener itself. */
 #include <dirent.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,13 @@
 #include "dataplane/api/api.h"
 #include "dataplane/core/core.h"
 #include "dataplane/metrics/mx.h"
+#include "dataplane/net/dpdk/dpdk.h"
+
+#include <rte_ethdev.h>
+
+/* More extended statistics than any PMD has; a port claiming more is
+ * skipped (the scrape stays bounded). */
+#define ADMIN_XSTATS_MAX 4096
 
 /* Resident set size in bytes (/proc/self/statm's second field), 0 when
  * unreadable. */
@@ -83,6 +91,36 @@ static void scrape_control(struct prom_buf *b, struct cp *cp)
 	}
 }
 
+/* --transport dpdk: every port's extended statistics (rte_eth_xstats_get),
+ * read here, off the lcores (the PMD's counters; no lcore waits for it). */
+static void scrape_xstats(struct prom_buf *b, struct sl_shared *sh)
+{
+	static const char xn[] = "sluice_dpdk_port_xstats";
+	if (!sh->dpk)
+		return;
+	prom_family(b, xn, PROM_COUNTER,
+		    "DPDK port extended statistics (rte_eth_xstats_get), by port and name");
+	for (uint16_t p = 0; p < dpk_port_count(sh->dpk); p++) {
+		const struct dpk_port_info *pi = dpk_port_info(sh->dpk, p);
+		int n = pi ? rte_eth_xstats_get_names(pi->port_id, NULL, 0) : -1;
+		if (n <= 0 || n > ADMIN_XSTATS_MAX)
+			continue;
+		struct rte_eth_xstat_name *names = calloc((size_t)n, sizeof(*names));
+		struct rte_eth_xstat *vals = calloc((size_t)n, sizeof(*vals));
+		int nn = names ? rte_eth_xstats_get_names(pi->port_id, names, (unsigned)n) : -1;
+		int nv = vals ? rte_eth_xstats_get(pi->port_id, vals, (unsigned)n) : -1;
+		for (int i = 0; nn == n && nv == n && i < n; i++) {
+			if (vals[i].id >= (uint64_t)n)
+				continue;
+			struct prom_label l[2] = { { "port", pi->name },
+						   { "name", names[vals[i].id].name } };
+			prom_u64(b, xn, "_total", l, 2, vals[i].value);
+		}
+		free(names);
+		free(vals);
+	}
+}
+
 void admin_scrape(struct sl_shared *sh, struct cp *cp, struct admin_health *h,
 		  const char *version, uint16_t reader, struct prom_buf *b)
 {
@@ -95,6 +133,7 @@ void admin_scrape(struct sl_shared *sh, struct cp *cp, struct admin_health *h,
 		    "control thread loop iterations (the /readyz heartbeat)");
 	prom_u64(b, "sluice_control_loops", "_total", NULL, 0, cp_heartbeat(cp));
 	scrape_control(b, cp);
+	scrape_xstats(b, sh);
 	prom_family(b, "sluice_admin_connections_refused", PROM_COUNTER,
 		    "admin listener connections refused (all its slots busy)");
 	prom_u64(b, "sluice_admin_connections_refused", "_total", NULL, 0, h->refused);

@@ -39,7 +39,8 @@ static const struct {
 	{ MX_PUT_RECORD_SUCCESS, "sluice_kinesis_put_record_success",
 	  "CloudWatch PutRecord.Success: successful PutRecord operations" },
 	{ MX_PUT_RECORDS_BYTES, "sluice_kinesis_put_records_bytes",
-	  "CloudWatch PutRecords.Bytes: record data bytes put with PutRecords (successful records)" },
+	  "CloudWatch PutRecords.Bytes: record data bytes put with PutRecords (successful "
+	  "records)" },
 	{ MX_PUT_RECORDS_RECORDS, "sluice_kinesis_put_records_records",
 	  "CloudWatch PutRecords.Records: successful records of PutRecords (deprecated there; "
 	  "same as SuccessfulRecords)" },
@@ -92,7 +93,8 @@ static const struct {
 	[MX_H_PUT_RECORD] = { "sluice_kinesis_put_record_latency_seconds",
 			      "CloudWatch PutRecord.Latency: request to durable answer, seconds" },
 	[MX_H_PUT_RECORDS] = { "sluice_kinesis_put_records_latency_seconds",
-			       "CloudWatch PutRecords.Latency: request to durable answer, seconds" },
+			       "CloudWatch PutRecords.Latency: request to durable answer, "
+			       "seconds" },
 	[MX_H_GET_RECORDS] = { "sluice_kinesis_get_records_latency_seconds",
 			       "CloudWatch GetRecords.Latency: request to answer, seconds" },
 };
@@ -194,13 +196,14 @@ static void scrape_streams(struct prom_buf *b, const struct sl_shared *sh,
 	}
 	static const char age[] = "sluice_kinesis_get_records_iterator_age_seconds";
 	prom_family(b, age, PROM_GAUGE,
-		    "CloudWatch GetRecords.IteratorAgeMilliseconds (in seconds): MillisBehindLatest "
-		    "of the stream's latest GetRecords answer (0 before any)");
+		    "CloudWatch GetRecords.IteratorAgeMilliseconds (in seconds): "
+		    "MillisBehindLatest of the stream's latest GetRecords answer (0 before any)");
 	for (uint32_t i = 0; i < rt->n_streams; i++) {
 		struct prom_label l = { "stream", rt->streams[i].name };
 		prom_f64(b, age, "", &l, 1, (double)sums[i].iter_age.v_ms / 1000.0);
 	}
-	static const char behind[] = "sluice_kinesis_subscribe_to_shard_event_behind_latest_seconds";
+	static const char behind[] =
+		"sluice_kinesis_subscribe_to_shard_event_behind_latest_seconds";
 	prom_family(b, behind, PROM_GAUGE,
 		    "CloudWatch SubscribeToShardEvent.MillisBehindLatest (in seconds): of the "
 		    "stream's latest event (0 before any)");
@@ -298,9 +301,10 @@ static void scrape_shards(struct prom_buf *b, const struct sl_shared *sh,
 			if (!fam) {
 				prom_family(b, name, k < MX_SHC_N ? PROM_COUNTER : PROM_GAUGE,
 					    k < MX_SHC_N ? shard_ctrs[k].help :
-					    "CloudWatch IteratorAgeMilliseconds per shard (enhanced "
-					    "monitoring, in seconds): MillisBehindLatest of the "
-					    "shard's latest GetRecords answer");
+					    "CloudWatch IteratorAgeMilliseconds per shard "
+					    "(enhanced monitoring, in seconds): "
+					    "MillisBehindLatest of the shard's latest "
+					    "GetRecords answer");
 				fam = true;
 			}
 			for (uint32_t sd = 0; sd < s->n_shards; sd++) {
@@ -310,7 +314,8 @@ static void scrape_shards(struct prom_buf *b, const struct sl_shared *sh,
 					   : NULL;
 				char sid[API_SHARD_ID_CAP];
 				api_shard_id_fmt(sd, sid);
-				struct prom_label l[2] = { { "stream", s->name }, { "shard", sid } };
+				struct prom_label l[2] = { { "stream", s->name },
+							   { "shard", sid } };
 				if (k < MX_SHC_N)
 					prom_u64(b, name, "_total", l, 2, row ? row->c[k] : 0);
 				else
@@ -336,7 +341,8 @@ static void per_io(struct prom_buf *b, const struct sl_shared *sh, const char *n
 		char lc[16];
 		snprintf(lc, sizeof(lc), "io%u", i);
 		struct prom_label l = { "lcore", lc };
-		const uint64_t *p = (const uint64_t *)(const void *)((const char *)&sh->lcs[i] + off);
+		const char *base = (const char *)&sh->lcs[i];
+		const uint64_t *p = (const uint64_t *)(const void *)(base + off);
 		prom_u64(b, name, t == PROM_COUNTER ? "_total" : "", &l, 1, ld(p));
 	}
 }
@@ -349,7 +355,8 @@ static void per_log(struct prom_buf *b, const struct sl_shared *sh, const char *
 		char lc[16];
 		snprintf(lc, sizeof(lc), "log%u", i);
 		struct prom_label l = { "lcore", lc };
-		const uint64_t *p = (const uint64_t *)(const void *)((const char *)&sh->logs[i] + off);
+		const char *base = (const char *)&sh->logs[i];
+		const uint64_t *p = (const uint64_t *)(const void *)(base + off);
 		prom_u64(b, name, t == PROM_COUNTER ? "_total" : "", &l, 1, ld(p));
 	}
 }
@@ -393,7 +400,8 @@ static void journal_hists(struct prom_buf *b, const struct sl_shared *sh)
 static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 {
 	per_io(b, sh, "sluice_lcore_loops", PROM_COUNTER,
-	       "io lcore loop iterations (busy ratio: rate of busy_loops over this)", IO_OFF(loops));
+	       "io lcore loop iterations (busy ratio: rate of busy_loops over this)",
+	       IO_OFF(loops));
 	per_io(b, sh, "sluice_lcore_busy_loops", PROM_COUNTER,
 	       "io lcore loop iterations that handled events", IO_OFF(busy_loops));
 	per_log(b, sh, "sluice_log_lcore_loops", PROM_COUNTER, "log lcore loop iterations",
@@ -461,7 +469,8 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 	per_log(b, sh, "sluice_journal_segments", PROM_GAUGE, "journal segment files",
 		LOG_OFF(st_copy.segments));
 	per_log(b, sh, "sluice_journal_segment_bytes", PROM_GAUGE,
-		"bytes of the journal's segment files (preallocated)", LOG_OFF(st_copy.segment_bytes));
+		"bytes of the journal's segment files (preallocated)",
+		LOG_OFF(st_copy.segment_bytes));
 	journal_hists(b, sh);
 	per_log(b, sh, "sluice_journal_meta_writes", PROM_COUNTER,
 		"journal.meta writes (sequence number reservations)", LOG_OFF(st_copy.resv_writes));
@@ -536,7 +545,8 @@ static void scrape_requests(struct prom_buf *b, const struct sl_shared *sh)
 	static const char *const tv[MX_TLS_N][2] = { { "TLSv1.2", "ok" }, { "TLSv1.3", "ok" },
 						     { "other", "ok" }, { "", "failed" } };
 	static const char tn[] = "sluice_tls_handshakes";
-	prom_family(b, tn, PROM_COUNTER, "TLS handshakes of the data listener by version and result");
+	prom_family(b, tn, PROM_COUNTER,
+		    "TLS handshakes of the data listener by version and result");
 	for (unsigned k = 0; k < MX_TLS_N; k++) {
 		struct prom_label l[2] = { { "version", tv[k][0] }, { "result", tv[k][1] } };
 		prom_u64(b, tn, "_total", l, 2, tls[k]);
@@ -548,7 +558,8 @@ static void scrape_requests(struct prom_buf *b, const struct sl_shared *sh)
 	if (any_tcp) {
 		prom_family(b, nn, PROM_COUNTER,
 			    "the userspace TCP/IP stack's counters (--transport dpdk), by counter "
-			    "(tcp_retransmits, tcp_rto, syn_cookies_sent, rx_drop_ip, ...) and lcore");
+			    "(tcp_retransmits, tcp_rto, syn_cookies_sent, rx_drop_ip, ...) and "
+			    "lcore");
 		for (uint16_t i = 0; i < sh->n_io; i++) {
 			const struct mx_lcore *m = sh->lcs[i].mx;
 			if (!m || !MX_GET(m->io.has_tcp))
@@ -575,7 +586,8 @@ int mx_scrape(struct prom_buf *b, struct sl_shared *sh, uint16_t reader)
 	route_reader(sh->routes, reader, true);
 	const struct route_table *rt = route_get(sh->routes);
 	uint32_t unslotted = 0;
-	if (rt) {
+	/* --metrics off: no lcore counts streams; say nothing rather than 0. */
+	if (rt && sh->n_io && sh->lcs[0].mx) {
 		scrape_streams(b, sh, rt);
 		scrape_shards(b, sh, rt);
 		for (uint32_t i = 0; i < rt->n_streams; i++)

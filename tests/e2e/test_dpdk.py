@@ -583,3 +583,24 @@ def test_integrity_under_reorder_and_duplication(server_factory):
     print('reorder+dup: %.0f MB put in %.1f s, read back and compared in %.1f s'
           % (mb, put_s, read_s))
     assert 'test fault stage ON' in srv.log_tail(200000)
+
+
+def test_admin_metrics_over_dpdk(dsrv):
+    """The admin listener is a kernel socket in the server's namespace
+    (never on the DPDK port); its /metrics carries the userspace stack's
+    counters and the port's extended statistics."""
+    k = dsrv.client()
+    k.list_streams()
+    time.sleep(0.3)  # the stack's counters are copied every 100 ms
+    script = ('import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('
+              '"http://%s/metrics", timeout=10).read().decode())' % dsrv.admin_addr())
+    out = subprocess.run(dsrv.net.exec_prefix() + ['/usr/bin/python3', '-c', script],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    text = out.stdout.decode()
+    m = re.search(r'^sluice_net_stack_total\{counter="tcp_accepted",lcore="io0"\} (\d+)$',
+                  text, re.M)
+    assert m and int(m.group(1)) >= 1, text[-3000:]
+    m = re.search(r'^sluice_dpdk_port_xstats_total\{port="[^"]+",name="rx_good_packets"\} '
+                  r'(\d+)$', text, re.M)
+    assert m and int(m.group(1)) > 0, [ln for ln in text.splitlines() if 'xstats' in ln][:20]

@@ -437,3 +437,60 @@ def test_subscribe_to_shard_families(server):
     assert delta('sluice_kinesis_subscribe_to_shard_event_bytes_total') == sum(map(len, datas))
     assert delta('sluice_kinesis_subscribe_to_shard_event_success_total') >= 1
     k.deregister_stream_consumer(ConsumerARN=carn)
+
+
+def test_admin_client_certificates(server_factory, tmp_path):
+    import security_helpers as sec
+    d = str(tmp_path)
+    ca = sec.make_ca(d, 'adminca')
+    cli = sec.make_cert(d, 'scraper', ca, client=True)
+    other = sec.make_cert(d, 'stranger', sec.make_ca(d, 'otherca'), client=True)
+    srv = server_factory(extra_args=['--admin-tls', '--admin-client-ca', ca[0]])
+    ctx = ssl.create_default_context(cafile=srv.ca)
+    ctx.load_cert_chain(*cli)
+    assert get(srv, '/metrics', tls_ctx=ctx)[0] == 200
+    for chain in (None, other):
+        bad = ssl.create_default_context(cafile=srv.ca)
+        if chain:
+            bad.load_cert_chain(*chain)
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError,
+                            http.client.HTTPException)):
+            get(srv, '/metrics', tls_ctx=bad, timeout=5)
+
+
+def test_request_tls_and_sigv4_families(server):
+    before = scrape(server)
+    k = server.client()
+    k.list_streams()
+    bad = server.client(secret='not-the-secret')
+    with pytest.raises(ClientError) as ei:
+        bad.list_streams()
+    err = ei.value.response['Error']['Code']
+    after = wait_scrape(server, lambda s: val(
+        s, 'sluice_http_responses_total', operation='ListStreams', status='200') >
+        val(before, 'sluice_http_responses_total', operation='ListStreams', status='200'))
+
+    def delta(metric, **labels):
+        return val(after, metric, **labels) - val(before, metric, **labels)
+    assert delta('sluice_http_responses_total', operation='ListStreams', status='200') >= 1
+    assert delta('sluice_sigv4_failures_total', type=err) == 1, err
+    assert delta('sluice_tls_handshakes_total', version='TLSv1.3', result='ok') + delta(
+        'sluice_tls_handshakes_total', version='TLSv1.2', result='ok') >= 2
+    assert delta('sluice_control_operations_total', operation='ListStreams') >= 1
+    # The appliance's own families are there, per lcore.
+    for fam in ('sluice_lcore_loops_total', 'sluice_log_lcore_loops_total',
+                'sluice_connections_accepted_total', 'sluice_journal_writes_total',
+                'sluice_journal_segments', 'sluice_journal_damaged_ranges_total'):
+        assert any(nm == fam for nm, _ in after), fam
+    assert val(after, 'process_resident_memory_bytes') > 0
+    assert val(after, 'process_open_fds') > 0
+
+
+def test_metrics_off(server_factory):
+    srv = server_factory(extra_args=['--metrics', 'off'])
+    k = srv.client()
+    h.create_active(k, uniq('mxo'), shards=1)
+    s = scrape(srv)
+    assert not [nm for nm, _ in s if nm.startswith('sluice_kinesis_')]
+    assert val(s, 'sluice_lcore_loops_total', lcore='io0') > 0  # heartbeats stay
+    assert get(srv, '/readyz')[0] == 200
