@@ -100,6 +100,14 @@ def throttled_after_drain(k, drain, call, tries=4):
     return False
 
 
+def assert_near_rate(accepted, want):
+    """The limiter admits at most the burst plus the rate over the run (10%
+    for the clocks of client and server), and not much less: a paced client
+    stalled by a loaded machine (the ASan build, other jobs) offers less at
+    times, so the floor has 20%."""
+    assert 0.8 * want <= accepted <= 1.1 * want, (accepted, want)
+
+
 def check_throttled(entries, name):
     for e in entries:
         assert e == {'ErrorCode': 'ProvisionedThroughputExceededException',
@@ -117,7 +125,7 @@ def test_put_bytes_limit_at_twice_the_rate(qserver):
     sent = accepted + len(throttled)
     want = (1.0 + el) * MIB / per
     print('sent %d accepted %d (want ~%.0f over %.2f s)' % (sent, accepted, want, el))
-    assert abs(accepted - want) <= 0.1 * want, (accepted, want)
+    assert_near_rate(accepted, want)
     assert len(throttled) >= sent * 0.3, (len(throttled), sent)
     check_throttled(throttled, name)
 
@@ -129,7 +137,7 @@ def test_put_records_limit_with_tiny_records(qserver):
     accepted, throttled, el = paced_puts(k, name, 10, 500, 4, 4.0)
     want = (1.0 + el) * 1000
     print('accepted %d (want ~%.0f over %.2f s)' % (accepted, want, el))
-    assert abs(accepted - want) <= 0.1 * want, (accepted, want)
+    assert_near_rate(accepted, want)
     check_throttled(throttled, name)
 
 
