@@ -30,8 +30,17 @@ def shards_of(kinesis, name):
     return ls
 
 
-def assert_updating_then_active(kinesis, name):
-    assert rs.status(kinesis, name) == 'UPDATING'
+UPDATING_S = 0.3  # conftest's --create-delay-ms: how long a reshard keeps UPDATING
+
+
+def assert_updating_then_active(kinesis, name, t_sent):
+    """The stream is UPDATING right after a reshard, then ACTIVE. t_sent:
+    time.monotonic() before the reshard request was sent. The window opens
+    after that, so a status read that returns within UPDATING_S of t_sent
+    must see UPDATING; a slower one (ASan, a loaded machine) may already see
+    ACTIVE, and then proves nothing either way."""
+    st = rs.status(kinesis, name)
+    assert st == 'UPDATING' or time.monotonic() - t_sent >= UPDATING_S, st
     rs.wait_active(kinesis, name)
 
 
@@ -42,9 +51,10 @@ def test_split_shard(kinesis):
     last = put_some(kinesis, name)
     assert list(last) == [shard_id(0)]
     mid = 2 ** 127
+    t_sent = time.monotonic()
     kinesis.split_shard(StreamName=name, ShardToSplit=shard_id(0),
                         NewStartingHashKey=str(mid))
-    assert_updating_then_active(kinesis, name)
+    assert_updating_then_active(kinesis, name, t_sent)
     shards = shards_of(kinesis, name)
     assert [s['ShardId'] for s in shards] == [shard_id(i) for i in range(3)]
     parent, a, b = shards
@@ -74,9 +84,10 @@ def test_merge_shards(kinesis):
     rs.wait_active(kinesis, name)
     last = put_some(kinesis, name, 30)
     assert set(last) == {shard_id(0), shard_id(1)}
+    t_sent = time.monotonic()
     kinesis.merge_shards(StreamName=name, ShardToMerge=shard_id(0),
                          AdjacentShardToMerge=shard_id(1))
-    assert_updating_then_active(kinesis, name)
+    assert_updating_then_active(kinesis, name, t_sent)
     shards = shards_of(kinesis, name)
     assert [s['ShardId'] for s in shards] == [shard_id(i) for i in range(3)]
     kid = shards[2]
@@ -111,10 +122,11 @@ def test_update_shard_count_2_4_2(server, kinesis):
     kinesis.create_stream(StreamName=name, ShardCount=2)
     rs.wait_active(kinesis, name)
     last = put_some(kinesis, name, 30)
+    t_sent = time.monotonic()
     r = kinesis.update_shard_count(StreamName=name, TargetShardCount=4,
                                    ScalingType='UNIFORM_SCALING')
     assert (r['StreamName'], r['CurrentShardCount'], r['TargetShardCount']) == (name, 2, 4)
-    assert_updating_then_active(kinesis, name)
+    assert_updating_then_active(kinesis, name, t_sent)
     shards = shards_of(kinesis, name)
     opened = rs.open_shards(shards)
     assert len(opened) == 4, shards
@@ -136,12 +148,13 @@ def test_update_shard_count_2_4_2(server, kinesis):
 
     last2 = put_some(kinesis, name, 40, prefix='q')
     # Raw: botocore 1.29 drops the StreamARN it does not know.
+    t_sent = time.monotonic()
     st, _, r = server.call('UpdateShardCount', {'StreamName': name, 'TargetShardCount': 2,
                                                 'ScalingType': 'UNIFORM_SCALING'})
     assert st == 200 and r == {
         'StreamName': name, 'CurrentShardCount': 4, 'TargetShardCount': 2,
         'StreamARN': 'arn:aws:kinesis:us-east-1:%s:stream/%s' % (ACCOUNT, name)}, r
-    assert_updating_then_active(kinesis, name)
+    assert_updating_then_active(kinesis, name, t_sent)
     shards = shards_of(kinesis, name)
     opened = rs.open_shards(shards)
     assert len(opened) == 2 and len(shards) == 8, shards
