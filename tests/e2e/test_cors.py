@@ -262,6 +262,8 @@ def test_cors_off(server_factory):
     no_cors(hdrs)
 
 
+@pytest.mark.kernel_only('start-up flag parsing, the same on both transports: runs the '
+                         'binary directly, outside a DPDK namespace')
 def test_bad_cors_origins_flag_refused(server_factory):
     srv = server_factory(extra_args=['--cors-origins', 'https://a.example\x01'], start=False)
     import subprocess

@@ -73,8 +73,12 @@ static void check_answer(const struct ctl_call *c)
 	struct json_doc d;
 	int32_t t;
 
-	CHECK(c->resp != NULL && c->resp_len > 0);
-	if (c->status == 500 || json_parse(&d, c->resp, c->resp_len, g_toks, FUZZ_TOKS, 16,
+	CHECK(c->resp != NULL);
+	/* An operation without output answers 200 with an empty body, as
+	 * Kinesis does; every other answer is a JSON object. */
+	if (c->status == 200 && c->resp_len == 0)
+		return;
+	if (c->resp_len == 0 || c->status == 500 || json_parse(&d, c->resp, c->resp_len, g_toks, FUZZ_TOKS, 16,
 					   NULL) < 1 || g_toks[0].type != JSON_OBJECT) {
 		fprintf(stderr, "%s answered %u: %.*s\n", g_op_name[c->op], c->status,
 			(int)(c->resp_len < 2000 ? c->resp_len : 2000), c->resp);
