@@ -34,6 +34,7 @@
 #include "dataplane/ctl/ctl.h"
 #include "dataplane/log/log.h"
 #include "sluiced/eal.h"
+#include "sluiced/mirror.h"
 #include "dataplane/net/dpdk/dpdk.h"
 #include "dataplane/route/route.h"
 #include "version.h"
@@ -442,10 +443,25 @@ static int run(const struct sl_config *cfg)
 			SL_ERR("cannot start io lcore %u: %s", i, strerror(-launch_rc));
 	if (launch_rc != 0)
 		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
+	/* After the lcores are launched: the mirror reads through the listener. */
+	struct mirror *mirror = NULL;
+	if (launch_rc == 0 && cfg->mirror_config[0]) {
+		bool any = strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0;
+		struct mirror_local ml = {
+			.host = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1",
+			.port = g_sh.actual_port, .data_dir = cfg->data_dir, .credentials = cred_path,
+			.region = cfg->region, .stop = &g_sh.stop,
+		};
+		if (!(mirror = mirror_start(cfg->mirror_config, &ml))) {
+			launch_rc = -errno;
+			atomic_store_explicit(&g_sh.stop, true, memory_order_release);
+		}
+	}
 	rc = lcore_run(&g_lcs[0]);
 	for (uint32_t i = 1; i < g_nlcs; i++)
 		if (rte_eal_wait_lcore(i) < 0)
 			rc = -EIO;
+	mirror_stop(mirror); /* it has seen stop; its last call is answered or failed */
 	/* Every io lcore has drained (no message is out): now the journals
 	 * flush, checkpoint and close. */
 	atomic_store_explicit(&g_sh.stop_logs, true, memory_order_release);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Store-and-forward mirroring of one stream to an upstream Kinesis endpoint
+ * (AWS or another sluice): issue #17 item 2. See sluiced/README.md, "Mirror".
+ *
+ * The mirror is a thread of its own, off the fast path: it reads the local
+ * stream through the public GetRecords path (over loopback TLS, SigV4-signed
+ * with the first key of the local credentials file, so quotas, policies and
+ * encryption apply to it as to any consumer) and writes upstream with
+ * PutRecords through OpenSSL (verified against the configured CA) and our
+ * SigV4 signer. Progress per source shard is checkpointed durably in
+ * DIR/mirror.ckpt after every batch the upstream acknowledged whole. */
+#ifndef SL_SLUICED_MIRROR_H
+#define SL_SLUICED_MIRROR_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mirror;
+
+struct mirror_local {
+	const char *host;     /* the local listener, e.g. "127.0.0.1" */
+	uint16_t port;
+	const char *data_dir; /* checkpoint file lives here */
+	const char *credentials; /* local shared-credentials file */
+	const char *region;   /* the region the local server serves */
+	const atomic_bool *stop;
+};
+
+/* Reads and checks the configuration file (must be a regular file with no
+ * group/other permission bits: it holds a secret) and starts the thread.
+ * Returns NULL and sets errno (messages go to the log, never the secret). */
+struct mirror *mirror_start(const char *conf_path, const struct mirror_local *loc);
+/* Waits for the thread (it watches *loc->stop) and frees it. NULL is a no-op. */
+void mirror_stop(struct mirror *m);
+
+#endif
