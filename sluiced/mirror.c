@@ -84,6 +84,7 @@ struct mr_shard {
 
 struct mirror {
 	pthread_t thr;
+	bool running; /* thr was started */
 	const atomic_bool *stop;
 	char stream[MR_NAME_MAX];
 	char up_stream[MR_NAME_MAX];
@@ -632,16 +633,13 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 			int32_t data = json_obj_get(d, idx[k], "Data");
 			int32_t pk = json_obj_get(d, idx[k], "PartitionKey");
 			jw_obj_begin(&w);
-			/* both are JSON strings as the local server wrote them:
-			 * base64 and an escaped key pass through unchanged */
+			/* both are JSON strings as the local server wrote them
+			 * (start - 1 is the opening quote): base64 and an
+			 * escaped key pass through unchanged */
 			jw_key(&w, "Data");
-			jw_raw(&w, "\"", 1);
-			jw_raw(&w, d->buf + d->toks[data].start, d->toks[data].len);
-			jw_raw(&w, "\"", 1);
+			jw_raw(&w, d->buf + d->toks[data].start - 1, d->toks[data].len + 2);
 			jw_key(&w, "PartitionKey");
-			jw_raw(&w, "\"", 1);
-			jw_raw(&w, d->buf + d->toks[pk].start, d->toks[pk].len);
-			jw_raw(&w, "\"", 1);
+			jw_raw(&w, d->buf + d->toks[pk].start - 1, d->toks[pk].len + 2);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -652,9 +650,8 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 			char type[96] = "";
 			if (st > 0)
 				err_type(m, &m->up, type, sizeof(type));
-			SL_WARN("mirror: upstream PutRecords: %s%s (retrying %u records in %u ms)",
-				st < 0 ? strerror(-st) : "HTTP error ", type, n,
-				m->backoff_ms ? m->backoff_ms * 2 : MR_BACKOFF_MIN_MS);
+			SL_WARN("mirror: upstream PutRecords: %s%s (%d; retrying %u records)",
+				st < 0 ? strerror(-st) : "HTTP error ", type, st, n);
 			backoff(m);
 			continue;
 		}
@@ -832,7 +829,7 @@ static void mirror_free(struct mirror *m)
 	free(m);
 }
 
-struct mirror *mirror_start(const char *conf_path, const struct mirror_local *loc)
+struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc)
 {
 	struct mirror *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -847,8 +844,6 @@ struct mirror *mirror_start(const char *conf_path, const struct mirror_local *lo
 					    sizeof(lsec))) < 0)
 		SL_ERR("mirror: no key in %s", loc->credentials);
 	if (rc == 0) {
-		snprintf(m->local.host, sizeof(m->local.host), "%s", loc->host);
-		snprintf(m->local.port, sizeof(m->local.port), "%u", loc->port);
 		if (!m->local.ca[0])
 			snprintf(m->local.ca, sizeof(m->local.ca), "%s/tls/ca.pem", loc->data_dir);
 		snprintf(m->ckpt_path, sizeof(m->ckpt_path), "%s/mirror.ckpt", loc->data_dir);
@@ -864,8 +859,6 @@ struct mirror *mirror_start(const char *conf_path, const struct mirror_local *lo
 	/* the secrets live on only inside the signers */
 	explicit_bzero(sec, sizeof(sec));
 	explicit_bzero(lsec, sizeof(lsec));
-	if (rc == 0 && (rc = -pthread_create(&m->thr, NULL, mirror_main, m)) < 0)
-		SL_ERR("mirror: cannot start its thread: %s", strerror(-rc));
 	if (rc < 0) {
 		mirror_free(m);
 		errno = -rc;
@@ -874,11 +867,25 @@ struct mirror *mirror_start(const char *conf_path, const struct mirror_local *lo
 	return m;
 }
 
+int mirror_start(struct mirror *m, const char *host, uint16_t port)
+{
+	snprintf(m->local.host, sizeof(m->local.host), "%s", host);
+	snprintf(m->local.port, sizeof(m->local.port), "%u", port);
+	int rc = -pthread_create(&m->thr, NULL, mirror_main, m);
+	if (rc < 0)
+		SL_ERR("mirror: cannot start its thread: %s", strerror(-rc));
+	else
+		m->running = true;
+	return rc;
+}
+
 void mirror_stop(struct mirror *m)
 {
 	if (!m)
 		return;
-	int rc = pthread_join(m->thr, NULL);
-	BUG_ON(rc != 0);
+	if (m->running) {
+		int rc = pthread_join(m->thr, NULL);
+		BUG_ON(rc != 0);
+	}
 	mirror_free(m);
 }

@@ -19,8 +19,6 @@
 struct mirror;
 
 struct mirror_local {
-	const char *host;     /* the local listener, e.g. "127.0.0.1" */
-	uint16_t port;
 	const char *data_dir; /* checkpoint file lives here */
 	const char *credentials; /* local shared-credentials file */
 	const char *region;   /* the region the local server serves */
@@ -28,9 +26,13 @@ struct mirror_local {
 };
 
 /* Reads and checks the configuration file (must be a regular file with no
- * group/other permission bits: it holds a secret) and starts the thread.
- * Returns NULL and sets errno (messages go to the log, never the secret). */
-struct mirror *mirror_start(const char *conf_path, const struct mirror_local *loc);
+ * group/other permission bits: it holds a secret), before the server
+ * serves, so a bad file stops start-up. Returns NULL and sets errno
+ * (messages go to the log, never the secret). */
+struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc);
+/* Starts the thread once the listener (host, port) accepts. Returns 0 or
+ * -errno. */
+int mirror_start(struct mirror *m, const char *host, uint16_t port);
 /* Waits for the thread (it watches *loc->stop) and frees it. NULL is a no-op. */
 void mirror_stop(struct mirror *m);
 

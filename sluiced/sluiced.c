@@ -44,6 +44,7 @@ static struct lcore_ctx *g_lcs;
 static uint32_t g_nlcs;
 static struct log_ctx *g_logs;
 static struct cp *g_cp; /* the control plane: only sluiced holds it */
+static struct mirror *g_mirror; /* --mirror-config, NULL when off */
 static struct admin *g_admin; /* the admin listener, NULL when off */
 static char g_version[128];
 
@@ -326,6 +327,12 @@ static int run(const struct sl_config *cfg)
 		return 1;
 	}
 	g_sh.policies = policies;
+	if (cfg->mirror_config[0]) {
+		struct mirror_local ml = { .data_dir = cfg->data_dir, .credentials = cred_path,
+					   .region = cfg->region, .stop = &g_sh.stop };
+		if (!(g_mirror = mirror_open(cfg->mirror_config, &ml)))
+			return 1;
+	}
 	g_sh.audit = audit_open(cfg->data_dir, (uint64_t)cfg->audit_max_mib << 20, cfg->audit_keep);
 	if (!g_sh.audit) {
 		SL_ERR("cannot open the audit log in %s: %s", cfg->data_dir, strerror(errno));
@@ -444,24 +451,17 @@ static int run(const struct sl_config *cfg)
 	if (launch_rc != 0)
 		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
 	/* After the lcores are launched: the mirror reads through the listener. */
-	struct mirror *mirror = NULL;
-	if (launch_rc == 0 && cfg->mirror_config[0]) {
+	if (launch_rc == 0 && g_mirror) {
 		bool any = strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0;
-		struct mirror_local ml = {
-			.host = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1",
-			.port = g_sh.actual_port, .data_dir = cfg->data_dir, .credentials = cred_path,
-			.region = cfg->region, .stop = &g_sh.stop,
-		};
-		if (!(mirror = mirror_start(cfg->mirror_config, &ml))) {
-			launch_rc = -errno;
+		const char *host = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1";
+		if ((launch_rc = mirror_start(g_mirror, host, g_sh.actual_port)) < 0)
 			atomic_store_explicit(&g_sh.stop, true, memory_order_release);
-		}
 	}
 	rc = lcore_run(&g_lcs[0]);
 	for (uint32_t i = 1; i < g_nlcs; i++)
 		if (rte_eal_wait_lcore(i) < 0)
 			rc = -EIO;
-	mirror_stop(mirror); /* it has seen stop; its last call is answered or failed */
+	mirror_stop(g_mirror); /* it has seen stop; its last call is answered or failed */
 	/* Every io lcore has drained (no message is out): now the journals
 	 * flush, checkpoint and close. */
 	atomic_store_explicit(&g_sh.stop_logs, true, memory_order_release);
