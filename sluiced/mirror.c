@@ -675,6 +675,9 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 		m->sent += n - left;
 		if (left) {
 			m->retried += left;
+			/* at most one line per backoff step (>= 100 ms) */
+			SL_INFO("mirror: upstream failed %u of %u entries (throttled?); retrying "
+				"them", left, n);
 			backoff(m); /* throttled or InternalFailure: both want a pause */
 		} else {
 			m->backoff_ms = 0;
