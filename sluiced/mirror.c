@@ -22,6 +22,7 @@
 #include "sluiced/mirror.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -43,6 +44,7 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "crypto/sigv4.h"
 
 #define MR_HOST_MAX 256
@@ -80,6 +82,7 @@ struct mr_shard {
 	char iter[MR_ITER_MAX];
 	bool closed;
 	uint64_t last_get_ms;
+	uint64_t lag_ms; /* MillisBehindLatest of its last GetRecords */
 };
 
 struct mirror {
@@ -95,7 +98,11 @@ struct mirror {
 	char *body;
 	struct json_tok *toks, *ptoks;
 	uint32_t backoff_ms;
-	uint64_t sent, retried, batches;
+	/* written by the mirror thread, read by the admin thread's scrape */
+	_Atomic uint64_t sent, retried, batches, errors;
+	_Atomic uint64_t lag_ms;     /* largest MillisBehindLatest of the last round */
+	_Atomic uint64_t ckpt_wall_ms; /* when the checkpoint last moved */
+	_Atomic bool up_ok;	     /* the last upstream call succeeded */
 };
 
 static uint64_t now_ms(void)
@@ -529,7 +536,15 @@ static int ckpt_save(struct mirror *m)
 		if (m->shards[i].ckpt[0])
 			n += (size_t)snprintf(buf + n, MR_BODY_MAX - n, "%s %s\n", m->shards[i].id,
 					      m->shards[i].ckpt);
-	return sl_file_replace(m->ckpt_path, buf, n, 0600);
+	int rc = sl_file_replace(m->ckpt_path, buf, n, 0600);
+	if (rc == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		atomic_store_explicit(&m->ckpt_wall_ms,
+				      (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+				      memory_order_relaxed);
+	}
+	return rc;
 }
 
 static void ckpt_load(struct mirror *m)
@@ -646,7 +661,9 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 		jw_obj_end(&w);
 		BUG_ON(w.overflow); /* batches are cut well under MR_BODY_MAX */
 		int st = call(&m->up, "PutRecords", m->body, w.len);
+		atomic_store_explicit(&m->up_ok, st == 200, memory_order_relaxed);
 		if (st != 200) {
+			atomic_fetch_add_explicit(&m->errors, 1, memory_order_relaxed);
 			char type[96] = "";
 			if (st > 0)
 				err_type(m, &m->up, type, sizeof(type));
@@ -672,9 +689,9 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 		for (uint32_t i = (uint32_t)arr + 1, k = 0; k < n; k++, i = r.toks[i].next)
 			if (json_obj_get(&r, i, "ErrorCode") >= 0)
 				idx[left++] = idx[k];
-		m->sent += n - left;
+		atomic_fetch_add_explicit(&m->sent, n - left, memory_order_relaxed);
 		if (left) {
-			m->retried += left;
+			atomic_fetch_add_explicit(&m->retried, left, memory_order_relaxed);
 			/* at most one line per backoff step (>= 100 ms) */
 			SL_INFO("mirror: upstream failed %u of %u entries (throttled?); retrying "
 				"them", left, n);
@@ -723,6 +740,10 @@ static int pump_shard(struct mirror *m, struct mr_shard *sh)
 		return -EPROTO;
 	int32_t arr = json_obj_get(&d, 0, "Records");
 	int32_t next = json_obj_get(&d, 0, "NextShardIterator");
+	int32_t behind = json_obj_get(&d, 0, "MillisBehindLatest");
+	int64_t lag = 0;
+	if (behind >= 0 && json_num_i64(&d, (uint32_t)behind, &lag) == 0 && lag >= 0)
+		sh->lag_ms = (uint64_t)lag;
 	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
 		return -EPROTO;
 	uint32_t idx[MR_BATCH_RECORDS], n = 0, total = 0;
@@ -756,7 +777,7 @@ static int pump_shard(struct mirror *m, struct mr_shard *sh)
 			}
 			if ((rc = ckpt_save(m)) < 0)
 				SL_ERR("mirror: checkpoint %s: %s", m->ckpt_path, strerror(-rc));
-			m->batches++;
+			atomic_fetch_add_explicit(&m->batches, 1, memory_order_relaxed);
 			total += n;
 			n = 0;
 			bytes = 0;
@@ -807,15 +828,22 @@ static void *mirror_main(void *arg)
 				moved += rc;
 			else if (rc < 0 && rc != -ECANCELED) {
 				SL_DEBUG("mirror: local read of %s: %d", m->shards[i].id, rc);
+				atomic_fetch_add_explicit(&m->errors, 1, memory_order_relaxed);
 				backoff(m);
 			}
 		}
+		uint64_t lag = 0;
+		for (uint32_t i = 0; i < m->nshards; i++)
+			if (!m->shards[i].closed && m->shards[i].lag_ms > lag)
+				lag = m->shards[i].lag_ms;
+		atomic_store_explicit(&m->lag_ms, lag, memory_order_relaxed);
 		if (!moved)
 			nap(m, MR_GET_SPACING_MS);
 	}
 	SL_INFO("mirror: stopped (%llu records acknowledged upstream, %llu entries retried, "
-		"%llu batches)", (unsigned long long)m->sent, (unsigned long long)m->retried,
-		(unsigned long long)m->batches);
+		"%llu batches)", (unsigned long long)atomic_load(&m->sent),
+		(unsigned long long)atomic_load(&m->retried),
+		(unsigned long long)atomic_load(&m->batches));
 	return NULL;
 }
 
@@ -891,4 +919,42 @@ void mirror_stop(struct mirror *m)
 		BUG_ON(rc != 0);
 	}
 	mirror_free(m);
+}
+
+void mirror_scrape(void *arg, struct prom_buf *b)
+{
+	struct mirror *m = arg;
+	struct prom_label l = { "stream", m->stream };
+	static const struct {
+		const char *name, *help;
+		enum prom_type t;
+		size_t off;
+	} fam[] = {
+		{ "sluice_mirror_records_sent", "records the upstream acknowledged", PROM_COUNTER,
+		  offsetof(struct mirror, sent) },
+		{ "sluice_mirror_entries_retried", "PutRecords entries the upstream failed "
+		  "(throttled or InternalFailure) and that were sent again", PROM_COUNTER,
+		  offsetof(struct mirror, retried) },
+		{ "sluice_mirror_batches", "batches acknowledged whole and checkpointed",
+		  PROM_COUNTER, offsetof(struct mirror, batches) },
+		{ "sluice_mirror_errors", "failed calls (local reads or upstream writes), each "
+		  "followed by a backoff", PROM_COUNTER, offsetof(struct mirror, errors) },
+		{ "sluice_mirror_lag_milliseconds", "backlog as time: the largest "
+		  "MillisBehindLatest over the source shards in the last round", PROM_GAUGE,
+		  offsetof(struct mirror, lag_ms) },
+	};
+	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		const _Atomic uint64_t *v = (const _Atomic uint64_t *)((const char *)m + fam[i].off);
+		prom_family(b, fam[i].name, fam[i].t, fam[i].help);
+		prom_u64(b, fam[i].name, fam[i].t == PROM_COUNTER ? "_total" : "", &l, 1,
+			 atomic_load_explicit(v, memory_order_relaxed));
+	}
+	prom_family(b, "sluice_mirror_upstream_up", PROM_GAUGE,
+		    "1 when the last upstream call succeeded");
+	prom_u64(b, "sluice_mirror_upstream_up", "", &l, 1,
+		 atomic_load_explicit(&m->up_ok, memory_order_relaxed) ? 1 : 0);
+	prom_family(b, "sluice_mirror_checkpoint_time_seconds", PROM_GAUGE,
+		    "when the checkpoint last moved, seconds since the epoch (0: not yet)");
+	prom_f64(b, "sluice_mirror_checkpoint_time_seconds", "", &l, 1,
+		 (double)atomic_load_explicit(&m->ckpt_wall_ms, memory_order_relaxed) / 1000.0);
 }

@@ -33,6 +33,10 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 /* Starts the thread once the listener (host, port) accepts. Returns 0 or
  * -errno. */
 int mirror_start(struct mirror *m, const char *host, uint16_t port);
+struct prom_buf;
+/* Writes the sluice_mirror_* families (admin_config.scrape_extra). Any
+ * thread; relaxed loads of counters the mirror thread writes. */
+void mirror_scrape(void *m, struct prom_buf *b);
 /* Waits for the thread (it watches *loc->stop) and frees it. NULL is a no-op. */
 void mirror_stop(struct mirror *m);
 

@@ -71,6 +71,7 @@ static int start_admin(const struct sl_config *cfg)
 		.sh = &g_sh, .cp = g_cp, .version = version(),
 		/* readers: io lcores, log lcores, then this one */
 		.route_reader = (uint16_t)(g_nlcs + cfg->log_cores),
+		.scrape_extra = g_mirror ? mirror_scrape : NULL, .scrape_ctx = g_mirror,
 	};
 	g_admin = admin_start(&ac);
 	if (g_admin)
@@ -461,7 +462,6 @@ static int run(const struct sl_config *cfg)
 	for (uint32_t i = 1; i < g_nlcs; i++)
 		if (rte_eal_wait_lcore(i) < 0)
 			rc = -EIO;
-	mirror_stop(g_mirror); /* it has seen stop; its last call is answered or failed */
 	/* Every io lcore has drained (no message is out): now the journals
 	 * flush, checkpoint and close. */
 	atomic_store_explicit(&g_sh.stop_logs, true, memory_order_release);
@@ -475,6 +475,10 @@ static int run(const struct sl_config *cfg)
 		rc = launch_rc;
 	admin_stop(g_admin); /* it reads the lcores' counters: before they go */
 	g_admin = NULL;
+	/* After the admin thread (it scrapes the mirror's counters); the
+	 * mirror has seen stop and its last call is answered or failed. */
+	mirror_stop(g_mirror);
+	g_mirror = NULL;
 	unlink(addr_path);
 	for (uint32_t i = 0; i < cfg->log_cores; i++)
 		log_lcore_fini(&g_logs[i]);

@@ -13,6 +13,7 @@ import time
 import pytest
 
 import sluice_helpers as h
+import test_metrics as metrics
 
 pytestmark = pytest.mark.kernel_only  # the mirror dials the upstream's 127.0.0.1 port
 
@@ -105,6 +106,20 @@ def test_mirror_delivers_in_key_order(server_factory, tmp_path):
     dups = check_upstream(uc, 1200, 120)
     print('mirror: 1200 records upstream, %d duplicates' % dups)
     assert dups == 0  # nothing failed, nothing was re-sent
+    # The counters and gauges on the admin listener's /metrics.
+    samples = metrics.scrape(src)
+    lab = frozenset({('stream', 'src')})
+    deadline = time.monotonic() + 10
+    while samples[('sluice_mirror_records_sent_total', lab)] < 1200 and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)  # the last batch's counter may trail its arrival
+        samples = metrics.scrape(src)
+    assert samples[('sluice_mirror_records_sent_total', lab)] == 1200
+    assert samples[('sluice_mirror_entries_retried_total', lab)] == 0
+    assert samples[('sluice_mirror_batches_total', lab)] >= 1200 / len(KEYS)
+    assert samples[('sluice_mirror_upstream_up', lab)] == 1
+    assert samples[('sluice_mirror_checkpoint_time_seconds', lab)] > time.time() - 300
+    assert ('sluice_mirror_lag_milliseconds', lab) in samples
     ckpt = os.path.join(src.data_dir, 'mirror.ckpt')
     assert os.stat(ckpt).st_mode & 0o777 == 0o600
     lines = open(ckpt).read().split()
