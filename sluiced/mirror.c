@@ -20,6 +20,7 @@
  * re-sends that one batch; a response lost on the wire re-sends the
  * entries of that call. Nothing else is sent twice. */
 #include "sluiced/mirror.h"
+#include "sluiced/mirror_wire.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -51,7 +52,7 @@
 #define MR_NAME_MAX 129		     /* stream names: 1..128 */
 #define MR_PATH_MAX 4096
 #define MR_SHARDS_MAX 1024	     /* source shards followed */
-#define MR_RESP_MAX (16u << 20)	     /* largest response read */
+#define MR_RESP_MAX MIRROR_RESP_MAX  /* largest response read */
 #define MR_HEAD_MAX 16384	     /* largest response head */
 #define MR_BATCH_RECORDS 500	     /* PutRecords' limit */
 #define MR_BATCH_BYTES (4u << 20)    /* under PutRecords' 5 MiB */
@@ -448,39 +449,20 @@ static int call_once(struct mr_peer *p, const char *op, const char *body, size_t
 	if (write_all(p, head, (size_t)hn) < 0 || write_all(p, body, blen) < 0)
 		goto fail;
 	/* read the head, then Content-Length bytes of body */
-	size_t have = 0, hend = 0;
-	while (!hend) {
+	size_t have = 0, clen = 0;
+	int status = 0, hend = 0;
+	while ((hend = mirror_parse_head(p->buf, have, &status, &clen)) == 0) {
 		if (have >= MR_HEAD_MAX)
 			goto fail;
 		int r = SSL_read(p->ssl, p->buf + have, (int)(MR_HEAD_MAX - have));
 		if (r <= 0)
 			goto fail;
 		have += (size_t)r;
-		p->buf[have] = 0;
-		char *e = strstr(p->buf, "\r\n\r\n");
-		if (e)
-			hend = (size_t)(e - p->buf) + 4;
 	}
-	int status = 0;
-	if (sscanf(p->buf, "HTTP/1.1 %d", &status) != 1)
+	if (hend < 0)
 		goto fail;
-	size_t clen = 0;
-	bool have_clen = false;
-	for (char *l = strstr(p->buf, "\r\n"); l && (size_t)(l - p->buf) < hend - 4;
-	     l = strstr(l + 2, "\r\n")) {
-		if (strncasecmp(l + 2, "content-length:", 15) == 0) {
-			char *e;
-			unsigned long long v = strtoull(l + 17, &e, 10);
-			if (v > MR_RESP_MAX)
-				goto fail;
-			clen = (size_t)v;
-			have_clen = true;
-		}
-	}
-	if (!have_clen)
-		goto fail; /* chunked answers are not expected from Kinesis */
-	memmove(p->buf, p->buf + hend, have - hend);
-	have -= hend;
+	memmove(p->buf, p->buf + hend, have - (size_t)hend);
+	have -= (size_t)hend;
 	while (have < clen) {
 		int r = SSL_read(p->ssl, p->buf + have,
 				 (int)(clen - have > (1u << 30) ? 1u << 30 : clen - have));
@@ -672,23 +654,14 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 			backoff(m);
 			continue;
 		}
-		struct json_doc r;
-		if (json_parse(&r, m->up.buf, m->up.len, m->ptoks, 8 * MR_BATCH_RECORDS + 16, 8,
-			       NULL) < 1 ||
-		    r.toks[0].type != JSON_OBJECT) {
-			backoff(m);
+		int failed = mirror_put_result(m->up.buf, m->up.len, m->ptoks,
+					       8 * MR_BATCH_RECORDS + 16, idx, n);
+		if (failed < 0) {
+			atomic_fetch_add_explicit(&m->errors, 1, memory_order_relaxed);
+			backoff(m); /* not an answer we understand: send it all again */
 			continue;
 		}
-		int32_t arr = json_obj_get(&r, 0, "Records");
-		if (arr < 0 || r.toks[arr].type != JSON_ARRAY || r.toks[arr].count != n) {
-			backoff(m);
-			continue;
-		}
-		/* keep the failed entries, in order */
-		uint32_t left = 0;
-		for (uint32_t i = (uint32_t)arr + 1, k = 0; k < n; k++, i = r.toks[i].next)
-			if (json_obj_get(&r, i, "ErrorCode") >= 0)
-				idx[left++] = idx[k];
+		uint32_t left = (uint32_t)failed;
 		atomic_fetch_add_explicit(&m->sent, n - left, memory_order_relaxed);
 		if (left) {
 			atomic_fetch_add_explicit(&m->retried, left, memory_order_relaxed);
