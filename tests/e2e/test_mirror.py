@@ -63,6 +63,7 @@ def check_upstream(client, total, deadline_s):
     """Waits until all `total` records are upstream; checks per-key order and
     returns the number of duplicates."""
     deadline = time.monotonic() + deadline_s
+    settled = -1
     while True:
         recs = read_all(client, 'dst')
         per_key = {}
@@ -71,9 +72,12 @@ def check_upstream(client, total, deadline_s):
             assert r['PartitionKey'] == key, r
             per_key.setdefault(key, []).append(int(num))
         seen = {(k, n) for k, nums in per_key.items() for n in nums}
-        if len(seen) == total or time.monotonic() > deadline:
+        if len(seen) == total and settled == len(recs):
+            break  # all there, and nothing more (no late re-sends) for 1 s
+        if time.monotonic() > deadline:
             break
-        time.sleep(0.5)
+        settled = len(recs) if len(seen) == total else -1
+        time.sleep(1.0 if len(seen) == total else 0.5)
     assert len(seen) == total, 'upstream has %d of %d records' % (len(seen), total)
     for key, nums in per_key.items():
         # A re-sent batch repeats numbers; the first arrival of each number
