@@ -57,7 +57,7 @@
 #define MR_BATCH_RECORDS 500	     /* PutRecords' limit */
 #define MR_BATCH_BYTES (4u << 20)    /* under PutRecords' 5 MiB */
 #define MR_BODY_MAX (8u << 20)	     /* base64 of 4 MiB plus keys */
-#define MR_TOKS_MAX 16384	     /* GetRecords: 500 records x ~12 tokens */
+#define MR_TOKS_MAX 32768	     /* GetRecords: 500 x ~12; ListShards: 1024 x ~20 */
 #define MR_IO_TIMEOUT_S 15	     /* one call's send/receive */
 #define MR_BACKOFF_MIN_MS 100
 #define MR_BACKOFF_MAX_MS 10000	     /* bounded: an upstream back is fed within 10 s */
@@ -84,11 +84,13 @@ struct mr_shard {
 	bool closed;
 	uint64_t last_get_ms;
 	uint64_t lag_ms; /* MillisBehindLatest of its last GetRecords */
+	char parent[2][64]; /* ParentShardId, AdjacentParentShardId ("" = none) */
 };
 
 struct mirror {
 	pthread_t thr;
 	bool running; /* thr was started */
+	bool relist;  /* a shard closed: ListShards again for its children */
 	const atomic_bool *stop;
 	char stream[MR_NAME_MAX];
 	char up_stream[MR_NAME_MAX];
@@ -563,17 +565,35 @@ static int list_shards(struct mirror *m)
 	int32_t arr = json_obj_get(&d, 0, "Shards");
 	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
 		return -EPROTO;
-	uint32_t n = 0;
+	/* Merged into what we follow: known shards keep their state, new ones
+	 * (children of a reshard) are added with their parents. */
+	uint32_t n = m->nshards;
 	for (uint32_t i = (uint32_t)arr + 1, k = 0; k < d.toks[arr].count; k++, i = d.toks[i].next) {
 		int32_t id = json_obj_get(&d, i, "ShardId");
-		if (id < 0 || n == MR_SHARDS_MAX)
+		if (id < 0 || d.toks[id].type != JSON_STRING ||
+		    d.toks[id].len >= sizeof(m->shards[0].id))
 			continue;
 		struct sl_slice s = json_tok_slice(&d, (uint32_t)id);
-		if (s.len >= sizeof(m->shards[0].id))
+		bool known = false;
+		for (uint32_t j = 0; j < n && !known; j++)
+			known = sl_slice_eq(s, m->shards[j].id);
+		if (known)
 			continue;
-		memset(&m->shards[n], 0, sizeof(m->shards[n]));
-		memcpy(m->shards[n].id, s.ptr, s.len);
-		n++;
+		if (n == MR_SHARDS_MAX) {
+			SL_ERR("mirror: %s has more than %u shards; the rest are not mirrored",
+			       m->stream, MR_SHARDS_MAX);
+			break;
+		}
+		struct mr_shard *sh = &m->shards[n++];
+		memset(sh, 0, sizeof(*sh));
+		memcpy(sh->id, s.ptr, s.len);
+		static const char *const pn[2] = { "ParentShardId", "AdjacentParentShardId" };
+		for (int p = 0; p < 2; p++) {
+			int32_t t = json_obj_get(&d, i, pn[p]);
+			if (t >= 0 && d.toks[t].type == JSON_STRING &&
+			    d.toks[t].len < sizeof(sh->parent[p]))
+				memcpy(sh->parent[p], d.buf + d.toks[t].start, d.toks[t].len);
+		}
 	}
 	m->nshards = n;
 	return 0;
@@ -775,6 +795,15 @@ static int pump_shard(struct mirror *m, struct mr_shard *sh)
 	return (int)total;
 }
 
+static bool parents_open(const struct mirror *m, const struct mr_shard *sh)
+{
+	for (int p = 0; p < 2; p++)
+		for (uint32_t j = 0; sh->parent[p][0] && j < m->nshards; j++)
+			if (strcmp(m->shards[j].id, sh->parent[p]) == 0 && !m->shards[j].closed)
+				return true;
+	return false;
+}
+
 static void *mirror_main(void *arg)
 {
 	struct mirror *m = arg;
@@ -794,9 +823,12 @@ static void *mirror_main(void *arg)
 	while (!atomic_load(m->stop)) {
 		int moved = 0;
 		for (uint32_t i = 0; i < m->nshards && !atomic_load(m->stop); i++) {
-			if (m->shards[i].closed)
+			/* a child waits until its parents are read to their end and
+			 * forwarded: per-key order across a reshard */
+			if (m->shards[i].closed || parents_open(m, &m->shards[i]))
 				continue;
 			int rc = pump_shard(m, &m->shards[i]);
+			m->relist |= m->shards[i].closed; /* its children are new to us */
 			if (rc > 0)
 				moved += rc;
 			else if (rc < 0 && rc != -ECANCELED) {
@@ -810,6 +842,13 @@ static void *mirror_main(void *arg)
 			if (!m->shards[i].closed && m->shards[i].lag_ms > lag)
 				lag = m->shards[i].lag_ms;
 		atomic_store_explicit(&m->lag_ms, lag, memory_order_relaxed);
+		if (m->relist) {
+			if (list_shards(m) < 0)
+				SL_WARN("mirror: cannot list the shards of %s after a reshard; "
+					"retrying", m->stream);
+			else
+				m->relist = false;
+		}
 		if (!moved)
 			nap(m, MR_GET_SPACING_MS);
 	}

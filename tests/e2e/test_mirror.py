@@ -192,3 +192,21 @@ def test_mirror_keeps_key_order_when_upstream_throttles(server_factory, tmp_path
     print('mirror under throttling: %d records, %d duplicates, %d throttled calls'
           % (len(recs), dups, throttled))
     assert throttled > 0, 'the upstream never throttled: the test proved nothing'
+
+
+def test_mirror_follows_a_reshard(server_factory, tmp_path):
+    """UpdateShardCount mid-run closes the source shards: the mirror finds
+    the children and reads each only after its parents are read to their
+    end, so every key stays in order across the reshard."""
+    up, uc, src, sc = start_pair(server_factory, tmp_path, shards=2)
+    produce(sc, 0, 600)
+    sc.update_shard_count(StreamName='src', TargetShardCount=4, ScalingType='UNIFORM_SCALING')
+    deadline = time.monotonic() + 30
+    while sc.describe_stream_summary(StreamName='src')['StreamDescriptionSummary'][
+            'StreamStatus'] != 'ACTIVE':
+        assert time.monotonic() < deadline, 'UpdateShardCount did not finish'
+        time.sleep(0.2)
+    produce(sc, 600, 600)
+    dups = check_upstream(uc, 1200, 120)
+    print('mirror across a reshard: 1200 records upstream, %d duplicates' % dups)
+    assert dups == 0
