@@ -195,11 +195,36 @@ def test_mirror_keeps_key_order_when_upstream_throttles(server_factory, tmp_path
 
 
 def test_mirror_follows_a_reshard(server_factory, tmp_path):
-    """UpdateShardCount mid-run closes the source shards: the mirror finds
-    the children and reads each only after its parents are read to their
-    end, so every key stays in order across the reshard."""
+    """UpdateShardCount closes the source shards: the mirror finds the
+    children and reads each only after its parents are read to their end,
+    so every key stays in order across the reshard. The upstream is down
+    while the parents fill (more than one GetRecords each) and the source
+    restarts, so the mirror sees parents and children at once."""
+    up, uc, src, sc = start_pair(server_factory, tmp_path, shards=2)
+    up_port = up.port
+    assert up.stop() == 0, up.log_tail()
+    produce(sc, 0, 2000)  # about 1000 per parent: two GetRecords each
+    sc.update_shard_count(StreamName='src', TargetShardCount=4, ScalingType='UNIFORM_SCALING')
+    deadline = time.monotonic() + 30
+    while sc.describe_stream_summary(StreamName='src')['StreamDescriptionSummary'][
+            'StreamStatus'] != 'ACTIVE':
+        assert time.monotonic() < deadline, 'UpdateShardCount did not finish'
+        time.sleep(0.2)
+    produce(sc, 2000, 600)
+    assert src.stop() == 0, src.log_tail()
+    src.start()
+    up.start(listen='127.0.0.1:%d' % up_port)
+    dups = check_upstream(up.client(), 2600, 180)
+    print('mirror across a reshard: 2600 records upstream, %d duplicates' % dups)
+    assert dups == 0
+
+
+def test_mirror_finds_children_while_running(server_factory, tmp_path):
+    """A reshard while the mirror runs: the children appear after it
+    started, and what is written to them arrives too."""
     up, uc, src, sc = start_pair(server_factory, tmp_path, shards=2)
     produce(sc, 0, 600)
+    assert check_upstream(uc, 600, 120) == 0  # the mirror runs on the parents
     sc.update_shard_count(StreamName='src', TargetShardCount=4, ScalingType='UNIFORM_SCALING')
     deadline = time.monotonic() + 30
     while sc.describe_stream_summary(StreamName='src')['StreamDescriptionSummary'][
@@ -207,6 +232,4 @@ def test_mirror_follows_a_reshard(server_factory, tmp_path):
         assert time.monotonic() < deadline, 'UpdateShardCount did not finish'
         time.sleep(0.2)
     produce(sc, 600, 600)
-    dups = check_upstream(uc, 1200, 120)
-    print('mirror across a reshard: 1200 records upstream, %d duplicates' % dups)
-    assert dups == 0
+    assert check_upstream(uc, 1200, 120) == 0
