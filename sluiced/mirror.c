@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -63,6 +64,7 @@
 #define MR_BACKOFF_MAX_MS 10000	     /* bounded: an upstream back is fed within 10 s */
 #define MR_GET_SPACING_MS 220	     /* 5 GetRecords/s per shard, with margin */
 #define MR_ITER_MAX 512
+#define MR_NICE 10		     /* the mirror thread's nice value */
 
 struct mr_peer {
 	char host[MR_HOST_MAX];
@@ -808,6 +810,11 @@ static void *mirror_main(void *arg)
 {
 	struct mirror *m = arg;
 	sl_log_thread_name("mirror");
+	/* Off the fast path in CPU too: on a machine whose cores the lcores
+	 * share, the scheduler prefers them; the mirror catches up when they
+	 * idle (store and forward). Linux nice is per thread. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), MR_NICE) < 0)
+		SL_WARN("mirror: cannot lower its priority: %s", strerror(errno));
 	while (!atomic_load(m->stop) && m->nshards == 0) {
 		int rc = list_shards(m);
 		if (rc < 0 || m->nshards == 0) {
