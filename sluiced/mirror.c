@@ -277,6 +277,7 @@ static int read_conf(struct mirror *m, const char *path, char *key, char *sec, c
 			rc = -EINVAL;
 	}
 	fclose(f);
+	explicit_bzero(line, sizeof(line)); /* it may hold the secret's line */
 	if (rc < 0) {
 		/* the line number only: the value may be the secret */
 		SL_ERR("mirror: %s line %u: unknown key or bad value", path, lineno);
