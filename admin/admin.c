@@ -229,6 +229,8 @@ static void serve_metrics(struct admin *a, struct admin_conn *c, const struct ad
 	struct prom_buf b;
 	prom_init(&b, ADMIN_METRICS_MAX_BYTES, prom_wants_openmetrics(r->accept));
 	admin_scrape(a->ac.sh, a->ac.cp, &a->health, a->ac.version, a->ac.route_reader, &b);
+	if (a->ac.scrape_extra)
+		a->ac.scrape_extra(a->ac.scrape_ctx, &b);
 	prom_end(&b);
 	if (b.overflow) {
 		SL_WARN("admin: /metrics did not fit in %u bytes", ADMIN_METRICS_MAX_BYTES);

@@ -18,11 +18,18 @@
 struct sl_shared;
 struct cp;
 
+struct prom_buf;
+
 struct admin_config {
 	struct sl_shared *sh; /* cfg, lcores, logs, routes, TLS paths */
 	struct cp *cp;
 	uint16_t route_reader; /* the admin thread's routing reader index */
 	const char *version;   /* sluiced's version, for sluice_build_info */
+	/* More families for /metrics from a part above the layers (the mirror,
+	 * sluiced/mirror.h); NULL when none. Called on the admin thread; ctx
+	 * must outlive admin_stop. */
+	void (*scrape_extra)(void *ctx, struct prom_buf *b);
+	void *scrape_ctx;
 };
 
 struct admin;

@@ -85,6 +85,8 @@ static const struct str_flag str_flags[] = {
 	{ "tls-client-ca", SOFF(tls_client_ca),
 	  "require client certificates issued by this CA (mTLS); off by default" },
 	{ "credentials", SOFF(credentials), "shared-credentials file (default DIR/credentials)" },
+	{ "mirror-config", SOFF(mirror_config),
+	  "mirror a stream to an upstream Kinesis endpoint (file, mode 0600; default off)" },
 	{ "keys-dir", SOFF(keys_dir),
 	  "master, data and iterator keys (default DIR/keys); keep it off the data disk" },
 	{ "account-id", SOFF(account_id), "12-digit account id used in ARNs" },

@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Mirroring (--mirror-config, #17 item 2): one real sluiced mirrors a stream
+to a second real sluiced over verified TLS. Every record must arrive
+upstream, in order per partition key, through a kill -9 and restart of the
+upstream and a kill -9 of the mirroring server (which resumes from its
+checkpoint). The duplicate count is printed (pytest -s shows it)."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import sluice_helpers as h
+import test_metrics as metrics
+
+pytestmark = pytest.mark.kernel_only  # the mirror dials the upstream's 127.0.0.1 port
+
+KEYS = ['key-%d' % k for k in range(12)]
+
+
+def write_conf(path, up, mode=0o600, stream='src', upstream='dst'):
+    text = ('# mirror test\nstream = %s\nupstream_stream = %s\nendpoint = https://%s:%d\n'
+            'region = us-east-1\naccess_key = %s\nsecret_key = %s\nca_bundle = %s\n'
+            % (stream, upstream, up.host, up.port, up.key_id, up.secret, up.ca))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def produce(client, first, count, batch=100):
+    """Puts records first..first+count-1; record i has key KEYS[i % 12] and
+    data 'key:i', so each key's numbers must arrive increasing."""
+    i = first
+    while i < first + count:
+        n = min(batch, first + count - i)
+        recs = [{'PartitionKey': KEYS[j % len(KEYS)],
+                 'Data': ('%s:%d' % (KEYS[j % len(KEYS)], j)).encode()}
+                for j in range(i, i + n)]
+        r = client.put_records(StreamName='src', Records=recs)
+        assert r['FailedRecordCount'] == 0, r
+        i += n
+
+
+def read_all(client, stream):
+    """Every record of every shard of stream, per shard in order."""
+    out = []
+    for sh in client.list_shards(StreamName=stream)['Shards']:
+        it = client.get_shard_iterator(StreamName=stream, ShardId=sh['ShardId'],
+                                       ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+        while it:
+            r = client.get_records(ShardIterator=it, Limit=10000)
+            out.extend(r['Records'])
+            if not r['Records'] and r.get('MillisBehindLatest', 0) == 0:
+                break
+            it = r.get('NextShardIterator')
+    return out
+
+
+def check_upstream(client, total, deadline_s):
+    """Waits until all `total` records are upstream; checks per-key order and
+    returns the number of duplicates."""
+    deadline = time.monotonic() + deadline_s
+    settled = -1
+    while True:
+        recs = read_all(client, 'dst')
+        per_key = {}
+        for r in recs:
+            key, num = r['Data'].decode().split(':')[:2]
+            assert r['PartitionKey'] == key, r
+            per_key.setdefault(key, []).append(int(num))
+        seen = {(k, n) for k, nums in per_key.items() for n in nums}
+        if len(seen) == total and settled == len(recs):
+            break  # all there, and nothing more (no late re-sends) for 1 s
+        if time.monotonic() > deadline:
+            break
+        settled = len(recs) if len(seen) == total else -1
+        time.sleep(1.0 if len(seen) == total else 0.5)
+    assert len(seen) == total, 'upstream has %d of %d records' % (len(seen), total)
+    for key, nums in per_key.items():
+        # A re-sent batch repeats numbers; the first arrival of each number
+        # must still be in the producer's order.
+        firsts, got = [], set()
+        for n in nums:
+            if n not in got:
+                got.add(n)
+                firsts.append(n)
+        assert firsts == sorted(firsts), (key, firsts[:50])
+        # and after its first arrival a number only repeats inside one re-sent run
+    return len(recs) - total
+
+
+def start_pair(server_factory, tmp_path, shards=2, up_args=()):
+    up = server_factory(extra_args=list(up_args))
+    uc = up.client()
+    h.create_active(uc, 'dst', 3)
+    conf = str(tmp_path / 'mirror.conf')
+    write_conf(conf, up)
+    src = server_factory(extra_args=['--mirror-config', conf])
+    sc = src.client()
+    h.create_active(sc, 'src', shards)
+    return up, uc, src, sc
+
+
+def test_mirror_delivers_in_key_order(server_factory, tmp_path):
+    up, uc, src, sc = start_pair(server_factory, tmp_path)
+    produce(sc, 0, 1200)
+    dups = check_upstream(uc, 1200, 120)
+    print('mirror: 1200 records upstream, %d duplicates' % dups)
+    assert dups == 0  # nothing failed, nothing was re-sent
+    # The counters and gauges on the admin listener's /metrics.
+    samples = metrics.scrape(src)
+    lab = frozenset({('stream', 'src')})
+    deadline = time.monotonic() + 10
+    while samples[('sluice_mirror_records_sent_total', lab)] < 1200 and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)  # the last batch's counter may trail its arrival
+        samples = metrics.scrape(src)
+    assert samples[('sluice_mirror_records_sent_total', lab)] == 1200
+    assert samples[('sluice_mirror_entries_retried_total', lab)] == 0
+    assert samples[('sluice_mirror_batches_total', lab)] >= 1200 / len(KEYS)
+    assert samples[('sluice_mirror_upstream_up', lab)] == 1
+    assert samples[('sluice_mirror_checkpoint_time_seconds', lab)] > time.time() - 300
+    assert ('sluice_mirror_lag_milliseconds', lab) in samples
+    ckpt = os.path.join(src.data_dir, 'mirror.ckpt')
+    assert os.stat(ckpt).st_mode & 0o777 == 0o600
+    lines = open(ckpt).read().split()
+    assert len(lines) == 4, lines  # two shards: id and sequence number each
+    # The upstream secret never reaches the log.
+    assert src.stop() == 0, src.log_tail()
+    with open(src.log_path) as f:
+        assert up.secret not in f.read()
+
+
+def test_mirror_config_must_be_private(server_factory, tmp_path):
+    up = server_factory()
+    conf = str(tmp_path / 'open.conf')
+    write_conf(conf, up, mode=0o644)
+    src = server_factory(extra_args=['--mirror-config', conf], start=False)
+    with pytest.raises(AssertionError, match='mode 0600'):
+        src.start()
+
+
+def test_mirror_survives_kills(server_factory, tmp_path):
+    up, uc, src, sc = start_pair(server_factory, tmp_path)
+    produce(sc, 0, 1000)
+    # Upstream killed mid-run and back on the same port a little later: the
+    # mirror backs off and carries on.
+    time.sleep(0.5)
+    up_port = up.port
+    up.stop(sig=signal.SIGKILL)
+    produce(sc, 1000, 1000)
+    time.sleep(1.5)
+    up.start(listen='127.0.0.1:%d' % up_port)
+    uc = up.client()
+    produce(sc, 2000, 500)
+    # The mirroring server killed with -9 mid-mirror resumes from its checkpoint.
+    time.sleep(0.3)
+    src.stop(sig=signal.SIGKILL)
+    src.start()
+    sc = src.client()
+    produce(sc, 2500, 500)
+    dups = check_upstream(uc, 3000, 180)
+    print('mirror through kills: 3000 records upstream, %d duplicates' % dups)
+    # at most one unacknowledged batch per kill (a batch is at most 12
+    # records here: one per key)
+    assert dups <= 2 * len(KEYS) * 2, dups
+
+
+def test_mirror_keeps_key_order_when_upstream_throttles(server_factory, tmp_path):
+    """The upstream's byte quota throttles a large record while a later small
+    one of the same key would fit: were both in one PutRecords, the small one
+    would land first. Batches never hold a key twice, so order holds."""
+    quota = ['--quota-mode', 'custom', '--quota-in-bytes', '65536', '--quota-in-records',
+             '1000', '--quota-out-bytes', '2097152', '--quota-get-calls', '5',
+             '--quota-iter-calls', '5']
+    up, uc, src, sc = start_pair(server_factory, tmp_path, shards=1, up_args=quota)
+    keys = KEYS[:3]
+    recs = []
+    for i in range(120):
+        pad = 'x' * (12000 if i % 2 == 0 else 10)
+        recs.append({'PartitionKey': keys[i % 3],
+                     'Data': ('%s:%d:%s' % (keys[i % 3], i, pad)).encode()})
+    for i in range(0, len(recs), 40):
+        r = sc.put_records(StreamName='src', Records=recs[i:i + 40])
+        assert r['FailedRecordCount'] == 0, r
+    dups = check_upstream(uc, len(recs), 120)
+    with open(src.log_path) as f:
+        throttled = f.read().count('entries (throttled?); retrying')
+    print('mirror under throttling: %d records, %d duplicates, %d throttled calls'
+          % (len(recs), dups, throttled))
+    assert throttled > 0, 'the upstream never throttled: the test proved nothing'
+
+
+def test_mirror_follows_a_reshard(server_factory, tmp_path):
+    """UpdateShardCount closes the source shards: the mirror finds the
+    children and reads each only after its parents are read to their end,
+    so every key stays in order across the reshard. The upstream is down
+    while the parents fill (more than one GetRecords each) and the source
+    restarts, so the mirror sees parents and children at once."""
+    up, uc, src, sc = start_pair(server_factory, tmp_path, shards=2)
+    up_port = up.port
+    assert up.stop() == 0, up.log_tail()
+    produce(sc, 0, 2000)  # about 1000 per parent: two GetRecords each
+    sc.update_shard_count(StreamName='src', TargetShardCount=4, ScalingType='UNIFORM_SCALING')
+    deadline = time.monotonic() + 30
+    while sc.describe_stream_summary(StreamName='src')['StreamDescriptionSummary'][
+            'StreamStatus'] != 'ACTIVE':
+        assert time.monotonic() < deadline, 'UpdateShardCount did not finish'
+        time.sleep(0.2)
+    produce(sc, 2000, 600)
+    assert src.stop() == 0, src.log_tail()
+    src.start()
+    up.start(listen='127.0.0.1:%d' % up_port)
+    dups = check_upstream(up.client(), 2600, 180)
+    print('mirror across a reshard: 2600 records upstream, %d duplicates' % dups)
+    assert dups == 0
+
+
+def test_mirror_finds_children_while_running(server_factory, tmp_path):
+    """A reshard while the mirror runs: the children appear after it
+    started, and what is written to them arrives too."""
+    up, uc, src, sc = start_pair(server_factory, tmp_path, shards=2)
+    produce(sc, 0, 600)
+    assert check_upstream(uc, 600, 120) == 0  # the mirror runs on the parents
+    sc.update_shard_count(StreamName='src', TargetShardCount=4, ScalingType='UNIFORM_SCALING')
+    deadline = time.monotonic() + 30
+    while sc.describe_stream_summary(StreamName='src')['StreamDescriptionSummary'][
+            'StreamStatus'] != 'ACTIVE':
+        assert time.monotonic() < deadline, 'UpdateShardCount did not finish'
+        time.sleep(0.2)
+    produce(sc, 600, 600)
+    assert check_upstream(uc, 1200, 120) == 0
