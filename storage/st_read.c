@@ -202,7 +202,12 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 
 		const char *why = "";
 
-		if (st_tail_get(s, rs.next_ctr, &(struct st_read_rec){ 0 }, &(uint32_t){ 0 })) {
+		/* Counters between next_ctr and the entry's first do not exist
+		 * (reservation gaps after a restart, failed writes). */
+		uint64_t at = SL_MAX(rs.next_ctr, e->first_ctr);
+
+		if (st_tail_get(s, at, &(struct st_read_rec){ 0 }, &(uint32_t){ 0 })) {
+			rs.next_ctr = at;
 			rc = tail_deliver(j, s, &rs);
 			if (rc < 0)
 				return rc;
