@@ -308,6 +308,56 @@ static void test_oversize_record(void **state)
 	tu_rmrf(dir);
 }
 
+/* A chunk found damaged on disk: the tail drops its records too, so a
+ * reader starting inside it gets what a disk reader gets (they are lost),
+ * and records after it are still served. */
+static void test_damage_drops_tail(void **state)
+{
+	(void)state;
+	char dir[64], seg[128];
+
+	tu_mkdtemp(dir, sizeof(dir));
+	struct st_journal *j = open_j(dir, 60000, 64u << 10, 8u << 20);
+	static uint8_t big[10u << 10];
+	struct st_record r[10];
+	st_seq_t first, next;
+	uint32_t got = 0;
+
+	memset(big, 0x33, sizeof(big));
+	for (int i = 0; i < 10; i++)
+		r[i] = (struct st_record){ .pkey = "key", .pkey_len = 3, .data = big,
+					   .data_len = sizeof(big) };
+	/* One chunk of 10 x 10 KiB, the first of the first segment (after its
+	 * 4 KiB SEGHDR); the 64 KiB ring keeps only its last few records. */
+	assert_int_equal(st_append(j, 7, 8, r, 10, 1000, 1, &first), 10);
+	tu_drain(j);
+	assert_int_equal(st_read(j, 7, 8, first + 9, INT64_MIN, 100, UINT64_MAX, count_cb, &got,
+				 &next), 1);
+	assert_int_equal(stats(j).tail_records, 1);
+	snprintf(seg, sizeof(seg), "%s/0000000000000000.seg", dir);
+	FILE *f = fopen(seg, "r+b");
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 4096 + 128 + 50000, SEEK_SET), 0);
+	assert_int_equal(fputc(0x44, f), 0x44);
+	assert_int_equal(fclose(f), 0);
+	got = 0;
+	assert_int_equal(st_read(j, 7, 8, first, INT64_MIN, 100, UINT64_MAX, count_cb, &got,
+				 &next), 0);
+	assert_int_equal(stats(j).damaged_ranges, 1);
+	assert_true(next == first + 10);
+	assert_int_equal(st_read(j, 7, 8, first + 9, INT64_MIN, 100, UINT64_MAX, count_cb, &got,
+				 &next), 0);
+	/* Later records are served from memory as before. */
+	assert_int_equal(st_append(j, 7, 8, r, 1, 1000, 2, NULL), 1);
+	tu_drain(j);
+	assert_int_equal(st_read(j, 7, 8, first + 9, INT64_MIN, 100, UINT64_MAX, count_cb, &got,
+				 &next), 1);
+	assert_int_equal(stats(j).tail_records, 2);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_only_durable),
 		cmocka_unit_test(test_time_restart_off),
 		cmocka_unit_test(test_oversize_record),
+		cmocka_unit_test(test_damage_drops_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
