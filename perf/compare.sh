@@ -15,7 +15,8 @@
 #   in-memory tail on (default flags) and off (--tail-ms 0); producer and
 #   consumer rates, put-to-get latency, MillisBehindLatest, sluiced CPU per
 #   ingested MB, and where the reads were served from (/metrics). Appends
-#   to perf/RESULTS.md unless --no-append.
+#   to perf/RESULTS.md unless --no-append. TAIL_ON_ARGS: extra flags of the
+#   tail-on sluiced (e.g. "--tail-shard-kib 16384 --tail-mib 256").
 #   --metrics-ab ROUNDS: instead, the cost of the metrics counters: the same
 #   sluiced with --metrics on and --metrics off, alternating, ROUNDS times
 #   each, 500 x 1 KiB and 500 x 100 B on a 4-shard stream; prints both
@@ -247,7 +248,7 @@ if [ "$READS" = 1 ]; then
 		RD=$OUT/reads-data-$tail
 		rm -rf "$RD"
 		mkdir -p "$RD"
-		TAILARGS=()
+		read -r -a TAILARGS <<<"${TAIL_ON_ARGS:-}"
 		[ "$tail" = off ] && TAILARGS=(--tail-ms 0)
 		taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$RD" \
 			--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 \
@@ -278,7 +279,7 @@ if [ "$READS" = 1 ]; then
 		kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
 		rm -rf "$RD"
 	done
-	CMD="perf/compare.sh --duration $DUR --reads (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and consumers cpu $GEN_CPU)"
+	CMD="TAIL_ON_ARGS='${TAIL_ON_ARGS:-}' perf/compare.sh --duration $DUR --reads (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and consumers cpu $GEN_CPU)"
 	$PY "$ROOT/perf/compare_reads.py" "$OUT" "$CMD" "$APPEND" "$ROOT/perf/RESULTS.md" \
 		"$(getconf CLK_TCK)"
 	exit 0
