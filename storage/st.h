@@ -324,7 +324,8 @@ struct st_stats {
 	uint64_t batch[ST_BATCH_BOUNDS + 1];
 	uint64_t batch_sum;
 	/* Reads (st_read): records served from the in-memory tail, records
-	 * and chunks read from disk; shards that found no tail memory left. */
+	 * and chunks read from disk; appends to a shard without a tail that
+	 * found no tail memory left (tail_total_bytes) to start one. */
 	uint64_t tail_records, disk_records, disk_chunks, tail_no_room;
 	/* Filled by st_stats_get, not counted: segment files and their bytes,
 	 * memory of the tails. */

@@ -484,7 +484,7 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 	per_log(b, sh, "sluice_journal_tail_bytes", PROM_GAUGE,
 		"memory of the shards' in-memory read tails", LOG_OFF(st_copy.tail_bytes));
 	per_log(b, sh, "sluice_journal_tail_no_room", PROM_COUNTER,
-		"shards that found the read tail memory (--tail-mib) used up",
+		"appends to a shard without a read tail that found its memory (--tail-mib) used up",
 		LOG_OFF(st_copy.tail_no_room));
 	per_log(b, sh, "sluice_journal_meta_writes", PROM_COUNTER,
 		"journal.meta writes (sequence number reservations)", LOG_OFF(st_copy.resv_writes));

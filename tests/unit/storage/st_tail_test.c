@@ -121,6 +121,17 @@ static void test_tip_from_tail(void **state)
 	assert_int_equal(s.disk_chunks, 0);
 	assert_int_equal(s.disk_records, 0);
 	assert_true(s.tail_bytes > 0 && s.tail_bytes <= 8u << 20);
+	/* Retention: the caller's floor applies to memory as to disk. */
+	put(j, 0, 10, 2000, true);
+	struct chk ck = { .shard = 0, .k = 200 };
+	st_seq_t next;
+
+	assert_int_equal(st_read(j, 7, 0, seqs[0], 1500, 1000, UINT64_MAX, chk_cb, &ck, &next),
+			 10);
+	assert_int_equal(ck.bad, 0);
+	assert_true(next == seqs[209] + 1);
+	assert_int_equal(stats(j).tail_records, 210);
+	assert_int_equal(stats(j).disk_chunks, 0);
 	assert_int_equal(st_close(j), 0);
 	tu_rmrf(dir);
 }
