@@ -32,6 +32,14 @@ static const struct num_flag num_flags[] = {
 	{ "segment-mib", OFF(segment_mib), 16, 4096, "journal segment file size in MiB" },
 	{ "max-shards-per-log", OFF(max_shards_per_log), 16, 1000000,
 	  "shards one journal can index" },
+	/* The read tail (storage/README.md, "Tail"): an hour at most (older
+	 * readers are far behind: disk is fine); per shard at least one 64 KiB
+	 * ring; in all at most 64 GiB per journal. */
+	{ "tail-ms", OFF(tail_ms), 0, 3600000,
+	  "reads of records newer than this are served from memory (0: off)" },
+	{ "tail-shard-kib", OFF(tail_shard_kib), 64, 1048576,
+	  "read tail: memory per shard in KiB" },
+	{ "tail-mib", OFF(tail_mib), 1, 65536, "read tail: memory per journal in MiB" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
 	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
 	{ "request-timeout-ms", OFF(request_timeout_ms), 100, 600000,
@@ -131,6 +139,9 @@ static void set_defaults(struct sl_config *c)
 	c->log_cores = 1;
 	c->segment_mib = 256;
 	c->max_shards_per_log = 65536;
+	c->tail_ms = 10000;
+	c->tail_shard_kib = 1024;
+	c->tail_mib = 64;
 	c->create_delay_ms = 500;
 	c->delete_delay_ms = 500;
 	c->request_timeout_ms = 20000;

@@ -39,6 +39,9 @@ struct sl_config {
 	uint32_t log_cores;	/* log lcores (one journal each), >= 1 */
 	uint32_t segment_mib;	/* journal segment file size */
 	uint32_t max_shards_per_log; /* (stream, shard) pairs one journal indexes */
+	uint32_t tail_ms;	/* read tail: records newer than this in memory; 0 = off */
+	uint32_t tail_shard_kib; /* read tail memory per shard */
+	uint32_t tail_mib;	/* read tail memory per journal */
 	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */
 	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
 	char tls_client_ca[SL_PATH_MAX]; /* mTLS: "" = off */

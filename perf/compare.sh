@@ -9,7 +9,14 @@
 #   ratio sluice/kinesalite=X sluice/tls-sink=Y cbor/json=Z
 # and appends the results to perf/RESULTS.md.
 #
-# usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS]
+# usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]
+#   --reads: instead, the read path: producers (500 x 1 KiB, 4 shards) alone,
+#   with 1 and with 8 GetRecords consumers at the tip, each with the
+#   in-memory tail on (default flags) and off (--tail-ms 0); producer and
+#   consumer rates, put-to-get latency, MillisBehindLatest, sluiced CPU per
+#   ingested MB, and where the reads were served from (/metrics). Appends
+#   to perf/RESULTS.md unless --no-append. TAIL_ON_ARGS: extra flags of the
+#   tail-on sluiced (e.g. "--tail-shard-kib 16384 --tail-mib 256").
 #   --metrics-ab ROUNDS: instead, the cost of the metrics counters: the same
 #   sluiced with --metrics on and --metrics off, alternating, ROUNDS times
 #   each, 500 x 1 KiB and 500 x 100 B on a 4-shard stream; prints both
@@ -23,12 +30,14 @@ BUILD=${BUILD:-$ROOT/build}
 DUR=10
 APPEND=1
 AB=0
+READS=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift 2 ;;
 	--no-append) APPEND=0; shift ;;
 	--metrics-ab) AB=$2; shift 2 ;;
-	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS]" >&2; exit 2 ;;
+	--reads) READS=1; shift ;;
+	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]" >&2; exit 2 ;;
 	esac
 done
 CONNS=${CONNS:-4}
@@ -193,6 +202,86 @@ for rb in (1024, 100):
             rb, label, ', '.join(fmt % v for v in von), fmt % mean(von),
             ', '.join(fmt % v for v in voff), fmt % mean(voff), mean(von) / mean(voff)))
 PYEOF
+	exit 0
+fi
+
+# ---- the read path (--reads) -------------------------------------------
+# One sluiced per tail setting; each workload on a fresh 4-shard stream.
+# Consumers start at LATEST before the producer, so they read at the tip;
+# they run DUR+2 s and the producer DUR s. Everything of the generator side
+# runs on GEN_CPU (shared with the log lcore, see README "Caveats").
+scrape_reads() { # admin-addr out-file
+	$PY - "$1" >"$2" <<'PYEOF' || true
+import sys, urllib.request
+body = urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=10).read().decode()
+for line in body.splitlines():
+    if line.startswith(('sluice_journal_tail_read_records', 'sluice_journal_disk_read_records',
+                        'sluice_journal_disk_read_chunks', 'sluice_journal_tail_bytes')):
+        print(line)
+PYEOF
+}
+reads_run() { # tail(on|off) consumers
+	local tail=$1 nc=$2 name="reads-$1-g$2" stream="r$2"
+	R_AWS create-stream --stream-name "$stream" --shard-count 4 >/dev/null
+	wait_active R_AWS "$stream" || log "stream $stream not ACTIVE"
+	scrape_reads "$RADM" "$OUT/$name.before"
+	local t0 cpids=()
+	t0=$(awk '{print $14+$15}' "/proc/$RPID/stat")
+	for k in $(seq 1 "$nc"); do
+		taskset -c "$GEN_CPU" "$LG" --endpoint "https://$RSA" --stream "$stream" --mode get \
+			--shards 4 --iterator LATEST --batch 10000 --poll-ms 100 --connections 1 \
+			--inflight 4 --duration $((DUR + 2)) --cpu "$GEN_CPU" --label "$name-c$k" \
+			--json "$OUT/$name-c$k.json" --quiet --ca "$RD/tls/ca.pem" \
+			--credentials "$RD/credentials" >"$OUT/$name-c$k.txt" 2>&1 &
+		cpids+=($!)
+	done
+	sleep 1
+	run_lg "$name-p" "https://$RSA" "$stream" 1024 --ca "$RD/tls/ca.pem" \
+		--credentials "$RD/credentials"
+	for p in "${cpids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+	echo $(($(awk '{print $14+$15}' "/proc/$RPID/stat") - t0)) >"$OUT/$name.ticks"
+	scrape_reads "$RADM" "$OUT/$name.after"
+}
+if [ "$READS" = 1 ]; then
+	export AWS_DEFAULT_REGION=us-east-1
+	for tail in on off; do
+		RD=$OUT/reads-data-$tail
+		rm -rf "$RD"
+		mkdir -p "$RD"
+		read -r -a TAILARGS <<<"${TAIL_ON_ARGS:-}"
+		[ "$tail" = off ] && TAILARGS=(--tail-ms 0)
+		taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$RD" \
+			--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 \
+			"${TAILARGS[@]}" >"$OUT/reads-sluiced-$tail.log" 2>&1 &
+		RPID=$!
+		PIDS+=($RPID)
+		wait_file "$RD/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
+		wait_file "$RD/sluiced.admin" 30 || { log "no admin listener"; exit 1; }
+		RSA=$(cat "$RD/sluiced.addr")
+		RADM=$(cat "$RD/sluiced.admin")
+		R_AWS() {
+			AWS_CA_BUNDLE=$RD/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$RD/credentials \
+				"$AWS" --endpoint-url "https://$RSA" kinesis "$@"
+		}
+		wait_active() { # aws-function stream
+			for _ in $(seq 1 600); do
+				st=$("$1" describe-stream-summary --stream-name "$2" \
+					--query StreamDescriptionSummary.StreamStatus --output text \
+					2>/dev/null || true)
+				[ "$st" = ACTIVE ] && return 0
+				sleep 0.5
+			done
+			return 1
+		}
+		for nc in 0 1 8; do
+			reads_run "$tail" "$nc"
+		done
+		kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
+		rm -rf "$RD"
+	done
+	CMD="TAIL_ON_ARGS='${TAIL_ON_ARGS:-}' perf/compare.sh --duration $DUR --reads (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and consumers cpu $GEN_CPU)"
+	$PY "$ROOT/perf/compare_reads.py" "$OUT" "$CMD" "$APPEND" "$ROOT/perf/RESULTS.md" \
+		"$(getconf CLK_TCK)"
 	exit 0
 fi
 

@@ -76,6 +76,7 @@ struct lg {
 	uint64_t get_req, get_rec, get_bytes;
 	struct lg_errtype errs[LG_MAX_ERRTYPES];
 	struct lg_hist lat, lat_sec, p2g;
+	struct lg_hist behind; /* GetRecords' MillisBehindLatest, as ns */
 	/* per second */
 	struct lg_sec sec[LG_MAX_SECONDS];
 	uint32_t nsec;
@@ -327,6 +328,13 @@ static void got_records(struct lg *g, struct lg_req *r, const char *body, uint32
 		if (ts > 0 && now_s >= ts)
 			lg_hist_add(&g->p2g, (uint64_t)((now_s - ts) * 1e9));
 	}
+	/* The server's view of how far this consumer is behind its tip. */
+	q = memmem(body, len, "\"MillisBehindLatest\":", 21);
+	if (q) {
+		double b = strtod(q + 21, NULL);
+		if (b >= 0 && b < 1e9)
+			lg_hist_add(&g->behind, (uint64_t)(b * 1e6));
+	}
 	g->get_req++;
 	g->get_rec += nrec;
 	g->get_bytes += bytes;
@@ -534,9 +542,11 @@ static void write_json(struct lg *g, double el)
 		ms(lg_hist_quantile(&g->lat, 0.99)), ms(lg_hist_quantile(&g->lat, 0.999)),
 		ms(g->lat.max_ns), g->lat.count ? ms(g->lat.sum_ns / g->lat.count) : 0.0);
 	if (get)
-		fprintf(f, "\"put_to_get_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},",
+		fprintf(f, "\"put_to_get_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+			   "\"millis_behind_latest\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},",
 			ms(lg_hist_quantile(&g->p2g, 0.5)), ms(lg_hist_quantile(&g->p2g, 0.99)),
-			ms(g->p2g.max_ns));
+			ms(g->p2g.max_ns), ms(lg_hist_quantile(&g->behind, 0.5)),
+			ms(lg_hist_quantile(&g->behind, 0.99)), ms(g->behind.max_ns));
 	fprintf(f, "\"requests_failed\":%lu,\"requests_throttled\":%lu,\"records_throttled\":%lu,"
 		   "\"records_failed\":%lu,\"errors\":{",
 		(unsigned long)g->req_err, (unsigned long)g->req_throttled,
@@ -599,9 +609,11 @@ static void report_final(struct lg *g, double el)
 	       ms(lg_hist_quantile(&g->lat, 0.99)), ms(lg_hist_quantile(&g->lat, 0.999)),
 	       ms(g->lat.max_ns));
 	if (get)
-		printf("  put-to-get ms p50 %.1f  p99 %.1f  max %.1f\n",
+		printf("  put-to-get ms p50 %.1f  p99 %.1f  max %.1f; MillisBehindLatest p50 %.0f "
+		       "p99 %.0f max %.0f\n",
 		       ms(lg_hist_quantile(&g->p2g, 0.5)), ms(lg_hist_quantile(&g->p2g, 0.99)),
-		       ms(g->p2g.max_ns));
+		       ms(g->p2g.max_ns), ms(lg_hist_quantile(&g->behind, 0.5)),
+		       ms(lg_hist_quantile(&g->behind, 0.99)), ms(g->behind.max_ns));
 	printf("  errors        requests failed %lu, throttled %lu; records throttled %lu, "
 	       "failed %lu\n",
 	       (unsigned long)g->req_err, (unsigned long)g->req_throttled,
@@ -968,6 +980,7 @@ static int setup(struct lg *g)
 	lg_hist_reset(&g->lat);
 	lg_hist_reset(&g->lat_sec);
 	lg_hist_reset(&g->p2g);
+	lg_hist_reset(&g->behind);
 	return 0;
 }
 

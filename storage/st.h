@@ -137,6 +137,13 @@ struct st_opts {
 	uint32_t max_shards;	   /* (stream, shard) pairs; default 4096 */
 	uint32_t max_tokens;	   /* completions per write; default 8192 */
 	uint64_t checkpoint_bytes; /* st_checkpoint_due after this; 64 MiB */
+	/* In-memory tail (README, "Tail"): the last tail_ms of each shard's
+	 * records, at most tail_shard_bytes per shard and tail_total_bytes in
+	 * all, served by st_read without reading the disk. tail_ms 0 (the
+	 * default): off. tail_shard_bytes 64 KiB..1 GiB. */
+	uint32_t tail_ms;
+	uint32_t tail_shard_bytes;
+	uint64_t tail_total_bytes;
 	/* Encryption; all zero (the default): plaintext, as before. key_for
 	 * needs key_get. journal_id goes into every nonce: it must differ
 	 * between all journals that may write under the same data key (use the
@@ -316,8 +323,14 @@ struct st_stats {
 	/* Records per write (group-commit batch size) by st_batch_bounds. */
 	uint64_t batch[ST_BATCH_BOUNDS + 1];
 	uint64_t batch_sum;
-	/* Filled by st_stats_get, not counted: segment files and their bytes. */
+	/* Reads (st_read): records served from the in-memory tail, records
+	 * and chunks read from disk; appends to a shard without a tail that
+	 * found no tail memory left (tail_total_bytes) to start one. */
+	uint64_t tail_records, disk_records, disk_chunks, tail_no_room;
+	/* Filled by st_stats_get, not counted: segment files and their bytes,
+	 * memory of the tails. */
 	uint64_t segments, segment_bytes;
+	uint64_t tail_bytes;
 };
 
 void st_stats_get(const struct st_journal *j, struct st_stats *out);

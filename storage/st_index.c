@@ -156,6 +156,7 @@ int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 	uint64_t last = j->seg_first;
 	int deleted = 0, rc;
 
+	st_tail_sweep(j, now_ms);
 	if (!j->have_segs)
 		return 0;
 	/* Never the newest segment: it holds the write position. */
@@ -223,7 +224,7 @@ void st_index_lost(struct st_journal *j, const struct st_chunk_hdr *h,
 	s->next_ctr = SL_MAX(s->next_ctr, s->dur_ctr);
 }
 
-void st_ient_damaged(struct st_journal *j, const struct st_shard *s,
+void st_ient_damaged(struct st_journal *j, struct st_shard *s,
 		     struct st_ient *e, const char *why)
 {
 	SL_ERR("storage: %s: damaged chunk (%s) in segment %llu at %llu, %u bytes: "
@@ -236,4 +237,5 @@ void st_ient_damaged(struct st_journal *j, const struct st_shard *s,
 	j->stats.damaged_bytes += e->len;
 	j->stats.lost_records += e->count;
 	e->len = 0;
+	st_tail_drop_below(s, e->first_ctr + e->count);
 }

@@ -218,6 +218,17 @@ struct st_ient {
 	uint32_t len;	      /* total_len; 0 = lost (damaged) */
 };
 
+/* A shard's in-memory tail (st_tail.c): records [first, end) in a byte ring
+ * mem[cap], record ctr at off[ctr & (ocap - 1)]; first == end: empty. */
+struct st_tail {
+	uint8_t *mem;
+	uint32_t *off;
+	uint32_t cap, ocap; /* ocap a power of two */
+	uint32_t wr;	    /* where the next record goes */
+	uint64_t bytes;	    /* bytes of live records */
+	uint64_t first, end;
+};
+
 struct st_shard {
 	uint64_t stream_id;
 	uint32_t shard_index;
@@ -227,6 +238,7 @@ struct st_shard {
 	uint64_t resv_ctr;   /* counters below this are reserved in journal.meta */
 	struct st_ient *ent; /* ent[start .. start + n) are live */
 	uint32_t start, n, cap;
+	struct st_tail *tail; /* NULL: none (off, idle, or no room) */
 };
 
 struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
@@ -243,8 +255,29 @@ void st_index_lost(struct st_journal *j, const struct st_chunk_hdr *h,
 		   uint64_t seg, uint64_t off);
 /* Marks entry e of s lost after a read found it damaged: logs it (error)
  * and counts it once. */
-void st_ient_damaged(struct st_journal *j, const struct st_shard *s,
+void st_ient_damaged(struct st_journal *j, struct st_shard *s,
 		     struct st_ient *e, const char *why);
+
+/* ---- In-memory tail (st_tail.c) ----------------------------------------- */
+
+/* Copies records [ctr, ctr + n) just appended to s into its tail (no-op when
+ * tail_ms is 0 or the journal's tail memory is used up). */
+void st_tail_add(struct st_journal *j, struct st_shard *s, uint64_t ctr,
+		 const struct st_record *recs, uint32_t n, int64_t arrival_ms,
+		 uint32_t key_ver);
+/* Record ctr of s when the tail holds it and it is durable (below dur_ctr):
+ * fills out (not seq) and the key version it was appended under. Pointers
+ * stay valid until the next st_tail_* call or st_append. */
+bool st_tail_get(const struct st_shard *s, uint64_t ctr, struct st_read_rec *out,
+		 uint32_t *key_ver);
+/* Empties the tail of s (a failed write, crypto-erase). */
+void st_tail_reset(struct st_shard *s);
+/* Evicts tail records below ctr (they were found lost on disk: the tail
+ * must not serve what disk readers skip). */
+void st_tail_drop_below(struct st_shard *s, uint64_t ctr);
+/* Evicts records older than tail_ms and frees empty rings. */
+void st_tail_sweep(struct st_journal *j, int64_t now_ms);
+void st_tail_free_all(struct st_journal *j);
 
 /* ---- Journal state -------------------------------------------------------- */
 
@@ -336,6 +369,7 @@ struct st_journal {
 	uint32_t nshard_slots, nshards;
 
 	uint8_t *rbuf; /* read buffer, buf_bytes */
+	uint64_t tail_alloc; /* bytes of all shards' tails (st_tail.c) */
 
 	/* Encryption (st_crypt.c); imb is NULL when key_get is not set. */
 	struct IMB_MGR *imb;

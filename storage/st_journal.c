@@ -30,6 +30,8 @@ void st_opts_default(struct st_opts *o)
 	o->max_shards = 4096;
 	o->max_tokens = 8192;
 	o->checkpoint_bytes = 64ull << 20;
+	o->tail_shard_bytes = 1u << 20; /* used once tail_ms is set */
+	o->tail_total_bytes = 64ull << 20;
 }
 
 /* Bytes of chunks a buffer takes: the rest is room for the final PAD chunk
@@ -52,6 +54,8 @@ static int opts_check(const struct st_opts *o)
 	if (o->max_shards < 1 || o->max_shards > (1u << 22) || o->max_tokens < 1)
 		return -EINVAL;
 	if (o->key_for && !o->key_get)
+		return -EINVAL;
+	if (o->tail_ms && (o->tail_shard_bytes < (64u << 10) || o->tail_shard_bytes > (1u << 30)))
 		return -EINVAL;
 	return 0;
 }
@@ -357,6 +361,7 @@ int st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	}
 	if (taken == 0)
 		return -ENOBUFS;
+	st_tail_add(j, s, ctr0, recs, taken, arrival_ms, key_ver);
 	if (first_seq)
 		*first_seq = st_seq_make(shard_index, ctr0);
 	return (int)taken;
@@ -647,6 +652,15 @@ static void deliver_one(struct st_journal *j, struct st_buf *b)
 	for (uint32_t i = 0; i < b->ntok; i++) {
 		const struct st_tok *t = &b->tok[i];
 
+		if (st < 0) {
+			/* Not durable: the tail must never serve these, and later
+			 * writes will raise dur_ctr past them. */
+			struct st_shard *s = st_shard_get(j, t->stream_id, t->shard_index, false);
+
+			if (s)
+				st_tail_reset(s);
+		}
+
 		j->done(j->done_ctx, t->token, t->stream_id, t->shard_index,
 			t->first_seq, t->count, st);
 	}
@@ -796,8 +810,10 @@ static void journal_free(struct st_journal *j)
 		munmap(j->bufmem, (size_t)j->nbuf * j->o.buf_bytes);
 	for (uint32_t i = 0; i < j->nbuf; i++)
 		free(j->buf[i].tok);
-	if (j->shards)
+	if (j->shards) {
+		st_tail_free_all(j);
 		st_index_free(j);
+	}
 	st_crypt_close(j);
 	if (j->wfd >= 0)
 		close(j->wfd);

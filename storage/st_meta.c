@@ -221,4 +221,5 @@ void st_stats_get(const struct st_journal *j, struct st_stats *out)
 	out->segments = j->have_segs && j->seg_last >= j->seg_first ?
 		j->seg_last - j->seg_first + 1 : 0;
 	out->segment_bytes = out->segments * j->o.segment_bytes;
+	out->tail_bytes = j->tail_alloc;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Reads: index lookup, then a synchronous pread of each chunk (first version;
- * the tail will be served from the write buffers / io_uring reads later).
+/* Reads: records the shard's in-memory tail holds are served from it
+ * (st_tail.c); older ones by an index lookup, then a synchronous pread of
+ * each chunk (io_uring reads off the journal's path are still to come).
  * Every chunk is CRC-checked again after it is read back, and an encrypted
  * one has its GCM tag verified and is decrypted in the read buffer. */
 #include <errno.h>
@@ -91,7 +92,33 @@ struct read_state {
 	uint64_t nbytes;
 	uint64_t next_ctr;
 	bool stop;
+	uint64_t tail_recs, disk_recs; /* for st_stats */
 };
+
+/* Offers record ctr to the reader: skipped when expired, else delivered
+ * unless a limit stops the read before it. Returns false to stop. */
+static bool deliver_rec(struct read_state *rs, uint32_t shard_index, uint64_t ctr,
+			struct st_read_rec *r)
+{
+	if (r->arrival_ms < rs->min_arrival_ms) {
+		rs->next_ctr = ctr + 1; /* expired: skip for good */
+		return true;
+	}
+	if (rs->nrec > 0 && (rs->nrec >= rs->max_records ||
+			     rs->nbytes + r->data_len > rs->max_bytes)) {
+		rs->stop = true;
+		return false;
+	}
+	r->seq = st_seq_make(shard_index, ctr);
+	rs->nrec++;
+	rs->nbytes += r->data_len;
+	rs->next_ctr = ctr + 1;
+	if (rs->cb(rs->ctx, r) != 0) {
+		rs->stop = true;
+		return false;
+	}
+	return true;
+}
 
 /* Delivers the loaded chunk's records from rs->next_ctr on. */
 static void chunk_deliver(struct st_journal *j, const struct st_ient *e,
@@ -109,24 +136,43 @@ static void chunk_deliver(struct st_journal *j, const struct st_ient *e,
 
 		if (ctr < rs->next_ctr)
 			continue;
-		if (r.arrival_ms >= rs->min_arrival_ms) {
-			if (rs->nrec > 0 && (rs->nrec >= rs->max_records ||
-					     rs->nbytes + r.data_len > rs->max_bytes)) {
-				rs->stop = true;
-				return;
-			}
-			r.seq = st_seq_make(shard_index, ctr);
-			rs->nrec++;
-			rs->nbytes += r.data_len;
-			rs->next_ctr = ctr + 1;
-			if (rs->cb(rs->ctx, &r) != 0) {
-				rs->stop = true;
-				return;
-			}
-		} else {
-			rs->next_ctr = ctr + 1; /* expired: skip for good */
-		}
+		uint32_t before = rs->nrec;
+
+		if (!deliver_rec(rs, shard_index, ctr, &r))
+			return;
+		rs->disk_recs += rs->nrec - before;
 	}
+}
+
+/* Delivers records from rs->next_ctr on while the tail of s holds them.
+ * The data key of an encrypted stream must still exist: a crypto-erased
+ * stream's records are not served from memory either (and are dropped).
+ * Returns 0, -ENOKEY, or the error key_get returned. */
+static int tail_deliver(struct st_journal *j, struct st_shard *s, struct read_state *rs)
+{
+	struct st_read_rec r;
+	uint32_t kv, kv_ok = 0;
+
+	/* Bounded: each pass moves next_ctr forward, up to the tail's end. */
+	while (!rs->stop && st_tail_get(s, rs->next_ctr, &r, &kv)) {
+		if (kv != 0 && kv != kv_ok) {
+			const void *xk;
+			int rc = j->o.key_get ? j->o.key_get(j->o.key_ctx, s->stream_id, kv, &xk) :
+						-ENOKEY;
+
+			if (rc == -ENOKEY)
+				st_tail_reset(s);
+			if (rc < 0)
+				return rc;
+			kv_ok = kv;
+		}
+		uint32_t before = rs->nrec;
+
+		if (!deliver_rec(rs, s->shard_index, rs->next_ctr, &r))
+			break;
+		rs->tail_recs += rs->nrec - before;
+	}
+	return 0;
 }
 
 int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
@@ -149,11 +195,29 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	s = st_shard_get(j, stream_id, shard_index, false);
 	if (!s)
 		return 0;
+	/* Bounded: every pass moves next_ctr forward or ends the read. */
 	for (uint32_t i = st_index_find_ctr(s, rs.next_ctr); i < s->n && !rs.stop; i++) {
 		struct st_ient *e = &s->ent[s->start + i];
 		int rc;
 
 		const char *why = "";
+
+		/* Counters between next_ctr and the entry's first do not exist
+		 * (reservation gaps after a restart, failed writes). */
+		uint64_t at = SL_MAX(rs.next_ctr, e->first_ctr);
+
+		if (st_tail_get(s, at, &(struct st_read_rec){ 0 }, &(uint32_t){ 0 })) {
+			rs.next_ctr = at;
+			rc = tail_deliver(j, s, &rs);
+			if (rc < 0)
+				return rc;
+			/* Usually the end (the tail reaches dur_ctr); else go on
+			 * from the index where the tail stopped. */
+			i = st_index_find_ctr(s, rs.next_ctr);
+			if (i >= s->n || rs.stop)
+				break;
+			e = &s->ent[s->start + i];
+		}
 
 		/* Whole chunk older than retention, or lost (damaged on disk:
 		 * logged and counted once, when found): skip without reading.
@@ -164,6 +228,7 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 			continue;
 		}
 		rc = chunk_load(j, e, s, &why);
+		j->stats.disk_chunks++;
 		if (rc == -EBADMSG) {
 			st_ient_damaged(j, s, e, why);
 			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
@@ -175,6 +240,8 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 		if (!rs.stop)
 			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
 	}
+	j->stats.tail_records += rs.tail_recs;
+	j->stats.disk_records += rs.disk_recs;
 	if (next_seq)
 		*next_seq = st_seq_make(shard_index, rs.next_ctr);
 	return (int)rs.nrec;

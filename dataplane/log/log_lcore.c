@@ -761,6 +761,9 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	st_opts_default(&o);
 	o.segment_bytes = (uint64_t)sh->cfg->segment_mib << 20;
 	o.max_shards = sh->cfg->max_shards_per_log;
+	o.tail_ms = sh->cfg->tail_ms;
+	o.tail_shard_bytes = sh->cfg->tail_shard_kib << 10;
+	o.tail_total_bytes = (uint64_t)sh->cfg->tail_mib << 20;
 	/* Every chunk sealed with AES-256-GCM under its stream's data key. */
 	lg->kr_rd = kr_reader_new(sh->kr);
 	if (!lg->kr_rd)

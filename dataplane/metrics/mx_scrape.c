@@ -472,6 +472,20 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 		"bytes of the journal's segment files (preallocated)",
 		LOG_OFF(st_copy.segment_bytes));
 	journal_hists(b, sh);
+	per_log(b, sh, "sluice_journal_tail_read_records", PROM_COUNTER,
+		"records GetRecords/SubscribeToShard took from the in-memory tail",
+		LOG_OFF(st_copy.tail_records));
+	per_log(b, sh, "sluice_journal_disk_read_records", PROM_COUNTER,
+		"records GetRecords/SubscribeToShard read from the journal's files",
+		LOG_OFF(st_copy.disk_records));
+	per_log(b, sh, "sluice_journal_disk_read_chunks", PROM_COUNTER,
+		"chunks read from the journal's files by GetRecords/SubscribeToShard",
+		LOG_OFF(st_copy.disk_chunks));
+	per_log(b, sh, "sluice_journal_tail_bytes", PROM_GAUGE,
+		"memory of the shards' in-memory read tails", LOG_OFF(st_copy.tail_bytes));
+	per_log(b, sh, "sluice_journal_tail_no_room", PROM_COUNTER,
+		"appends to a shard without a read tail that found its memory (--tail-mib) used up",
+		LOG_OFF(st_copy.tail_no_room));
 	per_log(b, sh, "sluice_journal_meta_writes", PROM_COUNTER,
 		"journal.meta writes (sequence number reservations)", LOG_OFF(st_copy.resv_writes));
 	per_log(b, sh, "sluice_journal_marker_writes", PROM_COUNTER,

@@ -24,6 +24,7 @@
 
 static struct tu_ctx ctx;
 static uint64_t g_salt; /* of the journal walk_chunks last read */
+static uint32_t g_tail_ms; /* st_opts.tail_ms of env_open (0: no tail) */
 
 struct env {
 	char base[64], log[128], keys[128];
@@ -40,6 +41,7 @@ static void env_open(struct env *e, bool enc)
 	snprintf(e->log, sizeof(e->log), "%s/log/0", e->base);
 	snprintf(e->keys, sizeof(e->keys), "%s/keys", e->base);
 	tu_small_opts(&e->o);
+	e->o.tail_ms = g_tail_ms;
 	e->kr = NULL;
 	e->rd = NULL;
 	if (enc) {
@@ -487,6 +489,36 @@ static void test_crypto_erase(void **state)
 	env_close(&e);
 }
 
+/* The in-memory tail (st_tail.c) serves an encrypted stream's tip like the
+ * disk does, and not at all once its key is destroyed. */
+static void test_crypto_erase_tail(void **state)
+{
+	(void)state;
+	struct env e;
+	struct got g;
+	struct st_stats s;
+
+	g_tail_ms = 60000;
+	env_open(&e, true);
+	g_tail_ms = 0;
+	for (uint32_t i = 0; i < 20; i++)
+		put(&e, 1 + i % 2, 0, i / 2, i == 19);
+	assert_int_equal(read_shard(&e, 1, 0, 0, &g), 10);
+	assert_int_equal(g.bad, 0);
+	st_stats_get(e.j, &s);
+	assert_int_equal(s.tail_records, 10);
+	assert_int_equal(s.disk_chunks, 0);
+	assert_int_equal(kr_stream_key_destroy(e.kr, 1), 0);
+	assert_int_equal(read_shard(&e, 1, 0, 0, &g), -ENOKEY);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(read_shard(&e, 1, 0, 5, &g), -ENOKEY);
+	assert_int_equal(read_shard(&e, 2, 0, 0, &g), 10);
+	assert_int_equal(g.bad, 0);
+	st_stats_get(e.j, &s);
+	assert_int_equal(s.tail_records, 20);
+	env_close(&e);
+}
+
 /* Collects (stream, key version, nonce) of every sealed chunk. */
 struct nonces {
 	uint32_t n;
@@ -562,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_crypto_erase),
+		cmocka_unit_test(test_crypto_erase_tail),
 		cmocka_unit_test(test_nonce_unique),
 	};
 
