@@ -137,8 +137,12 @@ static void listen_syn(struct net_stack *st, uint32_t src, uint32_t dst, const s
 		uint16_t mss = s->o.mss_ok ? SL_MIN(s->o.mss, tcp_our_mss(st)) : 536;
 		uint32_t isn = syncookie_make(st->cfg.syn_cookie_key, src, dst, s->sport,
 					      s->dport, s->seq, mss, st->now_us);
+		struct syncookie_opts co = {
+			.ws_ok = s->o.ws_ok, .sack_ok = s->o.sack_ok, .snd_wscale = s->o.ws,
+		};
 
-		tcp_send_cookie_synack(st, src, dst, s->sport, s->dport, isn, s->seq + 1, mss);
+		tcp_send_cookie_synack(st, src, dst, s->sport, s->dport, isn, s->seq + 1,
+				       s->o.ts_ok, s->o.tsval, &co);
 		return;
 	}
 	/* ISN: keyed hash of the 4-tuple plus a clock, in the spirit of RFC 6528 */
@@ -169,6 +173,13 @@ static struct tcp_conn *listen_cookie_ack(struct net_stack *st, uint32_t src, ui
 	uint16_t mss = syncookie_check(st->cfg.syn_cookie_key, src, dst, s->sport, s->dport,
 				       s->seq - 1, s->ack - 1, st->now_us);
 
+	struct syncookie_opts co = {0};
+
+	/* An ACK with timestamps echoes our cookie SYN-ACK's TSval, which holds
+	 * the SYN's window shift and SACK permission. Without timestamps the
+	 * SYN had none either (or the peer dropped them): MSS only, as Linux. */
+	if (mss && s->o.ts_ok && !syncookie_ts_decode(s->o.tsecr, tcp_ts_now(st), &co))
+		mss = 0;
 	if (!mss) {
 		st->stats.syn_cookies_bad++;
 		return NULL;
@@ -179,7 +190,16 @@ static struct tcp_conn *listen_cookie_ack(struct net_stack *st, uint32_t src, ui
 		return NULL;
 	st->stats.syn_cookies_ok++;
 	c->from_cookie = true;
-	c->mss = mss; /* no options but MSS were offered in the SYN-ACK */
+	c->mss = mss;
+	if (s->o.ts_ok) {
+		c->ts_ok = true;
+		c->ts_recent = s->o.tsval;
+		c->mss -= 12; /* every segment carries the timestamp option */
+		c->sack_ok = co.sack_ok;
+		c->ws_ok = co.ws_ok;
+		c->snd_wscale = co.ws_ok ? co.snd_wscale : 0;
+		c->rcv_wscale = co.ws_ok ? tcp_wscale_for(st->cfg.rcv_buf_bytes) : 0;
+	}
 	conn_init_seq(c, s->seq - 1, s->ack - 1, s->wnd);
 	/* what the cookie SYN-ACK advertised */
 	c->rcv_adv = c->rcv_nxt + SL_MIN(st->cfg.rcv_buf_bytes, 65535u);

@@ -118,6 +118,24 @@ uint32_t syncookie_make(const uint8_t key[16], uint32_t saddr, uint32_t daddr, u
  * the MSS it encoded, or 0 when invalid or older than two periods. */
 uint16_t syncookie_check(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint16_t sport,
 			 uint16_t dport, uint32_t peer_isn, uint32_t cookie, uint64_t now_us);
+/* The SYN's options a cookie connection keeps, carried (as Linux does) in
+ * the low 6 bits of our SYN-ACK's TSval, which the peer echoes in TSecr:
+ * bits 0-3 the peer's window shift (15: no window scaling), bit 4
+ * SACK-permitted, bit 5 reserved (Linux: ECN; we never set it). Only a SYN
+ * with timestamps can carry them. */
+struct syncookie_opts {
+	bool ws_ok, sack_ok;
+	uint8_t snd_wscale;	/* the peer's shift, 0..14 */
+};
+#define SYNCOOKIE_TS_BITS 6
+#define SYNCOOKIE_TS_MASK ((1u << SYNCOOKIE_TS_BITS) - 1)
+#define SYNCOOKIE_TS_NO_WS 0xfu
+/* TSval for the cookie SYN-ACK: ts_now with the options in its low bits,
+ * never ahead of ts_now (the peer's PAWS must accept our next TSval). */
+uint32_t syncookie_ts_encode(uint32_t ts_now, const struct syncookie_opts *o);
+/* Decodes the completing ACK's TSecr. False when it cannot be one of ours:
+ * ahead of ts_now, older than the cookie's lifetime, or malformed bits. */
+bool syncookie_ts_decode(uint32_t tsecr, uint32_t ts_now, struct syncookie_opts *o);
 
 /* ---- fault stage (net_fault.c) ---- */
 #define NET_FAULT_SLOTS 64
@@ -315,9 +333,14 @@ void tcp_send_synack(struct tcp_conn *c);
 void tcp_send_rst_reply(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
 			uint16_t dport, uint32_t seq, uint32_t ack, uint8_t seg_flags,
 			uint32_t seg_len);
-/* Stateless SYN-ACK carrying a SYN cookie (only MSS offered). */
+/* Stateless SYN-ACK carrying a SYN cookie: MSS, and when the SYN had
+ * timestamps (ts_ok, its TSval peer_tsval) also window scaling and
+ * SACK-permitted as in o, encoded in our TSval. */
 void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
-			    uint16_t dport, uint32_t isn, uint32_t ack, uint16_t mss);
+			    uint16_t dport, uint32_t isn, uint32_t ack, bool ts_ok,
+			    uint32_t peer_tsval, const struct syncookie_opts *o);
+/* Our 1 ms timestamp clock (RFC 7323 5.4). */
+uint32_t tcp_ts_now(const struct net_stack *st);
 uint32_t tcp_rcv_window(const struct tcp_conn *c);
 uint16_t tcp_our_mss(const struct net_stack *st);
 

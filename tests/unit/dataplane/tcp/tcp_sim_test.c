@@ -293,6 +293,129 @@ static void test_syn_cookie_handshake(void **state)
 	stop();
 }
 
+/* Offset of option kind in a captured segment's options, or -1. */
+static int opt_at(const struct out *o, uint8_t kind)
+{
+	for (uint32_t i = 0; i < o->optlen;) {
+		if (o->opts[i] == 0)
+			return -1;
+		if (o->opts[i] == 1) {
+			i++;
+			continue;
+		}
+		if (o->opts[i] == kind)
+			return (int)i;
+		i += o->opts[i + 1] ? o->opts[i + 1] : 1;
+	}
+	return -1;
+}
+
+/* A cookie SYN-ACK keeps window scaling, SACK-permitted and timestamps when
+ * the SYN had timestamps: the options ride in the low bits of our TSval and
+ * come back in the ACK's TSecr (Linux's scheme). */
+static void test_syn_cookie_keeps_options(void **state)
+{
+	(void)state;
+	start(cookies_always);
+	/* MSS 1460, WS 7, SACK-permitted, TS 50 */
+	const uint8_t o[] = {2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 50, 0, 0, 0, 0};
+
+	seg(40000, 7000, 0, TH_SYN, 65535, o, sizeof(o), NULL, 0);
+	assert_int_equal(S.n, 1);
+	struct out *sa = &S.q[0];
+	int ws = opt_at(sa, 3), ts = opt_at(sa, 8);
+
+	assert_true(ws >= 0 && ts >= 0 && has_opt(sa, 4));
+	assert_int_equal(sa->opts[ws + 2], 5); /* our shift for 1 MiB */
+	assert_int_equal(sa->win, 65535);     /* SYN-ACK window never scaled */
+	uint32_t tsval = rd32(sa->opts + ts + 2), now_ts = (uint32_t)(S.now / 1000);
+
+	assert_int_equal(rd32(sa->opts + ts + 6), 50); /* echoes the SYN's */
+	assert_int_equal(tsval & 0x3f, 7 | 16);
+	assert_true(tsval <= now_ts && now_ts - tsval < 64);
+	uint32_t isn = sa->seq;
+	struct net_stats st;
+
+	net_stats(S.st, &st);
+	assert_int_equal(st.conns_in_use, 0); /* still stateless */
+
+	/* a TSecr ahead of our clock is no echo of ours: refused */
+	uint8_t a[] = {1, 1, 8, 10, 0, 0, 0, 51, 0, 0, 0, 0};
+
+	wr32(a + 8, now_ts + 1000);
+	S.n = 0;
+	seg(40000, 7001, isn + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_null(S.conn);
+	assert_int_equal(S.q[0].flags & TH_RST, TH_RST);
+	/* nor one with the reserved (ECN) bit set */
+	wr32(a + 8, tsval | 32);
+	seg(40000, 7001, isn + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_null(S.conn);
+
+	advance(3000); /* the echo comes back a few ms later */
+	wr32(a + 8, tsval);
+	S.n = 0;
+	seg(40000, 7001, isn + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_non_null(S.conn);
+	assert_true(S.conn->from_cookie && S.conn->ts_ok && S.conn->sack_ok && S.conn->ws_ok);
+	assert_int_equal(S.conn->snd_wscale, 7);
+	assert_int_equal(S.conn->rcv_wscale, 5);
+	assert_int_equal(S.conn->snd_wnd, 1024u << 7);
+	assert_int_equal(S.conn->mss, 1460 - 12);
+	/* what we send afterwards carries TS echoing the peer, and a scaled window */
+	assert_int_equal(tcp_send(S.conn, (const uint8_t *)"hello", 5), 5);
+	assert_true(S.n >= 1);
+	struct out *d = &S.q[S.n - 1];
+
+	ts = opt_at(d, 8);
+	assert_true(ts >= 0);
+	assert_int_equal(rd32(d->opts + ts + 6), 51);
+	assert_int_equal(d->win, (1u << 20) >> 5);
+	stop();
+
+	/* timestamps but no window scaling or SACK in the SYN: neither on */
+	start(cookies_always);
+	const uint8_t o2[] = {2, 4, 5, 0xb4, 1, 1, 8, 10, 0, 0, 0, 50, 0, 0, 0, 0};
+
+	seg(40001, 7000, 0, TH_SYN, 65535, o2, sizeof(o2), NULL, 0);
+	assert_int_equal(S.n, 1);
+	sa = &S.q[0];
+	assert_false(has_opt(sa, 3) || has_opt(sa, 4));
+	ts = opt_at(sa, 8);
+	tsval = rd32(sa->opts + ts + 2);
+	assert_int_equal(tsval & 0x3f, 0xf);
+	wr32(a + 8, tsval);
+	seg(40001, 7001, sa->seq + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_non_null(S.conn);
+	assert_true(S.conn->ts_ok && !S.conn->ws_ok && !S.conn->sack_ok);
+	assert_int_equal(S.conn->snd_wnd, 1024);
+	stop();
+}
+
+static void test_syncookie_ts_codec(void **state)
+{
+	(void)state;
+	struct syncookie_opts in = {.ws_ok = true, .sack_ok = true, .snd_wscale = 14}, out;
+
+	/* the clock's low bits below the options: step back a block */
+	uint32_t v = syncookie_ts_encode(1000000 + 3, &in);
+
+	assert_int_equal(v & 0x3f, 14 | 16);
+	assert_true(v <= 1000000 + 3 && 1000000 + 3 - v < 64);
+	assert_true(syncookie_ts_decode(v, 1000010, &out));
+	assert_true(out.ws_ok && out.sack_ok);
+	assert_int_equal(out.snd_wscale, 14);
+	/* around the 32-bit wrap */
+	v = syncookie_ts_encode(5, &in);
+	assert_true(syncookie_ts_decode(v, 20, &out));
+	assert_int_equal(out.snd_wscale, 14);
+	/* window shift 15 is "none"; 14 < shift < 15 cannot happen; too old */
+	assert_false(syncookie_ts_decode(v, v + 200000, &out));
+	assert_false(syncookie_ts_decode(1000 | 32, 2000, &out));
+	assert_true(syncookie_ts_decode(1024 | 15, 2000, &out));
+	assert_false(out.ws_ok || out.sack_ok);
+}
+
 static void small_backlog(struct net_config *c)
 {
 	c->backlog = 2;
@@ -514,6 +637,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_options),
 		cmocka_unit_test(test_syn_cookie_handshake),
+		cmocka_unit_test(test_syn_cookie_keeps_options),
+		cmocka_unit_test(test_syncookie_ts_codec),
 		cmocka_unit_test(test_backlog_bound),
 		cmocka_unit_test(test_reassembly_sack),
 		cmocka_unit_test(test_persist_and_rto),
