@@ -235,6 +235,10 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 			c->dupacks = 0;
 			return;
 		}
+		/* with SACK, RFC 6675: cwnd stays, tcp_output sends what pipe
+		 * allows */
+		if (c->sack_ok)
+			return;
 		/* partial ACK: retransmit the next hole, deflate (3.2 step 4) */
 		tcp_rexmit_hole(c);
 		c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
@@ -256,10 +260,43 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 	c->cwnd = SL_MIN(c->cwnd, CWND_MAX);
 }
 
+/* RFC 6675 5 on a duplicate ACK (one carrying new SACK information counts):
+ * enter loss recovery after DupThresh of them, or once the first unACKed
+ * segment IsLost; in recovery the scoreboard drives tcp_output. */
+static void sack_dupack(struct tcp_conn *c)
+{
+	if (c->in_recovery || seq_lt(c->snd_una, c->recover))
+		return;
+	if (c->dupacks < 3 && !tcp_sack_is_lost(c, c->snd_una))
+		return;
+	uint32_t flight = c->snd_max - c->snd_una;
+	uint32_t len = SL_MIN((uint32_t)c->mss, c->data_seq + c->sbuf_len - c->snd_una);
+
+	c->ssthresh = SL_MAX(flight / 2, 2u * c->mss);
+	c->cwnd = c->ssthresh;
+	c->recover = c->snd_max;	/* RecoveryPoint = HighData */
+	c->in_recovery = true;
+	c->rescue_done = false;
+	c->rtt_timing = false;
+	c->st->stats.tcp_fast_retransmits++;
+	/* the segment at HighACK + 1 is retransmitted whatever pipe says */
+	if (seq_lt(c->snd_una, c->data_seq + c->sbuf_len) && len) {
+		tcp_send_seg(c, c->snd_una, len, TH_ACK);
+		c->rexmit_nxt = c->snd_una + len;
+	} else {
+		c->rexmit_nxt = c->snd_una;
+	}
+	tcp_arm_rexmt(c);
+}
+
 /* RFC 5681 3.2 fast retransmit / fast recovery on duplicate ACKs. */
 static void cc_dupack(struct tcp_conn *c)
 {
 	c->dupacks++;
+	if (c->sack_ok) {
+		sack_dupack(c);
+		return;
+	}
 	if (c->in_recovery) {
 		/* each dupack: a segment left the network; with SACK, fill the
 		 * next hole with it, else inflate (RFC 5681 3.2 step 4) */

@@ -243,7 +243,8 @@ struct tcp_conn {
 	 * SND.UNA, and the next sequence to consider for a hole retransmit */
 	struct tcp_range sacked[TCP_SACKED_MAX];
 	uint8_t n_sacked;
-	uint32_t rexmit_nxt;
+	uint32_t rexmit_nxt;	/* RFC 6675 HighRxt: end of the last hole resent */
+	bool rescue_done;	/* RFC 6675 RescueRxt: one rescue per recovery */
 	/* RTT: timestamps when ts_ok, else one timed segment (Karn) */
 	uint32_t rtt_seq;
 	uint64_t rtt_start_us;
@@ -343,6 +344,14 @@ void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, ui
 uint32_t tcp_ts_now(const struct net_stack *st);
 uint32_t tcp_rcv_window(const struct tcp_conn *c);
 uint16_t tcp_our_mss(const struct net_stack *st);
+
+/* tcp_sack.c: RFC 6675 scoreboard queries */
+bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq);
+uint32_t tcp_sack_pipe(const struct tcp_conn *c);
+/* NextSeg rule 1 (lost holes above HighRxt), or with rule3 any hole above
+ * HighRxt below the highest SACKed byte: one segment [*seq, *seq + *len). */
+bool tcp_sack_next_rexmit(const struct tcp_conn *c, bool rule3, uint32_t *seq, uint32_t *len);
+bool tcp_sack_rescue(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
 
 /* tcp_timer.c */
 void tcp_timer_update(struct tcp_conn *c);

@@ -270,6 +270,42 @@ static int tcp_output_one(struct tcp_conn *c, uint32_t win)
 	return fin ? 2 : 1;
 }
 
+/* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg: a lost
+ * hole, else new data, else any hole below the highest SACK, else (once) a
+ * rescue of the tail. Returns true when something was sent. */
+static bool sack_recovery_output(struct tcp_conn *c)
+{
+	bool sent = false;
+
+	/* bounded: every pass sends one segment that adds to pipe */
+	for (uint32_t i = 0; i < 4096; i++) {
+		uint32_t seq, len;
+
+		if (tcp_sack_pipe(c) + c->mss > c->cwnd)
+			break;
+		if (!tcp_sack_next_rexmit(c, false, &seq, &len)) {
+			int r = tcp_output_one(c, c->snd_wnd); /* rule 2: new data */
+
+			if (r) {
+				sent = true;
+				if (r == 2)
+					break;
+				continue;
+			}
+			if (!tcp_sack_next_rexmit(c, true, &seq, &len)) {
+				if (c->rescue_done || !tcp_sack_rescue(c, &seq, &len))
+					break;
+				c->rescue_done = true;
+			}
+		}
+		tcp_send_seg(c, seq, len, TH_ACK);
+		if (seq_gt(seq + len, c->rexmit_nxt))
+			c->rexmit_nxt = seq + len;
+		sent = true;
+	}
+	return sent;
+}
+
 void tcp_output(struct tcp_conn *c, bool force_ack)
 {
 	bool sent = false;
@@ -281,6 +317,11 @@ void tcp_output(struct tcp_conn *c, bool force_ack)
 	case TCPS_CLOSING:
 	case TCPS_LAST_ACK: {
 		uint32_t win = SL_MIN(c->snd_wnd, c->cwnd);
+
+		if (c->in_recovery && c->sack_ok) {
+			sent = sack_recovery_output(c);
+			break;
+		}
 
 		/* bounded: each pass sends a segment that uses window */
 		for (uint32_t i = 0; i < 4096; i++) {

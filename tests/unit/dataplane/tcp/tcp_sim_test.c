@@ -416,6 +416,191 @@ static void test_syncookie_ts_codec(void **state)
 	assert_false(out.ws_ok || out.sack_ok);
 }
 
+/* ---- sender loss recovery, scripted segment by segment ---- */
+
+#define M 1460u /* the MSS of handshake(.., false) */
+
+static void big_sndbuf(struct net_config *c)
+{
+	c->snd_buf_bytes = 1 << 16;
+}
+
+static struct {
+	uint32_t base;
+	uint8_t data[40 * M];
+} R;
+
+/* Connection with SACK (no timestamps), n segments queued; the first 10
+ * (initial window) go out. Returns after checking them. */
+static void rec_start(uint32_t nsegs)
+{
+	start(big_sndbuf);
+	R.base = handshake(40000, false) + 1;
+	for (uint32_t i = 0; i < sizeof(R.data); i++)
+		R.data[i] = (uint8_t)(i * 7 + i / 251);
+	S.n = 0;
+	assert_int_equal(tcp_send(S.conn, R.data, nsegs * M), (int32_t)(nsegs * M));
+	assert_int_equal(S.n, 10);
+	for (uint32_t k = 0; k < 10; k++) {
+		assert_int_equal(S.q[k].seq, R.base + k * M);
+		assert_int_equal(S.q[k].len, M);
+	}
+	S.n = 0;
+	advance(10000); /* RTT 10 ms for the first sample */
+}
+
+/* A peer ACK of segments [0, ack_seg) with SACK blocks given as segment
+ * index pairs [a, b); -1 ends the list. */
+static void rec_ack(uint32_t ack_seg, ...)
+{
+	uint8_t o[40];
+	uint32_t n = 0, nb = 0;
+	va_list ap;
+
+	o[n++] = 1;
+	o[n++] = 1;
+	o[n++] = 5;
+	o[n++] = 2;
+	va_start(ap, ack_seg);
+	for (int a = va_arg(ap, int); a >= 0 && nb < 4; a = va_arg(ap, int)) {
+		int b = va_arg(ap, int);
+
+		wr32(o + n, R.base + (uint32_t)a * M);
+		wr32(o + n + 4, R.base + (uint32_t)b * M);
+		n += 8;
+		nb++;
+	}
+	va_end(ap);
+	o[3] = (uint8_t)(2 + 8 * nb);
+	seg(40000, 1001, R.base + ack_seg * M, TH_ACK, 1024, o, nb ? n : 0, NULL, 0);
+}
+
+/* The segments sent since the last check, as segment indexes (all M long). */
+static void rec_expect(uint32_t n, ...)
+{
+	va_list ap;
+
+	va_start(ap, n);
+	for (uint32_t i = 0; i < n && i < S.n; i++) {
+		uint32_t k = va_arg(ap, uint32_t);
+
+		assert_int_equal(S.q[i].seq, R.base + k * M);
+		assert_int_equal(S.q[i].len, M);
+		assert_memory_equal(S.q[i].data, R.data + k * M, M);
+	}
+	va_end(ap);
+	assert_int_equal(S.n, n);
+	S.n = 0;
+}
+
+static uint64_t rec_rtos(void)
+{
+	struct net_stats st;
+
+	net_stats(S.st, &st);
+	return st.tcp_rto;
+}
+
+/* One segment lost in the middle: three SACKed duplicates start RFC 6675
+ * recovery (cwnd = ssthresh = half the flight), the hole is resent at once,
+ * then pipe paces new data until the recovery point is ACKed. */
+static void test_recovery_middle_loss(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(3, -1);			/* 0..2 arrive: cwnd 12, sends 10..14 */
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 4, 5, -1);		/* 3 lost */
+	rec_ack(3, 4, 6, -1);
+	rec_expect(0);
+	rec_ack(3, 4, 7, -1);		/* third duplicate: 3 is lost */
+	rec_expect(1, 3);
+	assert_true(S.conn->in_recovery);
+	assert_int_equal(S.conn->cwnd, 6 * M); /* flight 12 / 2 */
+	rec_ack(3, 4, 8, -1);		/* pipe 1 (resent 3) + 7 (8..14) */
+	rec_ack(3, 4, 9, -1);
+	rec_ack(3, 4, 10, -1);		/* pipe 6: nothing yet */
+	rec_expect(0);
+	rec_ack(3, 4, 11, -1);		/* pipe 5: one new segment */
+	rec_expect(1, 15);
+	rec_ack(11, -1);		/* partial ACK: pipe 5 (11..15), one more */
+	rec_expect(1, 16);
+	assert_true(S.conn->in_recovery);
+	rec_ack(16, -1);		/* past the recovery point (15): done */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(S.conn->cwnd, 2 * M); /* min(ssthresh, flight + MSS) */
+	rec_expect(1, 17);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* Several holes (2, 5, 8 lost): each is resent once the SACKed data above it
+ * makes it IsLost and pipe leaves room, lowest first, without an RTO. */
+static void test_recovery_several_holes(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(2, -1);			/* 0, 1 arrive: cwnd 12, sends 10..13 */
+	rec_expect(4, 10, 11, 12, 13);
+	rec_ack(2, 3, 4, -1);		/* 2 lost */
+	rec_ack(2, 3, 5, -1);
+	rec_expect(0);
+	rec_ack(2, 6, 7, 3, 5, -1);	/* 5 lost too; third duplicate */
+	rec_expect(1, 2);		/* cwnd 6 = 12 / 2; pipe 1 + 1 (5) + 7 (7..13) */
+	assert_int_equal(S.conn->cwnd, 6 * M);
+	rec_ack(2, 8, 9, 6, 7, 3, 5, -1); /* 7 lost too */
+	rec_expect(0);			/* pipe 1 + 1 (5) + 1 (7) + 5 (9..13) */
+	rec_ack(2, 10, 11, 8, 9, 6, 7, 3, 5, -1); /* 5 IsLost: 3 runs above it */
+	rec_expect(0);			/* pipe 1 + 0 + 1 + 1 + 3 = 6 */
+	rec_ack(2, 10, 12, 8, 9, 6, 7, 3, 5, -1); /* 7 IsLost: 3 MSS above it */
+	rec_expect(2, 5, 7);		/* pipe 4: two lost holes, lowest first */
+	rec_ack(2, 10, 13, 8, 9, 6, 7, 3, 5, -1); /* 9 IsLost: pipe 4 again */
+	rec_expect(2, 9, 14);		/* the last hole, then new data (rule 2) */
+	rec_ack(13, -1);		/* resent ones arrive: partial ACK, pipe 2 */
+	rec_expect(4, 15, 16, 17, 18);
+	assert_true(S.conn->in_recovery);
+	rec_ack(19, -1);		/* past the recovery point (14) */
+	assert_false(S.conn->in_recovery);
+	rec_expect(1, 19);		/* cwnd min(ssthresh, flight 0 + MSS) */
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* Reordering: segment 3 is late by two duplicate ACKs: no retransmission. */
+static void test_recovery_reorder_below_threshold(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(3, -1);
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(7, -1);			/* 3 turns up */
+	assert_false(S.conn->in_recovery);
+	rec_expect(6, 15, 16, 17, 18, 19, 20); /* slow start: cwnd 14, flight 8 */
+	assert_int_equal(S.conn->cwnd, 14 * M);
+	stop();
+}
+
+/* Reordering past DupThresh looks like loss to RFC 6675: one spurious
+ * retransmission, and the cumulative ACK then ends recovery. */
+static void test_recovery_reorder_above_threshold(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(3, -1);
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(3, 4, 7, -1);
+	rec_expect(1, 3);
+	rec_ack(15, -1);		/* the original 3 was only late */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(S.conn->ssthresh, 6 * M); /* no undo (no DSACK, no Eifel) */
+	rec_expect(1, 15);
+	stop();
+}
+
 static void small_backlog(struct net_config *c)
 {
 	c->backlog = 2;
@@ -639,6 +824,10 @@ int main(void)
 		cmocka_unit_test(test_syn_cookie_handshake),
 		cmocka_unit_test(test_syn_cookie_keeps_options),
 		cmocka_unit_test(test_syncookie_ts_codec),
+		cmocka_unit_test(test_recovery_middle_loss),
+		cmocka_unit_test(test_recovery_several_holes),
+		cmocka_unit_test(test_recovery_reorder_below_threshold),
+		cmocka_unit_test(test_recovery_reorder_above_threshold),
 		cmocka_unit_test(test_backlog_bound),
 		cmocka_unit_test(test_reassembly_sack),
 		cmocka_unit_test(test_persist_and_rto),
