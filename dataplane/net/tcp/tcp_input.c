@@ -232,6 +232,7 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 
 			c->cwnd = SL_MIN(c->ssthresh, flight + c->mss);
 			c->in_recovery = false;
+			tcp_rack_reset(c);
 			c->dupacks = 0;
 			return;
 		}
@@ -260,15 +261,9 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 	c->cwnd = SL_MIN(c->cwnd, CWND_MAX);
 }
 
-/* RFC 6675 5 on a duplicate ACK (one carrying new SACK information counts):
- * enter loss recovery after DupThresh of them, or once the first unACKed
- * segment IsLost; in recovery the scoreboard drives tcp_output. */
-static void sack_dupack(struct tcp_conn *c)
+/* RFC 6675 5 step (4): enter loss recovery. */
+static void sack_enter_recovery(struct tcp_conn *c)
 {
-	if (c->in_recovery || seq_lt(c->snd_una, c->recover))
-		return;
-	if (c->dupacks < 3 && !tcp_sack_is_lost(c, c->snd_una))
-		return;
 	uint32_t flight = c->snd_max - c->snd_una;
 	uint32_t len = SL_MIN((uint32_t)c->mss, c->data_seq + c->sbuf_len - c->snd_una);
 
@@ -287,6 +282,18 @@ static void sack_dupack(struct tcp_conn *c)
 		c->rexmit_nxt = c->snd_una;
 	}
 	tcp_arm_rexmt(c);
+}
+
+/* RFC 6675 5 on a duplicate ACK (one carrying new SACK information counts):
+ * enter loss recovery after DupThresh of them, or once the first unACKed
+ * segment IsLost; in recovery the scoreboard drives tcp_output. */
+static void sack_dupack(struct tcp_conn *c)
+{
+	if (c->in_recovery || seq_lt(c->snd_una, c->recover))
+		return;
+	if (c->dupacks < 3 && !tcp_sack_is_lost(c, c->snd_una))
+		return;
+	sack_enter_recovery(c);
 }
 
 /* RFC 5681 3.2 fast retransmit / fast recovery on duplicate ACKs. */
@@ -440,8 +447,14 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 		ack_new(c, s->ack);
 		if (c->state == TCPS_CLOSED)
 			return false;
+		/* a probe SACKed above a partial ACK: RACK may call the rest lost */
+		tcp_rack_tlp_ack(c);
+		if (c->sack_ok && !c->in_recovery && c->rack_lost &&
+		    !seq_lt(c->snd_una, c->recover) && tcp_sack_is_lost(c, c->snd_una))
+			sack_enter_recovery(c);
 	} else if (s->ack == c->snd_una && c->snd_max != c->snd_una) {
 		news = sack_update(c, s, c->snd_una);
+		tcp_rack_tlp_ack(c);
 		/* a duplicate ACK: RFC 5681's strict form, or any ACK bringing
 		 * new SACK information (RFC 6675), which also covers ACKs that
 		 * carry data in the other direction */

@@ -245,6 +245,12 @@ struct tcp_conn {
 	uint8_t n_sacked;
 	uint32_t rexmit_nxt;	/* RFC 6675 HighRxt: end of the last hole resent */
 	bool rescue_done;	/* RFC 6675 RescueRxt: one rescue per recovery */
+	/* RACK-TLP (RFC 8985), for the tail only: the probe's range, and the
+	 * time of the last data sent before it; when the probe comes back
+	 * SACKed, the unSACKed data below it is lost (rack_lost_end) */
+	bool tlp_active, rack_lost;
+	uint32_t tlp_start, tlp_end, rack_lost_end;
+	uint64_t tlp_prior_tx_us, last_data_tx_us;
 	/* RTT: timestamps when ts_ok, else one timed segment (Karn) */
 	uint32_t rtt_seq;
 	uint64_t rtt_start_us;
@@ -352,6 +358,12 @@ uint32_t tcp_sack_pipe(const struct tcp_conn *c);
  * HighRxt below the highest SACKed byte: one segment [*seq, *seq + *len). */
 bool tcp_sack_next_rexmit(const struct tcp_conn *c, bool rule3, uint32_t *seq, uint32_t *len);
 bool tcp_sack_rescue(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
+/* After the scoreboard took an ACK: a SACKed or ACKed tail-loss probe
+ * tells what below it is lost (RFC 8985 6.2 with the probe as the most
+ * recently delivered segment). */
+void tcp_rack_tlp_ack(struct tcp_conn *c);
+/* Forgets RACK-TLP state (RTO, end of recovery). */
+void tcp_rack_reset(struct tcp_conn *c);
 
 /* tcp_timer.c */
 void tcp_timer_update(struct tcp_conn *c);

@@ -166,6 +166,7 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 		memcpy(t + hl + first, c->sbuf, len - first);
 		if (seq_lt(seq, c->snd_max))
 			st->stats.tcp_retransmits++;
+		c->last_data_tx_us = st->now_us;
 	}
 	if (flags & TH_ACK) {
 		c->last_ack_sent = c->rcv_nxt;

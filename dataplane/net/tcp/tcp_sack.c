@@ -26,6 +26,8 @@ bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq)
 			runs++;
 		}
 	}
+	if (c->rack_lost && seq_lt(seq, c->rack_lost_end))
+		return true; /* RACK's verdict, tcp_rack_tlp_ack() */
 	return bytes > (DUP_THRESH - 1) * (uint32_t)c->mss || runs >= DUP_THRESH;
 }
 
@@ -126,4 +128,42 @@ bool tcp_sack_rescue(const struct tcp_conn *c, uint32_t *seq, uint32_t *len)
 	*seq = a;
 	*len = top - a;
 	return true;
+}
+
+void tcp_rack_reset(struct tcp_conn *c)
+{
+	c->tlp_active = false;
+	c->rack_lost = false;
+}
+
+void tcp_rack_tlp_ack(struct tcp_conn *c)
+{
+	bool delivered = false;
+
+	if (c->rack_lost && seq_geq(c->snd_una, c->rack_lost_end))
+		c->rack_lost = false; /* all of it ACKed: nothing left to say */
+	if (!c->tlp_active)
+		return;
+	if (seq_geq(c->snd_una, c->tlp_end)) { /* everything below came too */
+		c->tlp_active = false;
+		return;
+	}
+	for (uint32_t i = 0; i < c->n_sacked; i++)
+		if (seq_leq(c->sacked[i].start, c->tlp_start) &&
+		    seq_geq(c->sacked[i].end, c->tlp_end))
+			delivered = true;
+	if (!delivered)
+		return;
+	c->tlp_active = false;
+	/* RFC 8985 6.2: a segment sent before the most recently delivered one
+	 * is lost once RTT + reo_wnd (SRTT / 4 here) has passed since it was
+	 * sent. All data below the probe went out by tlp_prior_tx_us. If that
+	 * is too recent we leave it to duplicate ACKs or the RTO (RACK would
+	 * arm a reordering timer). */
+	uint64_t wait_us = (uint64_t)c->rto.srtt_us + c->rto.srtt_us / 4;
+
+	if (c->st->now_us - c->tlp_prior_tx_us < wait_us)
+		return;
+	c->rack_lost = true;
+	c->rack_lost_end = c->tlp_start;
 }

@@ -566,6 +566,64 @@ static void test_recovery_several_holes(void **state)
 	stop();
 }
 
+/* The last segment lost: the tail-loss probe (PTO = 2 * SRTT = 20 ms)
+ * resends it long before the 200 ms RTO. */
+static void test_recovery_last_segment_lost(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(9, -1);			/* 9 lost; nothing new to send */
+	rec_expect(0);
+	advance(15000);
+	rec_expect(0);
+	advance(10000);			/* 25 ms after the ACK */
+	rec_expect(1, 9);
+	rec_ack(10, -1);
+	assert_int_equal(rec_rtos(), 0);
+	assert_false(S.conn->in_recovery);
+	stop();
+}
+
+/* The last three lost: the probe resends 9, its SACK makes RACK (RFC 8985
+ * 6.2) call 7 and 8 lost, and recovery resends both at once, no RTO. */
+static void test_recovery_tail_lost(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(7, -1);			/* 7, 8, 9 lost */
+	rec_expect(0);
+	advance(25000);
+	rec_expect(1, 9);		/* the probe */
+	advance(10000);
+	rec_ack(7, 9, 10, -1);		/* the probe arrived, 7 and 8 did not */
+	assert_true(S.conn->in_recovery);
+	rec_expect(2, 7, 8);		/* cwnd 2 (ssthresh floor), pipe 1 then 2 */
+	rec_ack(10, -1);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* The probe SACKed right after the tail was sent (a very short gap) is no
+ * proof of loss: RACK waits RTT + reo_wnd, so nothing is resent early. */
+static void test_recovery_tail_probe_too_soon(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(7, -1);			/* 7..9 outstanding, the probe due in 20 ms */
+	advance(18000);
+	assert_int_equal(tcp_send(S.conn, R.data + 10 * M, M), (int32_t)M);
+	rec_expect(1, 10);		/* 2 ms before the probe */
+	advance(3000);
+	rec_expect(1, 10);		/* the probe: the last segment again */
+	advance(1000);
+	rec_ack(7, 10, 11, -1);		/* the probe SACKed, 3 ms after 10 went out */
+	rec_expect(0);			/* RTT + reo_wnd not yet passed: no verdict */
+	assert_false(S.conn->in_recovery);
+	assert_false(S.conn->rack_lost);
+	stop();
+}
+
 /* Reordering: segment 3 is late by two duplicate ACKs: no retransmission. */
 static void test_recovery_reorder_below_threshold(void **state)
 {
@@ -826,6 +884,9 @@ int main(void)
 		cmocka_unit_test(test_syncookie_ts_codec),
 		cmocka_unit_test(test_recovery_middle_loss),
 		cmocka_unit_test(test_recovery_several_holes),
+		cmocka_unit_test(test_recovery_last_segment_lost),
+		cmocka_unit_test(test_recovery_tail_lost),
+		cmocka_unit_test(test_recovery_tail_probe_too_soon),
 		cmocka_unit_test(test_recovery_reorder_below_threshold),
 		cmocka_unit_test(test_recovery_reorder_above_threshold),
 		cmocka_unit_test(test_backlog_bound),
