@@ -223,6 +223,48 @@ static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *s)
 	       seq_in(s->seq + slen - 1, c->rcv_nxt, c->rcv_nxt + wnd);
 }
 
+/* F-RTO (RFC 5682 2.1) on an ACK of new data after an RTO. Returns true
+ * when it took over sending for this ACK. */
+static bool frto_ack(struct tcp_conn *c)
+{
+	if (c->frto == 1) {
+		/* 2a: everything outstanding ACKed: no verdict needed */
+		if (seq_geq(c->snd_una, c->recover)) {
+			c->frto = 0;
+			return false;
+		}
+		/* 2b: some new data ACKed: probe with two new segments instead
+		 * of going back */
+		c->snd_nxt = c->snd_max;
+		if (tcp_output_new(c, 2) == 0) {
+			c->snd_nxt = c->snd_una; /* nothing to probe with */
+			c->frto = 0;
+			return false;
+		}
+		c->frto = 2;
+		return true;
+	}
+	if (c->frto == 2) {
+		/* 3b: new data ACKed again: the timeout was spurious; keep going
+		 * with new data (cwnd stays at the RTO's ssthresh, conservative) */
+		c->frto = 0;
+		c->cwnd = SL_MAX(c->ssthresh, c->cwnd);
+		return false;
+	}
+	return false;
+}
+
+/* RFC 5682 2.1 3a / 2b: a duplicate ACK during F-RTO: the timeout was real,
+ * go back to the conventional recovery (cwnd at most 3 MSS). */
+static void frto_dupack(struct tcp_conn *c)
+{
+	if (c->frto == 2) {
+		c->snd_nxt = c->snd_una;
+		c->cwnd = SL_MIN(c->cwnd, 3u * c->mss);
+	}
+	c->frto = 0;
+}
+
 /* NewReno (RFC 6582) on an ACK of new data. */
 static void cc_ack(struct tcp_conn *c, uint32_t acked)
 {
@@ -299,6 +341,8 @@ static void sack_dupack(struct tcp_conn *c)
 /* RFC 5681 3.2 fast retransmit / fast recovery on duplicate ACKs. */
 static void cc_dupack(struct tcp_conn *c)
 {
+	if (c->frto)
+		frto_dupack(c);
 	c->dupacks++;
 	if (c->sack_ok) {
 		sack_dupack(c);
@@ -364,7 +408,8 @@ static void ack_new(struct tcp_conn *c, uint32_t ack)
 	c->rexmits = 0;
 	c->persist_shift = 0;
 	c->t_persist = 0;
-	cc_ack(c, acked);
+	if (!c->frto || !frto_ack(c))
+		cc_ack(c, acked);
 	/* RFC 6298 5.2/5.3 */
 	if (c->snd_una == c->snd_max)
 		c->t_rexmt = 0;

@@ -251,6 +251,10 @@ struct tcp_conn {
 	bool tlp_active, rack_lost;
 	uint32_t tlp_start, tlp_end, rack_lost_end;
 	uint64_t tlp_prior_tx_us, last_data_tx_us;
+	/* F-RTO (RFC 5682 2.1): 1 after the first RTO of an episode, waiting
+	 * for the first ACK; 2 after two new segments went out, waiting for
+	 * the second. 0: off. */
+	uint8_t frto;
 	/* RTT: timestamps when ts_ok, else one timed segment (Karn) */
 	uint32_t rtt_seq;
 	uint64_t rtt_start_us;
@@ -332,6 +336,9 @@ void tcp_output(struct tcp_conn *c, bool force_ack);
 /* One segment of [seq, seq+len) from the send buffer with the given flags. */
 void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void tcp_send_ack(struct tcp_conn *c);
+/* Sends up to nsegs new (never sent) segments as the peer's window allows,
+ * whatever cwnd says (F-RTO's probe). Returns how many went out. */
+uint32_t tcp_output_new(struct tcp_conn *c, uint32_t nsegs);
 /* Retransmits the first hole at or after rexmit_nxt (RFC 6675 NextSeg, one
  * segment). Returns false when there is none. */
 bool tcp_rexmit_hole(struct tcp_conn *c);

@@ -271,6 +271,24 @@ static int tcp_output_one(struct tcp_conn *c, uint32_t win)
 	return fin ? 2 : 1;
 }
 
+uint32_t tcp_output_new(struct tcp_conn *c, uint32_t nsegs)
+{
+	uint32_t n = 0;
+
+	BUG_ON(c->snd_nxt != c->snd_max);
+	for (; n < nsegs; n++) {
+		int r = tcp_output_one(c, c->snd_wnd);
+
+		if (r == 0)
+			break;
+		if (r == 2) {
+			n++;
+			break;
+		}
+	}
+	return n;
+}
+
 /* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg: a lost
  * hole, else new data, else any hole below the highest SACK, else (once) a
  * rescue of the tail. Returns true when something was sent. */

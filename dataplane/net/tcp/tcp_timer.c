@@ -263,6 +263,10 @@ static void tcp_rexmt_timeout(struct tcp_conn *c)
 	tcp_rack_reset(c);
 	c->recover = c->snd_max;
 	c->snd_nxt = c->snd_una; /* go back: resend from the first unacked byte */
+	/* F-RTO on the first timeout of an episode, when there is new data to
+	 * probe with: the next two ACKs tell a spurious timeout from a loss */
+	c->frto = c->rexmits == 1 && c->state == TCPS_ESTABLISHED &&
+		  seq_lt(c->snd_max, c->data_seq + c->sbuf_len) ? 1 : 0;
 	c->st->stats.tcp_retransmits++;
 	tcp_output(c, false);
 	if (!c->t_rexmt)

@@ -624,6 +624,50 @@ static void test_recovery_tail_probe_too_soon(void **state)
 	stop();
 }
 
+/* A spurious timeout (the ACKs were only late): F-RTO (RFC 5682) resends
+ * segment 0, then answers the first late ACK with two new segments instead
+ * of going back; the second ACK of new data proves the timeout spurious and
+ * 5..9 are never resent. */
+static void test_recovery_spurious_timeout(void **state)
+{
+	(void)state;
+	rec_start(30);
+	advance(200000);		/* RTO (200 ms floor, 1 s before a sample) */
+	advance(900000);
+	rec_expect(1, 0);
+	assert_int_equal(rec_rtos(), 1);
+	assert_int_equal(S.conn->frto, 1);
+	rec_ack(5, -1);			/* the late ACKs */
+	rec_expect(2, 10, 11);
+	rec_ack(10, -1);		/* spurious: cwnd = ssthresh 5, +1 (CA), flight 2 */
+	assert_int_equal(S.conn->frto, 0);
+	rec_expect(4, 12, 13, 14, 15);	/* new data, not 5..9 again */
+	rec_ack(16, -1);
+	assert_true(S.n > 0);
+	for (uint32_t i = 0; i < S.n; i++)
+		assert_true(S.q[i].seq >= R.base + 16 * M);
+	S.n = 0;
+	assert_int_equal(rec_rtos(), 1);
+	stop();
+}
+
+/* A real timeout under F-RTO: the probe's new segments bring duplicate ACKs,
+ * so the sender goes back and resends from SND.UNA. */
+static void test_recovery_timeout_real_loss(void **state)
+{
+	(void)state;
+	rec_start(30);
+	advance(1100000);
+	rec_expect(1, 0);
+	rec_ack(5, -1);			/* 0 arrived (the resend), 5..9 lost */
+	rec_expect(2, 10, 11);
+	rec_ack(5, 10, 11, -1);		/* a duplicate: the timeout was real */
+	assert_int_equal(S.conn->frto, 0);
+	assert_true(S.n >= 1);
+	assert_int_equal(S.q[0].seq, R.base + 5 * M); /* back to 5 */
+	stop();
+}
+
 /* Reordering: segment 3 is late by two duplicate ACKs: no retransmission. */
 static void test_recovery_reorder_below_threshold(void **state)
 {
@@ -887,6 +931,8 @@ int main(void)
 		cmocka_unit_test(test_recovery_last_segment_lost),
 		cmocka_unit_test(test_recovery_tail_lost),
 		cmocka_unit_test(test_recovery_tail_probe_too_soon),
+		cmocka_unit_test(test_recovery_spurious_timeout),
+		cmocka_unit_test(test_recovery_timeout_real_loss),
 		cmocka_unit_test(test_recovery_reorder_below_threshold),
 		cmocka_unit_test(test_recovery_reorder_above_threshold),
 		cmocka_unit_test(test_backlog_bound),
