@@ -140,9 +140,7 @@ bool syncookie_ts_decode(uint32_t tsecr, uint32_t ts_now, struct syncookie_opts 
 		return false;
 	if (tsecr & (1u << 5)) /* we never set the ECN bit */
 		return false;
-	if (ws != SYNCOOKIE_TS_NO_WS) {
-		if (ws > 14)
-			return false;
+	if (ws != SYNCOOKIE_TS_NO_WS) { /* 0..14: 4 bits hold nothing else */
 		o->ws_ok = true;
 		o->snd_wscale = (uint8_t)ws;
 	}

@@ -409,7 +409,7 @@ static void test_syncookie_ts_codec(void **state)
 	v = syncookie_ts_encode(5, &in);
 	assert_true(syncookie_ts_decode(v, 20, &out));
 	assert_int_equal(out.snd_wscale, 14);
-	/* window shift 15 is "none"; 14 < shift < 15 cannot happen; too old */
+	/* too old; the reserved bit; shift 15 is "no window scaling" */
 	assert_false(syncookie_ts_decode(v, v + 200000, &out));
 	assert_false(syncookie_ts_decode(1000 | 32, 2000, &out));
 	assert_true(syncookie_ts_decode(1024 | 15, 2000, &out));
