@@ -114,6 +114,40 @@ uint16_t syncookie_check(const uint8_t key[16], uint32_t saddr, uint32_t daddr, 
 	return 0;
 }
 
+uint32_t syncookie_ts_encode(uint32_t ts_now, const struct syncookie_opts *o)
+{
+	uint32_t bits = o->ws_ok ? o->snd_wscale : SYNCOOKIE_TS_NO_WS;
+	uint32_t v;
+
+	BUG_ON(o->ws_ok && o->snd_wscale > 14);
+	if (o->sack_ok)
+		bits |= 1u << 4;
+	v = (ts_now & ~SYNCOOKIE_TS_MASK) | bits;
+	/* never ahead of our clock: step back one 64 ms block instead */
+	if (seq_gt(v, ts_now))
+		v -= 1u << SYNCOOKIE_TS_BITS;
+	return v;
+}
+
+bool syncookie_ts_decode(uint32_t tsecr, uint32_t ts_now, struct syncookie_opts *o)
+{
+	uint32_t ws = tsecr & 0xf;
+	/* a cookie lives at most two periods (128 s), in 1 ms ticks */
+	uint32_t max_age_ms = (uint32_t)(2 * COOKIE_PERIOD_US / 1000);
+
+	memset(o, 0, sizeof(*o));
+	if (seq_gt(tsecr, ts_now) || ts_now - tsecr > max_age_ms)
+		return false;
+	if (tsecr & (1u << 5)) /* we never set the ECN bit */
+		return false;
+	if (ws != SYNCOOKIE_TS_NO_WS) { /* 0..14: 4 bits hold nothing else */
+		o->ws_ok = true;
+		o->snd_wscale = (uint8_t)ws;
+	}
+	o->sack_ok = (tsecr >> 4) & 1;
+	return true;
+}
+
 uint8_t tcp_wscale_for(uint32_t buf_bytes)
 {
 	uint8_t s = 0;

@@ -137,8 +137,12 @@ static void listen_syn(struct net_stack *st, uint32_t src, uint32_t dst, const s
 		uint16_t mss = s->o.mss_ok ? SL_MIN(s->o.mss, tcp_our_mss(st)) : 536;
 		uint32_t isn = syncookie_make(st->cfg.syn_cookie_key, src, dst, s->sport,
 					      s->dport, s->seq, mss, st->now_us);
+		struct syncookie_opts co = {
+			.ws_ok = s->o.ws_ok, .sack_ok = s->o.sack_ok, .snd_wscale = s->o.ws,
+		};
 
-		tcp_send_cookie_synack(st, src, dst, s->sport, s->dport, isn, s->seq + 1, mss);
+		tcp_send_cookie_synack(st, src, dst, s->sport, s->dport, isn, s->seq + 1,
+				       s->o.ts_ok, s->o.tsval, &co);
 		return;
 	}
 	/* ISN: keyed hash of the 4-tuple plus a clock, in the spirit of RFC 6528 */
@@ -169,6 +173,13 @@ static struct tcp_conn *listen_cookie_ack(struct net_stack *st, uint32_t src, ui
 	uint16_t mss = syncookie_check(st->cfg.syn_cookie_key, src, dst, s->sport, s->dport,
 				       s->seq - 1, s->ack - 1, st->now_us);
 
+	struct syncookie_opts co = {0};
+
+	/* An ACK with timestamps echoes our cookie SYN-ACK's TSval, which holds
+	 * the SYN's window shift and SACK permission. Without timestamps the
+	 * SYN had none either (or the peer dropped them): MSS only, as Linux. */
+	if (mss && s->o.ts_ok && !syncookie_ts_decode(s->o.tsecr, tcp_ts_now(st), &co))
+		mss = 0;
 	if (!mss) {
 		st->stats.syn_cookies_bad++;
 		return NULL;
@@ -179,7 +190,16 @@ static struct tcp_conn *listen_cookie_ack(struct net_stack *st, uint32_t src, ui
 		return NULL;
 	st->stats.syn_cookies_ok++;
 	c->from_cookie = true;
-	c->mss = mss; /* no options but MSS were offered in the SYN-ACK */
+	c->mss = mss;
+	if (s->o.ts_ok) {
+		c->ts_ok = true;
+		c->ts_recent = s->o.tsval;
+		c->mss -= 12; /* every segment carries the timestamp option */
+		c->sack_ok = co.sack_ok;
+		c->ws_ok = co.ws_ok;
+		c->snd_wscale = co.ws_ok ? co.snd_wscale : 0;
+		c->rcv_wscale = co.ws_ok ? tcp_wscale_for(st->cfg.rcv_buf_bytes) : 0;
+	}
 	conn_init_seq(c, s->seq - 1, s->ack - 1, s->wnd);
 	/* what the cookie SYN-ACK advertised */
 	c->rcv_adv = c->rcv_nxt + SL_MIN(st->cfg.rcv_buf_bytes, 65535u);
@@ -203,6 +223,48 @@ static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *s)
 	       seq_in(s->seq + slen - 1, c->rcv_nxt, c->rcv_nxt + wnd);
 }
 
+/* F-RTO (RFC 5682 2.1) on an ACK of new data after an RTO. Returns true
+ * when it took over sending for this ACK. */
+static bool frto_ack(struct tcp_conn *c)
+{
+	if (c->frto == 1) {
+		/* 2a: everything outstanding ACKed: no verdict needed */
+		if (seq_geq(c->snd_una, c->recover)) {
+			c->frto = 0;
+			return false;
+		}
+		/* 2b: some new data ACKed: probe with two new segments instead
+		 * of going back */
+		c->snd_nxt = c->snd_max;
+		if (tcp_output_new(c, 2) == 0) {
+			c->snd_nxt = c->snd_una; /* nothing to probe with */
+			c->frto = 0;
+			return false;
+		}
+		c->frto = 2;
+		return true;
+	}
+	if (c->frto == 2) {
+		/* 3b: new data ACKed again: the timeout was spurious; keep going
+		 * with new data (cwnd stays at the RTO's ssthresh, conservative) */
+		c->frto = 0;
+		c->cwnd = SL_MAX(c->ssthresh, c->cwnd);
+		return false;
+	}
+	return false;
+}
+
+/* RFC 5682 2.1 3a / 2b: a duplicate ACK during F-RTO: the timeout was real,
+ * go back to the conventional recovery (cwnd at most 3 MSS). */
+static void frto_dupack(struct tcp_conn *c)
+{
+	if (c->frto == 2) {
+		c->snd_nxt = c->snd_una;
+		c->cwnd = SL_MIN(c->cwnd, 3u * c->mss);
+	}
+	c->frto = 0;
+}
+
 /* NewReno (RFC 6582) on an ACK of new data. */
 static void cc_ack(struct tcp_conn *c, uint32_t acked)
 {
@@ -212,9 +274,14 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 
 			c->cwnd = SL_MIN(c->ssthresh, flight + c->mss);
 			c->in_recovery = false;
+			tcp_rack_reset(c);
 			c->dupacks = 0;
 			return;
 		}
+		/* with SACK, RFC 6675: cwnd stays, tcp_output sends what pipe
+		 * allows */
+		if (c->sack_ok)
+			return;
 		/* partial ACK: retransmit the next hole, deflate (3.2 step 4) */
 		tcp_rexmit_hole(c);
 		c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
@@ -236,10 +303,51 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 	c->cwnd = SL_MIN(c->cwnd, CWND_MAX);
 }
 
+/* RFC 6675 5 step (4): enter loss recovery. */
+static void sack_enter_recovery(struct tcp_conn *c)
+{
+	uint32_t flight = c->snd_max - c->snd_una;
+	uint32_t len = SL_MIN((uint32_t)c->mss, c->data_seq + c->sbuf_len - c->snd_una);
+
+	c->ssthresh = SL_MAX(flight / 2, 2u * c->mss);
+	c->cwnd = c->ssthresh;
+	c->recover = c->snd_max;	/* RecoveryPoint = HighData */
+	c->in_recovery = true;
+	c->rescue_done = false;
+	c->rtt_timing = false;
+	c->st->stats.tcp_fast_retransmits++;
+	/* the segment at HighACK + 1 is retransmitted whatever pipe says */
+	if (seq_lt(c->snd_una, c->data_seq + c->sbuf_len) && len) {
+		tcp_send_seg(c, c->snd_una, len, TH_ACK);
+		c->rexmit_nxt = c->snd_una + len;
+	} else {
+		c->rexmit_nxt = c->snd_una;
+	}
+	tcp_arm_rexmt(c);
+}
+
+/* RFC 6675 5 on a duplicate ACK (one carrying new SACK information counts):
+ * enter loss recovery after DupThresh of them, or once the first unACKed
+ * segment IsLost; in recovery the scoreboard drives tcp_output. */
+static void sack_dupack(struct tcp_conn *c)
+{
+	if (c->in_recovery || seq_lt(c->snd_una, c->recover))
+		return;
+	if (c->dupacks < 3 && !tcp_sack_is_lost(c, c->snd_una))
+		return;
+	sack_enter_recovery(c);
+}
+
 /* RFC 5681 3.2 fast retransmit / fast recovery on duplicate ACKs. */
 static void cc_dupack(struct tcp_conn *c)
 {
+	if (c->frto)
+		frto_dupack(c);
 	c->dupacks++;
+	if (c->sack_ok) {
+		sack_dupack(c);
+		return;
+	}
 	if (c->in_recovery) {
 		/* each dupack: a segment left the network; with SACK, fill the
 		 * next hole with it, else inflate (RFC 5681 3.2 step 4) */
@@ -300,7 +408,8 @@ static void ack_new(struct tcp_conn *c, uint32_t ack)
 	c->rexmits = 0;
 	c->persist_shift = 0;
 	c->t_persist = 0;
-	cc_ack(c, acked);
+	if (!c->frto || !frto_ack(c))
+		cc_ack(c, acked);
 	/* RFC 6298 5.2/5.3 */
 	if (c->snd_una == c->snd_max)
 		c->t_rexmt = 0;
@@ -383,8 +492,14 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 		ack_new(c, s->ack);
 		if (c->state == TCPS_CLOSED)
 			return false;
+		/* a probe SACKed above a partial ACK: RACK may call the rest lost */
+		tcp_rack_tlp_ack(c);
+		if (c->sack_ok && !c->in_recovery && c->rack_lost &&
+		    !seq_lt(c->snd_una, c->recover) && tcp_sack_is_lost(c, c->snd_una))
+			sack_enter_recovery(c);
 	} else if (s->ack == c->snd_una && c->snd_max != c->snd_una) {
 		news = sack_update(c, s, c->snd_una);
+		tcp_rack_tlp_ack(c);
 		/* a duplicate ACK: RFC 5681's strict form, or any ACK bringing
 		 * new SACK information (RFC 6675), which also covers ACKs that
 		 * carry data in the other direction */

@@ -118,6 +118,24 @@ uint32_t syncookie_make(const uint8_t key[16], uint32_t saddr, uint32_t daddr, u
  * the MSS it encoded, or 0 when invalid or older than two periods. */
 uint16_t syncookie_check(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint16_t sport,
 			 uint16_t dport, uint32_t peer_isn, uint32_t cookie, uint64_t now_us);
+/* The SYN's options a cookie connection keeps, carried (as Linux does) in
+ * the low 6 bits of our SYN-ACK's TSval, which the peer echoes in TSecr:
+ * bits 0-3 the peer's window shift (15: no window scaling), bit 4
+ * SACK-permitted, bit 5 reserved (Linux: ECN; we never set it). Only a SYN
+ * with timestamps can carry them. */
+struct syncookie_opts {
+	bool ws_ok, sack_ok;
+	uint8_t snd_wscale;	/* the peer's shift, 0..14 */
+};
+#define SYNCOOKIE_TS_BITS 6
+#define SYNCOOKIE_TS_MASK ((1u << SYNCOOKIE_TS_BITS) - 1)
+#define SYNCOOKIE_TS_NO_WS 0xfu
+/* TSval for the cookie SYN-ACK: ts_now with the options in its low bits,
+ * never ahead of ts_now (the peer's PAWS must accept our next TSval). */
+uint32_t syncookie_ts_encode(uint32_t ts_now, const struct syncookie_opts *o);
+/* Decodes the completing ACK's TSecr. False when it cannot be one of ours:
+ * ahead of ts_now, older than the cookie's lifetime, or malformed bits. */
+bool syncookie_ts_decode(uint32_t tsecr, uint32_t ts_now, struct syncookie_opts *o);
 
 /* ---- fault stage (net_fault.c) ---- */
 #define NET_FAULT_SLOTS 64
@@ -225,7 +243,18 @@ struct tcp_conn {
 	 * SND.UNA, and the next sequence to consider for a hole retransmit */
 	struct tcp_range sacked[TCP_SACKED_MAX];
 	uint8_t n_sacked;
-	uint32_t rexmit_nxt;
+	uint32_t rexmit_nxt;	/* RFC 6675 HighRxt: end of the last hole resent */
+	bool rescue_done;	/* RFC 6675 RescueRxt: one rescue per recovery */
+	/* RACK-TLP (RFC 8985), for the tail only: the probe's range, and the
+	 * time of the last data sent before it; when the probe comes back
+	 * SACKed, the unSACKed data below it is lost (rack_lost_end) */
+	bool tlp_active, rack_lost;
+	uint32_t tlp_start, tlp_end, rack_lost_end;
+	uint64_t tlp_prior_tx_us, last_data_tx_us;
+	/* F-RTO (RFC 5682 2.1): 1 after the first RTO of an episode, waiting
+	 * for the first ACK; 2 after two new segments went out, waiting for
+	 * the second. 0: off. */
+	uint8_t frto;
 	/* RTT: timestamps when ts_ok, else one timed segment (Karn) */
 	uint32_t rtt_seq;
 	uint64_t rtt_start_us;
@@ -307,6 +336,9 @@ void tcp_output(struct tcp_conn *c, bool force_ack);
 /* One segment of [seq, seq+len) from the send buffer with the given flags. */
 void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void tcp_send_ack(struct tcp_conn *c);
+/* Sends up to nsegs new (never sent) segments as the peer's window allows,
+ * whatever cwnd says (F-RTO's probe). Returns how many went out. */
+uint32_t tcp_output_new(struct tcp_conn *c, uint32_t nsegs);
 /* Retransmits the first hole at or after rexmit_nxt (RFC 6675 NextSeg, one
  * segment). Returns false when there is none. */
 bool tcp_rexmit_hole(struct tcp_conn *c);
@@ -315,11 +347,30 @@ void tcp_send_synack(struct tcp_conn *c);
 void tcp_send_rst_reply(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
 			uint16_t dport, uint32_t seq, uint32_t ack, uint8_t seg_flags,
 			uint32_t seg_len);
-/* Stateless SYN-ACK carrying a SYN cookie (only MSS offered). */
+/* Stateless SYN-ACK carrying a SYN cookie: MSS, and when the SYN had
+ * timestamps (ts_ok, its TSval peer_tsval) also window scaling and
+ * SACK-permitted as in o, encoded in our TSval. */
 void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
-			    uint16_t dport, uint32_t isn, uint32_t ack, uint16_t mss);
+			    uint16_t dport, uint32_t isn, uint32_t ack, bool ts_ok,
+			    uint32_t peer_tsval, const struct syncookie_opts *o);
+/* Our 1 ms timestamp clock (RFC 7323 5.4). */
+uint32_t tcp_ts_now(const struct net_stack *st);
 uint32_t tcp_rcv_window(const struct tcp_conn *c);
 uint16_t tcp_our_mss(const struct net_stack *st);
+
+/* tcp_sack.c: RFC 6675 scoreboard queries */
+bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq);
+uint32_t tcp_sack_pipe(const struct tcp_conn *c);
+/* NextSeg rule 1 (lost holes above HighRxt), or with rule3 any hole above
+ * HighRxt below the highest SACKed byte: one segment [*seq, *seq + *len). */
+bool tcp_sack_next_rexmit(const struct tcp_conn *c, bool rule3, uint32_t *seq, uint32_t *len);
+bool tcp_sack_rescue(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
+/* After the scoreboard took an ACK: a SACKed or ACKed tail-loss probe
+ * tells what below it is lost (RFC 8985 6.2 with the probe as the most
+ * recently delivered segment). */
+void tcp_rack_tlp_ack(struct tcp_conn *c);
+/* Forgets RACK-TLP state (RTO, end of recovery). */
+void tcp_rack_reset(struct tcp_conn *c);
 
 /* tcp_timer.c */
 void tcp_timer_update(struct tcp_conn *c);

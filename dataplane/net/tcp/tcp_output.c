@@ -26,7 +26,7 @@ uint32_t tcp_rcv_window(const struct tcp_conn *c)
 	return SL_MIN(w, (uint32_t)65535 << c->rcv_wscale);
 }
 
-static uint32_t ts_now(const struct net_stack *st)
+uint32_t tcp_ts_now(const struct net_stack *st)
 {
 	return (uint32_t)(st->now_us / 1000); /* 1 ms timestamp clock (RFC 7323 5.4) */
 }
@@ -86,7 +86,7 @@ static uint32_t put_syn_opts(const struct tcp_conn *c, uint8_t *o)
 		o[n++] = 2;
 	}
 	if (c->ts_ok)
-		n += put_ts(o + n, ts_now(c->st), c->ts_recent);
+		n += put_ts(o + n, tcp_ts_now(c->st), c->ts_recent);
 	return n;
 }
 
@@ -146,7 +146,7 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 		ol = put_syn_opts(c, opt);
 	} else {
 		if (c->ts_ok)
-			ol = put_ts(opt, ts_now(st), c->ts_recent);
+			ol = put_ts(opt, tcp_ts_now(st), c->ts_recent);
 		/* SACK only where it fits in the MSS budget with the payload */
 		uint32_t budget = c->mss + (c->ts_ok ? 12u : 0u);
 
@@ -166,6 +166,7 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 		memcpy(t + hl + first, c->sbuf, len - first);
 		if (seq_lt(seq, c->snd_max))
 			st->stats.tcp_retransmits++;
+		c->last_data_tx_us = st->now_us;
 	}
 	if (flags & TH_ACK) {
 		c->last_ack_sent = c->rcv_nxt;
@@ -270,6 +271,60 @@ static int tcp_output_one(struct tcp_conn *c, uint32_t win)
 	return fin ? 2 : 1;
 }
 
+uint32_t tcp_output_new(struct tcp_conn *c, uint32_t nsegs)
+{
+	uint32_t n = 0;
+
+	BUG_ON(c->snd_nxt != c->snd_max);
+	for (; n < nsegs; n++) {
+		int r = tcp_output_one(c, c->snd_wnd);
+
+		if (r == 0)
+			break;
+		if (r == 2) {
+			n++;
+			break;
+		}
+	}
+	return n;
+}
+
+/* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg: a lost
+ * hole, else new data, else any hole below the highest SACK, else (once) a
+ * rescue of the tail. Returns true when something was sent. */
+static bool sack_recovery_output(struct tcp_conn *c)
+{
+	bool sent = false;
+
+	/* bounded: every pass sends one segment that adds to pipe */
+	for (uint32_t i = 0; i < 4096; i++) {
+		uint32_t seq, len;
+
+		if (tcp_sack_pipe(c) + c->mss > c->cwnd)
+			break;
+		if (!tcp_sack_next_rexmit(c, false, &seq, &len)) {
+			int r = tcp_output_one(c, c->snd_wnd); /* rule 2: new data */
+
+			if (r) {
+				sent = true;
+				if (r == 2)
+					break;
+				continue;
+			}
+			if (!tcp_sack_next_rexmit(c, true, &seq, &len)) {
+				if (c->rescue_done || !tcp_sack_rescue(c, &seq, &len))
+					break;
+				c->rescue_done = true;
+			}
+		}
+		tcp_send_seg(c, seq, len, TH_ACK);
+		if (seq_gt(seq + len, c->rexmit_nxt))
+			c->rexmit_nxt = seq + len;
+		sent = true;
+	}
+	return sent;
+}
+
 void tcp_output(struct tcp_conn *c, bool force_ack)
 {
 	bool sent = false;
@@ -281,6 +336,11 @@ void tcp_output(struct tcp_conn *c, bool force_ack)
 	case TCPS_CLOSING:
 	case TCPS_LAST_ACK: {
 		uint32_t win = SL_MIN(c->snd_wnd, c->cwnd);
+
+		if (c->in_recovery && c->sack_ok) {
+			sent = sack_recovery_output(c);
+			break;
+		}
 
 		/* bounded: each pass sends a segment that uses window */
 		for (uint32_t i = 0; i < 4096; i++) {
@@ -328,17 +388,37 @@ void tcp_send_rst_reply(struct net_stack *st, uint32_t src, uint32_t dst, uint16
 }
 
 void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
-			    uint16_t dport, uint32_t isn, uint32_t ack, uint16_t mss)
+			    uint16_t dport, uint32_t isn, uint32_t ack, bool ts_ok,
+			    uint32_t peer_tsval, const struct syncookie_opts *o)
 {
-	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN;
-	uint32_t hl = put_hdr(t, dport, sport, isn, ack, TH_SYN | TH_ACK,
-			      (uint16_t)SL_MIN(st->cfg.rcv_buf_bytes, 65535u), 4);
+	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN, *p = t + TCP_HDR_LEN;
+	uint32_t n = 0, hl;
 
 	(void)dst;
-	(void)mss;
-	t[20] = OPT_MSS;
-	t[21] = 4;
-	wr16(t + 22, tcp_our_mss(st));
+	p[n++] = OPT_MSS;
+	p[n++] = 4;
+	wr16(p + n, tcp_our_mss(st));
+	n += 2;
+	/* without timestamps there is nowhere to keep the rest: MSS only */
+	if (ts_ok) {
+		if (o->ws_ok) {
+			p[n++] = OPT_NOP;
+			p[n++] = OPT_WS;
+			p[n++] = 3;
+			p[n++] = tcp_wscale_for(st->cfg.rcv_buf_bytes);
+		}
+		if (o->sack_ok) {
+			p[n++] = OPT_NOP;
+			p[n++] = OPT_NOP;
+			p[n++] = OPT_SACK_OK;
+			p[n++] = 2;
+		}
+		n += put_ts(p + n, syncookie_ts_encode(tcp_ts_now(st), o), peer_tsval);
+	}
+	BUG_ON(n > TCP_MAX_OPT_LEN || n % 4);
+	/* RFC 7323 2.2: the SYN-ACK's window is never scaled */
+	hl = put_hdr(t, dport, sport, isn, ack, TH_SYN | TH_ACK,
+		     (uint16_t)SL_MIN(st->cfg.rcv_buf_bytes, 65535u), n);
 	st->stats.syn_cookies_sent++;
 	tcp_finish(st, src, hl);
 }

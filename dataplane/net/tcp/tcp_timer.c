@@ -213,16 +213,25 @@ static void tcp_tlp_fire(struct tcp_conn *c)
 {
 	uint32_t nxt = c->snd_nxt, data_end = c->data_seq + c->sbuf_len;
 
+	uint64_t prior_us = c->last_data_tx_us;
+
 	c->tlp_pending = false;
 	c->tlp_done = true;
 	c->t_rexmt = 0;
 	tcp_output(c, false);
-	if (c->snd_nxt == nxt && seq_gt(c->snd_max, c->snd_una) &&
-	    seq_leq(c->snd_max, data_end)) {
+	if (c->snd_nxt != nxt) {
+		c->tlp_active = true;
+		c->tlp_start = nxt;
+		c->tlp_end = c->snd_nxt;
+	} else if (seq_gt(c->snd_max, c->snd_una) && seq_leq(c->snd_max, data_end)) {
 		uint32_t len = SL_MIN((uint32_t)c->mss, c->snd_max - c->snd_una);
 
 		tcp_send_seg(c, c->snd_max - len, len, TH_ACK);
+		c->tlp_active = true;
+		c->tlp_start = c->snd_max - len;
+		c->tlp_end = c->snd_max;
 	}
+	c->tlp_prior_tx_us = prior_us;
 	c->t_rexmt = c->st->now_us + c->rto.rto_us; /* the real RTO from here */
 }
 
@@ -251,8 +260,13 @@ static void tcp_rexmt_timeout(struct tcp_conn *c)
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->n_sacked = 0; /* RFC 2018 8: the receiver may have reneged */
+	tcp_rack_reset(c);
 	c->recover = c->snd_max;
 	c->snd_nxt = c->snd_una; /* go back: resend from the first unacked byte */
+	/* F-RTO on the first timeout of an episode, when there is new data to
+	 * probe with: the next two ACKs tell a spurious timeout from a loss */
+	c->frto = c->rexmits == 1 && c->state == TCPS_ESTABLISHED &&
+		  seq_lt(c->snd_max, c->data_seq + c->sbuf_len) ? 1 : 0;
 	c->st->stats.tcp_retransmits++;
 	tcp_output(c, false);
 	if (!c->t_rexmt)

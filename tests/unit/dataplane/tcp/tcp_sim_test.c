@@ -293,6 +293,416 @@ static void test_syn_cookie_handshake(void **state)
 	stop();
 }
 
+/* Offset of option kind in a captured segment's options, or -1. */
+static int opt_at(const struct out *o, uint8_t kind)
+{
+	for (uint32_t i = 0; i < o->optlen;) {
+		if (o->opts[i] == 0)
+			return -1;
+		if (o->opts[i] == 1) {
+			i++;
+			continue;
+		}
+		if (o->opts[i] == kind)
+			return (int)i;
+		i += o->opts[i + 1] ? o->opts[i + 1] : 1;
+	}
+	return -1;
+}
+
+/* A cookie SYN-ACK keeps window scaling, SACK-permitted and timestamps when
+ * the SYN had timestamps: the options ride in the low bits of our TSval and
+ * come back in the ACK's TSecr (Linux's scheme). */
+static void test_syn_cookie_keeps_options(void **state)
+{
+	(void)state;
+	start(cookies_always);
+	/* MSS 1460, WS 7, SACK-permitted, TS 50 */
+	const uint8_t o[] = {2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 50, 0, 0, 0, 0};
+
+	seg(40000, 7000, 0, TH_SYN, 65535, o, sizeof(o), NULL, 0);
+	assert_int_equal(S.n, 1);
+	struct out *sa = &S.q[0];
+	int ws = opt_at(sa, 3), ts = opt_at(sa, 8);
+
+	assert_true(ws >= 0 && ts >= 0 && has_opt(sa, 4));
+	assert_int_equal(sa->opts[ws + 2], 5); /* our shift for 1 MiB */
+	assert_int_equal(sa->win, 65535);     /* SYN-ACK window never scaled */
+	uint32_t tsval = rd32(sa->opts + ts + 2), now_ts = (uint32_t)(S.now / 1000);
+
+	assert_int_equal(rd32(sa->opts + ts + 6), 50); /* echoes the SYN's */
+	assert_int_equal(tsval & 0x3f, 7 | 16);
+	assert_true(tsval <= now_ts && now_ts - tsval < 64);
+	uint32_t isn = sa->seq;
+	struct net_stats st;
+
+	net_stats(S.st, &st);
+	assert_int_equal(st.conns_in_use, 0); /* still stateless */
+
+	/* a TSecr ahead of our clock is no echo of ours: refused */
+	uint8_t a[] = {1, 1, 8, 10, 0, 0, 0, 51, 0, 0, 0, 0};
+
+	wr32(a + 8, now_ts + 1000);
+	S.n = 0;
+	seg(40000, 7001, isn + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_null(S.conn);
+	assert_int_equal(S.q[0].flags & TH_RST, TH_RST);
+	/* nor one with the reserved (ECN) bit set */
+	wr32(a + 8, tsval | 32);
+	seg(40000, 7001, isn + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_null(S.conn);
+
+	advance(3000); /* the echo comes back a few ms later */
+	wr32(a + 8, tsval);
+	S.n = 0;
+	seg(40000, 7001, isn + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_non_null(S.conn);
+	assert_true(S.conn->from_cookie && S.conn->ts_ok && S.conn->sack_ok && S.conn->ws_ok);
+	assert_int_equal(S.conn->snd_wscale, 7);
+	assert_int_equal(S.conn->rcv_wscale, 5);
+	assert_int_equal(S.conn->snd_wnd, 1024u << 7);
+	assert_int_equal(S.conn->mss, 1460 - 12);
+	/* what we send afterwards carries TS echoing the peer, and a scaled window */
+	assert_int_equal(tcp_send(S.conn, (const uint8_t *)"hello", 5), 5);
+	assert_true(S.n >= 1);
+	struct out *d = &S.q[S.n - 1];
+
+	ts = opt_at(d, 8);
+	assert_true(ts >= 0);
+	assert_int_equal(rd32(d->opts + ts + 6), 51);
+	assert_int_equal(d->win, (1u << 20) >> 5);
+	stop();
+
+	/* timestamps but no window scaling or SACK in the SYN: neither on */
+	start(cookies_always);
+	const uint8_t o2[] = {2, 4, 5, 0xb4, 1, 1, 8, 10, 0, 0, 0, 50, 0, 0, 0, 0};
+
+	seg(40001, 7000, 0, TH_SYN, 65535, o2, sizeof(o2), NULL, 0);
+	assert_int_equal(S.n, 1);
+	sa = &S.q[0];
+	assert_false(has_opt(sa, 3) || has_opt(sa, 4));
+	ts = opt_at(sa, 8);
+	tsval = rd32(sa->opts + ts + 2);
+	assert_int_equal(tsval & 0x3f, 0xf);
+	wr32(a + 8, tsval);
+	seg(40001, 7001, sa->seq + 1, TH_ACK, 1024, a, sizeof(a), NULL, 0);
+	assert_non_null(S.conn);
+	assert_true(S.conn->ts_ok && !S.conn->ws_ok && !S.conn->sack_ok);
+	assert_int_equal(S.conn->snd_wnd, 1024);
+	stop();
+}
+
+static void test_syncookie_ts_codec(void **state)
+{
+	(void)state;
+	struct syncookie_opts in = {.ws_ok = true, .sack_ok = true, .snd_wscale = 14}, out;
+
+	/* the clock's low bits below the options: step back a block */
+	uint32_t v = syncookie_ts_encode(1000000 + 3, &in);
+
+	assert_int_equal(v & 0x3f, 14 | 16);
+	assert_true(v <= 1000000 + 3 && 1000000 + 3 - v < 64);
+	assert_true(syncookie_ts_decode(v, 1000010, &out));
+	assert_true(out.ws_ok && out.sack_ok);
+	assert_int_equal(out.snd_wscale, 14);
+	/* around the 32-bit wrap */
+	v = syncookie_ts_encode(5, &in);
+	assert_true(syncookie_ts_decode(v, 20, &out));
+	assert_int_equal(out.snd_wscale, 14);
+	/* too old; the reserved bit; shift 15 is "no window scaling" */
+	assert_false(syncookie_ts_decode(v, v + 200000, &out));
+	assert_false(syncookie_ts_decode(1000 | 32, 2000, &out));
+	assert_true(syncookie_ts_decode(1024 | 15, 2000, &out));
+	assert_false(out.ws_ok || out.sack_ok);
+}
+
+/* ---- sender loss recovery, scripted segment by segment ---- */
+
+#define M 1460u /* the MSS of handshake(.., false) */
+
+static void big_sndbuf(struct net_config *c)
+{
+	c->snd_buf_bytes = 1 << 16;
+}
+
+static struct {
+	uint32_t base;
+	uint8_t data[40 * M];
+} R;
+
+/* Connection with SACK (no timestamps), n segments queued; the first 10
+ * (initial window) go out. Returns after checking them. */
+static void rec_start(uint32_t nsegs)
+{
+	start(big_sndbuf);
+	R.base = handshake(40000, false) + 1;
+	for (uint32_t i = 0; i < sizeof(R.data); i++)
+		R.data[i] = (uint8_t)(i * 7 + i / 251);
+	S.n = 0;
+	assert_int_equal(tcp_send(S.conn, R.data, nsegs * M), (int32_t)(nsegs * M));
+	assert_int_equal(S.n, 10);
+	for (uint32_t k = 0; k < 10; k++) {
+		assert_int_equal(S.q[k].seq, R.base + k * M);
+		assert_int_equal(S.q[k].len, M);
+	}
+	S.n = 0;
+	advance(10000); /* RTT 10 ms for the first sample */
+}
+
+/* A peer ACK of segments [0, ack_seg) with SACK blocks given as segment
+ * index pairs [a, b); -1 ends the list. */
+static void rec_ack(uint32_t ack_seg, ...)
+{
+	uint8_t o[40];
+	uint32_t n = 0, nb = 0;
+	va_list ap;
+
+	o[n++] = 1;
+	o[n++] = 1;
+	o[n++] = 5;
+	o[n++] = 2;
+	va_start(ap, ack_seg);
+	for (int a = va_arg(ap, int); a >= 0 && nb < 4; a = va_arg(ap, int)) {
+		int b = va_arg(ap, int);
+
+		wr32(o + n, R.base + (uint32_t)a * M);
+		wr32(o + n + 4, R.base + (uint32_t)b * M);
+		n += 8;
+		nb++;
+	}
+	va_end(ap);
+	o[3] = (uint8_t)(2 + 8 * nb);
+	seg(40000, 1001, R.base + ack_seg * M, TH_ACK, 1024, o, nb ? n : 0, NULL, 0);
+}
+
+/* The segments sent since the last check, as segment indexes (all M long). */
+static void rec_expect(uint32_t n, ...)
+{
+	va_list ap;
+
+	va_start(ap, n);
+	for (uint32_t i = 0; i < n && i < S.n; i++) {
+		uint32_t k = va_arg(ap, uint32_t);
+
+		assert_int_equal(S.q[i].seq, R.base + k * M);
+		assert_int_equal(S.q[i].len, M);
+		assert_memory_equal(S.q[i].data, R.data + k * M, M);
+	}
+	va_end(ap);
+	assert_int_equal(S.n, n);
+	S.n = 0;
+}
+
+static uint64_t rec_rtos(void)
+{
+	struct net_stats st;
+
+	net_stats(S.st, &st);
+	return st.tcp_rto;
+}
+
+/* One segment lost in the middle: three SACKed duplicates start RFC 6675
+ * recovery (cwnd = ssthresh = half the flight), the hole is resent at once,
+ * then pipe paces new data until the recovery point is ACKed. */
+static void test_recovery_middle_loss(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(3, -1);			/* 0..2 arrive: cwnd 12, sends 10..14 */
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 4, 5, -1);		/* 3 lost */
+	rec_ack(3, 4, 6, -1);
+	rec_expect(0);
+	rec_ack(3, 4, 7, -1);		/* third duplicate: 3 is lost */
+	rec_expect(1, 3);
+	assert_true(S.conn->in_recovery);
+	assert_int_equal(S.conn->cwnd, 6 * M); /* flight 12 / 2 */
+	rec_ack(3, 4, 8, -1);		/* pipe 1 (resent 3) + 7 (8..14) */
+	rec_ack(3, 4, 9, -1);
+	rec_ack(3, 4, 10, -1);		/* pipe 6: nothing yet */
+	rec_expect(0);
+	rec_ack(3, 4, 11, -1);		/* pipe 5: one new segment */
+	rec_expect(1, 15);
+	rec_ack(11, -1);		/* partial ACK: pipe 5 (11..15), one more */
+	rec_expect(1, 16);
+	assert_true(S.conn->in_recovery);
+	rec_ack(16, -1);		/* past the recovery point (15): done */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(S.conn->cwnd, 2 * M); /* min(ssthresh, flight + MSS) */
+	rec_expect(1, 17);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* Several holes (2, 5, 8 lost): each is resent once the SACKed data above it
+ * makes it IsLost and pipe leaves room, lowest first, without an RTO. */
+static void test_recovery_several_holes(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(2, -1);			/* 0, 1 arrive: cwnd 12, sends 10..13 */
+	rec_expect(4, 10, 11, 12, 13);
+	rec_ack(2, 3, 4, -1);		/* 2 lost */
+	rec_ack(2, 3, 5, -1);
+	rec_expect(0);
+	rec_ack(2, 6, 7, 3, 5, -1);	/* 5 lost too; third duplicate */
+	rec_expect(1, 2);		/* cwnd 6 = 12 / 2; pipe 1 + 1 (5) + 7 (7..13) */
+	assert_int_equal(S.conn->cwnd, 6 * M);
+	rec_ack(2, 8, 9, 6, 7, 3, 5, -1); /* 7 lost too */
+	rec_expect(0);			/* pipe 1 + 1 (5) + 1 (7) + 5 (9..13) */
+	rec_ack(2, 10, 11, 8, 9, 6, 7, 3, 5, -1); /* 5 IsLost: 3 runs above it */
+	rec_expect(0);			/* pipe 1 + 0 + 1 + 1 + 3 = 6 */
+	rec_ack(2, 10, 12, 8, 9, 6, 7, 3, 5, -1); /* 7 IsLost: 3 MSS above it */
+	rec_expect(2, 5, 7);		/* pipe 4: two lost holes, lowest first */
+	rec_ack(2, 10, 13, 8, 9, 6, 7, 3, 5, -1); /* 9 IsLost: pipe 4 again */
+	rec_expect(2, 9, 14);		/* the last hole, then new data (rule 2) */
+	rec_ack(13, -1);		/* resent ones arrive: partial ACK, pipe 2 */
+	rec_expect(4, 15, 16, 17, 18);
+	assert_true(S.conn->in_recovery);
+	rec_ack(19, -1);		/* past the recovery point (14) */
+	assert_false(S.conn->in_recovery);
+	rec_expect(1, 19);		/* cwnd min(ssthresh, flight 0 + MSS) */
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* The last segment lost: the tail-loss probe (PTO = 2 * SRTT = 20 ms)
+ * resends it long before the 200 ms RTO. */
+static void test_recovery_last_segment_lost(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(9, -1);			/* 9 lost; nothing new to send */
+	rec_expect(0);
+	advance(15000);
+	rec_expect(0);
+	advance(10000);			/* 25 ms after the ACK */
+	rec_expect(1, 9);
+	rec_ack(10, -1);
+	assert_int_equal(rec_rtos(), 0);
+	assert_false(S.conn->in_recovery);
+	stop();
+}
+
+/* The last three lost: the probe resends 9, its SACK makes RACK (RFC 8985
+ * 6.2) call 7 and 8 lost, and recovery resends both at once, no RTO. */
+static void test_recovery_tail_lost(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(7, -1);			/* 7, 8, 9 lost */
+	rec_expect(0);
+	advance(25000);
+	rec_expect(1, 9);		/* the probe */
+	advance(10000);
+	rec_ack(7, 9, 10, -1);		/* the probe arrived, 7 and 8 did not */
+	assert_true(S.conn->in_recovery);
+	rec_expect(2, 7, 8);		/* cwnd 2 (ssthresh floor), pipe 1 then 2 */
+	rec_ack(10, -1);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* The probe SACKed right after the tail was sent (a very short gap) is no
+ * proof of loss: RACK waits RTT + reo_wnd, so nothing is resent early. */
+static void test_recovery_tail_probe_too_soon(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(7, -1);			/* 7..9 outstanding, the probe due in 20 ms */
+	advance(18000);
+	assert_int_equal(tcp_send(S.conn, R.data + 10 * M, M), (int32_t)M);
+	rec_expect(1, 10);		/* 2 ms before the probe */
+	advance(3000);
+	rec_expect(1, 10);		/* the probe: the last segment again */
+	advance(1000);
+	rec_ack(7, 10, 11, -1);		/* the probe SACKed, 3 ms after 10 went out */
+	rec_expect(0);			/* RTT + reo_wnd not yet passed: no verdict */
+	assert_false(S.conn->in_recovery);
+	assert_false(S.conn->rack_lost);
+	stop();
+}
+
+/* A spurious timeout (the ACKs were only late): F-RTO (RFC 5682) resends
+ * segment 0, then answers the first late ACK with two new segments instead
+ * of going back; the second ACK of new data proves the timeout spurious and
+ * 5..9 are never resent. */
+static void test_recovery_spurious_timeout(void **state)
+{
+	(void)state;
+	rec_start(30);
+	advance(200000);		/* RTO (200 ms floor, 1 s before a sample) */
+	advance(900000);
+	rec_expect(1, 0);
+	assert_int_equal(rec_rtos(), 1);
+	assert_int_equal(S.conn->frto, 1);
+	rec_ack(5, -1);			/* the late ACKs */
+	rec_expect(2, 10, 11);
+	rec_ack(10, -1);		/* spurious: cwnd = ssthresh 5, +1 (CA), flight 2 */
+	assert_int_equal(S.conn->frto, 0);
+	rec_expect(4, 12, 13, 14, 15);	/* new data, not 5..9 again */
+	rec_ack(16, -1);
+	assert_true(S.n > 0);
+	for (uint32_t i = 0; i < S.n; i++)
+		assert_true(S.q[i].seq >= R.base + 16 * M);
+	S.n = 0;
+	assert_int_equal(rec_rtos(), 1);
+	stop();
+}
+
+/* A real timeout under F-RTO: the probe's new segments bring duplicate ACKs,
+ * so the sender goes back and resends from SND.UNA. */
+static void test_recovery_timeout_real_loss(void **state)
+{
+	(void)state;
+	rec_start(30);
+	advance(1100000);
+	rec_expect(1, 0);
+	rec_ack(5, -1);			/* 0 arrived (the resend), 5..9 lost */
+	rec_expect(2, 10, 11);
+	rec_ack(5, 10, 11, -1);		/* a duplicate: the timeout was real */
+	assert_int_equal(S.conn->frto, 0);
+	assert_true(S.n >= 1);
+	assert_int_equal(S.q[0].seq, R.base + 5 * M); /* back to 5 */
+	stop();
+}
+
+/* Reordering: segment 3 is late by two duplicate ACKs: no retransmission. */
+static void test_recovery_reorder_below_threshold(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(3, -1);
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(7, -1);			/* 3 turns up */
+	assert_false(S.conn->in_recovery);
+	rec_expect(6, 15, 16, 17, 18, 19, 20); /* slow start: cwnd 14, flight 8 */
+	assert_int_equal(S.conn->cwnd, 14 * M);
+	stop();
+}
+
+/* Reordering past DupThresh looks like loss to RFC 6675: one spurious
+ * retransmission, and the cumulative ACK then ends recovery. */
+static void test_recovery_reorder_above_threshold(void **state)
+{
+	(void)state;
+	rec_start(30);
+	rec_ack(3, -1);
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(3, 4, 7, -1);
+	rec_expect(1, 3);
+	rec_ack(15, -1);		/* the original 3 was only late */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(S.conn->ssthresh, 6 * M); /* no undo (no DSACK, no Eifel) */
+	rec_expect(1, 15);
+	stop();
+}
+
 static void small_backlog(struct net_config *c)
 {
 	c->backlog = 2;
@@ -514,6 +924,17 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_options),
 		cmocka_unit_test(test_syn_cookie_handshake),
+		cmocka_unit_test(test_syn_cookie_keeps_options),
+		cmocka_unit_test(test_syncookie_ts_codec),
+		cmocka_unit_test(test_recovery_middle_loss),
+		cmocka_unit_test(test_recovery_several_holes),
+		cmocka_unit_test(test_recovery_last_segment_lost),
+		cmocka_unit_test(test_recovery_tail_lost),
+		cmocka_unit_test(test_recovery_tail_probe_too_soon),
+		cmocka_unit_test(test_recovery_spurious_timeout),
+		cmocka_unit_test(test_recovery_timeout_real_loss),
+		cmocka_unit_test(test_recovery_reorder_below_threshold),
+		cmocka_unit_test(test_recovery_reorder_above_threshold),
 		cmocka_unit_test(test_backlog_bound),
 		cmocka_unit_test(test_reassembly_sack),
 		cmocka_unit_test(test_persist_and_rto),
