@@ -50,8 +50,13 @@ BULK_ARGS = ['--create-delay-ms', '100', '--delete-delay-ms', '100',
 def dsrv(module_server_factory):
     """A DPDK server of this module's own (its namespace and veth). Every
     client of these tests comes from one address (10.99.K.1), so the
-    per-address limit is raised above test_1000_concurrent_tls_connections'."""
-    return module_server_factory(extra_args=['--max-conns-per-addr', '2000'])
+    per-address limit is raised above test_1000_concurrent_tls_connections'.
+    The request timeout (conftest's 2 s) also bounds a TLS handshake; 1000
+    handshakes on one io lcore of a loaded machine (CI under ASan beside
+    this run) take longer than that, and the late ones were cut, so this
+    server waits 20 s, still well inside the test's own 40 s waits."""
+    return module_server_factory(extra_args=['--max-conns-per-addr', '2000',
+                                             '--request-timeout-ms', '20000'])
 
 
 def bulk_client(srv, read_timeout=120):
