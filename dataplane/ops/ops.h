@@ -74,6 +74,11 @@ void ops_audit(struct lcore_ctx *lc, const struct conn *c, const char *principal
 /* answered control-plane calls for this lcore. */
 void ops_poll_ctl(struct lcore_ctx *lc);
 
+/* The request's Content-Type media type, without parameters or surrounding
+ * blanks ("" when absent): the one parse every content-type check uses
+ * (ops_shape.c). */
+struct sl_slice ops_media_type(const struct conn *c);
+
 /* application/x-amz-cbor-1.1 (ops_cbor.c). ops_cbor_is_cbor: c's request
  * says so in its Content-Type. ops_cbor_request: replaces c->body with its
  * JSON transcoding; false when it answered instead (malformed CBOR:

@@ -22,18 +22,7 @@
 
 bool ops_cbor_is_cbor(const struct conn *c)
 {
-	const struct sl_header *h = sl_header_find(c->hdrs, c->req.nhdrs, "content-type");
-	if (!h)
-		return false;
-	struct sl_slice v = h->value;
-	for (uint32_t i = 0; i < v.len; i++)
-		if (v.ptr[i] == ';') {
-			v.len = i;
-			break;
-		}
-	while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
-		v.len--;
-	return sl_slice_caseeq(v, CBOR_CONTENT_TYPE);
+	return sl_slice_caseeq(ops_media_type(c), CBOR_CONTENT_TYPE);
 }
 
 void ops_cbor_release(struct lcore_ctx *lc, struct conn *c)

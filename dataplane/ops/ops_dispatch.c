@@ -30,17 +30,7 @@
 
 static bool content_type_ok(const struct conn *c)
 {
-	const struct sl_header *h = sl_header_find(c->hdrs, c->req.nhdrs, "content-type");
-	if (!h)
-		return false;
-	struct sl_slice v = h->value;
-	for (uint32_t i = 0; i < v.len; i++)
-		if (v.ptr[i] == ';') {
-			v.len = i;
-			break;
-		}
-	while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
-		v.len--;
+	struct sl_slice v = ops_media_type(c);
 	return sl_slice_caseeq(v, "application/x-amz-json-1.1") ||
 	       sl_slice_caseeq(v, "application/x-amz-json-1.0") || ops_cbor_is_cbor(c);
 }

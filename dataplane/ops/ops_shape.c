@@ -49,8 +49,7 @@ enum shape_ct {
 	SHAPE_CT_OTHER = 3,  /* another type the dispatcher serves */
 };
 
-/* The media type without parameters or trailing blanks. */
-static struct sl_slice media_type(const struct conn *c)
+struct sl_slice ops_media_type(const struct conn *c)
 {
 	const struct sl_header *h = sl_header_find(c->hdrs, c->req.nhdrs, "content-type");
 	struct sl_slice v = h ? h->value : (struct sl_slice){ "", 0 };
@@ -70,7 +69,7 @@ static struct sl_slice media_type(const struct conn *c)
 
 static enum shape_ct classify(const struct conn *c, bool ct_ok)
 {
-	struct sl_slice t = media_type(c);
+	struct sl_slice t = ops_media_type(c);
 	if (sl_slice_caseeq(t, "application/x-amz-json-1.1"))
 		return SHAPE_CT_JSON11;
 	if (sl_slice_caseeq(t, "application/json"))
