@@ -10,7 +10,7 @@
  *
  * Nothing here locks or sleeps on the append/poll path. The slow path functions
  * (st_open, st_close, st_checkpoint, st_trim, segment roll inside st_poll once
- * per segment, and st_read's pread in this first version) do synchronous I/O;
+ * per segment, st_read's pread; st_read_async does not wait) do synchronous I/O;
  * each says so. See storage/README.md for the on-disk format and the
  * durability argument.
  *
