@@ -10,6 +10,12 @@
 # and appends the results to perf/RESULTS.md.
 #
 # usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]
+#                        [--reads-behind]
+#   --reads-behind: producers (500 x 1 KiB, 4 shards) alone and beside 4
+#   GetRecords consumers reading from TRIM_HORIZON a backlog written first
+#   (DUR s of producing: far older than the tail, so read from the journal's
+#   files), with --read-slots 16 (io_uring reads) and 0 (pread on the log
+#   lcore); prints the producers' rate and p99 and the consumers' MB/s.
 #   --reads: instead, the read path: producers (500 x 1 KiB, 4 shards) alone,
 #   with 1 and with 8 GetRecords consumers at the tip, each with the
 #   in-memory tail on (default flags) and off (--tail-ms 0); producer and
@@ -31,13 +37,15 @@ DUR=10
 APPEND=1
 AB=0
 READS=0
+READS_BEHIND=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift 2 ;;
 	--no-append) APPEND=0; shift ;;
 	--metrics-ab) AB=$2; shift 2 ;;
 	--reads) READS=1; shift ;;
-	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]" >&2; exit 2 ;;
+	--reads-behind) READS_BEHIND=1; shift ;;
+	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads] [--reads-behind]" >&2; exit 2 ;;
 	esac
 done
 CONNS=${CONNS:-4}
@@ -282,6 +290,74 @@ if [ "$READS" = 1 ]; then
 	CMD="TAIL_ON_ARGS='${TAIL_ON_ARGS:-}' perf/compare.sh --duration $DUR --reads (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and consumers cpu $GEN_CPU)"
 	$PY "$ROOT/perf/compare_reads.py" "$OUT" "$CMD" "$APPEND" "$ROOT/perf/RESULTS.md" \
 		"$(getconf CLK_TCK)"
+	exit 0
+fi
+
+# ---- readers far behind (--reads-behind) --------------------------------
+if [ "$READS_BEHIND" = 1 ]; then
+	export AWS_DEFAULT_REGION=us-east-1
+	for slots in 16 0; do
+		RD=$OUT/behind-data-$slots
+		rm -rf "$RD"
+		mkdir -p "$RD"
+		taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$RD" \
+			--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 \
+			--read-slots "$slots" >"$OUT/behind-sluiced-$slots.log" 2>&1 &
+		RPID=$!
+		PIDS+=($RPID)
+		wait_file "$RD/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
+		wait_file "$RD/sluiced.admin" 30 || { log "no admin listener"; exit 1; }
+		RSA=$(cat "$RD/sluiced.addr")
+		AWS_CA_BUNDLE=$RD/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$RD/credentials \
+			"$AWS" --endpoint-url "https://$RSA" kinesis create-stream --stream-name b \
+			--shard-count 4 >/dev/null
+		sleep 2
+		LGA=(--ca "$RD/tls/ca.pem" --credentials "$RD/credentials")
+		run_lg "behind-$slots-fill" "https://$RSA" b 1024 "${LGA[@]}"
+		run_lg "behind-$slots-alone" "https://$RSA" b 1024 "${LGA[@]}"
+		cpids=()
+		for k in 1 2 3 4; do
+			taskset -c "$GEN_CPU" "$LG" --endpoint "https://$RSA" --stream b --mode get \
+				--shards 4 --iterator TRIM_HORIZON --batch 10000 --poll-ms 100 \
+				--connections 1 --inflight 4 --duration $((DUR + 2)) --cpu "$GEN_CPU" \
+				--label "behind-$slots-c$k" --json "$OUT/behind-$slots-c$k.json" --quiet \
+				"${LGA[@]}" >"$OUT/behind-$slots-c$k.txt" 2>&1 &
+			cpids+=($!)
+		done
+		sleep 1
+		run_lg "behind-$slots-with" "https://$RSA" b 1024 "${LGA[@]}"
+		for p in "${cpids[@]}"; do wait "$p" 2>/dev/null || true; done
+		$PY - "$(cat "$RD/sluiced.admin")" >"$OUT/behind-$slots.metrics" <<'PYEOF' || true
+import sys, urllib.request
+body = urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=10).read().decode()
+print('\n'.join(l for l in body.splitlines() if l.startswith('sluice_journal_') and
+                ('read' in l) and not l.startswith('#')))
+PYEOF
+		kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
+		rm -rf "$RD"
+	done
+	$PY - "$OUT" <<'PYEOF'
+import glob, json, sys
+out = sys.argv[1]
+def load(p):
+    try:
+        return json.load(open(p))
+    except (OSError, ValueError):
+        return None
+print('| --read-slots | producer alone rec/s | p99 ms | with 4 consumers rec/s | p99 ms | '
+      'producer kept | consumers MB/s (sum) | consumers records/s (sum) |')
+print('|---|---|---|---|---|---|---|---|')
+for s in ('16', '0'):
+    a, w = load('%s/behind-%s-alone.json' % (out, s)), load('%s/behind-%s-with.json' % (out, s))
+    cs = [x for x in (load(f) for f in glob.glob('%s/behind-%s-c*.json' % (out, s))) if x]
+    if not a or not w:
+        print('| %s | (missing) |' % s)
+        continue
+    print('| %s | %.0f | %.1f | %.0f | %.1f | %.2fx | %.1f | %.0f |' % (
+        s, a['records_per_s'], a['latency_ms']['p99'], w['records_per_s'],
+        w['latency_ms']['p99'], w['records_per_s'] / a['records_per_s'],
+        sum(c['payload_MB_per_s'] for c in cs), sum(c['records_per_s'] for c in cs)))
+PYEOF
 	exit 0
 fi
 
