@@ -383,7 +383,8 @@ int st_aread_get(struct st_journal *j, const struct st_shard *s, const struct st
 			rc = -EIO; /* may pass: read it again next time */
 		else if (sl->res != (int)sl->len)
 			rc = -EBADMSG; /* truncated file or a bad sector (EIO) */
-		*why = rc ? *why : "bad CRC";
+		else
+			*why = "bad CRC";
 		if (rc == 0 && (st_chunk_check(sl->mem, sl->len, j->salt) < 0 ||
 				h->stream_id != s->stream_id || h->shard_index != s->shard_index ||
 				h->first_seq_lo != e->first_ctr || h->record_count != e->count))

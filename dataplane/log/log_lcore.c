@@ -67,6 +67,7 @@ static void log_j_unlink(struct log_ctx *lg, struct dp_msg *m)
 static void log_reply(struct log_ctx *lg, struct dp_msg *m)
 {
 	log_j_unlink(lg, m);
+	m->rd_parked = false; /* subscription messages are posted again as they are */
 	log_chan_reply(lg, m); /* never full: credits (log_chan.c) */
 }
 
@@ -414,7 +415,6 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 		log_park(lg, m);
 		return;
 	}
-	m->rd_parked = false;
 	if (n < 0 || g.err) {
 		SL_WARN("GetRecords read failed on shard %u: %s", m->shard_index,
 			strerror(-(n < 0 ? n : g.err)));
