@@ -31,6 +31,7 @@
 #define CP_FRESHNESS_DEFAULT 300 /* what the model's example shows */
 #define CP_CHANNEL_STR_MAX 1024u /* prefixes, templates, log names: an S3 key's length */
 #define CP_CHANNEL_LIST_MAX 100u /* ListChannels: "at most 100 results" */
+#define CP_CHANNELS_PER_STREAM 1u /* "one S3 channel ... per stream at launch" */
 #define CP_CHANNEL_JSON_MAX (6u * CP_CHANNEL_OBJ_CAP + 2u * CP_CHANNEL_ARN_CAP + 1024u)
 
 static const char *const cp_formats[] = { "GSR_JSON", "JSON", "STRING", "BYTE_ARRAY" };
@@ -521,7 +522,7 @@ static void cp_reply_channel(struct cp_req *r, const struct cp_channel *c,
 static int cp_create_checks(struct cp_req *r, const struct cp_chan_in *k)
 {
 	struct cp_channel *old = malloc(sizeof(*old));
-	uint32_t n;
+	uint32_t n, per_stream;
 	int rc;
 
 	if (old == NULL) {
@@ -537,6 +538,17 @@ static int cp_create_checks(struct cp_req *r, const struct cp_chan_in *k)
 	}
 	if (rc != -ENOENT || cp_store_channel_count(r->cp->st, NULL, &n)) {
 		cp_internal(r);
+		return -1;
+	}
+	/* "One S3 channel and one S3 Tables channel per stream at launch"
+	 * (the S3 delivery guide); only S3 channels exist here. */
+	if (cp_store_channel_count(r->cp->st, r->s.name, &per_stream)) {
+		cp_internal(r);
+		return -1;
+	}
+	if (per_stream >= CP_CHANNELS_PER_STREAM) {
+		cp_fail(r, 400, "LimitExceededException", "Stream %s under account %s already has "
+			"an S3 channel.", r->s.name, r->cp->account_id);
 		return -1;
 	}
 	if (n >= CP_CHANNELS_MAX) {

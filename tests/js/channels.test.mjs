@@ -159,8 +159,11 @@ test('CreateChannel answers CREATING with the model defaults, then ACTIVE', asyn
   await until(async () => (await statusOf(channelArn)) === 'ACTIVE', 'ch1 ACTIVE');
 });
 
+let streamB;
+
 test('what the caller gives is kept: template, class, DLQ, encryption, logging, freshness', async () => {
-  const r = await client.send(new CreateChannelCommand(channelInput('ch2', streamA.StreamARN, {
+  streamB = await activeStream('chsrc2', onDemand);
+  const r = await client.send(new CreateChannelCommand(channelInput('ch2', streamB.StreamARN, {
     S3DestinationConfiguration: {
       DataFreshnessInSeconds: 900,
       DeadLetterQueueS3Configuration: { BucketARN: 'arn:aws:s3:::dlq',
@@ -169,7 +172,7 @@ test('what the caller gives is kept: template, class, DLQ, encryption, logging, 
         ExpectedBucketOwner: '123456789012', CompressionType: 'ZSTD',
         StorageClass: 'GLACIER_IR', OutputKeyTemplate: 'x/!{yyyy}/!{channel-id}!{extension}' },
     },
-    StreamConfigurationList: [{ StreamARN: streamA.StreamARN,
+    StreamConfigurationList: [{ StreamARN: streamB.StreamARN,
       RecordConfiguration: { RecordFormatType: 'BYTE_ARRAY' } }],
     EncryptionConfiguration: { EncryptionType: 'KMS', KeyId: 'alias/mine' },
     LoggingConfiguration: { CloudWatchLogs: { Enabled: true, LogGroupName: 'g',
@@ -195,6 +198,9 @@ test('what the caller gives is kept: template, class, DLQ, encryption, logging, 
 test('CreateChannel errors as Kinesis answers them', async () => {
   await rejects(new CreateChannelCommand(channelInput('ch1', streamA.StreamARN)),
     'ResourceInUseException', /Channel ch1 already exists/);
+  // one S3 channel per stream, as Kinesis at launch
+  await rejects(new CreateChannelCommand(channelInput('ch3', streamA.StreamARN)),
+    'LimitExceededException', /Stream chsrc under account \d{12} already has an S3 channel/);
   const acct = streamA.StreamARN.split(':')[4];
   await rejects(new CreateChannelCommand(channelInput('chx',
     `arn:aws:kinesis:us-east-1:${acct}:stream/nosuch`)),
@@ -254,8 +260,15 @@ test('ListChannels lists, filters by stream and pages', async () => {
     StreamFilter: [{ StreamARN: other.StreamARN }] }));
   assert.deepEqual(none.ChannelSummaries, []);
   const some = await client.send(new ListChannelsCommand({
-    StreamFilter: [{ StreamARN: streamA.StreamARN }] }));
-  assert.equal(some.ChannelSummaries.length, 2);
+    StreamFilter: [{ StreamARN: streamB.StreamARN }] }));
+  assert.deepEqual(some.ChannelSummaries.map((x) => x.ChannelName), ['ch2']);
+  const both = await client.send(new ListChannelsCommand({
+    StreamFilter: [{ StreamARN: streamB.StreamARN }, { StreamARN: streamA.StreamARN,
+      StreamCreationTimestamp: streamA.StreamCreationTimestamp }] }));
+  assert.equal(both.ChannelSummaries.length, 2);
+  const stale = await client.send(new ListChannelsCommand({
+    StreamFilter: [{ StreamARN: streamA.StreamARN, StreamCreationTimestamp: new Date(0) }] }));
+  assert.deepEqual(stale.ChannelSummaries, []);
   await rejects(new ListChannelsCommand({ NextToken: 'zz' }), 'InvalidArgumentException',
     /Invalid NextToken/);
 });
