@@ -290,13 +290,51 @@ test('UpdateChannel: UPDATING then ACTIVE with the new freshness; not while UPDA
   'InvalidArgumentException', /update it with S3DestinationConfiguration/);
 });
 
+let narrow;
+
 test('channels survive a restart (meta.db), deadlines included', async () => {
   await stop();
+  // A key whose access policy allows DescribeChannel on channel ARNs only
+  // (for the next test), added while the server is down.
+  const acct = streamA.StreamARN.split(':')[4];
+  narrow = { accessKeyId: 'AKIACHANNELSNARROW01', secretAccessKey: 'n'.repeat(40) };
+  const pol = { Version: '2012-10-17', Statement: [{ Effect: 'Allow',
+    Action: 'kinesis:DescribeChannel', Resource: `arn:aws:kinesis:us-east-1:${acct}:channel/*` }] };
+  fs.writeFileSync(path.join(dir, 'd', 'policy-narrow.json'), JSON.stringify(pol));
+  fs.appendFileSync(path.join(dir, 'd', 'credentials'), `\n[narrow]\naws_access_key_id = ${
+    narrow.accessKeyId}\naws_secret_access_key = ${narrow.secretAccessKey}\n`
+    + 'sluice_policy = policy-narrow.json\n');
   await start();
   const d = (await client.send(new DescribeChannelCommand({ ChannelARN: channelArn })))
     .ChannelDescription;
   assert.equal(d.ChannelStatus, 'ACTIVE');
   assert.equal(d.S3DestinationConfiguration.DataFreshnessInSeconds, 600);
+});
+
+test('access policies see a channel operation on the channel ARN', async () => {
+  const ca = fs.readFileSync(path.join(dir, 'd', 'tls', 'ca.pem'));
+  const addr = fs.readFileSync(path.join(dir, 'd', 'sluiced.addr'), 'utf8').trim();
+  const k = new KinesisClient({ endpoint: `https://${addr}`, region: 'us-east-1',
+    credentials: narrow,
+    requestHandler: new NodeHttp2Handler({ nodeHttp2ConnectOptions: { ca } }) });
+  try {
+    const d = await k.send(new DescribeChannelCommand({ ChannelARN: channelArn }));
+    assert.equal(d.ChannelDescription.ChannelARN, channelArn);
+    await assert.rejects(k.send(new UpdateChannelCommand({ ChannelARN: channelArn,
+      S3DestinationConfiguration: { DataFreshnessInSeconds: 300 } })), (e) => {
+      assert.equal(e.name, 'AccessDeniedException');
+      assert.match(e.message, new RegExp(`perform: kinesis:UpdateChannel on resource: ${
+        channelArn} because no identity-based policy allows the action`));
+      return true;
+    });
+    await assert.rejects(k.send(new ListChannelsCommand({})), (e) => {
+      assert.equal(e.name, 'AccessDeniedException');
+      assert.match(e.message, /kinesis:ListChannels on resource: \*/);
+      return true;
+    });
+  } finally {
+    k.destroy();
+  }
 });
 
 test('a stream with channels cannot be deleted; DeleteChannel goes DELETING then gone', async () => {
