@@ -229,6 +229,20 @@ test('CreateChannel errors as Kinesis answers them', async () => {
     'ValidationException', /at 'channelName' failed to satisfy constraint: Member must satisfy regular expression pattern/);
   await rejects(new CreateChannelCommand(channelInput('chx', streamA.StreamARN,
     { Tags: { k: 'v' } })), 'InvalidArgumentException', /Tags on channels are not supported/);
+  const two = channelInput('chx', streamA.StreamARN);
+  two.StreamConfigurationList.push(two.StreamConfigurationList[0]);
+  await rejects(new CreateChannelCommand(two), 'InvalidArgumentException',
+    /must contain exactly one stream configuration/);
+  await rejects(new CreateChannelCommand(channelInput('chx', streamA.StreamARN, {
+    S3TablesDestinationConfiguration: { S3TablesConfigurationList: [] } })),
+  'InvalidArgumentException', /not both/);
+  await rejects(new CreateChannelCommand(channelInput('chx', streamA.StreamARN, {
+    ServiceExecutionRoleARN: undefined })), 'ValidationException',
+  /Value null at 'serviceExecutionRoleARN' failed to satisfy constraint: Member must not be null/);
+  const noCompression = channelInput('chx', streamA.StreamARN);
+  noCompression.S3DestinationConfiguration.StorageConfiguration.CompressionType = 'LZ4';
+  await rejects(new CreateChannelCommand(noCompression), 'ValidationException',
+    /Value 'LZ4' at 's3DestinationConfiguration.storageConfiguration.compressionType' failed to satisfy constraint: Member must satisfy enum value set: \[GZIP, NONE, ZSTD\]/);
 });
 
 test('DescribeChannel / DeleteChannel / UpdateChannel of no such channel', async () => {
