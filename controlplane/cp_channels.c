@@ -314,9 +314,44 @@ static int cp_create_decode(struct cp_req *r, struct cp_chan_in *k)
 	return cp_finish(r);
 }
 
+/* A member the decoder had to cut (more bytes than CP_STR_CAP holds,
+ * though within its length in code points: multi-byte characters) is
+ * refused, never stored cut. A cut ends on a code point, so at most 3
+ * bytes short of the buffer. */
+static bool cp_cs_cut(const struct cp_cs *o)
+{
+	return o->has && strlen(o->s) + 4 >= sizeof(o->s);
+}
+
+static int cp_refuse_cut(struct cp_req *r, const struct cp_chan_in *k)
+{
+	const struct {
+		const struct cp_cs *cs;
+		const char *name;
+	} m[] = {
+		{ &k->role, "ServiceExecutionRoleARN" },
+		{ &k->storage.arn, "StorageConfiguration.BucketARN" },
+		{ &k->storage.extra, "OutputKeyTemplate" },
+		{ &k->dlq.arn, "DeadLetterQueueS3Configuration.BucketARN" },
+		{ &k->dlq.extra, "ErrorOutputPrefix" },
+		{ &k->key_id, "KeyId" },
+		{ &k->log_group, "LogGroupName" },
+		{ &k->log_stream, "LogStreamName" },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(m); i++)
+		if (cp_cs_cut(m[i].cs)) {
+			cp_fail(r, 400, "InvalidArgumentException", "%s is too long.", m[i].name);
+			return -1;
+		}
+	return 0;
+}
+
 /* What the model says in words rather than constraints. */
 static int cp_create_rules(struct cp_req *r, const struct cp_chan_in *k)
 {
+	if (cp_refuse_cut(r, k))
+		return -1;
 	if (k->n_streams != 1) {
 		cp_fail(r, 400, "InvalidArgumentException", "%s", "StreamConfigurationList "
 			"must contain exactly one stream configuration.");
@@ -753,7 +788,7 @@ void cp_update_channel(struct cp_req *r)
 		}
 		cp_logging_check(v, k);
 	}
-	if (cp_finish(r) || cp_channel_find(r, k->carn.s, &k->c))
+	if (cp_finish(r) || cp_refuse_cut(r, k) || cp_channel_find(r, k->carn.s, &k->c))
 		goto out;
 	if (k->s3t >= 0) {
 		cp_fail(r, 400, "InvalidArgumentException", "Channel %s delivers to a general "

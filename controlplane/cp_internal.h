@@ -104,7 +104,10 @@ struct cp_consumer {
 #define CP_CHANNEL_ID_CAP 40	     /* a UUID, 36 characters */
 #define CP_CHANNEL_ARN_CAP (CP_ARN_CAP + CP_CHANNEL_ID_CAP)
 #define CP_CHANNEL_ROLE_CAP 2049     /* ServiceExecutionRoleARN: 1..2048 */
-#define CP_CHANNEL_OBJ_CAP 8192	     /* one stored JSON object, escaped */
+/* One stored JSON object: at most two strings of < CP_STR_CAP bytes
+ * (longer ones are refused, cp_channels.c), each escaped to at most 6
+ * bytes a byte (\u0001), plus the keys. */
+#define CP_CHANNEL_OBJ_CAP 32768
 #define CP_CHANNELS_MAX 20u	     /* per account: bounded, our limit */
 struct cp_channel {
 	char name[CP_NAME_MAX + 1];

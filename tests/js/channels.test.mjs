@@ -239,6 +239,12 @@ test('CreateChannel errors as Kinesis answers them', async () => {
   await rejects(new CreateChannelCommand(channelInput('chx', streamA.StreamARN, {
     ServiceExecutionRoleARN: undefined })), 'ValidationException',
   /Value null at 'serviceExecutionRoleARN' failed to satisfy constraint: Member must not be null/);
+  // 2000 code points (within the 2048 allowed) but 4000 bytes: refused
+  // whole, never stored cut
+  const wide = channelInput('chx', streamA.StreamARN);
+  wide.S3DestinationConfiguration.StorageConfiguration.BucketARN = 'arn:aws:s3:::' + '\u00e9'.repeat(2000);
+  await rejects(new CreateChannelCommand(wide), 'InvalidArgumentException',
+    /^StorageConfiguration.BucketARN is too long\.$/);
   const noCompression = channelInput('chx', streamA.StreamARN);
   noCompression.S3DestinationConfiguration.StorageConfiguration.CompressionType = 'LZ4';
   await rejects(new CreateChannelCommand(noCompression), 'ValidationException',
