@@ -39,26 +39,31 @@ static const char *const cp_compressions[] = { "GZIP", "NONE", "ZSTD" };
 static const char *const cp_classes[] = { "GLACIER_IR", "INTELLIGENT_TIERING", "STANDARD" };
 static const char *const cp_enc_types[] = { "KMS" };
 
+/* The ChannelARN pattern over the whole string: "arn:aws" ... ":kinesis:"
+ * ... ":" + 12 digits + ":channel/" and then non-space characters to the
+ * end. Every ":channel/" is tried, as the regular expression's
+ * backtracking would. */
 static bool cp_match_channel_arn(const char *s, size_t n)
 {
 	static const char pre[] = "arn:aws";
-	const char *k, *c, *end = s + n;
+	const char *end = s + n, *k, *c;
 
 	if (n < sizeof(pre) - 1 || memcmp(s, pre, sizeof(pre) - 1) != 0)
 		return false;
 	k = memmem(s, n, ":kinesis:", 9);
 	if (k == NULL)
 		return false;
-	c = memmem(k + 9, (size_t)(end - k - 9), ":channel/", 9);
-	if (c == NULL || c + 9 >= end || c - k - 9 < 13 || c[-13] != ':')
-		return false;
-	for (const char *p = c - 12; p < c; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	for (const char *p = c + 9; p < end; p++)
-		if (*p == ' ' || (*p >= '\t' && *p <= '\r'))
-			return false;
-	return true;
+	/* the account's ':' may be the one ending ":kinesis:" (".*" empty) */
+	for (c = k + 8; (c = memmem(c, (size_t)(end - c), ":channel/", 9)) != NULL; c++) {
+		bool ok = c - (k + 8) >= 13 && c[-13] == ':' && c + 9 < end;
+		for (const char *p = c - 12; ok && p < c; p++)
+			ok = *p >= '0' && *p <= '9';
+		for (const char *p = c + 9; ok && p < end; p++)
+			ok = !(*p == ' ' || (*p >= '\t' && *p <= '\r'));
+		if (ok)
+			return true;
+	}
+	return false;
 }
 
 static bool cp_match_account(const char *s, size_t n)
