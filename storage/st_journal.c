@@ -806,11 +806,15 @@ static int journal_init(struct st_journal *j, const char *dir)
 	 * nothing waits. Not fatal (a full disk): st_checkpoint retries. */
 	if (j->dlt_lost && st_checkpoint_full(j) < 0)
 		SL_WARN("storage: %s: no index checkpoint yet; the next one rewrites it", dir);
+	rc = st_aread_open(j);
+	if (rc < 0)
+		return rc;
 	return alloc_bufs(j);
 }
 
 static void journal_free(struct st_journal *j)
 {
+	st_aread_close(j);
 	if (j->ring_ok)
 		io_uring_queue_exit(&j->ring);
 	if (j->bufmem)
