@@ -57,9 +57,6 @@
  * extreme options, ~18 MiB with the defaults. Past it the chain is given up
  * and the next checkpoint is a full one. */
 #define ST_DLT_BUF_MAX (64u << 20)
-/* A delta log larger than this is not read at recovery (damaged or absurd):
- * the scan from the full checkpoint rebuilds the rest. */
-#define ST_DLT_FILE_MAX (8ull << 30)
 
 struct st_dlt_hdr {
 	uint32_t magic;
@@ -216,41 +213,43 @@ static int dlt_apply(struct st_journal *j, const uint8_t *p, uint32_t n_ent)
 int st_dlt_load(struct st_journal *j, struct st_pos *pos, uint64_t *seg_next_no)
 {
 	struct stat stb;
-	uint8_t *buf;
-	uint64_t off = 0;
+	uint8_t *buf = NULL;
+	uint64_t off = 0, cap = 0;
 	uint32_t nrec = 0;
 	int rc = 0;
 
 	j->dlt_off = 0;
 	if (fstat(j->dltfd, &stb) < 0)
 		return -errno;
-	if (stb.st_size == 0)
-		return 0;
-	if ((uint64_t)stb.st_size > ST_DLT_FILE_MAX) {
-		SL_WARN("storage: %s/%s is %lld bytes; ignored (the scan rebuilds the index)",
-			j->dir, ST_DLT_NAME, (long long)stb.st_size);
-		return 0;
-	}
-	buf = malloc((size_t)stb.st_size);
-	if (!buf)
-		return -ENOMEM;
-	if (pread(j->dltfd, buf, (size_t)stb.st_size, 0) != stb.st_size) {
-		free(buf);
-		return 0; /* unreadable: scan from the base */
-	}
-	/* Bounded: each record moves off forward by at least its header. */
+	/* One record at a time (at most a header and ST_DLT_BUF_MAX of
+	 * entries in memory), so a large log costs no more memory than its
+	 * biggest record. Bounded: each record moves off forward by at least
+	 * its header. */
 	while (off + sizeof(struct st_dlt_hdr) <= (uint64_t)stb.st_size) {
 		struct st_dlt_hdr h;
 
-		memcpy(&h, buf + off, sizeof(h));
+		if (pread(j->dltfd, &h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h))
+			break;
 		if (h.magic != ST_DLT_MAGIC || h.len < sizeof(h) ||
+		    h.len > sizeof(h) + (uint64_t)ST_DLT_BUF_MAX ||
 		    h.len > (uint64_t)stb.st_size - off ||
 		    (uint64_t)h.n_ent * sizeof(struct st_dlt_ent) != h.len - sizeof(h) ||
-		    st_file_crc(buf + off, h.len, offsetof(struct st_dlt_hdr, crc32c)) !=
-			    h.crc32c ||
 		    !pos_eq(&h.from, pos) || h.to.write_no < h.from.write_no)
 			break; /* torn tail, or a record of an older base */
-		rc = dlt_apply(j, buf + off + sizeof(h), h.n_ent);
+		if (h.len > cap) {
+			uint8_t *nb = realloc(buf, h.len);
+
+			if (!nb) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap = h.len;
+		}
+		if (pread(j->dltfd, buf, h.len, (off_t)off) != (ssize_t)h.len ||
+		    st_file_crc(buf, h.len, offsetof(struct st_dlt_hdr, crc32c)) != h.crc32c)
+			break;
+		rc = dlt_apply(j, buf + sizeof(h), h.n_ent);
 		if (rc < 0)
 			break;
 		*pos = h.to;
@@ -262,9 +261,11 @@ int st_dlt_load(struct st_journal *j, struct st_pos *pos, uint64_t *seg_next_no)
 	/* Later appends continue the chain right after the last good record;
 	 * what followed it (a torn record) goes, so it is never read again. */
 	j->dlt_off = off;
+	if (rc < 0)
+		return rc; /* st_open fails: leave the file as it is */
 	if (off < (uint64_t)stb.st_size && ftruncate(j->dltfd, (off_t)off) < 0)
 		return -errno;
-	if (rc == 0 && nrec)
+	if (nrec)
 		SL_INFO("storage: %s: %u incremental checkpoints applied (%llu bytes)", j->dir,
 			nrec, (unsigned long long)off);
 	return rc;
