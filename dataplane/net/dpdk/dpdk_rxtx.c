@@ -168,6 +168,14 @@ static uint16_t rx_queue(struct dpk_lcore *lc, struct dpk_port *p, struct dpk_fr
 			lc->st.rx_bad++;
 			continue;
 		}
+		/* A PMD that stripped an 802.1Q tag into the mbuf: put it back,
+		 * the stack checks tags itself (--dpdk-vlan). af_packet does
+		 * this on its own unless asked to strip. */
+		if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
+			rte_pktmbuf_free(m);
+			lc->st.rx_bad++;
+			continue;
+		}
 		uint16_t owner = classify(lc, p, m);
 		if (owner == OWNER_ALL)
 			dispatch_all(lc, m);
