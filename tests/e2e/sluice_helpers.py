@@ -257,7 +257,7 @@ class Server:
 
     @property
     def endpoint(self):
-        return 'https://%s:%d' % (self.host, self.port)
+        return 'https://%s:%d' % (self.url_host, self.port)
 
     def command(self, listen='127.0.0.1:0'):
         # Quotas are off unless a test asks for them: bulk loads would be
@@ -410,8 +410,13 @@ class Server:
 
     # --- raw HTTP ----------------------------------------------------------
 
+    @property
+    def url_host(self):
+        """host as URLs and Host headers spell it: [..] for IPv6."""
+        return '[%s]' % self.host if ':' in self.host else self.host
+
     def host_header(self):
-        return '%s:%d' % (self.host, self.port)
+        return '%s:%d' % (self.url_host, self.port)
 
     def sign(self, headers, body, method='POST', path='/', region='us-east-1',
              service='kinesis', key_id=None, secret=None, when=None, token=None):

@@ -244,6 +244,7 @@ static int dx_init(struct lcore_ctx *lc)
 		.rcv_buf_bytes = 256u << 10,
 	};
 	memcpy(nc.mac, dpk_port_info(lc->sh->dpk, 0)->mac, 6);
+	memcpy(nc.ip6, cfg->ip6_addr, 16);
 	if ((cfg->net_fault_rx[0] && dx_fault_parse(cfg->net_fault_rx, &nc.fault_rx) < 0) ||
 	    (cfg->net_fault_tx[0] && dx_fault_parse(cfg->net_fault_tx, &nc.fault_tx) < 0)) {
 		SL_ERR("--net-fault-rx/tx: want seed=N,drop=PPM,dup=PPM,reorder=PPM,"

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
@@ -308,6 +309,38 @@ static void test_ns_answered(void **state)
 
 /* A SYN from a peer we have no entry for: we solicit it, hold the SYN-ACK,
  * and send it when the advertisement comes. */
+/* A neighbor solicitation exactly as Linux 6.x sent it (captured on the
+ * e2e veth): fd00:99:1::1 asks for fd00:99:1::2. */
+static void test_linux_ns_frame(void **state)
+{
+	(void)state;
+	static const char hex[] =
+		"3333ff000002fac28b6a026a86dd6000000000203afffd00009900010000000000000000"
+		"0001ff0200000000000000000001ff0000028700f5cc00000000fd000099000100000000"
+		"0000000000020101fac28b6a026a";
+	uint8_t f[128];
+	uint32_t n = 0;
+	struct net_config cfg;
+	static const uint8_t ours[16] = {0xfd, 0, 0, 0x99, 0, 1, [15] = 2};
+
+	for (; hex[2 * n]; n++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(hex + 2 * n, "%2x", &v), 1);
+		f[n] = (uint8_t)v;
+	}
+	base_cfg(&cfg);
+	memcpy(cfg.ip6, ours, 16);
+	start_cfg(&cfg);
+	net_input(S.st, f, n, S.now);
+	assert_int_equal(S.n, 1);
+	const uint8_t *ip = cap6(0);
+
+	assert_int_equal(ip[40], 136);
+	assert_memory_equal(S.q[0], f + 6, 6);
+	net_destroy(S.st);
+}
+
 static void test_solicit_and_hold(void **state)
 {
 	(void)state;
@@ -655,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_nd_cache),
 		cmocka_unit_test(test_ns_answered),
+		cmocka_unit_test(test_linux_ns_frame),
 		cmocka_unit_test(test_solicit_and_hold),
 		cmocka_unit_test(test_echo6),
 		cmocka_unit_test(test_tcp6_connection),
