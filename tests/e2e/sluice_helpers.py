@@ -399,6 +399,17 @@ class Server:
         """Runs /usr/bin/aws against this server. Returns (rc, parsed JSON
         stdout or None when empty, stderr)."""
         cmd = [AWS_CLI, '--endpoint-url', self.endpoint, '--output', 'json'] + list(args)
+        if ':' in self.host:
+            # AWS CLI 2.9 refuses an IPv6 literal in --endpoint-url: it
+            # reaches the server as https://localhost (in the certificate),
+            # which a hosts file of its own mount namespace maps to the
+            # server's IPv6 address alone.
+            hosts = os.path.join(self.data_dir, '..', 'hosts6-%s' % self.name)
+            with open(hosts, 'w') as f:
+                f.write('%s localhost\n' % self.host)
+            cmd = (['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"',
+                    hosts, AWS_CLI, '--endpoint-url', 'https://localhost:%d' % self.port,
+                    '--output', 'json'] + list(args))
         p = subprocess.run(cmd, env=self.aws_env(region), capture_output=True, text=True,
                            timeout=timeout_s)
         out = p.stdout.strip()
