@@ -12,9 +12,7 @@
 # test_dpdk.py), fuzz (each fuzz_* target for FUZZ_SECONDS, default 20).
 #
 # Environment: FUZZ_SECONDS (default 20); E2E_ASAN=full|smoke|off (default
-# full); E2E_DPDK=full|smoke|off (default full); E2E_DPDK_IP6=full|smoke|off
-# (default smoke: the e2e-dpdk-ip6 suite, the same over IPv6, SLUICE_DPDK_IP6=1,
-# after e2e-dpdk); SKIP_INSTALL=1 skips the
+# full); E2E_DPDK=full|smoke|off (default full); SKIP_INSTALL=1 skips the
 # apt-get step; JOBS (ninja -j, default nproc).
 set -euo pipefail
 
@@ -25,6 +23,8 @@ PY=/usr/bin/python3
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 E2E_ASAN=${E2E_ASAN:-full}
 E2E_DPDK=${E2E_DPDK:-full}
+# E2E_DPDK_IP6=full|smoke|off (default smoke): suite e2e-dpdk-ip6, the same
+# over IPv6 (SLUICE_DPDK_IP6=1), after e2e-dpdk.
 E2E_DPDK_IP6=${E2E_DPDK_IP6:-smoke}
 JOBS=${JOBS:-$(nproc)}
 export PYTHONDONTWRITEBYTECODE=1
