@@ -32,7 +32,9 @@ void net_eth_input(struct net_stack *st, const uint8_t *frame, uint32_t len)
 	uint16_t type = rd16(frame + 12);
 
 	/* 802.1Q: with a VID configured only frames tagged with it are ours
-	 * (priority bits ignored); without, tagged frames are someone else's. */
+	 * (priority bits ignored); without, tagged frames are someone else's,
+	 * except priority-tagged ones (VID 0), which 802.1Q counts as
+	 * untagged. */
 	if (st->cfg.vlan_id || type == ETH_TYPE_VLAN) {
 		if (type != ETH_TYPE_VLAN || len < ETH_HDR_LEN + VLAN_HDR_LEN ||
 		    (rd16(frame + 14) & 0xfff) != st->cfg.vlan_id) {
