@@ -678,6 +678,10 @@ static void test_vlan(void **state)
 	send6(our_mac, peer6, our6, IP_PROTO_ICMPV6, 64, m, sizeof(m), 2, 100);
 	assert_int_equal(S.n, 0);
 	assert_int_equal(S.st->stats.rx_drop_vlan, 1);
+	/* priority-tagged (VID 0) counts as untagged: answered, untagged */
+	send6(our_mac, peer6, our6, IP_PROTO_ICMPV6, 64, m, sizeof(m), 2, 0);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(cap6(0)[40], 129);
 	net_destroy(S.st);
 }
 
