@@ -527,6 +527,21 @@ static void test_tcp6_connection(void **state)
 	assert_int_equal(rd16(ip + 4), 20 + 5);
 	assert_memory_equal(ip + 60, "world", 5);
 
+	/* the hash key is a 32-bit fold: a colliding IPv4 address, or another
+	 * IPv6 address with the same fold, must not find this connection */
+	uint32_t fold = net_ip6_fold(S.st, peer6);
+	struct net_rx6 other = {0};
+
+	assert_int_equal(S.conn->rip, fold);
+	assert_null(tcp_conn_lookup(S.st, fold, 40000, PORT)); /* rx6 NULL: IPv4 */
+	memcpy(other.src, peer6, 16);
+	other.src[15] ^= 0x40;
+	S.st->rx6 = &other;
+	assert_null(tcp_conn_lookup(S.st, fold, 40000, PORT));
+	memcpy(other.src, peer6, 16);
+	assert_ptr_equal(tcp_conn_lookup(S.st, fold, 40000, PORT), S.conn);
+	S.st->rx6 = NULL;
+
 	/* the same ports from another IPv6 address: not this connection
 	 * (no SYN, so a reset comes back to that address) */
 	static const uint8_t p2[16] = {0xfd, 0, 0, 0x99, 0, 1, [15] = 3};
