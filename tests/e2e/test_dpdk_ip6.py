@@ -26,7 +26,6 @@ import subprocess
 import time
 
 import pytest
-import urllib3
 
 import dpdk_net
 import sluice_helpers as h
@@ -38,9 +37,6 @@ pytestmark = [pytest.mark.dpdk,
 
 ARGS = ['--create-delay-ms', '100', '--delete-delay-ms', '100', '--max-conns-per-addr', '2000',
         '--request-timeout-ms', '20000']
-
-
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 def start_server(factory, vlan=0, extra=()):
@@ -109,6 +105,7 @@ def test_ping6_and_neighbor_discovery(v6srv):
     assert not ok, out
 
 
+@pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')
 def test_dual_stack_put_get(v6srv):
     """Put over IPv6, read over IPv4, and the other way round."""
     assert ':' in v6srv.host, v6srv.host  # sluiced.addr names the IPv6 address
