@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,8 @@
 #define MR_BATCH_BYTES (4u << 20)    /* under PutRecords' 5 MiB */
 #define MR_BODY_MAX (8u << 20)	     /* base64 of 4 MiB plus keys */
 #define MR_TOKS_MAX 32768	     /* GetRecords: 500 x ~12; ListShards: 1024 x ~20 */
-#define MR_IO_TIMEOUT_S 15	     /* one call's send/receive */
+#define MR_IO_TIMEOUT_MS 15000	     /* a call fails after this long without progress */
+#define MR_IO_STEP_MS 50	     /* how often a waiting call looks at stop */
 #define MR_BACKOFF_MIN_MS 100
 #define MR_BACKOFF_MAX_MS 10000	     /* bounded: an upstream back is fed within 10 s */
 #define MR_GET_SPACING_MS 220	     /* 5 GetRecords/s per shard, with margin */
@@ -71,6 +73,7 @@ struct mr_peer {
 	char port[8];
 	char ca[MR_PATH_MAX];
 	char name[16]; /* "local" / "upstream", for logs */
+	const atomic_bool *stop; /* a waiting call gives up when it is set */
 	struct sigv4_signer *signer;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -308,9 +311,10 @@ static void peer_close(struct mr_peer *p)
 }
 
 static int peer_init(struct mr_peer *p, const char *name, const char *key, const char *sec,
-		     const char *region)
+		     const char *region, const atomic_bool *stop)
 {
 	p->fd = -1;
+	p->stop = stop;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->signer = sigv4_signer_new(key, sec, region, "kinesis");
 	if (!p->signer)
@@ -341,6 +345,41 @@ static void peer_fini(struct mr_peer *p)
 	free(p->buf);
 }
 
+/* Waits until fd is readable (want_write false) or writable, in
+ * MR_IO_STEP_MS steps so SIGTERM is seen while an upstream is black-holed
+ * (blocking sockets with a 15 s timeout held shutdown for up to 30 s).
+ * Returns 0, -ECANCELED on stop, -ETIMEDOUT after MR_IO_TIMEOUT_MS without
+ * the socket becoming ready. */
+static int wait_fd(struct mr_peer *p, bool want_write)
+{
+	struct pollfd pfd = { .fd = p->fd, .events = want_write ? POLLOUT : POLLIN };
+	for (uint32_t waited_ms = 0; waited_ms < MR_IO_TIMEOUT_MS; waited_ms += MR_IO_STEP_MS) {
+		if (atomic_load(p->stop))
+			return -ECANCELED;
+		int r = poll(&pfd, 1, MR_IO_STEP_MS);
+		if (r > 0)
+			return 0; /* ready, or an error the next call will report */
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+	return -ETIMEDOUT;
+}
+
+/* After an SSL call returned r <= 0: waits for what it wants and returns 0
+ * (call it again), or -errno. */
+static int ssl_wait(struct mr_peer *p, int r)
+{
+	switch (SSL_get_error(p->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_fd(p, false);
+	case SSL_ERROR_WANT_WRITE:
+		return wait_fd(p, true);
+	default:
+		ERR_clear_error();
+		return -EIO;
+	}
+}
+
 static int peer_connect(struct mr_peer *p)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
@@ -359,19 +398,32 @@ static int peer_connect(struct mr_peer *p)
 		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
-		struct timeval tv = { MR_IO_TIMEOUT_S, 0 };
-		int one = 1;
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-		    connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+		/* non-blocking: every wait goes through wait_fd, which sees stop */
+		int one = 1, fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
 			rc = -errno;
 			close(fd);
 			continue;
 		}
 		p->fd = fd;
-		rc = 0;
-		break;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+			int err = 0;
+			socklen_t el = sizeof(err);
+			rc = errno == EINPROGRESS ? wait_fd(p, true) : -errno;
+			if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+				rc = -errno;
+			else if (rc == 0 && err)
+				rc = -err;
+		} else {
+			rc = 0;
+		}
+		if (rc == 0)
+			break;
+		close(fd);
+		p->fd = -1;
+		if (rc == -ECANCELED)
+			break;
 	}
 	freeaddrinfo(res);
 	if (rc < 0)
@@ -393,13 +445,18 @@ static int peer_connect(struct mr_peer *p)
 		peer_close(p);
 		return -EINVAL;
 	}
-	if (SSL_connect(p->ssl) != 1) {
+	int r, wr = 0;
+	while ((r = SSL_connect(p->ssl)) != 1 && (wr = ssl_wait(p, r)) == 0)
+		;
+	if (r != 1) {
 		long vr = SSL_get_verify_result(p->ssl);
-		SL_WARN("mirror: TLS to %s %s:%s failed: %s", p->name, p->host, p->port,
-			vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "handshake");
+		if (wr != -ECANCELED)
+			SL_WARN("mirror: TLS to %s %s:%s failed: %s", p->name, p->host, p->port,
+				vr != X509_V_OK ? X509_verify_cert_error_string(vr) :
+				wr == -ETIMEDOUT ? "handshake timed out" : "handshake");
 		ERR_clear_error();
 		peer_close(p);
-		return -EPROTO;
+		return wr == -ECANCELED ? -ECANCELED : -EPROTO;
 	}
 	return 0;
 }
@@ -407,10 +464,13 @@ static int peer_connect(struct mr_peer *p)
 static int write_all(struct mr_peer *p, const char *b, size_t n)
 {
 	while (n) {
+		/* a retried SSL_write gets the same arguments, as OpenSSL wants */
 		int w = SSL_write(p->ssl, b, (int)(n > (1u << 30) ? 1u << 30 : n));
 		if (w <= 0) {
-			ERR_clear_error();
-			return -EIO;
+			int rc = ssl_wait(p, w);
+			if (rc < 0)
+				return rc;
+			continue;
 		}
 		b += w;
 		n -= (size_t)w;
@@ -418,8 +478,23 @@ static int write_all(struct mr_peer *p, const char *b, size_t n)
 	return 0;
 }
 
+/* SSL_read into b[0..cap), waiting (stop-aware) while nothing is there.
+ * Returns bytes read (> 0) or -errno (-EIO also for a closed connection). */
+static int read_some(struct mr_peer *p, char *b, size_t cap)
+{
+	for (;;) {
+		int r = SSL_read(p->ssl, b, (int)(cap > (1u << 30) ? 1u << 30 : cap));
+		if (r > 0)
+			return r;
+		int rc = ssl_wait(p, r);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 /* One request/response on the keep-alive connection. Returns the HTTP status
- * (body in p->buf[0..p->len), NUL-terminated) or -errno (connection closed). */
+ * (body in p->buf[0..p->len), NUL-terminated) or -errno (connection closed;
+ * -ECANCELED when stopping). */
 static int call_once(struct mr_peer *p, const char *op, const char *body, size_t blen)
 {
 	if (!p->ssl) {
@@ -451,17 +526,21 @@ static int call_once(struct mr_peer *p, const char *op, const char *body, size_t
 			  host, ctype, target, date, auth, blen);
 	if (hn < 0 || (size_t)hn >= sizeof(head))
 		return -E2BIG;
-	if (write_all(p, head, (size_t)hn) < 0 || write_all(p, body, blen) < 0)
+	int rc;
+	if ((rc = write_all(p, head, (size_t)hn)) < 0 || (rc = write_all(p, body, blen)) < 0)
 		goto fail;
+	rc = -EIO;
 	/* read the head, then Content-Length bytes of body */
 	size_t have = 0, clen = 0;
 	int status = 0, hend = 0;
 	while ((hend = mirror_parse_head(p->buf, have, &status, &clen)) == 0) {
 		if (have >= MR_HEAD_MAX)
 			goto fail;
-		int r = SSL_read(p->ssl, p->buf + have, (int)(MR_HEAD_MAX - have));
-		if (r <= 0)
+		int r = read_some(p, p->buf + have, MR_HEAD_MAX - have);
+		if (r < 0) {
+			rc = r;
 			goto fail;
+		}
 		have += (size_t)r;
 	}
 	if (hend < 0)
@@ -469,10 +548,11 @@ static int call_once(struct mr_peer *p, const char *op, const char *body, size_t
 	memmove(p->buf, p->buf + hend, have - (size_t)hend);
 	have -= (size_t)hend;
 	while (have < clen) {
-		int r = SSL_read(p->ssl, p->buf + have,
-				 (int)(clen - have > (1u << 30) ? 1u << 30 : clen - have));
-		if (r <= 0)
+		int r = read_some(p, p->buf + have, clen - have);
+		if (r < 0) {
+			rc = r;
 			goto fail;
+		}
 		have += (size_t)r;
 	}
 	if (have != clen)
@@ -483,7 +563,7 @@ static int call_once(struct mr_peer *p, const char *op, const char *body, size_t
 fail:
 	ERR_clear_error();
 	peer_close(p);
-	return -EIO;
+	return rc == -ECANCELED ? rc : -EIO;
 }
 
 /* A call with one reconnect when a kept-alive connection turns out closed. */
@@ -905,8 +985,8 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 		if (!m->shards || !m->body || !m->toks || !m->ptoks)
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && (rc = peer_init(&m->local, "local", lkey, lsec, loc->region)) == 0)
-		rc = peer_init(&m->up, "upstream", key, sec, region);
+	if (rc == 0 && (rc = peer_init(&m->local, "local", lkey, lsec, loc->region, m->stop)) == 0)
+		rc = peer_init(&m->up, "upstream", key, sec, region, m->stop);
 	/* the secrets live on only inside the signers */
 	explicit_bzero(sec, sizeof(sec));
 	explicit_bzero(lsec, sizeof(lsec));

@@ -6,9 +6,13 @@ upstream and a kill -9 of the mirroring server (which resumes from its
 checkpoint). The duplicate count is printed (pytest -s shows it)."""
 
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import threading
 import time
+import types
 
 import pytest
 
@@ -233,3 +237,155 @@ def test_mirror_finds_children_while_running(server_factory, tmp_path):
         time.sleep(0.2)
     produce(sc, 600, 600)
     assert check_upstream(uc, 1200, 120) == 0
+
+
+def test_mirror_stops_quickly_with_a_black_holed_upstream(server_factory, tmp_path):
+    """SIGTERM while the upstream accepts the connection and then never
+    answers (a black hole): the mirror's waits look at stop every 50 ms, so
+    the server exits within a few seconds instead of after its 15 s I/O
+    timeout (twice: the handshake, then the retried call)."""
+    hole = socket.socket()
+    hole.bind(('127.0.0.1', 0))
+    hole.listen(8)
+    try:
+        ca = '/etc/ssl/certs/ca-certificates.crt'  # never used: no handshake completes
+        if not os.path.exists(ca):
+            ca = str(tmp_path / 'ca.pem')
+            up0 = server_factory()
+            shutil.copy(up0.ca, ca)
+            assert up0.stop() == 0
+        up = types.SimpleNamespace(host='127.0.0.1', port=hole.getsockname()[1],
+                                   key_id='AKIDHOLE', secret='hole-secret', ca=ca)
+        conf = str(tmp_path / 'mirror.conf')
+        write_conf(conf, up)
+        src = server_factory(extra_args=['--mirror-config', conf])
+        sc = src.client()
+        h.create_active(sc, 'src', 1)
+        produce(sc, 0, 24)
+        hole.settimeout(30)
+        conn, _ = hole.accept()  # the mirror dialled; it now waits for a ServerHello
+        try:
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            rc = src.stop(timeout_s=30)
+            took = time.monotonic() - t0
+        finally:
+            conn.close()
+        print('mirror: SIGTERM with a black-holed upstream took %.2f s' % took)
+        assert rc == 0, src.log_tail()
+        assert took < 5.0, took
+    finally:
+        hole.close()
+
+
+class LinkNet:
+    """The upstream's own network namespace, reached only through a veth
+    pair (10.97.K.1 here, 10.97.K.2 there); cut() drops everything on the
+    namespace's end with an nft table inside that namespace (the host's
+    ruleset is never touched), mend() removes it. The namespace is named
+    sl-e2e-PID-mirror so tests/run.sh's cleanup removes a leftover."""
+
+    def __init__(self):
+        k = os.getpid() % 250 + 1
+        self.ns = 'sl-e2e-%d-mirror' % os.getpid()
+        self.here, self.there = 'slm%d' % k, 'slm%dp' % k
+        self.addr_here, self.addr = '10.97.%d.1' % k, '10.97.%d.2' % k
+        self.run('ip', 'netns', 'add', self.ns)
+        self.made = True
+        self.run('ip', '-n', self.ns, 'link', 'set', 'lo', 'up')
+        self.run('ip', 'link', 'add', self.here, 'type', 'veth', 'peer', 'name', self.there)
+        self.run('ip', 'link', 'set', self.there, 'netns', self.ns)
+        self.run('ip', 'addr', 'add', self.addr_here + '/30', 'dev', self.here)
+        self.run('ip', 'link', 'set', self.here, 'up')
+        self.run('ip', '-n', self.ns, 'addr', 'add', self.addr + '/30', 'dev', self.there)
+        self.run('ip', '-n', self.ns, 'link', 'set', self.there, 'up')
+
+    @staticmethod
+    def run(*cmd, check=True):
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise AssertionError('%s: %s%s' % (' '.join(cmd), p.stdout, p.stderr))
+        return p
+
+    def nft(self, script):
+        p = subprocess.run(['ip', 'netns', 'exec', self.ns, 'nft', '-f', '-'], input=script,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+
+    def cut(self):
+        self.nft('table inet slmirror {\n'
+                 ' chain in { type filter hook input priority 0; policy accept;\n'
+                 '  iifname "%s" drop; }\n'
+                 ' chain out { type filter hook output priority 0; policy accept;\n'
+                 '  oifname "%s" drop; }\n}\n' % (self.there, self.there))
+
+    def mend(self):
+        self.nft('delete table inet slmirror\n')
+
+    def destroy(self):
+        pids = self.run('ip', 'netns', 'pids', self.ns, check=False).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        # deleting the namespace deletes the veth pair with it
+        self.run('ip', 'netns', 'del', self.ns, check=False)
+        self.run('ip', 'link', 'del', self.here, check=False)
+
+
+@pytest.fixture
+def link_net():
+    if os.geteuid() != 0 or not shutil.which('ip') or not shutil.which('nft'):
+        pytest.skip('the link-cut test needs root, ip and nft (network namespaces)')
+    net = LinkNet()
+    try:
+        yield net
+    finally:
+        net.destroy()
+
+
+def test_mirror_through_a_cut_link(server_factory, tmp_path, link_net):
+    """The upstream sits behind a veth pair in its own network namespace; an
+    nft rule there drops every packet for longer than the mirror's 15 s I/O
+    timeout while producers keep writing, then is removed. Every record
+    arrives, in per-key order; the duplicate count is printed."""
+    up = server_factory(start=False)
+    base_command = up.command
+    up.command = lambda listen='127.0.0.1:0': (['ip', 'netns', 'exec', link_net.ns] +
+                                               base_command(listen))
+    up.start(listen='%s:0' % link_net.addr)
+    assert up.host == link_net.addr
+    uc = up.client()
+    h.create_active(uc, 'dst', 3)
+    conf = str(tmp_path / 'mirror.conf')
+    write_conf(conf, up)
+    src = server_factory(extra_args=['--mirror-config', conf])
+    sc = src.client()
+    h.create_active(sc, 'src', 2)
+    lab = frozenset({('stream', 'src')})
+    produce(sc, 0, 600)
+    assert check_upstream(uc, 600, 120) == 0  # the link works
+    link_net.cut()
+    try:
+        produce(sc, 600, 900)
+        # Past the 15 s I/O timeout: a call in flight when the link went
+        # down fails, and the mirror redials into the dead link with backoff.
+        deadline = time.monotonic() + 40
+        while metrics.scrape(src)[('sluice_mirror_upstream_up', lab)] != 0:
+            assert time.monotonic() < deadline, 'the mirror never noticed the cut'
+            time.sleep(0.5)
+        produce(sc, 1500, 300)
+    finally:
+        link_net.mend()
+    produce(sc, 1800, 200)
+    dups = check_upstream(uc, 2000, 180)
+    samples = metrics.scrape(src)
+    print('mirror through a cut link: 2000 records upstream, %d duplicates, %d errors' %
+          (dups, samples[('sluice_mirror_errors_total', lab)]))
+    assert samples[('sluice_mirror_upstream_up', lab)] == 1
+    # a response lost to the cut re-sends that one call (at most one record per key)
+    assert dups <= len(KEYS), dups
+    assert src.stop() == 0, src.log_tail()
+    assert up.stop() == 0, up.log_tail()
