@@ -67,6 +67,7 @@
 #define MR_GET_SPACING_MS 220	     /* 5 GetRecords/s per shard, with margin */
 #define MR_ITER_MAX 512
 #define MR_NICE 10		     /* the mirror thread's nice value */
+#define MR_STREAMS_MAX 8	     /* mirrored streams per server: ~40 MiB of buffers each */
 
 struct mr_peer {
 	char host[MR_HOST_MAX];
@@ -92,7 +93,7 @@ struct mr_shard {
 	char parent[2][64]; /* ParentShardId, AdjacentParentShardId ("" = none) */
 };
 
-struct mirror {
+struct mr_stream {
 	pthread_t thr;
 	bool running; /* thr was started */
 	bool relist;  /* a shard closed: ListShards again for its children */
@@ -113,6 +114,14 @@ struct mirror {
 	_Atomic bool up_ok;	     /* the last upstream call succeeded */
 };
 
+/* The set --mirror-config names: one mr_stream (thread, connections,
+ * checkpoint) per mirrored stream, so a stalled upstream of one stream
+ * never holds up another's. */
+struct mirror {
+	struct mr_stream *s[MR_STREAMS_MAX];
+	uint32_t n;
+};
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -121,7 +130,7 @@ static uint64_t now_ms(void)
 }
 
 /* Sleeps ms, in short steps so a stop is noticed within 50 ms. */
-static void nap(struct mirror *m, uint32_t ms)
+static void nap(struct mr_stream *m, uint32_t ms)
 {
 	uint64_t end = now_ms() + ms;
 	while (!atomic_load(m->stop)) {
@@ -134,7 +143,7 @@ static void nap(struct mirror *m, uint32_t ms)
 	}
 }
 
-static void backoff(struct mirror *m)
+static void backoff(struct mr_stream *m)
 {
 	m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : MR_BACKOFF_MIN_MS;
 	if (m->backoff_ms > MR_BACKOFF_MAX_MS)
@@ -227,7 +236,47 @@ static int read_first_key(const char *path, char *key, size_t kcap, char *sec, s
 	return key[0] && sec[0] ? 0 : -ENOKEY;
 }
 
-static int read_conf(struct mirror *m, const char *path, char *key, char *sec, char *region)
+/* One stream block of the configuration file, as text until mirror_open
+ * checks it. The keys before the first "stream =" line are defaults that
+ * every block inherits (one upstream and key for all, the common case);
+ * each "stream =" line starts a block whose own keys override them. */
+struct mr_conf {
+	char stream[MR_NAME_MAX], up_stream[MR_NAME_MAX];
+	char endpoint[MR_HOST_MAX + 16], region[64], key[129], sec[129];
+	char ca[MR_PATH_MAX], local_ca[MR_PATH_MAX];
+};
+
+/* key = value into c; -EINVAL for an unknown key or a bad value. */
+static int conf_set(struct mr_conf *c, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off, cap;
+	} keys[] = {
+		{ "upstream_stream", offsetof(struct mr_conf, up_stream), MR_NAME_MAX },
+		{ "endpoint", offsetof(struct mr_conf, endpoint), MR_HOST_MAX + 16 },
+		{ "region", offsetof(struct mr_conf, region), 64 },
+		{ "access_key", offsetof(struct mr_conf, key), 129 },
+		{ "secret_key", offsetof(struct mr_conf, sec), 129 },
+		{ "ca_bundle", offsetof(struct mr_conf, ca), MR_PATH_MAX },
+		{ "local_ca", offsetof(struct mr_conf, local_ca), MR_PATH_MAX },
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(k, keys[i].key) == 0)
+			return copy_val((char *)c + keys[i].off, keys[i].cap, v);
+	return -EINVAL;
+}
+
+/* Kinesis stream names: [a-zA-Z0-9_.-]{1,128}. Checked here because the
+ * name is also part of the checkpoint's file name. */
+static bool stream_name_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+	return n > 0 && n < MR_NAME_MAX && s[n] == 0;
+}
+
+/* Reads the file into c[0..*n) (at most MR_STREAMS_MAX blocks). */
+static int read_conf(const char *path, struct mr_conf *c, uint32_t *n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
@@ -245,9 +294,11 @@ static int read_conf(struct mirror *m, const char *path, char *key, char *sec, c
 		close(fd);
 		return -errno;
 	}
+	struct mr_conf *defaults = calloc(1, sizeof(*defaults)), *cur = defaults;
 	char line[1024];
-	int rc = 0;
+	int rc = defaults ? 0 : -ENOMEM;
 	unsigned lineno = 0;
+	*n = 0;
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
 		lineno++;
 		char *s = trim(line);
@@ -260,39 +311,48 @@ static int read_conf(struct mirror *m, const char *path, char *key, char *sec, c
 		}
 		*eq = 0;
 		char *k = trim(s), *v = trim(eq + 1);
-		if (strcmp(k, "stream") == 0)
-			rc = copy_val(m->stream, sizeof(m->stream), v);
-		else if (strcmp(k, "upstream_stream") == 0)
-			rc = copy_val(m->up_stream, sizeof(m->up_stream), v);
-		else if (strcmp(k, "endpoint") == 0)
-			rc = parse_endpoint(&m->up, v);
-		else if (strcmp(k, "region") == 0)
-			rc = copy_val(region, 64, v);
-		else if (strcmp(k, "access_key") == 0)
-			rc = copy_val(key, 129, v);
-		else if (strcmp(k, "secret_key") == 0)
-			rc = copy_val(sec, 129, v);
-		else if (strcmp(k, "ca_bundle") == 0)
-			rc = copy_val(m->up.ca, sizeof(m->up.ca), v);
-		else if (strcmp(k, "local_ca") == 0)
-			rc = copy_val(m->local.ca, sizeof(m->local.ca), v);
-		else
+		if (strcmp(k, "stream") != 0) {
+			rc = conf_set(cur, k, v);
+			continue;
+		}
+		if (*n == MR_STREAMS_MAX || !stream_name_ok(v)) {
 			rc = -EINVAL;
+			break;
+		}
+		for (uint32_t i = 0; i < *n && rc == 0; i++)
+			if (strcmp(c[i].stream, v) == 0)
+				rc = -EINVAL; /* one mirror (and checkpoint) per stream */
+		cur = &c[(*n)++];
+		memcpy(cur, defaults, sizeof(*cur));
+		memcpy(cur->stream, v, strlen(v) + 1);
 	}
 	fclose(f);
 	explicit_bzero(line, sizeof(line)); /* it may hold the secret's line */
+	if (defaults) {
+		explicit_bzero(defaults, sizeof(*defaults));
+		free(defaults);
+	}
 	if (rc < 0) {
 		/* the line number only: the value may be the secret */
-		SL_ERR("mirror: %s line %u: unknown key or bad value", path, lineno);
+		SL_ERR("mirror: %s line %u: unknown key, bad value, a stream named twice or more "
+		       "than %u streams", path, lineno, MR_STREAMS_MAX);
 		return rc;
 	}
-	if (!m->stream[0] || !m->up.host[0] || !region[0] || !key[0] || !sec[0] || !m->up.ca[0]) {
-		SL_ERR("mirror: %s needs stream, endpoint, region, access_key, secret_key and "
-		       "ca_bundle", path);
+	if (*n == 0) {
+		SL_ERR("mirror: %s names no stream", path);
 		return -EINVAL;
 	}
-	if (!m->up_stream[0])
-		memcpy(m->up_stream, m->stream, sizeof(m->stream));
+	for (uint32_t i = 0; i < *n; i++) {
+		if (!c[i].endpoint[0] || !c[i].region[0] || !c[i].key[0] || !c[i].sec[0] ||
+		    !c[i].ca[0]) {
+			SL_ERR("mirror: %s: stream %s needs endpoint, region, access_key, secret_key "
+			       "and ca_bundle (in its block or before the first stream line)", path,
+			       c[i].stream);
+			return -EINVAL;
+		}
+		if (!c[i].up_stream[0])
+			memcpy(c[i].up_stream, c[i].stream, sizeof(c[i].stream));
+	}
 	return 0;
 }
 
@@ -577,7 +637,7 @@ static int call(struct mr_peer *p, const char *op, const char *body, size_t blen
 }
 
 /* __type of an error answer into out ("" when none). */
-static void err_type(struct mirror *m, struct mr_peer *p, char *out, size_t cap)
+static void err_type(struct mr_stream *m, struct mr_peer *p, char *out, size_t cap)
 {
 	struct json_doc d;
 	out[0] = 0;
@@ -595,7 +655,7 @@ static void err_type(struct mirror *m, struct mr_peer *p, char *out, size_t cap)
 
 /* ---- checkpoint ----------------------------------------------------------- */
 
-static int ckpt_save(struct mirror *m)
+static int ckpt_save(struct mr_stream *m)
 {
 	char *buf = m->body; /* free between batches */
 	size_t n = 0;
@@ -614,7 +674,7 @@ static int ckpt_save(struct mirror *m)
 	return rc;
 }
 
-static void ckpt_load(struct mirror *m)
+static void ckpt_load(struct mr_stream *m)
 {
 	FILE *f = fopen(m->ckpt_path, "re");
 	if (!f)
@@ -630,7 +690,7 @@ static void ckpt_load(struct mirror *m)
 
 /* ---- the loop ------------------------------------------------------------- */
 
-static int list_shards(struct mirror *m)
+static int list_shards(struct mr_stream *m)
 {
 	struct jw w;
 	char body[256];
@@ -682,7 +742,7 @@ static int list_shards(struct mirror *m)
 	return 0;
 }
 
-static int get_iterator(struct mirror *m, struct mr_shard *sh)
+static int get_iterator(struct mr_stream *m, struct mr_shard *sh)
 {
 	struct jw w;
 	char body[512];
@@ -717,7 +777,7 @@ static int get_iterator(struct mirror *m, struct mr_shard *sh)
 /* Sends records idx[0..n) (token indices into the local GetRecords answer
  * held in m->toks / m->local.buf) until every one is acknowledged. Returns 0,
  * or -ECANCELED when stopping. */
-static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, uint32_t n)
+static int put_batch(struct mr_stream *m, const struct json_doc *d, uint32_t *idx, uint32_t n)
 {
 	while (n) {
 		if (atomic_load(m->stop))
@@ -782,7 +842,7 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 
 /* One GetRecords on a shard and the forwarding of what it returned.
  * Returns the number of records forwarded, or -errno. */
-static int pump_shard(struct mirror *m, struct mr_shard *sh)
+static int pump_shard(struct mr_stream *m, struct mr_shard *sh)
 {
 	uint64_t t = now_ms();
 	if (t - sh->last_get_ms < MR_GET_SPACING_MS)
@@ -878,7 +938,7 @@ static int pump_shard(struct mirror *m, struct mr_shard *sh)
 	return (int)total;
 }
 
-static bool parents_open(const struct mirror *m, const struct mr_shard *sh)
+static bool parents_open(const struct mr_stream *m, const struct mr_shard *sh)
 {
 	for (int p = 0; p < 2; p++)
 		for (uint32_t j = 0; sh->parent[p][0] && j < m->nshards; j++)
@@ -889,7 +949,7 @@ static bool parents_open(const struct mirror *m, const struct mr_shard *sh)
 
 static void *mirror_main(void *arg)
 {
-	struct mirror *m = arg;
+	struct mr_stream *m = arg;
 	sl_log_thread_name("mirror");
 	/* Off the fast path in CPU too: on a machine whose cores the lcores
 	 * share, the scheduler prefers them; the mirror catches up when they
@@ -940,14 +1000,14 @@ static void *mirror_main(void *arg)
 		if (!moved)
 			nap(m, MR_GET_SPACING_MS);
 	}
-	SL_INFO("mirror: stopped (%llu records acknowledged upstream, %llu entries retried, "
-		"%llu batches)", (unsigned long long)atomic_load(&m->sent),
+	SL_INFO("mirror: %s stopped (%llu records acknowledged upstream, %llu entries retried, "
+		"%llu batches)", m->stream, (unsigned long long)atomic_load(&m->sent),
 		(unsigned long long)atomic_load(&m->retried),
 		(unsigned long long)atomic_load(&m->batches));
 	return NULL;
 }
 
-static void mirror_free(struct mirror *m)
+static void stream_free(struct mr_stream *m)
 {
 	if (!m)
 		return;
@@ -960,24 +1020,34 @@ static void mirror_free(struct mirror *m)
 	free(m);
 }
 
-struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc)
+/* One stream's mirror from its checked configuration block. */
+static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_local *loc,
+				     const char *lkey, const char *lsec, bool legacy_ckpt)
 {
-	struct mirror *m = calloc(1, sizeof(*m));
-	if (!m) {
-		errno = ENOMEM;
+	struct mr_stream *m = calloc(1, sizeof(*m));
+	if (!m)
 		return NULL;
-	}
 	m->local.fd = m->up.fd = -1;
 	m->stop = loc->stop;
-	char key[129] = "", sec[129] = "", region[64] = "", lkey[129], lsec[129];
-	int rc = read_conf(m, conf_path, key, sec, region);
-	if (rc == 0 && (rc = read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
-					    sizeof(lsec))) < 0)
-		SL_ERR("mirror: no key in %s", loc->credentials);
+	memcpy(m->stream, c->stream, sizeof(m->stream));
+	memcpy(m->up_stream, c->up_stream, sizeof(m->up_stream));
+	memcpy(m->up.ca, c->ca, sizeof(m->up.ca));
+	int rc = parse_endpoint(&m->up, c->endpoint);
+	if (rc < 0)
+		SL_ERR("mirror: stream %s: endpoint must be https://HOST[:PORT]", c->stream);
+	if (c->local_ca[0])
+		memcpy(m->local.ca, c->local_ca, sizeof(m->local.ca));
+	else
+		snprintf(m->local.ca, sizeof(m->local.ca), "%s/tls/ca.pem", loc->data_dir);
+	/* one checkpoint per stream; a single-stream file keeps the name
+	 * mirror.ckpt of the release that mirrored one stream only */
+	int pn = legacy_ckpt ?
+		snprintf(m->ckpt_path, sizeof(m->ckpt_path), "%s/mirror.ckpt", loc->data_dir) :
+		snprintf(m->ckpt_path, sizeof(m->ckpt_path), "%s/mirror.%s.ckpt", loc->data_dir,
+			 m->stream);
+	if (rc == 0 && (pn < 0 || (size_t)pn >= sizeof(m->ckpt_path)))
+		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		if (!m->local.ca[0])
-			snprintf(m->local.ca, sizeof(m->local.ca), "%s/tls/ca.pem", loc->data_dir);
-		snprintf(m->ckpt_path, sizeof(m->ckpt_path), "%s/mirror.ckpt", loc->data_dir);
 		m->shards = calloc(MR_SHARDS_MAX, sizeof(*m->shards));
 		m->body = malloc(MR_BODY_MAX);
 		m->toks = calloc(MR_TOKS_MAX, sizeof(*m->toks));
@@ -986,75 +1056,122 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 			rc = -ENOMEM;
 	}
 	if (rc == 0 && (rc = peer_init(&m->local, "local", lkey, lsec, loc->region, m->stop)) == 0)
-		rc = peer_init(&m->up, "upstream", key, sec, region, m->stop);
-	/* the secrets live on only inside the signers */
-	explicit_bzero(sec, sizeof(sec));
-	explicit_bzero(lsec, sizeof(lsec));
+		rc = peer_init(&m->up, "upstream", c->key, c->sec, c->region, m->stop);
 	if (rc < 0) {
-		mirror_free(m);
+		stream_free(m);
 		errno = -rc;
 		return NULL;
 	}
 	return m;
 }
 
-int mirror_start(struct mirror *m, const char *host, uint16_t port)
+struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc)
 {
-	snprintf(m->local.host, sizeof(m->local.host), "%s", host);
-	snprintf(m->local.port, sizeof(m->local.port), "%u", port);
-	int rc = -pthread_create(&m->thr, NULL, mirror_main, m);
-	if (rc < 0)
-		SL_ERR("mirror: cannot start its thread: %s", strerror(-rc));
-	else
-		m->running = true;
-	return rc;
+	struct mirror *ms = calloc(1, sizeof(*ms));
+	struct mr_conf *c = calloc(MR_STREAMS_MAX, sizeof(*c));
+	char lkey[129], lsec[129];
+	int rc = ms && c ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = read_conf(conf_path, c, &ms->n);
+	if (rc == 0 && (rc = read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
+					    sizeof(lsec))) < 0)
+		SL_ERR("mirror: no key in %s", loc->credentials);
+	for (uint32_t i = 0; rc == 0 && i < ms->n; i++)
+		if (!(ms->s[i] = stream_open(&c[i], loc, lkey, lsec, ms->n == 1)))
+			rc = -errno;
+	/* the secrets live on only inside the signers */
+	if (c) {
+		explicit_bzero(c, MR_STREAMS_MAX * sizeof(*c));
+		free(c);
+	}
+	explicit_bzero(lsec, sizeof(lsec));
+	if (rc < 0) {
+		for (uint32_t i = 0; ms && i < ms->n; i++)
+			stream_free(ms->s[i]);
+		free(ms);
+		errno = -rc;
+		return NULL;
+	}
+	return ms;
 }
 
-void mirror_stop(struct mirror *m)
+int mirror_start(struct mirror *ms, const char *host, uint16_t port)
 {
-	if (!m)
-		return;
-	if (m->running) {
-		int rc = pthread_join(m->thr, NULL);
-		BUG_ON(rc != 0);
+	for (uint32_t i = 0; i < ms->n; i++) {
+		struct mr_stream *m = ms->s[i];
+		snprintf(m->local.host, sizeof(m->local.host), "%s", host);
+		snprintf(m->local.port, sizeof(m->local.port), "%u", port);
+		int rc = -pthread_create(&m->thr, NULL, mirror_main, m);
+		if (rc < 0) {
+			SL_ERR("mirror: cannot start the thread of %s: %s", m->stream, strerror(-rc));
+			return rc; /* mirror_stop joins those that started */
+		}
+		m->running = true;
 	}
-	mirror_free(m);
+	return 0;
+}
+
+void mirror_stop(struct mirror *ms)
+{
+	if (!ms)
+		return;
+	for (uint32_t i = 0; i < ms->n; i++) {
+		struct mr_stream *m = ms->s[i];
+		if (m->running) {
+			int rc = pthread_join(m->thr, NULL);
+			BUG_ON(rc != 0);
+		}
+		stream_free(m);
+	}
+	free(ms);
 }
 
 void mirror_scrape(void *arg, struct prom_buf *b)
 {
-	struct mirror *m = arg;
-	struct prom_label l = { "stream", m->stream };
+	const struct mirror *ms = arg;
 	static const struct {
 		const char *name, *help;
 		enum prom_type t;
 		size_t off;
 	} fam[] = {
 		{ "sluice_mirror_records_sent", "records the upstream acknowledged", PROM_COUNTER,
-		  offsetof(struct mirror, sent) },
+		  offsetof(struct mr_stream, sent) },
 		{ "sluice_mirror_entries_retried", "PutRecords entries the upstream failed "
 		  "(throttled or InternalFailure) and that were sent again", PROM_COUNTER,
-		  offsetof(struct mirror, retried) },
+		  offsetof(struct mr_stream, retried) },
 		{ "sluice_mirror_batches", "batches acknowledged whole and checkpointed",
-		  PROM_COUNTER, offsetof(struct mirror, batches) },
+		  PROM_COUNTER, offsetof(struct mr_stream, batches) },
 		{ "sluice_mirror_errors", "failed calls (local reads or upstream writes), each "
-		  "followed by a backoff", PROM_COUNTER, offsetof(struct mirror, errors) },
+		  "followed by a backoff", PROM_COUNTER, offsetof(struct mr_stream, errors) },
 		{ "sluice_mirror_lag_milliseconds", "backlog as time: the largest "
 		  "MillisBehindLatest over the source shards in the last round", PROM_GAUGE,
-		  offsetof(struct mirror, lag_ms) },
+		  offsetof(struct mr_stream, lag_ms) },
 	};
+	/* family by family (one HELP/TYPE each), a sample per stream */
 	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
-		const _Atomic uint64_t *v = (const _Atomic uint64_t *)((const char *)m + fam[i].off);
 		prom_family(b, fam[i].name, fam[i].t, fam[i].help);
-		prom_u64(b, fam[i].name, fam[i].t == PROM_COUNTER ? "_total" : "", &l, 1,
-			 atomic_load_explicit(v, memory_order_relaxed));
+		for (uint32_t k = 0; k < ms->n; k++) {
+			const struct mr_stream *m = ms->s[k];
+			struct prom_label l = { "stream", m->stream };
+			const _Atomic uint64_t *v =
+				(const _Atomic uint64_t *)((const char *)m + fam[i].off);
+			prom_u64(b, fam[i].name, fam[i].t == PROM_COUNTER ? "_total" : "", &l, 1,
+				 atomic_load_explicit(v, memory_order_relaxed));
+		}
 	}
 	prom_family(b, "sluice_mirror_upstream_up", PROM_GAUGE,
 		    "1 when the last upstream call succeeded");
-	prom_u64(b, "sluice_mirror_upstream_up", "", &l, 1,
-		 atomic_load_explicit(&m->up_ok, memory_order_relaxed) ? 1 : 0);
+	for (uint32_t k = 0; k < ms->n; k++) {
+		struct prom_label l = { "stream", ms->s[k]->stream };
+		prom_u64(b, "sluice_mirror_upstream_up", "", &l, 1,
+			 atomic_load_explicit(&ms->s[k]->up_ok, memory_order_relaxed) ? 1 : 0);
+	}
 	prom_family(b, "sluice_mirror_checkpoint_time_seconds", PROM_GAUGE,
 		    "when the checkpoint last moved, seconds since the epoch (0: not yet)");
-	prom_f64(b, "sluice_mirror_checkpoint_time_seconds", "", &l, 1,
-		 (double)atomic_load_explicit(&m->ckpt_wall_ms, memory_order_relaxed) / 1000.0);
+	for (uint32_t k = 0; k < ms->n; k++) {
+		struct prom_label l = { "stream", ms->s[k]->stream };
+		prom_f64(b, "sluice_mirror_checkpoint_time_seconds", "", &l, 1,
+			 (double)atomic_load_explicit(&ms->s[k]->ckpt_wall_ms,
+						      memory_order_relaxed) / 1000.0);
+	}
 }

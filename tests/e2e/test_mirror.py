@@ -290,8 +290,8 @@ class LinkNet:
         self.ns = 'sl-e2e-%d-mirror' % os.getpid()
         self.here, self.there = 'slm%d' % k, 'slm%dp' % k
         self.addr_here, self.addr = '10.97.%d.1' % k, '10.97.%d.2' % k
+        self.server = None  # the sluiced started in the namespace
         self.run('ip', 'netns', 'add', self.ns)
-        self.made = True
         self.run('ip', '-n', self.ns, 'link', 'set', 'lo', 'up')
         self.run('ip', 'link', 'add', self.here, 'type', 'veth', 'peer', 'name', self.there)
         self.run('ip', 'link', 'set', self.there, 'netns', self.ns)
@@ -324,6 +324,8 @@ class LinkNet:
         self.nft('delete table inet slmirror\n')
 
     def destroy(self):
+        if self.server is not None and self.server.running():
+            self.server.stop()  # SIGTERM first: the factory wants a clean exit
         pids = self.run('ip', 'netns', 'pids', self.ns, check=False).stdout.split()
         for pid in pids:
             try:
@@ -355,6 +357,7 @@ def test_mirror_through_a_cut_link(server_factory, tmp_path, link_net):
     base_command = up.command
     up.command = lambda listen='127.0.0.1:0': (['ip', 'netns', 'exec', link_net.ns] +
                                                base_command(listen))
+    link_net.server = up
     up.start(listen='%s:0' % link_net.addr)
     assert up.host == link_net.addr
     uc = up.client()
@@ -370,9 +373,10 @@ def test_mirror_through_a_cut_link(server_factory, tmp_path, link_net):
     link_net.cut()
     try:
         produce(sc, 600, 900)
-        # Past the 15 s I/O timeout: a call in flight when the link went
-        # down fails, and the mirror redials into the dead link with backoff.
-        deadline = time.monotonic() + 40
+        # Past the 15 s I/O timeout (twice: the call on the kept-alive
+        # connection, then its one retry on a new one, whose SYN is dropped):
+        # the call fails, and the mirror redials into the dead link with backoff.
+        deadline = time.monotonic() + 90
         while metrics.scrape(src)[('sluice_mirror_upstream_up', lab)] != 0:
             assert time.monotonic() < deadline, 'the mirror never noticed the cut'
             time.sleep(0.5)
@@ -389,3 +393,57 @@ def test_mirror_through_a_cut_link(server_factory, tmp_path, link_net):
     assert dups <= len(KEYS), dups
     assert src.stop() == 0, src.log_tail()
     assert up.stop() == 0, up.log_tail()
+
+
+def test_mirror_several_streams(server_factory, tmp_path):
+    """Two streams in one file: the upstream, key and CA given once before
+    the first stream line, each stream block with its own upstream name.
+    Each stream has its thread, its checkpoint (mirror.NAME.ckpt) and its
+    labelled metrics; a stream named twice is refused."""
+    up = server_factory()
+    uc = up.client()
+    h.create_active(uc, 'dst', 2)
+    h.create_active(uc, 'dst2', 1)
+    conf = str(tmp_path / 'mirror.conf')
+    text = ('endpoint = https://%s:%d\nregion = us-east-1\naccess_key = %s\n'
+            'secret_key = %s\nca_bundle = %s\n\nstream = src\nupstream_stream = dst\n\n'
+            'stream = src2\nupstream_stream = dst2\n'
+            % (up.host, up.port, up.key_id, up.secret, up.ca))
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    src = server_factory(extra_args=['--mirror-config', conf])
+    sc = src.client()
+    h.create_active(sc, 'src', 2)
+    h.create_active(sc, 'src2', 1)
+    produce(sc, 0, 600)
+    for i in range(0, 300, 100):
+        r = sc.put_records(StreamName='src2', Records=[
+            {'PartitionKey': 'k%d' % (j % 5), 'Data': b'two:%d' % j} for j in range(i, i + 100)])
+        assert r['FailedRecordCount'] == 0, r
+    assert check_upstream(uc, 600, 120) == 0
+    deadline = time.monotonic() + 60
+    while True:
+        got = [r['Data'] for r in read_all(uc, 'dst2')]
+        if len(got) >= 300 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert got == [b'two:%d' % j for j in range(300)]  # one shard each side: total order
+    samples = metrics.scrape(src)
+    for stream, n in (('src', 600), ('src2', 300)):
+        lab = frozenset({('stream', stream)})
+        deadline = time.monotonic() + 10
+        while samples[('sluice_mirror_records_sent_total', lab)] < n and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+            samples = metrics.scrape(src)
+        assert samples[('sluice_mirror_records_sent_total', lab)] == n
+    assert sorted(f for f in os.listdir(src.data_dir) if 'mirror' in f) == \
+        ['mirror.src.ckpt', 'mirror.src2.ckpt']
+    assert len(open(os.path.join(src.data_dir, 'mirror.src2.ckpt')).read().split()) == 2
+    assert src.stop() == 0, src.log_tail()
+    # The same stream twice: refused at start-up.
+    with open(conf, 'a') as f:
+        f.write('stream = src\n')
+    with pytest.raises(AssertionError, match='named twice'):
+        src.start()
