@@ -101,6 +101,7 @@ struct mr_stream {
 	const atomic_bool *stop;
 	char stream[MR_NAME_MAX];
 	char up_stream[MR_NAME_MAX];
+	char tname[16]; /* log name of its thread: "mirror", or "mirror-K" of several */
 	char ckpt_path[MR_PATH_MAX];
 	struct mr_peer local, up;
 	struct mr_shard *shards;
@@ -955,7 +956,7 @@ static bool parents_open(const struct mr_stream *m, const struct mr_shard *sh)
 static void *mirror_main(void *arg)
 {
 	struct mr_stream *m = arg;
-	sl_log_thread_name("mirror");
+	sl_log_thread_name(m->tname);
 	/* Off the fast path in CPU too: on a machine whose cores the lcores
 	 * share, the scheduler prefers them; the mirror catches up when they
 	 * idle (store and forward). Linux nice is per thread. */
@@ -1027,11 +1028,16 @@ static void stream_free(struct mr_stream *m)
 
 /* One stream's mirror from its checked configuration block. */
 static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_local *loc,
-				     const char *lkey, const char *lsec, bool legacy_ckpt)
+				     const char *lkey, const char *lsec, uint32_t k, uint32_t n)
 {
+	bool legacy_ckpt = n == 1;
 	struct mr_stream *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
+	if (n == 1)
+		snprintf(m->tname, sizeof(m->tname), "mirror");
+	else
+		snprintf(m->tname, sizeof(m->tname), "mirror-%u", k);
 	m->local.fd = m->up.fd = -1;
 	m->stop = loc->stop;
 	memcpy(m->stream, c->stream, sizeof(m->stream));
@@ -1082,7 +1088,7 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 					    sizeof(lsec))) < 0)
 		SL_ERR("mirror: no key in %s", loc->credentials);
 	for (uint32_t i = 0; rc == 0 && i < ms->n; i++)
-		if (!(ms->s[i] = stream_open(&c[i], loc, lkey, lsec, ms->n == 1)))
+		if (!(ms->s[i] = stream_open(&c[i], loc, lkey, lsec, i, ms->n)))
 			rc = -errno;
 	/* the secrets live on only inside the signers */
 	if (c) {
