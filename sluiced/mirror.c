@@ -94,6 +94,19 @@ struct mr_shard {
 	char parent[2][64]; /* ParentShardId, AdjacentParentShardId ("" = none) */
 };
 
+/* The partition keys of the batch being built, as an open-addressing set:
+ * a batch never holds a key twice, and comparing each record's key with
+ * every key before it cost 500 x 250 memcmp per full batch (a third of the
+ * mirror thread's CPU in perf/RESULTS.md's profile). */
+#define MR_KEY_SLOTS 1024u /* a power of two over 2 x MR_BATCH_RECORDS: short probes */
+_Static_assert(MR_KEY_SLOTS >= 2 * MR_BATCH_RECORDS, "the key set must stay half empty");
+
+struct mr_keyset {
+	uint16_t slot[MR_KEY_SLOTS]; /* 0 = empty, else 1 + index into key */
+	struct sl_slice key[MR_BATCH_RECORDS];
+	uint32_t n;
+};
+
 struct mr_stream {
 	pthread_t thr;
 	bool running; /* thr was started */
@@ -109,6 +122,7 @@ struct mr_stream {
 	char *body;
 	struct json_tok *toks, *ptoks;
 	uint32_t backoff_ms;
+	struct mr_keyset keys; /* of the batch being built (pump_shard) */
 	/* written by the mirror thread, read by the admin thread's scrape */
 	_Atomic uint64_t sent, retried, batches, errors;
 	_Atomic uint64_t lag_ms;     /* largest MillisBehindLatest of the last round */
@@ -842,6 +856,28 @@ static int put_batch(struct mr_stream *m, const struct json_doc *d, uint32_t *id
 	return 0;
 }
 
+static uint32_t key_hash(struct sl_slice k)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (uint32_t i = 0; i < k.len; i++)
+		h = (h ^ (uint8_t)k.ptr[i]) * 16777619u;
+	return h;
+}
+
+/* The slot where k is, or the empty slot where it would go. */
+static uint32_t keyset_find(const struct mr_keyset *ks, struct sl_slice k)
+{
+	uint32_t i = key_hash(k) & (MR_KEY_SLOTS - 1);
+	for (;; i = (i + 1) & (MR_KEY_SLOTS - 1)) {
+		uint16_t e = ks->slot[i];
+		if (!e)
+			return i;
+		const struct sl_slice *o = &ks->key[e - 1];
+		if (o->len == k.len && memcmp(o->ptr, k.ptr, k.len) == 0)
+			return i;
+	}
+}
+
 /* One GetRecords on a shard and the forwarding of what it returned.
  * Returns the number of records forwarded, or -errno. */
 static int pump_shard(struct mr_stream *m, struct mr_shard *sh)
@@ -890,7 +926,9 @@ static int pump_shard(struct mr_stream *m, struct mr_shard *sh)
 		return -EPROTO;
 	uint32_t idx[MR_BATCH_RECORDS], n = 0, total = 0;
 	size_t bytes = 0;
-	struct sl_slice keys[MR_BATCH_RECORDS];
+	struct mr_keyset *ks = &m->keys;
+	memset(ks->slot, 0, sizeof(ks->slot));
+	ks->n = 0;
 	int32_t last_seq = -1;
 	for (uint32_t i = (uint32_t)arr + 1, k = 0;; k++, i = d.toks[i].next) {
 		bool end = k == d.toks[arr].count;
@@ -904,8 +942,7 @@ static int pump_shard(struct mr_stream *m, struct mr_shard *sh)
 				return -EPROTO;
 			pk = json_tok_slice(&d, (uint32_t)p);
 			sz = pk.len + d.toks[da].len / 4 * 3;
-			for (uint32_t j = 0; j < n && !repeat; j++)
-				repeat = keys[j].len == pk.len && memcmp(keys[j].ptr, pk.ptr, pk.len) == 0;
+			repeat = ks->slot[keyset_find(ks, pk)] != 0;
 		}
 		/* cut before a key repeats (mirror.c's top comment) or the batch is full */
 		if (n && (end || repeat || n == MR_BATCH_RECORDS || bytes + sz > MR_BATCH_BYTES)) {
@@ -923,10 +960,15 @@ static int pump_shard(struct mr_stream *m, struct mr_shard *sh)
 			total += n;
 			n = 0;
 			bytes = 0;
+			memset(ks->slot, 0, sizeof(ks->slot));
+			ks->n = 0;
 		}
 		if (end)
 			break;
-		keys[n] = pk;
+		BUG_ON(ks->n != n || n >= MR_BATCH_RECORDS);
+		ks->key[n] = pk;
+		ks->slot[keyset_find(ks, pk)] = (uint16_t)(n + 1);
+		ks->n = n + 1;
 		idx[n++] = i;
 		bytes += sz;
 		last_seq = json_obj_get(&d, i, "SequenceNumber");
