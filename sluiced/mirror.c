@@ -96,8 +96,8 @@ struct mr_shard {
 
 /* The partition keys of the batch being built, as an open-addressing set:
  * a batch never holds a key twice, and comparing each record's key with
- * every key before it cost 500 x 250 memcmp per full batch (a third of the
- * mirror thread's CPU in perf/RESULTS.md's profile). */
+ * every key before it cost ~125000 memcmp per full batch of 500 (memcmp
+ * fell from 4.2% to 3.1% of the mirror thread's samples with the set). */
 #define MR_KEY_SLOTS 1024u /* a power of two over 2 x MR_BATCH_RECORDS: short probes */
 _Static_assert(MR_KEY_SLOTS >= 2 * MR_BATCH_RECORDS, "the key set must stay half empty");
 
