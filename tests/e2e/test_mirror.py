@@ -291,6 +291,8 @@ class LinkNet:
         self.here, self.there = 'slm%d' % k, 'slm%dp' % k
         self.addr_here, self.addr = '10.97.%d.1' % k, '10.97.%d.2' % k
         self.server = None  # the sluiced started in the namespace
+
+    def create(self):
         self.run('ip', 'netns', 'add', self.ns)
         self.run('ip', '-n', self.ns, 'link', 'set', 'lo', 'up')
         self.run('ip', 'link', 'add', self.here, 'type', 'veth', 'peer', 'name', self.there)
@@ -343,6 +345,7 @@ def link_net():
         pytest.skip('the link-cut test needs root, ip and nft (network namespaces)')
     net = LinkNet()
     try:
+        net.create()
         yield net
     finally:
         net.destroy()
