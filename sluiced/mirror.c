@@ -1079,7 +1079,7 @@ static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_loca
 	if (n == 1)
 		snprintf(m->tname, sizeof(m->tname), "mirror");
 	else
-		snprintf(m->tname, sizeof(m->tname), "mirror-%u", k);
+		snprintf(m->tname, sizeof(m->tname), "mirror-%u", k % 100u); /* k < MR_STREAMS_MAX */
 	m->local.fd = m->up.fd = -1;
 	m->stop = loc->stop;
 	memcpy(m->stream, c->stream, sizeof(m->stream));
