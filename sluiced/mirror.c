@@ -790,6 +790,41 @@ static int get_iterator(struct mr_stream *m, struct mr_shard *sh)
 	return 0;
 }
 
+/* How old record object i of a GetRecords answer is (now minus its
+ * ApproximateArrivalTimestamp, epoch seconds with decimals), in ms; 0 when
+ * it cannot be read. */
+static uint64_t record_age_ms(const struct json_doc *d, uint32_t i)
+{
+	int32_t t = json_obj_get(d, i, "ApproximateArrivalTimestamp");
+	if (t < 0 || d->toks[t].type != JSON_NUMBER)
+		return 0;
+	struct sl_slice s = json_tok_slice(d, (uint32_t)t);
+	char num[32];
+	if (s.len == 0 || s.len >= sizeof(num))
+		return 0;
+	memcpy(num, s.ptr, s.len);
+	num[s.len] = 0;
+	char *e;
+	double sec = strtod(num, &e);
+	if (*e || !(sec > 0.0) || sec > 1e11)
+		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double age = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6 - sec * 1000.0;
+	return age > 0.0 ? (uint64_t)age : 0;
+}
+
+/* While a batch waits for the upstream, the lag gauge shows the age of its
+ * oldest unacknowledged record (idx[0]): MillisBehindLatest comes from
+ * local reads, which stop while the upstream is down, so without this the
+ * gauge froze at its last value through an outage. */
+static void note_waiting(struct mr_stream *m, const struct json_doc *d, uint32_t first)
+{
+	uint64_t age = record_age_ms(d, first);
+	if (age > atomic_load_explicit(&m->lag_ms, memory_order_relaxed))
+		atomic_store_explicit(&m->lag_ms, age, memory_order_relaxed);
+}
+
 /* Sends records idx[0..n) (token indices into the local GetRecords answer
  * held in m->toks / m->local.buf) until every one is acknowledged. Returns 0,
  * or -ECANCELED when stopping. */
@@ -830,6 +865,7 @@ static int put_batch(struct mr_stream *m, const struct json_doc *d, uint32_t *id
 				err_type(m, &m->up, type, sizeof(type));
 			SL_WARN("mirror: upstream PutRecords: %s%s (%d; retrying %u records)",
 				st < 0 ? strerror(-st) : "HTTP error ", type, st, n);
+			note_waiting(m, d, idx[0]);
 			backoff(m);
 			continue;
 		}
@@ -847,6 +883,7 @@ static int put_batch(struct mr_stream *m, const struct json_doc *d, uint32_t *id
 			/* at most one line per backoff step (>= 100 ms) */
 			SL_INFO("mirror: upstream failed %u of %u entries (throttled?); retrying "
 				"them", left, n);
+			note_waiting(m, d, idx[0]); /* the first failed entry, moved to the front */
 			backoff(m); /* throttled or InternalFailure: both want a pause */
 		} else {
 			m->backoff_ms = 0;
@@ -1197,7 +1234,8 @@ void mirror_scrape(void *arg, struct prom_buf *b)
 		{ "sluice_mirror_errors", "failed calls (local reads or upstream writes), each "
 		  "followed by a backoff", PROM_COUNTER, offsetof(struct mr_stream, errors) },
 		{ "sluice_mirror_lag_milliseconds", "backlog as time: the largest "
-		  "MillisBehindLatest over the source shards in the last round", PROM_GAUGE,
+		  "MillisBehindLatest over the source shards in the last round, or, while a batch "
+		  "waits for the upstream, the age of its oldest unacknowledged record", PROM_GAUGE,
 		  offsetof(struct mr_stream, lag_ms) },
 	};
 	/* family by family (one HELP/TYPE each), a sample per stream */

@@ -383,6 +383,13 @@ def test_mirror_through_a_cut_link(server_factory, tmp_path, link_net):
         while metrics.scrape(src)[('sluice_mirror_upstream_up', lab)] != 0:
             assert time.monotonic() < deadline, 'the mirror never noticed the cut'
             time.sleep(0.5)
+        # The lag gauge keeps moving through the outage: it shows the age of
+        # the oldest record waiting for the upstream (the batch in flight
+        # when the link went down has waited out two 15 s timeouts).
+        deadline = time.monotonic() + 30
+        while metrics.scrape(src)[('sluice_mirror_lag_milliseconds', lab)] < 10000:
+            assert time.monotonic() < deadline, 'the lag gauge did not grow in the outage'
+            time.sleep(0.5)
         produce(sc, 1500, 300)
     finally:
         link_net.mend()
@@ -392,6 +399,10 @@ def test_mirror_through_a_cut_link(server_factory, tmp_path, link_net):
     print('mirror through a cut link: 2000 records upstream, %d duplicates, %d errors' %
           (dups, samples[('sluice_mirror_errors_total', lab)]))
     assert samples[('sluice_mirror_upstream_up', lab)] == 1
+    deadline = time.monotonic() + 30  # caught up: the gauge is MillisBehindLatest again
+    while metrics.scrape(src)[('sluice_mirror_lag_milliseconds', lab)] >= 5000:
+        assert time.monotonic() < deadline, 'the lag gauge stayed up after the outage'
+        time.sleep(0.5)
     # a response lost to the cut re-sends that one call (at most one record per key)
     assert dups <= len(KEYS), dups
     assert src.stop() == 0, src.log_tail()
