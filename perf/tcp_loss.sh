@@ -33,7 +33,7 @@
 # Usage: perf/tcp_loss.sh [--quick] [--cell-s S] [--loss "0 1 2 5"]
 #          [--faults "delay reorder dup" | --no-faults] [--read-mb N]
 #          [--build DIR] [--out DIR] [--no-append]
-#   default: 10 s per cell, 64 MB prefill: about 6 minutes on a 2-vCPU VM;
+#   default: 10 s per cell, 200 MB prefill: about 6 minutes on a 2-vCPU VM;
 #   --quick: 3 s per cell, 16 MB prefill: about 2 minutes.
 # Needs root (namespaces, nftables, af_packet). Exit status 0 when every
 # cell ran and every integrity check passed (the 0.8x goal is reported, not
@@ -44,7 +44,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/perf/netns_lib.sh"
 
 CELL_S=10
-READ_MB=64
+READ_MB=200
 LOSSES="0 1 2 5"
 FAULTS="delay reorder dup"
 B=$ROOT/build
@@ -97,9 +97,12 @@ EP=https://$SRV_IP:$PORT
 SPID=
 NETEM=0
 
+# Servers' data (several GB in a default run) stays out of $OUT.
+DATA=$(mktemp -d /tmp/sl-tl.XXXXXX)
 cleanup() {
 	stop_server
 	nl_down "$NS_S" "$NS_C"
+	rm -rf "$DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -115,7 +118,8 @@ stop_server() {
 	fi
 }
 
-# start_server MODE DATADIR [extra sluiced flags...]: kernel | dpdk.
+# start_server MODE DATADIR [extra sluiced flags...]: kernel | dpdk; the log
+# goes to $OUT/MODE.log.
 start_server() {
 	local mode=$1 dd=$2 net
 	shift 2
@@ -134,11 +138,11 @@ start_server() {
 	# off (this measures the transport, not Kinesis's per-shard limits).
 	ip netns exec "$NS_S" taskset -c 0 "$B/sluiced" "${net[@]}" --listen "$SRV_IP:$PORT" \
 		--data-dir "$dd" --quota-mode off --create-delay-ms 0 \
-		--request-timeout-ms 120000 --log-level info "$@" >>"$dd.log" 2>&1 &
+		--request-timeout-ms 120000 --log-level info "$@" >>"$OUT/$mode.log" 2>&1 &
 	SPID=$!
 	nl_wait_file "$dd/sluiced.addr" 300 || {
 		echo "tcp_loss.sh: sluiced ($mode) did not start; log:" >&2
-		tail -20 "$dd.log" >&2
+		tail -20 "$OUT/$mode.log" >&2
 		return 1
 	}
 }
@@ -281,7 +285,7 @@ for l in $LOSSES; do streams+=("put-${l}pct:4"); done
 for f in $FAULTS; do streams+=("put-$f:4"); done
 
 for mode in kernel dpdk; do
-	dd=$OUT/$mode
+	dd=$DATA/$mode
 	start_server "$mode" "$dd"
 	create_streams "$dd" "${streams[@]}"
 	prefill "$mode" "$dd"
@@ -300,6 +304,7 @@ for mode in kernel dpdk; do
 		fi
 	done
 	stop_server
+	rm -rf "$dd"
 done
 
 SECTION=$OUT/section.md
