@@ -61,10 +61,27 @@ table netdev sl_loss {
 NFT
 }
 
-# nl_loss_dropped NS: segments dropped so far by nl_loss's table.
-nl_loss_dropped() {
-	# No table (0% loss): 0. Never fails.
-	{ ip netns exec "$1" nft list table netdev sl_loss 2>/dev/null || true; } |
+# nl_dup NS IF PERCENT: duplicates PERCENT% of the TCP segments leaving IF
+# (nftables `dup to` on the egress hook: the copy is sent right behind the
+# original). The copy carries mark 1, which the rule skips, so a copy is not
+# copied again when it passes the hook. Frames that bypass the qdisc layer
+# (DPDK's af_packet PMD sends that way) do not pass this hook. 0 removes it.
+nl_dup() {
+	local ns=$1 ifn=$2 pct=$3
+	ip netns exec "$ns" nft delete table netdev sl_dup 2>/dev/null || true
+	[ "$pct" = 0 ] && return 0
+	ip netns exec "$ns" nft -f - <<NFT
+table netdev sl_dup {
+  chain eg { type filter hook egress device "$ifn" priority 0; policy accept;
+    meta l4proto tcp meta mark 0 numgen random mod 100 < $pct meta mark set 1 counter dup to "$ifn"; }
+}
+NFT
+}
+
+# nl_count NS TABLE: packets counted so far by nl_loss's (sl_loss) or
+# nl_dup's (sl_dup) table: dropped or duplicated. No table: 0. Never fails.
+nl_count() {
+	{ ip netns exec "$1" nft list table netdev "$2" 2>/dev/null || true; } |
 		awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1) }
 		     END { print s + 0 }'
 }

@@ -23,8 +23,10 @@
 # stacks see the same wire loss), then delay, reordering and duplication.
 # Those come from the DPDK stack's test-only fault stage (--net-fault-rx/tx,
 # applied to received and sent frames); the kernel side gets the same from
-# tc netem on both veth ends when the kernel has netem, else its column says
-# n/a (no netem) and only the DPDK figure is printed.
+# tc netem on both veth ends when the kernel has netem. Without netem it gets
+# duplication from nftables (`dup to` on the egress hook of both veth ends),
+# and for delay and reordering its column says n/a (no netem): only the
+# DPDK figure is printed.
 #
 # Output: a markdown table (workload, link, kernel MB/s, DPDK MB/s, DPDK/kernel,
 # integrity), appended to perf/RESULTS.md unless --no-append; JSON of every
@@ -223,8 +225,10 @@ cell() {
 	lg "$dd" "$get" "$mode get $cond" --mode get --stream fill --shards 1 \
 		--iterator TRIM_HORIZON --batch 100 --connections 1 --inflight 1 --verify \
 		--records $FILL_RECORDS --duration "$CELL_S" || true
-	local dropped=
-	[ "${cond%%pct}" = "$cond" ] || dropped=$(nl_loss_dropped "$NS_C")
+	# What nftables did to the wire in these two cells (0 when not used).
+	local dropped dups
+	dropped=$(nl_count "$NS_C" sl_loss)
+	dups=$(($(nl_count "$NS_C" sl_dup) + $(nl_count "$NS_S" sl_dup)))
 	[ -z "$lift" ] || $lift
 	# Everything the put cell had acknowledged, read back (not timed).
 	local acked
@@ -235,7 +239,7 @@ cell() {
 			--iterator TRIM_HORIZON --batch 1000 --connections 4 --inflight 1 --verify \
 			--records "$acked" --duration 120 --poll-ms 20 || true
 	fi
-	echo "$mode $cond ${dropped:-0}" >>"$OUT/cells"
+	echo "$mode $cond $dropped $dups" >>"$OUT/cells"
 }
 
 loss_on() { nl_loss "$NS_C" "$IF_C" "$LOSS_PCT"; }
@@ -266,6 +270,14 @@ netem_on() {
 	# shellcheck disable=SC2086
 	ip netns exec "$NS_S" tc qdisc replace dev "$IF_S" root netem $s
 }
+dup_on() {
+	nl_dup "$NS_C" "$IF_C" 2
+	nl_dup "$NS_S" "$IF_S" 2
+}
+dup_off() {
+	nl_dup "$NS_C" "$IF_C" 0
+	nl_dup "$NS_S" "$IF_S" 0
+}
 netem_off() {
 	ip netns exec "$NS_C" tc qdisc del dev "$IF_C" root 2>/dev/null || true
 	ip netns exec "$NS_S" tc qdisc del dev "$IF_S" root 2>/dev/null || true
@@ -294,7 +306,11 @@ for mode in kernel dpdk; do
 	done
 	for FAULT in $FAULTS; do
 		if [ "$mode" = kernel ]; then
-			if [ $NETEM = 1 ]; then cell kernel "$dd" "$FAULT" netem_on netem_off; fi
+			if [ $NETEM = 1 ]; then
+				cell kernel "$dd" "$FAULT" netem_on netem_off
+			elif [ "$FAULT" = dup ]; then
+				cell kernel "$dd" dup dup_on dup_off
+			fi
 		else
 			# The fault stage is configured at start-up: restart on the
 			# same data dir (the prefilled stream stays).
@@ -348,10 +364,11 @@ conds = ['%spct' % l for l in losses.split()] + faults.split()
 label = {c: ('%s%% loss' % c[:-3]) if c.endswith('pct') else {
     'delay': '+1 ms each way', 'reorder': '5% held 2 ms', 'dup': '2% duplicated'}[c]
     for c in conds}
-dropped = {}
+dropped, dups = {}, {}
 for line in open(os.path.join(out, 'cells')):
-    m, c, d = line.split()
+    m, c, d, u = line.split()
     dropped[(m, c)] = int(d)
+    dups[(m, c)] = int(u)
 all_ok = True
 rows = []
 for w in ('put', 'get'):
@@ -374,13 +391,17 @@ print('Command: `%s` (%s s per cell, %s MB prefill). Machine: %s, %d CPUs, %s; '
       '10^6 bytes/s. Integrity: records read back intact / expected.\n' % (
           cmd.strip(), cell_s, read_mb, platform.node(), os.cpu_count(), platform.release(),
           ', tc netem on both veth ends for the kernel' if netem == '1'
-          else '; this kernel has no netem (CONFIG_NET_SCH_NETEM unset), so the kernel '
-          'column is n/a there'))
+          else '; this kernel has no netem (CONFIG_NET_SCH_NETEM unset): the kernel '
+          'gets duplication from nftables (`dup to` on the egress hook of both veth ends), '
+          'and its delay and reordering cells are n/a'))
 print('| workload | link | kernel MB/s | DPDK MB/s | DPDK/kernel (goal 0.8x) | integrity |')
 print('|---|---|---|---|---|---|')
 print('\n'.join(rows))
 print('\nSegments dropped by nftables (put + get cells): %s\n' % ', '.join(
     '%s %s %d' % (m, c, d) for (m, c), d in sorted(dropped.items()) if c.endswith('pct')))
+if any(dups.values()):
+    print('Segments duplicated by nftables (kernel, put + get cells): %s\n' % ', '.join(
+        '%s %d' % (c, u) for (m, c), u in sorted(dups.items()) if u))
 print('integrity: %s' % ('all OK' if all_ok else 'FAILED'))
 PY
 cat "$SECTION"
