@@ -109,13 +109,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A server that does not exit 0 on SIGTERM within 10 s (a crash, a
+# sanitizer report, a hang) fails the run: SERVER_BAD says which.
+SERVER_BAD=
 stop_server() {
+	local rc=0
 	if [ -n "$SPID" ]; then
 		kill -TERM "$SPID" 2>/dev/null || true
 		# sluiced exits within seconds on SIGTERM; a wedged one is killed.
 		for _ in $(seq 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$SPID" 2>/dev/null || true
-		wait "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || rc=$?
+		[ $rc = 0 ] || SERVER_BAD+=" $SMODE(exit $rc)"
 		SPID=
 	fi
 }
@@ -141,7 +146,7 @@ start_server() {
 	ip netns exec "$NS_S" taskset -c 0 "$B/sluiced" "${net[@]}" --listen "$SRV_IP:$PORT" \
 		--data-dir "$dd" --quota-mode off --create-delay-ms 0 \
 		--request-timeout-ms 120000 --log-level info "$@" >>"$OUT/$mode.log" 2>&1 &
-	SPID=$!
+	SPID=$! SMODE=$mode
 	nl_wait_file "$dd/sluiced.addr" 300 || {
 		echo "tcp_loss.sh: sluiced ($mode) did not start; log:" >&2
 		tail -20 "$OUT/$mode.log" >&2
@@ -408,5 +413,9 @@ cat "$SECTION"
 if [ $APPEND = 1 ]; then
 	{ echo; cat "$SECTION"; } >>"$ROOT/perf/RESULTS.md"
 	echo "tcp_loss.sh: appended to perf/RESULTS.md" >&2
+fi
+if [ -n "$SERVER_BAD" ]; then
+	echo "tcp_loss.sh: sluiced did not exit 0 on SIGTERM:$SERVER_BAD (logs in $OUT)" >&2
+	exit 1
 fi
 grep -q '^integrity: all OK$' "$SECTION"
