@@ -40,6 +40,13 @@ static const struct num_flag num_flags[] = {
 	{ "tail-shard-kib", OFF(tail_shard_kib), 64, 1048576,
 	  "read tail: memory per shard in KiB" },
 	{ "tail-mib", OFF(tail_mib), 1, 65536, "read tail: memory per journal in MiB" },
+	/* Reads older than the tail (storage/st_aread.c). A chunk is at most
+	 * one 12 MiB write buffer, so that is the least room that always fits
+	 * one; 0 slots: synchronous pread on the log lcore, as before. */
+	{ "read-slots", OFF(read_slots), 0, 64,
+	  "disk reads with io_uring: chunks in flight or held per journal (0: pread)" },
+	{ "read-mib", OFF(read_mib), 12, 4096,
+	  "disk reads with io_uring: memory per journal in MiB" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
 	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
 	{ "request-timeout-ms", OFF(request_timeout_ms), 100, 600000,
@@ -142,6 +149,8 @@ static void set_defaults(struct sl_config *c)
 	c->tail_ms = 10000;
 	c->tail_shard_kib = 1024;
 	c->tail_mib = 64;
+	c->read_slots = 16;
+	c->read_mib = 32;
 	c->create_delay_ms = 500;
 	c->delete_delay_ms = 500;
 	c->request_timeout_ms = 20000;

@@ -196,6 +196,7 @@ void cp_check_name(struct cp_req *r, const char *path, const char *val, uint32_t
 /* Constraint pass of StreamName / StreamARN (when present). */
 void cp_check_ident(struct cp_req *r, bool name_required);
 void cp_check_arn(struct cp_req *r);
+bool cp_match_kinesis_arn(const char *s, size_t n, bool need_stream);
 /* Finds the stream into r->s; on error the reply is made and -1 returned. */
 int cp_resolve(struct cp_req *r);
 /* "Stream X under account Y not ACTIVE, instead in state Z"; -1 answered. */

@@ -10,6 +10,14 @@
 # and appends the results to perf/RESULTS.md.
 #
 # usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]
+#                        [--reads-behind]
+#   --reads-behind: producers (500 x 1 KiB, 4 shards) alone and beside 4
+#   GetRecords consumers reading from TRIM_HORIZON a backlog written first
+#   (DUR s of producing: far older than the tail, so read from the journal's
+#   files), with --read-slots 16 (io_uring reads) and 0 (pread on the log
+#   lcore), twice each, alternating; the measured producers run open loop
+#   at BEHIND_RATE records/s (default 20000) so their acknowledgement
+#   latency shows what the reads cost the journal, not the generator's CPU.
 #   --reads: instead, the read path: producers (500 x 1 KiB, 4 shards) alone,
 #   with 1 and with 8 GetRecords consumers at the tip, each with the
 #   in-memory tail on (default flags) and off (--tail-ms 0); producer and
@@ -31,13 +39,15 @@ DUR=10
 APPEND=1
 AB=0
 READS=0
+READS_BEHIND=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift 2 ;;
 	--no-append) APPEND=0; shift ;;
 	--metrics-ab) AB=$2; shift 2 ;;
 	--reads) READS=1; shift ;;
-	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]" >&2; exit 2 ;;
+	--reads-behind) READS_BEHIND=1; shift ;;
+	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads] [--reads-behind]" >&2; exit 2 ;;
 	esac
 done
 CONNS=${CONNS:-4}
@@ -282,6 +292,83 @@ if [ "$READS" = 1 ]; then
 	CMD="TAIL_ON_ARGS='${TAIL_ON_ARGS:-}' perf/compare.sh --duration $DUR --reads (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and consumers cpu $GEN_CPU)"
 	$PY "$ROOT/perf/compare_reads.py" "$OUT" "$CMD" "$APPEND" "$ROOT/perf/RESULTS.md" \
 		"$(getconf CLK_TCK)"
+	exit 0
+fi
+
+# ---- readers far behind (--reads-behind) --------------------------------
+if [ "$READS_BEHIND" = 1 ]; then
+	export AWS_DEFAULT_REGION=us-east-1
+	for round in 16a 0a 16b 0b; do
+		slots=${round%[ab]}
+		RD=$OUT/behind-data-$round
+		rm -rf "$RD"
+		mkdir -p "$RD"
+		taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$RD" \
+			--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 \
+			--read-slots "$slots" >"$OUT/behind-sluiced-$round.log" 2>&1 &
+		RPID=$!
+		PIDS+=($RPID)
+		wait_file "$RD/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
+		wait_file "$RD/sluiced.admin" 30 || { log "no admin listener"; exit 1; }
+		RSA=$(cat "$RD/sluiced.addr")
+		AWS_CA_BUNDLE=$RD/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$RD/credentials \
+			"$AWS" --endpoint-url "https://$RSA" kinesis create-stream --stream-name b \
+			--shard-count 4 >/dev/null
+		sleep 2
+		LGA=(--ca "$RD/tls/ca.pem" --credentials "$RD/credentials")
+		run_lg "behind-$round-fill" "https://$RSA" b 1024 "${LGA[@]}"
+		run_lg "behind-$round-alone" "https://$RSA" b 1024 "${LGA[@]}" --rate "${BEHIND_RATE:-20000}"
+		cpids=()
+		for k in 1 2 3 4; do
+			taskset -c "$GEN_CPU" "$LG" --endpoint "https://$RSA" --stream b --mode get \
+				--shards 4 --iterator TRIM_HORIZON --batch 10000 --poll-ms 100 \
+				--connections 1 --inflight 4 --duration $((DUR + 2)) --cpu "$GEN_CPU" \
+				--label "behind-$round-c$k" --json "$OUT/behind-$round-c$k.json" --quiet \
+				"${LGA[@]}" >"$OUT/behind-$round-c$k.txt" 2>&1 &
+			cpids+=($!)
+		done
+		sleep 1
+		run_lg "behind-$round-with" "https://$RSA" b 1024 "${LGA[@]}" --rate "${BEHIND_RATE:-20000}"
+		for p in "${cpids[@]}"; do wait "$p" 2>/dev/null || true; done
+		$PY - "$(cat "$RD/sluiced.admin")" >"$OUT/behind-$round.metrics" <<'PYEOF' || true
+import sys, urllib.request
+body = urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=10).read().decode()
+print('\n'.join(l for l in body.splitlines() if l.startswith('sluice_journal_') and
+                ('read' in l) and not l.startswith('#')))
+PYEOF
+		kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
+		rm -rf "$RD"
+	done
+	$PY - "$OUT" <<'PYEOF'
+import glob, json, sys
+out = sys.argv[1]
+def load(p):
+    try:
+        return json.load(open(p))
+    except (OSError, ValueError):
+        return None
+print('| --read-slots (round) | producer alone rec/s | ack p50 / p99 / p99.9 ms | with 4 consumers rec/s | '
+      'ack p50 / p99 / p99.9 ms | consumers MB/s (sum) | chunks read with io_uring |')
+print('|---|---|---|---|---|---|---|')
+for r in ('16a', '0a', '16b', '0b'):
+    a, w = load('%s/behind-%s-alone.json' % (out, r)), load('%s/behind-%s-with.json' % (out, r))
+    cs = [x for x in (load(f) for f in glob.glob('%s/behind-%s-c*.json' % (out, r))) if x]
+    ach = '?'
+    try:
+        for line in open('%s/behind-%s.metrics' % (out, r)):
+            if line.startswith('sluice_journal_async_read_chunks_total'):
+                ach = line.split()[-1]
+    except OSError:
+        pass
+    if not a or not w:
+        print('| %s | (missing) |' % r)
+        continue
+    lat = lambda j: '%.1f / %.1f / %.1f' % (j['latency_ms']['p50'], j['latency_ms']['p99'],
+                                            j['latency_ms']['p999'])
+    print('| %s | %.0f | %s | %.0f | %s | %.1f | %s |' % (
+        r, a['records_per_s'], lat(a), w['records_per_s'], lat(w),
+        sum(c['payload_MB_per_s'] for c in cs), ach))
+PYEOF
 	exit 0
 fi
 

@@ -9,9 +9,9 @@
 # unit under ASan/UBSan, e2e (pytest against
 # build/sluiced), e2e against build-asan/sluiced, e2e-dpdk (the e2e suite
 # over --transport dpdk: af_packet on veth pairs in network namespaces, plus
-# test_dpdk.py), fuzz (each fuzz_* target for FUZZ_SECONDS, default 20).
+# test_dpdk.py), fuzz (each fuzz_* target for FUZZ_SECONDS, default 10).
 #
-# Environment: FUZZ_SECONDS (default 20); E2E_ASAN=full|smoke|off (default
+# Environment: FUZZ_SECONDS (default 10); E2E_ASAN=full|smoke|off (default
 # full); E2E_DPDK=full|smoke|off (default full); SKIP_INSTALL=1 skips the
 # apt-get step; JOBS (ninja -j, default nproc).
 set -euo pipefail
@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 PY=/usr/bin/python3
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 E2E_ASAN=${E2E_ASAN:-full}
 E2E_DPDK=${E2E_DPDK:-full}
 JOBS=${JOBS:-$(nproc)}
