@@ -21,11 +21,17 @@ cd "$ROOT"
 DUR=10
 [ "${1:-}" = --duration ] && DUR=$2
 B=build
-[ -x $B/sluiced ] && [ -x $B/perf/loadgen ] || { meson setup $B >/dev/null; ninja -C $B; }
+if [ ! -x $B/sluiced ] || [ ! -x $B/perf/loadgen ]; then
+	meson setup $B >/dev/null
+	ninja -C $B
+fi
 W=$(mktemp -d /tmp/sl-dvk.XXXXXX)
 NS_S=sl-dvk-srv NS_C=sl-dvk-cli
 cleanup() {
-	[ -n "${SPID:-}" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null || true
+	if [ -n "${SPID:-}" ]; then
+		kill -TERM "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
 	nl_down $NS_S $NS_C
 	rm -rf "$W"
 }
