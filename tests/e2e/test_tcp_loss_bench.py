@@ -46,8 +46,13 @@ def test_tcp_loss_quick_smoke(tmp_path):
         stdout, stderr = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+            # SIGTERM first: the script's trap removes its namespaces
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
     assert proc.returncode == 0, stdout[-4000:] + stderr[-4000:]
     left = [n for n in namespaces() if n.startswith('sl-tl-%d-' % proc.pid)]
     assert not left, 'namespaces left behind: %s' % left
