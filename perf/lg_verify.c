@@ -33,27 +33,26 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Keystream byte i (counted after the header) of record id. */
-static uint8_t ks_byte(uint64_t id, uint32_t i, uint64_t *word, uint32_t *word_idx)
+/* Keystream word k (bytes 8k..8k+7 after the header, little-endian) of
+ * record id. */
+static uint64_t ks_word(uint64_t id, uint32_t k)
 {
-	if (*word_idx != i / 8) {
-		*word_idx = i / 8;
-		*word = mix(id * 0x9e3779b97f4a7c15ull + *word_idx + 1);
-	}
-	return (uint8_t)(*word >> (8 * (i % 8)));
+	return mix(id * 0x9e3779b97f4a7c15ull + k + 1);
 }
 
 void lg_verify_fill(uint8_t *d, uint32_t len, uint64_t id)
 {
-	uint64_t w = 0;
-	uint32_t wi = UINT32_MAX;
-
 	put32(d, LG_VERIFY_MAGIC);
 	put32(d + 4, len);
 	put32(d + 8, (uint32_t)id);
 	put32(d + 12, (uint32_t)(id >> 32));
-	for (uint32_t i = LG_VERIFY_MIN_BYTES; i < len; i++)
-		d[i] = ks_byte(id, i - LG_VERIFY_MIN_BYTES, &w, &wi);
+	for (uint32_t i = 0; LG_VERIFY_MIN_BYTES + i < len; i += 8) {
+		uint64_t w = ks_word(id, i / 8);
+		uint32_t n = len - LG_VERIFY_MIN_BYTES - i < 8 ? len - LG_VERIFY_MIN_BYTES - i : 8;
+
+		for (uint32_t j = 0; j < n; j++)
+			d[LG_VERIFY_MIN_BYTES + i + j] = (uint8_t)(w >> (8 * j));
+	}
 }
 
 bool lg_verify_check(const uint8_t *d, uint32_t len)
@@ -61,12 +60,17 @@ bool lg_verify_check(const uint8_t *d, uint32_t len)
 	if (len < LG_VERIFY_MIN_BYTES || get32(d) != LG_VERIFY_MAGIC || get32(d + 4) != len)
 		return false;
 	uint64_t id = get32(d + 8) | (uint64_t)get32(d + 12) << 32;
-	uint64_t w = 0;
-	uint32_t wi = UINT32_MAX;
 
-	for (uint32_t i = LG_VERIFY_MIN_BYTES; i < len; i++)
-		if (d[i] != ks_byte(id, i - LG_VERIFY_MIN_BYTES, &w, &wi))
-			return false;
+	/* A word at a time: the reader must stay faster than the link it
+	 * measures (100+ MB/s on one core). */
+	for (uint32_t i = 0; LG_VERIFY_MIN_BYTES + i < len; i += 8) {
+		uint64_t w = ks_word(id, i / 8);
+		uint32_t n = len - LG_VERIFY_MIN_BYTES - i < 8 ? len - LG_VERIFY_MIN_BYTES - i : 8;
+
+		for (uint32_t j = 0; j < n; j++)
+			if (d[LG_VERIFY_MIN_BYTES + i + j] != (uint8_t)(w >> (8 * j)))
+				return false;
+	}
 	return true;
 }
 
