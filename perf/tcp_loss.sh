@@ -35,7 +35,7 @@
 # Usage: perf/tcp_loss.sh [--quick] [--cell-s S] [--loss "0 1 2 5"]
 #          [--faults "delay reorder dup" | --no-faults] [--read-mb N]
 #          [--build DIR] [--out DIR] [--no-append]
-#   default: 10 s per cell, 200 MB prefill: about 6 minutes on a 2-vCPU VM;
+#   default: 10 s per cell, 200 MB prefill: 6-8 minutes on a 2-vCPU VM;
 #   --quick: 3 s per cell, 16 MB prefill: about 2 minutes.
 # Needs root (namespaces, nftables, af_packet). Exit status 0 when every
 # cell ran and every integrity check passed (the 0.8x goal is reported, not
