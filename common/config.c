@@ -25,6 +25,8 @@ static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, SL_IO_CORES_MAX, "io lcores (network, TLS, HTTP, API)" },
 	{ "dpdk-idle-us", OFF(dpdk_idle_us), 0, 10000,
 	  "DPDK: nap this long after a long run of empty polls (0: pure busy-poll)" },
+	{ "dpdk-vlan", OFF(dpdk_vlan), 0, 4094,
+	  "DPDK: 802.1Q VLAN ID to tag frames with and accept (0: untagged)" },
 	{ "log-cores", OFF(log_cores), 1, SL_LOG_CORES_MAX,
 	  "log lcores (one journal each, DIR/log/N)" },
 	/* A segment holds at least one whole write buffer (12 MiB: a 10 MiB
@@ -186,6 +188,8 @@ static void usage(FILE *f)
 		   "                      port 0 picks a free one, written to DIR/sluiced.addr)\n"
 		   "  --ip ADDR/PREFIX    IPv4 address of --transport dpdk (e.g. 10.99.0.2/24)\n"
 		   "  --gateway GW        IPv4 next hop off the --ip subnet (dpdk transport)\n"
+		   "  --dpdk-ip6 ADDR/PREFIX  IPv6 address of --transport dpdk (e.g. fd00:99::2/64;\n"
+		   "                      with --ip: dual stack; also answers on its fe80:: address)\n"
 		   "  --admin-listen HOST:PORT|off  admin listener: /metrics, /healthz, /readyz\n"
 		   "                      (default 127.0.0.1:4568; a kernel socket, never DPDK;\n"
 		   "                      port 0 picks a free one, written to DIR/sluiced.admin)\n"
@@ -334,8 +338,40 @@ static int parse_ip_prefix(struct sl_config *c, const char *v)
 	return 0;
 }
 
+/* --dpdk-ip6 "ADDR/PREFIX": a global unicast address (the link-local one
+ * comes from the MAC). */
+static int parse_ip6_prefix(struct sl_config *c, const char *v)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(v, '/');
+	if (!slash || (size_t)(slash - v) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = 0;
+	char *end;
+	errno = 0;
+	unsigned long plen = strtoul(slash + 1, &end, 10);
+	if (errno || *end || end == slash + 1 || plen < 1 || plen > 128)
+		return -EINVAL;
+	struct in6_addr a;
+	if (inet_pton(AF_INET6, addr, &a) != 1 || IN6_IS_ADDR_UNSPECIFIED(&a) ||
+	    IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_LINKLOCAL(&a) ||
+	    IN6_IS_ADDR_V4MAPPED(&a))
+		return -EINVAL;
+	memcpy(c->ip6_addr, &a, 16);
+	c->ip6_prefix_len = (uint8_t)plen;
+	return 0;
+}
+
 static int apply_ip(struct sl_config *c, const char *name, const char *v)
 {
+	if (strcmp(name, "dpdk-ip6") == 0) {
+		if (parse_ip6_prefix(c, v) == 0)
+			return 0;
+		fprintf(stderr, "sluiced: --dpdk-ip6 wants a global unicast ADDR/PREFIX "
+				"(e.g. fd00:99::2/64), got '%s'\n", v);
+		return -EINVAL;
+	}
 	if (strcmp(name, "ip") == 0) {
 		if (parse_ip_prefix(c, v) == 0)
 			return 0;
@@ -350,7 +386,8 @@ static int apply_ip(struct sl_config *c, const char *name, const char *v)
 
 static int apply(struct sl_config *c, const char *name, const char *v)
 {
-	if (strcmp(name, "ip") == 0 || strcmp(name, "gateway") == 0)
+	if (strcmp(name, "ip") == 0 || strcmp(name, "gateway") == 0 ||
+	    strcmp(name, "dpdk-ip6") == 0)
 		return apply_ip(c, name, v);
 	if (strcmp(name, "admin-listen") == 0)
 		return parse_admin(c, v);
@@ -417,8 +454,9 @@ static int check(struct sl_config *c)
 		fprintf(stderr, "sluiced: --quota-mode must be kinesis, off or custom\n");
 		return -EINVAL;
 	}
-	if (strcmp(c->transport, "dpdk") == 0 && !c->ip4_addr) {
-		fprintf(stderr, "sluiced: --transport dpdk needs --ip ADDR/PREFIX\n");
+	if (strcmp(c->transport, "dpdk") == 0 && !c->ip4_addr && !c->ip6_prefix_len) {
+		fprintf(stderr, "sluiced: --transport dpdk needs --ip ADDR/PREFIX and/or "
+				"--dpdk-ip6 ADDR/PREFIX\n");
 		return -EINVAL;
 	}
 	uint32_t mask = c->ip4_prefix_len ? ~0u << (32 - c->ip4_prefix_len) : 0;

@@ -80,6 +80,9 @@ struct sl_config {
 	uint32_t ip4_addr;	/* --ip ADDR/PREFIX; 0 = unset */
 	uint8_t ip4_prefix_len;	/* 1..32 */
 	uint32_t ip4_gateway;	/* --gateway GW, on the --ip subnet; 0 = none */
+	uint8_t ip6_addr[16];	/* --dpdk-ip6 ADDR/PREFIX (network order); all 0 = unset */
+	uint8_t ip6_prefix_len;	/* 1..128 */
+	uint32_t dpdk_vlan;	/* --dpdk-vlan ID: 802.1Q VID 1..4094, 0 = untagged */
 	/* Per-shard quotas (Kinesis's by default; "off" for benchmarks). */
 	char quota_mode[16];	     /* "kinesis" | "off" | "custom" */
 	uint32_t quota_in_bytes;     /* per shard per second, writes */

@@ -111,6 +111,8 @@ def pytest_collection_modifyitems(config, items):
         # 127.0.0.1:PORT; test_security's pattern for them follows.
         if h.DPDK and getattr(item.module, 'PORT_RE', None) == r'127\.0\.0\.1:\d{1,5}':
             item.module.PORT_RE = r'10\.99\.\d{1,3}\.1:\d{1,5}'
+            if os.environ.get('SLUICE_DPDK_IP6') == '1':  # fd00:99:K::1
+                item.module.PORT_RE = r'\[fd00:99:[0-9a-f]{1,2}::1\]:\d{1,5}'
 
         base = item.nodeid.split('[')[0].rsplit('/', 1)[-1]
         if base in KERNEL_ONLY:

@@ -369,6 +369,111 @@ static void test_consumers_and_lifecycle(void **state)
 	cp_store_close(st);
 }
 
+static int collect_channel(void *arg, const struct cp_channel *ch)
+{
+	struct names *c = arg;
+
+	assert_true(c->n < 16);
+	snprintf(c->v[c->n++], sizeof(c->v[0]), "%.128s %d %d", ch->name, ch->status,
+		 ch->freshness_s);
+	return 0;
+}
+
+/* Channels: add (names unique), get by ARN or name, the mutable fields,
+ * listing by name, the lifecycle (CREATING/UPDATING -> ACTIVE, DELETING ->
+ * gone) through cp_store_run_due, and next_deadline seeing them. */
+static void test_channels(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_channel *k = calloc(1, sizeof(*k)), *got = calloc(1, sizeof(*got));
+	struct names c = { 0 };
+	uint32_t n = 9;
+	const int64_t now = 1700000100000;
+
+	assert_non_null(k);
+	assert_non_null(got);
+	assert_int_equal(cp_store_next_deadline(st), INT64_MAX);
+	for (int i = 0; i < 2; i++) {
+		memset(k, 0, sizeof(*k));
+		snprintf(k->name, sizeof(k->name), "ch%d", 1 - i);
+		snprintf(k->id, sizeof(k->id), "id-%d", i);
+		snprintf(k->arn, sizeof(k->arn), "arn:x:channel/id-%d", i);
+		snprintf(k->stream, sizeof(k->stream), "s%d", i);
+		k->status = i == 0 ? CP_CREATING : CP_ACTIVE;
+		k->deadline_ms = i == 0 ? now : 0;
+		k->created_ms = now - 10;
+		k->freshness_s = 300;
+		snprintf(k->role, sizeof(k->role), "role");
+		snprintf(k->record, sizeof(k->record), "{\"RecordFormatType\":\"JSON\"}");
+		snprintf(k->storage, sizeof(k->storage), "{\"BucketARN\":\"b\"}");
+		snprintf(k->dlq, sizeof(k->dlq), "{}");
+		snprintf(k->logging, sizeof(k->logging), "{}");
+		assert_int_equal(cp_store_channel_add(st, k), 0);
+	}
+	snprintf(k->arn, sizeof(k->arn), "arn:x:channel/other");
+	assert_int_equal(cp_store_channel_add(st, k), -EEXIST); /* name ch0 taken */
+	assert_int_equal(cp_store_channel_count(st, NULL, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cp_store_channel_count(st, "s1", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cp_store_channel_count(st, "none", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cp_store_channel_get(st, "arn:x:channel/id-0", NULL, got), 0);
+	assert_string_equal(got->name, "ch1");
+	assert_string_equal(got->record, "{\"RecordFormatType\":\"JSON\"}");
+	assert_string_equal(got->storage, "{\"BucketARN\":\"b\"}");
+	assert_int_equal(got->created_ms, now - 10);
+	assert_int_equal(cp_store_channel_get(st, NULL, "ch0", got), 0);
+	assert_string_equal(got->arn, "arn:x:channel/id-1");
+	assert_int_equal(cp_store_channel_get(st, "arn:none", NULL, got), -ENOENT);
+	assert_int_equal(cp_store_channels(st, NULL, 10, collect_channel, &c), 2);
+	assert_string_equal(c.v[0], "ch0 2 300");
+	assert_string_equal(c.v[1], "ch1 1 300");
+	c.n = 0;
+	assert_int_equal(cp_store_channels(st, "ch0", 10, collect_channel, &c), 1);
+	assert_string_equal(c.v[0], "ch1 1 300");
+
+	/* the lifecycle: due at now */
+	assert_int_equal(cp_store_next_deadline(st), now);
+	assert_int_equal(cp_store_run_due(st, now - 1), 0);
+	assert_int_equal(cp_store_run_due(st, now), 1);
+	assert_int_equal(cp_store_channel_get(st, "arn:x:channel/id-0", NULL, got), 0);
+	assert_int_equal(got->status, CP_ACTIVE);
+	assert_int_equal(got->deadline_ms, 0);
+	assert_int_equal(cp_store_next_deadline(st), INT64_MAX);
+
+	/* UpdateChannel: freshness and logging, UPDATING until the deadline */
+	got->status = CP_UPDATING;
+	got->deadline_ms = now + 5;
+	got->freshness_s = 600;
+	snprintf(got->logging, sizeof(got->logging), "{\"x\":1}");
+	snprintf(got->role, sizeof(got->role), "not written");
+	assert_int_equal(cp_store_channel_update(st, got), 0);
+	assert_int_equal(cp_store_run_due(st, now + 5), 1);
+	assert_int_equal(cp_store_channel_get(st, "arn:x:channel/id-0", NULL, got), 0);
+	assert_int_equal(got->status, CP_ACTIVE);
+	assert_int_equal(got->freshness_s, 600);
+	assert_string_equal(got->logging, "{\"x\":1}");
+	assert_string_equal(got->role, "role"); /* fixed at creation */
+	snprintf(got->arn, sizeof(got->arn), "arn:none");
+	assert_int_equal(cp_store_channel_update(st, got), -ENOENT);
+
+	/* DeleteChannel: DELETING, then gone */
+	assert_int_equal(cp_store_channel_get(st, NULL, "ch0", got), 0);
+	got->status = CP_DELETING;
+	got->deadline_ms = now + 20;
+	assert_int_equal(cp_store_channel_update(st, got), 0);
+	assert_int_equal(cp_store_run_due(st, now + 20), 1);
+	assert_int_equal(cp_store_channel_get(st, NULL, "ch0", got), -ENOENT);
+	assert_int_equal(cp_store_channel_remove(st, "arn:x:channel/id-1"), 0); /* absent */
+	assert_int_equal(cp_store_channel_count(st, NULL, &n), 0);
+	assert_int_equal(n, 1);
+	free(k);
+	free(got);
+	cp_store_close(st);
+}
+
 /* --- the SQLite backend: the statement cache --- */
 
 static int nested_list(void *arg, const struct cp_stream *s)
@@ -573,6 +678,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shards_and_reshard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consumers_and_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policies_and_distribution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
 	};
 	const struct CMUnitTest sqlite[] = {
 		cmocka_unit_test_setup_teardown(test_sqlite_statement_cache, setup, teardown),
