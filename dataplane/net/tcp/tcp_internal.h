@@ -154,6 +154,7 @@ bool syncookie_ts_decode(uint32_t tsecr, uint32_t ts_now, struct syncookie_opts 
 #define NET_FAULT_SLOTS 64
 struct net_fault_frame {
 	uint64_t release_us;
+	uint64_t seq; /* arrival order: ties in release_us go out in it */
 	uint32_t len;
 	uint8_t data[NET_FRAME_MAX];
 };
@@ -162,6 +163,7 @@ struct net_fault {
 	uint64_t rng;
 	struct net_fault_frame *held; /* [NET_FAULT_SLOTS] */
 	uint32_t n_held;
+	uint64_t next_seq;
 	uint64_t dropped, duplicated, reordered;
 };
 typedef void (*net_fault_deliver_fn)(void *arg, const uint8_t *frame, uint32_t len);
