@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "common/bug.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "controlplane/cp_etcd.h"
 #include "controlplane/cp_internal.h"
@@ -1100,31 +1101,43 @@ static int es_stream_list(struct cp_store *st, const char *after, uint32_t limit
 
 /* --- lifecycle deadlines --- */
 
-/* The first key of the ds/ or dc/ index: its deadline, or INT64_MAX. */
-static int64_t first_deadline(struct es *s, const char *sub)
+/* The first key of the ds/ or dc/ index: its deadline, INT64_MAX none,
+ * -EIO when etcd could not say. */
+static int first_deadline(struct es *s, const char *sub, int64_t *out)
 {
-	char k[ES_KEY_CAP], e[ES_KEY_CAP];
+	char k[ES_KEY_CAP], e[ES_KEY_CAP], hex[17];
 	int n = es_key(s, k, "%s/", sub);
 
+	*out = INT64_MAX;
 	if (n < 0)
-		return INT64_MAX;
+		return -EIO;
 	prefix_end(k, (size_t)n, e);
-	if (es_range(s, k, (size_t)n, e, (size_t)n, 1, false) < 0 || s->a->range[0].n == 0)
-		return INT64_MAX; /* error: none, as the SQLite backend */
+	if (es_range(s, k, (size_t)n, e, (size_t)n, 1, false) < 0)
+		return -EIO;
+	if (s->a->range[0].n == 0)
+		return 0;
 	const struct etcd_kv *kv = &s->a->kvs[s->a->range[0].first];
 	if (kv->key_len < (size_t)n + 16)
-		return INT64_MAX;
-	char hex[17];
+		return -EIO;
 	memcpy(hex, kv->key + n, 16);
 	hex[16] = '\0';
-	return (int64_t)(strtoull(hex, NULL, 16) ^ (1ull << 63));
+	*out = (int64_t)(strtoull(hex, NULL, 16) ^ (UINT64_C(1) << 63));
+	return 0;
 }
 
+/* Unlike a local file, etcd can be away for a while: when it cannot say,
+ * the answer is "look again in ES_RETRY_MS" (not "none", which would
+ * leave a CREATING stream CREATING after etcd is back until some other
+ * call refreshed the deadline; not "now", a busy loop on a dead store). */
+#define ES_RETRY_MS 1000
 static int64_t es_next_deadline(struct cp_store *st)
 {
 	struct es *s = es_of(st);
+	int64_t a, b;
 
-	return SL_MIN(first_deadline(s, "ds"), first_deadline(s, "dc"));
+	if (first_deadline(s, "ds", &a) < 0 || first_deadline(s, "dc", &b) < 0)
+		return sl_wall_ms() + ES_RETRY_MS;
+	return SL_MIN(a, b);
 }
 
 struct due_batch {
