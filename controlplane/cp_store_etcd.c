@@ -1050,18 +1050,20 @@ static int es_stream_on_demand_count(struct cp_store *st, uint32_t *out)
 	return rc < 0 ? rc : 0;
 }
 
-/* stream_list: collected first (a callback may read the store), then the
- * consumer counts filled in per stream, then handed over. */
+/* stream_list: a page at a time - collected first (a callback may read
+ * the store), then each stream's consumer count filled in, then handed
+ * over - so any limit (the routing table asks for all) costs one page of
+ * memory. */
 struct collect {
-	uint32_t n, cap;
-	struct cp_stream *v;
+	uint32_t n;
+	struct cp_stream v[ES_PAGE];
 };
 
 static int visit_collect(void *arg, const struct cp_stream *cs)
 {
 	struct collect *c = arg;
 
-	BUG_ON(c->n >= c->cap);
+	BUG_ON(c->n >= ES_PAGE); /* streams_scan's limit */
 	c->v[c->n++] = *cs;
 	return 0;
 }
@@ -1070,32 +1072,43 @@ static int es_stream_list(struct cp_store *st, const char *after, uint32_t limit
 			  cp_store_stream_fn cb, void *arg)
 {
 	struct es *s = es_of(st);
-	struct collect c = { 0 };
-	int rc, handed = 0;
+	struct collect *c = malloc(sizeof(*c));
+	char cursor[CP_NAME_MAX + 1];
+	int rc = 0, handed = 0;
+	bool stop = false;
 
-	limit = SL_MIN(limit, 10000u); /* ListStreams' own bound */
-	c.cap = limit;
-	c.v = malloc((size_t)SL_MAX(limit, 1u) * sizeof(*c.v));
-	if (c.v == NULL)
+	if (c == NULL)
 		return -ENOMEM;
-	rc = streams_scan(s, after, limit, visit_collect, &c);
-	for (uint32_t i = 0; rc >= 0 && i < c.n; i++) {
-		char k[ES_KEY_CAP], e[ES_KEY_CAP];
-		int n = es_key(s, k, "c/%s/", c.v[i].name);
+	if (after != NULL)
+		snprintf(cursor, sizeof(cursor), "%s", after);
+	while (!stop && (uint32_t)handed < limit) {
+		uint32_t want = SL_MIN(ES_PAGE, limit - (uint32_t)handed);
 
-		if (n < 0) {
-			rc = -EIO;
+		c->n = 0;
+		rc = streams_scan(s, handed || after ? cursor : NULL, want, visit_collect, c);
+		if (rc < 0)
 			break;
+		for (uint32_t i = 0; i < c->n && !stop; i++) {
+			char k[ES_KEY_CAP], e[ES_KEY_CAP];
+			int n = es_key(s, k, "c/%s/", c->v[i].name);
+
+			if (n < 0) {
+				rc = -EIO;
+				goto out;
+			}
+			prefix_end(k, (size_t)n, e);
+			if ((rc = es_range(s, k, (size_t)n, e, (size_t)n, 0, true)) < 0)
+				goto out;
+			c->v[i].n_consumers = (uint32_t)s->a->range[0].count;
+			handed++;
+			stop = cb(arg, &c->v[i]) != 0;
 		}
-		prefix_end(k, (size_t)n, e);
-		if ((rc = es_range(s, k, (size_t)n, e, (size_t)n, 0, true)) < 0)
+		if (c->n < want)
 			break;
-		c.v[i].n_consumers = (uint32_t)s->a->range[0].count;
-		handed++;
-		if (cb(arg, &c.v[i]))
-			break;
+		snprintf(cursor, sizeof(cursor), "%s", c->v[c->n - 1].name);
 	}
-	free(c.v);
+out:
+	free(c);
 	return rc < 0 ? rc : handed;
 }
 

@@ -667,6 +667,76 @@ static void test_sqlite_adds_policy_tables(void **state)
 	cp_store_close(st);
 }
 
+/* --- listings past one page (the etcd backend reads 64 a request) --- */
+
+struct ordered {
+	uint32_t n;
+	char last[CP_SHARD_ID_CAP > CP_NAME_MAX + 1 ? CP_SHARD_ID_CAP : CP_NAME_MAX + 1];
+	bool in_order;
+};
+
+static int count_streams(void *arg, const struct cp_stream *s)
+{
+	struct ordered *o = arg;
+
+	o->in_order &= o->n == 0 || strcmp(o->last, s->name) < 0;
+	snprintf(o->last, sizeof(o->last), "%s", s->name);
+	o->n++;
+	return 0;
+}
+
+static int count_shards(void *arg, const struct cp_shard *sh)
+{
+	struct ordered *o = arg;
+
+	o->in_order &= o->n == 0 || strcmp(o->last, sh->id) < 0;
+	snprintf(o->last, sizeof(o->last), "%s", sh->id);
+	o->n++;
+	return 0;
+}
+
+static void test_paging(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s;
+	struct ordered o = { .in_order = true };
+	char name[16];
+	uint32_t n_streams = 0;
+	uint64_t n_shards = 0;
+
+	for (int i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "p%03d", 69 - i);
+		make_stream(&s, name, i == 0 ? 150 : 1, CP_ACTIVE, 0);
+		assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	}
+	/* all of them, as the routing table asks (limit UINT32_MAX) */
+	assert_int_equal(cp_store_list(st, NULL, UINT32_MAX, count_streams, &o), 70);
+	assert_int_equal(o.n, 70);
+	assert_true(o.in_order);
+	assert_string_equal(o.last, "p069");
+	memset(&o, 0, sizeof(o));
+	o.in_order = true;
+	assert_int_equal(cp_store_list(st, "p002", 66, count_streams, &o), 66);
+	assert_true(o.in_order);
+	assert_string_equal(o.last, "p068");
+	assert_int_equal(cp_store_totals(st, &n_streams, &n_shards), 0);
+	assert_int_equal(n_streams, 70);
+	assert_true(n_shards == 150 + 69);
+	/* 150 shards of one stream, by index, past a page; after + limit */
+	memset(&o, 0, sizeof(o));
+	o.in_order = true;
+	assert_int_equal(cp_store_shards(st, "p069", NULL, UINT32_MAX, count_shards, &o), 150);
+	assert_true(o.in_order);
+	assert_string_equal(o.last, "shardId-000000000149");
+	memset(&o, 0, sizeof(o));
+	o.in_order = true;
+	assert_int_equal(cp_store_shards(st, "p069", "shardId-000000000009", 100, count_shards,
+					 &o), 100);
+	assert_string_equal(o.last, "shardId-000000000109");
+	cp_store_close(st);
+}
+
 /* --- the etcd backend: what a remote store adds --- */
 
 /* etcd killed -9 under the store: calls fail with -EIO within the
@@ -765,6 +835,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_shards_and_reshard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consumers_and_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policies_and_distribution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 	};
 	const struct CMUnitTest sqlite[] = {
 		cmocka_unit_test_setup_teardown(test_sqlite_statement_cache, setup, teardown),
