@@ -1238,15 +1238,17 @@ static int es_shard_list(struct cp_store *st, const char *name, const char *afte
 	if (page == NULL)
 		return -ENOMEM;
 	/* Shard ids sort like their index (zero-padded): after -> index + 1.
-	 * An id of another shape compares as the SQLite backend's text
-	 * order would: below every id, or above them all. */
+	 * An id of another shape (ListShards takes any ExclusiveStartShardId)
+	 * scans from the first shard and skips ids not above it bytewise: the
+	 * SQLite backend's "shard_id > ?". */
+	const char *filter = NULL;
 	if (after != NULL) {
 		const char *digits = after + strlen("shardId-");
 		if (strncmp(after, "shardId-", 8) == 0 && strlen(digits) == 12 &&
 		    strspn(digits, "0123456789") == 12)
 			from = (uint32_t)SL_MIN(strtoull(digits, NULL, 10) + 1, UINT32_MAX);
-		else if (strcmp(after, "shardId-") >= 0)
-			from = UINT32_MAX;
+		else
+			filter = after;
 	}
 	sn = es_key(s, start, "h/%s/%010u", name, from);
 	if (pn < 0 || sn < 0) {
@@ -1261,7 +1263,8 @@ static int es_shard_list(struct cp_store *st, const char *name, const char *afte
 		if ((rc = es_range(s, start, (size_t)sn, end, (size_t)pn, want, false)) < 0)
 			goto out;
 		more = s->a->range[0].more;
-		for (uint32_t i = 0; i < s->a->range[0].n; i++)
+		uint32_t read = 0;
+		for (uint32_t i = 0; i < s->a->range[0].n; i++, read++)
 			if (shard_dec(s, &s->a->kvs[s->a->range[0].first + i], &page[got++]) < 0) {
 				rc = -EIO;
 				goto out;
@@ -1272,13 +1275,15 @@ static int es_shard_list(struct cp_store *st, const char *name, const char *afte
 			goto out;
 		}
 		for (uint32_t i = 0; i < got; i++) {
+			if (filter != NULL && strcmp(page[i].id, filter) <= 0)
+				continue;
 			seen++;
 			if (cb(arg, &page[i])) {
 				rc = seen;
 				goto out;
 			}
 		}
-		if (!more || got == 0)
+		if (!more || read == 0)
 			break;
 	}
 	rc = seen;

@@ -734,6 +734,14 @@ static void test_paging(void **state)
 	assert_int_equal(cp_store_shards(st, "p069", "shardId-000000000009", 100, count_shards,
 					 &o), 100);
 	assert_string_equal(o.last, "shardId-000000000109");
+	/* an ExclusiveStartShardId of another shape: bytewise, as text */
+	memset(&o, 0, sizeof(o));
+	o.in_order = true;
+	assert_int_equal(cp_store_shards(st, "p069", "shardId-0000000001", 100, count_shards, &o),
+			 50); /* 100..149 sort above it, 0..99 below */
+	assert_string_equal(o.last, "shardId-000000000149");
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(cp_store_shards(st, "p069", "zzz", 100, count_shards, &o), 0);
 	cp_store_close(st);
 }
 
