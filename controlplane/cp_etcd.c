@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -492,8 +493,16 @@ static int conn_open(struct etcd *e)
 	if (!e->tls)
 		return 0;
 	e->ssl = SSL_new(e->ctx);
-	if (e->ssl == NULL || SSL_set_fd(e->ssl, e->fd) != 1 ||
-	    SSL_set_tlsext_host_name(e->ssl, e->host) != 1 || SSL_set1_host(e->ssl, e->host) != 1)
+	if (e->ssl == NULL || SSL_set_fd(e->ssl, e->fd) != 1)
+		goto fail;
+	/* The certificate must name the host of the URL: an IP address
+	 * against its IP SANs, a name against its DNS names (and sent as SNI,
+	 * which RFC 6066 3 forbids for addresses). */
+	struct in6_addr ip;
+	bool is_ip = inet_pton(AF_INET, e->host, &ip) == 1 || inet_pton(AF_INET6, e->host, &ip) == 1;
+	if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(e->ssl), e->host) != 1
+		  : SSL_set_tlsext_host_name(e->ssl, e->host) != 1 ||
+			    SSL_set1_host(e->ssl, e->host) != 1)
 		goto fail;
 	if (SSL_connect(e->ssl) != 1) {
 		SL_ERR("etcd: TLS handshake with %s:%s failed", e->host, e->port);

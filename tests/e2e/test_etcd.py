@@ -8,18 +8,20 @@ Each test starts its own etcd (Debian's etcd-server, /usr/bin/etcd or
 $SL_ETCD) on free loopback ports with a temp data dir, never the packaged
 service's 2379; skipped only when the binary is missing."""
 
+import http.client
 import os
-import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
 import botocore.exceptions
 import pytest
 
-import sluice_helpers as h
 import reshard_helpers as rh
+import security_helpers as sh
+import sluice_helpers as h
 
 ETCD = os.environ.get('SL_ETCD', '/usr/bin/etcd')
 
@@ -37,11 +39,15 @@ def free_port():
 
 
 class Etcd:
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, tls=None, client=None):
+        """tls: (ca, (server cert, key)) to serve https and require client
+        certificates from ca; client: (cert, key) for the readiness probe."""
         self.data_dir = data_dir
         self.port = free_port()
         self.peer = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
+        self.tls = tls
+        self.client = client
+        self.url = '%s://127.0.0.1:%d' % ('https' if tls else 'http', self.port)
         self.proc = None
 
     def start(self, timeout_s=30.0):
@@ -51,17 +57,35 @@ class Etcd:
             [ETCD, '--name', 't', '--data-dir', self.data_dir,
              '--listen-client-urls', self.url, '--advertise-client-urls', self.url,
              '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-             '--initial-cluster', 't=' + peer, '--max-txn-ops', '10240'],
+             '--initial-cluster', 't=' + peer, '--max-txn-ops', '10240'] +
+            (['--cert-file', self.tls[1][0], '--key-file', self.tls[1][1],
+              '--client-cert-auth', '--trusted-ca-file', self.tls[0][0]] if self.tls else []),
             stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            try:
-                socket.create_connection(('127.0.0.1', self.port), 0.2).close()
+            if self.ready():
                 return
-            except OSError:
-                assert self.proc.poll() is None, 'etcd exited: see %s.log' % self.data_dir
-                time.sleep(0.1)
-        raise AssertionError('etcd did not listen within %.0f s' % timeout_s)
+            assert self.proc.poll() is None, 'etcd exited: see %s.log' % self.data_dir
+            time.sleep(0.1)
+        raise AssertionError('etcd did not answer within %.0f s' % timeout_s)
+
+    def ready(self):
+        """Listening is not enough: the JSON gateway answers 503 until its
+        own gRPC connection is up. Ready is a range that answers 200."""
+        try:
+            if self.tls:
+                ctx = ssl.create_default_context(cafile=self.tls[0][0])
+                ctx.load_cert_chain(*self.client)
+                conn = http.client.HTTPSConnection('127.0.0.1', self.port, timeout=1,
+                                                   context=ctx)
+            else:
+                conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=1)
+            conn.request('POST', '/v3/kv/range', body=b'{"key":"AA=="}')
+            ok = conn.getresponse().status == 200
+            conn.close()
+            return ok
+        except (OSError, http.client.HTTPException):
+            return False
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:
@@ -235,6 +259,55 @@ def test_etcd_hung_answers_within_the_timeout(etcd, server_factory):
         except botocore.exceptions.ClientError:
             assert time.monotonic() < deadline, srv.log_tail()
             time.sleep(0.2)
+
+
+def etcd_server_cert(d, ca):
+    """etcd 3.4's JSON gateway dials etcd's own gRPC port with the server
+    certificate as its client certificate, so with --client-cert-auth that
+    certificate must be good for both (serverAuth and clientAuth)."""
+    cert, key = os.path.join(d, 'etcd-server.pem'), os.path.join(d, 'etcd-server.key')
+    csr, ext = os.path.join(d, 'etcd-server.csr'), os.path.join(d, 'etcd-server.ext')
+    with open(ext, 'w') as f:
+        f.write('basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n'
+                'subjectAltName=IP:127.0.0.1\n')
+    sh._openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+                '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=etcd', cwd=d)
+    sh._openssl('x509', '-req', '-in', csr, '-CA', ca[0], '-CAkey', ca[1], '-CAcreateserial',
+                '-out', cert, '-days', '2', '-extfile', ext, cwd=d)
+    return cert, key
+
+
+def test_etcd_over_tls_with_client_certificates(tmp_path, server_factory):
+    """https etcd that requires client certificates: sluiced verifies etcd's
+    certificate against --etcd-ca (its IP SAN must name the URL's host) and
+    shows its own; without the client certificate, or trusting another CA,
+    the start fails."""
+    d = str(tmp_path)
+    ca = sh.make_ca(d, 'etcd-ca')
+    other_ca = sh.make_ca(d, 'other-ca')
+    server = etcd_server_cert(d, ca)
+    client = sh.make_cert(d, 'etcd-client', ca, client=True)
+    e = Etcd(os.path.join(d, 'etcd'), tls=(ca, server), client=client)
+    e.start()
+    try:
+        # handshakes are slow on a loaded machine (ASan): a generous bound
+        base = ['--metadata', 'etcd=' + e.url, '--etcd-cluster', h.uniq('c'),
+                '--etcd-timeout-ms', '10000']
+        srv = server_factory(extra_args=base + ['--etcd-ca', ca[0], '--etcd-cert', client[0],
+                                                '--etcd-key', client[1]])
+        c = srv.client()
+        h.create_active(c, 'secure', 1)
+        assert c.list_streams()['StreamNames'] == ['secure']
+        assert srv.stop() == 0, srv.log_tail()
+        for args in (['--etcd-ca', ca[0]],  # no client certificate: etcd refuses
+                     ['--etcd-ca', other_ca[0], '--etcd-cert', client[0],
+                      '--etcd-key', client[1]]):  # etcd's certificate not trusted
+            bad = server_factory(extra_args=base + args, start=False)
+            with pytest.raises(AssertionError, match='exited'):
+                bad.start(timeout_s=60.0)
+            assert 'unreachable or unusable' in bad.log_tail()
+    finally:
+        e.kill(signal.SIGTERM)
 
 
 def test_etcd_unreachable_at_start_fails_the_start(tmp_path, server_factory):
