@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,6 +488,42 @@ fail:
 	return -EIO;
 }
 
+/* OpenSSL writes to the socket with write(2), which raises SIGPIPE when
+ * etcd has closed it (a TLS 1.3 server refusing our certificate does so
+ * after our handshake ends): that would kill the process unless every
+ * caller ignored SIGPIPE (sluiced does, but only once the control plane
+ * is up). So TLS I/O runs with SIGPIPE blocked on this thread, and one it
+ * raised is taken back before unblocking (as libpq does). */
+struct nopipe {
+	sigset_t old;
+	bool was_pending;
+};
+
+static void nopipe_begin(struct nopipe *np)
+{
+	sigset_t pipe_set, pending;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigemptyset(&pending);
+	np->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+	BUG_ON(pthread_sigmask(SIG_BLOCK, &pipe_set, &np->old) != 0);
+}
+
+static void nopipe_end(struct nopipe *np)
+{
+	sigset_t pipe_set, pending;
+	const struct timespec zero = { 0, 0 };
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigemptyset(&pending);
+	if (!np->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	BUG_ON(pthread_sigmask(SIG_SETMASK, &np->old, NULL) != 0);
+}
+
 static int conn_open(struct etcd *e)
 {
 	if (tcp_connect(e) < 0)
@@ -504,7 +542,11 @@ static int conn_open(struct etcd *e)
 		  : SSL_set_tlsext_host_name(e->ssl, e->host) != 1 ||
 			    SSL_set1_host(e->ssl, e->host) != 1)
 		goto fail;
-	if (SSL_connect(e->ssl) != 1) {
+	struct nopipe np;
+	nopipe_begin(&np);
+	int ok = SSL_connect(e->ssl);
+	nopipe_end(&np);
+	if (ok != 1) {
 		SL_ERR("etcd: TLS handshake with %s:%s failed", e->host, e->port);
 		goto fail;
 	}
@@ -522,7 +564,11 @@ static int conn_write(struct etcd *e, const char *p, size_t n)
 
 		if (e->ssl != NULL) {
 			size_t done = 0;
+			struct nopipe np;
+
+			nopipe_begin(&np);
 			w = SSL_write_ex(e->ssl, p, n, &done) == 1 ? (ssize_t)done : -1;
+			nopipe_end(&np);
 		} else
 			w = send(e->fd, p, n, MSG_NOSIGNAL);
 		if (w <= 0) {
@@ -542,9 +588,17 @@ static ssize_t conn_read(struct etcd *e, char *p, size_t n)
 	for (;;) {
 		if (e->ssl != NULL) {
 			size_t got = 0;
-			if (SSL_read_ex(e->ssl, p, n, &got) == 1)
+			struct nopipe np;
+			int ok, err;
+
+			nopipe_begin(&np); /* a read may write (alerts, key updates) */
+			ok = SSL_read_ex(e->ssl, p, n, &got);
+			err = ok == 1 ? SSL_ERROR_NONE : SSL_get_error(e->ssl, 0);
+			nopipe_end(&np);
+			if (ok == 1)
 				return (ssize_t)got;
-			return SSL_get_error(e->ssl, 0) == SSL_ERROR_ZERO_RETURN ? 0 : -EIO;
+			ERR_clear_error();
+			return err == SSL_ERROR_ZERO_RETURN ? 0 : -EIO;
 		}
 		ssize_t r = recv(e->fd, p, n, 0);
 		if (r < 0 && errno == EINTR)
