@@ -20,10 +20,18 @@
 
 #include "common/json.h"
 
-#define ETCD_MSG_MAX_BYTES (4u << 20) /* one request or answer (etcd's own default: 1.5 MiB) */
+/* One request or answer. etcd's own default is 1.5 MiB (--max-request-bytes);
+ * a 10000-shard CreateStream is about 4 MiB in one transaction. The buffers
+ * are malloc'd at this size but only touched as far as used. */
+#define ETCD_MSG_MAX_BYTES (16u << 20)
 #define ETCD_KVS_MAX 512u	       /* key/values in one answer */
 #define ETCD_RANGES_MAX 8u	       /* range answers inside one txn answer */
-#define ETCD_TOKS_MAX (ETCD_KVS_MAX * 16u + 256u)
+/* A txn's answer has one entry per operation (7 tokens for a put's), so
+ * the token budget bounds the operations of one transaction too
+ * (ETCD_TXN_OPS_MAX, checked before sending: never a transaction applied
+ * whose answer cannot be read). 5 MiB of tokens, touched only as used. */
+#define ETCD_TOKS_MAX (1u << 18)
+#define ETCD_TXN_OPS_MAX 32768u
 #define ETCD_TIMEOUT_MS_DEFAULT 3000u
 
 struct etcd_cfg {

@@ -180,7 +180,8 @@ static int es_get(struct es *s, const char *key, size_t klen, const struct etcd_
  * (optionally) failure ones. */
 struct txn {
 	struct jw w;
-	int part; /* 0 compare, 1 success, 2 failure */
+	int part;     /* 0 compare, 1 success, 2 failure */
+	uint32_t ops; /* compares and operations, against ETCD_TXN_OPS_MAX */
 };
 
 static void txn_begin(struct es *s, struct txn *t)
@@ -190,12 +191,14 @@ static void txn_begin(struct es *s, struct txn *t)
 	jw_key(&t->w, "compare");
 	jw_arr_begin(&t->w);
 	t->part = 0;
+	t->ops = 0;
 }
 
 /* key's mod_revision (target MOD) or create_revision (CREATE) equals rev;
  * CREATE == 0 is "absent". */
 static void txn_cmp(struct txn *t, const char *key, size_t klen, bool create, int64_t rev)
 {
+	t->ops++;
 	BUG_ON(t->part != 0);
 	jw_obj_begin(&t->w);
 	w_bytes(&t->w, "key", key, klen);
@@ -218,6 +221,7 @@ static void txn_next(struct txn *t)
 
 static void txn_put(struct txn *t, const char *key, size_t klen, const char *v, size_t vlen)
 {
+	t->ops++;
 	BUG_ON(t->part == 0);
 	jw_obj_begin(&t->w);
 	jw_key(&t->w, "request_put");
@@ -231,6 +235,7 @@ static void txn_put(struct txn *t, const char *key, size_t klen, const char *v, 
 /* Deletes key, or every key in [key, end) when end is not NULL. */
 static void txn_del(struct txn *t, const char *key, size_t klen, const char *end, size_t elen)
 {
+	t->ops++;
 	BUG_ON(t->part == 0);
 	jw_obj_begin(&t->w);
 	jw_key(&t->w, "request_delete_range");
@@ -254,6 +259,7 @@ static void txn_range(struct txn *t, const char *key, size_t klen, const char *e
 		      bool count_only)
 {
 	BUG_ON(t->part == 0);
+	t->ops++;
 	jw_obj_begin(&t->w);
 	jw_key(&t->w, "request_range");
 	w_range(&t->w, key, klen, end, elen, 0, count_only);
@@ -263,6 +269,11 @@ static void txn_range(struct txn *t, const char *key, size_t klen, const char *e
 /* Sends it: 1 the compares held, 0 they did not, -EIO. */
 static int txn_commit(struct es *s, struct txn *t)
 {
+	if (t->ops > ETCD_TXN_OPS_MAX) {
+		SL_ERR("etcd: a transaction of %u operations (most: %u)", t->ops,
+		       ETCD_TXN_OPS_MAX);
+		return -EIO;
+	}
 	while (t->part < 1)
 		txn_next(t);
 	jw_arr_end(&t->w);
@@ -389,22 +400,36 @@ static int stream_dec(struct es *s, const struct etcd_kv *kv, const char *name,
 	return r.err;
 }
 
+/* Empty strings and zeros are left out (the decoder reads absent as
+ * those): a create writes every shard in one transaction, so bytes count. */
+static void ws_opt(struct jw *w, const char *k, const char *v)
+{
+	if (v[0])
+		ws(w, k, v);
+}
+
+static void wi_opt(struct jw *w, const char *k, int64_t v)
+{
+	if (v)
+		wi(w, k, v);
+}
+
 static int shard_enc(struct es *s, const struct cp_shard *sh)
 {
 	struct jw w;
 
 	jw_init(&w, s->val, sizeof(s->val));
 	jw_obj_begin(&w);
-	wi(&w, "i", sh->index);
+	wi_opt(&w, "i", sh->index);
 	ws(&w, "id", sh->id);
 	ws(&w, "hs", sh->hash_start);
 	ws(&w, "he", sh->hash_end);
 	ws(&w, "ss", sh->start_seq);
-	ws(&w, "es", sh->end_seq);
-	ws(&w, "p", sh->parent);
-	ws(&w, "a", sh->adjacent);
+	ws_opt(&w, "es", sh->end_seq);
+	ws_opt(&w, "p", sh->parent);
+	ws_opt(&w, "a", sh->adjacent);
 	wi(&w, "c", sh->created_ms);
-	wi(&w, "x", sh->closed_ms);
+	wi_opt(&w, "x", sh->closed_ms);
 	jw_obj_end(&w);
 	return w.overflow ? -EIO : (int)w.len;
 }

@@ -805,11 +805,34 @@ static void test_etcd_prefixes(void **state)
 	cp_store_close(st);
 }
 
+/* A create writes every shard in its one transaction, and etcd answers
+ * once per operation: 5000 shards is a 2 MiB request and an answer of
+ * 35000 JSON tokens, both read whole. */
+static void test_etcd_big_create(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_stream s, got;
+	struct cp_shard sh;
+
+	make_stream(&s, "big", 5000, CP_ACTIVE, 0);
+	assert_int_equal(cp_store_create(st, &s, NULL, 0), 0);
+	assert_int_equal(cp_store_get(st, "big", &got), 0);
+	assert_int_equal(got.shard_count, 5000);
+	assert_int_equal(cp_store_shard_get(st, "big", 4999, &sh), 0);
+	assert_string_equal(sh.id, "shardId-000000004999");
+	assert_string_equal(sh.hash_end, "340282366920938463463374607431768211455");
+	assert_int_equal(cp_store_remove(st, "big"), 0);
+	assert_int_equal(cp_store_shard_get(st, "big", 4999, &sh), -ENOENT);
+	cp_store_close(st);
+}
+
 static int run_etcd(const struct CMUnitTest *contract, size_t n_contract)
 {
 	const struct CMUnitTest etcd[] = {
 		cmocka_unit_test_setup_teardown(test_etcd_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_etcd_outage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_etcd_big_create, setup, teardown),
 	};
 	char cmd[128];
 	int rc;
