@@ -104,6 +104,16 @@ struct sl_config {
 	char metrics[8];	/* "on" | "off": the per-lcore counters */
 	uint32_t audit_max_mib;	/* DIR/audit.log rotates past this */
 	uint32_t audit_keep;	/* rotated files kept */
+	/* The metadata store: "sqlite" (default, DIR/meta.db) or "etcd=URL"
+	 * (controlplane/cp_store_etcd.c); check() splits the URL into
+	 * etcd_endpoint. */
+	char metadata[288];
+	char etcd_endpoint[280];	/* "" = SQLite */
+	char etcd_cluster[65];		/* keys under /sluice/<cluster>/ */
+	char etcd_ca[SL_PATH_MAX];	/* https: CA of etcd's server certificate */
+	char etcd_cert[SL_PATH_MAX];	/* https: client certificate (mTLS) */
+	char etcd_key[SL_PATH_MAX];
+	uint32_t etcd_timeout_ms;	/* connect, each send, each receive */
 };
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was
