@@ -425,6 +425,16 @@ static void big_sndbuf(struct net_config *c)
 	c->snd_buf_bytes = 1 << 16;
 }
 
+/* The recovery tests below count windows in NewReno's halves; CUBIC has
+ * tests of its own. */
+static uint8_t g_cc = NET_CC_NEWRENO;
+
+static void rec_cfg(struct net_config *c)
+{
+	big_sndbuf(c);
+	c->cc = g_cc;
+}
+
 static struct {
 	uint32_t base;
 	uint8_t data[40 * M];
@@ -434,7 +444,7 @@ static struct {
  * (initial window) go out. Returns after checking them. */
 static void rec_start(uint32_t nsegs)
 {
-	start(big_sndbuf);
+	start(rec_cfg);
 	R.base = handshake(40000, false) + 1;
 	for (uint32_t i = 0; i < sizeof(R.data); i++)
 		R.data[i] = (uint8_t)(i * 7 + i / 251);
@@ -516,10 +526,11 @@ static void test_recovery_middle_loss(void **state)
 	rec_ack(3, 4, 7, -1);		/* third duplicate: 3 is lost */
 	rec_expect(1, 3);
 	assert_true(S.conn->in_recovery);
-	assert_int_equal(S.conn->cwnd, 6 * M); /* flight 12 / 2 */
+	assert_int_equal(S.conn->ssthresh, 6 * M); /* flight 12 / 2 */
+	assert_int_equal(S.conn->cwnd, 9 * M);	/* PRR: pipe 8 + the resend */
 	rec_ack(3, 4, 8, -1);		/* pipe 1 (resent 3) + 7 (8..14) */
-	rec_ack(3, 4, 9, -1);
-	rec_ack(3, 4, 10, -1);		/* pipe 6: nothing yet */
+	rec_ack(3, 4, 9, -1);		/* PRR: 3 delivered * 6 / 12 = 1.5 sent */
+	rec_ack(3, 4, 10, -1);		/* pipe 6 = ssthresh: nothing yet */
 	rec_expect(0);
 	rec_ack(3, 4, 11, -1);		/* pipe 5: one new segment */
 	rec_expect(1, 15);
@@ -528,8 +539,8 @@ static void test_recovery_middle_loss(void **state)
 	assert_true(S.conn->in_recovery);
 	rec_ack(16, -1);		/* past the recovery point (15): done */
 	assert_false(S.conn->in_recovery);
-	assert_int_equal(S.conn->cwnd, 2 * M); /* min(ssthresh, flight + MSS) */
-	rec_expect(1, 17);
+	assert_int_equal(S.conn->cwnd, 6 * M); /* RFC 6937: cwnd = ssthresh */
+	rec_expect(5, 17, 18, 19, 20, 21); /* 16 still in flight */
 	assert_int_equal(rec_rtos(), 0);
 	stop();
 }
@@ -546,8 +557,9 @@ static void test_recovery_several_holes(void **state)
 	rec_ack(2, 3, 5, -1);
 	rec_expect(0);
 	rec_ack(2, 6, 7, 3, 5, -1);	/* 5 lost too; third duplicate */
-	rec_expect(1, 2);		/* cwnd 6 = 12 / 2; pipe 1 + 1 (5) + 7 (7..13) */
-	assert_int_equal(S.conn->cwnd, 6 * M);
+	rec_expect(1, 2);		/* ssthresh 6 = 12 / 2; pipe 1 + 1 (5) + 7 (7..13) */
+	assert_int_equal(S.conn->ssthresh, 6 * M);
+	assert_int_equal(S.conn->cwnd, 9 * M); /* PRR: pipe 8 + the resend */
 	rec_ack(2, 8, 9, 6, 7, 3, 5, -1); /* 7 lost too */
 	rec_expect(0);			/* pipe 1 + 1 (5) + 1 (7) + 5 (9..13) */
 	rec_ack(2, 10, 11, 8, 9, 6, 7, 3, 5, -1); /* 5 IsLost: 3 runs above it */
@@ -561,7 +573,7 @@ static void test_recovery_several_holes(void **state)
 	assert_true(S.conn->in_recovery);
 	rec_ack(19, -1);		/* past the recovery point (14) */
 	assert_false(S.conn->in_recovery);
-	rec_expect(1, 19);		/* cwnd min(ssthresh, flight 0 + MSS) */
+	rec_expect(6, 19, 20, 21, 22, 23, 24); /* cwnd = ssthresh (RFC 6937) */
 	assert_int_equal(rec_rtos(), 0);
 	stop();
 }
@@ -699,7 +711,7 @@ static void test_recovery_reorder_above_threshold(void **state)
 	rec_ack(15, -1);		/* the original 3 was only late */
 	assert_false(S.conn->in_recovery);
 	assert_int_equal(S.conn->ssthresh, 6 * M); /* no undo (no DSACK, no Eifel) */
-	rec_expect(1, 15);
+	rec_expect(6, 15, 16, 17, 18, 19, 20); /* cwnd = ssthresh (RFC 6937) */
 	stop();
 }
 
