@@ -117,9 +117,10 @@ struct net_stats {
 	uint64_t tcp_accepted, tcp_refused, tcp_table_full;
 	uint64_t syn_cookies_sent, syn_cookies_ok, syn_cookies_bad;
 	/* loss recovery: SACK recovery episodes (each one PRR-paced), RACK-TLP
-	 * loss verdicts, timeouts F-RTO found spurious, and retransmitted
+	 * loss verdicts, timeouts F-RTO found spurious, episodes undone by
+	 * DSACK (every resend was needless), and retransmitted
 	 * segments by cause (the sum is tcp_retransmits) */
-	uint64_t tcp_prr_episodes, tcp_rack_marks, tcp_spurious_rto;
+	uint64_t tcp_prr_episodes, tcp_rack_marks, tcp_spurious_rto, tcp_dsack_undo;
 	uint64_t tcp_rexmit_recovery, tcp_rexmit_tlp, tcp_rexmit_rto;
 	uint64_t fault_dropped, fault_duplicated, fault_reordered;
 	uint32_t conns_in_use, half_open;

@@ -171,3 +171,27 @@ uint32_t tcp_sack_bytes(const struct tcp_conn *c)
 		n += c->sacked[i].end - c->sacked[i].start;
 	return n;
 }
+
+void tcp_undo_start(struct tcp_conn *c)
+{
+	c->undo_cwnd = c->cwnd;
+	c->undo_ssthresh = c->ssthresh;
+	c->undo_w_max = c->cu.w_max;
+	c->undo_marker = c->snd_una;
+	c->undo_retrans = 0;
+	c->undo_valid = true;
+}
+
+void tcp_undo_try(struct tcp_conn *c)
+{
+	if (!c->undo_valid || c->in_recovery || c->undo_retrans > 0)
+		return;
+	/* as Linux's tcp_undo_cwnd_reduction: never below where the episode
+	 * left the window, and slow start resumes if it was under way */
+	c->cwnd = SL_MAX(c->cwnd, c->undo_cwnd);
+	c->ssthresh = SL_MAX(c->ssthresh, c->undo_ssthresh);
+	c->cu.w_max = c->undo_w_max;
+	c->cu.epoch_us = 0;
+	c->undo_valid = false;
+	c->st->stats.tcp_dsack_undo++;
+}

@@ -282,6 +282,7 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 			c->in_recovery = false;
 			tcp_rack_reset(c);
 			c->dupacks = 0;
+			tcp_undo_try(c); /* the DSACKs may all be in already */
 			return;
 		}
 		/* with SACK, RFC 6675: PRR sets cwnd (ack_process), tcp_output
@@ -304,6 +305,7 @@ static void sack_enter_recovery(struct tcp_conn *c)
 {
 	uint32_t len = SL_MIN((uint32_t)c->mss, c->data_seq + c->sbuf_len - c->snd_una);
 
+	tcp_undo_start(c);
 	c->ssthresh = tcp_cc_ssthresh(c);
 	c->recover = c->snd_max;	/* RecoveryPoint = HighData */
 	c->in_recovery = true;
@@ -477,6 +479,33 @@ static void set_delivered(struct tcp_conn *c, uint32_t acked, uint32_t sb0)
 	c->ack_delivered = d > 0 ? (uint32_t)SL_MIN(d, (int64_t)UINT32_MAX) : 0;
 }
 
+/* RFC 2883 4: a first SACK block below the cumulative ACK, or inside the
+ * second block, reports data received twice (returns true). Inside the
+ * undo episode (at or above its SND.UNA, at most SND.MAX), each such
+ * segment is one of our retransmissions the peer did not need. */
+static bool dsack_check(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	if (!c->sack_ok || s->o.n_sack == 0)
+		return false;
+	struct tcp_range r = s->o.sack[0];
+
+	if (!seq_lt(r.start, r.end))
+		return false;
+	bool dup = seq_leq(r.end, s->ack) ||
+		   (s->o.n_sack > 1 && seq_geq(r.start, s->o.sack[1].start) &&
+		    seq_leq(r.end, s->o.sack[1].end));
+
+	if (!dup)
+		return false;
+	if (!c->undo_valid || seq_lt(r.start, c->undo_marker) || seq_gt(r.end, c->snd_max))
+		return true;
+	uint32_t segs = (r.end - r.start + c->mss - 1) / c->mss;
+
+	c->undo_retrans -= (int32_t)SL_MIN(segs, (uint32_t)INT16_MAX);
+	tcp_undo_try(c);
+	return true;
+}
+
 /* "Fifth, check the ACK field" for ESTABLISHED and later. Returns false when
  * the segment must be dropped. */
 static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
@@ -493,6 +522,8 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 	}
 	bool news = false, was_in = c->in_recovery;
 	uint32_t una0 = c->snd_una, sb0 = tcp_sack_bytes(c);
+
+	bool dsack = dsack_check(c, s);
 
 	if (seq_gt(s->ack, c->snd_una)) {
 		sack_update(c, s, s->ack);
@@ -511,8 +542,9 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 		tcp_rack_tlp_ack(c);
 		/* a duplicate ACK: RFC 5681's strict form, or any ACK bringing
 		 * new SACK information (RFC 6675), which also covers ACKs that
-		 * carry data in the other direction */
-		if (news || (s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
+		 * carry data in the other direction; an ACK whose only news is
+		 * a DSACK reports a needless resend, not a hole (RFC 2883) */
+		if (news || (!dsack && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
 			     wnd == c->snd_wnd))
 			cc_dupack(c);
 	}

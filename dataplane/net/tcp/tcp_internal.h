@@ -252,6 +252,15 @@ struct tcp_conn {
 	/* PRR (RFC 6937) during SACK recovery: bytes delivered and sent
 	 * since it started, the flight then, and this ACK's DeliveredData */
 	uint32_t prr_delivered, prr_out, recover_fs, ack_delivered;
+	/* DSACK undo (RFC 2883 4, Linux-style): cwnd, ssthresh and W_max
+	 * before the last SACK recovery episode, SND.UNA when it began, and
+	 * how many of its retransmitted segments no DSACK has yet shown to be
+	 * needless. undo_valid from the episode's start until the undo, the
+	 * next congestion event, or a retransmission outside recovery. */
+	uint32_t undo_cwnd, undo_ssthresh, undo_marker;
+	int32_t undo_retrans;
+	double undo_w_max;
+	bool undo_valid;
 	/* SACK scoreboard (RFC 6675, simplified): ranges the peer holds above
 	 * SND.UNA, and the next sequence to consider for a hole retransmit */
 	struct tcp_range sacked[TCP_SACKED_MAX];
@@ -396,6 +405,11 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
  * each ACK in recovery sets cwnd = pipe + sndcnt for c->ack_delivered. */
 void tcp_prr_start(struct tcp_conn *c);
 void tcp_prr_ack(struct tcp_conn *c, bool entry);
+/* DSACK undo: remembers the window before a SACK recovery episode... */
+void tcp_undo_start(struct tcp_conn *c);
+/* ...and, once every retransmission of the episode came back DSACKed and
+ * the episode is over, restores it (the losses were reordering). */
+void tcp_undo_try(struct tcp_conn *c);
 /* Sum of the scoreboard's SACKed bytes. */
 uint32_t tcp_sack_bytes(const struct tcp_conn *c);
 

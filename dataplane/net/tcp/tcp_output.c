@@ -172,6 +172,12 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 				st->stats.tcp_rexmit_tlp++;
 			else
 				st->stats.tcp_rexmit_rto++;
+			/* DSACK undo: every resend of the episode must come
+			 * back DSACKed; one outside recovery spoils the count */
+			if (c->in_recovery)
+				c->undo_retrans++;
+			else
+				c->undo_valid = false;
 		}
 		if (c->in_recovery) /* RFC 6937 prr_out: all data sent */
 			c->prr_out += len;

@@ -254,6 +254,7 @@ static void tcp_rexmt_timeout(struct tcp_conn *c)
 		tcp_arm_rexmt(c);
 		return;
 	}
+	c->undo_valid = false; /* F-RTO judges timeouts, not DSACK */
 	c->ssthresh = tcp_cc_ssthresh(c);
 	c->cwnd = c->mss;
 	c->cwnd_acc = 0;

@@ -774,6 +774,47 @@ static void test_prr_proportional(void **state)
 	stop();
 }
 
+/* A spurious fast retransmit undone by DSACK (RFC 2883 4): 3 and 4 are
+ * only late, recovery resends both, the originals end it; the peer then
+ * reports each resend as received twice. One DSACK is not enough (4 may
+ * have been lost); once every resend of the episode is DSACKed, cwnd and
+ * ssthresh go back to where they were (Linux-style undo) and slow start
+ * resumes. A DSACK below the episode's start means nothing. */
+static void test_dsack_undo(void **state)
+{
+	(void)state;
+	rec_start(40);
+	rec_ack(3, -1);			/* cwnd 12: 10..14, flight 12 */
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 5, 6, -1);		/* 3 and 4 late */
+	rec_ack(3, 5, 7, -1);
+	rec_ack(3, 5, 8, -1);		/* third duplicate: recovery */
+	rec_expect(1, 3);
+	assert_int_equal(S.conn->ssthresh, 6 * M);
+	rec_ack(3, 5, 9, -1);
+	rec_ack(3, 5, 10, -1);
+	rec_expect(0);
+	rec_ack(3, 5, 11, -1);		/* PRR: pipe 5 < ssthresh: resend 4 */
+	rec_expect(1, 4);
+	rec_ack(15, -1);		/* the originals: recovery ends */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(S.conn->cwnd, 6 * M);
+	rec_expect(6, 15, 16, 17, 18, 19, 20);
+	rec_ack(15, 1, 2, -1);		/* before the episode: ignored */
+	rec_ack(15, 3, 4, -1);		/* the resent 3 arrived twice */
+	assert_int_equal(S.conn->cwnd, 6 * M);
+	assert_int_equal(STAT(tcp_dsack_undo), 0);
+	rec_expect(0);
+	rec_ack(15, 4, 5, -1);		/* and 4: every resend needless */
+	assert_int_equal(STAT(tcp_dsack_undo), 1);
+	assert_int_equal(S.conn->cwnd, 12 * M);
+	assert_int_equal(S.conn->ssthresh, TCP_CWND_MAX); /* slow start again */
+	rec_expect(6, 21, 22, 23, 24, 25, 26);
+	rec_ack(15, 4, 5, -1);		/* the same DSACK again: once only */
+	assert_int_equal(STAT(tcp_dsack_undo), 1);
+	stop();
+}
+
 /* CUBIC (the default): the same loss as test_recovery_middle_loss reduces
  * ssthresh to 0.7 of the flight (RFC 9438 4.6) and remembers W_max; a
  * second loss below W_max releases more (fast convergence, 4.7). */
@@ -1144,6 +1185,7 @@ int main(void)
 		cmocka_unit_test(test_recovery_reorder_below_threshold),
 		cmocka_unit_test(test_recovery_reorder_above_threshold),
 		cmocka_unit_test(test_prr_proportional),
+		cmocka_unit_test(test_dsack_undo),
 		cmocka_unit_test(test_cubic_reduction),
 		cmocka_unit_test(test_cubic_growth_formula),
 		cmocka_unit_test(test_cubic_reno_friendly),
