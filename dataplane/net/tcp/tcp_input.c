@@ -525,6 +525,8 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 
 	bool dsack = dsack_check(c, s);
 
+	c->ack_delivered = 0; /* an old ACK delivers nothing */
+
 	if (seq_gt(s->ack, c->snd_una)) {
 		sack_update(c, s, s->ack);
 		set_delivered(c, s->ack - una0, sb0);
