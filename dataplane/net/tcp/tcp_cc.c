@@ -180,11 +180,14 @@ void tcp_undo_start(struct tcp_conn *c)
 	c->undo_marker = c->snd_una;
 	c->undo_retrans = 0;
 	c->undo_valid = true;
+	c->undo_dsacked = false;
 }
 
 void tcp_undo_try(struct tcp_conn *c)
 {
-	if (!c->undo_valid || c->in_recovery || c->undo_retrans > 0)
+	/* an episode that resent nothing (only a FIN was left) has a count
+	 * of 0 too: evidence means at least one DSACK */
+	if (!c->undo_valid || c->in_recovery || c->undo_retrans > 0 || !c->undo_dsacked)
 		return;
 	/* as Linux's tcp_undo_cwnd_reduction: never below where the episode
 	 * left the window, and slow start resumes if it was under way */

@@ -502,6 +502,7 @@ static bool dsack_check(struct tcp_conn *c, const struct tcp_seg *s)
 	uint32_t segs = (r.end - r.start + c->mss - 1) / c->mss;
 
 	c->undo_retrans -= (int32_t)SL_MIN(segs, (uint32_t)INT16_MAX);
+	c->undo_dsacked = true;
 	tcp_undo_try(c);
 	return true;
 }

@@ -261,6 +261,7 @@ struct tcp_conn {
 	int32_t undo_retrans;
 	double undo_w_max;
 	bool undo_valid;
+	bool undo_dsacked;	/* a DSACK of the episode came (no undo on none) */
 	/* SACK scoreboard (RFC 6675, simplified): ranges the peer holds above
 	 * SND.UNA, and the next sequence to consider for a hole retransmit */
 	struct tcp_range sacked[TCP_SACKED_MAX];
