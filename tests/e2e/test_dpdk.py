@@ -578,6 +578,10 @@ def test_integrity_under_5pct_loss(server_factory):
     assert dropped and dropped[0] > 100, 'nftables dropped only %s segments' % dropped
     time.sleep(0.3)  # the stack's counters are copied every 100 ms
     text = scrape_metrics(srv)
+    print('recovery: ' + ' '.join('%s=%s' % (n, net_counter(text, n)) for n in (
+        'tcp_fast_retransmits', 'tcp_prr_episodes', 'tcp_rack_marks', 'tcp_rto',
+        'tcp_spurious_rto', 'tcp_dsack_undo', 'tcp_rexmit_recovery', 'tcp_rexmit_tlp',
+        'tcp_rexmit_rto')))
     for name in ('tcp_prr_episodes', 'tcp_rexmit_recovery'):
         v = net_counter(text, name)
         assert v is not None and v > 0, (name, v)
