@@ -178,16 +178,43 @@ void tcp_undo_start(struct tcp_conn *c)
 	c->undo_ssthresh = c->ssthresh;
 	c->undo_w_max = c->cu.w_max;
 	c->undo_marker = c->snd_una;
-	c->undo_retrans = 0;
+	c->n_undo_seg = 0;
+	c->n_undo_left = 0;
 	c->undo_valid = true;
-	c->undo_dsacked = false;
+}
+
+void tcp_undo_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	if (!c->undo_valid)
+		return;
+	if (c->n_undo_seg == TCP_UNDO_SEGS) {
+		c->undo_valid = false;
+		return;
+	}
+	c->undo_seg[c->n_undo_seg++] = (struct tcp_range){seq, seq + len};
+	c->n_undo_left++;
+}
+
+bool tcp_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end)
+{
+	for (uint32_t i = 0; i < c->n_undo_seg; i++) {
+		struct tcp_range *r = &c->undo_seg[i];
+
+		if (r->start != start || r->end != end)
+			continue;
+		/* once: a second DSACK of the same resend is a network dup */
+		r->start = r->end = c->undo_marker - 1;
+		c->n_undo_left--;
+		return true;
+	}
+	return false;
 }
 
 void tcp_undo_try(struct tcp_conn *c)
 {
-	/* an episode that resent nothing (only a FIN was left) has a count
-	 * of 0 too: evidence means at least one DSACK */
-	if (!c->undo_valid || c->in_recovery || c->undo_retrans > 0 || !c->undo_dsacked)
+	/* an episode that resent nothing (only a FIN was left) is no
+	 * evidence: at least one resend, all of them DSACKed */
+	if (!c->undo_valid || c->in_recovery || c->n_undo_seg == 0 || c->n_undo_left)
 		return;
 	/* as Linux's tcp_undo_cwnd_reduction: never below where the episode
 	 * left the window, and slow start resumes if it was under way */

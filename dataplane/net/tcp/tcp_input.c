@@ -480,9 +480,8 @@ static void set_delivered(struct tcp_conn *c, uint32_t acked, uint32_t sb0)
 }
 
 /* RFC 2883 4: a first SACK block below the cumulative ACK, or inside the
- * second block, reports data received twice (returns true). Inside the
- * undo episode (at or above its SND.UNA, at most SND.MAX), each such
- * segment is one of our retransmissions the peer did not need. */
+ * second block, reports data received twice (returns true). When it is
+ * exactly one of the undo episode's resends, that resend was needless. */
 static bool dsack_check(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	if (!c->sack_ok || s->o.n_sack == 0)
@@ -499,11 +498,8 @@ static bool dsack_check(struct tcp_conn *c, const struct tcp_seg *s)
 		return false;
 	if (!c->undo_valid || seq_lt(r.start, c->undo_marker) || seq_gt(r.end, c->snd_max))
 		return true;
-	uint32_t segs = (r.end - r.start + c->mss - 1) / c->mss;
-
-	c->undo_retrans -= (int32_t)SL_MIN(segs, (uint32_t)INT16_MAX);
-	c->undo_dsacked = true;
-	tcp_undo_try(c);
+	if (tcp_undo_dsack(c, r.start, r.end))
+		tcp_undo_try(c);
 	return true;
 }
 

@@ -209,6 +209,10 @@ enum tcp_state {
 #define TCP_SACK_MAX 3
 #define TCP_SACKED_MAX 8	/* scoreboard ranges kept on the send side */
 #define TCP_CWND_MAX (1u << 30)	/* bytes; far above any send buffer */
+/* Resends an episode may have and still be undone by DSACKs: a spurious
+ * episode (reordering) resends one or a few segments; one with more had
+ * real losses among them */
+#define TCP_UNDO_SEGS 16
 
 struct tcp_range { uint32_t start, end; };
 
@@ -254,14 +258,17 @@ struct tcp_conn {
 	uint32_t prr_delivered, prr_out, recover_fs, ack_delivered;
 	/* DSACK undo (RFC 2883 4, Linux-style): cwnd, ssthresh and W_max
 	 * before the last SACK recovery episode, SND.UNA when it began, and
-	 * how many of its retransmitted segments no DSACK has yet shown to be
-	 * needless. undo_valid from the episode's start until the undo, the
-	 * next congestion event, or a retransmission outside recovery. */
+	 * the segments it resent that no DSACK has yet shown to be needless
+	 * (only a DSACK of exactly one of them counts, as Linux counts only
+	 * DSACKs of retransmitted segments: a network duplicate of an
+	 * original must not undo). undo_valid from the episode's start until
+	 * the undo, the next congestion event, a retransmission outside
+	 * recovery, or more than TCP_UNDO_SEGS resends. */
 	uint32_t undo_cwnd, undo_ssthresh, undo_marker;
-	int32_t undo_retrans;
 	double undo_w_max;
+	struct tcp_range undo_seg[TCP_UNDO_SEGS];
+	uint8_t n_undo_seg, n_undo_left;
 	bool undo_valid;
-	bool undo_dsacked;	/* a DSACK of the episode came (no undo on none) */
 	/* SACK scoreboard (RFC 6675, simplified): ranges the peer holds above
 	 * SND.UNA, and the next sequence to consider for a hole retransmit */
 	struct tcp_range sacked[TCP_SACKED_MAX];
@@ -406,8 +413,12 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
  * each ACK in recovery sets cwnd = pipe + sndcnt for c->ack_delivered. */
 void tcp_prr_start(struct tcp_conn *c);
 void tcp_prr_ack(struct tcp_conn *c, bool entry);
-/* DSACK undo: remembers the window before a SACK recovery episode... */
+/* DSACK undo: remembers the window before a SACK recovery episode, */
 void tcp_undo_start(struct tcp_conn *c);
+/* notes each segment it resends, */
+void tcp_undo_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len);
+/* takes a DSACK block off (true: it was exactly one of those resends) */
+bool tcp_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end);
 /* ...and, once every retransmission of the episode came back DSACKed and
  * the episode is over, restores it (the losses were reordering). */
 void tcp_undo_try(struct tcp_conn *c);

@@ -175,7 +175,7 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 			/* DSACK undo: every resend of the episode must come
 			 * back DSACKed; one outside recovery spoils the count */
 			if (c->in_recovery)
-				c->undo_retrans++;
+				tcp_undo_rexmit(c, seq, len);
 			else
 				c->undo_valid = false;
 		}

@@ -779,7 +779,8 @@ static void test_prr_proportional(void **state)
  * reports each resend as received twice. One DSACK is not enough (4 may
  * have been lost); once every resend of the episode is DSACKed, cwnd and
  * ssthresh go back to where they were (Linux-style undo) and slow start
- * resumes. A DSACK below the episode's start means nothing. */
+ * resumes. A DSACK below the episode's start, of a segment never resent
+ * (a network duplicate) or of a resend already counted means nothing. */
 static void test_dsack_undo(void **state)
 {
 	(void)state;
@@ -801,7 +802,9 @@ static void test_dsack_undo(void **state)
 	assert_int_equal(S.conn->cwnd, 6 * M);
 	rec_expect(6, 15, 16, 17, 18, 19, 20);
 	rec_ack(15, 1, 2, -1);		/* before the episode: ignored */
+	rec_ack(15, 5, 6, -1);		/* a network duplicate of an original */
 	rec_ack(15, 3, 4, -1);		/* the resent 3 arrived twice */
+	rec_ack(15, 3, 4, -1);		/* ... and again: counted once */
 	assert_int_equal(S.conn->cwnd, 6 * M);
 	assert_int_equal(STAT(tcp_dsack_undo), 0);
 	rec_expect(0);
