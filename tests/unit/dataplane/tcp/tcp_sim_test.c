@@ -801,19 +801,23 @@ static void test_dsack_undo(void **state)
 	assert_false(S.conn->in_recovery);
 	assert_int_equal(S.conn->cwnd, 6 * M);
 	rec_expect(6, 15, 16, 17, 18, 19, 20);
+	/* DSACKs ride on duplicate and new ACKs alike (a DSACK-only ACK is
+	 * still a duplicate ACK: 5 of them in a row would start recovery) */
 	rec_ack(15, 1, 2, -1);		/* before the episode: ignored */
 	rec_ack(15, 5, 6, -1);		/* a network duplicate of an original */
-	rec_ack(15, 3, 4, -1);		/* the resent 3 arrived twice */
-	rec_ack(15, 3, 4, -1);		/* ... and again: counted once */
+	rec_ack(16, 3, 4, -1);		/* the resent 3 arrived twice */
 	assert_int_equal(S.conn->cwnd, 6 * M);
 	assert_int_equal(STAT(tcp_dsack_undo), 0);
+	rec_expect(1, 21);
+	rec_ack(16, 3, 4, -1);		/* ... and again: counted once */
+	assert_int_equal(STAT(tcp_dsack_undo), 0);
 	rec_expect(0);
-	rec_ack(15, 4, 5, -1);		/* and 4: every resend needless */
+	rec_ack(17, 4, 5, -1);		/* and 4: every resend needless */
 	assert_int_equal(STAT(tcp_dsack_undo), 1);
-	assert_int_equal(S.conn->cwnd, 12 * M);
 	assert_int_equal(S.conn->ssthresh, TCP_CWND_MAX); /* slow start again */
-	rec_expect(6, 21, 22, 23, 24, 25, 26);
-	rec_ack(15, 4, 5, -1);		/* the same DSACK again: once only */
+	assert_int_equal(S.conn->cwnd, 13 * M); /* 12 back, + 1 slow start */
+	rec_expect(8, 22, 23, 24, 25, 26, 27, 28, 29);
+	rec_ack(17, 4, 5, -1);		/* the same DSACK again: once only */
 	assert_int_equal(STAT(tcp_dsack_undo), 1);
 	stop();
 }
