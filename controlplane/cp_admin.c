@@ -5,6 +5,7 @@
  * DescribeLimits, Describe/UpdateAccountSettings, Enable/Disable
  * EnhancedMonitoring, and the control operations' rate limits. Runs on the
  * control thread only. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -398,9 +399,14 @@ void cp_list_tags(struct cp_req *r)
 	cp_tags_reply(r, has_start ? start : NULL, (uint32_t)limit, true);
 }
 
-/* ResourceARN pattern of the model: arn:aws.*:kinesis:.*:\d{12}:.+ */
-#define CP_PAT_RESOURCE_ARN "arn:aws.*:kinesis:.*:\\d{12}:.+"
-static bool cp_match_resource_arn(const char *s, size_t n)
+/* The ARN shapes of the model's ResourceARN members, over the whole string:
+ * "arn:aws" ... ":kinesis:" ... ":" + 12 digits + ":" and then a tail. With
+ * need_stream false the tail is ".+" (arn:aws.*:kinesis:.*:\d{12}:.+, the
+ * tagging operations); with need_stream true it is ".*stream/\S+" (the
+ * resource-policy operations): some "stream/" followed by non-space
+ * characters to the end. Every candidate account field is tried, as the
+ * regular expression's backtracking would. */
+bool cp_match_kinesis_arn(const char *s, size_t n, bool need_stream)
 {
 	const char *k = strstr(s, ":kinesis:");
 
@@ -410,10 +416,31 @@ static bool cp_match_resource_arn(const char *s, size_t n)
 		size_t d = 0;
 		while (d < 12 && p[1 + d] >= '0' && p[1 + d] <= '9')
 			d++;
-		if (*p == ':' && d == 12 && p[13] == ':' && p[14] != '\0')
-			return true;
+		if (*p != ':' || d != 12 || p[13] != ':')
+			continue;
+		if (!need_stream) {
+			if (p[14] != '\0')
+				return true;
+			continue;
+		}
+		for (const char *st = strstr(p + 14, "stream/"); st; st = strstr(st + 1, "stream/")) {
+			const char *t = st + 7;
+			if (!*t)
+				continue;
+			while (*t && !isspace((unsigned char)*t))
+				t++;
+			if (!*t)
+				return true;
+		}
 	}
 	return false;
+}
+
+/* ResourceARN pattern of the model: arn:aws.*:kinesis:.*:\d{12}:.+ */
+#define CP_PAT_RESOURCE_ARN "arn:aws.*:kinesis:.*:\\d{12}:.+"
+static bool cp_match_resource_arn(const char *s, size_t n)
+{
+	return cp_match_kinesis_arn(s, n, false);
 }
 
 /* TagResource (what 0), UntagResource (1), ListTagsForResource (2). Only

@@ -96,6 +96,36 @@ struct cp_consumer {
 	int64_t deadline_ms;	 /* next transition, 0 = none */
 };
 
+/* A channel (CreateChannel): delivery of one stream to an S3 bucket.
+ * status is enum cp_status (CREATING, ACTIVE, UPDATING, DELETING). The
+ * parts that never change after creation are kept as the JSON objects
+ * DescribeChannel shows, written by cp_channels.c (so trusted and
+ * canonical): the delivery side parses them with common/json. */
+#define CP_CHANNEL_ID_CAP 40	     /* a UUID, 36 characters */
+#define CP_CHANNEL_ARN_CAP (CP_ARN_CAP + CP_CHANNEL_ID_CAP)
+#define CP_CHANNEL_ROLE_CAP 2049     /* ServiceExecutionRoleARN: 1..2048 */
+/* One stored JSON object: at most two strings of < CP_STR_CAP bytes
+ * (longer ones are refused, cp_channels.c), each escaped to at most 6
+ * bytes a byte (\u0001), plus the keys. */
+#define CP_CHANNEL_OBJ_CAP 32768
+#define CP_CHANNELS_MAX 20u	     /* per account: bounded, our limit */
+struct cp_channel {
+	char name[CP_NAME_MAX + 1];
+	char id[CP_CHANNEL_ID_CAP];
+	char arn[CP_CHANNEL_ARN_CAP];
+	char stream[CP_NAME_MAX + 1]; /* the source stream */
+	uint8_t status;
+	int64_t created_ms;
+	int64_t deadline_ms;	 /* next transition, 0 = none */
+	int32_t freshness_s;	 /* DataFreshnessInSeconds */
+	char role[CP_CHANNEL_ROLE_CAP];
+	char record[CP_CHANNEL_OBJ_CAP];  /* RecordConfiguration */
+	char storage[CP_CHANNEL_OBJ_CAP]; /* StorageConfiguration */
+	char dlq[CP_CHANNEL_OBJ_CAP];	  /* DeadLetterQueueS3Configuration */
+	char encryption[CP_CHANNEL_OBJ_CAP]; /* EncryptionConfiguration; "" none */
+	char logging[CP_CHANNEL_OBJ_CAP];    /* LoggingConfiguration */
+};
+
 struct cp_shard {
 	uint32_t index;
 	char id[CP_SHARD_ID_CAP];
@@ -196,6 +226,7 @@ void cp_check_name(struct cp_req *r, const char *path, const char *val, uint32_t
 /* Constraint pass of StreamName / StreamARN (when present). */
 void cp_check_ident(struct cp_req *r, bool name_required);
 void cp_check_arn(struct cp_req *r);
+bool cp_match_kinesis_arn(const char *s, size_t n, bool need_stream);
 /* Finds the stream into r->s; on error the reply is made and -1 returned. */
 int cp_resolve(struct cp_req *r);
 /* "Stream X under account Y not ACTIVE, instead in state Z"; -1 answered. */
@@ -230,6 +261,12 @@ void cp_put_resource_policy(struct cp_req *r);
 void cp_get_resource_policy(struct cp_req *r);
 void cp_delete_resource_policy(struct cp_req *r);
 void cp_update_distribution(struct cp_req *r);
+/* cp_channels.c */
+void cp_create_channel(struct cp_req *r);
+void cp_delete_channel(struct cp_req *r);
+void cp_describe_channel(struct cp_req *r);
+void cp_list_channels(struct cp_req *r);
+void cp_update_channel(struct cp_req *r);
 extern const char *const cp_distributions[2]; /* by enum cp_distribution */
 
 /* --- cp_admin.c: stream settings, tags, limits, account, monitoring --- */

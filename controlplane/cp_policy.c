@@ -23,35 +23,9 @@
 /* ResourceARN pattern of the policy operations (API reference). */
 #define CP_PAT_POLICY_ARN "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+"
 
-/* arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+ over the whole string: some
- * ":" + 12 digits + ":" after ":kinesis:", then "stream/" somewhere after
- * it, followed by one or more non-space characters to the end. */
 static bool cp_match_policy_arn(const char *s, size_t n)
 {
-	const char *k = strstr(s, ":kinesis:");
-
-	if (n < 7 || strncmp(s, "arn:aws", 7) != 0 || k == NULL)
-		return false;
-	for (const char *p = k + 8; *p; p++) {
-		size_t d = 0;
-		while (d < 12 && p[1 + d] >= '0' && p[1 + d] <= '9')
-			d++;
-		if (*p != ':' || d != 12 || p[13] != ':')
-			continue;
-		/* the last "stream/" after the account: \S+ must reach the end */
-		const char *st = strstr(p + 14, "stream/");
-		for (; st; st = strstr(st + 1, "stream/")) {
-			const char *t = st + 7;
-			if (!*t)
-				continue;
-			while (*t && *t != ' ' && *t != '\t' && *t != '\n' && *t != '\r' &&
-			       *t != '\f' && *t != '\v')
-				t++;
-			if (!*t)
-				return true;
-		}
-	}
-	return false;
+	return cp_match_kinesis_arn(s, n, true);
 }
 
 /* What a ResourceARN names, once found. */

@@ -5,6 +5,7 @@
  * only. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "common/bug.h"
 #include "common/log.h"
@@ -58,10 +59,40 @@ static int cp_due_apply(void *arg, const char *stream, const char *name, uint8_t
 	return 0; /* one failure does not hold up the others */
 }
 
+/* Channels settle the same way; read whole, since the update writes the
+ * mutable fields together. */
+static int cp_due_channel(void *arg, const char *arn, uint8_t status)
+{
+	struct cp_due_run *d = arg;
+	struct cp_channel *c;
+	int rc;
+
+	if (status == CP_DELETING) {
+		rc = cp_store_channel_remove(d->st, arn);
+	} else if ((c = malloc(sizeof(*c))) == NULL) {
+		rc = -ENOMEM;
+	} else {
+		rc = cp_store_channel_get(d->st, arn, NULL, c);
+		if (rc == 0) {
+			c->status = CP_ACTIVE;
+			c->deadline_ms = 0;
+			rc = cp_store_channel_update(d->st, c);
+		}
+		free(c);
+	}
+	if (rc == 0)
+		d->done++;
+	else
+		SL_ERR("meta.db: channel %s transition failed: %d", arn, rc);
+	return 0;
+}
+
 int cp_store_run_due(struct cp_store *st, int64_t now_ms)
 {
 	struct cp_due_run d = { .st = st, .done = 0 };
 	int rc = st->ops->due(st, now_ms, cp_due_apply, &d);
 
+	if (rc >= 0)
+		rc = st->ops->channel_due(st, now_ms, cp_due_channel, &d);
 	return rc < 0 ? rc : d.done;
 }

@@ -34,6 +34,7 @@ struct cp_stream;
 struct cp_shard;
 struct cp_tag;
 struct cp_consumer;
+struct cp_channel;
 
 /* Tag keys are 1..128 and values 0..256 code points (Unicode letters, digits,
  * separators and a few symbols): up to 4 UTF-8 bytes each, plus the NUL. */
@@ -50,6 +51,9 @@ typedef int (*cp_store_stream_fn)(void *arg, const struct cp_stream *s);
 typedef int (*cp_store_shard_fn)(void *arg, const struct cp_shard *sh);
 typedef int (*cp_store_tag_fn)(void *arg, const struct cp_tag *t);
 typedef int (*cp_store_consumer_fn)(void *arg, const struct cp_consumer *c);
+typedef int (*cp_store_channel_fn)(void *arg, const struct cp_channel *c);
+/* A channel whose deadline_ms has passed, by ARN, with its status then. */
+typedef int (*cp_store_channel_due_fn)(void *arg, const char *arn, uint8_t status);
 typedef int (*cp_store_route_consumer_fn)(void *arg, const struct cp_consumer *c,
 					  uint64_t stream_id);
 /* One resource policy: the stream it goes away with, the ARN it is
@@ -97,7 +101,8 @@ struct cp_store_ops {
 			   cp_store_stream_fn cb, void *arg);
 
 	/* --- lifecycle deadlines --- */
-	/* Earliest deadline_ms > 0 of a stream or consumer; INT64_MAX none. */
+	/* Earliest deadline_ms > 0 of a stream, consumer or channel; INT64_MAX
+	 * none. */
 	int64_t (*next_deadline)(struct cp_store *st);
 	/* Records with 0 < deadline_ms <= now_ms, earliest first, at most
 	 * CP_STORE_BATCH_MAX streams and as many consumers: the streams are
@@ -187,6 +192,28 @@ struct cp_store_ops {
 	/* Every policy, by ARN (bounded by the streams and their consumers:
 	 * one each at most). */
 	int (*policy_list)(struct cp_store *st, cp_store_policy_fn cb, void *arg);
+
+	/* --- channels (CreateChannel) --- */
+	/* -EEXIST: a channel of that name exists. */
+	int (*channel_add)(struct cp_store *st, const struct cp_channel *c);
+	/* By ARN, or by name when arn is NULL. */
+	int (*channel_get)(struct cp_store *st, const char *arn, const char *name,
+			   struct cp_channel *out);
+	/* Status, deadline, DataFreshnessInSeconds and LoggingConfiguration
+	 * (what UpdateChannel and the lifecycle change) from c, by c->arn. */
+	int (*channel_update)(struct cp_store *st, const struct cp_channel *c);
+	/* Absent: 0. */
+	int (*channel_remove)(struct cp_store *st, const char *arn);
+	/* All channels (stream NULL) or those of one stream. */
+	int (*channel_count)(struct cp_store *st, const char *stream, uint32_t *n);
+	/* name > after (NULL: all), by name, <= limit. */
+	int (*channel_list)(struct cp_store *st, const char *after, uint32_t limit,
+			    cp_store_channel_fn cb, void *arg);
+	/* Channels with 0 < deadline_ms <= now_ms, earliest first, at most
+	 * CP_STORE_BATCH_MAX, collected then handed to cb. Returns the count
+	 * handed over or -errno. */
+	int (*channel_due)(struct cp_store *st, int64_t now_ms, cp_store_channel_due_fn cb,
+			   void *arg);
 };
 
 /* Every backend's handle starts with this. */
@@ -416,6 +443,38 @@ static inline int cp_store_policy_get(struct cp_store *st, const char *arn, char
 static inline int cp_store_policy_delete(struct cp_store *st, const char *arn)
 {
 	return st->ops->policy_delete(st, arn);
+}
+
+static inline int cp_store_channel_add(struct cp_store *st, const struct cp_channel *c)
+{
+	return st->ops->channel_add(st, c);
+}
+
+static inline int cp_store_channel_get(struct cp_store *st, const char *arn, const char *name,
+				       struct cp_channel *out)
+{
+	return st->ops->channel_get(st, arn, name, out);
+}
+
+static inline int cp_store_channel_update(struct cp_store *st, const struct cp_channel *c)
+{
+	return st->ops->channel_update(st, c);
+}
+
+static inline int cp_store_channel_remove(struct cp_store *st, const char *arn)
+{
+	return st->ops->channel_remove(st, arn);
+}
+
+static inline int cp_store_channel_count(struct cp_store *st, const char *stream, uint32_t *n)
+{
+	return st->ops->channel_count(st, stream, n);
+}
+
+static inline int cp_store_channels(struct cp_store *st, const char *after, uint32_t limit,
+				    cp_store_channel_fn cb, void *arg)
+{
+	return st->ops->channel_list(st, after, limit, cb, arg);
 }
 
 static inline int cp_store_policies(struct cp_store *st, cp_store_policy_fn cb, void *arg)

@@ -74,7 +74,15 @@ static const char cp_schema[] =
 	/* UpdateStreamRecordDistributionStrategy: enum cp_distribution; no
 	 * row: USER_PARTITION_KEY (every stream before it existed) */
 	"CREATE TABLE IF NOT EXISTS stream_distribution(stream TEXT PRIMARY KEY,"
-	" strategy INTEGER NOT NULL);";
+	" strategy INTEGER NOT NULL);"
+	/* Channels (CreateChannel): status as enum cp_status; the fixed parts
+	 * as the JSON objects DescribeChannel shows (struct cp_channel). */
+	"CREATE TABLE IF NOT EXISTS channels(arn TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" id TEXT NOT NULL, stream TEXT NOT NULL, status INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL DEFAULT 0,"
+	" freshness_s INTEGER NOT NULL, role TEXT NOT NULL, record TEXT NOT NULL,"
+	" storage TEXT NOT NULL, dlq TEXT NOT NULL, encryption TEXT NOT NULL,"
+	" logging TEXT NOT NULL);";
 
 /* Version 1 -> 2: resharding (shard creation/closing times), warm
  * throughput and enhanced monitoring settings. */
@@ -104,6 +112,9 @@ static const char cp_migrate_1_2[] =
 	"idx, shard_id, hash_start, hash_end, start_seq, end_seq, parent, adjacent_parent, " \
 	"created_ms, closed_ms"
 #define CP_CONSUMER_COLS "stream, name, arn, status, created_ms, deadline_ms"
+#define CP_CHANNEL_COLS                                                                 \
+	"arn, name, id, stream, status, created_ms, deadline_ms, freshness_s, role, record, " \
+	"storage, dlq, encryption, logging"
 
 /* The statements, by what they do: indexes into sq_sql and the cache,
  * never stored anywhere. */
@@ -170,6 +181,15 @@ enum sq_id {
 	SQ_POLICIES_DELETE,
 	SQ_POLICY_DELETE_CONSUMER,
 	SQ_POLICY_LIST,
+	SQ_CHANNEL_ADD,
+	SQ_CHANNEL_BY_ARN,
+	SQ_CHANNEL_BY_NAME,
+	SQ_CHANNEL_UPDATE,
+	SQ_CHANNEL_REMOVE,
+	SQ_CHANNEL_COUNT,
+	SQ_CHANNEL_COUNT_STREAM,
+	SQ_CHANNEL_LIST,
+	SQ_CHANNELS_DUE,
 	SQ__COUNT
 };
 
@@ -202,7 +222,8 @@ static const char *const sq_sql[SQ__COUNT] = {
 			   "AND deadline_ms <= ? ORDER BY deadline_ms LIMIT ?",
 	[SQ_NEXT_DEADLINE] = "SELECT MIN(d) FROM (SELECT MIN(deadline_ms) AS d FROM "
 			     "streams WHERE deadline_ms > 0 UNION ALL SELECT "
-			     "MIN(deadline_ms) FROM consumers WHERE deadline_ms > 0)",
+			     "MIN(deadline_ms) FROM consumers WHERE deadline_ms > 0 UNION ALL "
+			     "SELECT MIN(deadline_ms) FROM channels WHERE deadline_ms > 0)",
 	[SQ_SHARD_INSERT] = "INSERT INTO shards(stream, idx, shard_id, hash_start, hash_end, "
 			    "start_seq, created_ms) VALUES(?,?,?,?,?,?,?)",
 	[SQ_SHARD_INSERT_CHILD] = "INSERT INTO shards(stream, idx, shard_id, hash_start, "
@@ -265,6 +286,19 @@ static const char *const sq_sql[SQ__COUNT] = {
 	[SQ_POLICY_DELETE_CONSUMER] = "DELETE FROM resource_policies WHERE arn IN (SELECT arn "
 				      "FROM consumers WHERE stream=? AND name=?)",
 	[SQ_POLICY_LIST] = "SELECT stream, arn, policy FROM resource_policies ORDER BY arn",
+	[SQ_CHANNEL_ADD] = "INSERT INTO channels(" CP_CHANNEL_COLS ") "
+			   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[SQ_CHANNEL_BY_ARN] = "SELECT " CP_CHANNEL_COLS " FROM channels WHERE arn=?",
+	[SQ_CHANNEL_BY_NAME] = "SELECT " CP_CHANNEL_COLS " FROM channels WHERE name=?",
+	[SQ_CHANNEL_UPDATE] = "UPDATE channels SET status=?, deadline_ms=?, freshness_s=?, "
+			      "logging=? WHERE arn=?",
+	[SQ_CHANNEL_REMOVE] = "DELETE FROM channels WHERE arn=?",
+	[SQ_CHANNEL_COUNT] = "SELECT COUNT(*) FROM channels",
+	[SQ_CHANNEL_COUNT_STREAM] = "SELECT COUNT(*) FROM channels WHERE stream=?",
+	[SQ_CHANNEL_LIST] = "SELECT " CP_CHANNEL_COLS " FROM channels WHERE name > ? "
+			    "ORDER BY name LIMIT ?",
+	[SQ_CHANNELS_DUE] = "SELECT arn, status FROM channels WHERE deadline_ms > 0 AND "
+			    "deadline_ms <= ? ORDER BY deadline_ms LIMIT ?",
 };
 
 struct sq_store {
@@ -1316,6 +1350,155 @@ static int sq_policy_list(struct cp_store *st, cp_store_policy_fn cb, void *arg)
 	return SQ_RUN(sq_of(st), SQ_POLICY_LIST, sq_list_policy, &l);
 }
 
+/* --- channels --- */
+
+static void sq_channel_of(sqlite3_stmt *q, struct cp_channel *c)
+{
+	memset(c, 0, sizeof(*c));
+	sq_col(q, 0, c->arn, sizeof(c->arn));
+	sq_col(q, 1, c->name, sizeof(c->name));
+	sq_col(q, 2, c->id, sizeof(c->id));
+	sq_col(q, 3, c->stream, sizeof(c->stream));
+	c->status = (uint8_t)sqlite3_column_int(q, 4);
+	c->created_ms = sqlite3_column_int64(q, 5);
+	c->deadline_ms = sqlite3_column_int64(q, 6);
+	c->freshness_s = sqlite3_column_int(q, 7);
+	sq_col(q, 8, c->role, sizeof(c->role));
+	sq_col(q, 9, c->record, sizeof(c->record));
+	sq_col(q, 10, c->storage, sizeof(c->storage));
+	sq_col(q, 11, c->dlq, sizeof(c->dlq));
+	sq_col(q, 12, c->encryption, sizeof(c->encryption));
+	sq_col(q, 13, c->logging, sizeof(c->logging));
+}
+
+static int sq_row_channel(sqlite3_stmt *q, void *ctx)
+{
+	sq_channel_of(q, ctx);
+	return 1;
+}
+
+static int sq_channel_add(struct cp_store *st, const struct cp_channel *c)
+{
+	int rc = SQ_RUN(sq_of(st), SQ_CHANNEL_ADD, NULL, NULL, SQ_T(c->arn), SQ_T(c->name),
+			SQ_T(c->id), SQ_T(c->stream), SQ_I(c->status), SQ_I(c->created_ms),
+			SQ_I(c->deadline_ms), SQ_I(c->freshness_s), SQ_T(c->role),
+			SQ_T(c->record), SQ_T(c->storage), SQ_T(c->dlq), SQ_T(c->encryption),
+			SQ_T(c->logging));
+
+	return rc < 0 ? rc : 0; /* -EEXIST: the name (or ARN) is taken */
+}
+
+static int sq_channel_get(struct cp_store *st, const char *arn, const char *name,
+			  struct cp_channel *out)
+{
+	struct sq_store *s = sq_of(st);
+
+	if (arn)
+		return sq_one(SQ_RUN(s, SQ_CHANNEL_BY_ARN, sq_row_channel, out, SQ_T(arn)));
+	return sq_one(SQ_RUN(s, SQ_CHANNEL_BY_NAME, sq_row_channel, out, SQ_T(name)));
+}
+
+static int sq_channel_update(struct cp_store *st, const struct cp_channel *c)
+{
+	struct sq_store *s = sq_of(st);
+
+	return sq_update(s, SQ_RUN(s, SQ_CHANNEL_UPDATE, NULL, NULL, SQ_I(c->status),
+				   SQ_I(c->deadline_ms), SQ_I(c->freshness_s),
+				   SQ_T(c->logging), SQ_T(c->arn)));
+}
+
+static int sq_channel_remove(struct cp_store *st, const char *arn)
+{
+	int rc = SQ_RUN(sq_of(st), SQ_CHANNEL_REMOVE, NULL, NULL, SQ_T(arn));
+
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_row_count(sqlite3_stmt *q, void *ctx)
+{
+	*(uint32_t *)ctx = (uint32_t)sqlite3_column_int64(q, 0);
+	return 1;
+}
+
+static int sq_channel_count(struct cp_store *st, const char *stream, uint32_t *n)
+{
+	struct sq_store *s = sq_of(st);
+	int rc;
+
+	*n = 0;
+	rc = stream ? SQ_RUN(s, SQ_CHANNEL_COUNT_STREAM, sq_row_count, n, SQ_T(stream))
+		    : SQ_RUN(s, SQ_CHANNEL_COUNT, sq_row_count, n);
+	return rc < 0 ? rc : 0;
+}
+
+struct sq_channel_list {
+	cp_store_channel_fn cb;
+	void *arg;
+	struct cp_channel c; /* ~50 KiB: the list lives on the heap */
+};
+
+static int sq_list_channel(sqlite3_stmt *q, void *ctx)
+{
+	struct sq_channel_list *l = ctx;
+
+	sq_channel_of(q, &l->c);
+	return l->cb(l->arg, &l->c);
+}
+
+static int sq_channel_list(struct cp_store *st, const char *after, uint32_t limit,
+			   cp_store_channel_fn cb, void *arg)
+{
+	struct sq_channel_list *l = malloc(sizeof(*l));
+	int rc;
+
+	if (l == NULL)
+		return -ENOMEM;
+	l->cb = cb;
+	l->arg = arg;
+	rc = SQ_RUN(sq_of(st), SQ_CHANNEL_LIST, sq_list_channel, l, SQ_T(after ? after : ""),
+		    SQ_I(limit));
+	free(l);
+	return rc;
+}
+
+struct sq_channel_batch {
+	uint32_t n;
+	char arn[CP_STORE_BATCH_MAX][CP_CHANNEL_ARN_CAP];
+	uint8_t status[CP_STORE_BATCH_MAX];
+};
+
+static int sq_row_channel_due(sqlite3_stmt *q, void *ctx)
+{
+	struct sq_channel_batch *b = ctx;
+
+	BUG_ON(b->n >= CP_STORE_BATCH_MAX); /* LIMIT bounds the rows */
+	sq_col(q, 0, b->arn[b->n], sizeof(b->arn[0]));
+	b->status[b->n++] = (uint8_t)sqlite3_column_int(q, 1);
+	return 0;
+}
+
+static int sq_channel_due(struct cp_store *st, int64_t now_ms, cp_store_channel_due_fn cb,
+			  void *arg)
+{
+	struct sq_channel_batch *b = calloc(1, sizeof(*b));
+	int handed = 0;
+
+	if (b == NULL)
+		return -ENOMEM;
+	/* collected first: the callback writes, and no write may run under a
+	 * SELECT */
+	if (SQ_RUN(sq_of(st), SQ_CHANNELS_DUE, sq_row_channel_due, b, SQ_I(now_ms),
+		   SQ_I(CP_STORE_BATCH_MAX)) < 0) {
+		free(b);
+		return -EIO;
+	}
+	for (uint32_t i = 0; i < b->n; i++, handed++)
+		if (cb(arg, b->arn[i], b->status[i]))
+			break;
+	free(b);
+	return handed;
+}
+
 const struct cp_store_ops cp_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1357,4 +1540,11 @@ const struct cp_store_ops cp_store_sqlite_ops = {
 	.policy_get = sq_policy_get,
 	.policy_delete = sq_policy_delete,
 	.policy_list = sq_policy_list,
+	.channel_add = sq_channel_add,
+	.channel_get = sq_channel_get,
+	.channel_update = sq_channel_update,
+	.channel_remove = sq_channel_remove,
+	.channel_count = sq_channel_count,
+	.channel_list = sq_channel_list,
+	.channel_due = sq_channel_due,
 };

@@ -566,6 +566,19 @@ static void cp_delete_stream(struct cp_req *r)
 			r->s.name);
 		return;
 	}
+	/* "A stream cannot be deleted while it has active channels" (the
+	 * DeleteChannel documentation); the wording is ours. */
+	uint32_t n_channels;
+	if (cp_store_channel_count(r->cp->st, r->s.name, &n_channels)) {
+		cp_internal(r);
+		return;
+	}
+	if (n_channels) {
+		cp_fail(r, 400, "ResourceInUseException", "DeleteStream can't delete %s because "
+			"there are channels associated with this data stream. Delete the "
+			"channels first.", r->s.arn);
+		return;
+	}
 	/* The consumers go with the stream (cp_store_remove). */
 	if (r->s.n_consumers && r->cp->cfg.delete_delay_ms &&
 	    cp_store_consumers_deleting(r->cp->st, r->s.name, deadline_ms)) {
@@ -1273,7 +1286,12 @@ static void cp_stop_encryption(struct cp_req *r)
 	X(PUT_RESOURCE_POLICY, cp_put_resource_policy)                                     \
 	X(GET_RESOURCE_POLICY, cp_get_resource_policy)                                     \
 	X(DELETE_RESOURCE_POLICY, cp_delete_resource_policy)                               \
-	X(UPDATE_DISTRIBUTION, cp_update_distribution)
+	X(UPDATE_DISTRIBUTION, cp_update_distribution)                                     \
+	X(CREATE_CHANNEL, cp_create_channel)                                               \
+	X(DELETE_CHANNEL, cp_delete_channel)                                               \
+	X(DESCRIBE_CHANNEL, cp_describe_channel)                                           \
+	X(LIST_CHANNELS, cp_list_channels)                                                 \
+	X(UPDATE_CHANNEL, cp_update_channel)
 
 #define CP_HANDLER_INIT_(op, fn) [API_OP_##op] = fn,
 #define CP_HANDLER_BIT_(op, fn) | API_OP_BIT(API_OP_##op)

@@ -10,6 +10,14 @@
 # and appends the results to perf/RESULTS.md.
 #
 # usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]
+#                        [--reads-behind] [--mirror ROUNDS]
+#   --reads-behind: producers (500 x 1 KiB, 4 shards) alone and beside 4
+#   GetRecords consumers reading from TRIM_HORIZON a backlog written first
+#   (DUR s of producing: far older than the tail, so read from the journal's
+#   files), with --read-slots 16 (io_uring reads) and 0 (pread on the log
+#   lcore), twice each, alternating; the measured producers run open loop
+#   at BEHIND_RATE records/s (default 20000) so their acknowledgement
+#   latency shows what the reads cost the journal, not the generator's CPU.
 #   --reads: instead, the read path: producers (500 x 1 KiB, 4 shards) alone,
 #   with 1 and with 8 GetRecords consumers at the tip, each with the
 #   in-memory tail on (default flags) and off (--tail-ms 0); producer and
@@ -17,6 +25,13 @@
 #   ingested MB, and where the reads were served from (/metrics). Appends
 #   to perf/RESULTS.md unless --no-append. TAIL_ON_ARGS: extra flags of the
 #   tail-on sluiced (e.g. "--tail-shard-kib 16384 --tail-mib 256").
+#   --mirror ROUNDS: instead, what a running mirror (--mirror-config) costs
+#   producers: the same sluiced (500 x 1 KiB, 4 shards) without and with a
+#   mirror of the stream, alternating, ROUNDS times each. The upstream is
+#   tls_sink --put-ok (accepts every PutRecords, no storage) on the
+#   generator's CPU, standing in for a remote endpoint. Producer records/s,
+#   sluiced CPU per record, records the mirror forwarded during the run and
+#   its lag at the end. Appends to perf/RESULTS.md unless --no-append.
 #   --metrics-ab ROUNDS: instead, the cost of the metrics counters: the same
 #   sluiced with --metrics on and --metrics off, alternating, ROUNDS times
 #   each, 500 x 1 KiB and 500 x 100 B on a 4-shard stream; prints both
@@ -31,13 +46,18 @@ DUR=10
 APPEND=1
 AB=0
 READS=0
+READS_BEHIND=0
+MIRROR=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift 2 ;;
 	--no-append) APPEND=0; shift ;;
 	--metrics-ab) AB=$2; shift 2 ;;
 	--reads) READS=1; shift ;;
-	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]" >&2; exit 2 ;;
+	--reads-behind) READS_BEHIND=1; shift ;;
+	--mirror) MIRROR=$2; shift 2 ;;
+	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]" \
+		"[--reads-behind] [--mirror ROUNDS]" >&2; exit 2 ;;
 	esac
 done
 CONNS=${CONNS:-4}
@@ -205,6 +225,110 @@ PYEOF
 	exit 0
 fi
 
+# ---- a running mirror's cost to producers (--mirror) --------------------
+# One sluiced per run (fresh data directory), alternating off/on. The sink
+# stays up across runs; its CPU is the generator's (a remote upstream
+# would cost this machine nothing), so "on" is if anything pessimistic.
+mirror_run() { # on|off round
+	local mode=$1 r=$2 d=$OUT/mr-data extra=()
+	rm -rf "$d"
+	mkdir -p "$d"
+	if [ "$mode" = on ]; then
+		(umask 077; printf 'stream = s4\nendpoint = https://%s\nregion = us-east-1\naccess_key = AKIDSINK\nsecret_key = sink\nca_bundle = %s\n' \
+			"$(cat "$MR_SINK_DIR/sink.addr")" "$MR_SINK_DIR/tls/ca.pem" >"$OUT/mirror.conf")
+		extra=(--mirror-config "$OUT/mirror.conf")
+	fi
+	taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$d" \
+		--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 "${extra[@]}" \
+		>"$OUT/mr-sluiced-$mode-$r.log" 2>&1 &
+	local pid=$!
+	PIDS+=($pid)
+	wait_file "$d/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
+	local sa
+	sa=$(cat "$d/sluiced.addr")
+	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
+		AWS_DEFAULT_REGION=us-east-1 "$AWS" --endpoint-url "https://$sa" kinesis \
+		create-stream --stream-name s4 --shard-count 4 >/dev/null
+	sleep 1 # the mirror lists the shards
+	local t0
+	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	run_lg "mr-$mode-$r" "https://$sa" s4 1024 --ca "$d/tls/ca.pem" \
+		--credentials "$d/credentials"
+	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$OUT/mr-$mode-$r.ticks"
+	$PY - "http://$(cat "$d/sluiced.admin")/metrics" >"$OUT/mr-$mode-$r.mirror" <<'PYEOF' || true
+import sys, urllib.request
+for line in urllib.request.urlopen(sys.argv[1], timeout=10).read().decode().splitlines():
+    if line.startswith(('sluice_mirror_records_sent_total', 'sluice_mirror_lag_milliseconds')):
+        print(line.split('{')[0], line.rsplit(' ', 1)[1])
+PYEOF
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	rm -rf "$d"
+}
+if [ "$MIRROR" -gt 0 ]; then
+	MR_SINK_DIR=$OUT/mr-sink
+	mkdir -p "$MR_SINK_DIR"
+	taskset -c "$GEN_CPU" "$BUILD/perf/tls_sink" --listen 127.0.0.1:0 --dir "$MR_SINK_DIR" \
+		--cpu "$GEN_CPU" --put-ok >"$OUT/mr-sink.log" 2>&1 &
+	PIDS+=($!)
+	wait_file "$MR_SINK_DIR/sink.addr" 20 || { log "tls_sink did not start"; exit 1; }
+	for r in $(seq 1 "$MIRROR"); do
+		mirror_run off "$r"
+		mirror_run on "$r"
+	done
+	CMD="perf/compare.sh --duration $DUR --mirror $MIRROR (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and sink cpu $GEN_CPU)"
+	$PY - "$OUT" "$MIRROR" "$CMD" "$(getconf CLK_TCK)" >"$OUT/mirror.md" <<'PYEOF'
+import json, os, sys
+out, rounds, cmd, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+def res(name):
+    try:
+        with open(os.path.join(out, name + '.json')) as f:
+            j = json.load(f)
+        with open(os.path.join(out, name + '.ticks')) as f:
+            j['cpu_s'] = int(f.read()) / hz
+        j['mirror'] = {}
+        if os.path.exists(os.path.join(out, name + '.mirror')):
+            for line in open(os.path.join(out, name + '.mirror')):
+                k, v = line.split()
+                j['mirror'][k] = float(v)
+        with open(os.path.join(out, name + '.load')) as f:
+            j['load'] = float(f.read())
+        return j
+    except (OSError, ValueError):
+        return None
+def mean(v):
+    return sum(v) / len(v)
+print('mirror off vs on: ' + cmd)
+print()
+print('| 500 x 1 KiB, 4 shards | mirror off | mirror on | on/off |')
+print('|---|---|---|---|')
+off = [x for x in (res('mr-off-%d' % r) for r in range(1, rounds + 1)) if x]
+on = [x for x in (res('mr-on-%d' % r) for r in range(1, rounds + 1)) if x]
+if not on or not off:
+    print('| (missing runs) | | | |')
+    sys.exit(0)
+rows = (('producer records/s', lambda x: x['records_per_s'], '%.0f'),
+        ('sluiced CPU us per record', lambda x: 1e6 * x['cpu_s'] / max(x['records'], 1), '%.2f'),
+        ('p99 ms', lambda x: x['latency_ms']['p99'], '%.1f'),
+        ('load average (1 min)', lambda x: x['load'], '%.2f'))
+for label, f, fmt in rows:
+    voff, von = [f(x) for x in off], [f(x) for x in on]
+    print('| %s | %s (mean %s) | %s (mean %s) | %.3f |' % (
+        label, ', '.join(fmt % v for v in voff), fmt % mean(voff),
+        ', '.join(fmt % v for v in von), fmt % mean(von), mean(von) / mean(voff)))
+fw = ['%.0f of %d (lag %.0f ms)' % (x['mirror'].get('sluice_mirror_records_sent_total', 0),
+                                    x['records'],
+                                    x['mirror'].get('sluice_mirror_lag_milliseconds', -1))
+      for x in on]
+print('| mirror: forwarded during the run | | %s | |' % ', '.join(fw))
+PYEOF
+	cat "$OUT/mirror.md"
+	if [ "$APPEND" = 1 ]; then
+		{ printf '\n## Mirror cost to producers (%s)\n\n' "$STAMP"; cat "$OUT/mirror.md"; } \
+			>>"$ROOT/perf/RESULTS.md"
+	fi
+	exit 0
+fi
+
 # ---- the read path (--reads) -------------------------------------------
 # One sluiced per tail setting; each workload on a fresh 4-shard stream.
 # Consumers start at LATEST before the producer, so they read at the tip;
@@ -282,6 +406,83 @@ if [ "$READS" = 1 ]; then
 	CMD="TAIL_ON_ARGS='${TAIL_ON_ARGS:-}' perf/compare.sh --duration $DUR --reads (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and consumers cpu $GEN_CPU)"
 	$PY "$ROOT/perf/compare_reads.py" "$OUT" "$CMD" "$APPEND" "$ROOT/perf/RESULTS.md" \
 		"$(getconf CLK_TCK)"
+	exit 0
+fi
+
+# ---- readers far behind (--reads-behind) --------------------------------
+if [ "$READS_BEHIND" = 1 ]; then
+	export AWS_DEFAULT_REGION=us-east-1
+	for round in 16a 0a 16b 0b; do
+		slots=${round%[ab]}
+		RD=$OUT/behind-data-$round
+		rm -rf "$RD"
+		mkdir -p "$RD"
+		taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$RD" \
+			--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 \
+			--read-slots "$slots" >"$OUT/behind-sluiced-$round.log" 2>&1 &
+		RPID=$!
+		PIDS+=($RPID)
+		wait_file "$RD/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
+		wait_file "$RD/sluiced.admin" 30 || { log "no admin listener"; exit 1; }
+		RSA=$(cat "$RD/sluiced.addr")
+		AWS_CA_BUNDLE=$RD/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$RD/credentials \
+			"$AWS" --endpoint-url "https://$RSA" kinesis create-stream --stream-name b \
+			--shard-count 4 >/dev/null
+		sleep 2
+		LGA=(--ca "$RD/tls/ca.pem" --credentials "$RD/credentials")
+		run_lg "behind-$round-fill" "https://$RSA" b 1024 "${LGA[@]}"
+		run_lg "behind-$round-alone" "https://$RSA" b 1024 "${LGA[@]}" --rate "${BEHIND_RATE:-20000}"
+		cpids=()
+		for k in 1 2 3 4; do
+			taskset -c "$GEN_CPU" "$LG" --endpoint "https://$RSA" --stream b --mode get \
+				--shards 4 --iterator TRIM_HORIZON --batch 10000 --poll-ms 100 \
+				--connections 1 --inflight 4 --duration $((DUR + 2)) --cpu "$GEN_CPU" \
+				--label "behind-$round-c$k" --json "$OUT/behind-$round-c$k.json" --quiet \
+				"${LGA[@]}" >"$OUT/behind-$round-c$k.txt" 2>&1 &
+			cpids+=($!)
+		done
+		sleep 1
+		run_lg "behind-$round-with" "https://$RSA" b 1024 "${LGA[@]}" --rate "${BEHIND_RATE:-20000}"
+		for p in "${cpids[@]}"; do wait "$p" 2>/dev/null || true; done
+		$PY - "$(cat "$RD/sluiced.admin")" >"$OUT/behind-$round.metrics" <<'PYEOF' || true
+import sys, urllib.request
+body = urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=10).read().decode()
+print('\n'.join(l for l in body.splitlines() if l.startswith('sluice_journal_') and
+                ('read' in l) and not l.startswith('#')))
+PYEOF
+		kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
+		rm -rf "$RD"
+	done
+	$PY - "$OUT" <<'PYEOF'
+import glob, json, sys
+out = sys.argv[1]
+def load(p):
+    try:
+        return json.load(open(p))
+    except (OSError, ValueError):
+        return None
+print('| --read-slots (round) | producer alone rec/s | ack p50 / p99 / p99.9 ms | with 4 consumers rec/s | '
+      'ack p50 / p99 / p99.9 ms | consumers MB/s (sum) | chunks read with io_uring |')
+print('|---|---|---|---|---|---|---|')
+for r in ('16a', '0a', '16b', '0b'):
+    a, w = load('%s/behind-%s-alone.json' % (out, r)), load('%s/behind-%s-with.json' % (out, r))
+    cs = [x for x in (load(f) for f in glob.glob('%s/behind-%s-c*.json' % (out, r))) if x]
+    ach = '?'
+    try:
+        for line in open('%s/behind-%s.metrics' % (out, r)):
+            if line.startswith('sluice_journal_async_read_chunks_total'):
+                ach = line.split()[-1]
+    except OSError:
+        pass
+    if not a or not w:
+        print('| %s | (missing) |' % r)
+        continue
+    lat = lambda j: '%.1f / %.1f / %.1f' % (j['latency_ms']['p50'], j['latency_ms']['p99'],
+                                            j['latency_ms']['p999'])
+    print('| %s | %.0f | %s | %.0f | %s | %.1f | %s |' % (
+        r, a['records_per_s'], lat(a), w['records_per_s'], lat(w),
+        sum(c['payload_MB_per_s'] for c in cs), ach))
+PYEOF
 	exit 0
 fi
 

@@ -10,7 +10,7 @@
  *
  * Nothing here locks or sleeps on the append/poll path. The slow path functions
  * (st_open, st_close, st_checkpoint, st_trim, segment roll inside st_poll once
- * per segment, and st_read's pread in this first version) do synchronous I/O;
+ * per segment, st_read's pread; st_read_async does not wait) do synchronous I/O;
  * each says so. See storage/README.md for the on-disk format and the
  * durability argument.
  *
@@ -144,6 +144,14 @@ struct st_opts {
 	uint32_t tail_ms;
 	uint32_t tail_shard_bytes;
 	uint64_t tail_total_bytes;
+	/* Asynchronous disk reads (st_read_async, st_aread.c): chunks older
+	 * than the tail are read with io_uring on a ring of their own, at most
+	 * read_slots chunks and read_bytes bytes of them held at a time.
+	 * read_slots 0 (the default): off, st_read_async reads synchronously
+	 * like st_read. read_slots 1..64; read_bytes at least buf_bytes (a
+	 * chunk is at most one write buffer), at most 4 GiB. */
+	uint32_t read_slots;
+	uint64_t read_bytes;
 	/* Encryption; all zero (the default): plaintext, as before. key_for
 	 * needs key_get. journal_id goes into every nonce: it must differ
 	 * between all journals that may write under the same data key (use the
@@ -274,6 +282,33 @@ int SL_MUST_CHECK st_read(struct st_journal *j, uint64_t stream_id, uint32_t sha
 	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
 	    uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq);
 
+/* Like st_read, but never waits for the disk when read_slots > 0: when a
+ * chunk the read needs is not in memory (tail or a read slot), reads of it
+ * and of the next chunks the read will need (up to max_records/max_bytes and
+ * the slots' bounds) are submitted on the read ring and -EINPROGRESS is
+ * returned with nothing delivered and *next_seq untouched; call again, with
+ * the same arguments, after st_read_poll reported a completion. A read may
+ * then deliver fewer records than its limits (it stops before a chunk whose
+ * slot could not be had: the caller's next read continues there). Checks
+ * (CRC, GCM tag, the index's names), damage skipping and -ENOKEY are those of
+ * st_read. With read_slots 0 it is st_read. */
+int SL_MUST_CHECK st_read_async(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		  st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
+		  uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq);
+
+/* Reaps completed asynchronous reads (never waits). Returns how many
+ * landed (retry the reads that answered -EINPROGRESS when > 0), 0, or
+ * -errno when io_uring itself failed. */
+int SL_MUST_CHECK st_read_poll(struct st_journal *j);
+
+/* Asynchronous reads in flight (0 when read_slots is 0). */
+uint32_t st_read_inflight(const struct st_journal *j);
+
+/* Has every read completion signal efd (an eventfd the caller sleeps on).
+ * Returns 0, -EINVAL read_slots is 0, or io_uring_register_eventfd's
+ * error. */
+int SL_MUST_CHECK st_read_set_efd(struct st_journal *j, int efd);
+
 /* TRIM_HORIZON: the first durable record of the shard whose chunk holds a
  * record with arrival_ms >= min_arrival_ms, or, if none, the sequence number
  * the next durable record will get. Never fails (an unknown shard gives
@@ -327,6 +362,10 @@ struct st_stats {
 	 * and chunks read from disk; appends to a shard without a tail that
 	 * found no tail memory left (tail_total_bytes) to start one. */
 	uint64_t tail_records, disk_records, disk_chunks, tail_no_room;
+	/* Asynchronous reads (st_read_async): chunks read with io_uring and
+	 * their bytes, reads that answered -EINPROGRESS (waited for the disk),
+	 * and chunks read again because their slot was taken before use. */
+	uint64_t aread_chunks, aread_bytes, aread_waits, aread_evicted_unused;
 	/* Filled by st_stats_get, not counted: segment files and their bytes,
 	 * memory of the tails. */
 	uint64_t segments, segment_bytes;

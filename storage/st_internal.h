@@ -279,6 +279,27 @@ void st_tail_drop_below(struct st_shard *s, uint64_t ctr);
 void st_tail_sweep(struct st_journal *j, int64_t now_ms);
 void st_tail_free_all(struct st_journal *j);
 
+/* ---- Asynchronous reads (st_aread.c) ------------------------------------ */
+
+struct st_aread;
+/* Sets up the read ring when read_slots > 0. Returns 0, -EINVAL bad
+ * bounds, -ENOMEM or io_uring's error. */
+int st_aread_open(struct st_journal *j);
+/* Waits (bounded) for in-flight reads, then frees everything. */
+void st_aread_close(struct st_journal *j);
+/* Makes sure the chunks the read from rs_next of s needs are in slots:
+ * returns 0 (they are, or need none: deliver), -EINPROGRESS (reads were
+ * submitted or are in flight: come back), or -errno from io_uring. */
+int st_aread_plan(struct st_journal *j, struct st_shard *s, uint64_t next_ctr,
+		  int64_t min_arrival_ms, uint32_t max_records, uint64_t max_bytes);
+/* The checked, decrypted chunk of e when a slot holds it: *out points at
+ * it (valid until the next st_aread_* call). Returns 0; -ENOENT no slot
+ * holds it; -EBADMSG damaged on disk (*why says how; the slot is freed);
+ * -EIO the read failed in a way that may pass (slot freed: read again);
+ * -ENOKEY its data key is gone. */
+int st_aread_get(struct st_journal *j, const struct st_shard *s, const struct st_ient *e,
+		 const uint8_t **out, const char **why);
+
 /* ---- Journal state -------------------------------------------------------- */
 
 enum st_buf_state {
@@ -369,6 +390,7 @@ struct st_journal {
 	uint32_t nshard_slots, nshards;
 
 	uint8_t *rbuf; /* read buffer, buf_bytes */
+	struct st_aread *ar; /* asynchronous reads (st_aread.c); NULL: off */
 	uint64_t tail_alloc; /* bytes of all shards' tails (st_tail.c) */
 
 	/* Encryption (st_crypt.c); imb is NULL when key_get is not set. */

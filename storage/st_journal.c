@@ -799,11 +799,15 @@ static int journal_init(struct st_journal *j, const char *dir)
 	rc = st_recover(j);
 	if (rc < 0)
 		return rc;
+	rc = st_aread_open(j);
+	if (rc < 0)
+		return rc;
 	return alloc_bufs(j);
 }
 
 static void journal_free(struct st_journal *j)
 {
+	st_aread_close(j);
 	if (j->ring_ok)
 		io_uring_queue_exit(&j->ring);
 	if (j->bufmem)

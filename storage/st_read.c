@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reads: records the shard's in-memory tail holds are served from it
  * (st_tail.c); older ones by an index lookup, then a synchronous pread of
- * each chunk (io_uring reads off the journal's path are still to come).
+ * each chunk (st_read) or an io_uring read into a read slot that the caller
+ * comes back for (st_read_async, st_aread.c).
  * Every chunk is CRC-checked again after it is read back, and an encrypted
  * one has its GCM tag verified and is decrypted in the read buffer. */
 #include <errno.h>
@@ -120,13 +121,13 @@ static bool deliver_rec(struct read_state *rs, uint32_t shard_index, uint64_t ct
 	return true;
 }
 
-/* Delivers the loaded chunk's records from rs->next_ctr on. */
-static void chunk_deliver(struct st_journal *j, const struct st_ient *e,
+/* Delivers the records of the loaded chunk at buf from rs->next_ctr on. */
+static void chunk_deliver(const uint8_t *buf, const struct st_ient *e,
 			  uint32_t shard_index, struct read_state *rs)
 {
-	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)j->rbuf;
+	const struct st_chunk_hdr *h = (const struct st_chunk_hdr *)buf;
 	struct rec_cursor c = {
-		.p = j->rbuf + ST_HDR_LEN, .end = j->rbuf + h->total_len,
+		.p = buf + ST_HDR_LEN, .end = buf + h->total_len,
 		.base_ms = h->min_arrival_ms,
 	};
 	struct st_read_rec r;
@@ -175,9 +176,10 @@ static int tail_deliver(struct st_journal *j, struct st_shard *s, struct read_st
 	return 0;
 }
 
-int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
-	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
-	    uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq)
+static int read_impl(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		     st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
+		     uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq,
+		     bool async)
 {
 	struct st_shard *s;
 	struct read_state rs = {
@@ -195,6 +197,15 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	s = st_shard_get(j, stream_id, shard_index, false);
 	if (!s)
 		return 0;
+	async = async && j->ar;
+	if (async) {
+		/* Nothing is delivered until every chunk the read can use is
+		 * in memory: the caller just asks again (st_read_async). */
+		int rc = st_aread_plan(j, s, rs.next_ctr, min_arrival_ms, max_records, max_bytes);
+
+		if (rc < 0)
+			return rc;
+	}
 	/* Bounded: every pass moves next_ctr forward or ends the read. */
 	for (uint32_t i = st_index_find_ctr(s, rs.next_ctr); i < s->n && !rs.stop; i++) {
 		struct st_ient *e = &s->ent[s->start + i];
@@ -227,8 +238,16 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
 			continue;
 		}
-		rc = chunk_load(j, e, s, &why);
-		j->stats.disk_chunks++;
+		const uint8_t *buf = j->rbuf;
+
+		if (async) {
+			rc = st_aread_get(j, s, e, &buf, &why);
+			if (rc == -ENOENT)
+				break; /* no slot could be had: the next read goes on here */
+		} else {
+			rc = chunk_load(j, e, s, &why);
+			j->stats.disk_chunks++;
+		}
 		if (rc == -EBADMSG) {
 			st_ient_damaged(j, s, e, why);
 			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
@@ -236,7 +255,7 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 		}
 		if (rc < 0)
 			return rc;
-		chunk_deliver(j, e, shard_index, &rs);
+		chunk_deliver(buf, e, shard_index, &rs);
 		if (!rs.stop)
 			rs.next_ctr = SL_MAX(rs.next_ctr, e->first_ctr + e->count);
 	}
@@ -245,6 +264,22 @@ int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	if (next_seq)
 		*next_seq = st_seq_make(shard_index, rs.next_ctr);
 	return (int)rs.nrec;
+}
+
+int st_read(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+	    st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
+	    uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq)
+{
+	return read_impl(j, stream_id, shard_index, start, min_arrival_ms, max_records,
+			 max_bytes, cb, ctx, next_seq, false);
+}
+
+int st_read_async(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		  st_seq_t start, int64_t min_arrival_ms, uint32_t max_records,
+		  uint64_t max_bytes, st_read_fn cb, void *ctx, st_seq_t *next_seq)
+{
+	return read_impl(j, stream_id, shard_index, start, min_arrival_ms, max_records,
+			 max_bytes, cb, ctx, next_seq, true);
 }
 
 st_seq_t st_latest(struct st_journal *j, uint64_t stream_id, uint32_t shard_index)

@@ -62,6 +62,12 @@ enum api_op {
 	API_OP_GET_RESOURCE_POLICY = 39,
 	API_OP_DELETE_RESOURCE_POLICY = 40,
 	API_OP_UPDATE_DISTRIBUTION = 41,
+	/* channels: delivery of a stream to S3 (controlplane/cp_channels.c) */
+	API_OP_CREATE_CHANNEL = 42,
+	API_OP_DELETE_CHANNEL = 43,
+	API_OP_DESCRIBE_CHANNEL = 44,
+	API_OP_LIST_CHANNELS = 45,
+	API_OP_UPDATE_CHANNEL = 46,
 	API_OP__COUNT
 };
 static_assert(API_OP__COUNT <= 64, "the operation masks (API_OP_BIT) are 64-bit");
@@ -94,8 +100,8 @@ enum api_op_flag {
 #define API_TPS_NONE UINT16_MAX
 
 /* The operation table, one line per operation of the current Kinesis model
- * (40 operations: botocore's service-2.json and the JS SDK v3's newer
- * UpdateStreamRecordDistributionStrategy), sorted by name because
+ * (45 operations: botocore's service-2.json and the JS SDK v3's newer
+ * UpdateStreamRecordDistributionStrategy and five channel operations), sorted by name because
  * api_op_lookup() bisects it:
  *
  *   X(Name, OP, PLANE, flags, rate_tps)
@@ -115,14 +121,17 @@ enum api_op_flag {
  * API_OPS_DATA_MASK). */
 #define API_OPS(X)                                                                         \
 	X(AddTagsToStream, ADD_TAGS_TO_STREAM, CONTROL, 0, 5)                              \
+	X(CreateChannel, CREATE_CHANNEL, CONTROL, 0, 5)                                    \
 	X(CreateStream, CREATE_STREAM, CONTROL, API_OPF_MUTATES, 5)                        \
 	X(DecreaseStreamRetentionPeriod, DECREASE_RETENTION, CONTROL, API_OPF_MUTATES,     \
 	  API_TPS_NONE)                                                                    \
+	X(DeleteChannel, DELETE_CHANNEL, CONTROL, 0, 5)                                    \
 	X(DeleteResourcePolicy, DELETE_RESOURCE_POLICY, CONTROL, API_OPF_MUTATES,          \
 	  API_TPS_NONE)                                                                    \
 	X(DeleteStream, DELETE_STREAM, CONTROL, API_OPF_MUTATES, 5)                        \
 	X(DeregisterStreamConsumer, DEREGISTER_CONSUMER, CONTROL, API_OPF_MUTATES, 5)      \
 	X(DescribeAccountSettings, DESCRIBE_ACCOUNT_SETTINGS, CONTROL, 0, API_TPS_NONE)    \
+	X(DescribeChannel, DESCRIBE_CHANNEL, CONTROL, 0, 5)                                \
 	X(DescribeLimits, DESCRIBE_LIMITS, CONTROL, 0, 1)                                  \
 	X(DescribeStream, DESCRIBE_STREAM, CONTROL, 0, 10)                                 \
 	X(DescribeStreamConsumer, DESCRIBE_CONSUMER, CONTROL, 0, 20)                       \
@@ -134,6 +143,7 @@ enum api_op_flag {
 	X(GetShardIterator, GET_SHARD_ITERATOR, DATA, API_OPF_RECORD, 0)                   \
 	X(IncreaseStreamRetentionPeriod, INCREASE_RETENTION, CONTROL, API_OPF_MUTATES,     \
 	  API_TPS_NONE)                                                                    \
+	X(ListChannels, LIST_CHANNELS, CONTROL, 0, API_TPS_NONE)                           \
 	X(ListShards, LIST_SHARDS, CONTROL, 0, 1000)                                       \
 	X(ListStreamConsumers, LIST_CONSUMERS, CONTROL, 0, 5)                              \
 	X(ListStreams, LIST_STREAMS, CONTROL, 0, 5)                                        \
@@ -152,6 +162,7 @@ enum api_op_flag {
 	X(TagResource, TAG_RESOURCE, CONTROL, 0, API_TPS_NONE)                             \
 	X(UntagResource, UNTAG_RESOURCE, CONTROL, 0, API_TPS_NONE)                         \
 	X(UpdateAccountSettings, UPDATE_ACCOUNT_SETTINGS, CONTROL, 0, API_TPS_NONE)        \
+	X(UpdateChannel, UPDATE_CHANNEL, CONTROL, 0, 5)                                    \
 	X(UpdateMaxRecordSize, UPDATE_MAX_RECORD_SIZE, CONTROL, API_OPF_MUTATES,           \
 	  API_TPS_NONE)                                                                    \
 	X(UpdateShardCount, UPDATE_SHARD_COUNT, CONTROL, API_OPF_RESHARDS, 10)             \

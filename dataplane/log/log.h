@@ -124,6 +124,11 @@ struct dp_msg {
 	 * journal can answer it (log_fail). */
 	bool in_journal;
 	struct dp_msg *j_prev, *j_next;
+	/* log: a DP_GET waiting for its chunks to be read from disk
+	 * (st_read_async) is parked on the log lcore's read list; its quota
+	 * was taken when it first came. */
+	bool rd_parked;
+	struct dp_msg *rd_next;
 };
 
 struct rte_ring;
@@ -160,6 +165,9 @@ struct log_ctx {
 	/* DP_PUTs with records in the journal, not yet answered (bounded by
 	 * n_io * DP_PAIR_CREDITS). */
 	struct dp_msg *j_head;
+	/* DP_GETs parked until their disk reads land (FIFO; bounded like
+	 * j_head, by the credits). */
+	struct dp_msg *rd_head, *rd_tail;
 	/* Messages taken off a ring but not finished: a PUT the journal could
 	 * not take whole (back-pressure) stays at backlog[bl_pos]. */
 	struct dp_msg *backlog[32];

@@ -67,6 +67,7 @@ static void log_j_unlink(struct log_ctx *lg, struct dp_msg *m)
 static void log_reply(struct log_ctx *lg, struct dp_msg *m)
 {
 	log_j_unlink(lg, m);
+	m->rd_parked = false; /* subscription messages are posted again as they are */
 	log_chan_reply(lg, m); /* never full: credits (log_chan.c) */
 }
 
@@ -335,15 +336,53 @@ static void log_sub_event(struct log_ctx *lg, struct dp_msg *m, struct jw *w,
 	log_reply(lg, m);
 }
 
+/* Parks a GET whose chunks are being read from disk (st_read_async). */
+static void log_park(struct log_ctx *lg, struct dp_msg *m)
+{
+	m->rd_parked = true;
+	m->rd_next = NULL;
+	if (lg->rd_tail)
+		lg->rd_tail->rd_next = m;
+	else
+		lg->rd_head = m;
+	lg->rd_tail = m;
+}
+
+static void log_get(struct log_ctx *lg, struct dp_msg *m);
+
+/* Reaps disk reads and retries the parked GETs once some landed (in the
+ * order they came; one that still waits parks again at the end). Returns
+ * the number of reads landed. */
+static int log_reads(struct log_ctx *lg)
+{
+	int c = st_read_poll(lg->j);
+	if (c < 0 && lg->fail_err == 0)
+		lg->fail_err = c;
+	if (c <= 0)
+		return 0;
+	struct dp_msg *m = lg->rd_head;
+	lg->rd_head = lg->rd_tail = NULL;
+	/* Bounded: each parked message is retried once. */
+	while (m) {
+		struct dp_msg *next = m->rd_next;
+		m->rd_next = NULL;
+		log_get(lg, m);
+		m = next;
+	}
+	return c;
+}
+
 /* GetRecords: reads from the position in the message and encodes the whole
- * response body, NextShardIterator included. */
+ * response body, NextShardIterator included. A read that must wait for the
+ * disk is parked (log_park) and done again by log_reads. */
 static void log_get(struct log_ctx *lg, struct dp_msg *m)
 {
 	/* Subscriptions (enhanced fan-out) have their own throughput, not the
 	 * shard's shared GetRecords quota. */
 	struct quota_shard *q = m->sub ? NULL :
 		quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
-	if (q && (q->out_bytes < 0 || !quota_take(&q->get_calls, 1))) {
+	/* A parked read took its call when it first came. */
+	if (q && !m->rd_parked && (q->out_bytes < 0 || !quota_take(&q->get_calls, 1))) {
 		m->status = -EDQUOT;
 		log_reply(lg, m);
 		return;
@@ -365,8 +404,17 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 	st_seq_t start = m->after ? m->seq + 1 : m->seq, next = start;
 	/* A subscription event carries at most one second of its 2 MiB/s. */
 	uint64_t max_bytes = m->sub ? SUB_BYTES_PER_S : REC_GET_MAX_DATA_BYTES;
-	int n = st_read(lg->j, m->stream_id, m->shard_index, start, log_retention_floor(m),
-			m->limit, max_bytes, get_record, &g, &next);
+	int n = st_read_async(lg->j, m->stream_id, m->shard_index, start, log_retention_floor(m),
+			      m->limit, max_bytes, get_record, &g, &next);
+	if (n == -EINPROGRESS) {
+		/* Its chunks are being read (nothing was written into the
+		 * body): hand the buffer back and come back when they land. */
+		if (!m->resp_buf_used)
+			free(buf);
+		m->resp_buf_used = false;
+		log_park(lg, m);
+		return;
+	}
 	if (n < 0 || g.err) {
 		SL_WARN("GetRecords read failed on shard %u: %s", m->shard_index,
 			strerror(-(n < 0 ? n : g.err)));
@@ -642,6 +690,14 @@ static void log_fail(struct log_ctx *lg, int err)
 	/* Bounded: each step answers (and unlinks) one message. */
 	while (lg->j_head)
 		log_fail_msg(lg, lg->j_head);
+	while (lg->rd_head) {
+		struct dp_msg *m = lg->rd_head;
+		lg->rd_head = m->rd_next;
+		m->rd_next = NULL;
+		m->rd_parked = false;
+		log_fail_msg(lg, m);
+	}
+	lg->rd_tail = NULL;
 }
 
 /* After a failure: answers what io lcores post with errors, without
@@ -686,6 +742,7 @@ int log_lcore_run(struct log_ctx *lg)
 		}
 		unsigned n = log_drain(lg);
 		int c = log_poll(lg, 0);
+		c += log_reads(lg);
 		if (n > 0 || c > 0)
 			__atomic_store_n(&lg->busy_loops, lg->busy_loops + 1, __ATOMIC_RELAXED);
 		if (lg->fail_err) {
@@ -698,7 +755,7 @@ int log_lcore_run(struct log_ctx *lg)
 				log_stats_publish(lg);
 			continue;
 		}
-		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0)
+		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0 && !lg->rd_head)
 			break;
 		log_stats_publish(lg);
 		uint64_t now = sl_mono_ms();
@@ -764,6 +821,8 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	o.tail_ms = sh->cfg->tail_ms;
 	o.tail_shard_bytes = sh->cfg->tail_shard_kib << 10;
 	o.tail_total_bytes = (uint64_t)sh->cfg->tail_mib << 20;
+	o.read_slots = sh->cfg->read_slots;
+	o.read_bytes = (uint64_t)sh->cfg->read_mib << 20;
 	/* Every chunk sealed with AES-256-GCM under its stream's data key. */
 	lg->kr_rd = kr_reader_new(sh->kr);
 	if (!lg->kr_rd)
@@ -781,6 +840,14 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 		int err = errno; /* before logging, which may change it */
 		SL_ERR("cannot open the journal in %s: %s", dir, strerror(err));
 		return err ? -err : -EIO;
+	}
+	/* Read completions wake the loop's sleep like a posted message. */
+	if (o.read_slots > 0) {
+		int rc = st_read_set_efd(lg->j, lg->efd);
+		if (rc < 0) {
+			SL_ERR("cannot register the read ring's eventfd: %s", strerror(-rc));
+			return rc;
+		}
 	}
 	return 0;
 }

@@ -481,6 +481,17 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 	per_log(b, sh, "sluice_journal_disk_read_chunks", PROM_COUNTER,
 		"chunks read from the journal's files by GetRecords/SubscribeToShard",
 		LOG_OFF(st_copy.disk_chunks));
+	per_log(b, sh, "sluice_journal_async_read_chunks", PROM_COUNTER,
+		"chunks read from the journal's files with io_uring, off the log lcore (--read-slots)",
+		LOG_OFF(st_copy.aread_chunks));
+	per_log(b, sh, "sluice_journal_async_read_bytes", PROM_COUNTER,
+		"bytes of those chunks", LOG_OFF(st_copy.aread_bytes));
+	per_log(b, sh, "sluice_journal_async_read_waits", PROM_COUNTER,
+		"GetRecords/SubscribeToShard polls that waited for a disk read",
+		LOG_OFF(st_copy.aread_waits));
+	per_log(b, sh, "sluice_journal_async_read_evicted_unused", PROM_COUNTER,
+		"chunks read with io_uring whose room was taken before their reader used them",
+		LOG_OFF(st_copy.aread_evicted_unused));
 	per_log(b, sh, "sluice_journal_tail_bytes", PROM_GAUGE,
 		"memory of the shards' in-memory read tails", LOG_OFF(st_copy.tail_bytes));
 	per_log(b, sh, "sluice_journal_tail_no_room", PROM_COUNTER,

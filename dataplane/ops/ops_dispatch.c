@@ -199,6 +199,18 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 		else
 			has_sarn = snprintf(sarn, sizeof(sarn), "%s", carn) > 0;
 	}
+	/* The channel operations name a channel: authorised on its ARN,
+	 * rebuilt like the others from the server's region and account and
+	 * the channel id. */
+	if (!has_sarn && !has_carn && body_str(&d, "ChannelARN", carn, sizeof(carn))) {
+		const char *id = strstr(carn, ":channel/");
+		if (id && id[9]) /* else not a channel ARN: the text as sent, refused later */
+			snprintf(r->arn, sizeof(r->arn), "arn:aws:kinesis:%s:%s:channel/%s",
+				 cfg->region, cfg->account_id, id + 9);
+		else
+			snprintf(r->arn, sizeof(r->arn), "%s", carn);
+		return 0;
+	}
 	has_name = body_str(&d, "StreamName", sname, sizeof(sname));
 	if (has_sarn && av_split_stream_arn(sarn, region, sizeof(region), account,
 					    sizeof(account), aname, sizeof(aname))) {

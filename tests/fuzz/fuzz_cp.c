@@ -4,8 +4,9 @@
  * body of every control-plane operation in turn, run by cp_execute against a
  * real metadata store (SQLite in a temporary directory, on tmpfs when there
  * is one), without the control thread or any network. A stream "s" with a
- * tag and a consumer is (re)made before each input so that requests naming
- * it reach past validation into the operations.
+ * tag and a consumer, and an on-demand stream "od" (channels), are (re)made
+ * before each input so that requests naming them reach past validation into
+ * the operations.
  *
  * Every answer must be one JSON object (json_parse is strict: valid UTF-8,
  * so a message cut inside a sequence fails here), 200 or a 4xx with a
@@ -92,12 +93,19 @@ static void check_answer(const struct ctl_call *c)
 }
 
 /* The stream most seeds name, with something in it (again after an input
- * deleted it). */
+ * deleted it), and an on-demand stream "od" that channels can be created
+ * on (CreateChannel refuses provisioned ones). */
 static void seed_state(void)
 {
-	struct ctl_call *c = run(API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}", 16);
+	struct ctl_call *c = run(API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"od\"}", 17);
 	bool there = c->status == 200;
 
+	ctl_call_free(c);
+	if (!there)
+		run_str(API_OP_CREATE_STREAM, "{\"StreamName\":\"od\",\"StreamModeDetails\":"
+			"{\"StreamMode\":\"ON_DEMAND\"}}");
+	c = run(API_OP_DESCRIBE_STREAM_SUMMARY, "{\"StreamName\":\"s\"}", 16);
+	there = c->status == 200;
 	ctl_call_free(c);
 	if (there)
 		return;

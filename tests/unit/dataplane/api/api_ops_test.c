@@ -21,7 +21,7 @@
 #include "dataplane/api/api.h"
 #include "dataplane/ops/ops.h"
 
-#define N_OPS 40u /* botocore's Kinesis service-2.json + the JS SDK's newer one */
+#define N_OPS 45u /* botocore's Kinesis service-2.json + the JS SDK's newer six */
 
 static const struct api_op_info *by_target(const char *name)
 {
@@ -130,6 +130,10 @@ static void test_facts(void **state)
 		{ "ListTagsForStream", 5 },	 { "RegisterStreamConsumer", 5 },
 		{ "DeregisterStreamConsumer", 5 }, { "DescribeStreamConsumer", 20 },
 		{ "ListStreamConsumers", 5 },
+		/* "a call limit of 5 transactions per second (TPS) for each
+		 * account" (the channel operations' reference) */
+		{ "CreateChannel", 5 },		 { "DeleteChannel", 5 },
+		{ "DescribeChannel", 5 },	 { "UpdateChannel", 5 },
 	};
 	uint32_t n, n_mut = 0, n_resh = 0, n_rec = 0, n_rated = 0;
 	const struct api_op_info *t = api_op_table(&n);

@@ -26,17 +26,18 @@ static void test_lookup(void **state)
 {
 	(void)state;
 	static const char *const all[] = {
-		"AddTagsToStream", "CreateStream", "DecreaseStreamRetentionPeriod",
-		"DeleteResourcePolicy", "DeleteStream", "DeregisterStreamConsumer",
-		"DescribeAccountSettings", "DescribeLimits", "DescribeStream",
+		"AddTagsToStream", "CreateChannel", "CreateStream",
+		"DecreaseStreamRetentionPeriod", "DeleteChannel", "DeleteResourcePolicy",
+		"DeleteStream", "DeregisterStreamConsumer", "DescribeAccountSettings",
+		"DescribeChannel", "DescribeLimits", "DescribeStream",
 		"DescribeStreamConsumer", "DescribeStreamSummary", "DisableEnhancedMonitoring",
 		"EnableEnhancedMonitoring", "GetRecords", "GetResourcePolicy", "GetShardIterator",
-		"IncreaseStreamRetentionPeriod", "ListShards", "ListStreamConsumers",
+		"IncreaseStreamRetentionPeriod", "ListChannels", "ListShards", "ListStreamConsumers",
 		"ListStreams", "ListTagsForResource", "ListTagsForStream", "MergeShards",
 		"PutRecord", "PutRecords", "PutResourcePolicy", "RegisterStreamConsumer",
 		"RemoveTagsFromStream", "SplitShard", "StartStreamEncryption",
 		"StopStreamEncryption", "SubscribeToShard", "TagResource", "UntagResource",
-		"UpdateAccountSettings", "UpdateMaxRecordSize", "UpdateShardCount",
+		"UpdateAccountSettings", "UpdateChannel", "UpdateMaxRecordSize", "UpdateShardCount",
 		"UpdateStreamMode", "UpdateStreamRecordDistributionStrategy",
 		"UpdateStreamWarmThroughput",
 	};
@@ -55,6 +56,8 @@ static void test_lookup(void **state)
 	}
 	assert_int_equal(lookup("Kinesis_20131202.CreateStream")->op, API_OP_CREATE_STREAM);
 	assert_int_equal(lookup("Kinesis_20131202.ListShards")->op, API_OP_LIST_SHARDS);
+	assert_int_equal(lookup("Kinesis_20131202.ListChannels")->op, API_OP_LIST_CHANNELS);
+	assert_int_equal(lookup("Kinesis_20131202.CreateChannel")->plane, API_PLANE_CONTROL);
 	assert_int_equal(lookup("Kinesis_20131202.PutRecords")->plane, API_PLANE_DATA);
 	assert_int_equal(lookup("Kinesis_20131202.MergeShards")->op, API_OP_MERGE_SHARDS);
 	assert_int_equal(lookup("Kinesis_20131202.SubscribeToShard")->op,
