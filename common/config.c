@@ -120,6 +120,8 @@ static const struct str_flag str_flags[] = {
 	  "TESTS ONLY: seeded faults on received frames (DPDK), e.g. seed=1,drop=50000" },
 	{ "net-fault-tx", SOFF(net_fault_tx),
 	  "TESTS ONLY: seeded faults on sent frames (DPDK): drop, dup, reorder, reorder-us, delay-us" },
+	{ "tcp-cc", SOFF(tcp_cc),
+	  "DPDK transport: TCP congestion control, cubic (default, RFC 9438) | newreno" },
 	{ "log-level", SOFF(log_level), "err | warn | info | debug" },
 	{ "log-format", SOFF(log_format), "text (default) | json (one JSON object per line)" },
 	{ "admin-token-file", SOFF(admin_token_file),
@@ -149,6 +151,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->cors_origins, sizeof(c->cors_origins), "*");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->log_format, sizeof(c->log_format), "text");
+	snprintf(c->tcp_cc, sizeof(c->tcp_cc), "cubic");
 	snprintf(c->admin_host, sizeof(c->admin_host), "127.0.0.1");
 	c->admin_port = 4568;
 	snprintf(c->metrics, sizeof(c->metrics), "on");
@@ -510,6 +513,10 @@ static int check(struct sl_config *c)
 		}
 	} else if (strcmp(c->quota_mode, "off") != 0) {
 		fprintf(stderr, "sluiced: --quota-mode must be kinesis, off or custom\n");
+		return -EINVAL;
+	}
+	if (strcmp(c->tcp_cc, "cubic") != 0 && strcmp(c->tcp_cc, "newreno") != 0) {
+		fprintf(stderr, "sluiced: --tcp-cc must be cubic or newreno\n");
 		return -EINVAL;
 	}
 	if (strcmp(c->transport, "dpdk") == 0 && !c->ip4_addr && !c->ip6_prefix_len) {

@@ -76,6 +76,9 @@ struct sl_config {
 	/* Test only: the userspace stack's seeded fault stage ("seed=1,drop=50000,
 	 * dup=0,reorder=20000,reorder-us=2000,delay-us=0", rates in ppm). */
 	char net_fault_rx[160], net_fault_tx[160];
+	/* --transport dpdk: the userspace TCP's congestion control,
+	 * "cubic" (default) | "newreno" */
+	char tcp_cc[16];
 	/* --transport dpdk: the userspace stack's address (host byte order). */
 	uint32_t ip4_addr;	/* --ip ADDR/PREFIX; 0 = unset */
 	uint8_t ip4_prefix_len;	/* 1..32 */
