@@ -17,6 +17,14 @@
  *   P dc/<deadline 16 hex>/<stream>/<consumer> status: a consumer's
  *   P p/<ARN>                     "<stream>\n<policy text>"
  *   P ps/<stream>/<ARN>           "" : the policies a stream takes along
+ *   P ch/<channel>                channel record (JSON)
+ *   P cha/<channel ARN>           the channel's name (by ARN; the ARN unique)
+ *   P chs/<stream>/<channel>      "" : a stream's channels (channel_count)
+ *   P chd/<deadline 16 hex>/<channel ARN>      status: a channel's deadline
+ *
+ * The four channel keys are written and deleted together; channels are
+ * not removed with their stream (nor are they in the SQLite backend:
+ * DeleteStream refuses a stream that has channels).
  *
  * etcd sorts keys bytewise, so every listing the contract orders by name,
  * key, index or ARN is one range in key order; fixed-width numbers keep
