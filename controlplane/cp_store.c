@@ -4,6 +4,7 @@
  * into - which is the same whatever keeps the records. Control thread
  * only. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -11,11 +12,53 @@
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
 
+/* Every call of struct cp_store_ops. A backend that leaves one NULL
+ * crashes at its first use, maybe hours in (a lifecycle tick): the table is
+ * checked whole at open instead. The static assertion below makes a member
+ * added to the struct but not here a build error. */
+#define CP_STORE_CALLS(X)                                                                     \
+	X(open) X(close) X(stream_get) X(stream_create) X(stream_set_status)                  \
+	X(stream_set_retention) X(stream_set_field) X(stream_remove) X(stream_totals)         \
+	X(stream_on_demand_count) X(stream_list) X(next_deadline) X(due) X(shard_list)       \
+	X(shard_get) X(reshard) X(shard_last_created) X(shard_set_end_seq)                   \
+	X(shard_unsealed) X(scaling_count) X(scaling_add) X(tag_list) X(tag_put) X(tag_del)  \
+	X(key_get) X(key_set) X(consumer_add) X(consumer_get) X(consumer_set_status)         \
+	X(consumer_remove) X(consumer_all_deleting) X(consumer_counts) X(consumer_list)      \
+	X(consumer_route_list) X(stream_set_encryption) X(policy_put) X(policy_get)          \
+	X(policy_delete) X(policy_list) X(channel_add) X(channel_get) X(channel_update)      \
+	X(channel_remove) X(channel_count) X(channel_list) X(channel_due)
+
+#define CP_STORE_CALL_COUNT(m) +1
+_Static_assert(sizeof(struct cp_store_ops) ==
+		       offsetof(struct cp_store_ops, open) +
+			       (0 CP_STORE_CALLS(CP_STORE_CALL_COUNT)) * sizeof(void (*)(void)),
+	       "struct cp_store_ops has a call CP_STORE_CALLS does not list");
+
+const char *cp_store_ops_missing(const struct cp_store_ops *ops)
+{
+#define CP_STORE_CALL_CHECK(m)  \
+	if (ops->m == NULL)     \
+		return #m;
+	CP_STORE_CALLS(CP_STORE_CALL_CHECK)
+#undef CP_STORE_CALL_CHECK
+	return NULL;
+}
+
+void cp_store_ops_check(const struct cp_store_ops *ops)
+{
+	const char *m = cp_store_ops_missing(ops);
+
+	if (m != NULL)
+		SL_ERR("cp_store: the %s backend has no %s call", ops->name, m);
+	BUG_ON(m != NULL);
+}
+
 struct cp_store *cp_store_open(const struct cp_store_ops *ops, const char *dir)
 {
 	struct cp_store *st;
 
-	BUG_ON(ops == NULL || ops->open == NULL);
+	BUG_ON(ops == NULL);
+	cp_store_ops_check(ops);
 	st = ops->open(dir);
 	if (st == NULL)
 		return NULL;

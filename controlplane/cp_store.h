@@ -223,6 +223,11 @@ struct cp_store {
 
 extern const struct cp_store_ops cp_store_sqlite_ops;
 
+/* The first call ops leaves NULL, by name; NULL when every one is set. */
+const char *cp_store_ops_missing(const struct cp_store_ops *ops);
+/* BUG_ON a missing call: every way of opening a store runs it. */
+void cp_store_ops_check(const struct cp_store_ops *ops);
+
 /* Statements the SQLite backend prepared since open (its cache's misses):
  * for tests that the cache is used. 0 for another backend. */
 uint64_t cp_store_sqlite_prepares(const struct cp_store *st);

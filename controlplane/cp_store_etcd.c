@@ -17,6 +17,14 @@
  *   P dc/<deadline 16 hex>/<stream>/<consumer> status: a consumer's
  *   P p/<ARN>                     "<stream>\n<policy text>"
  *   P ps/<stream>/<ARN>           "" : the policies a stream takes along
+ *   P ch/<channel>                channel record (JSON)
+ *   P cha/<channel ARN>           the channel's name (by ARN; the ARN unique)
+ *   P chs/<stream>/<channel>      "" : a stream's channels (channel_count)
+ *   P chd/<deadline 16 hex>/<channel ARN>      status: a channel's deadline
+ *
+ * The four channel keys are written and deleted together; channels are
+ * not removed with their stream (nor are they in the SQLite backend:
+ * DeleteStream refuses a stream that has channels).
  *
  * etcd sorts keys bytewise, so every listing the contract orders by name,
  * key, index or ARN is one range in key order; fixed-width numbers keep
@@ -539,6 +547,7 @@ struct cp_store *cp_store_etcd_open(const struct cp_store_etcd_cfg *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
+	cp_store_ops_check(&cp_store_etcd_ops);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
@@ -1171,11 +1180,12 @@ static int first_deadline(struct es *s, const char *sub, int64_t *out)
 static int64_t es_next_deadline(struct cp_store *st)
 {
 	struct es *s = es_of(st);
-	int64_t a, b;
+	int64_t a, b, c;
 
-	if (first_deadline(s, "ds", &a) < 0 || first_deadline(s, "dc", &b) < 0)
+	if (first_deadline(s, "ds", &a) < 0 || first_deadline(s, "dc", &b) < 0 ||
+	    first_deadline(s, "chd", &c) < 0)
 		return sl_wall_ms() + ES_RETRY_MS;
-	return SL_MIN(a, b);
+	return SL_MIN(SL_MIN(a, b), c);
 }
 
 struct due_batch {
@@ -2128,6 +2138,376 @@ out:
 	return rc;
 }
 
+/* --- channels --- */
+
+/* A channel record is its fixed JSON objects (up to five of
+ * CP_CHANNEL_OBJ_CAP) plus a role ARN: far over ES_VAL_CAP, so it is
+ * written into a buffer of its own, sized for every string escaped at
+ * worst (\u00XX: 6 bytes a byte). */
+#define ES_CH_VAL_CAP (6u * (5u * CP_CHANNEL_OBJ_CAP + CP_CHANNEL_ROLE_CAP + 2u * CP_CHANNEL_ARN_CAP) + 1024u)
+/* Channels decoded per listing request: a struct cp_channel is ~170 KiB. */
+#define ES_CH_PAGE 4u
+
+/* Into a new heap buffer (*out, the caller frees): its length or -errno. */
+static int channel_enc(const struct cp_channel *c, char **out)
+{
+	struct jw w;
+	char *buf = malloc(ES_CH_VAL_CAP);
+
+	*out = buf;
+	if (buf == NULL)
+		return -ENOMEM;
+	jw_init(&w, buf, ES_CH_VAL_CAP);
+	jw_obj_begin(&w);
+	ws(&w, "n", c->name);
+	ws(&w, "id", c->id);
+	ws(&w, "arn", c->arn);
+	ws(&w, "s", c->stream);
+	wi(&w, "st", c->status);
+	wi(&w, "c", c->created_ms);
+	wi_opt(&w, "d", c->deadline_ms);
+	wi(&w, "f", c->freshness_s);
+	ws(&w, "role", c->role);
+	ws(&w, "rec", c->record);
+	ws(&w, "sto", c->storage);
+	ws(&w, "dlq", c->dlq);
+	ws_opt(&w, "enc", c->encryption);
+	ws(&w, "log", c->logging);
+	jw_obj_end(&w);
+	return w.overflow ? -EIO : (int)w.len;
+}
+
+static int channel_dec(struct es *s, const struct etcd_kv *kv, struct cp_channel *c)
+{
+	struct vr r;
+
+	if (vr_open(s, &r, kv))
+		return -EIO;
+	memset(c, 0, sizeof(*c));
+	vr_str(&r, "n", c->name, sizeof(c->name));
+	vr_str(&r, "id", c->id, sizeof(c->id));
+	vr_str(&r, "arn", c->arn, sizeof(c->arn));
+	vr_str(&r, "s", c->stream, sizeof(c->stream));
+	c->status = (uint8_t)vr_i64(&r, "st");
+	c->created_ms = vr_i64(&r, "c");
+	c->deadline_ms = vr_i64(&r, "d");
+	c->freshness_s = (int32_t)vr_i64(&r, "f");
+	vr_str(&r, "role", c->role, sizeof(c->role));
+	vr_str(&r, "rec", c->record, sizeof(c->record));
+	vr_str(&r, "sto", c->storage, sizeof(c->storage));
+	vr_str(&r, "dlq", c->dlq, sizeof(c->dlq));
+	vr_str(&r, "enc", c->encryption, sizeof(c->encryption));
+	vr_str(&r, "log", c->logging, sizeof(c->logging));
+	return r.err;
+}
+
+/* The record (ch/<name>), its ARN index (cha/<ARN> -> name), its stream's
+ * index (chs/<stream>/<name>) and its deadline index (chd/<deadline>/<ARN>,
+ * moved from old_dl). */
+static int txn_channel_put(struct es *s, struct txn *t, const struct cp_channel *c,
+			   int64_t old_dl, bool create)
+{
+	char key[ES_KEY_CAP], hex[17], st[4], *val = NULL;
+	int n, v = channel_enc(c, &val);
+
+	if (v < 0 || (n = es_key(s, key, "ch/%s", c->name)) < 0) {
+		free(val);
+		return v == -ENOMEM ? v : -EIO;
+	}
+	txn_put(t, key, (size_t)n, val, (size_t)v);
+	free(val); /* txn_put copied it (base64) into the request */
+	if (create) {
+		if ((n = es_key(s, key, "cha/%s", c->arn)) < 0)
+			return -EIO;
+		txn_put(t, key, (size_t)n, c->name, strlen(c->name));
+		if ((n = es_key(s, key, "chs/%s/%s", c->stream, c->name)) < 0)
+			return -EIO;
+		txn_put(t, key, (size_t)n, "", 0);
+	}
+	if (old_dl > 0 && old_dl != c->deadline_ms) {
+		if ((n = es_key(s, key, "chd/%s/%s", dl_hex(old_dl, hex), c->arn)) < 0)
+			return -EIO;
+		txn_del(t, key, (size_t)n, NULL, 0);
+	}
+	if (c->deadline_ms > 0) {
+		if ((n = es_key(s, key, "chd/%s/%s", dl_hex(c->deadline_ms, hex), c->arn)) < 0)
+			return -EIO;
+		snprintf(st, sizeof(st), "%u", c->status);
+		txn_put(t, key, (size_t)n, st, strlen(st));
+	}
+	return 0;
+}
+
+static int es_channel_add(struct cp_store *st, const struct cp_channel *c)
+{
+	struct es *s = es_of(st);
+	char k[ES_KEY_CAP], a[ES_KEY_CAP];
+	int kn = es_key(s, k, "ch/%s", c->name), an = es_key(s, a, "cha/%s", c->arn), rc;
+	struct txn t;
+
+	if (kn < 0 || an < 0)
+		return -EIO;
+	/* the name and the ARN are each taken once: as the SQLite table's
+	 * UNIQUE name and PRIMARY KEY arn */
+	txn_begin(s, &t);
+	txn_cmp(&t, k, (size_t)kn, true, 0);
+	txn_cmp(&t, a, (size_t)an, true, 0);
+	txn_next(&t);
+	if ((rc = txn_channel_put(s, &t, c, 0, true)) < 0)
+		return rc;
+	rc = txn_commit(s, &t);
+	return rc < 0 ? rc : rc == 1 ? 0 : -EEXIST;
+}
+
+/* By ARN (name NULL) or by name: the record and its mod_revision. The ARN
+ * index is read first; a record whose ARN differs (the name was reused
+ * between the two reads) is "absent", as it would be a moment later. */
+static int channel_read(struct es *s, const char *arn, const char *name, struct cp_channel *out,
+			int64_t *rev)
+{
+	char k[ES_KEY_CAP], nm[CP_NAME_MAX + 1];
+	const struct etcd_kv *kv = NULL;
+	int n, rc;
+
+	if (arn != NULL) {
+		if ((n = es_key(s, k, "cha/%s", arn)) < 0)
+			return -EIO;
+		if ((rc = es_get(s, k, (size_t)n, &kv)) < 0)
+			return rc;
+		if (kv->value_len == 0 || kv->value_len > CP_NAME_MAX)
+			return -EIO;
+		memcpy(nm, kv->value, kv->value_len);
+		nm[kv->value_len] = '\0';
+		name = nm;
+	}
+	if ((n = es_key(s, k, "ch/%s", name)) < 0)
+		return -EIO;
+	if ((rc = es_get(s, k, (size_t)n, &kv)) < 0)
+		return rc;
+	if (channel_dec(s, kv, out) < 0)
+		return -EIO;
+	if (arn != NULL && strcmp(out->arn, arn) != 0)
+		return -ENOENT;
+	if (rev != NULL)
+		*rev = kv->mod_rev;
+	return 0;
+}
+
+static int es_channel_get(struct cp_store *st, const char *arn, const char *name,
+			  struct cp_channel *out)
+{
+	return channel_read(es_of(st), arn, name, out, NULL);
+}
+
+static int es_channel_update(struct cp_store *st, const struct cp_channel *c)
+{
+	struct es *s = es_of(st);
+	struct cp_channel *cur = malloc(sizeof(*cur));
+	char k[ES_KEY_CAP];
+	int rc = -EIO;
+
+	if (cur == NULL)
+		return -ENOMEM;
+	for (int tries = 0; tries < ES_CAS_TRIES; tries++) {
+		int64_t rev, old_dl;
+		struct txn t;
+		int n;
+
+		if ((rc = channel_read(s, c->arn, NULL, cur, &rev)) < 0)
+			break;
+		old_dl = cur->deadline_ms;
+		/* only what the contract says changes: the rest stays as stored */
+		cur->status = c->status;
+		cur->deadline_ms = c->deadline_ms;
+		cur->freshness_s = c->freshness_s;
+		snprintf(cur->logging, sizeof(cur->logging), "%s", c->logging);
+		rc = -EIO;
+		if ((n = es_key(s, k, "ch/%s", cur->name)) < 0)
+			break;
+		txn_begin(s, &t);
+		txn_cmp(&t, k, (size_t)n, false, rev);
+		txn_next(&t);
+		if ((rc = txn_channel_put(s, &t, cur, old_dl, false)) < 0)
+			break;
+		if ((rc = txn_commit(s, &t)) != 0) {
+			rc = rc < 0 ? rc : 0;
+			break;
+		}
+		rc = -EIO; /* raced: read again */
+	}
+	free(cur);
+	return rc;
+}
+
+static int es_channel_remove(struct cp_store *st, const char *arn)
+{
+	struct es *s = es_of(st);
+	struct cp_channel *c = malloc(sizeof(*c));
+	char k[ES_KEY_CAP], key[ES_KEY_CAP], hex[17];
+	int rc = -EIO;
+
+	if (c == NULL)
+		return -ENOMEM;
+	for (int tries = 0; tries < ES_CAS_TRIES; tries++) {
+		int64_t rev;
+		struct txn t;
+		int n, kn;
+
+		rc = channel_read(s, arn, NULL, c, &rev);
+		if (rc == -ENOENT) {
+			rc = 0; /* absent: done */
+			break;
+		}
+		if (rc < 0)
+			break;
+		rc = -EIO;
+		if ((kn = es_key(s, k, "ch/%s", c->name)) < 0)
+			break;
+		txn_begin(s, &t);
+		txn_cmp(&t, k, (size_t)kn, false, rev);
+		txn_next(&t);
+		txn_del(&t, k, (size_t)kn, NULL, 0);
+		if ((n = es_key(s, key, "cha/%s", c->arn)) < 0)
+			break;
+		txn_del(&t, key, (size_t)n, NULL, 0);
+		if ((n = es_key(s, key, "chs/%s/%s", c->stream, c->name)) < 0)
+			break;
+		txn_del(&t, key, (size_t)n, NULL, 0);
+		if (c->deadline_ms > 0) {
+			if ((n = es_key(s, key, "chd/%s/%s", dl_hex(c->deadline_ms, hex), c->arn)) < 0)
+				break;
+			txn_del(&t, key, (size_t)n, NULL, 0);
+		}
+		if ((rc = txn_commit(s, &t)) != 0) {
+			rc = rc < 0 ? rc : 0;
+			break;
+		}
+		rc = -EIO; /* raced: read again */
+	}
+	free(c);
+	return rc;
+}
+
+static int es_channel_count(struct cp_store *st, const char *stream, uint32_t *out)
+{
+	struct es *s = es_of(st);
+	char k[ES_KEY_CAP], e[ES_KEY_CAP];
+	int n = stream ? es_key(s, k, "chs/%s/", stream) : es_key(s, k, "ch/"), rc;
+
+	*out = 0;
+	if (n < 0)
+		return -EIO;
+	prefix_end(k, (size_t)n, e);
+	if ((rc = es_range(s, k, (size_t)n, e, (size_t)n, 0, true)) < 0)
+		return rc;
+	if (s->a->n_ranges != 1 || s->a->range[0].count > UINT32_MAX)
+		return -EIO;
+	*out = (uint32_t)s->a->range[0].count;
+	return 0;
+}
+
+/* By name (ch/ in key order), name > after, <= limit: ES_CH_PAGE records
+ * a request, decoded before they are handed over (a callback may read
+ * the store, which reuses the answer buffer). */
+static int es_channel_list(struct cp_store *st, const char *after, uint32_t limit,
+			   cp_store_channel_fn cb, void *arg)
+{
+	struct es *s = es_of(st);
+	struct cp_channel *page = malloc(ES_CH_PAGE * sizeof(*page));
+	char start[ES_KEY_CAP], end[ES_KEY_CAP];
+	int sn = after ? es_key(s, start, "ch/%s", after) : es_key(s, start, "ch/");
+	int pn = es_key(s, end, "ch/"), rc = 0, handed = 0;
+	size_t slen;
+
+	if (page == NULL)
+		return -ENOMEM;
+	if (sn < 0 || pn < 0) {
+		free(page);
+		return -EIO;
+	}
+	prefix_end(end, (size_t)pn, end);
+	slen = (size_t)sn + (after ? 1u : 0u); /* after: just past it (its key + NUL) */
+	start[sn] = '\0';
+	while ((uint32_t)handed < limit) {
+		uint32_t want = SL_MIN(ES_CH_PAGE, limit - (uint32_t)handed), got = 0;
+		bool more, stop = false;
+
+		if ((rc = es_range(s, start, slen, end, (size_t)pn, want, false)) < 0)
+			goto out;
+		more = s->a->range[0].more;
+		for (uint32_t i = 0; i < s->a->range[0].n && got < ES_CH_PAGE; i++)
+			if (channel_dec(s, &s->a->kvs[s->a->range[0].first + i], &page[got++]) < 0) {
+				rc = -EIO;
+				goto out;
+			}
+		if (got > 0) {
+			if ((sn = es_key(s, start, "ch/%s", page[got - 1].name)) < 0) {
+				rc = -EIO;
+				goto out;
+			}
+			start[sn] = '\0';
+			slen = (size_t)sn + 1;
+		}
+		for (uint32_t i = 0; i < got && !stop; i++) {
+			handed++;
+			stop = cb(arg, &page[i]) != 0;
+		}
+		if (stop || !more || got == 0)
+			break;
+	}
+	rc = handed;
+out:
+	free(page);
+	return rc;
+}
+
+struct ch_due_batch {
+	uint32_t n;
+	char arn[CP_STORE_BATCH_MAX][CP_CHANNEL_ARN_CAP];
+	uint8_t status[CP_STORE_BATCH_MAX];
+};
+
+static int es_channel_due(struct cp_store *st, int64_t now_ms, cp_store_channel_due_fn cb,
+			  void *arg)
+{
+	struct es *s = es_of(st);
+	struct ch_due_batch *b = malloc(sizeof(*b));
+	char k[ES_KEY_CAP], e[ES_KEY_CAP], hex[17];
+	int n = es_key(s, k, "chd/"), en = es_key(s, e, "chd/%s/", dl_hex(now_ms, hex));
+	int handed = 0, rc;
+
+	if (b == NULL)
+		return -ENOMEM;
+	if (n < 0 || en < 0) {
+		rc = -EIO;
+		goto out;
+	}
+	e[en - 1]++; /* every deadline <= now_ms: up to and including its prefix */
+	if ((rc = es_range(s, k, (size_t)n, e, (size_t)en, CP_STORE_BATCH_MAX, false)) < 0)
+		goto out;
+	/* collected first: the callback writes, reusing the answer buffer */
+	b->n = 0;
+	for (uint32_t i = 0; i < s->a->range[0].n && b->n < CP_STORE_BATCH_MAX; i++) {
+		const struct etcd_kv *kv = &s->a->kvs[s->a->range[0].first + i];
+		size_t skip = (size_t)n + 17; /* past "<16 hex>/" */
+
+		if (kv->key_len <= skip || kv->key_len - skip >= CP_CHANNEL_ARN_CAP) {
+			rc = -EIO;
+			goto out;
+		}
+		memcpy(b->arn[b->n], kv->key + skip, kv->key_len - skip);
+		b->arn[b->n][kv->key_len - skip] = '\0';
+		b->status[b->n++] = (uint8_t)atoi(kv->value);
+	}
+	for (uint32_t i = 0; i < b->n; i++, handed++)
+		if (cb(arg, b->arn[i], b->status[i]))
+			break; /* as the SQLite backend: the stopping one not counted */
+	rc = handed;
+out:
+	free(b);
+	return rc;
+}
+
 const struct cp_store_ops cp_store_etcd_ops = {
 	.name = "etcd",
 	.open = es_open_spec,
@@ -2169,4 +2549,11 @@ const struct cp_store_ops cp_store_etcd_ops = {
 	.policy_get = es_policy_get,
 	.policy_delete = es_policy_delete,
 	.policy_list = es_policy_list,
+	.channel_add = es_channel_add,
+	.channel_get = es_channel_get,
+	.channel_update = es_channel_update,
+	.channel_remove = es_channel_remove,
+	.channel_count = es_channel_count,
+	.channel_list = es_channel_list,
+	.channel_due = es_channel_due,
 };

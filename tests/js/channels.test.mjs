@@ -19,6 +19,10 @@ import { NodeHttp2Handler } from '@smithy/node-http-handler';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const bin = process.env.SLUICED || path.join(here, '..', '..', 'build', 'sluiced');
+// SLUICED_EXTRA_ARGS: more flags, split on spaces (e.g. "--metadata
+// etcd=http://127.0.0.1:2379 --etcd-cluster js" to run this file with the
+// etcd store).
+const extraArgs = (process.env.SLUICED_EXTRA_ARGS || '').split(' ').filter((a) => a);
 let dir, proc, client;
 
 function readCreds(file) {
@@ -47,7 +51,7 @@ async function start() {
   const log = fs.openSync(path.join(dir, 'server.log'), 'a');
   proc = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd'),
     '--create-delay-ms', String(DELAY_MS), '--delete-delay-ms', String(DELAY_MS),
-    '--quota-mode', 'off'], { stdio: ['ignore', log, log] });
+    '--quota-mode', 'off', ...extraArgs], { stdio: ['ignore', log, log] });
   const addr = await waitFor(addrFile, 20000);
   const ca = fs.readFileSync(path.join(dir, 'd', 'tls', 'ca.pem'));
   client = new KinesisClient({

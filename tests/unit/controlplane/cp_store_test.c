@@ -575,6 +575,120 @@ static void test_channels(void **state)
 	cp_store_close(st);
 }
 
+/* Channels past the sizes one page or one plain record holds: listing in
+ * pages of 3 through 9 channels (names out of order when added), a record
+ * of full-size JSON objects full of characters that JSON escapes, the
+ * per-stream count after removals, and several channels due at once,
+ * earliest first. */
+static void test_channels_paging_and_size(void **state)
+{
+	(void)state;
+	struct cp_store *st = open_store();
+	struct cp_channel *k = calloc(1, sizeof(*k)), *got = calloc(1, sizeof(*got));
+	struct names c = { 0 };
+	static const char order[] = "518273640"; /* the order they are added in */
+	const int64_t now = 1700000200000;
+	char after[16] = "";
+	uint32_t n = 0;
+	int rc;
+
+	assert_non_null(k);
+	assert_non_null(got);
+	for (size_t i = 0; i < sizeof(order) - 1; i++) {
+		int d = order[i] - '0';
+
+		memset(k, 0, sizeof(*k));
+		snprintf(k->name, sizeof(k->name), "pc%d", d);
+		snprintf(k->id, sizeof(k->id), "id-%d", d);
+		snprintf(k->arn, sizeof(k->arn), "arn:x:channel/pc%d/id-%d", d, d);
+		snprintf(k->stream, sizeof(k->stream), "s%d", d % 2);
+		k->status = CP_CREATING;
+		k->deadline_ms = now + (9 - d); /* pc8 first */
+		k->freshness_s = d;
+		snprintf(k->logging, sizeof(k->logging), "{}");
+		if (d == 4) {
+			/* every object as large as a channel may hold */
+			char *objs[] = { k->record, k->storage, k->dlq, k->encryption, k->logging };
+			for (size_t o = 0; o < SL_ARRAY_SIZE(objs); o++) {
+				size_t len = CP_CHANNEL_OBJ_CAP - 1;
+				for (size_t j = 0; j < len; j++)
+					objs[o][j] = "\"\\\001a"[(j + o) % 4];
+				objs[o][len] = '\0';
+			}
+			memset(k->role, 'r', CP_CHANNEL_ROLE_CAP - 1);
+		}
+		assert_int_equal(cp_store_channel_add(st, k), 0);
+	}
+	assert_int_equal(cp_store_channel_get(st, NULL, "pc4", got), 0);
+	assert_int_equal(strlen(got->record), CP_CHANNEL_OBJ_CAP - 1);
+	assert_int_equal(strlen(got->logging), CP_CHANNEL_OBJ_CAP - 1);
+	assert_int_equal(strlen(got->role), CP_CHANNEL_ROLE_CAP - 1);
+	assert_memory_equal(got->dlq, "\001a\"\\", 4);
+	assert_memory_equal(got->encryption, "a\"\\\001", 4);
+
+	/* pages of 3: pc0..pc2, pc3..pc5, pc6..pc8, then nothing */
+	for (int page = 0; page < 4; page++) {
+		c.n = 0;
+		rc = cp_store_channels(st, after[0] ? after : NULL, 3, collect_channel, &c);
+		assert_int_equal(rc, page < 3 ? 3 : 0);
+		for (int i = 0; i < rc; i++) {
+			char want[16];
+			snprintf(want, sizeof(want), "pc%d", page * 3 + i);
+			assert_memory_equal(c.v[i], want, strlen(want));
+			assert_int_equal(c.v[i][strlen(want)], ' ');
+		}
+		if (rc > 0)
+			snprintf(after, sizeof(after), "pc%d", page * 3 + 2);
+	}
+	c.n = 0;
+	assert_int_equal(cp_store_channels(st, NULL, 16, collect_channel, &c), 9);
+	assert_int_equal(cp_store_channel_count(st, "s0", &n), 0);
+	assert_int_equal(n, 5);
+
+	/* all due at now + 9: CREATING -> ACTIVE, every one in one run */
+	assert_int_equal(cp_store_next_deadline(st), now + 1);
+	assert_int_equal(cp_store_run_due(st, now + 3), 3); /* pc8, pc7, pc6 */
+	assert_int_equal(cp_store_channel_get(st, NULL, "pc6", got), 0);
+	assert_int_equal(got->status, CP_ACTIVE);
+	assert_int_equal(cp_store_channel_get(st, NULL, "pc5", got), 0);
+	assert_int_equal(got->status, CP_CREATING);
+	assert_int_equal(cp_store_next_deadline(st), now + 4);
+	assert_int_equal(cp_store_run_due(st, now + 9), 6);
+	assert_int_equal(cp_store_next_deadline(st), INT64_MAX);
+
+	/* removals take the channel out of its stream's count */
+	assert_int_equal(cp_store_channel_remove(st, "arn:x:channel/pc4/id-4"), 0);
+	assert_int_equal(cp_store_channel_remove(st, "arn:x:channel/pc0/id-0"), 0);
+	assert_int_equal(cp_store_channel_count(st, "s0", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(cp_store_channel_count(st, NULL, &n), 0);
+	assert_int_equal(n, 7);
+	assert_int_equal(cp_store_channel_get(st, "arn:x:channel/pc4/id-4", NULL, got), -ENOENT);
+	/* the name is free again, under another ARN */
+	snprintf(k->arn, sizeof(k->arn), "arn:x:channel/pc4/id-new");
+	assert_int_equal(cp_store_channel_add(st, k), 0);
+	assert_int_equal(cp_store_channel_get(st, "arn:x:channel/pc4/id-new", NULL, got), 0);
+	free(k);
+	free(got);
+	cp_store_close(st);
+}
+
+/* Every backend's table has every call (a NULL one would crash at its
+ * first use), and the check sees one left out. */
+static void test_ops_complete(void **state)
+{
+	struct cp_store_ops ops = cp_store_sqlite_ops;
+
+	(void)state;
+	assert_null(cp_store_ops_missing(&cp_store_sqlite_ops));
+	assert_null(cp_store_ops_missing(&cp_store_etcd_ops));
+	ops.channel_due = NULL;
+	assert_string_equal(cp_store_ops_missing(&ops), "channel_due");
+	ops = cp_store_etcd_ops;
+	ops.open = NULL;
+	assert_string_equal(cp_store_ops_missing(&ops), "open");
+}
+
 /* --- the SQLite backend: the statement cache --- */
 
 static int nested_list(void *arg, const struct cp_stream *s)
@@ -972,9 +1086,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_consumers_and_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policies_and_distribution, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_channels_paging_and_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 	};
 	const struct CMUnitTest sqlite[] = {
+		cmocka_unit_test(test_ops_complete),
 		cmocka_unit_test_setup_teardown(test_sqlite_statement_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_no_snapshot_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_adds_policy_tables, setup, teardown),
