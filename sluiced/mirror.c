@@ -21,85 +21,42 @@
  * entries of that call. Nothing else is sent twice. */
 #include "sluiced/mirror.h"
 #include "sluiced/mirror_wire.h"
+#include "sluiced/hclient.h"
 
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/prom.h"
-#include "crypto/sigv4.h"
 
-#define MR_HOST_MAX 256
 #define MR_NAME_MAX 129		     /* stream names: 1..128 */
-#define MR_PATH_MAX 4096
 #define MR_SHARDS_MAX 1024	     /* source shards followed */
-#define MR_RESP_MAX MIRROR_RESP_MAX  /* largest response read */
-#define MR_HEAD_MAX 16384	     /* largest response head */
 #define MR_BATCH_RECORDS 500	     /* PutRecords' limit */
 #define MR_BATCH_BYTES (4u << 20)    /* under PutRecords' 5 MiB */
 #define MR_BODY_MAX (8u << 20)	     /* base64 of 4 MiB plus keys */
 #define MR_TOKS_MAX 32768	     /* GetRecords: 500 x ~12; ListShards: 1024 x ~20 */
-#define MR_IO_TIMEOUT_S 15	     /* one call's send/receive */
-#define MR_BACKOFF_MIN_MS 100
-#define MR_BACKOFF_MAX_MS 10000	     /* bounded: an upstream back is fed within 10 s */
-#define MR_GET_SPACING_MS 220	     /* 5 GetRecords/s per shard, with margin */
-#define MR_ITER_MAX 512
 #define MR_NICE 10		     /* the mirror thread's nice value */
-
-struct mr_peer {
-	char host[MR_HOST_MAX];
-	char port[8];
-	char ca[MR_PATH_MAX];
-	char name[16]; /* "local" / "upstream", for logs */
-	struct sigv4_signer *signer;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	int fd;
-	char *buf; /* response */
-	size_t len;
-};
-
-struct mr_shard {
-	char id[64];
-	char ckpt[64]; /* last acknowledged source sequence number, "" = none */
-	char iter[MR_ITER_MAX];
-	bool closed;
-	uint64_t last_get_ms;
-	uint64_t lag_ms; /* MillisBehindLatest of its last GetRecords */
-	char parent[2][64]; /* ParentShardId, AdjacentParentShardId ("" = none) */
-};
 
 struct mirror {
 	pthread_t thr;
 	bool running; /* thr was started */
 	bool relist;  /* a shard closed: ListShards again for its children */
+	struct hc_reader rd; /* the local stream */
 	const atomic_bool *stop;
 	char stream[MR_NAME_MAX];
 	char up_stream[MR_NAME_MAX];
-	char ckpt_path[MR_PATH_MAX];
-	struct mr_peer local, up;
-	struct mr_shard *shards;
-	uint32_t nshards;
+	char ckpt_path[HC_PATH_MAX];
+	struct hc_peer local, up;
 	char *body;
 	struct json_tok *toks, *ptoks;
 	uint32_t backoff_ms;
@@ -110,179 +67,47 @@ struct mirror {
 	_Atomic bool up_ok;	     /* the last upstream call succeeded */
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Sleeps ms, in short steps so a stop is noticed within 50 ms. */
-static void nap(struct mirror *m, uint32_t ms)
-{
-	uint64_t end = now_ms() + ms;
-	while (!atomic_load(m->stop)) {
-		uint64_t t = now_ms();
-		if (t >= end)
-			return;
-		uint64_t step = end - t > 50 ? 50 : end - t;
-		struct timespec ts = { 0, (long)step * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-}
-
 static void backoff(struct mirror *m)
 {
-	m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : MR_BACKOFF_MIN_MS;
-	if (m->backoff_ms > MR_BACKOFF_MAX_MS)
-		m->backoff_ms = MR_BACKOFF_MAX_MS;
-	nap(m, m->backoff_ms);
+	hc_backoff(&m->backoff_ms, m->stop);
 }
 
 /* ---- configuration ------------------------------------------------------ */
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = 0;
-	return s;
-}
+struct mr_conf {
+	struct mirror *m;
+	char *key, *sec, *region;
+};
 
-static int copy_val(char *dst, size_t cap, const char *v)
+static int conf_line(void *arg, const char *k, const char *v)
 {
-	size_t n = strlen(v);
-	if (n == 0 || n >= cap)
-		return -EINVAL;
-	memcpy(dst, v, n + 1);
-	return 0;
-}
-
-/* "https://HOST:PORT" (HOST may be [v6]); the path must be empty or "/". */
-static int parse_endpoint(struct mr_peer *p, const char *v)
-{
-	if (strncmp(v, "https://", 8) != 0)
-		return -EINVAL;
-	v += 8;
-	const char *end = v + strcspn(v, "/");
-	if (*end && strcmp(end, "/") != 0)
-		return -EINVAL;
-	const char *colon = NULL;
-	if (*v == '[') {
-		const char *rb = memchr(v, ']', (size_t)(end - v));
-		if (!rb)
-			return -EINVAL;
-		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(v, ':', (size_t)(end - v));
-	}
-	const char *hend = colon ? colon : end;
-	size_t hl = (size_t)(hend - v);
-	if (hl == 0 || hl >= sizeof(p->host))
-		return -EINVAL;
-	memcpy(p->host, v, hl);
-	p->host[hl] = 0;
-	if (colon) {
-		size_t pl = (size_t)(end - colon - 1);
-		if (pl == 0 || pl >= sizeof(p->port))
-			return -EINVAL;
-		memcpy(p->port, colon + 1, pl);
-		p->port[pl] = 0;
-		char *e;
-		long port = strtol(p->port, &e, 10);
-		if (*e || port < 1 || port > 65535)
-			return -EINVAL;
-	} else {
-		snprintf(p->port, sizeof(p->port), "443");
-	}
-	return 0;
-}
-
-/* The first aws_access_key_id / aws_secret_access_key pair of a shared
- * credentials file. */
-static int read_first_key(const char *path, char *key, size_t kcap, char *sec, size_t scap)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	char line[1024];
-	key[0] = sec[0] = 0;
-	while (fgets(line, sizeof(line), f) && (!key[0] || !sec[0])) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = 0;
-		char *k = trim(line), *v = trim(eq + 1);
-		if (!key[0] && strcmp(k, "aws_access_key_id") == 0 && strlen(v) < kcap)
-			memcpy(key, v, strlen(v) + 1);
-		else if (!sec[0] && strcmp(k, "aws_secret_access_key") == 0 && strlen(v) < scap)
-			memcpy(sec, v, strlen(v) + 1);
-	}
-	fclose(f);
-	return key[0] && sec[0] ? 0 : -ENOKEY;
+	struct mr_conf *c = arg;
+	struct mirror *m = c->m;
+	if (strcmp(k, "stream") == 0)
+		return hc_copy_val(m->stream, sizeof(m->stream), v);
+	if (strcmp(k, "upstream_stream") == 0)
+		return hc_copy_val(m->up_stream, sizeof(m->up_stream), v);
+	if (strcmp(k, "endpoint") == 0)
+		return hc_parse_endpoint(&m->up, v, false);
+	if (strcmp(k, "region") == 0)
+		return hc_copy_val(c->region, 64, v);
+	if (strcmp(k, "access_key") == 0)
+		return hc_copy_val(c->key, HC_SECRET_MAX, v);
+	if (strcmp(k, "secret_key") == 0)
+		return hc_copy_val(c->sec, HC_SECRET_MAX, v);
+	if (strcmp(k, "ca_bundle") == 0)
+		return hc_copy_val(m->up.ca, sizeof(m->up.ca), v);
+	if (strcmp(k, "local_ca") == 0)
+		return hc_copy_val(m->local.ca, sizeof(m->local.ca), v);
+	return -EINVAL;
 }
 
 static int read_conf(struct mirror *m, const char *path, char *key, char *sec, char *region)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		SL_ERR("mirror: cannot open %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-		SL_ERR("mirror: %s must be a regular file of mode 0600 (it holds a secret)", path);
-		close(fd);
-		return -EPERM;
-	}
-	FILE *f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
-	char line[1024];
-	int rc = 0;
-	unsigned lineno = 0;
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		lineno++;
-		char *s = trim(line);
-		if (!*s || *s == '#')
-			continue;
-		char *eq = strchr(s, '=');
-		if (!eq) {
-			rc = -EINVAL;
-			break;
-		}
-		*eq = 0;
-		char *k = trim(s), *v = trim(eq + 1);
-		if (strcmp(k, "stream") == 0)
-			rc = copy_val(m->stream, sizeof(m->stream), v);
-		else if (strcmp(k, "upstream_stream") == 0)
-			rc = copy_val(m->up_stream, sizeof(m->up_stream), v);
-		else if (strcmp(k, "endpoint") == 0)
-			rc = parse_endpoint(&m->up, v);
-		else if (strcmp(k, "region") == 0)
-			rc = copy_val(region, 64, v);
-		else if (strcmp(k, "access_key") == 0)
-			rc = copy_val(key, 129, v);
-		else if (strcmp(k, "secret_key") == 0)
-			rc = copy_val(sec, 129, v);
-		else if (strcmp(k, "ca_bundle") == 0)
-			rc = copy_val(m->up.ca, sizeof(m->up.ca), v);
-		else if (strcmp(k, "local_ca") == 0)
-			rc = copy_val(m->local.ca, sizeof(m->local.ca), v);
-		else
-			rc = -EINVAL;
-	}
-	fclose(f);
-	explicit_bzero(line, sizeof(line)); /* it may hold the secret's line */
-	if (rc < 0) {
-		/* the line number only: the value may be the secret */
-		SL_ERR("mirror: %s line %u: unknown key or bad value", path, lineno);
+	struct mr_conf c = { m, key, sec, region };
+	int rc = hc_read_secret_conf(path, "mirror", conf_line, &c);
+	if (rc < 0)
 		return rc;
-	}
 	if (!m->stream[0] || !m->up.host[0] || !region[0] || !key[0] || !sec[0] || !m->up.ca[0]) {
 		SL_ERR("mirror: %s needs stream, endpoint, region, access_key, secret_key and "
 		       "ca_bundle", path);
@@ -293,236 +118,16 @@ static int read_conf(struct mirror *m, const char *path, char *key, char *sec, c
 	return 0;
 }
 
-/* ---- HTTPS client --------------------------------------------------------- */
-
-static void peer_close(struct mr_peer *p)
-{
-	if (p->ssl) {
-		SSL_free(p->ssl);
-		p->ssl = NULL;
-	}
-	if (p->fd >= 0) {
-		close(p->fd);
-		p->fd = -1;
-	}
-}
-
-static int peer_init(struct mr_peer *p, const char *name, const char *key, const char *sec,
-		     const char *region)
-{
-	p->fd = -1;
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->signer = sigv4_signer_new(key, sec, region, "kinesis");
-	if (!p->signer)
-		return -errno;
-	p->ctx = SSL_CTX_new(TLS_client_method());
-	if (!p->ctx)
-		return -ENOMEM;
-	SSL_CTX_set_min_proto_version(p->ctx, TLS1_2_VERSION);
-	static const unsigned char alpn[] = "\x08http/1.1";
-	if (SSL_CTX_set_alpn_protos(p->ctx, alpn, sizeof(alpn) - 1) != 0)
-		return -ENOMEM;
-	if (SSL_CTX_load_verify_locations(p->ctx, p->ca, NULL) != 1) {
-		SL_ERR("mirror: cannot load the %s CA bundle %s", name, p->ca);
-		ERR_clear_error();
-		return -EINVAL;
-	}
-	SSL_CTX_set_verify(p->ctx, SSL_VERIFY_PEER, NULL);
-	p->buf = malloc(MR_RESP_MAX + 1);
-	return p->buf ? 0 : -ENOMEM;
-}
-
-static void peer_fini(struct mr_peer *p)
-{
-	peer_close(p);
-	if (p->ctx)
-		SSL_CTX_free(p->ctx);
-	sigv4_signer_free(p->signer);
-	free(p->buf);
-}
-
-static int peer_connect(struct mr_peer *p)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	char host[MR_HOST_MAX];
-	snprintf(host, sizeof(host), "%s", p->host);
-	bool v6lit = host[0] == '[';
-	if (v6lit) {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = 0;
-	}
-	int g = getaddrinfo(host, p->port, &hints, &res);
-	if (g != 0)
-		return -EHOSTUNREACH;
-	int rc = -ECONNREFUSED;
-	for (struct addrinfo *a = res; a; a = a->ai_next) {
-		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		struct timeval tv = { MR_IO_TIMEOUT_S, 0 };
-		int one = 1;
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-		    connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
-			rc = -errno;
-			close(fd);
-			continue;
-		}
-		p->fd = fd;
-		rc = 0;
-		break;
-	}
-	freeaddrinfo(res);
-	if (rc < 0)
-		return rc;
-	p->ssl = SSL_new(p->ctx);
-	if (!p->ssl || SSL_set_fd(p->ssl, p->fd) != 1) {
-		peer_close(p);
-		return -ENOMEM;
-	}
-	/* the name or address in the certificate must match what we dialled */
-	struct in6_addr a6;
-	bool ip = v6lit || inet_pton(AF_INET, host, &a6) == 1;
-	if (ip) {
-		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), host) != 1) {
-			peer_close(p);
-			return -EINVAL;
-		}
-	} else if (SSL_set_tlsext_host_name(p->ssl, host) != 1 || SSL_set1_host(p->ssl, host) != 1) {
-		peer_close(p);
-		return -EINVAL;
-	}
-	if (SSL_connect(p->ssl) != 1) {
-		long vr = SSL_get_verify_result(p->ssl);
-		SL_WARN("mirror: TLS to %s %s:%s failed: %s", p->name, p->host, p->port,
-			vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "handshake");
-		ERR_clear_error();
-		peer_close(p);
-		return -EPROTO;
-	}
-	return 0;
-}
-
-static int write_all(struct mr_peer *p, const char *b, size_t n)
-{
-	while (n) {
-		int w = SSL_write(p->ssl, b, (int)(n > (1u << 30) ? 1u << 30 : n));
-		if (w <= 0) {
-			ERR_clear_error();
-			return -EIO;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* One request/response on the keep-alive connection. Returns the HTTP status
- * (body in p->buf[0..p->len), NUL-terminated) or -errno (connection closed). */
-static int call_once(struct mr_peer *p, const char *op, const char *body, size_t blen)
-{
-	if (!p->ssl) {
-		int rc = peer_connect(p);
-		if (rc < 0)
-			return rc;
-	}
-	char target[64], host[MR_HOST_MAX + 8], date[17], auth[512], head[2048];
-	snprintf(target, sizeof(target), "Kinesis_20131202.%s", op);
-	snprintf(host, sizeof(host), "%s:%s", p->host, p->port);
-	int64_t now = (int64_t)time(NULL);
-	sigv4_amz_date(now, date);
-	const char *ctype = "application/x-amz-json-1.1";
-	struct sl_header h[4] = {
-		{ SL_SLICE_LIT("Host"), { host, (uint32_t)strlen(host) } },
-		{ SL_SLICE_LIT("Content-Type"), { ctype, (uint32_t)strlen(ctype) } },
-		{ SL_SLICE_LIT("X-Amz-Target"), { target, (uint32_t)strlen(target) } },
-		{ SL_SLICE_LIT("X-Amz-Date"), { date, 16 } },
-	};
-	struct sigv4_request req = {
-		.method = SL_SLICE_LIT("POST"), .path = SL_SLICE_LIT("/"), .hdrs = h, .nhdrs = 4,
-		.body = (const uint8_t *)body, .body_len = blen, .now_s = now,
-	};
-	if (sigv4_sign(p->signer, &req, NULL, auth, sizeof(auth)) < 0)
-		return -EIO;
-	int hn = snprintf(head, sizeof(head),
-			  "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nX-Amz-Target: %s\r\n"
-			  "X-Amz-Date: %s\r\nAuthorization: %s\r\nContent-Length: %zu\r\n\r\n",
-			  host, ctype, target, date, auth, blen);
-	if (hn < 0 || (size_t)hn >= sizeof(head))
-		return -E2BIG;
-	if (write_all(p, head, (size_t)hn) < 0 || write_all(p, body, blen) < 0)
-		goto fail;
-	/* read the head, then Content-Length bytes of body */
-	size_t have = 0, clen = 0;
-	int status = 0, hend = 0;
-	while ((hend = mirror_parse_head(p->buf, have, &status, &clen)) == 0) {
-		if (have >= MR_HEAD_MAX)
-			goto fail;
-		int r = SSL_read(p->ssl, p->buf + have, (int)(MR_HEAD_MAX - have));
-		if (r <= 0)
-			goto fail;
-		have += (size_t)r;
-	}
-	if (hend < 0)
-		goto fail;
-	memmove(p->buf, p->buf + hend, have - (size_t)hend);
-	have -= (size_t)hend;
-	while (have < clen) {
-		int r = SSL_read(p->ssl, p->buf + have,
-				 (int)(clen - have > (1u << 30) ? 1u << 30 : clen - have));
-		if (r <= 0)
-			goto fail;
-		have += (size_t)r;
-	}
-	if (have != clen)
-		goto fail; /* we never pipeline: nothing may follow */
-	p->buf[clen] = 0;
-	p->len = clen;
-	return status;
-fail:
-	ERR_clear_error();
-	peer_close(p);
-	return -EIO;
-}
-
-/* A call with one reconnect when a kept-alive connection turns out closed. */
-static int call(struct mr_peer *p, const char *op, const char *body, size_t blen)
-{
-	bool reused = p->ssl != NULL;
-	int rc = call_once(p, op, body, blen);
-	if (rc == -EIO && reused)
-		rc = call_once(p, op, body, blen);
-	return rc;
-}
-
-/* __type of an error answer into out ("" when none). */
-static void err_type(struct mirror *m, struct mr_peer *p, char *out, size_t cap)
-{
-	struct json_doc d;
-	out[0] = 0;
-	if (json_parse(&d, p->buf, p->len, m->ptoks, 64, 8, NULL) < 1 ||
-	    d.toks[0].type != JSON_OBJECT)
-		return;
-	int32_t t = json_obj_get(&d, 0, "__type");
-	if (t < 0 || d.toks[t].type != JSON_STRING)
-		return;
-	struct sl_slice s = json_tok_slice(&d, (uint32_t)t);
-	const char *hash = memchr(s.ptr, '#', s.len);
-	size_t off = hash ? (size_t)(hash - s.ptr) + 1 : 0;
-	snprintf(out, cap, "%.*s", (int)(s.len - off), s.ptr + off);
-}
-
 /* ---- checkpoint ----------------------------------------------------------- */
 
 static int ckpt_save(struct mirror *m)
 {
 	char *buf = m->body; /* free between batches */
 	size_t n = 0;
-	for (uint32_t i = 0; i < m->nshards; i++)
-		if (m->shards[i].ckpt[0])
-			n += (size_t)snprintf(buf + n, MR_BODY_MAX - n, "%s %s\n", m->shards[i].id,
-					      m->shards[i].ckpt);
+	for (uint32_t i = 0; i < m->rd.nshards; i++)
+		if (m->rd.shards[i].ckpt[0])
+			n += (size_t)snprintf(buf + n, MR_BODY_MAX - n, "%s %s\n", m->rd.shards[i].id,
+					      m->rd.shards[i].ckpt);
 	int rc = sl_file_replace(m->ckpt_path, buf, n, 0600);
 	if (rc == 0) {
 		struct timespec ts;
@@ -542,100 +147,16 @@ static void ckpt_load(struct mirror *m)
 	char line[256], id[64], seq[64];
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%63s %63s", id, seq) == 2)
-			for (uint32_t i = 0; i < m->nshards; i++)
-				if (strcmp(m->shards[i].id, id) == 0)
-					memcpy(m->shards[i].ckpt, seq, sizeof(seq));
+			for (uint32_t i = 0; i < m->rd.nshards; i++)
+				if (strcmp(m->rd.shards[i].id, id) == 0)
+					memcpy(m->rd.shards[i].ckpt, seq, sizeof(seq));
 	fclose(f);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
 
-static int list_shards(struct mirror *m)
-{
-	struct jw w;
-	char body[256];
-	jw_init(&w, body, sizeof(body));
-	jw_obj_begin(&w);
-	jw_key(&w, "StreamName");
-	jw_str(&w, m->stream);
-	jw_obj_end(&w);
-	int st = call(&m->local, "ListShards", body, w.len);
-	if (st != 200)
-		return st < 0 ? st : -EAGAIN;
-	struct json_doc d;
-	if (json_parse(&d, m->local.buf, m->local.len, m->toks, MR_TOKS_MAX, 8, NULL) < 1)
-		return -EPROTO;
-	int32_t arr = json_obj_get(&d, 0, "Shards");
-	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
-		return -EPROTO;
-	/* Merged into what we follow: known shards keep their state, new ones
-	 * (children of a reshard) are added with their parents. */
-	uint32_t n = m->nshards;
-	for (uint32_t i = (uint32_t)arr + 1, k = 0; k < d.toks[arr].count; k++, i = d.toks[i].next) {
-		int32_t id = json_obj_get(&d, i, "ShardId");
-		if (id < 0 || d.toks[id].type != JSON_STRING ||
-		    d.toks[id].len >= sizeof(m->shards[0].id))
-			continue;
-		struct sl_slice s = json_tok_slice(&d, (uint32_t)id);
-		bool known = false;
-		for (uint32_t j = 0; j < n && !known; j++)
-			known = sl_slice_eq(s, m->shards[j].id);
-		if (known)
-			continue;
-		if (n == MR_SHARDS_MAX) {
-			SL_ERR("mirror: %s has more than %u shards; the rest are not mirrored",
-			       m->stream, MR_SHARDS_MAX);
-			break;
-		}
-		struct mr_shard *sh = &m->shards[n++];
-		memset(sh, 0, sizeof(*sh));
-		memcpy(sh->id, s.ptr, s.len);
-		static const char *const pn[2] = { "ParentShardId", "AdjacentParentShardId" };
-		for (int p = 0; p < 2; p++) {
-			int32_t t = json_obj_get(&d, i, pn[p]);
-			if (t >= 0 && d.toks[t].type == JSON_STRING &&
-			    d.toks[t].len < sizeof(sh->parent[p]))
-				memcpy(sh->parent[p], d.buf + d.toks[t].start, d.toks[t].len);
-		}
-	}
-	m->nshards = n;
-	return 0;
-}
-
-static int get_iterator(struct mirror *m, struct mr_shard *sh)
-{
-	struct jw w;
-	char body[512];
-	jw_init(&w, body, sizeof(body));
-	jw_obj_begin(&w);
-	jw_key(&w, "StreamName");
-	jw_str(&w, m->stream);
-	jw_key(&w, "ShardId");
-	jw_str(&w, sh->id);
-	jw_key(&w, "ShardIteratorType");
-	jw_str(&w, sh->ckpt[0] ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON");
-	if (sh->ckpt[0]) {
-		jw_key(&w, "StartingSequenceNumber");
-		jw_str(&w, sh->ckpt);
-	}
-	jw_obj_end(&w);
-	int st = call(&m->local, "GetShardIterator", body, w.len);
-	if (st != 200)
-		return st < 0 ? st : -EAGAIN;
-	struct json_doc d;
-	if (json_parse(&d, m->local.buf, m->local.len, m->toks, 16, 4, NULL) < 1)
-		return -EPROTO;
-	int32_t it = json_obj_get(&d, 0, "ShardIterator");
-	if (it < 0 || d.toks[it].type != JSON_STRING || d.toks[it].len >= MR_ITER_MAX)
-		return -EPROTO;
-	struct sl_slice s = json_tok_slice(&d, (uint32_t)it);
-	memcpy(sh->iter, s.ptr, s.len);
-	sh->iter[s.len] = 0;
-	return 0;
-}
-
 /* Sends records idx[0..n) (token indices into the local GetRecords answer
- * held in m->toks / m->local.buf) until every one is acknowledged. Returns 0,
+ * held in m->rd.toks / m->local.buf) until every one is acknowledged. Returns 0,
  * or -ECANCELED when stopping. */
 static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, uint32_t n)
 {
@@ -665,13 +186,13 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 		jw_arr_end(&w);
 		jw_obj_end(&w);
 		BUG_ON(w.overflow); /* batches are cut well under MR_BODY_MAX */
-		int st = call(&m->up, "PutRecords", m->body, w.len);
+		int st = hc_kinesis(&m->up, "PutRecords", m->body, w.len);
 		atomic_store_explicit(&m->up_ok, st == 200, memory_order_relaxed);
 		if (st != 200) {
 			atomic_fetch_add_explicit(&m->errors, 1, memory_order_relaxed);
 			char type[96] = "";
 			if (st > 0)
-				err_type(m, &m->up, type, sizeof(type));
+				hc_err_type(&m->up, m->ptoks, 64, type, sizeof(type));
 			SL_WARN("mirror: upstream PutRecords: %s%s (%d; retrying %u records)",
 				st < 0 ? strerror(-st) : "HTTP error ", type, st, n);
 			backoff(m);
@@ -702,46 +223,13 @@ static int put_batch(struct mirror *m, const struct json_doc *d, uint32_t *idx, 
 
 /* One GetRecords on a shard and the forwarding of what it returned.
  * Returns the number of records forwarded, or -errno. */
-static int pump_shard(struct mirror *m, struct mr_shard *sh)
+static int pump_shard(struct mirror *m, struct hc_shard *sh)
 {
-	uint64_t t = now_ms();
-	if (t - sh->last_get_ms < MR_GET_SPACING_MS)
-		nap(m, (uint32_t)(MR_GET_SPACING_MS - (t - sh->last_get_ms)));
-	if (!sh->iter[0]) {
-		int rc = get_iterator(m, sh);
-		if (rc < 0)
-			return rc;
-	}
-	char body[MR_ITER_MAX + 64];
-	struct jw w;
-	jw_init(&w, body, sizeof(body));
-	jw_obj_begin(&w);
-	jw_key(&w, "ShardIterator");
-	jw_str(&w, sh->iter);
-	jw_key(&w, "Limit");
-	jw_u64(&w, MR_BATCH_RECORDS);
-	jw_obj_end(&w);
-	sh->last_get_ms = now_ms();
-	int st = call(&m->local, "GetRecords", body, w.len);
-	if (st != 200) {
-		char type[96] = "";
-		if (st > 0)
-			err_type(m, &m->local, type, sizeof(type));
-		if (strcmp(type, "ExpiredIteratorException") == 0)
-			sh->iter[0] = 0; /* re-open from the checkpoint */
-		return st < 0 ? st : -EAGAIN;
-	}
 	struct json_doc d;
-	if (json_parse(&d, m->local.buf, m->local.len, m->toks, MR_TOKS_MAX, 8, NULL) < 1)
-		return -EPROTO;
-	int32_t arr = json_obj_get(&d, 0, "Records");
-	int32_t next = json_obj_get(&d, 0, "NextShardIterator");
-	int32_t behind = json_obj_get(&d, 0, "MillisBehindLatest");
-	int64_t lag = 0;
-	if (behind >= 0 && json_num_i64(&d, (uint32_t)behind, &lag) == 0 && lag >= 0)
-		sh->lag_ms = (uint64_t)lag;
-	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
-		return -EPROTO;
+	int32_t arr;
+	int rc = hc_get_records(&m->rd, sh, &d, &arr);
+	if (rc < 0)
+		return rc;
 	uint32_t idx[MR_BATCH_RECORDS], n = 0, total = 0;
 	size_t bytes = 0;
 	struct sl_slice keys[MR_BATCH_RECORDS];
@@ -763,7 +251,7 @@ static int pump_shard(struct mirror *m, struct mr_shard *sh)
 		}
 		/* cut before a key repeats (mirror.c's top comment) or the batch is full */
 		if (n && (end || repeat || n == MR_BATCH_RECORDS || bytes + sz > MR_BATCH_BYTES)) {
-			int rc = put_batch(m, &d, idx, n);
+			rc = put_batch(m, &d, idx, n);
 			if (rc < 0)
 				return rc;
 			struct sl_slice s = json_tok_slice(&d, (uint32_t)last_seq);
@@ -785,26 +273,7 @@ static int pump_shard(struct mirror *m, struct mr_shard *sh)
 		bytes += sz;
 		last_seq = json_obj_get(&d, i, "SequenceNumber");
 	}
-	if (next < 0 || d.toks[next].type != JSON_STRING) {
-		sh->closed = true; /* a closed shard, read to its end */
-		sh->iter[0] = 0;
-	} else if (d.toks[next].len < MR_ITER_MAX) {
-		struct sl_slice s = json_tok_slice(&d, (uint32_t)next);
-		memcpy(sh->iter, s.ptr, s.len);
-		sh->iter[s.len] = 0;
-	} else {
-		sh->iter[0] = 0;
-	}
 	return (int)total;
-}
-
-static bool parents_open(const struct mirror *m, const struct mr_shard *sh)
-{
-	for (int p = 0; p < 2; p++)
-		for (uint32_t j = 0; sh->parent[p][0] && j < m->nshards; j++)
-			if (strcmp(m->shards[j].id, sh->parent[p]) == 0 && !m->shards[j].closed)
-				return true;
-	return false;
 }
 
 static void *mirror_main(void *arg)
@@ -816,9 +285,9 @@ static void *mirror_main(void *arg)
 	 * idle (store and forward). Linux nice is per thread. */
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), MR_NICE) < 0)
 		SL_WARN("mirror: cannot lower its priority: %s", strerror(errno));
-	while (!atomic_load(m->stop) && m->nshards == 0) {
-		int rc = list_shards(m);
-		if (rc < 0 || m->nshards == 0) {
+	while (!atomic_load(m->stop) && m->rd.nshards == 0) {
+		int rc = hc_list_shards(&m->rd);
+		if (rc < 0 || m->rd.nshards == 0) {
 			SL_DEBUG("mirror: stream %s not listable yet (%d)", m->stream, rc);
 			backoff(m);
 			continue;
@@ -826,39 +295,35 @@ static void *mirror_main(void *arg)
 		m->backoff_ms = 0;
 		ckpt_load(m);
 		SL_INFO("mirror: %s -> https://%s:%s stream %s, %u shards", m->stream, m->up.host,
-			m->up.port, m->up_stream, m->nshards);
+			m->up.port, m->up_stream, m->rd.nshards);
 	}
 	while (!atomic_load(m->stop)) {
 		int moved = 0;
-		for (uint32_t i = 0; i < m->nshards && !atomic_load(m->stop); i++) {
+		for (uint32_t i = 0; i < m->rd.nshards && !atomic_load(m->stop); i++) {
 			/* a child waits until its parents are read to their end and
 			 * forwarded: per-key order across a reshard */
-			if (m->shards[i].closed || parents_open(m, &m->shards[i]))
+			if (m->rd.shards[i].closed || hc_parents_open(&m->rd, &m->rd.shards[i]))
 				continue;
-			int rc = pump_shard(m, &m->shards[i]);
-			m->relist |= m->shards[i].closed; /* its children are new to us */
+			int rc = pump_shard(m, &m->rd.shards[i]);
+			m->relist |= m->rd.shards[i].closed; /* its children are new to us */
 			if (rc > 0)
 				moved += rc;
 			else if (rc < 0 && rc != -ECANCELED) {
-				SL_DEBUG("mirror: local read of %s: %d", m->shards[i].id, rc);
+				SL_DEBUG("mirror: local read of %s: %d", m->rd.shards[i].id, rc);
 				atomic_fetch_add_explicit(&m->errors, 1, memory_order_relaxed);
 				backoff(m);
 			}
 		}
-		uint64_t lag = 0;
-		for (uint32_t i = 0; i < m->nshards; i++)
-			if (!m->shards[i].closed && m->shards[i].lag_ms > lag)
-				lag = m->shards[i].lag_ms;
-		atomic_store_explicit(&m->lag_ms, lag, memory_order_relaxed);
+		atomic_store_explicit(&m->lag_ms, hc_lag_ms(&m->rd), memory_order_relaxed);
 		if (m->relist) {
-			if (list_shards(m) < 0)
+			if (hc_list_shards(&m->rd) < 0)
 				SL_WARN("mirror: cannot list the shards of %s after a reshard; "
 					"retrying", m->stream);
 			else
 				m->relist = false;
 		}
 		if (!moved)
-			nap(m, MR_GET_SPACING_MS);
+			hc_nap(m->stop, HC_GET_SPACING_MS);
 	}
 	SL_INFO("mirror: stopped (%llu records acknowledged upstream, %llu entries retried, "
 		"%llu batches)", (unsigned long long)atomic_load(&m->sent),
@@ -871,11 +336,11 @@ static void mirror_free(struct mirror *m)
 {
 	if (!m)
 		return;
-	peer_fini(&m->local);
-	peer_fini(&m->up);
-	free(m->shards);
+	hc_peer_fini(&m->local);
+	hc_peer_fini(&m->up);
+	free(m->rd.shards);
 	free(m->body);
-	free(m->toks);
+	free(m->rd.toks);
 	free(m->ptoks);
 	free(m);
 }
@@ -889,24 +354,28 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 	}
 	m->local.fd = m->up.fd = -1;
 	m->stop = loc->stop;
-	char key[129] = "", sec[129] = "", region[64] = "", lkey[129], lsec[129];
+	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "", lkey[HC_SECRET_MAX],
+	     lsec[HC_SECRET_MAX];
 	int rc = read_conf(m, conf_path, key, sec, region);
-	if (rc == 0 && (rc = read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
+	if (rc == 0 && (rc = hc_read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
 					    sizeof(lsec))) < 0)
 		SL_ERR("mirror: no key in %s", loc->credentials);
 	if (rc == 0) {
 		if (!m->local.ca[0])
 			snprintf(m->local.ca, sizeof(m->local.ca), "%s/tls/ca.pem", loc->data_dir);
 		snprintf(m->ckpt_path, sizeof(m->ckpt_path), "%s/mirror.ckpt", loc->data_dir);
-		m->shards = calloc(MR_SHARDS_MAX, sizeof(*m->shards));
+		m->rd.shards = calloc(MR_SHARDS_MAX, sizeof(*m->rd.shards));
 		m->body = malloc(MR_BODY_MAX);
-		m->toks = calloc(MR_TOKS_MAX, sizeof(*m->toks));
+		m->rd.toks = calloc(MR_TOKS_MAX, sizeof(*m->rd.toks));
 		m->ptoks = calloc(8 * MR_BATCH_RECORDS + 16, sizeof(*m->ptoks));
-		if (!m->shards || !m->body || !m->toks || !m->ptoks)
+		m->rd = (struct hc_reader){ .local = &m->local, .stop = m->stop, .stream = m->stream,
+			.who = "mirror", .shards = m->rd.shards, .max_shards = MR_SHARDS_MAX,
+			.toks = m->rd.toks, .ntoks = MR_TOKS_MAX, .limit = MR_BATCH_RECORDS };
+		if (!m->rd.shards || !m->body || !m->rd.toks || !m->ptoks)
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && (rc = peer_init(&m->local, "local", lkey, lsec, loc->region)) == 0)
-		rc = peer_init(&m->up, "upstream", key, sec, region);
+	if (rc == 0 && (rc = hc_peer_init(&m->local, "local", lkey, lsec, loc->region, "kinesis")) == 0)
+		rc = hc_peer_init(&m->up, "upstream", key, sec, region, "kinesis");
 	/* the secrets live on only inside the signers */
 	explicit_bzero(sec, sizeof(sec));
 	explicit_bzero(lsec, sizeof(lsec));
