@@ -276,6 +276,13 @@ npm_browser() {
 	fi
 }
 npm_browser
+# tests/e2e/test_channel_delivery.py runs npm's s3rver from tests/s3 (it
+# would skip without it, so a failed install is a failure here).
+if ! (cd tests/s3 && npm ci --no-audit --no-fund >"$WORK/npm-s3.log" 2>&1); then
+	tail -n 20 "$WORK/npm-s3.log"
+	echo "npm ci in tests/s3 failed"
+	record npm-s3 0 1
+fi
 # tests/e2e/test_go.py compiles the Go SDKs (about a minute on 2 CPUs): one
 # cache for the e2e and e2e-asan runs.
 export GOCACHE="$WORK/gocache"

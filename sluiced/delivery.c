@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Channel delivery to S3 (delivery.h). One thread, blocking calls: it is
+ * off the fast path and its job is to turn each ACTIVE channel's stream
+ * into S3 objects without losing a record.
+ *
+ * Buffering. Records are read per shard (GetRecords, as the mirror reads)
+ * into one buffer per channel and shard; the buffer becomes one object when
+ * DataFreshnessInSeconds has passed since its first record was read, or
+ * when it reaches DL_OBJECT_BYTES (uncompressed), or when all buffers
+ * together reach DL_BUFFERED_MAX (then the one being filled is written).
+ *
+ * No loss, few duplicates. The checkpoint (DIR/channels/ID.ckpt, replaced
+ * with fsync) holds per shard the last sequence number of the last object
+ * S3 answered 200 for. After a restart a shard is read again from there, so
+ * what was buffered and not written is read again, and an object written
+ * whose checkpoint did not make it to disk is written again under the same
+ * key (the key's unique suffix is the shard and the first record's sequence
+ * number, and its time variables are the first record's arrival time): an
+ * idempotent overwrite, so duplicates can only be inside that last object.
+ *
+ * Start. A channel delivers the records that arrived at or after its
+ * ChannelCreationTimestamp (AT_TIMESTAMP): nothing older (no backfill, as
+ * AWS documents), and nothing a producer wrote between CreateChannel and
+ * ACTIVE is lost either. */
+#include "sluiced/delivery.h"
+#include "sluiced/delivery_wire.h"
+#include "sluiced/hclient.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/base64.h"
+#include "common/bug.h"
+#include "common/file.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/prom.h"
+#include "crypto/sigv4.h"
+
+#define DL_CHANNELS_MAX 20	    /* the account's channel limit (cp_channels.c) */
+#define DL_SHARDS_MAX 1024	    /* shards followed per channel */
+#define DL_TOKS_MAX 32768	    /* GetRecords: 500 x ~12; ListShards: 1024 x ~20 */
+#define DL_GET_LIMIT 500	    /* records per GetRecords */
+#define DL_OBJECT_BYTES (64u << 20) /* one object, uncompressed */
+#define DL_BUFFERED_MAX (256u << 20) /* all buffers together */
+#define DL_REFRESH_MS 2000	    /* ListChannels period */
+#define DL_NICE 10		    /* as the mirror's */
+
+struct dl_buf {
+	char *data;
+	size_t len, cap;
+	uint32_t records;
+	uint64_t opened_ms; /* monotonic, when its first record was read */
+	int64_t first_arrival_ms;
+	char first_seq[64], last_seq[64];
+};
+
+struct dl_chan {
+	bool used, active;
+	struct dl_desc desc;
+	struct hc_reader rd;
+	struct dl_buf *bufs; /* parallel to rd.shards */
+	char ckpt_path[HC_PATH_MAX];
+	/* written by the delivery thread, read by the scrape */
+	_Atomic uint64_t objects, bytes, records, errors, dead_letters, lag_ms;
+};
+
+struct delivery {
+	pthread_t thr;
+	bool running;
+	const atomic_bool *stop;
+	char dir[HC_PATH_MAX]; /* DIR/channels */
+	struct hc_peer local, s3;
+	struct json_tok *toks, *ptoks;
+	uint32_t backoff_ms;
+	/* flush_ms: when not 0, an object is written at most this long after
+	 * its first record was read even if DataFreshnessInSeconds (300..900)
+	 * is longer: for tests, and for edge boxes that want objects sooner */
+	uint32_t flush_ms;
+	uint64_t refreshed_ms;
+	size_t buffered; /* bytes in all buffers */
+	pthread_mutex_t lock; /* chans[].used and desc.name, for the scrape */
+	struct dl_chan chans[DL_CHANNELS_MAX];
+	char *obj; /* an object's body (compressed or not), DL_OBJECT_BYTES */
+};
+
+/* ---- configuration ------------------------------------------------------ */
+
+struct dl_conf {
+	struct delivery *d;
+	char *key, *sec, *region;
+};
+
+static int conf_line(void *arg, const char *k, const char *v)
+{
+	struct dl_conf *c = arg;
+	struct delivery *d = c->d;
+	if (strcmp(k, "endpoint") == 0)
+		return hc_parse_endpoint(&d->s3, v, true);
+	if (strcmp(k, "region") == 0)
+		return hc_copy_val(c->region, 64, v);
+	if (strcmp(k, "access_key") == 0)
+		return hc_copy_val(c->key, HC_SECRET_MAX, v);
+	if (strcmp(k, "secret_key") == 0)
+		return hc_copy_val(c->sec, HC_SECRET_MAX, v);
+	if (strcmp(k, "ca_bundle") == 0)
+		return hc_copy_val(d->s3.ca, sizeof(d->s3.ca), v);
+	if (strcmp(k, "local_ca") == 0)
+		return hc_copy_val(d->local.ca, sizeof(d->local.ca), v);
+	if (strcmp(k, "flush_ms") == 0) {
+		char *e;
+		unsigned long ms = strtoul(v, &e, 10);
+		if (!*v || *e || ms < 100 || ms > 900000)
+			return -EINVAL;
+		d->flush_ms = (uint32_t)ms;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ---- checkpoint ----------------------------------------------------------- */
+
+static int ckpt_save(struct delivery *d, struct dl_chan *c)
+{
+	char *buf = d->obj; /* free between objects */
+	size_t n = 0;
+	for (uint32_t i = 0; i < c->rd.nshards; i++)
+		if (c->rd.shards[i].ckpt[0])
+			n += (size_t)snprintf(buf + n, DL_OBJECT_BYTES - n, "%s %s\n",
+					      c->rd.shards[i].id, c->rd.shards[i].ckpt);
+	return sl_file_replace(c->ckpt_path, buf, n, 0600);
+}
+
+static void ckpt_load(struct dl_chan *c)
+{
+	FILE *f = fopen(c->ckpt_path, "re");
+	if (!f)
+		return;
+	char line[256], id[64], seq[64];
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %63s", id, seq) == 2)
+			for (uint32_t i = 0; i < c->rd.nshards; i++)
+				if (strcmp(c->rd.shards[i].id, id) == 0)
+					memcpy(c->rd.shards[i].ckpt, seq, sizeof(seq));
+	fclose(f);
+}
+
+/* ---- S3 --------------------------------------------------------------------- */
+
+/* PutObject of body[0..len) at bucket/key, until S3 answers 200 or we stop.
+ * Returns 0 or -ECANCELED. */
+static int s3_put(struct delivery *d, struct dl_chan *c, const char *bucket, const char *key,
+		  const void *body, size_t len)
+{
+	char path[DL_BUCKET_MAX + 3 * DL_KEY_MAX + 8], hash[65];
+	int n = snprintf(path, sizeof(path), "/%s/", bucket);
+	BUG_ON(n < 0 || (size_t)n >= sizeof(path));
+	int k = dl_uri_encode_key(key, path + n, sizeof(path) - (size_t)n);
+	BUG_ON(k < 0); /* keys are bounded by DL_KEY_MAX */
+	if (sigv4_sha256_hex(d->s3.signer, body, len, hash) < 0)
+		return -EIO;
+	const char *ctype = "application/octet-stream";
+	struct sl_header h[2] = {
+		{ SL_SLICE_LIT("Content-Type"), { ctype, (uint32_t)strlen(ctype) } },
+		{ SL_SLICE_LIT("x-amz-content-sha256"), { hash, 64 } },
+	};
+	for (;;) {
+		if (atomic_load(d->stop))
+			return -ECANCELED;
+		int st = hc_request(&d->s3, "PUT", path, h, 2, body, len);
+		if (st == 200) {
+			d->backoff_ms = 0;
+			return 0;
+		}
+		atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+		/* S3 answers errors in XML; the status says enough for a log */
+		SL_WARN("delivery: PutObject %s/%s: %s %d; retrying", bucket, key,
+			st < 0 ? strerror(-st) : "HTTP", st);
+		hc_backoff(&d->backoff_ms, d->stop);
+	}
+}
+
+/* ---- buffers and objects ---------------------------------------------------- */
+
+static void buf_reset(struct delivery *d, struct dl_buf *b)
+{
+	d->buffered -= b->len;
+	b->len = 0;
+	b->records = 0;
+	b->first_seq[0] = b->last_seq[0] = 0;
+}
+
+static void buf_free(struct delivery *d, struct dl_buf *b)
+{
+	buf_reset(d, b);
+	free(b->data);
+	b->data = NULL;
+	b->cap = 0;
+}
+
+static const char *const dl_ext[] = { [DL_COMP_NONE] = "", [DL_COMP_GZIP] = ".gz",
+				      [DL_COMP_ZSTD] = ".zst" };
+
+/* Writes shard i's buffer as one object and moves the checkpoint past it.
+ * Returns 0 or -errno (-ECANCELED when stopping). */
+static int flush(struct delivery *d, struct dl_chan *c, uint32_t i)
+{
+	struct dl_buf *b = &c->bufs[i];
+	struct hc_shard *sh = &c->rd.shards[i];
+	if (!b->records)
+		return 0;
+	char suffix[HC_SHARD_ID_MAX + 72], key[DL_KEY_MAX];
+	snprintf(suffix, sizeof(suffix), "-%s-%s", sh->id, b->first_seq);
+	struct dl_key_vars v = {
+		.channel_name = c->desc.name, .channel_id = c->desc.id,
+		.stream_name = c->desc.stream, .shard_id = sh->id,
+		.extension = dl_ext[c->desc.compression], .time_ms = b->first_arrival_ms,
+		.suffix = suffix,
+	};
+	int kl = dl_expand_key(c->desc.tmpl, &v, key, sizeof(key));
+	if (kl < 0) {
+		/* an unknown variable: the template's literal text, so nothing
+		 * is held back (DescribeChannel shows what was asked) */
+		SL_WARN("delivery: channel %s: OutputKeyTemplate cannot be expanded (%d); "
+			"using the default layout", c->desc.name, kl);
+		kl = dl_expand_key("kinesis-channel/!{channel-name}/!{channel-id}/"
+				   "!{channel-name}!{extension}", &v, key, sizeof(key));
+		BUG_ON(kl < 0);
+	}
+	const void *body = b->data;
+	size_t blen = b->len;
+	int rc = s3_put(d, c, c->desc.bucket, key, body, blen);
+	if (rc < 0)
+		return rc;
+	atomic_fetch_add_explicit(&c->objects, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->bytes, blen, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->records, b->records, memory_order_relaxed);
+	memcpy(sh->ckpt, b->last_seq, sizeof(sh->ckpt));
+	buf_reset(d, b);
+	if ((rc = ckpt_save(d, c)) < 0)
+		SL_ERR("delivery: checkpoint %s: %s", c->ckpt_path, strerror(-rc));
+	return 0;
+}
+
+/* Appends one record's payload as the channel's format wants it. */
+static int buf_append(struct delivery *d, struct dl_chan *c, uint32_t i, const char *b64,
+		      size_t b64len)
+{
+	struct dl_buf *b = &c->bufs[i];
+	size_t need = b64_dec_len_max(b64len) + 1;
+	if (b->len + need > DL_OBJECT_BYTES || d->buffered + need > DL_BUFFERED_MAX) {
+		int rc = flush(d, c, i);
+		if (rc < 0)
+			return rc;
+	}
+	if (b->len + need > b->cap) {
+		size_t cap = b->cap ? b->cap : 64u << 10;
+		while (cap < b->len + need)
+			cap *= 2;
+		if (cap > DL_OBJECT_BYTES + (16u << 20))
+			cap = DL_OBJECT_BYTES + (16u << 20); /* a record is at most 10 MiB */
+		char *p = realloc(b->data, cap);
+		if (!p)
+			return -ENOMEM;
+		b->data = p;
+		b->cap = cap;
+	}
+	int64_t n = b64_decode((uint8_t *)b->data + b->len, b64, b64len, NULL);
+	if (n < 0)
+		return -EPROTO;
+	b->len += (size_t)n;
+	d->buffered += (size_t)n;
+	return 0;
+}
+
+/* Arrival time of a record: epoch seconds with a fraction. */
+static int64_t arrival_ms(const struct json_doc *doc, uint32_t rec)
+{
+	int32_t t = json_obj_get(doc, rec, "ApproximateArrivalTimestamp");
+	if (t < 0 || doc->toks[t].type != JSON_NUMBER || doc->toks[t].len >= 32)
+		return 0;
+	char num[32];
+	memcpy(num, doc->buf + doc->toks[t].start, doc->toks[t].len);
+	num[doc->toks[t].len] = 0;
+	double s = strtod(num, NULL);
+	return s > 0 && s < 1e11 ? (int64_t)(s * 1000.0) : 0;
+}
+
+/* One GetRecords on shard i of c and the buffering of what it returned.
+ * Returns the number of records read, or -errno. */
+static int pump_shard(struct delivery *d, struct dl_chan *c, uint32_t i)
+{
+	struct hc_shard *sh = &c->rd.shards[i];
+	struct dl_buf *b = &c->bufs[i];
+	struct json_doc doc;
+	int32_t arr;
+	int rc = hc_get_records(&c->rd, sh, &doc, &arr);
+	if (rc < 0) {
+		/* re-read from the checkpoint: what is buffered comes again */
+		if (!sh->iter[0])
+			buf_reset(d, b);
+		return rc;
+	}
+	uint32_t n = 0;
+	for (uint32_t r = (uint32_t)arr + 1, k = 0; k < doc.toks[arr].count;
+	     k++, r = doc.toks[r].next) {
+		int32_t da = json_obj_get(&doc, r, "Data");
+		int32_t sq = json_obj_get(&doc, r, "SequenceNumber");
+		if (da < 0 || sq < 0 || doc.toks[da].type != JSON_STRING ||
+		    doc.toks[sq].type != JSON_STRING || doc.toks[sq].len >= sizeof(b->last_seq))
+			return -EPROTO;
+		if ((rc = buf_append(d, c, i, doc.buf + doc.toks[da].start, doc.toks[da].len)) < 0)
+			return rc;
+		struct sl_slice s = json_tok_slice(&doc, (uint32_t)sq);
+		if (!b->records++) {
+			b->opened_ms = hc_now_ms();
+			b->first_arrival_ms = arrival_ms(&doc, r);
+			memcpy(b->first_seq, s.ptr, s.len);
+			b->first_seq[s.len] = 0;
+		}
+		memcpy(b->last_seq, s.ptr, s.len);
+		b->last_seq[s.len] = 0;
+		n++;
+	}
+	return (int)n;
+}
+
+/* ---- channels --------------------------------------------------------------- */
+
+static void chan_drop(struct delivery *d, struct dl_chan *c, bool forget)
+{
+	for (uint32_t i = 0; c->bufs && i < DL_SHARDS_MAX; i++)
+		buf_free(d, &c->bufs[i]);
+	free(c->bufs);
+	free(c->rd.shards);
+	if (forget && unlink(c->ckpt_path) < 0 && errno != ENOENT)
+		SL_WARN("delivery: cannot remove %s: %s", c->ckpt_path, strerror(errno));
+	pthread_mutex_lock(&d->lock);
+	c->used = false;
+	c->bufs = NULL;
+	c->rd.shards = NULL;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static struct dl_chan *chan_find(struct delivery *d, const char *arn, size_t len)
+{
+	for (uint32_t i = 0; i < DL_CHANNELS_MAX; i++)
+		if (d->chans[i].used && strlen(d->chans[i].desc.arn) == len &&
+		    memcmp(d->chans[i].desc.arn, arn, len) == 0)
+			return &d->chans[i];
+	return NULL;
+}
+
+/* DescribeChannel arn; a new channel gets a slot, a known one its new
+ * DataFreshnessInSeconds (the only thing UpdateChannel changes that we use). */
+static int chan_describe(struct delivery *d, const char *arn)
+{
+	char body[DL_ARN_MAX + 64];
+	struct jw w;
+	jw_init(&w, body, sizeof(body));
+	jw_obj_begin(&w);
+	jw_key(&w, "ChannelARN");
+	jw_str(&w, arn);
+	jw_obj_end(&w);
+	if (w.overflow)
+		return -E2BIG;
+	int st = hc_kinesis(&d->local, "DescribeChannel", body, w.len);
+	if (st != 200)
+		return st < 0 ? st : -EAGAIN;
+	struct dl_desc desc;
+	if (dl_parse_describe(d->local.buf, d->local.len, d->toks, DL_TOKS_MAX, &desc) < 0) {
+		SL_WARN("delivery: DescribeChannel %s: an answer we cannot use", arn);
+		return -EPROTO;
+	}
+	struct dl_chan *c = chan_find(d, desc.arn, strlen(desc.arn));
+	if (c) {
+		c->desc.freshness_s = desc.freshness_s;
+		memcpy(c->desc.status, desc.status, sizeof(desc.status));
+		return 0;
+	}
+	for (uint32_t i = 0; i < DL_CHANNELS_MAX && !c; i++)
+		if (!d->chans[i].used)
+			c = &d->chans[i];
+	if (!c)
+		return -ENOSPC;
+	struct hc_shard *shards = calloc(DL_SHARDS_MAX, sizeof(*shards));
+	struct dl_buf *bufs = calloc(DL_SHARDS_MAX, sizeof(*bufs));
+	if (!shards || !bufs) {
+		free(shards);
+		free(bufs);
+		return -ENOMEM;
+	}
+	char path[sizeof(c->ckpt_path)];
+	int pl = snprintf(path, sizeof(path), "%s/%s.ckpt", d->dir, desc.id);
+	if (pl < 0 || (size_t)pl >= sizeof(path)) {
+		free(shards);
+		free(bufs);
+		return -ENAMETOOLONG;
+	}
+	pthread_mutex_lock(&d->lock);
+	memcpy(c->ckpt_path, path, sizeof(path));
+	c->desc = desc;
+	c->bufs = bufs;
+	c->rd = (struct hc_reader){ .local = &d->local, .stop = d->stop, .stream = c->desc.stream,
+		.who = "delivery", .shards = shards, .max_shards = DL_SHARDS_MAX,
+		.toks = d->toks, .ntoks = DL_TOKS_MAX, .start_ms = desc.created_ms,
+		.limit = DL_GET_LIMIT };
+	atomic_store(&c->objects, 0);
+	atomic_store(&c->bytes, 0);
+	atomic_store(&c->records, 0);
+	atomic_store(&c->errors, 0);
+	atomic_store(&c->dead_letters, 0);
+	atomic_store(&c->lag_ms, 0);
+	c->used = true;
+	pthread_mutex_unlock(&d->lock);
+	SL_INFO("delivery: channel %s: stream %s -> s3 bucket %s", desc.name, desc.stream,
+		desc.bucket);
+	return 0;
+}
+
+/* ListChannels (one page: the account has at most DL_CHANNELS_MAX, a page
+ * holds 100); ACTIVE and UPDATING channels deliver, the others are dropped
+ * (DELETING: buffers and checkpoint go with it). */
+static int refresh(struct delivery *d)
+{
+	static const char body[] = "{\"MaxResults\":100}";
+	int st = hc_kinesis(&d->local, "ListChannels", body, sizeof(body) - 1);
+	if (st != 200)
+		return st < 0 ? st : -EAGAIN;
+	struct json_doc doc;
+	if (json_parse(&doc, d->local.buf, d->local.len, d->ptoks, 4096, 8, NULL) < 1)
+		return -EPROTO;
+	int32_t arr = json_obj_get(&doc, 0, "ChannelSummaries");
+	if (arr < 0 || doc.toks[arr].type != JSON_ARRAY)
+		return -EPROTO;
+	bool seen[DL_CHANNELS_MAX] = { false };
+	/* what to describe, copied out: DescribeChannel reuses d->local.buf */
+	char todo[DL_CHANNELS_MAX][DL_ARN_MAX];
+	uint32_t ntodo = 0;
+	for (uint32_t i = (uint32_t)arr + 1, k = 0; k < doc.toks[arr].count;
+	     k++, i = doc.toks[i].next) {
+		int32_t a = json_obj_get(&doc, i, "ChannelARN");
+		int32_t s = json_obj_get(&doc, i, "ChannelStatus");
+		if (a < 0 || s < 0 || doc.toks[a].type != JSON_STRING || doc.toks[a].len >= DL_ARN_MAX)
+			continue;
+		struct sl_slice as = json_tok_slice(&doc, (uint32_t)a);
+		struct sl_slice ss = json_tok_slice(&doc, (uint32_t)s);
+		bool live = sl_slice_eq(ss, "ACTIVE") || sl_slice_eq(ss, "UPDATING");
+		struct dl_chan *c = chan_find(d, as.ptr, as.len);
+		if (c && live)
+			seen[c - d->chans] = true;
+		/* new, or its settings may have changed (UPDATING -> ACTIVE) */
+		bool changed = c && !sl_slice_eq(ss, c->desc.status);
+		if (live && (!c || changed) && ntodo < DL_CHANNELS_MAX) {
+			memcpy(todo[ntodo], as.ptr, as.len);
+			todo[ntodo++][as.len] = 0;
+		}
+	}
+	for (uint32_t i = 0; i < DL_CHANNELS_MAX; i++)
+		if (d->chans[i].used && !seen[i]) {
+			SL_INFO("delivery: channel %s is gone or not ACTIVE; stopped",
+				d->chans[i].desc.name);
+			chan_drop(d, &d->chans[i], true);
+		}
+	for (uint32_t t = 0; t < ntodo; t++) {
+		int rc = chan_describe(d, todo[t]);
+		if (rc < 0)
+			SL_DEBUG("delivery: DescribeChannel %s: %d", todo[t], rc);
+	}
+	return 0;
+}
+
+/* One round over a channel's shards. Returns the records read, or the
+ * first -errno (after which the caller backs off). */
+static int pump_channel(struct delivery *d, struct dl_chan *c)
+{
+	if (c->rd.nshards == 0) {
+		int rc = hc_list_shards(&c->rd);
+		if (rc < 0)
+			return rc;
+		ckpt_load(c);
+	}
+	int moved = 0;
+	bool relist = false;
+	uint64_t fresh_ms = (uint64_t)c->desc.freshness_s * 1000u;
+	if (d->flush_ms && d->flush_ms < fresh_ms)
+		fresh_ms = d->flush_ms;
+	for (uint32_t i = 0; i < c->rd.nshards && !atomic_load(d->stop); i++) {
+		struct hc_shard *sh = &c->rd.shards[i];
+		if (!sh->closed && !hc_parents_open(&c->rd, sh)) {
+			int rc = pump_shard(d, c, i);
+			if (rc < 0)
+				return rc;
+			moved += rc;
+			relist |= sh->closed;
+		}
+		struct dl_buf *b = &c->bufs[i];
+		/* a closed shard's last records need not wait for more */
+		if (b->records && (hc_now_ms() - b->opened_ms >= fresh_ms || sh->closed)) {
+			int rc = flush(d, c, i);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	atomic_store_explicit(&c->lag_ms, hc_lag_ms(&c->rd), memory_order_relaxed);
+	if (relist && hc_list_shards(&c->rd) < 0)
+		SL_WARN("delivery: cannot list the shards of %s after a reshard; retrying",
+			c->desc.stream);
+	return moved;
+}
+
+static void *delivery_main(void *arg)
+{
+	struct delivery *d = arg;
+	sl_log_thread_name("delivery");
+	/* off the fast path in CPU too (mirror.c says why) */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), DL_NICE) < 0)
+		SL_WARN("delivery: cannot lower its priority: %s", strerror(errno));
+	while (!atomic_load(d->stop)) {
+		uint64_t t = hc_now_ms();
+		if (t - d->refreshed_ms >= DL_REFRESH_MS || d->refreshed_ms == 0) {
+			d->refreshed_ms = t;
+			int rc = refresh(d);
+			if (rc < 0)
+				SL_DEBUG("delivery: ListChannels: %d", rc);
+		}
+		int moved = 0;
+		for (uint32_t i = 0; i < DL_CHANNELS_MAX && !atomic_load(d->stop); i++) {
+			struct dl_chan *c = &d->chans[i];
+			if (!c->used)
+				continue;
+			int rc = pump_channel(d, c);
+			if (rc > 0) {
+				moved += rc;
+			} else if (rc < 0 && rc != -ECANCELED) {
+				SL_DEBUG("delivery: channel %s: %d", c->desc.name, rc);
+				atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+				hc_backoff(&d->backoff_ms, d->stop);
+			}
+		}
+		if (!moved)
+			hc_nap(d->stop, HC_GET_SPACING_MS);
+	}
+	SL_INFO("delivery: stopped");
+	return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void delivery_free(struct delivery *d)
+{
+	if (!d)
+		return;
+	for (uint32_t i = 0; i < DL_CHANNELS_MAX; i++)
+		if (d->chans[i].used)
+			chan_drop(d, &d->chans[i], false);
+	hc_peer_fini(&d->local);
+	hc_peer_fini(&d->s3);
+	free(d->toks);
+	free(d->ptoks);
+	free(d->obj);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+struct delivery *delivery_open(const char *conf_path, const struct delivery_local *loc)
+{
+	struct delivery *d = calloc(1, sizeof(*d));
+	if (!d) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int rc = -pthread_mutex_init(&d->lock, NULL);
+	if (rc < 0) {
+		free(d);
+		errno = -rc;
+		return NULL;
+	}
+	d->local.fd = d->s3.fd = -1;
+	d->stop = loc->stop;
+	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "",
+	     lkey[HC_SECRET_MAX], lsec[HC_SECRET_MAX];
+	struct dl_conf cf = { d, key, sec, region };
+	rc = hc_read_secret_conf(conf_path, "delivery", conf_line, &cf);
+	if (rc == 0 && (!d->s3.host[0] || !region[0] || !key[0] || !sec[0] ||
+			(!d->s3.plain && !d->s3.ca[0]))) {
+		SL_ERR("delivery: %s needs endpoint, region, access_key, secret_key and "
+		       "ca_bundle (for https)", conf_path);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && (rc = hc_read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
+					       sizeof(lsec))) < 0)
+		SL_ERR("delivery: no key in %s", loc->credentials);
+	if (rc == 0) {
+		if (!d->local.ca[0])
+			snprintf(d->local.ca, sizeof(d->local.ca), "%s/tls/ca.pem", loc->data_dir);
+		snprintf(d->dir, sizeof(d->dir), "%s/channels", loc->data_dir);
+		if (mkdir(d->dir, 0700) < 0 && errno != EEXIST) {
+			rc = -errno;
+			SL_ERR("delivery: cannot create %s: %s", d->dir, strerror(-rc));
+		}
+	}
+	if (rc == 0) {
+		d->toks = calloc(DL_TOKS_MAX, sizeof(*d->toks));
+		d->ptoks = calloc(4096, sizeof(*d->ptoks));
+		d->obj = malloc(DL_OBJECT_BYTES);
+		if (!d->toks || !d->ptoks || !d->obj)
+			rc = -ENOMEM;
+	}
+	if (rc == 0 && (rc = hc_peer_init(&d->local, "local", lkey, lsec, loc->region,
+					  "kinesis")) == 0)
+		rc = hc_peer_init(&d->s3, "s3", key, sec, region, "s3");
+	/* the secrets live on only inside the signers */
+	explicit_bzero(sec, sizeof(sec));
+	explicit_bzero(lsec, sizeof(lsec));
+	if (rc < 0) {
+		delivery_free(d);
+		errno = -rc;
+		return NULL;
+	}
+	return d;
+}
+
+int delivery_start(struct delivery *d, const char *host, uint16_t port)
+{
+	snprintf(d->local.host, sizeof(d->local.host), "%s", host);
+	snprintf(d->local.port, sizeof(d->local.port), "%u", port);
+	int rc = -pthread_create(&d->thr, NULL, delivery_main, d);
+	if (rc < 0)
+		SL_ERR("delivery: cannot start its thread: %s", strerror(-rc));
+	else
+		d->running = true;
+	return rc;
+}
+
+void delivery_stop(struct delivery *d)
+{
+	if (!d)
+		return;
+	if (d->running) {
+		int rc = pthread_join(d->thr, NULL);
+		BUG_ON(rc != 0);
+	}
+	delivery_free(d);
+}
+
+void delivery_scrape(void *arg, struct prom_buf *b)
+{
+	struct delivery *d = arg;
+	static const struct {
+		const char *name, *help;
+		enum prom_type t;
+		size_t off;
+	} fam[] = {
+		{ "sluice_channel_objects", "objects S3 acknowledged (PutObject 200)", PROM_COUNTER,
+		  offsetof(struct dl_chan, objects) },
+		{ "sluice_channel_bytes", "bytes of the objects S3 acknowledged", PROM_COUNTER,
+		  offsetof(struct dl_chan, bytes) },
+		{ "sluice_channel_records", "records in the objects S3 acknowledged", PROM_COUNTER,
+		  offsetof(struct dl_chan, records) },
+		{ "sluice_channel_dead_letters", "records written under the error prefix "
+		  "(failed STRING or JSON validation)", PROM_COUNTER,
+		  offsetof(struct dl_chan, dead_letters) },
+		{ "sluice_channel_errors", "failed calls (local reads or S3 writes), each "
+		  "followed by a backoff", PROM_COUNTER, offsetof(struct dl_chan, errors) },
+		{ "sluice_channel_lag_milliseconds", "backlog as time: the largest "
+		  "MillisBehindLatest over the channel's shards in the last round", PROM_GAUGE,
+		  offsetof(struct dl_chan, lag_ms) },
+	};
+	pthread_mutex_lock(&d->lock);
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		prom_family(b, fam[f].name, fam[f].t, fam[f].help);
+		for (uint32_t i = 0; i < DL_CHANNELS_MAX; i++) {
+			const struct dl_chan *c = &d->chans[i];
+			if (!c->used)
+				continue;
+			struct prom_label l = { "channel", c->desc.name };
+			const _Atomic uint64_t *v =
+				(const _Atomic uint64_t *)((const char *)c + fam[f].off);
+			prom_u64(b, fam[f].name, fam[f].t == PROM_COUNTER ? "_total" : "", &l, 1,
+				 atomic_load_explicit(v, memory_order_relaxed));
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+}
