@@ -249,9 +249,11 @@ static int flush(struct delivery *d, struct dl_chan *c, uint32_t i)
 	return 0;
 }
 
-/* Appends one record's payload as the channel's format wants it. */
+/* Appends one record's payload, decoded, to shard i's buffer (writing
+ * the buffer out first when it is full), with room for a newline after it;
+ * *at is where it starts. */
 static int buf_append(struct delivery *d, struct dl_chan *c, uint32_t i, const char *b64,
-		      size_t b64len)
+		      size_t b64len, size_t *at)
 {
 	struct dl_buf *b = &c->bufs[i];
 	size_t need = b64_dec_len_max(b64len) + 1;
@@ -272,12 +274,71 @@ static int buf_append(struct delivery *d, struct dl_chan *c, uint32_t i, const c
 		b->data = p;
 		b->cap = cap;
 	}
+	*at = b->len; /* after a flush the record starts the buffer */
 	int64_t n = b64_decode((uint8_t *)b->data + b->len, b64, b64len, NULL);
 	if (n < 0)
 		return -EPROTO;
 	b->len += (size_t)n;
 	d->buffered += (size_t)n;
 	return 0;
+}
+
+/* A record that failed its channel's validation, alone in an object
+ * under ErrorOutputPrefix in the dead-letter bucket, with why and where
+ * it came from (JSON; the payload in base64, as GetRecords gave it).
+ * Its key ends in the shard and the record's sequence number, so writing it
+ * again after a restart overwrites it. Returns 0 or -errno. */
+static int dead_letter(struct delivery *d, struct dl_chan *c, uint32_t i,
+		       const struct json_doc *doc, uint32_t rec, int64_t arrival,
+		       const char *why)
+{
+	struct hc_shard *sh = &c->rd.shards[i];
+	int32_t da = json_obj_get(doc, rec, "Data");
+	int32_t sq = json_obj_get(doc, rec, "SequenceNumber");
+	int32_t pk = json_obj_get(doc, rec, "PartitionKey");
+	struct sl_slice seq = json_tok_slice(doc, (uint32_t)sq);
+	char suffix[HC_SHARD_ID_MAX + 72], key[DL_KEY_MAX];
+	snprintf(suffix, sizeof(suffix), "%s-%.*s.json", sh->id, (int)seq.len, seq.ptr);
+	struct dl_key_vars v = {
+		.channel_name = c->desc.name, .channel_id = c->desc.id,
+		.stream_name = c->desc.stream, .shard_id = sh->id, .extension = "",
+		.time_ms = arrival, .suffix = suffix,
+	};
+	if (dl_expand_key(c->desc.err_prefix, &v, key, sizeof(key)) < 0) {
+		int kl = dl_expand_key("kinesis-channel/errors/!{channel-name}/!{channel-id}/", &v,
+				       key, sizeof(key));
+		BUG_ON(kl < 0);
+	}
+	struct jw w;
+	jw_init(&w, d->obj, DL_OBJECT_BYTES);
+	jw_obj_begin(&w);
+	jw_key(&w, "errorCode");
+	jw_str(&w, c->desc.format == DL_FMT_JSON ? "InvalidJSON" : "InvalidUTF8");
+	jw_key(&w, "errorMessage");
+	jw_str(&w, why);
+	jw_key(&w, "channelName");
+	jw_str(&w, c->desc.name);
+	jw_key(&w, "streamName");
+	jw_str(&w, c->desc.stream);
+	jw_key(&w, "shardId");
+	jw_str(&w, sh->id);
+	/* the three below are JSON strings as the local server wrote them */
+	jw_key(&w, "sequenceNumber");
+	jw_raw(&w, doc->buf + doc->toks[sq].start - 1, doc->toks[sq].len + 2);
+	if (pk >= 0 && doc->toks[pk].type == JSON_STRING) {
+		jw_key(&w, "partitionKey");
+		jw_raw(&w, doc->buf + doc->toks[pk].start - 1, doc->toks[pk].len + 2);
+	}
+	jw_key(&w, "approximateArrivalTimestamp");
+	jw_i64(&w, arrival);
+	jw_key(&w, "rawData");
+	jw_raw(&w, doc->buf + doc->toks[da].start - 1, doc->toks[da].len + 2);
+	jw_obj_end(&w);
+	BUG_ON(w.overflow); /* a record's base64 is far under DL_OBJECT_BYTES */
+	int rc = s3_put(d, c, c->desc.err_bucket, key, d->obj, w.len);
+	if (rc == 0)
+		atomic_fetch_add_explicit(&c->dead_letters, 1, memory_order_relaxed);
+	return rc;
 }
 
 /* Arrival time of a record: epoch seconds with a fraction. */
@@ -316,8 +377,30 @@ static int pump_shard(struct delivery *d, struct dl_chan *c, uint32_t i)
 		if (da < 0 || sq < 0 || doc.toks[da].type != JSON_STRING ||
 		    doc.toks[sq].type != JSON_STRING || doc.toks[sq].len >= sizeof(b->last_seq))
 			return -EPROTO;
-		if ((rc = buf_append(d, c, i, doc.buf + doc.toks[da].start, doc.toks[da].len)) < 0)
+		size_t at;
+		if ((rc = buf_append(d, c, i, doc.buf + doc.toks[da].start, doc.toks[da].len,
+				     &at)) < 0)
 			return rc;
+		if (c->desc.format != DL_FMT_BYTE_ARRAY) {
+			const char *rec = b->data + at;
+			size_t rl = b->len - at;
+			bool ok = c->desc.format == DL_FMT_STRING ? dl_utf8_valid(rec, rl)
+								  : dl_json_valid(rec, rl);
+			if (!ok) {
+				d->buffered -= rl;
+				b->len = at;
+				rc = dead_letter(d, c, i, &doc, r, arrival_ms(&doc, r),
+						 c->desc.format == DL_FMT_STRING
+							 ? "The record is not valid UTF-8."
+							 : "The record is not valid JSON.");
+				if (rc < 0)
+					return rc;
+				continue;
+			}
+			/* newline-separated, as the format is documented */
+			b->data[b->len++] = '\n';
+			d->buffered++;
+		}
 		struct sl_slice s = json_tok_slice(&doc, (uint32_t)sq);
 		if (!b->records++) {
 			b->opened_ms = hc_now_ms();

@@ -238,3 +238,203 @@ int dl_uri_encode_key(const char *key, char *out, size_t cap)
 	out[n] = 0;
 	return (int)n;
 }
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	uint32_t cp, min;
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2, cp = c & 0x1F, min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3, cp = c & 0x0F, min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+bool dl_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq(p + i, n - i);
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* A string from the opening quote at i; the index after it, or 0. */
+static size_t json_string(const char *s, size_t n, size_t i)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (i++; i < n;) {
+		unsigned char c = p[i];
+		if (c == '"')
+			return i + 1;
+		if (c < 0x20)
+			return 0;
+		if (c == '\\') {
+			if (i + 1 >= n)
+				return 0;
+			char e = s[i + 1];
+			if (e == 'u') {
+				if (i + 5 >= n)
+					return 0;
+				for (size_t k = 2; k < 6; k++) {
+					char h = s[i + k];
+					if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') ||
+					      (h >= 'A' && h <= 'F')))
+						return 0;
+				}
+				i += 6;
+			} else if (strchr("\"\\/bfnrt", e) && e) {
+				i += 2;
+			} else {
+				return 0;
+			}
+			continue;
+		}
+		size_t l = utf8_seq(p + i, n - i);
+		if (!l)
+			return 0;
+		i += l;
+	}
+	return 0;
+}
+
+/* A number at i; the index after it, or 0. */
+static size_t json_number(const char *s, size_t n, size_t i)
+{
+#define DIGIT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
+	if (i < n && s[i] == '-')
+		i++;
+	if (!DIGIT(i))
+		return 0;
+	if (s[i] == '0')
+		i++;
+	else
+		while (DIGIT(i))
+			i++;
+	if (i < n && s[i] == '.') {
+		i++;
+		if (!DIGIT(i))
+			return 0;
+		while (DIGIT(i))
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (!DIGIT(i))
+			return 0;
+		while (DIGIT(i))
+			i++;
+	}
+	return i;
+#undef DIGIT
+}
+
+bool dl_json_valid(const char *s, size_t n)
+{
+	/* one bit per open container: 1 = object, 0 = array */
+	uint8_t stack[DL_JSON_DEPTH_MAX / 8];
+	uint32_t depth = 0;
+	size_t i = skip_ws(s, n, 0);
+	for (;;) {
+		/* a value at i */
+		if (i >= n)
+			return false;
+		char c = s[i];
+		if (c == '{' || c == '[') {
+			if (depth == DL_JSON_DEPTH_MAX)
+				return false;
+			bool obj = c == '{';
+			if (obj)
+				stack[depth / 8] |= (uint8_t)(1u << (depth % 8));
+			else
+				stack[depth / 8] &= (uint8_t)~(1u << (depth % 8));
+			depth++;
+			i = skip_ws(s, n, i + 1);
+			if (i < n && s[i] == (obj ? '}' : ']')) {
+				depth--;
+				i++;
+				goto after_value;
+			}
+			if (obj) {
+				if (i >= n || s[i] != '"' || !(i = json_string(s, n, i)))
+					return false;
+				i = skip_ws(s, n, i);
+				if (i >= n || s[i] != ':')
+					return false;
+				i = skip_ws(s, n, i + 1);
+			}
+			continue;
+		}
+		if (c == '"') {
+			if (!(i = json_string(s, n, i)))
+				return false;
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			if (!(i = json_number(s, n, i)))
+				return false;
+		} else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+			i += 4;
+		} else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+			i += 5;
+		} else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+			i += 4;
+		} else {
+			return false;
+		}
+after_value:
+		for (;;) {
+			i = skip_ws(s, n, i);
+			if (depth == 0)
+				return i == n;
+			bool obj = stack[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
+			if (i >= n)
+				return false;
+			if (s[i] == (obj ? '}' : ']')) {
+				depth--;
+				i++;
+				continue;
+			}
+			if (s[i] != ',')
+				return false;
+			i = skip_ws(s, n, i + 1);
+			if (obj) {
+				if (i >= n || s[i] != '"' || !(i = json_string(s, n, i)))
+					return false;
+				i = skip_ws(s, n, i);
+				if (i >= n || s[i] != ':')
+					return false;
+				i = skip_ws(s, n, i + 1);
+			}
+			break; /* the next value */
+		}
+	}
+}

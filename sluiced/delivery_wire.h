@@ -6,6 +6,7 @@
 #ifndef SL_SLUICED_DELIVERY_WIRE_H
 #define SL_SLUICED_DELIVERY_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,3 +71,14 @@ int dl_expand_key(const char *tmpl, const struct dl_key_vars *v, char *out, size
 int dl_uri_encode_key(const char *key, char *out, size_t cap);
 
 #endif
+
+/* Whether s[0..n) is valid UTF-8 (RFC 3629: shortest forms only, no
+ * surrogates, at most U+10FFFF): what a STRING channel accepts. */
+bool dl_utf8_valid(const char *s, size_t n);
+
+/* Whether s[0..n) is one JSON text (RFC 8259: one value with optional
+ * whitespace around it, UTF-8 strings) nested at most DL_JSON_DEPTH_MAX
+ * deep: what a JSON channel accepts. Needs no tokens, so a 10 MiB record
+ * of small values is checked in O(n) time and O(1) space. */
+#define DL_JSON_DEPTH_MAX 1024
+bool dl_json_valid(const char *s, size_t n);

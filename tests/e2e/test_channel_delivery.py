@@ -229,3 +229,55 @@ def test_channel_config_must_be_private(server_factory, tmp_path, s3):
     srv = server_factory(extra_args=['--channel-config', conf], start=False)
     with pytest.raises(AssertionError, match='mode 0600'):
         srv.start()
+
+
+@pytest.mark.parametrize('fmt', ['STRING', 'JSON'])
+def test_delivery_validates_and_dead_letters(server_factory, tmp_path, s3, fmt):
+    """STRING records must be UTF-8 and JSON records JSON: the valid ones are
+    delivered newline-separated, each invalid one goes alone under the
+    error prefix, with the reason and its bytes."""
+    import base64
+    import json
+    conf = str(tmp_path / 'channel.conf')
+    write_conf(conf, s3)
+    srv = server_factory(extra_args=['--channel-config', conf, '--create-delay-ms', '300'])
+    kc = srv.client()
+    stream = on_demand_stream(kc, 'src')
+    ch = create_channel(srv, 'v' + fmt.lower(), stream['StreamARN'], fmt=fmt)
+    good, bad = {}, {}
+    recs = []
+    for i in range(120):
+        if i % 10 == 3:
+            data = (b'\xff\xfe not utf-8 %d' % i if fmt == 'STRING'
+                    else b'{"n": %d, "cut": ' % i)
+            bad[i] = data
+        else:
+            data = ('r\u00e9c %d' % i).encode() if fmt == 'STRING' else \
+                json.dumps({'n': i, 's': 'x\u00e9', 'a': [1, 2.5, None, True]}).encode()
+            good[i] = data
+        recs.append({'PartitionKey': 'k%d' % (i % 7), 'Data': data})
+    r = kc.put_records(StreamName='src', Records=recs)
+    assert r['FailedRecordCount'] == 0, r
+    prefix = 'kinesis-channel/v%s/%s/' % (fmt.lower(), ch['ChannelId'])
+    errp = 'kinesis-channel/errors/v%s/%s/' % (fmt.lower(), ch['ChannelId'])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = [ln for body in s3.objects(prefix).values() for ln in body.split(b'\n')[:-1]]
+        errs = s3.objects(errp)
+        if len(lines) >= len(good) and len(errs) >= len(bad):
+            break
+        time.sleep(0.3)
+    assert sorted(lines) == sorted(good.values())
+    assert len(errs) == len(bad), sorted(errs)
+    got = {}
+    for key, body in errs.items():
+        doc = json.loads(body)
+        assert doc['errorCode'] == ('InvalidUTF8' if fmt == 'STRING' else 'InvalidJSON')
+        assert 'not valid' in doc['errorMessage']
+        assert key.endswith('-%s.json' % doc['sequenceNumber']), key
+        got[doc['partitionKey']] = got.get(doc['partitionKey'], 0) + 1
+        raw = base64.b64decode(doc['rawData'])
+        assert raw in bad.values(), raw
+    samples = metrics.scrape(srv)
+    lab = frozenset({('channel', 'v' + fmt.lower())})
+    assert samples[('sluice_channel_dead_letters_total', lab)] == len(bad)
