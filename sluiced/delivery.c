@@ -44,6 +44,9 @@
 #include "common/prom.h"
 #include "crypto/sigv4.h"
 
+#include <zlib.h>
+#include <zstd.h>
+
 #define DL_CHANNELS_MAX 20	    /* the account's channel limit (cp_channels.c) */
 #define DL_SHARDS_MAX 1024	    /* shards followed per channel */
 #define DL_TOKS_MAX 32768	    /* GetRecords: 500 x ~12; ListShards: 1024 x ~20 */
@@ -52,6 +55,7 @@
 #define DL_BUFFERED_MAX (256u << 20) /* all buffers together */
 #define DL_REFRESH_MS 2000	    /* ListChannels period */
 #define DL_NICE 10		    /* as the mirror's */
+#define DL_ZSTD_LEVEL 3		    /* zstd's default: fast, off the fast path anyway */
 
 struct dl_buf {
 	char *data;
@@ -88,7 +92,8 @@ struct delivery {
 	size_t buffered; /* bytes in all buffers */
 	pthread_mutex_t lock; /* chans[].used and desc.name, for the scrape */
 	struct dl_chan chans[DL_CHANNELS_MAX];
-	char *obj; /* an object's body (compressed or not), DL_OBJECT_BYTES */
+	char *obj; /* a compressed object or a dead letter, obj_cap bytes */
+	size_t obj_cap;
 };
 
 /* ---- configuration ------------------------------------------------------ */
@@ -133,7 +138,7 @@ static int ckpt_save(struct delivery *d, struct dl_chan *c)
 	size_t n = 0;
 	for (uint32_t i = 0; i < c->rd.nshards; i++)
 		if (c->rd.shards[i].ckpt[0])
-			n += (size_t)snprintf(buf + n, DL_OBJECT_BYTES - n, "%s %s\n",
+			n += (size_t)snprintf(buf + n, d->obj_cap - n, "%s %s\n",
 					      c->rd.shards[i].id, c->rd.shards[i].ckpt);
 	return sl_file_replace(c->ckpt_path, buf, n, 0600);
 }
@@ -208,6 +213,31 @@ static void buf_free(struct delivery *d, struct dl_buf *b)
 static const char *const dl_ext[] = { [DL_COMP_NONE] = "", [DL_COMP_GZIP] = ".gz",
 				      [DL_COMP_ZSTD] = ".zst" };
 
+/* in[0..n) compressed as comp asks into d->obj. Returns its length, or
+ * -EIO (the bound computed at open makes room always enough). */
+static int64_t compress_obj(struct delivery *d, enum dl_compression comp, const char *in,
+			    size_t n)
+{
+	if (comp == DL_COMP_ZSTD) {
+		size_t r = ZSTD_compress(d->obj, d->obj_cap, in, n, DL_ZSTD_LEVEL);
+		return ZSTD_isError(r) ? -EIO : (int64_t)r;
+	}
+	/* GZIP: deflate with a gzip header and trailer (windowBits 16 + 15) */
+	z_stream z = { 0 };
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + 15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -EIO;
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)d->obj;
+	z.avail_out = (uInt)d->obj_cap;
+	int rc = deflate(&z, Z_FINISH);
+	int64_t out = rc == Z_STREAM_END ? (int64_t)z.total_out : -EIO;
+	if (deflateEnd(&z) != Z_OK)
+		out = -EIO;
+	return out;
+}
+
 /* Writes shard i's buffer as one object and moves the checkpoint past it.
  * Returns 0 or -errno (-ECANCELED when stopping). */
 static int flush(struct delivery *d, struct dl_chan *c, uint32_t i)
@@ -236,11 +266,20 @@ static int flush(struct delivery *d, struct dl_chan *c, uint32_t i)
 	}
 	const void *body = b->data;
 	size_t blen = b->len;
+	if (c->desc.compression != DL_COMP_NONE) {
+		int64_t z = compress_obj(d, c->desc.compression, b->data, b->len);
+		if (z < 0) {
+			SL_ERR("delivery: channel %s: compression failed", c->desc.name);
+			return (int)z;
+		}
+		body = d->obj;
+		blen = (size_t)z;
+	}
 	int rc = s3_put(d, c, c->desc.bucket, key, body, blen);
 	if (rc < 0)
 		return rc;
 	atomic_fetch_add_explicit(&c->objects, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->bytes, blen, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->bytes, b->len, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->records, b->records, memory_order_relaxed);
 	memcpy(sh->ckpt, b->last_seq, sizeof(sh->ckpt));
 	buf_reset(d, b);
@@ -310,7 +349,7 @@ static int dead_letter(struct delivery *d, struct dl_chan *c, uint32_t i,
 		BUG_ON(kl < 0);
 	}
 	struct jw w;
-	jw_init(&w, d->obj, DL_OBJECT_BYTES);
+	jw_init(&w, d->obj, d->obj_cap);
 	jw_obj_begin(&w);
 	jw_key(&w, "errorCode");
 	jw_str(&w, c->desc.format == DL_FMT_JSON ? "InvalidJSON" : "InvalidUTF8");
@@ -693,7 +732,11 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 	if (rc == 0) {
 		d->toks = calloc(DL_TOKS_MAX, sizeof(*d->toks));
 		d->ptoks = calloc(4096, sizeof(*d->ptoks));
-		d->obj = malloc(DL_OBJECT_BYTES);
+		/* a buffer holds at most DL_OBJECT_BYTES + one record (10 MiB) */
+		size_t most = DL_OBJECT_BYTES + (16u << 20);
+		size_t zb = ZSTD_compressBound(most), gb = most + most / 1000 + 4096;
+		d->obj_cap = zb > gb ? zb : gb;
+		d->obj = malloc(d->obj_cap);
 		if (!d->toks || !d->ptoks || !d->obj)
 			rc = -ENOMEM;
 	}
@@ -744,7 +787,7 @@ void delivery_scrape(void *arg, struct prom_buf *b)
 	} fam[] = {
 		{ "sluice_channel_objects", "objects S3 acknowledged (PutObject 200)", PROM_COUNTER,
 		  offsetof(struct dl_chan, objects) },
-		{ "sluice_channel_bytes", "bytes of the objects S3 acknowledged", PROM_COUNTER,
+		{ "sluice_channel_bytes", "bytes (uncompressed) of the objects S3 acknowledged", PROM_COUNTER,
 		  offsetof(struct dl_chan, bytes) },
 		{ "sluice_channel_records", "records in the objects S3 acknowledged", PROM_COUNTER,
 		  offsetof(struct dl_chan, records) },

@@ -51,7 +51,7 @@ record() {
 }
 
 # ---------------------------------------------------------------- packages
-DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
+DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev zlib1g-dev libzstd-dev zstd
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
       ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace python3-cbor2

@@ -281,3 +281,40 @@ def test_delivery_validates_and_dead_letters(server_factory, tmp_path, s3, fmt):
     samples = metrics.scrape(srv)
     lab = frozenset({('channel', 'v' + fmt.lower())})
     assert samples[('sluice_channel_dead_letters_total', lab)] == len(bad)
+
+
+def unzstd(data):
+    # the zstd CLI (Debian's zstd package): no Python binding is installed
+    p = subprocess.run(['zstd', '-d', '-c', '-q'], input=data, capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+@pytest.mark.parametrize('comp', ['GZIP', 'ZSTD'])
+def test_delivery_compresses(server_factory, tmp_path, s3, comp):
+    import gzip
+    conf = str(tmp_path / 'channel.conf')
+    write_conf(conf, s3)
+    srv = server_factory(extra_args=['--channel-config', conf, '--create-delay-ms', '300'])
+    kc = srv.client()
+    stream = on_demand_stream(kc, 'src')
+    name = 'z' + comp.lower()
+    # a template of our own: the variables, and the suffix before !{extension}
+    create_channel(srv, name, stream['StreamARN'], compression=comp,
+                   template='out/!{stream-name}/!{yyyy}!{MM}!{dd}/!{channel-name}!{extension}')
+    produce(kc, 'src', 0, 500)
+    ext = '.gz' if comp == 'GZIP' else '.zst'
+    deadline = time.monotonic() + 60
+    while True:
+        objs = s3.objects('out/src/')
+        plain = {k: gzip.decompress(v) if comp == 'GZIP' else unzstd(v) for k, v in objs.items()}
+        nums = [int(ln[4:]) for v in plain.values() for ln in v.split(b'\n')[:-1]]
+        if len(nums) >= 500 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert sorted(nums) == list(range(500))
+    day = time.strftime('%Y%m%d', time.gmtime())
+    for k, v in objs.items():
+        assert k.startswith('out/src/%s/%s-shardId-' % (day, name)), k
+        assert k.endswith(ext), k
+        assert len(v) < len(plain[k]), 'not compressed'
