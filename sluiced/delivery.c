@@ -77,8 +77,7 @@ struct dl_chan {
 };
 
 struct delivery {
-	pthread_t thr;
-	bool running;
+	struct hc_thread thr;
 	const atomic_bool *stop;
 	char dir[HC_PATH_MAX]; /* DIR/channels */
 	struct hc_peer local, s3;
@@ -134,27 +133,8 @@ static int conf_line(void *arg, const char *k, const char *v)
 
 static int ckpt_save(struct delivery *d, struct dl_chan *c)
 {
-	char *buf = d->obj; /* free between objects */
-	size_t n = 0;
-	for (uint32_t i = 0; i < c->rd.nshards; i++)
-		if (c->rd.shards[i].ckpt[0])
-			n += (size_t)snprintf(buf + n, d->obj_cap - n, "%s %s\n",
-					      c->rd.shards[i].id, c->rd.shards[i].ckpt);
-	return sl_file_replace(c->ckpt_path, buf, n, 0600);
-}
-
-static void ckpt_load(struct dl_chan *c)
-{
-	FILE *f = fopen(c->ckpt_path, "re");
-	if (!f)
-		return;
-	char line[256], id[64], seq[64];
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %63s", id, seq) == 2)
-			for (uint32_t i = 0; i < c->rd.nshards; i++)
-				if (strcmp(c->rd.shards[i].id, id) == 0)
-					memcpy(c->rd.shards[i].ckpt, seq, sizeof(seq));
-	fclose(f);
+	/* d->obj is free between objects */
+	return hc_ckpt_save(&c->rd, c->ckpt_path, d->obj, d->obj_cap);
 }
 
 /* ---- S3 --------------------------------------------------------------------- */
@@ -607,7 +587,7 @@ static int pump_channel(struct delivery *d, struct dl_chan *c)
 		int rc = hc_list_shards(&c->rd);
 		if (rc < 0)
 			return rc;
-		ckpt_load(c);
+		hc_ckpt_load(&c->rd, c->ckpt_path);
 	}
 	int moved = 0;
 	bool relist = false;
@@ -641,10 +621,7 @@ static int pump_channel(struct delivery *d, struct dl_chan *c)
 static void *delivery_main(void *arg)
 {
 	struct delivery *d = arg;
-	sl_log_thread_name("delivery");
-	/* off the fast path in CPU too (mirror.c says why) */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), DL_NICE) < 0)
-		SL_WARN("delivery: cannot lower its priority: %s", strerror(errno));
+	hc_thread_prologue("delivery", DL_NICE);
 	while (!atomic_load(d->stop)) {
 		uint64_t t = hc_now_ms();
 		if (t - d->refreshed_ms >= DL_REFRESH_MS || d->refreshed_ms == 0) {
@@ -707,8 +684,7 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 	}
 	d->local.fd = d->s3.fd = -1;
 	d->stop = loc->stop;
-	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "",
-	     lkey[HC_SECRET_MAX], lsec[HC_SECRET_MAX];
+	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "";
 	struct dl_conf cf = { d, key, sec, region };
 	rc = hc_read_secret_conf(conf_path, "delivery", conf_line, &cf);
 	if (rc == 0 && (!d->s3.host[0] || !region[0] || !key[0] || !sec[0] ||
@@ -717,12 +693,7 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 		       "ca_bundle (for https)", conf_path);
 		rc = -EINVAL;
 	}
-	if (rc == 0 && (rc = hc_read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
-					       sizeof(lsec))) < 0)
-		SL_ERR("delivery: no key in %s", loc->credentials);
 	if (rc == 0) {
-		if (!d->local.ca[0])
-			snprintf(d->local.ca, sizeof(d->local.ca), "%s/tls/ca.pem", loc->data_dir);
 		snprintf(d->dir, sizeof(d->dir), "%s/channels", loc->data_dir);
 		if (mkdir(d->dir, 0700) < 0 && errno != EEXIST) {
 			rc = -errno;
@@ -740,12 +711,10 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 		if (!d->toks || !d->ptoks || !d->obj)
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && (rc = hc_peer_init(&d->local, "local", lkey, lsec, loc->region,
-					  "kinesis")) == 0)
+	if (rc == 0 && (rc = hc_local_init(&d->local, loc->credentials, loc->data_dir, loc->region,
+					   "delivery")) == 0)
 		rc = hc_peer_init(&d->s3, "s3", key, sec, region, "s3");
-	/* the secrets live on only inside the signers */
-	explicit_bzero(sec, sizeof(sec));
-	explicit_bzero(lsec, sizeof(lsec));
+	explicit_bzero(sec, sizeof(sec)); /* it lives on only inside the signer */
 	if (rc < 0) {
 		delivery_free(d);
 		errno = -rc;
@@ -756,24 +725,14 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 
 int delivery_start(struct delivery *d, const char *host, uint16_t port)
 {
-	snprintf(d->local.host, sizeof(d->local.host), "%s", host);
-	snprintf(d->local.port, sizeof(d->local.port), "%u", port);
-	int rc = -pthread_create(&d->thr, NULL, delivery_main, d);
-	if (rc < 0)
-		SL_ERR("delivery: cannot start its thread: %s", strerror(-rc));
-	else
-		d->running = true;
-	return rc;
+	return hc_thread_start(&d->thr, &d->local, host, port, delivery_main, d, "delivery");
 }
 
 void delivery_stop(struct delivery *d)
 {
 	if (!d)
 		return;
-	if (d->running) {
-		int rc = pthread_join(d->thr, NULL);
-		BUG_ON(rc != 0);
-	}
+	hc_thread_join(&d->thr);
 	delivery_free(d);
 }
 

@@ -73,6 +73,15 @@ static int get_time_ms(const struct json_doc *d, uint32_t obj, const char *key, 
 	return 0;
 }
 
+/* The index of v in names[0..n), or -1. */
+static int name_index(const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 int dl_parse_describe(const char *body, size_t len, struct json_tok *toks, uint32_t ntoks,
 		      struct dl_desc *out)
 {
@@ -106,14 +115,12 @@ int dl_parse_describe(const char *body, size_t len, struct json_tok *toks, uint3
 		return -EPROTO;
 	if (get_str(&d, st, "CompressionType", v, sizeof(v)) < 0)
 		return -EPROTO;
-	if (strcmp(v, "NONE") == 0 || strcmp(v, "UNCOMPRESSED") == 0)
-		out->compression = DL_COMP_NONE;
-	else if (strcmp(v, "GZIP") == 0)
-		out->compression = DL_COMP_GZIP;
-	else if (strcmp(v, "ZSTD") == 0)
-		out->compression = DL_COMP_ZSTD;
-	else
+	static const char *const comps[] = { [DL_COMP_NONE] = "NONE", [DL_COMP_GZIP] = "GZIP",
+					     [DL_COMP_ZSTD] = "ZSTD" };
+	int k = name_index(v, comps, 3);
+	if (k < 0)
 		return -EPROTO;
+	out->compression = (enum dl_compression)k;
 	/* StreamConfigurationList[0]: the source stream and its format */
 	int32_t l = json_obj_get(&d, c, "StreamConfigurationList");
 	if (l < 0 || d.toks[l].type != JSON_ARRAY || d.toks[l].count < 1 ||
@@ -124,14 +131,11 @@ int dl_parse_describe(const char *body, size_t len, struct json_tok *toks, uint3
 	    get_obj(&d, sc, "RecordConfiguration", &rec) < 0 ||
 	    get_str(&d, rec, "RecordFormatType", v, sizeof(v)) < 0)
 		return -EPROTO;
-	if (strcmp(v, "BYTE_ARRAY") == 0)
-		out->format = DL_FMT_BYTE_ARRAY;
-	else if (strcmp(v, "STRING") == 0)
-		out->format = DL_FMT_STRING;
-	else if (strcmp(v, "JSON") == 0)
-		out->format = DL_FMT_JSON;
-	else
+	static const char *const fmts[] = { [DL_FMT_BYTE_ARRAY] = "BYTE_ARRAY",
+					    [DL_FMT_STRING] = "STRING", [DL_FMT_JSON] = "JSON" };
+	if ((k = name_index(v, fmts, 3)) < 0)
 		return -EPROTO;
+	out->format = (enum dl_format)k;
 	const char *sl = strstr(arn, ":stream/");
 	if (!sl || strlen(sl + 8) == 0 || strlen(sl + 8) >= sizeof(out->stream))
 		return -EPROTO;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/bug.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "crypto/sigv4.h"
 
@@ -446,6 +448,52 @@ void hc_err_type(const struct hc_peer *p, struct json_tok *toks, uint32_t ntoks,
 	snprintf(out, cap, "%.*s", (int)(s.len - off), s.ptr + off);
 }
 
+int hc_local_init(struct hc_peer *p, const char *credentials, const char *data_dir,
+		  const char *region, const char *who)
+{
+	char key[HC_SECRET_MAX], sec[HC_SECRET_MAX];
+	int rc = hc_read_first_key(credentials, key, sizeof(key), sec, sizeof(sec));
+	if (rc < 0) {
+		SL_ERR("%s: no key in %s", who, credentials);
+		return rc;
+	}
+	if (!p->ca[0])
+		snprintf(p->ca, sizeof(p->ca), "%s/tls/ca.pem", data_dir);
+	rc = hc_peer_init(p, "local", key, sec, region, "kinesis");
+	explicit_bzero(sec, sizeof(sec)); /* it lives on only inside the signer */
+	return rc;
+}
+
+int hc_thread_start(struct hc_thread *t, struct hc_peer *local, const char *host,
+		    uint16_t port, void *(*fn)(void *), void *arg, const char *who)
+{
+	snprintf(local->host, sizeof(local->host), "%s", host);
+	snprintf(local->port, sizeof(local->port), "%u", port);
+	int rc = -pthread_create(&t->thr, NULL, fn, arg);
+	if (rc < 0)
+		SL_ERR("%s: cannot start its thread: %s", who, strerror(-rc));
+	else
+		t->running = true;
+	return rc;
+}
+
+void hc_thread_prologue(const char *who, int nice_v)
+{
+	sl_log_thread_name(who);
+	/* Linux nice is per thread */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice_v) < 0)
+		SL_WARN("%s: cannot lower its priority: %s", who, strerror(errno));
+}
+
+void hc_thread_join(struct hc_thread *t)
+{
+	if (!t->running)
+		return;
+	int rc = pthread_join(t->thr, NULL);
+	BUG_ON(rc != 0);
+	t->running = false;
+}
+
 /* ---- reading a local stream ------------------------------------------- */
 
 int hc_list_shards(struct hc_reader *r)
@@ -607,4 +655,33 @@ uint64_t hc_lag_ms(const struct hc_reader *r)
 		if (!r->shards[i].closed && r->shards[i].lag_ms > lag)
 			lag = r->shards[i].lag_ms;
 	return lag;
+}
+
+int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, size_t cap)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < r->nshards; i++) {
+		if (!r->shards[i].ckpt[0])
+			continue;
+		int w = snprintf(scratch + n, cap - n, "%s %s\n", r->shards[i].id,
+				 r->shards[i].ckpt);
+		if (w < 0 || (size_t)w >= cap - n)
+			return -E2BIG;
+		n += (size_t)w;
+	}
+	return sl_file_replace(path, scratch, n, 0600);
+}
+
+void hc_ckpt_load(struct hc_reader *r, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	char line[256], id[64], seq[64];
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %63s", id, seq) == 2)
+			for (uint32_t i = 0; i < r->nshards; i++)
+				if (strcmp(r->shards[i].id, id) == 0)
+					memcpy(r->shards[i].ckpt, seq, sizeof(seq));
+	fclose(f);
 }

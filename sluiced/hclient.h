@@ -9,6 +9,7 @@
 #ifndef SL_SLUICED_HCLIENT_H
 #define SL_SLUICED_HCLIENT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,6 +89,24 @@ int hc_kinesis(struct hc_peer *p, const char *op, const char *body, size_t blen)
 void hc_err_type(const struct hc_peer *p, struct json_tok *toks, uint32_t ntoks, char *out,
 		 size_t cap);
 
+/* The peer for the local listener: the first key of the local
+ * credentials file (the secret is wiped once the signer has it), CA
+ * p->ca or DIR/tls/ca.pem when none was configured. 0 or -errno. */
+int hc_local_init(struct hc_peer *p, const char *credentials, const char *data_dir,
+		  const char *region, const char *who);
+
+/* A background thread: named who, at nice value nice_v (off the fast path
+ * in CPU too: on a machine whose cores the lcores share, the scheduler
+ * prefers them). hc_thread_start also points local at (host, port). */
+struct hc_thread {
+	pthread_t thr;
+	bool running;
+};
+int hc_thread_start(struct hc_thread *t, struct hc_peer *local, const char *host,
+		    uint16_t port, void *(*fn)(void *), void *arg, const char *who);
+void hc_thread_prologue(const char *who, int nice_v);
+void hc_thread_join(struct hc_thread *t); /* no-op when not started */
+
 /* ---- reading a local stream ------------------------------------------- */
 
 struct hc_shard {
@@ -127,5 +146,10 @@ int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d,
 bool hc_parents_open(const struct hc_reader *r, const struct hc_shard *sh);
 /* The largest lag of the open shards. */
 uint64_t hc_lag_ms(const struct hc_reader *r);
+/* The checkpoint file: "SHARD SEQUENCE" per shard with a checkpoint,
+ * replaced with fsync (mode 0600); scratch[0..cap) holds the text. */
+int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, size_t cap);
+/* Sets the checkpoints of the known shards from path (absent: none). */
+void hc_ckpt_load(struct hc_reader *r, const char *path);
 
 #endif

@@ -48,8 +48,7 @@
 #define MR_NICE 10		     /* the mirror thread's nice value */
 
 struct mirror {
-	pthread_t thr;
-	bool running; /* thr was started */
+	struct hc_thread thr;
 	bool relist;  /* a shard closed: ListShards again for its children */
 	struct hc_reader rd; /* the local stream */
 	const atomic_bool *stop;
@@ -122,13 +121,7 @@ static int read_conf(struct mirror *m, const char *path, char *key, char *sec, c
 
 static int ckpt_save(struct mirror *m)
 {
-	char *buf = m->body; /* free between batches */
-	size_t n = 0;
-	for (uint32_t i = 0; i < m->rd.nshards; i++)
-		if (m->rd.shards[i].ckpt[0])
-			n += (size_t)snprintf(buf + n, MR_BODY_MAX - n, "%s %s\n", m->rd.shards[i].id,
-					      m->rd.shards[i].ckpt);
-	int rc = sl_file_replace(m->ckpt_path, buf, n, 0600);
+	int rc = hc_ckpt_save(&m->rd, m->ckpt_path, m->body, MR_BODY_MAX);
 	if (rc == 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -137,20 +130,6 @@ static int ckpt_save(struct mirror *m)
 				      memory_order_relaxed);
 	}
 	return rc;
-}
-
-static void ckpt_load(struct mirror *m)
-{
-	FILE *f = fopen(m->ckpt_path, "re");
-	if (!f)
-		return;
-	char line[256], id[64], seq[64];
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %63s", id, seq) == 2)
-			for (uint32_t i = 0; i < m->rd.nshards; i++)
-				if (strcmp(m->rd.shards[i].id, id) == 0)
-					memcpy(m->rd.shards[i].ckpt, seq, sizeof(seq));
-	fclose(f);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
@@ -279,12 +258,8 @@ static int pump_shard(struct mirror *m, struct hc_shard *sh)
 static void *mirror_main(void *arg)
 {
 	struct mirror *m = arg;
-	sl_log_thread_name("mirror");
-	/* Off the fast path in CPU too: on a machine whose cores the lcores
-	 * share, the scheduler prefers them; the mirror catches up when they
-	 * idle (store and forward). Linux nice is per thread. */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), MR_NICE) < 0)
-		SL_WARN("mirror: cannot lower its priority: %s", strerror(errno));
+	/* the mirror catches up when the lcores idle (store and forward) */
+	hc_thread_prologue("mirror", MR_NICE);
 	while (!atomic_load(m->stop) && m->rd.nshards == 0) {
 		int rc = hc_list_shards(&m->rd);
 		if (rc < 0 || m->rd.nshards == 0) {
@@ -293,7 +268,7 @@ static void *mirror_main(void *arg)
 			continue;
 		}
 		m->backoff_ms = 0;
-		ckpt_load(m);
+		hc_ckpt_load(&m->rd, m->ckpt_path);
 		SL_INFO("mirror: %s -> https://%s:%s stream %s, %u shards", m->stream, m->up.host,
 			m->up.port, m->up_stream, m->rd.nshards);
 	}
@@ -354,15 +329,9 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 	}
 	m->local.fd = m->up.fd = -1;
 	m->stop = loc->stop;
-	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "", lkey[HC_SECRET_MAX],
-	     lsec[HC_SECRET_MAX];
+	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "";
 	int rc = read_conf(m, conf_path, key, sec, region);
-	if (rc == 0 && (rc = hc_read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
-					    sizeof(lsec))) < 0)
-		SL_ERR("mirror: no key in %s", loc->credentials);
 	if (rc == 0) {
-		if (!m->local.ca[0])
-			snprintf(m->local.ca, sizeof(m->local.ca), "%s/tls/ca.pem", loc->data_dir);
 		snprintf(m->ckpt_path, sizeof(m->ckpt_path), "%s/mirror.ckpt", loc->data_dir);
 		m->rd.shards = calloc(MR_SHARDS_MAX, sizeof(*m->rd.shards));
 		m->body = malloc(MR_BODY_MAX);
@@ -374,11 +343,10 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 		if (!m->rd.shards || !m->body || !m->rd.toks || !m->ptoks)
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && (rc = hc_peer_init(&m->local, "local", lkey, lsec, loc->region, "kinesis")) == 0)
+	if (rc == 0 && (rc = hc_local_init(&m->local, loc->credentials, loc->data_dir, loc->region,
+					   "mirror")) == 0)
 		rc = hc_peer_init(&m->up, "upstream", key, sec, region, "kinesis");
-	/* the secrets live on only inside the signers */
-	explicit_bzero(sec, sizeof(sec));
-	explicit_bzero(lsec, sizeof(lsec));
+	explicit_bzero(sec, sizeof(sec)); /* it lives on only inside the signer */
 	if (rc < 0) {
 		mirror_free(m);
 		errno = -rc;
@@ -389,24 +357,14 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 
 int mirror_start(struct mirror *m, const char *host, uint16_t port)
 {
-	snprintf(m->local.host, sizeof(m->local.host), "%s", host);
-	snprintf(m->local.port, sizeof(m->local.port), "%u", port);
-	int rc = -pthread_create(&m->thr, NULL, mirror_main, m);
-	if (rc < 0)
-		SL_ERR("mirror: cannot start its thread: %s", strerror(-rc));
-	else
-		m->running = true;
-	return rc;
+	return hc_thread_start(&m->thr, &m->local, host, port, mirror_main, m, "mirror");
 }
 
 void mirror_stop(struct mirror *m)
 {
 	if (!m)
 		return;
-	if (m->running) {
-		int rc = pthread_join(m->thr, NULL);
-		BUG_ON(rc != 0);
-	}
+	hc_thread_join(&m->thr);
 	mirror_free(m);
 }
 
