@@ -381,13 +381,13 @@ static int pump_shard(struct delivery *d, struct dl_chan *c, uint32_t i)
 	struct dl_buf *b = &c->bufs[i];
 	struct json_doc doc;
 	int32_t arr;
+	/* No iterator (a new shard, an expired one): it is opened from the
+	 * checkpoint, so what is buffered will come again. */
+	if (!sh->iter[0])
+		buf_reset(d, b);
 	int rc = hc_get_records(&c->rd, sh, &doc, &arr);
-	if (rc < 0) {
-		/* re-read from the checkpoint: what is buffered comes again */
-		if (!sh->iter[0])
-			buf_reset(d, b);
+	if (rc < 0)
 		return rc;
-	}
 	uint32_t n = 0;
 	for (uint32_t r = (uint32_t)arr + 1, k = 0; k < doc.toks[arr].count;
 	     k++, r = doc.toks[r].next) {
