@@ -469,19 +469,16 @@ static int run(const struct sl_config *cfg)
 			SL_ERR("cannot start io lcore %u: %s", i, strerror(-launch_rc));
 	if (launch_rc != 0)
 		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
-	/* After the lcores are launched: the mirror reads through the listener. */
-	if (launch_rc == 0 && g_mirror) {
-		bool any = strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0;
-		const char *host = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1";
-		if ((launch_rc = mirror_start(g_mirror, host, g_sh.actual_port)) < 0)
-			atomic_store_explicit(&g_sh.stop, true, memory_order_release);
-	}
-	if (launch_rc == 0 && g_delivery) {
-		bool any = strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0;
-		const char *host = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1";
-		if ((launch_rc = delivery_start(g_delivery, host, g_sh.actual_port)) < 0)
-			atomic_store_explicit(&g_sh.stop, true, memory_order_release);
-	}
+	/* After the lcores are launched: the mirror and delivery read through
+	 * the listener (a wildcard listen address is dialled on loopback). */
+	bool any = strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0;
+	const char *lhost = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1";
+	if (launch_rc == 0 && g_mirror &&
+	    (launch_rc = mirror_start(g_mirror, lhost, g_sh.actual_port)) < 0)
+		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
+	if (launch_rc == 0 && g_delivery &&
+	    (launch_rc = delivery_start(g_delivery, lhost, g_sh.actual_port)) < 0)
+		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
 	rc = lcore_run(&g_lcs[0]);
 	for (uint32_t i = 1; i < g_nlcs; i++)
 		if (rte_eal_wait_lcore(i) < 0)
