@@ -25,6 +25,8 @@ static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, SL_IO_CORES_MAX, "io lcores (network, TLS, HTTP, API)" },
 	{ "dpdk-idle-us", OFF(dpdk_idle_us), 0, 10000,
 	  "DPDK: nap this long after a long run of empty polls (0: pure busy-poll)" },
+	{ "dpdk-vlan", OFF(dpdk_vlan), 0, 4094,
+	  "DPDK: 802.1Q VLAN ID to tag frames with and accept (0: untagged)" },
 	{ "log-cores", OFF(log_cores), 1, SL_LOG_CORES_MAX,
 	  "log lcores (one journal each, DIR/log/N)" },
 	/* A segment holds at least one whole write buffer (12 MiB: a 10 MiB
@@ -80,6 +82,8 @@ static const struct num_flag num_flags[] = {
 	{ "stream-limit", OFF(stream_limit), 1, 1000000, "streams per account" },
 	{ "audit-max-mib", OFF(audit_max_mib), 1, 65536, "audit log size before rotation" },
 	{ "audit-keep", OFF(audit_keep), 1, 1000, "rotated audit logs kept" },
+	{ "etcd-timeout-ms", OFF(etcd_timeout_ms), 100, 60000,
+	  "--metadata etcd: bound on connect and on each send and receive to etcd" },
 };
 
 struct str_flag {
@@ -125,6 +129,13 @@ static const struct str_flag str_flags[] = {
 	{ "admin-client-ca", SOFF(admin_client_ca),
 	  "admin listener (with --admin-tls): require client certificates from this CA" },
 	{ "metrics", SOFF(metrics), "on (default) | off: count metrics on the lcores" },
+	{ "metadata", SOFF(metadata),
+	  "sqlite (default: DIR/meta.db) | etcd=http(s)://HOST:PORT (etcd v3 >= 3.4)" },
+	{ "etcd-cluster", SOFF(etcd_cluster),
+	  "--metadata etcd: keys live under /sluice/<this>/ (default: default)" },
+	{ "etcd-ca", SOFF(etcd_ca), "--metadata etcd=https://: CA of etcd's certificate" },
+	{ "etcd-cert", SOFF(etcd_cert), "--metadata etcd=https://: client certificate (PEM)" },
+	{ "etcd-key", SOFF(etcd_key), "--metadata etcd=https://: its private key (PEM)" },
 	{ "quota-mode", SOFF(quota_mode),
 	  "kinesis (default: Kinesis's per-shard limits) | off | custom (--quota-*)" },
 };
@@ -179,6 +190,9 @@ static void set_defaults(struct sl_config *c)
 	c->stream_limit = 10000;
 	c->audit_max_mib = 64;
 	c->audit_keep = 5;
+	snprintf(c->metadata, sizeof(c->metadata), "sqlite");
+	snprintf(c->etcd_cluster, sizeof(c->etcd_cluster), "default");
+	c->etcd_timeout_ms = 3000;
 }
 
 static void usage(FILE *f)
@@ -188,6 +202,8 @@ static void usage(FILE *f)
 		   "                      port 0 picks a free one, written to DIR/sluiced.addr)\n"
 		   "  --ip ADDR/PREFIX    IPv4 address of --transport dpdk (e.g. 10.99.0.2/24)\n"
 		   "  --gateway GW        IPv4 next hop off the --ip subnet (dpdk transport)\n"
+		   "  --dpdk-ip6 ADDR/PREFIX  IPv6 address of --transport dpdk (e.g. fd00:99::2/64;\n"
+		   "                      with --ip: dual stack; also answers on its fe80:: address)\n"
 		   "  --admin-listen HOST:PORT|off  admin listener: /metrics, /healthz, /readyz\n"
 		   "                      (default 127.0.0.1:4568; a kernel socket, never DPDK;\n"
 		   "                      port 0 picks a free one, written to DIR/sluiced.admin)\n"
@@ -336,8 +352,40 @@ static int parse_ip_prefix(struct sl_config *c, const char *v)
 	return 0;
 }
 
+/* --dpdk-ip6 "ADDR/PREFIX": a global unicast address (the link-local one
+ * comes from the MAC). */
+static int parse_ip6_prefix(struct sl_config *c, const char *v)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(v, '/');
+	if (!slash || (size_t)(slash - v) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = 0;
+	char *end;
+	errno = 0;
+	unsigned long plen = strtoul(slash + 1, &end, 10);
+	if (errno || *end || end == slash + 1 || plen < 1 || plen > 128)
+		return -EINVAL;
+	struct in6_addr a;
+	if (inet_pton(AF_INET6, addr, &a) != 1 || IN6_IS_ADDR_UNSPECIFIED(&a) ||
+	    IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_LINKLOCAL(&a) ||
+	    IN6_IS_ADDR_V4MAPPED(&a))
+		return -EINVAL;
+	memcpy(c->ip6_addr, &a, 16);
+	c->ip6_prefix_len = (uint8_t)plen;
+	return 0;
+}
+
 static int apply_ip(struct sl_config *c, const char *name, const char *v)
 {
+	if (strcmp(name, "dpdk-ip6") == 0) {
+		if (parse_ip6_prefix(c, v) == 0)
+			return 0;
+		fprintf(stderr, "sluiced: --dpdk-ip6 wants a global unicast ADDR/PREFIX "
+				"(e.g. fd00:99::2/64), got '%s'\n", v);
+		return -EINVAL;
+	}
 	if (strcmp(name, "ip") == 0) {
 		if (parse_ip_prefix(c, v) == 0)
 			return 0;
@@ -352,7 +400,8 @@ static int apply_ip(struct sl_config *c, const char *name, const char *v)
 
 static int apply(struct sl_config *c, const char *name, const char *v)
 {
-	if (strcmp(name, "ip") == 0 || strcmp(name, "gateway") == 0)
+	if (strcmp(name, "ip") == 0 || strcmp(name, "gateway") == 0 ||
+	    strcmp(name, "dpdk-ip6") == 0)
 		return apply_ip(c, name, v);
 	if (strcmp(name, "admin-listen") == 0)
 		return parse_admin(c, v);
@@ -370,6 +419,52 @@ static int apply(struct sl_config *c, const char *name, const char *v)
 			return set_str(c, &str_flags[i], v);
 	fprintf(stderr, "sluiced: unknown option --%s (see --help)\n", name);
 	return -EINVAL;
+}
+
+/* --metadata and the --etcd-* flags that go with it. The URL's shape is
+ * checked again by the client (cp_etcd.c); here the operator gets the
+ * message before anything starts. */
+static int check_metadata(struct sl_config *c)
+{
+	const char *url = c->metadata + 5;
+	size_t cl = strlen(c->etcd_cluster);
+	bool https = strncmp(url, "https://", 8) == 0;
+
+	c->etcd_endpoint[0] = '\0';
+	if (strcmp(c->metadata, "sqlite") == 0) {
+		if (c->etcd_ca[0] || c->etcd_cert[0] || c->etcd_key[0]) {
+			fprintf(stderr, "sluiced: --etcd-ca/--etcd-cert/--etcd-key need "
+					"--metadata etcd=https://...\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(c->metadata, "etcd=", 5) != 0 ||
+	    (strncmp(url, "http://", 7) != 0 && !https) || strchr(url + 7 + https, ':') == NULL) {
+		fprintf(stderr, "sluiced: --metadata must be sqlite or etcd=http(s)://HOST:PORT\n");
+		return -EINVAL;
+	}
+	for (const char *p = url; *p; p++)
+		if (*p <= ' ' || *p > '~') {
+			fprintf(stderr, "sluiced: --metadata etcd URL must be visible ASCII\n");
+			return -EINVAL;
+		}
+	if (cl == 0 || strspn(c->etcd_cluster, "abcdefghijklmnopqrstuvwxyz"
+					       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != cl) {
+		fprintf(stderr, "sluiced: --etcd-cluster must be 1-64 of A-Z a-z 0-9 _ . -\n");
+		return -EINVAL;
+	}
+	if ((c->etcd_ca[0] || c->etcd_cert[0] || c->etcd_key[0]) && !https) {
+		fprintf(stderr, "sluiced: --etcd-ca/--etcd-cert/--etcd-key need an https:// "
+				"etcd URL\n");
+		return -EINVAL;
+	}
+	if ((c->etcd_cert[0] != 0) != (c->etcd_key[0] != 0)) {
+		fprintf(stderr, "sluiced: --etcd-cert and --etcd-key go together\n");
+		return -EINVAL;
+	}
+	snprintf(c->etcd_endpoint, sizeof(c->etcd_endpoint), "%s", url);
+	return 0;
 }
 
 static int check(struct sl_config *c)
@@ -419,8 +514,9 @@ static int check(struct sl_config *c)
 		fprintf(stderr, "sluiced: --quota-mode must be kinesis, off or custom\n");
 		return -EINVAL;
 	}
-	if (strcmp(c->transport, "dpdk") == 0 && !c->ip4_addr) {
-		fprintf(stderr, "sluiced: --transport dpdk needs --ip ADDR/PREFIX\n");
+	if (strcmp(c->transport, "dpdk") == 0 && !c->ip4_addr && !c->ip6_prefix_len) {
+		fprintf(stderr, "sluiced: --transport dpdk needs --ip ADDR/PREFIX and/or "
+				"--dpdk-ip6 ADDR/PREFIX\n");
 		return -EINVAL;
 	}
 	uint32_t mask = c->ip4_prefix_len ? ~0u << (32 - c->ip4_prefix_len) : 0;
@@ -462,6 +558,8 @@ static int check(struct sl_config *c)
 		fprintf(stderr, "sluiced: --tls-cert and --tls-key go together\n");
 		return -EINVAL;
 	}
+	if (check_metadata(c) < 0)
+		return -EINVAL;
 	return check_plain(c);
 }
 

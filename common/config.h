@@ -81,6 +81,9 @@ struct sl_config {
 	uint32_t ip4_addr;	/* --ip ADDR/PREFIX; 0 = unset */
 	uint8_t ip4_prefix_len;	/* 1..32 */
 	uint32_t ip4_gateway;	/* --gateway GW, on the --ip subnet; 0 = none */
+	uint8_t ip6_addr[16];	/* --dpdk-ip6 ADDR/PREFIX (network order); all 0 = unset */
+	uint8_t ip6_prefix_len;	/* 1..128 */
+	uint32_t dpdk_vlan;	/* --dpdk-vlan ID: 802.1Q VID 1..4094, 0 = untagged */
 	/* Per-shard quotas (Kinesis's by default; "off" for benchmarks). */
 	char quota_mode[16];	     /* "kinesis" | "off" | "custom" */
 	uint32_t quota_in_bytes;     /* per shard per second, writes */
@@ -102,6 +105,16 @@ struct sl_config {
 	char metrics[8];	/* "on" | "off": the per-lcore counters */
 	uint32_t audit_max_mib;	/* DIR/audit.log rotates past this */
 	uint32_t audit_keep;	/* rotated files kept */
+	/* The metadata store: "sqlite" (default, DIR/meta.db) or "etcd=URL"
+	 * (controlplane/cp_store_etcd.c); check() splits the URL into
+	 * etcd_endpoint. */
+	char metadata[288];
+	char etcd_endpoint[280];	/* "" = SQLite */
+	char etcd_cluster[65];		/* keys under /sluice/<cluster>/ */
+	char etcd_ca[SL_PATH_MAX];	/* https: CA of etcd's server certificate */
+	char etcd_cert[SL_PATH_MAX];	/* https: client certificate (mTLS) */
+	char etcd_key[SL_PATH_MAX];
+	uint32_t etcd_timeout_ms;	/* connect, each send, each receive */
 };
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was

@@ -10,7 +10,7 @@
 # and appends the results to perf/RESULTS.md.
 #
 # usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]
-#                        [--reads-behind]
+#                        [--reads-behind] [--mirror ROUNDS]
 #   --reads-behind: producers (500 x 1 KiB, 4 shards) alone and beside 4
 #   GetRecords consumers reading from TRIM_HORIZON a backlog written first
 #   (DUR s of producing: far older than the tail, so read from the journal's
@@ -25,6 +25,13 @@
 #   ingested MB, and where the reads were served from (/metrics). Appends
 #   to perf/RESULTS.md unless --no-append. TAIL_ON_ARGS: extra flags of the
 #   tail-on sluiced (e.g. "--tail-shard-kib 16384 --tail-mib 256").
+#   --mirror ROUNDS: instead, what a running mirror (--mirror-config) costs
+#   producers: the same sluiced (500 x 1 KiB, 4 shards) without and with a
+#   mirror of the stream, alternating, ROUNDS times each. The upstream is
+#   tls_sink --put-ok (accepts every PutRecords, no storage) on the
+#   generator's CPU, standing in for a remote endpoint. Producer records/s,
+#   sluiced CPU per record, records the mirror forwarded during the run and
+#   its lag at the end. Appends to perf/RESULTS.md unless --no-append.
 #   --metrics-ab ROUNDS: instead, the cost of the metrics counters: the same
 #   sluiced with --metrics on and --metrics off, alternating, ROUNDS times
 #   each, 500 x 1 KiB and 500 x 100 B on a 4-shard stream; prints both
@@ -40,6 +47,7 @@ APPEND=1
 AB=0
 READS=0
 READS_BEHIND=0
+MIRROR=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift 2 ;;
@@ -47,7 +55,9 @@ while [ $# -gt 0 ]; do
 	--metrics-ab) AB=$2; shift 2 ;;
 	--reads) READS=1; shift ;;
 	--reads-behind) READS_BEHIND=1; shift ;;
-	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads] [--reads-behind]" >&2; exit 2 ;;
+	--mirror) MIRROR=$2; shift 2 ;;
+	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]" \
+		"[--reads-behind] [--mirror ROUNDS]" >&2; exit 2 ;;
 	esac
 done
 CONNS=${CONNS:-4}
@@ -215,6 +225,110 @@ PYEOF
 	exit 0
 fi
 
+# ---- a running mirror's cost to producers (--mirror) --------------------
+# One sluiced per run (fresh data directory), alternating off/on. The sink
+# stays up across runs; its CPU is the generator's (a remote upstream
+# would cost this machine nothing), so "on" is if anything pessimistic.
+mirror_run() { # on|off round
+	local mode=$1 r=$2 d=$OUT/mr-data extra=()
+	rm -rf "$d"
+	mkdir -p "$d"
+	if [ "$mode" = on ]; then
+		(umask 077; printf 'stream = s4\nendpoint = https://%s\nregion = us-east-1\naccess_key = AKIDSINK\nsecret_key = sink\nca_bundle = %s\n' \
+			"$(cat "$MR_SINK_DIR/sink.addr")" "$MR_SINK_DIR/tls/ca.pem" >"$OUT/mirror.conf")
+		extra=(--mirror-config "$OUT/mirror.conf")
+	fi
+	taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$d" \
+		--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 "${extra[@]}" \
+		>"$OUT/mr-sluiced-$mode-$r.log" 2>&1 &
+	local pid=$!
+	PIDS+=($pid)
+	wait_file "$d/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
+	local sa
+	sa=$(cat "$d/sluiced.addr")
+	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
+		AWS_DEFAULT_REGION=us-east-1 "$AWS" --endpoint-url "https://$sa" kinesis \
+		create-stream --stream-name s4 --shard-count 4 >/dev/null
+	sleep 1 # the mirror lists the shards
+	local t0
+	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	run_lg "mr-$mode-$r" "https://$sa" s4 1024 --ca "$d/tls/ca.pem" \
+		--credentials "$d/credentials"
+	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$OUT/mr-$mode-$r.ticks"
+	$PY - "http://$(cat "$d/sluiced.admin")/metrics" >"$OUT/mr-$mode-$r.mirror" <<'PYEOF' || true
+import sys, urllib.request
+for line in urllib.request.urlopen(sys.argv[1], timeout=10).read().decode().splitlines():
+    if line.startswith(('sluice_mirror_records_sent_total', 'sluice_mirror_lag_milliseconds')):
+        print(line.split('{')[0], line.rsplit(' ', 1)[1])
+PYEOF
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	rm -rf "$d"
+}
+if [ "$MIRROR" -gt 0 ]; then
+	MR_SINK_DIR=$OUT/mr-sink
+	mkdir -p "$MR_SINK_DIR"
+	taskset -c "$GEN_CPU" "$BUILD/perf/tls_sink" --listen 127.0.0.1:0 --dir "$MR_SINK_DIR" \
+		--cpu "$GEN_CPU" --put-ok >"$OUT/mr-sink.log" 2>&1 &
+	PIDS+=($!)
+	wait_file "$MR_SINK_DIR/sink.addr" 20 || { log "tls_sink did not start"; exit 1; }
+	for r in $(seq 1 "$MIRROR"); do
+		mirror_run off "$r"
+		mirror_run on "$r"
+	done
+	CMD="perf/compare.sh --duration $DUR --mirror $MIRROR (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and sink cpu $GEN_CPU)"
+	$PY - "$OUT" "$MIRROR" "$CMD" "$(getconf CLK_TCK)" >"$OUT/mirror.md" <<'PYEOF'
+import json, os, sys
+out, rounds, cmd, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+def res(name):
+    try:
+        with open(os.path.join(out, name + '.json')) as f:
+            j = json.load(f)
+        with open(os.path.join(out, name + '.ticks')) as f:
+            j['cpu_s'] = int(f.read()) / hz
+        j['mirror'] = {}
+        if os.path.exists(os.path.join(out, name + '.mirror')):
+            for line in open(os.path.join(out, name + '.mirror')):
+                k, v = line.split()
+                j['mirror'][k] = float(v)
+        with open(os.path.join(out, name + '.load')) as f:
+            j['load'] = float(f.read())
+        return j
+    except (OSError, ValueError):
+        return None
+def mean(v):
+    return sum(v) / len(v)
+print('mirror off vs on: ' + cmd)
+print()
+print('| 500 x 1 KiB, 4 shards | mirror off | mirror on | on/off |')
+print('|---|---|---|---|')
+off = [x for x in (res('mr-off-%d' % r) for r in range(1, rounds + 1)) if x]
+on = [x for x in (res('mr-on-%d' % r) for r in range(1, rounds + 1)) if x]
+if not on or not off:
+    print('| (missing runs) | | | |')
+    sys.exit(0)
+rows = (('producer records/s', lambda x: x['records_per_s'], '%.0f'),
+        ('sluiced CPU us per record', lambda x: 1e6 * x['cpu_s'] / max(x['records'], 1), '%.2f'),
+        ('p99 ms', lambda x: x['latency_ms']['p99'], '%.1f'),
+        ('load average (1 min)', lambda x: x['load'], '%.2f'))
+for label, f, fmt in rows:
+    voff, von = [f(x) for x in off], [f(x) for x in on]
+    print('| %s | %s (mean %s) | %s (mean %s) | %.3f |' % (
+        label, ', '.join(fmt % v for v in voff), fmt % mean(voff),
+        ', '.join(fmt % v for v in von), fmt % mean(von), mean(von) / mean(voff)))
+fw = ['%.0f of %d (lag %.0f ms)' % (x['mirror'].get('sluice_mirror_records_sent_total', 0),
+                                    x['records'],
+                                    x['mirror'].get('sluice_mirror_lag_milliseconds', -1))
+      for x in on]
+print('| mirror: forwarded during the run | | %s | |' % ', '.join(fw))
+PYEOF
+	cat "$OUT/mirror.md"
+	if [ "$APPEND" = 1 ]; then
+		{ printf '\n## Mirror cost to producers (%s)\n\n' "$STAMP"; cat "$OUT/mirror.md"; } \
+			>>"$ROOT/perf/RESULTS.md"
+	fi
+	exit 0
+fi
+
 # ---- the read path (--reads) -------------------------------------------
 # One sluiced per tail setting; each workload on a fresh 4-shard stream.
 # Consumers start at LATEST before the producer, so they read at the tip;
@@ -376,7 +490,10 @@ fi
 SD=$OUT/sluice-data
 mkdir -p "$SD"
 QUOTA=()
-"$BUILD/sluiced" --help 2>&1 | grep -q -- '--quota-mode' && QUOTA=(--quota-mode off)
+# grep reads the whole help: with grep -q it could exit at the match while
+# sluiced still writes, and under pipefail the SIGPIPE made the test fail
+# (11 times in 20 on a busy machine): the run then had quotas on.
+"$BUILD/sluiced" --help 2>&1 | grep -- '--quota-mode' >/dev/null && QUOTA=(--quota-mode off)
 taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$SD" \
 	--create-delay-ms 0 "${QUOTA[@]}" >"$OUT/sluiced.log" 2>&1 &
 PIDS+=($!)

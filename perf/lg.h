@@ -53,6 +53,7 @@ struct lg_config {
 	uint32_t poll_ms;	   /* consumer: wait after an empty GetRecords */
 	bool quiet;
 	bool cbor;		   /* application/x-amz-cbor-1.1, as the Java SDK */
+	bool verify;		   /* self-checking data (put), checked on read (get) */
 };
 
 struct lg_body {

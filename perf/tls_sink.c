@@ -6,7 +6,11 @@
  * request/response loop runs unchanged. No HTTP validation, no SigV4, no
  * JSON, no storage: what sluice does beyond this is its own cost.
  *
- *   tls_sink --listen 127.0.0.1:0 --dir DIR [--cpu N]
+ *   tls_sink --listen 127.0.0.1:0 --dir DIR [--cpu N] [--put-ok]
+ * --put-ok: answer each request, once its body is in, as a PutRecords that
+ * accepted every record (one Records entry per "PartitionKey" in the body):
+ * a cheap upstream for a mirror (compare.sh --mirror), which checks that
+ * the answer has exactly as many entries as it sent.
  * DIR/tls/ holds generated material (ca.pem for the client), DIR/sink.addr
  * the bound HOST:PORT. Single thread, epoll, plain sockets. */
 #include <arpa/inet.h>
@@ -34,6 +38,9 @@ struct sink_conn {
 	int fd;
 	struct tls_conn *tls;
 	uint64_t body_left;	/* request body bytes still to drop */
+	bool answer_after_body;	/* --put-ok: the answer waits for the body */
+	uint8_t pk_matched;	/* bytes of "PartitionKey" matched so far */
+	uint32_t pk_count;	/* "PartitionKey"s in this body */
 	uint32_t head_len;
 	char head[SINK_HEAD_MAX];
 	char *out;		/* ciphertext the socket did not take yet */
@@ -44,6 +51,46 @@ static const char resp200[] = "HTTP/1.1 200 OK\r\nContent-Type: application/x-am
 			      "Content-Length: 2\r\n\r\n{}";
 
 static volatile sig_atomic_t stop_flag;
+static bool put_ok;
+
+static const char pk_pat[] = "\"PartitionKey\"";
+#define PK_ENTRY "{\"SequenceNumber\":\"1\",\"ShardId\":\"shardId-000000000000\"}"
+#define SINK_PUT_MAX 500u /* PutRecords' limit */
+
+/* Counts "PartitionKey" in body bytes, across chunk boundaries. The
+ * pattern's first byte (a quote) occurs again only as its last, so after a
+ * mismatch a new match can only start at the current byte. */
+static void count_keys(struct sink_conn *c, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == pk_pat[c->pk_matched]) {
+			if (++c->pk_matched == sizeof(pk_pat) - 1) {
+				c->pk_count++;
+				c->pk_matched = 0;
+			}
+		} else {
+			c->pk_matched = p[i] == '"';
+		}
+	}
+}
+
+/* A PutRecords answer that accepted c->pk_count records. */
+static int answer_put(struct sink_conn *c)
+{
+	static char body[64 + SINK_PUT_MAX * (sizeof(PK_ENTRY) + 1)], resp[sizeof(body) + 128];
+	uint32_t n = c->pk_count < SINK_PUT_MAX ? c->pk_count : SINK_PUT_MAX;
+	size_t bl = (size_t)snprintf(body, sizeof(body), "{\"FailedRecordCount\":0,\"Records\":[");
+	for (uint32_t i = 0; i < n; i++)
+		bl += (size_t)snprintf(body + bl, sizeof(body) - bl, "%s" PK_ENTRY, i ? "," : "");
+	bl += (size_t)snprintf(body + bl, sizeof(body) - bl, "]}");
+	int rl = snprintf(resp, sizeof(resp),
+			  "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+			  "Content-Length: %zu\r\n\r\n%s", bl, body);
+	c->pk_count = 0;
+	c->pk_matched = 0;
+	c->answer_after_body = false;
+	return tls_conn_write(c->tls, resp, (size_t)rl) < 0 ? -1 : 0;
+}
 static uint8_t io_buf[SINK_IO_BYTES];
 static char plain[SINK_IO_BYTES];
 
@@ -100,9 +147,13 @@ static int eat(struct sink_conn *c, const char *p, size_t n)
 	while (n) {
 		if (c->body_left) {
 			size_t k = n < c->body_left ? n : (size_t)c->body_left;
+			if (c->answer_after_body)
+				count_keys(c, p, k);
 			c->body_left -= k;
 			p += k;
 			n -= k;
+			if (!c->body_left && c->answer_after_body && answer_put(c) < 0)
+				return -1;
 			continue;
 		}
 		size_t k = SINK_HEAD_MAX - c->head_len < n ? SINK_HEAD_MAX - c->head_len : n;
@@ -128,8 +179,13 @@ static int eat(struct sink_conn *c, const char *p, size_t n)
 		n -= used;
 		c->head_len = 0;
 		c->body_left = cl;
-		if (tls_conn_write(c->tls, resp200, sizeof(resp200) - 1) < 0)
+		if (put_ok) {
+			c->answer_after_body = true;
+			if (!cl && answer_put(c) < 0)
+				return -1;
+		} else if (tls_conn_write(c->tls, resp200, sizeof(resp200) - 1) < 0) {
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -214,7 +270,14 @@ int main(int argc, char **argv)
 {
 	const char *listen_s = "127.0.0.1:0", *dir = NULL;
 	int cpu = -1;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--put-ok"))
+			put_ok = true;
 	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--put-ok")) {
+			i--; /* a flag without a value */
+			continue;
+		}
 		if (!strcmp(argv[i], "--listen"))
 			listen_s = argv[i + 1];
 		else if (!strcmp(argv[i], "--dir"))
@@ -223,7 +286,7 @@ int main(int argc, char **argv)
 			cpu = atoi(argv[i + 1]);
 	}
 	if (!dir) {
-		fprintf(stderr, "usage: tls_sink --listen HOST:PORT --dir DIR [--cpu N]\n");
+		fprintf(stderr, "usage: tls_sink --listen HOST:PORT --dir DIR [--cpu N] [--put-ok]\n");
 		return 2;
 	}
 	if (cpu >= 0) {

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Store-and-forward mirroring of one stream to an upstream Kinesis endpoint
- * (AWS or another sluice): issue #17 item 2. See sluiced/README.md, "Mirror".
+/* Store-and-forward mirroring of local streams (at most 8) to upstream
+ * Kinesis endpoints (AWS or another sluice): issue #17 item 2. See
+ * sluiced/README.md, "Mirror".
  *
- * The mirror is a thread of its own, off the fast path: it reads the local
- * stream through the public GetRecords path (over loopback TLS, SigV4-signed
- * with the first key of the local credentials file, so quotas, policies and
- * encryption apply to it as to any consumer) and writes upstream with
- * PutRecords through OpenSSL (verified against the configured CA) and our
- * SigV4 signer. Progress per source shard is checkpointed durably in
- * DIR/mirror.ckpt after every batch the upstream acknowledged whole. */
+ * Each mirrored stream has a thread of its own, off the fast path: it reads
+ * the local stream through the public GetRecords path (over loopback TLS,
+ * SigV4-signed with the first key of the local credentials file, so quotas,
+ * policies and encryption apply to it as to any consumer) and writes
+ * upstream with PutRecords through OpenSSL (verified against the configured
+ * CA) and our SigV4 signer. Progress per source shard is checkpointed
+ * durably in DIR/mirror.NAME.ckpt (DIR/mirror.ckpt when the file names one
+ * stream) after every batch the upstream acknowledged whole. */
 #ifndef SL_SLUICED_MIRROR_H
 #define SL_SLUICED_MIRROR_H
 
@@ -37,7 +39,8 @@ struct prom_buf;
 /* Writes the sluice_mirror_* families (admin_config.scrape_extra). Any
  * thread; relaxed loads of counters the mirror thread writes. */
 void mirror_scrape(void *m, struct prom_buf *b);
-/* Waits for the thread (it watches *loc->stop) and frees it. NULL is a no-op. */
+/* Waits for the threads (they watch *loc->stop; a call in flight sees it
+ * within 50 ms) and frees them. NULL is a no-op. */
 void mirror_stop(struct mirror *m);
 
 #endif

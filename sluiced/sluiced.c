@@ -6,6 +6,7 @@
  * routing publication point (dataplane/route), hands them to the control
  * plane (cp_start) and to the lcores (struct sl_shared), and tears them down
  * after both have stopped. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "controlplane/cp.h"
+#include "controlplane/cp_store_etcd.h"
 #include "common/audit.h"
 #include "crypto/keyring.h"
 #include "crypto/policy.h"
@@ -161,6 +163,22 @@ static int secure_dir(const char *dir)
 	return rc;
 }
 
+/* The address clients reach the userspace stack at (sluiced.addr, the
+ * certificate): the IPv6 one ("[..]") when --listen names an IPv6 host or
+ * there is no --ip, else the IPv4 one. */
+static void dpdk_host(const struct sl_config *cfg, char *out, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+	uint32_t ip = cfg->ip4_addr;
+	if (cfg->ip6_prefix_len && (!ip || strchr(cfg->listen_host, ':')) &&
+	    inet_ntop(AF_INET6, cfg->ip6_addr, a, sizeof(a))) {
+		snprintf(out, cap, "[%s]", a);
+		return;
+	}
+	snprintf(out, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+		 ip & 0xff);
+}
+
 /* DIR/sluiced.addr holds "HOST:PORT\n" once the server accepts connections;
  * published with sl_file_replace so a reader never sees half a line.
  * DIR/sluiced.plain.addr the same for --plain-listen (removed when off, so
@@ -184,9 +202,9 @@ static int write_addr_file(const struct sl_config *cfg, uint16_t port)
 	}
 	snprintf(path, sizeof(path), "%s/sluiced.addr", cfg->data_dir);
 	if (strcmp(cfg->transport, "dpdk") == 0) {
-		uint32_t ip = cfg->ip4_addr; /* the userspace stack's address */
-		n = snprintf(line, sizeof(line), "%u.%u.%u.%u:%u\n", ip >> 24, (ip >> 16) & 0xff,
-			     (ip >> 8) & 0xff, ip & 0xff, port);
+		char host[INET6_ADDRSTRLEN + 2];
+		dpdk_host(cfg, host, sizeof(host));
+		n = snprintf(line, sizeof(line), "%s:%u\n", host, port);
 	} else {
 		bool v6 = strchr(cfg->listen_host, ':') != NULL;
 		n = snprintf(line, sizeof(line), v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host,
@@ -250,10 +268,8 @@ static int setup_tls(const struct sl_config *cfg)
 		/* The certificate names the address clients connect to: the
 		 * userspace stack's --ip in DPDK mode. */
 		char host[64];
-		uint32_t ip = cfg->ip4_addr;
 		if (strcmp(cfg->transport, "dpdk") == 0)
-			snprintf(host, sizeof(host), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
-				 (ip >> 8) & 0xff, ip & 0xff);
+			dpdk_host(cfg, host, sizeof(host));
 		else
 			snprintf(host, sizeof(host), "%.63s", cfg->listen_host);
 		int rc = tls_material_ensure(dir, host);
@@ -402,6 +418,13 @@ static int run(const struct sl_config *cfg)
 		SL_ERR("control request queue: %s", strerror(errno));
 		return 1;
 	}
+	/* --metadata etcd=URL: the etcd store instead of DIR/meta.db */
+	struct cp_store_etcd_cfg ecfg = {
+		.etcd = { .endpoint = cfg->etcd_endpoint, .ca = cfg->etcd_ca,
+			  .cert = cfg->etcd_cert, .key = cfg->etcd_key,
+			  .timeout_ms = cfg->etcd_timeout_ms },
+		.cluster = cfg->etcd_cluster,
+	};
 	struct cp_config cc = {
 		.data_dir = cfg->data_dir,
 		.account_id = cfg->account_id,
@@ -416,6 +439,7 @@ static int run(const struct sl_config *cfg)
 		.seal = log_lcore_seal,
 		.seal_arg = &g_sh,
 		.kr = g_sh.kr,
+		.etcd = cfg->etcd_endpoint[0] ? &ecfg : NULL,
 	};
 	g_cp = cp_start(&cc);
 	if (!g_cp) {

@@ -23,6 +23,9 @@ PY=/usr/bin/python3
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 E2E_ASAN=${E2E_ASAN:-full}
 E2E_DPDK=${E2E_DPDK:-full}
+# E2E_DPDK_IP6=full|smoke|off (default smoke): suite e2e-dpdk-ip6, the same
+# over IPv6 (SLUICE_DPDK_IP6=1), after e2e-dpdk.
+E2E_DPDK_IP6=${E2E_DPDK_IP6:-smoke}
 JOBS=${JOBS:-$(nproc)}
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -57,7 +60,8 @@ DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-d
       ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace python3-cbor2
       chromium libnss3-tools golang-go golang-github-aws-aws-sdk-go-v2-dev
       golang-github-aws-aws-sdk-go-dev
-      prometheus)  # promtool and the server (test_metrics.py, test_prometheus.py)
+      prometheus  # promtool and the server (test_metrics.py, test_prometheus.py)
+      etcd-server)  # the etcd metadata store (cp_store_etcd, test_etcd.py)
 
 install_deps() {
 	local missing=() p sudo=()
@@ -376,6 +380,14 @@ if [ "$E2E_DPDK" != off ]; then
 			PYTEST_WRAP=(ip netns exec "$NETNS_CLI" env SLUICE_TRANSPORT=dpdk
 				SLUICE_NETNS_TAG=$$)
 			pytest_suite e2e-dpdk "$ROOT/$SLUICED_BIN" "${sel[@]}"
+			# again over IPv6: dual-stack servers, clients at [fd00:99:K::2]
+			if [ "$E2E_DPDK_IP6" != off ]; then
+				sel=()
+				[ "$E2E_DPDK_IP6" = smoke ] && sel=(-m "smoke or dpdk")
+				PYTEST_WRAP=(ip netns exec "$NETNS_CLI" env SLUICE_TRANSPORT=dpdk
+					SLUICE_DPDK_IP6=1 SLUICE_NETNS_TAG=$$)
+				pytest_suite e2e-dpdk-ip6 "$ROOT/$SLUICED_BIN" "${sel[@]}"
+			fi
 			PYTEST_WRAP=()
 		fi
 		cleanup_netns

@@ -8,6 +8,12 @@ namespace sl-e2e-TAG-K and a veth pair made here in the client namespace,
 slcK (10.99.K.1/24, stays with us) and slsK (moved into the server namespace,
 no address: sluiced drives it through DPDK's af_packet PMD as 10.99.K.2).
 
+SLUICE_DPDK_IP6=1 makes every server dual stack (--dpdk-ip6 fd00:99:K::2/64,
+the client side fd00:99:K::1/64) and points clients at [fd00:99:K::2]. A
+ServerNet made with vlan=V puts the client's addresses on a VLAN
+sub-interface slcK.V (tags in the frames) and runs sluiced with
+--dpdk-vlan V.
+
 Only 10.99.0.0/16 and interfaces made here are touched, and only from inside
 a network namespace that is not the host's: require_client_netns() refuses
 to run in the initial one. Everything is removed by ServerNet.destroy(), and
@@ -25,6 +31,7 @@ PREFIX = 'sl-e2e-'
 # run.sh passes its pid so it can find (and delete) what this run made.
 TAG = os.environ.get('SLUICE_NETNS_TAG') or str(os.getpid())
 MAX_K = 250
+IP6 = os.environ.get('SLUICE_DPDK_IP6') == '1'
 
 _lock = threading.Lock()
 _next_k = 1
@@ -51,7 +58,7 @@ def foreign_interfaces():
     the host's), where nothing may be touched."""
     with open('/proc/net/dev') as f:
         names = [line.split(':', 1)[0].strip() for line in f if ':' in line]
-    return [n for n in names if n != 'lo' and not re.fullmatch(r'slc\d+', n)]
+    return [n for n in names if n != 'lo' and not re.fullmatch(r'slc\d+(\.\d+)?', n)]
 
 
 def require_client_netns():
@@ -75,20 +82,39 @@ def _sysctl_quiet(ns, *kv):
     run(*(cmd + list(kv)), check=False)
 
 
+def _ip6_clients_on():
+    """urllib3 (boto3, the AWS CLI) only makes IPv6 connections when it can
+    bind ::1, which it tries once, at import; run.sh turns IPv6 off in the
+    client namespace, lo included. On for lo (new processes see it), and
+    this process's urllib3 is told."""
+    _sysctl_quiet(None, 'net.ipv6.conf.lo.disable_ipv6=0')
+    try:
+        import urllib3.util.connection as uc
+        uc.HAS_IPV6 = True
+    except ImportError:
+        pass
+
+
 class ServerNet:
     """A server namespace and its veth pair, numbered K (1..250)."""
 
-    def __init__(self, k):
+    def __init__(self, k, ip6=IP6, vlan=0):
         self.k = k
+        self.ip6 = ip6
+        self.vlan = vlan
+        self.cli_ip6 = 'fd00:99:%x::1' % k
+        self.srv_ip6 = 'fd00:99:%x::2' % k
         self.ns = '%s%s-%d' % (PREFIX, TAG, k)
         self.cli_if = 'slc%d' % k
         self.srv_if = 'sls%d' % k
         self.cli_ip = '10.99.%d.1' % k
         self.srv_ip = '10.99.%d.2' % k
+        # where the client's addresses live: the veth, or its VLAN
+        self.cli_l3 = '%s.%d' % (self.cli_if, vlan) if vlan else self.cli_if
         self.alive = False
 
     @classmethod
-    def create(cls):
+    def create(cls, ip6=IP6, vlan=0):
         global _next_k
         with _lock:
             for _ in range(MAX_K):
@@ -100,7 +126,7 @@ class ServerNet:
                     break
             else:
                 raise NetError('more than %d DPDK servers alive at once' % MAX_K)
-            net = cls(k)
+            net = cls(k, ip6, vlan)
             _live[k] = net
         try:
             net._setup()
@@ -120,8 +146,25 @@ class ServerNet:
         run('ip', '-n', self.ns, 'link', 'set', 'lo', 'up')
         run('ip', 'link', 'add', self.cli_if, 'type', 'veth', 'peer', 'name', self.srv_if)
         run('ip', 'link', 'set', self.srv_if, 'netns', self.ns)
-        run('ip', 'addr', 'add', self.cli_ip + '/24', 'dev', self.cli_if)
         run('ip', 'link', 'set', self.cli_if, 'up')
+        self.vlan_dev = False
+        if self.vlan:
+            # a kernel without 8021q cannot: then only raw tagged frames
+            # reach the server (test_dpdk_ip6.py's test_vlan sends those)
+            p = run('ip', 'link', 'add', 'link', self.cli_if, 'name', self.cli_l3, 'type',
+                    'vlan', 'id', str(self.vlan), check=False)
+            self.vlan_dev = p.returncode == 0
+            if not self.vlan_dev:
+                self.cli_l3 = self.cli_if
+        run('ip', 'addr', 'add', self.cli_ip + '/24', 'dev', self.cli_l3)
+        if self.ip6:
+            # the client namespace has IPv6 off (run.sh): on for this link
+            # only; nodad: usable at once (nothing else holds the address)
+            _sysctl_quiet(None, 'net.ipv6.conf.%s.disable_ipv6=0' % self.cli_l3,
+                          'net.ipv6.conf.%s.accept_ra=0' % self.cli_l3)
+            _ip6_clients_on()
+            run('ip', '-6', 'addr', 'add', self.cli_ip6 + '/64', 'dev', self.cli_l3, 'nodad')
+        run('ip', 'link', 'set', self.cli_l3, 'up')
         run('ip', '-n', self.ns, 'link', 'set', self.srv_if, 'up')
         # Without this the kernel hands the userspace stack TCP segments
         # with partial checksums and GSO sizes.
@@ -134,10 +177,17 @@ class ServerNet:
 
     def dpdk_args(self, port):
         """sluiced arguments that put it on this namespace's veth."""
-        return ['--transport', 'dpdk',
+        args = ['--transport', 'dpdk',
                 '--dpdk-args', '--vdev=net_af_packet0,iface=%s' % self.srv_if,
-                '--ip', self.srv_ip + '/24',
-                '--listen', '%s:%d' % (self.srv_ip, port)]
+                '--ip', self.srv_ip + '/24']
+        if self.ip6:
+            args += ['--dpdk-ip6', self.srv_ip6 + '/64',
+                     '--listen', '[%s]:%d' % (self.srv_ip6, port)]
+        else:
+            args += ['--listen', '%s:%d' % (self.srv_ip, port)]
+        if self.vlan:
+            args += ['--dpdk-vlan', str(self.vlan)]
+        return args
 
     def pids(self):
         p = run('ip', 'netns', 'pids', self.ns, check=False)

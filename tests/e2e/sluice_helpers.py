@@ -257,7 +257,7 @@ class Server:
 
     @property
     def endpoint(self):
-        return 'https://%s:%d' % (self.host, self.port)
+        return 'https://%s:%d' % (self.url_host, self.port)
 
     def command(self, listen='127.0.0.1:0'):
         # Quotas are off unless a test asks for them: bulk loads would be
@@ -399,6 +399,17 @@ class Server:
         """Runs /usr/bin/aws against this server. Returns (rc, parsed JSON
         stdout or None when empty, stderr)."""
         cmd = [AWS_CLI, '--endpoint-url', self.endpoint, '--output', 'json'] + list(args)
+        if ':' in self.host:
+            # AWS CLI 2.9 refuses an IPv6 literal in --endpoint-url: it
+            # reaches the server as https://localhost (in the certificate),
+            # which a hosts file of its own mount namespace maps to the
+            # server's IPv6 address alone.
+            hosts = os.path.join(self.data_dir, '..', 'hosts6-%s' % self.name)
+            with open(hosts, 'w') as f:
+                f.write('%s localhost\n' % self.host)
+            cmd = (['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"',
+                    hosts, AWS_CLI, '--endpoint-url', 'https://localhost:%d' % self.port,
+                    '--output', 'json'] + list(args))
         p = subprocess.run(cmd, env=self.aws_env(region), capture_output=True, text=True,
                            timeout=timeout_s)
         out = p.stdout.strip()
@@ -410,8 +421,13 @@ class Server:
 
     # --- raw HTTP ----------------------------------------------------------
 
+    @property
+    def url_host(self):
+        """host as URLs and Host headers spell it: [..] for IPv6."""
+        return '[%s]' % self.host if ':' in self.host else self.host
+
     def host_header(self):
-        return '%s:%d' % (self.host, self.port)
+        return '%s:%d' % (self.url_host, self.port)
 
     def sign(self, headers, body, method='POST', path='/', region='us-east-1',
              service='kinesis', key_id=None, secret=None, when=None, token=None):

@@ -6,9 +6,13 @@ upstream and a kill -9 of the mirroring server (which resumes from its
 checkpoint). The duplicate count is printed (pytest -s shows it)."""
 
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import threading
 import time
+import types
 
 import pytest
 
@@ -233,3 +237,227 @@ def test_mirror_finds_children_while_running(server_factory, tmp_path):
         time.sleep(0.2)
     produce(sc, 600, 600)
     assert check_upstream(uc, 1200, 120) == 0
+
+
+def test_mirror_stops_quickly_with_a_black_holed_upstream(server_factory, tmp_path):
+    """SIGTERM while the upstream accepts the connection and then never
+    answers (a black hole): the mirror's waits look at stop every 50 ms, so
+    the server exits within a few seconds instead of after its 15 s I/O
+    timeout (twice: the handshake, then the retried call)."""
+    hole = socket.socket()
+    hole.bind(('127.0.0.1', 0))
+    hole.listen(8)
+    try:
+        ca = '/etc/ssl/certs/ca-certificates.crt'  # never used: no handshake completes
+        if not os.path.exists(ca):
+            ca = str(tmp_path / 'ca.pem')
+            up0 = server_factory()
+            shutil.copy(up0.ca, ca)
+            assert up0.stop() == 0
+        up = types.SimpleNamespace(host='127.0.0.1', port=hole.getsockname()[1],
+                                   key_id='AKIDHOLE', secret='hole-secret', ca=ca)
+        conf = str(tmp_path / 'mirror.conf')
+        write_conf(conf, up)
+        src = server_factory(extra_args=['--mirror-config', conf])
+        sc = src.client()
+        h.create_active(sc, 'src', 1)
+        produce(sc, 0, 24)
+        hole.settimeout(30)
+        conn, _ = hole.accept()  # the mirror dialled; it now waits for a ServerHello
+        try:
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            rc = src.stop(timeout_s=30)
+            took = time.monotonic() - t0
+        finally:
+            conn.close()
+        print('mirror: SIGTERM with a black-holed upstream took %.2f s' % took)
+        assert rc == 0, src.log_tail()
+        assert took < 5.0, took
+    finally:
+        hole.close()
+
+
+class LinkNet:
+    """The upstream's own network namespace, reached only through a veth
+    pair (10.97.K.1 here, 10.97.K.2 there); cut() drops everything on the
+    namespace's end with an nft table inside that namespace (the host's
+    ruleset is never touched), mend() removes it. The namespace is named
+    sl-e2e-PID-mirror so tests/run.sh's cleanup removes a leftover."""
+
+    def __init__(self):
+        k = os.getpid() % 250 + 1
+        self.ns = 'sl-e2e-%d-mirror' % os.getpid()
+        self.here, self.there = 'slm%d' % k, 'slm%dp' % k
+        self.addr_here, self.addr = '10.97.%d.1' % k, '10.97.%d.2' % k
+        self.server = None  # the sluiced started in the namespace
+
+    def create(self):
+        self.run('ip', 'netns', 'add', self.ns)
+        self.run('ip', '-n', self.ns, 'link', 'set', 'lo', 'up')
+        self.run('ip', 'link', 'add', self.here, 'type', 'veth', 'peer', 'name', self.there)
+        self.run('ip', 'link', 'set', self.there, 'netns', self.ns)
+        self.run('ip', 'addr', 'add', self.addr_here + '/30', 'dev', self.here)
+        self.run('ip', 'link', 'set', self.here, 'up')
+        self.run('ip', '-n', self.ns, 'addr', 'add', self.addr + '/30', 'dev', self.there)
+        self.run('ip', '-n', self.ns, 'link', 'set', self.there, 'up')
+
+    @staticmethod
+    def run(*cmd, check=True):
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise AssertionError('%s: %s%s' % (' '.join(cmd), p.stdout, p.stderr))
+        return p
+
+    def nft(self, script):
+        p = subprocess.run(['ip', 'netns', 'exec', self.ns, 'nft', '-f', '-'], input=script,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+
+    def cut(self):
+        self.nft('table inet slmirror {\n'
+                 ' chain in { type filter hook input priority 0; policy accept;\n'
+                 '  iifname "%s" drop; }\n'
+                 ' chain out { type filter hook output priority 0; policy accept;\n'
+                 '  oifname "%s" drop; }\n}\n' % (self.there, self.there))
+
+    def mend(self):
+        self.nft('delete table inet slmirror\n')
+
+    def destroy(self):
+        if self.server is not None and self.server.running():
+            self.server.stop()  # SIGTERM first: the factory wants a clean exit
+        pids = self.run('ip', 'netns', 'pids', self.ns, check=False).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        # deleting the namespace deletes the veth pair with it
+        self.run('ip', 'netns', 'del', self.ns, check=False)
+        self.run('ip', 'link', 'del', self.here, check=False)
+
+
+@pytest.fixture
+def link_net():
+    if os.geteuid() != 0 or not shutil.which('ip') or not shutil.which('nft'):
+        pytest.skip('the link-cut test needs root, ip and nft (network namespaces)')
+    net = LinkNet()
+    try:
+        net.create()
+        yield net
+    finally:
+        net.destroy()
+
+
+def test_mirror_through_a_cut_link(server_factory, tmp_path, link_net):
+    """The upstream sits behind a veth pair in its own network namespace; an
+    nft rule there drops every packet for longer than the mirror's 15 s I/O
+    timeout while producers keep writing, then is removed. Every record
+    arrives, in per-key order; the duplicate count is printed."""
+    up = server_factory(start=False)
+    base_command = up.command
+    up.command = lambda listen='127.0.0.1:0': (['ip', 'netns', 'exec', link_net.ns] +
+                                               base_command(listen))
+    link_net.server = up
+    up.start(listen='%s:0' % link_net.addr)
+    assert up.host == link_net.addr
+    uc = up.client()
+    h.create_active(uc, 'dst', 3)
+    conf = str(tmp_path / 'mirror.conf')
+    write_conf(conf, up)
+    src = server_factory(extra_args=['--mirror-config', conf])
+    sc = src.client()
+    h.create_active(sc, 'src', 2)
+    lab = frozenset({('stream', 'src')})
+    produce(sc, 0, 600)
+    assert check_upstream(uc, 600, 120) == 0  # the link works
+    link_net.cut()
+    try:
+        produce(sc, 600, 900)
+        # Past the 15 s I/O timeout (twice: the call on the kept-alive
+        # connection, then its one retry on a new one, whose SYN is dropped):
+        # the call fails, and the mirror redials into the dead link with backoff.
+        deadline = time.monotonic() + 90
+        while metrics.scrape(src)[('sluice_mirror_upstream_up', lab)] != 0:
+            assert time.monotonic() < deadline, 'the mirror never noticed the cut'
+            time.sleep(0.5)
+        # The lag gauge keeps moving through the outage: it shows the age of
+        # the oldest record waiting for the upstream (the batch in flight
+        # when the link went down has waited out two 15 s timeouts).
+        deadline = time.monotonic() + 30
+        while metrics.scrape(src)[('sluice_mirror_lag_milliseconds', lab)] < 10000:
+            assert time.monotonic() < deadline, 'the lag gauge did not grow in the outage'
+            time.sleep(0.5)
+        produce(sc, 1500, 300)
+    finally:
+        link_net.mend()
+    produce(sc, 1800, 200)
+    dups = check_upstream(uc, 2000, 180)
+    samples = metrics.scrape(src)
+    print('mirror through a cut link: 2000 records upstream, %d duplicates, %d errors' %
+          (dups, samples[('sluice_mirror_errors_total', lab)]))
+    assert samples[('sluice_mirror_upstream_up', lab)] == 1
+    deadline = time.monotonic() + 30  # caught up: the gauge is MillisBehindLatest again
+    while metrics.scrape(src)[('sluice_mirror_lag_milliseconds', lab)] >= 5000:
+        assert time.monotonic() < deadline, 'the lag gauge stayed up after the outage'
+        time.sleep(0.5)
+    # a response lost to the cut re-sends that one call (at most one record per key)
+    assert dups <= len(KEYS), dups
+    assert src.stop() == 0, src.log_tail()
+    assert up.stop() == 0, up.log_tail()
+
+
+def test_mirror_several_streams(server_factory, tmp_path):
+    """Two streams in one file: the upstream, key and CA given once before
+    the first stream line, each stream block with its own upstream name.
+    Each stream has its thread, its checkpoint (mirror.NAME.ckpt) and its
+    labelled metrics; a stream named twice is refused."""
+    up = server_factory()
+    uc = up.client()
+    h.create_active(uc, 'dst', 2)
+    h.create_active(uc, 'dst2', 1)
+    conf = str(tmp_path / 'mirror.conf')
+    text = ('endpoint = https://%s:%d\nregion = us-east-1\naccess_key = %s\n'
+            'secret_key = %s\nca_bundle = %s\n\nstream = src\nupstream_stream = dst\n\n'
+            'stream = src2\nupstream_stream = dst2\n'
+            % (up.host, up.port, up.key_id, up.secret, up.ca))
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    src = server_factory(extra_args=['--mirror-config', conf])
+    sc = src.client()
+    h.create_active(sc, 'src', 2)
+    h.create_active(sc, 'src2', 1)
+    produce(sc, 0, 600)
+    for i in range(0, 300, 100):
+        r = sc.put_records(StreamName='src2', Records=[
+            {'PartitionKey': 'k%d' % (j % 5), 'Data': b'two:%d' % j} for j in range(i, i + 100)])
+        assert r['FailedRecordCount'] == 0, r
+    assert check_upstream(uc, 600, 120) == 0
+    deadline = time.monotonic() + 60
+    while True:
+        got = [r['Data'] for r in read_all(uc, 'dst2')]
+        if len(got) >= 300 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert got == [b'two:%d' % j for j in range(300)]  # one shard each side: total order
+    samples = metrics.scrape(src)
+    for stream, n in (('src', 600), ('src2', 300)):
+        lab = frozenset({('stream', stream)})
+        deadline = time.monotonic() + 10
+        while samples[('sluice_mirror_records_sent_total', lab)] < n and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+            samples = metrics.scrape(src)
+        assert samples[('sluice_mirror_records_sent_total', lab)] == n
+    assert sorted(f for f in os.listdir(src.data_dir) if 'mirror' in f) == \
+        ['mirror.src.ckpt', 'mirror.src2.ckpt']
+    assert len(open(os.path.join(src.data_dir, 'mirror.src2.ckpt')).read().split()) == 2
+    assert src.stop() == 0, src.log_tail()
+    # The same stream twice: refused at start-up.
+    with open(conf, 'a') as f:
+        f.write('stream = src\n')
+    with pytest.raises(AssertionError, match='named twice'):
+        src.start()

@@ -656,7 +656,7 @@ TLS12_RE = re.compile(r'ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA2
 
 
 def sslscan(srv):
-    p = subprocess.run(['sslscan', '--no-colour', '--xml=-', '%s:%d' % (srv.host, srv.port)],
+    p = subprocess.run(['sslscan', '--no-colour', '--xml=-', srv.host_header()],
                        capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     root = ET.fromstring(p.stdout)

@@ -14,7 +14,7 @@ import sluice_helpers as h
 
 
 def s_client(server, *args):
-    cmd = ['openssl', 's_client', '-connect', '%s:%d' % (server.host, server.port),
+    cmd = ['openssl', 's_client', '-connect', server.host_header(),
            '-CAfile', server.ca, '-verify_return_error', '-verify_ip', server.host] + list(args)
     p = subprocess.run(cmd, input=b'', capture_output=True, timeout=20)
     return p.returncode, (p.stdout + p.stderr).decode('utf-8', 'replace')

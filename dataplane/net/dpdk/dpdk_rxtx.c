@@ -26,20 +26,64 @@ static uint16_t port_index(const struct dpk *d, uint16_t port_id)
 	return 0;
 }
 
+/* The EtherType after an optional 802.1Q tag, and the L3 offset. */
+static uint16_t l3_type(const uint8_t *p, uint32_t len, uint32_t *off)
+{
+	*off = DPK_ETH_HLEN;
+	if (len < DPK_ETH_HLEN)
+		return 0;
+	uint16_t t = (uint16_t)(p[12] << 8 | p[13]);
+	if (t == RTE_ETHER_TYPE_VLAN && len >= DPK_ETH_HLEN + 4) {
+		*off = DPK_ETH_HLEN + 4;
+		t = (uint16_t)(p[16] << 8 | p[17]);
+	}
+	return t;
+}
+
+/* IPv6 TCP/UDP directly after the fixed header (the stack follows no
+ * extension headers): the symmetric hash of the 36-byte tuple, which with
+ * the 16-bit-periodic key is the hash of its XOR fold, i.e. dpk_flow_hash
+ * of the addresses folded to 32 bits; an echo request hashes on the
+ * addresses (one lcore answers). *own false: Neighbor Discovery and the
+ * rest, for every lcore. */
+static uint32_t frame_hash6(const uint8_t *p, uint32_t len, uint32_t off, bool *own)
+{
+	const uint8_t *ip = p + off;
+	bool ports = ip[6] == IPPROTO_TCP || ip[6] == IPPROTO_UDP;
+	bool echo = ip[6] == IPPROTO_ICMPV6 && len >= off + 41 && ip[40] == 128;
+	*own = false;
+	if (len < off + 40 + 4 || !(ports || echo))
+		return 0;
+	uint32_t s = 0, d = 0;
+	for (unsigned i = 0; i < 16; i += 4) {
+		s ^= (uint32_t)ip[8 + i] << 24 | (uint32_t)ip[9 + i] << 16 |
+		     (uint32_t)ip[10 + i] << 8 | ip[11 + i];
+		d ^= (uint32_t)ip[24 + i] << 24 | (uint32_t)ip[25 + i] << 16 |
+		     (uint32_t)ip[26 + i] << 8 | ip[27 + i];
+	}
+	const uint8_t *l4 = ip + 40;
+	*own = true;
+	if (!ports)
+		return dpk_flow_hash(s, d, 0, 0);
+	return dpk_flow_hash(s, d, (uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]));
+}
+
 /* Flow hash of a frame (0 when it is not IPv4). Fragments and protocols
  * without ports hash on the addresses alone, like an RSS NIC does. */
 static uint32_t frame_hash(const uint8_t *p, uint32_t len)
 {
-	if (len < DPK_ETH_HLEN + sizeof(struct rte_ipv4_hdr) || p[12] != 0x08 || p[13] != 0x00)
+	uint32_t off;
+	if (l3_type(p, len, &off) != RTE_ETHER_TYPE_IPV4 ||
+	    len < off + sizeof(struct rte_ipv4_hdr))
 		return 0;
-	const struct rte_ipv4_hdr *ip = (const void *)(p + DPK_ETH_HLEN);
+	const struct rte_ipv4_hdr *ip = (const void *)(p + off);
 	uint32_t ihl = rte_ipv4_hdr_len(ip);
 	uint16_t sport = 0, dport = 0;
 	bool frag = rte_be_to_cpu_16(ip->fragment_offset) &
 		    (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK);
 	if (!frag && (ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP) &&
-	    len >= DPK_ETH_HLEN + ihl + 4) {
-		const uint8_t *l4 = p + DPK_ETH_HLEN + ihl;
+	    len >= off + ihl + 4) {
+		const uint8_t *l4 = p + off + ihl;
 		sport = (uint16_t)(l4[0] << 8 | l4[1]);
 		dport = (uint16_t)(l4[2] << 8 | l4[3]);
 	}
@@ -49,8 +93,9 @@ static uint32_t frame_hash(const uint8_t *p, uint32_t len)
 
 static bool is_ipv4(const struct rte_mbuf *m)
 {
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	return m->data_len >= DPK_ETH_HLEN && p[12] == 0x08 && p[13] == 0x00;
+	uint32_t off;
+	return l3_type(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &off) ==
+	       RTE_ETHER_TYPE_IPV4;
 }
 
 void dpk_frame_from_mbuf(const struct dpk_lcore *lc, struct rte_mbuf *m, struct dpk_frame *f)
@@ -79,6 +124,14 @@ static uint16_t classify(const struct dpk_lcore *lc, const struct dpk_port *p,
 	m->hash.usr = frame_hash(data, m->data_len);
 	if (n == 1)
 		return lc->idx;
+	uint32_t off;
+	if (l3_type(data, m->data_len, &off) == RTE_ETHER_TYPE_IPV6) {
+		/* TCP and echo to an owner, in software (the RSS we program is
+		 * IPv4's); ND to every lcore: each keeps a neighbor cache */
+		bool own;
+		m->hash.usr = frame_hash6(data, m->data_len, off, &own);
+		return own ? dpk_flow_owner(m->hash.usr, n) : OWNER_ALL;
+	}
 	if (!is_ipv4(m))
 		return OWNER_ALL;
 	if (p->info.hw_rss)
@@ -111,6 +164,14 @@ static uint16_t rx_queue(struct dpk_lcore *lc, struct dpk_port *p, struct dpk_fr
 	for (uint16_t i = 0; i < got; i++) {
 		struct rte_mbuf *m = mbs[i];
 		if (m->nb_segs != 1 || m->data_len < DPK_ETH_HLEN) {
+			rte_pktmbuf_free(m);
+			lc->st.rx_bad++;
+			continue;
+		}
+		/* A PMD that stripped an 802.1Q tag into the mbuf: put it back,
+		 * the stack checks tags itself (--dpdk-vlan). af_packet does
+		 * this on its own unless asked to strip. */
+		if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
 			rte_pktmbuf_free(m);
 			lc->st.rx_bad++;
 			continue;

@@ -19,6 +19,7 @@
  *
  * Slot lifetime: a connection slot is released (http_conn_released) only when the
  * stack has called on_closed, after which the tcp_conn is never touched. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -103,10 +104,19 @@ static void *dx_on_accept(void *ctx, struct tcp_conn *tc)
 	uint16_t port;
 	tcp_peer(tc, &ip, &port);
 	char peer[64];
-	snprintf(peer, sizeof(peer), "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff,
-		 (ip >> 8) & 0xff, ip & 0xff, port);
 	struct addr_key key;
-	http_addr_key_ip4(&key, ip);
+	uint8_t ip6[16];
+	if (tcp_peer6(tc, ip6)) {
+		char a[INET6_ADDRSTRLEN];
+		if (!inet_ntop(AF_INET6, ip6, a, sizeof(a)))
+			snprintf(a, sizeof(a), "?");
+		snprintf(peer, sizeof(peer), "[%s]:%u", a, port);
+		http_addr_key_ip6(&key, ip6);
+	} else {
+		snprintf(peer, sizeof(peer), "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 0xff,
+			 (ip >> 8) & 0xff, ip & 0xff, port);
+		http_addr_key_ip4(&key, ip);
+	}
 	struct conn *c = http_conn_open(lc, -1, (uint64_t)(uintptr_t)tc, &key, peer);
 	if (!c)
 		return NULL; /* refused (address limit, table full, draining): reset */
@@ -225,6 +235,8 @@ static int dx_init(struct lcore_ctx *lc)
 		.ip = cfg->ip4_addr,
 		.prefix_len = cfg->ip4_prefix_len,
 		.gateway = cfg->ip4_gateway,
+		.prefix6_len = cfg->ip6_prefix_len,
+		.vlan_id = (uint16_t)cfg->dpdk_vlan,
 		.listen_ports = { cfg->listen_port },
 		.max_conns = lc->max_conns,
 		.backlog = 1024,
@@ -232,6 +244,7 @@ static int dx_init(struct lcore_ctx *lc)
 		.rcv_buf_bytes = 256u << 10,
 	};
 	memcpy(nc.mac, dpk_port_info(lc->sh->dpk, 0)->mac, 6);
+	memcpy(nc.ip6, cfg->ip6_addr, 16);
 	if ((cfg->net_fault_rx[0] && dx_fault_parse(cfg->net_fault_rx, &nc.fault_rx) < 0) ||
 	    (cfg->net_fault_tx[0] && dx_fault_parse(cfg->net_fault_tx, &nc.fault_tx) < 0)) {
 		SL_ERR("--net-fault-rx/tx: want seed=N,drop=PPM,dup=PPM,reorder=PPM,"

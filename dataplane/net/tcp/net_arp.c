@@ -78,11 +78,10 @@ static void arp_send(struct net_stack *st, uint16_t op, const uint8_t *dmac, uin
 		     const uint8_t *tmac)
 {
 	/* own buffer: a refresh can be sent while txbuf holds a segment */
-	uint8_t *f = st->arpbuf, *a = f + ETH_HDR_LEN;
+	uint8_t *a = st->arpbuf + ETH_HDR_LEN + VLAN_HDR_LEN;
+	uint8_t *f = net_eth_hdr(st, a, dmac, ETH_TYPE_ARP);
+	uint32_t hl = (uint32_t)(a - f);
 
-	memcpy(f, dmac, 6);
-	memcpy(f + 6, st->cfg.mac, 6);
-	wr16(f + 12, ETH_TYPE_ARP);
 	wr16(a, 1);		/* hardware: Ethernet */
 	wr16(a + 2, ETH_TYPE_IPV4);
 	a[4] = 6;
@@ -92,9 +91,9 @@ static void arp_send(struct net_stack *st, uint16_t op, const uint8_t *dmac, uin
 	wr32(a + 14, st->cfg.ip);
 	memcpy(a + 18, tmac, 6);
 	wr32(a + 24, tip);
-	/* pad to the 60-byte Ethernet minimum */
-	memset(f + ETH_HDR_LEN + ARP_LEN, 0, 60 - ETH_HDR_LEN - ARP_LEN);
-	net_tx_frame(st, f, 60);
+	/* pad to the 60-byte Ethernet minimum (64 with a tag) */
+	memset(a + ARP_LEN, 0, 60 - ETH_HDR_LEN - ARP_LEN);
+	net_tx_frame(st, f, hl + 60 - ETH_HDR_LEN);
 }
 
 static uint32_t next_hop(const struct net_stack *st, uint32_t ip);
@@ -133,11 +132,13 @@ static bool same_subnet(const struct net_stack *st, uint32_t ip)
 	return (ip & st->netmask) == (st->cfg.ip & st->netmask);
 }
 
-void net_arp_input(struct net_stack *st, const uint8_t *frame, uint32_t len)
+void net_arp_input(struct net_stack *st, const uint8_t *a, uint32_t len)
 {
-	const uint8_t *a = frame + ETH_HDR_LEN;
-
-	if (len < ETH_HDR_LEN + ARP_LEN || rd16(a) != 1 || rd16(a + 2) != ETH_TYPE_IPV4 ||
+	if (st->cfg.ip == 0) { /* IPv6 only */
+		st->stats.rx_drop_eth++;
+		return;
+	}
+	if (len < ARP_LEN || rd16(a) != 1 || rd16(a + 2) != ETH_TYPE_IPV4 ||
 	    a[4] != 6 || a[5] != 4) {
 		st->stats.rx_drop_eth++;
 		return;

@@ -7,28 +7,77 @@
 
 static const uint8_t eth_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
+/* IPv6 multicast to us: all-nodes (33:33:00:00:00:01) and the solicited-node
+ * groups of our addresses (33:33:ff:..), RFC 2464 7. Exact match is left to
+ * the IPv6 layer. */
+static bool ip6_mcast_mac(const struct net_stack *st, const uint8_t *m)
+{
+	return st->ip6_on && m[0] == 0x33 && m[1] == 0x33;
+}
+
 void net_eth_input(struct net_stack *st, const uint8_t *frame, uint32_t len)
 {
+	uint32_t hl = ETH_HDR_LEN;
+
 	if (len < ETH_HDR_LEN || len > NET_FRAME_MAX) {
 		st->stats.rx_drop_eth++;
 		return;
 	}
-	/* Ours or broadcast only (ARP requests are broadcast). */
-	if (memcmp(frame, st->cfg.mac, 6) != 0 && memcmp(frame, eth_bcast, 6) != 0) {
+	/* Ours, broadcast (ARP requests) or IPv6 multicast (ND) only. */
+	if (memcmp(frame, st->cfg.mac, 6) != 0 && memcmp(frame, eth_bcast, 6) != 0 &&
+	    !ip6_mcast_mac(st, frame)) {
 		st->stats.rx_drop_eth++;
 		return;
 	}
-	switch (rd16(frame + 12)) {
+	uint16_t type = rd16(frame + 12);
+
+	/* 802.1Q: with a VID configured only frames tagged with it are ours
+	 * (priority bits ignored); without, tagged frames are someone else's,
+	 * except priority-tagged ones (VID 0), which 802.1Q counts as
+	 * untagged. */
+	if (st->cfg.vlan_id || type == ETH_TYPE_VLAN) {
+		if (type != ETH_TYPE_VLAN || len < ETH_HDR_LEN + VLAN_HDR_LEN ||
+		    (rd16(frame + 14) & 0xfff) != st->cfg.vlan_id) {
+			st->stats.rx_drop_vlan++;
+			return;
+		}
+		type = rd16(frame + 16);
+		hl += VLAN_HDR_LEN;
+	}
+	switch (type) {
 	case ETH_TYPE_IPV4:
-		net_ip_input(st, frame + ETH_HDR_LEN, len - ETH_HDR_LEN);
+		net_ip_input(st, frame + hl, len - hl);
 		break;
 	case ETH_TYPE_ARP:
-		net_arp_input(st, frame, len);
+		net_arp_input(st, frame + hl, len - hl);
 		break;
-	default: /* VLAN tags, IPv6, LLDP...: not ours */
+	case ETH_TYPE_IPV6:
+		if (st->ip6_on) {
+			net_ip6_input(st, frame + hl, len - hl);
+			break;
+		}
+		st->stats.rx_drop_eth++;
+		break;
+	default: /* LLDP, stacked tags...: not ours */
 		st->stats.rx_drop_eth++;
 		break;
 	}
+}
+
+uint8_t *net_eth_hdr(struct net_stack *st, uint8_t *end, const uint8_t *dmac, uint16_t type)
+{
+	uint8_t *f = end - net_eth_hlen(st);
+
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, st->cfg.mac, 6);
+	if (st->cfg.vlan_id) {
+		wr16(f + 12, ETH_TYPE_VLAN);
+		wr16(f + 14, st->cfg.vlan_id); /* PCP 0, DEI 0 */
+		wr16(f + 16, type);
+	} else {
+		wr16(f + 12, type);
+	}
+	return f;
 }
 
 static void deliver_rx(void *arg, const uint8_t *frame, uint32_t len)

@@ -19,7 +19,7 @@ void net_icmp_input(struct net_stack *st, uint32_t src, const uint8_t *icmp, uin
 		st->stats.rx_drop_ip++;
 		return;
 	}
-	uint8_t *out = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN;
+	uint8_t *out = st->txbuf + NET_TX_L4_OFF;
 
 	/* Same identifier, sequence and data; only the type changes. */
 	memcpy(out, icmp, len);

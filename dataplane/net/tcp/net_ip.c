@@ -53,6 +53,17 @@ uint16_t net_l4_csum(uint32_t src_ip, uint32_t dst_ip, uint8_t proto, const uint
 	return net_csum_fold(net_csum_partial(l4, l4_len, sum));
 }
 
+uint16_t net_l4_csum6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto,
+		      const uint8_t *l4, uint32_t l4_len)
+{
+	/* pseudo-header: addresses, 32-bit upper-layer length, next header */
+	uint32_t sum = net_csum_partial(src, 16, 0);
+
+	sum = net_csum_partial(dst, 16, sum);
+	sum += (l4_len >> 16) + (l4_len & 0xffff) + proto;
+	return net_csum_fold(net_csum_partial(l4, l4_len, sum));
+}
+
 void net_ip_input(struct net_stack *st, const uint8_t *pkt, uint32_t len)
 {
 	if (len < IP_HDR_LEN || (pkt[0] >> 4) != 4)
@@ -69,7 +80,7 @@ void net_ip_input(struct net_stack *st, const uint8_t *pkt, uint32_t len)
 	}
 	uint32_t dst = rd32(pkt + 16), src = rd32(pkt + 12);
 
-	if (dst != st->cfg.ip)
+	if (dst != st->cfg.ip || dst == 0) /* 0: IPv6 only */
 		goto drop;
 	/* Martian sources: broadcast, multicast, loopback, zero, ourselves. */
 	if (src == 0 || src == st->cfg.ip || (src >> 24) == 127 || (src >> 28) >= 14)
@@ -96,14 +107,12 @@ drop:
 
 int net_ip_output(struct net_stack *st, uint32_t dst_ip, uint8_t proto, uint32_t l4_len)
 {
+	static const uint8_t zero[6];
 	const uint8_t *mac = net_arp_resolve(st, dst_ip);
-	uint8_t *f = st->txbuf, *ip = f + ETH_HDR_LEN;
+	uint8_t *ip = st->txbuf + NET_TX_L4_OFF - IP_HDR_LEN;
+	uint8_t *f = net_eth_hdr(st, ip, mac ? mac : zero, ETH_TYPE_IPV4);
+	uint32_t len = (uint32_t)(ip - f) + IP_HDR_LEN + l4_len;
 
-	memset(f, 0, 6);
-	if (mac)
-		memcpy(f, mac, 6);
-	memcpy(f + 6, st->cfg.mac, 6);
-	wr16(f + 12, ETH_TYPE_IPV4);
 	ip[0] = 0x45;
 	ip[1] = 0;
 	wr16(ip + 2, (uint16_t)(IP_HDR_LEN + l4_len));
@@ -116,9 +125,9 @@ int net_ip_output(struct net_stack *st, uint32_t dst_ip, uint8_t proto, uint32_t
 	wr32(ip + 16, dst_ip);
 	wr16(ip + 10, net_ip_csum(ip, IP_HDR_LEN));
 	if (!mac) {
-		net_arp_hold(st, dst_ip, f, ETH_HDR_LEN + IP_HDR_LEN + l4_len);
+		net_arp_hold(st, dst_ip, f, len);
 		return -EHOSTUNREACH;
 	}
-	net_tx_frame(st, f, ETH_HDR_LEN + IP_HDR_LEN + l4_len);
+	net_tx_frame(st, f, len);
 	return 0;
 }

@@ -43,7 +43,22 @@ static int cfg_fill(struct net_config *c)
 		c->keepalive_probes = 9;
 	if (!c->backlog)
 		c->backlog = 128;
-	if (c->ip == 0 || c->prefix_len < 1 || c->prefix_len > 32 || c->mtu < 576 ||
+	if (!c->nd_entries)
+		c->nd_entries = 64;
+	static const uint8_t zero6[16];
+	bool v6 = memcmp(c->ip6, zero6, 16) != 0;
+
+	/* IPv6: a unicast global address (not link-local, multicast or
+	 * loopback), and the RFC 8200 5 minimum link MTU */
+	if (v6 && (c->prefix6_len < 1 || c->prefix6_len > 128 || c->ip6[0] == 0xff ||
+		   (c->ip6[0] == 0xfe && (c->ip6[1] & 0xc0) == 0x80) || c->mtu < 1280 ||
+		   c->nd_entries > 4096))
+		return -EINVAL;
+	if (c->vlan_id > 4094)
+		return -EINVAL;
+	if (c->ip == 0 && !v6)
+		return -EINVAL;
+	if ((c->ip && (c->prefix_len < 1 || c->prefix_len > 32)) || c->mtu < 576 ||
 	    c->mtu > 9000 || c->max_conns == 0 || c->max_conns > MAX_CONNS ||
 	    !pow2_in(c->snd_buf_bytes, 4096, 1u << 24) ||
 	    !pow2_in(c->rcv_buf_bytes, 4096, 1u << 24) || c->arp_entries > 4096 ||
@@ -68,6 +83,13 @@ static int stack_alloc(struct net_stack *st)
 	st->slots = calloc(WHEEL_SLOTS, sizeof(*st->slots));
 	st->arp.e = calloc(c->arp_entries, sizeof(*st->arp.e));
 	st->arp.pend = calloc(ARP_PENDING, sizeof(*st->arp.pend));
+	if (memcmp(c->ip6, (const uint8_t[16]){0}, 16) != 0) {
+		st->nd.e = calloc(c->nd_entries, sizeof(*st->nd.e));
+		st->nd.pend = calloc(ND_PENDING, sizeof(*st->nd.pend));
+		if (!st->nd.e || !st->nd.pend)
+			return -ENOMEM;
+		st->ip6_on = true;
+	}
 	st->frx.held = c->fault_rx.seed ? calloc(NET_FAULT_SLOTS, sizeof(*st->frx.held)) : NULL;
 	st->ftx.held = c->fault_tx.seed ? calloc(NET_FAULT_SLOTS, sizeof(*st->ftx.held)) : NULL;
 	if (!st->conns || !st->hash || !st->release || !st->bufmem || !st->slots || !st->arp.e ||
@@ -96,6 +118,8 @@ static void stack_free(struct net_stack *st)
 	free(st->slots);
 	free(st->arp.e);
 	free(st->arp.pend);
+	free(st->nd.e);
+	free(st->nd.pend);
 	free(st->frx.held);
 	free(st->ftx.held);
 	free(st);
@@ -138,6 +162,13 @@ struct net_stack *net_create(const struct net_config *cfg, const struct net_ops 
 	st->ctx = ctx;
 	st->now_us = now_us;
 	st->netmask = st->cfg.prefix_len == 32 ? 0xffffffffu : ~(0xffffffffu >> st->cfg.prefix_len);
+	if (st->ip6_on) {
+		struct nd_pending *npend = st->nd.pend;
+
+		nd_link_local(st->cfg.mac, st->ip6_ll);
+		nd_cache_init(&st->nd, st->nd.e, st->cfg.nd_entries, st->cfg.arp_timeout_us);
+		st->nd.pend = npend;
+	}
 	st->listening = true;
 	st->rng = net_siphash24(st->cfg.syn_cookie_key, (const uint8_t *)"isn", 3) | 1;
 	tw_init(&st->wheel, st->slots, WHEEL_SLOTS, st->cfg.tick_us, now_us);

@@ -75,6 +75,12 @@ struct net_config {
 	uint32_t ip;		/* our IPv4 address */
 	uint8_t prefix_len;	/* on-link subnet, 1..32 */
 	uint32_t gateway;	/* next hop for off-link peers (0: none) */
+	uint8_t ip6[16];	/* our global IPv6 address (all zero: no IPv6;
+				 * ip 0 and ip6 set: IPv6 only). With it we
+				 * also answer on the fe80:: EUI-64 address */
+	uint8_t prefix6_len;	/* on-link prefix of ip6, 1..128 */
+	uint16_t vlan_id;	/* 802.1Q VID 1..4094: every frame sent tagged,
+				 * only frames tagged with it accepted (0: none) */
 	uint16_t mtu;		/* IP MTU, 576..9000 (0: 1500) */
 	uint16_t listen_ports[NET_MAX_LISTEN]; /* 0 ends the list */
 	uint32_t max_conns;	/* connection table size, preallocated */
@@ -85,7 +91,9 @@ struct net_config {
 				 * buffer, power of two, 4 KiB..16 MiB */
 	uint32_t tick_us;	/* timer wheel granularity (0: 1000) */
 	uint32_t arp_entries;	/* ARP cache size (0: 64) */
-	uint32_t arp_timeout_us; /* entry lifetime (0: 60 s) */
+	uint32_t arp_timeout_us; /* entry lifetime (0: 60 s); also the neighbor
+				  * cache's (IPv6) */
+	uint32_t nd_entries;	/* IPv6 neighbor cache size (0: 64) */
 	uint32_t rto_min_us;	/* (0: 200 ms; RFC 6298 says 1 s, stacks use less) */
 	uint32_t delack_us;	/* delayed-ACK timeout (0: 40 ms) */
 	uint32_t time_wait_us;	/* 2*MSL (0: 60 s) */
@@ -103,6 +111,9 @@ struct net_stats {
 	uint64_t rx_drop_eth, rx_drop_ip, rx_ip_frags, rx_bad_csum;
 	uint64_t arp_replies, arp_requests, arp_miss_drops;
 	uint64_t icmp_echo;
+	uint64_t rx_drop_vlan;	/* untagged or another VLAN while vlan_id is set,
+				 * or tagged while it is not */
+	uint64_t nd_ns_rx, nd_na_tx, nd_ns_tx, nd_miss_drops, rx_ip6;
 	uint64_t tcp_rx_segs, tcp_tx_segs, tcp_retransmits, tcp_fast_retransmits;
 	uint64_t tcp_rto, tcp_rst_rx, tcp_rst_tx, tcp_challenge_acks;
 	uint64_t tcp_out_of_window, tcp_ooo_segs, tcp_ooo_drops, tcp_paws_drops;
@@ -126,7 +137,8 @@ void net_destroy(struct net_stack *st);
 /* Processes one received Ethernet frame; the frame is only read, and only
  * during the call (payload handed to on_data points into it). Malformed,
  * foreign or unsupported frames are dropped and counted in net_stats. Returns
- * 0, or -EINVAL when len cannot be an Ethernet frame (< 14 or > 9014). */
+ * 0, or -EINVAL when len cannot be an Ethernet frame (< 14 or > 9018, a
+ * tagged 9000-byte MTU). */
 int net_input(struct net_stack *st, const uint8_t *frame, uint32_t len, uint64_t now_us);
 /* Runs due timers (retransmit, persist, delayed ACK, keepalive, TIME-WAIT,
  * ARP refresh, the fault stage's held frames). Returns the number of timers
@@ -160,8 +172,10 @@ void tcp_close(struct tcp_conn *c);
 void tcp_abort(struct tcp_conn *c);
 /* Free space in the send buffer, bytes. */
 uint32_t tcp_send_space(const struct tcp_conn *c);
-/* Peer address (host order). */
+/* Peer address (host order; for an IPv6 peer ip is meaningless). */
 void tcp_peer(const struct tcp_conn *c, uint32_t *ip, uint16_t *port);
+/* True for an IPv6 connection, with the peer's address copied to ip6. */
+bool tcp_peer6(const struct tcp_conn *c, uint8_t ip6[16]);
 uint16_t tcp_local_port(const struct tcp_conn *c);
 
 #endif

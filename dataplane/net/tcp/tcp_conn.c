@@ -175,7 +175,10 @@ struct tcp_conn *tcp_conn_lookup(struct net_stack *st, uint32_t rip, uint16_t rp
 	for (uint32_t n = 0; i != NONE && n < st->cfg.max_conns; n++) {
 		struct tcp_conn *c = &st->conns[i];
 
-		if (c->rip == rip && c->rport == rport && c->lport == lport)
+		/* rip alone decides for IPv4; an IPv6 fold must also match
+		 * the whole address (st->rx6: the segment being processed) */
+		if (c->rip == rip && c->rport == rport && c->lport == lport &&
+		    (!c->v6 ? !st->rx6 : st->rx6 && memcmp(c->rip6, st->rx6->src, 16) == 0))
 			return c;
 		i = c->hash_next;
 	}
@@ -202,6 +205,11 @@ struct tcp_conn *tcp_conn_alloc(struct net_stack *st, uint32_t rip, uint16_t rpo
 	c->smask = st->cfg.snd_buf_bytes - 1;
 	c->rmask = st->cfg.rcv_buf_bytes - 1;
 	c->rip = rip;
+	if (st->rx6) {
+		c->v6 = true;
+		memcpy(c->rip6, st->rx6->src, 16);
+		memcpy(c->lip6, st->rx6->dst, 16);
+	}
 	c->rport = rport;
 	c->lport = lport;
 	c->hash_next = st->hash[h];

@@ -97,7 +97,7 @@ static void syn_negotiate(struct tcp_conn *c, const struct tcp_seg *s)
 	c->sack_ok = s->o.sack_ok;
 	c->ts_ok = s->o.ts_ok;
 	c->ts_recent = s->o.tsval;
-	c->mss = SL_MIN(SL_MAX(peer_mss, 64), tcp_our_mss(st));
+	c->mss = SL_MIN(SL_MAX(peer_mss, 64), tcp_our_mss(st, c->v6));
 	if (c->ts_ok)
 		c->mss -= 12; /* every segment carries the timestamp option */
 }
@@ -134,7 +134,7 @@ static void listen_syn(struct net_stack *st, uint32_t src, uint32_t dst, const s
 	if (!st->cfg.syn_cookies_always && st->stats.half_open < st->cfg.backlog)
 		c = tcp_conn_alloc(st, src, s->sport, s->dport);
 	if (!c) { /* backlog full or table full: answer statelessly */
-		uint16_t mss = s->o.mss_ok ? SL_MIN(s->o.mss, tcp_our_mss(st)) : 536;
+		uint16_t mss = s->o.mss_ok ? SL_MIN(s->o.mss, tcp_our_mss(st, st->rx6 != NULL)) : 536;
 		uint32_t isn = syncookie_make(st->cfg.syn_cookie_key, src, dst, s->sport,
 					      s->dport, s->seq, mss, st->now_us);
 		struct syncookie_opts co = {
@@ -845,7 +845,10 @@ void tcp_input(struct net_stack *st, uint32_t src, uint32_t dst, const uint8_t *
 {
 	struct tcp_seg s;
 
-	if (len < TCP_HDR_LEN || net_l4_csum(src, dst, IP_PROTO_TCP, seg, len) != 0) {
+	/* the one family check of the IPv4 path: the pseudo-header */
+	if (len < TCP_HDR_LEN ||
+	    (st->rx6 ? net_l4_csum6(st->rx6->src, st->rx6->dst, IP_PROTO_TCP, seg, len)
+		     : net_l4_csum(src, dst, IP_PROTO_TCP, seg, len)) != 0) {
 		st->stats.rx_bad_csum++;
 		return;
 	}

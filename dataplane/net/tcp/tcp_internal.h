@@ -16,12 +16,22 @@
 #define ETH_HDR_LEN 14
 #define ETH_TYPE_IPV4 0x0800
 #define ETH_TYPE_ARP 0x0806
+#define ETH_TYPE_IPV6 0x86dd
+#define ETH_TYPE_VLAN 0x8100	/* 802.1Q tag */
+#define VLAN_HDR_LEN 4
 #define IP_HDR_LEN 20
+#define IP6_HDR_LEN 40
+#define IP_PROTO_ICMPV6 58
 #define IP_PROTO_ICMP 1
 #define IP_PROTO_TCP 6
 #define TCP_HDR_LEN 20
 #define TCP_MAX_OPT_LEN 40
-#define NET_FRAME_MAX (ETH_HDR_LEN + 9000)
+#define NET_FRAME_MAX (ETH_HDR_LEN + VLAN_HDR_LEN + 9000)
+/* Outgoing frames are built in txbuf with the L4 header always at this
+ * offset, whatever the family and tag: TCP builds segments without knowing
+ * them, and the IP layer writes its headers in front (net_ip_output,
+ * net_ip6_output). */
+#define NET_TX_L4_OFF (ETH_HDR_LEN + VLAN_HDR_LEN + IP6_HDR_LEN)
 
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -52,6 +62,9 @@ uint16_t net_ip_csum(const uint8_t *ip_hdr, uint32_t hdr_len);
 /* TCP/UDP checksum over the pseudo-header (RFC 9293 3.1) and l4_len bytes. */
 uint16_t net_l4_csum(uint32_t src_ip, uint32_t dst_ip, uint8_t proto, const uint8_t *l4,
 		     uint32_t l4_len);
+/* The same over the IPv6 pseudo-header (RFC 8200 8.1): TCP and ICMPv6. */
+uint16_t net_l4_csum6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto,
+		      const uint8_t *l4, uint32_t l4_len);
 
 /* ---- sequence numbers modulo 2^32 (RFC 9293 3.4) ---- */
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -141,6 +154,7 @@ bool syncookie_ts_decode(uint32_t tsecr, uint32_t ts_now, struct syncookie_opts 
 #define NET_FAULT_SLOTS 64
 struct net_fault_frame {
 	uint64_t release_us;
+	uint64_t seq; /* arrival order: ties in release_us go out in it */
 	uint32_t len;
 	uint8_t data[NET_FRAME_MAX];
 };
@@ -149,6 +163,7 @@ struct net_fault {
 	uint64_t rng;
 	struct net_fault_frame *held; /* [NET_FAULT_SLOTS] */
 	uint32_t n_held;
+	uint64_t next_seq;
 	uint64_t dropped, duplicated, reordered;
 };
 typedef void (*net_fault_deliver_fn)(void *arg, const uint8_t *frame, uint32_t len);
@@ -191,6 +206,46 @@ void arp_cache_put(struct arp_cache *c, uint32_t ip, const uint8_t mac[6], uint6
 /* Live entry for ip, or NULL (expired entries are freed here). */
 struct arp_entry *arp_cache_get(struct arp_cache *c, uint32_t ip, uint64_t now_us);
 
+/* ---- IPv6 neighbor cache (net_nd.c), RFC 4861 simplified like ARP's:
+ * an entry is reachable until it expires, refreshed by a unicast NS once
+ * past half its lifetime; no INCOMPLETE/STALE/DELAY/PROBE states ---- */
+struct nd_entry {
+	uint8_t ip[16];
+	bool used;
+	uint8_t mac[6];
+	uint64_t expire_us;
+	uint64_t last_req_us;	/* rate limit for our solicitations */
+};
+#define ND_PENDING 8
+struct nd_pending {
+	uint8_t ip[16];		/* next hop */
+	bool used;
+	uint32_t len;
+	uint64_t since_us;
+	uint8_t data[NET_FRAME_MAX];
+};
+struct nd_cache {
+	struct nd_entry *e;
+	uint32_t n;
+	uint32_t timeout_us;
+	struct nd_pending *pend; /* [ND_PENDING] */
+	uint32_t pend_next;
+	uint64_t last_mcast_us;	/* rate limit of multicast solicitations */
+	uint8_t last_mcast_ip[16];
+};
+void nd_cache_init(struct nd_cache *c, struct nd_entry *mem, uint32_t n, uint32_t timeout_us);
+/* Inserts or refreshes; evicts the entry closest to expiry when full. */
+void nd_cache_put(struct nd_cache *c, const uint8_t ip[16], const uint8_t mac[6],
+		  uint64_t now_us);
+/* Live entry for ip, or NULL (expired entries are freed here). */
+struct nd_entry *nd_cache_get(struct nd_cache *c, const uint8_t ip[16], uint64_t now_us);
+/* ff02::1:ffXX:XXXX for ip (RFC 4291 2.7.1) and its Ethernet group address
+ * 33:33:ff:XX:XX:XX (RFC 2464 7). */
+void nd_solicited_node(const uint8_t ip[16], uint8_t out[16]);
+void nd_mcast_mac(const uint8_t ip[16], uint8_t mac[6]);
+/* fe80::/64 with the modified EUI-64 of mac (RFC 4291 2.5.1, app. A). */
+void nd_link_local(const uint8_t mac[6], uint8_t out[16]);
+
 /* ---- TCP connection ---- */
 /* RFC 9293 3.3.2 states. LISTEN is a property of a port, not a connection. */
 enum tcp_state {
@@ -217,7 +272,10 @@ struct tcp_conn {
 	uint32_t idx;
 	uint32_t hash_next;	/* chain in the 4-tuple hash, UINT32_MAX ends */
 	enum tcp_state state;
-	uint32_t rip;		/* remote address, host order */
+	uint32_t rip;		/* remote address, host order; IPv6: its keyed
+				 * 32-bit fold (net_ip6_fold), for hashing */
+	bool v6;		/* rip6/lip6 valid */
+	uint8_t rip6[16], lip6[16]; /* IPv6 peer, and which of ours it used */
 	uint16_t rport, lport;
 	void *cookie;		/* NULL until accepted */
 	bool accepted, closed_up, app_closed, shut_wr, peer_fin, want_writable;
@@ -307,19 +365,60 @@ struct net_stack {
 
 	uint64_t arp_last_bcast_us;
 	uint32_t arp_last_bcast_ip;
-	uint8_t arpbuf[64];
-	uint8_t txbuf[NET_FRAME_MAX];
+	/* IPv6 (cfg.ip6 set): the link-local address, the neighbor cache, and
+	 * the addresses of the packet being processed (NULL while not in an
+	 * IPv6 packet's processing: TCP replies and new connections take the
+	 * family from it) */
+	bool ip6_on;
+	uint8_t ip6_ll[16];
+	struct nd_cache nd;
+	const struct net_rx6 *rx6;
+	uint8_t ndbuf[VLAN_HDR_LEN + 128];
+
+	uint8_t arpbuf[64 + VLAN_HDR_LEN];
+	uint8_t txbuf[NET_TX_L4_OFF + 9000];
 	struct net_stats stats;
+};
+
+struct net_rx6 {
+	uint8_t src[16], dst[16];
 };
 
 /* net_stack.c / net_eth.c */
 void net_eth_input(struct net_stack *st, const uint8_t *frame, uint32_t len);
+/* Writes the Ethernet header (and the 802.1Q tag when configured) ending
+ * right before end; returns the frame start. */
+uint8_t *net_eth_hdr(struct net_stack *st, uint8_t *end, const uint8_t *dmac, uint16_t type);
+static inline uint32_t net_eth_hlen(const struct net_stack *st)
+{
+	return ETH_HDR_LEN + (st->cfg.vlan_id ? VLAN_HDR_LEN : 0);
+}
 /* Sends an IPv4 packet whose payload (l4_len bytes) sits at
- * st->txbuf + ETH_HDR_LEN + IP_HDR_LEN; fills Ethernet and IP headers. */
+ * st->txbuf + NET_TX_L4_OFF; fills Ethernet and IP headers. */
 int net_ip_output(struct net_stack *st, uint32_t dst_ip, uint8_t proto, uint32_t l4_len);
 void net_tx_frame(struct net_stack *st, const uint8_t *frame, uint32_t len);
 void net_ip_input(struct net_stack *st, const uint8_t *pkt, uint32_t len);
-void net_arp_input(struct net_stack *st, const uint8_t *frame, uint32_t len);
+/* a: the ARP packet (after the Ethernet header and any tag) */
+void net_arp_input(struct net_stack *st, const uint8_t *a, uint32_t len);
+/* IPv6 (net_ip6.c): input from after the Ethernet header; output of the
+ * payload at st->txbuf + NET_TX_L4_OFF from src to dst (checksum filled
+ * by the caller). */
+void net_ip6_input(struct net_stack *st, const uint8_t *pkt, uint32_t len);
+int net_ip6_output(struct net_stack *st, const uint8_t src[16], const uint8_t dst[16],
+		   uint8_t proto, uint32_t l4_len);
+/* A keyed 32-bit digest of an IPv6 address: the connection hash and SYN
+ * cookies take it where they take an IPv4 address. */
+uint32_t net_ip6_fold(const struct net_stack *st, const uint8_t a[16]);
+bool net_ip6_is_ours(const struct net_stack *st, const uint8_t a[16]);
+/* ICMPv6 (net_icmp6.c): echo and Neighbor Discovery. */
+void net_icmp6_input(struct net_stack *st, const uint8_t *ip6, const uint8_t *icmp,
+		     uint32_t len);
+/* An NS or NA (net_nd.c), checksum already verified. */
+void net_nd_input(struct net_stack *st, const uint8_t *ip6, const uint8_t *m, uint32_t len);
+/* Next-hop MAC for dst, or NULL (a solicitation was sent). */
+const uint8_t *net_nd_resolve(struct net_stack *st, const uint8_t dst[16]);
+void net_nd_hold(struct net_stack *st, const uint8_t dst[16], const uint8_t *frame,
+		 uint32_t len);
 /* Next-hop MAC for dst, or NULL (an ARP request was sent). */
 const uint8_t *net_arp_resolve(struct net_stack *st, uint32_t dst_ip);
 /* Keeps a frame (dst MAC to be filled) until dst_ip's next hop resolves. */
@@ -356,7 +455,7 @@ void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, ui
 /* Our 1 ms timestamp clock (RFC 7323 5.4). */
 uint32_t tcp_ts_now(const struct net_stack *st);
 uint32_t tcp_rcv_window(const struct tcp_conn *c);
-uint16_t tcp_our_mss(const struct net_stack *st);
+uint16_t tcp_our_mss(const struct net_stack *st, bool v6);
 
 /* tcp_sack.c: RFC 6675 scoreboard queries */
 bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq);

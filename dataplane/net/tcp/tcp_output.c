@@ -14,9 +14,9 @@
 #define OPT_SACK 5
 #define OPT_TS 8
 
-uint16_t tcp_our_mss(const struct net_stack *st)
+uint16_t tcp_our_mss(const struct net_stack *st, bool v6)
 {
-	return (uint16_t)(st->cfg.mtu - IP_HDR_LEN - TCP_HDR_LEN);
+	return (uint16_t)(st->cfg.mtu - (v6 ? IP6_HDR_LEN : IP_HDR_LEN) - TCP_HDR_LEN);
 }
 
 uint32_t tcp_rcv_window(const struct tcp_conn *c)
@@ -71,7 +71,7 @@ static uint32_t put_syn_opts(const struct tcp_conn *c, uint8_t *o)
 
 	o[n++] = OPT_MSS;
 	o[n++] = 4;
-	wr16(o + n, tcp_our_mss(c->st));
+	wr16(o + n, tcp_our_mss(c->st, c->v6));
 	n += 2;
 	if (c->ws_ok) {
 		o[n++] = OPT_NOP;
@@ -108,15 +108,33 @@ static uint32_t put_hdr(uint8_t *t, uint16_t sport, uint16_t dport, uint32_t seq
 	return hl;
 }
 
-static void tcp_finish(struct net_stack *st, uint32_t dst, uint32_t l4_len)
+/* src6/dst6 NULL: IPv4 to dst. */
+static void tcp_finish(struct net_stack *st, uint32_t dst, const uint8_t *src6,
+		       const uint8_t *dst6, uint32_t l4_len)
 {
-	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN;
+	uint8_t *t = st->txbuf + NET_TX_L4_OFF;
 
-	wr16(t + 16, net_l4_csum(st->cfg.ip, dst, IP_PROTO_TCP, t, l4_len));
 	st->stats.tcp_tx_segs++;
 	if (t[13] & TH_RST)
 		st->stats.tcp_rst_tx++;
+	if (dst6) {
+		wr16(t + 16, net_l4_csum6(src6, dst6, IP_PROTO_TCP, t, l4_len));
+		net_ip6_output(st, src6, dst6, IP_PROTO_TCP, l4_len);
+		return;
+	}
+	wr16(t + 16, net_l4_csum(st->cfg.ip, dst, IP_PROTO_TCP, t, l4_len));
 	net_ip_output(st, dst, IP_PROTO_TCP, l4_len);
+}
+
+/* A reply to the segment being processed: back to where it came from. */
+static void tcp_finish_reply(struct net_stack *st, uint32_t src, uint32_t l4_len)
+{
+	if (st->rx6) {
+		/* the rx addresses live in the received frame, not in txbuf */
+		tcp_finish(st, 0, st->rx6->dst, st->rx6->src, l4_len);
+		return;
+	}
+	tcp_finish(st, src, NULL, NULL, l4_len);
 }
 
 /* The window field. The right edge never moves left (RFC 9293 3.8.6.2.2):
@@ -139,7 +157,7 @@ static uint16_t win_field(struct tcp_conn *c, bool syn)
 void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	struct net_stack *st = c->st;
-	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN, opt[TCP_MAX_OPT_LEN];
+	uint8_t *t = st->txbuf + NET_TX_L4_OFF, opt[TCP_MAX_OPT_LEN];
 	uint32_t ol = 0;
 
 	if (flags & TH_SYN) {
@@ -173,7 +191,7 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 		c->t_delack = 0;
 		c->unacked_segs = 0;
 	}
-	tcp_finish(st, c->rip, hl + len);
+	tcp_finish(st, c->rip, c->v6 ? c->lip6 : NULL, c->v6 ? c->rip6 : NULL, hl + len);
 }
 
 void tcp_send_ack(struct tcp_conn *c)
@@ -374,7 +392,7 @@ void tcp_send_rst_reply(struct net_stack *st, uint32_t src, uint32_t dst, uint16
 			uint16_t dport, uint32_t seq, uint32_t ack, uint8_t seg_flags,
 			uint32_t seg_len)
 {
-	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN;
+	uint8_t *t = st->txbuf + NET_TX_L4_OFF;
 	uint32_t hl;
 
 	(void)dst;
@@ -384,20 +402,20 @@ void tcp_send_rst_reply(struct net_stack *st, uint32_t src, uint32_t dst, uint16
 		hl = put_hdr(t, dport, sport, ack, 0, TH_RST, 0, 0);
 	else
 		hl = put_hdr(t, dport, sport, 0, seq + seg_len, TH_RST | TH_ACK, 0, 0);
-	tcp_finish(st, src, hl);
+	tcp_finish_reply(st, src, hl);
 }
 
 void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, uint16_t sport,
 			    uint16_t dport, uint32_t isn, uint32_t ack, bool ts_ok,
 			    uint32_t peer_tsval, const struct syncookie_opts *o)
 {
-	uint8_t *t = st->txbuf + ETH_HDR_LEN + IP_HDR_LEN, *p = t + TCP_HDR_LEN;
+	uint8_t *t = st->txbuf + NET_TX_L4_OFF, *p = t + TCP_HDR_LEN;
 	uint32_t n = 0, hl;
 
 	(void)dst;
 	p[n++] = OPT_MSS;
 	p[n++] = 4;
-	wr16(p + n, tcp_our_mss(st));
+	wr16(p + n, tcp_our_mss(st, st->rx6 != NULL));
 	n += 2;
 	/* without timestamps there is nowhere to keep the rest: MSS only */
 	if (ts_ok) {
@@ -420,5 +438,5 @@ void tcp_send_cookie_synack(struct net_stack *st, uint32_t src, uint32_t dst, ui
 	hl = put_hdr(t, dport, sport, isn, ack, TH_SYN | TH_ACK,
 		     (uint16_t)SL_MIN(st->cfg.rcv_buf_bytes, 65535u), n);
 	st->stats.syn_cookies_sent++;
-	tcp_finish(st, src, hl);
+	tcp_finish_reply(st, src, hl);
 }

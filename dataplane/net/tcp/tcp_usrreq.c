@@ -97,6 +97,13 @@ void tcp_peer(const struct tcp_conn *c, uint32_t *ip, uint16_t *port)
 	*port = c->rport;
 }
 
+bool tcp_peer6(const struct tcp_conn *c, uint8_t ip6[16])
+{
+	if (c->v6)
+		memcpy(ip6, c->rip6, 16);
+	return c->v6;
+}
+
 uint16_t tcp_local_port(const struct tcp_conn *c)
 {
 	return c->lport;

@@ -161,6 +161,31 @@ static int parse(struct sl_config *c, const char *a1, const char *a2, const char
 	return sl_config_parse(c, argc, argv);
 }
 
+static void test_config_ip6_vlan(void **state)
+{
+	(void)state;
+	struct sl_config c;
+	static const uint8_t want[16] = {0xfd, 0, 0, 0x99, [15] = 2};
+	/* IPv6 only, then dual stack with a VLAN */
+	assert_int_equal(parse(&c, "--dpdk-ip6", "fd00:99::2/64", NULL, NULL), 0);
+	assert_memory_equal(c.ip6_addr, want, 16);
+	assert_int_equal(c.ip6_prefix_len, 64);
+	assert_int_equal(c.ip4_addr, 0);
+	assert_int_equal(c.dpdk_vlan, 0);
+	assert_int_equal(parse(&c, "--ip=10.99.0.7/16", "--dpdk-ip6=fd00:99::2/128",
+			       "--dpdk-vlan=100", NULL), 0);
+	assert_int_equal(c.ip6_prefix_len, 128);
+	assert_int_equal(c.dpdk_vlan, 100);
+	/* refused: no prefix, bad prefix, link-local, multicast, loopback,
+	 * mapped IPv4, not an address; VLAN 4095 */
+	const char *bad[] = {"fd00:99::2", "fd00:99::2/0", "fd00:99::2/129", "fe80::2/64",
+			     "ff02::1/64", "::1/128", "::ffff:10.0.0.1/96", "10.0.0.1/24",
+			     "fd00:99::2/64x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse(&c, "--dpdk-ip6", bad[i], NULL, NULL), -EINVAL);
+	assert_int_equal(parse(&c, "--ip=10.99.0.7/16", "--dpdk-vlan", "4095", NULL), -EINVAL);
+}
+
 static void test_config_ip(void **state)
 {
 	(void)state;
@@ -199,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_eal_argv_allow),
 		cmocka_unit_test(test_nic_cpus_no_pci),
 		cmocka_unit_test(test_config_ip),
+		cmocka_unit_test(test_config_ip6_vlan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
