@@ -107,7 +107,7 @@ static int conf_line(void *arg, const char *k, const char *v)
 	struct dl_conf *c = arg;
 	struct delivery *d = c->d;
 	if (strcmp(k, "endpoint") == 0)
-		return hc_parse_endpoint(&d->s3, v, true);
+		return hc_parse_endpoint(v, d->s3.host, d->s3.port, &d->s3.plain);
 	if (strcmp(k, "region") == 0)
 		return hc_copy_val(c->region, 64, v);
 	if (strcmp(k, "access_key") == 0)
@@ -686,7 +686,8 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 	d->stop = loc->stop;
 	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "";
 	struct dl_conf cf = { d, key, sec, region };
-	rc = hc_read_secret_conf(conf_path, "delivery", conf_line, &cf);
+	rc = hc_read_secret_conf(conf_path, "delivery", "unknown key or bad value", conf_line,
+				 &cf);
 	if (rc == 0 && (!d->s3.host[0] || !region[0] || !key[0] || !sec[0] ||
 			(!d->s3.plain && !d->s3.ca[0]))) {
 		SL_ERR("delivery: %s needs endpoint, region, access_key, secret_key and "

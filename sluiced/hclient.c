@@ -76,17 +76,19 @@ int hc_copy_val(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
-int hc_parse_endpoint(struct hc_peer *p, const char *v, bool allow_plain)
+int hc_parse_endpoint(const char *v, char *host, char *port, bool *plain)
 {
+	bool pl = false;
 	if (strncmp(v, "https://", 8) == 0) {
 		v += 8;
-		p->plain = false;
-	} else if (allow_plain && strncmp(v, "http://", 7) == 0) {
+	} else if (plain && strncmp(v, "http://", 7) == 0) {
 		v += 7;
-		p->plain = true;
+		pl = true;
 	} else {
 		return -EINVAL;
 	}
+	if (plain)
+		*plain = pl;
 	const char *end = v + strcspn(v, "/");
 	if (*end && strcmp(end, "/") != 0)
 		return -EINVAL;
@@ -101,22 +103,22 @@ int hc_parse_endpoint(struct hc_peer *p, const char *v, bool allow_plain)
 	}
 	const char *hend = colon ? colon : end;
 	size_t hl = (size_t)(hend - v);
-	if (hl == 0 || hl >= sizeof(p->host))
+	if (hl == 0 || hl >= HC_HOST_MAX)
 		return -EINVAL;
-	memcpy(p->host, v, hl);
-	p->host[hl] = 0;
+	memcpy(host, v, hl);
+	host[hl] = 0;
 	if (colon) {
-		size_t pl = (size_t)(end - colon - 1);
-		if (pl == 0 || pl >= sizeof(p->port))
+		size_t n = (size_t)(end - colon - 1);
+		if (n == 0 || n >= 8)
 			return -EINVAL;
-		memcpy(p->port, colon + 1, pl);
-		p->port[pl] = 0;
+		memcpy(port, colon + 1, n);
+		port[n] = 0;
 		char *e;
-		long port = strtol(p->port, &e, 10);
-		if (*e || port < 1 || port > 65535)
+		long num = strtol(port, &e, 10);
+		if (*e || num < 1 || num > 65535)
 			return -EINVAL;
 	} else {
-		snprintf(p->port, sizeof(p->port), "%s", p->plain ? "80" : "443");
+		snprintf(port, 8, "%s", pl ? "80" : "443");
 	}
 	return 0;
 }
@@ -144,7 +146,7 @@ int hc_read_first_key(const char *path, char *key, size_t kcap, char *sec, size_
 	return key[0] && sec[0] ? 0 : -ENOKEY;
 }
 
-int hc_read_secret_conf(const char *path, const char *who,
+int hc_read_secret_conf(const char *path, const char *who, const char *what,
 			int (*cb)(void *arg, const char *key, const char *value), void *arg)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -185,7 +187,7 @@ int hc_read_secret_conf(const char *path, const char *who,
 	explicit_bzero(line, sizeof(line)); /* it may hold the secret's line */
 	if (rc < 0)
 		/* the line number only: the value may be the secret */
-		SL_ERR("%s: %s line %u: unknown key or bad value", who, path, lineno);
+		SL_ERR("%s: %s line %u: %s", who, path, lineno, what);
 	return rc;
 }
 

@@ -57,18 +57,19 @@ uint64_t hc_now_ms(void); /* monotonic */
 
 /* Copies v (1..cap-1 bytes) into dst; -EINVAL otherwise. */
 int hc_copy_val(char *dst, size_t cap, const char *v);
-/* "https://HOST:PORT" (HOST may be [v6]; "http://" too when allow_plain);
- * the path must be empty or "/". */
-int hc_parse_endpoint(struct hc_peer *p, const char *v, bool allow_plain);
+/* "https://HOST:PORT" (HOST may be [v6]; "http://" too when plain is not
+ * NULL, and then *plain says which) into host[0..HC_HOST_MAX) and
+ * port[0..8); the path must be empty or "/". */
+int hc_parse_endpoint(const char *v, char *host, char *port, bool *plain);
 /* The first aws_access_key_id / aws_secret_access_key pair of a shared
  * credentials file. */
 int hc_read_first_key(const char *path, char *key, size_t kcap, char *sec, size_t scap);
 /* Reads a KEY = VALUE file that holds a secret: it must be a regular file
  * with no group/other bits. Calls line(arg, key, value) per line (blank and
- * '#' lines skipped); a negative answer stops the read. Errors are logged
- * with the line number only (the value may be the secret) under the prefix
- * who. Returns 0 or -errno. */
-int hc_read_secret_conf(const char *path, const char *who,
+ * '#' lines skipped); a negative answer stops the read. A bad line is
+ * logged as "WHO: PATH line N: WHAT" (the line number only: the value may
+ * be the secret). Returns 0 or -errno. */
+int hc_read_secret_conf(const char *path, const char *who, const char *what,
 			int (*line)(void *arg, const char *key, const char *value), void *arg);
 
 /* TLS context (CA from p->ca, unless p->plain), signer for service, and a
