@@ -7,6 +7,7 @@ against what was put. Records put before the channel existed are not
 delivered (no backfill); a kill -9 mid-delivery loses nothing."""
 
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -62,14 +63,24 @@ class S3:
         raise AssertionError('s3rver did not listen')
 
     def objects(self, prefix=''):
-        """{key: bytes} of every object in the bucket under prefix."""
+        """{key: bytes} of every complete object in the bucket under prefix.
+        s3rver writes an object's file in place and its .md5 beside it: an
+        object is taken only once the two agree (not while being written)."""
         out = {}
         root = os.path.join(self.dir, BUCKET)
         for p in glob.glob(os.path.join(root, '**', '*._S3rver_object'), recursive=True):
             key = os.path.relpath(p, root)[:-len('._S3rver_object')]
-            if key.startswith(prefix):
+            if not key.startswith(prefix):
+                continue
+            try:
                 with open(p, 'rb') as f:
-                    out[key] = f.read()
+                    data = f.read()
+                with open(p + '.md5') as f:
+                    md5 = f.read().strip().strip('"')
+            except FileNotFoundError:
+                continue
+            if hashlib.md5(data).hexdigest() == md5:
+                out[key] = data
         return out
 
     def close(self):
