@@ -106,6 +106,8 @@ static const struct str_flag str_flags[] = {
 	{ "credentials", SOFF(credentials), "shared-credentials file (default DIR/credentials)" },
 	{ "mirror-config", SOFF(mirror_config),
 	  "mirror a stream to an upstream Kinesis endpoint (file, mode 0600; default off)" },
+	{ "channel-config", SOFF(channel_config),
+	  "deliver channels to an S3-compatible endpoint (file, mode 0600; default off)" },
 	{ "keys-dir", SOFF(keys_dir),
 	  "master, data and iterator keys (default DIR/keys); keep it off the data disk" },
 	{ "account-id", SOFF(account_id), "12-digit account id used in ARNs" },

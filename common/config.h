@@ -49,6 +49,7 @@ struct sl_config {
 	char tls_client_ca[SL_PATH_MAX]; /* mTLS: "" = off */
 	char credentials[SL_PATH_MAX]; /* "" = DIR/credentials */
 	char mirror_config[SL_PATH_MAX]; /* sluiced/mirror.h; "" = no mirror */
+	char channel_config[SL_PATH_MAX]; /* sluiced/delivery.h; "" = no delivery */
 	/* Master keys, data keys and the iterator key; "" = DIR/keys. Outside
 	 * DIR, a copy of the data directory (a stolen or discarded disk) holds
 	 * only ciphertext. */

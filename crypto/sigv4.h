@@ -179,6 +179,9 @@ int SL_MUST_CHECK sigv4_sha256_hex(struct sigv4_signer *s, const void *data, siz
  * (NUL-terminated) into out. Every header in req->hdrs is signed except
  * Authorization, User-Agent, Expect and X-Amzn-Trace-Id; the caller must
  * include Host and an X-Amz-Date equal to sigv4_amz_date(req->now_s).
+ * For service "s3" the canonical URI is req->path as given (already
+ * URI-encoded once by the caller, not normalised), as S3 wants; other
+ * services get the double encoding and normalisation of sv_canonical_uri.
  * payload_sha256_hex is the body's hash (64 hex chars), or NULL to hash
  * req->body here (pass a pre-computed hash when bodies are reused).
  * Returns the length written, or -EINVAL (no Host header), -E2BIG (more than

@@ -20,7 +20,7 @@ mkdir -p "$DATA_DIR"
 chmod 700 "$DATA_DIR"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 
-DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
+DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev zlib1g-dev libzstd-dev
       libsqlite3-dev libcmocka-dev libnghttp2-dev meson ninja-build pkg-config gcc awscli)
 
 missing=()

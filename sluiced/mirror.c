@@ -21,6 +21,7 @@
  * entries of that call. Nothing else is sent twice. */
 #include "sluiced/mirror.h"
 #include "sluiced/mirror_wire.h"
+#include "sluiced/hclient.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -169,89 +170,6 @@ static void backoff(struct mr_stream *m)
 
 /* ---- configuration ------------------------------------------------------ */
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = 0;
-	return s;
-}
-
-static int copy_val(char *dst, size_t cap, const char *v)
-{
-	size_t n = strlen(v);
-	if (n == 0 || n >= cap)
-		return -EINVAL;
-	memcpy(dst, v, n + 1);
-	return 0;
-}
-
-/* "https://HOST:PORT" (HOST may be [v6]); the path must be empty or "/". */
-static int parse_endpoint(struct mr_peer *p, const char *v)
-{
-	if (strncmp(v, "https://", 8) != 0)
-		return -EINVAL;
-	v += 8;
-	const char *end = v + strcspn(v, "/");
-	if (*end && strcmp(end, "/") != 0)
-		return -EINVAL;
-	const char *colon = NULL;
-	if (*v == '[') {
-		const char *rb = memchr(v, ']', (size_t)(end - v));
-		if (!rb)
-			return -EINVAL;
-		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(v, ':', (size_t)(end - v));
-	}
-	const char *hend = colon ? colon : end;
-	size_t hl = (size_t)(hend - v);
-	if (hl == 0 || hl >= sizeof(p->host))
-		return -EINVAL;
-	memcpy(p->host, v, hl);
-	p->host[hl] = 0;
-	if (colon) {
-		size_t pl = (size_t)(end - colon - 1);
-		if (pl == 0 || pl >= sizeof(p->port))
-			return -EINVAL;
-		memcpy(p->port, colon + 1, pl);
-		p->port[pl] = 0;
-		char *e;
-		long port = strtol(p->port, &e, 10);
-		if (*e || port < 1 || port > 65535)
-			return -EINVAL;
-	} else {
-		snprintf(p->port, sizeof(p->port), "443");
-	}
-	return 0;
-}
-
-/* The first aws_access_key_id / aws_secret_access_key pair of a shared
- * credentials file. */
-static int read_first_key(const char *path, char *key, size_t kcap, char *sec, size_t scap)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	char line[1024];
-	key[0] = sec[0] = 0;
-	while (fgets(line, sizeof(line), f) && (!key[0] || !sec[0])) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = 0;
-		char *k = trim(line), *v = trim(eq + 1);
-		if (!key[0] && strcmp(k, "aws_access_key_id") == 0 && strlen(v) < kcap)
-			memcpy(key, v, strlen(v) + 1);
-		else if (!sec[0] && strcmp(k, "aws_secret_access_key") == 0 && strlen(v) < scap)
-			memcpy(sec, v, strlen(v) + 1);
-	}
-	fclose(f);
-	return key[0] && sec[0] ? 0 : -ENOKEY;
-}
-
 /* One stream block of the configuration file, as text until mirror_open
  * checks it. The keys before the first "stream =" line are defaults that
  * every block inherits (one upstream and key for all, the common case);
@@ -279,7 +197,7 @@ static int conf_set(struct mr_conf *c, const char *k, const char *v)
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i].key) == 0)
-			return copy_val((char *)c + keys[i].off, keys[i].cap, v);
+			return hc_copy_val((char *)c + keys[i].off, keys[i].cap, v);
 	return -EINVAL;
 }
 
@@ -291,69 +209,43 @@ static bool stream_name_ok(const char *s)
 	return n > 0 && n < MR_NAME_MAX && s[n] == 0;
 }
 
+struct mr_conf_read {
+	struct mr_conf *c, *cur, *defaults;
+	uint32_t *n;
+};
+
+static int conf_line(void *arg, const char *k, const char *v)
+{
+	struct mr_conf_read *r = arg;
+	if (strcmp(k, "stream") != 0)
+		return conf_set(r->cur, k, v);
+	if (*r->n == MR_STREAMS_MAX || !stream_name_ok(v))
+		return -EINVAL;
+	for (uint32_t i = 0; i < *r->n; i++)
+		if (strcmp(r->c[i].stream, v) == 0)
+			return -EINVAL; /* one mirror (and checkpoint) per stream */
+	r->cur = &r->c[(*r->n)++];
+	memcpy(r->cur, r->defaults, sizeof(*r->cur));
+	memcpy(r->cur->stream, v, strlen(v) + 1);
+	return 0;
+}
+
 /* Reads the file into c[0..*n) (at most MR_STREAMS_MAX blocks). */
 static int read_conf(const char *path, struct mr_conf *c, uint32_t *n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		SL_ERR("mirror: cannot open %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-		SL_ERR("mirror: %s must be a regular file of mode 0600 (it holds a secret)", path);
-		close(fd);
-		return -EPERM;
-	}
-	FILE *f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
-	struct mr_conf *defaults = calloc(1, sizeof(*defaults)), *cur = defaults;
-	char line[1024];
-	int rc = defaults ? 0 : -ENOMEM;
-	unsigned lineno = 0;
+	struct mr_conf *defaults = calloc(1, sizeof(*defaults));
+	if (!defaults)
+		return -ENOMEM;
 	*n = 0;
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		lineno++;
-		char *s = trim(line);
-		if (!*s || *s == '#')
-			continue;
-		char *eq = strchr(s, '=');
-		if (!eq) {
-			rc = -EINVAL;
-			break;
-		}
-		*eq = 0;
-		char *k = trim(s), *v = trim(eq + 1);
-		if (strcmp(k, "stream") != 0) {
-			rc = conf_set(cur, k, v);
-			continue;
-		}
-		if (*n == MR_STREAMS_MAX || !stream_name_ok(v)) {
-			rc = -EINVAL;
-			break;
-		}
-		for (uint32_t i = 0; i < *n && rc == 0; i++)
-			if (strcmp(c[i].stream, v) == 0)
-				rc = -EINVAL; /* one mirror (and checkpoint) per stream */
-		cur = &c[(*n)++];
-		memcpy(cur, defaults, sizeof(*cur));
-		memcpy(cur->stream, v, strlen(v) + 1);
-	}
-	fclose(f);
-	explicit_bzero(line, sizeof(line)); /* it may hold the secret's line */
-	if (defaults) {
-		explicit_bzero(defaults, sizeof(*defaults));
-		free(defaults);
-	}
-	if (rc < 0) {
-		/* the line number only: the value may be the secret */
-		SL_ERR("mirror: %s line %u: unknown key, bad value, a stream named twice or more "
-		       "than %u streams", path, lineno, MR_STREAMS_MAX);
+	struct mr_conf_read r = { c, defaults, defaults, n };
+	char what[96];
+	snprintf(what, sizeof(what), "unknown key, bad value, a stream named twice or more "
+		 "than %u streams", MR_STREAMS_MAX);
+	int rc = hc_read_secret_conf(path, "mirror", what, conf_line, &r);
+	explicit_bzero(defaults, sizeof(*defaults));
+	free(defaults);
+	if (rc < 0)
 		return rc;
-	}
 	if (*n == 0) {
 		SL_ERR("mirror: %s names no stream", path);
 		return -EINVAL;
@@ -1122,7 +1014,8 @@ static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_loca
 	memcpy(m->stream, c->stream, sizeof(m->stream));
 	memcpy(m->up_stream, c->up_stream, sizeof(m->up_stream));
 	memcpy(m->up.ca, c->ca, sizeof(m->up.ca));
-	int rc = parse_endpoint(&m->up, c->endpoint);
+	_Static_assert(sizeof(m->up.host) == HC_HOST_MAX, "hc_parse_endpoint fills HC_HOST_MAX");
+	int rc = hc_parse_endpoint(c->endpoint, m->up.host, m->up.port, NULL);
 	if (rc < 0)
 		SL_ERR("mirror: stream %s: endpoint must be https://HOST[:PORT]", c->stream);
 	if (c->local_ca[0])
@@ -1163,7 +1056,7 @@ struct mirror *mirror_open(const char *conf_path, const struct mirror_local *loc
 	int rc = ms && c ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = read_conf(conf_path, c, &ms->n);
-	if (rc == 0 && (rc = read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
+	if (rc == 0 && (rc = hc_read_first_key(loc->credentials, lkey, sizeof(lkey), lsec,
 					    sizeof(lsec))) < 0)
 		SL_ERR("mirror: no key in %s", loc->credentials);
 	for (uint32_t i = 0; rc == 0 && i < ms->n; i++)

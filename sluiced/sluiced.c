@@ -36,6 +36,7 @@
 #include "dataplane/ctl/ctl.h"
 #include "dataplane/log/log.h"
 #include "sluiced/eal.h"
+#include "sluiced/delivery.h"
 #include "sluiced/mirror.h"
 #include "dataplane/net/dpdk/dpdk.h"
 #include "dataplane/route/route.h"
@@ -47,6 +48,17 @@ static uint32_t g_nlcs;
 static struct log_ctx *g_logs;
 static struct cp *g_cp; /* the control plane: only sluiced holds it */
 static struct mirror *g_mirror; /* --mirror-config, NULL when off */
+static struct delivery *g_delivery; /* --channel-config, NULL when off */
+
+/* The admin listener takes one extra scrape: the mirror's and delivery's. */
+static void scrape_extra(void *ctx, struct prom_buf *b)
+{
+	(void)ctx;
+	if (g_mirror)
+		mirror_scrape(g_mirror, b);
+	if (g_delivery)
+		delivery_scrape(g_delivery, b);
+}
 static struct admin *g_admin; /* the admin listener, NULL when off */
 static char g_version[128];
 
@@ -73,7 +85,7 @@ static int start_admin(const struct sl_config *cfg)
 		.sh = &g_sh, .cp = g_cp, .version = version(),
 		/* readers: io lcores, log lcores, then this one */
 		.route_reader = (uint16_t)(g_nlcs + cfg->log_cores),
-		.scrape_extra = g_mirror ? mirror_scrape : NULL, .scrape_ctx = g_mirror,
+		.scrape_extra = g_mirror || g_delivery ? scrape_extra : NULL,
 	};
 	g_admin = admin_start(&ac);
 	if (g_admin)
@@ -350,6 +362,12 @@ static int run(const struct sl_config *cfg)
 		if (!(g_mirror = mirror_open(cfg->mirror_config, &ml)))
 			return 1;
 	}
+	if (cfg->channel_config[0]) {
+		struct delivery_local dl = { .data_dir = cfg->data_dir, .credentials = cred_path,
+					     .region = cfg->region, .stop = &g_sh.stop };
+		if (!(g_delivery = delivery_open(cfg->channel_config, &dl)))
+			return 1;
+	}
 	g_sh.audit = audit_open(cfg->data_dir, (uint64_t)cfg->audit_max_mib << 20, cfg->audit_keep);
 	if (!g_sh.audit) {
 		SL_ERR("cannot open the audit log in %s: %s", cfg->data_dir, strerror(errno));
@@ -475,13 +493,16 @@ static int run(const struct sl_config *cfg)
 			SL_ERR("cannot start io lcore %u: %s", i, strerror(-launch_rc));
 	if (launch_rc != 0)
 		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
-	/* After the lcores are launched: the mirror reads through the listener. */
-	if (launch_rc == 0 && g_mirror) {
-		bool any = strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0;
-		const char *host = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1";
-		if ((launch_rc = mirror_start(g_mirror, host, g_sh.actual_port)) < 0)
-			atomic_store_explicit(&g_sh.stop, true, memory_order_release);
-	}
+	/* After the lcores are launched: the mirror and delivery read through
+	 * the listener (a wildcard listen address is dialled on loopback). */
+	bool any = strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0;
+	const char *lhost = !any ? cfg->listen_host : cfg->listen_host[0] == ':' ? "::1" : "127.0.0.1";
+	if (launch_rc == 0 && g_mirror &&
+	    (launch_rc = mirror_start(g_mirror, lhost, g_sh.actual_port)) < 0)
+		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
+	if (launch_rc == 0 && g_delivery &&
+	    (launch_rc = delivery_start(g_delivery, lhost, g_sh.actual_port)) < 0)
+		atomic_store_explicit(&g_sh.stop, true, memory_order_release);
 	rc = lcore_run(&g_lcs[0]);
 	for (uint32_t i = 1; i < g_nlcs; i++)
 		if (rte_eal_wait_lcore(i) < 0)
@@ -503,6 +524,8 @@ static int run(const struct sl_config *cfg)
 	 * mirror has seen stop and its last call is answered or failed. */
 	mirror_stop(g_mirror);
 	g_mirror = NULL;
+	delivery_stop(g_delivery);
+	g_delivery = NULL;
 	unlink(addr_path);
 	for (uint32_t i = 0; i < cfg->log_cores; i++)
 		log_lcore_fini(&g_logs[i]);

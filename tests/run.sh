@@ -54,7 +54,7 @@ record() {
 }
 
 # ---------------------------------------------------------------- packages
-DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev
+DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-dev zlib1g-dev libzstd-dev zstd
       libsqlite3-dev libcmocka-dev meson ninja-build pkg-config gcc clang
       libclang-rt-14-dev awscli python3-boto3 python3-pytest openssl iproute2
       ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace python3-cbor2
@@ -280,6 +280,13 @@ npm_browser() {
 	fi
 }
 npm_browser
+# tests/e2e/test_channel_delivery.py runs npm's s3rver from tests/s3 (it
+# would skip without it, so a failed install is a failure here).
+if ! (cd tests/s3 && npm ci --no-audit --no-fund >"$WORK/npm-s3.log" 2>&1); then
+	tail -n 20 "$WORK/npm-s3.log"
+	echo "npm ci in tests/s3 failed"
+	record npm-s3 0 1
+fi
 # tests/e2e/test_go.py compiles the Go SDKs (about a minute on 2 CPUs): one
 # cache for the e2e and e2e-asan runs.
 export GOCACHE="$WORK/gocache"

@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The shared client pieces of sluiced/'s background threads (hclient.h).
+ * Blocking sockets with timeouts: these threads are off the fast path. */
+#include "sluiced/hclient.h"
+#include "sluiced/mirror_wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "common/bug.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "crypto/sigv4.h"
+
+uint64_t hc_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void hc_nap(const atomic_bool *stop, uint32_t ms)
+{
+	uint64_t end = hc_now_ms() + ms;
+	while (!atomic_load(stop)) {
+		uint64_t t = hc_now_ms();
+		if (t >= end)
+			return;
+		uint64_t step = end - t > 50 ? 50 : end - t;
+		struct timespec ts = { 0, (long)step * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void hc_backoff(uint32_t *backoff_ms, const atomic_bool *stop)
+{
+	*backoff_ms = *backoff_ms ? *backoff_ms * 2 : HC_BACKOFF_MIN_MS;
+	if (*backoff_ms > HC_BACKOFF_MAX_MS)
+		*backoff_ms = HC_BACKOFF_MAX_MS;
+	hc_nap(stop, *backoff_ms);
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = 0;
+	return s;
+}
+
+int hc_copy_val(char *dst, size_t cap, const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= cap)
+		return -EINVAL;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+int hc_parse_endpoint(const char *v, char *host, char *port, bool *plain)
+{
+	bool pl = false;
+	if (strncmp(v, "https://", 8) == 0) {
+		v += 8;
+	} else if (plain && strncmp(v, "http://", 7) == 0) {
+		v += 7;
+		pl = true;
+	} else {
+		return -EINVAL;
+	}
+	if (plain)
+		*plain = pl;
+	const char *end = v + strcspn(v, "/");
+	if (*end && strcmp(end, "/") != 0)
+		return -EINVAL;
+	const char *colon = NULL;
+	if (*v == '[') {
+		const char *rb = memchr(v, ']', (size_t)(end - v));
+		if (!rb)
+			return -EINVAL;
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(v, ':', (size_t)(end - v));
+	}
+	const char *hend = colon ? colon : end;
+	size_t hl = (size_t)(hend - v);
+	if (hl == 0 || hl >= HC_HOST_MAX)
+		return -EINVAL;
+	memcpy(host, v, hl);
+	host[hl] = 0;
+	if (colon) {
+		size_t n = (size_t)(end - colon - 1);
+		if (n == 0 || n >= 8)
+			return -EINVAL;
+		memcpy(port, colon + 1, n);
+		port[n] = 0;
+		char *e;
+		long num = strtol(port, &e, 10);
+		if (*e || num < 1 || num > 65535)
+			return -EINVAL;
+	} else {
+		snprintf(port, 8, "%s", pl ? "80" : "443");
+	}
+	return 0;
+}
+
+int hc_read_first_key(const char *path, char *key, size_t kcap, char *sec, size_t scap)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	char line[1024];
+	key[0] = sec[0] = 0;
+	while (fgets(line, sizeof(line), f) && (!key[0] || !sec[0])) {
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		char *k = trim(line), *v = trim(eq + 1);
+		if (!key[0] && strcmp(k, "aws_access_key_id") == 0 && strlen(v) < kcap)
+			memcpy(key, v, strlen(v) + 1);
+		else if (!sec[0] && strcmp(k, "aws_secret_access_key") == 0 && strlen(v) < scap)
+			memcpy(sec, v, strlen(v) + 1);
+	}
+	fclose(f);
+	explicit_bzero(line, sizeof(line));
+	return key[0] && sec[0] ? 0 : -ENOKEY;
+}
+
+int hc_read_secret_conf(const char *path, const char *who, const char *what,
+			int (*cb)(void *arg, const char *key, const char *value), void *arg)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int e = errno;
+		SL_ERR("%s: cannot open %s: %s", who, path, strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		SL_ERR("%s: %s must be a regular file of mode 0600 (it holds a secret)", who, path);
+		close(fd);
+		return -EPERM;
+	}
+	FILE *f = fdopen(fd, "re");
+	if (!f) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	char line[1024];
+	int rc = 0;
+	unsigned lineno = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			rc = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		rc = cb(arg, trim(s), trim(eq + 1));
+	}
+	fclose(f);
+	explicit_bzero(line, sizeof(line)); /* it may hold the secret's line */
+	if (rc < 0)
+		/* the line number only: the value may be the secret */
+		SL_ERR("%s: %s line %u: %s", who, path, lineno, what);
+	return rc;
+}
+
+/* ---- HTTPS client --------------------------------------------------------- */
+
+static void peer_close(struct hc_peer *p)
+{
+	if (p->ssl) {
+		SSL_free(p->ssl);
+		p->ssl = NULL;
+	}
+	if (p->fd >= 0) {
+		close(p->fd);
+		p->fd = -1;
+	}
+}
+
+int hc_peer_init(struct hc_peer *p, const char *name, const char *key, const char *sec,
+		 const char *region, const char *service)
+{
+	p->fd = -1;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->signer = sigv4_signer_new(key, sec, region, service);
+	if (!p->signer)
+		return -errno;
+	p->buf = malloc(HC_RESP_MAX + 1);
+	if (!p->buf)
+		return -ENOMEM;
+	if (p->plain)
+		return 0;
+	p->ctx = SSL_CTX_new(TLS_client_method());
+	if (!p->ctx)
+		return -ENOMEM;
+	SSL_CTX_set_min_proto_version(p->ctx, TLS1_2_VERSION);
+	static const unsigned char alpn[] = "\x08http/1.1";
+	if (SSL_CTX_set_alpn_protos(p->ctx, alpn, sizeof(alpn) - 1) != 0)
+		return -ENOMEM;
+	if (SSL_CTX_load_verify_locations(p->ctx, p->ca, NULL) != 1) {
+		SL_ERR("%s: cannot load the CA bundle %s", name, p->ca);
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	SSL_CTX_set_verify(p->ctx, SSL_VERIFY_PEER, NULL);
+	return 0;
+}
+
+void hc_peer_fini(struct hc_peer *p)
+{
+	peer_close(p);
+	if (p->ctx)
+		SSL_CTX_free(p->ctx);
+	p->ctx = NULL;
+	sigv4_signer_free(p->signer);
+	p->signer = NULL;
+	free(p->buf);
+	p->buf = NULL;
+}
+
+static bool peer_open(const struct hc_peer *p)
+{
+	return p->plain ? p->fd >= 0 : p->ssl != NULL;
+}
+
+static int peer_connect(struct hc_peer *p)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char host[HC_HOST_MAX];
+	snprintf(host, sizeof(host), "%s", p->host);
+	bool v6lit = host[0] == '[';
+	if (v6lit) {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	int g = getaddrinfo(host, p->port, &hints, &res);
+	if (g != 0)
+		return -EHOSTUNREACH;
+	int rc = -ECONNREFUSED;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		struct timeval tv = { HC_IO_TIMEOUT_S, 0 };
+		int one = 1;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+		    connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+			rc = -errno;
+			close(fd);
+			continue;
+		}
+		p->fd = fd;
+		rc = 0;
+		break;
+	}
+	freeaddrinfo(res);
+	if (rc < 0 || p->plain)
+		return rc;
+	p->ssl = SSL_new(p->ctx);
+	if (!p->ssl || SSL_set_fd(p->ssl, p->fd) != 1) {
+		peer_close(p);
+		return -ENOMEM;
+	}
+	/* the name or address in the certificate must match what we dialled */
+	struct in6_addr a6;
+	bool ip = v6lit || inet_pton(AF_INET, host, &a6) == 1;
+	if (ip) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), host) != 1) {
+			peer_close(p);
+			return -EINVAL;
+		}
+	} else if (SSL_set_tlsext_host_name(p->ssl, host) != 1 || SSL_set1_host(p->ssl, host) != 1) {
+		peer_close(p);
+		return -EINVAL;
+	}
+	if (SSL_connect(p->ssl) != 1) {
+		long vr = SSL_get_verify_result(p->ssl);
+		SL_WARN("TLS to %s %s:%s failed: %s", p->name, p->host, p->port,
+			vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "handshake");
+		ERR_clear_error();
+		peer_close(p);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int write_all(struct hc_peer *p, const char *b, size_t n)
+{
+	while (n) {
+		size_t chunk = n > (1u << 30) ? 1u << 30 : n;
+		ssize_t w = p->plain ? send(p->fd, b, chunk, MSG_NOSIGNAL)
+				     : SSL_write(p->ssl, b, (int)chunk);
+		if (w <= 0) {
+			ERR_clear_error();
+			return -EIO;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static ssize_t read_some(struct hc_peer *p, char *b, size_t n)
+{
+	if (n > (1u << 30))
+		n = 1u << 30;
+	return p->plain ? recv(p->fd, b, n, 0) : SSL_read(p->ssl, b, (int)n);
+}
+
+#define HC_HDRS_MAX 8
+
+static int request_once(struct hc_peer *p, const char *method, const char *path,
+			const struct sl_header *extra, uint32_t nextra, const void *body,
+			size_t blen)
+{
+	BUG_ON(nextra > HC_HDRS_MAX - 2);
+	if (!peer_open(p)) {
+		int rc = peer_connect(p);
+		if (rc < 0)
+			return rc;
+	}
+	char host[HC_HOST_MAX + 8], date[17], auth[512], head[4096 + HC_PATH_MAX];
+	snprintf(host, sizeof(host), "%s:%s", p->host, p->port);
+	int64_t now = (int64_t)time(NULL);
+	sigv4_amz_date(now, date);
+	struct sl_header h[HC_HDRS_MAX] = {
+		{ SL_SLICE_LIT("Host"), { host, (uint32_t)strlen(host) } },
+		{ SL_SLICE_LIT("X-Amz-Date"), { date, 16 } },
+	};
+	memcpy(h + 2, extra, nextra * sizeof(*extra));
+	struct sigv4_request req = {
+		.method = { method, (uint32_t)strlen(method) },
+		.path = { path, (uint32_t)strlen(path) },
+		.hdrs = h, .nhdrs = 2 + nextra,
+		.body = body, .body_len = blen, .now_s = now,
+	};
+	if (sigv4_sign(p->signer, &req, NULL, auth, sizeof(auth)) < 0)
+		return -EIO;
+	int hn = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\n",
+			  method, path, host, date);
+	for (uint32_t i = 0; i < nextra && hn > 0 && (size_t)hn < sizeof(head); i++)
+		hn += snprintf(head + hn, sizeof(head) - (size_t)hn, "%.*s: %.*s\r\n",
+			       (int)extra[i].name.len, extra[i].name.ptr, (int)extra[i].value.len,
+			       extra[i].value.ptr);
+	if (hn > 0 && (size_t)hn < sizeof(head))
+		hn += snprintf(head + hn, sizeof(head) - (size_t)hn,
+			       "Authorization: %s\r\nContent-Length: %zu\r\n\r\n", auth, blen);
+	if (hn < 0 || (size_t)hn >= sizeof(head))
+		return -E2BIG;
+	if (write_all(p, head, (size_t)hn) < 0 || write_all(p, body, blen) < 0)
+		goto fail;
+	/* read the head, then Content-Length bytes of body */
+	size_t have = 0, clen = 0;
+	int status = 0, hend = 0;
+	while ((hend = mirror_parse_head(p->buf, have, &status, &clen)) == 0) {
+		if (have >= HC_HEAD_MAX)
+			goto fail;
+		ssize_t r = read_some(p, p->buf + have, HC_HEAD_MAX - have);
+		if (r <= 0)
+			goto fail;
+		have += (size_t)r;
+	}
+	if (hend < 0)
+		goto fail;
+	memmove(p->buf, p->buf + hend, have - (size_t)hend);
+	have -= (size_t)hend;
+	while (have < clen) {
+		ssize_t r = read_some(p, p->buf + have, clen - have);
+		if (r <= 0)
+			goto fail;
+		have += (size_t)r;
+	}
+	if (have != clen)
+		goto fail; /* we never pipeline: nothing may follow */
+	p->buf[clen] = 0;
+	p->len = clen;
+	return status;
+fail:
+	ERR_clear_error();
+	peer_close(p);
+	return -EIO;
+}
+
+int hc_request(struct hc_peer *p, const char *method, const char *path,
+	       const struct sl_header *hdrs, uint32_t nhdrs, const void *body, size_t blen)
+{
+	bool reused = peer_open(p);
+	int rc = request_once(p, method, path, hdrs, nhdrs, body, blen);
+	if (rc == -EIO && reused)
+		rc = request_once(p, method, path, hdrs, nhdrs, body, blen);
+	return rc;
+}
+
+int hc_kinesis(struct hc_peer *p, const char *op, const char *body, size_t blen)
+{
+	char target[64];
+	snprintf(target, sizeof(target), "Kinesis_20131202.%s", op);
+	const char *ctype = "application/x-amz-json-1.1";
+	struct sl_header h[2] = {
+		{ SL_SLICE_LIT("Content-Type"), { ctype, (uint32_t)strlen(ctype) } },
+		{ SL_SLICE_LIT("X-Amz-Target"), { target, (uint32_t)strlen(target) } },
+	};
+	return hc_request(p, "POST", "/", h, 2, body, blen);
+}
+
+void hc_err_type(const struct hc_peer *p, struct json_tok *toks, uint32_t ntoks, char *out,
+		 size_t cap)
+{
+	struct json_doc d;
+	out[0] = 0;
+	if (json_parse(&d, p->buf, p->len, toks, ntoks, 8, NULL) < 1 ||
+	    d.toks[0].type != JSON_OBJECT)
+		return;
+	int32_t t = json_obj_get(&d, 0, "__type");
+	if (t < 0 || d.toks[t].type != JSON_STRING)
+		return;
+	struct sl_slice s = json_tok_slice(&d, (uint32_t)t);
+	const char *hash = memchr(s.ptr, '#', s.len);
+	size_t off = hash ? (size_t)(hash - s.ptr) + 1 : 0;
+	snprintf(out, cap, "%.*s", (int)(s.len - off), s.ptr + off);
+}
+
+int hc_local_init(struct hc_peer *p, const char *credentials, const char *data_dir,
+		  const char *region, const char *who)
+{
+	char key[HC_SECRET_MAX], sec[HC_SECRET_MAX];
+	int rc = hc_read_first_key(credentials, key, sizeof(key), sec, sizeof(sec));
+	if (rc < 0) {
+		SL_ERR("%s: no key in %s", who, credentials);
+		return rc;
+	}
+	if (!p->ca[0])
+		snprintf(p->ca, sizeof(p->ca), "%s/tls/ca.pem", data_dir);
+	rc = hc_peer_init(p, "local", key, sec, region, "kinesis");
+	explicit_bzero(sec, sizeof(sec)); /* it lives on only inside the signer */
+	return rc;
+}
+
+int hc_thread_start(struct hc_thread *t, struct hc_peer *local, const char *host,
+		    uint16_t port, void *(*fn)(void *), void *arg, const char *who)
+{
+	snprintf(local->host, sizeof(local->host), "%s", host);
+	snprintf(local->port, sizeof(local->port), "%u", port);
+	int rc = -pthread_create(&t->thr, NULL, fn, arg);
+	if (rc < 0)
+		SL_ERR("%s: cannot start its thread: %s", who, strerror(-rc));
+	else
+		t->running = true;
+	return rc;
+}
+
+void hc_thread_prologue(const char *who, int nice_v)
+{
+	sl_log_thread_name(who);
+	/* Linux nice is per thread */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice_v) < 0)
+		SL_WARN("%s: cannot lower its priority: %s", who, strerror(errno));
+}
+
+void hc_thread_join(struct hc_thread *t)
+{
+	if (!t->running)
+		return;
+	int rc = pthread_join(t->thr, NULL);
+	BUG_ON(rc != 0);
+	t->running = false;
+}
+
+/* ---- reading a local stream ------------------------------------------- */
+
+int hc_list_shards(struct hc_reader *r)
+{
+	struct jw w;
+	char body[256];
+	jw_init(&w, body, sizeof(body));
+	jw_obj_begin(&w);
+	jw_key(&w, "StreamName");
+	jw_str(&w, r->stream);
+	jw_obj_end(&w);
+	int st = hc_kinesis(r->local, "ListShards", body, w.len);
+	if (st != 200)
+		return st < 0 ? st : -EAGAIN;
+	struct json_doc d;
+	if (json_parse(&d, r->local->buf, r->local->len, r->toks, r->ntoks, 8, NULL) < 1)
+		return -EPROTO;
+	int32_t arr = json_obj_get(&d, 0, "Shards");
+	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
+		return -EPROTO;
+	uint32_t n = r->nshards;
+	for (uint32_t i = (uint32_t)arr + 1, k = 0; k < d.toks[arr].count; k++, i = d.toks[i].next) {
+		int32_t id = json_obj_get(&d, i, "ShardId");
+		if (id < 0 || d.toks[id].type != JSON_STRING ||
+		    d.toks[id].len >= sizeof(r->shards[0].id))
+			continue;
+		struct sl_slice s = json_tok_slice(&d, (uint32_t)id);
+		bool known = false;
+		for (uint32_t j = 0; j < n && !known; j++)
+			known = sl_slice_eq(s, r->shards[j].id);
+		if (known)
+			continue;
+		if (n == r->max_shards) {
+			SL_ERR("%s: %s has more than %u shards; the rest are not read", r->who,
+			       r->stream, r->max_shards);
+			break;
+		}
+		struct hc_shard *sh = &r->shards[n++];
+		memset(sh, 0, sizeof(*sh));
+		memcpy(sh->id, s.ptr, s.len);
+		static const char *const pn[2] = { "ParentShardId", "AdjacentParentShardId" };
+		for (int p = 0; p < 2; p++) {
+			int32_t t = json_obj_get(&d, i, pn[p]);
+			if (t >= 0 && d.toks[t].type == JSON_STRING &&
+			    d.toks[t].len < sizeof(sh->parent[p]))
+				memcpy(sh->parent[p], d.buf + d.toks[t].start, d.toks[t].len);
+		}
+	}
+	r->nshards = n;
+	return 0;
+}
+
+static int get_iterator(struct hc_reader *r, struct hc_shard *sh)
+{
+	struct jw w;
+	char body[512];
+	jw_init(&w, body, sizeof(body));
+	jw_obj_begin(&w);
+	jw_key(&w, "StreamName");
+	jw_str(&w, r->stream);
+	jw_key(&w, "ShardId");
+	jw_str(&w, sh->id);
+	jw_key(&w, "ShardIteratorType");
+	if (sh->ckpt[0]) {
+		jw_str(&w, "AFTER_SEQUENCE_NUMBER");
+		jw_key(&w, "StartingSequenceNumber");
+		jw_str(&w, sh->ckpt);
+	} else if (r->start_ms > 0) {
+		jw_str(&w, "AT_TIMESTAMP");
+		jw_key(&w, "Timestamp");
+		char ts[32];
+		int n = snprintf(ts, sizeof(ts), "%lld.%03lld", (long long)(r->start_ms / 1000),
+				 (long long)(r->start_ms % 1000));
+		jw_raw(&w, ts, (size_t)n);
+	} else {
+		jw_str(&w, "TRIM_HORIZON");
+	}
+	jw_obj_end(&w);
+	int st = hc_kinesis(r->local, "GetShardIterator", body, w.len);
+	if (st != 200)
+		return st < 0 ? st : -EAGAIN;
+	struct json_doc d;
+	if (json_parse(&d, r->local->buf, r->local->len, r->toks, 16, 4, NULL) < 1)
+		return -EPROTO;
+	int32_t it = json_obj_get(&d, 0, "ShardIterator");
+	if (it < 0 || d.toks[it].type != JSON_STRING || d.toks[it].len >= HC_ITER_MAX)
+		return -EPROTO;
+	struct sl_slice s = json_tok_slice(&d, (uint32_t)it);
+	memcpy(sh->iter, s.ptr, s.len);
+	sh->iter[s.len] = 0;
+	return 0;
+}
+
+int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d, int32_t *arr)
+{
+	uint64_t t = hc_now_ms();
+	if (t - sh->last_get_ms < HC_GET_SPACING_MS)
+		hc_nap(r->stop, (uint32_t)(HC_GET_SPACING_MS - (t - sh->last_get_ms)));
+	if (!sh->iter[0]) {
+		int rc = get_iterator(r, sh);
+		if (rc < 0)
+			return rc;
+	}
+	char body[HC_ITER_MAX + 64];
+	struct jw w;
+	jw_init(&w, body, sizeof(body));
+	jw_obj_begin(&w);
+	jw_key(&w, "ShardIterator");
+	jw_str(&w, sh->iter);
+	jw_key(&w, "Limit");
+	jw_u64(&w, r->limit);
+	jw_obj_end(&w);
+	sh->last_get_ms = hc_now_ms();
+	int st = hc_kinesis(r->local, "GetRecords", body, w.len);
+	if (st != 200) {
+		char type[96] = "";
+		if (st > 0)
+			hc_err_type(r->local, r->toks, 64, type, sizeof(type));
+		if (strcmp(type, "ExpiredIteratorException") == 0)
+			sh->iter[0] = 0; /* re-open from the checkpoint */
+		return st < 0 ? st : -EAGAIN;
+	}
+	if (json_parse(d, r->local->buf, r->local->len, r->toks, r->ntoks, 8, NULL) < 1)
+		return -EPROTO;
+	*arr = json_obj_get(d, 0, "Records");
+	int32_t next = json_obj_get(d, 0, "NextShardIterator");
+	int32_t behind = json_obj_get(d, 0, "MillisBehindLatest");
+	int64_t lag = 0;
+	if (behind >= 0 && json_num_i64(d, (uint32_t)behind, &lag) == 0 && lag >= 0)
+		sh->lag_ms = (uint64_t)lag;
+	if (*arr < 0 || d->toks[*arr].type != JSON_ARRAY)
+		return -EPROTO;
+	if (next < 0 || d->toks[next].type != JSON_STRING) {
+		sh->closed = true; /* a closed shard, read to its end */
+		sh->iter[0] = 0;
+	} else if (d->toks[next].len < HC_ITER_MAX) {
+		struct sl_slice s = json_tok_slice(d, (uint32_t)next);
+		memcpy(sh->iter, s.ptr, s.len);
+		sh->iter[s.len] = 0;
+	} else {
+		sh->iter[0] = 0;
+	}
+	return 0;
+}
+
+bool hc_parents_open(const struct hc_reader *r, const struct hc_shard *sh)
+{
+	for (int p = 0; p < 2; p++)
+		for (uint32_t j = 0; sh->parent[p][0] && j < r->nshards; j++)
+			if (strcmp(r->shards[j].id, sh->parent[p]) == 0 && !r->shards[j].closed)
+				return true;
+	return false;
+}
+
+uint64_t hc_lag_ms(const struct hc_reader *r)
+{
+	uint64_t lag = 0;
+	for (uint32_t i = 0; i < r->nshards; i++)
+		if (!r->shards[i].closed && r->shards[i].lag_ms > lag)
+			lag = r->shards[i].lag_ms;
+	return lag;
+}
+
+int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, size_t cap)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < r->nshards; i++) {
+		if (!r->shards[i].ckpt[0])
+			continue;
+		int w = snprintf(scratch + n, cap - n, "%s %s\n", r->shards[i].id,
+				 r->shards[i].ckpt);
+		if (w < 0 || (size_t)w >= cap - n)
+			return -E2BIG;
+		n += (size_t)w;
+	}
+	return sl_file_replace(path, scratch, n, 0600);
+}
+
+void hc_ckpt_load(struct hc_reader *r, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	char line[256], id[64], seq[64];
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %63s", id, seq) == 2)
+			for (uint32_t i = 0; i < r->nshards; i++)
+				if (strcmp(r->shards[i].id, id) == 0)
+					memcpy(r->shards[i].ckpt, seq, sizeof(seq));
+	fclose(f);
+}
