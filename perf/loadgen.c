@@ -431,7 +431,9 @@ static void sub_message(struct lg *g, struct lg_shard *s, const struct lg_sub_ev
 		memcpy(s->cont, rr.cont, rr.cont_len);
 		s->cont_len = rr.cont_len;
 	}
-	g->get_req++; /* events */
+	g->get_req++;
+	g->req_ok++; /* in this mode a "request" is an event: requests/s is events/s */
+	g->cur.req++;
 	g->get_rec += rr.nrec;
 	g->get_bytes += rr.bytes;
 	g->cur.rec += rr.nrec;
@@ -512,9 +514,7 @@ static void sub_ended(struct lg *g, struct lg_req *r, int status, const char *bo
 	struct lg_shard *s = &g->shards[r->shard];
 	s->busy = false;
 	s->slen = 0;
-	g->cur.req++;
 	if (status == 200) {
-		g->req_ok++;
 		s->next_ns = mono_ns();
 		return;
 	}
@@ -735,6 +735,7 @@ static void write_json(struct lg *g, double el)
 		c->conns, c->inflight, c->batch, c->record_bytes,
 		c->keys == LG_KEYS_ZIPF ? "zipf" : c->keys == LG_KEYS_FIXED ? "fixed" : "uniform",
 		c->key_count, c->rate_rps);
+	fprintf(f, "\"payload_bytes\":%lu,", (unsigned long)bytes);
 	fprintf(f, "\"elapsed_s\":%.3f,\"records\":%lu,\"records_per_s\":%.1f,"
 		   "\"payload_MB_per_s\":%.3f,\"requests\":%lu,\"requests_per_s\":%.1f,",
 		el, (unsigned long)rec, (double)rec / el, (double)bytes / 1e6 / el,
