@@ -82,6 +82,8 @@ static const struct num_flag num_flags[] = {
 	{ "stream-limit", OFF(stream_limit), 1, 1000000, "streams per account" },
 	{ "audit-max-mib", OFF(audit_max_mib), 1, 65536, "audit log size before rotation" },
 	{ "audit-keep", OFF(audit_keep), 1, 1000, "rotated audit logs kept" },
+	{ "etcd-timeout-ms", OFF(etcd_timeout_ms), 100, 60000,
+	  "--metadata etcd: bound on connect and on each send and receive to etcd" },
 };
 
 struct str_flag {
@@ -118,6 +120,8 @@ static const struct str_flag str_flags[] = {
 	  "TESTS ONLY: seeded faults on received frames (DPDK), e.g. seed=1,drop=50000" },
 	{ "net-fault-tx", SOFF(net_fault_tx),
 	  "TESTS ONLY: seeded faults on sent frames (DPDK): drop, dup, reorder, reorder-us, delay-us" },
+	{ "tcp-cc", SOFF(tcp_cc),
+	  "DPDK transport: TCP congestion control, cubic (default, RFC 9438) | newreno" },
 	{ "log-level", SOFF(log_level), "err | warn | info | debug" },
 	{ "log-format", SOFF(log_format), "text (default) | json (one JSON object per line)" },
 	{ "admin-token-file", SOFF(admin_token_file),
@@ -125,6 +129,13 @@ static const struct str_flag str_flags[] = {
 	{ "admin-client-ca", SOFF(admin_client_ca),
 	  "admin listener (with --admin-tls): require client certificates from this CA" },
 	{ "metrics", SOFF(metrics), "on (default) | off: count metrics on the lcores" },
+	{ "metadata", SOFF(metadata),
+	  "sqlite (default: DIR/meta.db) | etcd=http(s)://HOST:PORT (etcd v3 >= 3.4)" },
+	{ "etcd-cluster", SOFF(etcd_cluster),
+	  "--metadata etcd: keys live under /sluice/<this>/ (default: default)" },
+	{ "etcd-ca", SOFF(etcd_ca), "--metadata etcd=https://: CA of etcd's certificate" },
+	{ "etcd-cert", SOFF(etcd_cert), "--metadata etcd=https://: client certificate (PEM)" },
+	{ "etcd-key", SOFF(etcd_key), "--metadata etcd=https://: its private key (PEM)" },
 	{ "quota-mode", SOFF(quota_mode),
 	  "kinesis (default: Kinesis's per-shard limits) | off | custom (--quota-*)" },
 };
@@ -140,6 +151,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->cors_origins, sizeof(c->cors_origins), "*");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->log_format, sizeof(c->log_format), "text");
+	snprintf(c->tcp_cc, sizeof(c->tcp_cc), "cubic");
 	snprintf(c->admin_host, sizeof(c->admin_host), "127.0.0.1");
 	c->admin_port = 4568;
 	snprintf(c->metrics, sizeof(c->metrics), "on");
@@ -179,6 +191,9 @@ static void set_defaults(struct sl_config *c)
 	c->stream_limit = 10000;
 	c->audit_max_mib = 64;
 	c->audit_keep = 5;
+	snprintf(c->metadata, sizeof(c->metadata), "sqlite");
+	snprintf(c->etcd_cluster, sizeof(c->etcd_cluster), "default");
+	c->etcd_timeout_ms = 3000;
 }
 
 static void usage(FILE *f)
@@ -407,6 +422,52 @@ static int apply(struct sl_config *c, const char *name, const char *v)
 	return -EINVAL;
 }
 
+/* --metadata and the --etcd-* flags that go with it. The URL's shape is
+ * checked again by the client (cp_etcd.c); here the operator gets the
+ * message before anything starts. */
+static int check_metadata(struct sl_config *c)
+{
+	const char *url = c->metadata + 5;
+	size_t cl = strlen(c->etcd_cluster);
+	bool https = strncmp(url, "https://", 8) == 0;
+
+	c->etcd_endpoint[0] = '\0';
+	if (strcmp(c->metadata, "sqlite") == 0) {
+		if (c->etcd_ca[0] || c->etcd_cert[0] || c->etcd_key[0]) {
+			fprintf(stderr, "sluiced: --etcd-ca/--etcd-cert/--etcd-key need "
+					"--metadata etcd=https://...\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(c->metadata, "etcd=", 5) != 0 ||
+	    (strncmp(url, "http://", 7) != 0 && !https) || strchr(url + 7 + https, ':') == NULL) {
+		fprintf(stderr, "sluiced: --metadata must be sqlite or etcd=http(s)://HOST:PORT\n");
+		return -EINVAL;
+	}
+	for (const char *p = url; *p; p++)
+		if (*p <= ' ' || *p > '~') {
+			fprintf(stderr, "sluiced: --metadata etcd URL must be visible ASCII\n");
+			return -EINVAL;
+		}
+	if (cl == 0 || strspn(c->etcd_cluster, "abcdefghijklmnopqrstuvwxyz"
+					       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != cl) {
+		fprintf(stderr, "sluiced: --etcd-cluster must be 1-64 of A-Z a-z 0-9 _ . -\n");
+		return -EINVAL;
+	}
+	if ((c->etcd_ca[0] || c->etcd_cert[0] || c->etcd_key[0]) && !https) {
+		fprintf(stderr, "sluiced: --etcd-ca/--etcd-cert/--etcd-key need an https:// "
+				"etcd URL\n");
+		return -EINVAL;
+	}
+	if ((c->etcd_cert[0] != 0) != (c->etcd_key[0] != 0)) {
+		fprintf(stderr, "sluiced: --etcd-cert and --etcd-key go together\n");
+		return -EINVAL;
+	}
+	snprintf(c->etcd_endpoint, sizeof(c->etcd_endpoint), "%s", url);
+	return 0;
+}
+
 static int check(struct sl_config *c)
 {
 	if (!c->data_dir[0]) {
@@ -454,6 +515,10 @@ static int check(struct sl_config *c)
 		fprintf(stderr, "sluiced: --quota-mode must be kinesis, off or custom\n");
 		return -EINVAL;
 	}
+	if (strcmp(c->tcp_cc, "cubic") != 0 && strcmp(c->tcp_cc, "newreno") != 0) {
+		fprintf(stderr, "sluiced: --tcp-cc must be cubic or newreno\n");
+		return -EINVAL;
+	}
 	if (strcmp(c->transport, "dpdk") == 0 && !c->ip4_addr && !c->ip6_prefix_len) {
 		fprintf(stderr, "sluiced: --transport dpdk needs --ip ADDR/PREFIX and/or "
 				"--dpdk-ip6 ADDR/PREFIX\n");
@@ -498,6 +563,8 @@ static int check(struct sl_config *c)
 		fprintf(stderr, "sluiced: --tls-cert and --tls-key go together\n");
 		return -EINVAL;
 	}
+	if (check_metadata(c) < 0)
+		return -EINVAL;
 	return check_plain(c);
 }
 

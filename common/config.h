@@ -76,6 +76,9 @@ struct sl_config {
 	/* Test only: the userspace stack's seeded fault stage ("seed=1,drop=50000,
 	 * dup=0,reorder=20000,reorder-us=2000,delay-us=0", rates in ppm). */
 	char net_fault_rx[160], net_fault_tx[160];
+	/* --transport dpdk: the userspace TCP's congestion control,
+	 * "cubic" (default) | "newreno" */
+	char tcp_cc[16];
 	/* --transport dpdk: the userspace stack's address (host byte order). */
 	uint32_t ip4_addr;	/* --ip ADDR/PREFIX; 0 = unset */
 	uint8_t ip4_prefix_len;	/* 1..32 */
@@ -104,6 +107,16 @@ struct sl_config {
 	char metrics[8];	/* "on" | "off": the per-lcore counters */
 	uint32_t audit_max_mib;	/* DIR/audit.log rotates past this */
 	uint32_t audit_keep;	/* rotated files kept */
+	/* The metadata store: "sqlite" (default, DIR/meta.db) or "etcd=URL"
+	 * (controlplane/cp_store_etcd.c); check() splits the URL into
+	 * etcd_endpoint. */
+	char metadata[288];
+	char etcd_endpoint[280];	/* "" = SQLite */
+	char etcd_cluster[65];		/* keys under /sluice/<cluster>/ */
+	char etcd_ca[SL_PATH_MAX];	/* https: CA of etcd's server certificate */
+	char etcd_cert[SL_PATH_MAX];	/* https: client certificate (mTLS) */
+	char etcd_key[SL_PATH_MAX];
+	uint32_t etcd_timeout_ms;	/* connect, each send, each receive */
 };
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
+#include "controlplane/cp_store_etcd.h"
 
 #define CP_IDLE_SLEEP_NS 500000L /* 0.5 ms: idle latency bound without spinning */
 #define CP_BURST 32u
@@ -190,7 +191,9 @@ struct cp *cp_open(const struct cp_config *cfg)
 	cp->cfg.data_dir = cp->data_dir;
 	cp->cfg.account_id = cp->account_id;
 	atomic_init(&cp->stop, false);
-	cp->st = cp_store_open(&cp_store_sqlite_ops, cp->data_dir);
+	cp->st = cfg->etcd ? cp_store_etcd_open(cfg->etcd)
+			   : cp_store_open(&cp_store_sqlite_ops, cp->data_dir);
+	cp->cfg.etcd = NULL; /* the caller's, read here only */
 	if (cp->st == NULL) {
 		rc = -errno;
 		goto fail;

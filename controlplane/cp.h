@@ -25,6 +25,8 @@ struct kr_keyring;
 
 typedef sl_u128 cp_u128; /* common/u128.h: one 128-bit type, one codec */
 
+struct cp_store_etcd_cfg;
+
 struct cp_config {
 	const char *data_dir;	     /* metadata at DIR/meta.db (0600) */
 	const char *account_id;	     /* 12 digits, used in ARNs and messages */
@@ -57,6 +59,9 @@ struct cp_config {
 	 * created with streams and destroyed with them (crypto-erase). NULL:
 	 * no keyring (unit tests); streams are then stored in plaintext. */
 	struct kr_keyring *kr;
+	/* The etcd metadata store (cp_store_etcd.h), read at start only;
+	 * NULL: SQLite at DIR/meta.db. */
+	const struct cp_store_etcd_cfg *etcd;
 };
 
 /* Opens (creating if needed) the metadata store, loads it, finishes lifecycle

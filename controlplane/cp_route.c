@@ -316,6 +316,11 @@ static int build(struct cp *cp, struct route_table **out)
 		}
 		link_children(&b, b.cur);
 		qsort_r(b.cur->open_by_hash, b.cur->n_open, sizeof(uint32_t), cmp_open, b.cur);
+		rc = route_stream_index(b.cur); /* hash -> shard without a long search */
+		if (rc < 0) {
+			b.err = rc;
+			goto fail;
+		}
 	}
 	rc = build_consumers(cp, b.rt);
 	if (rc < 0)

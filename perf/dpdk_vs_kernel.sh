@@ -16,16 +16,23 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=perf/netns_lib.sh
+. "$ROOT/perf/netns_lib.sh"
 DUR=10
 [ "${1:-}" = --duration ] && DUR=$2
 B=build
-[ -x $B/sluiced ] && [ -x $B/perf/loadgen ] || { meson setup $B >/dev/null; ninja -C $B; }
+if [ ! -x $B/sluiced ] || [ ! -x $B/perf/loadgen ]; then
+	meson setup $B >/dev/null
+	ninja -C $B
+fi
 W=$(mktemp -d /tmp/sl-dvk.XXXXXX)
 NS_S=sl-dvk-srv NS_C=sl-dvk-cli
 cleanup() {
-	[ -n "${SPID:-}" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null || true
-	ip netns del $NS_S 2>/dev/null || true
-	ip netns del $NS_C 2>/dev/null || true
+	if [ -n "${SPID:-}" ]; then
+		kill -TERM "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
+	nl_down $NS_S $NS_C
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -73,22 +80,16 @@ echo "|---|---|---|---|---|---|---|"
 taskset -c 0 $B/sluiced --listen 127.0.0.1:0 --data-dir "$W/k" --quota-mode off \
 	--create-delay-ms 0 >"$W/k.log" 2>&1 &
 SPID=$!
-for _ in $(seq 100); do [ -f "$W/k/sluiced.addr" ] && break; sleep 0.1; done
+nl_wait_file "$W/k/sluiced.addr"
 run_one kernel "https://$(cat "$W/k/sluiced.addr")" "$W/k"
 kill -TERM $SPID; wait $SPID || true; SPID=
 
 # DPDK transport over af_packet on a veth between two namespaces
-ip netns add $NS_S; ip netns add $NS_C
-ip -n $NS_S link add slv0 type veth peer name slv1 netns $NS_C
-ip -n $NS_S link set lo up; ip -n $NS_C link set lo up
-ip -n $NS_S link set slv0 up
-ip -n $NS_C addr add 10.99.200.1/24 dev slv1; ip -n $NS_C link set slv1 up
-ip netns exec $NS_C ethtool -K slv1 tx off tso off gso off >/dev/null 2>&1 || true
-ip netns exec $NS_S ethtool -K slv0 tx off tso off gso off >/dev/null 2>&1 || true
+nl_up $NS_S $NS_C slv0 slv1 10.99.200.1/24
 ip netns exec $NS_S taskset -c 0 $B/sluiced --transport dpdk \
 	--dpdk-args "--vdev=net_af_packet0,iface=slv0" --ip 10.99.200.2/24 \
 	--listen 10.99.200.2:4567 --data-dir "$W/d" --quota-mode off --create-delay-ms 0 \
 	>"$W/d.log" 2>&1 &
 SPID=$!
-for _ in $(seq 100); do [ -f "$W/d/sluiced.addr" ] && break; sleep 0.1; done
+nl_wait_file "$W/d/sluiced.addr"
 run_one dpdk "https://10.99.200.2:4567" "$W/d" $NS_C

@@ -59,6 +59,7 @@ struct lg_config {
 	uint32_t n_consumers;
 	bool quiet;
 	bool cbor;		   /* application/x-amz-cbor-1.1, as the Java SDK */
+	bool verify;		   /* self-checking data (put), checked on read (get) */
 };
 
 struct lg_body {

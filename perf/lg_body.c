@@ -17,6 +17,7 @@
 #include "common/base64.h"
 #include "dataplane/api/cbor.h"
 #include "crypto/sigv4.h"
+#include "perf/lg_verify.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -106,6 +107,8 @@ static int build_one(struct lg_body *b, const struct lg_config *cfg, struct keyg
 	int n;
 	for (uint32_t i = 0; i < cfg->record_bytes; i++)
 		data[i] = (uint8_t)rng_next();
+	if (cfg->verify)
+		lg_verify_fill(data, cfg->record_bytes, rng_next());
 	if (cfg->mode == LG_MODE_PUTRECORD) {
 		n = snprintf(p, cap, "{\"StreamName\":\"%s\",\"Data\":\"", cfg->stream);
 		len = (size_t)n;
@@ -116,8 +119,12 @@ static int build_one(struct lg_body *b, const struct lg_config *cfg, struct keyg
 		n = snprintf(p, cap, "{\"StreamName\":\"%s\",\"Records\":[", cfg->stream);
 		len = (size_t)n;
 		for (uint32_t i = 0; i < nrec; i++) {
-			/* a different data offset per record: no two records equal */
-			data[i % cfg->record_bytes] ^= (uint8_t)(i + 1);
+			/* a different data offset per record: no two records equal
+			 * (--verify: a fresh id, so each still checks) */
+			if (cfg->verify)
+				lg_verify_fill(data, cfg->record_bytes, rng_next());
+			else
+				data[i % cfg->record_bytes] ^= (uint8_t)(i + 1);
 			n = put_record(p + len, cap - len, cfg, keygen_next(kg), data, i == 0);
 			if (n < 0) {
 				free(p);

@@ -37,6 +37,7 @@
 
 #include "crypto/sigv4.h"
 #include "dataplane/api/cbor.h"
+#include "perf/lg_verify.h"
 #include "perf/lg.h"
 #include "perf/lg_admin.h"
 #include "perf/lg_hist.h"
@@ -88,6 +89,7 @@ struct lg {
 	uint64_t rec_ok, bytes_ok, req_ok, req_err, req_throttled;
 	uint64_t rec_throttled, rec_failed, wire_bytes;
 	uint64_t get_req, get_rec, get_bytes;
+	uint64_t verify_ok, verify_bad; /* --verify, get mode: records checked */
 	struct lg_errtype errs[LG_MAX_ERRTYPES];
 	struct lg_hist lat, lat_sec, p2g;
 	struct lg_hist behind; /* GetRecords' MillisBehindLatest, as ns */
@@ -374,6 +376,12 @@ static void got_records(struct lg *g, struct lg_req *r, const char *body, uint32
 		uint64_t n = (uint64_t)(e - q);
 		bytes += n / 4 * 3 - (n >= 1 && e[-1] == '=') - (n >= 2 && e[-2] == '=');
 		nrec++;
+		if (g->cfg.verify) {
+			if (n <= UINT32_MAX && lg_verify_b64(q, (uint32_t)n))
+				g->verify_ok++;
+			else
+				g->verify_bad++;
+		}
 		q = e;
 	}
 	q = body;
@@ -621,7 +629,10 @@ static struct lg_conn *free_conn(struct lg *g)
 
 static bool budget_left(const struct lg *g)
 {
-	if (g->cfg.mode == LG_MODE_SUB) /* --records: stop once that many arrived */
+	/* A consumer counts records received (a prefilled shard of known size
+	 * is read to its end; a subscription stops once that many arrived);
+	 * producers count records sent. */
+	if (g->cfg.mode == LG_MODE_GET || g->cfg.mode == LG_MODE_SUB)
 		return !g->cfg.records_max || g->get_rec < g->cfg.records_max;
 	return !g->cfg.records_max || g->issued_rec < g->cfg.records_max;
 }
@@ -751,6 +762,9 @@ static void write_json(struct lg *g, double el)
 			ms(lg_hist_quantile(&g->p2g, 0.5)), ms(lg_hist_quantile(&g->p2g, 0.99)),
 			ms(g->p2g.max_ns), ms(lg_hist_quantile(&g->behind, 0.5)),
 			ms(lg_hist_quantile(&g->behind, 0.99)), ms(g->behind.max_ns));
+	if (get && c->verify)
+		fprintf(f, "\"verify\":{\"records_ok\":%lu,\"records_bad\":%lu},",
+			(unsigned long)g->verify_ok, (unsigned long)g->verify_bad);
 	fprintf(f, "\"requests_failed\":%lu,\"requests_throttled\":%lu,\"records_throttled\":%lu,"
 		   "\"records_failed\":%lu,\"errors\":{",
 		(unsigned long)g->req_err, (unsigned long)g->req_throttled,
@@ -818,6 +832,9 @@ static void report_final(struct lg *g, double el)
 		       ms(lg_hist_quantile(&g->p2g, 0.5)), ms(lg_hist_quantile(&g->p2g, 0.99)),
 		       ms(g->p2g.max_ns), ms(lg_hist_quantile(&g->behind, 0.5)),
 		       ms(lg_hist_quantile(&g->behind, 0.99)), ms(g->behind.max_ns));
+	if (get && g->cfg.verify)
+		printf("  verify        records intact %lu, bad %lu\n", (unsigned long)g->verify_ok,
+		       (unsigned long)g->verify_bad);
 	printf("  errors        requests failed %lu, throttled %lu; records throttled %lu, "
 	       "failed %lu\n",
 	       (unsigned long)g->req_err, (unsigned long)g->req_throttled,
@@ -1038,6 +1055,8 @@ static void usage(void)
 		"                       subscribing again after a failed SubscribeToShard (200)\n"
 		"  --consumer-arn ARN   subscribe: a registered stream consumer (repeatable,\n"
 		"                       up to 16); one subscription per shard and consumer\n"
+		"  --verify             self-checking record data (put modes); check every\n"
+		"                       byte of every record read (get mode)\n"
 		"  --json FILE          write the result as JSON\n"
 		"  --admin HOST:PORT    scrape sluiced's admin listener (/metrics) before and\n"
 		"                       after, and print the server's own view of the run\n"
@@ -1088,7 +1107,7 @@ static const struct option long_opts[] = {
 	{ "rate", 1, 0, 'r' },	      { "cpu", 1, 0, 'u' },	     { "shards", 1, 0, 'S' },
 	{ "iterator", 1, 0, 'I' },    { "poll-ms", 1, 0, 'W' },    { "json", 1, 0, 'j' },
 	{ "plot", 1, 0, 'g' },	      { "label", 1, 0, 'L' },	     { "quiet", 0, 0, 'q' },
-	{ "cbor", 0, 0, 'O' },	      { "consumer-arn", 1, 0, 'a' },
+	{ "cbor", 0, 0, 'O' },	      { "verify", 0, 0, 'V' },	     { "consumer-arn", 1, 0, 'a' },
 	{ "admin", 1, 0, 'A' },	      { "admin-token-file", 1, 0, 'T' },
 	{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 },
 };
@@ -1137,6 +1156,7 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 				return -1;
 			set_str(c->consumer_arn[c->n_consumers++], LG_ARN_MAX, v);
 			break;
+		case 'V': c->verify = true; break;
 		case 'A': set_str(c->admin, sizeof(c->admin), v); break;
 		case 'T': set_str(c->admin_token_file, sizeof(c->admin_token_file), v); break;
 		default: return -1;
@@ -1159,6 +1179,8 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 		c->conns = c->n_consumers * c->shards;
 		c->inflight = 1;
 	}
+	if (c->verify && (c->cbor || c->record_bytes < LG_VERIFY_MIN_BYTES))
+		return -1; /* the check reads JSON; the pattern needs its header */
 	if (!c->label[0])
 		snprintf(c->label, sizeof(c->label), "%.64s %ux%uB", c->stream, c->batch,
 			 c->record_bytes);

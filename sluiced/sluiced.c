@@ -26,6 +26,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "controlplane/cp.h"
+#include "controlplane/cp_store_etcd.h"
 #include "common/audit.h"
 #include "crypto/keyring.h"
 #include "crypto/policy.h"
@@ -399,6 +400,13 @@ static int run(const struct sl_config *cfg)
 		SL_ERR("control request queue: %s", strerror(errno));
 		return 1;
 	}
+	/* --metadata etcd=URL: the etcd store instead of DIR/meta.db */
+	struct cp_store_etcd_cfg ecfg = {
+		.etcd = { .endpoint = cfg->etcd_endpoint, .ca = cfg->etcd_ca,
+			  .cert = cfg->etcd_cert, .key = cfg->etcd_key,
+			  .timeout_ms = cfg->etcd_timeout_ms },
+		.cluster = cfg->etcd_cluster,
+	};
 	struct cp_config cc = {
 		.data_dir = cfg->data_dir,
 		.account_id = cfg->account_id,
@@ -413,6 +421,7 @@ static int run(const struct sl_config *cfg)
 		.seal = log_lcore_seal,
 		.seal_arg = &g_sh,
 		.kr = g_sh.kr,
+		.etcd = cfg->etcd_endpoint[0] ? &ecfg : NULL,
 	};
 	g_cp = cp_start(&cc);
 	if (!g_cp) {

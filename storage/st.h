@@ -370,20 +370,27 @@ struct st_stats {
 	 * memory of the tails. */
 	uint64_t segments, segment_bytes;
 	uint64_t tail_bytes;
+	/* Index checkpoints: incremental records appended to index.dlt and
+	 * their bytes; full rewrites of index.ckpt (README, "Checkpoints"). */
+	uint64_t ckpt_delta_writes, ckpt_delta_bytes, ckpt_full_writes;
 };
 
 void st_stats_get(const struct st_journal *j, struct st_stats *out);
 
 /* ---- Maintenance (slow path, synchronous) -------------------------------- */
 
-/* True when checkpoint_bytes were written since the last checkpoint. */
+/* True when checkpoint_bytes were written since the last checkpoint and
+ * index entries wait to be recorded. */
 bool st_checkpoint_due(const struct st_journal *j);
 
-/* Writes the index checkpoint (write + fsync + rename + dir fsync), covering
- * every delivered write. Blocks for a few ms: call it from the log lcore at
- * a low rate (st_checkpoint_due) or when idle. Returns 0, or -errno from
- * open/write/fsync/rename (-ENOSPC when the disk is full; the old checkpoint
- * stays valid). */
+/* Records the index up to every delivered write. Incremental: appends the
+ * entries added since the last checkpoint to index.dlt (one pwrite to the
+ * page cache, no fsync; st_poll also does this on its own in pieces of
+ * about 1 MiB, so little is left here). Only when the incremental chain was
+ * lost (a recovery without a usable full checkpoint, a buffer overflow) is
+ * the whole index rewritten (index.ckpt: write + fsync + rename + dir fsync;
+ * index.dlt truncated). Returns 0, or -errno from write (-ENOSPC when the
+ * disk is full; what was recorded before stays valid). */
 int SL_MUST_CHECK st_checkpoint(struct st_journal *j);
 
 /* Retention of a stream in ms; < 0 means the stream is gone (all its data
@@ -392,8 +399,10 @@ typedef int64_t (*st_retention_fn)(void *ctx, uint64_t stream_id);
 
 /* Deletes whole segments, oldest first, while every record in the segment is
  * older than its stream's retention (arrival_ms < now_ms - retention). The
- * newest segment is never deleted. Writes a checkpoint first, so sequence
- * counters survive a restart even when all of a shard's data is gone.
+ * newest segment is never deleted. Records (and fsyncs) the incremental
+ * checkpoint first, so sequence counters survive a restart even when all of
+ * a shard's data is gone; rewrites the full checkpoint when index.dlt grew
+ * past twice the last one (entries of deleted segments are garbage there).
  * Returns the number of segments deleted, or -errno (checkpoint or unlink). */
 int SL_MUST_CHECK st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 	    void *ctx);

@@ -19,8 +19,10 @@ static uint32_t shard_hash(uint64_t stream_id, uint32_t shard_index)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
-			      uint32_t shard_index, bool create)
+/* The hashed table: every shard's home (addresses never move: the table
+ * is sized once for max_shards). */
+static struct st_shard *shard_probe(struct st_journal *j, uint64_t stream_id,
+				    uint32_t shard_index, bool create)
 {
 	uint32_t mask = j->nshard_slots - 1;
 	uint32_t i = shard_hash(stream_id, shard_index) & mask;
@@ -48,6 +50,99 @@ struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
 	s->dur_ctr = 1;
 	j->nshards++;
 	return s;
+}
+
+/* The stream's directory (shard index -> shard), or -1. Appends and
+ * deliveries come in runs of one stream, so the last one is tried first;
+ * else a search over at most ST_SDIR_MAX ids in one array. */
+static int sdir_find(struct st_journal *j, uint64_t stream_id)
+{
+	if (j->sdir_n > 0 && j->sdir_id[j->sdir_last] == stream_id)
+		return (int)j->sdir_last;
+	for (uint32_t d = 0; d < j->sdir_n; d++) {
+		if (j->sdir_id[d] == stream_id) {
+			j->sdir_last = d;
+			return (int)d;
+		}
+	}
+	return -1;
+}
+
+/* Puts s in its stream's directory, growing it to hold its index. Best
+ * effort: past ST_SDIR_MAX streams, an index of ST_SDIR_IDX_MAX or more, or
+ * out of memory, s is found by the hashed table alone. */
+static void sdir_put(struct st_journal *j, struct st_shard *s)
+{
+	int d = sdir_find(j, s->stream_id);
+
+	if (s->shard_index >= ST_SDIR_IDX_MAX)
+		return;
+	if (d < 0) {
+		if (j->sdir_n >= ST_SDIR_MAX)
+			return;
+		d = (int)j->sdir_n++;
+		j->sdir_id[d] = s->stream_id;
+		j->sdir_tab[d] = NULL;
+		j->sdir_cap[d] = 0;
+		j->sdir_last = (uint32_t)d;
+	}
+	if (s->shard_index >= j->sdir_cap[d]) {
+		uint32_t ncap = j->sdir_cap[d] ? j->sdir_cap[d] : 64;
+
+		while (ncap <= s->shard_index)
+			ncap *= 2;
+		struct st_shard **nt = realloc(j->sdir_tab[d], ncap * sizeof(*nt));
+
+		if (!nt)
+			return;
+		memset(nt + j->sdir_cap[d], 0, (ncap - j->sdir_cap[d]) * sizeof(*nt));
+		j->sdir_tab[d] = nt;
+		j->sdir_cap[d] = ncap;
+	}
+	j->sdir_tab[d][s->shard_index] = s;
+}
+
+struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
+			      uint32_t shard_index, bool create)
+{
+	int d = sdir_find(j, stream_id);
+
+	/* Direct: stream directory + shard index, no hashing, no probing. */
+	if (d >= 0 && shard_index < j->sdir_cap[d] && j->sdir_tab[d][shard_index])
+		return j->sdir_tab[d][shard_index];
+	struct st_shard *s = shard_probe(j, stream_id, shard_index, create);
+
+	if (s)
+		sdir_put(j, s);
+	return s;
+}
+
+int st_index_note(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		  const struct st_ient *e)
+{
+	struct st_shard *s = st_shard_get(j, stream_id, shard_index, true);
+
+	if (!s) {
+		SL_ERR("storage: shard table full, chunk not indexed");
+		return -ENOMEM;
+	}
+	/* ctr < dur_ctr: indexed already (checkpoint overlap), or a read
+	 * found it damaged since (len 0, from index.dlt): mark it lost. */
+	if (e->first_ctr < s->dur_ctr || e->count == 0) {
+		uint32_t k = st_index_find_ctr(s, e->first_ctr);
+
+		if (e->len == 0 && k < s->n && s->ent[s->start + k].first_ctr == e->first_ctr)
+			s->ent[s->start + k].len = 0;
+		return 0;
+	}
+	if (st_index_add(s, e) < 0) {
+		SL_ERR("storage: out of memory for index");
+		return -ENOMEM;
+	}
+	s->dur_ctr = e->first_ctr + e->count;
+	s->next_ctr = SL_MAX(s->next_ctr, s->dur_ctr);
+	st_dlt_note(j, s, e);
+	return 0;
 }
 
 int st_index_add(struct st_shard *s, const struct st_ient *e)
@@ -111,6 +206,9 @@ uint32_t st_index_find_ts(const struct st_shard *s, int64_t ts)
 
 void st_index_free(struct st_journal *j)
 {
+	for (uint32_t d = 0; d < j->sdir_n; d++)
+		free(j->sdir_tab[d]);
+	j->sdir_n = 0;
 	for (uint32_t i = 0; i < j->nshard_slots; i++)
 		free(j->shards[i].ent);
 	free(j->shards);
@@ -167,8 +265,11 @@ int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 	for (uint64_t s = j->seg_first; s < last; s++)
 		seg_drop_entries(j, s);
 	/* Checkpoint before unlinking: counters of shards whose data all goes
-	 * must survive a restart. */
+	 * must survive a restart. Incremental, and synced: a power loss must
+	 * not take it back once the segments are gone. */
 	rc = st_checkpoint(j);
+	if (rc == 0)
+		rc = st_dlt_sync(j);
 	/* Disk full: the checkpoint cannot be written until space is freed,
 	 * and freeing space is what trim is for. Delete, then checkpoint;
 	 * only a crash in between can lose the counter of a shard whose data
@@ -197,31 +298,26 @@ int st_trim(struct st_journal *j, int64_t now_ms, st_retention_fn retention,
 	fsync(j->dirfd);
 	if (ckpt_after && rc == 0)
 		rc = st_checkpoint(j);
+	/* index.dlt keeps entries of the segments just deleted: once it is
+	 * twice the last full checkpoint (and past checkpoint_bytes), rewrite
+	 * the base from the live index. Amortised: each entry is rewritten a
+	 * bounded number of times; on the idle path, at most once per trim. */
+	if (rc == 0 && j->dlt_off > j->o.checkpoint_bytes &&
+	    j->dlt_off > 2 * j->last_ckpt_bytes)
+		rc = st_checkpoint_full(j);
 	return rc < 0 ? rc : deleted;
 }
 
 void st_index_lost(struct st_journal *j, const struct st_chunk_hdr *h,
 		   uint64_t seg, uint64_t off)
 {
-	struct st_shard *s = st_shard_get(j, h->stream_id, h->shard_index, true);
-	uint64_t ctr = h->first_seq_lo;
 	struct st_ient e = {
-		.first_ctr = ctr, .seg = seg, .off = off,
+		.first_ctr = h->first_seq_lo, .seg = seg, .off = off,
 		.max_arrival = h->max_arrival_ms, .count = h->record_count, .len = 0,
 	};
 
 	j->stats.lost_records += h->record_count;
-	if (!s) {
-		SL_ERR("storage: shard table full, lost chunk not indexed");
-		return;
-	}
-	/* ctr < dur_ctr: indexed already (checkpoint overlap). */
-	if (ctr < s->dur_ctr || h->record_count == 0)
-		return;
-	if (st_index_add(s, &e) < 0)
-		SL_ERR("storage: out of memory for index");
-	s->dur_ctr = ctr + h->record_count;
-	s->next_ctr = SL_MAX(s->next_ctr, s->dur_ctr);
+	(void)st_index_note(j, h->stream_id, h->shard_index, &e); /* logged */
 }
 
 void st_ient_damaged(struct st_journal *j, struct st_shard *s,
@@ -237,5 +333,6 @@ void st_ient_damaged(struct st_journal *j, struct st_shard *s,
 	j->stats.damaged_bytes += e->len;
 	j->stats.lost_records += e->count;
 	e->len = 0;
+	st_dlt_note(j, s, e); /* the next checkpoint keeps the loss */
 	st_tail_drop_below(s, e->first_ctr + e->count);
 }

@@ -243,6 +243,13 @@ struct st_shard {
 
 struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
 			      uint32_t shard_index, bool create);
+/* Indexes the delivered chunk e of (stream_id, shard_index) unless it is
+ * indexed already (e->first_ctr below the shard's dur_ctr: checkpoint and
+ * scan overlap), raising the shard's counters, and notes it for the next
+ * incremental checkpoint. Returns 0, -ENOMEM (shard table full, or no memory
+ * for the index: logged). */
+int st_index_note(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		  const struct st_ient *e);
 int st_index_add(struct st_shard *s, const struct st_ient *e);
 /* First live entry whose records reach ctr (first_ctr + count > ctr), or n. */
 uint32_t st_index_find_ctr(const struct st_shard *s, uint64_t ctr);
@@ -300,6 +307,35 @@ int st_aread_plan(struct st_journal *j, struct st_shard *s, uint64_t next_ctr,
 int st_aread_get(struct st_journal *j, const struct st_shard *s, const struct st_ient *e,
 		 const uint8_t **out, const char **why);
 
+/* ---- Incremental checkpoints (st_delta.c) ------------------------------- */
+
+/* The end of delivered data: where recovery's scan would start. */
+struct st_pos {
+	uint64_t seg; /* ST_NO_SEG: no segment yet */
+	uint64_t off;
+	uint64_t write_no;
+};
+
+struct st_pos st_pos_now(const struct st_journal *j);
+/* Opens (creating) index.dlt and its buffer. Returns 0 or -errno. */
+int st_dlt_open(struct st_journal *j);
+void st_dlt_close(struct st_journal *j);
+/* Applies the records of index.dlt that chain from *pos (the full
+ * checkpoint's position), moving *pos and *seg_next_no; truncates what
+ * follows the last one applied. Returns 0 (also when nothing chained), or
+ * -ENOMEM / -errno. */
+int st_dlt_load(struct st_journal *j, struct st_pos *pos, uint64_t *seg_next_no);
+/* Notes an index entry just added (when recording is on). */
+void st_dlt_note(struct st_journal *j, const struct st_shard *s, const struct st_ient *e);
+/* Appends the noted entries as one record [dlt_from, now). Returns 0,
+ * -ENOBUFS the chain is lost (a full checkpoint must follow), or -errno. */
+int st_dlt_flush(struct st_journal *j);
+/* st_dlt_flush when about 1 MiB of entries wait (st_poll). */
+int st_dlt_maybe_flush(struct st_journal *j);
+/* After a full checkpoint: empties index.dlt; the chain starts now. */
+int st_dlt_reset(struct st_journal *j);
+int st_dlt_sync(struct st_journal *j);
+
 /* ---- Journal state -------------------------------------------------------- */
 
 enum st_buf_state {
@@ -334,6 +370,10 @@ struct st_buf {
 };
 
 #define ST_MAX_INFLIGHT 8u
+/* Streams with a direct shard directory, and the shard indexes it holds
+ * (8 bytes each: at most 8 MiB per stream); others use the hashed table. */
+#define ST_SDIR_MAX 256u
+#define ST_SDIR_IDX_MAX (1u << 20)
 #define ST_NO_CHUNK UINT32_MAX
 
 struct st_journal {
@@ -374,7 +414,18 @@ struct st_journal {
 	int fail_err;
 	bool need_roll;		  /* a write failed: seal the segment */
 	uint64_t bytes_since_ckpt;
-	uint64_t last_ckpt_bytes; /* size of the last checkpoint written */
+	uint64_t last_ckpt_bytes; /* size of the last full checkpoint written */
+	/* Incremental checkpoints (st_delta.c): entries added since dlt_from
+	 * wait in dlt_buf (after room for a record header) until appended to
+	 * index.dlt at dlt_off. dlt_on: recording (off while a checkpoint is
+	 * loaded); dlt_lost: the chain cannot be continued, the next checkpoint
+	 * is a full one. */
+	int dltfd;
+	uint64_t dlt_off;
+	uint8_t *dlt_buf;
+	uint32_t dlt_len, dlt_cap;
+	struct st_pos dlt_from;
+	bool dlt_on, dlt_lost;
 	uint32_t test_fail_n;
 	int test_fail_err;
 
@@ -385,9 +436,16 @@ struct st_journal {
 			     * dur_off of a later submitted write */
 	struct st_stats stats;
 
-	/* Shard table: open addressing, nshard_slots a power of two. */
+	/* Shard table: open addressing, nshard_slots a power of two; it holds
+	 * every shard. In front of it, per stream (up to ST_SDIR_MAX), a
+	 * directory indexed by shard index (st_index.c): a lookup is an array
+	 * access, not a hash and a probe through a table of many MiB. */
 	struct st_shard *shards;
 	uint32_t nshard_slots, nshards;
+	uint64_t sdir_id[ST_SDIR_MAX];
+	struct st_shard **sdir_tab[ST_SDIR_MAX];
+	uint32_t sdir_cap[ST_SDIR_MAX];
+	uint32_t sdir_n, sdir_last;
 
 	uint8_t *rbuf; /* read buffer, buf_bytes */
 	struct st_aread *ar; /* asynchronous reads (st_aread.c); NULL: off */
@@ -417,6 +475,8 @@ int st_meta_save(struct st_journal *j);
 
 /* Recovery and checkpoint (st_recover.c). */
 int st_recover(struct st_journal *j);
-int st_checkpoint(struct st_journal *j);
+/* Rewrites index.ckpt with the whole index (write, fsync, rename, directory
+ * fsync) and empties index.dlt. Returns 0 or -errno. */
+int st_checkpoint_full(struct st_journal *j);
 
 #endif

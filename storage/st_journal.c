@@ -604,24 +604,13 @@ void st_deliver_index(struct st_journal *j, const uint8_t *mem, uint32_t len,
 		uint32_t tl = h->total_len;
 
 		if (!(h->flags & (ST_CF_PAD | ST_CF_SEGHDR)) && h->record_count) {
-			struct st_shard *s = st_shard_get(j, h->stream_id,
-							  h->shard_index, true);
-			uint64_t ctr = h->first_seq_lo;
 			struct st_ient e = {
-				.first_ctr = ctr, .seg = seg, .off = off + p,
+				.first_ctr = h->first_seq_lo, .seg = seg, .off = off + p,
 				.max_arrival = h->max_arrival_ms,
 				.count = h->record_count, .len = tl,
 			};
 
-			/* ctr < dur_ctr: indexed already (checkpoint overlap). */
-			if (!s) {
-				SL_ERR("storage: shard table full, chunk not indexed");
-			} else if (ctr >= s->dur_ctr) {
-				if (st_index_add(s, &e) < 0)
-					SL_ERR("storage: out of memory for index");
-				s->dur_ctr = ctr + e.count;
-				s->next_ctr = SL_MAX(s->next_ctr, s->dur_ctr);
-			}
+			(void)st_index_note(j, h->stream_id, h->shard_index, &e); /* logged */
 		}
 		p = st_align8(p + tl);
 	}
@@ -681,6 +670,14 @@ int st_poll(struct st_journal *j)
 		j->done_next = (j->done_next + 1) % j->nbuf;
 		n++;
 	}
+	/* The incremental checkpoint, a bounded piece at a time (~1 MiB, one
+	 * pwrite to the page cache): never a rewrite of the whole index here.
+	 * A failure (disk full) gives the chain up until the next full
+	 * checkpoint (st_checkpoint, at a low rate): warned once, not per poll. */
+	if (n > 0 && st_dlt_maybe_flush(j) < 0) {
+		j->dlt_lost = true;
+		j->dlt_len = 0;
+	}
 	rc = submit_ready(j);
 	return rc < 0 ? rc : n;
 }
@@ -713,14 +710,16 @@ uint32_t st_pending(const struct st_journal *j)
 
 bool st_checkpoint_due(const struct st_journal *j)
 {
-	/* A checkpoint rewrites the whole index: with many shards that is tens
-	 * of MiB. Writing at least 4x its size of data in between bounds its
-	 * cost to a quarter of the journal's write bandwidth (recovery then
-	 * scans at most that much more). */
+	/* Incremental: cheap (what was added since the last one), so due every
+	 * checkpoint_bytes of data, which bounds recovery's scan. A full
+	 * rewrite (the chain was lost) costs the whole index: at least 4x its
+	 * size of data in between bounds it to a quarter of the write
+	 * bandwidth. */
 	uint64_t every = j->o.checkpoint_bytes;
-	if (every < 4 * j->last_ckpt_bytes)
+
+	if (j->dlt_lost && every < 4 * j->last_ckpt_bytes)
 		every = 4 * j->last_ckpt_bytes;
-	return j->bytes_since_ckpt >= every;
+	return (j->dlt_len > 0 || j->dlt_lost) && j->bytes_since_ckpt >= every;
 }
 
 void st_test_fail_writes(struct st_journal *j, uint32_t n, int err)
@@ -796,9 +795,17 @@ static int journal_init(struct st_journal *j, const char *dir)
 	rc = st_crypt_open(j);
 	if (rc < 0)
 		return rc;
+	rc = st_dlt_open(j);
+	if (rc < 0)
+		return rc;
 	rc = st_recover(j);
 	if (rc < 0)
 		return rc;
+	/* No full checkpoint to chain onto (a fresh or damaged one), or the
+	 * scan found more than the buffer holds: start a new base now, while
+	 * nothing waits. Not fatal (a full disk): st_checkpoint retries. */
+	if (j->dlt_lost && st_checkpoint_full(j) < 0)
+		SL_WARN("storage: %s: no index checkpoint yet; the next one rewrites it", dir);
 	rc = st_aread_open(j);
 	if (rc < 0)
 		return rc;
@@ -819,6 +826,7 @@ static void journal_free(struct st_journal *j)
 		st_index_free(j);
 	}
 	st_crypt_close(j);
+	st_dlt_close(j);
 	if (j->wfd >= 0)
 		close(j->wfd);
 	if (j->rfd >= 0)
@@ -847,7 +855,7 @@ struct st_journal *st_open(const char *dir, const struct st_opts *opts,
 		st_opts_default(&j->o);
 	j->done = done;
 	j->done_ctx = done_ctx;
-	j->dirfd = j->wfd = j->rfd = -1;
+	j->dirfd = j->wfd = j->rfd = j->dltfd = -1;
 	j->fill = -1;
 	j->seg_active = ST_NO_SEG;
 	rc = (!done || !dir) ? -EINVAL : opts_check(&j->o);
@@ -875,7 +883,11 @@ int st_close(struct st_journal *j)
 	}
 	if (st_pending(j) > 0 && rc == 0)
 		rc = -EIO;
+	/* Incremental (fast even with a large index), made durable. */
 	int r = st_checkpoint(j);
+
+	if (r == 0)
+		r = st_dlt_sync(j);
 
 	if (r < 0 && rc == 0)
 		rc = r;

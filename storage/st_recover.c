@@ -99,7 +99,10 @@ static uint8_t *ckpt_build(struct st_journal *j, uint64_t *len_out)
 	return buf;
 }
 
-int st_checkpoint(struct st_journal *j)
+/* The full checkpoint: the whole index, replacing index.ckpt durably; then
+ * index.dlt starts over (its records cannot chain onto the new position,
+ * so a crash before the truncation leaves nothing wrong: see st_delta.c). */
+int st_checkpoint_full(struct st_journal *j)
 {
 	uint64_t len;
 	uint8_t *buf = ckpt_build(j, &len);
@@ -115,7 +118,23 @@ int st_checkpoint(struct st_journal *j)
 	}
 	j->bytes_since_ckpt = 0;
 	j->last_ckpt_bytes = len;
-	return 0;
+	j->stats.ckpt_full_writes++;
+	rc = st_dlt_reset(j);
+	if (rc < 0)
+		SL_WARN("storage: %s: truncating the incremental checkpoints: %s", j->dir,
+			strerror(-rc));
+	return rc;
+}
+
+int st_checkpoint(struct st_journal *j)
+{
+	int rc = j->dlt_lost ? -ENOBUFS : st_dlt_flush(j);
+
+	if (rc == -ENOBUFS)
+		return st_checkpoint_full(j);
+	if (rc == 0)
+		j->bytes_since_ckpt = 0;
+	return rc;
 }
 
 /* Loads the checkpoint into the shard table. Returns 0 (*h filled), or
@@ -528,10 +547,30 @@ int st_recover(struct st_journal *j)
 	uint64_t *segs, pos = 0, wno = 0;
 	uint32_t n, k0 = 0;
 	bool have_ck = ckpt_load(j, &ck) == 0;
-	int rc = list_segs(j, &segs, &n);
+	int rc = 0;
 
+	/* The incremental records chained onto the full checkpoint move its
+	 * position forward (st_delta.c); without a full checkpoint they have
+	 * nothing to chain onto, and a full one is written after the scan. */
+	if (have_ck) {
+		struct st_pos p = { .seg = ck.seg, .off = ck.off, .write_no = ck.write_no };
+
+		rc = st_dlt_load(j, &p, &ck.seg_next_no);
+		ck.seg = p.seg;
+		ck.off = p.off;
+		ck.write_no = p.write_no;
+	}
+	j->dlt_lost = !have_ck;
+	if (rc == 0)
+		rc = list_segs(j, &segs, &n);
 	if (rc < 0)
 		return rc;
+	/* What the scan adds from here is recorded by the first incremental
+	 * checkpoint after the open, chained onto the position reached. */
+	j->dlt_from = (struct st_pos){ .seg = have_ck ? ck.seg : ST_NO_SEG,
+				       .off = have_ck ? ck.off : 0,
+				       .write_no = have_ck ? ck.write_no : 0 };
+	j->dlt_on = true;
 	/* After the checkpoint: its counters are raised to the reservations. */
 	rc = st_meta_load(j, n > 0);
 	if (rc < 0) {

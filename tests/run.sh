@@ -60,7 +60,8 @@ DEPS=(libdpdk-dev libisal-dev libipsec-mb-dev liburing-dev libssl-dev libhwloc-d
       ethtool nftables sslscan libnghttp2-dev iputils-ping python3-h2 strace python3-cbor2
       chromium libnss3-tools golang-go golang-github-aws-aws-sdk-go-v2-dev
       golang-github-aws-aws-sdk-go-dev
-      prometheus)  # promtool and the server (test_metrics.py, test_prometheus.py)
+      prometheus  # promtool and the server (test_metrics.py, test_prometheus.py)
+      etcd-server)  # the etcd metadata store (cp_store_etcd, test_etcd.py)
 
 install_deps() {
 	local missing=() p sudo=()

@@ -151,8 +151,10 @@ extern const char *const mx_sigv4_types[MX_SIGV4_N - 1];
 	"rx_bad_csum", "arp_miss_drops", "tcp_rx_segs", "tcp_tx_segs", "tcp_retransmits", \
 	"tcp_fast_retransmits", "tcp_rto", "tcp_rst_rx", "tcp_rst_tx", "tcp_out_of_window", \
 	"tcp_ooo_drops", "tcp_paws_drops", "tcp_accepted", "tcp_refused", "tcp_table_full", \
-	"syn_cookies_sent", "syn_cookies_ok", "syn_cookies_bad"
-#define MX_TCP_N 23
+	"syn_cookies_sent", "syn_cookies_ok", "syn_cookies_bad", "tcp_prr_episodes", \
+	"tcp_rack_marks", "tcp_spurious_rto", "tcp_rexmit_recovery", "tcp_rexmit_tlp", \
+	"tcp_rexmit_rto", "tcp_dsack_undo"
+#define MX_TCP_N 30
 extern const char *const mx_tcp_names[MX_TCP_N];
 #define MX_TCP_COPY_US 100000
 

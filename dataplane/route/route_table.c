@@ -44,6 +44,8 @@ void route_table_free(struct route_table *rt)
 	for (uint32_t i = 0; i < rt->n_streams; i++) {
 		free(rt->streams[i].shards);
 		free(rt->streams[i].open_by_hash);
+		free(rt->streams[i].open_start);
+		free(rt->streams[i].bucket);
 		policy_free(rt->streams[i].res_policy);
 	}
 	for (uint32_t i = 0; i < rt->n_consumers; i++)
@@ -171,16 +173,63 @@ const struct route_stream *route_stream_find(const struct route_table *rt, const
 	return NULL;
 }
 
+int route_stream_index(struct route_stream *s)
+{
+	uint8_t b = 1;
+
+	while (b < ROUTE_BUCKET_BITS_MAX && (1ull << b) < 2ull * s->n_open)
+		b++;
+	uint32_t nb = 1u << b;
+	route_u128 *st = malloc((s->n_open ? s->n_open : 1) * sizeof(*st));
+	uint32_t *bk = malloc(((size_t)nb + 1) * sizeof(*bk));
+
+	if (!st || !bk) {
+		free(st);
+		free(bk);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->n_open; i++)
+		st[i] = s->shards[s->open_by_hash[i]].hash_start;
+	/* One merge pass: the starts are sorted, so are the bucket bounds. */
+	uint32_t i = 0;
+	for (uint32_t k = 0; k < nb; k++) {
+		route_u128 lo = (route_u128)k << (128 - b);
+		while (i < s->n_open && st[i] < lo)
+			i++;
+		bk[k] = i;
+	}
+	bk[nb] = s->n_open;
+	s->open_start = st;
+	s->bucket = bk;
+	s->bucket_bits = b;
+	return 0;
+}
+
 const struct route_shard *route_shard_for(const struct route_stream *s, route_u128 h)
 {
-	/* Last open shard whose start <= h. */
+	/* Last open shard whose start <= h: lo counts the starts <= h. */
 	uint32_t lo = 0, hi = s->n_open;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (s->shards[s->open_by_hash[mid]].hash_start <= h)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (s->bucket) {
+		/* Every start below h's bucket is <= h; none at or past the
+		 * next bucket is. Search only between (one or two starts). */
+		uint32_t k = (uint32_t)(h >> (128 - s->bucket_bits));
+		lo = s->bucket[k];
+		hi = s->bucket[k + 1];
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (s->open_start[mid] <= h)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	} else {
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (s->shards[s->open_by_hash[mid]].hash_start <= h)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
 	}
 	if (lo == 0)
 		return NULL;

@@ -97,6 +97,9 @@ static struct st_opts drv_opts(void)
 	o.buf_bytes = 1u << 20;
 	o.max_inflight = 2;
 	o.max_shards = 64;
+	/* Checkpoints as the log lcore takes them (st_checkpoint_due when
+	 * idle), often: kill -9 lands in and between incremental ones. */
+	o.checkpoint_bytes = 1u << 20;
 	return o;
 }
 
@@ -146,6 +149,10 @@ static int do_write(const char *dir, uint64_t seed)
 		if (token % 4 == 0) {
 			if ((rc = st_poll(j)) < 0) {
 				fprintf(stderr, "st_poll: %d\n", rc);
+				return 2;
+			}
+			if (st_checkpoint_due(j) && (rc = st_checkpoint(j)) < 0) {
+				fprintf(stderr, "st_checkpoint: %d\n", rc);
 				return 2;
 			}
 			flush_out();

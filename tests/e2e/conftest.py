@@ -10,6 +10,9 @@
 The binary is $SLUICED, else build/sluiced. On a failing test the tail of the
 log of every server that test touched is attached to the report.
 
+SLUICE_E2E_ETCD=http://HOST:PORT runs every server with its metadata in that
+etcd (--metadata etcd=URL), each under its own cluster prefix (etcd_args).
+
 SLUICE_TRANSPORT=dpdk runs every server over DPDK (af_packet on a veth) in a
 network namespace of its own; pytest must then run in a client namespace
 (tests/run.sh does that, see dpdk_net.py). Tests marked `kernel_only` (or
@@ -43,6 +46,16 @@ BASE_ARGS = ['--create-delay-ms', '300', '--delete-delay-ms', '300',
              '--request-timeout-ms', '2000', '--log-level', 'info']
 
 
+def etcd_args():
+    """SLUICE_E2E_ETCD=http://HOST:PORT runs every server on the etcd
+    metadata store (--metadata etcd=URL), each under a cluster prefix of its
+    own, so the suite checks the etcd backend end to end. Unset: SQLite."""
+    url = os.environ.get('SLUICE_E2E_ETCD')
+    if not url:
+        return []
+    return ['--metadata', 'etcd=' + url, '--etcd-cluster', 'e2e-' + os.urandom(8).hex()]
+
+
 class Factory:
     """Starts servers with separate data dirs; stops them all at close()."""
 
@@ -56,7 +69,7 @@ class Factory:
 
     def __call__(self, data_dir=None, extra_args=(), start=True, base_args=True):
         srv = h.Server(h.default_binary(), data_dir or self.new_dir(),
-                       (BASE_ARGS if base_args else []) + list(extra_args),
+                       (BASE_ARGS + etcd_args() if base_args else []) + list(extra_args),
                        name='%s%d' % (self.name, len(self.servers)))
         self.servers.append(srv)
         if start:

@@ -13,6 +13,7 @@
  *   0x20 the application holds half of every delivery (window pressure)
  * After every record the bounds must hold: table, backlog, buffers,
  * reassembly ranges, and every upcall's arguments. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,10 @@ static void check_bounds(void)
 		CHECK(c->sbuf_len <= c->smask + 1 && c->n_ooo <= TCP_OOO_RANGES);
 		CHECK(c->app_held <= c->rmask + 1 && c->n_sacked <= TCP_SACKED_MAX);
 		CHECK(seq_leq(c->snd_una, c->snd_nxt) && seq_leq(c->snd_nxt, c->snd_max));
+		/* congestion control (CUBIC, PRR, DSACK undo) keeps the window
+		 * in bounds and its CUBIC state finite */
+		CHECK(c->cwnd >= 1 && c->cwnd <= TCP_CWND_MAX && c->ssthresh >= 1);
+		CHECK(isfinite(c->cu.w_max) && isfinite(c->cu.w_est) && c->cu.frac < 1.0);
 		for (uint32_t j = 0; j < c->n_ooo; j++)
 			CHECK(seq_gt(c->ooo[j].start, c->rcv_nxt) &&
 			      seq_lt(c->ooo[j].start, c->ooo[j].end) &&

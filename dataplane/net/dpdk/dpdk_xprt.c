@@ -74,7 +74,9 @@ static void dx_publish_stats(struct lcore_ctx *lc, struct dx *dx)
 		ns.tcp_retransmits, ns.tcp_fast_retransmits, ns.tcp_rto, ns.tcp_rst_rx,
 		ns.tcp_rst_tx, ns.tcp_out_of_window, ns.tcp_ooo_drops, ns.tcp_paws_drops,
 		ns.tcp_accepted, ns.tcp_refused, ns.tcp_table_full, ns.syn_cookies_sent,
-		ns.syn_cookies_ok, ns.syn_cookies_bad,
+		ns.syn_cookies_ok, ns.syn_cookies_bad, ns.tcp_prr_episodes, ns.tcp_rack_marks,
+		ns.tcp_spurious_rto, ns.tcp_rexmit_recovery, ns.tcp_rexmit_tlp, ns.tcp_rexmit_rto,
+		ns.tcp_dsack_undo,
 	};
 	for (unsigned i = 0; i < MX_TCP_N; i++)
 		MX_SET(lc->mx->io.tcp[i], v[i]);
@@ -242,6 +244,7 @@ static int dx_init(struct lcore_ctx *lc)
 		.backlog = 1024,
 		.snd_buf_bytes = 256u << 10,
 		.rcv_buf_bytes = 256u << 10,
+		.cc = strcmp(cfg->tcp_cc, "newreno") == 0 ? NET_CC_NEWRENO : NET_CC_CUBIC,
 	};
 	memcpy(nc.mac, dpk_port_info(lc->sh->dpk, 0)->mac, 6);
 	memcpy(nc.ip6, cfg->ip6_addr, 16);

@@ -40,6 +40,7 @@ static bool fault_hold(struct net_fault *f, const uint8_t *frame, uint32_t len,
 	struct net_fault_frame *h = &f->held[f->n_held++];
 
 	h->release_us = release_us;
+	h->seq = f->next_seq++;
 	h->len = len;
 	memcpy(h->data, frame, len);
 	return true;
@@ -76,15 +77,23 @@ uint32_t net_fault_poll(struct net_fault *f, uint64_t now_us, net_fault_deliver_
 	uint32_t n = 0;
 
 	/* Release in order of release time, then arrival: pick the earliest due
-	 * frame each round (held set is small and bounded). */
+	 * frame each round (held set is small and bounded). Removal moves the
+	 * last slot into the hole, so slot order is not arrival order: a
+	 * burst held with one release time (a constant delay) would come out
+	 * shuffled without the seq tie-break. */
 	for (;;) {
 		uint32_t best = UINT32_MAX;
 
-		for (uint32_t i = 0; i < f->n_held; i++)
-			if (f->held[i].release_us <= now_us &&
-			    (best == UINT32_MAX ||
-			     f->held[i].release_us < f->held[best].release_us))
+		for (uint32_t i = 0; i < f->n_held; i++) {
+			const struct net_fault_frame *c = &f->held[i];
+
+			if (c->release_us > now_us)
+				continue;
+			if (best == UINT32_MAX || c->release_us < f->held[best].release_us ||
+			    (c->release_us == f->held[best].release_us &&
+			     c->seq < f->held[best].seq))
 				best = i;
+		}
 		if (best == UINT32_MAX)
 			return n;
 		struct net_fault_frame *h = &f->held[best];
@@ -97,6 +106,7 @@ uint32_t net_fault_poll(struct net_fault *f, uint64_t now_us, net_fault_deliver_
 		memcpy(tmp.data, h->data, h->len);
 		if (h != last) {
 			h->release_us = last->release_us;
+			h->seq = last->seq;
 			h->len = last->len;
 			memcpy(h->data, last->data, last->len);
 		}

@@ -62,7 +62,7 @@ static int cfg_fill(struct net_config *c)
 	    c->mtu > 9000 || c->max_conns == 0 || c->max_conns > MAX_CONNS ||
 	    !pow2_in(c->snd_buf_bytes, 4096, 1u << 24) ||
 	    !pow2_in(c->rcv_buf_bytes, 4096, 1u << 24) || c->arp_entries > 4096 ||
-	    (c->mac[0] & 1))
+	    (c->mac[0] & 1) || c->cc >= NET_CC__COUNT)
 		return -EINVAL;
 	return 0;
 }

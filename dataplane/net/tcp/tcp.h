@@ -102,7 +102,15 @@ struct net_config {
 	uint8_t keepalive_probes; /* (0: 9) */
 	uint8_t syn_cookie_key[16]; /* all zero: random (getrandom) */
 	bool syn_cookies_always; /* tests: cookie every SYN */
+	uint8_t cc;		/* congestion control, enum net_cc (0: CUBIC) */
 	struct net_fault_config fault_rx, fault_tx;
+};
+
+/* Congestion control (tcp_cc.c). */
+enum net_cc {
+	NET_CC_CUBIC = 0,	/* RFC 9438, the default (as Linux) */
+	NET_CC_NEWRENO = 1,	/* RFC 5681 / 6582 */
+	NET_CC__COUNT
 };
 
 /* Counters; monotonically increasing, read with net_stats(). */
@@ -119,6 +127,12 @@ struct net_stats {
 	uint64_t tcp_out_of_window, tcp_ooo_segs, tcp_ooo_drops, tcp_paws_drops;
 	uint64_t tcp_accepted, tcp_refused, tcp_table_full;
 	uint64_t syn_cookies_sent, syn_cookies_ok, syn_cookies_bad;
+	/* loss recovery: SACK recovery episodes (each one PRR-paced), RACK-TLP
+	 * loss verdicts, timeouts F-RTO found spurious, episodes undone by
+	 * DSACK (every resend was needless), and retransmitted
+	 * segments by cause (the sum is tcp_retransmits) */
+	uint64_t tcp_prr_episodes, tcp_rack_marks, tcp_spurious_rto, tcp_dsack_undo;
+	uint64_t tcp_rexmit_recovery, tcp_rexmit_tlp, tcp_rexmit_rto;
 	uint64_t fault_dropped, fault_duplicated, fault_reordered;
 	uint32_t conns_in_use, half_open;
 };

@@ -11,7 +11,7 @@
 #include "dataplane/net/tcp/tcp_internal.h"
 
 #define CHACK_PER_SEC 1000 /* RFC 5961 7: global challenge-ACK limit */
-#define CWND_MAX (1u << 30)
+#define CWND_MAX TCP_CWND_MAX
 
 struct tcp_opts {
 	uint16_t mss;
@@ -119,6 +119,7 @@ static void conn_init_seq(struct tcp_conn *c, uint32_t irs, uint32_t iss, uint32
 	c->snd_wl2 = iss;
 	c->cwnd = 10u * c->mss; /* RFC 6928 */
 	c->ssthresh = CWND_MAX;
+	tcp_cc_init(c);
 	c->state = TCPS_SYN_RECEIVED;
 }
 
@@ -249,6 +250,7 @@ static bool frto_ack(struct tcp_conn *c)
 		 * with new data (cwnd stays at the RTO's ssthresh, conservative) */
 		c->frto = 0;
 		c->cwnd = SL_MAX(c->ssthresh, c->cwnd);
+		c->st->stats.tcp_spurious_rto++;
 		return false;
 	}
 	return false;
@@ -265,21 +267,26 @@ static void frto_dupack(struct tcp_conn *c)
 	c->frto = 0;
 }
 
-/* NewReno (RFC 6582) on an ACK of new data. */
+/* An ACK of new data: the end of recovery (RFC 6582 / 6937), NewReno's
+ * partial ACK, or growth (tcp_cc.c). */
 static void cc_ack(struct tcp_conn *c, uint32_t acked)
 {
 	if (c->in_recovery) {
 		if (seq_geq(c->snd_una, c->recover)) { /* full ACK: 3.2 step 3 */
 			uint32_t flight = c->snd_max - c->snd_una;
 
-			c->cwnd = SL_MIN(c->ssthresh, flight + c->mss);
+			/* RFC 6937 3: with SACK (PRR), cwnd = ssthresh, the
+			 * flight PRR has brought it to; without, RFC 6582's
+			 * min(ssthresh, FlightSize + SMSS) */
+			c->cwnd = c->sack_ok ? c->ssthresh : SL_MIN(c->ssthresh, flight + c->mss);
 			c->in_recovery = false;
 			tcp_rack_reset(c);
 			c->dupacks = 0;
+			tcp_undo_try(c); /* the DSACKs may all be in already */
 			return;
 		}
-		/* with SACK, RFC 6675: cwnd stays, tcp_output sends what pipe
-		 * allows */
+		/* with SACK, RFC 6675: PRR sets cwnd (ack_process), tcp_output
+		 * sends what pipe allows */
 		if (c->sack_ok)
 			return;
 		/* partial ACK: retransmit the next hole, deflate (3.2 step 4) */
@@ -290,32 +297,25 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 		c->cwnd = SL_MAX(c->cwnd, (uint32_t)c->mss);
 		return;
 	}
-	c->dupacks = 0;
-	if (c->cwnd < c->ssthresh) { /* slow start, RFC 3465 L = 2 */
-		c->cwnd += SL_MIN(acked, 2u * c->mss);
-	} else { /* congestion avoidance: one MSS per cwnd acked */
-		c->cwnd_acc += acked;
-		if (c->cwnd_acc >= c->cwnd) {
-			c->cwnd_acc -= c->cwnd;
-			c->cwnd += c->mss;
-		}
-	}
-	c->cwnd = SL_MIN(c->cwnd, CWND_MAX);
+	tcp_cc_ack(c, acked);
 }
 
 /* RFC 6675 5 step (4): enter loss recovery. */
 static void sack_enter_recovery(struct tcp_conn *c)
 {
-	uint32_t flight = c->snd_max - c->snd_una;
 	uint32_t len = SL_MIN((uint32_t)c->mss, c->data_seq + c->sbuf_len - c->snd_una);
 
-	c->ssthresh = SL_MAX(flight / 2, 2u * c->mss);
-	c->cwnd = c->ssthresh;
+	tcp_undo_start(c);
+	c->ssthresh = tcp_cc_ssthresh(c);
 	c->recover = c->snd_max;	/* RecoveryPoint = HighData */
 	c->in_recovery = true;
 	c->rescue_done = false;
 	c->rtt_timing = false;
+	c->rexmit_nxt = c->snd_una;
 	c->st->stats.tcp_fast_retransmits++;
+	/* PRR paces the episode (RFC 6937): cwnd = pipe + sndcnt from here */
+	tcp_prr_start(c);
+	tcp_prr_ack(c, true);
 	/* the segment at HighACK + 1 is retransmitted whatever pipe says */
 	if (seq_lt(c->snd_una, c->data_seq + c->sbuf_len) && len) {
 		tcp_send_seg(c, c->snd_una, len, TH_ACK);
@@ -357,9 +357,7 @@ static void cc_dupack(struct tcp_conn *c)
 	}
 	if (c->dupacks != 3 || seq_lt(c->snd_una, c->recover))
 		return;
-	uint32_t flight = c->snd_max - c->snd_una;
-
-	c->ssthresh = SL_MAX(flight / 2, 2u * c->mss);
+	c->ssthresh = tcp_cc_ssthresh(c);
 	c->recover = c->snd_max;
 	c->in_recovery = true;
 	c->rtt_timing = false;
@@ -471,6 +469,40 @@ static bool sack_update(struct tcp_conn *c, const struct tcp_seg *s, uint32_t un
 	return news;
 }
 
+/* RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed
+ * bytes (sb0 before this ACK); a reneging receiver can make it negative,
+ * which counts as nothing. */
+static void set_delivered(struct tcp_conn *c, uint32_t acked, uint32_t sb0)
+{
+	int64_t d = (int64_t)acked + (int64_t)tcp_sack_bytes(c) - (int64_t)sb0;
+
+	c->ack_delivered = d > 0 ? (uint32_t)SL_MIN(d, (int64_t)UINT32_MAX) : 0;
+}
+
+/* RFC 2883 4: a first SACK block below the cumulative ACK, or inside the
+ * second block, reports data received twice (returns true). When it is
+ * exactly one of the undo episode's resends, that resend was needless. */
+static bool dsack_check(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	if (!c->sack_ok || s->o.n_sack == 0)
+		return false;
+	struct tcp_range r = s->o.sack[0];
+
+	if (!seq_lt(r.start, r.end))
+		return false;
+	bool dup = seq_leq(r.end, s->ack) ||
+		   (s->o.n_sack > 1 && seq_geq(r.start, s->o.sack[1].start) &&
+		    seq_leq(r.end, s->o.sack[1].end));
+
+	if (!dup)
+		return false;
+	if (!c->undo_valid || seq_lt(r.start, c->undo_marker) || seq_gt(r.end, c->snd_max))
+		return true;
+	if (tcp_undo_dsack(c, r.start, r.end))
+		tcp_undo_try(c);
+	return true;
+}
+
 /* "Fifth, check the ACK field" for ESTABLISHED and later. Returns false when
  * the segment must be dropped. */
 static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
@@ -485,10 +517,16 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 		challenge_ack(c);
 		return false;
 	}
-	bool news = false;
+	bool news = false, was_in = c->in_recovery;
+	uint32_t una0 = c->snd_una, sb0 = tcp_sack_bytes(c);
+
+	dsack_check(c, s);
+
+	c->ack_delivered = 0; /* an old ACK delivers nothing */
 
 	if (seq_gt(s->ack, c->snd_una)) {
 		sack_update(c, s, s->ack);
+		set_delivered(c, s->ack - una0, sb0);
 		ack_new(c, s->ack);
 		if (c->state == TCPS_CLOSED)
 			return false;
@@ -499,14 +537,22 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 			sack_enter_recovery(c);
 	} else if (s->ack == c->snd_una && c->snd_max != c->snd_una) {
 		news = sack_update(c, s, c->snd_una);
+		set_delivered(c, 0, sb0);
 		tcp_rack_tlp_ack(c);
 		/* a duplicate ACK: RFC 5681's strict form, or any ACK bringing
 		 * new SACK information (RFC 6675), which also covers ACKs that
-		 * carry data in the other direction */
+		 * carry data in the other direction. One carrying only a DSACK
+		 * still counts: not counting those cost 60% more RTOs in
+		 * tcp_tap's 5% drop + dup + reorder echo (the peer's dupacks
+		 * for a hole often carry a DSACK of a duplicated segment) */
 		if (news || (s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
 			     wnd == c->snd_wnd))
 			cc_dupack(c);
 	}
+	/* PRR (RFC 6937) paces an episode already under way; the ACK that
+	 * started one did so in sack_enter_recovery */
+	if (was_in && c->in_recovery && c->sack_ok && c->state != TCPS_CLOSED)
+		tcp_prr_ack(c, false);
 	/* window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule) */
 	if (seq_lt(c->snd_wl1, s->seq) ||
 	    (c->snd_wl1 == s->seq && seq_leq(c->snd_wl2, s->ack))) {

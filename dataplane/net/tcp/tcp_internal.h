@@ -154,6 +154,7 @@ bool syncookie_ts_decode(uint32_t tsecr, uint32_t ts_now, struct syncookie_opts 
 #define NET_FAULT_SLOTS 64
 struct net_fault_frame {
 	uint64_t release_us;
+	uint64_t seq; /* arrival order: ties in release_us go out in it */
 	uint32_t len;
 	uint8_t data[NET_FRAME_MAX];
 };
@@ -162,6 +163,7 @@ struct net_fault {
 	uint64_t rng;
 	struct net_fault_frame *held; /* [NET_FAULT_SLOTS] */
 	uint32_t n_held;
+	uint64_t next_seq;
 	uint64_t dropped, duplicated, reordered;
 };
 typedef void (*net_fault_deliver_fn)(void *arg, const uint8_t *frame, uint32_t len);
@@ -261,6 +263,11 @@ enum tcp_state {
 #define TCP_OOO_RANGES 16	/* out-of-order ranges kept (more: segment dropped) */
 #define TCP_SACK_MAX 3
 #define TCP_SACKED_MAX 8	/* scoreboard ranges kept on the send side */
+#define TCP_CWND_MAX (1u << 30)	/* bytes; far above any send buffer */
+/* Resends an episode may have and still be undone by DSACKs: a spurious
+ * episode (reordering) resends one or a few segments; one with more had
+ * real losses among them */
+#define TCP_UNDO_SEGS 16
 
 struct tcp_range { uint32_t start, end; };
 
@@ -292,9 +299,34 @@ struct tcp_conn {
 	uint32_t sbuf_len;	/* bytes queued from data_seq (snd_una side) */
 	uint32_t data_seq;	/* seq of the first byte in sbuf (>= snd_una) */
 	uint32_t fin_seq;	/* valid when shut_wr: seq of our FIN */
-	/* congestion control, NewReno (RFC 5681, 6582) */
+	/* congestion control (tcp_cc.c): NewReno (RFC 5681, 6582) or CUBIC */
 	uint32_t cwnd, ssthresh, recover, dupacks, cwnd_acc;
 	bool in_recovery;
+	bool tlp_sending;	/* tcp_send_seg: the segment is a TLP (counters) */
+	/* CUBIC (RFC 9438) in segments and seconds: W_max, W_est, K,
+	 * cwnd_epoch, cwnd_prior (before the last reduction), the start of
+	 * the congestion-avoidance epoch (0: none yet), and the fraction of a
+	 * byte of growth not yet added */
+	struct {
+		double w_max, w_est, k_s, cwnd_epoch, prior, frac;
+		uint64_t epoch_us;
+	} cu;
+	/* PRR (RFC 6937) during SACK recovery: bytes delivered and sent
+	 * since it started, the flight then, and this ACK's DeliveredData */
+	uint32_t prr_delivered, prr_out, recover_fs, ack_delivered;
+	/* DSACK undo (RFC 2883 4, Linux-style): cwnd, ssthresh and W_max
+	 * before the last SACK recovery episode, SND.UNA when it began, and
+	 * the segments it resent that no DSACK has yet shown to be needless
+	 * (only a DSACK of exactly one of them counts, as Linux counts only
+	 * DSACKs of retransmitted segments: a network duplicate of an
+	 * original must not undo). undo_valid from the episode's start until
+	 * the undo, the next congestion event, a retransmission outside
+	 * recovery, or more than TCP_UNDO_SEGS resends. */
+	uint32_t undo_cwnd, undo_ssthresh, undo_marker;
+	double undo_w_max;
+	struct tcp_range undo_seg[TCP_UNDO_SEGS];
+	uint8_t n_undo_seg, n_undo_left;
+	bool undo_valid;
 	/* SACK scoreboard (RFC 6675, simplified): ranges the peer holds above
 	 * SND.UNA, and the next sequence to consider for a hole retransmit */
 	struct tcp_range sacked[TCP_SACKED_MAX];
@@ -468,6 +500,29 @@ bool tcp_sack_rescue(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
 void tcp_rack_tlp_ack(struct tcp_conn *c);
 /* Forgets RACK-TLP state (RTO, end of recovery). */
 void tcp_rack_reset(struct tcp_conn *c);
+
+/* tcp_cc.c: congestion control (c->st->cfg.cc picks NewReno or CUBIC) */
+void tcp_cc_init(struct tcp_conn *c);
+/* A congestion event (fast retransmit or RTO), before cwnd is reduced:
+ * returns the new ssthresh and starts a new CUBIC epoch. */
+uint32_t tcp_cc_ssthresh(struct tcp_conn *c);
+/* New data ACKed outside recovery: slow start or congestion avoidance. */
+void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
+/* PRR (RFC 6937): starts with the recovery episode (ssthresh set), then on
+ * each ACK in recovery sets cwnd = pipe + sndcnt for c->ack_delivered. */
+void tcp_prr_start(struct tcp_conn *c);
+void tcp_prr_ack(struct tcp_conn *c, bool entry);
+/* DSACK undo: remembers the window before a SACK recovery episode, */
+void tcp_undo_start(struct tcp_conn *c);
+/* notes each segment it resends, */
+void tcp_undo_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len);
+/* takes a DSACK block off (true: it was exactly one of those resends) */
+bool tcp_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end);
+/* ...and, once every retransmission of the episode came back DSACKed and
+ * the episode is over, restores it (the losses were reordering). */
+void tcp_undo_try(struct tcp_conn *c);
+/* Sum of the scoreboard's SACKed bytes. */
+uint32_t tcp_sack_bytes(const struct tcp_conn *c);
 
 /* tcp_timer.c */
 void tcp_timer_update(struct tcp_conn *c);

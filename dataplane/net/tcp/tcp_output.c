@@ -182,8 +182,23 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 		DBG_BUG_ON(seq_lt(seq, c->data_seq) || seq_gt(seq + len, c->data_seq + c->sbuf_len));
 		memcpy(t + hl, c->sbuf + off, first);
 		memcpy(t + hl + first, c->sbuf, len - first);
-		if (seq_lt(seq, c->snd_max))
+		if (seq_lt(seq, c->snd_max)) {
 			st->stats.tcp_retransmits++;
+			if (c->in_recovery)
+				st->stats.tcp_rexmit_recovery++;
+			else if (c->tlp_sending)
+				st->stats.tcp_rexmit_tlp++;
+			else
+				st->stats.tcp_rexmit_rto++;
+			/* DSACK undo: every resend of the episode must come
+			 * back DSACKed; one outside recovery spoils the count */
+			if (c->in_recovery)
+				tcp_undo_rexmit(c, seq, len);
+			else
+				c->undo_valid = false;
+		}
+		if (c->in_recovery) /* RFC 6937 prr_out: all data sent */
+			c->prr_out += len;
 		c->last_data_tx_us = st->now_us;
 	}
 	if (flags & TH_ACK) {

@@ -166,4 +166,5 @@ void tcp_rack_tlp_ack(struct tcp_conn *c)
 		return;
 	c->rack_lost = true;
 	c->rack_lost_end = c->tlp_start;
+	c->st->stats.tcp_rack_marks++;
 }

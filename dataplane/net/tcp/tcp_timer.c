@@ -226,7 +226,9 @@ static void tcp_tlp_fire(struct tcp_conn *c)
 	} else if (seq_gt(c->snd_max, c->snd_una) && seq_leq(c->snd_max, data_end)) {
 		uint32_t len = SL_MIN((uint32_t)c->mss, c->snd_max - c->snd_una);
 
+		c->tlp_sending = true;
 		tcp_send_seg(c, c->snd_max - len, len, TH_ACK);
+		c->tlp_sending = false;
 		c->tlp_active = true;
 		c->tlp_start = c->snd_max - len;
 		c->tlp_end = c->snd_max;
@@ -252,9 +254,8 @@ static void tcp_rexmt_timeout(struct tcp_conn *c)
 		tcp_arm_rexmt(c);
 		return;
 	}
-	uint32_t flight = c->snd_max - c->snd_una;
-
-	c->ssthresh = SL_MAX(flight / 2, 2u * c->mss);
+	c->undo_valid = false; /* F-RTO judges timeouts, not DSACK */
+	c->ssthresh = tcp_cc_ssthresh(c);
 	c->cwnd = c->mss;
 	c->cwnd_acc = 0;
 	c->in_recovery = false;

@@ -194,6 +194,31 @@ static void test_failing_journal(void **state)
 	assert_int_equal(ra.status, 0);
 	assert_true(st_seq_valid(ra.seq));
 
+	/* A batch spread over many shards in scrambled order (the log lcore
+	 * sorts it by shard, stably): each shard's records get consecutive
+	 * numbers of that shard in request order. */
+	static struct dp_msg w;
+	static struct dp_rec rw[REC_MAX_RECORDS];
+	put_init(&w, &rw[0], "wide");
+	for (uint32_t i = 0; i < REC_MAX_RECORDS; i++) {
+		rw[i] = rw[0];
+		rw[i].shard_index = (i * 7919u) % 37u;
+	}
+	w.recs = rw;
+	w.n_recs = REC_MAX_RECORDS;
+	post(&w);
+	assert_ptr_equal(wait_reply(), &w);
+	assert_int_equal(w.status, 0);
+	st_seq_t last[37] = { 0 };
+	for (uint32_t i = 0; i < REC_MAX_RECORDS; i++) {
+		uint32_t sh = rw[i].shard_index;
+		assert_int_equal(rw[i].status, 0);
+		assert_int_equal(st_seq_shard(rw[i].seq), sh);
+		if (last[sh])
+			assert_true(rw[i].seq == last[sh] + 1);
+		last[sh] = rw[i].seq;
+	}
+
 	/* The journal's io_uring breaks (see the file comment). */
 	assert_int_equal(break_io_uring(), 2);
 	put_init(&b, &rb, "second");

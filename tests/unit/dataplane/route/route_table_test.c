@@ -200,11 +200,99 @@ static void test_synchronize_waits_for_reader(void **state)
 	route_rcu_free(rd.r);
 }
 
+
+/* route_stream_index: the bucket lookup gives the same shard as the binary
+ * search, at every boundary and at random hashes, for an even split of
+ * 10,000 shards, one shard, and an uneven split (a few huge shards and many
+ * tiny ones crowded into one bucket); closed shards left out. */
+static uint64_t rt_rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void index_check(struct route_stream *s)
+{
+	struct route_stream plain = *s;
+	uint64_t x = 88172645463325252ull;
+
+	assert_int_equal(route_stream_index(s), 0);
+	assert_true((1ull << s->bucket_bits) >= 2ull * s->n_open ||
+		    s->bucket_bits == ROUTE_BUCKET_BITS_MAX);
+	plain.bucket = NULL; /* the search without the index */
+	for (uint32_t i = 0; i < s->n_open; i++) {
+		const struct route_shard *sh = &s->shards[s->open_by_hash[i]];
+		assert_ptr_equal(route_shard_for(s, sh->hash_start), sh);
+		assert_ptr_equal(route_shard_for(s, sh->hash_end), sh);
+		assert_ptr_equal(route_shard_for(&plain, sh->hash_end), sh);
+	}
+	for (int i = 0; i < 200000; i++) {
+		route_u128 h = (route_u128)rt_rnd(&x) << 64 | rt_rnd(&x);
+		if (i & 1)
+			h >>= rt_rnd(&x) % 128; /* small hashes too */
+		assert_ptr_equal(route_shard_for(s, h), route_shard_for(&plain, h));
+	}
+	free(s->open_start);
+	free(s->bucket);
+	free(s->shards);
+	free(s->open_by_hash);
+}
+
+static void test_bucket_index(void **state)
+{
+	(void)state;
+	static const uint32_t ns[] = { 1, 3, 10000 };
+	for (uint32_t t = 0; t < 3; t++) {
+		uint32_t n = ns[t];
+		struct route_stream s = { .n_shards = n, .n_open = n };
+		struct route_range *r = calloc(n, sizeof(*r));
+		s.shards = calloc(n, sizeof(*s.shards));
+		s.open_by_hash = calloc(n, sizeof(*s.open_by_hash));
+		assert_non_null(r);
+		assert_non_null(s.shards);
+		assert_non_null(s.open_by_hash);
+		route_split_even(r, n);
+		for (uint32_t k = 0; k < n; k++) {
+			s.shards[k] = (struct route_shard){ .hash_start = r[k].start,
+							    .hash_end = r[k].end, .index = k,
+							    .open = true };
+			s.open_by_hash[k] = k;
+		}
+		free(r);
+		index_check(&s);
+	}
+	/* Uneven: shard 0 [0, 2^127), 1000 tiny shards of 1000 hashes each,
+	 * one closed shard in between (not in open_by_hash), the last to the
+	 * top. */
+	uint32_t n = 1003;
+	struct route_stream s = { .n_shards = n };
+	s.shards = calloc(n, sizeof(*s.shards));
+	s.open_by_hash = calloc(n, sizeof(*s.open_by_hash));
+	assert_non_null(s.shards);
+	assert_non_null(s.open_by_hash);
+	route_u128 at = (route_u128)1 << 127;
+	s.shards[0] = (struct route_shard){ .hash_start = 0, .hash_end = at - 1, .open = true };
+	s.open_by_hash[s.n_open++] = 0;
+	for (uint32_t k = 1; k <= 1000; k++, at += 1000) {
+		s.shards[k] = (struct route_shard){ .hash_start = at, .hash_end = at + 999,
+						    .index = k, .open = true };
+		s.open_by_hash[s.n_open++] = k;
+	}
+	s.shards[1001] = (struct route_shard){ .hash_start = 5, .hash_end = 6, .index = 1001 };
+	s.shards[1002] = (struct route_shard){ .hash_start = at, .hash_end = ROUTE_U128_MAX,
+					       .index = 1002, .open = true };
+	s.open_by_hash[s.n_open++] = 1002;
+	index_check(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_bounds),
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_bucket_index),
 		cmocka_unit_test(test_publish_bounded),
 		cmocka_unit_test(test_synchronize_waits_for_reader),
 	};

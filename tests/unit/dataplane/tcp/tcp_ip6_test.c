@@ -445,7 +445,8 @@ static void seg6(const uint8_t src[16], uint16_t sport, uint32_t seq, uint32_t a
 	t[12] = 5 << 4;
 	t[13] = flags;
 	wr16(t + 14, 65535);
-	memcpy(t + 20, data, len);
+	if (len > 0) /* data may be NULL when len is 0: memcpy(NULL, 0) is undefined */
+		memcpy(t + 20, data, len);
 	send6(our_mac, src, our6, IP_PROTO_TCP, 64, t, 20 + len, 16, vid);
 }
 

@@ -5,6 +5,7 @@
  * backoff, active close through TIME-WAIT, ARP, fragments. Frames the stack
  * sends are captured and parsed; frames to it are built here. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -425,6 +426,16 @@ static void big_sndbuf(struct net_config *c)
 	c->snd_buf_bytes = 1 << 16;
 }
 
+/* The recovery tests below count windows in NewReno's halves; CUBIC has
+ * tests of its own. */
+static uint8_t g_cc = NET_CC_NEWRENO;
+
+static void rec_cfg(struct net_config *c)
+{
+	big_sndbuf(c);
+	c->cc = g_cc;
+}
+
 static struct {
 	uint32_t base;
 	uint8_t data[40 * M];
@@ -434,7 +445,7 @@ static struct {
  * (initial window) go out. Returns after checking them. */
 static void rec_start(uint32_t nsegs)
 {
-	start(big_sndbuf);
+	start(rec_cfg);
 	R.base = handshake(40000, false) + 1;
 	for (uint32_t i = 0; i < sizeof(R.data); i++)
 		R.data[i] = (uint8_t)(i * 7 + i / 251);
@@ -516,10 +527,11 @@ static void test_recovery_middle_loss(void **state)
 	rec_ack(3, 4, 7, -1);		/* third duplicate: 3 is lost */
 	rec_expect(1, 3);
 	assert_true(S.conn->in_recovery);
-	assert_int_equal(S.conn->cwnd, 6 * M); /* flight 12 / 2 */
+	assert_int_equal(S.conn->ssthresh, 6 * M); /* flight 12 / 2 */
+	assert_int_equal(S.conn->cwnd, 9 * M);	/* PRR: pipe 8 + the resend */
 	rec_ack(3, 4, 8, -1);		/* pipe 1 (resent 3) + 7 (8..14) */
-	rec_ack(3, 4, 9, -1);
-	rec_ack(3, 4, 10, -1);		/* pipe 6: nothing yet */
+	rec_ack(3, 4, 9, -1);		/* PRR: 3 delivered * 6 / 12 = 1.5 sent */
+	rec_ack(3, 4, 10, -1);		/* pipe 6 = ssthresh: nothing yet */
 	rec_expect(0);
 	rec_ack(3, 4, 11, -1);		/* pipe 5: one new segment */
 	rec_expect(1, 15);
@@ -528,8 +540,8 @@ static void test_recovery_middle_loss(void **state)
 	assert_true(S.conn->in_recovery);
 	rec_ack(16, -1);		/* past the recovery point (15): done */
 	assert_false(S.conn->in_recovery);
-	assert_int_equal(S.conn->cwnd, 2 * M); /* min(ssthresh, flight + MSS) */
-	rec_expect(1, 17);
+	assert_int_equal(S.conn->cwnd, 6 * M); /* RFC 6937: cwnd = ssthresh */
+	rec_expect(5, 17, 18, 19, 20, 21); /* 16 still in flight */
 	assert_int_equal(rec_rtos(), 0);
 	stop();
 }
@@ -546,8 +558,9 @@ static void test_recovery_several_holes(void **state)
 	rec_ack(2, 3, 5, -1);
 	rec_expect(0);
 	rec_ack(2, 6, 7, 3, 5, -1);	/* 5 lost too; third duplicate */
-	rec_expect(1, 2);		/* cwnd 6 = 12 / 2; pipe 1 + 1 (5) + 7 (7..13) */
-	assert_int_equal(S.conn->cwnd, 6 * M);
+	rec_expect(1, 2);		/* ssthresh 6 = 12 / 2; pipe 1 + 1 (5) + 7 (7..13) */
+	assert_int_equal(S.conn->ssthresh, 6 * M);
+	assert_int_equal(S.conn->cwnd, 9 * M); /* PRR: pipe 8 + the resend */
 	rec_ack(2, 8, 9, 6, 7, 3, 5, -1); /* 7 lost too */
 	rec_expect(0);			/* pipe 1 + 1 (5) + 1 (7) + 5 (9..13) */
 	rec_ack(2, 10, 11, 8, 9, 6, 7, 3, 5, -1); /* 5 IsLost: 3 runs above it */
@@ -561,7 +574,7 @@ static void test_recovery_several_holes(void **state)
 	assert_true(S.conn->in_recovery);
 	rec_ack(19, -1);		/* past the recovery point (14) */
 	assert_false(S.conn->in_recovery);
-	rec_expect(1, 19);		/* cwnd min(ssthresh, flight 0 + MSS) */
+	rec_expect(6, 19, 20, 21, 22, 23, 24); /* cwnd = ssthresh (RFC 6937) */
 	assert_int_equal(rec_rtos(), 0);
 	stop();
 }
@@ -699,7 +712,250 @@ static void test_recovery_reorder_above_threshold(void **state)
 	rec_ack(15, -1);		/* the original 3 was only late */
 	assert_false(S.conn->in_recovery);
 	assert_int_equal(S.conn->ssthresh, 6 * M); /* no undo (no DSACK, no Eifel) */
-	rec_expect(1, 15);
+	rec_expect(6, 15, 16, 17, 18, 19, 20); /* cwnd = ssthresh (RFC 6937) */
+	stop();
+}
+
+static uint64_t stat_of(size_t off)
+{
+	struct net_stats st;
+
+	net_stats(S.st, &st);
+	return *(const uint64_t *)((const uint8_t *)&st + off);
+}
+#define STAT(f) stat_of(offsetof(struct net_stats, f))
+
+/* PRR (RFC 6937) on one hole in a flight of 14: while pipe is above
+ * ssthresh (7), one segment goes out per two delivered (ssthresh /
+ * RecoverFS = 1/2), not none until pipe falls below cwnd as with cwnd =
+ * ssthresh on entry; once pipe reaches ssthresh, PRR-SSRB sends one per
+ * segment delivered. Exact segments and cwnd at every ACK. */
+static void test_prr_proportional(void **state)
+{
+	(void)state;
+	rec_start(40);
+	rec_ack(5, -1);			/* cwnd 12: 10..16 */
+	rec_expect(7, 10, 11, 12, 13, 14, 15, 16);
+	rec_ack(10, -1);		/* cwnd 14: 17..23, flight 14 (10..23) */
+	rec_expect(7, 17, 18, 19, 20, 21, 22, 23);
+	rec_ack(10, 11, 12, -1);	/* 10 lost */
+	rec_ack(10, 11, 13, -1);
+	rec_expect(0);
+	rec_ack(10, 11, 14, -1);	/* third duplicate: RecoverFS 14, ssthresh 7 */
+	assert_int_equal(S.conn->ssthresh, 7 * M);
+	assert_int_equal(S.conn->recover_fs, 14 * M);
+	assert_int_equal(S.conn->cwnd, 11 * M); /* pipe 10 + the resend */
+	rec_expect(1, 10);
+	rec_ack(10, 11, 15, -1);	/* delivered 2: 2 * 7/14 = 1 already out */
+	assert_int_equal(S.conn->cwnd, 10 * M);
+	rec_expect(0);
+	rec_ack(10, 11, 16, -1);	/* delivered 3: 1.5, half a segment of room */
+	assert_int_equal(S.conn->cwnd, 9 * M + M / 2);
+	rec_expect(0);
+	rec_ack(10, 11, 17, -1);	/* delivered 4: 2: one new segment */
+	assert_int_equal(S.conn->cwnd, 9 * M);
+	rec_expect(1, 24);
+	rec_ack(10, 11, 18, -1);	/* delivered 5: 2.5 */
+	assert_int_equal(S.conn->cwnd, 8 * M + M / 2);
+	rec_expect(0);
+	rec_ack(10, 11, 19, -1);	/* pipe 7 = ssthresh: SSRB, no room */
+	assert_int_equal(S.conn->cwnd, 7 * M);
+	rec_expect(0);
+	rec_ack(10, 11, 20, -1);	/* pipe 6: one per segment delivered */
+	assert_int_equal(S.conn->cwnd, 7 * M);
+	rec_expect(1, 25);
+	rec_ack(26, -1);		/* past the recovery point (24) */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(S.conn->cwnd, 7 * M); /* RFC 6937: cwnd = ssthresh */
+	rec_expect(7, 26, 27, 28, 29, 30, 31, 32);
+	assert_int_equal(STAT(tcp_prr_episodes), 1);
+	assert_int_equal(STAT(tcp_rexmit_recovery), 1);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* A spurious fast retransmit undone by DSACK (RFC 2883 4): 3 and 4 are
+ * only late, recovery resends both, the originals end it; the peer then
+ * reports each resend as received twice. One DSACK is not enough (4 may
+ * have been lost); once every resend of the episode is DSACKed, cwnd and
+ * ssthresh go back to where they were (Linux-style undo) and slow start
+ * resumes. A DSACK below the episode's start, of a segment never resent
+ * (a network duplicate) or of a resend already counted means nothing. */
+static void test_dsack_undo(void **state)
+{
+	(void)state;
+	rec_start(40);
+	rec_ack(3, -1);			/* cwnd 12: 10..14, flight 12 */
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 5, 6, -1);		/* 3 and 4 late */
+	rec_ack(3, 5, 7, -1);
+	rec_ack(3, 5, 8, -1);		/* third duplicate: recovery */
+	rec_expect(1, 3);
+	assert_int_equal(S.conn->ssthresh, 6 * M);
+	rec_ack(3, 5, 9, -1);
+	rec_ack(3, 5, 10, -1);
+	rec_expect(0);
+	rec_ack(3, 5, 11, -1);		/* PRR: pipe 5 < ssthresh: resend 4 */
+	rec_expect(1, 4);
+	rec_ack(15, -1);		/* the originals: recovery ends */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(S.conn->cwnd, 6 * M);
+	rec_expect(6, 15, 16, 17, 18, 19, 20);
+	/* DSACKs ride on duplicate and new ACKs alike (a DSACK-only ACK is
+	 * still a duplicate ACK: 5 of them in a row would start recovery) */
+	rec_ack(15, 1, 2, -1);		/* before the episode: ignored */
+	rec_ack(15, 5, 6, -1);		/* a network duplicate of an original */
+	rec_ack(16, 3, 4, -1);		/* the resent 3 arrived twice */
+	assert_int_equal(S.conn->cwnd, 6 * M);
+	assert_int_equal(STAT(tcp_dsack_undo), 0);
+	rec_expect(1, 21);
+	rec_ack(16, 3, 4, -1);		/* ... and again: counted once */
+	assert_int_equal(STAT(tcp_dsack_undo), 0);
+	rec_expect(0);
+	rec_ack(17, 4, 5, -1);		/* and 4: every resend needless */
+	assert_int_equal(STAT(tcp_dsack_undo), 1);
+	assert_int_equal(S.conn->ssthresh, TCP_CWND_MAX); /* slow start again */
+	assert_int_equal(S.conn->cwnd, 13 * M); /* 12 back, + 1 slow start */
+	rec_expect(8, 22, 23, 24, 25, 26, 27, 28, 29);
+	rec_ack(17, 4, 5, -1);		/* the same DSACK again: once only */
+	assert_int_equal(STAT(tcp_dsack_undo), 1);
+	stop();
+}
+
+/* CUBIC (the default): the same loss as test_recovery_middle_loss reduces
+ * ssthresh to 0.7 of the flight (RFC 9438 4.6) and remembers W_max; a
+ * second loss below W_max releases more (fast convergence, 4.7). */
+static void test_cubic_reduction(void **state)
+{
+	(void)state;
+	g_cc = NET_CC_CUBIC;
+	rec_start(30);
+	g_cc = NET_CC_NEWRENO;
+	rec_ack(3, -1);
+	rec_expect(5, 10, 11, 12, 13, 14);
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(3, 4, 7, -1);		/* flight 12, cwnd 12 */
+	assert_true(S.conn->in_recovery);
+	assert_int_equal(S.conn->ssthresh, (uint32_t)(12 * M * 0.7));
+	assert_true(fabs(S.conn->cu.w_max - 12.0) < 1e-9);
+	assert_int_equal(S.conn->cwnd, 9 * M); /* PRR: pipe 8 + the resend */
+	rec_expect(1, 3);
+	S.conn->cwnd = 10 * M;		/* as if the next loss came at 10 */
+	(void)tcp_cc_ssthresh(S.conn);
+	assert_true(fabs(S.conn->cu.w_max - 10.0 * 1.7 / 2) < 1e-9);
+	stop();
+}
+
+/* A connection for driving tcp_cc_ack() directly on a simulated clock. */
+static struct tcp_conn *cc_conn(uint8_t cc, uint32_t rtt_us)
+{
+	g_cc = cc;
+	start(rec_cfg);
+	g_cc = NET_CC_NEWRENO;
+	(void)handshake(40000, false);
+	S.conn->rto.srtt_us = rtt_us;
+	return S.conn;
+}
+
+/* One RTT of ACKs, one per MSS of the window at its start, evenly spread
+ * from t0_us. */
+static void cc_round(struct tcp_conn *c, uint64_t t0_us, uint32_t rtt_us)
+{
+	uint32_t n = c->cwnd / M;
+
+	for (uint32_t j = 0; j < n; j++) {
+		S.st->now_us = t0_us + (uint64_t)rtt_us * j / n;
+		tcp_cc_ack(c, M);
+	}
+}
+
+/* RFC 9438 4.3 as a formula: W_est(t) = W_max * beta + alpha * t / RTT,
+ * alpha = 3 (1 - beta) / (1 + beta) until it reaches cwnd_prior (here
+ * W_max), 1 per RTT after. */
+static double w_est_at(double t, double rtt, double w_max)
+{
+	double alpha = 3 * 0.3 / 1.7, r = t / rtt, r0 = w_max * 0.3 / alpha;
+
+	return r < r0 ? w_max * 0.7 + alpha * r : w_max + (r - r0);
+}
+
+static double w_cubic_at(double t, double k, double w_max)
+{
+	return 0.4 * pow(t - k, 3) + w_max;
+}
+
+/* RFC 9438 4.2: after a reduction from W_max 100 to 70 segments the window
+ * follows W_cubic(t) = 0.4 (t - K)^3 + 100, K = cbrt(30 / 0.4): concave up
+ * to W_max at K, flat around it, convex beyond; where W_est (the Reno-
+ * friendly estimate) is higher, W_est. Checked every simulated RTT
+ * (100 ms, 8 s in all): between the formula at t and at t + RTT (CUBIC
+ * aims one RTT ahead), one segment of slack for rounding. */
+static void test_cubic_growth_formula(void **state)
+{
+	(void)state;
+	const uint32_t rtt = 100000;
+	struct tcp_conn *c = cc_conn(NET_CC_CUBIC, rtt);
+
+	c->cwnd = 100 * M;
+	(void)tcp_cc_ssthresh(c);	/* W_max = 100 */
+	c->cwnd = c->ssthresh = 70 * M;	/* where the episode left it */
+	uint64_t t0 = S.st->now_us + 1000;
+	double k = cbrt(30.0 / 0.4);
+	uint32_t n_cubic = 0;
+
+	for (uint32_t i = 0; i < 80; i++) {
+		cc_round(c, t0 + (uint64_t)i * rtt, rtt);
+		double t = (double)(S.st->now_us - t0) / 1e6;
+		double lo = fmax(w_cubic_at(t, k, 100), w_est_at(t, 0.1, 100));
+		double hi = fmax(w_cubic_at(t + 0.1, k, 100), w_est_at(t + 0.1, 0.1, 100));
+		double w = (double)c->cwnd / M;
+
+		assert_true(w >= lo - 1.0);
+		assert_true(w <= hi + 1.0);
+		n_cubic += w_cubic_at(t, k, 100) > w_est_at(t, 0.1, 100);
+	}
+	assert_true(n_cubic >= 50); /* mostly the cubic region (58 of 80) */
+	assert_true(fabs(c->cu.k_s - k) < 1e-9);
+	/* by 8 s the convex region is well past W_max */
+	assert_true(c->cwnd > 115 * M);
+	stop();
+}
+
+/* RFC 9438 4.3: where Reno would grow faster (W_max reached, long RTT),
+ * the window follows W_est, alpha = 3 (1 - 0.7) / (1 + 0.7) segments per
+ * RTT below cwnd_prior. */
+static void test_cubic_reno_friendly(void **state)
+{
+	(void)state;
+	const uint32_t rtt = 1000000;
+	struct tcp_conn *c = cc_conn(NET_CC_CUBIC, rtt);
+
+	c->cwnd = 20 * M;
+	(void)tcp_cc_ssthresh(c);	/* cwnd_prior 20 */
+	c->cu.w_max = 10;		/* K = 0: W_cubic starts flat at 10 */
+	c->cwnd = c->ssthresh = 10 * M;
+	cc_round(c, S.st->now_us + 1000, rtt);
+	double w = (double)c->cwnd / M, alpha = 3 * 0.3 / 1.7;
+
+	assert_true(fabs(w - (10 + alpha)) < 0.02);
+	stop();
+}
+
+/* NewReno (--tcp-cc newreno): one MSS per window ACKed, whatever the time. */
+static void test_newreno_option(void **state)
+{
+	(void)state;
+	struct tcp_conn *c = cc_conn(NET_CC_NEWRENO, 100000);
+
+	c->cwnd = c->ssthresh = 20 * M;
+	c->snd_una = c->snd_max = c->snd_nxt = c->data_seq; /* flight 0 */
+	cc_round(c, S.st->now_us + 1000, 100000);
+	assert_int_equal(c->cwnd, 21 * M);
+	cc_round(c, S.st->now_us + 5000000, 100000); /* long idle: no matter */
+	assert_int_equal(c->cwnd, 22 * M);
+	c->snd_max = c->snd_una + 10 * M;
+	assert_int_equal(tcp_cc_ssthresh(c), 5 * M); /* half the flight */
 	stop();
 }
 
@@ -935,6 +1191,12 @@ int main(void)
 		cmocka_unit_test(test_recovery_timeout_real_loss),
 		cmocka_unit_test(test_recovery_reorder_below_threshold),
 		cmocka_unit_test(test_recovery_reorder_above_threshold),
+		cmocka_unit_test(test_prr_proportional),
+		cmocka_unit_test(test_dsack_undo),
+		cmocka_unit_test(test_cubic_reduction),
+		cmocka_unit_test(test_cubic_growth_formula),
+		cmocka_unit_test(test_cubic_reno_friendly),
+		cmocka_unit_test(test_newreno_option),
 		cmocka_unit_test(test_backlog_bound),
 		cmocka_unit_test(test_reassembly_sack),
 		cmocka_unit_test(test_persist_and_rto),
