@@ -153,7 +153,8 @@ static double num_at(const char *q, const char *end)
 }
 
 void lg_sub_records(const char *p, uint32_t len, struct lg_sub_records *out,
-		    void (*on_ts)(void *arg, double ts_s), void *arg)
+		    void (*on_ts)(void *arg, double ts_s),
+		    void (*on_data)(void *arg, const char *b64, uint32_t n), void *arg)
 {
 	const char *end = p + len, *q = p;
 	memset(out, 0, sizeof(*out));
@@ -167,6 +168,8 @@ void lg_sub_records(const char *p, uint32_t len, struct lg_sub_records *out,
 		uint64_t pad = (n >= 1 && e[-1] == '=') + (n >= 2 && e[-2] == '=');
 		out->bytes += n / 4 * 3 >= pad ? n / 4 * 3 - pad : 0;
 		out->nrec++;
+		if (on_data)
+			on_data(arg, q, (uint32_t)n);
 		q = e;
 	}
 	for (q = p; on_ts && (q = memmem(q, (size_t)(end - q),

@@ -54,8 +54,10 @@ struct lg_sub_records {
 };
 
 /* Scans a SubscribeToShardEvent payload; on_ts (may be NULL) gets each
- * record's ApproximateArrivalTimestamp (epoch seconds). */
+ * record's ApproximateArrivalTimestamp (epoch seconds), on_data (may be
+ * NULL) each record's Data, still base64. */
 void lg_sub_records(const char *p, uint32_t len, struct lg_sub_records *out,
-		    void (*on_ts)(void *arg, double ts_s), void *arg);
+		    void (*on_ts)(void *arg, double ts_s),
+		    void (*on_data)(void *arg, const char *b64, uint32_t n), void *arg);
 
 #endif

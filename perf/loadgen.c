@@ -419,6 +419,15 @@ static void on_arrival(void *arg, double ts_s)
 	lg_hist_add(&g->lat_sec, ns);
 }
 
+static void on_sub_data(void *arg, const char *b64, uint32_t n)
+{
+	struct lg *g = arg;
+	if (lg_verify_b64(b64, n))
+		g->verify_ok++;
+	else
+		g->verify_bad++;
+}
+
 /* One eventstream message of subscription s. */
 static void sub_message(struct lg *g, struct lg_shard *s, const struct lg_sub_event *ev)
 {
@@ -432,7 +441,8 @@ static void sub_message(struct lg *g, struct lg_shard *s, const struct lg_sub_ev
 	if (ev->kind != LG_EV_RECORDS)
 		return;
 	struct lg_sub_records rr;
-	lg_sub_records(ev->payload, ev->payload_len, &rr, on_arrival, g);
+	lg_sub_records(ev->payload, ev->payload_len, &rr, on_arrival,
+		       g->cfg.verify ? on_sub_data : NULL, g);
 	if (rr.millis_behind >= 0)
 		lg_hist_add(&g->behind, (uint64_t)(rr.millis_behind * 1e6));
 	if (rr.cont && rr.cont_len && rr.cont_len < sizeof(s->cont)) {
@@ -1056,7 +1066,7 @@ static void usage(void)
 		"  --consumer-arn ARN   subscribe: a registered stream consumer (repeatable,\n"
 		"                       up to 16); one subscription per shard and consumer\n"
 		"  --verify             self-checking record data (put modes); check every\n"
-		"                       byte of every record read (get mode)\n"
+		"                       byte of every record read (get, subscribe)\n"
 		"  --json FILE          write the result as JSON\n"
 		"  --admin HOST:PORT    scrape sluiced's admin listener (/metrics) before and\n"
 		"                       after, and print the server's own view of the run\n"

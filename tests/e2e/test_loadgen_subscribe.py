@@ -46,13 +46,14 @@ def put(k, stream, n, first=0):
     return total
 
 
-def loadgen(server, stream, arns, shards, out, duration_s, iterator='TRIM_HORIZON'):
+def loadgen(server, stream, arns, shards, out, duration_s, iterator='TRIM_HORIZON', extra=()):
     cmd = [LOADGEN, '--endpoint', server.endpoint, '--ca', server.ca,
            '--credentials', server.creds_file, '--stream', stream, '--mode', 'subscribe',
            '--shards', str(shards), '--iterator', iterator, '--duration', str(duration_s),
            '--json', str(out), '--quiet']
     for a in arns:
         cmd += ['--consumer-arn', a]
+    cmd += list(extra)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -100,3 +101,23 @@ def test_subscribe_receives_records_put_while_subscribed(server, kinesis, stream
     # put-to-arrival is measured per record from ApproximateArrivalTimestamp
     assert r['put_to_get_ms']['max'] > 0
     assert r['latency_ms']['p50'] > 0
+
+
+def test_subscribe_verify_checks_every_byte(server, kinesis, stream, tmp_path):
+    """loadgen --verify writes self-checking records; the subscriber checks
+    each one's bytes, and a record of other bytes is counted bad."""
+    n = 600
+    prod = subprocess.run(
+        [LOADGEN, '--endpoint', server.endpoint, '--ca', server.ca,
+         '--credentials', server.creds_file, '--stream', stream, '--mode', 'putrecords',
+         '--verify', '--batch', '100', '--record-bytes', '64', '--records', str(n),
+         '--duration', '60', '--connections', '1', '--inflight', '1', '--quiet'],
+        capture_output=True, timeout=120)
+    assert prod.returncode == 0, prod
+    kinesis.put_record(StreamName=stream, PartitionKey='odd', Data=b'not a verify pattern!')
+    arn = register(kinesis, stream, h.uniq('c'))
+    out = tmp_path / 'sub.json'
+    r = finish(loadgen(server, stream, [arn], 2, out, 3, extra=['--verify']), out)
+    assert r['records'] == n + 1
+    assert r['payload_bytes'] == n * 64 + len(b'not a verify pattern!')
+    assert r['verify'] == {'records_ok': n, 'records_bad': 1}

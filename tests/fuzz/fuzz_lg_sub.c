@@ -17,10 +17,18 @@
 			abort();                                              \
 	} while (0)
 
+static const char *g_lo, *g_hi;
+
 static void on_ts(void *arg, double ts)
 {
 	(void)ts;
 	++*(uint32_t *)arg;
+}
+
+static void on_data(void *arg, const char *b64, uint32_t n)
+{
+	(void)arg;
+	CHECK(b64 >= g_lo && b64 + n <= g_hi);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,7 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(!ev.type || (ev.type >= lo && ev.type + ev.type_len <= hi));
 	struct lg_sub_records rr;
 	uint32_t nts = 0;
-	lg_sub_records(ev.payload, ev.payload_len, &rr, on_ts, &nts);
+	g_lo = ev.payload;
+	g_hi = ev.payload + ev.payload_len;
+	lg_sub_records(ev.payload, ev.payload_len, &rr, on_ts, on_data, &nts);
 	CHECK(!rr.cont || (rr.cont >= ev.payload &&
 			   rr.cont + rr.cont_len <= ev.payload + ev.payload_len));
 	CHECK(rr.nrec <= ev.payload_len && nts <= ev.payload_len);
