@@ -57,6 +57,7 @@ struct lg_config {
 	uint32_t poll_ms;	   /* consumer: wait after an empty GetRecords */
 	char consumer_arn[LG_CONSUMERS_MAX][LG_ARN_MAX]; /* subscribe: registered consumers */
 	uint32_t n_consumers;
+	char consumer_name[129];   /* subscribe: register (or find) this consumer */
 	bool quiet;
 	bool cbor;		   /* application/x-amz-cbor-1.1, as the Java SDK */
 	bool verify;		   /* self-checking data (put), checked on read (get) */

@@ -22,6 +22,10 @@ enum lg_req_kind {
 	LG_REQ_GET_ITER = 1,
 	LG_REQ_GET_RECORDS = 2,
 	LG_REQ_SUBSCRIBE = 3, /* answered with a chunked event stream */
+	/* set-up calls made one at a time before the clock starts */
+	LG_REQ_DESCRIBE_SUMMARY = 4,
+	LG_REQ_REGISTER = 5,
+	LG_REQ_DESCRIBE_CONSUMER = 6,
 };
 
 struct lg_req {

@@ -101,6 +101,11 @@ struct lg {
 	char date[17];
 	int64_t date_s;
 	char *cbor_json; /* --cbor: the answer being read, as JSON */
+	/* the answer of the one set-up call in flight (sync_call) */
+	bool sync_done;
+	int sync_status;
+	char sync_body[4096];
+	uint32_t sync_len;
 	uint64_t cbor_cap;
 };
 
@@ -188,6 +193,12 @@ static const char *target_of(enum lg_req_kind k, enum lg_mode m)
 		return "GetRecords";
 	if (k == LG_REQ_SUBSCRIBE)
 		return "SubscribeToShard";
+	if (k == LG_REQ_DESCRIBE_SUMMARY)
+		return "DescribeStreamSummary";
+	if (k == LG_REQ_REGISTER)
+		return "RegisterStreamConsumer";
+	if (k == LG_REQ_DESCRIBE_CONSUMER)
+		return "DescribeStreamConsumer";
 	return m == LG_MODE_PUTRECORD ? "PutRecord" : "PutRecords";
 }
 
@@ -558,6 +569,14 @@ static void on_response(void *arg, struct lg_conn *c, struct lg_req *r, int stat
 		sub_ended(g, r, status, body, len);
 		return;
 	}
+	if (r->kind >= LG_REQ_DESCRIBE_SUMMARY) {
+		g->sync_done = true;
+		g->sync_status = status;
+		g->sync_len = len < sizeof(g->sync_body) - 1 ? len : (uint32_t)sizeof(g->sync_body) - 1;
+		memcpy(g->sync_body, body, g->sync_len);
+		g->sync_body[g->sync_len] = 0;
+		return;
+	}
 	if (g->cfg.cbor && status > 0 && len) {
 		/* Read the CBOR answer as JSON (the parsing below is JSON's);
 		 * the cost is the generator's, as decoding is a Java client's. */
@@ -868,6 +887,76 @@ static void poll_events(struct lg *g, uint64_t wait_ns)
 		lg_conn_event(&g->net, ev[i].data.ptr, ev[i].events, on_response, g);
 }
 
+/* One set-up call on connection 0, waited for (at most 10 s). Returns the
+ * HTTP status (0: no answer); the body is in g->sync_body. */
+static int sync_call(struct lg *g, enum lg_req_kind kind, const char *body)
+{
+	struct lg_conn *c = &g->conns[0];
+	struct lg_req *r = lg_conn_slot(c);
+	size_t n = strlen(body);
+	char hx[65];
+	if (!r || n >= sizeof(r->dyn))
+		return 0;
+	memcpy(r->dyn, body, n);
+	r->kind = kind;
+	r->body = r->dyn;
+	r->body_len = (uint32_t)n;
+	r->shard = 0;
+	r->nrec = 0;
+	r->payload_bytes = 0;
+	r->intended_ns = r->sent_ns = mono_ns();
+	if (sigv4_sha256_hex(g->signer, r->body, r->body_len, hx) || sign_head(g, r, hx))
+		return 0;
+	g->sync_done = false;
+	lg_conn_push(c);
+	lg_conn_flush(&g->net, c, on_response, g);
+	uint64_t deadline = mono_ns() + 10000000000ull;
+	while (!g->sync_done && !stop_flag && mono_ns() < deadline)
+		poll_events(g, 10000000ull);
+	return g->sync_done ? g->sync_status : 0;
+}
+
+/* --consumer-name: the stream's ARN, then RegisterStreamConsumer (or, when
+ * the name is taken, DescribeStreamConsumer), then waits up to 30 s for the
+ * consumer to be ACTIVE. Its ARN joins the --consumer-arn list. */
+static int register_consumer(struct lg *g)
+{
+	char body[1024], sarn[LG_ARN_MAX], *carn = g->cfg.consumer_arn[g->cfg.n_consumers];
+	const char *v;
+	uint32_t vl;
+	snprintf(body, sizeof(body), "{\"StreamName\":\"%s\"}", g->cfg.stream);
+	int st = sync_call(g, LG_REQ_DESCRIBE_SUMMARY, body);
+	if (st != 200 || !json_str(g->sync_body, g->sync_len, "\"StreamARN\"", &v, &vl) ||
+	    vl >= sizeof(sarn))
+		goto fail;
+	snprintf(sarn, sizeof(sarn), "%.*s", (int)vl, v);
+	snprintf(body, sizeof(body), "{\"StreamARN\":\"%s\",\"ConsumerName\":\"%s\"}", sarn,
+		 g->cfg.consumer_name);
+	st = sync_call(g, LG_REQ_REGISTER, body);
+	if (st != 200 && strstr(g->sync_body, "ResourceInUseException"))
+		st = sync_call(g, LG_REQ_DESCRIBE_CONSUMER, body); /* registered before */
+	if (st != 200 || !json_str(g->sync_body, g->sync_len, "\"ConsumerARN\"", &v, &vl) ||
+	    vl >= LG_ARN_MAX)
+		goto fail;
+	snprintf(carn, LG_ARN_MAX, "%.*s", (int)vl, v);
+	snprintf(body, sizeof(body), "{\"ConsumerARN\":\"%s\"}", carn);
+	for (int i = 0; i < 300 && !stop_flag; i++) {
+		st = sync_call(g, LG_REQ_DESCRIBE_CONSUMER, body);
+		if (st == 200 && strstr(g->sync_body, "\"ConsumerStatus\":\"ACTIVE\"")) {
+			g->cfg.n_consumers++;
+			return 0;
+		}
+		if (st != 200)
+			goto fail;
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+fail:
+	fprintf(stderr, "loadgen: cannot register consumer %s (HTTP %d): %.300s\n",
+		g->cfg.consumer_name, st, g->sync_body);
+	return -1;
+}
+
 /* Connects every connection and finishes the TLS handshakes before the clock
  * starts. Returns the number of ready connections. */
 static uint32_t connect_all(struct lg *g)
@@ -1065,6 +1154,8 @@ static void usage(void)
 		"                       subscribing again after a failed SubscribeToShard (200)\n"
 		"  --consumer-arn ARN   subscribe: a registered stream consumer (repeatable,\n"
 		"                       up to 16); one subscription per shard and consumer\n"
+		"  --consumer-name N    subscribe: register this consumer (or take it when it\n"
+		"                       is registered already) and subscribe with it too\n"
 		"  --verify             self-checking record data (put modes); check every\n"
 		"                       byte of every record read (get, subscribe)\n"
 		"  --json FILE          write the result as JSON\n"
@@ -1118,6 +1209,7 @@ static const struct option long_opts[] = {
 	{ "iterator", 1, 0, 'I' },    { "poll-ms", 1, 0, 'W' },    { "json", 1, 0, 'j' },
 	{ "plot", 1, 0, 'g' },	      { "label", 1, 0, 'L' },	     { "quiet", 0, 0, 'q' },
 	{ "cbor", 0, 0, 'O' },	      { "verify", 0, 0, 'V' },	     { "consumer-arn", 1, 0, 'a' },
+	{ "consumer-name", 1, 0, 'M' },
 	{ "admin", 1, 0, 'A' },	      { "admin-token-file", 1, 0, 'T' },
 	{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 },
 };
@@ -1167,6 +1259,7 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 			set_str(c->consumer_arn[c->n_consumers++], LG_ARN_MAX, v);
 			break;
 		case 'V': c->verify = true; break;
+		case 'M': set_str(c->consumer_name, sizeof(c->consumer_name), v); break;
 		case 'A': set_str(c->admin, sizeof(c->admin), v); break;
 		case 'T': set_str(c->admin_token_file, sizeof(c->admin_token_file), v); break;
 		default: return -1;
@@ -1184,9 +1277,10 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 		return -1; /* the consumer's requests are written as JSON inline */
 	if (c->mode == LG_MODE_SUB) {
 		/* one connection per subscription: it is held until the stream ends */
-		if (!c->n_consumers || (uint64_t)c->n_consumers * c->shards > 4096)
+		uint32_t nc = c->n_consumers + (c->consumer_name[0] != 0);
+		if (!nc || nc > LG_CONSUMERS_MAX || (uint64_t)nc * c->shards > 4096)
 			return -1;
-		c->conns = c->n_consumers * c->shards;
+		c->conns = nc * c->shards;
 		c->inflight = 1;
 	}
 	if (c->verify && (c->cbor || c->record_bytes < LG_VERIFY_MIN_BYTES))
@@ -1282,6 +1376,8 @@ int main(int argc, char **argv)
 	}
 	if (ready < g.cfg.conns)
 		fprintf(stderr, "loadgen: only %u of %u connections up\n", ready, g.cfg.conns);
+	if (g.cfg.mode == LG_MODE_SUB && g.cfg.consumer_name[0] && register_consumer(&g))
+		return 1;
 	struct lg_scrape before = { 0 }, after = { 0 };
 	char token[512] = "";
 	if (g.cfg.admin_token_file[0] && read_token(g.cfg.admin_token_file, token, sizeof(token)))

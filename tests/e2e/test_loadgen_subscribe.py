@@ -121,3 +121,21 @@ def test_subscribe_verify_checks_every_byte(server, kinesis, stream, tmp_path):
     assert r['records'] == n + 1
     assert r['payload_bytes'] == n * 64 + len(b'not a verify pattern!')
     assert r['verify'] == {'records_ok': n, 'records_bad': 1}
+
+
+def test_subscribe_registers_its_consumer(server, kinesis, stream, tmp_path):
+    """--consumer-name registers the consumer (DescribeStreamSummary,
+    RegisterStreamConsumer, waits for ACTIVE); a second run takes the
+    consumer already registered under that name."""
+    want_bytes = put(kinesis, stream, 300)
+    name = h.uniq('c')
+    for run in range(2):
+        out = tmp_path / ('sub%d.json' % run)
+        r = finish(loadgen(server, stream, [], 2, out, 3, extra=['--consumer-name', name]), out)
+        assert r['records'] == 300
+        assert r['payload_bytes'] == want_bytes
+        assert r['requests_failed'] == 0, r['errors']
+    sarn = kinesis.describe_stream_summary(StreamName=stream)[
+        'StreamDescriptionSummary']['StreamARN']
+    got = kinesis.list_stream_consumers(StreamARN=sarn)['Consumers']
+    assert [c['ConsumerName'] for c in got] == [name]
