@@ -185,6 +185,7 @@ void lg_sub_records(const char *p, uint32_t len, struct lg_sub_records *out,
 		if (b >= 0 && b < 1e12)
 			out->millis_behind = b;
 	}
+	out->child_shards = memmem(p, len, "\"ChildShards\":", 14) != NULL;
 	out->cont = json_str_at(p, len, "\"ContinuationSequenceNumber\":\"", &out->cont_len);
 	if (!out->cont)
 		out->cont_len = 0;

@@ -7,6 +7,7 @@
 #ifndef SL_PERF_LG_SUB_H
 #define SL_PERF_LG_SUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,7 @@ struct lg_sub_records {
 	double millis_behind;	  /* -1 when absent */
 	const char *cont;	  /* ContinuationSequenceNumber, NULL when absent */
 	uint32_t cont_len;
+	bool child_shards;	  /* ChildShards: the shard is closed and read to its end */
 };
 
 /* Scans a SubscribeToShardEvent payload; on_ts (may be NULL) gets each

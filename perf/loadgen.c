@@ -69,6 +69,7 @@ struct lg_shard {
 	char cont[128];
 	uint32_t cont_len;
 	bool broken; /* a bad message: the rest of this subscription is skipped */
+	bool ended;  /* ChildShards seen: the shard is closed and was read to its end */
 	char *sbuf;
 	uint32_t slen, scap;
 };
@@ -456,6 +457,8 @@ static void sub_message(struct lg *g, struct lg_shard *s, const struct lg_sub_ev
 		       g->cfg.verify ? on_sub_data : NULL, g);
 	if (rr.millis_behind >= 0)
 		lg_hist_add(&g->behind, (uint64_t)(rr.millis_behind * 1e6));
+	if (rr.child_shards)
+		s->ended = true; /* its children are not followed (shards 0..N-1 only) */
 	if (rr.cont && rr.cont_len && rr.cont_len < sizeof(s->cont)) {
 		memcpy(s->cont, rr.cont, rr.cont_len);
 		s->cont_len = rr.cont_len;
@@ -544,7 +547,9 @@ static void sub_ended(struct lg *g, struct lg_req *r, int status, const char *bo
 	s->busy = false;
 	s->slen = 0;
 	if (status == 200) {
-		s->next_ns = mono_ns();
+		/* a closed shard read to its end would end every new subscription
+		 * at once: it is not subscribed again */
+		s->next_ns = s->ended ? UINT64_MAX : mono_ns();
 		return;
 	}
 	const char *t = body;
@@ -776,6 +781,8 @@ static void write_json(struct lg *g, double el)
 		c->keys == LG_KEYS_ZIPF ? "zipf" : c->keys == LG_KEYS_FIXED ? "fixed" : "uniform",
 		c->key_count, c->rate_rps);
 	fprintf(f, "\"payload_bytes\":%lu,", (unsigned long)bytes);
+	if (c->mode == LG_MODE_SUB)
+		fprintf(f, "\"subscriptions\":%lu,", (unsigned long)g->issued_req);
 	fprintf(f, "\"elapsed_s\":%.3f,\"records\":%lu,\"records_per_s\":%.1f,"
 		   "\"payload_MB_per_s\":%.3f,\"requests\":%lu,\"requests_per_s\":%.1f,",
 		el, (unsigned long)rec, (double)rec / el, (double)bytes / 1e6 / el,

@@ -139,3 +139,23 @@ def test_subscribe_registers_its_consumer(server, kinesis, stream, tmp_path):
         'StreamDescriptionSummary']['StreamARN']
     got = kinesis.list_stream_consumers(StreamARN=sarn)['Consumers']
     assert [c['ConsumerName'] for c in got] == [name]
+
+
+def test_subscribe_stops_at_a_closed_shard(server, kinesis, tmp_path):
+    """A shard closed by resharding ends its subscription after ChildShards;
+    loadgen keeps the records it read and does not subscribe to it again
+    (each new subscription would end at once)."""
+    stream = h.uniq('lgsubc')
+    h.create_active(kinesis, stream, 1)
+    want_bytes = put(kinesis, stream, 200)
+    arn = register(kinesis, stream, h.uniq('c'))
+    out = tmp_path / 'sub.json'
+    p = loadgen(server, stream, [arn], 1, out, 5)
+    time.sleep(1.5)
+    kinesis.update_shard_count(StreamName=stream, TargetShardCount=2,
+                               ScalingType='UNIFORM_SCALING')
+    r = finish(p, out)
+    assert r['records'] == 200
+    assert r['payload_bytes'] == want_bytes
+    assert r['subscriptions'] == 1
+    assert r['requests_failed'] == 0, r['errors']

@@ -121,6 +121,11 @@ static void test_records(void **state)
 	assert_true(rr.millis_behind == 1500.0);
 	assert_int_equal(rr.cont_len, 1);
 	assert_memory_equal(rr.cont, "2", 1);
+	assert_false(rr.child_shards);
+	const char *end = "{\"Records\":[],\"MillisBehindLatest\":0,\"ChildShards\":[{\"ShardId\":"
+			  "\"shardId-000000000001\"}]}";
+	lg_sub_records(end, (uint32_t)strlen(end), &rr, NULL, NULL, NULL);
+	assert_true(rr.child_shards);
 	lg_sub_records("{\"Records\":[]}", 14, &rr, NULL, NULL, NULL);
 	assert_int_equal(rr.nrec, 0);
 	assert_null(rr.cont);
