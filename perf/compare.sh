@@ -366,6 +366,40 @@ reads_run() { # tail(on|off) consumers
 	echo $(($(awk '{print $14+$15}' "/proc/$RPID/stat") - t0)) >"$OUT/$name.ticks"
 	scrape_reads "$RADM" "$OUT/$name.after"
 }
+# SubscribeToShard: nc registered consumers, each subscribed to all 4 shards
+# (nc consumers per shard), in one loadgen (one connection per subscription).
+sub_run() { # tail(on|off) consumers-per-shard
+	local tail=$1 nc=$2 name="reads-$1-s$2" stream="s$2" sarn carn args=()
+	R_AWS create-stream --stream-name "$stream" --shard-count 4 >/dev/null
+	wait_active R_AWS "$stream" || log "stream $stream not ACTIVE"
+	sarn=$(R_AWS describe-stream-summary --stream-name "$stream" \
+		--query StreamDescriptionSummary.StreamARN --output text)
+	for k in $(seq 1 "$nc"); do
+		carn=$(R_AWS register-stream-consumer --stream-arn "$sarn" --consumer-name "c$k" \
+			--query Consumer.ConsumerARN --output text)
+		for _ in $(seq 1 100); do
+			[ "$(R_AWS describe-stream-consumer --consumer-arn "$carn" \
+				--query ConsumerDescription.ConsumerStatus --output text)" = ACTIVE ] && break
+			sleep 0.2
+		done
+		args+=(--consumer-arn "$carn")
+	done
+	scrape_reads "$RADM" "$OUT/$name.before"
+	local t0 cpid
+	t0=$(awk '{print $14+$15}' "/proc/$RPID/stat")
+	taskset -c "$GEN_CPU" "$LG" --endpoint "https://$RSA" --stream "$stream" \
+		--mode subscribe --shards 4 --iterator LATEST "${args[@]}" \
+		--duration $((DUR + 2)) --cpu "$GEN_CPU" --label "$name-c" \
+		--json "$OUT/$name-c.json" --quiet --ca "$RD/tls/ca.pem" \
+		--credentials "$RD/credentials" >"$OUT/$name-c.txt" 2>&1 &
+	cpid=$!
+	sleep 1
+	run_lg "$name-p" "https://$RSA" "$stream" 1024 --ca "$RD/tls/ca.pem" \
+		--credentials "$RD/credentials"
+	wait "$cpid" 2>/dev/null || true
+	echo $(($(awk '{print $14+$15}' "/proc/$RPID/stat") - t0)) >"$OUT/$name.ticks"
+	scrape_reads "$RADM" "$OUT/$name.after"
+}
 if [ "$READS" = 1 ]; then
 	export AWS_DEFAULT_REGION=us-east-1
 	for tail in on off; do
@@ -399,6 +433,9 @@ if [ "$READS" = 1 ]; then
 		}
 		for nc in 0 1 8; do
 			reads_run "$tail" "$nc"
+		done
+		for nc in 1 5; do
+			sub_run "$tail" "$nc"
 		done
 		kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
 		rm -rf "$RD"

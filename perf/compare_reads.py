@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Table of perf/compare.sh --reads: for the tail on and off, producers
-alone and with 1 and 8 GetRecords consumers at the tip.
+alone, with 1 and 8 GetRecords consumers at the tip, and with 1 and 5
+SubscribeToShard consumers per shard (enhanced fan-out).
 
 usage: compare_reads.py OUT_DIR COMMAND APPEND(0|1) RESULTS.md CLK_TCK"""
 
@@ -42,8 +43,10 @@ def counters(path):
 rows = []
 base = {}
 for tail in ('on', 'off'):
-    for nc in (0, 1, 8):
-        name = 'reads-%s-g%d' % (tail, nc)
+    for kind, nc in (('g', 0), ('g', 1), ('g', 8), ('s', 1), ('s', 5)):
+        name = 'reads-%s-%s%d' % (tail, kind, nc)
+        who = '%d SubscribeToShard per shard' % nc if kind == 's' else \
+            '%d GetRecords' % nc if nc else 'none'
         p = load(os.path.join(out, name + '-p.json'))
         cs = [x for x in (load(f) for f in sorted(glob.glob(os.path.join(out, name + '-c*.json'))))
               if x]
@@ -58,7 +61,7 @@ for tail in ('on', 'off'):
         def d(k):
             return a.get(k, 0.0) - b.get(k, 0.0)
         if p is None:
-            rows.append('| %s | %d | (producer run missing) |' % (tail, nc))
+            rows.append('| %s | %s | (producer run missing) |' % (tail, who))
             continue
         if nc == 0:
             base[tail] = p['records_per_s']
@@ -71,9 +74,9 @@ for tail in ('on', 'off'):
         in_mb = p['payload_MB_per_s'] * p['elapsed_s']
         cpu_mb = '%.1f' % (1000.0 * cpu_s / (in_mb + c_mb * (p['elapsed_s']))) \
             if cpu_s and in_mb else ''
-        rows.append('| %s | %d | %.0f | %.1f | %.3f | %.0f | %.1f | %.0f / %.0f | %.0f | %s | '
+        rows.append('| %s | %s | %.0f | %.1f | %.3f | %.0f | %.1f | %.0f / %.0f | %.0f | %s | '
                     '%.0f | %.0f | %.0f |' % (
-                        tail, nc, p['records_per_s'], p['payload_MB_per_s'], ratio, c_rec, c_mb,
+                        tail, who, p['records_per_s'], p['payload_MB_per_s'], ratio, c_rec, c_mb,
                         p2g50, p2g, mbl, cpu_mb,
                         d('sluice_journal_tail_read_records_total'),
                         d('sluice_journal_disk_read_records_total'),

@@ -18,7 +18,11 @@ enum lg_mode {
 	LG_MODE_PUTRECORDS = 0,
 	LG_MODE_PUTRECORD = 1,
 	LG_MODE_GET = 2, /* consumer: GetShardIterator then GetRecords */
+	LG_MODE_SUB = 3, /* consumer: SubscribeToShard (event stream over HTTP/1.1) */
 };
+
+#define LG_CONSUMERS_MAX 16 /* --consumer-arn given at most this often */
+#define LG_ARN_MAX 256
 
 struct lg_config {
 	char scheme_https;	   /* 1 https, 0 http */
@@ -51,6 +55,9 @@ struct lg_config {
 	uint32_t shards;	   /* consumer: shards to read */
 	char iterator[32];	   /* consumer: TRIM_HORIZON or LATEST */
 	uint32_t poll_ms;	   /* consumer: wait after an empty GetRecords */
+	char consumer_arn[LG_CONSUMERS_MAX][LG_ARN_MAX]; /* subscribe: registered consumers */
+	uint32_t n_consumers;
+	char consumer_name[129];   /* subscribe: register (or find) this consumer */
 	bool quiet;
 	bool cbor;		   /* application/x-amz-cbor-1.1, as the Java SDK */
 	bool verify;		   /* self-checking data (put), checked on read (get) */

@@ -4,6 +4,7 @@
  * server uses), with partial writes so a 700 KB body is sent one TLS record
  * at a time as the socket drains. */
 #include "perf/lg_net.h"
+#include "perf/lg_sub.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -140,6 +141,7 @@ static void conn_fail(struct lg_net *n, struct lg_conn *c, const char *why, lg_o
 		cb(arg, c, r, 0, why, (uint32_t)strlen(why));
 	}
 	c->n_written = c->w_seg = c->w_off = 0;
+	c->in_stream = false;
 }
 
 static int tls_begin(struct lg_net *n, struct lg_conn *c)
@@ -238,7 +240,7 @@ void lg_conn_flush(struct lg_net *n, struct lg_conn *c, lg_on_response cb, void 
 /* Parses one complete response at p[0..len): returns its total length, 0 when
  * incomplete, -1 malformed. */
 static int64_t parse_response(const char *p, uint32_t len, int *status, uint32_t *body_off,
-			      uint32_t *body_len)
+			      uint32_t *body_len, bool *chunked)
 {
 	const char *end = memmem(p, len, "\r\n\r\n", 4);
 	if (!end)
@@ -253,7 +255,12 @@ static int64_t parse_response(const char *p, uint32_t len, int *status, uint32_t
 		if (!strncasecmp(l, "content-length:", 15))
 			cl = strtoll(l + 15, NULL, 10);
 		else if (!strncasecmp(l, "transfer-encoding:", 18))
-			return -1; /* chunked is not used by the servers we measure */
+			*chunked = true; /* SubscribeToShard's event stream */
+	}
+	if (*chunked) {
+		*body_off = head;
+		*body_len = 0;
+		return head; /* the chunks are read one by one (complete) */
 	}
 	if (cl < 0)
 		cl = 0;
@@ -297,12 +304,40 @@ static void complete(struct lg_net *n, struct lg_conn *c, lg_on_response cb, voi
 	for (;;) {
 		int status = 0;
 		uint32_t bo = 0, bl = 0;
-		int64_t t = parse_response(c->rbuf + off, c->rlen - off, &status, &bo, &bl);
+		bool chunked = false;
+		if (c->in_stream) {
+			int64_t t = lg_chunk_next(c->rbuf + off, c->rlen - off, &bo, &bl);
+			if (t == 0)
+				break;
+			if (t < 0) {
+				conn_fail(n, c, "malformed chunk", cb, arg);
+				return;
+			}
+			struct lg_req *r = &c->q[c->head];
+			off += (uint32_t)t;
+			if (bl) {
+				n->on_chunk(arg, c, r, c->rbuf + off - t + bo, bl);
+				continue;
+			}
+			c->in_stream = false;
+			c->head = (c->head + 1) % c->cap;
+			c->n--;
+			c->n_written--;
+			cb(arg, c, r, c->stream_status, "", 0);
+			continue;
+		}
+		int64_t t = parse_response(c->rbuf + off, c->rlen - off, &status, &bo, &bl, &chunked);
 		if (t == 0)
 			break;
-		if (t < 0 || !c->n || c->n_written == 0) {
+		if (t < 0 || !c->n || c->n_written == 0 || (chunked && !n->on_chunk)) {
 			conn_fail(n, c, "malformed or unexpected response", cb, arg);
 			return;
+		}
+		if (chunked) {
+			c->in_stream = true;
+			c->stream_status = status;
+			off += (uint32_t)t;
+			continue;
 		}
 		struct lg_req *r = &c->q[c->head];
 		c->head = (c->head + 1) % c->cap;

@@ -21,6 +21,11 @@ enum lg_req_kind {
 	LG_REQ_PUT = 0,
 	LG_REQ_GET_ITER = 1,
 	LG_REQ_GET_RECORDS = 2,
+	LG_REQ_SUBSCRIBE = 3, /* answered with a chunked event stream */
+	/* set-up calls made one at a time before the clock starts */
+	LG_REQ_DESCRIBE_SUMMARY = 4,
+	LG_REQ_REGISTER = 5,
+	LG_REQ_DESCRIBE_CONSUMER = 6,
 };
 
 struct lg_req {
@@ -57,7 +62,15 @@ struct lg_conn {
 	char *rbuf;
 	uint32_t rlen, rcap;
 	uint32_t failures;
+	bool in_stream;	     /* reading the chunked body of the head request */
+	int stream_status;
 };
+
+/* One chunk of a chunked answer (SubscribeToShard) to the head request r;
+ * the request completes through lg_on_response (empty body) after the last
+ * chunk. */
+typedef void (*lg_on_chunk)(void *arg, struct lg_conn *c, struct lg_req *r, const char *data,
+			    uint32_t len);
 
 struct lg_net {
 	const struct lg_config *cfg;
@@ -65,6 +78,7 @@ struct lg_net {
 	int ep;
 	struct sockaddr_storage *addr;
 	uint32_t addr_len;
+	lg_on_chunk on_chunk; /* NULL: a chunked answer is malformed */
 };
 
 /* Completed response handed to the caller: status, body, and the request. */

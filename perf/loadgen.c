@@ -14,7 +14,14 @@
  * The consumer mode (--mode get) reads shards with GetShardIterator and
  * GetRecords and reports put-to-get latency as the time between a record's
  * ApproximateArrivalTimestamp (set by the server when the put arrived) and
- * its arrival at the consumer. */
+ * its arrival at the consumer.
+ *
+ * The subscribe mode (--mode subscribe) holds one SubscribeToShard per shard
+ * and registered consumer (--consumer-arn, repeatable), each on its own
+ * connection, reading the chunked event stream as boto3 does over HTTP/1.1;
+ * when the server ends a subscription (after 5 minutes) it subscribes again
+ * after the last ContinuationSequenceNumber, so no record is lost or read
+ * twice. Latency there is put-to-arrival per record. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -35,6 +42,7 @@
 #include "perf/lg_admin.h"
 #include "perf/lg_hist.h"
 #include "perf/lg_net.h"
+#include "perf/lg_sub.h"
 
 #define LG_MAX_SECONDS 3600
 #define LG_MAX_ERRTYPES 16
@@ -57,6 +65,13 @@ struct lg_shard {
 	uint32_t iter_len;
 	bool busy;
 	uint64_t next_ns;
+	/* subscribe: where to resume, and a message split across chunks */
+	char cont[128];
+	uint32_t cont_len;
+	bool broken; /* a bad message: the rest of this subscription is skipped */
+	bool ended;  /* ChildShards seen: the shard is closed and was read to its end */
+	char *sbuf;
+	uint32_t slen, scap;
 };
 
 struct lg {
@@ -87,6 +102,11 @@ struct lg {
 	char date[17];
 	int64_t date_s;
 	char *cbor_json; /* --cbor: the answer being read, as JSON */
+	/* the answer of the one set-up call in flight (sync_call) */
+	bool sync_done;
+	int sync_status;
+	char sync_body[4096];
+	uint32_t sync_len;
 	uint64_t cbor_cap;
 };
 
@@ -172,6 +192,14 @@ static const char *target_of(enum lg_req_kind k, enum lg_mode m)
 		return "GetShardIterator";
 	if (k == LG_REQ_GET_RECORDS)
 		return "GetRecords";
+	if (k == LG_REQ_SUBSCRIBE)
+		return "SubscribeToShard";
+	if (k == LG_REQ_DESCRIBE_SUMMARY)
+		return "DescribeStreamSummary";
+	if (k == LG_REQ_REGISTER)
+		return "RegisterStreamConsumer";
+	if (k == LG_REQ_DESCRIBE_CONSUMER)
+		return "DescribeStreamConsumer";
 	return m == LG_MODE_PUTRECORD ? "PutRecord" : "PutRecords";
 }
 
@@ -272,6 +300,45 @@ static bool issue_get(struct lg *g, struct lg_conn *c, uint32_t shard, uint64_t 
 	return true;
 }
 
+/* Subscription i reads shard i % shards for consumer i / shards, on
+ * connection i (a subscription holds its connection until it ends). */
+static bool issue_sub(struct lg *g, struct lg_conn *c, uint32_t i, uint64_t now)
+{
+	struct lg_req *r = lg_conn_slot(c);
+	struct lg_shard *s = &g->shards[i];
+	if (!r)
+		return false;
+	char pos[200];
+	int n;
+	if (s->cont_len)
+		snprintf(pos, sizeof(pos), "{\"Type\":\"AFTER_SEQUENCE_NUMBER\",\"SequenceNumber\":"
+			 "\"%.*s\"}", (int)s->cont_len, s->cont);
+	else
+		snprintf(pos, sizeof(pos), "{\"Type\":\"%s\"}", g->cfg.iterator);
+	n = snprintf(r->dyn, sizeof(r->dyn),
+		     "{\"ConsumerARN\":\"%s\",\"ShardId\":\"shardId-%012u\","
+		     "\"StartingPosition\":%s}",
+		     g->cfg.consumer_arn[i / g->cfg.shards], i % g->cfg.shards, pos);
+	if (n < 0 || (size_t)n >= sizeof(r->dyn))
+		return false;
+	char hx[65];
+	r->kind = LG_REQ_SUBSCRIBE;
+	r->body = r->dyn;
+	r->body_len = (uint32_t)n;
+	r->shard = i;
+	r->nrec = 0;
+	r->payload_bytes = 0;
+	r->intended_ns = r->sent_ns = now;
+	if (sigv4_sha256_hex(g->signer, r->body, r->body_len, hx) || sign_head(g, r, hx))
+		return false;
+	s->busy = true;
+	s->broken = false;
+	s->slen = 0;
+	lg_conn_push(c);
+	g->issued_req++;
+	return true;
+}
+
 /* ---- responses -------------------------------------------------------- */
 
 /* Per-record results of a 200 PutRecords: failed records by ErrorCode. */
@@ -352,12 +419,169 @@ static void got_records(struct lg *g, struct lg_req *r, const char *body, uint32
 		s->next_ns = mono_ns() + (uint64_t)g->cfg.poll_ms * 1000000ull;
 }
 
+static void on_arrival(void *arg, double ts_s)
+{
+	struct lg *g = arg;
+	double now_s = wall_s();
+	if (now_s < ts_s)
+		return;
+	uint64_t ns = (uint64_t)((now_s - ts_s) * 1e9);
+	lg_hist_add(&g->p2g, ns);
+	lg_hist_add(&g->lat, ns);
+	lg_hist_add(&g->lat_sec, ns);
+}
+
+static void on_sub_data(void *arg, const char *b64, uint32_t n)
+{
+	struct lg *g = arg;
+	if (lg_verify_b64(b64, n))
+		g->verify_ok++;
+	else
+		g->verify_bad++;
+}
+
+/* One eventstream message of subscription s. */
+static void sub_message(struct lg *g, struct lg_shard *s, const struct lg_sub_event *ev)
+{
+	if (ev->kind == LG_EV_ERROR) {
+		count_error(g, ev->type ? ev->type : "event_stream_error",
+			    ev->type ? ev->type_len : 18, 1);
+		g->req_err++;
+		g->cur.errs++;
+		return;
+	}
+	if (ev->kind != LG_EV_RECORDS)
+		return;
+	struct lg_sub_records rr;
+	lg_sub_records(ev->payload, ev->payload_len, &rr, on_arrival,
+		       g->cfg.verify ? on_sub_data : NULL, g);
+	if (rr.millis_behind >= 0)
+		lg_hist_add(&g->behind, (uint64_t)(rr.millis_behind * 1e6));
+	if (rr.child_shards)
+		s->ended = true; /* its children are not followed (shards 0..N-1 only) */
+	if (rr.cont && rr.cont_len && rr.cont_len < sizeof(s->cont)) {
+		memcpy(s->cont, rr.cont, rr.cont_len);
+		s->cont_len = rr.cont_len;
+	}
+	g->get_req++;
+	g->req_ok++; /* in this mode a "request" is an event: requests/s is events/s */
+	g->cur.req++;
+	g->get_rec += rr.nrec;
+	g->get_bytes += rr.bytes;
+	g->cur.rec += rr.nrec;
+	g->cur.bytes += rr.bytes;
+}
+
+/* Parses the whole messages at p[0..len) of subscription s; returns the
+ * bytes used (the rest is an incomplete message), or -1 when malformed. */
+static int64_t sub_parse(struct lg *g, struct lg_shard *s, const char *p, uint32_t len)
+{
+	uint32_t off = 0;
+	while (off < len) {
+		struct lg_sub_event ev;
+		int64_t t = lg_sub_message((const uint8_t *)p + off, len - off, &ev);
+		if (t < 0)
+			return -1;
+		if (t == 0)
+			break;
+		sub_message(g, s, &ev);
+		off += (uint32_t)t;
+	}
+	return off;
+}
+
+/* A chunk of a subscription's event stream: usually one whole message (the
+ * server writes one per chunk), parsed in place; a split message is put
+ * together in s->sbuf, bounded by LG_SUB_MSG_MAX. */
+static void on_chunk(void *arg, struct lg_conn *c, struct lg_req *r, const char *data,
+		     uint32_t len)
+{
+	struct lg *g = arg;
+	struct lg_shard *s = &g->shards[r->shard];
+	(void)c;
+	if (s->broken)
+		return;
+	if (!s->slen) {
+		int64_t used = sub_parse(g, s, data, len);
+		if (used < 0)
+			goto bad;
+		data += used;
+		len -= (uint32_t)used;
+		if (!len)
+			return;
+	}
+	if ((uint64_t)s->slen + len > LG_SUB_MSG_MAX + 16u)
+		goto bad;
+	if (s->slen + len > s->scap) {
+		uint32_t ncap = s->slen + len < 65536 ? 65536 : s->slen + len;
+		char *nb = realloc(s->sbuf, ncap);
+		if (!nb)
+			goto bad;
+		s->sbuf = nb;
+		s->scap = ncap;
+	}
+	memcpy(s->sbuf + s->slen, data, len);
+	s->slen += len;
+	int64_t used = sub_parse(g, s, s->sbuf, s->slen);
+	if (used < 0)
+		goto bad;
+	memmove(s->sbuf, s->sbuf + used, s->slen - (uint32_t)used);
+	s->slen -= (uint32_t)used;
+	return;
+bad:
+	/* A CRC or length error: nothing after it can be framed again. */
+	count_error(g, "bad_event_message", 17, 1);
+	g->req_err++;
+	g->cur.errs++;
+	s->broken = true;
+	s->slen = 0;
+}
+
+/* A subscription ended: the zero chunk (status 200: 5 minutes are up or the
+ * shard ended), an error answer, or a failed connection. It is renewed from
+ * its continuation at once, or after --poll-ms when it failed. */
+static void sub_ended(struct lg *g, struct lg_req *r, int status, const char *body,
+		      uint32_t len)
+{
+	struct lg_shard *s = &g->shards[r->shard];
+	s->busy = false;
+	s->slen = 0;
+	if (status == 200) {
+		/* a closed shard read to its end would end every new subscription
+		 * at once: it is not subscribed again */
+		s->next_ns = s->ended ? UINT64_MAX : mono_ns();
+		return;
+	}
+	const char *t = body;
+	uint32_t tl = len;
+	if (status && !json_str(body, len, "\"__type\"", &t, &tl)) {
+		t = "http_error";
+		tl = 10;
+	}
+	count_error(g, t, tl, 1);
+	g->req_err++;
+	g->cur.errs++;
+	s->next_ns = mono_ns() + (uint64_t)g->cfg.poll_ms * 1000000ull;
+}
+
 static void on_response(void *arg, struct lg_conn *c, struct lg_req *r, int status,
 			const char *body, uint32_t len)
 {
 	struct lg *g = arg;
 	uint64_t now = mono_ns();
 	(void)c;
+	if (r->kind == LG_REQ_SUBSCRIBE) {
+		sub_ended(g, r, status, body, len);
+		return;
+	}
+	if (r->kind >= LG_REQ_DESCRIBE_SUMMARY) {
+		g->sync_done = true;
+		g->sync_status = status;
+		g->sync_len = len < sizeof(g->sync_body) - 1 ? len : (uint32_t)sizeof(g->sync_body) - 1;
+		memcpy(g->sync_body, body, g->sync_len);
+		g->sync_body[g->sync_len] = 0;
+		return;
+	}
 	if (g->cfg.cbor && status > 0 && len) {
 		/* Read the CBOR answer as JSON (the parsing below is JSON's);
 		 * the cost is the generator's, as decoding is a Java client's. */
@@ -440,8 +664,9 @@ static struct lg_conn *free_conn(struct lg *g)
 static bool budget_left(const struct lg *g)
 {
 	/* A consumer counts records received (a prefilled shard of known size
-	 * is read to its end); producers count records sent. */
-	if (g->cfg.mode == LG_MODE_GET)
+	 * is read to its end; a subscription stops once that many arrived);
+	 * producers count records sent. */
+	if (g->cfg.mode == LG_MODE_GET || g->cfg.mode == LG_MODE_SUB)
 		return !g->cfg.records_max || g->get_rec < g->cfg.records_max;
 	return !g->cfg.records_max || g->issued_rec < g->cfg.records_max;
 }
@@ -478,6 +703,17 @@ static void dispatch_get(struct lg *g, uint64_t now)
 			continue;
 		if (issue_get(g, c, s, now))
 			lg_conn_flush(&g->net, c, on_response, g);
+	}
+}
+
+static void dispatch_sub(struct lg *g, uint64_t now)
+{
+	for (uint32_t i = 0; i < g->cfg.conns; i++) {
+		struct lg_shard *sh = &g->shards[i];
+		if (sh->busy || sh->next_ns > now)
+			continue;
+		if (issue_sub(g, &g->conns[i], i, now))
+			lg_conn_flush(&g->net, &g->conns[i], on_response, g);
 	}
 }
 
@@ -534,16 +770,19 @@ static void write_json(struct lg *g, double el)
 		return;
 	}
 	const struct lg_config *c = &g->cfg;
-	bool get = c->mode == LG_MODE_GET;
+	bool get = c->mode == LG_MODE_GET || c->mode == LG_MODE_SUB;
 	uint64_t rec = get ? g->get_rec : g->rec_ok, bytes = get ? g->get_bytes : g->bytes_ok;
 	fprintf(f, "{\"label\":\"%s\",\"mode\":\"%s\",\"endpoint\":\"%s://%s:%s\",\"stream\":\"%s\",",
-		c->label, get ? "get" : c->mode == LG_MODE_PUTRECORD ? "putrecord" : "putrecords",
+		c->label, c->mode == LG_MODE_SUB ? "subscribe" : get ? "get" : c->mode == LG_MODE_PUTRECORD ? "putrecord" : "putrecords",
 		c->scheme_https ? "https" : "http", c->host, c->port, c->stream);
 	fprintf(f, "\"connections\":%u,\"inflight\":%u,\"batch\":%u,\"record_bytes\":%u,"
 		   "\"keys\":\"%s\",\"key_count\":%u,\"target_rate\":%.0f,",
 		c->conns, c->inflight, c->batch, c->record_bytes,
 		c->keys == LG_KEYS_ZIPF ? "zipf" : c->keys == LG_KEYS_FIXED ? "fixed" : "uniform",
 		c->key_count, c->rate_rps);
+	fprintf(f, "\"payload_bytes\":%lu,", (unsigned long)bytes);
+	if (c->mode == LG_MODE_SUB)
+		fprintf(f, "\"subscriptions\":%lu,", (unsigned long)g->issued_req);
 	fprintf(f, "\"elapsed_s\":%.3f,\"records\":%lu,\"records_per_s\":%.1f,"
 		   "\"payload_MB_per_s\":%.3f,\"requests\":%lu,\"requests_per_s\":%.1f,",
 		el, (unsigned long)rec, (double)rec / el, (double)bytes / 1e6 / el,
@@ -614,7 +853,7 @@ static void plot(struct lg *g)
 
 static void report_final(struct lg *g, double el)
 {
-	bool get = g->cfg.mode == LG_MODE_GET;
+	bool get = g->cfg.mode == LG_MODE_GET || g->cfg.mode == LG_MODE_SUB;
 	uint64_t rec = get ? g->get_rec : g->rec_ok, bytes = get ? g->get_bytes : g->bytes_ok;
 	printf("%s: %.1f s, %lu records\n", g->cfg.label, el, (unsigned long)rec);
 	printf("  records/s     %.0f\n  payload MB/s  %.2f\n  requests/s    %.1f\n",
@@ -655,6 +894,76 @@ static void poll_events(struct lg *g, uint64_t wait_ns)
 		lg_conn_event(&g->net, ev[i].data.ptr, ev[i].events, on_response, g);
 }
 
+/* One set-up call on connection 0, waited for (at most 10 s). Returns the
+ * HTTP status (0: no answer); the body is in g->sync_body. */
+static int sync_call(struct lg *g, enum lg_req_kind kind, const char *body)
+{
+	struct lg_conn *c = &g->conns[0];
+	struct lg_req *r = lg_conn_slot(c);
+	size_t n = strlen(body);
+	char hx[65];
+	if (!r || n >= sizeof(r->dyn))
+		return 0;
+	memcpy(r->dyn, body, n);
+	r->kind = kind;
+	r->body = r->dyn;
+	r->body_len = (uint32_t)n;
+	r->shard = 0;
+	r->nrec = 0;
+	r->payload_bytes = 0;
+	r->intended_ns = r->sent_ns = mono_ns();
+	if (sigv4_sha256_hex(g->signer, r->body, r->body_len, hx) || sign_head(g, r, hx))
+		return 0;
+	g->sync_done = false;
+	lg_conn_push(c);
+	lg_conn_flush(&g->net, c, on_response, g);
+	uint64_t deadline = mono_ns() + 10000000000ull;
+	while (!g->sync_done && !stop_flag && mono_ns() < deadline)
+		poll_events(g, 10000000ull);
+	return g->sync_done ? g->sync_status : 0;
+}
+
+/* --consumer-name: the stream's ARN, then RegisterStreamConsumer (or, when
+ * the name is taken, DescribeStreamConsumer), then waits up to 30 s for the
+ * consumer to be ACTIVE. Its ARN joins the --consumer-arn list. */
+static int register_consumer(struct lg *g)
+{
+	char body[1024], sarn[LG_ARN_MAX], *carn = g->cfg.consumer_arn[g->cfg.n_consumers];
+	const char *v;
+	uint32_t vl;
+	snprintf(body, sizeof(body), "{\"StreamName\":\"%s\"}", g->cfg.stream);
+	int st = sync_call(g, LG_REQ_DESCRIBE_SUMMARY, body);
+	if (st != 200 || !json_str(g->sync_body, g->sync_len, "\"StreamARN\"", &v, &vl) ||
+	    vl >= sizeof(sarn))
+		goto fail;
+	snprintf(sarn, sizeof(sarn), "%.*s", (int)vl, v);
+	snprintf(body, sizeof(body), "{\"StreamARN\":\"%s\",\"ConsumerName\":\"%s\"}", sarn,
+		 g->cfg.consumer_name);
+	st = sync_call(g, LG_REQ_REGISTER, body);
+	if (st != 200 && strstr(g->sync_body, "ResourceInUseException"))
+		st = sync_call(g, LG_REQ_DESCRIBE_CONSUMER, body); /* registered before */
+	if (st != 200 || !json_str(g->sync_body, g->sync_len, "\"ConsumerARN\"", &v, &vl) ||
+	    vl >= LG_ARN_MAX)
+		goto fail;
+	snprintf(carn, LG_ARN_MAX, "%.*s", (int)vl, v);
+	snprintf(body, sizeof(body), "{\"ConsumerARN\":\"%s\"}", carn);
+	for (int i = 0; i < 300 && !stop_flag; i++) {
+		st = sync_call(g, LG_REQ_DESCRIBE_CONSUMER, body);
+		if (st == 200 && strstr(g->sync_body, "\"ConsumerStatus\":\"ACTIVE\"")) {
+			g->cfg.n_consumers++;
+			return 0;
+		}
+		if (st != 200)
+			goto fail;
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+fail:
+	fprintf(stderr, "loadgen: cannot register consumer %s (HTTP %d): %.300s\n",
+		g->cfg.consumer_name, st, g->sync_body);
+	return -1;
+}
+
 /* Connects every connection and finishes the TLS handshakes before the clock
  * starts. Returns the number of ready connections. */
 static uint32_t connect_all(struct lg *g)
@@ -688,6 +997,10 @@ static uint64_t next_wakeup(struct lg *g, uint64_t now)
 		t = g->next_send_ns;
 	if (g->issuing && g->end_ns < t)
 		t = g->end_ns;
+	if (g->issuing && g->cfg.mode == LG_MODE_SUB)
+		for (uint32_t s = 0; s < g->cfg.conns; s++)
+			if (!g->shards[s].busy && g->shards[s].next_ns < t)
+				t = g->shards[s].next_ns;
 	if (g->issuing && g->cfg.mode == LG_MODE_GET)
 		for (uint32_t s = 0; s < g->cfg.shards; s++)
 			if (!g->shards[s].busy && g->shards[s].next_ns < t)
@@ -710,7 +1023,9 @@ static void run(struct lg *g)
 			drain_end = now + LG_DRAIN_NS;
 		}
 		if (g->issuing) {
-			if (g->cfg.mode == LG_MODE_GET)
+			if (g->cfg.mode == LG_MODE_SUB)
+				dispatch_sub(g, now);
+			else if (g->cfg.mode == LG_MODE_GET)
 				dispatch_get(g, now);
 			else
 				dispatch_put(g, now);
@@ -721,11 +1036,12 @@ static void run(struct lg *g)
 			if (g->issuing)
 				reconnect(g);
 		}
-		if (!g->issuing && (!inflight(g) || now >= drain_end))
-			break;
+		if (!g->issuing && (!inflight(g) || now >= drain_end ||
+				    g->cfg.mode == LG_MODE_SUB))
+			break; /* open subscriptions are simply dropped at the end */
 		poll_events(g, next_wakeup(g, now));
 	}
-	uint32_t left = inflight(g);
+	uint32_t left = g->cfg.mode == LG_MODE_SUB ? 0 : inflight(g);
 	if (left) {
 		fprintf(stderr, "loadgen: %u requests unanswered after the drain\n", left);
 		count_error(g, "unanswered", 10, left);
@@ -824,7 +1140,7 @@ static void usage(void)
 		"  --credentials FILE   AWS shared-credentials file (else env AWS_ACCESS_KEY_ID)\n"
 		"  --profile NAME       profile in that file (default)\n"
 		"  --region NAME        signing region (us-east-1)\n"
-		"  --mode M             putrecords (default) | putrecord | get\n"
+		"  --mode M             putrecords (default) | putrecord | get | subscribe\n"
 		"  --cbor               send application/x-amz-cbor-1.1 (Java SDK) and read\n"
 		"                       CBOR answers (putrecords, putrecord)\n"
 		"  --connections N      connections (4)\n"
@@ -841,9 +1157,14 @@ static void usage(void)
 		"  --cpu N              pin to CPU N\n"
 		"  --shards N           consumer: shards 0..N-1 to read (1)\n"
 		"  --iterator T         consumer: TRIM_HORIZON | LATEST (LATEST)\n"
-		"  --poll-ms N          consumer: pause after an empty GetRecords (200)\n"
+		"  --poll-ms N          consumer: pause after an empty GetRecords, or before\n"
+		"                       subscribing again after a failed SubscribeToShard (200)\n"
+		"  --consumer-arn ARN   subscribe: a registered stream consumer (repeatable,\n"
+		"                       up to 16); one subscription per shard and consumer\n"
+		"  --consumer-name N    subscribe: register this consumer (or take it when it\n"
+		"                       is registered already) and subscribe with it too\n"
 		"  --verify             self-checking record data (put modes); check every\n"
-		"                       byte of every record read (get mode)\n"
+		"                       byte of every record read (get, subscribe)\n"
 		"  --json FILE          write the result as JSON\n"
 		"  --admin HOST:PORT    scrape sluiced's admin listener (/metrics) before and\n"
 		"                       after, and print the server's own view of the run\n"
@@ -867,6 +1188,8 @@ static int parse_mode_keys(struct lg_config *c, int opt, const char *v)
 			c->mode = LG_MODE_PUTRECORD;
 		else if (!strcmp(v, "get"))
 			c->mode = LG_MODE_GET;
+		else if (!strcmp(v, "subscribe"))
+			c->mode = LG_MODE_SUB;
 		else
 			return -1;
 		return 0;
@@ -892,7 +1215,8 @@ static const struct option long_opts[] = {
 	{ "rate", 1, 0, 'r' },	      { "cpu", 1, 0, 'u' },	     { "shards", 1, 0, 'S' },
 	{ "iterator", 1, 0, 'I' },    { "poll-ms", 1, 0, 'W' },    { "json", 1, 0, 'j' },
 	{ "plot", 1, 0, 'g' },	      { "label", 1, 0, 'L' },	     { "quiet", 0, 0, 'q' },
-	{ "cbor", 0, 0, 'O' },	      { "verify", 0, 0, 'V' },
+	{ "cbor", 0, 0, 'O' },	      { "verify", 0, 0, 'V' },	     { "consumer-arn", 1, 0, 'a' },
+	{ "consumer-name", 1, 0, 'M' },
 	{ "admin", 1, 0, 'A' },	      { "admin-token-file", 1, 0, 'T' },
 	{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 },
 };
@@ -936,7 +1260,13 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 		case 'L': set_str(c->label, sizeof(c->label), v); break;
 		case 'q': c->quiet = true; break;
 		case 'O': c->cbor = true; break;
+		case 'a':
+			if (c->n_consumers >= LG_CONSUMERS_MAX || strlen(v) >= LG_ARN_MAX)
+				return -1;
+			set_str(c->consumer_arn[c->n_consumers++], LG_ARN_MAX, v);
+			break;
 		case 'V': c->verify = true; break;
+		case 'M': set_str(c->consumer_name, sizeof(c->consumer_name), v); break;
 		case 'A': set_str(c->admin, sizeof(c->admin), v); break;
 		case 'T': set_str(c->admin_token_file, sizeof(c->admin_token_file), v); break;
 		default: return -1;
@@ -950,8 +1280,16 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 		return -1;
 	if (c->mode == LG_MODE_PUTRECORDS && c->batch > 500)
 		return -1;
-	if (c->cbor && c->mode == LG_MODE_GET)
+	if (c->cbor && (c->mode == LG_MODE_GET || c->mode == LG_MODE_SUB))
 		return -1; /* the consumer's requests are written as JSON inline */
+	if (c->mode == LG_MODE_SUB) {
+		/* one connection per subscription: it is held until the stream ends */
+		uint32_t nc = c->n_consumers + (c->consumer_name[0] != 0);
+		if (!nc || nc > LG_CONSUMERS_MAX || (uint64_t)nc * c->shards > 4096)
+			return -1;
+		c->conns = nc * c->shards;
+		c->inflight = 1;
+	}
 	if (c->verify && (c->cbor || c->record_bytes < LG_VERIFY_MIN_BYTES))
 		return -1; /* the check reads JSON; the pattern needs its header */
 	if (!c->label[0])
@@ -978,9 +1316,11 @@ static int setup(struct lg *g)
 		fprintf(stderr, "loadgen: bad credentials or region\n");
 		return -1;
 	}
-	if (c->mode != LG_MODE_GET && !(g->bodies = lg_bodies_build(c, g->signer)))
+	bool consumer = c->mode == LG_MODE_GET || c->mode == LG_MODE_SUB;
+	if (!consumer && !(g->bodies = lg_bodies_build(c, g->signer)))
 		return -1;
-	if (c->mode == LG_MODE_GET && !(g->shards = calloc(c->shards, sizeof(*g->shards))))
+	uint32_t nsh = c->mode == LG_MODE_SUB ? c->conns : c->shards;
+	if (consumer && !(g->shards = calloc(nsh, sizeof(*g->shards))))
 		return -1;
 	if (c->rate_rps > 0) {
 		double per_req = c->mode == LG_MODE_PUTRECORDS ? c->batch : 1;
@@ -991,6 +1331,8 @@ static int setup(struct lg *g)
 	g->conns = calloc(c->conns, sizeof(*g->conns));
 	if (!g->conns || lg_net_init(&g->net, c))
 		return -1;
+	if (c->mode == LG_MODE_SUB)
+		g->net.on_chunk = on_chunk;
 	for (uint32_t i = 0; i < c->conns; i++) {
 		struct lg_conn *k = &g->conns[i];
 		k->id = i;
@@ -1041,6 +1383,8 @@ int main(int argc, char **argv)
 	}
 	if (ready < g.cfg.conns)
 		fprintf(stderr, "loadgen: only %u of %u connections up\n", ready, g.cfg.conns);
+	if (g.cfg.mode == LG_MODE_SUB && g.cfg.consumer_name[0] && register_consumer(&g))
+		return 1;
 	struct lg_scrape before = { 0 }, after = { 0 };
 	char token[512] = "";
 	if (g.cfg.admin_token_file[0] && read_token(g.cfg.admin_token_file, token, sizeof(token)))
@@ -1064,6 +1408,8 @@ int main(int argc, char **argv)
 		free(g.conns[i].rbuf);
 	}
 	free(g.conns);
+	for (uint32_t i = 0; g.shards && g.cfg.mode == LG_MODE_SUB && i < g.cfg.conns; i++)
+		free(g.shards[i].sbuf);
 	free(g.shards);
 	lg_bodies_free(g.bodies, g.cfg.pool);
 	free(g.cbor_json);
