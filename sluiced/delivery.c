@@ -164,6 +164,8 @@ static int s3_put(struct delivery *d, struct dl_chan *c, const char *bucket, con
 			d->backoff_ms = 0;
 			return 0;
 		}
+		if (st == -ECANCELED)
+			return st; /* stopping: not an S3 error */
 		atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
 		/* S3 answers errors in XML; the status says enough for a log */
 		SL_WARN("delivery: PutObject %s/%s: %s %d; retrying", bucket, key,
@@ -684,6 +686,8 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 	}
 	d->local.fd = d->s3.fd = -1;
 	d->stop = loc->stop;
+	/* a black-holed S3 or local call ends within 50 ms of SIGTERM */
+	d->local.stop = d->s3.stop = loc->stop;
 	char key[HC_SECRET_MAX] = "", sec[HC_SECRET_MAX] = "", region[64] = "";
 	struct dl_conf cf = { d, key, sec, region };
 	rc = hc_read_secret_conf(conf_path, "delivery", "unknown key or bad value", conf_line,

@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,51 @@ static bool peer_open(const struct hc_peer *p)
 	return p->plain ? p->fd >= 0 : p->ssl != NULL;
 }
 
+/* Waits until p->fd is readable (want_write false) or writable, in
+ * HC_IO_STEP_MS steps so a stop is seen while a peer is black-holed (with
+ * blocking sockets and a 15 s timeout, SIGTERM waited up to 30 s for a
+ * stuck call). Returns 0, -ECANCELED on stop, -ETIMEDOUT after
+ * HC_IO_TIMEOUT_MS without the socket becoming ready. */
+static int wait_fd(const struct hc_peer *p, bool want_write)
+{
+	struct pollfd pfd = { .fd = p->fd, .events = want_write ? POLLOUT : POLLIN };
+	for (uint32_t waited_ms = 0; waited_ms < HC_IO_TIMEOUT_MS; waited_ms += HC_IO_STEP_MS) {
+		if (p->stop && atomic_load(p->stop))
+			return -ECANCELED;
+		int r = poll(&pfd, 1, HC_IO_STEP_MS);
+		if (r > 0)
+			return 0; /* ready, or an error the next call will report */
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+	return -ETIMEDOUT;
+}
+
+/* After an SSL call returned r <= 0: waits for what it wants and returns 0
+ * (call it again), or -errno. */
+static int ssl_wait(const struct hc_peer *p, int r)
+{
+	switch (SSL_get_error(p->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_fd(p, false);
+	case SSL_ERROR_WANT_WRITE:
+		return wait_fd(p, true);
+	default:
+		ERR_clear_error();
+		return -EIO;
+	}
+}
+
+/* After a plain send/recv failed with errno e: 0 (call it again) or -errno. */
+static int sock_wait(const struct hc_peer *p, int e, bool want_write)
+{
+	if (e == EINTR)
+		return 0;
+	if (e == EAGAIN || e == EWOULDBLOCK)
+		return wait_fd(p, want_write);
+	return -EIO;
+}
+
 static int peer_connect(struct hc_peer *p)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
@@ -269,19 +315,32 @@ static int peer_connect(struct hc_peer *p)
 		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
-		struct timeval tv = { HC_IO_TIMEOUT_S, 0 };
-		int one = 1;
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-		    connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+		/* non-blocking: every wait goes through wait_fd, which sees stop */
+		int one = 1, fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
 			rc = -errno;
 			close(fd);
 			continue;
 		}
 		p->fd = fd;
-		rc = 0;
-		break;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+			int err = 0;
+			socklen_t el = sizeof(err);
+			rc = errno == EINPROGRESS ? wait_fd(p, true) : -errno;
+			if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+				rc = -errno;
+			else if (rc == 0 && err)
+				rc = -err;
+		} else {
+			rc = 0;
+		}
+		if (rc == 0)
+			break;
+		close(fd);
+		p->fd = -1;
+		if (rc == -ECANCELED)
+			break;
 	}
 	freeaddrinfo(res);
 	if (rc < 0 || p->plain)
@@ -303,38 +362,74 @@ static int peer_connect(struct hc_peer *p)
 		peer_close(p);
 		return -EINVAL;
 	}
-	if (SSL_connect(p->ssl) != 1) {
+	int r, wr = 0;
+	while ((r = SSL_connect(p->ssl)) != 1 && (wr = ssl_wait(p, r)) == 0)
+		;
+	if (r != 1) {
 		long vr = SSL_get_verify_result(p->ssl);
-		SL_WARN("TLS to %s %s:%s failed: %s", p->name, p->host, p->port,
-			vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "handshake");
+		if (wr != -ECANCELED)
+			SL_WARN("TLS to %s %s:%s failed: %s", p->name, p->host, p->port,
+				vr != X509_V_OK ? X509_verify_cert_error_string(vr) :
+				wr == -ETIMEDOUT ? "handshake timed out" : "handshake");
 		ERR_clear_error();
 		peer_close(p);
-		return -EPROTO;
+		return wr == -ECANCELED ? -ECANCELED : -EPROTO;
 	}
 	return 0;
 }
 
+/* Returns 0 or -errno (-ECANCELED when stopping). */
 static int write_all(struct hc_peer *p, const char *b, size_t n)
 {
 	while (n) {
+		/* a retried SSL_write gets the same arguments, as OpenSSL wants */
 		size_t chunk = n > (1u << 30) ? 1u << 30 : n;
-		ssize_t w = p->plain ? send(p->fd, b, chunk, MSG_NOSIGNAL)
-				     : SSL_write(p->ssl, b, (int)chunk);
-		if (w <= 0) {
-			ERR_clear_error();
-			return -EIO;
+		ssize_t w;
+		int rc = 0;
+		if (p->plain) {
+			w = send(p->fd, b, chunk, MSG_NOSIGNAL);
+			if (w < 0)
+				rc = sock_wait(p, errno, true);
+			else if (w == 0)
+				rc = -EIO;
+		} else {
+			w = SSL_write(p->ssl, b, (int)chunk);
+			if (w <= 0)
+				rc = ssl_wait(p, (int)w);
 		}
+		if (rc < 0)
+			return rc;
+		if (w <= 0)
+			continue;
 		b += w;
 		n -= (size_t)w;
 	}
 	return 0;
 }
 
+/* Reads into b[0..n), waiting (stop-aware) while nothing is there. Returns
+ * bytes read (> 0) or -errno (-EIO also for a closed connection). */
 static ssize_t read_some(struct hc_peer *p, char *b, size_t n)
 {
 	if (n > (1u << 30))
 		n = 1u << 30;
-	return p->plain ? recv(p->fd, b, n, 0) : SSL_read(p->ssl, b, (int)n);
+	for (;;) {
+		ssize_t r;
+		int rc;
+		if (p->plain) {
+			r = recv(p->fd, b, n, 0);
+			if (r > 0)
+				return r;
+			rc = r == 0 ? -EIO : sock_wait(p, errno, false);
+		} else {
+			r = SSL_read(p->ssl, b, (int)n);
+			if (r > 0)
+				return r;
+			rc = ssl_wait(p, (int)r);
+		}
+		if (rc < 0)
+			return rc;
+	}
 }
 
 #define HC_HDRS_MAX 8
@@ -377,8 +472,10 @@ static int request_once(struct hc_peer *p, const char *method, const char *path,
 			       "Authorization: %s\r\nContent-Length: %zu\r\n\r\n", auth, blen);
 	if (hn < 0 || (size_t)hn >= sizeof(head))
 		return -E2BIG;
-	if (write_all(p, head, (size_t)hn) < 0 || write_all(p, body, blen) < 0)
+	int rc;
+	if ((rc = write_all(p, head, (size_t)hn)) < 0 || (rc = write_all(p, body, blen)) < 0)
 		goto fail;
+	rc = -EIO;
 	/* read the head, then Content-Length bytes of body */
 	size_t have = 0, clen = 0;
 	int status = 0, hend = 0;
@@ -386,8 +483,10 @@ static int request_once(struct hc_peer *p, const char *method, const char *path,
 		if (have >= HC_HEAD_MAX)
 			goto fail;
 		ssize_t r = read_some(p, p->buf + have, HC_HEAD_MAX - have);
-		if (r <= 0)
+		if (r < 0) {
+			rc = (int)r;
 			goto fail;
+		}
 		have += (size_t)r;
 	}
 	if (hend < 0)
@@ -396,8 +495,10 @@ static int request_once(struct hc_peer *p, const char *method, const char *path,
 	have -= (size_t)hend;
 	while (have < clen) {
 		ssize_t r = read_some(p, p->buf + have, clen - have);
-		if (r <= 0)
+		if (r < 0) {
+			rc = (int)r;
 			goto fail;
+		}
 		have += (size_t)r;
 	}
 	if (have != clen)
@@ -408,7 +509,8 @@ static int request_once(struct hc_peer *p, const char *method, const char *path,
 fail:
 	ERR_clear_error();
 	peer_close(p);
-	return -EIO;
+	/* only a stop is told apart: hc_request retries -EIO once */
+	return rc == -ECANCELED ? rc : -EIO;
 }
 
 int hc_request(struct hc_peer *p, const char *method, const char *path,

@@ -24,7 +24,8 @@
 #define HC_PATH_MAX 4096
 #define HC_RESP_MAX (16u << 20) /* largest response read (mirror_wire.h's) */
 #define HC_HEAD_MAX 16384	/* largest response head */
-#define HC_IO_TIMEOUT_S 15	/* one call's send/receive */
+#define HC_IO_TIMEOUT_MS 15000 /* a call fails after this long without progress */
+#define HC_IO_STEP_MS 50	/* how often a waiting call looks at stop */
 #define HC_BACKOFF_MIN_MS 100
 #define HC_BACKOFF_MAX_MS 10000 /* bounded: a peer back is fed within 10 s */
 #define HC_ITER_MAX 512
@@ -40,6 +41,9 @@ struct hc_peer {
 	char ca[HC_PATH_MAX];
 	char name[16]; /* "local" / "upstream" / "s3", for logs */
 	bool plain;    /* http:// (only where a caller allows it) */
+	/* A waiting call gives up (-ECANCELED) within HC_IO_STEP_MS once it
+	 * is set; NULL: only HC_IO_TIMEOUT_MS ends a wait. */
+	const atomic_bool *stop;
 	struct sigv4_signer *signer;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -80,7 +84,7 @@ void hc_peer_fini(struct hc_peer *p);
 /* One signed request on the kept-alive connection (Host and X-Amz-Date are
  * added and signed, with hdrs[0..nhdrs)), one reconnect when a kept-alive
  * connection turns out closed. Returns the HTTP status (body in p->buf) or
- * -errno. */
+ * -errno (-ECANCELED once p->stop is set). */
 int hc_request(struct hc_peer *p, const char *method, const char *path,
 	       const struct sl_header *hdrs, uint32_t nhdrs, const void *body, size_t blen);
 /* A Kinesis JSON call (X-Amz-Target Kinesis_20131202.op). */

@@ -234,6 +234,75 @@ def test_delivery_survives_kill(server_factory, tmp_path, s3):
     assert dups == 0, dups
 
 
+def test_delivery_stops_quickly_with_a_black_holed_s3(server_factory, tmp_path):
+    """SIGTERM while an S3 PutObject hangs: the endpoint completes the TLS
+    handshake, reads the request and then never answers (a black hole).
+    hclient's waits look at stop every 50 ms, so the server exits within a
+    few seconds instead of after the 15 s I/O timeout (up to twice: the
+    call, then its retry on a fresh connection)."""
+    import ssl
+    import threading
+    import types
+    pki = str(tmp_path / 'pki')
+    os.makedirs(pki)
+    ca = sec.make_ca(pki, 'holeca')
+    cert, key = sec.make_cert(pki, 'hole', ca)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    hole = socket.socket()
+    hole.bind(('127.0.0.1', 0))
+    hole.listen(8)
+    got = threading.Event()  # a PUT's head arrived and will never be answered
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = hole.accept()
+            except OSError:
+                return  # closed: the test is over
+            held.append(conn)
+            try:
+                conn.settimeout(30)
+                t = tls.wrap_socket(conn, server_side=True)
+                held.append(t)
+                buf = b''
+                while b'\r\n\r\n' not in buf:
+                    chunk = t.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                if buf.startswith(b'PUT /' + BUCKET.encode()):
+                    got.set()
+            except (OSError, ssl.SSLError):
+                pass
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        conf = str(tmp_path / 'channel.conf')
+        write_conf(conf, types.SimpleNamespace(port=hole.getsockname()[1], ca=ca),
+                   extra='flush_ms = 200\n')
+        srv = server_factory(extra_args=['--channel-config', conf,
+                                         '--create-delay-ms', '300'])
+        kc = srv.client()
+        stream = on_demand_stream(kc, 'src')
+        create_channel(srv, 'chhole', stream['StreamARN'])
+        produce(kc, 'src', 0, 20)
+        assert got.wait(60), 'delivery never sent a PutObject: ' + srv.log_tail()
+        time.sleep(1.0)  # well inside the call's wait for an answer
+        t0 = time.monotonic()
+        rc = srv.stop(timeout_s=40)
+        took = time.monotonic() - t0
+        print('delivery: SIGTERM during a black-holed S3 PUT took %.2f s' % took)
+        assert rc == 0, srv.log_tail()
+        assert took < 5.0, took
+    finally:
+        hole.close()
+        for c in held:
+            c.close()
+
+
 def test_channel_config_must_be_private(server_factory, tmp_path, s3):
     conf = str(tmp_path / 'open.conf')
     write_conf(conf, s3, mode=0o644)
