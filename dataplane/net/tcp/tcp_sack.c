@@ -28,6 +28,8 @@ bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq)
 	}
 	if (c->rack_lost && seq_lt(seq, c->rack_lost_end))
 		return true; /* RACK's verdict, tcp_rack_tlp_ack() */
+	if (tcp_rack_is_lost(c, seq))
+		return true; /* RACK's time-based verdict (tcp_rack.c) */
 	return bytes > (DUP_THRESH - 1) * (uint32_t)c->mss || runs >= DUP_THRESH;
 }
 

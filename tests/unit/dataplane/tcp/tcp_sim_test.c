@@ -430,10 +430,15 @@ static void big_sndbuf(struct net_config *c)
  * tests of its own. */
 static uint8_t g_cc = NET_CC_NEWRENO;
 
+/* ...and DupThresh's rules alone: their ACKs come back with no time
+ * passing, which RACK (tested on its own below) would read as loss. */
+static bool g_rack;
+
 static void rec_cfg(struct net_config *c)
 {
 	big_sndbuf(c);
 	c->cc = g_cc;
+	c->no_rack = !g_rack;
 }
 
 static struct {
