@@ -103,6 +103,8 @@ struct net_config {
 	uint8_t syn_cookie_key[16]; /* all zero: random (getrandom) */
 	bool syn_cookies_always; /* tests: cookie every SYN */
 	uint8_t cc;		/* congestion control, enum net_cc (0: CUBIC) */
+	bool no_rack;		/* RACK's time-based loss detection off (tests
+				 * of RFC 6675's DupThresh rules alone) */
 	struct net_fault_config fault_rx, fault_tx;
 };
 

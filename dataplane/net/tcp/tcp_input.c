@@ -281,6 +281,7 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 			c->cwnd = c->sack_ok ? c->ssthresh : SL_MIN(c->ssthresh, flight + c->mss);
 			c->in_recovery = false;
 			tcp_rack_reset(c);
+			tcp_rack_recovery_done(c);
 			c->dupacks = 0;
 			tcp_undo_try(c); /* the DSACKs may all be in already */
 			return;
@@ -301,7 +302,7 @@ static void cc_ack(struct tcp_conn *c, uint32_t acked)
 }
 
 /* RFC 6675 5 step (4): enter loss recovery. */
-static void sack_enter_recovery(struct tcp_conn *c)
+void tcp_sack_enter_recovery(struct tcp_conn *c)
 {
 	uint32_t len = SL_MIN((uint32_t)c->mss, c->data_seq + c->sbuf_len - c->snd_una);
 
@@ -335,7 +336,7 @@ static void sack_dupack(struct tcp_conn *c)
 		return;
 	if (c->dupacks < 3 && !tcp_sack_is_lost(c, c->snd_una))
 		return;
-	sack_enter_recovery(c);
+	tcp_sack_enter_recovery(c);
 }
 
 /* RFC 5681 3.2 fast retransmit / fast recovery on duplicate ACKs. */
@@ -496,6 +497,7 @@ static bool dsack_check(struct tcp_conn *c, const struct tcp_seg *s)
 
 	if (!dup)
 		return false;
+	tcp_rack_dsack(c); /* reordering seen: RACK's window grows */
 	if (!c->undo_valid || seq_lt(r.start, c->undo_marker) || seq_gt(r.end, c->snd_max))
 		return true;
 	if (tcp_undo_dsack(c, r.start, r.end))
@@ -532,13 +534,17 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 			return false;
 		/* a probe SACKed above a partial ACK: RACK may call the rest lost */
 		tcp_rack_tlp_ack(c);
-		if (c->sack_ok && !c->in_recovery && c->rack_lost &&
+		uint32_t marked = c->sack_ok ? tcp_rack_ack(c) : 0;
+
+		if (c->sack_ok && !c->in_recovery && (c->rack_lost || marked) &&
 		    !seq_lt(c->snd_una, c->recover) && tcp_sack_is_lost(c, c->snd_una))
-			sack_enter_recovery(c);
+			tcp_sack_enter_recovery(c);
 	} else if (s->ack == c->snd_una && c->snd_max != c->snd_una) {
 		news = sack_update(c, s, c->snd_una);
 		set_delivered(c, 0, sb0);
 		tcp_rack_tlp_ack(c);
+		if (c->sack_ok)
+			tcp_rack_ack(c); /* its marks count in sack_dupack's IsLost */
 		/* a duplicate ACK: RFC 5681's strict form, or any ACK bringing
 		 * new SACK information (RFC 6675), which also covers ACKs that
 		 * carry data in the other direction. One carrying only a DSACK

@@ -271,6 +271,32 @@ enum tcp_state {
 
 struct tcp_range { uint32_t start, end; };
 
+/* RACK (RFC 8985, tcp_rack.c): transmissions kept per connection. 64 is
+ * several times the flight under loss (cwnd 10-30 segments); a larger
+ * flight forgets its oldest records, left to DupThresh and the RTO. */
+#define TCP_RACK_LOG 64
+struct tcp_rack_seg {
+	uint32_t start, end;
+	uint64_t xmit_us;
+	uint32_t flags;
+};
+struct tcp_rack {
+	struct tcp_rack_seg log[TCP_RACK_LOG];
+	uint32_t head, n;
+	/* RACK.xmit_ts, RACK.end_seq, RACK.rtt of the most recently sent
+	 * delivered segment (have: one was seen), min_RTT */
+	uint64_t xmit_us;
+	uint32_t end_seq, rtt_us, min_rtt_us;
+	bool have;
+	/* reo_wnd multiplier grown by DSACK (0 and 1: min_RTT / 4), the
+	 * recoveries left before it resets, and the end of the round in
+	 * which it last grew */
+	uint8_t reo_mult, reo_persist;
+	bool dsack_round_valid;
+	uint32_t dsack_round;
+	uint64_t t_reo;	/* reordering timer, absolute us, 0 = off */
+};
+
 struct tcp_conn {
 	struct tw_entry timer;	/* first: container_of by cast */
 	struct net_stack *st;
@@ -339,6 +365,7 @@ struct tcp_conn {
 	bool tlp_active, rack_lost;
 	uint32_t tlp_start, tlp_end, rack_lost_end;
 	uint64_t tlp_prior_tx_us, last_data_tx_us;
+	struct tcp_rack rk;
 	/* F-RTO (RFC 5682 2.1): 1 after the first RTO of an episode, waiting
 	 * for the first ACK; 2 after two new segments went out, waiting for
 	 * the second. 0: off. */
@@ -500,6 +527,28 @@ bool tcp_sack_rescue(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
 void tcp_rack_tlp_ack(struct tcp_conn *c);
 /* Forgets RACK-TLP state (RTO, end of recovery). */
 void tcp_rack_reset(struct tcp_conn *c);
+
+/* tcp_rack.c: RACK (RFC 8985 6) */
+/* Logs a data transmission (retrans: resent bytes, which retire the older
+ * records of them). */
+void tcp_rack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len, bool retrans);
+/* After the scoreboard took an ACK: updates RACK from what it delivered,
+ * marks lost what is due, arms the reordering timer for the rest. Returns
+ * how many records it marked. */
+uint32_t tcp_rack_ack(struct tcp_conn *c);
+/* The reordering timer fired: marks what is now due (returns how many). */
+uint32_t tcp_rack_timeout(struct tcp_conn *c);
+/* A DSACK arrived: reo_wnd grows (RFC 8985 6.2 step 4). */
+void tcp_rack_dsack(struct tcp_conn *c);
+/* A recovery episode ended (the grown reo_wnd lasts 16 of them). */
+void tcp_rack_recovery_done(struct tcp_conn *c);
+/* Forgets the log (RTO: everything is resent from SND.UNA). */
+void tcp_rack_clear(struct tcp_conn *c);
+bool tcp_rack_is_lost(const struct tcp_conn *c, uint32_t seq);
+/* A RACK-lost segment below HighRxt (a lost retransmission) to resend. */
+bool tcp_rack_lost_rexmit(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
+/* RFC 6675 5 step (4), tcp_input.c: enters SACK recovery. */
+void tcp_sack_enter_recovery(struct tcp_conn *c);
 
 /* tcp_cc.c: congestion control (c->st->cfg.cc picks NewReno or CUBIC) */
 void tcp_cc_init(struct tcp_conn *c);

@@ -197,6 +197,7 @@ void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 			else
 				c->undo_valid = false;
 		}
+		tcp_rack_sent(c, seq, len, seq_lt(seq, c->snd_max));
 		if (c->in_recovery) /* RFC 6937 prr_out: all data sent */
 			c->prr_out += len;
 		c->last_data_tx_us = st->now_us;
@@ -335,6 +336,13 @@ static bool sack_recovery_output(struct tcp_conn *c)
 
 		if (tcp_sack_pipe(c) + c->mss > c->cwnd)
 			break;
+		/* a lost retransmission first (RACK: NextSeg never goes back
+		 * below HighRxt), then NextSeg */
+		if (tcp_rack_lost_rexmit(c, &seq, &len)) {
+			tcp_send_seg(c, seq, len, TH_ACK);
+			sent = true;
+			continue;
+		}
 		if (!tcp_sack_next_rexmit(c, false, &seq, &len)) {
 			int r = tcp_output_one(c, c->snd_wnd); /* rule 2: new data */
 

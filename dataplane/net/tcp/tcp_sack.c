@@ -28,6 +28,8 @@ bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq)
 	}
 	if (c->rack_lost && seq_lt(seq, c->rack_lost_end))
 		return true; /* RACK's verdict, tcp_rack_tlp_ack() */
+	if (tcp_rack_is_lost(c, seq))
+		return true; /* RACK's time-based verdict (tcp_rack.c) */
 	return bytes > (DUP_THRESH - 1) * (uint32_t)c->mss || runs >= DUP_THRESH;
 }
 
@@ -57,7 +59,8 @@ static uint32_t holes(const struct tcp_conn *c, struct hole *h)
 }
 
 /* RFC 6675 4 SetPipe: bytes thought to be in the network. An unSACKed byte
- * counts once unless IsLost, and once more if it was retransmitted. */
+ * counts once unless IsLost, and once more if it was retransmitted (unless
+ * RACK found that retransmission lost). */
 uint32_t tcp_sack_pipe(const struct tcp_conn *c)
 {
 	struct hole h[TCP_SACKED_MAX + 1];
@@ -66,7 +69,8 @@ uint32_t tcp_sack_pipe(const struct tcp_conn *c)
 	for (uint32_t i = 0; i < n; i++) {
 		if (!tcp_sack_is_lost(c, h[i].a))
 			pipe += h[i].b - h[i].a;
-		if (seq_gt(c->rexmit_nxt, h[i].a))
+		/* a resend RACK found lost (tcp_rack.c) has left the network */
+		if (seq_gt(c->rexmit_nxt, h[i].a) && !tcp_rack_is_lost(c, h[i].a))
 			pipe += (seq_lt(c->rexmit_nxt, h[i].b) ? c->rexmit_nxt : h[i].b) - h[i].a;
 	}
 	return pipe;

@@ -175,7 +175,8 @@ void rto_backoff(struct rto_est *r)
 void tcp_timer_update(struct tcp_conn *c)
 {
 	uint64_t t = UINT64_MAX;
-	const uint64_t all[] = {c->t_rexmt, c->t_persist, c->t_delack, c->t_keep, c->t_2msl};
+	const uint64_t all[] = {c->t_rexmt, c->t_persist, c->t_delack, c->t_keep, c->t_2msl,
+				c->rk.t_reo};
 
 	for (size_t i = 0; i < SL_ARRAY_SIZE(all); i++)
 		if (all[i])
@@ -262,6 +263,7 @@ static void tcp_rexmt_timeout(struct tcp_conn *c)
 	c->dupacks = 0;
 	c->n_sacked = 0; /* RFC 2018 8: the receiver may have reneged */
 	tcp_rack_reset(c);
+	tcp_rack_clear(c); /* go-back-N resends (and logs) all of it again */
 	c->recover = c->snd_max;
 	c->snd_nxt = c->snd_una; /* go back: resend from the first unacked byte */
 	/* F-RTO on the first timeout of an episode, when there is new data to
@@ -323,6 +325,17 @@ void tcp_timer_fire(struct tw_entry *e, void *arg)
 		tcp_rexmt_timeout(c);
 		if (c->state == TCPS_CLOSED)
 			return;
+	}
+	if (c->rk.t_reo && c->rk.t_reo <= now && tcp_rack_timeout(c) && c->sack_ok &&
+	    !c->frto) {
+		/* RACK's reordering timer marked losses: recover them now */
+		if (!c->in_recovery && !seq_lt(c->snd_una, c->recover) &&
+		    tcp_sack_is_lost(c, c->snd_una)) {
+			c->ack_delivered = 0;
+			tcp_sack_enter_recovery(c);
+		}
+		if (c->in_recovery)
+			tcp_output(c, false);
 	}
 	if (c->t_persist && c->t_persist <= now)
 		tcp_persist_timeout(c);

@@ -430,10 +430,15 @@ static void big_sndbuf(struct net_config *c)
  * tests of its own. */
 static uint8_t g_cc = NET_CC_NEWRENO;
 
+/* ...and DupThresh's rules alone: their ACKs come back with no time
+ * passing, which RACK (tested on its own below) would read as loss. */
+static bool g_rack;
+
 static void rec_cfg(struct net_config *c)
 {
 	big_sndbuf(c);
 	c->cc = g_cc;
+	c->no_rack = !g_rack;
 }
 
 static struct {
@@ -730,6 +735,120 @@ static uint64_t stat_of(size_t off)
  * RecoverFS = 1/2), not none until pipe falls below cwnd as with cwnd =
  * ssthresh on entry; once pipe reaches ssthresh, PRR-SSRB sends one per
  * segment delivered. Exact segments and cwnd at every ACK. */
+/* RACK (RFC 8985 6.2), with its ACKs spaced in time. The first 10 segments
+ * went out at t = 0 and 0..2 are ACKed at 10 ms: RACK.rtt = min_RTT = 10
+ * ms, reo_wnd = min_RTT / 4 = 2.5 ms. */
+static void rack_start(void)
+{
+	g_rack = true;
+	rec_start(30);
+	g_rack = false;
+	rec_ack(3, -1);
+	rec_expect(5, 10, 11, 12, 13, 14);
+}
+
+/* Reordering inside the window: 4 SACKed 1 ms later makes 3 due at 13.5 ms
+ * (sent at 0, + RACK.rtt 11 ms + reo_wnd); it turns up at 12 ms, so the
+ * reordering timer marks nothing and 3 is never resent. */
+static void test_rack_reorder_below_window(void **state)
+{
+	(void)state;
+	rack_start();
+	advance(1000);
+	rec_ack(3, 4, 5, -1);
+	rec_expect(0);
+	assert_int_not_equal(S.conn->rk.t_reo, 0);
+	advance(1000);
+	rec_ack(5, -1);			/* 3 arrives: slow start sends new data */
+	rec_expect(4, 15, 16, 17, 18);
+	advance(5000);			/* past 13.5 ms */
+	rec_expect(0);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(stat_of(offsetof(struct net_stats, tcp_rack_marks)), 0);
+	assert_int_equal(stat_of(offsetof(struct net_stats, tcp_retransmits)), 0);
+	stop();
+}
+
+/* Reordering (or loss) beyond the window with a single duplicate ACK,
+ * far below DupThresh: the reordering timer fires at 13.5 ms, marks 3 lost
+ * and recovery resends it then, not at the probe (30 ms) or the RTO. */
+static void test_rack_reorder_above_window(void **state)
+{
+	(void)state;
+	rack_start();
+	advance(1000);
+	rec_ack(3, 4, 5, -1);		/* one duplicate ACK at 11 ms */
+	rec_expect(0);
+	advance(2000);			/* 13 ms: not yet */
+	rec_expect(0);
+	assert_false(S.conn->in_recovery);
+	advance(1000);			/* 14 ms: the timer has fired */
+	assert_true(S.conn->in_recovery);
+	assert_true(S.n >= 1);
+	assert_int_equal(S.q[0].seq, R.base + 3 * M);
+	assert_int_equal(stat_of(offsetof(struct net_stats, tcp_rack_marks)), 1);
+	assert_int_equal(stat_of(offsetof(struct net_stats, tcp_rexmit_tlp)), 0);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* A lost retransmission: 3 is lost, resent by fast retransmit at 10 ms, and
+ * the resend is lost too. When 10..14 (sent with it) are SACKed, RACK
+ * calls the resend lost reo_wnd later and 3 goes out a third time, without
+ * the RTO that NextSeg alone (which never goes back below HighRxt) needs. */
+static void test_rack_lost_retransmission(void **state)
+{
+	(void)state;
+	rack_start();
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(3, 4, 7, -1);		/* third duplicate: 3 resent */
+	rec_expect(1, 3);
+	assert_true(S.conn->in_recovery);
+	advance(10000);			/* 20 ms: 8, 9 and 10..14 SACKed */
+	rec_ack(3, 4, 10, -1);
+	rec_ack(3, 4, 15, -1);
+	S.n = 0;			/* PRR's new data, not the point here */
+	advance(1000);
+	for (uint32_t i = 0; i < S.n; i++)
+		assert_int_not_equal(S.q[i].seq, R.base + 3 * M); /* not before reo_wnd */
+	S.n = 0;
+	advance(2000);			/* 23 ms: the resend is 2.5 ms overdue */
+	bool again = false;
+
+	for (uint32_t i = 0; i < S.n; i++)
+		again |= S.q[i].seq == R.base + 3 * M;
+	assert_true(again);
+	S.n = 0;
+	assert_int_equal(rec_rtos(), 0);
+	rec_ack(25, -1);		/* the third copy arrives */
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* DSACK grows reo_wnd (RFC 8985 6.2 step 4): after a DSACK the window is
+ * 2 * min_RTT / 4 = 5 ms, so the hole of test_rack_reorder_above_window is
+ * resent at 16 ms, not 13.5 ms. */
+static void test_rack_dsack_grows_window(void **state)
+{
+	(void)state;
+	rack_start();
+	rec_ack(3, 1, 2, -1);		/* DSACK: 1 arrived twice */
+	rec_expect(0);
+	assert_int_equal(S.conn->rk.reo_mult, 2);
+	advance(1000);
+	rec_ack(3, 4, 5, -1);
+	advance(3000);			/* 14 ms: the default window would have fired */
+	rec_expect(0);
+	assert_false(S.conn->in_recovery);
+	advance(2000);			/* 16 ms */
+	assert_true(S.conn->in_recovery);
+	assert_true(S.n >= 1);
+	assert_int_equal(S.q[0].seq, R.base + 3 * M);
+	S.n = 0;
+	stop();
+}
+
 static void test_prr_proportional(void **state)
 {
 	(void)state;
@@ -1191,6 +1310,10 @@ int main(void)
 		cmocka_unit_test(test_recovery_timeout_real_loss),
 		cmocka_unit_test(test_recovery_reorder_below_threshold),
 		cmocka_unit_test(test_recovery_reorder_above_threshold),
+		cmocka_unit_test(test_rack_reorder_below_window),
+		cmocka_unit_test(test_rack_reorder_above_window),
+		cmocka_unit_test(test_rack_lost_retransmission),
+		cmocka_unit_test(test_rack_dsack_grows_window),
 		cmocka_unit_test(test_prr_proportional),
 		cmocka_unit_test(test_dsack_undo),
 		cmocka_unit_test(test_cubic_reduction),
