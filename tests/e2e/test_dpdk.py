@@ -554,11 +554,11 @@ def test_integrity_under_5pct_loss(server_factory):
     dropped in each direction on the client veth (nftables netdev hooks, so
     both stacks see wire loss). Reading back, the first LOSSY_READ_MB MB
     (default 10) still go over the lossy link (the server's own loss
-    recovery as sender: SACK recovery paced by PRR, CUBIC); the loss is
-    then lifted for the rest, because the userspace stack still sends at
-    only about 0.6-1 MB/s under 5% loss each way on this 2-CPU VM (40 MB
-    measured at 0.6 MB/s before PRR/CUBIC; see the net/tcp README), which
-    would make a 200 MB read-back take minutes. Every acknowledged record
+    recovery as sender: SACK recovery with RACK, paced by PRR, CUBIC); the
+    loss is then lifted for the rest, because the userspace stack still
+    sends at only about 2 MB/s under 5% loss each way on this 2-CPU VM (40
+    MB: 0.6 MB/s before PRR/CUBIC, 0.76 after, 2 with RACK; see the net/tcp
+    README), which would make a 200 MB read-back take minutes. Every acknowledged record
     is compared, and /metrics must show the recovery at work (PRR episodes,
     segments resent by SACK recovery)."""
     srv = server_factory(extra_args=BULK_ARGS, base_args=False)
