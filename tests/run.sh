@@ -307,7 +307,7 @@ if [ "$E2E_ASAN" != off ]; then
 		sel=()
 		[ "$E2E_ASAN" = smoke ] && sel=(-m smoke)
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SLUICE_E2E_ASAN=1 \
 			pytest_suite e2e-asan "$ROOT/$ASAN_BIN" "${sel[@]}"
 	else
 		echo "no sluiced binary in build-asan/"
@@ -383,7 +383,9 @@ if [ "$E2E_DPDK" != off ]; then
 			# again over IPv6: dual-stack servers, clients at [fd00:99:K::2]
 			if [ "$E2E_DPDK_IP6" != off ]; then
 				sel=()
-				[ "$E2E_DPDK_IP6" = smoke ] && sel=(-m "smoke or dpdk")
+				# smoke: the smoke set and the IPv6 file (test_dpdk.py's
+				# load tests already ran over IPv4 just before)
+				[ "$E2E_DPDK_IP6" = smoke ] && sel=(-m "smoke or ip6")
 				PYTEST_WRAP=(ip netns exec "$NETNS_CLI" env SLUICE_TRANSPORT=dpdk
 					SLUICE_DPDK_IP6=1 SLUICE_NETNS_TAG=$$)
 				pytest_suite e2e-dpdk-ip6 "$ROOT/$SLUICED_BIN" "${sel[@]}"

@@ -42,6 +42,43 @@ KERNEL_ONLY = {
                                                       '127.0.0.1',
 }
 
+# Files whose subject does not depend on the transport (metadata, quotas,
+# storage, the server's own client threads, other clients' SDK set-up): they
+# run in suites e2e and e2e-asan, and the DPDK suites deselect them to keep
+# the whole run well under 30 minutes (SLUICE_DPDK_ALL=1 keeps them). What
+# the transport carries differently (bodies, pipelining, HTTP/2, event
+# streams, many connections, TLS, loss) stays in the DPDK suites.
+DPDK_REDUNDANT = {
+    'test_mirror.py': 'mirror thread and its checkpoints (upstream on loopback)',
+    'test_channel_delivery.py': 'delivery thread to S3 on loopback',
+    'test_go.py': 'Go SDK set-up; its requests are HTTP/1.1 like boto3\'s',
+    'test_etcd.py': 'metadata store on etcd',
+    'test_quotas.py': 'quota arithmetic on the log lcore',
+    'test_lifecycle.py': 'control-plane state machine',
+    'test_seqnum.py': 'sequence-number layout',
+    'test_resource_policy.py': 'policy evaluation',
+    'test_crash.py': 'journal recovery after kill -9',
+    'test_damage.py': 'journal damage handling',
+    'test_restart.py': 'data directory across restarts',
+    'test_shards10k.py': 'shard tables and checkpoints',
+    'test_prometheus.py': 'the admin listener is a kernel socket in both modes',
+    'test_status_page.py': 'the admin listener is a kernel socket in both modes',
+    'test_loadgen_subscribe.py': 'the load generator\'s parser',
+}
+
+# Tests the e2e-asan suite (SLUICE_E2E_ASAN=1, set by tests/run.sh) leaves
+# to e2e: their time goes to a client or to waiting, and the server code
+# they reach is run under ASan by other tests (SLUICE_E2E_ASAN=all keeps
+# them).
+ASAN_REDUNDANT = {
+    'test_go.py': 'Go SDK builds and runs; server paths as boto3 and the JS SDK reach them',
+    'test_browser.py': 'Chromium; CORS answers are covered by test_cors.py',
+    'test_prometheus.py': 'a Prometheus server; /metrics is covered by test_metrics.py',
+    'test_loadgen_subscribe.py': 'the load generator\'s parser (unit-asan and fuzz_lg_sub)',
+    'test_mirror.py::test_mirror_through_a_cut_link': 'waits out two 15 s I/O timeouts; '
+                                                       'the other mirror tests run under ASan',
+}
+
 BASE_ARGS = ['--create-delay-ms', '300', '--delete-delay-ms', '300',
              '--request-timeout-ms', '2000', '--log-level', 'info']
 
@@ -109,6 +146,8 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'kernel_only(reason): cannot work over the DPDK '
                             'transport; deselected when SLUICE_TRANSPORT=dpdk')
     config.addinivalue_line('markers', 'dpdk: the DPDK transport\'s own tests (test_dpdk.py)')
+    config.addinivalue_line('markers', 'ip6: IPv6/ND/VLAN over the DPDK transport '
+                            '(test_dpdk_ip6.py; suite e2e-dpdk-ip6 runs these and the smoke set)')
     if h.DPDK:
         import dpdk_net
         try:
@@ -131,7 +170,12 @@ def pytest_collection_modifyitems(config, items):
         if base in KERNEL_ONLY:
             item.add_marker(pytest.mark.kernel_only(reason=KERNEL_ONLY[base]))
         only_kernel = item.get_closest_marker('kernel_only') is not None
-        (drop if h.DPDK and only_kernel else keep).append(item)
+        redundant = (h.DPDK and base.split('::')[0] in DPDK_REDUNDANT
+                     and os.environ.get('SLUICE_DPDK_ALL') != '1')
+        redundant = redundant or (os.environ.get('SLUICE_E2E_ASAN') == '1'
+                                  and (base in ASAN_REDUNDANT
+                                       or base.split('::')[0] in ASAN_REDUNDANT))
+        (drop if (h.DPDK and only_kernel) or redundant else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

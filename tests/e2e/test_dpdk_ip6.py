@@ -31,7 +31,7 @@ import dpdk_net
 import sluice_helpers as h
 from test_dpdk import _many, _raise_nofile, bulk_put_and_verify, csum, mac_of
 
-pytestmark = [pytest.mark.dpdk,
+pytestmark = [pytest.mark.dpdk, pytest.mark.ip6,
               pytest.mark.skipif(not h.DPDK, reason='DPDK transport only (SLUICE_TRANSPORT=dpdk, '
                                  'as tests/run.sh suite e2e-dpdk runs it)')]
 
