@@ -307,7 +307,7 @@ if [ "$E2E_ASAN" != off ]; then
 		sel=()
 		[ "$E2E_ASAN" = smoke ] && sel=(-m smoke)
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SLUICE_E2E_ASAN=1 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SLUICE_E2E_ASAN=${SLUICE_E2E_ASAN:-1} \
 			pytest_suite e2e-asan "$ROOT/$ASAN_BIN" "${sel[@]}"
 	else
 		echo "no sluiced binary in build-asan/"
