@@ -20,6 +20,15 @@ MIB = 1 << 20
 S0 = h.shard_id(0)
 
 
+@pytest.fixture(scope='module')
+def server(module_server_factory):
+    """This module's own server: bodies of up to 14 MB get 20 s to arrive.
+    The session server's 2 s request timeout is for the slow-client tests,
+    and one such body through TLS took longer under ASan on a loaded
+    machine (the server closed the connection mid-body: an EOF in boto3)."""
+    return module_server_factory(extra_args=['--request-timeout-ms', '20000'])
+
+
 def err_of(exc_info):
     e = exc_info.value.response['Error']
     return e['Code'], e['Message']

@@ -96,13 +96,19 @@ def check_upstream(client, total, deadline_s):
     return len(recs) - total
 
 
+# The pair's servers give a request (and a TLS handshake) 20 s: the
+# conftest's 2 s cut a fresh server's first handshake under ASan on a
+# loaded machine.
+PAIR_ARGS = ['--request-timeout-ms', '20000']
+
+
 def start_pair(server_factory, tmp_path, shards=2, up_args=()):
-    up = server_factory(extra_args=list(up_args))
+    up = server_factory(extra_args=PAIR_ARGS + list(up_args))
     uc = up.client()
     h.create_active(uc, 'dst', 3)
     conf = str(tmp_path / 'mirror.conf')
     write_conf(conf, up)
-    src = server_factory(extra_args=['--mirror-config', conf])
+    src = server_factory(extra_args=PAIR_ARGS + ['--mirror-config', conf])
     sc = src.client()
     h.create_active(sc, 'src', shards)
     return up, uc, src, sc
