@@ -154,9 +154,10 @@ struct dp_resource {
 
 /* One string member of the body, or false (absent, not a string, or longer
  * than any valid value: the operation's own validation rejects those). */
-static bool body_str(const struct json_doc *d, const char *key, char *out, size_t cap)
+static bool body_str_in(const struct json_doc *d, uint32_t obj, const char *key, char *out,
+			size_t cap)
 {
-	int32_t v = json_obj_get(d, 0, key);
+	int32_t v = json_obj_get(d, obj, key);
 	if (v < 0 || d->toks[v].type != JSON_STRING)
 		return false;
 	int64_t n = json_str_unescape(d, (uint32_t)v, out, cap);
@@ -164,6 +165,11 @@ static bool body_str(const struct json_doc *d, const char *key, char *out, size_
 		return false;
 	out[n] = 0;
 	return true;
+}
+
+static bool body_str(const struct json_doc *d, const char *key, char *out, size_t cap)
+{
+	return body_str_in(d, 0, key, out, cap);
 }
 
 /* Decides what a request touches. The ARN checked against policies is
@@ -210,6 +216,16 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 		else
 			snprintf(r->arn, sizeof(r->arn), "%s", carn);
 		return 0;
+	}
+	/* CreateChannel names its stream only inside StreamConfigurationList
+	 * (one element: more are refused by its handler): the channel is
+	 * made on that stream, so it is authorised as that stream, with the
+	 * stream's resource policy, like every operation that names one. */
+	if (!has_sarn && !has_carn) {
+		int32_t l = json_obj_get(&d, 0, "StreamConfigurationList");
+		if (l >= 0 && d.toks[l].type == JSON_ARRAY && d.toks[l].count > 0 &&
+		    d.toks[l + 1].type == JSON_OBJECT)
+			has_sarn = body_str_in(&d, (uint32_t)l + 1, "StreamARN", sarn, sizeof(sarn));
 	}
 	has_name = body_str(&d, "StreamName", sname, sizeof(sname));
 	if (has_sarn && av_split_stream_arn(sarn, region, sizeof(region), account,

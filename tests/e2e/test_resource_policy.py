@@ -462,3 +462,26 @@ def test_survives_restart(server_factory):
     put_1000_one_key(admin, auto)
     got = counts(admin, auto, 4)
     assert all(200 <= n <= 300 for n in got), got
+
+
+def test_create_channel_authorised_on_its_stream(rp):
+    """CreateChannel names its stream only inside StreamConfigurationList;
+    it is authorised as that stream, so the stream's resource policy (an
+    explicit Deny here) binds it. It was authorised on '*' before, which
+    no stream's policy could name."""
+    admin = rp.client()
+    name, sarn = new_stream(admin, on_demand=True)
+    put_policy(rp, sarn, policy(res_stmt('Deny', '*', 'kinesis:CreateChannel', sarn)))
+    payload = {'ChannelName': 'ch-' + name[-8:],
+               'ServiceExecutionRoleARN': 'arn:aws:iam::%s:role/r' % ACCT,
+               'StreamConfigurationList': [{'StreamARN': sarn,
+                                            'RecordConfiguration': {'RecordFormatType': 'JSON'}}],
+               'S3DestinationConfiguration': {'StorageConfiguration': {
+                   'BucketARN': 'arn:aws:s3:::bucket-a', 'ExpectedBucketOwner': ACCT,
+                   'CompressionType': 'GZIP'}}}
+    st, _, body = rp.call('CreateChannel', payload)
+    assert (st, body.get('__type')) == (400, 'AccessDeniedException'), (st, body)
+    assert body['message'].endswith('on resource: %s because an explicit deny in a '
+                                    'resource-based policy' % sarn), body
+    call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': sarn})
+    call_ok(rp, 'CreateChannel', payload)
