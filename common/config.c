@@ -332,23 +332,32 @@ static int parse_ip4(const char *v, uint32_t *out)
 	return 0;
 }
 
-/* --ip "A.B.C.D/PREFIX" (the prefix is required: it decides on-link vs
- * gateway for every reply). */
-static int parse_ip_prefix(struct sl_config *c, const char *v)
+/* "ADDR/PREFIX": ADDR into addr[cap), PREFIX (1..max_plen, digits only)
+ * into *plen. The shape both --ip and --dpdk-ip6 take. */
+static int split_prefix(const char *v, char *addr, size_t cap, unsigned long max_plen,
+			unsigned long *plen)
 {
-	char addr[INET_ADDRSTRLEN];
 	const char *slash = strchr(v, '/');
-	if (!slash || (size_t)(slash - v) >= sizeof(addr))
+	if (!slash || (size_t)(slash - v) >= cap)
 		return -EINVAL;
 	memcpy(addr, v, (size_t)(slash - v));
 	addr[slash - v] = 0;
 	char *end;
 	errno = 0;
-	unsigned long plen = strtoul(slash + 1, &end, 10);
-	if (errno || *end || end == slash + 1 || plen < 1 || plen > 32)
+	*plen = strtoul(slash + 1, &end, 10);
+	if (errno || *end || end == slash + 1 || *plen < 1 || *plen > max_plen)
 		return -EINVAL;
+	return 0;
+}
+
+/* --ip "A.B.C.D/PREFIX" (the prefix is required: it decides on-link vs
+ * gateway for every reply). */
+static int parse_ip_prefix(struct sl_config *c, const char *v)
+{
+	char addr[INET_ADDRSTRLEN];
+	unsigned long plen;
 	uint32_t a;
-	if (parse_ip4(addr, &a) || a == 0)
+	if (split_prefix(v, addr, sizeof(addr), 32, &plen) || parse_ip4(addr, &a) || a == 0)
 		return -EINVAL;
 	c->ip4_addr = a;
 	c->ip4_prefix_len = (uint8_t)plen;
@@ -360,18 +369,10 @@ static int parse_ip_prefix(struct sl_config *c, const char *v)
 static int parse_ip6_prefix(struct sl_config *c, const char *v)
 {
 	char addr[INET6_ADDRSTRLEN];
-	const char *slash = strchr(v, '/');
-	if (!slash || (size_t)(slash - v) >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, v, (size_t)(slash - v));
-	addr[slash - v] = 0;
-	char *end;
-	errno = 0;
-	unsigned long plen = strtoul(slash + 1, &end, 10);
-	if (errno || *end || end == slash + 1 || plen < 1 || plen > 128)
-		return -EINVAL;
+	unsigned long plen;
 	struct in6_addr a;
-	if (inet_pton(AF_INET6, addr, &a) != 1 || IN6_IS_ADDR_UNSPECIFIED(&a) ||
+	if (split_prefix(v, addr, sizeof(addr), 128, &plen) ||
+	    inet_pton(AF_INET6, addr, &a) != 1 || IN6_IS_ADDR_UNSPECIFIED(&a) ||
 	    IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_LINKLOCAL(&a) ||
 	    IN6_IS_ADDR_V4MAPPED(&a))
 		return -EINVAL;
