@@ -85,7 +85,9 @@ uint32_t http_cors_headers(struct sl_slice allow, const struct sl_header *hdrs, 
 			sl_header_find(hdrs, nhdrs, "access-control-request-method");
 		const struct sl_header *h =
 			sl_header_find(hdrs, nhdrs, "access-control-request-headers");
-		if (m)
+		/* An empty value is not a method: nothing to allow, and an
+		 * empty response header is not sent. */
+		if (m && m->value.len)
 			out[n++] = HDR("Access-Control-Allow-Methods", m->value);
 		if (h && h->value.len)
 			out[n++] = HDR("Access-Control-Allow-Headers", h->value);

@@ -192,11 +192,22 @@ def test_delivery_writes_records_to_s3(server_factory, tmp_path, s3):
     for sid, ns in per_shard.items():
         assert len(ns) == len(set(ns)), (sid, 'duplicates without a restart')
     # the checkpoint: private, one line per shard that delivered
+    # The delivery thread writes the checkpoint (and counts) right after S3
+    # answers the PUT, so the last object can be visible a moment before
+    # its shard's line is: wait for it, bounded.
     ckpt = os.path.join(srv.data_dir, 'channels', ch['ChannelId'] + '.ckpt')
-    assert os.stat(ckpt).st_mode & 0o777 == 0o600
-    assert len(open(ckpt).read().splitlines()) == len(per_shard)
-    samples = metrics.scrape(srv)
     lab = frozenset({('channel', 'ch1')})
+    deadline = time.monotonic() + 20
+    while True:
+        lines = open(ckpt).read().splitlines() if os.path.exists(ckpt) else []
+        samples = metrics.scrape(srv)
+        if (len(lines) == len(per_shard)
+                and samples.get(('sluice_channel_records_total', lab)) == 600) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert os.stat(ckpt).st_mode & 0o777 == 0o600
+    assert len(lines) == len(per_shard)
     assert samples[('sluice_channel_records_total', lab)] == 600
     assert samples[('sluice_channel_objects_total', lab)] == len(objs)
     assert samples[('sluice_channel_bytes_total', lab)] == 600 * 11
