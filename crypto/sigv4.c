@@ -1127,6 +1127,7 @@ int sigv4_verify(struct sigv4_verifier *v, const struct sigv4_request *req,
 	/* The scope's region was checked to be ours: ARNs carry the server's. */
 	snprintf(id->region, sizeof(id->region), "%s", v->region);
 	snprintf(id->service, sizeof(id->service), "%.*s", (int)a->service.len, a->service.ptr);
+	id->internal = v->kr->creds[h.cred_idx].internal;
 	return 0;
 }
 
@@ -1375,4 +1376,33 @@ void sigv4_keyring_free(struct sigv4_keyring *kr)
 uint32_t sigv4_keyring_count(const struct sigv4_keyring *kr)
 {
 	return kr ? kr->n : 0;
+}
+
+int sigv4_keyring_add_internal(struct sigv4_keyring *kr, char id_out[SIGV4_INTERNAL_ID_LEN + 1],
+			       char secret_out[SIGV4_INTERNAL_SECRET_LEN + 1])
+{
+	static const char up[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	if (kr->n == SIGV4_MAX_CREDS)
+		return -ENOSPC;
+	/* "SLIN" so that a key id seen in a capture says what it is; 16
+	 * random characters (82 bits) keep it from colliding with a profile's
+	 * key, and the secret is what protects it. */
+	memcpy(id_out, "SLIN", 4);
+	int rc = rand_chars(id_out + 4, SIGV4_INTERNAL_ID_LEN - 4, up, 36);
+	if (!rc)
+		rc = rand_chars(secret_out, SIGV4_INTERNAL_SECRET_LEN, b64, 64);
+	id_out[SIGV4_INTERNAL_ID_LEN] = 0;
+	secret_out[SIGV4_INTERNAL_SECRET_LEN] = 0;
+	if (rc)
+		return -EIO;
+	struct sl_slice id = { id_out, SIGV4_INTERNAL_ID_LEN };
+	if (find_cred(kr, id) >= 0)
+		return -EEXIST; /* a profile chose this very id: 36^-16, but never share one */
+	bool added = add_cred(kr, id, (struct sl_slice){ secret_out, SIGV4_INTERNAL_SECRET_LEN },
+			      (struct sl_slice){ 0 });
+	BUG_ON(!added); /* room, lengths and uniqueness checked above */
+	kr->creds[kr->n - 1].internal = true;
+	return 0;
 }

@@ -30,6 +30,20 @@ void sigv4_keyring_free(struct sigv4_keyring *kr);
 /* Number of credentials loaded. */
 uint32_t sigv4_keyring_count(const struct sigv4_keyring *kr);
 
+/* Adds a fresh random credential for sluiced's own client threads (the
+ * mirror, channel delivery): a 20-character key id (SLIN...) and a
+ * 40-character secret, written into id_out / secret_out (NUL-terminated)
+ * and nowhere else: never to a file, never logged. Requests it signs are
+ * verified like any other and marked sigv4_identity.internal. Call before
+ * the first verifier is created (the keyring is immutable afterwards).
+ * Returns 0, -ENOSPC (SIGV4_MAX_CREDS keys already), -EIO (no
+ * randomness), -EEXIST (a profile holds the drawn id: try again). The caller wipes secret_out once it has made its signer. */
+#define SIGV4_INTERNAL_ID_LEN 20
+#define SIGV4_INTERNAL_SECRET_LEN 40
+int SL_MUST_CHECK sigv4_keyring_add_internal(struct sigv4_keyring *kr,
+					     char id_out[SIGV4_INTERNAL_ID_LEN + 1],
+					     char secret_out[SIGV4_INTERNAL_SECRET_LEN + 1]);
+
 /* region: the one region this server serves (1..SIGV4_REGION_MAX bytes);
  * a credential scope naming any other is refused. Returns NULL and sets
  * errno: EINVAL (no keyring, empty or over-long region), ENOMEM. kr must
@@ -53,6 +67,7 @@ struct sigv4_identity {
 	char access_key[129];
 	char region[64];
 	char service[64];
+	bool internal; /* signed with sigv4_keyring_add_internal's credential */
 };
 
 struct sigv4_error {

@@ -31,6 +31,7 @@ struct sigv4_cred {
 	uint8_t secret[SIGV4_SECRET_MAX + 1];
 	uint32_t token_len; /* 0: long-term key, no token accepted */
 	char token[SIGV4_TOKEN_MAX + 1];
+	bool internal; /* sigv4_keyring_add_internal's: sluiced's own threads */
 };
 
 struct sigv4_keyring {

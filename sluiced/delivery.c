@@ -716,8 +716,8 @@ struct delivery *delivery_open(const char *conf_path, const struct delivery_loca
 		if (!d->toks || !d->ptoks || !d->obj)
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && (rc = hc_local_init(&d->local, loc->credentials, loc->data_dir, loc->region,
-					   "delivery")) == 0)
+	if (rc == 0 && (rc = hc_local_init(&d->local, loc->key, loc->secret, loc->data_dir,
+					   loc->region, "delivery")) == 0)
 		rc = hc_peer_init(&d->s3, "s3", key, sec, region, "s3");
 	explicit_bzero(sec, sizeof(sec)); /* it lives on only inside the signer */
 	if (rc < 0) {

@@ -6,8 +6,8 @@
  * One thread, off the fast path, like the mirror (mirror.h), with which it
  * shares sluiced/hclient.c: it learns the channels through the public
  * ListChannels/DescribeChannel and reads each channel's stream through
- * GetShardIterator/GetRecords over loopback TLS, SigV4-signed with the
- * first key of the local credentials file; it writes objects with S3
+ * GetShardIterator/GetRecords over loopback TLS, SigV4-signed with
+ * sluiced's internal credential (mirror.h); it writes objects with S3
  * PutObject (SigV4 service "s3", path-style) to the endpoint of the
  * --channel-config file, verified against its CA. Progress per channel and
  * shard is checkpointed durably in DIR/channels/ID.ckpt after S3 answered
@@ -23,7 +23,7 @@ struct prom_buf;
 
 struct delivery_local {
 	const char *data_dir;	 /* checkpoints live in DIR/channels/ */
-	const char *credentials; /* local shared-credentials file */
+	const char *key, *secret; /* sluiced's internal credential (mirror.h) */
 	const char *region;	 /* the region the local server serves */
 	const atomic_bool *stop;
 };

@@ -27,6 +27,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "crypto/sigv4.h"
+#include "dataplane/ops/ops.h" /* OPS_EHK_HEADER */
 
 uint64_t hc_now_ms(void)
 {
@@ -122,29 +123,6 @@ int hc_parse_endpoint(const char *v, char *host, char *port, bool *plain)
 		snprintf(port, 8, "%s", pl ? "80" : "443");
 	}
 	return 0;
-}
-
-int hc_read_first_key(const char *path, char *key, size_t kcap, char *sec, size_t scap)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	char line[1024];
-	key[0] = sec[0] = 0;
-	while (fgets(line, sizeof(line), f) && (!key[0] || !sec[0])) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = 0;
-		char *k = trim(line), *v = trim(eq + 1);
-		if (!key[0] && strcmp(k, "aws_access_key_id") == 0 && strlen(v) < kcap)
-			memcpy(key, v, strlen(v) + 1);
-		else if (!sec[0] && strcmp(k, "aws_secret_access_key") == 0 && strlen(v) < scap)
-			memcpy(sec, v, strlen(v) + 1);
-	}
-	fclose(f);
-	explicit_bzero(line, sizeof(line));
-	return key[0] && sec[0] ? 0 : -ENOKEY;
 }
 
 int hc_read_secret_conf(const char *path, const char *who, const char *what,
@@ -523,16 +501,24 @@ int hc_request(struct hc_peer *p, const char *method, const char *path,
 	return rc;
 }
 
-int hc_kinesis(struct hc_peer *p, const char *op, const char *body, size_t blen)
+/* A Kinesis JSON call, with OPS_EHK_HEADER when ehk. */
+static int kinesis_call(struct hc_peer *p, const char *op, const char *body, size_t blen,
+			bool ehk)
 {
 	char target[64];
 	snprintf(target, sizeof(target), "Kinesis_20131202.%s", op);
 	const char *ctype = "application/x-amz-json-1.1";
-	struct sl_header h[2] = {
+	struct sl_header h[3] = {
 		{ SL_SLICE_LIT("Content-Type"), { ctype, (uint32_t)strlen(ctype) } },
 		{ SL_SLICE_LIT("X-Amz-Target"), { target, (uint32_t)strlen(target) } },
+		{ { OPS_EHK_HEADER, sizeof(OPS_EHK_HEADER) - 1 }, SL_SLICE_LIT("1") },
 	};
-	return hc_request(p, "POST", "/", h, 2, body, blen);
+	return hc_request(p, "POST", "/", h, ehk ? 3 : 2, body, blen);
+}
+
+int hc_kinesis(struct hc_peer *p, const char *op, const char *body, size_t blen)
+{
+	return kinesis_call(p, op, body, blen, false);
 }
 
 void hc_err_type(const struct hc_peer *p, struct json_tok *toks, uint32_t ntoks, char *out,
@@ -552,20 +538,16 @@ void hc_err_type(const struct hc_peer *p, struct json_tok *toks, uint32_t ntoks,
 	snprintf(out, cap, "%.*s", (int)(s.len - off), s.ptr + off);
 }
 
-int hc_local_init(struct hc_peer *p, const char *credentials, const char *data_dir,
+int hc_local_init(struct hc_peer *p, const char *key, const char *sec, const char *data_dir,
 		  const char *region, const char *who)
 {
-	char key[HC_SECRET_MAX], sec[HC_SECRET_MAX];
-	int rc = hc_read_first_key(credentials, key, sizeof(key), sec, sizeof(sec));
-	if (rc < 0) {
-		SL_ERR("%s: no key in %s", who, credentials);
-		return rc;
+	if (!key || !sec || !key[0] || !sec[0]) {
+		SL_ERR("%s: no internal credential", who);
+		return -EINVAL;
 	}
 	if (!p->ca[0])
 		snprintf(p->ca, sizeof(p->ca), "%s/tls/ca.pem", data_dir);
-	rc = hc_peer_init(p, "local", key, sec, region, "kinesis");
-	explicit_bzero(sec, sizeof(sec)); /* it lives on only inside the signer */
-	return rc;
+	return hc_peer_init(p, "local", key, sec, region, "kinesis");
 }
 
 int hc_thread_start(struct hc_thread *t, struct hc_peer *local, const char *host,
@@ -711,7 +693,7 @@ int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d,
 	jw_u64(&w, r->limit);
 	jw_obj_end(&w);
 	sh->last_get_ms = hc_now_ms();
-	int st = hc_kinesis(r->local, "GetRecords", body, w.len);
+	int st = kinesis_call(r->local, "GetRecords", body, w.len, r->want_ehk);
 	if (st != 200) {
 		char type[96] = "";
 		if (st > 0)

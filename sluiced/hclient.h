@@ -65,9 +65,6 @@ int hc_copy_val(char *dst, size_t cap, const char *v);
  * NULL, and then *plain says which) into host[0..HC_HOST_MAX) and
  * port[0..8); the path must be empty or "/". */
 int hc_parse_endpoint(const char *v, char *host, char *port, bool *plain);
-/* The first aws_access_key_id / aws_secret_access_key pair of a shared
- * credentials file. */
-int hc_read_first_key(const char *path, char *key, size_t kcap, char *sec, size_t scap);
 /* Reads a KEY = VALUE file that holds a secret: it must be a regular file
  * with no group/other bits. Calls line(arg, key, value) per line (blank and
  * '#' lines skipped); a negative answer stops the read. A bad line is
@@ -94,10 +91,10 @@ int hc_kinesis(struct hc_peer *p, const char *op, const char *body, size_t blen)
 void hc_err_type(const struct hc_peer *p, struct json_tok *toks, uint32_t ntoks, char *out,
 		 size_t cap);
 
-/* The peer for the local listener: the first key of the local
- * credentials file (the secret is wiped once the signer has it), CA
- * p->ca or DIR/tls/ca.pem when none was configured. 0 or -errno. */
-int hc_local_init(struct hc_peer *p, const char *credentials, const char *data_dir,
+/* The peer for the local listener: signed with key/sec (sluiced's
+ * internal credential; the signer keeps its own copy), CA p->ca or
+ * DIR/tls/ca.pem when none was configured. 0 or -errno. */
+int hc_local_init(struct hc_peer *p, const char *key, const char *sec, const char *data_dir,
 		  const char *region, const char *who);
 
 /* A background thread: named who, at nice value nice_v (off the fast path
@@ -137,6 +134,9 @@ struct hc_reader {
 	 * AT_TIMESTAMP start_ms (epoch ms) when it is not 0. */
 	int64_t start_ms;
 	uint32_t limit; /* GetRecords Limit */
+	/* Ask for each record's stored ExplicitHashKey (OPS_EHK_HEADER; the
+	 * local server honours it for the internal credential only). */
+	bool want_ehk;
 };
 
 /* ListShards, merged into r->shards (known shards keep their state; new

@@ -261,6 +261,7 @@ static int put_batch(struct mr_stream *m, const struct json_doc *d, uint32_t *id
 		for (uint32_t k = 0; k < n; k++) {
 			int32_t data = json_obj_get(d, idx[k], "Data");
 			int32_t pk = json_obj_get(d, idx[k], "PartitionKey");
+			int32_t ehk = json_obj_get(d, idx[k], "ExplicitHashKey");
 			jw_obj_begin(&w);
 			/* both are JSON strings as the local server wrote them
 			 * (start - 1 is the opening quote): base64 and an
@@ -269,6 +270,13 @@ static int put_batch(struct mr_stream *m, const struct json_doc *d, uint32_t *id
 			jw_raw(&w, d->buf + d->toks[data].start - 1, d->toks[data].len + 2);
 			jw_key(&w, "PartitionKey");
 			jw_raw(&w, d->buf + d->toks[pk].start - 1, d->toks[pk].len + 2);
+			/* the stored hash key (a decimal string, forward's check),
+			 * so the upstream places the record where its producer
+			 * asked: same shard when both have the same layout */
+			if (ehk >= 0) {
+				jw_key(&w, "ExplicitHashKey");
+				jw_raw(&w, d->buf + d->toks[ehk].start - 1, d->toks[ehk].len + 2);
+			}
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -335,8 +343,24 @@ static uint32_t keyset_find(const struct mr_keyset *ks, struct sl_slice k)
 	}
 }
 
-/* One GetRecords on a shard and the forwarding of what it returned.
- * Returns the number of records forwarded, or -errno. */
+/* A record's ExplicitHashKey, when there is one, is a JSON string of 1..39
+ * decimal digits (rec_encode_record's form): put_batch copies it raw. */
+static bool ehk_ok(const struct json_doc *d, uint32_t rec)
+{
+	int32_t t = json_obj_get(d, rec, "ExplicitHashKey");
+	if (t < 0)
+		return true;
+	if (d->toks[t].type != JSON_STRING)
+		return false;
+	struct sl_slice s = json_tok_slice(d, (uint32_t)t);
+	if (s.len < 1 || s.len > 39)
+		return false;
+	for (uint32_t i = 0; i < s.len; i++)
+		if (s.ptr[i] < '0' || s.ptr[i] > '9')
+			return false;
+	return true;
+}
+
 /* Forwards the records of one GetRecords answer d (array token arr) of sh
  * in batches, moving sh's checkpoint past each acknowledged batch. Returns
  * the number forwarded or -errno. */
@@ -357,7 +381,8 @@ static int forward(struct mr_stream *m, struct hc_shard *sh, const struct json_d
 		if (!end) {
 			int32_t p = json_obj_get(d, i, "PartitionKey");
 			int32_t da = json_obj_get(d, i, "Data");
-			if (p < 0 || da < 0 || json_obj_get(d, i, "SequenceNumber") < 0)
+			if (p < 0 || da < 0 || json_obj_get(d, i, "SequenceNumber") < 0 ||
+			    !ehk_ok(d, i))
 				return -EPROTO;
 			pk = json_tok_slice(d, (uint32_t)p);
 			sz = pk.len + d->toks[da].len / 4 * 3;
@@ -520,11 +545,11 @@ static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_loca
 					    .stream = m->stream, .who = "mirror",
 					    .shards = shards, .max_shards = MR_SHARDS_MAX,
 					    .toks = m->toks, .ntoks = MR_TOKS_MAX,
-					    .limit = MR_GET_LIMIT };
+					    .limit = MR_GET_LIMIT, .want_ehk = true };
 		if (!shards || !m->body || !m->toks || !m->ptoks)
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && (rc = hc_local_init(&m->local, loc->credentials, loc->data_dir,
+	if (rc == 0 && (rc = hc_local_init(&m->local, loc->key, loc->secret, loc->data_dir,
 					   loc->region, "mirror")) == 0)
 		rc = hc_peer_init(&m->up, "upstream", c->key, c->sec, c->region, "kinesis");
 	if (rc < 0) {

@@ -5,8 +5,9 @@
  *
  * Each mirrored stream has a thread of its own, off the fast path: it reads
  * the local stream through the public GetRecords path (over loopback TLS,
- * SigV4-signed with the first key of the local credentials file, so quotas,
- * policies and encryption apply to it as to any consumer) and writes
+ * SigV4-signed with sluiced's internal credential, made at start and kept
+ * in memory only, which may read the streams and nothing else; quotas,
+ * resource policies and encryption apply to it as to any consumer) and writes
  * upstream with PutRecords through OpenSSL (verified against the configured
  * CA) and our SigV4 signer. Progress per source shard is checkpointed
  * durably in DIR/mirror.NAME.ckpt (DIR/mirror.ckpt when the file names one
@@ -22,7 +23,9 @@ struct mirror;
 
 struct mirror_local {
 	const char *data_dir; /* checkpoint file lives here */
-	const char *credentials; /* local shared-credentials file */
+	/* sluiced's internal credential (sigv4_keyring_add_internal): the
+	 * secret is wiped by the caller once mirror_open returns */
+	const char *key, *secret;
 	const char *region;   /* the region the local server serves */
 	const atomic_bool *stop;
 };

@@ -309,6 +309,42 @@ static int check_keys_dir(const struct sl_config *cfg, const char *kdir)
 	return rc;
 }
 
+/* sluiced's own credential, for its client threads (mirror, channel
+ * delivery): made at start, never written anywhere. The secret is wiped
+ * once their signers hold it. */
+static char g_int_key[SIGV4_INTERNAL_ID_LEN + 1];
+static char g_int_secret[SIGV4_INTERNAL_SECRET_LEN + 1];
+
+/* What the internal credential may do: the reads of the mirror and of
+ * channel delivery (hclient.c), nothing else. Least privilege: it cannot
+ * write, delete or change a stream, and resource policies still apply. */
+static const char internal_policy[] =
+	"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
+	"\"kinesis:ListShards\",\"kinesis:GetShardIterator\",\"kinesis:GetRecords\","
+	"\"kinesis:ListChannels\",\"kinesis:DescribeChannel\"],\"Resource\":\"*\"}]}";
+
+/* Adds the internal credential to kr (before any verifier exists) and
+ * returns its policy, or NULL after logging why. */
+static struct policy *internal_open(struct sigv4_keyring *kr)
+{
+	int rc;
+	/* -EEXIST: a profile holds the drawn id; draw again (bounded) */
+	for (int i = 0; i < 4; i++)
+		if ((rc = sigv4_keyring_add_internal(kr, g_int_key, g_int_secret)) != -EEXIST)
+			break;
+	if (rc < 0) {
+		SL_ERR("cannot make the internal credential: %s", strerror(-rc));
+		return NULL;
+	}
+	char why[256] = "";
+	struct policy *p = policy_parse(internal_policy, sizeof(internal_policy) - 1, why,
+					sizeof(why));
+	BUG_ON(!p && errno != ENOMEM); /* a constant that parses */
+	if (!p)
+		SL_ERR("internal credential's policy: %s", strerror(errno));
+	return p;
+}
+
 static struct sigv4_keyring *load_keys(const struct sl_config *cfg)
 {
 	char path[SL_PATH_MAX + 32];
@@ -356,18 +392,28 @@ static int run(const struct sl_config *cfg)
 		return 1;
 	}
 	g_sh.policies = policies;
+	struct policy *internal_pol = NULL;
+	if (cfg->mirror_config[0] || cfg->channel_config[0]) {
+		if (!(internal_pol = internal_open(kr)))
+			return 1;
+		g_sh.internal_pol = internal_pol;
+	}
 	if (cfg->mirror_config[0]) {
-		struct mirror_local ml = { .data_dir = cfg->data_dir, .credentials = cred_path,
-					   .region = cfg->region, .stop = &g_sh.stop };
-		if (!(g_mirror = mirror_open(cfg->mirror_config, &ml)))
-			return 1;
+		struct mirror_local ml = { .data_dir = cfg->data_dir, .key = g_int_key,
+					   .secret = g_int_secret, .region = cfg->region,
+					   .stop = &g_sh.stop };
+		g_mirror = mirror_open(cfg->mirror_config, &ml);
 	}
-	if (cfg->channel_config[0]) {
-		struct delivery_local dl = { .data_dir = cfg->data_dir, .credentials = cred_path,
-					     .region = cfg->region, .stop = &g_sh.stop };
-		if (!(g_delivery = delivery_open(cfg->channel_config, &dl)))
-			return 1;
+	if (cfg->channel_config[0] && (!cfg->mirror_config[0] || g_mirror)) {
+		struct delivery_local dl = { .data_dir = cfg->data_dir, .key = g_int_key,
+					     .secret = g_int_secret, .region = cfg->region,
+					     .stop = &g_sh.stop };
+		g_delivery = delivery_open(cfg->channel_config, &dl);
 	}
+	/* the signers hold their copies: the secret lives nowhere else */
+	explicit_bzero(g_int_secret, sizeof(g_int_secret));
+	if ((cfg->mirror_config[0] && !g_mirror) || (cfg->channel_config[0] && !g_delivery))
+		return 1;
 	g_sh.audit = audit_open(cfg->data_dir, (uint64_t)cfg->audit_max_mib << 20, cfg->audit_keep);
 	if (!g_sh.audit) {
 		SL_ERR("cannot open the audit log in %s: %s", cfg->data_dir, strerror(errno));
@@ -540,6 +586,7 @@ static int run(const struct sl_config *cfg)
 	free(g_logs);
 	sigv4_keyring_free(kr);
 	policy_set_free(policies);
+	policy_free(internal_pol);
 	audit_close(g_sh.audit);
 	dpk_destroy(g_sh.dpk);
 	rte_eal_cleanup();

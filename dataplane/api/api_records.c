@@ -559,6 +559,15 @@ void rec_encode_record(struct jw *w, const struct rec_out *r)
 	jw_b64(w, r->data, r->data_len);
 	jw_key(w, "PartitionKey");
 	jw_strn(w, r->pk, r->pk_len);
+	if (r->ehk) {
+		route_u128 h = 0;
+		for (int b = 0; b < 16; b++)
+			h = h << 8 | r->ehk[b];
+		char dec[ROUTE_U128_DEC_CAP];
+		route_u128_fmt(h, dec);
+		jw_key(w, "ExplicitHashKey");
+		jw_str(w, dec);
+	}
 	if (r->kms) {
 		jw_key(w, "EncryptionType");
 		jw_str(w, "KMS");

@@ -208,6 +208,10 @@ struct rec_out {
 	uint16_t pk_len;
 	const char *pk;
 	bool kms; /* EncryptionType KMS (else the member is left out) */
+	/* NULL, or the record's stored ExplicitHashKey (16 bytes big-endian),
+	 * written as a decimal "ExplicitHashKey" member. Kinesis never returns
+	 * one: only sluiced's own mirror asks for it (ops_data.c). */
+	const uint8_t *ehk;
 };
 
 /* A child of a shard read to its end (ChildShards). parents lists every
@@ -222,8 +226,8 @@ struct rec_child_shard {
 };
 
 /* Upper bound of rec_encode_record's output: keys, punctuation, a 56-digit
- * sequence number, a timestamp and "EncryptionType":"KMS" take under 200,
- * so 256; the partition key is escaped at worst as \u00XX (6 bytes per
+ * sequence number, a timestamp and "EncryptionType":"KMS" take about 175,
+ * a 39-digit "ExplicitHashKey" 60 more, so 256; the partition key is escaped at worst as \u00XX (6 bytes per
  * byte). */
 static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
 {
@@ -235,7 +239,7 @@ static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
 
 void rec_encode_records_begin(struct jw *w);
 /* {"SequenceNumber","ApproximateArrivalTimestamp","Data","PartitionKey"
- * [,"EncryptionType":"KMS"]} */
+ * [,"ExplicitHashKey"][,"EncryptionType":"KMS"]} */
 void rec_encode_record(struct jw *w, const struct rec_out *r);
 void rec_encode_records_end(struct jw *w);
 /* "ChildShards":[{"ShardId","ParentShards":[..],"HashKeyRange":{..}},..] */

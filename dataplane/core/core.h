@@ -77,6 +77,9 @@ struct sl_shared {
 	atomic_uint tls_gen;
 	const struct sigv4_keyring *keys;
 	const struct policy_set *policies; /* per-key access policies */
+	/* The policy of sluiced's own credential (sigv4_keyring_add_internal):
+	 * only the reads its mirror and channel delivery make. */
+	const struct policy *internal_pol;
 	struct audit *audit;		   /* DIR/audit.log writer */
 	struct ctl_queue *ctl;	/* control calls out, answers back (ctl.h) */
 	struct route_rcu *routes; /* routing snapshot; readers: io then log lcores */

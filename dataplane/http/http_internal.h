@@ -196,6 +196,7 @@ struct conn {
 	 * that governs it (NULL: full access), and its stream for the audit. */
 	char principal[129];
 	const struct policy *pol;
+	bool internal; /* signed with sluiced's own credential (sigv4_identity.internal) */
 	char audit_stream[129];
 	char audit_op[48];
 	/* Content-Type of the next answer, reset once it is sent: NULL is

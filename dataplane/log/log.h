@@ -88,6 +88,7 @@ struct dp_msg {
 	uint32_t shard_index;
 	uint8_t it_type; /* enum rec_iter_type */
 	bool sub;	 /* a SubscribeToShard poll: no GetRecords quota, event payload */
+	bool emit_ehk;	 /* DP_GET: give each record's stored ExplicitHashKey (ops_data.c) */
 	bool after;	 /* position exclusive */
 	st_seq_t seq;
 	int64_t ts_ms;

@@ -273,6 +273,7 @@ static int get_reserve(struct jw *w, size_t more)
 
 struct get_ctx {
 	struct jw *w;
+	bool emit_ehk; /* dp_msg.emit_ehk */
 	int err;
 	uint32_t n;
 	uint64_t bytes;
@@ -295,7 +296,8 @@ static int get_record(void *ctx, const struct st_read_rec *r)
 	rec_encode_record(w, &(struct rec_out){ .seq = seq, .arrival_ms = r->arrival_ms,
 						.data = r->data, .data_len = r->data_len,
 						.pk = r->pkey, .pk_len = r->pkey_len,
-						.kms = r->kms });
+						.kms = r->kms,
+						.ehk = g->emit_ehk ? r->ehk : NULL });
 	g->n++;
 	g->bytes += r->data_len;
 	g->last_arrival_ms = r->arrival_ms;
@@ -413,7 +415,7 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 	}
 	jw_init(&w, buf, cap);
 	rec_encode_records_begin(&w);
-	struct get_ctx g = { .w = &w };
+	struct get_ctx g = { .w = &w, .emit_ehk = m->emit_ehk };
 	st_seq_t start = m->after ? m->seq + 1 : m->seq, next = start;
 	/* A subscription event carries at most one second of its 2 MiB/s. */
 	uint64_t max_bytes = m->sub ? SUB_BYTES_PER_S : REC_GET_MAX_DATA_BYTES;

@@ -121,6 +121,13 @@ void ops_sub_tick(struct lcore_ctx *lc);
  * the zero chunk), before connections are drained. */
 void ops_sub_stop_all(struct lcore_ctx *lc);
 void ops_sub_free_all(struct lcore_ctx *lc);
+/* GetRecords: a request carrying this header (any value), signed with
+ * sluiced's own credential (conn.internal, sigv4_keyring_add_internal),
+ * gets each record's stored ExplicitHashKey, so the mirror can forward it
+ * upstream. From any other key the header is ignored, like every header
+ * Kinesis does not know: no client can read stored hash keys. */
+#define OPS_EHK_HEADER "x-sluice-explicit-hash-keys"
+
 #define SUB_REGISTRY 1024 /* live subscriptions in the process */
 /* The process-wide registry of live subscriptions (any thread; a mutex),
  * keyed by the whole (ConsumerARN, shard). Returns the slot (>= 0) for

@@ -528,6 +528,7 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	m->seq = it.seq;
 	m->after = it.after;
 	m->limit = d->get.limit;
+	m->emit_ehk = c->internal && sl_header_find(c->hdrs, c->req.nhdrs, OPS_EHK_HEADER);
 	/* The response buffer travels with the request (pools.h). */
 	m->resp_buf = sl_pool_get(&lc->get_pool);
 	if (!m->resp_buf) {

@@ -447,8 +447,12 @@ static void dispatch(struct lcore_ctx *lc, struct conn *c)
 	c->mx_op = (uint8_t)op->op;
 	if (c->cbor && !ops_cbor_request(lc, c))
 		return;
-	snprintf(c->principal, sizeof(c->principal), "%s", id.access_key);
-	c->pol = policy_for(lc->sh->policies, id.access_key);
+	/* sluiced's own credential: never named (its key id stays out of the
+	 * audit log), and limited to the reads its threads make */
+	c->internal = id.internal && lc->sh->internal_pol;
+	snprintf(c->principal, sizeof(c->principal), "%s",
+		 c->internal ? "sluiced-internal" : id.access_key);
+	c->pol = c->internal ? lc->sh->internal_pol : policy_for(lc->sh->policies, id.access_key);
 	c->audit_stream[0] = 0;
 	/* Record operations of full-access keys skip this (hot path): they name
 	 * one stream only, and their decoder checks StreamName vs StreamARN;
