@@ -260,6 +260,75 @@ static void test_live_request(void **state)
 	sigv4_keyring_free(kr);
 }
 
+/* Signs a live GetRecords-like request with (key, secret) and verifies it
+ * with v; returns the identity. */
+static struct sigv4_identity sign_and_verify(struct sigv4_verifier *v, const char *key,
+					     const char *secret)
+{
+	struct sigv4_signer *s = sigv4_signer_new(key, secret, "us-east-1", "kinesis");
+	assert_non_null(s);
+	char date[17], auth[512];
+	static const char body[] = "{\"ShardIterator\":\"x\"}";
+	struct built b;
+	memset(&b, 0, sizeof(b));
+	b.req.now_s = (int64_t)time(NULL);
+	sigv4_amz_date(b.req.now_s, date);
+	b.h[0] = (struct sl_header){ S("Host"), S("127.0.0.1:4567") };
+	b.h[1] = (struct sl_header){ S("X-Amz-Date"), S(date) };
+	b.h[2] = (struct sl_header){ S("X-Amz-Target"), S("Kinesis_20131202.GetRecords") };
+	b.h[3] = (struct sl_header){ S("x-sluice-explicit-hash-keys"), S("1") };
+	b.req.method = S("POST");
+	b.req.path = S("/");
+	b.req.hdrs = b.h;
+	b.req.nhdrs = 4;
+	b.req.body = (const uint8_t *)body;
+	b.req.body_len = strlen(body);
+	assert_true(sigv4_sign(s, &b.req, NULL, auth, sizeof(auth)) > 0);
+	sigv4_signer_free(s);
+	b.h[4] = (struct sl_header){ S("Authorization"), S(auth) };
+	b.req.nhdrs = 5;
+	struct sigv4_identity id;
+	struct sigv4_error err;
+	int rc = sigv4_verify(v, &b.req, &id, &err);
+	if (rc)
+		fail_msg("verify: %s: %s", err.type, err.message);
+	return id;
+}
+
+/* sluiced's internal credential: a fresh random key id and secret, told
+ * apart from the file's keys by the verifier; the keyring has a bound. */
+static void test_internal_credential(void **state)
+{
+	(void)state;
+	struct sigv4_keyring *kr = keyring();
+	char id[SIGV4_INTERNAL_ID_LEN + 1], sec[SIGV4_INTERNAL_SECRET_LEN + 1];
+	char id2[SIGV4_INTERNAL_ID_LEN + 1], sec2[SIGV4_INTERNAL_SECRET_LEN + 1];
+	assert_int_equal(sigv4_keyring_add_internal(kr, id, sec), 0);
+	assert_int_equal(strlen(id), SIGV4_INTERNAL_ID_LEN);
+	assert_int_equal(strlen(sec), SIGV4_INTERNAL_SECRET_LEN);
+	assert_memory_equal(id, "SLIN", 4);
+	assert_int_equal(strspn(id + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 16);
+	assert_int_equal(sigv4_keyring_count(kr), 2);
+	/* a second draw differs (random, not derived from anything) */
+	assert_int_equal(sigv4_keyring_add_internal(kr, id2, sec2), 0);
+	assert_string_not_equal(id, id2);
+	assert_string_not_equal(sec, sec2);
+	struct sigv4_verifier *v = sigv4_verifier_new(kr, "us-east-1");
+	assert_non_null(v);
+	struct sigv4_identity who = sign_and_verify(v, id, sec);
+	assert_true(who.internal);
+	assert_string_equal(who.access_key, id);
+	who = sign_and_verify(v, KEY_ID, SECRET);
+	assert_false(who.internal);
+	sigv4_verifier_free(v);
+	/* bounded: SIGV4_MAX_CREDS keys in all */
+	int rc = 0;
+	for (int i = 0; i < 100 && rc == 0; i++)
+		rc = sigv4_keyring_add_internal(kr, id2, sec2);
+	assert_int_equal(rc, -ENOSPC);
+	sigv4_keyring_free(kr);
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : getenv("SIGV4_VECTORS");
@@ -281,6 +350,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equals_botocore_and_verifies),
 		cmocka_unit_test(test_live_request),
+		cmocka_unit_test(test_internal_credential),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[128];

@@ -620,6 +620,57 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A record's stored ExplicitHashKey (only sluiced's mirror asks for it) is
+ * written as Kinesis's decimal form after PartitionKey; without one the
+ * record is Kinesis's shape; the bound holds with the widest of each. */
+static void test_encode_record_ehk(void **state)
+{
+	static char buf[8192];
+	static uint8_t data[100];
+	char pk[256];
+	uint8_t ehk[16];
+	struct jw w;
+
+	(void)state;
+	memset(ehk, 0, sizeof(ehk));
+	ehk[14] = 0x30;
+	ehk[15] = 0x39; /* 12345 */
+	struct rec_out r = { .seq = "1", .arrival_ms = 1500, .data = (const uint8_t *)"x",
+			     .data_len = 1, .pk = "a", .pk_len = 1, .ehk = ehk };
+	jw_init(&w, buf, sizeof(buf));
+	rec_encode_record(&w, &r);
+	assert_false(w.overflow);
+	buf[w.len] = 0;
+	assert_string_equal(buf, "{\"SequenceNumber\":\"1\",\"ApproximateArrivalTimestamp\":1.500,"
+				 "\"Data\":\"eA==\",\"PartitionKey\":\"a\","
+				 "\"ExplicitHashKey\":\"12345\"}");
+	memset(ehk, 0, sizeof(ehk));
+	jw_init(&w, buf, sizeof(buf));
+	rec_encode_record(&w, &r);
+	buf[w.len] = 0;
+	assert_non_null(strstr(buf, ",\"ExplicitHashKey\":\"0\"}"));
+	r.ehk = NULL;
+	jw_init(&w, buf, sizeof(buf));
+	rec_encode_record(&w, &r);
+	buf[w.len] = 0;
+	assert_null(strstr(buf, "ExplicitHashKey"));
+
+	/* widest: 56-digit sequence number, 2^128-1, KMS, escaped key */
+	memset(ehk, 0xff, sizeof(ehk));
+	memset(pk, 0x01, sizeof(pk));
+	r = (struct rec_out){ .seq = "49999999999999999999999999999999999999999999999999999999",
+			      .arrival_ms = INT64_MAX / 1000, .data = data,
+			      .data_len = sizeof(data), .pk = pk, .pk_len = sizeof(pk),
+			      .kms = true, .ehk = ehk };
+	jw_init(&w, buf, sizeof(buf));
+	rec_encode_record(&w, &r);
+	assert_false(w.overflow);
+	buf[w.len] = 0;
+	assert_non_null(strstr(buf, "\"ExplicitHashKey\":\"340282366920938463463374607431768211455\","
+				    "\"EncryptionType\":\"KMS\"}"));
+	assert_true(w.len <= rec_record_max_bytes(r.data_len, r.pk_len));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_encode_put),
 		cmocka_unit_test(test_encode_get_records),
 		cmocka_unit_test(test_get_records_bounds),
+		cmocka_unit_test(test_encode_record_ehk),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
