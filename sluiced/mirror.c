@@ -343,24 +343,6 @@ static uint32_t keyset_find(const struct mr_keyset *ks, struct sl_slice k)
 	}
 }
 
-/* A record's ExplicitHashKey, when there is one, is a JSON string of 1..39
- * decimal digits (rec_encode_record's form): put_batch copies it raw. */
-static bool ehk_ok(const struct json_doc *d, uint32_t rec)
-{
-	int32_t t = json_obj_get(d, rec, "ExplicitHashKey");
-	if (t < 0)
-		return true;
-	if (d->toks[t].type != JSON_STRING)
-		return false;
-	struct sl_slice s = json_tok_slice(d, (uint32_t)t);
-	if (s.len < 1 || s.len > 39)
-		return false;
-	for (uint32_t i = 0; i < s.len; i++)
-		if (s.ptr[i] < '0' || s.ptr[i] > '9')
-			return false;
-	return true;
-}
-
 /* Forwards the records of one GetRecords answer d (array token arr) of sh
  * in batches, moving sh's checkpoint past each acknowledged batch. Returns
  * the number forwarded or -errno. */
@@ -382,7 +364,7 @@ static int forward(struct mr_stream *m, struct hc_shard *sh, const struct json_d
 			int32_t p = json_obj_get(d, i, "PartitionKey");
 			int32_t da = json_obj_get(d, i, "Data");
 			if (p < 0 || da < 0 || json_obj_get(d, i, "SequenceNumber") < 0 ||
-			    !ehk_ok(d, i))
+			    !mirror_ehk_ok(d, i))
 				return -EPROTO;
 			pk = json_tok_slice(d, (uint32_t)p);
 			sz = pk.len + d->toks[da].len / 4 * 3;

@@ -82,3 +82,19 @@ int mirror_put_result(const char *body, size_t len, struct json_tok *toks, uint3
 			idx[left++] = idx[k]; /* left <= k: order kept, in place */
 	return (int)left;
 }
+
+bool mirror_ehk_ok(const struct json_doc *d, uint32_t rec)
+{
+	int32_t t = json_obj_get(d, rec, "ExplicitHashKey");
+	if (t < 0)
+		return true;
+	if (d->toks[t].type != JSON_STRING)
+		return false;
+	struct sl_slice s = json_tok_slice(d, (uint32_t)t);
+	if (s.len < 1 || s.len > 39) /* 2^128 - 1 has 39 digits */
+		return false;
+	for (uint32_t i = 0; i < s.len; i++)
+		if (s.ptr[i] < '0' || s.ptr[i] > '9')
+			return false;
+	return true;
+}

@@ -4,6 +4,7 @@
 #ifndef SL_SLUICED_MIRROR_WIRE_H
 #define SL_SLUICED_MIRROR_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,11 @@ int mirror_parse_head(const char *buf, size_t len, int *status, size_t *content_
  * answer with exactly n Records. toks[0..ntoks) is scratch. */
 int mirror_put_result(const char *body, size_t len, struct json_tok *toks, uint32_t ntoks,
 		      uint32_t *idx, uint32_t n);
+
+/* Record object rec of a parsed GetRecords answer: true when it has no
+ * ExplicitHashKey, or one that is a JSON string of 1..39 decimal digits
+ * (the form rec_encode_record writes), which the mirror then copies into
+ * its PutRecords as it stands. */
+bool mirror_ehk_ok(const struct json_doc *d, uint32_t rec);
 
 #endif
