@@ -37,7 +37,8 @@ uint32_t sigv4_keyring_count(const struct sigv4_keyring *kr);
  * verified like any other and marked sigv4_identity.internal. Call before
  * the first verifier is created (the keyring is immutable afterwards).
  * Returns 0, -ENOSPC (SIGV4_MAX_CREDS keys already), -EIO (no
- * randomness), -EEXIST (a profile holds the drawn id: try again). The caller wipes secret_out once it has made its signer. */
+ * randomness), -EEXIST (a profile holds the drawn id: try again). The
+ * caller wipes secret_out once it has made its signer. */
 #define SIGV4_INTERNAL_ID_LEN 20
 #define SIGV4_INTERNAL_SECRET_LEN 40
 int SL_MUST_CHECK sigv4_keyring_add_internal(struct sigv4_keyring *kr,

@@ -227,8 +227,8 @@ struct rec_child_shard {
 
 /* Upper bound of rec_encode_record's output: keys, punctuation, a 56-digit
  * sequence number, a timestamp and "EncryptionType":"KMS" take about 175,
- * a 39-digit "ExplicitHashKey" 60 more, so 256; the partition key is escaped at worst as \u00XX (6 bytes per
- * byte). */
+ * a 39-digit "ExplicitHashKey" 60 more, so 256; the partition key is
+ * escaped at worst as \u00XX (6 bytes per byte). */
 static inline size_t rec_record_max_bytes(uint32_t data_len, uint32_t pk_len)
 {
 	return b64_enc_len(data_len) + (size_t)pk_len * 6 + 256;
