@@ -80,11 +80,40 @@ static void test_put_result(void **state)
 	assert_int_equal(mirror_put_result("[", 1, toks, 256, idx3, 2), -EPROTO);
 }
 
+/* A GetRecords answer's ExplicitHashKey is copied raw into PutRecords: only
+ * a string of 1..39 digits passes; a record without one passes too. */
+static void test_ehk_ok(void **state)
+{
+	(void)state;
+	static const char body[] =
+		"{\"Records\":[{\"PartitionKey\":\"a\"},"
+		"{\"ExplicitHashKey\":\"340282366920938463463374607431768211455\"},"
+		"{\"ExplicitHashKey\":\"0\"},"
+		"{\"ExplicitHashKey\":\"\"},"
+		"{\"ExplicitHashKey\":\"12a\"},"
+		"{\"ExplicitHashKey\":\"-1\"},"
+		"{\"ExplicitHashKey\":12},"
+		"{\"ExplicitHashKey\":\"1\\\",\\\"x\"},"
+		"{\"ExplicitHashKey\":\"3402823669209384634633746074317682114550\"}]}";
+	static const bool want[] = { true, true, true, false, false, false, false, false, false };
+	static struct json_tok toks[256];
+	struct json_doc d;
+	assert_true(json_parse(&d, body, sizeof(body) - 1, toks, 256, 8, NULL) > 0);
+	int32_t arr = json_obj_get(&d, 0, "Records");
+	assert_true(arr > 0);
+	assert_int_equal(d.toks[arr].count, sizeof(want) / sizeof(want[0]));
+	uint32_t i = (uint32_t)arr + 1;
+	for (uint32_t k = 0; k < d.toks[arr].count; k++, i = d.toks[i].next)
+		if (mirror_ehk_ok(&d, i) != want[k])
+			fail_msg("record %u: want %d", k, want[k]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_head),
 		cmocka_unit_test(test_put_result),
+		cmocka_unit_test(test_ehk_ok),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
