@@ -278,6 +278,46 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 	return 0;
 }
 
+/* ListChannels with a StreamFilter lists only the channels of the streams
+ * it names, so it is authorised as each of them (every one must be allowed,
+ * and each stream's resource policy binds), as CreateChannel is as the
+ * stream it names; without a filter it lists the account's channels and is
+ * authorised on '*', like ListStreams. The ARN checked is rebuilt from the
+ * stream's name with the server's region and account, as the handler
+ * matches filters by name (cp_channels.c). Entries that are not stream ARNs
+ * are skipped: the handler refuses the request for them. Returns 1 when
+ * every named stream was allowed, 0 when the filter names none (authorise
+ * on '*'), -1 when one was refused (answered). */
+static int authorize_stream_filter(struct lcore_ctx *lc, struct conn *c,
+				   const struct api_op_info *op)
+{
+	const struct sl_config *cfg = lc->sh->cfg;
+	char sarn[2304], region[64], account[16], name[160], arn[2304];
+	struct json_doc d;
+	int named = 0;
+
+	if (json_parse(&d, (const char *)c->body, c->body_len, lc->toks, lc->max_toks, 32,
+		       NULL) < 0 || lc->toks[0].type != JSON_OBJECT)
+		return 0; /* the operation's decoder answers */
+	int32_t l = json_obj_get(&d, 0, "StreamFilter");
+	if (l < 0 || d.toks[l].type != JSON_ARRAY)
+		return 0;
+	/* bounded by the parse's token budget (lc->max_toks) */
+	for (uint32_t i = 0, t = (uint32_t)l + 1; i < d.toks[l].count; i++, t = d.toks[t].next) {
+		if (d.toks[t].type != JSON_OBJECT ||
+		    !body_str_in(&d, t, "StreamARN", sarn, sizeof(sarn)) ||
+		    av_split_stream_arn(sarn, region, sizeof(region), account, sizeof(account),
+					name, sizeof(name)) != 0)
+			continue;
+		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", cfg->region,
+			 cfg->account_id, name);
+		if (!ops_authorize(lc, c, op, arn, name))
+			return -1;
+		named = 1;
+	}
+	return named;
+}
+
 /* The resource policy attached to what resource names, from the routing
  * snapshot (read-only, RCU: valid until this lcore's next quiescent state,
  * which comes after the request is dispatched); NULL when none. resource is
@@ -465,8 +505,9 @@ static void dispatch(struct lcore_ctx *lc, struct conn *c)
 		}
 		snprintf(c->audit_stream, sizeof(c->audit_stream), "%s", res.stream);
 		/* GetRecords names its stream inside the iterator: ops_data.c checks. */
-		if (!(op->flags & API_OPF_AUTHZ_IN_HANDLER) &&
-		    !ops_authorize(lc, c, op, res.arn, c->audit_stream))
+		int f = op->op == API_OP_LIST_CHANNELS ? authorize_stream_filter(lc, c, op) : 0;
+		if (f < 0 || (f == 0 && !(op->flags & API_OPF_AUTHZ_IN_HANDLER) &&
+			      !ops_authorize(lc, c, op, res.arn, c->audit_stream)))
 			return;
 	}
 	if (c->body_len == 0) {

@@ -485,3 +485,70 @@ def test_create_channel_authorised_on_its_stream(rp):
                                     'resource-based policy' % sarn), body
     call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': sarn})
     call_ok(rp, 'CreateChannel', payload)
+
+
+def channel_payload(sarn, cname):
+    return {'ChannelName': cname,
+            'ServiceExecutionRoleARN': 'arn:aws:iam::%s:role/r' % ACCT,
+            'StreamConfigurationList': [{'StreamARN': sarn,
+                                         'RecordConfiguration': {'RecordFormatType': 'JSON'}}],
+            'S3DestinationConfiguration': {'StorageConfiguration': {
+                'BucketARN': 'arn:aws:s3:::bucket-a', 'ExpectedBucketOwner': ACCT,
+                'CompressionType': 'GZIP'}}}
+
+
+def list_channels(srv, filters=None, who=None):
+    payload = {'StreamFilter': [{'StreamARN': a} for a in filters]} if filters else {}
+    kw = {'key_id': who.key_id, 'secret': who.secret} if who else {}
+    return srv.call('ListChannels', payload, **kw)
+
+
+def test_list_channels_authorised_on_filtered_streams(rp):
+    """ListChannels with a StreamFilter lists only the channels of the
+    streams it names, so it is authorised as each of them: a Deny in a
+    named stream's resource policy refuses it (it was authorised on '*',
+    which no stream's policy can name, so the channels of a stream whose
+    policy denies ListChannels could be listed by naming it). Without a
+    filter it lists the account's channels and is authorised on '*'."""
+    admin = rp.client()
+    name, sarn = new_stream(admin, on_demand=True)
+    cname = 'lc-' + name[-8:]
+    call_ok(rp, 'CreateChannel', channel_payload(sarn, cname))
+    put_policy(rp, sarn, policy(res_stmt('Deny', '*', 'kinesis:ListChannels', sarn)))
+    for who in (None, BROAD):
+        st, _, body = list_channels(rp, [sarn], who)
+        assert (st, body.get('__type')) == (400, 'AccessDeniedException'), (st, body)
+        assert body['message'].endswith('on resource: %s because an explicit deny in a '
+                                        'resource-based policy' % sarn), body
+    # another stream named with it: still refused (every named stream is checked)
+    _, other_arn = new_stream(admin, on_demand=True)
+    st, _, body = list_channels(rp, [other_arn, sarn])
+    assert (st, body.get('__type')) == (400, 'AccessDeniedException'), (st, body)
+    # the unfiltered list is the account's, not the stream's
+    names = [c['ChannelName'] for c in call_ok(rp, 'ListChannels', {})['ChannelSummaries']]
+    assert cname in names
+    call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': sarn})
+    got = call_ok(rp, 'ListChannels', {'StreamFilter': [{'StreamARN': sarn}]})
+    assert [c['ChannelName'] for c in got['ChannelSummaries']] == [cname]
+    call_ok(rp, 'DeleteChannel', {'ChannelARN': got['ChannelSummaries'][0]['ChannelARN']})
+
+
+def test_list_channels_identity_policy_per_stream(rp):
+    """A credential allowed only on streams named other-* lists the
+    channels of such a stream by naming it, but not those of a stream its
+    policy does not cover, nor the account's whole list ('*')."""
+    admin = rp.client()
+    mine = h.uniq('other')
+    admin.create_stream(StreamName=mine, StreamModeDetails={'StreamMode': 'ON_DEMAND'})
+    mine_arn = h.wait_status(admin, mine, 'ACTIVE')['StreamARN']
+    _, theirs_arn = new_stream(admin, on_demand=True)
+    cname = 'lo-' + mine[-8:]
+    call_ok(rp, 'CreateChannel', channel_payload(mine_arn, cname))
+    got = call_ok(rp, 'ListChannels', {'StreamFilter': [{'StreamARN': mine_arn}]}, who=OTHER)
+    assert [c['ChannelName'] for c in got['ChannelSummaries']] == [cname]
+    for filters, res in (([theirs_arn], theirs_arn), ([mine_arn, theirs_arn], theirs_arn),
+                         (None, '*')):
+        st, hd, body = list_channels(rp, filters, OTHER)
+        h.assert_error(st, hd, body, 'AccessDeniedException',
+                       sec.denied_message(OTHER.key_id, 'ListChannels', res))
+    call_ok(rp, 'DeleteChannel', {'ChannelARN': got['ChannelSummaries'][0]['ChannelARN']})
