@@ -1046,6 +1046,43 @@ static void test_etcd_big_create(void **state)
 	cp_store_close(st);
 }
 
+/* The record decoders the fuzzer reaches (fuzz_etcd, cp_store_etcd_decode)
+ * accept the records the store writes and refuse what is not one: run
+ * without an etcd, so they are checked on every machine. */
+static void test_etcd_record_decoders(void **state)
+{
+	static const struct {
+		enum es_rec kind;
+		const char *good;
+	} recs[] = {
+		{ ES_REC_STREAM, "{\"id\":7,\"arn\":\"arn:aws:kinesis:us-east-1:000000000000:stream/s\","
+				 "\"status\":1,\"ret\":24,\"open\":2,\"key_id\":\"\"}" },
+		{ ES_REC_SHARD, "{\"i\":1,\"id\":\"shardId-000000000001\",\"hs\":\"0\",\"c\":1}" },
+		{ ES_REC_CONSUMER, "{\"s\":\"st\",\"n\":\"c1\",\"st\":1,\"c\":1,\"d\":0}" },
+		{ ES_REC_CHANNEL, "{\"n\":\"ch\",\"id\":\"0b1c\",\"s\":\"st\",\"f\":60}" },
+		{ ES_REC_POLICY, "st\n{\"Version\":\"2012-10-17\"}" },
+	};
+	char long_name[CP_NAME_MAX + 8];
+
+	(void)state;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(recs); i++) {
+		assert_int_equal(cp_store_etcd_decode(recs[i].kind, recs[i].good,
+						      strlen(recs[i].good)), 0);
+		/* cut short: not JSON any more, or (policy) no newline */
+		assert_int_equal(cp_store_etcd_decode(recs[i].kind, recs[i].good, 2), -EIO);
+	}
+	/* a member of the wrong type; a string longer than its field */
+	assert_int_equal(cp_store_etcd_decode(ES_REC_STREAM, "{\"id\":\"7\"}", 10), -EIO);
+	static const char long_id[] = "{\"id\":\"shardId-000000000000000000000000000000000000"
+				      "00000000000000000000000000000000000000000000\"}";
+	assert_int_equal(cp_store_etcd_decode(ES_REC_SHARD, long_id, strlen(long_id)), -EIO);
+	/* a policy record's stream name longer than any name */
+	memset(long_name, 'a', sizeof(long_name));
+	long_name[sizeof(long_name) - 2] = '\n';
+	assert_int_equal(cp_store_etcd_decode(ES_REC_POLICY, long_name, sizeof(long_name)), -EIO);
+	assert_int_equal(cp_store_etcd_decode(ES_REC_N, "{}", 2), -EINVAL);
+}
+
 static int run_etcd(const struct CMUnitTest *contract, size_t n_contract)
 {
 	const struct CMUnitTest etcd[] = {
@@ -1095,11 +1132,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_sqlite_no_snapshot_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_adds_policy_tables, setup, teardown),
 	};
+	const struct CMUnitTest records[] = {
+		cmocka_unit_test(test_etcd_record_decoders),
+	};
 	int rc;
 
 	if (argc > 1 && strcmp(argv[1], "etcd") == 0)
 		return run_etcd(contract, SL_ARRAY_SIZE(contract));
 	g_ops = &cp_store_sqlite_ops;
 	rc = cmocka_run_group_tests_name("contract: sqlite", contract, NULL, NULL);
-	return rc + cmocka_run_group_tests_name("sqlite backend", sqlite, NULL, NULL);
+	rc += cmocka_run_group_tests_name("sqlite backend", sqlite, NULL, NULL);
+	return rc + cmocka_run_group_tests_name("etcd records (no etcd)", records, NULL, NULL);
 }
