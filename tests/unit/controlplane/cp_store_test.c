@@ -25,6 +25,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,7 +54,7 @@ static struct cp_store *open_store(void)
 
 /* --- a real etcd for the etcd backend --- */
 static const char *g_etcd_bin;
-static char g_etcd_dir[64];
+static char g_etcd_dir[256];
 static uint16_t g_etcd_port;
 static pid_t g_etcd_pid = -1;
 static uint32_t g_cluster_seq;
@@ -89,10 +90,17 @@ static int etcd_start(void)
 	snprintf(client, sizeof(client), "http://127.0.0.1:%u", g_etcd_port);
 	snprintf(peer, sizeof(peer), "http://127.0.0.1:%u", peer_port);
 	snprintf(cluster, sizeof(cluster), "t=%s", peer);
+	pid_t parent = getpid();
 	g_etcd_pid = fork();
 	if (g_etcd_pid < 0)
 		return -1;
 	if (g_etcd_pid == 0) {
+		/* etcd dies with this test however the test ends (an abort, a
+		 * timeout's SIGKILL), or it would hold its ports and data
+		 * directory for good; checked after the prctl, as the parent
+		 * may be gone already (etcd_orphan_test.sh). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(126);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0) {
 			dup2(null, 1);
@@ -1090,7 +1098,7 @@ static int run_etcd(const struct CMUnitTest *contract, size_t n_contract)
 		cmocka_unit_test_setup_teardown(test_etcd_outage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_etcd_big_create, setup, teardown),
 	};
-	char cmd[128];
+	char cmd[300];
 	int rc;
 
 	g_etcd_bin = getenv("SL_ETCD") ? getenv("SL_ETCD") : "/usr/bin/etcd";
@@ -1099,7 +1107,13 @@ static int run_etcd(const struct CMUnitTest *contract, size_t n_contract)
 		       "contract tests need a real etcd\n", g_etcd_bin);
 		return 77;
 	}
-	snprintf(g_etcd_dir, sizeof(g_etcd_dir), "/tmp/cp_store_etcd_XXXXXX");
+	/* $TMPDIR lets etcd_orphan_test.sh find this run's etcd by its directory */
+	const char *tmp = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+	if ((size_t)snprintf(g_etcd_dir, sizeof(g_etcd_dir), "%s/cp_store_etcd_XXXXXX", tmp) >=
+	    sizeof(g_etcd_dir)) {
+		printf("TMPDIR %s is too long\n", tmp);
+		return 1;
+	}
 	if (mkdtemp(g_etcd_dir) == NULL || etcd_start() != 0) {
 		printf("etcd did not start\n");
 		etcd_kill(SIGKILL);
