@@ -172,6 +172,46 @@ static bool body_str(const struct json_doc *d, const char *key, char *out, size_
 	return body_str_in(d, 0, key, out, cap);
 }
 
+/* The stream a ListShards NextToken names: our tokens are the hex of
+ * "NAME/created/last shard/max..." (controlplane/cp_streams.c), and a page
+ * after the first lists that stream, so it is authorised as that stream
+ * like the first page (on '*' a key allowed only on its stream could not
+ * page, and a Deny on a stream did not bind a token naming it). Decoded as
+ * the handler decodes it, accepting at least what it accepts; false when
+ * it is not one of ours (the handler refuses it). */
+static bool list_shards_token_stream(const struct json_doc *d, char *name, size_t cap)
+{
+	char tok[1208], plain[604]; /* the handler takes at most 600 characters */
+	size_t n;
+
+	if (!body_str(d, "NextToken", tok, sizeof(tok)) || (n = strlen(tok)) % 2 ||
+	    n / 2 >= sizeof(plain))
+		return false;
+	for (size_t i = 0; i < n; i += 2) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char ch = tok[i + k];
+			int x = ch >= '0' && ch <= '9'	 ? ch - '0'
+				: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+				: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+							 : -1;
+			if (x < 0)
+				return false;
+			v = v * 16 + x;
+		}
+		plain[i / 2] = (char)v;
+	}
+	plain[n / 2] = '\0';
+	char *slash = strchr(plain, '/');
+	if (slash == NULL || slash == plain || (size_t)(slash - plain) >= cap)
+		return false;
+	*slash = '\0';
+	if (!av_match_name(plain, strlen(plain)))
+		return false;
+	snprintf(name, cap, "%s", plain);
+	return true;
+}
+
 /* Decides what a request touches. The ARN checked against policies is
  * rebuilt from the stream (and consumer) name with the server's region and
  * account, never copied from the client's ARN or signature, so neither can
@@ -227,7 +267,9 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 		    d.toks[l + 1].type == JSON_OBJECT)
 			has_sarn = body_str_in(&d, (uint32_t)l + 1, "StreamARN", sarn, sizeof(sarn));
 	}
-	has_name = body_str(&d, "StreamName", sname, sizeof(sname));
+	has_name = body_str(&d, "StreamName", sname, sizeof(sname)) ||
+		   (c->mx_op == API_OP_LIST_SHARDS && !has_sarn && !has_carn &&
+		    list_shards_token_stream(&d, sname, sizeof(sname)));
 	if (has_sarn && av_split_stream_arn(sarn, region, sizeof(region), account,
 					    sizeof(account), aname, sizeof(aname))) {
 		has_sarn = false; /* invalid: validation says so, nothing is looked up */

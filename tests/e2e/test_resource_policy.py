@@ -552,3 +552,38 @@ def test_list_channels_identity_policy_per_stream(rp):
         h.assert_error(st, hd, body, 'AccessDeniedException',
                        sec.denied_message(OTHER.key_id, 'ListChannels', res))
     call_ok(rp, 'DeleteChannel', {'ChannelARN': got['ChannelSummaries'][0]['ChannelARN']})
+
+
+def test_list_shards_next_token_authorised_on_its_stream(rp):
+    """A ListShards NextToken names its stream (no StreamName may come with
+    it), so a later page is authorised as that stream, like the first. It
+    was authorised on '*': a key allowed only on its own streams could not
+    page, and a Deny on a stream did not bind a page (the token is the hex
+    of the stream's name and creation time, which ListStreams shows)."""
+    admin, c, b = rp.client(), OTHER.client(rp), BROAD.client(rp)
+    mine = h.uniq('other')
+    h.create_active(admin, mine, 3)
+    first = c.list_shards(StreamName=mine, MaxResults=1)
+    assert len(first['Shards']) == 1 and first.get('NextToken'), first
+    second = c.list_shards(NextToken=first['NextToken'], MaxResults=1)
+    assert [s['ShardId'] for s in second['Shards']] == [h.shard_id(1)], second
+    # a stream the key's policy does not cover: denied as that stream
+    name, sarn = new_stream(admin, shards=3)
+    tok = admin.list_shards(StreamName=name, MaxResults=1)['NextToken']
+    denied(c.list_shards, 'on resource: %s because no identity-based policy allows the action'
+           % sarn, NextToken=tok, MaxResults=1)
+    # an explicit Deny in the stream's resource policy binds the pages too
+    assert b.list_shards(NextToken=tok, MaxResults=1)['Shards']
+    put_policy(rp, sarn, policy(res_stmt('Deny', {'AWS': user_arn(BROAD)},
+                                         'kinesis:ListShards', sarn)))
+    denied(b.list_shards, 'on resource: %s because an explicit deny in a resource-based '
+           'policy' % sarn, NextToken=tok, MaxResults=1)
+    denied(b.list_shards, 'because an explicit deny in a resource-based policy',
+           StreamName=name)
+    call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': sarn})
+    # not one of ours: authorised on '*' (the key allowed on '*' gets
+    # ListShards' own refusal; the key allowed on its streams only, denied)
+    code, msg, status = sec.client_error(b.list_shards, NextToken='zz')
+    assert code == 'InvalidArgumentException', (code, msg)
+    denied(c.list_shards, 'on resource: * because no identity-based policy allows the action',
+           NextToken='zz')
