@@ -212,6 +212,38 @@ static bool list_shards_token_stream(const struct json_doc *d, char *name, size_
 	return true;
 }
 
+/* DescribeStreamConsumer and DeregisterStreamConsumer may name their
+ * consumer by StreamARN (or StreamName) and ConsumerName instead of its
+ * ConsumerARN: either way it is the consumer they act on, so they are
+ * authorised on its ARN (and its resource policy binds) whichever way it
+ * is named. r->arn is the stream's ARN on entry; it becomes the consumer's
+ * when the routing snapshot has it (ACTIVE consumers only: one CREATING or
+ * DELETING stays authorised as its stream). Bisects the snapshot's
+ * consumers, sorted by ARN, for "STREAM-ARN/consumer/NAME:". */
+static void consumer_arn_by_name(struct lcore_ctx *lc, struct dp_resource *r,
+				 const char *cname)
+{
+	/* no routes: a unit-test harness without a control plane */
+	const struct route_table *rt = lc->sh->routes ? route_get(lc->sh->routes) : NULL;
+	/* the stream's ARN (at most 200 bytes: name <= 128) + a ConsumerName;
+	 * too long for any real one: then no consumer has it */
+	char prefix[sizeof(r->arn) + 16];
+	int pn = snprintf(prefix, sizeof(prefix), "%.1024s/consumer/%.1024s:", r->arn, cname);
+
+	if (!rt || pn < 0 || (size_t)pn >= sizeof(prefix))
+		return;
+	uint32_t lo = 0, hi = rt->n_consumers;
+	while (lo < hi) { /* first ARN >= prefix */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (strcmp(rt->consumers[mid].arn, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < rt->n_consumers && strncmp(rt->consumers[lo].arn, prefix, (size_t)pn) == 0)
+		snprintf(r->arn, sizeof(r->arn), "%s", rt->consumers[lo].arn);
+}
+
 /* Decides what a request touches. The ARN checked against policies is
  * rebuilt from the stream (and consumer) name with the server's region and
  * account, never copied from the client's ARN or signature, so neither can
@@ -317,6 +349,9 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 	snprintf(r->stream, sizeof(r->stream), "%s", name);
 	snprintf(r->arn, sizeof(r->arn), "arn:aws:kinesis:%s:%s:stream/%s", cfg->region,
 		 cfg->account_id, name);
+	if ((c->mx_op == API_OP_DESCRIBE_CONSUMER || c->mx_op == API_OP_DEREGISTER_CONSUMER) &&
+	    body_str(&d, "ConsumerName", carn, sizeof(carn)))
+		consumer_arn_by_name(lc, r, carn);
 	return 0;
 }
 

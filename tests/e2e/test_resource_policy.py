@@ -587,3 +587,28 @@ def test_list_shards_next_token_authorised_on_its_stream(rp):
     assert code == 'InvalidArgumentException', (code, msg)
     denied(c.list_shards, 'on resource: * because no identity-based policy allows the action',
            NextToken='zz')
+
+
+def test_consumer_named_by_stream_and_name_authorised_on_its_arn(rp):
+    """DescribeStreamConsumer and DeregisterStreamConsumer may name their
+    consumer by StreamARN and ConsumerName: they act on the consumer, so
+    they are authorised on its ARN and its resource policy binds them as
+    when it is named by ConsumerARN. They were authorised as the stream,
+    so naming the consumer this way stepped around a Deny on it."""
+    admin, b = rp.client(), BROAD.client(rp)
+    name, sarn = new_stream(admin)
+    carn = active_consumer(admin, sarn)
+    cname = carn.split('/consumer/')[1].rsplit(':', 1)[0]
+    put_policy(rp, carn, policy(res_stmt('Deny', {'AWS': user_arn(BROAD)},
+                                         ['kinesis:DescribeStreamConsumer',
+                                          'kinesis:DeregisterStreamConsumer'], carn)))
+    end = 'on resource: %s because an explicit deny in a resource-based policy' % carn
+    denied(b.describe_stream_consumer, end, ConsumerARN=carn)
+    denied(b.describe_stream_consumer, end, StreamARN=sarn, ConsumerName=cname)
+    denied(b.deregister_stream_consumer, end, StreamARN=sarn, ConsumerName=cname)
+    assert admin.describe_stream_consumer(StreamARN=sarn, ConsumerName=cname)[
+        'ConsumerDescription']['ConsumerARN'] == carn  # not named in the Deny
+    call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': carn})
+    assert b.describe_stream_consumer(StreamARN=sarn, ConsumerName=cname)[
+        'ConsumerDescription']['ConsumerStatus'] == 'ACTIVE'
+    b.deregister_stream_consumer(StreamARN=sarn, ConsumerName=cname)
