@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # cp_store_test's etcd dies with it, however it ends: the test is killed -9
 # while its etcd runs, and that etcd must be gone within 10 s (it was left
@@ -22,12 +22,20 @@ alive() {
 	[ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
 }
 trap cleanup EXIT
+# the pid of this run's etcd, from /proc (no procps on a minimal machine)
+find_etcd() {
+	local d cmd
+	for d in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+		case $cmd in *"--data-dir $tmp/cp_store_etcd_"*) echo "${d#/proc/}"; return ;; esac
+	done
+}
 
 TMPDIR=$tmp "$bin" etcd >"$tmp/log" 2>&1 &
 test_pid=$!
 i=0
 while [ $i -lt 600 ]; do # 60 s: an ASan build starts slowly on a loaded machine
-	etcd_pid=$(pgrep -f -- "--data-dir $tmp/cp_store_etcd_" | head -n 1)
+	etcd_pid=$(find_etcd)
 	[ -n "$etcd_pid" ] && break
 	kill -0 "$test_pid" 2>/dev/null || { echo "cp_store_test ended before its etcd ran"; cat "$tmp/log"; exit 1; }
 	sleep 0.1
