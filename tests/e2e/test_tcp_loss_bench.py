@@ -117,7 +117,11 @@ def test_tcp_loss_sweeps_what_killed_runs_left(tmp_path):
     inside = None
     try:
         for ns in stale + kept:
-            subprocess.run(['ip', 'netns', 'add', ns], check=True, timeout=30)
+            p = subprocess.run(['ip', 'netns', 'add', ns], capture_output=True, text=True,
+                               timeout=30)
+            if p.returncode != 0 and ns == stale[0]:
+                pytest.skip('cannot make a network namespace here: ' + p.stderr.strip())
+            assert p.returncode == 0, p.stderr
         for d in (data_stale, data_live):
             os.makedirs(d)
         # what a killed run leaves running in its namespace
