@@ -155,6 +155,7 @@ struct log_ctx {
 	struct rte_ring **in;  /* [io] io -> log */
 	struct rte_ring **out; /* [io] log -> io */
 	int efd;	       /* wake-up from io lcores and the control thread */
+	bool wr_efd;	       /* journal write completions signal efd too */
 	_Atomic(struct log_seal *) seal; /* pending seal request, or NULL */
 	atomic_bool exited;		 /* the loop has ended */
 	/* The journal failed (st_poll error): every message and seal is now

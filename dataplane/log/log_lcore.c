@@ -654,15 +654,21 @@ static void log_stats_publish(struct log_ctx *lg)
 /* Sleeps until an io lcore posts (eventfd) or a journal write completes. */
 static void log_sleep(struct log_ctx *lg, uint32_t timeout_ms)
 {
-	if (!lg->failed && st_pending(lg->j) > 0) {
+	bool pending = !lg->failed && st_pending(lg->j) > 0;
+	if (pending && !lg->wr_efd) {
 		/* A flush is in flight: its completion is next (an error is
-		 * kept for the loop by log_poll). */
+		 * kept for the loop by log_poll). Deaf to new posts until then. */
 		int c = log_poll(lg, 1);
 		(void)c;
 		return;
 	}
+	/* Write completions signal efd (st_write_set_efd): one sleep for both,
+	 * so a PUT posted while a write is in flight is appended and goes out
+	 * in the next free write slot at once, not after that write completes
+	 * (storage/README.md, "Group commit"). While writes are pending the
+	 * 1 ms bound only matters for a failed roll, retried as before. */
 	struct pollfd p = { .fd = lg->efd, .events = POLLIN };
-	if (poll(&p, 1, (int)timeout_ms) > 0) {
+	if (poll(&p, 1, pending ? 1 : (int)timeout_ms) > 0) {
 		uint64_t v;
 		ssize_t r = read(lg->efd, &v, sizeof(v));
 		(void)r;
@@ -844,6 +850,7 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	o.key_get = kr_reader_get;
 	o.key_ctx = lg->kr_rd;
 	o.journal_id = idx;
+	o.max_inflight = sh->cfg->commit_inflight;
 	if (quota_init(&lg->quota, sh->cfg, sh->cfg->max_shards_per_log) < 0)
 		return -ENOMEM;
 	uint64_t t0_ms = sl_mono_ms();
@@ -854,6 +861,13 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 		SL_ERR("cannot open the journal in %s: %s", dir, strerror(err));
 		return err ? -err : -EIO;
 	}
+	/* Write completions wake the loop's sleep like a posted message. Not
+	 * fatal: without it the loop waits on the write ring (log_sleep). */
+	int wrc = st_write_set_efd(lg->j, lg->efd);
+	if (wrc < 0)
+		SL_WARN("journal %u: write completions cannot signal the eventfd (%s); "
+			"PUTs posted during a write wait for it", idx, strerror(-wrc));
+	lg->wr_efd = wrc == 0;
 	/* Read completions wake the loop's sleep like a posted message. */
 	if (o.read_slots > 0) {
 		int rc = st_read_set_efd(lg->j, lg->efd);
