@@ -486,6 +486,31 @@ def test_request_tls_and_sigv4_families(server):
     assert val(after, 'process_open_fds') > 0
 
 
+def test_journal_commit_wait(server):
+    """Group commit (storage/README.md): every data write's commit wait (first
+    append into it to its submission) is in sluice_journal_commit_wait_seconds;
+    the idle markers that follow hold no record and are not."""
+    k = server.client()
+    name = uniq('cw')
+    h.create_active(k, name, shards=1)
+    lc = {'lcore': 'log0'}
+    before = scrape(server)
+    for i in range(3):
+        k.put_record(StreamName=name, Data=b'x%d' % i, PartitionKey='p')
+    cw = 'sluice_journal_commit_wait_seconds'
+    after = wait_scrape(server, lambda s: val(s, cw + '_count', **lc) >=
+                        val(before, cw + '_count', **lc) + 3)
+    n = val(after, cw + '_count', **lc) - val(before, cw + '_count', **lc)
+    writes = val(after, 'sluice_journal_writes_total', **lc) - val(
+        before, 'sluice_journal_writes_total', **lc)
+    markers = val(after, 'sluice_journal_marker_writes_total', **lc) - val(
+        before, 'sluice_journal_marker_writes_total', **lc)
+    assert n >= 3  # one write per acknowledged PutRecord, at least
+    assert n == writes - markers
+    assert val(after, cw + '_bucket', le='+Inf', **lc) == val(after, cw + '_count', **lc)
+    assert val(after, cw + '_sum', **lc) >= 0
+
+
 def test_metrics_off(server_factory):
     srv = server_factory(extra_args=['--metrics', 'off'])
     k = srv.client()
