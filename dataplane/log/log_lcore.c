@@ -6,8 +6,9 @@
  * answered only when st_poll reports the write durable (group commit: what
  * arrives during a flush goes in the next one, no timer); ITERATOR and GET
  * messages are answered at once from the journal. When there is nothing to
- * do the lcore sleeps in poll(2) on its eventfd and the journal's pending
- * writes (st_wait), so an idle appliance costs no CPU. */
+ * do the lcore sleeps in poll(2) on its eventfd, which io lcores post on and
+ * journal write completions signal (st_write_set_efd), so an idle appliance
+ * costs no CPU and a PUT posted during a write is not held until it ends. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
