@@ -8,7 +8,8 @@
 # at 10/25/50/75% of that rate; p50/p99/p99.9 from the loadgen, sluiced's
 # CPU per record from /proc utime+stime, and from /metrics (bucket upper
 # bounds): the server's own PutRecords latency (request to durable answer),
-# the journal's write latency and commit wait, and records per write. Appends to perf/RESULTS.md unless
+# the log lcore's part of it (ring queue; posted to durable answer), the
+# journal's write latency and commit wait, and records per write. Appends to perf/RESULTS.md unless
 # --no-append.
 #
 # usage: perf/latency.sh [--duration S] [--batches "500 10"] [--record-bytes N]
@@ -160,8 +161,10 @@ def res(name):
         wl, cw = 'sluice_journal_write_latency_seconds', 'sluice_journal_commit_wait_seconds'
         bm = hist_mean(m, 'sluice_journal_batch_records')
         sv = 'sluice_kinesis_put_records_latency_seconds'
-        j['journal'] = '%s / %s | %s / %s | %s / %s | %s' % (
+        lq, ld = 'sluice_log_put_queue_seconds', 'sluice_log_put_durable_seconds'
+        j['journal'] = '%s / %s | %s / %s | %s / %s | %s / %s | %s' % (
             ms(hist_q(m, sv, 0.5)), ms(hist_q(m, sv, 0.99)),
+            ms(hist_q(m, lq, 0.99)), ms(hist_q(m, ld, 0.99)),
             ms(hist_q(m, wl, 0.5)), ms(hist_q(m, wl, 0.99)), ms(hist_q(m, cw, 0.5)),
             ms(hist_q(m, cw, 0.99)), '-' if bm is None else '%.0f' % bm)
         j['cpu_s'] = int(open(os.path.join(out, name + '.ticks')).read()) / hz
@@ -171,8 +174,8 @@ def res(name):
         return None
 lines = ['', '## %s: acknowledgement latency vs load' % datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
          '', '- command: `%s`' % cmd, '- machine: %s, %d CPUs' % (os.uname().nodename, os.cpu_count()), '',
-         '| batch | load | binary | records/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU us/record | errors | load avg | server p50/p99 ms | write p50/p99 ms | commit wait p50/p99 ms | records/write |',
-         '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+         '| batch | load | binary | records/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU us/record | errors | load avg | server p50/p99 ms | log queue p99 / to durable p99 ms | write p50/p99 ms | commit wait p50/p99 ms | records/write |',
+         '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
 for batch in batches.split():
     for f in ['sat'] + fracs.split():
         for b in bins:

@@ -72,6 +72,18 @@ static void log_reply(struct log_ctx *lg, struct dp_msg *m)
 	log_chan_reply(lg, m); /* never full: credits (log_chan.c) */
 }
 
+/* Counts the time since t0_us (log_now_us) into a stage histogram (bounds
+ * st_write_lat_bounds_us). Single writer: relaxed stores for the scraper. */
+static void log_stage(uint64_t *hist, uint64_t *sum_us, uint64_t t0_us)
+{
+	uint64_t d = log_now_us() - t0_us;
+	unsigned k = 0;
+	while (k < ST_WRITE_LAT_BOUNDS && d > st_write_lat_bounds_us[k])
+		k++;
+	__atomic_store_n(&hist[k], hist[k] + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(sum_us, *sum_us + d, __ATOMIC_RELAXED);
+}
+
 /* st_done_fn: records [first, first+count) of message `token` settled. */
 static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t shard_index,
 			st_seq_t first_seq, uint32_t count, int status)
@@ -98,6 +110,7 @@ static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t 
 	m->undurable -= count;
 	if (m->undurable == 0 && m->appended == m->mine) {
 		lg->n_acked += m->mine;
+		log_stage(lg->put_durable, &lg->put_durable_sum_us, m->post_us);
 		log_reply(lg, m);
 	}
 }
@@ -524,6 +537,10 @@ static unsigned log_drain(struct log_ctx *lg)
 			lg->bl_pos = 0;
 			lg->bl_n = rte_ring_sc_dequeue_burst(lg->in[io], (void **)lg->backlog,
 							     LOG_BURST, NULL);
+			for (unsigned i = 0; i < lg->bl_n; i++)
+				if (lg->backlog[i]->kind == DP_PUT)
+					log_stage(lg->put_queue, &lg->put_queue_sum_us,
+						  lg->backlog[i]->post_us);
 		}
 		while (lg->bl_pos < lg->bl_n) {
 			if (!log_handle(lg, lg->backlog[lg->bl_pos]))

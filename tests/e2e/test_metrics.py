@@ -489,7 +489,8 @@ def test_request_tls_and_sigv4_families(server):
 def test_journal_commit_wait(server):
     """Group commit (storage/README.md): every data write's commit wait (first
     append into it to its submission) is in sluice_journal_commit_wait_seconds;
-    the idle markers that follow hold no record and are not."""
+    the idle markers that follow hold no record and are not. Each PUT's time on
+    the log lcore (queue, to durable) is in sluice_log_put_*_seconds."""
     k = server.client()
     name = uniq('cw')
     h.create_active(k, name, shards=1)
@@ -509,6 +510,12 @@ def test_journal_commit_wait(server):
     assert n == writes - markers
     assert val(after, cw + '_bucket', le='+Inf', **lc) == val(after, cw + '_count', **lc)
     assert val(after, cw + '_sum', **lc) >= 0
+    # The log lcore's side of each PUT: taken off the ring, then answered
+    # durable (one message per PutRecord here: one shard, one log lcore).
+    for fam in ('sluice_log_put_queue_seconds', 'sluice_log_put_durable_seconds'):
+        assert val(after, fam + '_count', **lc) - val(before, fam + '_count', **lc) >= 3, fam
+    assert val(after, 'sluice_log_put_durable_seconds_sum', **lc) >= val(
+        after, 'sluice_log_put_queue_seconds_sum', **lc)
 
 
 def test_metrics_off(server_factory):
