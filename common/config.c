@@ -50,7 +50,8 @@ static const struct num_flag num_flags[] = {
 	{ "read-mib", OFF(read_mib), 12, 4096,
 	  "disk reads with io_uring: memory per journal in MiB" },
 	/* Group commit (storage/README.md): at most this many durable writes
-	 * in flight per journal (ST_MAX_INFLIGHT is 8). */
+	 * in flight per journal (ST_MAX_INFLIGHT is 8); each costs one more
+	 * 12 MiB write buffer. */
 	{ "commit-inflight", OFF(commit_inflight), 1, 8,
 	  "journal writes in flight per log lcore (group commit)" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
