@@ -179,16 +179,7 @@ def test_watch_resumes_after_etcd_restart(etcd, server_factory):
     wait_log(b, r'watch connection lost')
     etcd.start()
     # made after the restart: B sees it through the resumed watch
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            h.create_active(ca, 'after', 1)
-            break
-        except botocore.exceptions.ClientError as e:
-            # etcd's gateway may still be coming up
-            assert e.response['Error']['Code'] == 'InternalFailure', e
-            assert time.monotonic() < deadline, a.log_tail()
-            time.sleep(0.2)
+    create_retrying(ca, 'after', a)
     wait_ok(lambda: cb.put_record(StreamName='after', Data=b'x', PartitionKey='k'))
     assert a.running() and b.running()
 
@@ -203,3 +194,64 @@ def test_cluster_flags_are_checked(tmp_path, args, msg):
     r = subprocess.run([h.default_binary(), '--data-dir', str(tmp_path)] + args,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and msg in r.stderr, r.stderr
+
+
+def etcd_post(etcd, path, body):
+    conn = http.client.HTTPConnection('127.0.0.1', etcd.port, timeout=5)
+    conn.request('POST', path, body=json.dumps(body))
+    r = conn.getresponse()
+    ans = json.loads(r.read())
+    conn.close()
+    assert r.status == 200, ans
+    return ans
+
+
+def create_retrying(c, name, srv, timeout_s=30.0):
+    """create_active while etcd's gateway may still be coming up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return h.create_active(c, name, 1)
+        except botocore.exceptions.ClientError as e:
+            code = e.response['Error']['Code']
+            if code == 'ResourceInUseException':
+                # an earlier try was applied, its answer lost (InternalFailure)
+                return h.wait_status(c, name, 'ACTIVE')
+            assert code == 'InternalFailure', e
+            assert time.monotonic() < deadline, srv.log_tail()
+            time.sleep(0.2)
+
+
+def test_watch_from_a_compacted_revision_reloads(etcd, server_factory):
+    """B's watch is cut (etcd restarted) while B is stopped; then a stream
+    is made on A and etcd compacts past what B saw: B's resumed watch is
+    canceled as compacted, and B reloads everything."""
+    _, a, b = two_nodes(etcd, server_factory)
+    ca, cb = a.client(), b.client()
+    b.send_signal(signal.SIGSTOP)
+    try:
+        etcd.kill(signal.SIGKILL)
+        etcd.start()
+        create_retrying(ca, 'while-b-slept', a)
+        rev = int(etcd_post(etcd, '/v3/kv/range', {'key': 'AA=='})['header']['revision'])
+        etcd_post(etcd, '/v3/kv/compaction', {'revision': str(rev), 'physical': True})
+    finally:
+        b.send_signal(signal.SIGCONT)
+    wait_log(b, r'watch canceled \(compacted at \d+\): full reload')
+    wait_ok(lambda: cb.put_record(StreamName='while-b-slept', Data=b'x', PartitionKey='k'))
+
+
+def test_paused_node_registers_again_after_its_lease_expired(etcd, server_factory):
+    """A stopped (SIGSTOP) past its lease: its key expires and B sees it
+    leave; when A runs again its keepalive finds the lease gone, and it
+    registers again under a new one."""
+    cluster, a, b = two_nodes(etcd, server_factory, ttl_s=2)
+    a.send_signal(signal.SIGSTOP)
+    try:
+        wait_log(b, r'node node-a left, 1 live', timeout_s=30)
+    finally:
+        a.send_signal(signal.SIGCONT)
+    wait_log(a, r'lease of node node-a expired; registering again')
+    wait_log(b, r'(?s)node node-a left.*node node-a joined')
+    prefix = '/sluice/%s/nodes/' % cluster
+    assert etcd_keys(etcd, prefix) == [prefix + 'node-a', prefix + 'node-b']
