@@ -227,7 +227,6 @@ int etcd_tok_i64(const struct json_doc *d, int32_t i, int64_t *out)
 	*out = (int64_t)v;
 	return 0;
 }
-#define tok_i64 etcd_tok_i64
 
 static bool tok_true(const struct json_doc *d, int32_t i)
 {
@@ -259,7 +258,6 @@ int etcd_tok_b64(const struct json_doc *d, int32_t i, const char **out, size_t *
 	return 0;
 }
 
-#define tok_b64 etcd_tok_b64
 
 /* One range answer object (top level of /v3/kv/range, or response_range). */
 static int parse_range(struct etcd_ans *a, const struct json_doc *d, uint32_t obj)
@@ -274,7 +272,7 @@ static int parse_range(struct etcd_ans *a, const struct json_doc *d, uint32_t ob
 	r->n = 0;
 	r->more = tok_true(d, json_obj_get(d, obj, "more"));
 	r->count = 0;
-	if (tok_i64(d, json_obj_get(d, obj, "count"), &r->count) < 0)
+	if (etcd_tok_i64(d, json_obj_get(d, obj, "count"), &r->count) < 0)
 		return -EPROTO;
 	if (kvs < 0)
 		return 0;
@@ -290,10 +288,10 @@ static int parse_range(struct etcd_ans *a, const struct json_doc *d, uint32_t ob
 			return -E2BIG;
 		kv = &a->kvs[a->n_kvs];
 		memset(kv, 0, sizeof(*kv));
-		if (tok_b64(d, json_obj_get(d, it, "key"), &kv->key, &kv->key_len) < 0 ||
-		    tok_b64(d, json_obj_get(d, it, "value"), &kv->value, &kv->value_len) < 0 ||
-		    tok_i64(d, json_obj_get(d, it, "create_revision"), &kv->create_rev) < 0 ||
-		    tok_i64(d, json_obj_get(d, it, "mod_revision"), &kv->mod_rev) < 0)
+		if (etcd_tok_b64(d, json_obj_get(d, it, "key"), &kv->key, &kv->key_len) < 0 ||
+		    etcd_tok_b64(d, json_obj_get(d, it, "value"), &kv->value, &kv->value_len) < 0 ||
+		    etcd_tok_i64(d, json_obj_get(d, it, "create_revision"), &kv->create_rev) < 0 ||
+		    etcd_tok_i64(d, json_obj_get(d, it, "mod_revision"), &kv->mod_rev) < 0)
 			return -EPROTO;
 		if (kv->key_len == 0)
 			return -EPROTO;
@@ -326,10 +324,10 @@ int etcd_answer_parse(struct etcd_ans *a, char *buf, size_t len, struct json_tok
 	}
 	hdr = json_obj_get(&d, root, "header");
 	if (hdr >= 0 && (toks[hdr].type != JSON_OBJECT ||
-			 tok_i64(&d, json_obj_get(&d, (uint32_t)hdr, "revision"), &a->revision) < 0))
+			 etcd_tok_i64(&d, json_obj_get(&d, (uint32_t)hdr, "revision"), &a->revision) < 0))
 		return -EPROTO;
-	if (tok_i64(&d, json_obj_get(&d, root, "ID"), &a->lease_id) < 0 ||
-	    tok_i64(&d, json_obj_get(&d, root, "TTL"), &a->ttl_s) < 0)
+	if (etcd_tok_i64(&d, json_obj_get(&d, root, "ID"), &a->lease_id) < 0 ||
+	    etcd_tok_i64(&d, json_obj_get(&d, root, "TTL"), &a->ttl_s) < 0)
 		return -EPROTO;
 	a->succeeded = tok_true(&d, json_obj_get(&d, root, "succeeded"));
 	resp = json_obj_get(&d, root, "responses");
