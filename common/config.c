@@ -89,6 +89,8 @@ static const struct num_flag num_flags[] = {
 	{ "audit-keep", OFF(audit_keep), 1, 1000, "rotated audit logs kept" },
 	{ "etcd-timeout-ms", OFF(etcd_timeout_ms), 100, 60000,
 	  "--metadata etcd: bound on connect and on each send and receive to etcd" },
+	{ "etcd-lease-ttl-s", OFF(etcd_lease_ttl_s), 2, 300,
+	  "--metadata etcd: this node's lease; a dead node's key and shards go after it" },
 };
 
 struct str_flag {
@@ -143,6 +145,9 @@ static const struct str_flag str_flags[] = {
 	{ "etcd-ca", SOFF(etcd_ca), "--metadata etcd=https://: CA of etcd's certificate" },
 	{ "etcd-cert", SOFF(etcd_cert), "--metadata etcd=https://: client certificate (PEM)" },
 	{ "etcd-key", SOFF(etcd_key), "--metadata etcd=https://: its private key (PEM)" },
+	{ "node-id", SOFF(node_id),
+	  "--metadata etcd: this node's name in the cluster, 1-64 of A-Z a-z 0-9 _ . - "
+	  "(default: HOSTNAME-PORT)" },
 	{ "quota-mode", SOFF(quota_mode),
 	  "kinesis (default: Kinesis's per-shard limits) | off | custom (--quota-*)" },
 };
@@ -202,6 +207,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->metadata, sizeof(c->metadata), "sqlite");
 	snprintf(c->etcd_cluster, sizeof(c->etcd_cluster), "default");
 	c->etcd_timeout_ms = 3000;
+	c->etcd_lease_ttl_s = 10;
 }
 
 static void usage(FILE *f)
@@ -447,6 +453,10 @@ static int check_metadata(struct sl_config *c)
 					"--metadata etcd=https://...\n");
 			return -EINVAL;
 		}
+		if (c->node_id[0]) {
+			fprintf(stderr, "sluiced: --node-id needs --metadata etcd=...\n");
+			return -EINVAL;
+		}
 		return 0;
 	}
 	if (strncmp(c->metadata, "etcd=", 5) != 0 ||
@@ -467,6 +477,12 @@ static int check_metadata(struct sl_config *c)
 	if ((c->etcd_ca[0] || c->etcd_cert[0] || c->etcd_key[0]) && !https) {
 		fprintf(stderr, "sluiced: --etcd-ca/--etcd-cert/--etcd-key need an https:// "
 				"etcd URL\n");
+		return -EINVAL;
+	}
+	size_t nl = strlen(c->node_id);
+	if (strspn(c->node_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+		    nl || nl > 64) {
+		fprintf(stderr, "sluiced: --node-id must be 1-64 of A-Z a-z 0-9 _ . -\n");
 		return -EINVAL;
 	}
 	if ((c->etcd_cert[0] != 0) != (c->etcd_key[0] != 0)) {

@@ -119,6 +119,8 @@ struct sl_config {
 	char etcd_cert[SL_PATH_MAX];	/* https: client certificate (mTLS) */
 	char etcd_key[SL_PATH_MAX];
 	uint32_t etcd_timeout_ms;	/* connect, each send, each receive */
+	uint32_t etcd_lease_ttl_s;	/* the node's lease (controlplane/cp_cluster.c) */
+	char node_id[65];		/* "" = HOSTNAME-PORT */
 };
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was
