@@ -245,6 +245,7 @@ static int dx_init(struct lcore_ctx *lc)
 		.snd_buf_bytes = 256u << 10,
 		.rcv_buf_bytes = 256u << 10,
 		.cc = strcmp(cfg->tcp_cc, "newreno") == 0 ? NET_CC_NEWRENO : NET_CC_CUBIC,
+		.ack_burst = cfg->dpdk_ack_burst != 0, /* dx_poll calls net_flush */
 	};
 	memcpy(nc.mac, dpk_port_info(lc->sh->dpk, 0)->mac, 6);
 	memcpy(nc.ip6, cfg->ip6_addr, 16);
@@ -294,6 +295,9 @@ static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 		dpk_frame_free(&f[i]);
 	}
 	int t = net_timers(dx->stack, now);
+	/* the burst's ACKs (and window updates from the last poll's
+	 * tcp_recved), one per connection, before the transmit flush */
+	t += net_flush(dx->stack, now);
 	if (lc->mx && now >= dx->mx_next_us) {
 		dx_publish_stats(lc, dx);
 		dx->mx_next_us = now + MX_TCP_COPY_US;

@@ -105,6 +105,11 @@ struct net_config {
 	uint8_t cc;		/* congestion control, enum net_cc (0: CUBIC) */
 	bool no_rack;		/* RACK's time-based loss detection off (tests
 				 * of RFC 6675's DupThresh rules alone) */
+	bool ack_burst;		/* one ACK per connection per receive burst:
+				 * ACKs that RFC 5681's every-second-segment
+				 * rule (and window updates) would send during
+				 * input wait for net_flush(), which the driver
+				 * must call after each burst */
 	struct net_fault_config fault_rx, fault_tx;
 };
 
@@ -160,6 +165,11 @@ int net_input(struct net_stack *st, const uint8_t *frame, uint32_t len, uint64_t
  * ARP refresh, the fault stage's held frames). Returns the number of timers
  * fired. Call at least every tick_us. */
 int net_timers(struct net_stack *st, uint64_t now_us);
+/* With cfg.ack_burst: sends the ACKs held back during the last net_input /
+ * net_timers calls (one per connection, carrying the latest RCV.NXT and
+ * window). Call it after every receive burst. Returns ACKs sent. Without
+ * ack_burst it does nothing. */
+int net_flush(struct net_stack *st, uint64_t now_us);
 /* Time (absolute, same clock) of the next timer, UINT64_MAX when none: an
  * environment that may sleep sleeps until then. */
 uint64_t net_next_timer(const struct net_stack *st);
