@@ -76,7 +76,8 @@ static void dx_publish_stats(struct lcore_ctx *lc, struct dx *dx)
 		ns.tcp_accepted, ns.tcp_refused, ns.tcp_table_full, ns.syn_cookies_sent,
 		ns.syn_cookies_ok, ns.syn_cookies_bad, ns.tcp_prr_episodes, ns.tcp_rack_marks,
 		ns.tcp_spurious_rto, ns.tcp_rexmit_recovery, ns.tcp_rexmit_tlp, ns.tcp_rexmit_rto,
-		ns.tcp_dsack_undo,
+		ns.tcp_dsack_undo, ns.tcp_rto_repeat, ns.tcp_rto_recovery, ns.tcp_rto_after_tlp,
+		ns.tcp_rto_no_tlp,
 	};
 	for (unsigned i = 0; i < MX_TCP_N; i++)
 		MX_SET(lc->mx->io.tcp[i], v[i]);

@@ -140,6 +140,12 @@ struct net_stats {
 	 * segments by cause (the sum is tcp_retransmits) */
 	uint64_t tcp_prr_episodes, tcp_rack_marks, tcp_spurious_rto, tcp_dsack_undo;
 	uint64_t tcp_rexmit_recovery, tcp_rexmit_tlp, tcp_rexmit_rto;
+	/* data-segment timeouts by what was going on when they fired (one
+	 * each, in this order of precedence): a repeat of a timeout already
+	 * backed off, SACK/NewReno recovery that stalled (a lost resend no
+	 * later delivery revealed, or its ACKs lost), a tail-loss probe that
+	 * went unanswered, and none of those (no probe armed) */
+	uint64_t tcp_rto_repeat, tcp_rto_recovery, tcp_rto_after_tlp, tcp_rto_no_tlp;
 	uint64_t fault_dropped, fault_duplicated, fault_reordered;
 	uint32_t conns_in_use, half_open;
 };

@@ -688,6 +688,52 @@ static void test_recovery_timeout_real_loss(void **state)
 	stop();
 }
 
+/* Data timeouts are counted by their situation: no probe armed (no RTT
+ * sample yet), then its backed-off repeat; a stalled SACK recovery; an
+ * unanswered tail-loss probe. */
+static void test_rto_causes(void **state)
+{
+	(void)state;
+	struct net_stats st;
+
+	rec_start(30); /* no ACK at all: no sample, so no probe */
+	advance(1100000);
+	rec_expect(1, 0);
+	advance(2100000); /* backed off: 2 s */
+	rec_expect(1, 0);
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rto, 2);
+	assert_int_equal(st.tcp_rto_no_tlp, 1);
+	assert_int_equal(st.tcp_rto_repeat, 1);
+	assert_int_equal(st.tcp_rto_recovery + st.tcp_rto_after_tlp, 0);
+	stop();
+
+	rec_start(30); /* recovery whose resend is lost, and nothing after */
+	rec_ack(1, 2, 5, -1);
+	rec_ack(1, 2, 6, -1);
+	rec_ack(1, 2, 7, -1);
+	assert_true(S.conn->in_recovery);
+	S.n = 0;
+	advance(300000); /* RTO 200 ms (the floor) */
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rto, 1);
+	assert_int_equal(st.tcp_rto_recovery, 1);
+	stop();
+
+	rec_start(30); /* the window ACKed (a sample), the next flight lost */
+	rec_ack(10, -1);
+	assert_true(S.n > 0);
+	S.n = 0;
+	advance(100000); /* PTO = 2 * SRTT = 20 ms: the probe */
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rexmit_tlp + (S.n > 0), 2); /* a resend of the last segment */
+	advance(250000);
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rto, 1);
+	assert_int_equal(st.tcp_rto_after_tlp, 1);
+	stop();
+}
+
 /* Reordering: segment 3 is late by two duplicate ACKs: no retransmission. */
 static void test_recovery_reorder_below_threshold(void **state)
 {
@@ -1433,6 +1479,7 @@ int main(void)
 		cmocka_unit_test(test_recovery_tail_probe_too_soon),
 		cmocka_unit_test(test_recovery_spurious_timeout),
 		cmocka_unit_test(test_recovery_timeout_real_loss),
+		cmocka_unit_test(test_rto_causes),
 		cmocka_unit_test(test_recovery_reorder_below_threshold),
 		cmocka_unit_test(test_recovery_reorder_above_threshold),
 		cmocka_unit_test(test_rack_reorder_below_window),
