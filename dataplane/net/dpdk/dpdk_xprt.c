@@ -6,7 +6,8 @@
  *
  * Poll loop: receive a burst, hand each frame to the stack (payload reaches
  * TLS zero-copy from the mbuf: TLS copies it into its BIO during on_data),
- * release the frames, run the stack's timers, flush transmits. The lcore
+ * release the frames, run the stack's timers, send the ACKs the burst owes
+ * (net_flush: one per connection with --dpdk-ack-burst 1), flush transmits. The lcore
  * busy-polls; after a long run of empty polls it naps 50 us so a small
  * machine that shares its cores with clients and tests stays usable (an
  * appliance with dedicated cores sets --dpdk-idle-us 0 to never nap).
