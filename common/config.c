@@ -25,6 +25,8 @@ static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, SL_IO_CORES_MAX, "io lcores (network, TLS, HTTP, API)" },
 	{ "dpdk-idle-us", OFF(dpdk_idle_us), 0, 10000,
 	  "DPDK: nap this long after a long run of empty polls (0: pure busy-poll)" },
+	{ "dpdk-ack-burst", OFF(dpdk_ack_burst), 0, 1,
+	  "DPDK: 1 (default) = one ACK per connection per receive burst, 0 = every 2nd segment" },
 	{ "dpdk-vlan", OFF(dpdk_vlan), 0, 4094,
 	  "DPDK: 802.1Q VLAN ID to tag frames with and accept (0: untagged)" },
 	{ "log-cores", OFF(log_cores), 1, SL_LOG_CORES_MAX,
@@ -169,6 +171,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->metrics, sizeof(c->metrics), "on");
 	c->io_cores = 1;
 	c->dpdk_idle_us = 50;
+	c->dpdk_ack_burst = 1;
 	c->log_cores = 1;
 	c->segment_mib = 256;
 	c->max_shards_per_log = 65536;

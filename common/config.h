@@ -75,6 +75,7 @@ struct sl_config {
 	uint32_t stream_limit;
 	char dpdk_args[1024];	/* extra EAL args for --transport dpdk */
 	uint32_t dpdk_idle_us;	/* nap after a long run of empty polls (0: never) */
+	uint32_t dpdk_ack_burst; /* 1: the userspace TCP ACKs once per receive burst */
 	/* Test only: the userspace stack's seeded fault stage ("seed=1,drop=50000,
 	 * dup=0,reorder=20000,reorder-us=2000,delay-us=0", rates in ppm). */
 	char net_fault_rx[160], net_fault_tx[160];
