@@ -177,6 +177,13 @@ def test_mirror_survives_kills(server_factory, tmp_path):
     # at most one unacknowledged batch per kill (a batch is at most 12
     # records here: one per key)
     assert dups <= 2 * len(KEYS) * 2, dups
+    # The restart made the sequence counters jump; the record before the
+    # jump is still retained, so nothing is taken for lost to retention.
+    samples = metrics.scrape(src)
+    assert metrics.val(samples, 'sluice_mirror_expiries_total', stream='src') == 0
+    assert metrics.val(samples, 'sluice_mirror_records_expired_total', stream='src') == 0
+    with open(src.log_path) as f:
+        assert 'expired (retention)' not in f.read()
 
 
 def test_mirror_keeps_key_order_when_upstream_throttles(server_factory, tmp_path):
