@@ -774,9 +774,13 @@ static int check_gap(struct hc_reader *r, struct hc_shard *sh)
 				"they were read; continuing from the trim horizon", r->who,
 				r->stream, sh->id, (unsigned long long)n);
 		} else {
-			SL_WARN("%s: stream %s shard %s: records expired (retention) before they "
-				"were read, how many is not known (a restart lies between); "
-				"continuing from the trim horizon", r->who, r->stream, sh->id);
+			/* e.g. an idle stream whose last record outlived its
+			 * retention across a restart: nothing lost, and that
+			 * cannot be told from counters */
+			SL_WARN("%s: stream %s shard %s: records may have expired (retention) "
+				"before they were read: the last one read has, and a restart "
+				"lies between (how many, if any, is not known); continuing "
+				"from the trim horizon", r->who, r->stream, sh->id);
 		}
 	}
 	sh->gap_prev = sh->gap_first = 0;
