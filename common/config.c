@@ -49,6 +49,11 @@ static const struct num_flag num_flags[] = {
 	  "disk reads with io_uring: chunks in flight or held per journal (0: pread)" },
 	{ "read-mib", OFF(read_mib), 12, 4096,
 	  "disk reads with io_uring: memory per journal in MiB" },
+	/* Group commit (storage/README.md): at most this many durable writes
+	 * in flight per journal (ST_MAX_INFLIGHT is 8); each costs one more
+	 * 12 MiB write buffer. */
+	{ "commit-inflight", OFF(commit_inflight), 1, 8,
+	  "journal writes in flight per log lcore (group commit)" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
 	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
 	/* Test only: Kinesis's shortest retention is 24 h, too long for a test
@@ -171,6 +176,7 @@ static void set_defaults(struct sl_config *c)
 	c->tail_mib = 64;
 	c->read_slots = 16;
 	c->read_mib = 32;
+	c->commit_inflight = 2;
 	c->create_delay_ms = 500;
 	c->delete_delay_ms = 500;
 	c->request_timeout_ms = 20000;

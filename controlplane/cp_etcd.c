@@ -491,8 +491,8 @@ fail:
 /* OpenSSL writes to the socket with write(2), which raises SIGPIPE when
  * etcd has closed it (a TLS 1.3 server refusing our certificate does so
  * after our handshake ends): that would kill the process unless every
- * caller ignored SIGPIPE (sluiced does, but only once the control plane
- * is up). So TLS I/O runs with SIGPIPE blocked on this thread, and one it
+ * caller ignored SIGPIPE (sluiced does from its first instant; the unit
+ * tests and fuzzers need not). So TLS I/O runs with SIGPIPE blocked on this thread, and one it
  * raised is taken back before unblocking (as libpq does). */
 struct nopipe {
 	sigset_t old;

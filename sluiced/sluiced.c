@@ -325,6 +325,13 @@ static struct sigv4_keyring *load_keys(const struct sl_config *cfg)
 static int run(const struct sl_config *cfg)
 {
 	int rc;
+	/* First: a peer that goes away mid-write must give EPIPE, never kill
+	 * the process, and the control plane (etcd), the mirror and delivery
+	 * clients write to sockets from their start on. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		SL_ERR("cannot ignore SIGPIPE: %s", strerror(errno));
+		return 1;
+	}
 	if ((rc = secure_dir(cfg->data_dir)) < 0) {
 		SL_ERR("cannot use %s as the data directory: %s", cfg->data_dir, strerror(-rc));
 		return 1;
@@ -462,7 +469,6 @@ static int run(const struct sl_config *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	/* Before sluiced.addr: whoever waits for that file finds the admin
 	 * listener's (sluiced.admin) already there. */
 	if ((rc = start_admin(cfg)) < 0) {
