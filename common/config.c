@@ -58,6 +58,10 @@ static const struct num_flag num_flags[] = {
 	  "journal writes in flight per log lcore (group commit)" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
 	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
+	/* Test only: Kinesis's shortest retention is 24 h, too long for a test
+	 * of what expires while a mirror's upstream is down. 0: an hour. */
+	{ "test-retention-hour-ms", OFF(test_retention_hour_ms), 0, 3600000,
+	  "TEST ONLY: one retention hour lasts this many ms (0: a real hour)" },
 	{ "request-timeout-ms", OFF(request_timeout_ms), 100, 600000,
 	  "a request must arrive whole within this (slow clients are cut off)" },
 	{ "idle-timeout-ms", OFF(idle_timeout_ms), 100, 3600000,

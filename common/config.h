@@ -62,6 +62,7 @@ struct sl_config {
 	char cors_origins[2048];
 	uint32_t create_delay_ms;
 	uint32_t delete_delay_ms;
+	uint32_t test_retention_hour_ms; /* test only; 0: a retention hour is 3600000 ms */
 	uint32_t request_timeout_ms; /* first byte of a request -> whole request */
 	uint32_t idle_timeout_ms;    /* keep-alive idle, and a stalled send */
 	uint32_t shutdown_grace_ms;  /* in-flight requests finish within this */

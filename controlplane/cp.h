@@ -32,6 +32,7 @@ struct cp_config {
 	const char *account_id;	     /* 12 digits, used in ARNs and messages */
 	uint32_t create_delay_ms;    /* CREATING -> ACTIVE */
 	uint32_t delete_delay_ms;    /* DELETING -> gone */
+	uint32_t retention_hour_ms;  /* length of a retention hour: tests only; 0 = 3600000 */
 	uint32_t shard_limit;	     /* account-wide open shards (Kinesis: 500 default here 20000) */
 	uint32_t stream_limit;	     /* streams per account */
 	uint16_t n_log_lcores;	     /* shard owners in the routing table (0 = 1) */

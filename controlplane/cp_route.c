@@ -123,6 +123,8 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 							   : ROUTE_DIST_USER_PARTITION_KEY;
 	s->max_record_bytes = cs->max_record_kib * 1024u;
 	s->retention_hours = cs->retention_hours;
+	s->retention_ms = (int64_t)cs->retention_hours *
+			  (b->cp->cfg.retention_hour_ms ? b->cp->cfg.retention_hour_ms : 3600000);
 	s->kms = cs->encryption != 0;
 	s->shard_metrics = cs->metrics;
 	s->mslot = ROUTE_NONE; /* assign_mslots */

@@ -10,7 +10,7 @@
 # and appends the results to perf/RESULTS.md.
 #
 # usage: perf/compare.sh [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]
-#                        [--reads-behind] [--mirror ROUNDS]
+#                        [--reads-behind] [--mirror ROUNDS] [--channel ROUNDS]
 #   --reads-behind: producers (500 x 1 KiB, 4 shards) alone and beside 4
 #   GetRecords consumers reading from TRIM_HORIZON a backlog written first
 #   (DUR s of producing: far older than the tail, so read from the journal's
@@ -32,6 +32,12 @@
 #   generator's CPU, standing in for a remote endpoint. Producer records/s,
 #   sluiced CPU per record, records the mirror forwarded during the run and
 #   its lag at the end. Appends to perf/RESULTS.md unless --no-append.
+#   --channel ROUNDS: as --mirror, with a third column: the same sluiced
+#   delivering a channel of the stream (--channel-config, BYTE_ARRAY, no
+#   compression, flush_ms 1000) to an S3 endpoint that discards the objects
+#   (tls_sink --put-ok answers PutObject 200 once the body is in; s3rver,
+#   node and file-backed, would be the bottleneck). Rounds alternate off,
+#   mirror, channel.
 #   --metrics-ab ROUNDS: instead, the cost of the metrics counters: the same
 #   sluiced with --metrics on and --metrics off, alternating, ROUNDS times
 #   each, 500 x 1 KiB and 500 x 100 B on a 4-shard stream; prints both
@@ -48,6 +54,7 @@ AB=0
 READS=0
 READS_BEHIND=0
 MIRROR=0
+CHANNEL=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift 2 ;;
@@ -56,8 +63,9 @@ while [ $# -gt 0 ]; do
 	--reads) READS=1; shift ;;
 	--reads-behind) READS_BEHIND=1; shift ;;
 	--mirror) MIRROR=$2; shift 2 ;;
+	--channel) MIRROR=$2; CHANNEL=1; shift 2 ;;
 	*) echo "usage: $0 [--duration S] [--no-append] [--metrics-ab ROUNDS] [--reads]" \
-		"[--reads-behind] [--mirror ROUNDS]" >&2; exit 2 ;;
+		"[--reads-behind] [--mirror ROUNDS] [--channel ROUNDS]" >&2; exit 2 ;;
 	esac
 done
 CONNS=${CONNS:-4}
@@ -229,7 +237,7 @@ fi
 # One sluiced per run (fresh data directory), alternating off/on. The sink
 # stays up across runs; its CPU is the generator's (a remote upstream
 # would cost this machine nothing), so "on" is if anything pessimistic.
-mirror_run() { # on|off round
+mirror_run() { # on|off|channel round
 	local mode=$1 r=$2 d=$OUT/mr-data extra=()
 	rm -rf "$d"
 	mkdir -p "$d"
@@ -237,6 +245,10 @@ mirror_run() { # on|off round
 		(umask 077; printf 'stream = s4\nendpoint = https://%s\nregion = us-east-1\naccess_key = AKIDSINK\nsecret_key = sink\nca_bundle = %s\n' \
 			"$(cat "$MR_SINK_DIR/sink.addr")" "$MR_SINK_DIR/tls/ca.pem" >"$OUT/mirror.conf")
 		extra=(--mirror-config "$OUT/mirror.conf")
+	elif [ "$mode" = channel ]; then
+		(umask 077; printf 'endpoint = https://%s\nregion = us-east-1\naccess_key = AKIDSINK\nsecret_key = sink\nca_bundle = %s\nflush_ms = 1000\n' \
+			"$(cat "$MR_SINK_DIR/sink.addr")" "$MR_SINK_DIR/tls/ca.pem" >"$OUT/channel.conf")
+		extra=(--channel-config "$OUT/channel.conf")
 	fi
 	taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$d" \
 		--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 "${extra[@]}" \
@@ -248,8 +260,9 @@ mirror_run() { # on|off round
 	sa=$(cat "$d/sluiced.addr")
 	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
 		AWS_DEFAULT_REGION=us-east-1 "$AWS" --endpoint-url "https://$sa" kinesis \
-		create-stream --stream-name s4 --shard-count 4 >/dev/null
-	sleep 1 # the mirror lists the shards
+		create-stream --stream-name s4 "${S4_MODE[@]}" >/dev/null
+	[ "$mode" = channel ] && mk_channel "$d" "$sa"
+	sleep 1 # the mirror (or delivery) lists the shards
 	local t0
 	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
 	run_lg "mr-$mode-$r" "https://$sa" s4 1024 --ca "$d/tls/ca.pem" \
@@ -258,12 +271,58 @@ mirror_run() { # on|off round
 	$PY - "http://$(cat "$d/sluiced.admin")/metrics" >"$OUT/mr-$mode-$r.mirror" <<'PYEOF' || true
 import sys, urllib.request
 for line in urllib.request.urlopen(sys.argv[1], timeout=10).read().decode().splitlines():
-    if line.startswith(('sluice_mirror_records_sent_total', 'sluice_mirror_lag_milliseconds')):
+    if line.startswith(('sluice_mirror_records_sent_total', 'sluice_mirror_lag_milliseconds',
+                        'sluice_channel_records_total', 'sluice_channel_lag_milliseconds')):
         print(line.split('{')[0], line.rsplit(' ', 1)[1])
 PYEOF
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
 	rm -rf "$d"
 }
+# CreateChannel of s4 (signed by hand: botocore's kinesis model predates
+# channels), then waits until it is ACTIVE.
+mk_channel() { # data-dir host:port
+	$PY - "$1" "$2" <<'PYEOF'
+import configparser, json, ssl, sys, time, urllib.error, urllib.request
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+d, sa = sys.argv[1], sys.argv[2]
+cp = configparser.ConfigParser()
+cp.read(d + '/credentials')
+sec = cp[cp.sections()[0]]
+creds = Credentials(sec['aws_access_key_id'], sec['aws_secret_access_key'])
+ctx = ssl.create_default_context(cafile=d + '/tls/ca.pem')
+def call(op, body):
+    req = AWSRequest('POST', 'https://%s/' % sa, data=json.dumps(body), headers={
+        'X-Amz-Target': 'Kinesis_20131202.' + op,
+        'Content-Type': 'application/x-amz-json-1.1'})
+    SigV4Auth(creds, 'kinesis', 'us-east-1').add_auth(req)
+    r = urllib.request.Request(req.url, data=req.body, headers=dict(req.headers))
+    try:
+        return json.loads(urllib.request.urlopen(r, context=ctx, timeout=10).read())
+    except urllib.error.HTTPError as e:
+        sys.exit('%s: %d %s' % (op, e.code, e.read()[:300]))
+arn = call('DescribeStreamSummary', {'StreamName': 's4'})['StreamDescriptionSummary']['StreamARN']
+ch = call('CreateChannel', {
+    'ChannelName': 'c4', 'ServiceExecutionRoleARN': 'arn:aws:iam::123456789012:role/perf',
+    'StreamConfigurationList': [{'StreamARN': arn,
+                                 'RecordConfiguration': {'RecordFormatType': 'BYTE_ARRAY'}}],
+    'S3DestinationConfiguration': {'StorageConfiguration': {
+        'BucketARN': 'arn:aws:s3:::perf-sink', 'ExpectedBucketOwner': '123456789012',
+        'CompressionType': 'NONE'}}})
+for _ in range(100):
+    desc = call('DescribeChannel', {'ChannelARN': ch['ChannelDescription']['ChannelARN']})
+    if desc['ChannelDescription']['ChannelStatus'] == 'ACTIVE':
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit('channel c4 not ACTIVE')
+PYEOF
+}
+
+# Channels are for ON_DEMAND streams only (4 shards here, as the
+# provisioned s4): with --channel every column uses one, so they compare.
+S4_MODE=(--shard-count 4)
+[ "$CHANNEL" = 1 ] && S4_MODE=(--stream-mode-details StreamMode=ON_DEMAND)
 if [ "$MIRROR" -gt 0 ]; then
 	MR_SINK_DIR=$OUT/mr-sink
 	mkdir -p "$MR_SINK_DIR"
@@ -274,8 +333,11 @@ if [ "$MIRROR" -gt 0 ]; then
 	for r in $(seq 1 "$MIRROR"); do
 		mirror_run off "$r"
 		mirror_run on "$r"
+		[ "$CHANNEL" = 1 ] && mirror_run channel "$r"
 	done
-	CMD="perf/compare.sh --duration $DUR --mirror $MIRROR (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and sink cpu $GEN_CPU)"
+	FLAG=--mirror
+	[ "$CHANNEL" = 1 ] && FLAG=--channel
+	CMD="perf/compare.sh --duration $DUR $FLAG $MIRROR (CONNS=$CONNS INFLIGHT=$INFLIGHT, server cpu $SERVER_CPU, generator and sink cpu $GEN_CPU)"
 	$PY - "$OUT" "$MIRROR" "$CMD" "$(getconf CLK_TCK)" >"$OUT/mirror.md" <<'PYEOF'
 import json, os, sys
 out, rounds, cmd, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
@@ -297,13 +359,19 @@ def res(name):
         return None
 def mean(v):
     return sum(v) / len(v)
-print('mirror off vs on: ' + cmd)
-print()
-print('| 500 x 1 KiB, 4 shards | mirror off | mirror on | on/off |')
-print('|---|---|---|---|')
 off = [x for x in (res('mr-off-%d' % r) for r in range(1, rounds + 1)) if x]
 on = [x for x in (res('mr-on-%d' % r) for r in range(1, rounds + 1)) if x]
-if not on or not off:
+ch = [x for x in (res('mr-channel-%d' % r) for r in range(1, rounds + 1)) if x]
+chan = '--channel' in cmd
+print(('mirror and channel off vs on: ' if chan else 'mirror off vs on: ') + cmd)
+print()
+if chan:
+    print('| 500 x 1 KiB, 4 shards | off | mirror on | channel on | mirror/off | channel/off |')
+    print('|---|---|---|---|---|---|')
+else:
+    print('| 500 x 1 KiB, 4 shards | mirror off | mirror on | on/off |')
+    print('|---|---|---|---|')
+if not on or not off or (chan and not ch):
     print('| (missing runs) | | | |')
     sys.exit(0)
 rows = (('producer records/s', lambda x: x['records_per_s'], '%.0f'),
@@ -311,19 +379,28 @@ rows = (('producer records/s', lambda x: x['records_per_s'], '%.0f'),
         ('p99 ms', lambda x: x['latency_ms']['p99'], '%.1f'),
         ('load average (1 min)', lambda x: x['load'], '%.2f'))
 for label, f, fmt in rows:
-    voff, von = [f(x) for x in off], [f(x) for x in on]
-    print('| %s | %s (mean %s) | %s (mean %s) | %.3f |' % (
-        label, ', '.join(fmt % v for v in voff), fmt % mean(voff),
-        ', '.join(fmt % v for v in von), fmt % mean(von), mean(von) / mean(voff)))
+    cols = [off, on] + ([ch] if chan else [])
+    vals = [[f(x) for x in c] for c in cols]
+    cells = ['%s (mean %s)' % (', '.join(fmt % v for v in vs), fmt % mean(vs)) for vs in vals]
+    ratios = ['%.3f' % (mean(vs) / mean(vals[0])) for vs in vals[1:]]
+    print('| %s | %s | %s |' % (label, ' | '.join(cells), ' | '.join(ratios)))
 fw = ['%.0f of %d (lag %.0f ms)' % (x['mirror'].get('sluice_mirror_records_sent_total', 0),
                                     x['records'],
                                     x['mirror'].get('sluice_mirror_lag_milliseconds', -1))
       for x in on]
-print('| mirror: forwarded during the run | | %s | |' % ', '.join(fw))
+if chan:
+    dl = ['%.0f of %d (lag %.0f ms)' % (x['mirror'].get('sluice_channel_records_total', 0),
+                                        x['records'],
+                                        x['mirror'].get('sluice_channel_lag_milliseconds', -1))
+          for x in ch]
+    print('| forwarded / delivered during the run | | %s | %s | | |' % (', '.join(fw), ', '.join(dl)))
+else:
+    print('| mirror: forwarded during the run | | %s | |' % ', '.join(fw))
 PYEOF
 	cat "$OUT/mirror.md"
 	if [ "$APPEND" = 1 ]; then
-		{ printf '\n## Mirror cost to producers (%s)\n\n' "$STAMP"; cat "$OUT/mirror.md"; } \
+		{ printf '\n## Mirror%s cost to producers (%s)\n\n' \
+			"$([ "$CHANNEL" = 1 ] && echo ' and channel')" "$STAMP"; cat "$OUT/mirror.md"; } \
 			>>"$ROOT/perf/RESULTS.md"
 	fi
 	exit 0

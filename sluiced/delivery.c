@@ -760,6 +760,13 @@ void delivery_scrape(void *arg, struct prom_buf *b)
 		  offsetof(struct dl_chan, dead_letters) },
 		{ "sluice_channel_errors", "failed calls (local reads or S3 writes), each "
 		  "followed by a backoff", PROM_COUNTER, offsetof(struct dl_chan, errors) },
+		{ "sluice_channel_records_expired", "records retention dropped before they were "
+		  "delivered (S3 was out longer than the retention; unknown, and not counted, "
+		  "when a restart lies inside the outage)", PROM_COUNTER,
+		  offsetof(struct dl_chan, rd.expired_records) },
+		{ "sluice_channel_expiries", "times delivery found records expired before they "
+		  "were delivered and went on from the trim horizon (one warning each)",
+		  PROM_COUNTER, offsetof(struct dl_chan, rd.expiries) },
 		{ "sluice_channel_lag_milliseconds", "backlog as time: the largest "
 		  "MillisBehindLatest over the channel's shards in the last round", PROM_GAUGE,
 		  offsetof(struct dl_chan, lag_ms) },

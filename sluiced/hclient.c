@@ -26,6 +26,7 @@
 #include "common/bug.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/u128.h"
 #include "crypto/sigv4.h"
 #include "dataplane/ops/ops.h" /* OPS_EHK_HEADER */
 
@@ -632,7 +633,23 @@ int hc_list_shards(struct hc_reader *r)
 	return 0;
 }
 
-static int get_iterator(struct hc_reader *r, struct hc_shard *sh)
+/* After a restart a shard's counters resume at its reserved end, 2^23 or
+ * more past the last one issued (storage/README.md, "Sequence numbers"):
+ * a jump this long may hide one, so what it skipped is not a count. */
+#define HC_RESTART_GAP (1ull << 23)
+
+/* The per-shard counter of a sequence number's text; 0 when it is not
+ * the 56-digit form (a checkpoint of an older release). */
+static uint64_t seq_ctr(struct sl_slice s)
+{
+	uint32_t shard;
+	uint64_t ctr;
+	return sl_seq56_parse(s.ptr, s.len, &shard, &ctr) == 0 ? ctr : 0;
+}
+
+/* An iterator of sh into out[0..HC_ITER_MAX): TRIM_HORIZON when trim, else
+ * from sh's checkpoint (or r->start_ms, or TRIM_HORIZON). */
+static int iterator_of(struct hc_reader *r, const struct hc_shard *sh, bool trim, char *out)
 {
 	struct jw w;
 	char body[512];
@@ -643,11 +660,11 @@ static int get_iterator(struct hc_reader *r, struct hc_shard *sh)
 	jw_key(&w, "ShardId");
 	jw_str(&w, sh->id);
 	jw_key(&w, "ShardIteratorType");
-	if (sh->ckpt[0]) {
+	if (sh->ckpt[0] && !trim) {
 		jw_str(&w, "AFTER_SEQUENCE_NUMBER");
 		jw_key(&w, "StartingSequenceNumber");
 		jw_str(&w, sh->ckpt);
-	} else if (r->start_ms > 0) {
+	} else if (r->start_ms > 0 && !trim) {
 		jw_str(&w, "AT_TIMESTAMP");
 		jw_key(&w, "Timestamp");
 		char ts[32];
@@ -668,13 +685,132 @@ static int get_iterator(struct hc_reader *r, struct hc_shard *sh)
 	if (it < 0 || d.toks[it].type != JSON_STRING || d.toks[it].len >= HC_ITER_MAX)
 		return -EPROTO;
 	struct sl_slice s = json_tok_slice(&d, (uint32_t)it);
-	memcpy(sh->iter, s.ptr, s.len);
-	sh->iter[s.len] = 0;
+	memcpy(out, s.ptr, s.len);
+	out[s.len] = 0;
 	return 0;
+}
+
+static int get_iterator(struct hc_reader *r, struct hc_shard *sh)
+{
+	int rc = iterator_of(r, sh, false, sh->iter);
+	if (rc == 0) {
+		uint64_t c = seq_ctr((struct sl_slice){ sh->ckpt, strlen(sh->ckpt) });
+		sh->next_ctr = c ? c + 1 : 0;
+	}
+	return rc;
+}
+
+static void space_gets(struct hc_reader *r, struct hc_shard *sh)
+{
+	uint64_t t = hc_now_ms();
+	if (t - sh->last_get_ms < HC_GET_SPACING_MS)
+		hc_nap(r->stop, (uint32_t)(HC_GET_SPACING_MS - (t - sh->last_get_ms)));
+	sh->last_get_ms = hc_now_ms();
+}
+
+/* Whether the jump sh->gap_prev -> sh->gap_first lost records to
+ * retention (hclient.h, hc_get_records): the first retained record of sh
+ * (TRIM_HORIZON, Limit 1) is past gap_prev, or there is none. 0 once
+ * decided (the gap is cleared), -errno to try again before the next read. */
+static int check_gap(struct hc_reader *r, struct hc_shard *sh)
+{
+	char it[HC_ITER_MAX];
+	int rc = iterator_of(r, sh, true, it);
+	if (rc < 0)
+		return rc;
+	char body[HC_ITER_MAX + 64];
+	struct jw w;
+	jw_init(&w, body, sizeof(body));
+	jw_obj_begin(&w);
+	jw_key(&w, "ShardIterator");
+	jw_str(&w, it);
+	jw_key(&w, "Limit");
+	jw_u64(&w, 1);
+	jw_obj_end(&w);
+	space_gets(r, sh);
+	int st = hc_kinesis(r->local, "GetRecords", body, w.len);
+	if (st != 200)
+		return st < 0 ? st : -EAGAIN;
+	struct json_doc d;
+	if (json_parse(&d, r->local->buf, r->local->len, r->toks, r->ntoks, 8, NULL) < 1)
+		return -EPROTO;
+	int32_t arr = json_obj_get(&d, 0, "Records");
+	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
+		return -EPROTO;
+	uint64_t first = 0;
+	if (d.toks[arr].count > 0) {
+		int32_t sq = json_obj_get(&d, (uint32_t)arr + 1, "SequenceNumber");
+		if (sq < 0 || d.toks[sq].type != JSON_STRING)
+			return -EPROTO;
+		first = seq_ctr(json_tok_slice(&d, (uint32_t)sq));
+	}
+	/* no record retained, or the first is past the one before the jump
+	 * (first == 0 with records: not our form, nothing to decide on) */
+	bool expired = d.toks[arr].count == 0 || (first != 0 && first > sh->gap_prev);
+	if (expired) {
+		uint64_t n = sh->gap_first - sh->gap_prev - 1;
+		atomic_fetch_add_explicit(&r->expiries, 1, memory_order_relaxed);
+		if (n < HC_RESTART_GAP) {
+			atomic_fetch_add_explicit(&r->expired_records, n, memory_order_relaxed);
+			SL_WARN("%s: stream %s shard %s: %llu records expired (retention) before "
+				"they were read; continuing from the trim horizon", r->who,
+				r->stream, sh->id, (unsigned long long)n);
+		} else {
+			/* e.g. an idle stream whose last record outlived its
+			 * retention across a restart: nothing lost, and that
+			 * cannot be told from counters */
+			SL_WARN("%s: stream %s shard %s: records may have expired (retention) "
+				"before they were read: the last one read has, and a restart "
+				"lies between (how many, if any, is not known); continuing "
+				"from the trim horizon", r->who, r->stream, sh->id);
+		}
+	}
+	sh->gap_prev = sh->gap_first = 0;
+	return 0;
+}
+
+/* Decides the gaps the last reads left (check_gap); one that cannot be
+ * decided now is tried again before the next read. */
+static void check_gaps(struct hc_reader *r)
+{
+	for (uint32_t i = 0; i < r->nshards && !atomic_load(r->stop); i++) {
+		if (!r->shards[i].gap_first)
+			continue;
+		int rc = check_gap(r, &r->shards[i]);
+		if (rc < 0)
+			SL_DEBUG("%s: trim horizon of %s: %d; asking again", r->who,
+				 r->shards[i].id, rc);
+	}
+}
+
+/* Notes a jump between what was read before and the first record of this
+ * answer, and where the next answer should start. */
+static void note_counters(struct hc_shard *sh, const struct json_doc *d, int32_t arr)
+{
+	uint32_t n = d->toks[arr].count;
+	if (n == 0)
+		return;
+	uint32_t i = (uint32_t)arr + 1, last = i;
+	for (uint32_t k = 1; k < n; k++)
+		last = d->toks[last].next;
+	int32_t f = json_obj_get(d, i, "SequenceNumber");
+	int32_t l = json_obj_get(d, last, "SequenceNumber");
+	if (f < 0 || l < 0 || d->toks[f].type != JSON_STRING || d->toks[l].type != JSON_STRING) {
+		sh->next_ctr = 0;
+		return;
+	}
+	uint64_t first = seq_ctr(json_tok_slice(d, (uint32_t)f));
+	if (sh->next_ctr && first > sh->next_ctr && !sh->gap_first) {
+		sh->gap_prev = sh->next_ctr - 1;
+		sh->gap_first = first;
+	}
+	uint64_t lc = seq_ctr(json_tok_slice(d, (uint32_t)l));
+	sh->next_ctr = lc ? lc + 1 : 0;
 }
 
 int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d, int32_t *arr)
 {
+	check_gaps(r); /* before the read: the probe uses the answer buffer */
 	uint64_t t = hc_now_ms();
 	if (t - sh->last_get_ms < HC_GET_SPACING_MS)
 		hc_nap(r->stop, (uint32_t)(HC_GET_SPACING_MS - (t - sh->last_get_ms)));
@@ -712,6 +848,7 @@ int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d,
 		sh->lag_ms = (uint64_t)lag;
 	if (*arr < 0 || d->toks[*arr].type != JSON_ARRAY)
 		return -EPROTO;
+	note_counters(sh, d, *arr);
 	if (next < 0 || d->toks[next].type != JSON_STRING) {
 		sh->closed = true; /* a closed shard, read to its end */
 		sh->iter[0] = 0;

@@ -118,6 +118,13 @@ struct hc_shard {
 	bool closed;
 	uint64_t last_get_ms;
 	uint64_t lag_ms; /* MillisBehindLatest of its last GetRecords */
+	/* Counter the next record read should have (one past the last read,
+	 * or past the checkpoint on opening); 0: not known. */
+	uint64_t next_ctr;
+	/* A jump in the counters seen (gap_first > gap_prev + 1) that may be
+	 * records lost to retention: checked by the next hc_get_records
+	 * (hc_check_gaps); gap_first 0: none. */
+	uint64_t gap_prev, gap_first;
 	char parent[2][HC_SHARD_ID_MAX]; /* ParentShardId, AdjacentParentShardId */
 };
 
@@ -137,6 +144,11 @@ struct hc_reader {
 	/* Ask for each record's stored ExplicitHashKey (OPS_EHK_HEADER; the
 	 * local server honours it for the internal credential only). */
 	bool want_ehk;
+	/* Records that retention dropped before they were read (so never
+	 * forwarded or delivered), and the episodes (a checked gap whose first
+	 * record before it had expired). Written by the reader's thread, read
+	 * by the scrape. */
+	_Atomic uint64_t expired_records, expiries;
 };
 
 /* ListShards, merged into r->shards (known shards keep their state; new
@@ -145,7 +157,19 @@ int hc_list_shards(struct hc_reader *r);
 /* One GetRecords on sh (spaced HC_GET_SPACING_MS from the last; iterator
  * from the checkpoint when there is none). On success d is the parsed
  * answer, *arr the token of its Records array, sh->iter the next iterator
- * (or sh->closed); returns 0. Else -errno (-EAGAIN: an error answer). */
+ * (or sh->closed); returns 0. Else -errno (-EAGAIN: an error answer).
+ *
+ * Records lost to retention. A read from a checkpoint or iterator whose
+ * records expired (the upstream was down longer than the retention) starts
+ * at the first record still retained: the trim horizon. The answer's first
+ * counter then jumps; so do counters after a restart (storage/README.md:
+ * 2^23 or more) or a failed write, which lose nothing. So a jump is
+ * checked before the next read (the answer holds the buffer until then):
+ * a TRIM_HORIZON read of one record tells whether the record before the
+ * jump is still retained. If it is not, the jump is counted in
+ * r->expired_records (when under 2^23, i.e. no restart lies inside it;
+ * else the episode alone is counted and the log says the count is not
+ * known) and logged once, as a warning. */
 int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d, int32_t *arr);
 /* A child shard waits until its parents are read to their end. */
 bool hc_parents_open(const struct hc_reader *r, const struct hc_shard *sh);

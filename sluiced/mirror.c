@@ -606,6 +606,13 @@ void mirror_scrape(void *arg, struct prom_buf *b)
 		  PROM_COUNTER, offsetof(struct mr_stream, batches) },
 		{ "sluice_mirror_errors", "failed calls (local reads or upstream writes), each "
 		  "followed by a backoff", PROM_COUNTER, offsetof(struct mr_stream, errors) },
+		{ "sluice_mirror_records_expired", "records retention dropped before they were "
+		  "forwarded (the upstream was out longer than the retention); a restart inside "
+		  "an outage makes the count unknown: then only sluice_mirror_expiries_total "
+		  "moves", PROM_COUNTER, offsetof(struct mr_stream, rd.expired_records) },
+		{ "sluice_mirror_expiries", "times the mirror found records expired before "
+		  "they were forwarded and went on from the trim horizon (one warning each)",
+		  PROM_COUNTER, offsetof(struct mr_stream, rd.expiries) },
 		{ "sluice_mirror_lag_milliseconds", "backlog as time: the largest "
 		  "MillisBehindLatest over the source shards in the last round, or, while a batch "
 		  "waits for the upstream, the age of its oldest unacknowledged record", PROM_GAUGE,

@@ -285,7 +285,7 @@ static int64_t retention_of(void *arg, uint64_t stream_id)
 	const struct route_table *rt = route_get(sh->routes);
 	for (uint32_t i = 0; i < rt->n_streams; i++)
 		if (rt->streams[i].id == stream_id)
-			return (int64_t)rt->streams[i].retention_hours * 3600 * 1000;
+			return rt->streams[i].retention_ms;
 	return -1;
 }
 
@@ -516,6 +516,7 @@ static int run(const struct sl_config *cfg)
 		.data_dir = cfg->data_dir,
 		.account_id = cfg->account_id,
 		.create_delay_ms = cfg->create_delay_ms,
+		.retention_hour_ms = cfg->test_retention_hour_ms,
 		.delete_delay_ms = cfg->delete_delay_ms,
 		.shard_limit = cfg->shard_limit,
 		.stream_limit = cfg->stream_limit,

@@ -204,7 +204,7 @@ static void msg_init(struct dp_msg *m, uint8_t kind, uint16_t log,
 	m->kind = kind;
 	m->log = log;
 	m->stream_id = s->id;
-	m->retention_ms = (int64_t)s->retention_hours * 3600 * 1000;
+	m->retention_ms = s->retention_ms;
 	snprintf(m->stream_name, sizeof(m->stream_name), "%s", s->name);
 }
 

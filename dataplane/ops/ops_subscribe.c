@@ -435,7 +435,7 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 	struct dp_msg *m = &s->msg;
 	m->stream_id = rs->id;
 	m->shard_index = (uint32_t)idx;
-	m->retention_ms = (int64_t)rs->retention_hours * 3600 * 1000;
+	m->retention_ms = rs->retention_ms;
 	snprintf(m->stream_name, sizeof(m->stream_name), "%s", rs->name);
 	m->it_type = (uint8_t)r.type;
 	m->ts_ms = r.ts_ms;

@@ -134,6 +134,7 @@ struct route_stream {
 	struct policy *res_policy;
 	uint32_t max_record_bytes;
 	uint32_t retention_hours;
+	int64_t retention_ms; /* retention_hours in ms (shorter under --test-retention-hour-ms) */
 	bool kms; /* EncryptionType KMS (StartStreamEncryption): its records say so */
 	uint32_t n_shards;		/* all shards, open and closed, by index */
 	struct route_shard *shards;	/* shards[i].index == i */

@@ -416,3 +416,61 @@ def test_delivery_compresses(server_factory, tmp_path, s3, comp):
         assert any(k.startswith('out/src/%s/%s-shardId-' % (day, name)) for day in days), k
         assert k.endswith(ext), k
         assert len(v) < len(plain[k]), 'not compressed'
+
+
+def test_delivery_counts_an_expiry_across_restarts(server_factory, tmp_path, s3):
+    """Records written while delivery is off (a run without --channel-config)
+    expire before it reads them (24 h of retention made 12 s by the test-only
+    --test-retention-hour-ms 500). Two restarts lie between the checkpoint
+    and the next record, so the sequence counters jumped by 2^23 or more:
+    the episode is counted (sluice_channel_expiries_total) and warned once,
+    but not a number of records (sluice_channel_records_expired_total stays
+    0); delivery goes on from the trim horizon."""
+    conf = str(tmp_path / 'channel.conf')
+    write_conf(conf, s3)
+    chan_args = ['--channel-config', conf]
+    srv = server_factory(extra_args=chan_args + ['--create-delay-ms', '300',
+                                                 '--test-retention-hour-ms', '500'])
+    kc = srv.client()
+    stream = on_demand_stream(kc, 'src')
+    ch = create_channel(srv, 'chx', stream['StreamARN'])
+    prefix = 'kinesis-channel/chx/'
+    lab = frozenset({('channel', 'chx')})
+
+    def put(first, count):  # one key: one shard, one checkpoint line
+        r = kc.put_records(StreamName='src', Records=[
+            {'PartitionKey': 'one', 'Data': b'rec:%06d\n' % j}
+            for j in range(first, first + count)])
+        assert r['FailedRecordCount'] == 0, r
+
+    put(0, 10)
+    delivered(s3, prefix, range(0, 10), 60)
+    deadline = time.monotonic() + 20
+    while metrics.scrape(srv).get(('sluice_channel_records_total', lab)) != 10 and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)  # the checkpoint is written right after the object
+    assert srv.stop() == 0, srv.log_tail()
+    for a in chan_args:
+        srv.args.remove(a)
+    srv.start()
+    kc = srv.client()
+    put(100, 20)  # never read: delivery is off, and they expire
+    time.sleep(12 + 2)
+    assert srv.stop() == 0, srv.log_tail()
+    srv.args.extend(chan_args)
+    srv.start()
+    kc = srv.client()
+    put(200, 5)
+    nums, _ = delivered(s3, prefix, range(200, 205), 60)
+    assert sorted(nums) == list(range(0, 10)) + list(range(200, 205)), nums
+    deadline = time.monotonic() + 30
+    while metrics.scrape(srv).get(('sluice_channel_expiries_total', lab)) != 1 and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    samples = metrics.scrape(srv)
+    assert samples[('sluice_channel_expiries_total', lab)] == 1
+    assert samples[('sluice_channel_records_expired_total', lab)] == 0
+    assert srv.stop() == 0, srv.log_tail()
+    with open(srv.log_path) as f:
+        warns = [ln for ln in f if 'expired (retention)' in ln]
+    assert len(warns) == 1 and 'how many, if any, is not known' in warns[0], warns
