@@ -40,7 +40,7 @@ static const struct num_flag num_flags[] = {
 	{ "tail-ms", OFF(tail_ms), 0, 3600000,
 	  "reads of records newer than this are served from memory (0: off)" },
 	{ "tail-shard-kib", OFF(tail_shard_kib), 64, 1048576,
-	  "read tail: memory per shard in KiB" },
+	  "read tail: the most one shard's ring grows to, in KiB" },
 	{ "tail-mib", OFF(tail_mib), 1, 65536, "read tail: memory per journal in MiB" },
 	/* Reads older than the tail (storage/st_aread.c). A chunk is at most
 	 * one 12 MiB write buffer, so that is the least room that always fits
