@@ -163,7 +163,7 @@ static void set_defaults(struct sl_config *c)
 	c->segment_mib = 256;
 	c->max_shards_per_log = 65536;
 	c->tail_ms = 10000;
-	c->tail_shard_kib = 1024;
+	c->tail_shard_kib = 16384; /* a cap: rings grow by need within --tail-mib */
 	c->tail_mib = 64;
 	c->read_slots = 16;
 	c->read_mib = 32;

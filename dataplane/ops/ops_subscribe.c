@@ -235,11 +235,11 @@ void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 		s->next_poll_ms = lc->now_ms;
 	} else {
 		/* m->resp: the event's JSON (resp_len bytes, not NUL-terminated);
-		 * m->seq: where the next poll starts. */
-		static const char none[] = "\"Records\":[]";
+		 * m->seq: where the next poll starts; m->n_out: its records (a
+		 * count, not a scan of an event of up to 2.7 MB for an empty
+		 * "Records":[], which showed in profiles with 5 subscribers). */
 		m->after = false;
-		bool records = m->resp && m->resp_len > 0 &&
-			       !memmem(m->resp, m->resp_len, none, sizeof(none) - 1);
+		bool records = m->resp && m->resp_len > 0 && m->n_out > 0;
 		bool last = m->closed && m->http_status == 204; /* children sent */
 		if (records || last || lc->now_ms - s->last_event_ms >= SUB_HEARTBEAT_MS) {
 			int erc = sub_event(lc, c, s, "SubscribeToShardEvent", false, m->resp,
