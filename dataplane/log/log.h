@@ -88,6 +88,8 @@ struct dp_msg {
 	uint32_t shard_index;
 	uint8_t it_type; /* enum rec_iter_type */
 	bool sub;	 /* a SubscribeToShard poll: no GetRecords quota, event payload */
+	bool es_framed;	 /* sub: resp is the whole eventstream message (JSON payload,
+			  * framed on the log lcore), pushed as is: no copy */
 	bool after;	 /* position exclusive */
 	st_seq_t seq;
 	int64_t ts_ms;
