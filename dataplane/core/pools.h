@@ -11,8 +11,8 @@
  * connection input/output buffers (per connection, grown by doubling and
  * charged to the buffered-bytes budget, see admit.h), HTTP/2 request bodies
  * and response buffers (sized to each request, charged likewise), and
- * SubscribeToShard events (made by the log lcore; a busy subscription
- * keeps its own buffer between events, ops_subscribe.c). */
+ * SubscribeToShard events (made by the log lcore, one per second per
+ * subscription). */
 #ifndef SL_DATAPLANE_CORE_POOLS_H
 #define SL_DATAPLANE_CORE_POOLS_H
 

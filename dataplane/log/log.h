@@ -112,9 +112,8 @@ struct dp_msg {
 	char *resp;	      /* DP_GET: JSON body (malloc), freed by the io lcore */
 	/* DP_GET from a request: the io lcore's pooled buffer (pools.h) for
 	 * the body, resp_cap bytes; the log lcore sets resp_buf_used once it
-	 * owns it (it may then realloc or free it like its own). For a
-	 * subscription poll: the subscription's kept buffer, or NULL (the log
-	 * lcore mallocs); its event's resp_cap is the buffer's size. */
+	 * owns it (it may then realloc or free it like its own). NULL for
+	 * subscription polls: the log lcore mallocs. */
 	char *resp_buf;
 	uint32_t resp_cap;
 	bool resp_buf_used;

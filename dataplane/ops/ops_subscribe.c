@@ -43,13 +43,6 @@
 #define SUB_HEARTBEAT_MS 1000	/* an event at least this often */
 #define SUB_IDLE_POLL_MS 200	/* poll interval while the shard is quiet */
 #define SUB_ARN_CAP 2100	/* ConsumerARN is at most 2048 characters */
-/* Events above this size mean a busy subscription: its buffer is kept for
- * the next event; smaller ones (at the tip, idle) are freed. */
-#define SUB_BUF_KEEP_MIN (64u << 10)
-/* Kept buffers per io lcore (each up to ~4 MiB: 2 MiB of records in
- * base64 and JSON, grown by doubling): bounds their memory. */
-#define SUB_BUF_KEEP_MAX 64u
-
 
 struct sub {
 	struct sub *next;
@@ -63,55 +56,9 @@ struct sub {
 	bool done;     /* end: free once the message is back */
 	bool cbor;     /* subscribed in CBOR: event payloads are CBOR too */
 	uint32_t mslot; /* the stream's metrics slot (mx.h) */
-	/* A busy subscription's event buffer, lent to the log lcore with each
-	 * poll (msg.resp_buf) and kept between events (sub_buf_keep), so a
-	 * 2.7 MB event does not map and zero fresh pages every time. */
-	char *ev_buf;
-	uint32_t ev_cap;
 	struct dp_msg msg;
 	char arn[SUB_ARN_CAP]; /* ConsumerARN: the subscription ends with it */
 };
-
-static _Thread_local uint32_t sub_bufs_kept; /* per io lcore (thread) */
-
-static void sub_buf_free(struct sub *s)
-{
-	if (s->ev_buf) {
-		free(s->ev_buf);
-		sub_bufs_kept--;
-	}
-	s->ev_buf = NULL;
-	s->ev_cap = 0;
-}
-
-/* The poll is back: the log lcore encoded into the lent buffer, or grew it
- * with realloc or freed it (resp_buf_used and m->resp no longer the same
- * block: the lent block is gone). Keeps m->resp as the buffer of a busy
- * live subscription (within SUB_BUF_KEEP_MAX), else frees it. */
-static void sub_buf_keep(struct sub *s, struct dp_msg *m)
-{
-	if (m->resp_buf && m->resp_buf_used && m->resp != m->resp_buf) {
-		s->ev_buf = NULL; /* gone with the realloc or free */
-		s->ev_cap = 0;
-		sub_bufs_kept--;
-	}
-	m->resp_buf = NULL;
-	m->resp_buf_used = false;
-	if (!m->resp)
-		return;
-	bool same = m->resp == s->ev_buf;
-	if (!s->done && m->resp_len > SUB_BUF_KEEP_MIN && (same || sub_bufs_kept < SUB_BUF_KEEP_MAX)) {
-		if (!same)
-			sub_bufs_kept++;
-		s->ev_buf = m->resp;
-		s->ev_cap = m->resp_cap;
-	} else if (same) {
-		sub_buf_free(s);
-	} else {
-		free(m->resp);
-	}
-	m->resp = NULL;
-}
 
 /* The stream's counter block (mx.h) for SubscribeToShard's metrics; NULL
  * with metrics off or a stream without a slot. */
@@ -267,9 +214,6 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 	m->status = 0;
 	m->resp = NULL;
 	m->limit = 10000;
-	m->resp_buf = s->ev_buf; /* NULL: the log lcore mallocs */
-	m->resp_cap = s->ev_cap;
-	m->resp_buf_used = false;
 	ops_data_fill_closed(m, rs, sh);
 	/* Out of credits (or requests held before us): poll again later. */
 	if (!log_chan_can_post(lc, 1u << m->log))
@@ -331,7 +275,8 @@ void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 		if (s->win_bytes >= SUB_BYTES_PER_S && s->next_poll_ms < s->win_ms + 1000)
 			s->next_poll_ms = s->win_ms + 1000;
 	}
-	sub_buf_keep(s, m);
+	free(m->resp);
+	m->resp = NULL;
 }
 
 /* Called every loop iteration: polls, heartbeats, lifetimes, clean-up. */
@@ -360,7 +305,6 @@ void ops_sub_tick(struct lcore_ctx *lc)
 		}
 		if (s->done && !s->msg_out) {
 			*pp = s->next;
-			sub_buf_free(s);
 			free(s);
 			continue;
 		}
