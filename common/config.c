@@ -25,6 +25,8 @@ static const struct num_flag num_flags[] = {
 	{ "io-cores", OFF(io_cores), 1, SL_IO_CORES_MAX, "io lcores (network, TLS, HTTP, API)" },
 	{ "dpdk-idle-us", OFF(dpdk_idle_us), 0, 10000,
 	  "DPDK: nap this long after a long run of empty polls (0: pure busy-poll)" },
+	{ "dpdk-ack-burst", OFF(dpdk_ack_burst), 0, 1,
+	  "DPDK: 1 (default) = one ACK per connection per receive burst, 0 = every 2nd segment" },
 	{ "dpdk-vlan", OFF(dpdk_vlan), 0, 4094,
 	  "DPDK: 802.1Q VLAN ID to tag frames with and accept (0: untagged)" },
 	{ "log-cores", OFF(log_cores), 1, SL_LOG_CORES_MAX,
@@ -49,6 +51,11 @@ static const struct num_flag num_flags[] = {
 	  "disk reads with io_uring: chunks in flight or held per journal (0: pread)" },
 	{ "read-mib", OFF(read_mib), 12, 4096,
 	  "disk reads with io_uring: memory per journal in MiB" },
+	/* Group commit (storage/README.md): at most this many durable writes
+	 * in flight per journal (ST_MAX_INFLIGHT is 8); each costs one more
+	 * 12 MiB write buffer. */
+	{ "commit-inflight", OFF(commit_inflight), 1, 8,
+	  "journal writes in flight per log lcore (group commit)" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
 	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
 	{ "request-timeout-ms", OFF(request_timeout_ms), 100, 600000,
@@ -84,6 +91,8 @@ static const struct num_flag num_flags[] = {
 	{ "audit-keep", OFF(audit_keep), 1, 1000, "rotated audit logs kept" },
 	{ "etcd-timeout-ms", OFF(etcd_timeout_ms), 100, 60000,
 	  "--metadata etcd: bound on connect and on each send and receive to etcd" },
+	{ "etcd-lease-ttl-s", OFF(etcd_lease_ttl_s), 2, 300,
+	  "--metadata etcd: this node's lease; a dead node's key and shards go after it" },
 };
 
 struct str_flag {
@@ -138,6 +147,9 @@ static const struct str_flag str_flags[] = {
 	{ "etcd-ca", SOFF(etcd_ca), "--metadata etcd=https://: CA of etcd's certificate" },
 	{ "etcd-cert", SOFF(etcd_cert), "--metadata etcd=https://: client certificate (PEM)" },
 	{ "etcd-key", SOFF(etcd_key), "--metadata etcd=https://: its private key (PEM)" },
+	{ "node-id", SOFF(node_id),
+	  "--metadata etcd: this node's name in the cluster, 1-64 of A-Z a-z 0-9 _ . - "
+	  "(default: HOSTNAME-PORT)" },
 	{ "quota-mode", SOFF(quota_mode),
 	  "kinesis (default: Kinesis's per-shard limits) | off | custom (--quota-*)" },
 };
@@ -159,6 +171,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->metrics, sizeof(c->metrics), "on");
 	c->io_cores = 1;
 	c->dpdk_idle_us = 50;
+	c->dpdk_ack_burst = 1;
 	c->log_cores = 1;
 	c->segment_mib = 256;
 	c->max_shards_per_log = 65536;
@@ -167,6 +180,7 @@ static void set_defaults(struct sl_config *c)
 	c->tail_mib = 64;
 	c->read_slots = 16;
 	c->read_mib = 32;
+	c->commit_inflight = 2;
 	c->create_delay_ms = 500;
 	c->delete_delay_ms = 500;
 	c->request_timeout_ms = 20000;
@@ -196,6 +210,7 @@ static void set_defaults(struct sl_config *c)
 	snprintf(c->metadata, sizeof(c->metadata), "sqlite");
 	snprintf(c->etcd_cluster, sizeof(c->etcd_cluster), "default");
 	c->etcd_timeout_ms = 3000;
+	c->etcd_lease_ttl_s = 10;
 }
 
 static void usage(FILE *f)
@@ -441,6 +456,10 @@ static int check_metadata(struct sl_config *c)
 					"--metadata etcd=https://...\n");
 			return -EINVAL;
 		}
+		if (c->node_id[0]) {
+			fprintf(stderr, "sluiced: --node-id needs --metadata etcd=...\n");
+			return -EINVAL;
+		}
 		return 0;
 	}
 	if (strncmp(c->metadata, "etcd=", 5) != 0 ||
@@ -461,6 +480,12 @@ static int check_metadata(struct sl_config *c)
 	if ((c->etcd_ca[0] || c->etcd_cert[0] || c->etcd_key[0]) && !https) {
 		fprintf(stderr, "sluiced: --etcd-ca/--etcd-cert/--etcd-key need an https:// "
 				"etcd URL\n");
+		return -EINVAL;
+	}
+	size_t nl = strlen(c->node_id);
+	if (strspn(c->node_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+		    nl || nl > 64) {
+		fprintf(stderr, "sluiced: --node-id must be 1-64 of A-Z a-z 0-9 _ . -\n");
 		return -EINVAL;
 	}
 	if ((c->etcd_cert[0] != 0) != (c->etcd_key[0] != 0)) {

@@ -44,6 +44,7 @@ struct sl_config {
 	uint32_t tail_mib;	/* read tail memory per journal */
 	uint32_t read_slots;	/* disk reads with io_uring: chunks held; 0 = pread */
 	uint32_t read_mib;	/* disk reads with io_uring: bytes held per journal */
+	uint32_t commit_inflight; /* journal writes in flight (group commit) */
 	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */
 	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
 	char tls_client_ca[SL_PATH_MAX]; /* mTLS: "" = off */
@@ -74,6 +75,7 @@ struct sl_config {
 	uint32_t stream_limit;
 	char dpdk_args[1024];	/* extra EAL args for --transport dpdk */
 	uint32_t dpdk_idle_us;	/* nap after a long run of empty polls (0: never) */
+	uint32_t dpdk_ack_burst; /* 1: the userspace TCP ACKs once per receive burst */
 	/* Test only: the userspace stack's seeded fault stage ("seed=1,drop=50000,
 	 * dup=0,reorder=20000,reorder-us=2000,delay-us=0", rates in ppm). */
 	char net_fault_rx[160], net_fault_tx[160];
@@ -118,6 +120,8 @@ struct sl_config {
 	char etcd_cert[SL_PATH_MAX];	/* https: client certificate (mTLS) */
 	char etcd_key[SL_PATH_MAX];
 	uint32_t etcd_timeout_ms;	/* connect, each send, each receive */
+	uint32_t etcd_lease_ttl_s;	/* the node's lease (controlplane/cp_cluster.c) */
+	char node_id[65];		/* "" = HOSTNAME-PORT */
 };
 
 /* Fills cfg with defaults, then applies argv. Returns 0, 1 when --help was

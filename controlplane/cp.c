@@ -131,6 +131,23 @@ void cp_op_stats(const struct cp *cp, unsigned op, struct cp_op_stat *out)
 	out->us = __atomic_load_n(&st->us, __ATOMIC_RELAXED);
 }
 
+/* Another node changed the metadata (the watch, cp_cluster.c): rebuild
+ * the routing table from the store, and look at the lifecycle deadlines
+ * again (a stream created elsewhere is made ACTIVE by whichever node's
+ * timer comes first; both are compare-and-swap in the store). */
+static void cp_run_watch(struct cp *cp)
+{
+	/* Pairs with the release add in cp_cluster.c's meta_bump. */
+	uint64_t gen = atomic_load_explicit(&cp->meta_gen, memory_order_acquire);
+
+	if (gen == cp->meta_gen_built)
+		return;
+	if (cp->routes && cp_route_publish(cp) < 0)
+		return; /* etcd away: tried again on the next loop */
+	cp->meta_gen_built = gen;
+	cp_refresh_deadline(cp);
+}
+
 static void *cp_main(void *arg)
 {
 	struct cp *cp = arg;
@@ -156,6 +173,7 @@ static void *cp_main(void *arg)
 			continue;
 		if (stopping)
 			break;
+		cp_run_watch(cp);
 		cp_run_timers(cp);
 		cp_run_seals(cp);
 		route_reclaim(cp->cfg.routes, false);
@@ -169,6 +187,7 @@ static void *cp_main(void *arg)
 static void cp_free(struct cp *cp)
 {
 	cp_store_close(cp->st);
+	free(cp->routed_ids);
 	free(cp);
 }
 
@@ -191,6 +210,8 @@ struct cp *cp_open(const struct cp_config *cfg)
 	cp->cfg.data_dir = cp->data_dir;
 	cp->cfg.account_id = cp->account_id;
 	atomic_init(&cp->stop, false);
+	atomic_init(&cp->meta_gen, 0);
+	atomic_init(&cp->clustered, false);
 	cp->st = cfg->etcd ? cp_store_etcd_open(cfg->etcd)
 			   : cp_store_open(&cp_store_sqlite_ops, cp->data_dir);
 	cp->cfg.etcd = NULL; /* the caller's, read here only */
@@ -242,6 +263,7 @@ void cp_stop(struct cp *cp)
 {
 	if (cp == NULL)
 		return;
+	cp_cluster_stop(cp); /* its thread bumps cp->meta_gen; the lease goes now */
 	/* Pairs with the acquire load in cp_main. */
 	atomic_store_explicit(&cp->stop, true, memory_order_release);
 	if (cp->thread_started)

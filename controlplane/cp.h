@@ -81,6 +81,21 @@ void cp_stop(struct cp *cp);
  * a liveness sign for the admin listener's /readyz. */
 uint64_t cp_heartbeat(const struct cp *cp);
 
+/* Several nodes on one etcd (cp_cluster.c, docs/REPLICATION.md): this
+ * node's key under a lease, and the watch that rebuilds the routing table
+ * when another node changes the metadata. Only with the etcd store. */
+struct cp_cluster_cfg {
+	const struct cp_store_etcd_cfg *etcd; /* the store's etcd and cluster prefix */
+	const char *node_id;		      /* 1..64 of A-Z a-z 0-9 _ . - */
+	const char *addr;		      /* HOST:PORT clients reach this node at */
+	uint32_t lease_ttl_s;		      /* 2..300: a dead node's key lasts this */
+};
+/* Starts the "cluster" thread after a first registration attempt (a failed
+ * one is retried by the thread). 0, -EINVAL (bad cfg, or started twice),
+ * -ENOMEM, -EIO (TLS material), or pthread_create's error. cp_stop stops it
+ * first and revokes the lease, so the node key goes at once. */
+int cp_cluster_start(struct cp *cp, const struct cp_cluster_cfg *cfg);
+
 /* Calls the control thread answered for one operation (enum api_op), how
  * many were errors (status not 200), and the time spent executing them. */
 struct cp_op_stat {

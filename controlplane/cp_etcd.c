@@ -201,11 +201,12 @@ int64_t etcd_http_parse(char *buf, size_t len, int *status, char **body, size_t 
 
 /* --- the JSON answer --- */
 
-/* int64 fields come as JSON strings (proto3 JSON), or numbers. */
-static int tok_i64(const struct json_doc *d, int32_t i, int64_t *out)
+/* int64 fields come as JSON strings (proto3 JSON), or numbers. Lease ids
+ * use all 63 bits (19 digits), so this is not parse_uint's 15. */
+int etcd_tok_i64(const struct json_doc *d, int32_t i, int64_t *out)
 {
 	struct sl_slice s;
-	int64_t v;
+	uint64_t v = 0;
 
 	if (i < 0)
 		return 0; /* absent: proto3 leaves out zero values */
@@ -214,10 +215,16 @@ static int tok_i64(const struct json_doc *d, int32_t i, int64_t *out)
 	if (d->toks[i].type != JSON_STRING)
 		return -EPROTO;
 	s = json_tok_slice(d, (uint32_t)i);
-	v = parse_uint(s.ptr, s.len, 10);
-	if (v < 0)
+	if (s.len == 0 || s.len > 19)
 		return -EPROTO;
-	*out = v;
+	for (size_t k = 0; k < s.len; k++) {
+		if (s.ptr[k] < '0' || s.ptr[k] > '9')
+			return -EPROTO;
+		v = v * 10 + (uint64_t)(s.ptr[k] - '0'); /* < 10^19 < 2^64: no wrap */
+	}
+	if (v > (uint64_t)INT64_MAX)
+		return -EPROTO;
+	*out = (int64_t)v;
 	return 0;
 }
 
@@ -228,7 +235,7 @@ static bool tok_true(const struct json_doc *d, int32_t i)
 
 /* A base64 string token, decoded in place and NUL-terminated: decoding
  * shrinks it, so the NUL lands inside the token's own bytes. */
-static int tok_b64(const struct json_doc *d, int32_t i, const char **out, size_t *out_len)
+int etcd_tok_b64(const struct json_doc *d, int32_t i, const char **out, size_t *out_len)
 {
 	char *p;
 	int64_t n;
@@ -251,6 +258,7 @@ static int tok_b64(const struct json_doc *d, int32_t i, const char **out, size_t
 	return 0;
 }
 
+
 /* One range answer object (top level of /v3/kv/range, or response_range). */
 static int parse_range(struct etcd_ans *a, const struct json_doc *d, uint32_t obj)
 {
@@ -264,7 +272,7 @@ static int parse_range(struct etcd_ans *a, const struct json_doc *d, uint32_t ob
 	r->n = 0;
 	r->more = tok_true(d, json_obj_get(d, obj, "more"));
 	r->count = 0;
-	if (tok_i64(d, json_obj_get(d, obj, "count"), &r->count) < 0)
+	if (etcd_tok_i64(d, json_obj_get(d, obj, "count"), &r->count) < 0)
 		return -EPROTO;
 	if (kvs < 0)
 		return 0;
@@ -280,10 +288,10 @@ static int parse_range(struct etcd_ans *a, const struct json_doc *d, uint32_t ob
 			return -E2BIG;
 		kv = &a->kvs[a->n_kvs];
 		memset(kv, 0, sizeof(*kv));
-		if (tok_b64(d, json_obj_get(d, it, "key"), &kv->key, &kv->key_len) < 0 ||
-		    tok_b64(d, json_obj_get(d, it, "value"), &kv->value, &kv->value_len) < 0 ||
-		    tok_i64(d, json_obj_get(d, it, "create_revision"), &kv->create_rev) < 0 ||
-		    tok_i64(d, json_obj_get(d, it, "mod_revision"), &kv->mod_rev) < 0)
+		if (etcd_tok_b64(d, json_obj_get(d, it, "key"), &kv->key, &kv->key_len) < 0 ||
+		    etcd_tok_b64(d, json_obj_get(d, it, "value"), &kv->value, &kv->value_len) < 0 ||
+		    etcd_tok_i64(d, json_obj_get(d, it, "create_revision"), &kv->create_rev) < 0 ||
+		    etcd_tok_i64(d, json_obj_get(d, it, "mod_revision"), &kv->mod_rev) < 0)
 			return -EPROTO;
 		if (kv->key_len == 0)
 			return -EPROTO;
@@ -303,14 +311,28 @@ int etcd_answer_parse(struct etcd_ans *a, char *buf, size_t len, struct json_tok
 	if (json_parse(&d, buf, len, toks, ETCD_TOKS_MAX, 16, NULL) < 1 ||
 	    toks[0].type != JSON_OBJECT)
 		return -EPROTO;
-	hdr = json_obj_get(&d, 0, "header");
-	if (hdr >= 0 && (toks[hdr].type != JSON_OBJECT ||
-			 tok_i64(&d, json_obj_get(&d, (uint32_t)hdr, "revision"), &a->revision) < 0))
+	/* A streaming call (lease keepalive) wraps its answer in "result", or
+	 * says "error" in the 200 answer whose head was already sent. */
+	uint32_t root = 0;
+	int32_t res = json_obj_get(&d, 0, "result");
+	if (json_obj_get(&d, 0, "error") >= 0)
 		return -EPROTO;
-	a->succeeded = tok_true(&d, json_obj_get(&d, 0, "succeeded"));
-	resp = json_obj_get(&d, 0, "responses");
+	if (res >= 0) {
+		if (toks[res].type != JSON_OBJECT)
+			return -EPROTO;
+		root = (uint32_t)res;
+	}
+	hdr = json_obj_get(&d, root, "header");
+	if (hdr >= 0 && (toks[hdr].type != JSON_OBJECT ||
+			 etcd_tok_i64(&d, json_obj_get(&d, (uint32_t)hdr, "revision"), &a->revision) < 0))
+		return -EPROTO;
+	if (etcd_tok_i64(&d, json_obj_get(&d, root, "ID"), &a->lease_id) < 0 ||
+	    etcd_tok_i64(&d, json_obj_get(&d, root, "TTL"), &a->ttl_s) < 0)
+		return -EPROTO;
+	a->succeeded = tok_true(&d, json_obj_get(&d, root, "succeeded"));
+	resp = json_obj_get(&d, root, "responses");
 	if (resp < 0)
-		return parse_range(a, &d, 0);
+		return parse_range(a, &d, root);
 	if (toks[resp].type != JSON_ARRAY)
 		return -EPROTO;
 	uint32_t it = (uint32_t)resp + 1;
@@ -491,8 +513,8 @@ fail:
 /* OpenSSL writes to the socket with write(2), which raises SIGPIPE when
  * etcd has closed it (a TLS 1.3 server refusing our certificate does so
  * after our handshake ends): that would kill the process unless every
- * caller ignored SIGPIPE (sluiced does, but only once the control plane
- * is up). So TLS I/O runs with SIGPIPE blocked on this thread, and one it
+ * caller ignored SIGPIPE (sluiced does from its first instant; the unit
+ * tests and fuzzers need not). So TLS I/O runs with SIGPIPE blocked on this thread, and one it
  * raised is taken back before unblocking (as libpq does). */
 struct nopipe {
 	sigset_t old;
@@ -679,4 +701,51 @@ int etcd_post(struct etcd *e, const char *path, size_t body_len, struct etcd_ans
 	if (rc == -EIO)
 		SL_WARN("etcd %s:%s: %s failed", e->host, e->port, path);
 	return rc;
+}
+
+/* --- a streaming answer (the watch) --- */
+
+int etcd_stream_start(struct etcd *e, const char *path, size_t body_len)
+{
+	char head[512];
+	int n;
+
+	BUG_ON(body_len > ETCD_MSG_MAX_BYTES);
+	conn_drop(e); /* a stream owns its connection from the first byte */
+	n = snprintf(head, sizeof(head),
+		     "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
+		     "Content-Length: %zu\r\n\r\n",
+		     path, e->host, e->port, body_len);
+	BUG_ON(n < 0 || (size_t)n >= sizeof(head));
+	if (conn_open(e) < 0)
+		return -EIO;
+	if (conn_write(e, head, (size_t)n) < 0 || conn_write(e, e->req, body_len) < 0) {
+		conn_drop(e);
+		return -EIO;
+	}
+	return 0;
+}
+
+int64_t etcd_stream_read(struct etcd *e, char *buf, size_t cap, uint32_t wait_ms)
+{
+	struct pollfd p = { .fd = e->fd, .events = POLLIN };
+	int rc;
+
+	if (e->fd < 0)
+		return -EIO;
+	/* Bytes OpenSSL already decrypted are not visible to poll. */
+	if (e->ssl == NULL || SSL_pending(e->ssl) == 0) {
+		rc = poll(&p, 1, (int)wait_ms);
+		if (rc == 0 || (rc < 0 && errno == EINTR))
+			return 0;
+		if (rc < 0)
+			return -EIO;
+	}
+	ssize_t r = conn_read(e, buf, cap); /* SO_RCVTIMEO bounds a partial TLS record */
+	return r > 0 ? (int64_t)r : -EIO;
+}
+
+void etcd_stream_stop(struct etcd *e)
+{
+	conn_drop(e);
 }

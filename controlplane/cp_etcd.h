@@ -62,6 +62,10 @@ struct etcd_range {
 
 struct etcd_ans {
 	int64_t revision;   /* header.revision */
+	/* /v3/lease/grant and /v3/lease/keepalive (whose answer is wrapped in
+	 * "result"): the lease and its remaining TTL; ttl_s 0 = the lease is
+	 * gone (expired or revoked). 0 for every other call. */
+	int64_t lease_id, ttl_s;
 	bool succeeded;	    /* txn: the compares held */
 	uint32_t n_ranges;  /* /v3/kv/range: 1; txn: its response_range entries */
 	struct etcd_range range[ETCD_RANGES_MAX];
@@ -75,6 +79,13 @@ struct etcd_ans {
  * needed; -EPROTO when it is not a well-formed answer, -EMSGSIZE when it
  * claims more than ETCD_MSG_MAX_BYTES. */
 int64_t etcd_http_parse(char *buf, size_t len, int *status, char **body, size_t *body_len);
+
+/* Token readers shared with the watch stream parser (cp_etcd_watch.c):
+ * an int64 field (proto3 JSON: a decimal string or a number; absent i < 0
+ * is 0), and a base64 string decoded in place and NUL-terminated (absent:
+ * ""). 0 or -EPROTO. */
+int etcd_tok_i64(const struct json_doc *d, int32_t i, int64_t *out);
+int etcd_tok_b64(const struct json_doc *d, int32_t i, const char **out, size_t *out_len);
 
 /* Parses a /v3/kv/range or /v3/kv/txn JSON answer in buf[0..len) into a,
  * decoding keys and values in place. 0, or -EPROTO (not JSON, not the
@@ -99,5 +110,17 @@ void etcd_close(struct etcd *e);
  * twice. */
 int etcd_post(struct etcd *e, const char *path, size_t body_len, struct etcd_ans *a);
 char *etcd_req_buf(struct etcd *e);
+
+/* A streaming answer (/v3/watch): POSTs body (built in etcd_req_buf) on a
+ * fresh connection and leaves the answer's bytes to etcd_stream_read, head
+ * and all (cp_etcd_watch.c parses them). 0 or -EIO. Between start and
+ * etcd_stream_stop the handle serves no etcd_post. */
+int etcd_stream_start(struct etcd *e, const char *path, size_t body_len);
+/* Waits at most wait_ms for bytes of the stream: > 0 bytes read into
+ * buf[0..cap), 0 none yet, -EIO closed or failed (then call
+ * etcd_stream_stop). A read that has begun waits at most timeout_ms more. */
+int64_t etcd_stream_read(struct etcd *e, char *buf, size_t cap, uint32_t wait_ms);
+/* Closes the stream's connection (etcd ends the watch with it). */
+void etcd_stream_stop(struct etcd *e);
 
 #endif

@@ -161,6 +161,15 @@ struct cp {
 	uint64_t heartbeat; /* control loop iterations (cp_heartbeat) */
 	struct cp_op_stat op_stats[API_OP__COUNT]; /* by enum api_op (cp_op_stats) */
 	uint64_t route_version;
+	/* cp_cluster.c: the watch bumps meta_gen when another node may have
+	 * changed what the routing table holds; the control thread rebuilds
+	 * when it differs from meta_gen_built (cp.c). */
+	atomic_uint_fast64_t meta_gen;
+	uint64_t meta_gen_built;
+	struct cp_cluster *cluster; /* NULL: one node (the starting thread's) */
+	atomic_bool clustered;	    /* cluster started: read by the control thread */
+	uint64_t *routed_ids;	    /* cluster: stream ids of the last table, sorted */
+	uint32_t n_routed_ids;
 	bool seal_pending;	     /* closed shards without an ending sequence number */
 	uint64_t seal_retry_ms;	     /* monotonic time of the last retry */
 	/* control operation rate limits (cp_admin.c), one bucket per op */
@@ -185,6 +194,17 @@ struct cp_req {
 	char arn[CP_STR_CAP];
 	struct cp_stream s;
 };
+
+/* --- cp_cluster.c --- */
+/* True once cp_cluster_start succeeded (any thread). Pairs with the
+ * release store there: the control thread that sees it sees meta_gen's
+ * first bump too. */
+static inline bool cp_clustered(struct cp *cp)
+{
+	return atomic_load_explicit(&cp->clustered, memory_order_acquire);
+}
+/* Stops the cluster thread and revokes the lease; nothing when none. */
+void cp_cluster_stop(struct cp *cp);
 
 /* --- cp_route.c: builds the routing snapshot (dataplane/route/route.h) --- */
 /* Publishes the first table into cfg.routes and sets cp->routes. 0 or -errno. */

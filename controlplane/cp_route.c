@@ -11,6 +11,7 @@
 #include "common/bug.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
+#include "crypto/keyring.h"
 #include "crypto/policy.h"
 #include "dataplane/metrics/mx.h"
 
@@ -94,6 +95,25 @@ static int stream_cb(void *arg, const struct cp_stream *cs)
 		}
 		b->rt->streams = p;
 		b->cap = ncap;
+	}
+	/* Several nodes (cp_cluster.c): a stream another node created has no
+	 * data key in this node's keyring (keys are per node until they move to
+	 * etcd). Records written through this node stay on this node today, so
+	 * a key of its own seals them; made before the stream is routable here,
+	 * as CreateStream does. */
+	if (cp_clustered(b->cp) && b->cp->cfg.kr) {
+		uint32_t ver;
+		char mid[KR_KEY_ID_SIZE];
+		int krc = kr_stream_key_info(b->cp->cfg.kr, cs->id, &ver, mid);
+		if (krc == -ENOKEY &&
+		    (krc = kr_stream_key_new(b->cp->cfg.kr, cs->id, NULL, NULL)) == 0)
+			SL_INFO("cluster: stream %s made elsewhere: data key created here",
+				cs->name);
+		if (krc < 0) {
+			SL_ERR("data key for stream %s: %s", cs->name, strerror(-krc));
+			b->err = krc;
+			return 1;
+		}
 	}
 	struct route_stream *s = &b->rt->streams[b->rt->n_streams];
 	memset(s, 0, sizeof(*s));
@@ -346,6 +366,42 @@ fail:
 	return rc < 0 ? rc : b.err ? b.err : -EIO;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Several nodes: a stream that left the table was deleted (only DELETING
+ * and removed streams leave it), perhaps through another node; its data
+ * key here is destroyed as DeleteStream destroys it on the node that
+ * served it (crypto-erase of what this node holds). Remembers the ids
+ * routed now for the next table. A failure to remember is only logged:
+ * the next table tries again, a key kept is not a wrong answer. */
+static void keys_follow(struct cp *cp, const struct route_table *rt)
+{
+	uint64_t *ids = malloc((rt->n_streams ? rt->n_streams : 1) * sizeof(*ids));
+
+	if (ids == NULL) {
+		SL_WARN("cluster: no memory to follow data keys");
+		return;
+	}
+	for (uint32_t i = 0; i < rt->n_streams; i++)
+		ids[i] = rt->streams[i].id;
+	qsort(ids, rt->n_streams, sizeof(*ids), cmp_u64);
+	for (uint32_t i = 0; i < cp->n_routed_ids && cp->cfg.kr; i++) {
+		if (bsearch(&cp->routed_ids[i], ids, rt->n_streams, sizeof(*ids), cmp_u64))
+			continue;
+		int rc = kr_stream_key_destroy(cp->cfg.kr, cp->routed_ids[i]);
+		if (rc < 0)
+			SL_ERR("data key of deleted stream %llu: %s",
+			       (unsigned long long)cp->routed_ids[i], strerror(-rc));
+	}
+	free(cp->routed_ids);
+	cp->routed_ids = ids;
+	cp->n_routed_ids = rt->n_streams;
+}
+
 int cp_route_publish(struct cp *cp)
 {
 	struct route_table *rt = NULL;
@@ -356,6 +412,8 @@ int cp_route_publish(struct cp *cp)
 		return rc;
 	}
 	route_publish(cp->cfg.routes, rt);
+	if (cp_clustered(cp)) /* rt is the readers' now, but only the control thread frees it */
+		keys_follow(cp, rt);
 	return 0;
 }
 

@@ -2001,25 +2001,40 @@ static int es_policy_put(struct cp_store *st, const char *stream, const char *ar
 	return rc < 0 ? -EIO : 0;
 }
 
+/* A policy record's value, "STREAM\nTEXT": the stream's name into
+ * stream[CP_NAME_MAX + 1], *text and *len the policy (inside kv->value).
+ * 0, or -EIO for a value that is not ours. */
+static int policy_rec_split(const struct etcd_kv *kv, char *stream, const char **text,
+			    size_t *len)
+{
+	const char *nl = memchr(kv->value, '\n', kv->value_len);
+
+	if (nl == NULL || (size_t)(nl - kv->value) > CP_NAME_MAX)
+		return -EIO;
+	memcpy(stream, kv->value, (size_t)(nl - kv->value));
+	stream[nl - kv->value] = '\0';
+	*text = nl + 1;
+	*len = kv->value_len - (size_t)(nl + 1 - kv->value);
+	return 0;
+}
+
 static int es_policy_get(struct cp_store *st, const char *arn, char *out, size_t cap)
 {
 	struct es *s = es_of(st);
 	char k[ES_KEY_CAP];
 	const struct etcd_kv *kv = NULL;
 	int n = es_key(s, k, "p/%s", arn), rc;
-	const char *nl;
+	char stream[CP_NAME_MAX + 1];
+	const char *text;
+	size_t pl;
 
 	if (n < 0)
 		return -EIO;
 	if ((rc = es_get(s, k, (size_t)n, &kv)) < 0)
 		return rc;
-	nl = memchr(kv->value, '\n', kv->value_len);
-	if (nl == NULL)
-		return -EIO;
-	size_t pl = kv->value_len - (size_t)(nl + 1 - kv->value);
-	if (pl >= cap)
-		return -EIO; /* never cut */
-	memcpy(out, nl + 1, pl);
+	if (policy_rec_split(kv, stream, &text, &pl) < 0 || pl >= cap)
+		return -EIO; /* not ours, or would be cut */
+	memcpy(out, text, pl);
 	out[pl] = '\0';
 	return 0;
 }
@@ -2044,11 +2059,10 @@ static int es_policy_delete(struct cp_store *st, const char *arn)
 			return 0;
 		if (rc < 0)
 			return rc;
-		const char *nl = memchr(kv->value, '\n', kv->value_len);
-		if (nl == NULL || (size_t)(nl - kv->value) > CP_NAME_MAX)
+		const char *text;
+		size_t pl;
+		if (policy_rec_split(kv, stream, &text, &pl) < 0)
 			return -EIO;
-		memcpy(stream, kv->value, (size_t)(nl - kv->value));
-		stream[nl - kv->value] = '\0';
 		rev = kv->mod_rev;
 		if ((pn = es_key(s, ps, "ps/%s/%s", stream, arn)) < 0)
 			return -EIO;
@@ -2093,24 +2107,22 @@ static int es_policy_list(struct cp_store *st, cp_store_policy_fn cb, void *arg)
 		more = s->a->range[0].more;
 		for (uint32_t i = 0; i < s->a->range[0].n; i++, got++) {
 			const struct etcd_kv *kv = &s->a->kvs[s->a->range[0].first + i];
-			const char *nl = memchr(kv->value, '\n', kv->value_len);
+			const char *text;
 			size_t al = kv->key_len - (size_t)n;
 
-			if (nl == NULL || (size_t)(nl - kv->value) > CP_NAME_MAX || al >= CP_STR_CAP) {
+			if (al >= CP_STR_CAP ||
+			    policy_rec_split(kv, v[got].stream, &text, &v[got].len) < 0) {
 				rc = -EIO;
 				goto out;
 			}
-			memcpy(v[got].stream, kv->value, (size_t)(nl - kv->value));
-			v[got].stream[nl - kv->value] = '\0';
 			memcpy(v[got].arn, kv->key + n, al);
 			v[got].arn[al] = '\0';
-			v[got].len = kv->value_len - (size_t)(nl + 1 - kv->value);
 			v[got].text = malloc(v[got].len + 1);
 			if (v[got].text == NULL) {
 				rc = -ENOMEM;
 				goto out;
 			}
-			memcpy(v[got].text, nl + 1, v[got].len);
+			memcpy(v[got].text, text, v[got].len);
 			v[got].text[v[got].len] = '\0';
 		}
 		if (got > 0) {
@@ -2557,3 +2569,68 @@ const struct cp_store_ops cp_store_etcd_ops = {
 	.channel_list = es_channel_list,
 	.channel_due = es_channel_due,
 };
+
+/* --- the record decoders, for the fuzzer --- */
+
+/* Runs one record decoder on a value as etcd would hand it over (a copy,
+ * NUL-terminated like the answer parser's), with a store context of its
+ * own and no etcd. Every decoded string must end inside its field. */
+int cp_store_etcd_decode(enum es_rec kind, const char *value, size_t len)
+{
+	struct es *s = calloc(1, sizeof(*s));
+	char *v = malloc(len + 1);
+	union {
+		struct cp_stream st;
+		struct cp_shard sh;
+		struct cp_consumer co;
+		struct cp_channel ch;
+	} *u = malloc(sizeof(*u));
+	char stream[CP_NAME_MAX + 1];
+	const char *text;
+	size_t tl;
+	int64_t last = 0;
+	int rc = -ENOMEM;
+
+	if (s == NULL || v == NULL || u == NULL)
+		goto out;
+	memcpy(v, value, len);
+	v[len] = '\0';
+	struct etcd_kv kv = { .key = "fuzz", .key_len = 4, .value = v, .value_len = len };
+	switch (kind) {
+	case ES_REC_STREAM:
+		rc = stream_dec(s, &kv, "fuzz", &u->st, &last);
+		BUG_ON(rc == 0 && (strnlen(u->st.arn, sizeof(u->st.arn)) == sizeof(u->st.arn) ||
+				   strnlen(u->st.key_id, sizeof(u->st.key_id)) ==
+					   sizeof(u->st.key_id)));
+		break;
+	case ES_REC_SHARD:
+		rc = shard_dec(s, &kv, &u->sh);
+		BUG_ON(rc == 0 && (strnlen(u->sh.id, sizeof(u->sh.id)) == sizeof(u->sh.id) ||
+				   strnlen(u->sh.end_seq, sizeof(u->sh.end_seq)) ==
+					   sizeof(u->sh.end_seq)));
+		break;
+	case ES_REC_CONSUMER:
+		rc = consumer_dec(s, &kv, &u->co);
+		BUG_ON(rc == 0 && strnlen(u->co.arn, sizeof(u->co.arn)) == sizeof(u->co.arn));
+		break;
+	case ES_REC_CHANNEL:
+		rc = channel_dec(s, &kv, &u->ch);
+		BUG_ON(rc == 0 && (strnlen(u->ch.storage, sizeof(u->ch.storage)) ==
+					   sizeof(u->ch.storage) ||
+				   strnlen(u->ch.logging, sizeof(u->ch.logging)) ==
+					   sizeof(u->ch.logging)));
+		break;
+	case ES_REC_POLICY:
+		rc = policy_rec_split(&kv, stream, &text, &tl);
+		BUG_ON(rc == 0 && (text < v || text + tl != v + len ||
+				   strlen(stream) > CP_NAME_MAX));
+		break;
+	default:
+		rc = -EINVAL;
+	}
+out:
+	free(u);
+	free(v);
+	free(s);
+	return rc;
+}

@@ -23,4 +23,12 @@ extern const struct cp_store_ops cp_store_etcd_ops;
  * table's open(spec) takes "URL[ CLUSTER]", plain http only (tests). */
 struct cp_store *cp_store_etcd_open(const struct cp_store_etcd_cfg *cfg);
 
+/* The decoders of the records the store keeps in etcd (their values, as
+ * read back), reachable without an etcd so a fuzzer can feed them
+ * (tests/fuzz/fuzz_etcd.c). 0 (decoded), -EIO (not a record of ours),
+ * -EINVAL (no such kind), -ENOMEM. */
+enum es_rec { ES_REC_STREAM, ES_REC_SHARD, ES_REC_CONSUMER, ES_REC_CHANNEL, ES_REC_POLICY,
+	      ES_REC_N };
+int cp_store_etcd_decode(enum es_rec kind, const char *value, size_t len);
+
 #endif

@@ -43,6 +43,25 @@ nl_down() {
 	done
 }
 
+# nl_sweep_stale PREFIX SCRIPT: deletes the namespaces PREFIX-PID-NAME that a
+# run of SCRIPT killed -9 left behind (its EXIT trap never ran), killing what
+# still runs in them (a sluiced). A namespace whose PID is a live process
+# with SCRIPT on its command line is a running run's, and kept; names of any
+# other shape are not touched. Never fails.
+nl_sweep_stale() {
+	local prefix=$1 script=$2 ns pid
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		[[ $ns =~ ^${prefix}-([0-9]+)-[a-z]+$ ]] || continue
+		pid=${BASH_REMATCH[1]}
+		if [ -r "/proc/$pid/cmdline" ] &&
+			tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$script"; then
+			continue
+		fi
+		echo "removing namespace $ns: its run (pid $pid) is gone" >&2
+		nl_down "$ns"
+	done
+}
+
 # nl_loss NS IF PERCENT: drops PERCENT% of the TCP segments leaving and
 # entering IF (nftables netdev ingress and egress hooks in NS, `numgen
 # random`), so both TCP stacks see loss on the wire in both directions.

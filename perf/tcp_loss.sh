@@ -35,6 +35,8 @@
 # Usage: perf/tcp_loss.sh [--quick] [--cell-s S] [--loss "0 1 2 5"]
 #          [--faults "delay reorder dup" | --no-faults] [--read-mb N]
 #          [--build DIR] [--out DIR] [--no-append]
+#        perf/tcp_loss.sh --sweep: only remove what runs killed -9 left
+#          (every run does this first: their namespaces, sluiced, data)
 #   default: 10 s per cell, 200 MB prefill: 6-8 minutes on a 2-vCPU VM;
 #   --quick: 3 s per cell, 16 MB prefill: about 2 minutes.
 # Needs root (namespaces, nftables, af_packet). Exit status 0 when every
@@ -52,6 +54,7 @@ FAULTS="delay reorder dup"
 B=$ROOT/build
 OUT=
 APPEND=1
+SWEEP_ONLY=0
 CMDLINE="perf/tcp_loss.sh $*"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -64,7 +67,8 @@ while [ $# -gt 0 ]; do
 	--build) B=$(cd "$2" && pwd); shift ;;
 	--out) OUT=$2; shift ;;
 	--no-append) APPEND=0 ;;
-	-h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+	--sweep) SWEEP_ONLY=1 ;;
+	-h | --help) sed -n '2,44p' "$0"; exit 0 ;;
 	*) echo "tcp_loss.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -82,6 +86,23 @@ for f in $FAULTS; do
 	case $f in delay | reorder | dup) ;; *) echo "tcp_loss.sh: fault $f?" >&2; exit 2 ;; esac
 done
 [ "$(id -u)" = 0 ] || { echo "tcp_loss.sh: needs root (network namespaces, nftables)" >&2; exit 2; }
+# A run killed -9 never ran its EXIT trap: its namespaces (with a sluiced
+# still in them) and its data (GBs) would stay for good. Ours carry our
+# pid, so those of runs that are gone are known and removed; a live run's
+# are left alone.
+nl_sweep_stale sl-tl tcp_loss.sh
+for d in /tmp/sl-tl.[0-9]*.*; do
+	[ -d "$d" ] || continue
+	pid=${d#/tmp/sl-tl.}
+	pid=${pid%%.*}
+	[[ $pid =~ ^[0-9]+$ ]] || continue
+	if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF tcp_loss.sh; then
+		continue
+	fi
+	echo "removing $d: its run (pid $pid) is gone" >&2
+	rm -rf "$d"
+done
+[ "$SWEEP_ONLY" = 0 ] || exit 0
 if [ ! -x "$B/sluiced" ] || [ ! -x "$B/perf/loadgen" ]; then
 	meson setup "$B" >/dev/null
 	ninja -C "$B"
@@ -100,7 +121,7 @@ SPID=
 NETEM=0
 
 # Servers' data (several GB in a default run) stays out of $OUT.
-DATA=$(mktemp -d /tmp/sl-tl.XXXXXX)
+DATA=$(mktemp -d /tmp/sl-tl.$$.XXXXXX) # our pid: the sweep above knows whose
 cleanup() {
 	stop_server
 	nl_down "$NS_S" "$NS_C"

@@ -179,6 +179,47 @@ static void dpdk_host(const struct sl_config *cfg, char *out, size_t cap)
 		 ip & 0xff);
 }
 
+/* "HOST:PORT" clients reach the API at (sluiced.addr, the node key in
+ * etcd): its length, or -ENAMETOOLONG. */
+static int main_addr(const struct sl_config *cfg, uint16_t port, char *line, size_t cap)
+{
+	int n;
+
+	if (strcmp(cfg->transport, "dpdk") == 0) {
+		char host[INET6_ADDRSTRLEN + 2];
+		dpdk_host(cfg, host, sizeof(host));
+		n = snprintf(line, cap, "%s:%u", host, port);
+	} else {
+		bool v6 = strchr(cfg->listen_host, ':') != NULL;
+		n = snprintf(line, cap, v6 ? "[%s]:%u" : "%s:%u", cfg->listen_host, port);
+	}
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
+/* --metadata etcd: this node's membership and the watch (cp_cluster.c).
+ * The node id defaults to HOSTNAME-PORT, the host name cut to what the
+ * id allows, so nodes on one machine differ by their ports. */
+static int start_cluster(const struct sl_config *cfg, const struct cp_store_etcd_cfg *ecfg)
+{
+	char addr[300], id[65], host[64] = "";
+	int rc = main_addr(cfg, g_sh.actual_port, addr, sizeof(addr));
+
+	if (rc < 0)
+		return rc;
+	if (cfg->node_id[0]) {
+		snprintf(id, sizeof(id), "%s", cfg->node_id);
+	} else {
+		if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "node");
+		host[strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")] =
+			'\0';
+		snprintf(id, sizeof(id), "%.50s-%u", host[0] ? host : "node", g_sh.actual_port);
+	}
+	struct cp_cluster_cfg cc = { .etcd = ecfg, .node_id = id, .addr = addr,
+				     .lease_ttl_s = cfg->etcd_lease_ttl_s };
+	return cp_cluster_start(g_cp, &cc);
+}
+
 /* DIR/sluiced.addr holds "HOST:PORT\n" once the server accepts connections;
  * published with sl_file_replace so a reader never sees half a line.
  * DIR/sluiced.plain.addr the same for --plain-listen (removed when off, so
@@ -201,17 +242,10 @@ static int write_addr_file(const struct sl_config *cfg, uint16_t port)
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "%s/sluiced.addr", cfg->data_dir);
-	if (strcmp(cfg->transport, "dpdk") == 0) {
-		char host[INET6_ADDRSTRLEN + 2];
-		dpdk_host(cfg, host, sizeof(host));
-		n = snprintf(line, sizeof(line), "%s:%u\n", host, port);
-	} else {
-		bool v6 = strchr(cfg->listen_host, ':') != NULL;
-		n = snprintf(line, sizeof(line), v6 ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host,
-			     port);
-	}
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -ENAMETOOLONG;
+	n = main_addr(cfg, port, line, sizeof(line) - 1);
+	if (n < 0)
+		return n;
+	line[n++] = '\n';
 	return sl_file_replace(path, line, (size_t)n, 0644);
 }
 
@@ -325,6 +359,13 @@ static struct sigv4_keyring *load_keys(const struct sl_config *cfg)
 static int run(const struct sl_config *cfg)
 {
 	int rc;
+	/* First: a peer that goes away mid-write must give EPIPE, never kill
+	 * the process, and the control plane (etcd), the mirror and delivery
+	 * clients write to sockets from their start on. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		SL_ERR("cannot ignore SIGPIPE: %s", strerror(errno));
+		return 1;
+	}
 	if ((rc = secure_dir(cfg->data_dir)) < 0) {
 		SL_ERR("cannot use %s as the data directory: %s", cfg->data_dir, strerror(-rc));
 		return 1;
@@ -461,11 +502,14 @@ static int run(const struct sl_config *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	/* Before sluiced.addr: whoever waits for that file finds the admin
 	 * listener's (sluiced.admin) already there. */
 	if ((rc = start_admin(cfg)) < 0) {
 		SL_ERR("admin listener: %s", strerror(-rc));
+		return 1;
+	}
+	if (cfg->etcd_endpoint[0] && (rc = start_cluster(cfg, &ecfg)) < 0) {
+		SL_ERR("cluster membership: %s", strerror(-rc));
 		return 1;
 	}
 	if ((rc = write_addr_file(cfg, g_sh.actual_port)) < 0) {

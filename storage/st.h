@@ -333,6 +333,13 @@ int SL_MUST_CHECK st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t
 int SL_MUST_CHECK st_seq_at_timestamp(struct st_journal *j, uint64_t stream_id,
 			uint32_t shard_index, int64_t ts_ms, st_seq_t *out);
 
+/* Signals efd (an eventfd) on every write completion, so a caller that
+ * sleeps in poll(2) on efd (for messages to append) also wakes for a
+ * completion and need not block in st_wait, deaf to new appends, while a
+ * write is in flight (storage/README.md, "Group commit"). Returns 0 or the
+ * -errno of io_uring_register_eventfd. */
+int SL_MUST_CHECK st_write_set_efd(struct st_journal *j, int efd);
+
 /* ---- Statistics ----------------------------------------------------------
  * Counters since st_open (metrics export reads them; never reset). Damage is
  * acknowledged data found unreadable on disk, by recovery or by a read; each
@@ -355,6 +362,12 @@ struct st_stats {
 	 * st_write_lat_bounds_us, the last bucket above the last bound. */
 	uint64_t write_lat[ST_WRITE_LAT_BOUNDS + 1];
 	uint64_t write_lat_sum_us;
+	/* Commit wait: from the first append into a write buffer to the
+	 * submission of its write (how long the oldest record of a write
+	 * waited for a free write slot), by st_write_lat_bounds_us. With
+	 * write_lat it splits the journal's part of an acknowledgement. */
+	uint64_t commit_wait[ST_WRITE_LAT_BOUNDS + 1];
+	uint64_t commit_wait_sum_us;
 	/* Records per write (group-commit batch size) by st_batch_bounds. */
 	uint64_t batch[ST_BATCH_BOUNDS + 1];
 	uint64_t batch_sum;

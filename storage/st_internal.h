@@ -373,6 +373,7 @@ struct st_buf {
 	uint64_t write_no;
 	uint64_t seg, off;   /* where it was written */
 	uint64_t submit_us;  /* when it was submitted (monotonic), for st_stats */
+	uint64_t first_us;   /* first append into it (monotonic): commit wait */
 	struct st_tok *tok;  /* max_tokens */
 };
 

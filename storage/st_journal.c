@@ -250,6 +250,13 @@ static struct st_chunk_hdr *chunk_for(struct st_journal *j, struct st_buf *b,
 	return h;
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* Copies as many records as fit into b; returns how many. */
 static uint32_t append_into(struct st_journal *j, struct st_buf *b, struct st_shard *s,
 			    const struct st_record *recs, uint32_t n,
@@ -263,6 +270,9 @@ static uint32_t append_into(struct st_journal *j, struct st_buf *b, struct st_sh
 	h = chunk_for(j, b, s, arrival_ms, key_ver);
 	if (!h)
 		return 0;
+	/* One clock read per write buffer, not per append. */
+	if (b->ntok == 0)
+		b->first_us = mono_us();
 	for (; k < n && b->len + rec_bytes(&recs[k]) <= buf_cap(j); k++) {
 		const struct st_record *r = &recs[k];
 		struct st_rec_hdr rh = {
@@ -471,12 +481,6 @@ const uint64_t st_write_lat_bounds_us[ST_WRITE_LAT_BOUNDS] = {
 };
 const uint64_t st_batch_bounds[ST_BATCH_BOUNDS] = { 1, 4, 16, 64, 256, 1024, 4096, 16384 };
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Bucket of v among n ascending bounds (n: above them all). */
 static unsigned bucket_of(const uint64_t *bounds, unsigned n, uint64_t v)
@@ -498,6 +502,13 @@ static void stats_submit(struct st_journal *j, struct st_buf *b)
 	j->stats.batch[bucket_of(st_batch_bounds, ST_BATCH_BOUNDS, recs)]++;
 	j->stats.batch_sum += recs;
 	b->submit_us = mono_us();
+	if (b->ntok > 0) { /* a marker holds no record: nobody waited */
+		uint64_t wait_us = b->submit_us - b->first_us;
+
+		j->stats.commit_wait[bucket_of(st_write_lat_bounds_us, ST_WRITE_LAT_BOUNDS,
+					       wait_us)]++;
+		j->stats.commit_wait_sum_us += wait_us;
+	}
 }
 
 static int submit_ready(struct st_journal *j)
@@ -693,6 +704,11 @@ int st_wait(struct st_journal *j, uint32_t timeout_ms)
 	if (j->inflight > 0)
 		io_uring_wait_cqe_timeout(&j->ring, &cqe, &ts);
 	return st_poll(j);
+}
+
+int st_write_set_efd(struct st_journal *j, int efd)
+{
+	return io_uring_register_eventfd(&j->ring, efd);
 }
 
 uint32_t st_pending(const struct st_journal *j)

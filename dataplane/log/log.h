@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/bug.h"
 #include "common/config.h"
@@ -80,6 +81,8 @@ struct dp_msg {
 	uint64_t cookie; /* connection idx << 32 | gen */
 	uint64_t stream_id;
 	int64_t now_ms;	 /* wall clock at the io lcore: arrival time of records */
+	uint64_t post_us; /* monotonic, set by log_chan_post: the log lcore's stage
+			     histograms (log_ctx.put_queue, put_durable) */
 	int64_t retention_ms;
 	/* DP_PUT */
 	struct dp_rec *recs;
@@ -157,6 +160,7 @@ struct log_ctx {
 	struct rte_ring **in;  /* [io] io -> log */
 	struct rte_ring **out; /* [io] log -> io */
 	int efd;	       /* wake-up from io lcores and the control thread */
+	bool wr_efd;	       /* journal write completions signal efd too */
 	_Atomic(struct log_seal *) seal; /* pending seal request, or NULL */
 	atomic_bool exited;		 /* the loop has ended */
 	/* The journal failed (st_poll error): every message and seal is now
@@ -180,12 +184,27 @@ struct log_ctx {
 	 * loop for the scraper: written by this lcore only, read relaxed. */
 	uint64_t loops, busy_loops;
 	struct st_stats st_copy;
+	/* Where a PUT's time goes on this side (storage/README.md, "Group
+	 * commit"), by st_write_lat_bounds_us, sums in us, written by this
+	 * lcore only and read relaxed: queue = posted by the io lcore to taken
+	 * off the ring; durable = posted to its answer posted back (all its
+	 * records durable: queue, append, commit wait, write, delivery). */
+	uint64_t put_queue[ST_WRITE_LAT_BOUNDS + 1], put_queue_sum_us;
+	uint64_t put_durable[ST_WRITE_LAT_BOUNDS + 1], put_durable_sum_us;
 	uint64_t recovery_ms; /* st_open's time at start-up */
 	struct quota quota;	   /* buckets of the shards this lcore owns */
 	struct kr_reader *kr_rd;   /* this lcore's view of the at-rest keys */
 	struct st_record *scratch; /* REC_MAX_RECORDS */
 	uint32_t *order;	   /* REC_MAX_RECORDS */
 };
+
+/* Monotonic microseconds (vDSO clock read): the PUT stage histograms. */
+static inline uint64_t log_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* log_chan.c: the (io lcore, log lcore) channels and their credits. */
 

@@ -36,6 +36,7 @@ void log_chan_post(struct lcore_ctx *lc, struct dp_msg *m)
 	BUG_ON(lc->dp_out_log[m->log] >= DP_PAIR_CREDITS); /* no credit: the caller's bug */
 	struct log_ctx *lg = &lc->sh->logs[m->log];
 	m->io = lc->idx;
+	m->post_us = log_now_us();
 	/* Cannot fail: the ring holds at most our messages out to lg, fewer
 	 * than DP_PAIR_CREDITS <= its capacity. Release order for m's fields
 	 * pairs with the log lcore's dequeue (rte_ring). */

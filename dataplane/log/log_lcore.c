@@ -6,8 +6,9 @@
  * answered only when st_poll reports the write durable (group commit: what
  * arrives during a flush goes in the next one, no timer); ITERATOR and GET
  * messages are answered at once from the journal. When there is nothing to
- * do the lcore sleeps in poll(2) on its eventfd and the journal's pending
- * writes (st_wait), so an idle appliance costs no CPU. */
+ * do the lcore sleeps in poll(2) on its eventfd, which io lcores post on and
+ * journal write completions signal (st_write_set_efd), so an idle appliance
+ * costs no CPU and a PUT posted during a write is not held until it ends. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -72,6 +73,18 @@ static void log_reply(struct log_ctx *lg, struct dp_msg *m)
 	log_chan_reply(lg, m); /* never full: credits (log_chan.c) */
 }
 
+/* Counts the time since t0_us (log_now_us) into a stage histogram (bounds
+ * st_write_lat_bounds_us). Single writer: relaxed stores for the scraper. */
+static void log_stage(uint64_t *hist, uint64_t *sum_us, uint64_t t0_us)
+{
+	uint64_t d = log_now_us() - t0_us;
+	unsigned k = 0;
+	while (k < ST_WRITE_LAT_BOUNDS && d > st_write_lat_bounds_us[k])
+		k++;
+	__atomic_store_n(&hist[k], hist[k] + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(sum_us, *sum_us + d, __ATOMIC_RELAXED);
+}
+
 /* st_done_fn: records [first, first+count) of message `token` settled. */
 static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t shard_index,
 			st_seq_t first_seq, uint32_t count, int status)
@@ -98,6 +111,7 @@ static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t 
 	m->undurable -= count;
 	if (m->undurable == 0 && m->appended == m->mine) {
 		lg->n_acked += m->mine;
+		log_stage(lg->put_durable, &lg->put_durable_sum_us, m->post_us);
 		log_reply(lg, m);
 	}
 }
@@ -551,6 +565,10 @@ static unsigned log_drain(struct log_ctx *lg)
 			lg->bl_pos = 0;
 			lg->bl_n = rte_ring_sc_dequeue_burst(lg->in[io], (void **)lg->backlog,
 							     LOG_BURST, NULL);
+			for (unsigned i = 0; i < lg->bl_n; i++)
+				if (lg->backlog[i]->kind == DP_PUT)
+					log_stage(lg->put_queue, &lg->put_queue_sum_us,
+						  lg->backlog[i]->post_us);
 		}
 		while (lg->bl_pos < lg->bl_n) {
 			if (!log_handle(lg, lg->backlog[lg->bl_pos]))
@@ -682,15 +700,21 @@ static void log_stats_publish(struct log_ctx *lg)
 /* Sleeps until an io lcore posts (eventfd) or a journal write completes. */
 static void log_sleep(struct log_ctx *lg, uint32_t timeout_ms)
 {
-	if (!lg->failed && st_pending(lg->j) > 0) {
+	bool pending = !lg->failed && st_pending(lg->j) > 0;
+	if (pending && !lg->wr_efd) {
 		/* A flush is in flight: its completion is next (an error is
-		 * kept for the loop by log_poll). */
+		 * kept for the loop by log_poll). Deaf to new posts until then. */
 		int c = log_poll(lg, 1);
 		(void)c;
 		return;
 	}
+	/* Write completions signal efd (st_write_set_efd): one sleep for both,
+	 * so a PUT posted while a write is in flight is appended and goes out
+	 * in the next free write slot at once, not after that write completes
+	 * (storage/README.md, "Group commit"). While writes are pending the
+	 * 1 ms bound only matters for a failed roll, retried as before. */
 	struct pollfd p = { .fd = lg->efd, .events = POLLIN };
-	if (poll(&p, 1, (int)timeout_ms) > 0) {
+	if (poll(&p, 1, pending ? 1 : (int)timeout_ms) > 0) {
 		uint64_t v;
 		ssize_t r = read(lg->efd, &v, sizeof(v));
 		(void)r;
@@ -872,6 +896,7 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	o.key_get = kr_reader_get;
 	o.key_ctx = lg->kr_rd;
 	o.journal_id = idx;
+	o.max_inflight = sh->cfg->commit_inflight;
 	if (quota_init(&lg->quota, sh->cfg, sh->cfg->max_shards_per_log) < 0)
 		return -ENOMEM;
 	uint64_t t0_ms = sl_mono_ms();
@@ -882,6 +907,13 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 		SL_ERR("cannot open the journal in %s: %s", dir, strerror(err));
 		return err ? -err : -EIO;
 	}
+	/* Write completions wake the loop's sleep like a posted message. Not
+	 * fatal: without it the loop waits on the write ring (log_sleep). */
+	int wrc = st_write_set_efd(lg->j, lg->efd);
+	if (wrc < 0)
+		SL_WARN("journal %u: write completions cannot signal the eventfd (%s); "
+			"PUTs posted during a write wait for it", idx, strerror(-wrc));
+	lg->wr_efd = wrc == 0;
 	/* Read completions wake the loop's sleep like a posted message. */
 	if (o.read_slots > 0) {
 		int rc = st_read_set_efd(lg->j, lg->efd);

@@ -153,8 +153,9 @@ extern const char *const mx_sigv4_types[MX_SIGV4_N - 1];
 	"tcp_ooo_drops", "tcp_paws_drops", "tcp_accepted", "tcp_refused", "tcp_table_full", \
 	"syn_cookies_sent", "syn_cookies_ok", "syn_cookies_bad", "tcp_prr_episodes", \
 	"tcp_rack_marks", "tcp_spurious_rto", "tcp_rexmit_recovery", "tcp_rexmit_tlp", \
-	"tcp_rexmit_rto", "tcp_dsack_undo"
-#define MX_TCP_N 30
+	"tcp_rexmit_rto", "tcp_dsack_undo", "tcp_rto_repeat", "tcp_rto_recovery", \
+	"tcp_rto_after_tlp", "tcp_rto_no_tlp"
+#define MX_TCP_N 34
 extern const char *const mx_tcp_names[MX_TCP_N];
 #define MX_TCP_COPY_US 100000
 

@@ -361,34 +361,54 @@ static void per_log(struct prom_buf *b, const struct sl_shared *sh, const char *
 	}
 }
 
-/* Group commit: write latency (RWF_DSYNC, submit to completion) and
- * records per write, per log lcore. */
+/* Group commit: write latency (RWF_DSYNC, submit to completion), commit
+ * wait (first append into a write to its submission), records per write,
+ * and a PUT's time on the log lcore's side (queue, to durable), per log
+ * lcore. */
 static void journal_hists(struct prom_buf *b, const struct sl_shared *sh)
 {
-	static const char lat[] = "sluice_journal_write_latency_seconds",
-			  batch[] = "sluice_journal_batch_records";
+	static const char *const name[5] = { "sluice_journal_write_latency_seconds",
+					      "sluice_journal_commit_wait_seconds",
+					      "sluice_journal_batch_records",
+					      "sluice_log_put_queue_seconds",
+					      "sluice_log_put_durable_seconds" };
+	static const char *const help[5] = {
+		"journal write latency: submit to completion of the durable (RWF_DSYNC) write",
+		"journal commit wait: first append into a write buffer to the submission "
+		"of its write",
+		"records per journal write (group-commit batch size)",
+		"PUT messages: posted by an io lcore to taken by the log lcore",
+		"PUT messages: posted by an io lcore to their answer posted back, all "
+		"records durable",
+	};
 	double lb[ST_WRITE_LAT_BOUNDS], bb[ST_BATCH_BOUNDS];
 	for (unsigned k = 0; k < ST_WRITE_LAT_BOUNDS; k++)
 		lb[k] = (double)st_write_lat_bounds_us[k] / 1e6;
 	for (unsigned k = 0; k < ST_BATCH_BOUNDS; k++)
 		bb[k] = (double)st_batch_bounds[k];
-	for (int f = 0; f < 2; f++) {
-		prom_family(b, f ? batch : lat, PROM_HISTOGRAM,
-			    f ? "records per journal write (group-commit batch size)" :
-				"journal write latency: submit to completion of the durable "
-				"(RWF_DSYNC) write");
+	static_assert(ST_BATCH_BOUNDS <= ST_WRITE_LAT_BOUNDS, "c[] holds either");
+	for (int f = 0; f < 5; f++) {
+		prom_family(b, name[f], PROM_HISTOGRAM, help[f]);
 		for (uint16_t i = 0; i < sh->n_log; i++) {
-			const struct st_stats *st = &sh->logs[i].st_copy;
+			const struct log_ctx *lg = &sh->logs[i];
+			const struct st_stats *st = &lg->st_copy;
+			const uint64_t *src = f == 0 ? st->write_lat :
+					      f == 1 ? st->commit_wait :
+					      f == 2 ? st->batch :
+					      f == 3 ? lg->put_queue : lg->put_durable;
 			uint64_t c[ST_WRITE_LAT_BOUNDS + 1];
-			unsigned n = f ? ST_BATCH_BOUNDS : ST_WRITE_LAT_BOUNDS;
+			unsigned n = f == 2 ? ST_BATCH_BOUNDS : ST_WRITE_LAT_BOUNDS;
 			for (unsigned k = 0; k <= n; k++)
-				c[k] = f ? ld(&st->batch[k]) : ld(&st->write_lat[k]);
+				c[k] = ld(&src[k]);
+			double sum = f == 0 ? (double)ld(&st->write_lat_sum_us) / 1e6 :
+				     f == 1 ? (double)ld(&st->commit_wait_sum_us) / 1e6 :
+				     f == 2 ? (double)ld(&st->batch_sum) :
+				     f == 3 ? (double)ld(&lg->put_queue_sum_us) / 1e6 :
+					      (double)ld(&lg->put_durable_sum_us) / 1e6;
 			char lc[16];
 			snprintf(lc, sizeof(lc), "log%u", i);
 			struct prom_label l = { "lcore", lc };
-			prom_histogram(b, f ? batch : lat, &l, 1, f ? bb : lb, c, n,
-				       f ? (double)ld(&st->batch_sum) :
-					   (double)ld(&st->write_lat_sum_us) / 1e6);
+			prom_histogram(b, name[f], &l, 1, f == 2 ? bb : lb, c, n, sum);
 		}
 	}
 }

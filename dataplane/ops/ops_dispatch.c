@@ -172,6 +172,78 @@ static bool body_str(const struct json_doc *d, const char *key, char *out, size_
 	return body_str_in(d, 0, key, out, cap);
 }
 
+/* The stream a ListShards NextToken names: our tokens are the hex of
+ * "NAME/created/last shard/max..." (controlplane/cp_streams.c), and a page
+ * after the first lists that stream, so it is authorised as that stream
+ * like the first page (on '*' a key allowed only on its stream could not
+ * page, and a Deny on a stream did not bind a token naming it). Decoded as
+ * the handler decodes it, accepting at least what it accepts; false when
+ * it is not one of ours (the handler refuses it). */
+static bool list_shards_token_stream(const struct json_doc *d, char *name, size_t cap)
+{
+	char tok[1208], plain[604]; /* the handler takes at most 600 characters */
+	size_t n;
+
+	if (!body_str(d, "NextToken", tok, sizeof(tok)) || (n = strlen(tok)) % 2 ||
+	    n / 2 >= sizeof(plain))
+		return false;
+	for (size_t i = 0; i < n; i += 2) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char ch = tok[i + k];
+			int x = ch >= '0' && ch <= '9'	 ? ch - '0'
+				: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+				: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+							 : -1;
+			if (x < 0)
+				return false;
+			v = v * 16 + x;
+		}
+		plain[i / 2] = (char)v;
+	}
+	plain[n / 2] = '\0';
+	char *slash = strchr(plain, '/');
+	if (slash == NULL || slash == plain || (size_t)(slash - plain) >= cap)
+		return false;
+	*slash = '\0';
+	if (!av_match_name(plain, strlen(plain)))
+		return false;
+	snprintf(name, cap, "%s", plain);
+	return true;
+}
+
+/* DescribeStreamConsumer and DeregisterStreamConsumer may name their
+ * consumer by StreamARN (or StreamName) and ConsumerName instead of its
+ * ConsumerARN: either way it is the consumer they act on, so they are
+ * authorised on its ARN (and its resource policy binds) whichever way it
+ * is named. r->arn is the stream's ARN on entry; it becomes the consumer's
+ * when the routing snapshot has it (ACTIVE consumers only: one CREATING or
+ * DELETING stays authorised as its stream). Bisects the snapshot's
+ * consumers, sorted by ARN, for "STREAM-ARN/consumer/NAME:". */
+static void consumer_arn_by_name(struct lcore_ctx *lc, struct dp_resource *r,
+				 const char *cname)
+{
+	/* no routes: a unit-test harness without a control plane */
+	const struct route_table *rt = lc->sh->routes ? route_get(lc->sh->routes) : NULL;
+	/* the stream's ARN (at most 200 bytes: name <= 128) + a ConsumerName;
+	 * too long for any real one: then no consumer has it */
+	char prefix[sizeof(r->arn) + 16];
+	int pn = snprintf(prefix, sizeof(prefix), "%.1024s/consumer/%.1024s:", r->arn, cname);
+
+	if (!rt || pn < 0 || (size_t)pn >= sizeof(prefix))
+		return;
+	uint32_t lo = 0, hi = rt->n_consumers;
+	while (lo < hi) { /* first ARN >= prefix */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (strcmp(rt->consumers[mid].arn, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < rt->n_consumers && strncmp(rt->consumers[lo].arn, prefix, (size_t)pn) == 0)
+		snprintf(r->arn, sizeof(r->arn), "%s", rt->consumers[lo].arn);
+}
+
 /* Decides what a request touches. The ARN checked against policies is
  * rebuilt from the stream (and consumer) name with the server's region and
  * account, never copied from the client's ARN or signature, so neither can
@@ -227,7 +299,9 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 		    d.toks[l + 1].type == JSON_OBJECT)
 			has_sarn = body_str_in(&d, (uint32_t)l + 1, "StreamARN", sarn, sizeof(sarn));
 	}
-	has_name = body_str(&d, "StreamName", sname, sizeof(sname));
+	has_name = body_str(&d, "StreamName", sname, sizeof(sname)) ||
+		   (c->mx_op == API_OP_LIST_SHARDS && !has_sarn && !has_carn &&
+		    list_shards_token_stream(&d, sname, sizeof(sname)));
 	if (has_sarn && av_split_stream_arn(sarn, region, sizeof(region), account,
 					    sizeof(account), aname, sizeof(aname))) {
 		has_sarn = false; /* invalid: validation says so, nothing is looked up */
@@ -275,7 +349,50 @@ static int resolve_resource(struct lcore_ctx *lc, const struct conn *c, struct d
 	snprintf(r->stream, sizeof(r->stream), "%s", name);
 	snprintf(r->arn, sizeof(r->arn), "arn:aws:kinesis:%s:%s:stream/%s", cfg->region,
 		 cfg->account_id, name);
+	if ((c->mx_op == API_OP_DESCRIBE_CONSUMER || c->mx_op == API_OP_DEREGISTER_CONSUMER) &&
+	    body_str(&d, "ConsumerName", carn, sizeof(carn)))
+		consumer_arn_by_name(lc, r, carn);
 	return 0;
+}
+
+/* ListChannels with a StreamFilter lists only the channels of the streams
+ * it names, so it is authorised as each of them (every one must be allowed,
+ * and each stream's resource policy binds), as CreateChannel is as the
+ * stream it names; without a filter it lists the account's channels and is
+ * authorised on '*', like ListStreams. The ARN checked is rebuilt from the
+ * stream's name with the server's region and account, as the handler
+ * matches filters by name (cp_channels.c). Entries that are not stream ARNs
+ * are skipped: the handler refuses the request for them. Returns 1 when
+ * every named stream was allowed, 0 when the filter names none (authorise
+ * on '*'), -1 when one was refused (answered). */
+static int authorize_stream_filter(struct lcore_ctx *lc, struct conn *c,
+				   const struct api_op_info *op)
+{
+	const struct sl_config *cfg = lc->sh->cfg;
+	char sarn[2304], region[64], account[16], name[160], arn[2304];
+	struct json_doc d;
+	int named = 0;
+
+	if (json_parse(&d, (const char *)c->body, c->body_len, lc->toks, lc->max_toks, 32,
+		       NULL) < 0 || lc->toks[0].type != JSON_OBJECT)
+		return 0; /* the operation's decoder answers */
+	int32_t l = json_obj_get(&d, 0, "StreamFilter");
+	if (l < 0 || d.toks[l].type != JSON_ARRAY)
+		return 0;
+	/* bounded by the parse's token budget (lc->max_toks) */
+	for (uint32_t i = 0, t = (uint32_t)l + 1; i < d.toks[l].count; i++, t = d.toks[t].next) {
+		if (d.toks[t].type != JSON_OBJECT ||
+		    !body_str_in(&d, t, "StreamARN", sarn, sizeof(sarn)) ||
+		    av_split_stream_arn(sarn, region, sizeof(region), account, sizeof(account),
+					name, sizeof(name)) != 0)
+			continue;
+		snprintf(arn, sizeof(arn), "arn:aws:kinesis:%s:%s:stream/%s", cfg->region,
+			 cfg->account_id, name);
+		if (!ops_authorize(lc, c, op, arn, name))
+			return -1;
+		named = 1;
+	}
+	return named;
 }
 
 /* The resource policy attached to what resource names, from the routing
@@ -465,8 +582,9 @@ static void dispatch(struct lcore_ctx *lc, struct conn *c)
 		}
 		snprintf(c->audit_stream, sizeof(c->audit_stream), "%s", res.stream);
 		/* GetRecords names its stream inside the iterator: ops_data.c checks. */
-		if (!(op->flags & API_OPF_AUTHZ_IN_HANDLER) &&
-		    !ops_authorize(lc, c, op, res.arn, c->audit_stream))
+		int f = op->op == API_OP_LIST_CHANNELS ? authorize_stream_filter(lc, c, op) : 0;
+		if (f < 0 || (f == 0 && !(op->flags & API_OPF_AUTHZ_IN_HANDLER) &&
+			      !ops_authorize(lc, c, op, res.arn, c->audit_stream)))
 			return;
 	}
 	if (c->body_len == 0) {

@@ -369,8 +369,14 @@ def test_delivery_validates_and_dead_letters(server_factory, tmp_path, s3, fmt):
         got[doc['partitionKey']] = got.get(doc['partitionKey'], 0) + 1
         raw = base64.b64decode(doc['rawData'])
         assert raw in bad.values(), raw
-    samples = metrics.scrape(srv)
+    # counted right after S3 answers the PUT: the object can show first
     lab = frozenset({('channel', 'v' + fmt.lower())})
+    deadline = time.monotonic() + 20
+    samples = metrics.scrape(srv)
+    while samples.get(('sluice_channel_dead_letters_total', lab)) != len(bad) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+        samples = metrics.scrape(srv)
     assert samples[('sluice_channel_dead_letters_total', lab)] == len(bad)
 
 

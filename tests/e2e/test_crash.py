@@ -140,9 +140,10 @@ def test_kill9_under_load_three_rounds(server_factory):
               % (rnd, len(ledger.sent), len(ledger.acked), ledger.failed, len(seen),
                  len(ledger.errors), time.monotonic() - t_round))
         ledger.errors = []
-        # Over DPDK (a polling lcore on 2 shared vCPUs, af_packet) a round
-        # takes longer; the bound only keeps the test from running away.
-        limit = 60 if os.environ.get('SLUICE_TRANSPORT') == 'dpdk' else 30
+        # Over DPDK (a polling lcore on 2 shared vCPUs, af_packet) or under
+        # ASan on a loaded machine a round takes longer (39 s seen); the
+        # bound only keeps the test from running away.
+        limit = 90
         assert time.monotonic() - t_round < limit, 'round too slow'
     # Still writable after three recoveries, numbering after what is there.
     r = c.put_record(StreamName=name, PartitionKey='end', Data=b'end|')

@@ -610,6 +610,33 @@ def test_tcp_cc_newreno_under_loss(server_factory):
     assert (net_counter(text, 'tcp_retransmits') or 0) > 0
 
 
+def test_ack_burst_flag(server_factory):
+    """--dpdk-ack-burst 0 (one ACK per two segments, the old way) and 1
+    (the default: one per connection per receive burst): a few MB put and
+    read back intact either way, and with 1 the server sends no more ACK
+    frames per received frame than with 0 (never more: a burst of one or
+    two segments ACKs as before). Values other than 0 and 1 refuse to
+    start."""
+    for bad in ['2', '-1', 'on', '']:
+        p = subprocess.run([h.default_binary(), '--data-dir', '/nonexistent/x',
+                            '--listen', '127.0.0.1:0', '--dpdk-ack-burst', bad],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0 and 'dpdk-ack-burst' in p.stderr, (bad, p.stderr)
+    ratio = {}
+    for v in ('0', '1'):
+        srv = server_factory(extra_args=BULK_ARGS + ['--dpdk-ack-burst', v], base_args=False)
+        bulk_put_and_verify(srv, 4, 80)
+        time.sleep(0.3)  # the stack's counters are copied every 100 ms
+        text = scrape_metrics(srv)
+        rx, tx = net_counter(text, 'rx_frames'), net_counter(text, 'tx_frames')
+        assert rx and tx, text[-2000:]
+        ratio[v] = tx / rx
+        srv.stop()
+    print('tx/rx frames: ack-burst 0 %.3f, 1 %.3f' % (ratio['0'], ratio['1']))
+    # the put dominates rx; the read-back adds the same data frames both ways
+    assert ratio['1'] <= ratio['0'] * 1.05, ratio
+
+
 def test_integrity_under_reorder_and_duplication(server_factory):
     """The same BULK_MB MB through the stack's own fault stage on both
     receive and transmit: 5% of frames held back 2 ms (reordered), 2%
@@ -659,7 +686,8 @@ def test_admin_metrics_over_dpdk(dsrv):
     assert m and int(m.group(1)) >= 1, text[-3000:]
     # loss recovery by cause (zero on this clean link, but exported)
     for name in ('tcp_prr_episodes', 'tcp_rack_marks', 'tcp_spurious_rto',
-                 'tcp_rexmit_recovery', 'tcp_rexmit_tlp', 'tcp_rexmit_rto', 'tcp_dsack_undo'):
+                 'tcp_rexmit_recovery', 'tcp_rexmit_tlp', 'tcp_rexmit_rto', 'tcp_dsack_undo',
+                 'tcp_rto_repeat', 'tcp_rto_recovery', 'tcp_rto_after_tlp', 'tcp_rto_no_tlp'):
         assert net_counter(text, name) is not None, name
     m = re.search(r'^sluice_dpdk_port_xstats_total\{port="[^"]+",name="rx_good_packets"\} '
                   r'(\d+)$', text, re.M)

@@ -486,6 +486,38 @@ def test_request_tls_and_sigv4_families(server):
     assert val(after, 'process_open_fds') > 0
 
 
+def test_journal_commit_wait(server):
+    """Group commit (storage/README.md): every data write's commit wait (first
+    append into it to its submission) is in sluice_journal_commit_wait_seconds;
+    the idle markers that follow hold no record and are not. Each PUT's time on
+    the log lcore (queue, to durable) is in sluice_log_put_*_seconds."""
+    k = server.client()
+    name = uniq('cw')
+    h.create_active(k, name, shards=1)
+    lc = {'lcore': 'log0'}
+    before = scrape(server)
+    for i in range(3):
+        k.put_record(StreamName=name, Data=b'x%d' % i, PartitionKey='p')
+    cw = 'sluice_journal_commit_wait_seconds'
+    after = wait_scrape(server, lambda s: val(s, cw + '_count', **lc) >=
+                        val(before, cw + '_count', **lc) + 3)
+    n = val(after, cw + '_count', **lc) - val(before, cw + '_count', **lc)
+    writes = val(after, 'sluice_journal_writes_total', **lc) - val(
+        before, 'sluice_journal_writes_total', **lc)
+    markers = val(after, 'sluice_journal_marker_writes_total', **lc) - val(
+        before, 'sluice_journal_marker_writes_total', **lc)
+    assert n >= 3  # one write per acknowledged PutRecord, at least
+    assert n == writes - markers
+    assert val(after, cw + '_bucket', le='+Inf', **lc) == val(after, cw + '_count', **lc)
+    assert val(after, cw + '_sum', **lc) >= 0
+    # The log lcore's side of each PUT: taken off the ring, then answered
+    # durable (one message per PutRecord here: one shard, one log lcore).
+    for fam in ('sluice_log_put_queue_seconds', 'sluice_log_put_durable_seconds'):
+        assert val(after, fam + '_count', **lc) - val(before, fam + '_count', **lc) >= 3, fam
+    assert val(after, 'sluice_log_put_durable_seconds_sum', **lc) >= val(
+        after, 'sluice_log_put_queue_seconds_sum', **lc)
+
+
 def test_metrics_off(server_factory):
     srv = server_factory(extra_args=['--metrics', 'off'])
     k = srv.client()

@@ -485,3 +485,130 @@ def test_create_channel_authorised_on_its_stream(rp):
                                     'resource-based policy' % sarn), body
     call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': sarn})
     call_ok(rp, 'CreateChannel', payload)
+
+
+def channel_payload(sarn, cname):
+    return {'ChannelName': cname,
+            'ServiceExecutionRoleARN': 'arn:aws:iam::%s:role/r' % ACCT,
+            'StreamConfigurationList': [{'StreamARN': sarn,
+                                         'RecordConfiguration': {'RecordFormatType': 'JSON'}}],
+            'S3DestinationConfiguration': {'StorageConfiguration': {
+                'BucketARN': 'arn:aws:s3:::bucket-a', 'ExpectedBucketOwner': ACCT,
+                'CompressionType': 'GZIP'}}}
+
+
+def list_channels(srv, filters=None, who=None):
+    payload = {'StreamFilter': [{'StreamARN': a} for a in filters]} if filters else {}
+    kw = {'key_id': who.key_id, 'secret': who.secret} if who else {}
+    return srv.call('ListChannels', payload, **kw)
+
+
+def test_list_channels_authorised_on_filtered_streams(rp):
+    """ListChannels with a StreamFilter lists only the channels of the
+    streams it names, so it is authorised as each of them: a Deny in a
+    named stream's resource policy refuses it (it was authorised on '*',
+    which no stream's policy can name, so the channels of a stream whose
+    policy denies ListChannels could be listed by naming it). Without a
+    filter it lists the account's channels and is authorised on '*'."""
+    admin = rp.client()
+    name, sarn = new_stream(admin, on_demand=True)
+    cname = 'lc-' + name[-8:]
+    call_ok(rp, 'CreateChannel', channel_payload(sarn, cname))
+    put_policy(rp, sarn, policy(res_stmt('Deny', '*', 'kinesis:ListChannels', sarn)))
+    for who in (None, BROAD):
+        st, _, body = list_channels(rp, [sarn], who)
+        assert (st, body.get('__type')) == (400, 'AccessDeniedException'), (st, body)
+        assert body['message'].endswith('on resource: %s because an explicit deny in a '
+                                        'resource-based policy' % sarn), body
+    # another stream named with it: still refused (every named stream is checked)
+    _, other_arn = new_stream(admin, on_demand=True)
+    st, _, body = list_channels(rp, [other_arn, sarn])
+    assert (st, body.get('__type')) == (400, 'AccessDeniedException'), (st, body)
+    # the unfiltered list is the account's, not the stream's
+    names = [c['ChannelName'] for c in call_ok(rp, 'ListChannels', {})['ChannelSummaries']]
+    assert cname in names
+    call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': sarn})
+    got = call_ok(rp, 'ListChannels', {'StreamFilter': [{'StreamARN': sarn}]})
+    assert [c['ChannelName'] for c in got['ChannelSummaries']] == [cname]
+    call_ok(rp, 'DeleteChannel', {'ChannelARN': got['ChannelSummaries'][0]['ChannelARN']})
+
+
+def test_list_channels_identity_policy_per_stream(rp):
+    """A credential allowed only on streams named other-* lists the
+    channels of such a stream by naming it, but not those of a stream its
+    policy does not cover, nor the account's whole list ('*')."""
+    admin = rp.client()
+    mine = h.uniq('other')
+    admin.create_stream(StreamName=mine, StreamModeDetails={'StreamMode': 'ON_DEMAND'})
+    mine_arn = h.wait_status(admin, mine, 'ACTIVE')['StreamARN']
+    _, theirs_arn = new_stream(admin, on_demand=True)
+    cname = 'lo-' + mine[-8:]
+    call_ok(rp, 'CreateChannel', channel_payload(mine_arn, cname))
+    got = call_ok(rp, 'ListChannels', {'StreamFilter': [{'StreamARN': mine_arn}]}, who=OTHER)
+    assert [c['ChannelName'] for c in got['ChannelSummaries']] == [cname]
+    for filters, res in (([theirs_arn], theirs_arn), ([mine_arn, theirs_arn], theirs_arn),
+                         (None, '*')):
+        st, hd, body = list_channels(rp, filters, OTHER)
+        h.assert_error(st, hd, body, 'AccessDeniedException',
+                       sec.denied_message(OTHER.key_id, 'ListChannels', res))
+    call_ok(rp, 'DeleteChannel', {'ChannelARN': got['ChannelSummaries'][0]['ChannelARN']})
+
+
+def test_list_shards_next_token_authorised_on_its_stream(rp):
+    """A ListShards NextToken names its stream (no StreamName may come with
+    it), so a later page is authorised as that stream, like the first. It
+    was authorised on '*': a key allowed only on its own streams could not
+    page, and a Deny on a stream did not bind a page (the token is the hex
+    of the stream's name and creation time, which ListStreams shows)."""
+    admin, c, b = rp.client(), OTHER.client(rp), BROAD.client(rp)
+    mine = h.uniq('other')
+    h.create_active(admin, mine, 3)
+    first = c.list_shards(StreamName=mine, MaxResults=1)
+    assert len(first['Shards']) == 1 and first.get('NextToken'), first
+    second = c.list_shards(NextToken=first['NextToken'], MaxResults=1)
+    assert [s['ShardId'] for s in second['Shards']] == [h.shard_id(1)], second
+    # a stream the key's policy does not cover: denied as that stream
+    name, sarn = new_stream(admin, shards=3)
+    tok = admin.list_shards(StreamName=name, MaxResults=1)['NextToken']
+    denied(c.list_shards, 'on resource: %s because no identity-based policy allows the action'
+           % sarn, NextToken=tok, MaxResults=1)
+    # an explicit Deny in the stream's resource policy binds the pages too
+    assert b.list_shards(NextToken=tok, MaxResults=1)['Shards']
+    put_policy(rp, sarn, policy(res_stmt('Deny', {'AWS': user_arn(BROAD)},
+                                         'kinesis:ListShards', sarn)))
+    denied(b.list_shards, 'on resource: %s because an explicit deny in a resource-based '
+           'policy' % sarn, NextToken=tok, MaxResults=1)
+    denied(b.list_shards, 'because an explicit deny in a resource-based policy',
+           StreamName=name)
+    call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': sarn})
+    # not one of ours: authorised on '*' (the key allowed on '*' gets
+    # ListShards' own refusal; the key allowed on its streams only, denied)
+    code, msg, status = sec.client_error(b.list_shards, NextToken='zz')
+    assert code == 'InvalidArgumentException', (code, msg)
+    denied(c.list_shards, 'on resource: * because no identity-based policy allows the action',
+           NextToken='zz')
+
+
+def test_consumer_named_by_stream_and_name_authorised_on_its_arn(rp):
+    """DescribeStreamConsumer and DeregisterStreamConsumer may name their
+    consumer by StreamARN and ConsumerName: they act on the consumer, so
+    they are authorised on its ARN and its resource policy binds them as
+    when it is named by ConsumerARN. They were authorised as the stream,
+    so naming the consumer this way stepped around a Deny on it."""
+    admin, b = rp.client(), BROAD.client(rp)
+    name, sarn = new_stream(admin)
+    carn = active_consumer(admin, sarn)
+    cname = carn.split('/consumer/')[1].rsplit(':', 1)[0]
+    put_policy(rp, carn, policy(res_stmt('Deny', {'AWS': user_arn(BROAD)},
+                                         ['kinesis:DescribeStreamConsumer',
+                                          'kinesis:DeregisterStreamConsumer'], carn)))
+    end = 'on resource: %s because an explicit deny in a resource-based policy' % carn
+    denied(b.describe_stream_consumer, end, ConsumerARN=carn)
+    denied(b.describe_stream_consumer, end, StreamARN=sarn, ConsumerName=cname)
+    denied(b.deregister_stream_consumer, end, StreamARN=sarn, ConsumerName=cname)
+    assert admin.describe_stream_consumer(StreamARN=sarn, ConsumerName=cname)[
+        'ConsumerDescription']['ConsumerARN'] == carn  # not named in the Deny
+    call_ok(rp, 'DeleteResourcePolicy', {'ResourceARN': carn})
+    assert b.describe_stream_consumer(StreamARN=sarn, ConsumerName=cname)[
+        'ConsumerDescription']['ConsumerStatus'] == 'ACTIVE'
+    b.deregister_stream_consumer(StreamARN=sarn, ConsumerName=cname)

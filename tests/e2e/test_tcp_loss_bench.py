@@ -14,14 +14,15 @@ it runs, here pytest's client namespace, and must leave none behind."""
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
 import sluice_helpers as h
 
-pytestmark = [pytest.mark.dpdk,
-              pytest.mark.skipif(not h.DPDK, reason='DPDK transport only (SLUICE_TRANSPORT=dpdk, '
-                                 'as tests/run.sh suite e2e-dpdk runs it)')]
+DPDK_ONLY = [pytest.mark.dpdk,
+             pytest.mark.skipif(not h.DPDK, reason='DPDK transport only (SLUICE_TRANSPORT=dpdk, '
+                                'as tests/run.sh suite e2e-dpdk runs it)')]
 
 SCRIPT = os.path.join(h.REPO, 'perf', 'tcp_loss.sh')
 ROW = re.compile(r'^\| (PutRecords|GetRecords) \| ([^|]+) \| ([0-9.]+|n/a) \| ([0-9.]+|n/a) \| '
@@ -33,6 +34,8 @@ def namespaces():
     return [ln.split()[0] for ln in p.stdout.splitlines() if ln.strip()]
 
 
+@DPDK_ONLY[0]
+@DPDK_ONLY[1]
 def test_tcp_loss_quick_smoke(tmp_path):
     build = os.path.dirname(os.path.abspath(h.default_binary()))
     assert os.access(os.path.join(build, 'perf', 'loadgen'), os.X_OK), \
@@ -88,3 +91,61 @@ def test_tcp_loss_quick_smoke(tmp_path):
               'dpdk-2pct-put.json', 'dpdk-dup-get.json', 'kernel-dup-get.json', 'kernel.log', 'dpdk.log'):
         assert (out / f).exists(), f
     assert 'test fault stage ON' in (out / 'dpdk.log').read_text()
+
+
+def dead_pid():
+    p = subprocess.Popen(['true'])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.kernel_only(reason='makes namespaces of its own; the DPDK suite runs the smoke')
+@pytest.mark.skipif(os.geteuid() != 0, reason='root only (network namespaces)')
+def test_tcp_loss_sweeps_what_killed_runs_left(tmp_path):
+    """A run killed -9 never runs its EXIT trap: its sl-tl-PID-* namespaces
+    (with a sluiced still in them) and its /tmp/sl-tl.PID.* data stay. The
+    next run (here --sweep, the same first step) removes those whose run is
+    gone, killing what runs in them, and keeps a live run's and any other
+    name."""
+    gone = dead_pid()
+    # a live "run": a process with tcp_loss.sh on its command line
+    live = subprocess.Popen(['bash', '-c', 'sleep 120; :', 'tcp_loss.sh'])
+    stale = ['sl-tl-%d-srv' % gone, 'sl-tl-%d-cli' % gone]
+    kept = ['sl-tl-%d-srv' % live.pid, 'sl-tl-x-%d' % gone]
+    data_stale = '/tmp/sl-tl.%d.t%s' % (gone, tmp_path.name[-6:])
+    data_live = '/tmp/sl-tl.%d.t%s' % (live.pid, tmp_path.name[-6:])
+    inside = None
+    try:
+        for ns in stale + kept:
+            p = subprocess.run(['ip', 'netns', 'add', ns], capture_output=True, text=True,
+                               timeout=30)
+            if p.returncode != 0 and ns == stale[0]:
+                pytest.skip('cannot make a network namespace here: ' + p.stderr.strip())
+            assert p.returncode == 0, p.stderr
+        for d in (data_stale, data_live):
+            os.makedirs(d)
+        # what a killed run leaves running in its namespace
+        inside = subprocess.Popen(['ip', 'netns', 'exec', stale[0], 'sleep', '120'])
+        deadline = time.monotonic() + 10
+        while not subprocess.run(['ip', 'netns', 'pids', stale[0]], capture_output=True,
+                                 text=True, timeout=30).stdout.strip():
+            assert time.monotonic() < deadline, 'sleep never ran in ' + stale[0]
+            time.sleep(0.05)
+        p = subprocess.run(['bash', SCRIPT, '--sweep'], capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        left = namespaces()
+        assert not [n for n in stale if n in left], (left, p.stderr)
+        assert all(n in left for n in kept), (left, p.stderr)
+        assert not os.path.exists(data_stale) and os.path.isdir(data_live), p.stderr
+        assert inside.wait(10) != 0  # killed with its namespace
+    finally:
+        for ns in stale + kept:
+            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True, timeout=30)
+        for d in (data_stale, data_live):
+            subprocess.run(['rm', '-rf', d], timeout=30)
+        live.kill()
+        live.wait()
+        if inside and inside.poll() is None:
+            inside.kill()
+            inside.wait()

@@ -11,6 +11,8 @@
  *   0x08 in-window SEQ/ACK taken from what the stack last sent)
  *   0x10 advance the clock by frame[0] * 8 ms and run the timers first
  *   0x20 the application holds half of every delivery (window pressure)
+ *   0x80 in the first record: the stack runs with ack_burst (one ACK per
+ *        burst); in any record then: net_flush after it (a burst's end)
  * After every record the bounds must hold: table, backlog, buffers,
  * reassembly ranges, and every upcall's arguments. */
 #include <math.h>
@@ -175,9 +177,11 @@ static void send_seg(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags)
 	net_input(F.st, f, ETH_HDR_LEN + IP_HDR_LEN + 32, F.now);
 }
 
-static void setup(void)
+static void setup(bool ack_burst)
 {
 	struct net_config cfg = {0};
+
+	cfg.ack_burst = ack_burst;
 
 	memcpy(cfg.mac, our_mac, 6);
 	cfg.ip = OUR_IP;
@@ -280,7 +284,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t frame[NET_FRAME_MAX];
 
-	setup();
+	bool burst = size >= 1 && (data[0] & 0x80);
+
+	setup(burst);
 	while (size >= 3) {
 		uint8_t ctl = data[0];
 		uint32_t len = SL_MIN((uint32_t)rd16(data + 1), (uint32_t)(size - 3));
@@ -296,8 +302,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		fixup(frame, len, ctl);
 		net_input(F.st, frame, len, F.now);
+		if (burst && (ctl & 0x80))
+			net_flush(F.st, F.now);
+		CHECK(F.st->n_ackq <= F.st->cfg.max_conns);
 		check_bounds();
 	}
+	net_flush(F.st, F.now);
+	CHECK(F.st->n_ackq == 0);
 	F.now += 300000000; /* everything times out: timers must drain cleanly */
 	for (int i = 0; i < 12; i++) {
 		F.now += 60000000;

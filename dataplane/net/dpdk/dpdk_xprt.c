@@ -6,7 +6,8 @@
  *
  * Poll loop: receive a burst, hand each frame to the stack (payload reaches
  * TLS zero-copy from the mbuf: TLS copies it into its BIO during on_data),
- * release the frames, run the stack's timers, flush transmits. The lcore
+ * release the frames, run the stack's timers, send the ACKs the burst owes
+ * (net_flush: one per connection with --dpdk-ack-burst 1), flush transmits. The lcore
  * busy-polls; after a long run of empty polls it naps 50 us so a small
  * machine that shares its cores with clients and tests stays usable (an
  * appliance with dedicated cores sets --dpdk-idle-us 0 to never nap).
@@ -76,7 +77,8 @@ static void dx_publish_stats(struct lcore_ctx *lc, struct dx *dx)
 		ns.tcp_accepted, ns.tcp_refused, ns.tcp_table_full, ns.syn_cookies_sent,
 		ns.syn_cookies_ok, ns.syn_cookies_bad, ns.tcp_prr_episodes, ns.tcp_rack_marks,
 		ns.tcp_spurious_rto, ns.tcp_rexmit_recovery, ns.tcp_rexmit_tlp, ns.tcp_rexmit_rto,
-		ns.tcp_dsack_undo,
+		ns.tcp_dsack_undo, ns.tcp_rto_repeat, ns.tcp_rto_recovery, ns.tcp_rto_after_tlp,
+		ns.tcp_rto_no_tlp,
 	};
 	for (unsigned i = 0; i < MX_TCP_N; i++)
 		MX_SET(lc->mx->io.tcp[i], v[i]);
@@ -245,6 +247,7 @@ static int dx_init(struct lcore_ctx *lc)
 		.snd_buf_bytes = 256u << 10,
 		.rcv_buf_bytes = 256u << 10,
 		.cc = strcmp(cfg->tcp_cc, "newreno") == 0 ? NET_CC_NEWRENO : NET_CC_CUBIC,
+		.ack_burst = cfg->dpdk_ack_burst != 0, /* dx_poll calls net_flush */
 	};
 	memcpy(nc.mac, dpk_port_info(lc->sh->dpk, 0)->mac, 6);
 	memcpy(nc.ip6, cfg->ip6_addr, 16);
@@ -294,6 +297,9 @@ static int dx_poll(struct lcore_ctx *lc, uint32_t timeout_ms)
 		dpk_frame_free(&f[i]);
 	}
 	int t = net_timers(dx->stack, now);
+	/* the burst's ACKs (and window updates from the last poll's
+	 * tcp_recved), one per connection, before the transmit flush */
+	t += net_flush(dx->stack, now);
 	if (lc->mx && now >= dx->mx_next_us) {
 		dx_publish_stats(lc, dx);
 		dx->mx_next_us = now + MX_TCP_COPY_US;

@@ -79,6 +79,7 @@ static int stack_alloc(struct net_stack *st)
 	st->conns = calloc(n, sizeof(*st->conns));
 	st->hash = malloc(sizeof(*st->hash) * st->nhash);
 	st->release = calloc(n, sizeof(*st->release));
+	st->ackq = calloc(n, sizeof(*st->ackq));
 	st->bufmem = calloc(n, per);
 	st->slots = calloc(WHEEL_SLOTS, sizeof(*st->slots));
 	st->arp.e = calloc(c->arp_entries, sizeof(*st->arp.e));
@@ -92,7 +93,7 @@ static int stack_alloc(struct net_stack *st)
 	}
 	st->frx.held = c->fault_rx.seed ? calloc(NET_FAULT_SLOTS, sizeof(*st->frx.held)) : NULL;
 	st->ftx.held = c->fault_tx.seed ? calloc(NET_FAULT_SLOTS, sizeof(*st->ftx.held)) : NULL;
-	if (!st->conns || !st->hash || !st->release || !st->bufmem || !st->slots || !st->arp.e ||
+	if (!st->conns || !st->hash || !st->release || !st->ackq || !st->bufmem || !st->slots || !st->arp.e ||
 	    !st->arp.pend ||
 	    (c->fault_rx.seed && !st->frx.held) || (c->fault_tx.seed && !st->ftx.held))
 		return -ENOMEM;
@@ -114,6 +115,7 @@ static void stack_free(struct net_stack *st)
 	free(st->conns);
 	free(st->hash);
 	free(st->release);
+	free(st->ackq);
 	free(st->bufmem);
 	free(st->slots);
 	free(st->arp.e);

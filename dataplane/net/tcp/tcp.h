@@ -105,6 +105,11 @@ struct net_config {
 	uint8_t cc;		/* congestion control, enum net_cc (0: CUBIC) */
 	bool no_rack;		/* RACK's time-based loss detection off (tests
 				 * of RFC 6675's DupThresh rules alone) */
+	bool ack_burst;		/* one ACK per connection per receive burst:
+				 * ACKs that RFC 5681's every-second-segment
+				 * rule (and window updates) would send during
+				 * input wait for net_flush(), which the driver
+				 * must call after each burst */
 	struct net_fault_config fault_rx, fault_tx;
 };
 
@@ -135,6 +140,12 @@ struct net_stats {
 	 * segments by cause (the sum is tcp_retransmits) */
 	uint64_t tcp_prr_episodes, tcp_rack_marks, tcp_spurious_rto, tcp_dsack_undo;
 	uint64_t tcp_rexmit_recovery, tcp_rexmit_tlp, tcp_rexmit_rto;
+	/* data-segment timeouts by what was going on when they fired (one
+	 * each, in this order of precedence): a repeat of a timeout already
+	 * backed off, SACK/NewReno recovery that stalled (a lost resend no
+	 * later delivery revealed, or its ACKs lost), a tail-loss probe that
+	 * went unanswered, and none of those (no probe armed) */
+	uint64_t tcp_rto_repeat, tcp_rto_recovery, tcp_rto_after_tlp, tcp_rto_no_tlp;
 	uint64_t fault_dropped, fault_duplicated, fault_reordered;
 	uint32_t conns_in_use, half_open;
 };
@@ -160,6 +171,11 @@ int net_input(struct net_stack *st, const uint8_t *frame, uint32_t len, uint64_t
  * ARP refresh, the fault stage's held frames). Returns the number of timers
  * fired. Call at least every tick_us. */
 int net_timers(struct net_stack *st, uint64_t now_us);
+/* With cfg.ack_burst: sends the ACKs held back during the last net_input /
+ * net_timers calls (one per connection, carrying the latest RCV.NXT and
+ * window). Call it after every receive burst. Returns ACKs sent. Without
+ * ack_burst it does nothing. */
+int net_flush(struct net_stack *st, uint64_t now_us);
 /* Time (absolute, same clock) of the next timer, UINT64_MAX when none: an
  * environment that may sleep sleeps until then. */
 uint64_t net_next_timer(const struct net_stack *st);

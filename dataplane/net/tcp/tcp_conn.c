@@ -196,8 +196,11 @@ struct tcp_conn *tcp_conn_alloc(struct net_stack *st, uint32_t rip, uint16_t rpo
 	uint8_t *sbuf = c->sbuf, *rbuf = c->rbuf;
 	uint32_t idx = c->idx, h = conn_hash(st, rip, rport, lport);
 
+	bool queued = c->ack_queued; /* a stale ackq entry of the slot's last user */
+
 	st->free_head = c->hash_next;
 	memset(c, 0, sizeof(*c));
+	c->ack_queued = queued;
 	c->st = st;
 	c->idx = idx;
 	c->sbuf = sbuf;

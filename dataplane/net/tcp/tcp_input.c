@@ -744,10 +744,13 @@ static bool data_in(struct tcp_conn *c, const struct tcp_seg *s)
 
 	if (!deliver(c, data, len) || !ooo_pull(c))
 		return false;
-	/* RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK every second full segment, at
-	 * once when a gap was filled, else within delack_us */
-	if (had_gap || ++c->unacked_segs >= 2) {
-		tcp_output(c, true);
+	/* RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK every second full segment
+	 * (with ack_burst: once at the end of the receive burst), at once
+	 * when a gap was filled, else within delack_us */
+	if (had_gap) {
+		tcp_output(c, true); /* the sender is recovering: at once */
+	} else if (++c->unacked_segs >= 2) {
+		tcp_ack_soon(c);
 	} else if (!c->t_delack) {
 		c->t_delack = c->st->now_us + c->st->cfg.delack_us;
 	}

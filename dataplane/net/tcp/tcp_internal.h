@@ -387,6 +387,9 @@ struct tcp_conn {
 	uint8_t ooo_last;		/* range of the latest OOO segment (SACK order) */
 	uint32_t ts_recent, last_ack_sent;
 	uint16_t unacked_segs;		/* delayed ACK (RFC 9293 3.8.6.3) */
+	/* cfg.ack_burst: an ACK is owed at net_flush (cleared by any ACK
+	 * sent), and the slot is on st->ackq (cleared by net_flush) */
+	bool ack_owed, ack_queued;
 
 	/* timers: absolute microseconds, 0 = off; the wheel runs the earliest */
 	uint64_t t_rexmt, t_persist, t_delack, t_keep, t_2msl;
@@ -411,6 +414,8 @@ struct net_stack {
 	uint32_t *release;	/* [max_conns] dead slots to free after the upcall depth hits 0 */
 	uint32_t n_release;
 	uint32_t depth;		/* nesting of input/timer processing */
+	uint32_t *ackq;		/* [max_conns] slots owing an ACK at net_flush */
+	uint32_t n_ackq;
 	uint8_t *bufmem;
 
 	struct tw_wheel wheel;
@@ -492,6 +497,9 @@ void tcp_output(struct tcp_conn *c, bool force_ack);
 /* One segment of [seq, seq+len) from the send buffer with the given flags. */
 void tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void tcp_send_ack(struct tcp_conn *c);
+/* An ACK the every-second-segment rule or a window update calls for: sent
+ * now, or with cfg.ack_burst owed until net_flush (tcp_output.c). */
+void tcp_ack_soon(struct tcp_conn *c);
 /* Sends up to nsegs new (never sent) segments as the peer's window allows,
  * whatever cwnd says (F-RTO's probe). Returns how many went out. */
 uint32_t tcp_output_new(struct tcp_conn *c, uint32_t nsegs);

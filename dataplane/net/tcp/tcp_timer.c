@@ -255,6 +255,14 @@ static void tcp_rexmt_timeout(struct tcp_conn *c)
 		tcp_arm_rexmt(c);
 		return;
 	}
+	if (c->rexmits > 1)
+		c->st->stats.tcp_rto_repeat++;
+	else if (c->in_recovery)
+		c->st->stats.tcp_rto_recovery++;
+	else if (c->tlp_done)
+		c->st->stats.tcp_rto_after_tlp++;
+	else
+		c->st->stats.tcp_rto_no_tlp++;
 	c->undo_valid = false; /* F-RTO judges timeouts, not DSACK */
 	c->ssthresh = tcp_cc_ssthresh(c);
 	c->cwnd = c->mss;

@@ -48,8 +48,12 @@ void tcp_recved(struct tcp_conn *c, uint32_t n)
 	 * opening, and always the reopening of a zero window */
 	if (now_wnd > before &&
 	    (now_wnd - adv >= SL_MIN((c->rmask + 1) / 2, (uint32_t)c->mss) || adv == 0) &&
-	    c->state != TCPS_SYN_RECEIVED && c->state != TCPS_TIME_WAIT)
-		tcp_send_ack(c);
+	    c->state != TCPS_SYN_RECEIVED && c->state != TCPS_TIME_WAIT) {
+		if (c->st->cfg.ack_burst)
+			tcp_ack_soon(c); /* with the burst's other ACKs */
+		else
+			tcp_send_ack(c);
+	}
 }
 
 void tcp_shutdown(struct tcp_conn *c)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,7 +54,7 @@ static struct cp_store *open_store(void)
 
 /* --- a real etcd for the etcd backend --- */
 static const char *g_etcd_bin;
-static char g_etcd_dir[64];
+static char g_etcd_dir[256];
 static uint16_t g_etcd_port;
 static pid_t g_etcd_pid = -1;
 static uint32_t g_cluster_seq;
@@ -89,10 +90,17 @@ static int etcd_start(void)
 	snprintf(client, sizeof(client), "http://127.0.0.1:%u", g_etcd_port);
 	snprintf(peer, sizeof(peer), "http://127.0.0.1:%u", peer_port);
 	snprintf(cluster, sizeof(cluster), "t=%s", peer);
+	pid_t parent = getpid();
 	g_etcd_pid = fork();
 	if (g_etcd_pid < 0)
 		return -1;
 	if (g_etcd_pid == 0) {
+		/* etcd dies with this test however the test ends (an abort, a
+		 * timeout's SIGKILL), or it would hold its ports and data
+		 * directory for good; checked after the prctl, as the parent
+		 * may be gone already (etcd_orphan_test.sh). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(126);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0) {
 			dup2(null, 1);
@@ -1046,6 +1054,43 @@ static void test_etcd_big_create(void **state)
 	cp_store_close(st);
 }
 
+/* The record decoders the fuzzer reaches (fuzz_etcd, cp_store_etcd_decode)
+ * accept the records the store writes and refuse what is not one: run
+ * without an etcd, so they are checked on every machine. */
+static void test_etcd_record_decoders(void **state)
+{
+	static const struct {
+		enum es_rec kind;
+		const char *good;
+	} recs[] = {
+		{ ES_REC_STREAM, "{\"id\":7,\"arn\":\"arn:aws:kinesis:us-east-1:000000000000:stream/s\","
+				 "\"status\":1,\"ret\":24,\"open\":2,\"key_id\":\"\"}" },
+		{ ES_REC_SHARD, "{\"i\":1,\"id\":\"shardId-000000000001\",\"hs\":\"0\",\"c\":1}" },
+		{ ES_REC_CONSUMER, "{\"s\":\"st\",\"n\":\"c1\",\"st\":1,\"c\":1,\"d\":0}" },
+		{ ES_REC_CHANNEL, "{\"n\":\"ch\",\"id\":\"0b1c\",\"s\":\"st\",\"f\":60}" },
+		{ ES_REC_POLICY, "st\n{\"Version\":\"2012-10-17\"}" },
+	};
+	char long_name[CP_NAME_MAX + 8];
+
+	(void)state;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(recs); i++) {
+		assert_int_equal(cp_store_etcd_decode(recs[i].kind, recs[i].good,
+						      strlen(recs[i].good)), 0);
+		/* cut short: not JSON any more, or (policy) no newline */
+		assert_int_equal(cp_store_etcd_decode(recs[i].kind, recs[i].good, 2), -EIO);
+	}
+	/* a member of the wrong type; a string longer than its field */
+	assert_int_equal(cp_store_etcd_decode(ES_REC_STREAM, "{\"id\":\"7\"}", 10), -EIO);
+	static const char long_id[] = "{\"id\":\"shardId-000000000000000000000000000000000000"
+				      "00000000000000000000000000000000000000000000\"}";
+	assert_int_equal(cp_store_etcd_decode(ES_REC_SHARD, long_id, strlen(long_id)), -EIO);
+	/* a policy record's stream name longer than any name */
+	memset(long_name, 'a', sizeof(long_name));
+	long_name[sizeof(long_name) - 2] = '\n';
+	assert_int_equal(cp_store_etcd_decode(ES_REC_POLICY, long_name, sizeof(long_name)), -EIO);
+	assert_int_equal(cp_store_etcd_decode(ES_REC_N, "{}", 2), -EINVAL);
+}
+
 static int run_etcd(const struct CMUnitTest *contract, size_t n_contract)
 {
 	const struct CMUnitTest etcd[] = {
@@ -1053,7 +1098,7 @@ static int run_etcd(const struct CMUnitTest *contract, size_t n_contract)
 		cmocka_unit_test_setup_teardown(test_etcd_outage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_etcd_big_create, setup, teardown),
 	};
-	char cmd[128];
+	char cmd[300];
 	int rc;
 
 	g_etcd_bin = getenv("SL_ETCD") ? getenv("SL_ETCD") : "/usr/bin/etcd";
@@ -1062,7 +1107,13 @@ static int run_etcd(const struct CMUnitTest *contract, size_t n_contract)
 		       "contract tests need a real etcd\n", g_etcd_bin);
 		return 77;
 	}
-	snprintf(g_etcd_dir, sizeof(g_etcd_dir), "/tmp/cp_store_etcd_XXXXXX");
+	/* $TMPDIR lets etcd_orphan_test.sh find this run's etcd by its directory */
+	const char *tmp = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+	if ((size_t)snprintf(g_etcd_dir, sizeof(g_etcd_dir), "%s/cp_store_etcd_XXXXXX", tmp) >=
+	    sizeof(g_etcd_dir)) {
+		printf("TMPDIR %s is too long\n", tmp);
+		return 1;
+	}
 	if (mkdtemp(g_etcd_dir) == NULL || etcd_start() != 0) {
 		printf("etcd did not start\n");
 		etcd_kill(SIGKILL);
@@ -1095,11 +1146,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_sqlite_no_snapshot_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_adds_policy_tables, setup, teardown),
 	};
+	const struct CMUnitTest records[] = {
+		cmocka_unit_test(test_etcd_record_decoders),
+	};
 	int rc;
 
 	if (argc > 1 && strcmp(argv[1], "etcd") == 0)
 		return run_etcd(contract, SL_ARRAY_SIZE(contract));
 	g_ops = &cp_store_sqlite_ops;
 	rc = cmocka_run_group_tests_name("contract: sqlite", contract, NULL, NULL);
-	return rc + cmocka_run_group_tests_name("sqlite backend", sqlite, NULL, NULL);
+	rc += cmocka_run_group_tests_name("sqlite backend", sqlite, NULL, NULL);
+	return rc + cmocka_run_group_tests_name("etcd records (no etcd)", records, NULL, NULL);
 }

@@ -37,11 +37,12 @@ static struct {
 	uint32_t n;
 	struct tcp_conn *conn;
 	int closed_err, n_closed, n_eof;
-	uint8_t rx[4096];
+	uint8_t rx[1 << 17];
 	uint32_t rx_len;
 	const uint8_t *last_in_frame;
 	uint32_t last_in_len;
 	bool zero_copy_seen;
+	bool hold; /* on_data keeps everything (the caller is paused) */
 } S;
 
 static int cap_tx(void *ctx, const uint8_t *f, uint32_t len)
@@ -87,9 +88,10 @@ static uint32_t up_data(void *cookie, const uint8_t *d, uint32_t len)
 	(void)cookie;
 	if (d >= S.last_in_frame && d + len <= S.last_in_frame + S.last_in_len)
 		S.zero_copy_seen = true;
+	assert_true(len <= sizeof(S.rx) - S.rx_len);
 	memcpy(S.rx + S.rx_len, d, len);
 	S.rx_len += len;
-	return len;
+	return S.hold ? 0 : len;
 }
 
 static void up_eof(void *cookie)
@@ -686,6 +688,52 @@ static void test_recovery_timeout_real_loss(void **state)
 	stop();
 }
 
+/* Data timeouts are counted by their situation: no probe armed (no RTT
+ * sample yet), then its backed-off repeat; a stalled SACK recovery; an
+ * unanswered tail-loss probe. */
+static void test_rto_causes(void **state)
+{
+	(void)state;
+	struct net_stats st;
+
+	rec_start(30); /* no ACK at all: no sample, so no probe */
+	advance(1100000);
+	rec_expect(1, 0);
+	advance(2100000); /* backed off: 2 s */
+	rec_expect(1, 0);
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rto, 2);
+	assert_int_equal(st.tcp_rto_no_tlp, 1);
+	assert_int_equal(st.tcp_rto_repeat, 1);
+	assert_int_equal(st.tcp_rto_recovery + st.tcp_rto_after_tlp, 0);
+	stop();
+
+	rec_start(30); /* recovery whose resend is lost, and nothing after */
+	rec_ack(1, 2, 5, -1);
+	rec_ack(1, 2, 6, -1);
+	rec_ack(1, 2, 7, -1);
+	assert_true(S.conn->in_recovery);
+	S.n = 0;
+	advance(300000); /* RTO 200 ms (the floor) */
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rto, 1);
+	assert_int_equal(st.tcp_rto_recovery, 1);
+	stop();
+
+	rec_start(30); /* the window ACKed (a sample), the next flight lost */
+	rec_ack(10, -1);
+	assert_true(S.n > 0);
+	S.n = 0;
+	advance(100000); /* PTO = 2 * SRTT = 20 ms: the probe */
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rexmit_tlp + (S.n > 0), 2); /* a resend of the last segment */
+	advance(250000);
+	net_stats(S.st, &st);
+	assert_int_equal(st.tcp_rto, 1);
+	assert_int_equal(st.tcp_rto_after_tlp, 1);
+	stop();
+}
+
 /* Reordering: segment 3 is late by two duplicate ACKs: no retransmission. */
 static void test_recovery_reorder_below_threshold(void **state)
 {
@@ -1142,6 +1190,129 @@ static void test_reassembly_sack(void **state)
 	stop();
 }
 
+static void ack_burst_on(struct net_config *c)
+{
+	c->ack_burst = true;
+}
+
+/* One segment of n bytes of 'x' at seq from port 40000. */
+static void data_seg(uint32_t iss, uint32_t seq, uint32_t n)
+{
+	static const char x[1000] = {'x'};
+
+	seg(40000, seq, iss + 1, TH_ACK, 1024, NULL, 0, x, n);
+}
+
+/* ack_burst: the every-second-segment ACKs of a burst become one ACK at
+ * net_flush with the burst's final RCV.NXT; out-of-order data and a filled
+ * gap are still ACKed at once; a window update waits for net_flush too.
+ * Without ack_burst: an ACK per two segments, net_flush a no-op. */
+static void test_ack_burst(void **state)
+{
+	(void)state;
+	start(ack_burst_on);
+	uint32_t iss = handshake(40000, false);
+
+	S.n = 0;
+	for (uint32_t i = 0; i < 6; i++)
+		data_seg(iss, 1001 + 1000 * i, 1000);
+	assert_int_equal(S.rx_len, 6000);
+	assert_int_equal(S.n, 0); /* nothing during the burst */
+	assert_int_equal(net_flush(S.st, S.now), 1);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].flags, TH_ACK);
+	assert_int_equal(S.q[0].ack, 7001);
+	assert_int_equal(S.q[0].len, 0);
+	assert_int_equal(net_flush(S.st, S.now), 0); /* owed once, paid once */
+	/* a lone segment: the delayed-ACK timer, not the flush */
+	S.n = 0;
+	data_seg(iss, 7001, 1000);
+	assert_int_equal(net_flush(S.st, S.now), 0);
+	assert_int_equal(S.n, 0);
+	advance(41000);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].ack, 8001);
+	/* out of order: the duplicate ACK (with SACK) at once */
+	S.n = 0;
+	data_seg(iss, 9001, 1000);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].ack, 8001);
+	assert_true(has_opt(&S.q[0], 5));
+	/* the gap filled: at once too (the sender is recovering) */
+	data_seg(iss, 8001, 1000);
+	assert_int_equal(S.n, 2);
+	assert_int_equal(S.q[1].ack, 10001);
+	assert_int_equal(net_flush(S.st, S.now), 0);
+	/* a window update (the caller held 4000 bytes, then let go) */
+	S.hold = true;
+	for (uint32_t i = 0; i < 4; i++)
+		data_seg(iss, 10001 + 1000 * i, 1000);
+	assert_int_equal(net_flush(S.st, S.now), 1);
+	S.hold = false;
+	S.n = 0;
+	tcp_recved(S.conn, 4000);
+	assert_int_equal(S.n, 0);
+	assert_int_equal(net_flush(S.st, S.now), 1);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].ack, 14001);
+	assert_int_equal((uint32_t)S.q[0].win << 5, (1u << 20) & ~31u); /* all open again */
+	stop();
+
+	start(NULL); /* off: every second segment, as before */
+	iss = handshake(40000, false);
+	S.n = 0;
+	for (uint32_t i = 0; i < 6; i++)
+		data_seg(iss, 1001 + 1000 * i, 1000);
+	assert_int_equal(S.n, 3);
+	assert_int_equal(S.q[0].ack, 3001);
+	assert_int_equal(S.q[2].ack, 7001);
+	assert_int_equal(net_flush(S.st, S.now), 0);
+	stop();
+}
+
+/* A slot freed and reused while its ACK is still queued: the stale entry
+ * sends nothing for the new connection, and the queue stays bounded. */
+static void test_ack_burst_slot_reuse(void **state)
+{
+	(void)state;
+	start(ack_burst_on);
+	uint32_t iss = handshake(40000, false);
+
+	data_seg(iss, 1001, 1000);
+	data_seg(iss, 2001, 1000); /* an ACK owed */
+	S.n = 0;
+	seg(40000, 3001, iss + 1, TH_RST, 0, NULL, 0, NULL, 0); /* gone */
+	assert_int_equal(S.n_closed, 1);
+	iss = handshake(40000, false); /* the same slot */
+	assert_int_equal(S.st->n_ackq, 1);
+	S.n = 0;
+	assert_int_equal(net_flush(S.st, S.now), 0); /* the old one's: nothing */
+	assert_int_equal(S.n, 0);
+	assert_int_equal(S.st->n_ackq, 0);
+	stop();
+
+	start(ack_burst_on); /* the new one owes an ACK before the flush */
+	iss = handshake(40000, false);
+	data_seg(iss, 1001, 1000);
+	data_seg(iss, 2001, 1000);
+	seg(40000, 3001, iss + 1, TH_RST, 0, NULL, 0, NULL, 0);
+	iss = handshake(40000, false);
+	data_seg(iss, 1001, 1000);
+	data_seg(iss, 2001, 1000);
+	assert_int_equal(S.st->n_ackq, 1); /* the slot once, not twice */
+	S.n = 0;
+	assert_int_equal(net_flush(S.st, S.now), 1);
+	assert_int_equal(S.n, 1);
+	assert_int_equal(S.q[0].ack, 3001);
+	for (uint32_t round = 0; round < 3 * 16; round++) { /* never above max_conns */
+		data_seg(iss, 3001 + 2000 * round, 1000);
+		data_seg(iss, 4001 + 2000 * round, 1000);
+		assert_int_equal(S.st->n_ackq, 1);
+		assert_int_equal(net_flush(S.st, S.now), 1);
+	}
+	stop();
+}
+
 static void test_persist_and_rto(void **state)
 {
 	(void)state;
@@ -1308,6 +1479,7 @@ int main(void)
 		cmocka_unit_test(test_recovery_tail_probe_too_soon),
 		cmocka_unit_test(test_recovery_spurious_timeout),
 		cmocka_unit_test(test_recovery_timeout_real_loss),
+		cmocka_unit_test(test_rto_causes),
 		cmocka_unit_test(test_recovery_reorder_below_threshold),
 		cmocka_unit_test(test_recovery_reorder_above_threshold),
 		cmocka_unit_test(test_rack_reorder_below_window),
@@ -1322,6 +1494,8 @@ int main(void)
 		cmocka_unit_test(test_newreno_option),
 		cmocka_unit_test(test_backlog_bound),
 		cmocka_unit_test(test_reassembly_sack),
+		cmocka_unit_test(test_ack_burst),
+		cmocka_unit_test(test_ack_burst_slot_reuse),
 		cmocka_unit_test(test_persist_and_rto),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_active_close_time_wait),

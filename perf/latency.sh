@@ -1,0 +1,197 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# perf/latency.sh: acknowledgement latency vs load (issue #16 item 2), for one
+# sluiced binary or two side by side (BASE=old sluiced: alternated per
+# workload so a shared machine's drift hits both alike). For each batch size:
+# a fresh sluiced (4 shards, quotas off), closed loop for the saturation
+# rate, then open loop (loadgen --rate: latency from the intended send time)
+# at 10/25/50/75% of that rate; p50/p99/p99.9 from the loadgen, sluiced's
+# CPU per record from /proc utime+stime, and from /metrics (bucket upper
+# bounds): the server's own PutRecords latency (request to durable answer),
+# the log lcore's part of it (ring queue; posted to durable answer), the
+# journal's write latency and commit wait, and records per write. Appends to perf/RESULTS.md unless
+# --no-append.
+#
+# usage: perf/latency.sh [--duration S] [--batches "500 10"] [--record-bytes N]
+#                        [--fractions "10 25 50 75"] [--no-append] [-- sluiced flags]
+#   env: BUILD (./build), BASE (old sluiced, optional), NEW_ARGS (extra flags of
+#        the new binary), SERVER_CPU (0), GEN_CPU (1), CONNS (4), INFLIGHT (4)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+DUR=6
+RB=1024
+BATCHES="500 10"
+FRACS="10 25 50 75"
+APPEND=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--duration) DUR=$2; shift 2 ;;
+	--batches) BATCHES=$2; shift 2 ;;
+	--record-bytes) RB=$2; shift 2 ;;
+	--fractions) FRACS=$2; shift 2 ;;
+	--no-append) APPEND=0; shift ;;
+	*) echo "usage: $0 [--duration S] [--batches \"500 10\"] [--record-bytes N]" \
+		"[--fractions \"10 25 50 75\"] [--no-append]" >&2
+	   exit 2 ;;
+	esac
+done
+SERVER_CPU=${SERVER_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+OUT=$ROOT/perf/out/latency-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+ninja -C "$BUILD" sluiced perf/loadgen >"$OUT/ninja.log" 2>&1 ||
+	{ echo "latency: build failed, see $OUT/ninja.log" >&2; exit 1; }
+LG=$BUILD/perf/loadgen
+BINS=("new=$BUILD/sluiced")
+[ -n "${BASE:-}" ] && BINS=("old=$BASE" "${BINS[@]}")
+SP=
+trap '[ -n "$SP" ] && kill $SP 2>/dev/null; wait 2>/dev/null; rm -rf "$OUT"/data-*' EXIT
+
+# one TAG NAME RATE: one loadgen run (RATE 0: closed loop) against $sa.
+one() {
+	local name=$1 rate=$2 batch=$3 extra=()
+	[ "$rate" != 0 ] && extra=(--rate "$rate")
+	local t0
+	t0=$(awk '{print $14+$15}' "/proc/$SP/stat")
+	taskset -c "$GEN_CPU" "$LG" --endpoint "https://$sa" --ca "$d/tls/ca.pem" \
+		--credentials "$d/credentials" --stream s --record-bytes "$RB" --batch "$batch" \
+		--connections "${CONNS:-4}" --inflight "${INFLIGHT:-4}" --duration "$DUR" \
+		--cpu "$GEN_CPU" --quiet --json "$OUT/$name.json" "${extra[@]}" \
+		>"$OUT/$name.txt" 2>&1 || echo "latency: $name: loadgen failed" >&2
+	echo $(($(awk '{print $14+$15}' "/proc/$SP/stat") - t0)) >"$OUT/$name.ticks"
+	cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load"
+	# The journal's side of it (fresh server per run: totals are this run).
+	/usr/bin/python3 -c 'import sys, urllib.request as u
+sys.stdout.write(u.urlopen(sys.argv[1], timeout=10).read().decode())' \
+		"http://$(cat "$d/sluiced.admin")/metrics" >"$OUT/$name.metrics" 2>/dev/null || true
+}
+
+# start TAG BIN [flags]: a fresh server with a 4-shard stream; sets SP, sa, d.
+start() {
+	local tag=$1 bin=$2
+	shift 2
+	d=$OUT/data-$tag
+	rm -rf "$d"
+	mkdir -p "$d"
+	taskset -c "$SERVER_CPU" "$bin" --listen 127.0.0.1:0 --data-dir "$d" --create-delay-ms 0 \
+		 --quota-mode off --admin-listen 127.0.0.1:0 "$@" >"$OUT/$tag.log" 2>&1 &
+	SP=$!
+	for _ in $(seq 1 300); do [ -s "$d/sluiced.addr" ] && [ -s "$d/sluiced.admin" ] && break; sleep 0.1; done
+	sa=$(cat "$d/sluiced.addr")
+	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
+		AWS_DEFAULT_REGION=us-east-1 /usr/bin/aws --endpoint-url "https://$sa" kinesis \
+		create-stream --stream-name s --shard-count 4 >/dev/null
+	sleep 1
+}
+
+stop() {
+	kill "$SP" 2>/dev/null; wait "$SP" 2>/dev/null || true
+	SP=
+	rm -rf "$d"
+}
+
+# Saturation of each binary first (closed loop), then each load level for
+# both binaries back to back, at the same rate (the mean of their
+# saturations, so "50%" is the same offered load for both).
+for batch in $BATCHES; do
+	sat=()
+	for b in "${BINS[@]}"; do
+		tag=${b%%=*}
+		# shellcheck disable=SC2086
+		start "$tag-$batch" "${b#*=}" $([ "$tag" = new ] && echo "${NEW_ARGS:-}")
+		one "$tag-$batch-sat" 0 "$batch"
+		sat+=("$(/usr/bin/python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["records_per_s"]))' "$OUT/$tag-$batch-sat.json" 2>/dev/null || echo 0)")
+		stop
+	done
+	S=0
+	for s in "${sat[@]}"; do S=$((S + s)); done
+	S=$((S / ${#sat[@]}))
+	echo "$S" >"$OUT/sat-$batch"
+	for f in $FRACS; do
+		for b in "${BINS[@]}"; do
+			tag=${b%%=*}
+			# shellcheck disable=SC2086
+			start "$tag-$batch-$f" "${b#*=}" $([ "$tag" = new ] && echo "${NEW_ARGS:-}")
+			one "$tag-$batch-$f" $((S * f / 100)) "$batch"
+			stop
+		done
+	done
+done
+CMD="perf/latency.sh --duration $DUR --batches \"$BATCHES\" --record-bytes $RB${BASE:+ (BASE=old sluiced)}${NEW_ARGS:+ (NEW_ARGS=$NEW_ARGS)} (CONNS=${CONNS:-4} INFLIGHT=${INFLIGHT:-4}, server cpu $SERVER_CPU, generator cpu $GEN_CPU)"
+/usr/bin/python3 - "$OUT" "$CMD" "$APPEND" "$ROOT/perf/RESULTS.md" "$(getconf CLK_TCK)" \
+	"$BATCHES" "$FRACS" "${BINS[@]%%=*}" <<'PYEOF'
+import datetime, json, os, sys
+out, cmd, append, results, hz, batches, fracs = sys.argv[1:8]
+bins = sys.argv[8:]
+hz = float(hz)
+def hist_q(text, fam, q):
+    # Upper bound of the bucket holding quantile q of histogram fam (all lcores).
+    b = {}
+    for line in text.splitlines():
+        if line.startswith(fam + '_bucket{'):
+            le = line.split('le="')[1].split('"')[0]
+            b[le] = b.get(le, 0) + float(line.rsplit(' ', 1)[1])
+    if not b:
+        return None
+    ks = sorted(b, key=lambda k: float('inf') if k == '+Inf' else float(k))
+    tot = b[ks[-1]]
+    if tot == 0:
+        return None
+    for k in ks:
+        if b[k] >= q * tot:
+            return k
+def hist_mean(text, fam):
+    s = c = 0.0
+    for line in text.splitlines():
+        if line.startswith(fam + '_sum'):
+            s += float(line.rsplit(' ', 1)[1])
+        elif line.startswith(fam + '_count'):
+            c += float(line.rsplit(' ', 1)[1])
+    return s / c if c else None
+def ms(v):
+    return '-' if v is None else ('>1000' if v == '+Inf' else '%g' % (float(v) * 1e3))
+def res(name):
+    try:
+        j = json.load(open(os.path.join(out, name + '.json')))
+        try:
+            m = open(os.path.join(out, name + '.metrics')).read()
+        except OSError:
+            m = ''
+        wl, cw = 'sluice_journal_write_latency_seconds', 'sluice_journal_commit_wait_seconds'
+        bm = hist_mean(m, 'sluice_journal_batch_records')
+        sv = 'sluice_kinesis_put_records_latency_seconds'
+        lq, ld = 'sluice_log_put_queue_seconds', 'sluice_log_put_durable_seconds'
+        j['journal'] = '%s / %s | %s / %s | %s / %s | %s / %s | %s' % (
+            ms(hist_q(m, sv, 0.5)), ms(hist_q(m, sv, 0.99)),
+            ms(hist_q(m, lq, 0.99)), ms(hist_q(m, ld, 0.99)),
+            ms(hist_q(m, wl, 0.5)), ms(hist_q(m, wl, 0.99)), ms(hist_q(m, cw, 0.5)),
+            ms(hist_q(m, cw, 0.99)), '-' if bm is None else '%.0f' % bm)
+        j['cpu_s'] = int(open(os.path.join(out, name + '.ticks')).read()) / hz
+        j['load'] = open(os.path.join(out, name + '.load')).read().strip()
+        return j
+    except (OSError, ValueError):
+        return None
+lines = ['', '## %s: acknowledgement latency vs load' % datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
+         '', '- command: `%s`' % cmd, '- machine: %s, %d CPUs' % (os.uname().nodename, os.cpu_count()), '',
+         '| batch | load | binary | records/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU us/record | errors | load avg | server p50/p99 ms | log queue p99 / to durable p99 ms | write p50/p99 ms | commit wait p50/p99 ms | records/write |',
+         '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+for batch in batches.split():
+    for f in ['sat'] + fracs.split():
+        for b in bins:
+            j = res('%s-%s-%s' % (b, batch, f))
+            what = 'closed (saturation)' if f == 'sat' else '%s%% open' % f
+            if not j:
+                lines.append('| %s | %s | %s | (missing) |' % (batch, what, b))
+                continue
+            L = j['latency_ms']
+            lines.append('| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s |' % (
+                batch, what, b, j['records_per_s'], L['p50'], L['p99'], L['p999'], L['max'],
+                1e6 * j['cpu_s'] / max(j['records'], 1),
+                j['requests_failed'] + j['records_failed'], j['load'], j['journal']))
+text = '\n'.join(lines) + '\n'
+print(text)
+if append == '1':
+    with open(results, 'a') as f:
+        f.write(text)
+PYEOF

@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Two sluiced nodes on one etcd (issue #18, docs/REPLICATION.md): each with
+its own data directory, both under one --etcd-cluster prefix. What is built:
+node membership (a key per node under a lease) and the watch that rebuilds
+every node's routing table when another node changes the metadata. Records
+are not forwarded between nodes yet: each node serves the records written
+through it.
+
+The waits here are bounded loops on an observable fact (a log line, an
+answer), never a fixed sleep: the ASan build is several times slower."""
+
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import time
+
+import botocore.exceptions
+import pytest
+
+import sluice_helpers as h
+from test_etcd import ETCD, Etcd
+
+pytestmark = [
+    pytest.mark.skipif(not os.access(ETCD, os.X_OK),
+                       reason='%s not found (Debian package etcd-server)' % ETCD),
+    pytest.mark.kernel_only,
+]
+
+
+@pytest.fixture
+def etcd(tmp_path):
+    e = Etcd(str(tmp_path / 'etcd'))
+    e.start()
+    yield e
+    e.kill(signal.SIGTERM)
+
+
+def node_args(etcd, cluster, node_id, ttl_s=10):
+    return ['--metadata', 'etcd=' + etcd.url, '--etcd-cluster', cluster,
+            '--etcd-timeout-ms', '2000', '--node-id', node_id,
+            '--etcd-lease-ttl-s', str(ttl_s)]
+
+
+def etcd_keys(etcd, prefix):
+    """The keys under prefix, read from etcd itself (not through sluiced)."""
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    conn = http.client.HTTPConnection('127.0.0.1', etcd.port, timeout=5)
+    conn.request('POST', '/v3/kv/range', body=json.dumps({
+        'key': base64.b64encode(prefix.encode()).decode(),
+        'range_end': base64.b64encode(end.encode()).decode()}))
+    ans = json.loads(conn.getresponse().read())
+    conn.close()
+    return sorted(base64.b64decode(kv['key']).decode() for kv in ans.get('kvs', []))
+
+
+def wait_log(srv, pattern, timeout_s=30.0):
+    """Waits until srv's log matches pattern (a regex); returns the match."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        m = re.search(pattern, srv.log_tail(1 << 20))
+        if m:
+            return m
+        assert time.monotonic() < deadline, 'no %r in the log:\n%s' % (pattern, srv.log_tail())
+        time.sleep(0.05)
+
+
+def wait_ok(fn, timeout_s=20.0, codes=('ResourceNotFoundException',)):
+    """Calls fn until it stops failing with one of codes (the watch has not
+    reached this node yet); any other error is raised at once."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return fn()
+        except botocore.exceptions.ClientError as e:
+            if e.response['Error']['Code'] not in codes or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
+def two_nodes(etcd, server_factory, ttl_s=10):
+    cluster = h.uniq('c')
+    a = server_factory(extra_args=node_args(etcd, cluster, 'node-a', ttl_s))
+    b = server_factory(extra_args=node_args(etcd, cluster, 'node-b', ttl_s))
+    # each sees the other through the watch
+    wait_log(a, r'node node-b joined \(127\.0\.0\.1:%d\)' % b.port)
+    wait_log(b, r'node node-a joined \(127\.0\.0\.1:%d\)' % a.port)
+    return cluster, a, b
+
+
+def test_stream_made_on_one_node_is_routed_on_the_other(etcd, server_factory):
+    _, a, b = two_nodes(etcd, server_factory)
+    ca, cb = a.client(), b.client()
+    h.create_active(ca, 'shared', 2)
+    # the metadata is etcd's: B describes it at once
+    desc = cb.describe_stream(StreamName='shared')['StreamDescription']
+    assert desc['StreamStatus'] == 'ACTIVE' and len(desc['Shards']) == 2
+    assert [s['ShardId'] for s in cb.list_shards(StreamName='shared')['Shards']] == \
+        [s['ShardId'] for s in desc['Shards']]
+    # B's routing table follows through the watch (before it, B answers
+    # ResourceNotFoundException to PutRecord: its table has no such stream)
+    put = wait_ok(lambda: cb.put_record(StreamName='shared', Data=b'via-b', PartitionKey='k'))
+    it = cb.get_shard_iterator(StreamName='shared', ShardId=put['ShardId'],
+                               ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+    assert [r['Data'] for r in cb.get_records(ShardIterator=it)['Records']] == [b'via-b']
+
+    # a reshard on A: B routes to the children
+    ca.update_shard_count(StreamName='shared', TargetShardCount=4,
+                          ScalingType='UNIFORM_SCALING')
+    h.wait_status(ca, 'shared', 'ACTIVE')
+    open_ids = {s['ShardId'] for s in cb.list_shards(StreamName='shared')['Shards']
+                if 'EndingSequenceNumber' not in s['SequenceNumberRange']}
+    assert len(open_ids) == 4
+    deadline = time.monotonic() + 20
+    while True:
+        got = {cb.put_record(StreamName='shared', Data=b'x', PartitionKey='k%d' % i)['ShardId']
+               for i in range(16)}
+        if got <= open_ids:
+            break
+        assert time.monotonic() < deadline, (got, open_ids)
+        time.sleep(0.05)
+
+    # a delete on A: B stops routing to it
+    ca.delete_stream(StreamName='shared')
+    h.wait_gone(ca, 'shared')
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            cb.put_record(StreamName='shared', Data=b'x', PartitionKey='k')
+        except cb.exceptions.ResourceNotFoundException:
+            break
+        assert time.monotonic() < deadline, 'B still routes a deleted stream'
+        time.sleep(0.05)
+
+
+def test_killed_node_leaves_after_its_lease(etcd, server_factory):
+    cluster, a, b = two_nodes(etcd, server_factory, ttl_s=2)
+    prefix = '/sluice/%s/nodes/' % cluster
+    assert etcd_keys(etcd, prefix) == [prefix + 'node-a', prefix + 'node-b']
+    # keepalives hold the keys past several TTLs
+    wait_log(a, r'node node-b joined')
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5.0:
+        assert etcd_keys(etcd, prefix) == [prefix + 'node-a', prefix + 'node-b']
+        time.sleep(0.5)
+    a.stop(sig=signal.SIGKILL)
+    t0 = time.monotonic()
+    wait_log(b, r'node node-a left, 1 live', timeout_s=30)
+    # at least the TTL, bounded by TTL + etcd's expiry sweep and our slack
+    assert time.monotonic() - t0 < 30
+    assert etcd_keys(etcd, prefix) == [prefix + 'node-b']
+    # A again, under the same id: it registers once the old key is gone
+    a.start()
+    wait_log(a, r'cluster: node node-a registered')
+    wait_log(b, r'(?s)node node-a left.*node node-a joined')
+    # a clean stop revokes the lease: the key goes at once, not after the TTL
+    assert b.stop() == 0
+    assert etcd_keys(etcd, prefix) == [prefix + 'node-a']
+    wait_log(a, r'node node-b left')
+
+
+def test_node_id_held_by_a_live_node_waits(etcd, server_factory):
+    cluster = h.uniq('c')
+    server_factory(extra_args=node_args(etcd, cluster, 'twin'))
+    b = server_factory(extra_args=node_args(etcd, cluster, 'twin'))
+    wait_log(b, r'node id twin is held by a live lease')
+    prefix = '/sluice/%s/nodes/' % cluster
+    assert etcd_keys(etcd, prefix) == [prefix + 'twin']
+
+
+def test_watch_resumes_after_etcd_restart(etcd, server_factory):
+    _, a, b = two_nodes(etcd, server_factory)
+    ca, cb = a.client(), b.client()
+    h.create_active(ca, 'before', 1)
+    wait_ok(lambda: cb.put_record(StreamName='before', Data=b'x', PartitionKey='k'))
+    etcd.kill(signal.SIGKILL)
+    wait_log(b, r'watch connection lost')
+    etcd.start()
+    # made after the restart: B sees it through the resumed watch
+    create_retrying(ca, 'after', a)
+    wait_ok(lambda: cb.put_record(StreamName='after', Data=b'x', PartitionKey='k'))
+    assert a.running() and b.running()
+
+
+@pytest.mark.parametrize('args,msg', [
+    (['--node-id', 'x'], '--node-id needs --metadata etcd'),
+    (['--metadata', 'etcd=http://127.0.0.1:1', '--node-id', 'a/b'], '--node-id must be'),
+    (['--metadata', 'etcd=http://127.0.0.1:1', '--etcd-lease-ttl-s', '1'], 'etcd-lease-ttl-s'),
+])
+def test_cluster_flags_are_checked(tmp_path, args, msg):
+    import subprocess
+    r = subprocess.run([h.default_binary(), '--data-dir', str(tmp_path)] + args,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and msg in r.stderr, r.stderr
+
+
+def etcd_post(etcd, path, body):
+    conn = http.client.HTTPConnection('127.0.0.1', etcd.port, timeout=5)
+    conn.request('POST', path, body=json.dumps(body))
+    r = conn.getresponse()
+    ans = json.loads(r.read())
+    conn.close()
+    assert r.status == 200, ans
+    return ans
+
+
+def create_retrying(c, name, srv, timeout_s=30.0):
+    """create_active while etcd's gateway may still be coming up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return h.create_active(c, name, 1)
+        except botocore.exceptions.ClientError as e:
+            code = e.response['Error']['Code']
+            if code == 'ResourceInUseException':
+                # an earlier try was applied, its answer lost (InternalFailure)
+                return h.wait_status(c, name, 'ACTIVE')
+            assert code == 'InternalFailure', e
+            assert time.monotonic() < deadline, srv.log_tail()
+            time.sleep(0.2)
+
+
+def test_watch_from_a_compacted_revision_reloads(etcd, server_factory):
+    """B's watch is cut (etcd restarted) while B is stopped; then a stream
+    is made on A and etcd compacts past what B saw: B's resumed watch is
+    canceled as compacted, and B reloads everything."""
+    _, a, b = two_nodes(etcd, server_factory)
+    ca, cb = a.client(), b.client()
+    b.send_signal(signal.SIGSTOP)
+    try:
+        etcd.kill(signal.SIGKILL)
+        etcd.start()
+        create_retrying(ca, 'while-b-slept', a)
+        rev = int(etcd_post(etcd, '/v3/kv/range', {'key': 'AA=='})['header']['revision'])
+        etcd_post(etcd, '/v3/kv/compaction', {'revision': str(rev), 'physical': True})
+    finally:
+        b.send_signal(signal.SIGCONT)
+    wait_log(b, r'watch canceled \(compacted at \d+\): full reload')
+    wait_ok(lambda: cb.put_record(StreamName='while-b-slept', Data=b'x', PartitionKey='k'))
+
+
+def test_paused_node_registers_again_after_its_lease_expired(etcd, server_factory):
+    """A stopped (SIGSTOP) past its lease: its key expires and B sees it
+    leave; when A runs again its keepalive finds the lease gone, and it
+    registers again under a new one."""
+    cluster, a, b = two_nodes(etcd, server_factory, ttl_s=2)
+    a.send_signal(signal.SIGSTOP)
+    try:
+        wait_log(b, r'node node-a left, 1 live', timeout_s=30)
+    finally:
+        a.send_signal(signal.SIGCONT)
+    wait_log(a, r'lease of node node-a expired; registering again')
+    wait_log(b, r'(?s)node node-a left.*node node-a joined')
+    prefix = '/sluice/%s/nodes/' % cluster
+    assert etcd_keys(etcd, prefix) == [prefix + 'node-a', prefix + 'node-b']
