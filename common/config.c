@@ -42,7 +42,7 @@ static const struct num_flag num_flags[] = {
 	{ "tail-ms", OFF(tail_ms), 0, 3600000,
 	  "reads of records newer than this are served from memory (0: off)" },
 	{ "tail-shard-kib", OFF(tail_shard_kib), 64, 1048576,
-	  "read tail: memory per shard in KiB" },
+	  "read tail: the most one shard's ring grows to, in KiB" },
 	{ "tail-mib", OFF(tail_mib), 1, 65536, "read tail: memory per journal in MiB" },
 	/* Reads older than the tail (storage/st_aread.c). A chunk is at most
 	 * one 12 MiB write buffer, so that is the least room that always fits
@@ -180,7 +180,7 @@ static void set_defaults(struct sl_config *c)
 	c->segment_mib = 256;
 	c->max_shards_per_log = 65536;
 	c->tail_ms = 10000;
-	c->tail_shard_kib = 1024;
+	c->tail_shard_kib = 16384; /* a cap: rings grow by need within --tail-mib */
 	c->tail_mib = 64;
 	c->read_slots = 16;
 	c->read_mib = 32;

@@ -373,8 +373,12 @@ struct st_stats {
 	uint64_t batch_sum;
 	/* Reads (st_read): records served from the in-memory tail, records
 	 * and chunks read from disk; appends to a shard without a tail that
-	 * found no tail memory left (tail_total_bytes) to start one. */
+	 * found no tail memory left (tail_total_bytes) to start one; rings
+	 * grown (a shard evicting records younger than tail_ms) and rings
+	 * shrunk or freed to give their room to a shard with younger records
+	 * (README, "Sizing the tail"). */
 	uint64_t tail_records, disk_records, disk_chunks, tail_no_room;
+	uint64_t tail_grows, tail_steals;
 	/* Asynchronous reads (st_read_async): chunks read with io_uring and
 	 * their bytes, reads that answered -EINPROGRESS (waited for the disk),
 	 * and chunks read again because their slot was taken before use. */

@@ -227,6 +227,13 @@ struct st_tail {
 	uint32_t wr;	    /* where the next record goes */
 	uint64_t bytes;	    /* bytes of live records */
 	uint64_t first, end;
+	/* Sizing by need (README, "Sizing the tail"): the journal's heap of
+	 * rings by the arrival of their oldest record (key_ms, a lower bound
+	 * updated lazily), so the ring holding the oldest records gives room. */
+	struct st_shard *sh; /* owner */
+	int64_t key_ms;
+	uint32_t hidx;		 /* position in st_journal.theap */
+	int64_t grow_retry_ms;	 /* no growth attempt before this arrival */
 };
 
 struct st_shard {
@@ -451,6 +458,8 @@ struct st_journal {
 	uint8_t *rbuf; /* read buffer, buf_bytes */
 	struct st_aread *ar; /* asynchronous reads (st_aread.c); NULL: off */
 	uint64_t tail_alloc; /* bytes of all shards' tails (st_tail.c) */
+	struct st_tail **theap; /* min-heap by key_ms of every ring (st_tail.c) */
+	uint32_t theap_n, theap_cap;
 
 	/* Encryption (st_crypt.c); imb is NULL when key_get is not set. */
 	struct IMB_MGR *imb;

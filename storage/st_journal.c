@@ -30,7 +30,7 @@ void st_opts_default(struct st_opts *o)
 	o->max_shards = 4096;
 	o->max_tokens = 8192;
 	o->checkpoint_bytes = 64ull << 20;
-	o->tail_shard_bytes = 1u << 20; /* used once tail_ms is set */
+	o->tail_shard_bytes = 16u << 20; /* the most one ring grows to */
 	o->tail_total_bytes = 64ull << 20;
 }
 

@@ -29,6 +29,14 @@ size_t es_size(const struct es_header *h, uint32_t nh, size_t payload_len);
 size_t es_encode(uint8_t *out, size_t cap, const struct es_header *h, uint32_t nh,
 		 const void *payload, size_t payload_len);
 
+/* In place, for a payload written after the head (no copy of it): es_head
+ * writes the prelude's room and the headers at out[0..cap) and returns
+ * their length (0: no room, or a name/value too long); the caller writes
+ * payload_len bytes after them and 4 bytes of room, and es_seal fills the
+ * prelude and the message CRC. Returns the message length (0: too long). */
+size_t es_head(uint8_t *out, size_t cap, const struct es_header *h, uint32_t nh);
+size_t es_seal(uint8_t *out, size_t head_len, size_t payload_len);
+
 /* Decodes one message at in[0..len) (for tests and the fuzz target): checks
  * both CRCs and the lengths. Returns the message length, 0 when more bytes
  * are needed, -1 when malformed. Headers/payload are reported as offsets. */

@@ -517,6 +517,12 @@ static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 	per_log(b, sh, "sluice_journal_tail_no_room", PROM_COUNTER,
 		"appends to a shard without a read tail that found its memory (--tail-mib) used up",
 		LOG_OFF(st_copy.tail_no_room));
+	per_log(b, sh, "sluice_journal_tail_grows", PROM_COUNTER,
+		"read tail rings doubled for a shard evicting records younger than --tail-ms",
+		LOG_OFF(st_copy.tail_grows));
+	per_log(b, sh, "sluice_journal_tail_steals", PROM_COUNTER,
+		"read tail rings halved or freed to give room to a shard with younger records",
+		LOG_OFF(st_copy.tail_steals));
 	per_log(b, sh, "sluice_journal_meta_writes", PROM_COUNTER,
 		"journal.meta writes (sequence number reservations)", LOG_OFF(st_copy.resv_writes));
 	per_log(b, sh, "sluice_journal_marker_writes", PROM_COUNTER,

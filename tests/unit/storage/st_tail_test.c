@@ -3,16 +3,21 @@
  * memory (counted in st_stats, no chunk read), the per-shard and total
  * bounds evict/refuse, order and bytes are exact across the tail/disk
  * boundary, nothing undurable is served (a failed write), time eviction,
- * and a restart starts with an empty tail (reads go to disk). */
+ * and a restart starts with an empty tail (reads go to disk). Sizing by
+ * need (README, "Sizing the tail"): rings grow with their shard's rate
+ * within the bounds, a full budget is shared evenly by age, and 10,000
+ * shards all keep a tail. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <cmocka.h>
 
 #include "st_test_util.h"
+#include "storage/st_internal.h"
 
-#define MAXR 4096
+#define MAXR 8192
 
 static struct tu_ctx ctx;
 static uint8_t pay[8192];
@@ -167,15 +172,16 @@ static void test_shard_bound_evicts(void **state)
 	tu_rmrf(dir);
 }
 
-/* The total bound: room for one shard's ring only; the second shard gets
- * none and is read from disk, correctly. */
+/* The total bound: room for one smallest ring only; the second shard, whose
+ * records are no younger than the first's, gets none and is read from
+ * disk, correctly; the first keeps what its ring holds. */
 static void test_total_bound(void **state)
 {
 	(void)state;
 	char dir[64];
 
 	tu_mkdtemp(dir, sizeof(dir));
-	struct st_journal *j = open_j(dir, 60000, 64u << 10, 100u << 10);
+	struct st_journal *j = open_j(dir, 60000, 64u << 10, 8u << 10);
 
 	nput = 0;
 	put(j, 2, 20, 1000, true);
@@ -185,7 +191,7 @@ static void test_total_bound(void **state)
 	struct st_stats s = stats(j);
 
 	assert_true(s.tail_no_room >= 1);
-	assert_true(s.tail_bytes <= 100u << 10);
+	assert_true(s.tail_bytes <= 8u << 10);
 	struct chk ck = { .shard = 3, .k = k3 };
 	st_seq_t next;
 
@@ -196,7 +202,10 @@ static void test_total_bound(void **state)
 	assert_int_equal(s.tail_records, 0);
 	assert_int_equal(s.disk_records, 20);
 	assert_int_equal(read_from(j, 2, 0, 100), 20);
-	assert_int_equal(stats(j).tail_records, 20);
+	s = stats(j);
+	assert_int_equal(s.tail_records + s.disk_records, 40);
+	assert_non_null(st_shard_get(j, 7, 2, false)->tail);
+	assert_null(st_shard_get(j, 7, 3, false)->tail);
 	assert_int_equal(st_close(j), 0);
 	tu_rmrf(dir);
 }
@@ -369,6 +378,188 @@ static void test_damage_drops_tail(void **state)
 	tu_rmrf(dir);
 }
 
+/* White-box: the ring of (7, shard), NULL: none. */
+static const struct st_tail *ring_of(struct st_journal *j, uint32_t shard)
+{
+	struct st_shard *s = st_shard_get(j, 7, shard, false);
+
+	return s ? s->tail : NULL;
+}
+
+/* Rings are sized by need: a quiet shard keeps a small ring, a busy one
+ * grows by doubling, never past tail_shard_bytes. */
+static void test_grow_by_need(void **state)
+{
+	(void)state;
+	char dir[64];
+
+	tu_mkdtemp(dir, sizeof(dir));
+	struct st_journal *j = open_j(dir, 60000, 1u << 20, 8u << 20);
+
+	nput = 0;
+	put(j, 9, 1, 1000, true);
+	assert_non_null(ring_of(j, 9));
+	assert_int_equal(ring_of(j, 9)->cap, 4096);
+	uint32_t k = nput;
+
+	put(j, 10, 200, 1000, true); /* ~300 KB: grows to 512 KiB */
+	const struct st_tail *t = ring_of(j, 10);
+
+	assert_non_null(t);
+	assert_int_equal(t->cap, 512u << 10);
+	assert_int_equal(t->end - t->first, 200);
+	assert_int_equal(read_from(j, 10, k, 37), 200);
+	struct st_stats s = stats(j);
+
+	assert_int_equal(s.disk_records, 0);
+	assert_true(s.tail_grows >= 7); /* 4 KiB -> 512 KiB */
+	assert_int_equal(s.tail_steals, 0);
+	assert_true(s.tail_bytes < (512u << 10) + (64u << 10) + 8192);
+	put(j, 10, 1000, 1000, true); /* ~1.5 MB: capped at 1 MiB */
+	t = ring_of(j, 10);
+	assert_int_equal(t->cap, 1u << 20);
+	assert_true(t->bytes <= t->cap);
+	assert_int_equal(ring_of(j, 9)->cap, 4096);
+	assert_int_equal(read_from(j, 10, k, 100), 1200);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
+/* A full budget is shared by age, not first come first served: shard 0
+ * takes all it can while alone; once 8 shards write at the same rate,
+ * every shard holds a tail and the records each holds are within a small
+ * factor of the others' (the rings' spans of time are within 2x, plus
+ * the power-of-two sizes). */
+static void test_fair_share(void **state)
+{
+	(void)state;
+	char dir[64];
+
+	tu_mkdtemp(dir, sizeof(dir));
+	struct st_journal *j = open_j(dir, 60000, 1u << 20, 512u << 10);
+
+	nput = 0;
+	put(j, 0, 300, 1000, true); /* alone: grows to the budget */
+	assert_non_null(ring_of(j, 0));
+	assert_true(ring_of(j, 0)->cap >= 128u << 10);
+	for (int64_t round = 0; round < 600; round++)
+		for (uint32_t sh = 0; sh < 8; sh++)
+			put(j, sh, 1, 2000 + round, round % 16 == 15);
+	tu_drain(j);
+	struct st_stats s = stats(j);
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	assert_true(s.tail_bytes <= 512u << 10);
+	assert_true(s.tail_steals > 0);
+	for (uint32_t sh = 0; sh < 8; sh++) {
+		const struct st_tail *t = ring_of(j, sh);
+
+		assert_non_null(t);
+		uint64_t n = t->end - t->first;
+
+		lo = n < lo ? n : lo;
+		hi = n > hi ? n : hi;
+	}
+	print_message("fair share: %" PRIu64 "..%" PRIu64 " records per shard\n", lo, hi);
+	assert_true(lo >= 16);
+	assert_true(hi <= 4 * lo);
+	/* Every shard's newest records come from memory, exact. */
+	uint64_t before = stats(j).tail_records;
+
+	assert_int_equal(read_from(j, 5, nput - 3, 100), 1);
+	assert_int_equal(stats(j).tail_records, before + 1);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
+/* 10,000 shards within 50 MiB: every shard gets a ring (the first-come
+ * policy gave 48 shards a 1 MiB ring and none to the rest),
+ * their newest records are read from memory, the bound holds, and busy
+ * shards still grow, taking room from the shards with the oldest records. */
+static void test_10000_shards(void **state)
+{
+	(void)state;
+	char dir[64];
+	struct st_opts o;
+	enum { NSH = 10000 };
+
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_small_opts(&o);
+	o.max_shards = 16384;
+	o.segment_bytes = 64u << 20;
+	o.tail_ms = 60000;
+	o.tail_shard_bytes = 1u << 20;
+	o.tail_total_bytes = 50ull << 20; /* 10,000 x ~4.6 KiB and ~5 MiB over */
+	memset(&ctx, 0, sizeof(ctx));
+	struct st_journal *j = st_open(dir, &o, tu_done_cb, &ctx);
+	static uint8_t d[100];
+	struct st_record r = { .pkey = "k", .pkey_len = 1, .data = d, .data_len = sizeof(d) };
+	st_seq_t first0 = 0, first_last = 0;
+
+	assert_non_null(j);
+	for (uint32_t round = 0; round < 3; round++) {
+		for (uint32_t sh = 0; sh < NSH; sh++) {
+			st_seq_t seq;
+			int rc;
+
+			d[0] = (uint8_t)sh, d[1] = (uint8_t)round;
+			while ((rc = st_append(j, 7, sh, &r, 1, 1000 + round, sh, &seq)) == -ENOBUFS)
+				assert_true(st_wait(j, 10) >= 0);
+			assert_int_equal(rc, 1);
+			if (round == 0 && sh == 0)
+				first0 = seq;
+			if (round == 0 && sh == NSH - 1)
+				first_last = seq;
+		}
+	}
+	tu_drain(j);
+	struct st_stats s = stats(j);
+
+	assert_int_equal(s.tail_no_room, 0);
+	assert_true(s.tail_bytes <= 50ull << 20);
+	for (uint32_t sh = 0; sh < NSH; sh++) {
+		const struct st_tail *t = ring_of(j, sh);
+
+		assert_non_null(t);
+		assert_int_equal(t->end - t->first, 3);
+	}
+	uint32_t got = 0;
+	st_seq_t next;
+
+	assert_int_equal(st_read(j, 7, 0, first0, INT64_MIN, 100, UINT64_MAX, count_cb, &got,
+				 &next), 3);
+	assert_int_equal(st_read(j, 7, NSH - 1, first_last, INT64_MIN, 100, UINT64_MAX, count_cb,
+				 &got, &next), 3);
+	s = stats(j);
+	assert_int_equal(s.tail_records, 6);
+	assert_int_equal(s.disk_records, 0);
+	/* Ten busy shards: each wants 1 MiB (~500 of these records); the
+	 * rings holding the oldest records give it, and the total stays
+	 * within the bound. */
+	static uint8_t big[2000];
+	struct st_record b = { .pkey = "k", .pkey_len = 1, .data = big, .data_len = sizeof(big) };
+
+	for (uint32_t i = 0; i < 800; i++) {
+		for (uint32_t sh = 0; sh < 10; sh++) {
+			int rc;
+
+			while ((rc = st_append(j, 7, sh, &b, 1, 2000 + i, sh, NULL)) == -ENOBUFS)
+				assert_true(st_wait(j, 10) >= 0);
+			assert_int_equal(rc, 1);
+		}
+	}
+	tu_drain(j);
+	s = stats(j);
+	assert_true(s.tail_bytes <= 50ull << 20);
+	for (uint32_t sh = 0; sh < 10; sh++)
+		assert_true(ring_of(j, sh)->end - ring_of(j, sh)->first >= 400),
+		assert_int_equal(ring_of(j, sh)->cap, 1u << 20);
+	assert_true(s.tail_grows >= 10 * 8);
+	assert_true(s.tail_steals > 0);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +570,9 @@ int main(void)
 		cmocka_unit_test(test_time_restart_off),
 		cmocka_unit_test(test_oversize_record),
 		cmocka_unit_test(test_damage_drops_tail),
+		cmocka_unit_test(test_grow_by_need),
+		cmocka_unit_test(test_fair_share),
+		cmocka_unit_test(test_10000_shards),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,12 +75,44 @@ static void test_too_small(void **state)
 	assert_int_equal(es_encode(buf, sizeof(buf), h, 1, "0123456789", 10), 0);
 }
 
+/* In place (es_head, payload written after it, es_seal): byte for byte
+ * what es_encode makes, and es_decode takes it; no room: 0. */
+static void test_in_place(void **state)
+{
+	(void)state;
+	const struct es_header h[3] = {
+		{ ":event-type", "SubscribeToShardEvent" },
+		{ ":content-type", "application/json" },
+		{ ":message-type", "event" },
+	};
+	static const char payload[] = "{\"Records\":[],\"MillisBehindLatest\":0}";
+	size_t pl = sizeof(payload) - 1;
+	uint8_t want[512], got[512];
+	size_t n = es_encode(want, sizeof(want), h, 3, payload, pl);
+
+	assert_true(n > 0);
+	memset(got, 0xee, sizeof(got));
+	size_t hl = es_head(got, sizeof(got), h, 3);
+
+	assert_int_equal(hl, n - pl - 4);
+	memcpy(got + hl, payload, pl);
+	assert_int_equal(es_seal(got, hl, pl), n);
+	assert_memory_equal(got, want, n);
+	struct es_view v;
+
+	assert_int_equal(es_decode(got, n, &v), (int64_t)n);
+	assert_int_equal(v.payload_len, pl);
+	assert_int_equal(es_head(got, 40, h, 3), 0);
+	assert_int_equal(es_seal(got, 3, pl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reference_crc),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_too_small),
+		cmocka_unit_test(test_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
