@@ -115,31 +115,46 @@ static void rec_type_entry(struct av *v, int32_t el)
 	av_get(v, el, "Data", AV_BLOB);
 }
 
-/* Constraints of PartitionKey / ExplicitHashKey / Data at prefix ("" or
- * "records.N.member."), Kinesis's order. */
-static void rec_check_fields(struct av *v, int32_t el, const char *prefix, uint32_t data_max)
+/* The member path of a violation: "field" for PutRecord (idx1 0), else
+ * "records.N.member.field" (N = idx1). Built only when a constraint fails:
+ * PutRecords checks 500 entries, and printing every path up front was a
+ * per-record snprintf on the valid path (perf/RESULTS.md). */
+static const char *rec_path(char *out, size_t cap, uint32_t idx1, const char *field)
+{
+	if (idx1 == 0)
+		snprintf(out, cap, "%s", field);
+	else
+		snprintf(out, cap, "records.%u.member.%s", idx1, field);
+	return out;
+}
+
+/* Constraints of PartitionKey / ExplicitHashKey / Data of one entry (idx1:
+ * see rec_path), Kinesis's order. */
+static void rec_check_fields(struct av *v, int32_t el, uint32_t idx1, uint32_t data_max)
 {
 	char path[96], val[REC_STR_CAP], c[80];
 	int32_t pk = rec_member(v, el, "PartitionKey");
 	int32_t ehk = rec_member(v, el, "ExplicitHashKey");
 	int32_t data = rec_member(v, el, "Data");
 
-	snprintf(path, sizeof(path), "%spartitionKey", prefix);
-	av_not_null(v, path, pk >= 0);
+	if (pk < 0)
+		av_not_null(v, rec_path(path, sizeof(path), idx1, "partitionKey"), false);
 	if (pk >= 0) {
 		uint32_t cp = json_str_codepoints(&v->doc, (uint32_t)pk);
 		if (cp < 1 || cp > REC_PK_MAX_CP) {
 			rec_tok_str(v, pk, val, sizeof(val));
-			av_len(v, path, val, cp, 1, REC_PK_MAX_CP);
+			av_len(v, rec_path(path, sizeof(path), idx1, "partitionKey"), val, cp, 1,
+			       REC_PK_MAX_CP);
 		}
 	}
 	if (ehk >= 0) {
-		snprintf(path, sizeof(path), "%sexplicitHashKey", prefix);
 		rec_tok_str(v, ehk, val, sizeof(val));
-		av_pattern(v, path, val, REC_PAT_HASH, rec_match_hash);
+		if (!rec_match_hash(val, strlen(val)))
+			av_pattern(v, rec_path(path, sizeof(path), idx1, "explicitHashKey"), val,
+				   REC_PAT_HASH, rec_match_hash);
 	}
-	snprintf(path, sizeof(path), "%sdata", prefix);
-	av_not_null(v, path, data >= 0);
+	if (data < 0)
+		av_not_null(v, rec_path(path, sizeof(path), idx1, "data"), false);
 	if (data >= 0) {
 		struct sl_slice s = json_tok_slice(&v->doc, (uint32_t)data);
 		size_t n = b64_dec_len(s.ptr, s.len);
@@ -148,7 +163,7 @@ static void rec_check_fields(struct av *v, int32_t el, const char *prefix, uint3
 				 n, n);
 			snprintf(c, sizeof(c), "Member must have length less than or equal to %u",
 				 data_max);
-			av_violation(v, path, val, c);
+			av_violation(v, rec_path(path, sizeof(path), idx1, "data"), val, c);
 		}
 	}
 }
@@ -249,13 +264,12 @@ int rec_decode_put_records(struct av *v, char *body, size_t len, uint32_t data_m
 	rec_check_list(v, arr);
 	if (arr >= 0)
 		for (el = arr + 1, i = 0; i < v->doc.toks[arr].count; i++, el = v->doc.toks[el].next) {
-			snprintf(prefix, sizeof(prefix), "records.%u.member.", i + 1);
 			if (v->doc.toks[el].type == JSON_NULL) {
-				prefix[strlen(prefix) - 1] = '\0';
+				snprintf(prefix, sizeof(prefix), "records.%u.member", i + 1);
 				av_not_null(v, prefix, false);
 				continue;
 			}
-			rec_check_fields(v, el, prefix, data_max_bytes);
+			rec_check_fields(v, el, i + 1, data_max_bytes);
 		}
 	rec_check_ident(v, &req->id);
 	if (av_finish(v, e))
@@ -293,7 +307,7 @@ int rec_decode_put_record(struct av *v, char *body, size_t len, uint32_t data_ma
 	if (req->has_seq_ordering)
 		av_pattern(v, "sequenceNumberForOrdering", seq, REC_PAT_SEQ, rec_match_seq);
 	if (root >= 0)
-		rec_check_fields(v, root, "", data_max_bytes);
+		rec_check_fields(v, root, 0, data_max_bytes);
 	rec_check_ident(v, &req->id);
 	if (av_finish(v, e))
 		return -1;
