@@ -925,6 +925,18 @@ void jw_raw(struct jw *w, const char *s, size_t n)
 	w->need_comma = true;
 }
 
+char *jw_raw_reserve(struct jw *w, size_t n)
+{
+	jw_sep(w);
+	w->need_comma = true;
+	if (w->overflow || w->cap - w->len < n) {
+		w->overflow = true;
+		return NULL;
+	}
+	w->len += n;
+	return w->buf + w->len - n;
+}
+
 void jw_b64(struct jw *w, const void *data, size_t n)
 {
 	size_t enc = b64_enc_len(n);

@@ -135,6 +135,10 @@ void jw_null(struct jw *w);
 void jw_b64(struct jw *w, const void *data, size_t n);
 /* Raw bytes appended as-is (caller guarantees they are valid JSON). */
 void jw_raw(struct jw *w, const char *s, size_t n);
+/* As jw_raw, but returns where the n bytes go, for the caller to write
+ * them in place (no staging buffer, no copy); NULL on overflow (then
+ * w->overflow is set and nothing is written). */
+char *jw_raw_reserve(struct jw *w, size_t n);
 
 /* Writes {"__type":type,"message":msg}: the Kinesis error body ("Message"
  * for SerializationException, as Coral spells it; no member when msg is ""). */
