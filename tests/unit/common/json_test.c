@@ -449,6 +449,39 @@ static void test_writer(void **state)
 	assert_true(json_parse(&doc, buf, w.len, toks, 32, 8, NULL) > 0);
 }
 
+/* jw_raw_reserve: a value like jw_raw (comma before it when needed), its
+ * bytes written by the caller; NULL and overflow when they do not fit. */
+static void test_writer_reserve(void **state)
+{
+	(void)state;
+	char buf[32];
+	struct jw w;
+	char *p;
+
+	jw_init(&w, buf, sizeof(buf));
+	jw_arr_begin(&w);
+	p = jw_raw_reserve(&w, 3);
+	assert_non_null(p);
+	memcpy(p, "123", 3);
+	p = jw_raw_reserve(&w, 2);
+	assert_non_null(p);
+	memcpy(p, "45", 2);
+	jw_u64(&w, 6);
+	jw_arr_end(&w);
+	assert_false(w.overflow);
+	assert_int_equal(w.len, 10);
+	assert_memory_equal(buf, "[123,45,6]", 10);
+
+	memset(buf, 'x', sizeof(buf));
+	jw_init(&w, buf, 4);
+	jw_arr_begin(&w);
+	assert_null(jw_raw_reserve(&w, 4)); /* 1 + 4 > 4 */
+	assert_true(w.overflow);
+	assert_int_equal(w.len, 1);
+	assert_null(jw_raw_reserve(&w, 1)); /* stays failed */
+	assert_true(buf[1] == 'x');
+}
+
 static void test_writer_error_and_overflow(void **state)
 {
 	char buf[64];
@@ -504,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_codepoints),
 		cmocka_unit_test(test_num_i64),
 		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_writer_reserve),
 		cmocka_unit_test(test_writer_error_and_overflow),
 	};
 
