@@ -60,15 +60,24 @@ static void rec_ser(struct av *v, const char *msg)
 	snprintf(v->ser_msg, sizeof(v->ser_msg), "%s", msg);
 }
 
-/* Token tok of a present (non-null) member, or -1. */
-static int32_t rec_member(const struct av *v, int32_t obj, const char *name)
+/* PartitionKey, ExplicitHashKey, Data of one entry in one pass over its
+ * members (json_obj_get_n): m[REC_M_*], -1 when absent. With null_absent a
+ * null member counts as absent (a present member is non-null); without, it
+ * is returned (av_type_check refuses null itself). */
+enum { REC_M_PK, REC_M_EHK, REC_M_DATA, REC_M_N };
+static void rec_members(const struct av *v, int32_t obj, bool null_absent, int32_t m[REC_M_N])
 {
-	int32_t t;
+	static const char *const keys[REC_M_N] = { "PartitionKey", "ExplicitHashKey", "Data" };
 
+	for (int j = 0; j < REC_M_N; j++)
+		m[j] = -1;
 	if (obj < 0 || v->doc.toks[obj].type != JSON_OBJECT)
-		return -1;
-	t = json_obj_get(&v->doc, (uint32_t)obj, name);
-	return t >= 0 && v->doc.toks[t].type != JSON_NULL ? t : -1;
+		return;
+	json_obj_get_n(&v->doc, (uint32_t)obj, keys, REC_M_N, m);
+	if (null_absent)
+		for (int j = 0; j < REC_M_N; j++)
+			if (m[j] >= 0 && v->doc.toks[m[j]].type == JSON_NULL)
+				m[j] = -1;
 }
 
 /* String token -> NUL-terminated unescaped text (the prefix that fits, cut
@@ -111,9 +120,16 @@ static void rec_type_entry(struct av *v, int32_t el)
 		rec_ser(v, "Expected null");
 		return;
 	}
-	av_get(v, el, "PartitionKey", AV_STRING);
-	av_get(v, el, "ExplicitHashKey", AV_STRING);
-	av_get(v, el, "Data", AV_BLOB);
+	int32_t m[REC_M_N];
+
+	rec_members(v, el, false, m);
+	/* av_get's checks, in the model's order, on members found in one pass */
+	if (m[REC_M_PK] >= 0)
+		av_type_check(v, (uint32_t)m[REC_M_PK], AV_STRING);
+	if (m[REC_M_EHK] >= 0)
+		av_type_check(v, (uint32_t)m[REC_M_EHK], AV_STRING);
+	if (m[REC_M_DATA] >= 0)
+		av_type_check(v, (uint32_t)m[REC_M_DATA], AV_BLOB);
 }
 
 /* The member path of a violation: "field" for PutRecord (idx1 0), else
@@ -134,9 +150,10 @@ static const char *rec_path(char *out, size_t cap, uint32_t idx1, const char *fi
 static void rec_check_fields(struct av *v, int32_t el, uint32_t idx1, uint32_t data_max)
 {
 	char path[96], val[REC_STR_CAP], c[80];
-	int32_t pk = rec_member(v, el, "PartitionKey");
-	int32_t ehk = rec_member(v, el, "ExplicitHashKey");
-	int32_t data = rec_member(v, el, "Data");
+	int32_t m[REC_M_N];
+
+	rec_members(v, el, true, m);
+	int32_t pk = m[REC_M_PK], ehk = m[REC_M_EHK], data = m[REC_M_DATA];
 
 	if (pk < 0)
 		av_not_null(v, rec_path(path, sizeof(path), idx1, "partitionKey"), false);
@@ -195,9 +212,10 @@ static int rec_fill(struct av *v, char *body, int32_t el, struct rec_put_req *re
 		    struct rec_desc *d)
 {
 	const struct json_tok *t = v->doc.toks;
-	int32_t pk = rec_member(v, el, "PartitionKey");
-	int32_t ehk = rec_member(v, el, "ExplicitHashKey");
-	int32_t data = rec_member(v, el, "Data");
+	int32_t m[REC_M_N];
+
+	rec_members(v, el, true, m);
+	int32_t pk = m[REC_M_PK], ehk = m[REC_M_EHK], data = m[REC_M_DATA];
 	char tmp[REC_PK_MAX_BYTES + 8];
 	char *p = body + t[pk].start;
 	int64_t n;
