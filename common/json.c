@@ -557,6 +557,34 @@ int32_t json_obj_get(const struct json_doc *doc, uint32_t obj, const char *key)
 	return found;
 }
 
+void json_obj_get_n(const struct json_doc *doc, uint32_t obj, const char *const *keys,
+		    uint32_t n, int32_t *out)
+{
+	const struct json_tok *t = doc->toks;
+	uint32_t k = obj + 1;
+
+	for (uint32_t j = 0; j < n; j++)
+		out[j] = -1;
+	if (obj >= doc->ntoks || t[obj].type != JSON_OBJECT)
+		return;
+	for (uint32_t m = 0; m < t[obj].count; m++) {
+		const uint8_t *s = (const uint8_t *)doc->buf + t[k].start;
+
+		DBG_BUG_ON(k + 1 >= doc->ntoks || t[k].type != JSON_STRING);
+		for (uint32_t j = 0; j < n; j++) {
+			size_t kl = strlen(keys[j]);
+			bool eq = !(t[k].flags & JSON_TOK_ESCAPED) ?
+				  t[k].len == kl && memcmp(s, keys[j], kl) == 0 :
+				  escaped_eq(s, t[k].len, keys[j], kl);
+			if (eq) {
+				out[j] = (int32_t)(k + 1);
+				break; /* keys are distinct: one member matches one key */
+			}
+		}
+		k = t[k + 1].next;
+	}
+}
+
 int64_t json_str_unescape(const struct json_doc *doc, uint32_t i, char *out, size_t cap)
 {
 	const struct json_tok *t = &doc->toks[i];
@@ -923,6 +951,18 @@ void jw_raw(struct jw *w, const char *s, size_t n)
 	jw_sep(w);
 	jw_put(w, s, n);
 	w->need_comma = true;
+}
+
+char *jw_raw_reserve(struct jw *w, size_t n)
+{
+	jw_sep(w);
+	w->need_comma = true;
+	if (w->overflow || w->cap - w->len < n) {
+		w->overflow = true;
+		return NULL;
+	}
+	w->len += n;
+	return w->buf + w->len - n;
 }
 
 void jw_b64(struct jw *w, const void *data, size_t n)

@@ -73,6 +73,11 @@ int SL_MUST_CHECK json_parse(struct json_doc *doc, const char *buf, size_t len,
 /* Index of the value of member `key` in object token `obj`, or -1 when absent
  * (last one wins on duplicates). Keys are compared after unescaping. */
 int32_t json_obj_get(const struct json_doc *doc, uint32_t obj, const char *key);
+/* json_obj_get for n keys in one pass over the object's members (same
+ * rule: the last match of each wins; -1 for a key not there, or when obj is
+ * not an object): PutRecords looks up 3 members of each of 500 entries. */
+void json_obj_get_n(const struct json_doc *doc, uint32_t obj, const char *const *keys,
+		    uint32_t n, int32_t *out);
 
 /* Iteration over an object's members: key index of the first member is obj+1;
  * value is key+1; next key is toks[value].next. Over an array: first element
@@ -135,6 +140,10 @@ void jw_null(struct jw *w);
 void jw_b64(struct jw *w, const void *data, size_t n);
 /* Raw bytes appended as-is (caller guarantees they are valid JSON). */
 void jw_raw(struct jw *w, const char *s, size_t n);
+/* As jw_raw, but returns where the n bytes go, for the caller to write
+ * them in place (no staging buffer, no copy); NULL on overflow (then
+ * w->overflow is set and nothing is written). */
+char *jw_raw_reserve(struct jw *w, size_t n);
 
 /* Writes {"__type":type,"message":msg}: the Kinesis error body ("Message"
  * for SerializationException, as Coral spells it; no member when msg is ""). */

@@ -49,14 +49,26 @@ int sl_u128_parse(const char *s, size_t n, sl_u128 *out)
 
 /* ---- 56-digit sequence numbers ----------------------------------------- */
 
-/* The 188-bit value as three 64-bit words, most significant first, with 4
- * zero bits on top (48 nibbles): the layout's nibbles fall on word edges as
+/* The 188-bit value, with t = SL_SEQ56_EPOCH_S + shard (< 2^36) split as
+ * th:tl = t >> 28 : t & 0xfffffff and shard as sh:sl = shard >> 4 : shard &
+ * 0xf, is (u128.h's layout, most significant first)
+ *   2^185 + t*2^148 + sl*2^144 + counter*2^80 + th*2^64 + tl*2^36
+ *   + shard*2^4 + 2
+ * = K0 + th*(2^176 + 2^64) + tl*(2^148 + 2^36) + sl*(2^144 + 2^4)
+ *   + sh*2^8 + counter*2^80.
+ * So the text is a sum of a few small factors times constants already in
+ * base 10^9: a handful of multiplies and one carry pass, where dividing the
+ * 192-bit number by 10^9 seven times (the first version) took 42 divisions
+ * per sequence number, for every record of every PutRecords and GetRecords
+ * answer. The constants' limbs, least significant first (printed by
+ * Python's divmod; tests/unit/common/u128_test.c checks the result against
+ * a plain long division). */
+/* The same value as three 64-bit words, most significant first, with 4
+ * zero bits on top (48 nibbles), which is how sl_seq56_parse checks a number
+ * it read: the layout's nibbles fall on word edges as
  *   w0: 0 | 2 | time (9) | shard & 0xf | counter bits 63..48 (4)
  *   w1: counter bits 47..0 (12) | 00 | time bits 35..28 (2)
- *   w2: time bits 27..0 (7) | shard (8) | 2
- * so the text is three word builds and a radix conversion: on the hot path
- * (every sequence number of PutRecords and GetRecords answers) there are no
- * per-nibble loops. */
+ *   w2: time bits 27..0 (7) | shard (8) | 2 */
 static void seq56_words(uint32_t shard, uint64_t counter, uint64_t w[3])
 {
 	uint64_t t = (uint64_t)SL_SEQ56_EPOCH_S + shard; /* < 2^36 */
@@ -78,38 +90,43 @@ static const char seq56_pairs[201] =
 #define SEQ56_LIMBS 7
 #define SEQ56_LIMB 1000000000u
 
+static const uint32_t seq56_k0[SEQ56_LIMBS] = { 875269634, 799651909, 809893875, 467104868,
+						708443467, 39857307, 49 };
+static const uint32_t seq56_kth[SEQ56_LIMBS] = { 846026752, 422915268, 196894342, 647396689,
+						 304118053, 95780971, 0 };
+static const uint32_t seq56_ktl[SEQ56_LIMBS] = { 815163392, 362373852, 264571492, 176489970,
+						 356811923, 0, 0 };
+static const uint32_t seq56_ksl[SEQ56_LIMBS] = { 505980432, 272648361, 141535718, 198530623,
+						 22300745, 0, 0 };
+/* 2^80 (the counter's weight) */
+static const uint32_t seq56_kctr[3] = { 174706176, 819614629, 1208925 };
+
 void sl_seq56_fmt(uint32_t shard_index, uint64_t counter, char out[SL_SEQ56_CAP])
 {
-	uint64_t w[3];
-	uint32_t x[6], limb[SEQ56_LIMBS];
+	uint64_t t = (uint64_t)SL_SEQ56_EPOCH_S + shard_index; /* < 2^36 */
+	uint64_t th = t >> 28, tl = t & 0xfffffffu;
+	uint64_t sh = shard_index >> 4, sl = shard_index & 0xfu;
+	uint64_t c[3] = { counter % SEQ56_LIMB, counter / SEQ56_LIMB % SEQ56_LIMB,
+			  counter / SEQ56_LIMB / SEQ56_LIMB }; /* c[2] <= 18 */
+	uint64_t acc[SEQ56_LIMBS];
+	uint32_t limb[SEQ56_LIMBS];
 
-	seq56_words(shard_index, counter, w);
-	for (unsigned i = 0; i < 3; i++) {
-		x[2 * i] = (uint32_t)(w[i] >> 32);
-		x[2 * i + 1] = (uint32_t)w[i];
+	/* Each limb sums at most 3 counter products (< 2^60 each) and 4 small
+	 * ones (< 2^59 together): below 2^62, no overflow before the carry. */
+	for (unsigned k = 0; k < SEQ56_LIMBS; k++)
+		acc[k] = seq56_k0[k] + th * seq56_kth[k] + tl * seq56_ktl[k] + sl * seq56_ksl[k];
+	acc[0] += sh << 8;
+	for (unsigned i = 0; i < 3; i++)
+		for (unsigned j = 0; j < 3; j++)
+			acc[i + j] += c[i] * seq56_kctr[j];
+	for (unsigned k = 0; k + 1 < SEQ56_LIMBS; k++) {
+		acc[k + 1] += acc[k] / SEQ56_LIMB;
+		limb[k] = (uint32_t)(acc[k] % SEQ56_LIMB); /* least significant first */
 	}
-	/* Long division of the 192-bit x by 10^9, 7 times: each step divides a
-	 * 64-bit remainder:word pair by a constant (a multiply, no divide).
-	 * Words that became zero on top are skipped (x shrinks 30 bits a
-	 * round). */
-	unsigned top = 0;
-	for (unsigned k = 0; k < SEQ56_LIMBS; k++) {
-		uint64_t rem = 0;
-
-		for (unsigned i = top; i < 6; i++) {
-			uint64_t cur = rem << 32 | x[i];
-
-			x[i] = (uint32_t)(cur / SEQ56_LIMB);
-			rem = cur % SEQ56_LIMB;
-		}
-		while (top < 6 && x[top] == 0)
-			top++;
-		limb[k] = (uint32_t)rem; /* least significant first */
-	}
-	BUG_ON(top != 6); /* 2^192 < 10^63: nothing left */
+	limb[SEQ56_LIMBS - 1] = (uint32_t)acc[SEQ56_LIMBS - 1];
 	/* The value is in [2 * 16^46, 3 * 16^46): always 56 digits, so the top
 	 * limb holds exactly 2 (digits 56..63 of the 63 are zeros). */
-	BUG_ON(limb[SEQ56_LIMBS - 1] < 10u || limb[SEQ56_LIMBS - 1] > 99u);
+	BUG_ON(acc[SEQ56_LIMBS - 1] < 10u || acc[SEQ56_LIMBS - 1] > 99u);
 	memcpy(out, seq56_pairs + 2 * limb[SEQ56_LIMBS - 1], 2);
 	for (unsigned k = 1; k < SEQ56_LIMBS; k++) {
 		uint32_t v = limb[SEQ56_LIMBS - 1 - k];

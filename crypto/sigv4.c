@@ -74,6 +74,9 @@ struct sigv4_verifier {
 	uint32_t region_len;
 	EVP_MD *sha256;
 	EVP_MD_CTX *md;
+	/* The body's hash, beside md (which holds the canonical request's):
+	 * EVP_Digest's one-shot would allocate and free a context per request. */
+	EVP_MD_CTX *body_md;
 	EVP_MAC *hmac;
 	EVP_MAC_CTX *mac;
 	uint32_t cache_next; /* round-robin victim */
@@ -660,6 +663,7 @@ struct sigv4_verifier *sigv4_verifier_new(const struct sigv4_keyring *kr, const 
 	v->region_len = (uint32_t)rlen;
 	v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	v->md = EVP_MD_CTX_new();
+	v->body_md = EVP_MD_CTX_new();
 	v->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	v->mac = v->hmac ? EVP_MAC_CTX_new(v->hmac) : NULL;
 	if (v->mac) {
@@ -672,7 +676,7 @@ struct sigv4_verifier *sigv4_verifier_new(const struct sigv4_keyring *kr, const 
 			v->mac = NULL;
 		}
 	}
-	if (!v->sha256 || !v->md || !v->mac) {
+	if (!v->sha256 || !v->md || !v->body_md || !v->mac) {
 		sigv4_verifier_free(v);
 		errno = ENOMEM;
 		return NULL;
@@ -687,6 +691,7 @@ void sigv4_verifier_free(struct sigv4_verifier *v)
 	EVP_MAC_CTX_free(v->mac);
 	EVP_MAC_free(v->hmac);
 	EVP_MD_CTX_free(v->md);
+	EVP_MD_CTX_free(v->body_md);
 	EVP_MD_free(v->sha256);
 	OPENSSL_cleanse(v->cache, sizeof(v->cache));
 	free(v);
@@ -781,8 +786,9 @@ static int hash_canonical_request(struct sigv4_verifier *v, const struct sigv4_r
 	 * x-amz-content-sha256, the signed value must equal the body's hash, or
 	 * a captured signature could be replayed with another body. */
 	char hex[SIGV4_HEX_SHA256_LEN];
-	if (EVP_Digest(req->body_len ? req->body : (const uint8_t *)"", req->body_len, dg, &dlen,
-		       v->sha256, NULL) != 1)
+	if (EVP_DigestInit_ex(v->body_md, v->sha256, NULL) != 1 ||
+	    (req->body_len && EVP_DigestUpdate(v->body_md, req->body, req->body_len) != 1) ||
+	    EVP_DigestFinal_ex(v->body_md, dg, &dlen) != 1 || dlen != 32)
 		return -EIO;
 	sv_hex_encode(dg, 32, hex);
 	const struct sl_header *ph = sl_header_find(req->hdrs, req->nhdrs, "x-amz-content-sha256");

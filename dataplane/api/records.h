@@ -167,11 +167,14 @@ int rec_decode_get_records(struct av *v, const char *body, size_t len, struct re
 
 /* One PutRecords result: ok -> {SequenceNumber, ShardId}; else
  * {ErrorCode, ErrorMessage}. */
+/* A record's outcome. The sequence number stays binary (shard index and
+ * per-shard counter, storage's st_seq_t split) until the answer is encoded:
+ * its 56 digits and the shard id are printed straight into the response. */
 struct rec_put_result {
 	bool ok;
-	const char *seq;	/* decimal */
-	const char *shard_id;
-	const char *error_code;
+	uint32_t shard_index;	/* ok */
+	uint64_t seq_counter;	/* ok */
+	const char *error_code;	/* !ok */
 	const char *error_message;
 };
 
@@ -179,8 +182,8 @@ struct rec_put_result {
  * encryption NULL leaves EncryptionType out. */
 void rec_encode_put_records(struct jw *w, const struct rec_put_result *res, uint32_t n,
 			    const char *encryption);
-/* {"ShardId":..,"SequenceNumber":..,"EncryptionType":..} */
-void rec_encode_put_record(struct jw *w, const char *shard_id, const char *seq,
+/* {"ShardId":..,"SequenceNumber":..,"EncryptionType":..} of an ok result */
+void rec_encode_put_record(struct jw *w, const struct rec_put_result *res,
 			   const char *encryption);
 /* {"ShardIterator":..} */
 void rec_encode_shard_iterator(struct jw *w, const char *iter);

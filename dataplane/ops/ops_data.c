@@ -323,8 +323,6 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	bool many = d->op == API_OP_PUT_RECORDS;
 	uint32_t n = many ? d->put.n_records : 1;
 	DBG_BUG_ON(n > REC_MAX_RECORDS); /* the static arrays below */
-	static __thread char seqs[REC_MAX_RECORDS][ST_SEQ_STR_SIZE];
-	static __thread char ids[REC_MAX_RECORDS][API_SHARD_ID_CAP];
 	static __thread char thr[REC_MAX_RECORDS][320];
 	struct rec_put_result res[REC_MAX_RECORDS];
 	const char *stream = d->msgs[d->recs[0].owner].stream_name;
@@ -336,10 +334,10 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
-			st_seq_format(r->seq, seqs[i]);
-			api_shard_id_fmt(r->shard_index, ids[i]);
-			res[i] = (struct rec_put_result){ .ok = true, .seq = seqs[i],
-							  .shard_id = ids[i] };
+			DBG_BUG_ON(!st_seq_valid(r->seq) || st_seq_shard(r->seq) != r->shard_index);
+			res[i] = (struct rec_put_result){ .ok = true,
+							  .shard_index = st_seq_shard(r->seq),
+							  .seq_counter = st_seq_counter(r->seq) };
 		} else if (r->status == -EDQUOT) {
 			throttle_msg(lc, thr[i], sizeof(thr[i]), r->shard_index, stream);
 			res[i] = (struct rec_put_result){
@@ -367,7 +365,7 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	if (many)
 		rec_encode_put_records(&w, res, n, enc);
 	else
-		rec_encode_put_record(&w, res[0].shard_id, res[0].seq, enc);
+		rec_encode_put_record(&w, &res[0], enc);
 	BUG_ON(w.overflow); /* resp_cap is sized for 500 results */
 	http_conn_respond(lc, c, 200, w.buf, (uint32_t)w.len);
 }

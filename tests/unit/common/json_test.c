@@ -449,6 +449,64 @@ static void test_writer(void **state)
 	assert_true(json_parse(&doc, buf, w.len, toks, 32, 8, NULL) > 0);
 }
 
+/* json_obj_get_n agrees with json_obj_get key by key: last duplicate wins,
+ * escaped keys match, absent keys and non-objects give -1. */
+static void test_obj_get_n(void **state)
+{
+	(void)state;
+	static const char doc[] = "{\"a\":1,\"b\":2,\"\\u0063\":3,\"a\":4,\"x\":{\"b\":5}}";
+	static const char *const keys[] = { "a", "b", "c", "d", "x" };
+	struct json_tok toks[32];
+	struct json_doc d;
+	int32_t got[5];
+
+	assert_true(json_parse(&d, doc, strlen(doc), toks, 32, 8, NULL) > 0);
+	json_obj_get_n(&d, 0, keys, 5, got);
+	for (int j = 0; j < 5; j++)
+		assert_int_equal(got[j], json_obj_get(&d, 0, keys[j]));
+	assert_true(got[0] >= 0 && got[1] >= 0 && got[2] >= 0 && got[4] >= 0);
+	assert_int_equal(got[3], -1);
+	int64_t v;
+	assert_int_equal(json_num_i64(&d, (uint32_t)got[0], &v), 0);
+	assert_int_equal(v, 4); /* the last "a" */
+	json_obj_get_n(&d, (uint32_t)got[1], keys, 5, got); /* a number, not an object */
+	for (int j = 0; j < 5; j++)
+		assert_int_equal(got[j], -1);
+}
+
+/* jw_raw_reserve: a value like jw_raw (comma before it when needed), its
+ * bytes written by the caller; NULL and overflow when they do not fit. */
+static void test_writer_reserve(void **state)
+{
+	(void)state;
+	char buf[32];
+	struct jw w;
+	char *p;
+
+	jw_init(&w, buf, sizeof(buf));
+	jw_arr_begin(&w);
+	p = jw_raw_reserve(&w, 3);
+	assert_non_null(p);
+	memcpy(p, "123", 3);
+	p = jw_raw_reserve(&w, 2);
+	assert_non_null(p);
+	memcpy(p, "45", 2);
+	jw_u64(&w, 6);
+	jw_arr_end(&w);
+	assert_false(w.overflow);
+	assert_int_equal(w.len, 10);
+	assert_memory_equal(buf, "[123,45,6]", 10);
+
+	memset(buf, 'x', sizeof(buf));
+	jw_init(&w, buf, 4);
+	jw_arr_begin(&w);
+	assert_null(jw_raw_reserve(&w, 4)); /* 1 + 4 > 4 */
+	assert_true(w.overflow);
+	assert_int_equal(w.len, 1);
+	assert_null(jw_raw_reserve(&w, 1)); /* stays failed */
+	assert_true(buf[1] == 'x');
+}
+
 static void test_writer_error_and_overflow(void **state)
 {
 	char buf[64];
@@ -504,6 +562,8 @@ int main(void)
 		cmocka_unit_test(test_codepoints),
 		cmocka_unit_test(test_num_i64),
 		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_writer_reserve),
+		cmocka_unit_test(test_obj_get_n),
 		cmocka_unit_test(test_writer_error_and_overflow),
 	};
 

@@ -172,6 +172,78 @@ static void test_seq56_order(void **state)
 	}
 }
 
+/* The text by the slowest plain method: the 47 nibbles of u128.h's layout,
+ * written one by one, then divided by 10 until zero. */
+static void seq56_reference(uint32_t shard, uint64_t counter, char out[SL_SEQ56_CAP])
+{
+	uint8_t nib[47];
+	uint64_t t = 1577836800u + (uint64_t)shard;
+	unsigned at = 0;
+
+	nib[at++] = 2;
+	for (int i = 8; i >= 0; i--)
+		nib[at++] = (uint8_t)(t >> (4 * i) & 0xf);
+	nib[at++] = (uint8_t)(shard & 0xf);
+	for (int i = 15; i >= 0; i--)
+		nib[at++] = (uint8_t)(counter >> (4 * i) & 0xf);
+	nib[at++] = 0;
+	nib[at++] = 0;
+	for (int i = 8; i >= 0; i--)
+		nib[at++] = (uint8_t)(t >> (4 * i) & 0xf);
+	for (int i = 7; i >= 0; i--)
+		nib[at++] = (uint8_t)(shard >> (4 * i) & 0xf);
+	nib[at++] = 2;
+	assert_int_equal(at, 47);
+	char rev[64];
+	unsigned n = 0;
+	for (;;) {
+		unsigned rem = 0, nonzero = 0;
+		for (unsigned i = 0; i < 47; i++) {
+			unsigned cur = rem * 16 + nib[i];
+			nib[i] = (uint8_t)(cur / 10);
+			rem = cur % 10;
+			nonzero |= nib[i];
+		}
+		assert_true(n < sizeof(rev));
+		rev[n++] = (char)('0' + rem);
+		if (!nonzero)
+			break;
+	}
+	assert_int_equal(n, SL_SEQ56_DIGITS);
+	for (unsigned i = 0; i < n; i++)
+		out[i] = rev[n - 1 - i];
+	out[n] = '\0';
+}
+
+/* sl_seq56_fmt against the reference over edges and a pseudo-random sweep
+ * of (shard, counter): every limb of its base-10^9 sum and every carry. */
+static void test_seq56_sweep(void **state)
+{
+	(void)state;
+	char got[SL_SEQ56_CAP], want[SL_SEQ56_CAP];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	static const uint64_t ctrs[] = { 0, 1, 999999999, 1000000000, 999999999999999999ull,
+					 1000000000000000000ull, UINT64_MAX };
+	static const uint32_t shards[] = { 0, 15, 16, 0xfffffffu, 0x10000000u, UINT32_MAX };
+
+	for (size_t s = 0; s < SL_ARRAY_SIZE(shards); s++)
+		for (size_t c = 0; c < SL_ARRAY_SIZE(ctrs); c++) {
+			sl_seq56_fmt(shards[s], ctrs[c], got);
+			seq56_reference(shards[s], ctrs[c], want);
+			assert_string_equal(got, want);
+		}
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint64_t ctr = x >> (x & 63); /* small and large counters */
+		uint32_t shard = (uint32_t)(x >> 32) >> (x >> 8 & 31);
+		sl_seq56_fmt(shard, ctr, got);
+		seq56_reference(shard, ctr, want);
+		assert_string_equal(got, want);
+	}
+}
+
 static void test_seq56_malformed(void **state)
 {
 	(void)state;
@@ -208,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_seq56_vectors),
 		cmocka_unit_test(test_seq56_order),
+		cmocka_unit_test(test_seq56_sweep),
 		cmocka_unit_test(test_seq56_malformed),
 	};
 

@@ -86,6 +86,10 @@ static void test_format_round_trip(void **state)
 
 	api_shard_id_fmt(7, out);
 	assert_string_equal(out, "shardId-000000000007");
+	api_shard_id_fmt(0, out);
+	assert_string_equal(out, "shardId-000000000000");
+	api_shard_id_fmt(1234567890u, out); /* every digit position */
+	assert_string_equal(out, "shardId-001234567890");
 	api_shard_id_fmt(4294967295u, out); /* widest: still 20 characters */
 	assert_string_equal(out, "shardId-004294967295");
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {

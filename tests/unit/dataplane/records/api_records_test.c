@@ -480,29 +480,46 @@ static void test_encode_put(void **state)
 {
 	char buf[1024];
 	struct jw w;
-	struct rec_put_result res[2] = {
-		{ .ok = true, .seq = "4959", .shard_id = "shardId-000000000001" },
+	/* Texts of (shard, counter) computed by Python (u128_test.c's vectors). */
+	struct rec_put_result res[3] = {
+		{ .ok = true, .shard_index = 1, .seq_counter = 1 },
 		{ .ok = false, .error_code = "ProvisionedThroughputExceededException",
 		  .error_message = "Rate exceeded for shard shardId-000000000001 in stream s "
 				   "under account 000000000000." },
+		{ .ok = true, .shard_index = 6, .seq_counter = 0x67648a17 },
 	};
+	const char *want = "{\"FailedRecordCount\":1,\"Records\":[{\"SequenceNumber\":"
+		"\"49602848291154194905756472099097482412583837151281545234\",\"ShardId\":"
+		"\"shardId-000000000001\"},{\"ErrorCode\":\"ProvisionedThroughput"
+		"ExceededException\",\"ErrorMessage\":\"Rate exceeded for shard shardId-000000000001 "
+		"in stream s under account 000000000000.\"},{\"SequenceNumber\":"
+		"\"49602848293049758247633672119868973737623515470028079202\",\"ShardId\":"
+		"\"shardId-000000000006\"}],\"EncryptionType\":\"NONE\"}";
 
 	(void)state;
 	jw_init(&w, buf, sizeof(buf));
-	rec_encode_put_records(&w, res, 2, "NONE");
+	rec_encode_put_records(&w, res, 3, "NONE");
 	assert_false(w.overflow);
-	assert_int_equal(w.len, strlen("{\"FailedRecordCount\":1,\"Records\":[{\"SequenceNumber\":"
-		"\"4959\",\"ShardId\":\"shardId-000000000001\"},{\"ErrorCode\":\"ProvisionedThroughput"
-		"ExceededException\",\"ErrorMessage\":\"Rate exceeded for shard shardId-000000000001 "
-		"in stream s under account 000000000000.\"}],\"EncryptionType\":\"NONE\"}"));
-	assert_memory_equal(buf, "{\"FailedRecordCount\":1,\"Records\":[{\"SequenceNumber\":"
-		"\"4959\",\"ShardId\":\"shardId-000000000001\"},{\"ErrorCode\":\"Provisioned", 100);
+	assert_int_equal(w.len, strlen(want));
+	assert_memory_equal(buf, want, w.len);
+	/* A buffer one byte short overflows, never writes past its end. */
+	memset(buf, 'x', sizeof(buf));
+	jw_init(&w, buf, strlen(want) - 1);
+	rec_encode_put_records(&w, res, 3, "NONE");
+	assert_true(w.overflow);
+	assert_true(buf[strlen(want) - 1] == 'x');
+	for (size_t cap = 0; cap < 120; cap++) { /* cut inside the first entry */
+		jw_init(&w, buf, cap);
+		rec_encode_put_records(&w, res, 1, NULL);
+		assert_true(w.overflow);
+		assert_true(w.len <= cap);
+	}
 	jw_init(&w, buf, sizeof(buf));
-	rec_encode_put_record(&w, "shardId-000000000000", "1", NULL);
-	assert_int_equal(w.len, strlen("{\"ShardId\":\"shardId-000000000000\","
-				       "\"SequenceNumber\":\"1\"}"));
-	assert_memory_equal(buf, "{\"ShardId\":\"shardId-000000000000\",\"SequenceNumber\":\"1\"}",
-			    w.len);
+	rec_encode_put_record(&w, &res[0], NULL);
+	want = "{\"ShardId\":\"shardId-000000000001\",\"SequenceNumber\":"
+	       "\"49602848291154194905756472099097482412583837151281545234\"}";
+	assert_int_equal(w.len, strlen(want));
+	assert_memory_equal(buf, want, w.len);
 	jw_init(&w, buf, sizeof(buf));
 	rec_encode_shard_iterator(&w, "AAAA+/==");
 	assert_memory_equal(buf, "{\"ShardIterator\":\"AAAA+/==\"}", w.len);
