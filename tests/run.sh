@@ -184,8 +184,12 @@ pytest_suite() {
 	# screenshots, test_status_page.py) goes here, one folder per suite.
 	local art="$ROOT/build/test-artifacts/$name"
 	mkdir -p "$art" && echo "artifacts of $name: $art"
+	# Its own temp root, removed when the suite passes: the servers' data
+	# dirs add up over ~400 tests (pytest itself keeps the last three).
+	local tmp="$WORK/pytest-$name"
 	SLUICE_ARTIFACTS="$art" SLUICED="$bin" "${PYTEST_WRAP[@]}" "$PY" -m pytest tests/e2e -q \
-		--junitxml="$xml" "$@" || rc=$?
+		--basetemp="$tmp" --junitxml="$xml" "$@" || rc=$?
+	[ "$rc" -ne 0 ] || rm -rf "$tmp"
 	counts=$("$PY" - "$xml" <<-'EOF' 2>/dev/null || true
 		import sys, xml.etree.ElementTree as ET
 		root = ET.parse(sys.argv[1]).getroot()

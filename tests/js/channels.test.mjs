@@ -50,6 +50,7 @@ async function start() {
   fs.rmSync(addrFile, { force: true });
   const log = fs.openSync(path.join(dir, 'server.log'), 'a');
   proc = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd'),
+    '--segment-mib', '16', // preallocated: the 256 MiB default filled CI's disk
     '--create-delay-ms', String(DELAY_MS), '--delete-delay-ms', String(DELAY_MS),
     '--quota-mode', 'off', ...extraArgs], { stdio: ['ignore', log, log] });
   const addr = await waitFor(addrFile, 20000);
@@ -77,6 +78,8 @@ before(async () => {
 });
 
 after(stop);
+// only after a clean stop (a failing one keeps the dir and its log)
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 async function until(fn, what, ms = 30000) {
   const end = Date.now() + ms;

@@ -38,6 +38,7 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-js-'));
   const log = fs.openSync(path.join(dir, 'server.log'), 'w');
   proc = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd'),
+    '--segment-mib', '16', // preallocated: the 256 MiB default filled CI's disk
     '--create-delay-ms', '200', '--quota-mode', 'off'], { stdio: ['ignore', log, log] });
   const addr = await waitFor(path.join(dir, 'd', 'sluiced.addr'), 20000);
   endpoint = `https://${addr}`;
@@ -60,6 +61,7 @@ after(async () => {
     const code = await exited;
     assert.equal(code, 0, 'sluiced exits 0 on SIGTERM');
   }
+  fs.rmSync(dir, { recursive: true, force: true }); // kept when the exit failed
 });
 
 test('the server negotiates HTTP/2 over verified TLS (ALPN h2)', async () => {

@@ -28,6 +28,7 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-js-v2-'));
   const log = fs.openSync(path.join(dir, 'server.log'), 'w');
   proc = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd'),
+    '--segment-mib', '16', // preallocated: the 256 MiB default filled CI's disk
     '--create-delay-ms', '200', '--quota-mode', 'off'], { stdio: ['ignore', log, log] });
   endpoint = `https://${await waitFor(path.join(dir, 'd', 'sluiced.addr'), 20000)}`;
   fs.writeFileSync(path.join(dir, 'config'), '[default]\nregion = us-east-1\n');
@@ -40,6 +41,7 @@ after(async () => {
     const code = await exited;
     assert.equal(code, 0, `sluiced exited ${code}; log in ${dir}/server.log`);
   }
+  fs.rmSync(dir, { recursive: true, force: true }); // kept when the exit failed
 });
 
 // Runs v2_client.cjs for stream; ca: give NODE_EXTRA_CA_CERTS.

@@ -50,6 +50,7 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-js-rp-'));
   const log = fs.openSync(path.join(dir, 'server.log'), 'w');
   proc = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd'),
+    '--segment-mib', '16', // preallocated: the 256 MiB default filled CI's disk
     '--create-delay-ms', '200', '--quota-mode', 'off'], { stdio: ['ignore', log, log] });
   const addr = await waitFor(path.join(dir, 'd', 'sluiced.addr'), 20000);
   const ca = fs.readFileSync(path.join(dir, 'd', 'tls', 'ca.pem'));
@@ -67,6 +68,7 @@ after(async () => {
     proc.kill('SIGTERM');
     assert.equal(await exited, 0, 'sluiced exits 0 on SIGTERM');
   }
+  fs.rmSync(dir, { recursive: true, force: true }); // kept when the exit failed
 });
 
 test('PutResourcePolicy, GetResourcePolicy, DeleteResourcePolicy round trip', async () => {
