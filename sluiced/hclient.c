@@ -583,6 +583,24 @@ void hc_thread_join(struct hc_thread *t)
 
 /* ---- reading a local stream ------------------------------------------- */
 
+/* Calls op on the local server and parses its answer into *d (r->toks):
+ * the token of the answer's array member key, or -errno (a refusal or
+ * throttle is -EAGAIN: the caller tries again later; a malformed answer
+ * -EPROTO). */
+static int32_t local_array(struct hc_reader *r, const char *op, const char *body, size_t len,
+			   struct json_doc *d, const char *key)
+{
+	int st = hc_kinesis(r->local, op, body, len);
+	if (st != 200)
+		return st < 0 ? st : -EAGAIN;
+	if (json_parse(d, r->local->buf, r->local->len, r->toks, r->ntoks, 8, NULL) < 1)
+		return -EPROTO;
+	int32_t arr = json_obj_get(d, 0, key);
+	if (arr < 0 || d->toks[arr].type != JSON_ARRAY)
+		return -EPROTO;
+	return arr;
+}
+
 int hc_list_shards(struct hc_reader *r)
 {
 	struct jw w;
@@ -592,15 +610,10 @@ int hc_list_shards(struct hc_reader *r)
 	jw_key(&w, "StreamName");
 	jw_str(&w, r->stream);
 	jw_obj_end(&w);
-	int st = hc_kinesis(r->local, "ListShards", body, w.len);
-	if (st != 200)
-		return st < 0 ? st : -EAGAIN;
 	struct json_doc d;
-	if (json_parse(&d, r->local->buf, r->local->len, r->toks, r->ntoks, 8, NULL) < 1)
-		return -EPROTO;
-	int32_t arr = json_obj_get(&d, 0, "Shards");
-	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
-		return -EPROTO;
+	int32_t arr = local_array(r, "ListShards", body, w.len, &d, "Shards");
+	if (arr < 0)
+		return arr;
 	uint32_t n = r->nshards;
 	for (uint32_t i = (uint32_t)arr + 1, k = 0; k < d.toks[arr].count; k++, i = d.toks[i].next) {
 		int32_t id = json_obj_get(&d, i, "ShardId");
@@ -728,15 +741,10 @@ static int check_gap(struct hc_reader *r, struct hc_shard *sh)
 	jw_u64(&w, 1);
 	jw_obj_end(&w);
 	space_gets(r, sh);
-	int st = hc_kinesis(r->local, "GetRecords", body, w.len);
-	if (st != 200)
-		return st < 0 ? st : -EAGAIN;
 	struct json_doc d;
-	if (json_parse(&d, r->local->buf, r->local->len, r->toks, r->ntoks, 8, NULL) < 1)
-		return -EPROTO;
-	int32_t arr = json_obj_get(&d, 0, "Records");
-	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
-		return -EPROTO;
+	int32_t arr = local_array(r, "GetRecords", body, w.len, &d, "Records");
+	if (arr < 0)
+		return arr;
 	uint64_t first = 0;
 	if (d.toks[arr].count > 0) {
 		int32_t sq = json_obj_get(&d, (uint32_t)arr + 1, "SequenceNumber");
