@@ -21,6 +21,7 @@
 
 #include "common/bug.h"
 #include "common/clock.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
 
@@ -898,11 +899,6 @@ static int cp_lch_decode(struct cp_req *r, struct cp_lch *l)
 	return cp_finish(r);
 }
 
-static int cp_hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* NextToken: hex of the last channel name shown: opaque and bounded. */
 static int cp_lch_token(struct cp_req *r, struct cp_lch *l)
 {
@@ -910,16 +906,9 @@ static int cp_lch_token(struct cp_req *r, struct cp_lch *l)
 
 	if (!l->token.has)
 		return 0;
-	if (n == 0 || n % 2 || n / 2 > CP_NAME_MAX)
-		goto bad;
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = cp_hexval(l->token.s[i]), lo = cp_hexval(l->token.s[i + 1]);
-		if (hi < 0 || lo < 0)
-			goto bad;
-		l->after[i / 2] = (char)(hi * 16 + lo);
-	}
-	l->after[n / 2] = '\0';
-	if (!av_match_name(l->after, n / 2))
+	if (n == 0 || n / 2 > CP_NAME_MAX ||
+	    sl_hex_decode(l->after, sizeof(l->after), l->token.s, n) < 0 ||
+	    !av_match_name(l->after, n / 2))
 		goto bad;
 	return 0;
 bad:

@@ -16,6 +16,7 @@
 
 #include "common/bug.h"
 #include "common/clock.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
 
@@ -305,11 +306,6 @@ static int cp_lc_decode(struct cp_req *r, struct cp_lc *l)
 	return -1;
 }
 
-static int cp_hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* NextToken: hex of "created_ms/last name/max results": opaque, bounded,
  * tied to one incarnation of the stream. */
 static int cp_lc_token(struct cp_req *r, struct cp_lc *l)
@@ -320,15 +316,9 @@ static int cp_lc_token(struct cp_req *r, struct cp_lc *l)
 	l->token_created_ms = -1;
 	if (!l->has_token)
 		return 0;
-	if (l->token_cp > CP_CONSUMERS_TOKEN_MAX || n % 2 || n / 2 >= sizeof(plain))
+	if (l->token_cp > CP_CONSUMERS_TOKEN_MAX ||
+	    sl_hex_decode(plain, sizeof(plain), l->token, n) < 0)
 		goto bad;
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = cp_hexval(l->token[i]), lo = cp_hexval(l->token[i + 1]);
-		if (hi < 0 || lo < 0)
-			goto bad;
-		plain[i / 2] = (char)(hi * 16 + lo);
-	}
-	plain[n / 2] = '\0';
 	p1 = strchr(plain, '/');
 	p2 = p1 ? strchr(p1 + 1, '/') : NULL;
 	if (p2 == NULL || p2 - p1 - 1 > CP_NAME_MAX ||

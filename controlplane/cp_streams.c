@@ -11,6 +11,7 @@
 
 #include "common/bug.h"
 #include "common/clock.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "controlplane/cp_internal.h"
@@ -259,40 +260,6 @@ int cp_resolve(struct cp_req *r)
 		cp_internal(r);
 		return -1;
 	}
-	return 0;
-}
-
-/* Lower-case hex of bytes, for opaque bounded pagination tokens. */
-static void cp_hex(const char *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[(uint8_t)in[i] >> 4];
-		out[2 * i + 1] = d[(uint8_t)in[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
-static int cp_unhex(const char *in, char *out, size_t cap)
-{
-	size_t n = strlen(in);
-
-	if (n % 2 || n / 2 >= cap)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i += 2) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = in[i + k];
-			int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-											 : -1;
-			if (x < 0)
-				return -EINVAL;
-			v = v * 16 + x;
-		}
-		out[i / 2] = (char)v;
-	}
-	out[n / 2] = '\0';
 	return 0;
 }
 
@@ -853,7 +820,7 @@ static int cp_list_decode(struct cp_req *r, int64_t *limit, char *after, size_t 
 	}
 	after[0] = '\0';
 	if (has_token) {
-		if (token_cp > CP_TOKEN_MAX || cp_unhex(token, after, cap) ||
+		if (token_cp > CP_TOKEN_MAX || sl_hex_decode(after, cap, token, strlen(token)) < 0 ||
 		    !av_match_name(after, strlen(after))) {
 			cp_fail(r, 400, "InvalidArgumentException", "Invalid NextToken: %s", token);
 			return -1;
@@ -890,7 +857,7 @@ static void cp_list_streams(struct cp_req *r)
 	jw_key(&w, "HasMoreStreams");
 	jw_bool(&w, more);
 	if (more) {
-		cp_hex(o.last, strlen(o.last), token);
+		sl_hex_encode(token, o.last, strlen(o.last));
 		jw_key(&w, "NextToken");
 		jw_str(&w, token);
 	}
@@ -1019,7 +986,8 @@ static int cp_ls_token_decode(struct cp_req *r, struct cp_ls *l, int64_t *create
 {
 	char plain[CP_TOKEN_MAX], *p1, *p2, *p3;
 
-	if (l->token_cp > CP_TOKEN_MAX || cp_unhex(l->token, plain, sizeof(plain)))
+	if (l->token_cp > CP_TOKEN_MAX ||
+	    sl_hex_decode(plain, sizeof(plain), l->token, strlen(l->token)) < 0)
 		goto bad;
 	p1 = strchr(plain, '/');
 	p2 = p1 ? strchr(p1 + 1, '/') : NULL;
@@ -1067,7 +1035,7 @@ static void cp_ls_write_token(struct jw *w, const struct cp_stream *s, const cha
 		n += snprintf(plain + n, sizeof(plain) - (size_t)n, "/%d/%lld", (int)l->ftype,
 			      (long long)l->fts_ms);
 
-	cp_hex(plain, (size_t)n, hex);
+	sl_hex_encode(hex, plain, (size_t)n);
 	jw_key(w, "NextToken");
 	jw_str(w, hex);
 }

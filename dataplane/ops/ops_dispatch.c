@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "dataplane/ctl/ctl.h"
 #include "common/audit.h"
+#include "common/hex.h"
 #include "common/json.h"
 #include "crypto/policy.h"
 #include "crypto/sigv4.h"
@@ -176,32 +177,16 @@ static bool body_str(const struct json_doc *d, const char *key, char *out, size_
  * "NAME/created/last shard/max..." (controlplane/cp_streams.c), and a page
  * after the first lists that stream, so it is authorised as that stream
  * like the first page (on '*' a key allowed only on its stream could not
- * page, and a Deny on a stream did not bind a token naming it). Decoded as
- * the handler decodes it, accepting at least what it accepts; false when
- * it is not one of ours (the handler refuses it). */
+ * page, and a Deny on a stream did not bind a token naming it). The hex is
+ * decoded by the handler's own codec (common/hex.h); false when it is not
+ * one of ours (the handler refuses it). */
 static bool list_shards_token_stream(const struct json_doc *d, char *name, size_t cap)
 {
 	char tok[1208], plain[604]; /* the handler takes at most 600 characters */
-	size_t n;
 
-	if (!body_str(d, "NextToken", tok, sizeof(tok)) || (n = strlen(tok)) % 2 ||
-	    n / 2 >= sizeof(plain))
+	if (!body_str(d, "NextToken", tok, sizeof(tok)) ||
+	    sl_hex_decode(plain, sizeof(plain), tok, strlen(tok)) < 0)
 		return false;
-	for (size_t i = 0; i < n; i += 2) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char ch = tok[i + k];
-			int x = ch >= '0' && ch <= '9'	 ? ch - '0'
-				: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-				: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-							 : -1;
-			if (x < 0)
-				return false;
-			v = v * 16 + x;
-		}
-		plain[i / 2] = (char)v;
-	}
-	plain[n / 2] = '\0';
 	char *slash = strchr(plain, '/');
 	if (slash == NULL || slash == plain || (size_t)(slash - plain) >= cap)
 		return false;
