@@ -332,32 +332,57 @@ static uint64_t ld(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-/* One family with a sample per io lcore (label lcore="ioN"). */
-static void per_io(struct prom_buf *b, const struct sl_shared *sh, const char *name,
-		   enum prom_type t, const char *help, size_t off)
-{
-	prom_family(b, name, t, help);
-	for (uint16_t i = 0; i < sh->n_io; i++) {
-		char lc[16];
-		snprintf(lc, sizeof(lc), "io%u", i);
-		struct prom_label l = { "lcore", lc };
-		const char *base = (const char *)&sh->lcs[i];
-		const uint64_t *p = (const uint64_t *)(const void *)(base + off);
-		prom_u64(b, name, t == PROM_COUNTER ? "_total" : "", &l, 1, ld(p));
-	}
-}
+/* Where a family of the appliance table takes its samples from: one per io
+ * lcore (label lcore="ioN") or per log lcore ("logN"), read at an offset in
+ * struct lcore_ctx / struct log_ctx as the field's type says. */
+enum fam_src {
+	FAM_IO = 0,	  /* uint64_t of struct lcore_ctx */
+	FAM_IO_U32 = 1,	  /* uint32_t of struct lcore_ctx */
+	FAM_LOG = 2,	  /* uint64_t of struct log_ctx */
+	FAM_LOG_MS = 3,	  /* uint64_t milliseconds of struct log_ctx, shown in seconds */
+	FAM_LOG_BOOL = 4, /* bool of struct log_ctx, shown as 0 or 1 */
+	FAM_HISTS = 5,	  /* not a field: journal_hists' families go here */
+};
 
-static void per_log(struct prom_buf *b, const struct sl_shared *sh, const char *name,
-		    enum prom_type t, const char *help, size_t off)
+struct fam {
+	enum fam_src src;
+	enum prom_type type;
+	const char *name, *help;
+	size_t off;
+};
+
+/* One family with a sample per io or log lcore; counters get "_total". */
+static void per_lcore(struct prom_buf *b, const struct sl_shared *sh, const struct fam *f)
 {
-	prom_family(b, name, t, help);
-	for (uint16_t i = 0; i < sh->n_log; i++) {
+	bool io = f->src == FAM_IO || f->src == FAM_IO_U32;
+	uint16_t n = io ? sh->n_io : sh->n_log;
+
+	prom_family(b, f->name, f->type, f->help);
+	for (uint16_t i = 0; i < n; i++) {
 		char lc[16];
-		snprintf(lc, sizeof(lc), "log%u", i);
+		snprintf(lc, sizeof(lc), "%s%u", io ? "io" : "log", i);
 		struct prom_label l = { "lcore", lc };
-		const char *base = (const char *)&sh->logs[i];
-		const uint64_t *p = (const uint64_t *)(const void *)(base + off);
-		prom_u64(b, name, t == PROM_COUNTER ? "_total" : "", &l, 1, ld(p));
+		const char *base = io ? (const char *)&sh->lcs[i] : (const char *)&sh->logs[i];
+		const char *p = base + f->off;
+		const char *sfx = f->type == PROM_COUNTER ? "_total" : "";
+		switch (f->src) {
+		case FAM_IO_U32:
+			prom_u64(b, f->name, sfx, &l, 1,
+				 __atomic_load_n((const uint32_t *)(const void *)p,
+						 __ATOMIC_RELAXED));
+			break;
+		case FAM_LOG_MS: /* written once before the lcores start */
+			prom_f64(b, f->name, sfx, &l, 1,
+				 (double)*(const uint64_t *)(const void *)p / 1000.0);
+			break;
+		case FAM_LOG_BOOL:
+			prom_u64(b, f->name, sfx, &l, 1,
+				 __atomic_load_n((const bool *)(const void *)p, __ATOMIC_RELAXED));
+			break;
+		default:
+			prom_u64(b, f->name, sfx, &l, 1, ld((const uint64_t *)(const void *)p));
+			break;
+		}
 	}
 }
 
@@ -416,134 +441,134 @@ static void journal_hists(struct prom_buf *b, const struct sl_shared *sh)
 #define IO_OFF(f) offsetof(struct lcore_ctx, f)
 #define LOG_OFF(f) offsetof(struct log_ctx, f)
 
-/* The appliance: lcore loops, connections, journals. */
+/* The appliance: lcore loops, connections, journals, in exposition order. */
+static const struct fam appliance[] = {
+	{ FAM_IO, PROM_COUNTER, "sluice_lcore_loops",
+	  "io lcore loop iterations (busy ratio: rate of busy_loops over this)",
+	  IO_OFF(loops) },
+	{ FAM_IO, PROM_COUNTER, "sluice_lcore_busy_loops",
+	  "io lcore loop iterations that handled events",
+	  IO_OFF(busy_loops) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_log_lcore_loops",
+	  "log lcore loop iterations",
+	  LOG_OFF(loops) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_log_lcore_busy_loops",
+	  "log lcore loop iterations that took messages or completions",
+	  LOG_OFF(busy_loops) },
+	{ FAM_IO, PROM_COUNTER, "sluice_connections_accepted",
+	  "connections accepted",
+	  IO_OFF(n_accepted) },
+	{ FAM_IO, PROM_COUNTER, "sluice_connections_refused_full",
+	  "connections refused: the table was full with nothing idle to evict",
+	  IO_OFF(n_rejected_full) },
+	{ FAM_IO, PROM_COUNTER, "sluice_connections_refused_addr",
+	  "connections refused: --max-conns-per-addr",
+	  IO_OFF(n_rejected_addr) },
+	{ FAM_IO, PROM_COUNTER, "sluice_connections_evicted",
+	  "idle connections closed to make room for a newcomer",
+	  IO_OFF(n_evicted) },
+	{ FAM_IO_U32, PROM_GAUGE, "sluice_connections_open",
+	  "connections open",
+	  IO_OFF(n_open) },
+	{ FAM_IO, PROM_COUNTER, "sluice_http_requests",
+	  "HTTP requests (HTTP/1.1 and HTTP/2)",
+	  IO_OFF(n_requests) },
+	{ FAM_IO, PROM_COUNTER, "sluice_record_requests_held",
+	  "record requests that waited for log lcore credits (ring back-pressure)",
+	  IO_OFF(n_dp_held) },
+	{ FAM_IO_U32, PROM_GAUGE, "sluice_record_messages_out",
+	  "messages out at log lcores (ring and journal occupancy, credits in use)",
+	  IO_OFF(dp_out) },
+	{ FAM_IO_U32, PROM_GAUGE, "sluice_record_messages_out_high_water",
+	  "the most messages ever out at once to log lcores (the rings' high-water mark; "
+	  "credits per log lcore: 1023)",
+	  IO_OFF(dp_out_hwm) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_records_appended",
+	  "records appended to the journal",
+	  LOG_OFF(n_appended) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_records_acked",
+	  "records acknowledged durable",
+	  LOG_OFF(n_acked) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_damaged_ranges",
+	  "damaged ranges of acknowledged data found (recovery or reads)",
+	  LOG_OFF(st_copy.damaged_ranges) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_damaged_bytes",
+	  "bytes in damaged ranges",
+	  LOG_OFF(st_copy.damaged_bytes) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_lost_records",
+	  "acknowledged records known lost to damage",
+	  LOG_OFF(st_copy.lost_records) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_torn_tails",
+	  "unacknowledged torn tails cut by recovery",
+	  LOG_OFF(st_copy.torn_tails) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_writes",
+	  "journal writes (group commits) submitted",
+	  LOG_OFF(st_copy.writes) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_write_bytes",
+	  "bytes of those writes (padded to 4 KiB blocks)",
+	  LOG_OFF(st_copy.write_bytes) },
+	{ FAM_LOG, PROM_GAUGE, "sluice_journal_segments",
+	  "journal segment files",
+	  LOG_OFF(st_copy.segments) },
+	{ FAM_LOG, PROM_GAUGE, "sluice_journal_segment_bytes",
+	  "bytes of the journal's segment files (preallocated)",
+	  LOG_OFF(st_copy.segment_bytes) },
+	/* the group-commit histograms stand here in the exposition */
+	{ FAM_HISTS, PROM_HISTOGRAM, NULL, NULL, 0 },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_tail_read_records",
+	  "records GetRecords/SubscribeToShard took from the in-memory tail",
+	  LOG_OFF(st_copy.tail_records) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_disk_read_records",
+	  "records GetRecords/SubscribeToShard read from the journal's files",
+	  LOG_OFF(st_copy.disk_records) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_disk_read_chunks",
+	  "chunks read from the journal's files by GetRecords/SubscribeToShard",
+	  LOG_OFF(st_copy.disk_chunks) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_async_read_chunks",
+	  "chunks read from the journal's files with io_uring, off the log lcore (--read-slots)",
+	  LOG_OFF(st_copy.aread_chunks) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_async_read_bytes",
+	  "bytes of those chunks",
+	  LOG_OFF(st_copy.aread_bytes) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_async_read_waits",
+	  "GetRecords/SubscribeToShard polls that waited for a disk read",
+	  LOG_OFF(st_copy.aread_waits) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_async_read_evicted_unused",
+	  "chunks read with io_uring whose room was taken before their reader used them",
+	  LOG_OFF(st_copy.aread_evicted_unused) },
+	{ FAM_LOG, PROM_GAUGE, "sluice_journal_tail_bytes",
+	  "memory of the shards' in-memory read tails",
+	  LOG_OFF(st_copy.tail_bytes) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_tail_no_room",
+	  "appends to a shard without a read tail that found its memory (--tail-mib) used up",
+	  LOG_OFF(st_copy.tail_no_room) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_tail_grows",
+	  "read tail rings doubled for a shard evicting records younger than --tail-ms",
+	  LOG_OFF(st_copy.tail_grows) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_tail_steals",
+	  "read tail rings halved or freed to give room to a shard with younger records",
+	  LOG_OFF(st_copy.tail_steals) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_meta_writes",
+	  "journal.meta writes (sequence number reservations)",
+	  LOG_OFF(st_copy.resv_writes) },
+	{ FAM_LOG, PROM_COUNTER, "sluice_journal_marker_writes",
+	  "durable-prefix marker writes of an idle journal",
+	  LOG_OFF(st_copy.marker_writes) },
+	{ FAM_LOG_MS, PROM_GAUGE, "sluice_journal_recovery_seconds",
+	  "time the journal's recovery (st_open's scan) took at start-up",
+	  LOG_OFF(recovery_ms) },
+	{ FAM_LOG_BOOL, PROM_GAUGE, "sluice_journal_failed",
+	  "1 when the log lcore's journal failed (every request answered with an error)",
+	  LOG_OFF(failed) },
+};
+
 static void scrape_appliance(struct prom_buf *b, const struct sl_shared *sh)
 {
-	per_io(b, sh, "sluice_lcore_loops", PROM_COUNTER,
-	       "io lcore loop iterations (busy ratio: rate of busy_loops over this)",
-	       IO_OFF(loops));
-	per_io(b, sh, "sluice_lcore_busy_loops", PROM_COUNTER,
-	       "io lcore loop iterations that handled events", IO_OFF(busy_loops));
-	per_log(b, sh, "sluice_log_lcore_loops", PROM_COUNTER, "log lcore loop iterations",
-		LOG_OFF(loops));
-	per_log(b, sh, "sluice_log_lcore_busy_loops", PROM_COUNTER,
-		"log lcore loop iterations that took messages or completions", LOG_OFF(busy_loops));
-	per_io(b, sh, "sluice_connections_accepted", PROM_COUNTER, "connections accepted",
-	       IO_OFF(n_accepted));
-	per_io(b, sh, "sluice_connections_refused_full", PROM_COUNTER,
-	       "connections refused: the table was full with nothing idle to evict",
-	       IO_OFF(n_rejected_full));
-	per_io(b, sh, "sluice_connections_refused_addr", PROM_COUNTER,
-	       "connections refused: --max-conns-per-addr", IO_OFF(n_rejected_addr));
-	per_io(b, sh, "sluice_connections_evicted", PROM_COUNTER,
-	       "idle connections closed to make room for a newcomer", IO_OFF(n_evicted));
-	prom_family(b, "sluice_connections_open", PROM_GAUGE, "connections open");
-	for (uint16_t i = 0; i < sh->n_io; i++) {
-		char lc[16];
-		snprintf(lc, sizeof(lc), "io%u", i);
-		struct prom_label l = { "lcore", lc };
-		prom_u64(b, "sluice_connections_open", "", &l, 1,
-			 __atomic_load_n(&sh->lcs[i].n_open, __ATOMIC_RELAXED));
-	}
-	per_io(b, sh, "sluice_http_requests", PROM_COUNTER, "HTTP requests (HTTP/1.1 and HTTP/2)",
-	       IO_OFF(n_requests));
-	per_io(b, sh, "sluice_record_requests_held", PROM_COUNTER,
-	       "record requests that waited for log lcore credits (ring back-pressure)",
-	       IO_OFF(n_dp_held));
-	prom_family(b, "sluice_record_messages_out", PROM_GAUGE,
-		    "messages out at log lcores (ring and journal occupancy, credits in use)");
-	for (uint16_t i = 0; i < sh->n_io; i++) {
-		char lc[16];
-		snprintf(lc, sizeof(lc), "io%u", i);
-		struct prom_label l = { "lcore", lc };
-		prom_u64(b, "sluice_record_messages_out", "", &l, 1,
-			 __atomic_load_n(&sh->lcs[i].dp_out, __ATOMIC_RELAXED));
-	}
-	prom_family(b, "sluice_record_messages_out_high_water", PROM_GAUGE,
-		    "the most messages ever out at once to log lcores (the rings' high-water mark; "
-		    "credits per log lcore: 1023)");
-	for (uint16_t i = 0; i < sh->n_io; i++) {
-		char lc[16];
-		snprintf(lc, sizeof(lc), "io%u", i);
-		struct prom_label l = { "lcore", lc };
-		prom_u64(b, "sluice_record_messages_out_high_water", "", &l, 1,
-			 __atomic_load_n(&sh->lcs[i].dp_out_hwm, __ATOMIC_RELAXED));
-	}
-	per_log(b, sh, "sluice_journal_records_appended", PROM_COUNTER,
-		"records appended to the journal", LOG_OFF(n_appended));
-	per_log(b, sh, "sluice_journal_records_acked", PROM_COUNTER,
-		"records acknowledged durable", LOG_OFF(n_acked));
-	per_log(b, sh, "sluice_journal_damaged_ranges", PROM_COUNTER,
-		"damaged ranges of acknowledged data found (recovery or reads)",
-		LOG_OFF(st_copy.damaged_ranges));
-	per_log(b, sh, "sluice_journal_damaged_bytes", PROM_COUNTER, "bytes in damaged ranges",
-		LOG_OFF(st_copy.damaged_bytes));
-	per_log(b, sh, "sluice_journal_lost_records", PROM_COUNTER,
-		"acknowledged records known lost to damage", LOG_OFF(st_copy.lost_records));
-	per_log(b, sh, "sluice_journal_torn_tails", PROM_COUNTER,
-		"unacknowledged torn tails cut by recovery", LOG_OFF(st_copy.torn_tails));
-	per_log(b, sh, "sluice_journal_writes", PROM_COUNTER,
-		"journal writes (group commits) submitted", LOG_OFF(st_copy.writes));
-	per_log(b, sh, "sluice_journal_write_bytes", PROM_COUNTER,
-		"bytes of those writes (padded to 4 KiB blocks)", LOG_OFF(st_copy.write_bytes));
-	per_log(b, sh, "sluice_journal_segments", PROM_GAUGE, "journal segment files",
-		LOG_OFF(st_copy.segments));
-	per_log(b, sh, "sluice_journal_segment_bytes", PROM_GAUGE,
-		"bytes of the journal's segment files (preallocated)",
-		LOG_OFF(st_copy.segment_bytes));
-	journal_hists(b, sh);
-	per_log(b, sh, "sluice_journal_tail_read_records", PROM_COUNTER,
-		"records GetRecords/SubscribeToShard took from the in-memory tail",
-		LOG_OFF(st_copy.tail_records));
-	per_log(b, sh, "sluice_journal_disk_read_records", PROM_COUNTER,
-		"records GetRecords/SubscribeToShard read from the journal's files",
-		LOG_OFF(st_copy.disk_records));
-	per_log(b, sh, "sluice_journal_disk_read_chunks", PROM_COUNTER,
-		"chunks read from the journal's files by GetRecords/SubscribeToShard",
-		LOG_OFF(st_copy.disk_chunks));
-	per_log(b, sh, "sluice_journal_async_read_chunks", PROM_COUNTER,
-		"chunks read from the journal's files with io_uring, off the log lcore (--read-slots)",
-		LOG_OFF(st_copy.aread_chunks));
-	per_log(b, sh, "sluice_journal_async_read_bytes", PROM_COUNTER,
-		"bytes of those chunks", LOG_OFF(st_copy.aread_bytes));
-	per_log(b, sh, "sluice_journal_async_read_waits", PROM_COUNTER,
-		"GetRecords/SubscribeToShard polls that waited for a disk read",
-		LOG_OFF(st_copy.aread_waits));
-	per_log(b, sh, "sluice_journal_async_read_evicted_unused", PROM_COUNTER,
-		"chunks read with io_uring whose room was taken before their reader used them",
-		LOG_OFF(st_copy.aread_evicted_unused));
-	per_log(b, sh, "sluice_journal_tail_bytes", PROM_GAUGE,
-		"memory of the shards' in-memory read tails", LOG_OFF(st_copy.tail_bytes));
-	per_log(b, sh, "sluice_journal_tail_no_room", PROM_COUNTER,
-		"appends to a shard without a read tail that found its memory (--tail-mib) used up",
-		LOG_OFF(st_copy.tail_no_room));
-	per_log(b, sh, "sluice_journal_tail_grows", PROM_COUNTER,
-		"read tail rings doubled for a shard evicting records younger than --tail-ms",
-		LOG_OFF(st_copy.tail_grows));
-	per_log(b, sh, "sluice_journal_tail_steals", PROM_COUNTER,
-		"read tail rings halved or freed to give room to a shard with younger records",
-		LOG_OFF(st_copy.tail_steals));
-	per_log(b, sh, "sluice_journal_meta_writes", PROM_COUNTER,
-		"journal.meta writes (sequence number reservations)", LOG_OFF(st_copy.resv_writes));
-	per_log(b, sh, "sluice_journal_marker_writes", PROM_COUNTER,
-		"durable-prefix marker writes of an idle journal", LOG_OFF(st_copy.marker_writes));
-	prom_family(b, "sluice_journal_recovery_seconds", PROM_GAUGE,
-		    "time the journal's recovery (st_open's scan) took at start-up");
-	for (uint16_t i = 0; i < sh->n_log; i++) {
-		char lc[16];
-		snprintf(lc, sizeof(lc), "log%u", i);
-		struct prom_label l = { "lcore", lc };
-		prom_f64(b, "sluice_journal_recovery_seconds", "", &l, 1,
-			 (double)sh->logs[i].recovery_ms / 1000.0);
-	}
-	prom_family(b, "sluice_journal_failed", PROM_GAUGE,
-		    "1 when the log lcore's journal failed (every request answered with an error)");
-	for (uint16_t i = 0; i < sh->n_log; i++) {
-		char lc[16];
-		snprintf(lc, sizeof(lc), "log%u", i);
-		struct prom_label l = { "lcore", lc };
-		prom_u64(b, "sluice_journal_failed", "", &l, 1,
-			 __atomic_load_n(&sh->logs[i].failed, __ATOMIC_RELAXED));
+	for (size_t k = 0; k < SL_ARRAY_SIZE(appliance); k++) {
+		if (appliance[k].src == FAM_HISTS)
+			journal_hists(b, sh);
+		else
+			per_lcore(b, sh, &appliance[k]);
 	}
 }
 
