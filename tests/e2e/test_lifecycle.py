@@ -132,9 +132,11 @@ def test_cli_lifecycle(server):
                               '--shard-count', '2')
     assert rc == 0, err
     assert out is None, out
-    # The waiter polls every 10 s; give the 300 ms CREATING phase time to end
-    # so its first DescribeStream already sees ACTIVE.
-    time.sleep(0.6)
+    # The waiter polls every 10 s; let the 300 ms CREATING phase end first
+    # (a bounded wait, not a fixed 0.6 s: on a loaded machine or under ASan
+    # the stream took longer and the waiter needed its second poll) so its
+    # first DescribeStream already sees ACTIVE.
+    h.wait_status(server.client(), name, 'ACTIVE', timeout_s=30)
     t0 = time.monotonic()
     rc, _, err = server.aws('kinesis', 'wait', 'stream-exists', '--stream-name', name)
     assert rc == 0, err
@@ -160,7 +162,7 @@ def test_cli_lifecycle(server):
 
     rc, out, err = server.aws('kinesis', 'delete-stream', '--stream-name', name)
     assert rc == 0, err
-    time.sleep(0.6)
+    h.wait_gone(server.client(), name, timeout_s=30)  # the waiter's first poll sees it gone
     rc, _, err = server.aws('kinesis', 'wait', 'stream-not-exists', '--stream-name', name)
     assert rc == 0, err
     rc, _, err = server.aws('kinesis', 'describe-stream', '--stream-name', name)
