@@ -64,6 +64,9 @@ DPDK_REDUNDANT = {
     'test_prometheus.py': 'the admin listener is a kernel socket in both modes',
     'test_status_page.py': 'the admin listener is a kernel socket in both modes',
     'test_loadgen_subscribe.py': 'the load generator\'s parser',
+    'test_reshard.py': 'shard maps and resharding (control plane, log lcores)',
+    'test_iterators.py': 'shard iterator positions and encoding (log lcores)',
+    'test_pagination.py': 'the control plane\'s pagination tokens',
 }
 
 # Tests the e2e-asan suite (SLUICE_E2E_ASAN=1, set by tests/run.sh) leaves
@@ -77,6 +80,11 @@ ASAN_REDUNDANT = {
     'test_loadgen_subscribe.py': 'the load generator\'s parser (unit-asan and fuzz_lg_sub)',
     'test_mirror.py::test_mirror_through_a_cut_link': 'waits out two 15 s I/O timeouts; '
                                                        'the other mirror tests run under ASan',
+    # a process of /usr/bin/aws per call (about a second each): the requests
+    # are the ones boto3 sends under ASan in the same files
+    'test_lifecycle.py::test_cli_lifecycle': 'aws CLI and its waiters',
+    'test_records.py::test_aws_cli_put_record_get_records': 'aws CLI',
+    'test_seqnum.py::test_aws_cli': 'aws CLI',
 }
 
 BASE_ARGS = ['--create-delay-ms', '300', '--delete-delay-ms', '300',
