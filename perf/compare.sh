@@ -47,6 +47,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/perf/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 DUR=10
 APPEND=1
@@ -165,26 +166,19 @@ run_lg() {
 # what the counters cost, and it moves far less than throughput when other
 # jobs share the machine.
 ab_run() { # metrics record-bytes round
-	local m=$1 rb=$2 r=$3 d=$OUT/ab-data
-	rm -rf "$d"
-	mkdir -p "$d"
-	taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$d" \
-		--create-delay-ms 0 --quota-mode off --metrics "$m" --admin-listen 127.0.0.1:0 \
-		>"$OUT/ab-sluiced-$m-$rb-$r.log" 2>&1 &
-	local pid=$!
+	local m=$1 rb=$2 r=$3 d=$OUT/ab-data ok=0
+	pl_start "$BUILD/sluiced" "$d" "$OUT/ab-sluiced-$m-$rb-$r.log" "$SERVER_CPU" \
+		--metrics "$m" --admin-listen 127.0.0.1:0 && ok=1
+	local pid=$PL_PID sa=$PL_ADDR
 	PIDS+=($pid)
-	wait_file "$d/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
-	local sa
-	sa=$(cat "$d/sluiced.addr")
-	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
-		AWS_DEFAULT_REGION=us-east-1 "$AWS" --endpoint-url "https://$sa" kinesis \
-		create-stream --stream-name s4 --shard-count 4 >/dev/null
+	[ $ok = 1 ] || { log "sluiced did not start"; exit 1; }
+	pl_aws "$d" "$sa" create-stream --stream-name s4 --shard-count 4 >/dev/null
 	sleep 0.5
 	local t0
-	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	t0=$(pl_ticks "$pid")
 	run_lg "ab-$m-$rb-$r" "https://$sa" s4 "$rb" --ca "$d/tls/ca.pem" \
 		--credentials "$d/credentials"
-	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$OUT/ab-$m-$rb-$r.ticks"
+	echo $(($(pl_ticks "$pid") - t0)) >"$OUT/ab-$m-$rb-$r.ticks"
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
 	rm -rf "$d"
 }
@@ -239,8 +233,6 @@ fi
 # would cost this machine nothing), so "on" is if anything pessimistic.
 mirror_run() { # on|off|channel round
 	local mode=$1 r=$2 d=$OUT/mr-data extra=()
-	rm -rf "$d"
-	mkdir -p "$d"
 	if [ "$mode" = on ]; then
 		(umask 077; printf 'stream = s4\nendpoint = https://%s\nregion = us-east-1\naccess_key = AKIDSINK\nsecret_key = sink\nca_bundle = %s\n' \
 			"$(cat "$MR_SINK_DIR/sink.addr")" "$MR_SINK_DIR/tls/ca.pem" >"$OUT/mirror.conf")
@@ -250,24 +242,20 @@ mirror_run() { # on|off|channel round
 			"$(cat "$MR_SINK_DIR/sink.addr")" "$MR_SINK_DIR/tls/ca.pem" >"$OUT/channel.conf")
 		extra=(--channel-config "$OUT/channel.conf")
 	fi
-	taskset -c "$SERVER_CPU" "$BUILD/sluiced" --listen 127.0.0.1:0 --data-dir "$d" \
-		--create-delay-ms 0 --quota-mode off --admin-listen 127.0.0.1:0 "${extra[@]}" \
-		>"$OUT/mr-sluiced-$mode-$r.log" 2>&1 &
-	local pid=$!
+	local ok=0
+	pl_start "$BUILD/sluiced" "$d" "$OUT/mr-sluiced-$mode-$r.log" "$SERVER_CPU" \
+		--admin-listen 127.0.0.1:0 "${extra[@]}" && ok=1
+	local pid=$PL_PID sa=$PL_ADDR
 	PIDS+=($pid)
-	wait_file "$d/sluiced.addr" 30 || { log "sluiced did not start"; exit 1; }
-	local sa
-	sa=$(cat "$d/sluiced.addr")
-	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
-		AWS_DEFAULT_REGION=us-east-1 "$AWS" --endpoint-url "https://$sa" kinesis \
-		create-stream --stream-name s4 "${S4_MODE[@]}" >/dev/null
+	[ $ok = 1 ] || { log "sluiced did not start"; exit 1; }
+	pl_aws "$d" "$sa" create-stream --stream-name s4 "${S4_MODE[@]}" >/dev/null
 	[ "$mode" = channel ] && mk_channel "$d" "$sa"
 	sleep 1 # the mirror (or delivery) lists the shards
 	local t0
-	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	t0=$(pl_ticks "$pid")
 	run_lg "mr-$mode-$r" "https://$sa" s4 1024 --ca "$d/tls/ca.pem" \
 		--credentials "$d/credentials"
-	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$OUT/mr-$mode-$r.ticks"
+	echo $(($(pl_ticks "$pid") - t0)) >"$OUT/mr-$mode-$r.ticks"
 	$PY - "http://$(cat "$d/sluiced.admin")/metrics" >"$OUT/mr-$mode-$r.mirror" <<'PYEOF' || true
 import sys, urllib.request
 for line in urllib.request.urlopen(sys.argv[1], timeout=10).read().decode().splitlines():
@@ -446,21 +434,12 @@ reads_run() { # tail(on|off) consumers
 # SubscribeToShard: nc registered consumers, each subscribed to all 4 shards
 # (nc consumers per shard), in one loadgen (one connection per subscription).
 sub_run() { # tail(on|off) consumers-per-shard
-	local tail=$1 nc=$2 name="reads-$1-s$2" stream="s$2" sarn carn args=()
+	local tail=$1 nc=$2 name="reads-$1-s$2" stream="s$2" sarn args=()
 	R_AWS create-stream --stream-name "$stream" --shard-count 4 >/dev/null
 	wait_active R_AWS "$stream" || log "stream $stream not ACTIVE"
 	sarn=$(R_AWS describe-stream-summary --stream-name "$stream" \
 		--query StreamDescriptionSummary.StreamARN --output text)
-	for k in $(seq 1 "$nc"); do
-		carn=$(R_AWS register-stream-consumer --stream-arn "$sarn" --consumer-name "c$k" \
-			--query Consumer.ConsumerARN --output text)
-		for _ in $(seq 1 100); do
-			[ "$(R_AWS describe-stream-consumer --consumer-arn "$carn" \
-				--query ConsumerDescription.ConsumerStatus --output text)" = ACTIVE ] && break
-			sleep 0.2
-		done
-		args+=(--consumer-arn "$carn")
-	done
+	mapfile -t args < <(pl_consumers "$RD" "$RSA" "$sarn" "$nc")
 	scrape_reads "$RADM" "$OUT/$name.before"
 	local t0 cpid
 	t0=$(awk '{print $14+$15}' "/proc/$RPID/stat")

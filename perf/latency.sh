@@ -18,6 +18,7 @@
 #        the new binary), SERVER_CPU (0), GEN_CPU (1), CONNS (4), INFLIGHT (4)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/perf/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 DUR=6
 RB=1024
@@ -53,18 +54,16 @@ one() {
 	local name=$1 rate=$2 batch=$3 extra=()
 	[ "$rate" != 0 ] && extra=(--rate "$rate")
 	local t0
-	t0=$(awk '{print $14+$15}' "/proc/$SP/stat")
+	t0=$(pl_ticks "$SP")
 	taskset -c "$GEN_CPU" "$LG" --endpoint "https://$sa" --ca "$d/tls/ca.pem" \
 		--credentials "$d/credentials" --stream s --record-bytes "$RB" --batch "$batch" \
 		--connections "${CONNS:-4}" --inflight "${INFLIGHT:-4}" --duration "$DUR" \
 		--cpu "$GEN_CPU" --quiet --json "$OUT/$name.json" "${extra[@]}" \
 		>"$OUT/$name.txt" 2>&1 || echo "latency: $name: loadgen failed" >&2
-	echo $(($(awk '{print $14+$15}' "/proc/$SP/stat") - t0)) >"$OUT/$name.ticks"
+	echo $(($(pl_ticks "$SP") - t0)) >"$OUT/$name.ticks"
 	cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load"
 	# The journal's side of it (fresh server per run: totals are this run).
-	/usr/bin/python3 -c 'import sys, urllib.request as u
-sys.stdout.write(u.urlopen(sys.argv[1], timeout=10).read().decode())' \
-		"http://$(cat "$d/sluiced.admin")/metrics" >"$OUT/$name.metrics" 2>/dev/null || true
+	pl_metrics "$(cat "$d/sluiced.admin")" >"$OUT/$name.metrics" 2>/dev/null || true
 }
 
 # start TAG BIN [flags]: a fresh server with a 4-shard stream; sets SP, sa, d.
@@ -72,16 +71,10 @@ start() {
 	local tag=$1 bin=$2
 	shift 2
 	d=$OUT/data-$tag
-	rm -rf "$d"
-	mkdir -p "$d"
-	taskset -c "$SERVER_CPU" "$bin" --listen 127.0.0.1:0 --data-dir "$d" --create-delay-ms 0 \
-		 --quota-mode off --admin-listen 127.0.0.1:0 "$@" >"$OUT/$tag.log" 2>&1 &
-	SP=$!
-	for _ in $(seq 1 300); do [ -s "$d/sluiced.addr" ] && [ -s "$d/sluiced.admin" ] && break; sleep 0.1; done
-	sa=$(cat "$d/sluiced.addr")
-	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
-		AWS_DEFAULT_REGION=us-east-1 /usr/bin/aws --endpoint-url "https://$sa" kinesis \
-		create-stream --stream-name s --shard-count 4 >/dev/null
+	pl_start "$bin" "$d" "$OUT/$tag.log" "$SERVER_CPU" --admin-listen 127.0.0.1:0 "$@" ||
+		{ SP=$PL_PID; echo "latency: $tag: sluiced did not start" >&2; exit 1; }
+	SP=$PL_PID sa=$PL_ADDR
+	pl_aws "$d" "$sa" create-stream --stream-name s --shard-count 4 >/dev/null
 	sleep 1
 }
 

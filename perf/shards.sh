@@ -15,6 +15,7 @@
 #        GEN_CPU (1), CONNS (4), INFLIGHT (2)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/perf/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 DUR=8
 RATE=100000
@@ -47,23 +48,17 @@ trap '[ -n "$SP" ] && kill $SP 2>/dev/null; wait 2>/dev/null; rm -rf "$OUT"/data
 # run TAG BIN SHARDS: one fresh server, closed loop then open loop.
 run() {
 	local tag=$1 bin=$2 n=$3 d=$OUT/data-$1
-	rm -rf "$d"
-	mkdir -p "$d"
-	taskset -c "$SERVER_CPU" "$bin" --listen 127.0.0.1:0 --data-dir "$d" --create-delay-ms 0 \
-		--quota-mode off --admin-listen off >"$OUT/$tag.log" 2>&1 &
-	SP=$!
-	for _ in $(seq 1 300); do [ -s "$d/sluiced.addr" ] && break; sleep 0.1; done
-	local sa
-	sa=$(cat "$d/sluiced.addr")
-	AWS_CA_BUNDLE=$d/tls/ca.pem AWS_SHARED_CREDENTIALS_FILE=$d/credentials \
-		AWS_DEFAULT_REGION=us-east-1 /usr/bin/aws --endpoint-url "https://$sa" kinesis \
-		create-stream --stream-name s --shard-count "$n" >/dev/null
+	pl_start "$bin" "$d" "$OUT/$tag.log" "$SERVER_CPU" --admin-listen off ||
+		{ SP=$PL_PID; echo "shards: $tag: sluiced did not start" >&2; exit 1; }
+	SP=$PL_PID
+	local sa=$PL_ADDR
+	pl_aws "$d" "$sa" create-stream --stream-name s --shard-count "$n" >/dev/null
 	sleep 1
 	for mode in closed open; do
 		local extra=() name=$tag-$mode
 		[ "$mode" = open ] && extra=(--rate "$RATE")
 		local t0
-		t0=$(awk '{print $14+$15}' "/proc/$SP/stat")
+		t0=$(pl_ticks "$SP")
 		if [ $HAVE_PERF = 1 ]; then
 			perf stat -e task-clock -x, -o "$OUT/$name.perf" -p "$SP" -- sleep "$DUR" \
 				>/dev/null 2>&1 &
@@ -75,7 +70,7 @@ run() {
 			--cpu "$GEN_CPU" --quiet --json "$OUT/$name.json" "${extra[@]}" \
 			>"$OUT/$name.txt" 2>&1 || echo "shards: $name: loadgen failed" >&2
 		[ $HAVE_PERF = 1 ] && wait "$PS" 2>/dev/null
-		echo $(($(awk '{print $14+$15}' "/proc/$SP/stat") - t0)) >"$OUT/$name.ticks"
+		echo $(($(pl_ticks "$SP") - t0)) >"$OUT/$name.ticks"
 		cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load"
 	done
 	kill "$SP" 2>/dev/null; wait "$SP" 2>/dev/null || true

@@ -14,42 +14,28 @@
 set -u
 OLD=$1 NEW=$2 ROUNDS=${3:-2} DUR=${4:-8}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/perf/lib.sh"
 LG=${LG:-$ROOT/build/perf/loadgen}
 BASE=$ROOT/perf/out/sub-ab-$(date -u +%Y%m%dT%H%M%SZ)
 one() { # binary nsub rate label
-	local bin=$1 nsub=$2 rate=$3 out=$BASE/$4 rd args=() carn pid cpid t0
+	local bin=$1 nsub=$2 rate=$3 out=$BASE/$4 rd args=() pid cpid t0
 	rd=$out/data
-	mkdir -p "$rd"
-	taskset -c 0 "$bin" --listen 127.0.0.1:0 --data-dir "$rd" --create-delay-ms 0 \
-		--quota-mode off --admin-listen 127.0.0.1:0 >"$out/sluiced.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 1 150); do [ -s "$rd/sluiced.addr" ] && [ -s "$rd/sluiced.admin" ] && break; sleep 0.2; done
-	local sa adm
-	sa=$(cat "$rd/sluiced.addr") adm=$(cat "$rd/sluiced.admin")
-	A() { AWS_DEFAULT_REGION=us-east-1 AWS_CA_BUNDLE=$rd/tls/ca.pem \
-		AWS_SHARED_CREDENTIALS_FILE=$rd/credentials /usr/bin/aws --endpoint-url "https://$sa" kinesis "$@"; }
-	A create-stream --stream-name s --shard-count 4 >/dev/null
-	for _ in $(seq 1 100); do
-		[ "$(A describe-stream-summary --stream-name s --query StreamDescriptionSummary.StreamStatus \
-			--output text 2>/dev/null)" = ACTIVE ] && break
-		sleep 0.3
-	done
+	mkdir -p "$out"
+	pl_start "$bin" "$rd" "$out/sluiced.log" 0 --admin-listen 127.0.0.1:0 ||
+		echo "sub_ab: $4: sluiced did not start" >&2
+	pid=$PL_PID
+	local sa=$PL_ADDR adm
+	adm=$(cat "$rd/sluiced.admin")
+	pl_aws "$rd" "$sa" create-stream --stream-name s --shard-count 4 >/dev/null
+	pl_wait_active "$rd" "$sa" s
 	local sarn
-	sarn=$(A describe-stream-summary --stream-name s --query StreamDescriptionSummary.StreamARN --output text)
-	for k in $(seq 1 "$nsub"); do
-		carn=$(A register-stream-consumer --stream-arn "$sarn" --consumer-name "c$k" \
-			--query Consumer.ConsumerARN --output text)
-		for _ in $(seq 1 100); do
-			[ "$(A describe-stream-consumer --consumer-arn "$carn" \
-				--query ConsumerDescription.ConsumerStatus --output text)" = ACTIVE ] && break
-			sleep 0.2
-		done
-		args+=(--consumer-arn "$carn")
-	done
-	m() { /usr/bin/python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://$adm/metrics').read().decode())" |
+	sarn=$(pl_aws "$rd" "$sa" describe-stream-summary --stream-name s \
+		--query StreamDescriptionSummary.StreamARN --output text)
+	mapfile -t args < <(pl_consumers "$rd" "$sa" "$sarn" "$nsub")
+	m() { pl_metrics "$adm" |
 		grep -E '^sluice_journal_(tail_read_records|disk_read_records|tail_bytes|tail_steals|tail_grows)'; }
 	m >"$out/before"
-	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	t0=$(pl_ticks "$pid")
 	if [ "$nsub" -gt 0 ]; then
 		taskset -c 1 "$LG" --endpoint "https://$sa" --stream s --mode subscribe --shards 4 \
 			--iterator LATEST "${args[@]}" --duration $((DUR + 2)) --cpu 1 --json "$out/c.json" \
@@ -61,7 +47,7 @@ one() { # binary nsub rate label
 		--connections 4 --inflight 2 --duration "$DUR" --rate "$rate" --cpu 1 --json "$out/p.json" \
 		--quiet --ca "$rd/tls/ca.pem" --credentials "$rd/credentials" >"$out/p.txt" 2>&1
 	[ "$nsub" -gt 0 ] && wait "$cpid"
-	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$out/ticks"
+	echo $(($(pl_ticks "$pid") - t0)) >"$out/ticks"
 	m >"$out/after"
 	cut -d' ' -f1 /proc/loadavg >"$out/load"
 	kill "$pid"
