@@ -32,7 +32,18 @@ pytestmark = [
 
 @pytest.fixture
 def etcd(tmp_path):
+    """An etcd of the test's own: for the tests that kill or restart it."""
     e = Etcd(str(tmp_path / 'etcd'))
+    e.start()
+    yield e
+    e.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope='module')
+def shared_etcd(tmp_path_factory):
+    """One etcd for the tests that leave it running: each test's nodes live
+    under a cluster prefix of their own (h.uniq), so they never meet."""
+    e = Etcd(str(tmp_path_factory.mktemp('etcd') / 'etcd'))
     e.start()
     yield e
     e.kill(signal.SIGTERM)
@@ -90,7 +101,8 @@ def two_nodes(etcd, server_factory, ttl_s=10):
     return cluster, a, b
 
 
-def test_stream_made_on_one_node_is_routed_on_the_other(etcd, server_factory):
+def test_stream_made_on_one_node_is_routed_on_the_other(shared_etcd, server_factory):
+    etcd = shared_etcd
     _, a, b = two_nodes(etcd, server_factory)
     ca, cb = a.client(), b.client()
     h.create_active(ca, 'shared', 2)
@@ -135,7 +147,8 @@ def test_stream_made_on_one_node_is_routed_on_the_other(etcd, server_factory):
         time.sleep(0.05)
 
 
-def test_killed_node_leaves_after_its_lease(etcd, server_factory):
+def test_killed_node_leaves_after_its_lease(shared_etcd, server_factory):
+    etcd = shared_etcd
     cluster, a, b = two_nodes(etcd, server_factory, ttl_s=2)
     prefix = '/sluice/%s/nodes/' % cluster
     assert etcd_keys(etcd, prefix) == [prefix + 'node-a', prefix + 'node-b']
@@ -161,7 +174,8 @@ def test_killed_node_leaves_after_its_lease(etcd, server_factory):
     wait_log(a, r'node node-b left')
 
 
-def test_node_id_held_by_a_live_node_waits(etcd, server_factory):
+def test_node_id_held_by_a_live_node_waits(shared_etcd, server_factory):
+    etcd = shared_etcd
     cluster = h.uniq('c')
     server_factory(extra_args=node_args(etcd, cluster, 'twin'))
     b = server_factory(extra_args=node_args(etcd, cluster, 'twin'))
@@ -241,7 +255,8 @@ def test_watch_from_a_compacted_revision_reloads(etcd, server_factory):
     wait_ok(lambda: cb.put_record(StreamName='while-b-slept', Data=b'x', PartitionKey='k'))
 
 
-def test_paused_node_registers_again_after_its_lease_expired(etcd, server_factory):
+def test_paused_node_registers_again_after_its_lease_expired(shared_etcd, server_factory):
+    etcd = shared_etcd
     """A stopped (SIGSTOP) past its lease: its key expires and B sees it
     leave; when A runs again its keepalive finds the lease gone, and it
     registers again under a new one."""
