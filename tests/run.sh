@@ -154,7 +154,7 @@ find_sluiced() {
 export GOCACHE="$WORK/gocache"
 GO_WARM_PID=
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/aws ]; then
-	(cd tests/go && env GO111MODULE=off GOFLAGS= CGO_ENABLED=0 \
+	(cd tests/go && exec env GO111MODULE=off GOFLAGS= CGO_ENABLED=0 \
 		GOPATH="$WORK/go-warm:/usr/share/gocode" nice -n 19 \
 		go build -o "$WORK/go-warm/bin/" ./kinesis_v2 ./kinesis_v1) >"$WORK/go-warm.log" 2>&1 &
 	GO_WARM_PID=$!
