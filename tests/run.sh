@@ -280,13 +280,22 @@ fuzz_suite() {
 		record fuzz 0 1
 		return 0
 	fi
+	# Counts only its own children (the Go warm-up may still be running).
+	local -a pids=()
+	local live p
 	for t in "${targets[@]}"; do
-		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
-			wait -n || true
+		while :; do
+			live=0
+			for p in "${pids[@]}"; do
+				kill -0 "$p" 2>/dev/null && live=$((live + 1))
+			done
+			[ "$live" -lt "$jobs" ] && break
+			wait -n "${pids[@]}" || true
 		done
 		fuzz_one "$t" &
+		pids+=($!)
 	done
-	wait || true
+	wait "${pids[@]}" || true
 	for t in "${targets[@]}"; do
 		name=$(basename "$t")
 		echo "--- $name"
