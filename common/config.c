@@ -56,6 +56,10 @@ static const struct num_flag num_flags[] = {
 	 * 12 MiB write buffer. */
 	{ "commit-inflight", OFF(commit_inflight), 1, 8,
 	  "journal writes in flight per log lcore (group commit)" },
+	/* At most 1 s: the window in which recovery may take damage to the
+	 * newest acknowledged write for a torn tail (storage/README.md). */
+	{ "marker-delay-ms", OFF(marker_delay_ms), 0, 1000,
+	  "idle-journal marker write only after this many ms idle (0: at once)" },
 	{ "create-delay-ms", OFF(create_delay_ms), 0, 600000, "CREATING -> ACTIVE delay" },
 	{ "delete-delay-ms", OFF(delete_delay_ms), 0, 600000, "DELETING -> gone delay" },
 	/* Test only: Kinesis's shortest retention is 24 h, too long for a test

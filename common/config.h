@@ -45,6 +45,7 @@ struct sl_config {
 	uint32_t read_slots;	/* disk reads with io_uring: chunks held; 0 = pread */
 	uint32_t read_mib;	/* disk reads with io_uring: bytes held per journal */
 	uint32_t commit_inflight; /* journal writes in flight (group commit) */
+	uint32_t marker_delay_ms; /* idle-journal marker after this much idle */
 	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */
 	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
 	char tls_client_ca[SL_PATH_MAX]; /* mTLS: "" = off */

@@ -23,6 +23,7 @@ enum lg_mode {
 
 #define LG_CONSUMERS_MAX 16 /* --consumer-arn given at most this often */
 #define LG_ARN_MAX 256
+#define LG_AUTO_CONNS_MAX 1024 /* --auto-conns opens at most this many */
 
 struct lg_config {
 	char scheme_https;	   /* 1 https, 0 http */
@@ -51,6 +52,7 @@ struct lg_config {
 	double duration_s;
 	uint64_t records_max;	   /* 0: bounded by duration only */
 	double rate_rps;	   /* records/s target (open loop); 0 closed loop */
+	double auto_conns_ms;	   /* open loop: connections for requests of this many ms */
 	int cpu;		   /* -1: no pinning */
 	uint32_t shards;	   /* consumer: shards to read */
 	char iterator[32];	   /* consumer: TRIM_HORIZON or LATEST */

@@ -6,8 +6,16 @@
  * Open loop (--rate): requests have intended send times on a fixed schedule;
  * latency is measured from the intended time, so when the server stalls and
  * every slot is busy, the wait for a slot is counted (no coordinated
- * omission). Closed loop (no --rate): every free slot is refilled at once and
- * latency is measured from the send.
+ * omission for what was sent). A tick goes to an idle connection when there
+ * is one (a request pipelined behind another waits for it: HTTP/1.1 answers
+ * in order). The schedule is reported: ticks due, requests sent, the send
+ * lag (intended time to the send) and whether the generator fell behind;
+ * ticks still unsent at the end are not in the latency figures, which is
+ * why a run that fell behind is flagged rather than trusted. --auto-conns MS
+ * opens enough connections for the rate (Little's law) that requests taking
+ * up to MS ms never leave a tick without a slot. Closed loop (no --rate):
+ * every free slot is refilled at once and latency is measured from the
+ * send.
  *
  * Put modes send bodies from a pre-built, pre-hashed pool (lg_body.c); each
  * request is signed (SigV4 over the pooled body hash) with the current date.
@@ -94,6 +102,11 @@ struct lg {
 	struct lg_errtype errs[LG_MAX_ERRTYPES];
 	struct lg_hist lat, lat_sec, p2g;
 	struct lg_hist behind; /* GetRecords' MillisBehindLatest, as ns */
+	/* open loop: intended send time to the actual send, per request */
+	struct lg_hist send_lag;
+	uint64_t slot_waits; /* ticks that found every slot busy */
+	uint64_t slot_wait_tick; /* the tick last counted there */
+	bool no_slot;	     /* the due tick waits for an answer, not a time */
 	/* per second */
 	struct lg_sec sec[LG_MAX_SECONDS];
 	uint32_t nsec;
@@ -649,8 +662,47 @@ static void on_response(void *arg, struct lg_conn *c, struct lg_req *r, int stat
 
 /* ---- scheduling ------------------------------------------------------- */
 
+/* Open loop: requests whose intended send time fell before the end (or the
+ * --records budget, when that ended the run). */
+static uint64_t sched_due(const struct lg *g)
+{
+	if (!g->interval_ns || g->end_ns <= g->start_ns)
+		return 0;
+	uint64_t due = (g->end_ns - g->start_ns + g->interval_ns - 1) / g->interval_ns;
+	if (g->cfg.records_max && g->cfg.mode == LG_MODE_PUTRECORDS) {
+		uint64_t cap = (g->cfg.records_max + g->cfg.batch - 1) / g->cfg.batch;
+		due = due < cap ? due : cap;
+	} else if (g->cfg.records_max && due > g->cfg.records_max) {
+		due = g->cfg.records_max;
+	}
+	return due;
+}
+
+/* Slack for "behind": a tick due in the last instant before the end may be
+ * unsent without the generator being late, and a send lag below 1 ms is the
+ * loop's own jitter (a wakeup, one TLS write), not a queue. */
+#define LG_BEHIND_LAG_NS 1000000ull
+
+static bool fell_behind(const struct lg *g)
+{
+	if (!g->interval_ns)
+		return false;
+	uint64_t due = sched_due(g);
+	return g->issued_req + 1 < due ||
+	       lg_hist_quantile(&g->send_lag, 0.99) > LG_BEHIND_LAG_NS;
+}
+
 static struct lg_conn *free_conn(struct lg *g)
 {
+	/* An idle connection first: a request queued behind another on the
+	 * same connection would add that one's time to its own. */
+	for (uint32_t k = 0; g->interval_ns && k < g->cfg.conns; k++) {
+		struct lg_conn *c = &g->conns[(g->rr + k) % g->cfg.conns];
+		if (c->st == LG_C_READY && c->n == 0) {
+			g->rr = (g->rr + k + 1) % g->cfg.conns;
+			return c;
+		}
+	}
 	for (uint32_t k = 0; k < g->cfg.conns; k++) {
 		struct lg_conn *c = &g->conns[(g->rr + k) % g->cfg.conns];
 		if (c->st == LG_C_READY && c->n < c->cap) {
@@ -677,8 +729,21 @@ static void dispatch_put(struct lg *g, uint64_t now)
 	if (g->interval_ns) {
 		/* open loop: one request per schedule tick; when no slot is free
 		 * the tick waits (and its latency grows) */
-		while (g->next_send_ns <= now && budget_left(g) && (c = free_conn(g))) {
-			issue_put(g, c, g->next_send_ns, now);
+		while (g->next_send_ns <= now && budget_left(g)) {
+			if (!(c = free_conn(g))) {
+				/* Counted once per tick; the loop now sleeps
+				 * until an answer frees a slot (next_wakeup). */
+				if (g->slot_wait_tick != g->next_send_ns) {
+					g->slot_wait_tick = g->next_send_ns;
+					g->slot_waits++;
+				}
+				g->no_slot = true;
+				break;
+			}
+			g->no_slot = false;
+			if (!issue_put(g, c, g->next_send_ns, now))
+				break;
+			lg_hist_add(&g->send_lag, now - g->next_send_ns);
 			g->next_send_ns += g->interval_ns;
 			lg_conn_flush(&g->net, c, on_response, g);
 		}
@@ -781,6 +846,14 @@ static void write_json(struct lg *g, double el)
 		c->keys == LG_KEYS_ZIPF ? "zipf" : c->keys == LG_KEYS_FIXED ? "fixed" : "uniform",
 		c->key_count, c->rate_rps);
 	fprintf(f, "\"payload_bytes\":%lu,", (unsigned long)bytes);
+	if (g->interval_ns)
+		fprintf(f, "\"schedule\":{\"due\":%lu,\"sent\":%lu,\"slot_waits\":%lu,"
+			   "\"send_lag_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+			   "\"fell_behind\":%s},",
+			(unsigned long)sched_due(g), (unsigned long)g->issued_req,
+			(unsigned long)g->slot_waits, ms(lg_hist_quantile(&g->send_lag, 0.5)),
+			ms(lg_hist_quantile(&g->send_lag, 0.99)), ms(g->send_lag.max_ns),
+			fell_behind(g) ? "true" : "false");
 	if (c->mode == LG_MODE_SUB)
 		fprintf(f, "\"subscriptions\":%lu,", (unsigned long)g->issued_req);
 	fprintf(f, "\"elapsed_s\":%.3f,\"records\":%lu,\"records_per_s\":%.1f,"
@@ -862,6 +935,13 @@ static void report_final(struct lg *g, double el)
 	       ms(lg_hist_quantile(&g->lat, 0.5)), ms(lg_hist_quantile(&g->lat, 0.9)),
 	       ms(lg_hist_quantile(&g->lat, 0.99)), ms(lg_hist_quantile(&g->lat, 0.999)),
 	       ms(g->lat.max_ns));
+	if (g->interval_ns)
+		printf("  schedule      %lu of %lu due requests sent, send lag p50 %.2f p99 %.2f "
+		       "max %.2f ms, %lu ticks without a free slot%s\n",
+		       (unsigned long)g->issued_req, (unsigned long)sched_due(g),
+		       ms(lg_hist_quantile(&g->send_lag, 0.5)),
+		       ms(lg_hist_quantile(&g->send_lag, 0.99)), ms(g->send_lag.max_ns),
+		       (unsigned long)g->slot_waits, fell_behind(g) ? ": FELL BEHIND" : "");
 	if (get)
 		printf("  put-to-get ms p50 %.1f  p99 %.1f  max %.1f; MillisBehindLatest p50 %.0f "
 		       "p99 %.0f max %.0f\n",
@@ -993,7 +1073,9 @@ static uint32_t connect_all(struct lg *g)
 static uint64_t next_wakeup(struct lg *g, uint64_t now)
 {
 	uint64_t t = g->next_report_ns;
-	if (g->issuing && g->interval_ns && g->next_send_ns < t)
+	/* A due tick with every slot busy waits for an answer (an epoll
+	 * event), not for its time, which has passed: no busy loop. */
+	if (g->issuing && g->interval_ns && !g->no_slot && g->next_send_ns < t)
 		t = g->next_send_ns;
 	if (g->issuing && g->end_ns < t)
 		t = g->end_ns;
@@ -1047,13 +1129,14 @@ static void run(struct lg *g)
 		count_error(g, "unanswered", 10, left);
 		g->req_err += left;
 	}
-	if (g->interval_ns && g->issued_req && g->next_send_ns > g->start_ns) {
-		uint64_t sched = (g->end_ns - g->start_ns) / g->interval_ns;
-		if (sched > g->issued_req + 1 && budget_left(g))
-			fprintf(stderr, "loadgen: fell behind the target rate: %lu of %lu "
-					"scheduled requests sent\n",
-				(unsigned long)g->issued_req, (unsigned long)sched);
-	}
+	if (g->interval_ns && fell_behind(g))
+		fprintf(stderr, "loadgen: fell behind the schedule: %lu of %lu scheduled requests "
+				"sent, send lag p99 %.2f ms, %lu ticks found no free slot: the "
+				"latencies include the generator's own queue (more --connections "
+				"or --auto-conns)\n",
+			(unsigned long)g->issued_req, (unsigned long)sched_due(g),
+			(double)lg_hist_quantile(&g->send_lag, 0.99) / 1e6,
+			(unsigned long)g->slot_waits);
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -1154,6 +1237,9 @@ static void usage(void)
 		"  --duration S         seconds to send (10)\n"
 		"  --records N          stop after N records (0: duration only)\n"
 		"  --rate R             target records/s, open loop (0: closed loop)\n"
+		"  --auto-conns MS      open loop: at least enough connections that requests\n"
+		"                       taking up to MS ms keep the schedule (rate / batch x\n"
+		"                       MS / 1000 / --inflight, at most 1024; 0: off)\n"
 		"  --cpu N              pin to CPU N\n"
 		"  --shards N           consumer: shards 0..N-1 to read (1)\n"
 		"  --iterator T         consumer: TRIM_HORIZON | LATEST (LATEST)\n"
@@ -1216,7 +1302,7 @@ static const struct option long_opts[] = {
 	{ "iterator", 1, 0, 'I' },    { "poll-ms", 1, 0, 'W' },    { "json", 1, 0, 'j' },
 	{ "plot", 1, 0, 'g' },	      { "label", 1, 0, 'L' },	     { "quiet", 0, 0, 'q' },
 	{ "cbor", 0, 0, 'O' },	      { "verify", 0, 0, 'V' },	     { "consumer-arn", 1, 0, 'a' },
-	{ "consumer-name", 1, 0, 'M' },
+	{ "consumer-name", 1, 0, 'M' }, { "auto-conns", 1, 0, 'X' },
 	{ "admin", 1, 0, 'A' },	      { "admin-token-file", 1, 0, 'T' },
 	{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 },
 };
@@ -1251,6 +1337,7 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 		case 'd': c->duration_s = strtod(v, NULL); break;
 		case 'n': c->records_max = strtoull(v, NULL, 10); break;
 		case 'r': c->rate_rps = strtod(v, NULL); break;
+		case 'X': c->auto_conns_ms = strtod(v, NULL); break;
 		case 'u': c->cpu = atoi(v); break;
 		case 'S': c->shards = (uint32_t)strtoul(v, NULL, 10); break;
 		case 'I': set_str(c->iterator, sizeof(c->iterator), v); break;
@@ -1280,6 +1367,18 @@ static int parse_args(struct lg_config *c, int argc, char **argv)
 		return -1;
 	if (c->mode == LG_MODE_PUTRECORDS && c->batch > 500)
 		return -1;
+	if (!(c->auto_conns_ms >= 0 && c->auto_conns_ms <= 60000) || !(c->rate_rps >= 0))
+		return -1;
+	if (c->auto_conns_ms > 0 && c->rate_rps > 0 &&
+	    (c->mode == LG_MODE_PUTRECORDS || c->mode == LG_MODE_PUTRECORD)) {
+		/* Little's law: requests in flight = request rate x time each. */
+		double per_req = c->mode == LG_MODE_PUTRECORDS ? c->batch : 1;
+		double want = ceil(c->rate_rps / per_req * c->auto_conns_ms / 1000.0 / c->inflight);
+		if (want > LG_AUTO_CONNS_MAX)
+			want = LG_AUTO_CONNS_MAX;
+		if (want > c->conns)
+			c->conns = (uint32_t)want;
+	}
 	if (c->cbor && (c->mode == LG_MODE_GET || c->mode == LG_MODE_SUB))
 		return -1; /* the consumer's requests are written as JSON inline */
 	if (c->mode == LG_MODE_SUB) {
@@ -1346,6 +1445,7 @@ static int setup(struct lg *g)
 	lg_hist_reset(&g->lat_sec);
 	lg_hist_reset(&g->p2g);
 	lg_hist_reset(&g->behind);
+	lg_hist_reset(&g->send_lag);
 	return 0;
 }
 

@@ -5,8 +5,13 @@
  * up to max_inflight flushes in flight). Reports MB/s and write latency.
  *
  *   storage_limit --file PATH [--write-bytes N] [--inflight N]
- *                 [--duration S] [--file-mb N] [--cpu N]
- * The file is preallocated and rewritten in a loop; it is removed at exit. */
+ *                 [--duration S] [--file-mb N] [--cpu N] [--prewrite 0|1]
+ * The file is preallocated and rewritten in a loop; it is removed at exit.
+ * --prewrite 1 writes the whole file once (and fdatasyncs it) before the
+ * clock starts: fallocate leaves unwritten extents, and a durable write into
+ * one also converts the extent (a metadata change, so a filesystem journal
+ * commit on ext4) where a rewrite of written blocks is data and a cache
+ * flush only. The journal's segments are fallocated: compare the two. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -41,11 +46,12 @@ struct opts {
 	uint32_t inflight;
 	double duration_s;
 	int cpu;
+	int prewrite;
 };
 
 static int parse(struct opts *o, int argc, char **argv)
 {
-	*o = (struct opts){ NULL, 512u * 1024u, 1024ull << 20, 2, 5.0, -1 };
+	*o = (struct opts){ NULL, 512u * 1024u, 1024ull << 20, 2, 5.0, -1, 0 };
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 		if (!strcmp(k, "--file"))
@@ -60,6 +66,8 @@ static int parse(struct opts *o, int argc, char **argv)
 			o->file_bytes = strtoull(v, NULL, 10) << 20;
 		else if (!strcmp(k, "--cpu"))
 			o->cpu = atoi(v);
+		else if (!strcmp(k, "--prewrite"))
+			o->prewrite = atoi(v);
 		else
 			return -1;
 	}
@@ -67,7 +75,8 @@ static int parse(struct opts *o, int argc, char **argv)
 	o->write_bytes = (o->write_bytes + SL_ALIGN - 1) / SL_ALIGN * SL_ALIGN;
 	if (!o->path || !o->write_bytes || o->write_bytes > (64u << 20) || !o->inflight ||
 	    o->inflight > SL_MAX_INFLIGHT || o->duration_s <= 0 || o->duration_s > 3600 ||
-	    o->file_bytes < o->write_bytes * o->inflight)
+	    o->file_bytes < o->write_bytes * o->inflight || o->file_bytes > (64ull << 30) ||
+	    (o->prewrite != 0 && o->prewrite != 1))
 		return -1;
 	return 0;
 }
@@ -93,13 +102,28 @@ static int submit(struct io_uring *ring, int fd, struct slot *s, const struct op
 	return 0;
 }
 
+/* Writes every block of the file once (plain O_DIRECT writes, one
+ * fdatasync at the end): the extents are written, not unwritten. */
+static int prewrite(int fd, const struct opts *o, const void *buf)
+{
+	for (uint64_t off = 0; off + o->write_bytes <= o->file_bytes; off += o->write_bytes) {
+		errno = 0;
+		if (pwrite(fd, buf, o->write_bytes, (off_t)off) != (ssize_t)o->write_bytes) {
+			if (errno == 0)
+				errno = EIO;
+			return -1;
+		}
+	}
+	return fdatasync(fd);
+}
+
 static void report(const struct opts *o, uint64_t writes, double el, uint64_t *lat, uint64_t n)
 {
 	qsort(lat, n, sizeof(*lat), cmp_u64);
 	double mbs = (double)(writes * o->write_bytes) / 1e6 / el;
-	printf("storage_limit write_bytes=%lu inflight=%u: %.1f MB/s, %.0f writes/s, "
+	printf("storage_limit write_bytes=%lu inflight=%u prewrite=%d: %.1f MB/s, %.0f writes/s, "
 	       "latency p50 %.3f ms p99 %.3f ms\n",
-	       (unsigned long)o->write_bytes, o->inflight, mbs, (double)writes / el,
+	       (unsigned long)o->write_bytes, o->inflight, o->prewrite, mbs, (double)writes / el,
 	       n ? (double)lat[n / 2] / 1e6 : 0.0, n ? (double)lat[n * 99 / 100] / 1e6 : 0.0);
 }
 
@@ -110,7 +134,7 @@ int main(int argc, char **argv)
 	struct slot slots[SL_MAX_INFLIGHT];
 	if (parse(&o, argc, argv)) {
 		fprintf(stderr, "usage: storage_limit --file PATH [--write-bytes N] [--inflight N]"
-				" [--duration S] [--file-mb N] [--cpu N]\n");
+				" [--duration S] [--file-mb N] [--cpu N] [--prewrite 0|1]\n");
 		return 2;
 	}
 	if (o.cpu >= 0) {
@@ -133,6 +157,10 @@ int main(int argc, char **argv)
 		if (posix_memalign(&slots[i].buf, SL_ALIGN, o.write_bytes))
 			return 1;
 		memset(slots[i].buf, (int)(0x5a + i), o.write_bytes);
+	}
+	if (o.prewrite && prewrite(fd, &o, slots[0].buf) < 0) {
+		fprintf(stderr, "storage_limit: prewrite %s: %s\n", o.path, strerror(errno));
+		return 1;
 	}
 	uint64_t off = 0, writes = 0, nlat = 0, start = mono_ns();
 	uint64_t end = start + (uint64_t)(o.duration_s * 1e9);

@@ -137,6 +137,13 @@ struct st_opts {
 	uint32_t max_shards;	   /* (stream, shard) pairs; default 4096 */
 	uint32_t max_tokens;	   /* completions per write; default 8192 */
 	uint64_t checkpoint_bytes; /* st_checkpoint_due after this; 64 MiB */
+	/* Idle-journal marker (README, "Group commit" 6): written only once
+	 * the journal stayed idle this long after delivering data (a data
+	 * write submitted meanwhile carries dur_off and no marker is needed).
+	 * 0 (the default): at once, as soon as nothing is pending. At most
+	 * 1 s: it is how long recovery may take damage to the newest
+	 * acknowledged write for a torn tail (durability argument 3). */
+	uint32_t marker_delay_us;
 	/* In-memory tail (README, "Tail"): the last tail_ms of each shard's
 	 * records, at most tail_shard_bytes per shard and tail_total_bytes in
 	 * all, served by st_read without reading the disk. tail_ms 0 (the
@@ -246,6 +253,12 @@ int SL_MUST_CHECK st_wait(struct st_journal *j, uint32_t timeout_ms);
 
 /* Number of writes in flight plus buffers holding unsubmitted records. */
 uint32_t st_pending(const struct st_journal *j);
+
+/* Milliseconds (rounded up) until a delayed idle marker is due: the longest
+ * the caller may sleep before its next st_poll without holding the marker
+ * back. UINT32_MAX: no marker waits for a time (none due, or
+ * marker_delay_us 0: it goes out in the st_poll that delivered). */
+uint32_t st_marker_wait_ms(const struct st_journal *j);
 
 /* ---- Reads (st_read.c) ---------------------------------------------------- */
 

@@ -442,6 +442,8 @@ struct st_journal {
 	bool resv_due;	    /* some shard's next_ctr passed its resv_ctr */
 	bool mark_due;	    /* a delivered data write is not yet covered by the
 			     * dur_off of a later submitted write */
+	uint64_t mark_at_us; /* mark_due: the marker goes out at or after this
+			      * (monotonic; o.marker_delay_us after delivery) */
 	struct st_stats stats;
 
 	/* Shard table: open addressing, nshard_slots a power of two; it holds

@@ -53,6 +53,8 @@ static int opts_check(const struct st_opts *o)
 		return -EINVAL;
 	if (o->max_shards < 1 || o->max_shards > (1u << 22) || o->max_tokens < 1)
 		return -EINVAL;
+	if (o->marker_delay_us > 1000000)
+		return -EINVAL;
 	if (o->key_for && !o->key_get)
 		return -EINVAL;
 	if (o->tail_ms && (o->tail_shard_bytes < (64u << 10) || o->tail_shard_bytes > (1u << 30)))
@@ -463,6 +465,11 @@ static void mark_idle(struct st_journal *j)
 
 	if (!j->mark_due || j->inflight > 0 || st_pending(j) > 0)
 		return;
+	/* Delayed (marker_delay_us): under a steady light load the next data
+	 * write comes first and carries dur_off, so no marker write competes
+	 * with it for the device (README, "Group commit" 6). */
+	if (j->o.marker_delay_us && mono_us() < j->mark_at_us)
+		return;
 	if (j->need_roll || j->seg_active == ST_NO_SEG ||
 	    j->seg_off + ST_BLOCK > j->o.segment_bytes) {
 		j->mark_due = false;
@@ -646,8 +653,11 @@ static void deliver_one(struct st_journal *j, struct st_buf *b)
 			j->seg_end = b->off + b->wlen;
 		j->bytes_since_ckpt += b->wlen;
 		j->dur_write_no = b->write_no;
-		if (b->ntok > 0)
+		if (b->ntok > 0) {
 			j->mark_due = true;
+			/* One clock read per delivered write, only when delayed. */
+			j->mark_at_us = j->o.marker_delay_us ? mono_us() + j->o.marker_delay_us : 0;
+		}
 	}
 	for (uint32_t i = 0; i < b->ntok; i++) {
 		const struct st_tok *t = &b->tok[i];
@@ -722,6 +732,17 @@ uint32_t st_pending(const struct st_journal *j)
 			n++;
 	}
 	return n;
+}
+
+uint32_t st_marker_wait_ms(const struct st_journal *j)
+{
+	/* Undelayed, the marker goes out in the st_poll that delivered. */
+	if (!j->mark_due || !j->o.marker_delay_us)
+		return UINT32_MAX;
+	uint64_t now = mono_us();
+
+	/* Bounded by marker_delay_us (at most 1 s): fits. */
+	return now >= j->mark_at_us ? 0 : (uint32_t)((j->mark_at_us - now + 999) / 1000);
 }
 
 bool st_checkpoint_due(const struct st_journal *j)

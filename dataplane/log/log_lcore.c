@@ -837,7 +837,11 @@ int log_lcore_run(struct log_ctx *lg)
 				SL_WARN("journal %u: trim failed: %s", lg->idx, strerror(-mrc));
 			next_trim_ms = now + 60000;
 		}
-		log_sleep(lg, stop ? 1 : LOG_IDLE_WAIT_MS);
+		/* A delayed idle marker (--marker-delay-ms) is due then: the
+		 * next st_poll writes it. */
+		uint32_t idle_ms = stop ? 1 : LOG_IDLE_WAIT_MS;
+		uint32_t mark_ms = st_marker_wait_ms(lg->j);
+		log_sleep(lg, mark_ms < idle_ms ? mark_ms : idle_ms);
 	}
 	/* A seal requested while we stopped is still answered (see
 	 * log_lcore_seal for the hand-shake). */
@@ -899,6 +903,7 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	o.key_ctx = lg->kr_rd;
 	o.journal_id = idx;
 	o.max_inflight = sh->cfg->commit_inflight;
+	o.marker_delay_us = sh->cfg->marker_delay_ms * 1000u;
 	if (quota_init(&lg->quota, sh->cfg, sh->cfg->max_shards_per_log) < 0)
 		return -ENOMEM;
 	uint64_t t0_ms = sl_mono_ms();

@@ -120,11 +120,87 @@ static void test_write_efd_bad_fd(void **state)
 	tu_rmrf(dir);
 }
 
+/* marker_delay_us: no marker while the journal was idle for less than the
+ * delay; a data write meanwhile covers the delivered data itself (no marker
+ * at all); after the delay the next st_poll writes it. st_marker_wait_ms
+ * says how long to sleep. Ordering only (no upper time bound): the delays
+ * are long (10 s) or waited out with margin. */
+static void test_marker_delay(void **state)
+{
+	(void)state;
+	char dir[64];
+	struct st_opts o;
+	struct st_stats st;
+	struct st_record r = { .pkey = "k", .pkey_len = 1, .data = pay, .data_len = sizeof(pay) };
+
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_small_opts(&o);
+	o.marker_delay_us = 1000001;
+	assert_null(st_open(dir, &o, tu_done_cb, &ctx)); /* bounded: at most 1 s */
+	o.marker_delay_us = 1000000;
+	memset(&ctx, 0, sizeof(ctx));
+	struct st_journal *j = st_open(dir, &o, tu_done_cb, &ctx);
+	assert_non_null(j);
+	assert_int_equal(st_marker_wait_ms(j), UINT32_MAX); /* nothing delivered */
+
+	assert_int_equal(st_append(j, 1, 0, &r, 1, 1, 21, NULL), 1);
+	tu_drain(j);
+	assert_int_equal(ctx.n, 1);
+	/* Delivered, idle, well within the 1 s delay: no marker yet. */
+	assert_int_equal(st_poll(j), 0);
+	st_stats_get(j, &st);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.marker_writes, 0);
+	uint32_t w = st_marker_wait_ms(j);
+	assert_true(w >= 1 && w <= 1000);
+
+	/* The next data write carries dur_off: the marker is not needed. */
+	assert_int_equal(st_append(j, 1, 0, &r, 1, 1, 22, NULL), 1);
+	assert_true(st_poll(j) >= 0);
+	assert_int_equal(st_marker_wait_ms(j), UINT32_MAX);
+	tu_drain(j);
+	assert_int_equal(ctx.n, 2);
+	st_stats_get(j, &st);
+	assert_int_equal(st.writes, 2);
+	assert_int_equal(st.marker_writes, 0);
+
+	/* Idle past the delay (waited out by st_marker_wait_ms): written. */
+	for (int i = 0; i < 100 && st_marker_wait_ms(j) != UINT32_MAX; i++) {
+		struct pollfd p = { .fd = -1 };
+		uint32_t ms = st_marker_wait_ms(j);
+
+		(void)poll(&p, 0, (int)(ms > 0 ? ms + 5 : 0));
+		assert_true(st_poll(j) >= 0);
+	}
+	tu_drain(j);
+	st_stats_get(j, &st);
+	assert_int_equal(st.marker_writes, 1);
+	assert_int_equal(st.writes, 3);
+	assert_int_equal(st_marker_wait_ms(j), UINT32_MAX);
+	assert_int_equal(ctx.nfail, 0);
+	assert_int_equal(st_close(j), 0);
+
+	/* Undelayed (the default): the marker follows at once, and nothing
+	 * waits on a time. */
+	o.marker_delay_us = 0;
+	memset(&ctx, 0, sizeof(ctx));
+	j = st_open(dir, &o, tu_done_cb, &ctx);
+	assert_non_null(j);
+	assert_int_equal(st_append(j, 1, 0, &r, 1, 1, 23, NULL), 1);
+	tu_drain(j);
+	assert_int_equal(st_marker_wait_ms(j), UINT32_MAX);
+	st_stats_get(j, &st);
+	assert_int_equal(st.marker_writes, 1);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_efd),
 		cmocka_unit_test(test_write_efd_bad_fd),
+		cmocka_unit_test(test_marker_delay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

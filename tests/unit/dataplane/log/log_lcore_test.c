@@ -157,9 +157,10 @@ static void test_failing_journal(void **state)
 	snprintf(g_dir, sizeof(g_dir), "/tmp/logcore_test_XXXXXX");
 	assert_non_null(mkdtemp(g_dir));
 	char *argv[] = { "logcore_test", "--data-dir", g_dir, "--segment-mib", "16",
-			 "--commit-inflight", "3" };
-	assert_int_equal(sl_config_parse(&g_cfg, 7, argv), 0);
+			 "--commit-inflight", "3", "--marker-delay-ms", "5" };
+	assert_int_equal(sl_config_parse(&g_cfg, 9, argv), 0);
 	assert_int_equal(g_cfg.commit_inflight, 3);
+	assert_int_equal(g_cfg.marker_delay_ms, 5); /* the journal's marker_delay_us 5000 */
 	char keys[200];
 	snprintf(keys, sizeof(keys), "%s/keys", g_dir);
 	g_sh.kr = kr_open(keys);
