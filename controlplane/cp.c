@@ -268,5 +268,6 @@ void cp_stop(struct cp *cp)
 	atomic_store_explicit(&cp->stop, true, memory_order_release);
 	if (cp->thread_started)
 		pthread_join(cp->thread, NULL);
+	cp_cluster_free(cp);
 	cp_free(cp);
 }

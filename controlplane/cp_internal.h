@@ -203,8 +203,20 @@ static inline bool cp_clustered(struct cp *cp)
 {
 	return atomic_load_explicit(&cp->clustered, memory_order_acquire);
 }
-/* Stops the cluster thread and revokes the lease; nothing when none. */
+/* Stops the cluster thread and revokes the lease; nothing when none. The
+ * ownership map stays readable until cp_cluster_free (after the control
+ * thread is joined: it reads the map while it builds a table). */
 void cp_cluster_stop(struct cp *cp);
+void cp_cluster_free(struct cp *cp);
+struct route_table;
+/* Whether another node owns shard (stream_id, shard) (cp_own.h): by its
+ * ownership record, or, unclaimed, by the hash over the live nodes. Any
+ * thread (the control thread, building a table). */
+bool cp_cluster_remote(struct cp_cluster *cl, uint64_t stream_id, uint32_t shard);
+/* The streams and shard counts of rt (just published) are the shards this
+ * node looks after: it claims those the hash gives it and releases its
+ * records of streams no longer there. Control thread. */
+void cp_cluster_want(struct cp_cluster *cl, const struct route_table *rt);
 
 /* --- cp_route.c: builds the routing snapshot (dataplane/route/route.h) --- */
 /* Publishes the first table into cfg.routes and sets cp->routes. 0 or -errno. */

@@ -68,6 +68,11 @@ static int shard_cb(void *arg, const struct cp_shard *sh)
 	b->created_ms[sh->index] = sh->created_ms;
 	b->closed_ms[sh->index] = sh->closed_ms;
 	r->log_lcore = route_owner(s->id, sh->index, b->cp->cfg.n_log_lcores);
+	/* Several nodes: a shard another node owns is answered with an error
+	 * here until forwarding exists (cp_cluster.c, cp_own.h). One node,
+	 * or SQLite: every shard is this node's. */
+	if (cp_clustered(b->cp))
+		r->remote = cp_cluster_remote(b->cp->cluster, s->id, sh->index);
 	if (r->open)
 		s->open_by_hash[s->n_open++] = sh->index;
 	return 0;
@@ -414,8 +419,10 @@ int cp_route_publish(struct cp *cp)
 		return rc;
 	}
 	route_publish(cp->cfg.routes, rt);
-	if (cp_clustered(cp)) /* rt is the readers' now, but only the control thread frees it */
+	if (cp_clustered(cp)) { /* rt is the readers' now, but only the control thread frees it */
 		keys_follow(cp, rt);
+		cp_cluster_want(cp->cluster, rt);
+	}
 	return 0;
 }
 

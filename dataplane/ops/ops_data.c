@@ -227,6 +227,31 @@ static void mx_note_stream(struct dp_req *d, const struct route_stream *s)
 	d->shard_metrics = s->shard_metrics;
 }
 
+/* Several nodes (route_shard.remote): another node owns the shard and
+ * forwarding is not built yet. InternalFailure, as Kinesis names a failure
+ * of its own that a retry may cure (every SDK retries it; PutRecords'
+ * per-record ErrorCode allows only it and throttling); the message is ours
+ * (dataplane/api/README.md). */
+#define REMOTE_OWNER UINT16_MAX /* dp_rec.owner of a record not posted */
+
+static void remote_msg(struct lcore_ctx *lc, char *out, size_t cap, uint32_t shard,
+		       const char *stream)
+{
+	snprintf(out, cap, "Shard shardId-%012" PRIu32 " in stream %s under account %s is owned "
+		 "by another node of this cluster, and this node does not forward requests yet.",
+		 shard, stream, lc->sh->cfg->account_id);
+}
+
+void ops_data_remote_err(struct lcore_ctx *lc, struct conn *c, uint32_t shard,
+			 const char *stream)
+{
+	char msg[512];
+	remote_msg(lc, msg, sizeof(msg), shard, stream);
+	http_conn_respond_error(lc, c, 500, "InternalFailure", msg);
+}
+
+static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d);
+
 /* The next open shard (modulo) of AUTO-distributed streams, per io lcore. */
 static __thread uint32_t auto_next;
 
@@ -281,6 +306,16 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		BUG_ON(!sh); /* open shards partition the hash space */
 		DBG_BUG_ON(sh->index >= s->n_shards || sh->log_lcore >= lc->sh->n_log);
 		struct dp_rec *r = &d->recs[i];
+		if (sh->remote) {
+			if (!many) {
+				ops_data_remote_err(lc, c, sh->index, s->name);
+				return;
+			}
+			/* failed here, never posted (no log lcore has this index) */
+			*r = (struct dp_rec){ .owner = REMOTE_OWNER, .shard_index = sh->index,
+					      .kms = s->kms, .status = -EREMOTE };
+			continue;
+		}
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
 				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
 				      .shard_index = sh->index,
@@ -299,6 +334,11 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		m->recs = d->recs;
 		m->n_recs = n;
 		mask |= 1u << lg;
+	}
+	if (mask == 0) { /* every record's shard is another node's */
+		msg_init(&d->msgs[0], DP_PUT, 0, s); /* the stream, for put_reply */
+		put_reply(lc, c, d);
+		return;
 	}
 	post_or_hold(lc, c, d, mask);
 }
@@ -325,12 +365,20 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	DBG_BUG_ON(n > REC_MAX_RECORDS); /* the static arrays below */
 	static __thread char thr[REC_MAX_RECORDS][320];
 	struct rec_put_result res[REC_MAX_RECORDS];
-	const char *stream = d->msgs[d->recs[0].owner].stream_name;
+	/* Any posted record's message names the stream; none posted: msgs[0]
+	 * (put_dispatch). */
+	const struct dp_msg *m0 = &d->msgs[0];
+	for (uint32_t i = 0; i < n; i++)
+		if (d->recs[i].owner != REMOTE_OWNER) {
+			m0 = &d->msgs[d->recs[i].owner];
+			break;
+		}
+	const char *stream = m0->stream_name;
 	if (lc->mx)
 		mx_count_put(lc->mx, &(struct mx_req){ .slot = d->mslot,
 						       .shard_metrics = d->shard_metrics,
 						       .t0_us = d->t0_us },
-			     d->msgs[d->recs[0].owner].stream_id, d->recs, n, many);
+			     m0->stream_id, d->recs, n, many);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
@@ -343,6 +391,11 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 			res[i] = (struct rec_put_result){
 				.ok = false, .error_code = "ProvisionedThroughputExceededException",
 				.error_message = thr[i] };
+		} else if (r->status == -EREMOTE) {
+			remote_msg(lc, thr[i], sizeof(thr[i]), r->shard_index, stream);
+			res[i] = (struct rec_put_result){ .ok = false,
+							  .error_code = "InternalFailure",
+							  .error_message = thr[i] };
 		} else {
 			res[i] = (struct rec_put_result){
 				.ok = false, .error_code = "InternalFailure",
@@ -439,6 +492,10 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
+	if (s->shards[index].remote) {
+		ops_data_remote_err(lc, c, index, s->name);
+		return;
+	}
 	struct dp_msg *m = &d->msgs[0];
 	msg_init(m, DP_ITERATOR, s->shards[index].log_lcore, s);
 	m->shard_index = index;
@@ -520,6 +577,10 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	mx_note_stream(d, s);
 	struct dp_msg *m = &d->msgs[0];
 	const struct route_shard *sh = &s->shards[it.shard_index];
+	if (sh->remote) {
+		ops_data_remote_err(lc, c, it.shard_index, s->name);
+		return;
+	}
 	msg_init(m, DP_GET, sh->log_lcore, s);
 	m->shard_index = it.shard_index;
 	ops_data_fill_closed(m, s, sh);
