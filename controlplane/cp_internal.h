@@ -170,6 +170,8 @@ struct cp {
 	atomic_bool clustered;	    /* cluster started: read by the control thread */
 	uint64_t *routed_ids;	    /* cluster: stream ids of the last table, sorted */
 	uint32_t n_routed_ids;
+	int64_t miss_second;	     /* cp_route_miss's rate: the current second */
+	uint32_t miss_reads;	     /* and the store reads made in it */
 	bool seal_pending;	     /* closed shards without an ending sequence number */
 	uint64_t seal_retry_ms;	     /* monotonic time of the last retry */
 	/* control operation rate limits (cp_admin.c), one bucket per op */
@@ -228,6 +230,11 @@ int cp_route_publish(struct cp *cp);
  * quiescent state after the swap (route_synchronize): no reader holds the
  * previous table. */
 int cp_route_publish_sync(struct cp *cp);
+/* A routing miss of an io lcore (ctl_call.route_miss): one read of the
+ * stream in the store, and a new table when the watch has not brought it
+ * yet. At most CP_MISS_READS_PER_S a second (beyond: 404 at once). */
+#define CP_MISS_READS_PER_S 100u
+void cp_route_miss(struct cp *cp, struct ctl_call *call);
 
 /* cp_start without the thread: for unit tests that drive cp_execute alone.
  * cp_stop closes it. */

@@ -25,6 +25,7 @@
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 #include "dataplane/core/pools.h"
+#include "dataplane/ctl/ctl.h"
 #include "dataplane/metrics/mx.h"
 
 /* Per-connection state of the record operation in flight (one at a time:
@@ -86,6 +87,66 @@ static bool resource_deny_ok(struct lcore_ctx *lc, struct conn *c,
 	return ops_authorize(lc, c, op, arn, s->name);
 }
 
+/* Several nodes (--metadata etcd): a stream missing from the table may have
+ * been made through another node a few ms ago, its watch delivery not here
+ * yet. Instead of ResourceNotFoundException, the control thread reads the
+ * store once (ctl_call.route_miss; bounded by --etcd-timeout-ms and a rate,
+ * cp_route_miss) and the request is dispatched again when it answers
+ * (ops_data_miss_answered). True when posted: the request waits, its bytes
+ * kept in place (waiting_dp) for the second dispatch. */
+static bool miss_post(struct lcore_ctx *lc, struct conn *c, const char *name,
+		      const struct api_op_info *op)
+{
+	if (lc->sh->cfg->etcd_endpoint[0] == '\0' || c->miss_read || !lc->sh->ctl)
+		return false;
+	struct ctl_call *call = calloc(1, sizeof(*call));
+	char *body = strdup(name);
+	if (!call || !body) {
+		free(call);
+		free(body);
+		return false; /* answered ResourceNotFoundException, as before */
+	}
+	call->op = op->op;
+	call->lcore = lc->idx;
+	call->cookie = ((uint64_t)c->idx << 32) | c->gen;
+	call->body = body;
+	call->body_len = (uint32_t)strlen(body);
+	call->route_miss = true;
+	if (ctl_post(lc->sh->ctl, call) < 0) {
+		ctl_call_free(call);
+		return false;
+	}
+	c->waiting_cp = true;
+	c->waiting_dp = true;
+	return true;
+}
+
+void ops_data_miss_answered(struct lcore_ctx *lc, struct conn *c, const struct ctl_call *call)
+{
+	if (c->state == CONN_ZOMBIE) { /* closed while the store was read */
+		http_conn_reap(lc, c);
+		return;
+	}
+	c->waiting_cp = false;
+	c->waiting_dp = false;
+	if (c->state != CONN_OPEN)
+		return;
+	const struct api_op_info *op = api_op_info(call->op);
+	BUG_ON(!op); /* posted by miss_post with a served operation */
+	/* Found or not, dispatched again: a second miss answers
+	 * ResourceNotFoundException (miss_read), a hit goes on as usual. */
+	c->miss_read = true;
+	if (call->op == API_OP_PUT_RECORD)
+		ops_data_put_record(lc, c, op);
+	else if (call->op == API_OP_PUT_RECORDS)
+		ops_data_put_records(lc, c, op);
+	else
+		ops_data_get_shard_iterator(lc, c, op);
+	c->miss_read = false;
+	if (!c->waiting_dp) /* answered now: on to the next request */
+		http_conn_request_done(lc, c);
+}
+
 /* StreamName / StreamARN -> the routing table's stream, or answers the
  * error (as the control plane's resolution does) and returns NULL. */
 static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
@@ -125,6 +186,8 @@ static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
 	}
 	const struct route_stream *s =
 		route_stream_find(route_get(lc->sh->routes), want, strlen(want));
+	if (!s && miss_post(lc, c, want, op))
+		return NULL; /* waits for the store's answer */
 	if (!s)
 		not_found(lc, c, want);
 	else if (!resource_deny_ok(lc, c, op, s))

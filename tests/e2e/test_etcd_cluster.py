@@ -402,3 +402,38 @@ def test_ownership_moves_to_the_survivor_after_kill(etcd, server_factory):
                                             ExplicitHashKey=ehk),
                       codes=('InternalFailure',))
         assert put['ShardId'] == s['ShardId']
+
+
+def test_stream_made_on_a_is_usable_on_b_at_once(mcluster):
+    """B's watch delivery is held back (B stopped while A creates the
+    stream); a PutRecord already waiting in B's socket when B runs again
+    meets a routing table without the stream. B reads etcd once before it
+    would answer ResourceNotFoundException, so there is no such window."""
+    import threading
+    etcd, cluster, a, b = mcluster
+    ca, cb = a.client(), b.client()
+    cb.list_streams()  # the connection is open before B stops
+    got = {}
+
+    def put():
+        try:
+            got['ok'] = cb.put_record(StreamName='at-once', Data=b'd', PartitionKey='k')
+        except botocore.exceptions.ClientError as e:
+            got['err'] = e
+
+    b.send_signal(signal.SIGSTOP)
+    try:
+        h.create_active(ca, 'at-once', 1)
+        t = threading.Thread(target=put)
+        t.start()
+        time.sleep(0.2)  # its bytes reach B's socket (B is stopped: nothing answers)
+    finally:
+        b.send_signal(signal.SIGCONT)
+    t.join(30)
+    assert not t.is_alive()
+    e = got.get('err')
+    # stored, or refused as another node's shard: found either way
+    assert e is None or remote_shard(e), e.response
+    # a stream that does not exist is still not found, after one read
+    with pytest.raises(cb.exceptions.ResourceNotFoundException):
+        cb.put_record(StreamName='never-made', Data=b'd', PartitionKey='k')
