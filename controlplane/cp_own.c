@@ -114,7 +114,10 @@ int cp_own_value_fmt(const char *id, int64_t lease, char *out, size_t cap)
 	jw_key(&w, "lease");
 	jw_i64(&w, lease);
 	jw_obj_end(&w);
-	return w.overflow ? -ENOSPC : (int)w.len;
+	if (w.overflow || w.len >= cap)
+		return -ENOSPC;
+	out[w.len] = '\0'; /* for the tests and logs; the length is what etcd gets */
+	return (int)w.len;
 }
 
 int cp_own_value_parse(const char *v, size_t n, char node[CP_OWN_NODE_MAX + 1], int64_t *lease)

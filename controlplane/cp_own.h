@@ -42,7 +42,7 @@ int SL_MUST_CHECK cp_own_rel_parse(const char *rel, size_t n, uint64_t *stream_i
 				   uint32_t *shard);
 
 /* The record's value {"node":"<id>","lease":<n>} into out[0..cap); returns
- * its length, or -ENOSPC. id is 1..CP_OWN_NODE_MAX of [A-Za-z0-9_.-]. */
+ * its length (NUL-terminated after it), or -ENOSPC. id is 1..CP_OWN_NODE_MAX of [A-Za-z0-9_.-]. */
 int cp_own_value_fmt(const char *id, int64_t lease, char *out, size_t cap);
 
 /* Parses a record's value (from etcd: any bytes): an object with "node", a
