@@ -121,6 +121,11 @@ static bool miss_post(struct lcore_ctx *lc, struct conn *c, const char *name,
 	return true;
 }
 
+static void put_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many,
+		      const struct api_op_info *op);
+static void gsi_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+		      const struct api_op_info *op);
+
 void ops_data_miss_answered(struct lcore_ctx *lc, struct conn *c, const struct ctl_call *call)
 {
 	if (c->state == CONN_ZOMBIE) { /* closed while the store was read */
@@ -133,15 +138,16 @@ void ops_data_miss_answered(struct lcore_ctx *lc, struct conn *c, const struct c
 		return;
 	const struct api_op_info *op = api_op_info(call->op);
 	BUG_ON(!op); /* posted by miss_post with a served operation */
-	/* Found or not, dispatched again: a second miss answers
-	 * ResourceNotFoundException (miss_read), a hit goes on as usual. */
+	/* Found or not, routed again from the request decoded the first time
+	 * (c->dp): a second miss answers ResourceNotFoundException
+	 * (miss_read), a hit goes on as usual. */
+	struct dp_req *d = c->dp;
+	BUG_ON(!d || d->out || d->held || d->op != call->op);
 	c->miss_read = true;
-	if (call->op == API_OP_PUT_RECORD)
-		ops_data_put_record(lc, c, op);
-	else if (call->op == API_OP_PUT_RECORDS)
-		ops_data_put_records(lc, c, op);
+	if (call->op == API_OP_GET_SHARD_ITERATOR)
+		gsi_route(lc, c, d, op);
 	else
-		ops_data_get_shard_iterator(lc, c, op);
+		put_route(lc, c, d, call->op == API_OP_PUT_RECORDS, op);
 	c->miss_read = false;
 	if (!c->waiting_dp) /* answered now: on to the next request */
 		http_conn_request_done(lc, c);
@@ -334,6 +340,16 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
+	put_route(lc, c, d, many, op);
+}
+
+/* The decoded request (d->put, d->descs) to the log lcores. Also the
+ * second dispatch after a miss read (ops_data_miss_answered): the body
+ * was base64-decoded in place, so it is not decoded again. */
+static void put_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many,
+		      const struct api_op_info *op)
+{
+	struct api_err e;
 	uint32_t n = many ? d->put.n_records : 1;
 	DBG_BUG_ON(n == 0 || n > SL_ARRAY_SIZE(d->recs)); /* the decoder's bound */
 	const struct route_stream *s = resolve(lc, c, &d->put.id, op);
@@ -534,6 +550,14 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
+	gsi_route(lc, c, d, op);
+}
+
+/* The decoded GetShardIterator to its log lcore (also after a miss read). */
+static void gsi_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+		      const struct api_op_info *op)
+{
+	struct api_err e;
 	const struct route_stream *s = resolve(lc, c, &d->gsi.id, op);
 	if (!s)
 		return;
