@@ -63,6 +63,7 @@ struct cl_own {
 	uint32_t shard;
 	uint8_t used;
 	uint8_t mine;
+	uint8_t seen; /* own_reload: read again by the current reload */
 };
 
 /* A stream of the control thread's last routing table: its shards
@@ -162,6 +163,7 @@ static int own_put(struct cp_cluster *cl, uint64_t sid, uint32_t shard, bool min
 
 	if (e != NULL) {
 		e->mine = mine;
+		e->seen = 1;
 		return 0;
 	}
 	if ((cl->own_n + 1) * 2 > cl->own_cap) { /* at most half full */
@@ -180,7 +182,8 @@ static int own_put(struct cp_cluster *cl, uint64_t sid, uint32_t shard, bool min
 		cl->own = t;
 	}
 	own_insert(cl->own, cl->own_cap,
-		   &(struct cl_own){ .stream_id = sid, .shard = shard, .used = 1, .mine = mine }, cl);
+		   &(struct cl_own){ .stream_id = sid, .shard = shard, .used = 1, .mine = mine,
+				     .seen = 1 }, cl);
 	cl->own_n++;
 	return 0;
 }
@@ -672,6 +675,23 @@ static void meta_bump(struct cp_cluster *cl)
 	atomic_fetch_add_explicit(&cl->cp->meta_gen, 1, memory_order_release);
 }
 
+/* After a complete reload: the records it did not read are gone. The map
+ * stays whole meanwhile (a table built during the reload sees the old
+ * records, not an empty map that would make every shard the hash's). */
+static void own_drop_unseen(struct cp_cluster *cl)
+{
+	pthread_mutex_lock(&cl->mu);
+	for (uint32_t i = 0; i < cl->own_cap;) {
+		struct cl_own *e = &cl->own[i];
+		if (e->used && !e->seen) {
+			own_del(cl, e->stream_id, e->shard);
+			continue; /* slot i may hold a moved entry now */
+		}
+		i++;
+	}
+	pthread_mutex_unlock(&cl->mu);
+}
+
 /* Every ownership record, read again (a page of CL_RANGE_PAGE keys at a
  * time, from the last key read + NUL); read after the node set, so the
  * watch's replay from that read's revision brings anything between. */
@@ -685,9 +705,8 @@ static int own_reload(struct cp_cluster *cl)
 	BUG_ON(n < 0 || (size_t)n >= sizeof(end));
 	from_len = (size_t)snprintf(from, sizeof(from), "%sown/", cl->prefix);
 	pthread_mutex_lock(&cl->mu);
-	free(cl->own);
-	cl->own = NULL;
-	cl->own_cap = cl->own_n = 0;
+	for (uint32_t i = 0; i < cl->own_cap; i++)
+		cl->own[i].seen = 0;
 	pthread_mutex_unlock(&cl->mu);
 	for (uint32_t page = 0; page <= CL_OWN_MAX / CL_RANGE_PAGE; page++) {
 		jw_init(&w, etcd_req_buf(cl->kv), ETCD_MSG_MAX_BYTES);
@@ -706,8 +725,10 @@ static int own_reload(struct cp_cluster *cl)
 				own_event(cl, kv->key + cl->prefix_len, kv->key_len - cl->prefix_len,
 					  false, kv->value, kv->value_len);
 		}
-		if (!cl->a->range[0].more || cl->a->n_kvs == 0)
+		if (!cl->a->range[0].more || cl->a->n_kvs == 0) {
+			own_drop_unseen(cl);
 			return 0;
+		}
 		const struct etcd_kv *last = &cl->a->kvs[cl->a->n_kvs - 1];
 		if (last->key_len + 1 > sizeof(from))
 			return -EIO; /* not a key of ours: the range is ours alone */
