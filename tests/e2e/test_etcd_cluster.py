@@ -371,6 +371,16 @@ def test_each_shard_gets_one_owner_split_between_nodes(mcluster):
         it = owner.get_shard_iterator(StreamName='owned8', ShardId=sid,
                                       ShardIteratorType='TRIM_HORIZON')['ShardIterator']
         assert [r['Data'] for r in owner.get_records(ShardIterator=it)['Records']] == [b'd']
+    # SubscribeToShard on a non-owner: the same refusal (the consumer is
+    # registered through A; B's table has it once the watch delivers it)
+    from test_subscribe_h1 import register
+    carn = register(ca, 'owned8')
+    sub_node = mine[(next(iter(mine))[0], 0)]
+    other = by_node['node-b' if sub_node == 'node-a' else 'node-a']
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        wait_ok(lambda: other.subscribe_to_shard(ConsumerARN=carn, ShardId='shardId-%012d' % 0,
+                                                 StartingPosition={'Type': 'LATEST'}))
+    assert remote_shard(ei.value) == 'shardId-%012d' % 0, ei.value.response
     # PutRecords on one node: its shards' records are stored, the others'
     # fail one by one with InternalFailure (SDKs and the KPL retry those)
     recs = [{'Data': b'r', 'PartitionKey': 'p',
