@@ -165,6 +165,11 @@ static void *cp_main(void *arg)
 
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t t0_us = cp_now_us();
+			if (calls[i]->route_miss) { /* not an operation: not counted */
+				cp_route_miss(cp, calls[i]);
+				cp_answer(cp, calls[i]);
+				continue;
+			}
 			cp_execute(cp, calls[i]);
 			cp_count(cp, calls[i], cp_now_us() - t0_us);
 			cp_answer(cp, calls[i]);
@@ -268,5 +273,6 @@ void cp_stop(struct cp *cp)
 	atomic_store_explicit(&cp->stop, true, memory_order_release);
 	if (cp->thread_started)
 		pthread_join(cp->thread, NULL);
+	cp_cluster_free(cp);
 	cp_free(cp);
 }

@@ -170,6 +170,8 @@ struct cp {
 	atomic_bool clustered;	    /* cluster started: read by the control thread */
 	uint64_t *routed_ids;	    /* cluster: stream ids of the last table, sorted */
 	uint32_t n_routed_ids;
+	int64_t miss_second;	     /* cp_route_miss's rate: the current second */
+	uint32_t miss_reads;	     /* and the store reads made in it */
 	bool seal_pending;	     /* closed shards without an ending sequence number */
 	uint64_t seal_retry_ms;	     /* monotonic time of the last retry */
 	/* control operation rate limits (cp_admin.c), one bucket per op */
@@ -203,8 +205,20 @@ static inline bool cp_clustered(struct cp *cp)
 {
 	return atomic_load_explicit(&cp->clustered, memory_order_acquire);
 }
-/* Stops the cluster thread and revokes the lease; nothing when none. */
+/* Stops the cluster thread and revokes the lease; nothing when none. The
+ * ownership map stays readable until cp_cluster_free (after the control
+ * thread is joined: it reads the map while it builds a table). */
 void cp_cluster_stop(struct cp *cp);
+void cp_cluster_free(struct cp *cp);
+struct route_table;
+/* Whether another node owns shard (stream_id, shard) (cp_own.h): by its
+ * ownership record, or, unclaimed, by the hash over the live nodes. Any
+ * thread (the control thread, building a table). */
+bool cp_cluster_remote(struct cp_cluster *cl, uint64_t stream_id, uint32_t shard);
+/* The streams and shard counts of rt (just published) are the shards this
+ * node looks after: it claims those the hash gives it and releases its
+ * records of streams no longer there. Control thread. */
+void cp_cluster_want(struct cp_cluster *cl, const struct route_table *rt);
 
 /* --- cp_route.c: builds the routing snapshot (dataplane/route/route.h) --- */
 /* Publishes the first table into cfg.routes and sets cp->routes. 0 or -errno. */
@@ -216,6 +230,11 @@ int cp_route_publish(struct cp *cp);
  * quiescent state after the swap (route_synchronize): no reader holds the
  * previous table. */
 int cp_route_publish_sync(struct cp *cp);
+/* A routing miss of an io lcore (ctl_call.route_miss): one read of the
+ * stream in the store, and a new table when the watch has not brought it
+ * yet. At most CP_MISS_READS_PER_S a second (beyond: 404 at once). */
+#define CP_MISS_READS_PER_S 100u
+void cp_route_miss(struct cp *cp, struct ctl_call *call);
 
 /* cp_start without the thread: for unit tests that drive cp_execute alone.
  * cp_stop closes it. */

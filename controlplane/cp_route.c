@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/bug.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "controlplane/cp_internal.h"
 #include "crypto/keyring.h"
@@ -68,6 +69,11 @@ static int shard_cb(void *arg, const struct cp_shard *sh)
 	b->created_ms[sh->index] = sh->created_ms;
 	b->closed_ms[sh->index] = sh->closed_ms;
 	r->log_lcore = route_owner(s->id, sh->index, b->cp->cfg.n_log_lcores);
+	/* Several nodes: a shard another node owns is answered with an error
+	 * here until forwarding exists (cp_cluster.c, cp_own.h). One node,
+	 * or SQLite: every shard is this node's. */
+	if (cp_clustered(b->cp))
+		r->remote = cp_cluster_remote(b->cp->cluster, s->id, sh->index);
 	if (r->open)
 		s->open_by_hash[s->n_open++] = sh->index;
 	return 0;
@@ -414,9 +420,38 @@ int cp_route_publish(struct cp *cp)
 		return rc;
 	}
 	route_publish(cp->cfg.routes, rt);
-	if (cp_clustered(cp)) /* rt is the readers' now, but only the control thread frees it */
+	if (cp_clustered(cp)) { /* rt is the readers' now, but only the control thread frees it */
 		keys_follow(cp, rt);
+		cp_cluster_want(cp->cluster, rt);
+	}
 	return 0;
+}
+
+void cp_route_miss(struct cp *cp, struct ctl_call *call)
+{
+	struct cp_stream cs;
+	int64_t sec = (int64_t)(sl_mono_ms() / 1000u);
+
+	call->status = 404;
+	/* One node (SQLite): the table is always the store's. */
+	if (!cp_clustered(cp) || !cp->routes || call->body == NULL)
+		return;
+	if (sec != cp->miss_second) {
+		cp->miss_second = sec;
+		cp->miss_reads = 0;
+	}
+	/* Bounded: a client naming streams that do not exist costs etcd at
+	 * most this many reads a second; beyond, misses answer at once. */
+	if (cp->miss_reads >= CP_MISS_READS_PER_S)
+		return;
+	cp->miss_reads++;
+	if (cp_store_get(cp->st, call->body, &cs) < 0 ||
+	    (cs.status != CP_ACTIVE && cs.status != CP_UPDATING))
+		return; /* absent, CREATING, DELETING, or etcd away: not routable */
+	/* The watch has not brought it yet: rebuild now (what the watch's
+	 * delivery would do a few ms later). */
+	if (cp_route_publish_sync(cp) == 0)
+		call->status = 200;
 }
 
 int cp_route_publish_sync(struct cp *cp)

@@ -43,6 +43,12 @@ struct ctl_call {
 	char region[64];   /* from the SigV4 credential scope; used in ARNs */
 	char *body;	   /* request JSON, owned by the call (malloc) */
 	uint32_t body_len;
+	/* Not an operation: op's stream, named by body (its name), is missing
+	 * from the routing table while the metadata is shared with other
+	 * nodes. The answerer reads the store once and republishes the table
+	 * when the stream is there: status 200 = look again, 404 = it is not
+	 * (answer ResourceNotFoundException), resp NULL. */
+	bool route_miss;
 	/* reply, set by the answerer */
 	uint16_t status;   /* HTTP status, 200 on success */
 	char *resp;	   /* JSON body (malloc), owned by the call */

@@ -159,6 +159,8 @@ struct conn {
 	bool waiting_cp;   /* a control call is outstanding: parse nothing more */
 	bool waiting_dp;   /* record operation at log lcores: the request bytes
 			      must stay where they are (no compaction, no growth) */
+	bool miss_read;	   /* ops_data.c: this request's routing miss was read
+			      from the store once already (several nodes) */
 	struct dp_req *dp; /* record-operation state, allocated on first use */
 	/* The protocol, chosen once at ALPN (conn_pick_mux); NULL during the
 	 * TLS handshake. Every protocol decision goes through it. */

@@ -110,6 +110,14 @@ struct route_stream;
 struct route_shard;
 /* Copies a closed, sealed shard's end and children into a DP_GET message
  * (nothing for an open shard or one whose seal is pending). */
+/* Answers InternalFailure for a shard another node owns (route_shard.remote;
+ * no forwarding yet): the message is ours (dataplane/api/README.md). */
+struct ctl_call;
+/* The control thread's answer to a routing miss (miss_post in ops_data.c):
+ * dispatches c's request again. ops_poll_ctl calls it. */
+void ops_data_miss_answered(struct lcore_ctx *lc, struct conn *c, const struct ctl_call *call);
+void ops_data_remote_err(struct lcore_ctx *lc, struct conn *c, uint32_t shard,
+			 const char *stream);
 void ops_data_fill_closed(struct dp_msg *m, const struct route_stream *s,
 			  const struct route_shard *sh);
 

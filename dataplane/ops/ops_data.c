@@ -25,6 +25,7 @@
 #include "dataplane/ops/ops.h"
 #include "dataplane/log/log.h"
 #include "dataplane/core/pools.h"
+#include "dataplane/ctl/ctl.h"
 #include "dataplane/metrics/mx.h"
 
 /* Per-connection state of the record operation in flight (one at a time:
@@ -86,6 +87,72 @@ static bool resource_deny_ok(struct lcore_ctx *lc, struct conn *c,
 	return ops_authorize(lc, c, op, arn, s->name);
 }
 
+/* Several nodes (--metadata etcd): a stream missing from the table may have
+ * been made through another node a few ms ago, its watch delivery not here
+ * yet. Instead of ResourceNotFoundException, the control thread reads the
+ * store once (ctl_call.route_miss; bounded by --etcd-timeout-ms and a rate,
+ * cp_route_miss) and the request is dispatched again when it answers
+ * (ops_data_miss_answered). True when posted: the request waits, its bytes
+ * kept in place (waiting_dp) for the second dispatch. */
+static bool miss_post(struct lcore_ctx *lc, struct conn *c, const char *name,
+		      const struct api_op_info *op)
+{
+	if (lc->sh->cfg->etcd_endpoint[0] == '\0' || c->miss_read || !lc->sh->ctl)
+		return false;
+	struct ctl_call *call = calloc(1, sizeof(*call));
+	char *body = strdup(name);
+	if (!call || !body) {
+		free(call);
+		free(body);
+		return false; /* answered ResourceNotFoundException, as before */
+	}
+	call->op = op->op;
+	call->lcore = lc->idx;
+	call->cookie = ((uint64_t)c->idx << 32) | c->gen;
+	call->body = body;
+	call->body_len = (uint32_t)strlen(body);
+	call->route_miss = true;
+	if (ctl_post(lc->sh->ctl, call) < 0) {
+		ctl_call_free(call);
+		return false;
+	}
+	c->waiting_cp = true;
+	c->waiting_dp = true;
+	return true;
+}
+
+static void put_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many,
+		      const struct api_op_info *op);
+static void gsi_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+		      const struct api_op_info *op);
+
+void ops_data_miss_answered(struct lcore_ctx *lc, struct conn *c, const struct ctl_call *call)
+{
+	if (c->state == CONN_ZOMBIE) { /* closed while the store was read */
+		http_conn_reap(lc, c);
+		return;
+	}
+	c->waiting_cp = false;
+	c->waiting_dp = false;
+	if (c->state != CONN_OPEN)
+		return;
+	const struct api_op_info *op = api_op_info(call->op);
+	BUG_ON(!op); /* posted by miss_post with a served operation */
+	/* Found or not, routed again from the request decoded the first time
+	 * (c->dp): a second miss answers ResourceNotFoundException
+	 * (miss_read), a hit goes on as usual. */
+	struct dp_req *d = c->dp;
+	BUG_ON(!d || d->out || d->held || d->op != call->op);
+	c->miss_read = true;
+	if (call->op == API_OP_GET_SHARD_ITERATOR)
+		gsi_route(lc, c, d, op);
+	else
+		put_route(lc, c, d, call->op == API_OP_PUT_RECORDS, op);
+	c->miss_read = false;
+	if (!c->waiting_dp) /* answered now: on to the next request */
+		http_conn_request_done(lc, c);
+}
+
 /* StreamName / StreamARN -> the routing table's stream, or answers the
  * error (as the control plane's resolution does) and returns NULL. */
 static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
@@ -125,6 +192,8 @@ static const struct route_stream *resolve(struct lcore_ctx *lc, struct conn *c,
 	}
 	const struct route_stream *s =
 		route_stream_find(route_get(lc->sh->routes), want, strlen(want));
+	if (!s && miss_post(lc, c, want, op))
+		return NULL; /* waits for the store's answer */
 	if (!s)
 		not_found(lc, c, want);
 	else if (!resource_deny_ok(lc, c, op, s))
@@ -227,6 +296,31 @@ static void mx_note_stream(struct dp_req *d, const struct route_stream *s)
 	d->shard_metrics = s->shard_metrics;
 }
 
+/* Several nodes (route_shard.remote): another node owns the shard and
+ * forwarding is not built yet. InternalFailure, as Kinesis names a failure
+ * of its own that a retry may cure (every SDK retries it; PutRecords'
+ * per-record ErrorCode allows only it and throttling); the message is ours
+ * (dataplane/api/README.md). */
+#define REMOTE_OWNER UINT16_MAX /* dp_rec.owner of a record not posted */
+
+static void remote_msg(struct lcore_ctx *lc, char *out, size_t cap, uint32_t shard,
+		       const char *stream)
+{
+	snprintf(out, cap, "Shard shardId-%012" PRIu32 " in stream %s under account %s is owned "
+		 "by another node of this cluster, and this node does not forward requests yet.",
+		 shard, stream, lc->sh->cfg->account_id);
+}
+
+void ops_data_remote_err(struct lcore_ctx *lc, struct conn *c, uint32_t shard,
+			 const char *stream)
+{
+	char msg[512];
+	remote_msg(lc, msg, sizeof(msg), shard, stream);
+	http_conn_respond_error(lc, c, 500, "InternalFailure", msg);
+}
+
+static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d);
+
 /* The next open shard (modulo) of AUTO-distributed streams, per io lcore. */
 static __thread uint32_t auto_next;
 
@@ -246,6 +340,16 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
+	put_route(lc, c, d, many, op);
+}
+
+/* The decoded request (d->put, d->descs) to the log lcores. Also the
+ * second dispatch after a miss read (ops_data_miss_answered): the body
+ * was base64-decoded in place, so it is not decoded again. */
+static void put_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bool many,
+		      const struct api_op_info *op)
+{
+	struct api_err e;
 	uint32_t n = many ? d->put.n_records : 1;
 	DBG_BUG_ON(n == 0 || n > SL_ARRAY_SIZE(d->recs)); /* the decoder's bound */
 	const struct route_stream *s = resolve(lc, c, &d->put.id, op);
@@ -281,6 +385,16 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		BUG_ON(!sh); /* open shards partition the hash space */
 		DBG_BUG_ON(sh->index >= s->n_shards || sh->log_lcore >= lc->sh->n_log);
 		struct dp_rec *r = &d->recs[i];
+		if (sh->remote) {
+			if (!many) {
+				ops_data_remote_err(lc, c, sh->index, s->name);
+				return;
+			}
+			/* failed here, never posted (no log lcore has this index) */
+			*r = (struct dp_rec){ .owner = REMOTE_OWNER, .shard_index = sh->index,
+					      .kms = s->kms, .status = -EREMOTE };
+			continue;
+		}
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
 				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
 				      .shard_index = sh->index,
@@ -299,6 +413,11 @@ static void put_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		m->recs = d->recs;
 		m->n_recs = n;
 		mask |= 1u << lg;
+	}
+	if (mask == 0) { /* every record's shard is another node's */
+		msg_init(&d->msgs[0], DP_PUT, 0, s); /* the stream, for put_reply */
+		put_reply(lc, c, d);
+		return;
 	}
 	post_or_hold(lc, c, d, mask);
 }
@@ -325,12 +444,20 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 	DBG_BUG_ON(n > REC_MAX_RECORDS); /* the static arrays below */
 	static __thread char thr[REC_MAX_RECORDS][320];
 	struct rec_put_result res[REC_MAX_RECORDS];
-	const char *stream = d->msgs[d->recs[0].owner].stream_name;
+	/* Any posted record's message names the stream; none posted: msgs[0]
+	 * (put_dispatch). */
+	const struct dp_msg *m0 = &d->msgs[0];
+	for (uint32_t i = 0; i < n; i++)
+		if (d->recs[i].owner != REMOTE_OWNER) {
+			m0 = &d->msgs[d->recs[i].owner];
+			break;
+		}
+	const char *stream = m0->stream_name;
 	if (lc->mx)
 		mx_count_put(lc->mx, &(struct mx_req){ .slot = d->mslot,
 						       .shard_metrics = d->shard_metrics,
 						       .t0_us = d->t0_us },
-			     d->msgs[d->recs[0].owner].stream_id, d->recs, n, many);
+			     m0->stream_id, d->recs, n, many);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dp_rec *r = &d->recs[i];
 		if (r->status == 0) {
@@ -343,6 +470,11 @@ static void put_reply(struct lcore_ctx *lc, struct conn *c, struct dp_req *d)
 			res[i] = (struct rec_put_result){
 				.ok = false, .error_code = "ProvisionedThroughputExceededException",
 				.error_message = thr[i] };
+		} else if (r->status == -EREMOTE) {
+			remote_msg(lc, thr[i], sizeof(thr[i]), r->shard_index, stream);
+			res[i] = (struct rec_put_result){ .ok = false,
+							  .error_code = "InternalFailure",
+							  .error_message = thr[i] };
 		} else {
 			res[i] = (struct rec_put_result){
 				.ok = false, .error_code = "InternalFailure",
@@ -418,6 +550,14 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 		respond_err(lc, c, &e);
 		return;
 	}
+	gsi_route(lc, c, d, op);
+}
+
+/* The decoded GetShardIterator to its log lcore (also after a miss read). */
+static void gsi_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
+		      const struct api_op_info *op)
+{
+	struct api_err e;
 	const struct route_stream *s = resolve(lc, c, &d->gsi.id, op);
 	if (!s)
 		return;
@@ -437,6 +577,10 @@ static void gsi_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	}
 	if (rec_gsi_check(&d->gsi, sl_wall_ms(), &e) < 0) {
 		respond_err(lc, c, &e);
+		return;
+	}
+	if (s->shards[index].remote) {
+		ops_data_remote_err(lc, c, index, s->name);
 		return;
 	}
 	struct dp_msg *m = &d->msgs[0];
@@ -520,6 +664,10 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	mx_note_stream(d, s);
 	struct dp_msg *m = &d->msgs[0];
 	const struct route_shard *sh = &s->shards[it.shard_index];
+	if (sh->remote) {
+		ops_data_remote_err(lc, c, it.shard_index, s->name);
+		return;
+	}
 	msg_init(m, DP_GET, sh->log_lcore, s);
 	m->shard_index = it.shard_index;
 	ops_data_fill_closed(m, s, sh);

@@ -606,6 +606,12 @@ void ops_poll_ctl(struct lcore_ctx *lc)
 			uint32_t idx = (uint32_t)(call->cookie >> 32), gen = (uint32_t)call->cookie;
 			BUG_ON(idx >= lc->max_conns);
 			struct conn *c = &lc->conns[idx];
+			if (call->route_miss) { /* ops_data.c: a stream read from the store */
+				if (c->gen == gen && c->waiting_cp)
+					ops_data_miss_answered(lc, c, call);
+				ctl_call_free(call);
+				continue;
+			}
 			/* The connection may have gone (and its slot been reused)
 			 * while the control thread worked: gen tells. */
 			if (c->gen == gen && c->state == CONN_OPEN && c->waiting_cp) {

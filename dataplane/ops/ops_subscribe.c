@@ -409,6 +409,10 @@ void ops_subscribe(struct lcore_ctx *lc, struct conn *c, const struct api_op_inf
 			"AT_TIMESTAMP. Current request has no timestamp parameter.");
 		return;
 	}
+	if (rs->shards[idx].remote) { /* several nodes: another node's shard */
+		ops_data_remote_err(lc, c, idx, rs->name);
+		return;
+	}
 	/* A client that cancelled its previous subscription on this connection
 	 * (RST_STREAM, processed before this request) may take the shard again
 	 * now: reap the dead ones first. */

@@ -111,6 +111,10 @@ struct route_shard {
 	uint32_t adjacent_parent;     /* AdjacentParentShardId index, ROUTE_NONE */
 	uint16_t log_lcore;	      /* owner of the shard's log (route_owner) */
 	bool open;		      /* false once resharding closed it */
+	/* Several nodes (--metadata etcd): another node owns the shard
+	 * (docs/REPLICATION.md); its records are not served here. Always
+	 * false on one node. */
+	bool remote;
 	/* Closed shards: the shards that took over its hash range (indexes,
 	 * ascending hash), for GetRecords' ChildShards. 0 while open. */
 	uint8_t n_children;

@@ -91,6 +91,67 @@ def wait_ok(fn, timeout_s=20.0, codes=('ResourceNotFoundException',)):
         time.sleep(0.02)
 
 
+REMOTE_RE = re.compile(r'^Shard (shardId-\d{12}) in stream \S+ under account \d+ is owned by '
+                       r'another node of this cluster, and this node does not forward '
+                       r'requests yet\.$')
+
+
+def remote_shard(e):
+    """The shard a non-owner's InternalFailure names (no forwarding yet),
+    or None when e is another error."""
+    err = e.response['Error']
+    m = REMOTE_RE.match(err.get('Message', '')) if err['Code'] == 'InternalFailure' else None
+    return m.group(1) if m else None
+
+
+def shard_of(c, stream, pk, data=b'x'):
+    """The shard c routes pk to: the one that stored it, or the one its
+    owner-elsewhere error names."""
+    try:
+        return c.put_record(StreamName=stream, Data=data, PartitionKey=pk)['ShardId']
+    except botocore.exceptions.ClientError as e:
+        sid = remote_shard(e)
+        if sid is None:
+            raise
+        return sid
+
+
+def wait_routed(c, stream, timeout_s=20.0):
+    """Waits until c routes stream (a put is stored, or refused because
+    another node owns the shard; not ResourceNotFoundException)."""
+    return wait_ok(lambda: shard_of(c, stream, 'k'), timeout_s)
+
+
+def owners(etcd, cluster):
+    """{(stream id, shard index): node} from the ownership records in etcd."""
+    prefix = '/sluice/%s/own/' % cluster
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    conn = http.client.HTTPConnection('127.0.0.1', etcd.port, timeout=5)
+    conn.request('POST', '/v3/kv/range', body=json.dumps({
+        'key': base64.b64encode(prefix.encode()).decode(),
+        'range_end': base64.b64encode(end.encode()).decode()}))
+    ans = json.loads(conn.getresponse().read())
+    conn.close()
+    out = {}
+    for kv in ans.get('kvs', []):
+        sid, shard = base64.b64decode(kv['key']).decode()[len(prefix):].split('/')
+        val = json.loads(base64.b64decode(kv['value']))
+        assert int(val['lease']) != 0 and int(kv.get('lease', 0)) == int(val['lease']), kv
+        out[(int(sid), int(shard))] = val['node']
+    return out
+
+
+def wait_owners(etcd, cluster, n, pred=lambda o: True, timeout_s=30.0):
+    """Waits until n shards have an owner and pred(owners) holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        o = owners(etcd, cluster)
+        if len(o) == n and pred(o):
+            return o
+        assert time.monotonic() < deadline, o
+        time.sleep(0.05)
+
+
 def two_nodes(etcd, server_factory, ttl_s=10):
     cluster = h.uniq('c')
     a = server_factory(extra_args=node_args(etcd, cluster, 'node-a', ttl_s))
@@ -111,12 +172,19 @@ def test_stream_made_on_one_node_is_routed_on_the_other(shared_etcd, server_fact
     assert desc['StreamStatus'] == 'ACTIVE' and len(desc['Shards']) == 2
     assert [s['ShardId'] for s in cb.list_shards(StreamName='shared')['Shards']] == \
         [s['ShardId'] for s in desc['Shards']]
-    # B's routing table follows through the watch (before it, B answers
-    # ResourceNotFoundException to PutRecord: its table has no such stream)
-    put = wait_ok(lambda: cb.put_record(StreamName='shared', Data=b'via-b', PartitionKey='k'))
-    it = cb.get_shard_iterator(StreamName='shared', ShardId=put['ShardId'],
-                               ShardIteratorType='TRIM_HORIZON')['ShardIterator']
-    assert [r['Data'] for r in cb.get_records(ShardIterator=it)['Records']] == [b'via-b']
+    # B's routing table follows through the watch
+    wait_routed(cb, 'shared')
+    # each shard is written and read through its owner
+    for c in (ca, cb):
+        try:
+            put = c.put_record(StreamName='shared', Data=b'via-owner', PartitionKey='k')
+        except botocore.exceptions.ClientError as e:
+            assert remote_shard(e), e
+            continue
+        it = c.get_shard_iterator(StreamName='shared', ShardId=put['ShardId'],
+                                  ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+        # (wait_routed may have stored one b'x' before)
+        assert [r['Data'] for r in c.get_records(ShardIterator=it)['Records']][-1] == b'via-owner'
 
     # a reshard on A: B routes to the children
     ca.update_shard_count(StreamName='shared', TargetShardCount=4,
@@ -127,8 +195,7 @@ def test_stream_made_on_one_node_is_routed_on_the_other(shared_etcd, server_fact
     assert len(open_ids) == 4
     deadline = time.monotonic() + 20
     while True:
-        got = {cb.put_record(StreamName='shared', Data=b'x', PartitionKey='k%d' % i)['ShardId']
-               for i in range(16)}
+        got = {shard_of(cb, 'shared', 'k%d' % i) for i in range(16)}
         if got <= open_ids:
             break
         assert time.monotonic() < deadline, (got, open_ids)
@@ -140,7 +207,7 @@ def test_stream_made_on_one_node_is_routed_on_the_other(shared_etcd, server_fact
     deadline = time.monotonic() + 20
     while True:
         try:
-            cb.put_record(StreamName='shared', Data=b'x', PartitionKey='k')
+            shard_of(cb, 'shared', 'k')
         except cb.exceptions.ResourceNotFoundException:
             break
         assert time.monotonic() < deadline, 'B still routes a deleted stream'
@@ -188,13 +255,13 @@ def test_watch_resumes_after_etcd_restart(etcd, server_factory):
     _, a, b = two_nodes(etcd, server_factory)
     ca, cb = a.client(), b.client()
     h.create_active(ca, 'before', 1)
-    wait_ok(lambda: cb.put_record(StreamName='before', Data=b'x', PartitionKey='k'))
+    wait_routed(cb, 'before')
     etcd.kill(signal.SIGKILL)
     wait_log(b, r'watch connection lost')
     etcd.start()
     # made after the restart: B sees it through the resumed watch
     create_retrying(ca, 'after', a)
-    wait_ok(lambda: cb.put_record(StreamName='after', Data=b'x', PartitionKey='k'))
+    wait_routed(cb, 'after')
     assert a.running() and b.running()
 
 
@@ -252,7 +319,7 @@ def test_watch_from_a_compacted_revision_reloads(etcd, server_factory):
     finally:
         b.send_signal(signal.SIGCONT)
     wait_log(b, r'watch canceled \(compacted at \d+\): full reload')
-    wait_ok(lambda: cb.put_record(StreamName='while-b-slept', Data=b'x', PartitionKey='k'))
+    wait_routed(cb, 'while-b-slept')
 
 
 def test_paused_node_registers_again_after_its_lease_expired(shared_etcd, server_factory):
@@ -270,3 +337,144 @@ def test_paused_node_registers_again_after_its_lease_expired(shared_etcd, server
     wait_log(b, r'(?s)node node-a left.*node node-a joined')
     prefix = '/sluice/%s/nodes/' % cluster
     assert etcd_keys(etcd, prefix) == [prefix + 'node-a', prefix + 'node-b']
+
+
+# --- shard ownership (controlplane/cp_own.h) ---
+
+@pytest.fixture(scope='module')
+def mcluster(tmp_path_factory, module_server_factory):
+    """One etcd and two nodes for the ownership tests that leave both alive."""
+    e = Etcd(str(tmp_path_factory.mktemp('etcd-own')))
+    e.start()
+    try:
+        cluster, a, b = two_nodes(e, module_server_factory)
+        yield e, cluster, a, b
+    finally:
+        e.kill(signal.SIGTERM)
+
+
+def test_each_shard_gets_one_owner_split_between_nodes(mcluster):
+    etcd, cluster, a, b = mcluster
+    ca, cb = a.client(), b.client()
+    before = owners(etcd, cluster)
+    h.create_active(ca, 'owned8', 8)
+    o = wait_owners(etcd, cluster, len(before) + 8)
+    mine = {k: v for k, v in o.items() if k not in before}
+    assert len({sid for sid, _ in mine}) == 1 and sorted(s for _, s in mine) == list(range(8))
+    # rendezvous hashing over two live nodes: both own some
+    assert set(mine.values()) == {'node-a', 'node-b'}, mine
+    # a non-owner refuses each shard with InternalFailure, the owner takes it
+    shards = ca.list_shards(StreamName='owned8')['Shards']
+    by_node = {'node-a': ca, 'node-b': cb}
+    for (_, ix), node in sorted(mine.items()):
+        sid = 'shardId-%012d' % ix
+        ehk = [s for s in shards if s['ShardId'] == sid][0]['HashKeyRange']['StartingHashKey']
+        owner, other = by_node[node], by_node['node-b' if node == 'node-a' else 'node-a']
+        # the owner's table may lag its record by one watch delivery
+        put = wait_ok(lambda: owner.put_record(StreamName='owned8', Data=b'd', PartitionKey='p',
+                                               ExplicitHashKey=ehk),
+                      codes=('InternalFailure',))
+        assert put['ShardId'] == sid
+        for call in (lambda: other.put_record(StreamName='owned8', Data=b'd', PartitionKey='p',
+                                              ExplicitHashKey=ehk),
+                     lambda: other.get_shard_iterator(StreamName='owned8', ShardId=sid,
+                                                      ShardIteratorType='TRIM_HORIZON')):
+            with pytest.raises(botocore.exceptions.ClientError) as ei:
+                call()
+            assert ei.value.response['ResponseMetadata']['HTTPStatusCode'] == 500
+            assert remote_shard(ei.value) == sid, ei.value.response
+        it = owner.get_shard_iterator(StreamName='owned8', ShardId=sid,
+                                      ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+        assert [r['Data'] for r in owner.get_records(ShardIterator=it)['Records']] == [b'd']
+    # SubscribeToShard on a non-owner: the same refusal (the consumer is
+    # registered through A; B's table has it once the watch delivers it)
+    from test_subscribe_h1 import register
+    carn = register(ca, 'owned8')
+    sub_node = mine[(next(iter(mine))[0], 0)]
+    other = by_node['node-b' if sub_node == 'node-a' else 'node-a']
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        wait_ok(lambda: other.subscribe_to_shard(ConsumerARN=carn, ShardId='shardId-%012d' % 0,
+                                                 StartingPosition={'Type': 'LATEST'}))
+    assert remote_shard(ei.value) == 'shardId-%012d' % 0, ei.value.response
+    # PutRecords on one node: its shards' records are stored, the others'
+    # fail one by one with InternalFailure (SDKs and the KPL retry those)
+    recs = [{'Data': b'r', 'PartitionKey': 'p',
+             'ExplicitHashKey': s['HashKeyRange']['StartingHashKey']} for s in shards]
+    ans = ca.put_records(StreamName='owned8', Records=recs)
+    for s, r in zip(shards, ans['Records']):
+        ix = int(s['ShardId'][len('shardId-'):])
+        if mine[(next(iter(mine))[0], ix)] == 'node-a':
+            assert r['ShardId'] == s['ShardId'], r
+        else:
+            assert r['ErrorCode'] == 'InternalFailure', r
+            assert REMOTE_RE.match(r['ErrorMessage']).group(1) == s['ShardId'], r
+    assert ans['FailedRecordCount'] == sum(1 for v in mine.values() if v == 'node-b')
+
+
+def test_ownership_moves_to_the_survivor_after_kill(etcd, server_factory):
+    cluster, a, b = two_nodes(etcd, server_factory, ttl_s=2)
+    ca, cb = a.client(), b.client()
+    h.create_active(ca, 'moves', 8)
+    o = wait_owners(etcd, cluster, 8, lambda o: set(o.values()) == {'node-a', 'node-b'})
+    kept = {k for k, v in o.items() if v == 'node-b'}
+    a.stop(sig=signal.SIGKILL)
+    # A's records go with its lease; B claims each of them, keeps its own
+    o2 = wait_owners(etcd, cluster, 8, lambda o: set(o.values()) == {'node-b'})
+    assert kept <= set(o2)
+    for s in cb.list_shards(StreamName='moves')['Shards']:
+        ehk = s['HashKeyRange']['StartingHashKey']
+        put = wait_ok(lambda: cb.put_record(StreamName='moves', Data=b'd', PartitionKey='p',
+                                            ExplicitHashKey=ehk),
+                      codes=('InternalFailure',))
+        assert put['ShardId'] == s['ShardId']
+
+
+def test_stream_made_on_a_is_usable_on_b_at_once(mcluster):
+    """B's watch delivery is held back (B stopped while A creates the
+    stream); a PutRecord already waiting in B's socket when B runs again
+    meets a routing table without the stream. B reads etcd once before it
+    would answer ResourceNotFoundException, so there is no such window."""
+    import threading
+    etcd, cluster, a, b = mcluster
+    ca, cb = a.client(), b.client()
+    cb.list_streams()  # the connection is open before B stops
+    got = {}
+
+    def put():
+        try:
+            # one record to each of the 8 shards (CreateStream's even split)
+            got['ok'] = cb.put_records(StreamName='at-once', Records=[
+                {'Data': b'first-%d' % i, 'PartitionKey': 'k',
+                 'ExplicitHashKey': str((2 ** 128 // 8) * i)} for i in range(8)])
+        except botocore.exceptions.ClientError as e:
+            got['err'] = e
+
+    b.send_signal(signal.SIGSTOP)
+    try:
+        h.create_active(ca, 'at-once', 8)
+        t = threading.Thread(target=put)
+        t.start()
+        time.sleep(0.2)  # its bytes reach B's socket (B is stopped: nothing answers)
+    finally:
+        b.send_signal(signal.SIGCONT)
+    t.join(30)
+    assert not t.is_alive()
+    assert 'err' not in got, got['err'].response
+    # stored, or refused as another node's shard: found either way; what
+    # was stored is what was sent (the request is routed again after the
+    # read, not decoded again: its base64 was decoded in place)
+    stored = 0
+    for i, r in enumerate(got['ok']['Records']):
+        if 'ErrorCode' in r:
+            assert REMOTE_RE.match(r['ErrorMessage']).group(1) == 'shardId-%012d' % i, r
+            continue
+        assert r['ShardId'] == 'shardId-%012d' % i, r
+        it = cb.get_shard_iterator(StreamName='at-once', ShardId=r['ShardId'],
+                                   ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+        assert [x['Data'] for x in cb.get_records(ShardIterator=it)['Records']] == \
+            [b'first-%d' % i]
+        stored += 1
+    assert 0 < stored < 8  # both nodes own some of the 8 (rendezvous hash)
+    # a stream that does not exist is still not found, after one read
+    with pytest.raises(cb.exceptions.ResourceNotFoundException):
+        cb.put_record(StreamName='never-made', Data=b'd', PartitionKey='k')
