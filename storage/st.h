@@ -144,6 +144,15 @@ struct st_opts {
 	uint32_t tail_ms;
 	uint32_t tail_shard_bytes;
 	uint64_t tail_total_bytes;
+	/* Tails for read shards only (README, "Tail"): 0 (the default): every
+	 * shard keeps a tail. Else a shard's appends are copied into its tail
+	 * only while a reader (st_read, st_read_async, st_latest,
+	 * st_trim_horizon, st_seq_at_timestamp) asked for it within the last
+	 * tail_idle_ms (wall clock, compared with arrival_ms); an unread
+	 * shard's ring is freed. Why: with 10,000 shards a batch touches ~one
+	 * record per shard, and copying it into a cold per-shard ring nobody
+	 * reads was the largest per-record cost. 1..86400000. */
+	uint32_t tail_idle_ms;
 	/* Asynchronous disk reads (st_read_async, st_aread.c): chunks older
 	 * than the tail are read with io_uring on a ring of their own, at most
 	 * read_slots chunks and read_bytes bytes of them held at a time.

@@ -49,6 +49,7 @@ static struct st_shard *shard_probe(struct st_journal *j, uint64_t stream_id,
 	s->next_ctr = 1;
 	s->dur_ctr = 1;
 	j->nshards++;
+	st_tail_born(j, s);
 	return s;
 }
 

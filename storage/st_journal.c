@@ -57,6 +57,8 @@ static int opts_check(const struct st_opts *o)
 		return -EINVAL;
 	if (o->tail_ms && (o->tail_shard_bytes < (64u << 10) || o->tail_shard_bytes > (1u << 30)))
 		return -EINVAL;
+	if (o->tail_idle_ms > 86400000u)
+		return -EINVAL;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/bug.h"
 #include "common/log.h"
@@ -395,12 +396,68 @@ static bool grow(struct st_journal *j, struct st_tail *t, uint32_t sz, int64_t n
 	return true;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void st_tail_want(struct st_journal *j, struct st_shard *s, uint64_t stream_id,
+		  uint32_t shard_index)
+{
+	if (j->o.tail_ms == 0 || j->o.tail_idle_ms == 0)
+		return;
+	int64_t now = wall_ms();
+
+	if (s) {
+		s->read_ms = now;
+		return;
+	}
+	/* Not written yet: remember the ask (the same shard's slot is
+	 * refreshed; else the oldest slot is reused). */
+	for (uint32_t i = 0; i < ST_TWANT_MAX; i++) {
+		struct st_twant *w = &j->twant[i];
+
+		if (w->ms != 0 && w->stream_id == stream_id && w->shard_index == shard_index) {
+			w->ms = now;
+			return;
+		}
+	}
+	j->twant[j->twant_next] = (struct st_twant){
+		.stream_id = stream_id, .shard_index = shard_index, .ms = now };
+	j->twant_next = (j->twant_next + 1) % ST_TWANT_MAX;
+}
+
+void st_tail_born(struct st_journal *j, struct st_shard *s)
+{
+	if (j->o.tail_ms == 0 || j->o.tail_idle_ms == 0)
+		return;
+	for (uint32_t i = 0; i < ST_TWANT_MAX; i++) {
+		struct st_twant *w = &j->twant[i];
+
+		if (w->ms != 0 && w->stream_id == s->stream_id &&
+		    w->shard_index == s->shard_index) {
+			s->read_ms = w->ms;
+			w->ms = 0;
+			return;
+		}
+	}
+}
+
 void st_tail_add(struct st_journal *j, struct st_shard *s, uint64_t ctr,
 		 const struct st_record *recs, uint32_t n, int64_t arrival_ms,
 		 uint32_t key_ver)
 {
 	if (j->o.tail_ms == 0)
 		return;
+	/* No reader asked lately: no copy (and the ring, if any, goes). Only
+	 * s, already in cache from st_append, is read to decide. */
+	if (j->o.tail_idle_ms != 0 && arrival_ms - s->read_ms > (int64_t)j->o.tail_idle_ms) {
+		tail_free(j, s);
+		return;
+	}
 	struct st_tail *t = tail_get(j, s, arrival_ms);
 
 	if (!t)

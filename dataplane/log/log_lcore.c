@@ -888,6 +888,7 @@ int log_lcore_init(struct log_ctx *lg, struct sl_shared *sh, uint16_t idx)
 	o.tail_ms = sh->cfg->tail_ms;
 	o.tail_shard_bytes = sh->cfg->tail_shard_kib << 10;
 	o.tail_total_bytes = (uint64_t)sh->cfg->tail_mib << 20;
+	o.tail_idle_ms = sh->cfg->tail_idle_ms;
 	o.read_slots = sh->cfg->read_slots;
 	o.read_bytes = (uint64_t)sh->cfg->read_mib << 20;
 	/* Every chunk sealed with AES-256-GCM under its stream's data key. */
