@@ -118,6 +118,25 @@ struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
 	return s;
 }
 
+struct st_shard *st_shard_peek(struct st_journal *j, uint64_t stream_id,
+			       uint32_t shard_index)
+{
+	int d = sdir_find(j, stream_id);
+
+	return d >= 0 && shard_index < j->sdir_cap[d] ? j->sdir_tab[d][shard_index] : NULL;
+}
+
+void st_prefetch(struct st_journal *j, uint64_t stream_id, uint32_t shard_index)
+{
+	const struct st_shard *s = st_shard_peek(j, stream_id, shard_index);
+
+	if (s) {
+		/* Both lines: a shard is 80 bytes, so it may straddle two. */
+		__builtin_prefetch(s, 1);
+		__builtin_prefetch((const char *)s + sizeof(*s) - 1, 1);
+	}
+}
+
 int st_index_note(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 		  const struct st_ient *e)
 {

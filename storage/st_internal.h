@@ -251,6 +251,10 @@ struct st_shard {
 
 struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
 			      uint32_t shard_index, bool create);
+/* The shard through its stream's direct directory only (no hashing, no
+ * creation), or NULL: for prefetch hints, where a miss costs nothing. */
+struct st_shard *st_shard_peek(struct st_journal *j, uint64_t stream_id,
+			       uint32_t shard_index);
 /* Indexes the delivered chunk e of (stream_id, shard_index) unless it is
  * indexed already (e->first_ctr below the shard's dur_ctr: checkpoint and
  * scan overlap), raising the shard's counters, and notes it for the next
