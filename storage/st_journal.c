@@ -850,11 +850,12 @@ static int journal_init(struct st_journal *j, const char *dir)
 	j->nshard_slots = 2;
 	while (j->nshard_slots < 2 * j->o.max_shards)
 		j->nshard_slots *= 2;
-	j->shards = calloc(j->nshard_slots, sizeof(*j->shards));
+	j->shards = calloc(j->o.max_shards, sizeof(*j->shards));
+	j->shard_slot = calloc(j->nshard_slots, sizeof(*j->shard_slot));
 	j->rbuf = malloc(j->o.buf_bytes);
 	if (posix_memalign((void **)&j->blk, ST_BLOCK, ST_BLOCK) != 0)
 		j->blk = NULL;
-	if (!j->shards || !j->rbuf || !j->blk)
+	if (!j->shards || !j->shard_slot || !j->rbuf || !j->blk)
 		return -ENOMEM;
 	rc = st_crypt_open(j);
 	if (rc < 0)
@@ -889,6 +890,8 @@ static void journal_free(struct st_journal *j)
 		st_tail_free_all(j);
 		st_index_free(j);
 	}
+	free(j->shard_slot); /* NULL once st_index_free ran */
+	j->shard_slot = NULL;
 	st_crypt_close(j);
 	st_dlt_close(j);
 	if (j->wfd >= 0)

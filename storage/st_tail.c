@@ -109,7 +109,7 @@ static void heap_fix(struct st_journal *j, uint32_t i)
 {
 	struct st_tail *t = j->theap[i];
 
-	/* Bounded: each pass moves one level (log2 of at most nshard_slots). */
+	/* Bounded: each pass moves one level (log2 of at most max_shards). */
 	while (i > 0 && j->theap[(i - 1) / 2]->key_ms > t->key_ms) {
 		heap_set(j, i, j->theap[(i - 1) / 2]);
 		i = (i - 1) / 2;
@@ -132,7 +132,7 @@ static void heap_fix(struct st_journal *j, uint32_t i)
 static int heap_add(struct st_journal *j, struct st_tail *t)
 {
 	if (j->theap_n == j->theap_cap) {
-		/* At most one ring per shard: bounded by nshard_slots. */
+		/* At most one ring per shard: bounded by max_shards. */
 		uint32_t ncap = j->theap_cap ? 2 * j->theap_cap : 64;
 		struct st_tail **nh = realloc(j->theap, (size_t)ncap * sizeof(*nh));
 
@@ -548,7 +548,7 @@ void st_tail_drop_below(struct st_shard *s, uint64_t ctr)
 
 void st_tail_sweep(struct st_journal *j, int64_t now_ms)
 {
-	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		struct st_shard *s = &j->shards[i];
 		struct st_tail *t = s->tail;
 
@@ -563,7 +563,7 @@ void st_tail_sweep(struct st_journal *j, int64_t now_ms)
 
 void st_tail_free_all(struct st_journal *j)
 {
-	for (uint32_t i = 0; j->shards && i < j->nshard_slots; i++)
+	for (uint32_t i = 0; j->shards && i < j->nshards; i++)
 		tail_free(j, &j->shards[i]);
 	free(j->theap);
 	j->theap = NULL;
