@@ -44,6 +44,9 @@ static const struct num_flag num_flags[] = {
 	{ "tail-shard-kib", OFF(tail_shard_kib), 64, 1048576,
 	  "read tail: the most one shard's ring grows to, in KiB" },
 	{ "tail-mib", OFF(tail_mib), 1, 65536, "read tail: memory per journal in MiB" },
+	/* A day at most: a reader that slow is far behind anyway. */
+	{ "tail-idle-ms", OFF(tail_idle_ms), 0, 86400000,
+	  "read tail: only shards read within this long get one (0: every shard)" },
 	/* Reads older than the tail (storage/st_aread.c). A chunk is at most
 	 * one 12 MiB write buffer, so that is the least room that always fits
 	 * one; 0 slots: synchronous pread on the log lcore, as before. */
@@ -186,6 +189,7 @@ static void set_defaults(struct sl_config *c)
 	c->tail_ms = 10000;
 	c->tail_shard_kib = 16384; /* a cap: rings grow by need within --tail-mib */
 	c->tail_mib = 64;
+	c->tail_idle_ms = 30000; /* 3x tail_ms: a polling reader keeps its shard's */
 	c->read_slots = 16;
 	c->read_mib = 32;
 	c->commit_inflight = 2;

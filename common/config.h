@@ -42,6 +42,7 @@ struct sl_config {
 	uint32_t tail_ms;	/* read tail: records newer than this in memory; 0 = off */
 	uint32_t tail_shard_kib; /* read tail memory per shard */
 	uint32_t tail_mib;	/* read tail memory per journal */
+	uint32_t tail_idle_ms;	/* read tail only for shards read this recently; 0 = all */
 	uint32_t read_slots;	/* disk reads with io_uring: chunks held; 0 = pread */
 	uint32_t read_mib;	/* disk reads with io_uring: bytes held per journal */
 	uint32_t commit_inflight; /* journal writes in flight (group commit) */

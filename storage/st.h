@@ -151,6 +151,15 @@ struct st_opts {
 	uint32_t tail_ms;
 	uint32_t tail_shard_bytes;
 	uint64_t tail_total_bytes;
+	/* Tails for read shards only (README, "Tail"): 0 (the default): every
+	 * shard keeps a tail. Else a shard's appends are copied into its tail
+	 * only while a reader (st_read, st_read_async, st_latest,
+	 * st_trim_horizon, st_seq_at_timestamp) asked for it within the last
+	 * tail_idle_ms (wall clock, compared with arrival_ms); an unread
+	 * shard's ring is freed. Why: with 10,000 shards a batch touches ~one
+	 * record per shard, and copying it into a cold per-shard ring nobody
+	 * reads was the largest per-record cost. 1..86400000. */
+	uint32_t tail_idle_ms;
 	/* Asynchronous disk reads (st_read_async, st_aread.c): chunks older
 	 * than the tail are read with io_uring on a ring of their own, at most
 	 * read_slots chunks and read_bytes bytes of them held at a time.
@@ -238,6 +247,14 @@ int SL_MUST_CHECK st_close(struct st_journal *j);
 int SL_MUST_CHECK st_append(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
 	      const struct st_record *recs, uint32_t n, int64_t arrival_ms,
 	      uint64_t token, st_seq_t *first_seq);
+
+/* A hint: the caller will st_append to (stream_id, shard_index) soon, so
+ * its state is brought into cache now (a prefetch, no wait). With 10,000
+ * shards a batch touches ~one record per shard and each shard's state is
+ * cold; a caller that knows its next shards (the log lcore's sorted runs)
+ * hides that miss behind the current append. No effect on results; a
+ * shard not yet in the table is ignored. */
+void st_prefetch(struct st_journal *j, uint64_t stream_id, uint32_t shard_index);
 
 /* Reaps write completions and delivers them (st_done_fn) in append order,
  * then submits accumulated buffers while fewer than max_inflight writes are

@@ -19,8 +19,8 @@ static uint32_t shard_hash(uint64_t stream_id, uint32_t shard_index)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The hashed table: every shard's home (addresses never move: the table
- * is sized once for max_shards). */
+/* The hashed table of indexes into the dense shards array (addresses
+ * never move: the array is sized once for max_shards). */
 static struct st_shard *shard_probe(struct st_journal *j, uint64_t stream_id,
 				    uint32_t shard_index, bool create)
 {
@@ -30,18 +30,21 @@ static struct st_shard *shard_probe(struct st_journal *j, uint64_t stream_id,
 	/* Bounded: the table is at most half full (nshard_slots >= 2 *
 	 * max_shards), so a free slot is always met. */
 	for (;;) {
-		struct st_shard *s = &j->shards[i];
+		uint32_t x = j->shard_slot[i];
 
-		if (!s->used)
+		if (x == 0)
 			break;
+		struct st_shard *s = &j->shards[x - 1];
+
 		if (s->stream_id == stream_id && s->shard_index == shard_index)
 			return s;
 		i = (i + 1) & mask;
 	}
 	if (!create || j->nshards >= j->o.max_shards)
 		return NULL;
-	struct st_shard *s = &j->shards[i];
+	struct st_shard *s = &j->shards[j->nshards];
 
+	j->shard_slot[i] = j->nshards + 1;
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
 	s->stream_id = stream_id;
@@ -49,6 +52,7 @@ static struct st_shard *shard_probe(struct st_journal *j, uint64_t stream_id,
 	s->next_ctr = 1;
 	s->dur_ctr = 1;
 	j->nshards++;
+	st_tail_born(j, s);
 	return s;
 }
 
@@ -115,6 +119,25 @@ struct st_shard *st_shard_get(struct st_journal *j, uint64_t stream_id,
 	if (s)
 		sdir_put(j, s);
 	return s;
+}
+
+struct st_shard *st_shard_peek(struct st_journal *j, uint64_t stream_id,
+			       uint32_t shard_index)
+{
+	int d = sdir_find(j, stream_id);
+
+	return d >= 0 && shard_index < j->sdir_cap[d] ? j->sdir_tab[d][shard_index] : NULL;
+}
+
+void st_prefetch(struct st_journal *j, uint64_t stream_id, uint32_t shard_index)
+{
+	const struct st_shard *s = st_shard_peek(j, stream_id, shard_index);
+
+	if (s) {
+		/* Both lines: a shard is 80 bytes, so it may straddle two. */
+		__builtin_prefetch(s, 1);
+		__builtin_prefetch((const char *)s + sizeof(*s) - 1, 1);
+	}
 }
 
 int st_index_note(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
@@ -209,10 +232,12 @@ void st_index_free(struct st_journal *j)
 	for (uint32_t d = 0; d < j->sdir_n; d++)
 		free(j->sdir_tab[d]);
 	j->sdir_n = 0;
-	for (uint32_t i = 0; i < j->nshard_slots; i++)
+	for (uint32_t i = 0; i < j->nshards; i++)
 		free(j->shards[i].ent);
 	free(j->shards);
 	j->shards = NULL;
+	free(j->shard_slot);
+	j->shard_slot = NULL;
 }
 
 /* May segments up to seg go? Every live entry in them (a prefix of each
@@ -220,7 +245,7 @@ void st_index_free(struct st_journal *j)
 static bool seg_expired(struct st_journal *j, uint64_t seg, int64_t now_ms,
 			st_retention_fn retention, void *ctx)
 {
-	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		struct st_shard *s = &j->shards[i];
 		int64_t ret_ms;
 
@@ -238,7 +263,7 @@ static bool seg_expired(struct st_journal *j, uint64_t seg, int64_t now_ms,
 
 static void seg_drop_entries(struct st_journal *j, uint64_t seg)
 {
-	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		struct st_shard *s = &j->shards[i];
 
 		while (s->used && s->n > 0 && s->ent[s->start].seg <= seg) {

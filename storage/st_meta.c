@@ -91,7 +91,7 @@ int st_meta_save(struct st_journal *j)
 	if (!buf)
 		return -ENOMEM;
 	p = buf + sizeof(struct st_meta_hdr);
-	for (uint32_t i = 0; i < j->nshard_slots && rc == 0; i++) {
+	for (uint32_t i = 0; i < j->nshards && rc == 0; i++) {
 		const struct st_shard *s = &j->shards[i];
 		struct st_meta_shard ms = { .stream_id = s->stream_id,
 					    .shard_index = s->shard_index };
@@ -118,7 +118,7 @@ int st_meta_save(struct st_journal *j)
 	if (rc < 0)
 		return rc;
 	/* Durable: only now may the counters below the new ends be written. */
-	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		struct st_shard *s = &j->shards[i];
 
 		if (s->used)

@@ -195,6 +195,7 @@ static int read_impl(struct st_journal *j, uint64_t stream_id, uint32_t shard_in
 	if (max_records == 0)
 		return 0;
 	s = st_shard_get(j, stream_id, shard_index, false);
+	st_tail_want(j, s, stream_id, shard_index); /* a reader: keep its tail */
 	if (!s)
 		return 0;
 	async = async && j->ar;
@@ -286,6 +287,7 @@ st_seq_t st_latest(struct st_journal *j, uint64_t stream_id, uint32_t shard_inde
 {
 	struct st_shard *s = st_shard_get(j, stream_id, shard_index, false);
 
+	st_tail_want(j, s, stream_id, shard_index); /* an iterator: reads follow */
 	return st_seq_make(shard_index, s ? s->dur_ctr : 1);
 }
 
@@ -294,6 +296,7 @@ st_seq_t st_trim_horizon(struct st_journal *j, uint64_t stream_id,
 {
 	struct st_shard *s = st_shard_get(j, stream_id, shard_index, false);
 
+	st_tail_want(j, s, stream_id, shard_index); /* an iterator: reads follow */
 	if (!s)
 		return st_seq_make(shard_index, 1);
 	for (uint32_t i = 0; i < s->n; i++) {

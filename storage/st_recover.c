@@ -63,7 +63,7 @@ static uint8_t *ckpt_build(struct st_journal *j, uint64_t *len_out)
 	uint64_t len = sizeof(struct st_ckpt_hdr);
 	uint8_t *buf, *p;
 
-	for (uint32_t i = 0; i < j->nshard_slots; i++)
+	for (uint32_t i = 0; i < j->nshards; i++)
 		if (j->shards[i].used)
 			len += sizeof(struct st_ckpt_shard) +
 			       (uint64_t)j->shards[i].n * sizeof(struct st_ient);
@@ -78,7 +78,7 @@ static uint8_t *ckpt_build(struct st_journal *j, uint64_t *len_out)
 		.seg_next_no = j->seg_next_no,
 	};
 	p = buf + sizeof(h);
-	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		const struct st_shard *s = &j->shards[i];
 		struct st_ckpt_shard cs = {
 			.stream_id = s->stream_id, .shard_index = s->shard_index,
@@ -479,7 +479,7 @@ static void rename_bad(struct st_journal *j, uint64_t s)
 /* Drops checkpointed index entries of segments that are gone. */
 static void index_clip(struct st_journal *j, uint64_t first, uint64_t last)
 {
-	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		struct st_shard *s = &j->shards[i];
 
 		while (s->used && s->n > 0 && s->ent[s->start].seg < first) {

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/bug.h"
 #include "common/log.h"
@@ -108,7 +109,7 @@ static void heap_fix(struct st_journal *j, uint32_t i)
 {
 	struct st_tail *t = j->theap[i];
 
-	/* Bounded: each pass moves one level (log2 of at most nshard_slots). */
+	/* Bounded: each pass moves one level (log2 of at most max_shards). */
 	while (i > 0 && j->theap[(i - 1) / 2]->key_ms > t->key_ms) {
 		heap_set(j, i, j->theap[(i - 1) / 2]);
 		i = (i - 1) / 2;
@@ -131,7 +132,7 @@ static void heap_fix(struct st_journal *j, uint32_t i)
 static int heap_add(struct st_journal *j, struct st_tail *t)
 {
 	if (j->theap_n == j->theap_cap) {
-		/* At most one ring per shard: bounded by nshard_slots. */
+		/* At most one ring per shard: bounded by max_shards. */
 		uint32_t ncap = j->theap_cap ? 2 * j->theap_cap : 64;
 		struct st_tail **nh = realloc(j->theap, (size_t)ncap * sizeof(*nh));
 
@@ -395,12 +396,68 @@ static bool grow(struct st_journal *j, struct st_tail *t, uint32_t sz, int64_t n
 	return true;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void st_tail_want(struct st_journal *j, struct st_shard *s, uint64_t stream_id,
+		  uint32_t shard_index)
+{
+	if (j->o.tail_ms == 0 || j->o.tail_idle_ms == 0)
+		return;
+	int64_t now = wall_ms();
+
+	if (s) {
+		s->read_ms = now;
+		return;
+	}
+	/* Not written yet: remember the ask (the same shard's slot is
+	 * refreshed; else the oldest slot is reused). */
+	for (uint32_t i = 0; i < ST_TWANT_MAX; i++) {
+		struct st_twant *w = &j->twant[i];
+
+		if (w->ms != 0 && w->stream_id == stream_id && w->shard_index == shard_index) {
+			w->ms = now;
+			return;
+		}
+	}
+	j->twant[j->twant_next] = (struct st_twant){
+		.stream_id = stream_id, .shard_index = shard_index, .ms = now };
+	j->twant_next = (j->twant_next + 1) % ST_TWANT_MAX;
+}
+
+void st_tail_born(struct st_journal *j, struct st_shard *s)
+{
+	if (j->o.tail_ms == 0 || j->o.tail_idle_ms == 0)
+		return;
+	for (uint32_t i = 0; i < ST_TWANT_MAX; i++) {
+		struct st_twant *w = &j->twant[i];
+
+		if (w->ms != 0 && w->stream_id == s->stream_id &&
+		    w->shard_index == s->shard_index) {
+			s->read_ms = w->ms;
+			w->ms = 0;
+			return;
+		}
+	}
+}
+
 void st_tail_add(struct st_journal *j, struct st_shard *s, uint64_t ctr,
 		 const struct st_record *recs, uint32_t n, int64_t arrival_ms,
 		 uint32_t key_ver)
 {
 	if (j->o.tail_ms == 0)
 		return;
+	/* No reader asked lately: no copy (and the ring, if any, goes). Only
+	 * s, already in cache from st_append, is read to decide. */
+	if (j->o.tail_idle_ms != 0 && arrival_ms - s->read_ms > (int64_t)j->o.tail_idle_ms) {
+		tail_free(j, s);
+		return;
+	}
 	struct st_tail *t = tail_get(j, s, arrival_ms);
 
 	if (!t)
@@ -491,7 +548,7 @@ void st_tail_drop_below(struct st_shard *s, uint64_t ctr)
 
 void st_tail_sweep(struct st_journal *j, int64_t now_ms)
 {
-	for (uint32_t i = 0; i < j->nshard_slots; i++) {
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		struct st_shard *s = &j->shards[i];
 		struct st_tail *t = s->tail;
 
@@ -506,7 +563,7 @@ void st_tail_sweep(struct st_journal *j, int64_t now_ms)
 
 void st_tail_free_all(struct st_journal *j)
 {
-	for (uint32_t i = 0; j->shards && i < j->nshard_slots; i++)
+	for (uint32_t i = 0; j->shards && i < j->nshards; i++)
 		tail_free(j, &j->shards[i]);
 	free(j->theap);
 	j->theap = NULL;

@@ -379,11 +379,20 @@ static void put_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bo
 		 * ExplicitHashKey ignored (the model's words); per io lcore,
 		 * so no shared counter: each lcore's share is even, and so is
 		 * the sum. */
-		const struct route_shard *sh =
-			spread ? &s->shards[s->open_by_hash[auto_next++ % s->n_open]]
-			       : route_shard_for(s, rd->hash);
-		BUG_ON(!sh); /* open shards partition the hash space */
-		DBG_BUG_ON(sh->index >= s->n_shards || sh->log_lcore >= lc->sh->n_log);
+		uint32_t shard_index;
+		uint16_t owner;
+		if (spread) {
+			const struct route_shard *sh =
+				&s->shards[s->open_by_hash[auto_next++ % s->n_open]];
+			shard_index = sh->index;
+			owner = sh->log_lcore;
+		} else {
+			/* Index and owner only, from the route's compact array:
+			 * no shard struct touched (route_locate). */
+			int lrc = route_locate(s, rd->hash, &shard_index, &owner);
+			BUG_ON(lrc < 0); /* open shards partition the hash space */
+		}
+		DBG_BUG_ON(shard_index >= s->n_shards || owner >= lc->sh->n_log);
 		struct dp_rec *r = &d->recs[i];
 		if (sh->remote) {
 			if (!many) {
@@ -396,13 +405,13 @@ static void put_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bo
 			continue;
 		}
 		*r = (struct dp_rec){ .data = rd->data, .pk = rd->pk, .data_len = rd->data_len,
-				      .pk_len = rd->pk_len, .owner = sh->log_lcore,
-				      .shard_index = sh->index,
+				      .pk_len = rd->pk_len, .owner = owner,
+				      .shard_index = shard_index,
 				      .has_ehk = rd->explicit_hash && !spread, .kms = s->kms };
 		if (r->has_ehk)
 			for (int b = 0; b < 16; b++)
 				r->ehk[b] = (uint8_t)(rd->hash >> (8 * (15 - b)));
-		per_log[sh->log_lcore]++;
+		per_log[owner]++;
 	}
 	uint32_t mask = 0;
 	for (uint16_t lg = 0; lg < lc->sh->n_log; lg++) {

@@ -46,6 +46,7 @@ void route_table_free(struct route_table *rt)
 		free(rt->streams[i].open_by_hash);
 		free(rt->streams[i].open_start);
 		free(rt->streams[i].bucket);
+		free(rt->streams[i].open_loc);
 		policy_free(rt->streams[i].res_policy);
 	}
 	for (uint32_t i = 0; i < rt->n_consumers; i++)
@@ -202,6 +203,58 @@ int route_stream_index(struct route_stream *s)
 	s->open_start = st;
 	s->bucket = bk;
 	s->bucket_bits = b;
+	/* open_loc only when the open shards partition the space (each
+	 * starts one past the previous end, from 0 to the top): then the
+	 * last start <= h names h's shard without checking its end. */
+	bool part = s->n_open > 0 && st[0] == 0 &&
+		    s->shards[s->open_by_hash[s->n_open - 1]].hash_end == ROUTE_U128_MAX;
+	for (uint32_t k = 1; part && k < s->n_open; k++)
+		part = s->shards[s->open_by_hash[k - 1]].hash_end + 1 == st[k];
+	s->open_loc = NULL;
+	if (part) {
+		struct route_open_loc *ol = malloc((size_t)s->n_open * sizeof(*ol));
+
+		if (!ol)
+			return 0; /* route_locate falls back: slower, same answers */
+		for (uint32_t k = 0; k < s->n_open; k++) {
+			const struct route_shard *sh = &s->shards[s->open_by_hash[k]];
+
+			ol[k] = (struct route_open_loc){ .index = sh->index,
+							 .log_lcore = sh->log_lcore };
+		}
+		s->open_loc = ol;
+	}
+	return 0;
+}
+
+int route_locate(const struct route_stream *s, route_u128 h, uint32_t *index,
+		 uint16_t *log_lcore)
+{
+	if (!s->open_loc || !s->bucket) {
+		const struct route_shard *sh = route_shard_for(s, h);
+
+		if (!sh)
+			return -ENOENT;
+		*index = sh->index;
+		*log_lcore = sh->log_lcore;
+		return 0;
+	}
+	uint32_t k = (uint32_t)(h >> (128 - s->bucket_bits));
+	uint32_t lo = s->bucket[k], hi = s->bucket[k + 1];
+
+	/* As route_shard_for: lo ends as the count of starts <= h. */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (s->open_start[mid] <= h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* start[0] == 0, so lo >= 1; the partition makes h <= that end. */
+	DBG_BUG_ON(lo == 0);
+	*index = s->open_loc[lo - 1].index;
+	*log_lcore = s->open_loc[lo - 1].log_lcore;
 	return 0;
 }
 

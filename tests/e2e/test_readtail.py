@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """The in-memory read tail (storage/st_tail.c, --tail-ms, --tail-shard-kib,
---tail-mib): GetRecords at the tip is served from memory without reading the
+--tail-mib, --tail-idle-ms): GetRecords at the tip is served from memory without reading the
 journal (sluice_journal_disk_read_chunks stays put), a reader far behind
 reads older records from disk and the newest from memory with the seam
 byte-exact, a restart empties the tail (reads fall back to disk), and
---tail-ms 0 turns it off. Records are compared byte for byte with what
+--tail-ms 0 turns it off; only shards a reader asked for lately keep a tail
+(--tail-idle-ms 0: every shard). Records are compared byte for byte with what
 boto3 put; the counters come from /metrics."""
 
 import random
@@ -96,6 +97,9 @@ def test_far_behind_reads_disk_then_memory(server_factory):
     name = h.uniq('tail')
     h.create_active(c, name, 1)
     sid = c.list_shards(StreamName=name)['Shards'][0]['ShardId']
+    # A reader's iterator first: only shards read lately keep a tail
+    # (--tail-idle-ms).
+    c.get_shard_iterator(StreamName=name, ShardId=sid, ShardIteratorType='LATEST')
     rng = random.Random(2)
     want = put_n(c, name, 1000, rng)  # ~2 MB: far more than a 64 KiB tail
     before = counters(srv)
@@ -156,3 +160,31 @@ def test_tail_off(server_factory):
     after = settled(srv, lambda a: a[DISK] >= 100)
     assert after[TAIL] == 0 and after[DISK] == 100
     assert after['sluice_journal_tail_bytes'] == 0
+
+
+@pytest.mark.parametrize('idle', [None, '0'])
+def test_unread_shard_keeps_no_tail(server_factory, idle):
+    """Records put while nobody reads the shard are not copied into a tail
+    (the first read goes to disk); after that read, new records are served
+    from memory. With --tail-idle-ms 0 every shard keeps a tail, read or
+    not."""
+    srv = server_factory(extra_args=['--tail-idle-ms', idle] if idle else [])
+    c = srv.client()
+    name = h.uniq('tail')
+    h.create_active(c, name, 1)
+    sid = c.list_shards(StreamName=name)['Shards'][0]['ShardId']
+    rng = random.Random(5)
+    before = counters(srv)
+    want = put_n(c, name, 200, rng, size_max=512)
+    got, tip = rh.read_shard(c, name, sid)
+    same(got, want)
+    after = settled(srv, lambda a: a[TAIL] + a[DISK] - before[TAIL] - before[DISK] >= 200)
+    if idle is None:
+        assert after[DISK] - before[DISK] == 200 and after[TAIL] == before[TAIL]
+    else:
+        assert after[TAIL] - before[TAIL] == 200 and after[DISK] == before[DISK]
+    more = put_n(c, name, 50, rng, size_max=512)
+    same(rh.drain(c, tip)[0], more)
+    end = settled(srv, lambda a: a[TAIL] - after[TAIL] >= 50)
+    assert end[TAIL] - after[TAIL] == 50
+    assert end[CHUNKS] == after[CHUNKS], 'a tip read went to the journal'

@@ -309,6 +309,61 @@ static void test_shard_dir_bounds(void **state)
 	tu_rmrf(dir);
 }
 
+/* The shard table is dense (st_internal.h): shards lie side by side in
+ * creation order, whatever their hash, so 10,000 of them touched by one
+ * batch take ~10,000 x 80 bytes, not slots spread over a table sized for
+ * max_shards. Every shard is still found (directory and hashed paths),
+ * keeps its counter across a restart, and max_shards holds. */
+static void test_shard_table_dense(void **state)
+{
+	(void)state;
+	char dir[64];
+	struct st_opts o;
+	struct st_journal *j;
+	enum { NDENSE = 10000 };
+	uint8_t d[4] = { 1, 2, 3, 4 };
+	struct st_record r = { .pkey = "k", .pkey_len = 1, .data = d, .data_len = 4 };
+	st_seq_t first;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_small_opts(&o);
+	o.max_shards = NDENSE + 1;
+	memset(&tc, 0, sizeof(tc));
+	j = st_open(dir, &o, tu_done_cb, &tc);
+	assert_non_null(j);
+	/* Created in a scrambled order (7919 is prime to NDENSE). */
+	for (uint32_t k = 0; k < NDENSE; k++) {
+		uint32_t sh = (uint32_t)(((uint64_t)k * 7919) % NDENSE);
+		int rc;
+
+		while ((rc = st_append(j, 7, sh, &r, 1, 1000, k, &first)) == -ENOBUFS)
+			assert_true(st_wait(j, 10) >= 0);
+		assert_int_equal(rc, 1);
+		const struct st_shard *s = st_shard_get(j, 7, sh, false);
+
+		assert_non_null(s);
+		assert_ptr_equal(s, &j->shards[k]); /* the k-th created is the k-th */
+	}
+	/* One past the directory's bound: the hashed path, same array. */
+	assert_int_equal(st_append(j, 7, ST_SDIR_IDX_MAX + 1, &r, 1, 1000, 0, &first), 1);
+	assert_ptr_equal(st_shard_get(j, 7, ST_SDIR_IDX_MAX + 1, false), &j->shards[NDENSE]);
+	assert_int_equal(st_append(j, 7, ST_SDIR_IDX_MAX + 2, &r, 1, 1000, 0, &first), -ENOMEM);
+	tu_drain(j);
+	assert_int_equal(tc.nfail, 0);
+	assert_int_equal(st_close(j), 0);
+	j = st_open(dir, &o, tu_done_cb, &tc);
+	assert_non_null(j);
+	assert_int_equal(j->nshards, NDENSE + 1);
+	for (uint32_t sh = 0; sh < NDENSE; sh++)
+		assert_true(st_seq_counter(st_latest(j, 7, sh)) == 2);
+	assert_true(st_seq_counter(st_latest(j, 7, ST_SDIR_IDX_MAX + 1)) == 2);
+	for (uint32_t k = 0; k <= NDENSE; k++)
+		assert_ptr_equal(st_shard_get(j, j->shards[k].stream_id, j->shards[k].shard_index,
+					      false), &j->shards[k]);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_delta_is_used),
 		cmocka_unit_test(test_stale_delta_ignored),
 		cmocka_unit_test(test_shard_dir_bounds),
+		cmocka_unit_test(test_shard_table_dense),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

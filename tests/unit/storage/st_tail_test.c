@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "st_test_util.h"
@@ -472,6 +473,72 @@ static void test_fair_share(void **state)
 	tu_rmrf(dir);
 }
 
+static int64_t now_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* tail_idle_ms: only shards a reader asked for get a tail. An unread
+ * shard's appends are not copied (no ring, no tail bytes); an iterator
+ * asked before the shard's first append (not in the table yet) still
+ * counts; a read of an unread shard goes to disk, then its new records come
+ * from memory; a shard not read for tail_idle_ms loses its ring. */
+static void test_idle_shards_no_tail(void **state)
+{
+	(void)state;
+	char dir[64];
+	struct st_opts o;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_small_opts(&o);
+	o.tail_ms = 60000;
+	o.tail_shard_bytes = 1u << 20;
+	o.tail_total_bytes = 8u << 20;
+	o.tail_idle_ms = 5000;
+	memset(&ctx, 0, sizeof(ctx));
+	struct st_journal *j = st_open(dir, &o, tu_done_cb, &ctx);
+	int64_t now = now_wall_ms();
+
+	assert_non_null(j);
+	nput = 0;
+	/* Shard 1: an iterator first (LATEST), before any record. */
+	assert_true(st_latest(j, 7, 1) == st_seq_make(1, 1));
+	put(j, 0, 20, now, true); /* records 0..19: nobody reads shard 0 */
+	put(j, 1, 20, now, true); /* records 20..39 */
+	assert_null(ring_of(j, 0));
+	assert_non_null(ring_of(j, 1));
+	assert_int_equal(read_from(j, 1, 20, 7), 20);
+	struct st_stats s = stats(j);
+
+	assert_int_equal(s.tail_records, 20);
+	assert_int_equal(s.disk_records, 0);
+	/* Shard 0 read now: from disk, and from now on it keeps a tail. */
+	assert_int_equal(read_from(j, 0, 0, 100), 20);
+	s = stats(j);
+	assert_int_equal(s.disk_records, 20);
+	assert_int_equal(s.tail_records, 20);
+	put(j, 0, 10, now, true); /* records 40..49 */
+	assert_non_null(ring_of(j, 0));
+	assert_int_equal(read_from(j, 0, 40, 100), 10);
+	s = stats(j);
+	assert_int_equal(s.tail_records, 30);
+	assert_int_equal(s.disk_records, 20);
+	/* Shard 1 unread for longer than tail_idle_ms: its ring goes, and
+	 * its records are read from disk. */
+	uint64_t before = s.tail_bytes;
+
+	put(j, 1, 5, now + 30000, true); /* records 50..54 */
+	assert_null(ring_of(j, 1));
+	assert_true(stats(j).tail_bytes < before);
+	assert_int_equal(read_from(j, 1, 50, 100), 5);
+	assert_int_equal(stats(j).disk_records, 25);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
 /* 10,000 shards within 50 MiB: every shard gets a ring (the first-come
  * policy gave 48 shards a 1 MiB ring and none to the rest),
  * their newest records are read from memory, the bound holds, and busy
@@ -573,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_grow_by_need),
 		cmocka_unit_test(test_fair_share),
 		cmocka_unit_test(test_10000_shards),
+		cmocka_unit_test(test_idle_shards_no_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -213,6 +213,22 @@ static uint64_t rt_rnd(uint64_t *x)
 	return *x;
 }
 
+/* route_locate gives route_shard_for's index and owner; built from the
+ * compact open_loc when the open shards partition the space (always here:
+ * closed shards are out of open_by_hash). */
+static void locate_check(const struct route_stream *s, route_u128 h)
+{
+	const struct route_shard *sh = route_shard_for(s, h);
+	uint32_t idx = UINT32_MAX;
+	uint16_t lg = UINT16_MAX;
+
+	assert_non_null(sh);
+	assert_non_null(s->open_loc);
+	assert_int_equal(route_locate(s, h, &idx, &lg), 0);
+	assert_int_equal(idx, sh->index);
+	assert_int_equal(lg, sh->log_lcore);
+}
+
 static void index_check(struct route_stream *s)
 {
 	struct route_stream plain = *s;
@@ -233,7 +249,14 @@ static void index_check(struct route_stream *s)
 		if (i & 1)
 			h >>= rt_rnd(&x) % 128; /* small hashes too */
 		assert_ptr_equal(route_shard_for(s, h), route_shard_for(&plain, h));
+		locate_check(s, h);
 	}
+	for (uint32_t i = 0; i < s->n_open; i++) {
+		const struct route_shard *sh = &s->shards[s->open_by_hash[i]];
+		locate_check(s, sh->hash_start);
+		locate_check(s, sh->hash_end);
+	}
+	free(s->open_loc);
 	free(s->open_start);
 	free(s->bucket);
 	free(s->shards);
@@ -257,6 +280,7 @@ static void test_bucket_index(void **state)
 		for (uint32_t k = 0; k < n; k++) {
 			s.shards[k] = (struct route_shard){ .hash_start = r[k].start,
 							    .hash_end = r[k].end, .index = k,
+							    .log_lcore = (uint16_t)(k % 3),
 							    .open = true };
 			s.open_by_hash[k] = k;
 		}
@@ -277,7 +301,8 @@ static void test_bucket_index(void **state)
 	s.open_by_hash[s.n_open++] = 0;
 	for (uint32_t k = 1; k <= 1000; k++, at += 1000) {
 		s.shards[k] = (struct route_shard){ .hash_start = at, .hash_end = at + 999,
-						    .index = k, .open = true };
+						    .index = k, .log_lcore = (uint16_t)(k % 5),
+						    .open = true };
 		s.open_by_hash[s.n_open++] = k;
 	}
 	s.shards[1001] = (struct route_shard){ .hash_start = 5, .hash_end = 6, .index = 1001 };
@@ -285,6 +310,29 @@ static void test_bucket_index(void **state)
 					       .index = 1002, .open = true };
 	s.open_by_hash[s.n_open++] = 1002;
 	index_check(&s);
+	/* Open shards with a gap (an inconsistent table): no open_loc, and
+	 * route_locate answers as route_shard_for, -ENOENT in the gap. */
+	struct route_shard g[2] = {
+		{ .hash_start = 0, .hash_end = 99, .index = 0, .log_lcore = 1, .open = true },
+		{ .hash_start = 200, .hash_end = ROUTE_U128_MAX, .index = 1, .log_lcore = 2,
+		  .open = true },
+	};
+	uint32_t gob[2] = { 0, 1 };
+	struct route_stream gs = { .n_shards = 2, .n_open = 2, .shards = g, .open_by_hash = gob };
+	uint32_t idx;
+	uint16_t lg;
+
+	assert_int_equal(route_stream_index(&gs), 0);
+	assert_null(gs.open_loc);
+	assert_int_equal(route_locate(&gs, 150, &idx, &lg), -ENOENT);
+	assert_int_equal(route_locate(&gs, 50, &idx, &lg), 0);
+	assert_int_equal(idx, 0);
+	assert_int_equal(lg, 1);
+	assert_int_equal(route_locate(&gs, 250, &idx, &lg), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(lg, 2);
+	free(gs.open_start);
+	free(gs.bucket);
 }
 
 int main(void)
