@@ -553,6 +553,8 @@ void tcp_rack_recovery_done(struct tcp_conn *c);
 /* Forgets the log (RTO: everything is resent from SND.UNA). */
 void tcp_rack_clear(struct tcp_conn *c);
 bool tcp_rack_is_lost(const struct tcp_conn *c, uint32_t seq);
+/* One segment at SND.UNA up to the first SACKed byte (recovery probe). */
+bool tcp_sack_first_hole(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
 /* A RACK-lost segment below HighRxt (a lost retransmission) to resend. */
 bool tcp_rack_lost_rexmit(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
 /* RFC 6675 5 step (4), tcp_input.c: enters SACK recovery. */

@@ -435,12 +435,16 @@ static uint8_t g_cc = NET_CC_NEWRENO;
 /* ...and DupThresh's rules alone: their ACKs come back with no time
  * passing, which RACK (tested on its own below) would read as loss. */
 static bool g_rack;
+/* ...and, unless a test is about it, without the recovery probe (the
+ * scripted recoveries below predate it and time their ACKs freely) */
+static bool g_rec_probe;
 
 static void rec_cfg(struct net_config *c)
 {
 	big_sndbuf(c);
 	c->cc = g_cc;
 	c->no_rack = !g_rack;
+	c->no_rec_probe = !g_rec_probe;
 }
 
 static struct {
@@ -871,6 +875,111 @@ static void test_rack_lost_retransmission(void **state)
 	assert_int_equal(rec_rtos(), 0);
 	rec_ack(25, -1);		/* the third copy arrives */
 	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* The recovery probe (tcp_timer.c), scripted: 10 segments sent at t = 0,
+ * 0..2 ACKed at 10 ms (SRTT 10 ms, PTO 20 ms), 3 lost; three SACKs start
+ * recovery and resend 3, and that resend is lost too. Every other segment
+ * is SACKed and there is no new data, so nothing sent after the resend can
+ * show RACK that it is lost. */
+static void rec_probe_start(bool probe)
+{
+	g_rack = true;
+	g_rec_probe = probe;
+	rec_start(10);
+	g_rack = false;
+	g_rec_probe = false;
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(3, 4, 7, -1);		/* third duplicate, t = 10 ms: 3 resent */
+	rec_expect(1, 3);
+	assert_true(S.conn->in_recovery);
+	advance(1000);
+	rec_ack(3, 4, 8, -1);		/* SACKs go on coming; the resend is lost */
+	rec_expect(0);
+}
+
+/* With the probe: everything but 3 is SACKed at 11 ms; a PTO later (31
+ * ms) 3 goes out a third time, and its ACK ends recovery without an RTO
+ * (cwnd is untouched: the probe is no congestion response). */
+static void test_rec_probe_lost_resend(void **state)
+{
+	(void)state;
+	rec_probe_start(true);
+	rec_ack(3, 4, 10, -1);		/* 11 ms: all in but 3 */
+	advance(19000);			/* 30 ms */
+	rec_expect(0);
+	advance(2000);			/* 32 ms: the probe */
+	rec_expect(1, 3);
+	assert_int_equal(STAT(tcp_rec_probes), 1);
+	assert_true(S.conn->in_recovery);
+	rec_ack(10, -1);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* SACKs still arriving push the probe back (the flight is moving): one at
+ * 26 ms (SACKing 8; 9 goes out as RFC 6675's rescue) means no probe at the
+ * 31 ms a probe armed at 11 ms would fire; the rescue's SACK at 41 ms then
+ * shows RACK the resend of 3 lost (sent before it, RACK.rtt + reo_wnd ago),
+ * and 3 goes out on RACK's verdict, not the probe's. */
+static void test_rec_probe_waits_for_silence(void **state)
+{
+	(void)state;
+	rec_probe_start(true);
+	advance(15000);
+	rec_ack(3, 4, 9, -1);		/* 26 ms */
+	rec_expect(1, 9);		/* the rescue */
+	advance(6000);			/* 32 ms */
+	rec_expect(0);
+	assert_int_equal(STAT(tcp_rec_probes), 0);
+	advance(9000);
+	rec_ack(3, 4, 10, -1);		/* 41 ms */
+	rec_expect(1, 3);
+	assert_int_equal(STAT(tcp_rec_probes), 0);
+	rec_ack(10, -1);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* The resend arrived and its ACK was lost: the probe draws an ACK that
+ * DSACKs it and covers everything; a second PTO brings no second probe
+ * (one per period without new data ACKed) and nothing is resent again. */
+static void test_rec_probe_ack_lost(void **state)
+{
+	(void)state;
+	rec_probe_start(true);
+	rec_ack(3, 4, 10, -1);		/* 11 ms */
+	advance(21000);			/* 32 ms: the probe */
+	rec_expect(1, 3);
+	advance(30000);			/* its ACK is late too: no second probe */
+	rec_expect(0);
+	rec_ack(10, 3, 4, -1);		/* ACK of all, DSACK of the probe */
+	assert_false(S.conn->in_recovery);
+	rec_expect(0);
+	assert_int_equal(rec_rtos(), 0);
+	assert_int_equal(STAT(tcp_rec_probes), 1);
+	stop();
+}
+
+/* Without the probe (net_config.no_rec_probe; Linux's behaviour: RFC 8985
+ * arms no probe in recovery) the same loss waits for the 200 ms RTO. */
+static void test_rec_probe_off(void **state)
+{
+	(void)state;
+	rec_probe_start(false);
+	rec_ack(3, 4, 10, -1);
+	advance(150000);
+	rec_expect(0);
+	advance(100000);		/* the RTO, 200 ms after the entry's arming */
+	assert_int_equal(rec_rtos(), 1);
+	assert_true(S.n >= 1);
+	assert_int_equal(S.q[0].seq, R.base + 3 * M);
+	S.n = 0;
+	assert_int_equal(STAT(tcp_rec_probes), 0);
 	stop();
 }
 
@@ -1486,6 +1595,10 @@ int main(void)
 		cmocka_unit_test(test_rack_reorder_above_window),
 		cmocka_unit_test(test_rack_lost_retransmission),
 		cmocka_unit_test(test_rack_dsack_grows_window),
+		cmocka_unit_test(test_rec_probe_lost_resend),
+		cmocka_unit_test(test_rec_probe_waits_for_silence),
+		cmocka_unit_test(test_rec_probe_ack_lost),
+		cmocka_unit_test(test_rec_probe_off),
 		cmocka_unit_test(test_prr_proportional),
 		cmocka_unit_test(test_dsack_undo),
 		cmocka_unit_test(test_cubic_reduction),
