@@ -197,9 +197,11 @@ void tcp_arm_rexmt(struct tcp_conn *c)
 	bool rec_probe = c->sack_ok && !c->st->cfg.no_rec_probe;
 
 	c->tlp_pending = false;
-	if (c->state != TCPS_SYN_RECEIVED && (!c->in_recovery || rec_probe) && !c->tlp_done &&
-	    c->rto.have_sample && c->rexmits == 0 && !c->shut_wr) {
-		uint64_t pto = SL_MAX(2ull * c->rto.srtt_us, 2000ull);
+	if (c->state != TCPS_SYN_RECEIVED && (!c->in_recovery || rec_probe) &&
+	    c->n_probes < TCP_PROBES_MAX && c->rto.have_sample && c->rexmits == 0 &&
+	    !c->shut_wr) {
+		/* the second probe waits twice as long (TCP_PROBES_MAX) */
+		uint64_t pto = SL_MAX(2ull * c->rto.srtt_us, 2000ull) << c->n_probes;
 
 		if (pto < rto) {
 			rto = pto;
@@ -228,6 +230,7 @@ static void tcp_rec_probe_fire(struct tcp_conn *c)
 
 	c->tlp_pending = false;
 	c->tlp_done = true;
+	c->n_probes++;
 	if (tcp_sack_first_hole(c, &seq, &len)) {
 		c->tlp_sending = true;
 		tcp_send_seg(c, seq, len, TH_ACK);
@@ -236,7 +239,7 @@ static void tcp_rec_probe_fire(struct tcp_conn *c)
 			c->rexmit_nxt = seq + len;
 		c->st->stats.tcp_rec_probes++;
 	}
-	c->t_rexmt = c->st->now_us + c->rto.rto_us; /* the real RTO from here */
+	tcp_arm_rexmt(c); /* the next probe, or the RTO */
 }
 
 /* The probe: new data if the windows allow, else the last segment again. */
@@ -252,6 +255,7 @@ static void tcp_tlp_fire(struct tcp_conn *c)
 	}
 	c->tlp_pending = false;
 	c->tlp_done = true;
+	c->n_probes++;
 	c->t_rexmt = 0;
 	tcp_output(c, false);
 	if (c->snd_nxt != nxt) {
@@ -269,7 +273,7 @@ static void tcp_tlp_fire(struct tcp_conn *c)
 		c->tlp_end = c->snd_max;
 	}
 	c->tlp_prior_tx_us = prior_us;
-	c->t_rexmt = c->st->now_us + c->rto.rto_us; /* the real RTO from here */
+	tcp_arm_rexmt(c); /* the next probe, or the RTO */
 }
 
 /* RFC 6298 5.4-5.7 and RFC 5681 3.1 (loss window), RFC 6582 (recover). */

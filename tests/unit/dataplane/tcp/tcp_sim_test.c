@@ -628,6 +628,30 @@ static void test_recovery_tail_lost(void **state)
 	stop();
 }
 
+/* The probe itself lost: a second one goes out two PTOs later (at 70 ms,
+ * where one probe alone waits for the RTO at 230 ms), its SACK makes RACK call 7 and 8 lost, and recovery
+ * resends them: no RTO. */
+static void test_recovery_tail_second_probe(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(7, -1);			/* 10 ms: 7, 8, 9 lost */
+	advance(21000);
+	rec_expect(1, 9);		/* 30 ms: the probe, lost */
+	advance(38000);
+	rec_expect(0);			/* 69 ms */
+	advance(2000);
+	rec_expect(1, 9);		/* 70 ms: the second probe */
+	advance(10000);
+	rec_ack(7, 9, 10, -1);		/* it arrived; 7 and 8 did not */
+	assert_true(S.conn->in_recovery);
+	rec_expect(2, 7, 8);
+	rec_ack(10, -1);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
 /* The probe SACKed right after the tail was sent (a very short gap) is no
  * proof of loss: RACK waits RTT + reo_wnd, so nothing is resent early. */
 static void test_recovery_tail_probe_too_soon(void **state)
@@ -728,9 +752,12 @@ static void test_rto_causes(void **state)
 	rec_ack(10, -1);
 	assert_true(S.n > 0);
 	S.n = 0;
-	advance(100000); /* PTO = 2 * SRTT = 20 ms: the probe */
+	advance(100000); /* PTO = 2 * SRTT = 20 ms: the probe, 40 ms later the second */
 	net_stats(S.st, &st);
-	assert_int_equal(st.tcp_rexmit_tlp + (S.n > 0), 2); /* a resend of the last segment */
+	assert_int_equal(st.tcp_rexmit_tlp, 2); /* resends of the last segment */
+	assert_int_equal(S.n, 2);
+	assert_int_equal(S.q[0].seq, S.q[1].seq);
+	S.n = 0;
 	advance(250000);
 	net_stats(S.st, &st);
 	assert_int_equal(st.tcp_rto, 1);
@@ -946,8 +973,8 @@ static void test_rec_probe_waits_for_silence(void **state)
 }
 
 /* The resend arrived and its ACK was lost: the probe draws an ACK that
- * DSACKs it and covers everything; a second PTO brings no second probe
- * (one per period without new data ACKed) and nothing is resent again. */
+ * DSACKs it and covers everything. That ACK is slow: a second probe would
+ * wait two PTOs (72 ms), so nothing is resent again before it. */
 static void test_rec_probe_ack_lost(void **state)
 {
 	(void)state;
@@ -1585,6 +1612,7 @@ int main(void)
 		cmocka_unit_test(test_recovery_several_holes),
 		cmocka_unit_test(test_recovery_last_segment_lost),
 		cmocka_unit_test(test_recovery_tail_lost),
+		cmocka_unit_test(test_recovery_tail_second_probe),
 		cmocka_unit_test(test_recovery_tail_probe_too_soon),
 		cmocka_unit_test(test_recovery_spurious_timeout),
 		cmocka_unit_test(test_recovery_timeout_real_loss),
