@@ -299,8 +299,8 @@ srv_counters() {
 	else
 		ip netns exec "$NS_S" curl -s --max-time 2 "http://127.0.0.1:$((PORT + 1))/metrics" |
 			awk -F'[",} ]+' '/^sluice_net_stack_total\{counter="/ { v[$2] = $NF }
-			END { printf "rto=%d,tlp=%d,recoveries=%d,rto_recovery=%d,rto_after_tlp=%d,rto_repeat=%d,rto_no_tlp=%d\n",
-				v["tcp_rto"], v["tcp_rexmit_tlp"], v["tcp_prr_episodes"], v["tcp_rto_recovery"],
+			END { printf "rto=%d,tlp=%d,rec_probes=%d,recoveries=%d,rto_recovery=%d,rto_after_tlp=%d,rto_repeat=%d,rto_no_tlp=%d\n",
+				v["tcp_rto"], v["tcp_rexmit_tlp"], v["tcp_rec_probes"], v["tcp_prr_episodes"], v["tcp_rto_recovery"],
 				v["tcp_rto_after_tlp"], v["tcp_rto_repeat"], v["tcp_rto_no_tlp"] }'
 	fi
 }
