@@ -198,8 +198,8 @@ void tcp_arm_rexmt(struct tcp_conn *c)
 
 	c->tlp_pending = false;
 	if (c->state != TCPS_SYN_RECEIVED && (!c->in_recovery || rec_probe) &&
-	    c->n_probes < TCP_PROBES_MAX && c->rto.have_sample && c->rexmits == 0 &&
-	    !c->shut_wr) {
+	    c->n_probes < TCP_PROBES_MAX && c->rto.have_sample &&
+	    (c->rexmits == 0 || rec_probe) && !c->shut_wr) {
 		/* the second probe waits twice as long (TCP_PROBES_MAX) */
 		uint64_t pto = SL_MAX(2ull * c->rto.srtt_us, 2000ull) << c->n_probes;
 
@@ -213,8 +213,10 @@ void tcp_arm_rexmt(struct tcp_conn *c)
 }
 
 /* The recovery probe (not in RFC 8985, which arms no probe in recovery,
- * nor in Linux): when SACK recovery has heard nothing for a PTO, the
- * segment the cumulative ACK waits for goes out again. Why: a lost
+ * nor in Linux): when SACK recovery, or the RTO's go-back-N, has heard
+ * nothing for a PTO, the segment the cumulative ACK waits for goes out
+ * again (after an RTO, once: a lost RTO resend otherwise waits for the
+ * backed-off RTO, 400 ms). Why: a lost
  * retransmission is found by RACK only when something sent after it is
  * delivered, and a lost ACK of the last segments by nothing at all; with the
  * flights CUBIC keeps at a few percent loss (2-5 segments at the end of a
@@ -249,7 +251,7 @@ static void tcp_tlp_fire(struct tcp_conn *c)
 
 	uint64_t prior_us = c->last_data_tx_us;
 
-	if (c->in_recovery) {
+	if (c->in_recovery || c->rexmits) {
 		tcp_rec_probe_fire(c);
 		return;
 	}
@@ -302,6 +304,7 @@ static void tcp_rexmt_timeout(struct tcp_conn *c)
 	else
 		c->st->stats.tcp_rto_no_tlp++;
 	c->undo_valid = false; /* F-RTO judges timeouts, not DSACK */
+	c->n_probes = TCP_PROBES_MAX - 1; /* one recovery probe after it */
 	c->ssthresh = tcp_cc_ssthresh(c);
 	c->cwnd = c->mss;
 	c->cwnd_acc = 0;

@@ -992,6 +992,38 @@ static void test_rec_probe_ack_lost(void **state)
 	stop();
 }
 
+/* After an RTO, one probe too: a flight of 12 (10..21) lost whole, two
+ * tail-loss probes of 21 (30, 70 ms) unanswered, the RTO at 270 ms resends
+ * 10, and that resend is lost as well. Two PTOs later (310 ms) 10 goes out
+ * again, where the backed-off RTO would wait until 670 ms. */
+static void test_rec_probe_after_rto(void **state)
+{
+	(void)state;
+	g_rec_probe = true;
+	rec_start(30);
+	g_rec_probe = false;
+	rec_ack(10, -1);		/* 10 ms: SRTT 10 ms, 10..21 sent */
+	S.n = 0;
+	advance(259000);		/* 269 ms */
+	assert_int_equal(S.n, 2);	/* the two probes, of 21 */
+	assert_int_equal(S.q[0].seq, R.base + 21 * M);
+	assert_int_equal(S.q[1].seq, R.base + 21 * M);
+	S.n = 0;
+	advance(2000);			/* 271 ms: the RTO */
+	rec_expect(1, 10);
+	assert_int_equal(rec_rtos(), 1);
+	advance(38000);			/* 309 ms */
+	rec_expect(0);
+	advance(2000);			/* 311 ms: the probe */
+	rec_expect(1, 10);
+	assert_int_equal(STAT(tcp_rec_probes), 1);
+	advance(100000);		/* nothing more before the RTO (710 ms) */
+	rec_expect(0);
+	rec_ack(11, -1);
+	assert_int_equal(rec_rtos(), 1);
+	stop();
+}
+
 /* Without the probe (net_config.no_rec_probe; Linux's behaviour: RFC 8985
  * arms no probe in recovery) the same loss waits for the 200 ms RTO. */
 static void test_rec_probe_off(void **state)
@@ -1626,6 +1658,7 @@ int main(void)
 		cmocka_unit_test(test_rec_probe_lost_resend),
 		cmocka_unit_test(test_rec_probe_waits_for_silence),
 		cmocka_unit_test(test_rec_probe_ack_lost),
+		cmocka_unit_test(test_rec_probe_after_rto),
 		cmocka_unit_test(test_rec_probe_off),
 		cmocka_unit_test(test_prr_proportional),
 		cmocka_unit_test(test_dsack_undo),
