@@ -555,10 +555,6 @@ static bool ack_process(struct tcp_conn *c, const struct tcp_seg *s)
 		if (news || (s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
 			     wnd == c->snd_wnd))
 			cc_dupack(c);
-		/* the recovery probe waits for a PTO of silence: SACKs still
-		 * coming in say the flight is moving (tcp_timer.c) */
-		if (news && c->in_recovery && c->tlp_pending)
-			tcp_arm_rexmt(c);
 	}
 	/* PRR (RFC 6937) paces an episode already under way; the ACK that
 	 * started one did so in sack_enter_recovery */
