@@ -290,18 +290,21 @@ cell() {
 # (name=value,...): the kernel's from its namespace's /proc/net/netstat, the
 # DPDK stack's from the admin listener (127.0.0.1:PORT+1 in the namespace).
 srv_counters() {
+	# the server's CPU (utime + stime of sluiced, ms): per MB read
+	local cpu
+	cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$SPID/stat" 2>/dev/null || echo 0)
 	if [ "$1" = kernel ]; then
 		ip netns exec "$NS_S" cat /proc/net/netstat | awk '
 			/^TcpExt:/ { if (!n) { for (i = 2; i <= NF; i++) k[i] = $i; n = 1 } else
 				for (i = 2; i <= NF; i++) v[k[i]] = $i }
-			END { printf "rto=%d,tlp=%d,lost_rexmit=%d,recoveries=%d\n", v["TCPTimeouts"],
-				v["TCPLossProbes"], v["TCPLostRetransmit"], v["TCPSackRecovery"] }'
+			END { printf "rto=%d,tlp=%d,lost_rexmit=%d,recoveries=%d,cpu_ms=%d\n", v["TCPTimeouts"],
+				v["TCPLossProbes"], v["TCPLostRetransmit"], v["TCPSackRecovery"], cpu }' cpu="$cpu"
 	else
 		ip netns exec "$NS_S" curl -s --max-time 2 "http://127.0.0.1:$((PORT + 1))/metrics" |
 			awk -F'[",} ]+' '/^sluice_net_stack_total\{counter="/ { v[$2] = $NF }
-			END { printf "rto=%d,tlp=%d,rec_probes=%d,recoveries=%d,rto_recovery=%d,rto_after_tlp=%d,rto_repeat=%d,rto_no_tlp=%d\n",
+			END { printf "rto=%d,tlp=%d,rec_probes=%d,recoveries=%d,rto_recovery=%d,rto_after_tlp=%d,rto_repeat=%d,rto_no_tlp=%d,cpu_ms=%d\n",
 				v["tcp_rto"], v["tcp_rexmit_tlp"], v["tcp_rec_probes"], v["tcp_prr_episodes"], v["tcp_rto_recovery"],
-				v["tcp_rto_after_tlp"], v["tcp_rto_repeat"], v["tcp_rto_no_tlp"] }'
+				v["tcp_rto_after_tlp"], v["tcp_rto_repeat"], v["tcp_rto_no_tlp"], cpu }' cpu="$cpu"
 	fi
 }
 
