@@ -951,7 +951,7 @@ static void test_rec_probe_lost_resend(void **state)
  * re-arms it): SACKs at 11 and 26 ms (9 goes out as RFC 6675's rescue at
  * 26), and still 3 goes out at 30 ms. Holding it back until the SACKs
  * stopped let a recovery with a stuck hole run on new data for hundreds
- * of ms at 1% loss (perf/RESULTS.md, 2026-12-03 21:00 UTC). */
+ * of ms at 1% loss (perf/RESULTS.md, 2026-12-03 21:15 UTC). */
 static void test_rec_probe_while_sacks_arrive(void **state)
 {
 	(void)state;
