@@ -213,19 +213,18 @@ void tcp_arm_rexmt(struct tcp_conn *c)
 }
 
 /* The recovery probe (not in RFC 8985, which arms no probe in recovery,
- * nor in Linux): when SACK recovery, or the RTO's go-back-N, has heard
- * nothing for a PTO, the segment the cumulative ACK waits for goes out
- * again (after an RTO, once: a lost RTO resend otherwise waits for the
- * backed-off RTO, 400 ms). Why: a lost
- * retransmission is found by RACK only when something sent after it is
- * delivered, and a lost ACK of the last segments by nothing at all; with the
- * flights CUBIC keeps at a few percent loss (2-5 segments at the end of a
- * response) there often is nothing after it, and the RTO (200 ms against
- * RTTs of 0.1 ms) was most of a GetRecords cell's time at 5% loss. The probe
- * either repairs the hole or draws an ACK whose SACKs (the probe is the most
- * recently sent segment: RACK) say what is missing. Once per period without
- * an ACK of new data (tlp_done); the RTO stays armed behind it, cwnd is
- * untouched (PRR counts the probe as data sent). */
+ * nor in Linux): when SACK recovery, or the RTO's go-back-N, has heard no
+ * ACK of new data for a PTO, the segment the cumulative ACK waits for goes
+ * out again (after an RTO once: a lost RTO resend otherwise waits for the
+ * backed-off RTO, 400 ms). Why: a lost retransmission is found by RACK only
+ * when something sent after it is delivered, and a lost ACK of the last
+ * segments by nothing at all; with the flights CUBIC keeps at a few percent
+ * loss (2-5 segments at the end of a response) there often is nothing after
+ * it, and the RTO (200 ms against RTTs of 0.1 ms) was most of a GetRecords
+ * cell's time at 5% loss. The probe either repairs the hole or draws an ACK
+ * whose SACKs (the probe is the most recently sent segment: RACK) say what
+ * is missing. At most TCP_PROBES_MAX per period without an ACK of new data,
+ * then the RTO; cwnd is untouched (PRR counts the probe as data sent). */
 static void tcp_rec_probe_fire(struct tcp_conn *c)
 {
 	uint32_t seq, len;
