@@ -35,10 +35,18 @@
 # Usage: perf/tcp_loss.sh [--quick] [--cell-s S] [--loss "0 1 2 5"]
 #          [--faults "delay reorder dup" | --no-faults] [--read-mb N]
 #          [--build DIR] [--out DIR] [--no-append]
+#          [--kernel-cc NAME]
 #        perf/tcp_loss.sh --sweep: only remove what runs killed -9 left
 #          (every run does this first: their namespaces, sluiced, data)
 #   default: 10 s per cell, 200 MB prefill: 6-8 minutes on a 2-vCPU VM;
 #   --quick: 3 s per cell, 16 MB prefill: about 2 minutes.
+#   --kernel-cc: the kernel's congestion control in the server namespace
+#     (net.ipv4.tcp_congestion_control, e.g. cubic; default: the host's,
+#     which is bbr on some machines: BBR does not back off on random loss,
+#     our stack's CUBIC does, so say which the comparison was against).
+# Per GetRecords cell, the server's timeouts and loss probes are counted
+# (kernel: /proc/net/netstat in its namespace; DPDK: the stack's counters
+# on the admin listener's /metrics) and printed under the table.
 # Needs root (namespaces, nftables, af_packet). Exit status 0 when every
 # cell ran and every integrity check passed (the 0.8x goal is reported, not
 # enforced: this is a benchmark).
@@ -55,6 +63,7 @@ B=$ROOT/build
 OUT=
 APPEND=1
 SWEEP_ONLY=0
+KERNEL_CC=
 CMDLINE="perf/tcp_loss.sh $*"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -68,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--no-append) APPEND=0 ;;
 	--sweep) SWEEP_ONLY=1 ;;
+	--kernel-cc) KERNEL_CC=$2; shift ;;
 	-h | --help) sed -n '2,44p' "$0"; exit 0 ;;
 	*) echo "tcp_loss.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -82,6 +92,7 @@ in_range "$READ_MB" 1 1024 || { echo "tcp_loss.sh: --read-mb 1..1024" >&2; exit 
 for l in $LOSSES; do
 	in_range "$l" 0 50 || { echo "tcp_loss.sh: loss 0..50 (%)" >&2; exit 2; }
 done
+[[ -z $KERNEL_CC || $KERNEL_CC =~ ^[a-z0-9_]{1,16}$ ]] || { echo "tcp_loss.sh: --kernel-cc NAME" >&2; exit 2; }
 for f in $FAULTS; do
 	case $f in delay | reorder | dup) ;; *) echo "tcp_loss.sh: fault $f?" >&2; exit 2 ;; esac
 done
@@ -122,7 +133,10 @@ NETEM=0
 
 # Servers' data (several GB in a default run) stays out of $OUT.
 DATA=$(mktemp -d /tmp/sl-tl.$$.XXXXXX) # our pid: the sweep above knows whose
+RESTORE_ALLOWED=
 cleanup() {
+	[ -z "$RESTORE_ALLOWED" ] ||
+		sysctl -qw "net.ipv4.tcp_allowed_congestion_control=$RESTORE_ALLOWED" || true
 	stop_server
 	nl_down "$NS_S" "$NS_C"
 	rm -rf "$DATA"
@@ -248,9 +262,13 @@ cell() {
 	# A failed run is reported in the table (BAD), not fatal here.
 	lg "$dd" "$put" "$mode put $cond" --stream "$stream" --batch 500 --record-bytes 1024 \
 		--keys uniform --connections 4 --inflight 2 --verify --duration "$CELL_S" || true
+	local c0
+	c0=$(srv_counters "$mode")
 	lg "$dd" "$get" "$mode get $cond" --mode get --stream fill --shards 1 \
 		--iterator TRIM_HORIZON --batch 100 --connections 1 --inflight 1 --verify \
 		--records $FILL_RECORDS --duration "$CELL_S" || true
+	sleep 0.3 # the DPDK counters reach /metrics every 100 ms
+	echo "$mode $cond $c0 $(srv_counters "$mode")" >>"$OUT/rtos"
 	# What nftables did to the wire in these two cells (0 when not used).
 	local dropped dups
 	dropped=$(nl_count "$NS_C" sl_loss)
@@ -266,6 +284,28 @@ cell() {
 			--records "$acked" --duration 120 --poll-ms 20 || true
 	fi
 	echo "$mode $cond $dropped $dups" >>"$OUT/cells"
+}
+
+# srv_counters MODE: the server's timeout and probe counters, one word
+# (name=value,...): the kernel's from its namespace's /proc/net/netstat, the
+# DPDK stack's from the admin listener (127.0.0.1:PORT+1 in the namespace).
+srv_counters() {
+	# the server's CPU (utime + stime of sluiced, ms): per MB read
+	local cpu
+	cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$SPID/stat" 2>/dev/null || echo 0)
+	if [ "$1" = kernel ]; then
+		ip netns exec "$NS_S" cat /proc/net/netstat | awk '
+			/^TcpExt:/ { if (!n) { for (i = 2; i <= NF; i++) k[i] = $i; n = 1 } else
+				for (i = 2; i <= NF; i++) v[k[i]] = $i }
+			END { printf "rto=%d,tlp=%d,lost_rexmit=%d,recoveries=%d,cpu_ms=%d\n", v["TCPTimeouts"],
+				v["TCPLossProbes"], v["TCPLostRetransmit"], v["TCPSackRecovery"], cpu }' cpu="$cpu"
+	else
+		ip netns exec "$NS_S" curl -s --max-time 2 "http://127.0.0.1:$((PORT + 1))/metrics" |
+			awk -F'[",} ]+' '/^sluice_net_stack_total\{counter="/ { v[$2] = $NF }
+			END { printf "rto=%d,tlp=%d,rec_probes=%d,recoveries=%d,rto_recovery=%d,rto_after_tlp=%d,rto_repeat=%d,rto_no_tlp=%d,cpu_ms=%d\n",
+				v["tcp_rto"], v["tcp_rexmit_tlp"], v["tcp_rec_probes"], v["tcp_prr_episodes"], v["tcp_rto_recovery"],
+				v["tcp_rto_after_tlp"], v["tcp_rto_repeat"], v["tcp_rto_no_tlp"], cpu }' cpu="$cpu"
+	fi
 }
 
 loss_on() { nl_loss "$NS_C" "$IF_C" "$LOSS_PCT"; }
@@ -312,11 +352,23 @@ netem_off() {
 echo "tcp_loss.sh: $CELL_S s per cell, loss {$LOSSES}%, faults {$FAULTS}, prefill $READ_MB MB;" \
 	"out $OUT" >&2
 nl_up "$NS_S" "$NS_C" "$IF_S" "$IF_C" "$CLI_IP/24"
+if [ -n "$KERNEL_CC" ]; then
+	# A namespace may only pick an algorithm the host allows unprivileged
+	# users (EPERM otherwise): allow it for the run, restored on exit.
+	ALLOWED=$(sysctl -n net.ipv4.tcp_allowed_congestion_control)
+	if [[ " $ALLOWED " != *" $KERNEL_CC "* ]]; then
+		RESTORE_ALLOWED=$ALLOWED
+		sysctl -qw "net.ipv4.tcp_allowed_congestion_control=$ALLOWED $KERNEL_CC"
+	fi
+	ip netns exec "$NS_S" sysctl -qw "net.ipv4.tcp_congestion_control=$KERNEL_CC"
+fi
+KCC=$(ip netns exec "$NS_S" sysctl -n net.ipv4.tcp_congestion_control)
 if ip netns exec "$NS_C" tc qdisc add dev "$IF_C" root netem delay 1ms 2>/dev/null; then
 	NETEM=1
 	ip netns exec "$NS_C" tc qdisc del dev "$IF_C" root
 fi
 : >"$OUT/cells"
+: >"$OUT/rtos"
 
 streams=(fill:1)
 for l in $LOSSES; do streams+=("put-${l}pct:4"); done
@@ -351,9 +403,9 @@ done
 
 SECTION=$OUT/section.md
 /usr/bin/python3 - "$OUT" "$FILL_RECORDS" "$LOSSES" "$FAULTS" "$NETEM" "$CELL_S" "$READ_MB" \
-	"$CMDLINE" >"$SECTION" <<'PY'
+	"$CMDLINE" "$KCC" >"$SECTION" <<'PY'
 import json, os, platform, sys, time
-out, fill_n, losses, faults, netem, cell_s, read_mb, cmd = sys.argv[1:9]
+out, fill_n, losses, faults, netem, cell_s, read_mb, cmd, kcc = sys.argv[1:10]
 fill_n = int(fill_n)
 
 def load(mode, cond, w):
@@ -428,6 +480,19 @@ print('\nSegments dropped by nftables (put + get cells): %s\n' % ', '.join(
 if any(dups.values()):
     print('Segments duplicated by nftables (kernel, put + get cells): %s\n' % ', '.join(
         '%s %d' % (c, u) for (m, c), u in sorted(dups.items()) if u))
+def delta(a, b):
+    pa = dict(kv.split('=') for kv in a.split(','))
+    return ','.join('%s %d' % (k, int(v) - int(pa.get(k, 0))) for k, v in
+                    (kv.split('=') for kv in b.split(',')))
+cnt = []
+for line in open(os.path.join(out, 'rtos')):
+    w = line.split()
+    if len(w) == 4:
+        cnt.append('%s %s: %s' % (w[0], label.get(w[1], w[1]), delta(w[2], w[3]).replace(',', ', ')))
+if cnt:
+    print('Server timeouts and probes per GetRecords cell (kernel congestion control: %s; '
+          'the DPDK stack: %s):\n' % (kcc, 'CUBIC'))
+    print('\n'.join('- ' + c for c in cnt) + '\n')
 print('integrity: %s' % ('all OK' if all_ok else 'FAILED'))
 PY
 cat "$SECTION"

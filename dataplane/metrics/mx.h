@@ -154,8 +154,8 @@ extern const char *const mx_sigv4_types[MX_SIGV4_N - 1];
 	"syn_cookies_sent", "syn_cookies_ok", "syn_cookies_bad", "tcp_prr_episodes", \
 	"tcp_rack_marks", "tcp_spurious_rto", "tcp_rexmit_recovery", "tcp_rexmit_tlp", \
 	"tcp_rexmit_rto", "tcp_dsack_undo", "tcp_rto_repeat", "tcp_rto_recovery", \
-	"tcp_rto_after_tlp", "tcp_rto_no_tlp"
-#define MX_TCP_N 34
+	"tcp_rto_after_tlp", "tcp_rto_no_tlp", "tcp_rec_probes"
+#define MX_TCP_N 35
 extern const char *const mx_tcp_names[MX_TCP_N];
 #define MX_TCP_COPY_US 100000
 

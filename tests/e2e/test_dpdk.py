@@ -687,7 +687,8 @@ def test_admin_metrics_over_dpdk(dsrv):
     # loss recovery by cause (zero on this clean link, but exported)
     for name in ('tcp_prr_episodes', 'tcp_rack_marks', 'tcp_spurious_rto',
                  'tcp_rexmit_recovery', 'tcp_rexmit_tlp', 'tcp_rexmit_rto', 'tcp_dsack_undo',
-                 'tcp_rto_repeat', 'tcp_rto_recovery', 'tcp_rto_after_tlp', 'tcp_rto_no_tlp'):
+                 'tcp_rto_repeat', 'tcp_rto_recovery', 'tcp_rto_after_tlp', 'tcp_rto_no_tlp',
+                 'tcp_rec_probes'):
         assert net_counter(text, name) is not None, name
     m = re.search(r'^sluice_dpdk_port_xstats_total\{port="[^"]+",name="rx_good_packets"\} '
                   r'(\d+)$', text, re.M)

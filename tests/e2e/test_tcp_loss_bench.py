@@ -80,6 +80,9 @@ def test_tcp_loss_quick_smoke(tmp_path):
         assert float(kern) > 0 and float(dpdk) > 0, rows[(w, '2% duplicated')]
         assert re.fullmatch(r'kernel OK \d+/\d+.*; DPDK OK \d+/\d+.*', integ), integ
     assert stdout.rstrip().endswith('integrity: all OK'), stdout[-2000:]
+    # the servers' timeouts and probes per GetRecords cell, both stacks
+    for mode in ('kernel', 'dpdk'):
+        assert re.search(r'^- %s 2%% loss: rto \d+, tlp \d+' % mode, stdout, re.M), stdout[-2000:]
     # nftables did drop segments in both runs (the loss was on the wire)
     m = re.search(r'dpdk 2pct (\d+), kernel 2pct (\d+)', stdout)
     assert m and int(m.group(1)) > 0 and int(m.group(2)) > 0, stdout[-2000:]

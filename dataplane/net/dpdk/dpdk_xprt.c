@@ -78,7 +78,7 @@ static void dx_publish_stats(struct lcore_ctx *lc, struct dx *dx)
 		ns.syn_cookies_ok, ns.syn_cookies_bad, ns.tcp_prr_episodes, ns.tcp_rack_marks,
 		ns.tcp_spurious_rto, ns.tcp_rexmit_recovery, ns.tcp_rexmit_tlp, ns.tcp_rexmit_rto,
 		ns.tcp_dsack_undo, ns.tcp_rto_repeat, ns.tcp_rto_recovery, ns.tcp_rto_after_tlp,
-		ns.tcp_rto_no_tlp,
+		ns.tcp_rto_no_tlp, ns.tcp_rec_probes,
 	};
 	for (unsigned i = 0; i < MX_TCP_N; i++)
 		MX_SET(lc->mx->io.tcp[i], v[i]);

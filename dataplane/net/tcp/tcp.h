@@ -105,6 +105,9 @@ struct net_config {
 	uint8_t cc;		/* congestion control, enum net_cc (0: CUBIC) */
 	bool no_rack;		/* RACK's time-based loss detection off (tests
 				 * of RFC 6675's DupThresh rules alone) */
+	bool no_rec_probe;	/* no probe in SACK recovery (tcp_timer.c):
+				 * a lost resend waits for the RTO, as in
+				 * Linux (tests, comparisons) */
 	bool ack_burst;		/* one ACK per connection per receive burst:
 				 * ACKs that RFC 5681's every-second-segment
 				 * rule (and window updates) would send during
@@ -146,6 +149,7 @@ struct net_stats {
 	 * later delivery revealed, or its ACKs lost), a tail-loss probe that
 	 * went unanswered, and none of those (no probe armed) */
 	uint64_t tcp_rto_repeat, tcp_rto_recovery, tcp_rto_after_tlp, tcp_rto_no_tlp;
+	uint64_t tcp_rec_probes;	/* recovery probes sent (tcp_timer.c) */
 	uint64_t fault_dropped, fault_duplicated, fault_reordered;
 	uint32_t conns_in_use, half_open;
 };

@@ -404,6 +404,7 @@ static void ack_new(struct tcp_conn *c, uint32_t ack)
 	if (c->rexmits)
 		rto_ack_progress(&c->rto);
 	c->tlp_done = false;
+	c->n_probes = 0;
 	c->rexmits = 0;
 	c->persist_shift = 0;
 	c->t_persist = 0;

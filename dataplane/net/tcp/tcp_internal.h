@@ -268,6 +268,11 @@ enum tcp_state {
  * episode (reordering) resends one or a few segments; one with more had
  * real losses among them */
 #define TCP_UNDO_SEGS 16
+/* Probes (tail-loss or recovery) before the RTO, each PTO doubling: one as
+ * RFC 8985 and Linux send loses itself or its ACK with probability ~2p (10%
+ * at 5% loss each way), and then the RTO, 200 ms against RTTs of 0.1 ms,
+ * was most of a lossy GetRecords cell (tcp_timer.c) */
+#define TCP_PROBES_MAX 2
 
 struct tcp_range { uint32_t start, end; };
 
@@ -313,7 +318,8 @@ struct tcp_conn {
 	bool release;		/* in the release list */
 	bool ts_ok, sack_ok, ws_ok, from_cookie;
 	bool tlp_pending;	/* t_rexmt is a tail-loss probe, not the RTO */
-	bool tlp_done;		/* one probe per flight until new data is ACKed */
+	bool tlp_done;		/* a probe went out since new data was ACKed */
+	uint8_t n_probes;	/* probes since then, at most TCP_PROBES_MAX */
 	int close_err;
 
 	/* send side (RFC 9293 3.3.1) */
@@ -553,6 +559,8 @@ void tcp_rack_recovery_done(struct tcp_conn *c);
 /* Forgets the log (RTO: everything is resent from SND.UNA). */
 void tcp_rack_clear(struct tcp_conn *c);
 bool tcp_rack_is_lost(const struct tcp_conn *c, uint32_t seq);
+/* One segment at SND.UNA up to the first SACKed byte (recovery probe). */
+bool tcp_sack_first_hole(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
 /* A RACK-lost segment below HighRxt (a lost retransmission) to resend. */
 bool tcp_rack_lost_rexmit(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
 /* RFC 6675 5 step (4), tcp_input.c: enters SACK recovery. */

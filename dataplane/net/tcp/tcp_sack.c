@@ -114,6 +114,16 @@ bool tcp_sack_next_rexmit(const struct tcp_conn *c, bool rule3, uint32_t *seq, u
 	return false;
 }
 
+/* The first hole (from SND.UNA to the first SACKed byte), one segment of
+ * it: what the cumulative ACK waits for, the recovery probe's choice. */
+bool tcp_sack_first_hole(const struct tcp_conn *c, uint32_t *seq, uint32_t *len)
+{
+	struct hole h[TCP_SACKED_MAX + 1];
+	uint32_t n = holes(c, h);
+
+	return n && h[0].a == c->snd_una && clip(c, h[0].a, h[0].b, seq, len);
+}
+
 /* RFC 6675 4 NextSeg rule 4, the rescue retransmission: once per recovery,
  * the highest outstanding unSACKed segment, so that a lost tail gets an ACK
  * back without waiting for the RTO. */

@@ -435,12 +435,16 @@ static uint8_t g_cc = NET_CC_NEWRENO;
 /* ...and DupThresh's rules alone: their ACKs come back with no time
  * passing, which RACK (tested on its own below) would read as loss. */
 static bool g_rack;
+/* ...and, unless a test is about it, without the recovery probe (the
+ * scripted recoveries below predate it and time their ACKs freely) */
+static bool g_rec_probe;
 
 static void rec_cfg(struct net_config *c)
 {
 	big_sndbuf(c);
 	c->cc = g_cc;
 	c->no_rack = !g_rack;
+	c->no_rec_probe = !g_rec_probe;
 }
 
 static struct {
@@ -624,6 +628,30 @@ static void test_recovery_tail_lost(void **state)
 	stop();
 }
 
+/* The probe itself lost: a second one goes out two PTOs later (at 70 ms,
+ * where one probe alone waits for the RTO at 230 ms), its SACK makes RACK call 7 and 8 lost, and recovery
+ * resends them: no RTO. */
+static void test_recovery_tail_second_probe(void **state)
+{
+	(void)state;
+	rec_start(10);
+	rec_ack(7, -1);			/* 10 ms: 7, 8, 9 lost */
+	advance(21000);
+	rec_expect(1, 9);		/* 30 ms: the probe, lost */
+	advance(38000);
+	rec_expect(0);			/* 69 ms */
+	advance(2000);
+	rec_expect(1, 9);		/* 70 ms: the second probe */
+	advance(10000);
+	rec_ack(7, 9, 10, -1);		/* it arrived; 7 and 8 did not */
+	assert_true(S.conn->in_recovery);
+	rec_expect(2, 7, 8);
+	rec_ack(10, -1);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
 /* The probe SACKed right after the tail was sent (a very short gap) is no
  * proof of loss: RACK waits RTT + reo_wnd, so nothing is resent early. */
 static void test_recovery_tail_probe_too_soon(void **state)
@@ -724,9 +752,12 @@ static void test_rto_causes(void **state)
 	rec_ack(10, -1);
 	assert_true(S.n > 0);
 	S.n = 0;
-	advance(100000); /* PTO = 2 * SRTT = 20 ms: the probe */
+	advance(100000); /* PTO = 2 * SRTT = 20 ms: the probe, 40 ms later the second */
 	net_stats(S.st, &st);
-	assert_int_equal(st.tcp_rexmit_tlp + (S.n > 0), 2); /* a resend of the last segment */
+	assert_int_equal(st.tcp_rexmit_tlp, 2); /* resends of the last segment */
+	assert_int_equal(S.n, 2);
+	assert_int_equal(S.q[0].seq, S.q[1].seq);
+	S.n = 0;
 	advance(250000);
 	net_stats(S.st, &st);
 	assert_int_equal(st.tcp_rto, 1);
@@ -871,6 +902,142 @@ static void test_rack_lost_retransmission(void **state)
 	assert_int_equal(rec_rtos(), 0);
 	rec_ack(25, -1);		/* the third copy arrives */
 	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* The recovery probe (tcp_timer.c), scripted: 10 segments sent at t = 0,
+ * 0..2 ACKed at 10 ms (SRTT 10 ms, PTO 20 ms), 3 lost; three SACKs start
+ * recovery and resend 3, and that resend is lost too. Every other segment
+ * is SACKed and there is no new data, so nothing sent after the resend can
+ * show RACK that it is lost. */
+static void rec_probe_start(bool probe)
+{
+	g_rack = true;
+	g_rec_probe = probe;
+	rec_start(10);
+	g_rack = false;
+	g_rec_probe = false;
+	rec_ack(3, 4, 5, -1);
+	rec_ack(3, 4, 6, -1);
+	rec_ack(3, 4, 7, -1);		/* third duplicate, t = 10 ms: 3 resent */
+	rec_expect(1, 3);
+	assert_true(S.conn->in_recovery);
+	advance(1000);
+	rec_ack(3, 4, 8, -1);		/* SACKs go on coming; the resend is lost */
+	rec_expect(0);
+}
+
+/* With the probe: a PTO after recovery began (30 ms), 3 goes out a third
+ * time, and its ACK ends recovery without an RTO (cwnd is untouched: the
+ * probe is no congestion response). */
+static void test_rec_probe_lost_resend(void **state)
+{
+	(void)state;
+	rec_probe_start(true);
+	rec_ack(3, 4, 10, -1);		/* 11 ms: all in but 3 */
+	advance(18000);			/* 29 ms */
+	rec_expect(0);
+	advance(2000);			/* 31 ms: the probe */
+	rec_expect(1, 3);
+	assert_int_equal(STAT(tcp_rec_probes), 1);
+	assert_true(S.conn->in_recovery);
+	rec_ack(10, -1);
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* SACKs arriving do not hold the probe back (only an ACK of new data
+ * re-arms it): SACKs at 11 and 26 ms (9 goes out as RFC 6675's rescue at
+ * 26), and still 3 goes out at 30 ms. Holding it back until the SACKs
+ * stopped let a recovery with a stuck hole run on new data for hundreds
+ * of ms at 1% loss (perf/RESULTS.md, 2026-12-03 21:15 UTC). */
+static void test_rec_probe_while_sacks_arrive(void **state)
+{
+	(void)state;
+	rec_probe_start(true);
+	advance(15000);
+	rec_ack(3, 4, 9, -1);		/* 26 ms */
+	rec_expect(1, 9);		/* the rescue */
+	advance(3000);			/* 29 ms */
+	rec_expect(0);
+	advance(2000);			/* 31 ms: the probe */
+	rec_expect(1, 3);
+	assert_int_equal(STAT(tcp_rec_probes), 1);
+	advance(10000);
+	rec_ack(10, -1);		/* 41 ms: the probe's copy arrived */
+	assert_false(S.conn->in_recovery);
+	assert_int_equal(rec_rtos(), 0);
+	stop();
+}
+
+/* The resend arrived and its ACK was lost: the probe draws an ACK that
+ * DSACKs it and covers everything. That ACK is slow: a second probe would
+ * wait two PTOs (70 ms), so nothing is resent again before it. */
+static void test_rec_probe_ack_lost(void **state)
+{
+	(void)state;
+	rec_probe_start(true);
+	rec_ack(3, 4, 10, -1);		/* 11 ms */
+	advance(21000);			/* 32 ms: the probe */
+	rec_expect(1, 3);
+	advance(30000);			/* its ACK is late too: no second probe */
+	rec_expect(0);
+	rec_ack(10, 3, 4, -1);		/* ACK of all, DSACK of the probe */
+	assert_false(S.conn->in_recovery);
+	rec_expect(0);
+	assert_int_equal(rec_rtos(), 0);
+	assert_int_equal(STAT(tcp_rec_probes), 1);
+	stop();
+}
+
+/* After an RTO, one probe too: a flight of 12 (10..21) lost whole, two
+ * tail-loss probes of 21 (30, 70 ms) unanswered, the RTO at 270 ms resends
+ * 10, and that resend is lost as well. Two PTOs later (310 ms) 10 goes out
+ * again, where the backed-off RTO would wait until 670 ms. */
+static void test_rec_probe_after_rto(void **state)
+{
+	(void)state;
+	g_rec_probe = true;
+	rec_start(30);
+	g_rec_probe = false;
+	rec_ack(10, -1);		/* 10 ms: SRTT 10 ms, 10..21 sent */
+	S.n = 0;
+	advance(259000);		/* 269 ms */
+	assert_int_equal(S.n, 2);	/* the two probes, of 21 */
+	assert_int_equal(S.q[0].seq, R.base + 21 * M);
+	assert_int_equal(S.q[1].seq, R.base + 21 * M);
+	S.n = 0;
+	advance(2000);			/* 271 ms: the RTO */
+	rec_expect(1, 10);
+	assert_int_equal(rec_rtos(), 1);
+	advance(38000);			/* 309 ms */
+	rec_expect(0);
+	advance(2000);			/* 311 ms: the probe */
+	rec_expect(1, 10);
+	assert_int_equal(STAT(tcp_rec_probes), 1);
+	advance(100000);		/* nothing more before the RTO (710 ms) */
+	rec_expect(0);
+	rec_ack(11, -1);
+	assert_int_equal(rec_rtos(), 1);
+	stop();
+}
+
+/* Without the probe (net_config.no_rec_probe; Linux's behaviour: RFC 8985
+ * arms no probe in recovery) the same loss waits for the 200 ms RTO. */
+static void test_rec_probe_off(void **state)
+{
+	(void)state;
+	rec_probe_start(false);
+	rec_ack(3, 4, 10, -1);
+	advance(150000);
+	rec_expect(0);
+	advance(100000);		/* the RTO, 200 ms after the entry's arming */
+	assert_int_equal(rec_rtos(), 1);
+	assert_true(S.n >= 1);
+	assert_int_equal(S.q[0].seq, R.base + 3 * M);
+	S.n = 0;
+	assert_int_equal(STAT(tcp_rec_probes), 0);
 	stop();
 }
 
@@ -1476,6 +1643,7 @@ int main(void)
 		cmocka_unit_test(test_recovery_several_holes),
 		cmocka_unit_test(test_recovery_last_segment_lost),
 		cmocka_unit_test(test_recovery_tail_lost),
+		cmocka_unit_test(test_recovery_tail_second_probe),
 		cmocka_unit_test(test_recovery_tail_probe_too_soon),
 		cmocka_unit_test(test_recovery_spurious_timeout),
 		cmocka_unit_test(test_recovery_timeout_real_loss),
@@ -1486,6 +1654,11 @@ int main(void)
 		cmocka_unit_test(test_rack_reorder_above_window),
 		cmocka_unit_test(test_rack_lost_retransmission),
 		cmocka_unit_test(test_rack_dsack_grows_window),
+		cmocka_unit_test(test_rec_probe_lost_resend),
+		cmocka_unit_test(test_rec_probe_while_sacks_arrive),
+		cmocka_unit_test(test_rec_probe_ack_lost),
+		cmocka_unit_test(test_rec_probe_after_rto),
+		cmocka_unit_test(test_rec_probe_off),
 		cmocka_unit_test(test_prr_proportional),
 		cmocka_unit_test(test_dsack_undo),
 		cmocka_unit_test(test_cubic_reduction),
