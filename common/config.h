@@ -44,6 +44,8 @@ struct sl_config {
 	uint32_t tail_mib;	/* read tail memory per journal */
 	uint32_t read_slots;	/* disk reads with io_uring: chunks held; 0 = pread */
 	uint32_t read_mib;	/* disk reads with io_uring: bytes held per journal */
+	uint32_t sub_wait_ms;	/* a quiet subscription's poll waits for records; 0 = off */
+	uint32_t sub_poll_ms;	/* a quiet subscription's poll interval when not waiting */
 	uint32_t commit_inflight; /* journal writes in flight (group commit) */
 	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */
 	char tls_key[SL_PATH_MAX];  /* "" = DIR/tls/server.key */
