@@ -1,27 +1,39 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# perf/sub_ab.sh: SubscribeToShard fan-out, two sluiced binaries side by
-# side (alternated, same commands), as compare.sh --reads's SubscribeToShard
-# rows do it: a 4-shard stream, NSUB registered consumers each subscribed to
-# every shard (one loadgen --mode subscribe, LATEST, started 1 s first), and
-# a producer of 500 x 1 KiB PutRecords (4 connections, 2 in flight) for DUR
-# seconds, closed loop or at --rate. Server on CPU 0, generators on CPU 1.
-# Per run: producer and consumer rates, sluiced's utime+stime (ticks),
-# where reads were served from (/metrics), the 1-minute load average.
+# perf/sub_ab.sh: SubscribeToShard fan-out and GetRecords consumers, two
+# sluiced binaries side by side (alternated, same commands), as compare.sh
+# --reads's rows do it: a 4-shard stream, NSUB registered consumers each
+# subscribed to every shard (one loadgen --mode subscribe, LATEST, started
+# 1 s first) or NGET loadgen --mode get processes (LATEST, 4 shards each),
+# and a producer of 500 x 1 KiB PutRecords (4 connections, 2 in flight) for
+# DUR seconds, closed loop or at a fixed rate. Server on CPU 0, generators
+# on CPU 1. Per run: producer rate and p99, consumer rates, put-to-arrival
+# latency and MillisBehindLatest, sluiced's utime+stime (ticks), where reads
+# were served from (/metrics), the 1-minute load average.
+#
+# MODES (default "s0 s5 s5@4000"): runs per binary and round, each
+# KIND N[@RATE]: s = N subscribers per shard, g = N GetRecords consumers;
+# RATE records/s (0 or none: closed loop). "s0@4000 s1@4000 s5@4000
+# g1@4000 g8@4000" is the fair measurement of issue #16 item 4: 4 shards
+# at ~1 MiB/s each, within Kinesis's per-shard write limit, so subscribers
+# (2 MiB/s each) keep up and read from the tail. SARGS: extra sluiced flags
+# for both binaries; NEW_ARGS / OLD_ARGS: for one of them.
 #
 # usage: perf/sub_ab.sh OLD_SLUICED NEW_SLUICED [ROUNDS] [DUR]
-#   outputs under perf/out/sub-ab-<time>/<old|new>-<s0|s5|s5rate>-r<N>/
+#   outputs under perf/out/sub-ab-<time>/<old|new>-<mode>-r<N>/
 set -u
 OLD=$1 NEW=$2 ROUNDS=${3:-2} DUR=${4:-8}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LG=${LG:-$ROOT/build/perf/loadgen}
 BASE=$ROOT/perf/out/sub-ab-$(date -u +%Y%m%dT%H%M%SZ)
-one() { # binary nsub rate label
-	local bin=$1 nsub=$2 rate=$3 out=$BASE/$4 rd args=() carn pid cpid t0
+MODES=${MODES:-s0 s5 s5@4000}
+one() { # binary nsub rate label nget extra-flags
+	local bin=$1 nsub=$2 rate=$3 out=$BASE/$4 nget=${5:-0} rd args=() carn pid cpid cpids=() t0
 	rd=$out/data
 	mkdir -p "$rd"
+	# shellcheck disable=SC2086 # flag lists
 	taskset -c 0 "$bin" --listen 127.0.0.1:0 --data-dir "$rd" --create-delay-ms 0 \
-		--quota-mode off --admin-listen 127.0.0.1:0 >"$out/sluiced.log" 2>&1 &
+		--quota-mode off --admin-listen 127.0.0.1:0 ${SARGS:-} $6 >"$out/sluiced.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 150); do [ -s "$rd/sluiced.addr" ] && [ -s "$rd/sluiced.admin" ] && break; sleep 0.2; done
 	local sa adm
@@ -54,13 +66,20 @@ one() { # binary nsub rate label
 		taskset -c 1 "$LG" --endpoint "https://$sa" --stream s --mode subscribe --shards 4 \
 			--iterator LATEST "${args[@]}" --duration $((DUR + 2)) --cpu 1 --json "$out/c.json" \
 			--quiet --ca "$rd/tls/ca.pem" --credentials "$rd/credentials" >"$out/c.txt" 2>&1 &
-		cpid=$!
-		sleep 1
+		cpids+=($!)
 	fi
+	for k in $(seq 1 "$nget"); do
+		taskset -c 1 "$LG" --endpoint "https://$sa" --stream s --mode get --shards 4 \
+			--iterator LATEST --batch 10000 --poll-ms 100 --connections 1 --inflight 4 \
+			--duration $((DUR + 2)) --cpu 1 --json "$out/c$k.json" --quiet \
+			--ca "$rd/tls/ca.pem" --credentials "$rd/credentials" >"$out/c$k.txt" 2>&1 &
+		cpids+=($!)
+	done
+	[ ${#cpids[@]} -gt 0 ] && sleep 1
 	taskset -c 1 "$LG" --endpoint "https://$sa" --stream s --record-bytes 1024 --batch 500 \
 		--connections 4 --inflight 2 --duration "$DUR" --rate "$rate" --cpu 1 --json "$out/p.json" \
 		--quiet --ca "$rd/tls/ca.pem" --credentials "$rd/credentials" >"$out/p.txt" 2>&1
-	[ "$nsub" -gt 0 ] && wait "$cpid"
+	for cpid in "${cpids[@]}"; do wait "$cpid"; done
 	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$out/ticks"
 	m >"$out/after"
 	cut -d' ' -f1 /proc/loadavg >"$out/load"
@@ -72,9 +91,19 @@ for r in $(seq 1 "$ROUNDS"); do
 	for b in old new; do
 		bin=$OLD
 		[ $b = new ] && bin=$NEW
-		one "$bin" 0 0 "$b-s0-r$r"
-		one "$bin" 5 0 "$b-s5-r$r"
-		one "$bin" 5 4000 "$b-s5rate-r$r"
+		extra=${OLD_ARGS:-}
+		[ $b = new ] && extra=${NEW_ARGS:-}
+		for mode in $MODES; do
+			kind=${mode%%[0-9]*} rest=${mode#[sg]}
+			n=${rest%@*} rate=0
+			[ "$rest" != "$n" ] && rate=${rest#*@}
+			lab=$b-${mode/@/at}-r$r
+			if [ "$kind" = g ]; then
+				one "$bin" 0 "$rate" "$lab" "$n" "$extra"
+			else
+				one "$bin" "$n" "$rate" "$lab" 0 "$extra"
+			fi
+		done
 	done
 done
 /usr/bin/python3 "$ROOT/perf/sub_ab_table.py" "$BASE"
