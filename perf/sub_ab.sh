@@ -8,7 +8,8 @@
 # and a producer of 500 x 1 KiB PutRecords (4 connections, 2 in flight) for
 # DUR seconds, closed loop or at a fixed rate. Server on CPU 0, generators
 # on CPU 1. Per run: producer rate and p99, consumer rates, put-to-arrival
-# latency and MillisBehindLatest, sluiced's utime+stime (ticks), where reads
+# latency and MillisBehindLatest, sluiced's utime+stime (ticks) and minor
+# page faults, where reads
 # were served from (/metrics), the 1-minute load average.
 #
 # MODES (default "s0 s5 s5@4000"): runs per binary and round, each
@@ -28,7 +29,7 @@ LG=${LG:-$ROOT/build/perf/loadgen}
 BASE=$ROOT/perf/out/sub-ab-$(date -u +%Y%m%dT%H%M%SZ)
 MODES=${MODES:-s0 s5 s5@4000}
 one() { # binary nsub rate label nget extra-flags
-	local bin=$1 nsub=$2 rate=$3 out=$BASE/$4 nget=${5:-0} rd args=() carn pid cpid cpids=() t0
+	local bin=$1 nsub=$2 rate=$3 out=$BASE/$4 nget=${5:-0} rd args=() carn pid cpid cpids=() t0 f0
 	rd=$out/data
 	mkdir -p "$rd"
 	# shellcheck disable=SC2086 # flag lists
@@ -62,6 +63,7 @@ one() { # binary nsub rate label nget extra-flags
 		grep -E '^sluice_journal_(tail_read_records|disk_read_records|tail_bytes|tail_steals|tail_grows)'; }
 	m >"$out/before"
 	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	f0=$(awk '{print $10}' "/proc/$pid/stat") # minor page faults
 	if [ "$nsub" -gt 0 ]; then
 		taskset -c 1 "$LG" --endpoint "https://$sa" --stream s --mode subscribe --shards 4 \
 			--iterator LATEST "${args[@]}" --duration $((DUR + 2)) --cpu 1 --json "$out/c.json" \
@@ -81,6 +83,7 @@ one() { # binary nsub rate label nget extra-flags
 		--quiet --ca "$rd/tls/ca.pem" --credentials "$rd/credentials" >"$out/p.txt" 2>&1
 	for cpid in "${cpids[@]}"; do wait "$cpid"; done
 	echo $(($(awk '{print $14+$15}' "/proc/$pid/stat") - t0)) >"$out/ticks"
+	echo $(($(awk '{print $10}' "/proc/$pid/stat") - f0)) >"$out/faults"
 	m >"$out/after"
 	cut -d' ' -f1 /proc/loadavg >"$out/load"
 	kill "$pid"

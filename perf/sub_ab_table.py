@@ -30,8 +30,8 @@ def load(path):
 rows = {}
 print('| run | producer rec/s | producer MB/s | producer ack p99 ms | consumers rec/s | '
       'consumers MB/s | put-to-arrival p50 / p99 ms | MillisBehind p99 | '
-      'server CPU us per produced record | CPU ms per MB (in+out) | from tail | from disk | load |')
-print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+      'server CPU us per produced record | CPU ms per MB (in+out) | page faults per MB (in+out) | from tail | from disk | load |')
+print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 for d in sorted(glob.glob(base + '/*-r*')):
     lab = os.path.basename(d)
     p = load(d + '/p.json')
@@ -39,6 +39,10 @@ for d in sorted(glob.glob(base + '/*-r*')):
         continue
     cs = [c for c in (load(f) for f in sorted(glob.glob(d + '/c*.json'))) if c]
     ticks = int(open(d + '/ticks').read())
+    try:
+        faults = int(open(d + '/faults').read())
+    except (OSError, ValueError):
+        faults = 0
     ld = open(d + '/load').read().strip()
     mb_in = p['payload_bytes'] / 1e6
     mb_out = sum(c['payload_bytes'] for c in cs) / 1e6
@@ -51,10 +55,10 @@ for d in sorted(glob.glob(base + '/*-r*')):
     mbl = max((c.get('millis_behind_latest', {}).get('p99', 0) for c in cs), default=0)
     r = (lab, p['records_per_s'], p['payload_MB_per_s'], p['latency_ms']['p99'],
          sum(c['records_per_s'] for c in cs), sum(c['payload_MB_per_s'] for c in cs),
-         p2g50, p2g99, mbl, cpu_ms * 1000.0 / recs, cpu_ms / ((mb_in + mb_out) or 1),
+         p2g50, p2g99, mbl, cpu_ms * 1000.0 / recs, cpu_ms / ((mb_in + mb_out) or 1), faults / ((mb_in + mb_out) or 1),
          int(tail), int(disk), ld)
     rows[lab] = r
-    print('| %s | %.0f | %.2f | %.1f | %.0f | %.2f | %.0f / %.0f | %.0f | %.1f | %.2f | %d | %d | %s |'
+    print('| %s | %.0f | %.2f | %.1f | %.0f | %.2f | %.0f / %.0f | %.0f | %.1f | %.2f | %.0f | %d | %d | %s |'
           % r)
 print()
 for lab, r in sorted(rows.items()):

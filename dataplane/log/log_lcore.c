@@ -384,6 +384,7 @@ static void log_sub_event(struct log_ctx *lg, struct dp_msg *m, struct jw *w,
 	m->behind_ms = behind < 0 ? 0 : behind;
 	m->resp = w->buf;
 	m->resp_len = (uint32_t)w->len;
+	m->resp_cap = (uint32_t)w->cap; /* the io lcore may keep it for the next poll */
 	log_reply(lg, m);
 }
 

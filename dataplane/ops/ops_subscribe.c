@@ -45,6 +45,11 @@
 #define SUB_LIFETIME_MS 300000	/* Kinesis: a subscription lasts 5 minutes */
 #define SUB_HEARTBEAT_MS 1000	/* an event at least this often */
 #define SUB_ARN_CAP 2100	/* ConsumerARN is at most 2048 characters */
+/* An event's buffer up to this size is kept for the subscription's next
+ * poll (msg.resp_buf): fresh malloc'd pages for every event cost page
+ * faults on the log lcore as it base64-encodes into them. Bounded: at most
+ * SUB_REGISTRY x this held in all. */
+#define SUB_BUF_KEEP_BYTES (256u << 10)
 
 struct sub {
 	struct sub *next;
@@ -215,6 +220,7 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 	m->now_ms = sl_wall_ms();
 	m->status = 0;
 	m->resp = NULL;
+	m->resp_buf_used = false; /* resp_buf: the last event's buffer, kept */
 	m->sub_wait_until = 0; /* log_sub_wait (log_lcore.c) */
 	m->sub_waited = false;
 	m->limit = 10000;
@@ -282,8 +288,20 @@ void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 		if (s->win_bytes >= SUB_BYTES_PER_S && s->next_poll_ms < s->win_ms + 1000)
 			s->next_poll_ms = s->win_ms + 1000;
 	}
-	free(m->resp);
+	/* The kept buffer, once the log lcore took it, is m->resp now or
+	 * freed; m->resp (its capacity in resp_cap) is kept in its place. */
+	if (m->resp_buf_used)
+		m->resp_buf = NULL;
+	m->resp_buf_used = false;
+	if (m->resp && !s->done && m->resp_cap <= SUB_BUF_KEEP_BYTES) {
+		BUG_ON(m->resp_buf); /* the log lcore writes into the kept one */
+		m->resp_buf = m->resp;
+	} else {
+		free(m->resp);
+	}
 	m->resp = NULL;
+	if (!m->resp_buf)
+		m->resp_cap = 0;
 }
 
 /* Called every loop iteration: polls, heartbeats, lifetimes, clean-up. */
@@ -312,6 +330,7 @@ void ops_sub_tick(struct lcore_ctx *lc)
 		}
 		if (s->done && !s->msg_out) {
 			*pp = s->next;
+			free(s->msg.resp_buf);
 			free(s);
 			continue;
 		}
@@ -493,6 +512,7 @@ void ops_sub_free_all(struct lcore_ctx *lc)
 		lc->subs = s->next;
 		sub_done(s);
 		free(s->msg.resp);
+		free(s->msg.resp_buf);
 		free(s);
 	}
 }
