@@ -36,7 +36,14 @@ one() { # binary nsub rate label nget extra-flags
 	taskset -c 0 "$bin" --listen 127.0.0.1:0 --data-dir "$rd" --create-delay-ms 0 \
 		--quota-mode off --admin-listen 127.0.0.1:0 ${SARGS:-} $6 >"$out/sluiced.log" 2>&1 &
 	pid=$!
-	for _ in $(seq 1 150); do [ -s "$rd/sluiced.addr" ] && [ -s "$rd/sluiced.admin" ] && break; sleep 0.2; done
+	# Up to 2 minutes: on a loaded machine a start took over 30 s.
+	for _ in $(seq 1 600); do [ -s "$rd/sluiced.addr" ] && [ -s "$rd/sluiced.admin" ] && break; sleep 0.2; done
+	if ! [ -s "$rd/sluiced.addr" ] || ! [ -s "$rd/sluiced.admin" ]; then
+		echo "$4: sluiced did not start; run skipped" >&2
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+		return
+	fi
 	local sa adm
 	sa=$(cat "$rd/sluiced.addr") adm=$(cat "$rd/sluiced.admin")
 	A() { AWS_DEFAULT_REGION=us-east-1 AWS_CA_BUNDLE=$rd/tls/ca.pem \
