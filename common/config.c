@@ -54,6 +54,14 @@ static const struct num_flag num_flags[] = {
 	  "disk reads with io_uring: chunks in flight or held per journal (0: pread)" },
 	{ "read-mib", OFF(read_mib), 12, 4096,
 	  "disk reads with io_uring: memory per journal in MiB" },
+	/* SubscribeToShard (dataplane/ops/ops_subscribe.c): a quiet
+	 * subscription's poll waits on the log lcore until records of its
+	 * shard are durable, at most this long (a second at most: the io
+	 * lcore sends a heartbeat event every second); 0: it polls. */
+	{ "sub-wait-ms", OFF(sub_wait_ms), 0, 1000,
+	  "a quiet subscription's poll waits this long for new records (0: poll)" },
+	{ "sub-poll-ms", OFF(sub_poll_ms), 1, 60000,
+	  "a quiet subscription not waiting polls this often" },
 	/* Group commit (storage/README.md): at most this many durable writes
 	 * in flight per journal (ST_MAX_INFLIGHT is 8); each costs one more
 	 * 12 MiB write buffer. */
@@ -192,6 +200,8 @@ static void set_defaults(struct sl_config *c)
 	c->tail_idle_ms = 30000; /* 3x tail_ms: a polling reader keeps its shard's */
 	c->read_slots = 16;
 	c->read_mib = 32;
+	c->sub_wait_ms = 500;
+	c->sub_poll_ms = 200;
 	c->commit_inflight = 2;
 	c->create_delay_ms = 500;
 	c->delete_delay_ms = 500;

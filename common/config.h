@@ -45,6 +45,8 @@ struct sl_config {
 	uint32_t tail_idle_ms;	/* read tail only for shards read this recently; 0 = all */
 	uint32_t read_slots;	/* disk reads with io_uring: chunks held; 0 = pread */
 	uint32_t read_mib;	/* disk reads with io_uring: bytes held per journal */
+	uint32_t sub_wait_ms;	/* a quiet subscription's poll waits for records; 0 = off */
+	uint32_t sub_poll_ms;	/* a quiet subscription's poll interval when not waiting */
 	uint32_t commit_inflight; /* journal writes in flight (group commit) */
 	uint32_t marker_delay_ms; /* idle-journal marker after this much idle */
 	char tls_cert[SL_PATH_MAX]; /* "" = DIR/tls/server.pem */

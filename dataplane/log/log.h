@@ -135,6 +135,14 @@ struct dp_msg {
 	 * was taken when it first came. */
 	bool rd_parked;
 	struct dp_msg *rd_next;
+	/* log: a subscription poll with nothing new to read waits on the log
+	 * lcore's sub-wait list (log_sub_wait) until its shard has new durable
+	 * records or sub_wait_until (monotonic ms; 0 = not parked yet, the io
+	 * lcore clears it when it posts) passes; sub_waited tells the io lcore
+	 * it did, so it may poll again at once. */
+	uint64_t sub_wait_until;
+	bool sub_waited;
+	struct dp_msg *sw_next;
 };
 
 struct rte_ring;
@@ -175,6 +183,14 @@ struct log_ctx {
 	/* DP_GETs parked until their disk reads land (FIFO; bounded like
 	 * j_head, by the credits). */
 	struct dp_msg *rd_head, *rd_tail;
+	/* Subscription polls waiting for records (log_sub_wait): at most
+	 * LOG_SUB_WAIT_MAX, each holding one credit of its pair; sw_dirty:
+	 * records became durable since the list was last looked at; sw_due_ms:
+	 * the earliest deadline on it (monotonic). */
+	struct dp_msg *sw_head;
+	uint32_t sw_n;
+	bool sw_dirty;
+	uint64_t sw_due_ms;
 	/* Messages taken off a ring but not finished: a PUT the journal could
 	 * not take whole (back-pressure) stays at backlog[bl_pos]. */
 	struct dp_msg *backlog[32];

@@ -36,6 +36,10 @@
 static_assert(LOG_BURST <= SL_ARRAY_SIZE(((struct log_ctx *)0)->backlog),
 	      "a burst must fit the backlog");
 #define LOG_IDLE_WAIT_MS 100
+/* Subscription polls waiting for records (log_sub_wait) each hold a credit
+ * of their (io, log) pair: at most half of a pair's, so producers always
+ * have the other half; past it a quiet subscription polls as before. */
+#define LOG_SUB_WAIT_MAX (DP_PAIR_CREDITS / 2)
 
 /* The in-journal list: PUTs whose records the journal holds, so that a
  * failing journal (which reports nothing more) can still answer them. */
@@ -109,6 +113,10 @@ static void log_on_done(void *ctx, uint64_t token, uint64_t stream_id, uint32_t 
 			m->status = status;
 	}
 	m->undurable -= count;
+	/* Waiting subscriptions look at their shards once this loop is done
+	 * (log_sub_wake); nobody waiting: this flag is the only cost. */
+	if (lg->sw_head && status == 0)
+		lg->sw_dirty = true;
 	if (m->undurable == 0 && m->appended == m->mine) {
 		lg->n_acked += m->mine;
 		log_stage(lg->put_durable, &lg->put_durable_sum_us, m->post_us);
@@ -385,6 +393,7 @@ static void log_sub_event(struct log_ctx *lg, struct dp_msg *m, struct jw *w,
 	m->behind_ms = behind < 0 ? 0 : behind;
 	m->resp = w->buf;
 	m->resp_len = (uint32_t)w->len;
+	m->resp_cap = (uint32_t)w->cap; /* the io lcore may keep it for the next poll */
 	log_reply(lg, m);
 }
 
@@ -401,6 +410,73 @@ static void log_park(struct log_ctx *lg, struct dp_msg *m)
 }
 
 static void log_get(struct log_ctx *lg, struct dp_msg *m);
+
+/* A subscription poll (m->sub) with nothing new to read at its position
+ * waits here instead of being answered with an empty event, so records are
+ * pushed as soon as they are durable rather than at the io lcore's next
+ * poll (--sub-poll-ms later). Returns true when m was parked. Not for a
+ * closed shard (its end is answered at once), nor while the server stops. */
+static bool log_sub_wait(struct log_ctx *lg, struct dp_msg *m)
+{
+	uint32_t wait_ms = lg->sh->cfg->sub_wait_ms;
+	if (!wait_ms || m->closed || lg->sw_n >= LOG_SUB_WAIT_MAX ||
+	    atomic_load_explicit(&lg->sh->stop, memory_order_acquire))
+		return false;
+	uint64_t now = sl_mono_ms();
+	st_seq_t start = m->after ? m->seq + 1 : m->seq;
+	if ((m->sub_wait_until && now >= m->sub_wait_until) ||
+	    start < st_latest(lg->j, m->stream_id, m->shard_index))
+		return false;
+	if (m->sub_wait_until == 0)
+		m->sub_wait_until = now + wait_ms;
+	/* Only a poll that waited is posted again at once by the io lcore
+	 * (one answered empty without waiting waits --sub-poll-ms there). */
+	m->sub_waited = true;
+	m->sw_next = lg->sw_head;
+	lg->sw_head = m;
+	lg->sw_n++;
+	if (lg->sw_n == 1 || m->sub_wait_until < lg->sw_due_ms)
+		lg->sw_due_ms = m->sub_wait_until;
+	return true;
+}
+
+/* Answers the waiting subscription polls whose shard got records or whose
+ * time is up (all of them while the server stops). Bounded: each waiter is
+ * looked at once; one still waiting stays. Returns the number answered. */
+static int log_sub_wake(struct log_ctx *lg)
+{
+	bool stop = atomic_load_explicit(&lg->sh->stop, memory_order_acquire);
+	uint64_t now = sl_mono_ms();
+	if (!lg->sw_head || (!lg->sw_dirty && !stop && now < lg->sw_due_ms))
+		return 0;
+	struct dp_msg *m = lg->sw_head, *keep = NULL;
+	lg->sw_head = NULL;
+	lg->sw_n = 0;
+	lg->sw_dirty = false;
+	uint64_t due = UINT64_MAX;
+	int answered = 0;
+	while (m) {
+		struct dp_msg *next = m->sw_next;
+		m->sw_next = NULL;
+		st_seq_t start = m->after ? m->seq + 1 : m->seq;
+		bool data = start < st_latest(lg->j, m->stream_id, m->shard_index);
+		if (data || stop || now >= m->sub_wait_until) {
+			m->sub_wait_until = 1; /* no waiting again: answer it now */
+			log_get(lg, m);
+			answered++;
+		} else {
+			m->sw_next = keep;
+			keep = m;
+			lg->sw_n++;
+			if (m->sub_wait_until < due)
+				due = m->sub_wait_until;
+		}
+		m = next;
+	}
+	lg->sw_head = keep;
+	lg->sw_due_ms = due;
+	return answered;
+}
 
 /* Reaps disk reads and retries the parked GETs once some landed (in the
  * order they came; one that still waits parks again at the end). Returns
@@ -431,6 +507,8 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 {
 	/* Subscriptions (enhanced fan-out) have their own throughput, not the
 	 * shard's shared GetRecords quota. */
+	if (m->sub && log_sub_wait(lg, m))
+		return; /* answered by log_sub_wake */
 	struct quota_shard *q = m->sub ? NULL :
 		quota_get(&lg->quota, m->stream_id, m->shard_index, sl_mono_ms());
 	/* A parked read took its call when it first came. */
@@ -774,6 +852,13 @@ static void log_fail(struct log_ctx *lg, int err)
 		log_fail_msg(lg, m);
 	}
 	lg->rd_tail = NULL;
+	while (lg->sw_head) {
+		struct dp_msg *m = lg->sw_head;
+		lg->sw_head = m->sw_next;
+		m->sw_next = NULL;
+		log_fail_msg(lg, m);
+	}
+	lg->sw_n = 0;
 }
 
 /* After a failure: answers what io lcores post with errors, without
@@ -819,6 +904,7 @@ int log_lcore_run(struct log_ctx *lg)
 		unsigned n = log_drain(lg);
 		int c = log_poll(lg, 0);
 		c += log_reads(lg);
+		c += log_sub_wake(lg);
 		if (n > 0 || c > 0)
 			__atomic_store_n(&lg->busy_loops, lg->busy_loops + 1, __ATOMIC_RELAXED);
 		if (lg->fail_err) {
@@ -831,7 +917,8 @@ int log_lcore_run(struct log_ctx *lg)
 				log_stats_publish(lg);
 			continue;
 		}
-		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0 && !lg->rd_head)
+		if (stop && lg->bl_pos == lg->bl_n && st_pending(lg->j) == 0 && !lg->rd_head &&
+		    !lg->sw_head)
 			break;
 		log_stats_publish(lg);
 		uint64_t now = sl_mono_ms();
@@ -846,11 +933,16 @@ int log_lcore_run(struct log_ctx *lg)
 				SL_WARN("journal %u: trim failed: %s", lg->idx, strerror(-mrc));
 			next_trim_ms = now + 60000;
 		}
+		uint32_t idle_ms = stop ? 1 : LOG_IDLE_WAIT_MS;
 		/* A delayed idle marker (--marker-delay-ms) is due then: the
 		 * next st_poll writes it. */
-		uint32_t idle_ms = stop ? 1 : LOG_IDLE_WAIT_MS;
 		uint32_t mark_ms = st_marker_wait_ms(lg->j);
-		log_sleep(lg, mark_ms < idle_ms ? mark_ms : idle_ms);
+		if (mark_ms < idle_ms)
+			idle_ms = mark_ms;
+		/* A waiting subscription's deadline wakes the loop in time. */
+		if (lg->sw_head && lg->sw_due_ms < now + idle_ms)
+			idle_ms = lg->sw_due_ms > now ? (uint32_t)(lg->sw_due_ms - now) : 1;
+		log_sleep(lg, idle_ms);
 	}
 	/* A seal requested while we stopped is still answered (see
 	 * log_lcore_seal for the hand-shake). */

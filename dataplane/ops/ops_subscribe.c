@@ -9,7 +9,10 @@
  * the zero chunk. A subscription polls the shard's log lcore (its own dp_msg,
  * never the connection's) and pushes a SubscribeToShardEvent for each batch of
  * records, and at least every second when there are none (Kinesis promises
- * one every 5 s). It ends (END_STREAM, or the zero chunk) after 5 minutes,
+ * one every 5 s). A poll that finds nothing new waits on the log lcore
+ * (--sub-wait-ms) and is answered as soon as the shard's next records are
+ * durable, so a quiet shard's records go out at once, not at the next poll
+ * (0-200 ms later when it polled every --sub-poll-ms). It ends (END_STREAM, or the zero chunk) after 5 minutes,
  * after ChildShards when a closed shard is read to its end, when its consumer
  * is deregistered, and when the server stops; it is dropped when the client
  * resets the stream or closes the connection. While the connection has
@@ -41,8 +44,12 @@
 
 #define SUB_LIFETIME_MS 300000	/* Kinesis: a subscription lasts 5 minutes */
 #define SUB_HEARTBEAT_MS 1000	/* an event at least this often */
-#define SUB_IDLE_POLL_MS 200	/* poll interval while the shard is quiet */
 #define SUB_ARN_CAP 2100	/* ConsumerARN is at most 2048 characters */
+/* An event's buffer up to this size is kept for the subscription's next
+ * poll (msg.resp_buf): fresh malloc'd pages for every event cost page
+ * faults on the log lcore as it base64-encodes into them. Bounded: at most
+ * SUB_REGISTRY x this held in all. */
+#define SUB_BUF_KEEP_BYTES (256u << 10)
 
 struct sub {
 	struct sub *next;
@@ -213,6 +220,9 @@ static int sub_post(struct lcore_ctx *lc, struct sub *s)
 	m->now_ms = sl_wall_ms();
 	m->status = 0;
 	m->resp = NULL;
+	m->resp_buf_used = false; /* resp_buf: the last event's buffer, kept */
+	m->sub_wait_until = 0; /* log_sub_wait (log_lcore.c) */
+	m->sub_waited = false;
 	m->limit = 10000;
 	ops_data_fill_closed(m, rs, sh);
 	/* Out of credits (or requests held before us): poll again later. */
@@ -264,7 +274,10 @@ void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 			if (erc < 0 || last)
 				sub_done(s);
 		}
-		s->next_poll_ms = records ? lc->now_ms : lc->now_ms + SUB_IDLE_POLL_MS;
+		/* A poll that waited on the log lcore (log_sub_wait) goes out
+		 * again at once: it waits there, not here. */
+		s->next_poll_ms = records || m->sub_waited ?
+			lc->now_ms : lc->now_ms + lc->sh->cfg->sub_poll_ms;
 		/* 2 MiB/s per subscription: a window that is used up waits for
 		 * the next second. */
 		if (lc->now_ms - s->win_ms >= 1000) {
@@ -275,8 +288,20 @@ void ops_sub_complete(struct lcore_ctx *lc, struct dp_msg *m)
 		if (s->win_bytes >= SUB_BYTES_PER_S && s->next_poll_ms < s->win_ms + 1000)
 			s->next_poll_ms = s->win_ms + 1000;
 	}
-	free(m->resp);
+	/* The kept buffer, once the log lcore took it, is m->resp now or
+	 * freed; m->resp (its capacity in resp_cap) is kept in its place. */
+	if (m->resp_buf_used)
+		m->resp_buf = NULL;
+	m->resp_buf_used = false;
+	if (m->resp && !s->done && m->resp_cap <= SUB_BUF_KEEP_BYTES) {
+		BUG_ON(m->resp_buf); /* the log lcore writes into the kept one */
+		m->resp_buf = m->resp;
+	} else {
+		free(m->resp);
+	}
 	m->resp = NULL;
+	if (!m->resp_buf)
+		m->resp_cap = 0;
 }
 
 /* Called every loop iteration: polls, heartbeats, lifetimes, clean-up. */
@@ -301,10 +326,11 @@ void ops_sub_tick(struct lcore_ctx *lc)
 			else if (rc == -ESRCH)
 				sub_end(lc, s, NULL, NULL); /* its consumer is gone: the end */
 			else if (rc < 0)
-				s->next_poll_ms = lc->now_ms + SUB_IDLE_POLL_MS;
+				s->next_poll_ms = lc->now_ms + lc->sh->cfg->sub_poll_ms;
 		}
 		if (s->done && !s->msg_out) {
 			*pp = s->next;
+			free(s->msg.resp_buf);
 			free(s);
 			continue;
 		}
@@ -490,6 +516,7 @@ void ops_sub_free_all(struct lcore_ctx *lc)
 		lc->subs = s->next;
 		sub_done(s);
 		free(s->msg.resp);
+		free(s->msg.resp_buf);
 		free(s);
 	}
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A log lcore whose journal fails answers everything and exits cleanly.
+/* A log lcore whose journal fails answers everything and exits cleanly;
+ * before that, a SubscribeToShard poll at the tip waits on the log lcore
+ * and is answered as soon as a record of its shard is durable.
  *
  * Real parts: the log lcore (log_lcore_run on its own thread), its journal
  * on disk with encryption at rest, the control plane (RCU reader), the
@@ -124,6 +126,23 @@ static void put_init(struct dp_msg *m, struct dp_rec *r, const char *data)
 	m->n_recs = 1;
 }
 
+/* A SubscribeToShard poll of shard 0 after position `after` (log.h's
+ * sub-wait list: m->sub). */
+static void sub_init(struct dp_msg *m, st_seq_t after)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = DP_GET;
+	m->sub = true;
+	m->stream_id = STREAM;
+	m->shard_index = 0;
+	m->seq = after;
+	m->after = true;
+	m->limit = 10000;
+	m->retention_ms = 24 * 3600 * 1000;
+	m->now_ms = sl_wall_ms();
+	snprintf(m->stream_name, sizeof(m->stream_name), "s");
+}
+
 /* Replaces every io_uring file descriptor of this process (the journal's
  * write ring and its read ring, --read-slots) by /dev/null. Returns how
  * many. */
@@ -157,8 +176,8 @@ static void test_failing_journal(void **state)
 	snprintf(g_dir, sizeof(g_dir), "/tmp/logcore_test_XXXXXX");
 	assert_non_null(mkdtemp(g_dir));
 	char *argv[] = { "logcore_test", "--data-dir", g_dir, "--segment-mib", "16",
-			 "--commit-inflight", "3", "--marker-delay-ms", "5" };
-	assert_int_equal(sl_config_parse(&g_cfg, 9, argv), 0);
+			 "--commit-inflight", "3", "--marker-delay-ms", "5", "--sub-wait-ms", "1000" };
+	assert_int_equal(sl_config_parse(&g_cfg, 11, argv), 0);
 	assert_int_equal(g_cfg.commit_inflight, 3);
 	assert_int_equal(g_cfg.marker_delay_ms, 5); /* the journal's marker_delay_us 5000 */
 	char keys[200];
@@ -225,14 +244,43 @@ static void test_failing_journal(void **state)
 		last[sh] = rw[i].seq;
 	}
 
+	/* A subscription poll at the shard's tip waits (no empty answer at
+	 * once) and is answered as soon as a record of its shard is durable,
+	 * long before its 1 s wait is up. */
+	static struct dp_msg sw, sw2, pw;
+	static struct dp_rec rpw;
+	sub_init(&sw, last[0]);
+	post(&sw);
+	sleep_ms(200);
+	void *early = NULL;
+	assert_int_equal(rte_ring_sc_dequeue(g_lg.out[0], &early), -ENOENT);
+	uint64_t t0 = sl_mono_ms();
+	put_init(&pw, &rpw, "wakes");
+	post(&pw);
+	struct dp_msg *r1 = wait_reply(), *r2 = wait_reply();
+	assert_true((r1 == &pw && r2 == &sw) || (r1 == &sw && r2 == &pw));
+	assert_int_equal(rpw.status, 0);
+	assert_int_equal(sw.status, 0);
+	assert_true(sw.sub_waited);
+	assert_int_equal(sw.n_out, 1); /* woken by the record, not timed out */
+	assert_true(sl_mono_ms() - t0 < 900);
+	free(sw.resp);
+	/* One left waiting when the journal fails is answered too. */
+	sub_init(&sw2, rpw.seq);
+	post(&sw2);
+	sleep_ms(100);
+
 	/* The journal's io_uring breaks (see the file comment). */
 	assert_int_equal(break_io_uring(), 2);
 	put_init(&b, &rb, "second");
 	post(&b);
-	/* Answered, not lost: the record is not acknowledged. */
-	assert_ptr_equal(wait_reply(), &b);
+	/* Answered, not lost: the record is not acknowledged; the waiting
+	 * subscription poll gets the error. */
+	struct dp_msg *f1 = wait_reply(), *f2 = wait_reply();
+	assert_true((f1 == &b && f2 == &sw2) || (f1 == &sw2 && f2 == &b));
 	assert_int_equal(rb.status, -EIO);
 	assert_int_equal(b.status, -EIO);
+	assert_int_equal(sw2.status, -EIO);
 
 	/* A seal from the control thread is answered too (it used to block
 	 * forever once the log lcore had returned). */
