@@ -601,20 +601,39 @@ static int32_t local_array(struct hc_reader *r, const char *op, const char *body
 	return arr;
 }
 
-int hc_list_shards(struct hc_reader *r)
+/* One ListShards page (the first names the stream, the next ones the
+ * NextToken of the page before: Kinesis refuses both together), merged
+ * into r->shards[0..*n). next[0..HC_TOKEN_MAX) gets the answer's NextToken
+ * ("" on the last page). */
+static int list_page(struct hc_reader *r, uint32_t *n, char *next)
 {
 	struct jw w;
-	char body[256];
+	char body[HC_TOKEN_MAX + 256];
 	jw_init(&w, body, sizeof(body));
 	jw_obj_begin(&w);
-	jw_key(&w, "StreamName");
-	jw_str(&w, r->stream);
+	if (next[0]) {
+		jw_key(&w, "NextToken");
+		jw_str(&w, next);
+	} else {
+		jw_key(&w, "StreamName");
+		jw_str(&w, r->stream);
+	}
+	jw_key(&w, "MaxResults");
+	jw_u64(&w, r->list_page ? r->list_page : HC_LIST_PAGE);
 	jw_obj_end(&w);
+	BUG_ON(w.overflow); /* a name of 128 and a token of HC_TOKEN_MAX fit */
 	struct json_doc d;
 	int32_t arr = local_array(r, "ListShards", body, w.len, &d, "Shards");
 	if (arr < 0)
 		return arr;
-	uint32_t n = r->nshards;
+	next[0] = 0;
+	int32_t nt = json_obj_get(&d, 0, "NextToken");
+	if (nt >= 0 && d.toks[nt].type == JSON_STRING && d.toks[arr].count > 0) {
+		if (d.toks[nt].len >= HC_TOKEN_MAX)
+			return -EPROTO;
+		memcpy(next, d.buf + d.toks[nt].start, d.toks[nt].len);
+		next[d.toks[nt].len] = 0;
+	}
 	for (uint32_t i = (uint32_t)arr + 1, k = 0; k < d.toks[arr].count; k++, i = d.toks[i].next) {
 		int32_t id = json_obj_get(&d, i, "ShardId");
 		if (id < 0 || d.toks[id].type != JSON_STRING ||
@@ -622,16 +641,17 @@ int hc_list_shards(struct hc_reader *r)
 			continue;
 		struct sl_slice s = json_tok_slice(&d, (uint32_t)id);
 		bool known = false;
-		for (uint32_t j = 0; j < n && !known; j++)
+		for (uint32_t j = 0; j < *n && !known; j++)
 			known = sl_slice_eq(s, r->shards[j].id);
 		if (known)
 			continue;
-		if (n == r->max_shards) {
+		if (*n == r->max_shards) {
 			SL_ERR("%s: %s has more than %u shards; the rest are not read", r->who,
 			       r->stream, r->max_shards);
+			next[0] = 0; /* no use asking for more */
 			break;
 		}
-		struct hc_shard *sh = &r->shards[n++];
+		struct hc_shard *sh = &r->shards[(*n)++];
 		memset(sh, 0, sizeof(*sh));
 		memcpy(sh->id, s.ptr, s.len);
 		static const char *const pn[2] = { "ParentShardId", "AdjacentParentShardId" };
@@ -641,6 +661,23 @@ int hc_list_shards(struct hc_reader *r)
 			    d.toks[t].len < sizeof(sh->parent[p]))
 				memcpy(sh->parent[p], d.buf + d.toks[t].start, d.toks[t].len);
 		}
+	}
+	return 0;
+}
+
+int hc_list_shards(struct hc_reader *r)
+{
+	uint32_t n = r->nshards;
+	char next[HC_TOKEN_MAX] = "";
+	/* bounded: each page adds its shards or ends the list, and r->shards
+	 * holds max_shards; a server that keeps answering empty pages with a
+	 * token would loop, so an empty page ends it too (list_page) */
+	for (uint32_t pages = 0; pages <= r->max_shards; pages++) {
+		int rc = list_page(r, &n, next);
+		if (rc < 0)
+			return rc; /* nothing merged: the next call starts over */
+		if (!next[0])
+			break;
 	}
 	r->nshards = n;
 	return 0;

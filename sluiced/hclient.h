@@ -32,6 +32,8 @@
 #define HC_SHARD_ID_MAX 64
 #define HC_GET_SPACING_MS 220 /* 5 GetRecords/s per shard, with margin */
 #define HC_SECRET_MAX 129     /* access key and secret, as the signer takes */
+#define HC_LIST_PAGE 1000     /* ListShards MaxResults: Kinesis's default page */
+#define HC_TOKEN_MAX 1024     /* a ListShards NextToken */
 
 struct sigv4_signer;
 
@@ -141,6 +143,7 @@ struct hc_reader {
 	 * AT_TIMESTAMP start_ms (epoch ms) when it is not 0. */
 	int64_t start_ms;
 	uint32_t limit; /* GetRecords Limit */
+	uint32_t list_page; /* ListShards MaxResults (0: HC_LIST_PAGE) */
 	/* Ask for each record's stored ExplicitHashKey (OPS_EHK_HEADER; the
 	 * local server honours it for the internal credential only). */
 	bool want_ehk;
@@ -151,7 +154,7 @@ struct hc_reader {
 	_Atomic uint64_t expired_records, expiries;
 };
 
-/* ListShards, merged into r->shards (known shards keep their state; new
+/* ListShards, page by page (MaxResults r->list_page) until the last, merged into r->shards (known shards keep their state; new
  * ones, children of a reshard, are added with their parents). */
 int hc_list_shards(struct hc_reader *r);
 /* One GetRecords on sh (spaced HC_GET_SPACING_MS from the last; iterator

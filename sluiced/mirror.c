@@ -38,7 +38,7 @@
 #include "common/prom.h"
 
 #define MR_NAME_MAX 129		     /* stream names: 1..128 */
-#define MR_SHARDS_MAX 1024	     /* source shards followed */
+#define MR_SHARDS_MAX 4096	     /* source shards followed (ListShards pages of 1000): ~3.5 MiB */
 #define MR_BATCH_RECORDS 500	     /* PutRecords' limit */
 #define MR_BATCH_BYTES (4u << 20)    /* under PutRecords' 5 MiB */
 #define MR_BODY_MAX (8u << 20)	     /* base64 of 4 MiB plus keys */
@@ -104,6 +104,7 @@ struct mr_conf {
 	char stream[MR_NAME_MAX], up_stream[MR_NAME_MAX];
 	char endpoint[HC_HOST_MAX + 16], region[64], key[HC_SECRET_MAX], sec[HC_SECRET_MAX];
 	char ca[HC_PATH_MAX], local_ca[HC_PATH_MAX];
+	uint32_t list_page; /* list_shards_page: ListShards MaxResults (0: HC_LIST_PAGE) */
 };
 
 /* key = value into c; -EINVAL for an unknown key or a bad value. */
@@ -124,6 +125,16 @@ static int conf_set(struct mr_conf *c, const char *k, const char *v)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i].key) == 0)
 			return hc_copy_val((char *)c + keys[i].off, keys[i].cap, v);
+	if (strcmp(k, "list_shards_page") == 0) {
+		/* ListShards' MaxResults range; a small page lets a test
+		 * cross pages with a few shards */
+		char *e;
+		unsigned long p = strtoul(v, &e, 10);
+		if (*e || e == v || p < 1 || p > 10000)
+			return -EINVAL;
+		c->list_page = (uint32_t)p;
+		return 0;
+	}
 	return -EINVAL;
 }
 
@@ -527,7 +538,8 @@ static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_loca
 					    .stream = m->stream, .who = "mirror",
 					    .shards = shards, .max_shards = MR_SHARDS_MAX,
 					    .toks = m->toks, .ntoks = MR_TOKS_MAX,
-					    .limit = MR_GET_LIMIT, .want_ehk = true };
+					    .limit = MR_GET_LIMIT, .want_ehk = true,
+					    .list_page = c->list_page };
 		if (!shards || !m->body || !m->toks || !m->ptoks)
 			rc = -ENOMEM;
 	}

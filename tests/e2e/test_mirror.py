@@ -24,10 +24,10 @@ pytestmark = pytest.mark.kernel_only  # the mirror dials the upstream's 127.0.0.
 KEYS = ['key-%d' % k for k in range(12)]
 
 
-def write_conf(path, up, mode=0o600, stream='src', upstream='dst'):
+def write_conf(path, up, mode=0o600, stream='src', upstream='dst', extra=''):
     text = ('# mirror test\nstream = %s\nupstream_stream = %s\nendpoint = https://%s:%d\n'
-            'region = us-east-1\naccess_key = %s\nsecret_key = %s\nca_bundle = %s\n'
-            % (stream, upstream, up.host, up.port, up.key_id, up.secret, up.ca))
+            'region = us-east-1\naccess_key = %s\nsecret_key = %s\nca_bundle = %s\n%s'
+            % (stream, upstream, up.host, up.port, up.key_id, up.secret, up.ca, extra))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, 'w') as f:
         f.write(text)
@@ -102,15 +102,15 @@ def check_upstream(client, total, deadline_s):
 PAIR_ARGS = ['--request-timeout-ms', '20000']
 
 
-def start_pair(server_factory, tmp_path, shards=2, up_args=()):
+def start_pair(server_factory, tmp_path, shards=2, up_args=(), conf_extra=''):
     up = server_factory(extra_args=PAIR_ARGS + list(up_args))
     uc = up.client()
     h.create_active(uc, 'dst', 3)
     conf = str(tmp_path / 'mirror.conf')
-    write_conf(conf, up)
+    write_conf(conf, up, extra=conf_extra)
     src = server_factory(extra_args=PAIR_ARGS + ['--mirror-config', conf])
     sc = src.client()
-    h.create_active(sc, 'src', shards)
+    h.create_active(sc, 'src', shards, timeout_s=60.0)
     return up, uc, src, sc
 
 
@@ -142,6 +142,37 @@ def test_mirror_delivers_in_key_order(server_factory, tmp_path):
     assert src.stop() == 0, src.log_tail()
     with open(src.log_path) as f:
         assert up.secret not in f.read()
+
+
+@pytest.mark.parametrize('page', [None, 7])
+def test_mirror_reads_shards_past_the_first_listshards_page(server_factory, tmp_path, page):
+    """1100 shards: ListShards answers 1000 a page (our mirror asks for
+    1000; 7 with list_shards_page); records put by explicit hash key into
+    the last shards, past the first page (and past the 1024 shards the
+    mirror once followed), must go upstream too."""
+    extra = 'list_shards_page = %d\n' % page if page else ''
+    up, uc, src, sc = start_pair(server_factory, tmp_path, shards=1100, conf_extra=extra)
+    shards = []
+    tok = None
+    while True:
+        r = sc.list_shards(NextToken=tok) if tok else sc.list_shards(StreamName='src')
+        shards.extend(r['Shards'])
+        tok = r.get('NextToken')
+        if not tok:
+            break
+    assert len(shards) == 1100
+    last = shards[-60:]  # shardId-000000001040 .. 1099: the second page of 1000
+    recs = []
+    for j, sh in enumerate(last):
+        key = KEYS[j % len(KEYS)]
+        recs.append({'PartitionKey': key, 'Data': ('%s:%d' % (key, j)).encode(),
+                     'ExplicitHashKey': sh['HashKeyRange']['StartingHashKey']})
+    r = sc.put_records(StreamName='src', Records=recs)
+    assert r['FailedRecordCount'] == 0, r
+    got = {rr['ShardId'] for rr in r['Records']}
+    assert got == {sh['ShardId'] for sh in last}
+    dups = check_upstream(uc, len(recs), 180)
+    assert dups == 0
 
 
 def test_mirror_config_must_be_private(server_factory, tmp_path):
