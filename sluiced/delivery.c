@@ -134,7 +134,7 @@ static int conf_line(void *arg, const char *k, const char *v)
 static int ckpt_save(struct delivery *d, struct dl_chan *c)
 {
 	/* d->obj is free between objects */
-	return hc_ckpt_save(&c->rd, c->ckpt_path, d->obj, d->obj_cap);
+	return hc_ckpt_save(&c->rd, c->ckpt_path, d->obj, d->obj_cap, true);
 }
 
 /* ---- S3 --------------------------------------------------------------------- */
