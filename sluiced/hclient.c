@@ -906,6 +906,7 @@ int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d,
 	int64_t after = 0;
 	if (rb < 0 || json_num_i64(d, (uint32_t)rb, &after) < 0 || after < 0)
 		after = 0; /* absent: a closed shard read to its end */
+	sh->after = (uint64_t)after;
 	sh->backlog = d->toks[*arr].count + (uint64_t)after;
 	note_counters(sh, d, *arr);
 	if (next < 0 || d->toks[next].type != JSON_STRING) {

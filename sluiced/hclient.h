@@ -133,6 +133,7 @@ struct hc_shard {
 	 * server counted after it in its storage index) and by
 	 * hc_probe_backlog; the caller takes off what it moves past. */
 	uint64_t backlog;
+	uint64_t after; /* SluiceRecordsBehind of the last read: records after it */
 };
 
 struct hc_reader {
