@@ -56,7 +56,7 @@
 #define MR_PROBE_MS 1000	     /* backlog probes while a batch waits: at most this often */
 #define MR_PROBE_SHARDS 64	     /* shards probed per refresh (round robin) */
 #define MR_PROBE_TOKS 256	     /* a one-record GetRecords answer, ChildShards included */
-#define MR_CKPT_SYNC_MS 200	     /* the checkpoint's fsync at most this often (ckpt_save) */
+#define MR_CKPT_SYNC_MS 200	     /* checkpoint_sync_ms's default (ckpt_save) */
 #define MR_STREAMS_MAX 8	     /* mirrored streams per server: ~40 MiB of buffers each */
 _Static_assert(MIRROR_RESP_MAX <= HC_RESP_MAX, "hclient reads every answer the mirror takes");
 
@@ -94,6 +94,7 @@ struct mr_stream {
 	struct json_tok *toks, *ptoks;
 	uint32_t backoff_ms;
 	uint64_t ckpt_sync_ms; /* when the checkpoint was last saved with fsync */
+	uint32_t sync_every_ms; /* fsync the checkpoint at most this often (0: every batch) */
 	struct mr_keyset keys; /* of the batch being built (pump_shard) */
 	/* written by the mirror thread, read by the admin thread's scrape */
 	_Atomic uint64_t sent, retried, batches, errors;
@@ -122,6 +123,7 @@ struct mr_conf {
 	char endpoint[HC_HOST_MAX + 16], region[64], key[HC_SECRET_MAX], sec[HC_SECRET_MAX];
 	char ca[HC_PATH_MAX], local_ca[HC_PATH_MAX];
 	uint32_t list_page; /* list_shards_page: ListShards MaxResults (0: HC_LIST_PAGE) */
+	int32_t sync_ms;    /* checkpoint_sync_ms; -1: not given (MR_CKPT_SYNC_MS) */
 };
 
 /* key = value into c; -EINVAL for an unknown key or a bad value. */
@@ -142,6 +144,16 @@ static int conf_set(struct mr_conf *c, const char *k, const char *v)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i].key) == 0)
 			return hc_copy_val((char *)c + keys[i].off, keys[i].cap, v);
+	if (strcmp(k, "checkpoint_sync_ms") == 0) {
+		/* 0: fsync after every batch (a power loss re-sends at most the
+		 * last unacknowledged batch, as a crash does) */
+		char *e;
+		unsigned long ms = strtoul(v, &e, 10);
+		if (*e || e == v || ms > 10000)
+			return -EINVAL;
+		c->sync_ms = (int32_t)ms;
+		return 0;
+	}
 	if (strcmp(k, "list_shards_page") == 0) {
 		/* ListShards' MaxResults range; a small page lets a test
 		 * cross pages with a few shards */
@@ -190,6 +202,7 @@ static int read_conf(const char *path, struct mr_conf *c, uint32_t *n)
 	struct mr_conf *defaults = calloc(1, sizeof(*defaults));
 	if (!defaults)
 		return -ENOMEM;
+	defaults->sync_ms = -1;
 	*n = 0;
 	struct mr_conf_read r = { c, defaults, defaults, n };
 	char what[96];
@@ -222,15 +235,16 @@ static int read_conf(const char *path, struct mr_conf *c, uint32_t *n)
 
 /* After every acknowledged batch the checkpoint file is replaced, so a
  * crash of the process (kill -9) re-sends at most the last unacknowledged
- * batch; but with fsync (file and directory) only every MR_CKPT_SYNC_MS
+ * batch; but with fsync (file and directory) at most every m->sync_every_ms
  * (and at stop): two fsyncs per batch were a fixed cost per 500 records or
  * fewer (fewer when few keys are hot). A power loss re-sends at most the
- * batches acknowledged in the last MR_CKPT_SYNC_MS, plus that one. force:
- * sync now. */
+ * batches acknowledged in the last m->sync_every_ms (checkpoint_sync_ms,
+ * default MR_CKPT_SYNC_MS; 0: every batch), plus that one. force: sync
+ * now. */
 static int ckpt_save(struct mr_stream *m, bool force)
 {
 	uint64_t now = hc_now_ms();
-	bool sync = force || now - m->ckpt_sync_ms >= MR_CKPT_SYNC_MS;
+	bool sync = force || now - m->ckpt_sync_ms >= m->sync_every_ms;
 	/* m->body is free between batches */
 	int rc = hc_ckpt_save(&m->rd, m->ckpt_path, m->body, MR_BODY_MAX, sync);
 	if (rc == 0 && sync)
@@ -585,6 +599,7 @@ static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_loca
 	/* a black-holed upstream or local call ends within 50 ms of SIGTERM */
 	m->local.stop = m->up.stop = m->probe.stop = loc->stop;
 	memcpy(m->stream, c->stream, sizeof(m->stream));
+	m->sync_every_ms = c->sync_ms < 0 ? MR_CKPT_SYNC_MS : (uint32_t)c->sync_ms;
 	memcpy(m->up_stream, c->up_stream, sizeof(m->up_stream));
 	memcpy(m->up.ca, c->ca, sizeof(m->up.ca));
 	_Static_assert(sizeof(m->up.host) == HC_HOST_MAX, "hc_parse_endpoint fills HC_HOST_MAX");

@@ -150,7 +150,9 @@ def test_mirror_reads_shards_past_the_first_listshards_page(server_factory, tmp_
     1000; 7 with list_shards_page); records put by explicit hash key into
     the last shards, past the first page (and past the 1024 shards the
     mirror once followed), must go upstream too."""
-    extra = 'list_shards_page = %d\n' % page if page else ''
+    # (with the small page, the checkpoint fsynced after every batch: the
+    # other setting of checkpoint_sync_ms)
+    extra = 'list_shards_page = %d\ncheckpoint_sync_ms = 0\n' % page if page else ''
     up, uc, src, sc = start_pair(server_factory, tmp_path, shards=1100, conf_extra=extra)
     shards = []
     tok = None
@@ -173,6 +175,17 @@ def test_mirror_reads_shards_past_the_first_listshards_page(server_factory, tmp_
     assert got == {sh['ShardId'] for sh in last}
     dups = check_upstream(uc, len(recs), 180)
     assert dups == 0
+
+
+@pytest.mark.parametrize('line', ['checkpoint_sync_ms = soon', 'checkpoint_sync_ms = 10001',
+                                  'list_shards_page = 0', 'list_shards_page = 10001'])
+def test_mirror_config_refuses_bad_numbers(server_factory, tmp_path, line):
+    up = server_factory()
+    conf = str(tmp_path / 'bad.conf')
+    write_conf(conf, up, extra=line + '\n')
+    src = server_factory(extra_args=['--mirror-config', conf], start=False)
+    with pytest.raises(AssertionError, match='bad value'):
+        src.start()
 
 
 def test_mirror_config_must_be_private(server_factory, tmp_path):
