@@ -6,13 +6,16 @@ off; sluiced restarts with --mirror-config towards a second sluiced (same
 binary, 4 shards); the time until sluice_mirror_records_sent_total == N and
 the mirroring sluiced's utime+stime (/proc/PID/stat) over it are printed.
 OLD and NEW alternate ROUNDS times. usage: OLD=a/sluiced NEW=b/sluiced
-N=20000 ROUNDS=2 /usr/bin/python3 perf/mirror_ab.py"""
+N=20000 ROUNDS=2 [KEYS=64] /usr/bin/python3 perf/mirror_ab.py"""
 import os, sys, time, shutil, tempfile, urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'e2e'))
 import sluice_helpers as h
 from test_mirror import write_conf
 
 N = int(os.environ.get('N', '20000'))
+# partition keys of the backlog: 64 cuts each PutRecords at 64 records (no
+# key twice in a batch); a large number (e.g. 1000000) gives full batches of 500
+KEYS = int(os.environ.get('KEYS', '64'))
 TICK = os.sysconf('SC_CLK_TCK')
 
 def cpu_s(pid):
@@ -45,7 +48,7 @@ def run(binary, label):
     while i < N:
         recs = []
         for j in range(i, i + 500):
-            r = {'PartitionKey': 'k%d' % (j % 64), 'Data': data}
+            r = {'PartitionKey': 'k%d' % (j % KEYS), 'Data': data}
             if j % 2:
                 r['ExplicitHashKey'] = str((j * 2654435761) % (2 ** 128))
             recs.append(r)

@@ -601,20 +601,39 @@ static int32_t local_array(struct hc_reader *r, const char *op, const char *body
 	return arr;
 }
 
-int hc_list_shards(struct hc_reader *r)
+/* One ListShards page (the first names the stream, the next ones the
+ * NextToken of the page before: Kinesis refuses both together), merged
+ * into r->shards[0..*n). next[0..HC_TOKEN_MAX) gets the answer's NextToken
+ * ("" on the last page). */
+static int list_page(struct hc_reader *r, uint32_t *n, char *next)
 {
 	struct jw w;
-	char body[256];
+	char body[HC_TOKEN_MAX + 256];
 	jw_init(&w, body, sizeof(body));
 	jw_obj_begin(&w);
-	jw_key(&w, "StreamName");
-	jw_str(&w, r->stream);
+	if (next[0]) {
+		jw_key(&w, "NextToken");
+		jw_str(&w, next);
+	} else {
+		jw_key(&w, "StreamName");
+		jw_str(&w, r->stream);
+	}
+	jw_key(&w, "MaxResults");
+	jw_u64(&w, r->list_page ? r->list_page : HC_LIST_PAGE);
 	jw_obj_end(&w);
+	BUG_ON(w.overflow); /* a name of 128 and a token of HC_TOKEN_MAX fit */
 	struct json_doc d;
 	int32_t arr = local_array(r, "ListShards", body, w.len, &d, "Shards");
 	if (arr < 0)
 		return arr;
-	uint32_t n = r->nshards;
+	next[0] = 0;
+	int32_t nt = json_obj_get(&d, 0, "NextToken");
+	if (nt >= 0 && d.toks[nt].type == JSON_STRING && d.toks[arr].count > 0) {
+		if (d.toks[nt].len >= HC_TOKEN_MAX)
+			return -EPROTO;
+		memcpy(next, d.buf + d.toks[nt].start, d.toks[nt].len);
+		next[d.toks[nt].len] = 0;
+	}
 	for (uint32_t i = (uint32_t)arr + 1, k = 0; k < d.toks[arr].count; k++, i = d.toks[i].next) {
 		int32_t id = json_obj_get(&d, i, "ShardId");
 		if (id < 0 || d.toks[id].type != JSON_STRING ||
@@ -622,16 +641,17 @@ int hc_list_shards(struct hc_reader *r)
 			continue;
 		struct sl_slice s = json_tok_slice(&d, (uint32_t)id);
 		bool known = false;
-		for (uint32_t j = 0; j < n && !known; j++)
+		for (uint32_t j = 0; j < *n && !known; j++)
 			known = sl_slice_eq(s, r->shards[j].id);
 		if (known)
 			continue;
-		if (n == r->max_shards) {
+		if (*n == r->max_shards) {
 			SL_ERR("%s: %s has more than %u shards; the rest are not read", r->who,
 			       r->stream, r->max_shards);
+			next[0] = 0; /* no use asking for more */
 			break;
 		}
-		struct hc_shard *sh = &r->shards[n++];
+		struct hc_shard *sh = &r->shards[(*n)++];
 		memset(sh, 0, sizeof(*sh));
 		memcpy(sh->id, s.ptr, s.len);
 		static const char *const pn[2] = { "ParentShardId", "AdjacentParentShardId" };
@@ -641,6 +661,23 @@ int hc_list_shards(struct hc_reader *r)
 			    d.toks[t].len < sizeof(sh->parent[p]))
 				memcpy(sh->parent[p], d.buf + d.toks[t].start, d.toks[t].len);
 		}
+	}
+	return 0;
+}
+
+int hc_list_shards(struct hc_reader *r)
+{
+	uint32_t n = r->nshards;
+	char next[HC_TOKEN_MAX] = "";
+	/* bounded: each page adds its shards or ends the list, and r->shards
+	 * holds max_shards; a server that keeps answering empty pages with a
+	 * token would loop, so an empty page ends it too (list_page) */
+	for (uint32_t pages = 0; pages <= r->max_shards; pages++) {
+		int rc = list_page(r, &n, next);
+		if (rc < 0)
+			return rc; /* nothing merged: the next call starts over */
+		if (!next[0])
+			break;
 	}
 	r->nshards = n;
 	return 0;
@@ -662,7 +699,8 @@ static uint64_t seq_ctr(struct sl_slice s)
 
 /* An iterator of sh into out[0..HC_ITER_MAX): TRIM_HORIZON when trim, else
  * from sh's checkpoint (or r->start_ms, or TRIM_HORIZON). */
-static int iterator_of(struct hc_reader *r, const struct hc_shard *sh, bool trim, char *out)
+static int iterator_on(struct hc_reader *r, struct hc_peer *p, struct json_tok *toks,
+		       const struct hc_shard *sh, bool trim, char *out)
 {
 	struct jw w;
 	char body[512];
@@ -688,11 +726,11 @@ static int iterator_of(struct hc_reader *r, const struct hc_shard *sh, bool trim
 		jw_str(&w, "TRIM_HORIZON");
 	}
 	jw_obj_end(&w);
-	int st = hc_kinesis(r->local, "GetShardIterator", body, w.len);
+	int st = hc_kinesis(p, "GetShardIterator", body, w.len);
 	if (st != 200)
 		return st < 0 ? st : -EAGAIN;
 	struct json_doc d;
-	if (json_parse(&d, r->local->buf, r->local->len, r->toks, 16, 4, NULL) < 1)
+	if (json_parse(&d, p->buf, p->len, toks, 16, 4, NULL) < 1)
 		return -EPROTO;
 	int32_t it = json_obj_get(&d, 0, "ShardIterator");
 	if (it < 0 || d.toks[it].type != JSON_STRING || d.toks[it].len >= HC_ITER_MAX)
@@ -701,6 +739,11 @@ static int iterator_of(struct hc_reader *r, const struct hc_shard *sh, bool trim
 	memcpy(out, s.ptr, s.len);
 	out[s.len] = 0;
 	return 0;
+}
+
+static int iterator_of(struct hc_reader *r, const struct hc_shard *sh, bool trim, char *out)
+{
+	return iterator_on(r, r->local, r->toks, sh, trim, out);
 }
 
 static int get_iterator(struct hc_reader *r, struct hc_shard *sh)
@@ -856,6 +899,15 @@ int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d,
 		sh->lag_ms = (uint64_t)lag;
 	if (*arr < 0 || d->toks[*arr].type != JSON_ARRAY)
 		return -EPROTO;
+	/* The answer starts where the caller is done with (it reads again
+	 * only once all before is forwarded): so its records plus those
+	 * after it are the shard's backlog */
+	int32_t rb = json_obj_get(d, 0, "SluiceRecordsBehind");
+	int64_t after = 0;
+	if (rb < 0 || json_num_i64(d, (uint32_t)rb, &after) < 0 || after < 0)
+		after = 0; /* absent: a closed shard read to its end */
+	sh->after = (uint64_t)after;
+	sh->backlog = d->toks[*arr].count + (uint64_t)after;
 	note_counters(sh, d, *arr);
 	if (next < 0 || d->toks[next].type != JSON_STRING) {
 		sh->closed = true; /* a closed shard, read to its end */
@@ -868,6 +920,50 @@ int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d,
 		sh->iter[0] = 0;
 	}
 	return 0;
+}
+
+int hc_probe_backlog(struct hc_reader *r, struct hc_peer *p, struct json_tok *toks,
+		     uint32_t ntoks, struct hc_shard *sh)
+{
+	BUG_ON(ntoks < 64);
+	char it[HC_ITER_MAX];
+	int rc = iterator_on(r, p, toks, sh, false, it);
+	if (rc < 0)
+		return rc;
+	char body[HC_ITER_MAX + 64];
+	struct jw w;
+	jw_init(&w, body, sizeof(body));
+	jw_obj_begin(&w);
+	jw_key(&w, "ShardIterator");
+	jw_str(&w, it);
+	jw_key(&w, "Limit");
+	jw_u64(&w, 1); /* the count is the point, not the record */
+	jw_obj_end(&w);
+	int st = kinesis_call(p, "GetRecords", body, w.len, false);
+	if (st != 200)
+		return st < 0 ? st : -EAGAIN;
+	struct json_doc d;
+	if (json_parse(&d, p->buf, p->len, toks, ntoks, 8, NULL) < 1)
+		return -EPROTO;
+	int32_t arr = json_obj_get(&d, 0, "Records");
+	int32_t rb = json_obj_get(&d, 0, "SluiceRecordsBehind");
+	int64_t after = 0;
+	if (arr < 0 || d.toks[arr].type != JSON_ARRAY)
+		return -EPROTO;
+	if (rb < 0) /* a closed shard read to its end has nothing after */
+		after = 0;
+	else if (json_num_i64(&d, (uint32_t)rb, &after) < 0 || after < 0)
+		return -EPROTO;
+	sh->backlog = d.toks[arr].count + (uint64_t)after;
+	return 0;
+}
+
+uint64_t hc_backlog(const struct hc_reader *r)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < r->nshards; i++)
+		n += r->shards[i].backlog;
+	return n;
 }
 
 bool hc_parents_open(const struct hc_reader *r, const struct hc_shard *sh)
@@ -888,7 +984,36 @@ uint64_t hc_lag_ms(const struct hc_reader *r)
 	return lag;
 }
 
-int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, size_t cap)
+/* path replaced with data[0..len) by write and rename, without fsync: a
+ * crash of the process (kill -9) finds it, since the kernel holds the
+ * page; a power loss may not (hc_ckpt_save). */
+static int replace_unsynced(const char *path, const char *data, size_t len)
+{
+	char tmp[HC_PATH_MAX + 8];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	for (size_t off = 0; rc == 0 && off < len;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno != EINTR)
+			rc = -errno;
+		else if (w > 0)
+			off += (size_t)w;
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		(void)unlink(tmp); /* best effort: the error is rc */
+	return rc;
+}
+
+int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, size_t cap,
+		 bool sync)
 {
 	size_t n = 0;
 	for (uint32_t i = 0; i < r->nshards; i++) {
@@ -900,7 +1025,7 @@ int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, siz
 			return -E2BIG;
 		n += (size_t)w;
 	}
-	return sl_file_replace(path, scratch, n, 0600);
+	return sync ? sl_file_replace(path, scratch, n, 0600) : replace_unsynced(path, scratch, n);
 }
 
 void hc_ckpt_load(struct hc_reader *r, const char *path)

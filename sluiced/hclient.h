@@ -32,6 +32,8 @@
 #define HC_SHARD_ID_MAX 64
 #define HC_GET_SPACING_MS 220 /* 5 GetRecords/s per shard, with margin */
 #define HC_SECRET_MAX 129     /* access key and secret, as the signer takes */
+#define HC_LIST_PAGE 1000     /* ListShards MaxResults: Kinesis's default page */
+#define HC_TOKEN_MAX 1024     /* a ListShards NextToken */
 
 struct sigv4_signer;
 
@@ -126,6 +128,12 @@ struct hc_shard {
 	 * (hc_check_gaps); gap_first 0: none. */
 	uint64_t gap_prev, gap_first;
 	char parent[2][HC_SHARD_ID_MAX]; /* ParentShardId, AdjacentParentShardId */
+	/* Records after the checkpoint (not yet forwarded or delivered): set
+	 * by each read (its records plus SluiceRecordsBehind, what the local
+	 * server counted after it in its storage index) and by
+	 * hc_probe_backlog; the caller takes off what it moves past. */
+	uint64_t backlog;
+	uint64_t after; /* SluiceRecordsBehind of the last read: records after it */
 };
 
 struct hc_reader {
@@ -141,6 +149,7 @@ struct hc_reader {
 	 * AT_TIMESTAMP start_ms (epoch ms) when it is not 0. */
 	int64_t start_ms;
 	uint32_t limit; /* GetRecords Limit */
+	uint32_t list_page; /* ListShards MaxResults (0: HC_LIST_PAGE) */
 	/* Ask for each record's stored ExplicitHashKey (OPS_EHK_HEADER; the
 	 * local server honours it for the internal credential only). */
 	bool want_ehk;
@@ -151,7 +160,7 @@ struct hc_reader {
 	_Atomic uint64_t expired_records, expiries;
 };
 
-/* ListShards, merged into r->shards (known shards keep their state; new
+/* ListShards, page by page (MaxResults r->list_page) until the last, merged into r->shards (known shards keep their state; new
  * ones, children of a reshard, are added with their parents). */
 int hc_list_shards(struct hc_reader *r);
 /* One GetRecords on sh (spaced HC_GET_SPACING_MS from the last; iterator
@@ -171,13 +180,25 @@ int hc_list_shards(struct hc_reader *r);
  * else the episode alone is counted and the log says the count is not
  * known) and logged once, as a warning. */
 int hc_get_records(struct hc_reader *r, struct hc_shard *sh, struct json_doc *d, int32_t *arr);
+/* sh->backlog afresh: records after sh's checkpoint (GetShardIterator
+ * from it and GetRecords of one record, whose SluiceRecordsBehind counts
+ * the rest) on peer p with scratch toks[0..ntoks), not r->local: the
+ * caller may hold an answer in r->local's buffer (a batch waiting for a
+ * down upstream, when the gauge must keep growing). 0 or -errno. */
+int hc_probe_backlog(struct hc_reader *r, struct hc_peer *p, struct json_tok *toks,
+		     uint32_t ntoks, struct hc_shard *sh);
+/* The sum of the shards' backlog. */
+uint64_t hc_backlog(const struct hc_reader *r);
 /* A child shard waits until its parents are read to their end. */
 bool hc_parents_open(const struct hc_reader *r, const struct hc_shard *sh);
 /* The largest lag of the open shards. */
 uint64_t hc_lag_ms(const struct hc_reader *r);
 /* The checkpoint file: "SHARD SEQUENCE" per shard with a checkpoint,
- * replaced with fsync (mode 0600); scratch[0..cap) holds the text. */
-int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, size_t cap);
+ * replaced (mode 0600); scratch[0..cap) holds the text. sync: with fsync
+ * of the file and its directory (survives a power loss); else write and
+ * rename only (survives the process's crash, kill -9, not a power loss). */
+int hc_ckpt_save(const struct hc_reader *r, const char *path, char *scratch, size_t cap,
+		 bool sync);
 /* Sets the checkpoints of the known shards from path (absent: none). */
 void hc_ckpt_load(struct hc_reader *r, const char *path);
 

@@ -38,17 +38,25 @@
 #include "common/prom.h"
 
 #define MR_NAME_MAX 129		     /* stream names: 1..128 */
-#define MR_SHARDS_MAX 1024	     /* source shards followed */
+#define MR_SHARDS_MAX 4096	     /* source shards followed (ListShards pages of 1000): ~3.5 MiB */
 #define MR_BATCH_RECORDS 500	     /* PutRecords' limit */
 #define MR_BATCH_BYTES (4u << 20)    /* under PutRecords' 5 MiB */
 #define MR_BODY_MAX (8u << 20)	     /* base64 of 4 MiB plus keys */
 /* More than one batch per read: at 500 (one batch) and 5 reads/s a shard
  * forwarded at most ~2300 records/s, less than a shard takes in (1000
  * records/s is Kinesis's limit, but quotas may be off), and the per-call
- * costs (TLS records, headers, SigV4) were paid 4 times. */
-#define MR_GET_LIMIT 2000	     /* records per GetRecords: 4 PutRecords batches */
-#define MR_TOKS_MAX 65536	     /* GetRecords: 2000 x ~13; ListShards: 1024 x ~20 */
+ * costs (TLS records, headers, SigV4) were paid 4 times. 5000, not
+ * GetRecords' 10000: 10000 records of 1 KiB answer ~16 MB (base64 and the
+ * members), at MIRROR_RESP_MAX, which an answer over fails whole; 5000
+ * stay under 9 MB, and an answer of larger records is bounded by the
+ * server's 10 MiB of data per GetRecords (~14 MB as base64). */
+#define MR_GET_LIMIT 5000	     /* records per GetRecords: 10 PutRecords batches */
+#define MR_TOKS_MAX 98304	     /* GetRecords: 5000 x ~13; ListShards: 1000 x ~20 */
 #define MR_NICE 10		     /* the mirror thread's nice value */
+#define MR_PROBE_MS 1000	     /* backlog probes while a batch waits: at most this often */
+#define MR_PROBE_SHARDS 64	     /* shards probed per refresh (round robin) */
+#define MR_PROBE_TOKS 256	     /* a one-record GetRecords answer, ChildShards included */
+#define MR_CKPT_SYNC_MS 200	     /* checkpoint_sync_ms's default (ckpt_save) */
 #define MR_STREAMS_MAX 8	     /* mirrored streams per server: ~40 MiB of buffers each */
 _Static_assert(MIRROR_RESP_MAX <= HC_RESP_MAX, "hclient reads every answer the mirror takes");
 
@@ -75,13 +83,23 @@ struct mr_stream {
 	char ckpt_path[HC_PATH_MAX];
 	struct hc_peer local, up;
 	struct hc_reader rd; /* of stream, through local */
+	/* A second local connection for backlog probes while a batch waits
+	 * for the upstream (its records live in local's buffer), with
+	 * scratch tokens of its own. */
+	struct hc_peer probe;
+	struct json_tok *probe_toks;
+	uint64_t probe_ms;  /* last probe round */
+	uint32_t probe_next; /* round robin over the shards */
 	char *body;
 	struct json_tok *toks, *ptoks;
 	uint32_t backoff_ms;
+	uint64_t ckpt_sync_ms; /* when the checkpoint was last saved with fsync */
+	uint32_t sync_every_ms; /* fsync the checkpoint at most this often (0: every batch) */
 	struct mr_keyset keys; /* of the batch being built (pump_shard) */
 	/* written by the mirror thread, read by the admin thread's scrape */
 	_Atomic uint64_t sent, retried, batches, errors;
 	_Atomic uint64_t lag_ms;     /* largest MillisBehindLatest of the last round */
+	_Atomic uint64_t backlog;    /* records after the checkpoints (hc_backlog) */
 	_Atomic uint64_t ckpt_wall_ms; /* when the checkpoint last moved */
 	_Atomic bool up_ok;	     /* the last upstream call succeeded */
 };
@@ -104,6 +122,8 @@ struct mr_conf {
 	char stream[MR_NAME_MAX], up_stream[MR_NAME_MAX];
 	char endpoint[HC_HOST_MAX + 16], region[64], key[HC_SECRET_MAX], sec[HC_SECRET_MAX];
 	char ca[HC_PATH_MAX], local_ca[HC_PATH_MAX];
+	uint32_t list_page; /* list_shards_page: ListShards MaxResults (0: HC_LIST_PAGE) */
+	int32_t sync_ms;    /* checkpoint_sync_ms; -1: not given (MR_CKPT_SYNC_MS) */
 };
 
 /* key = value into c; -EINVAL for an unknown key or a bad value. */
@@ -124,6 +144,26 @@ static int conf_set(struct mr_conf *c, const char *k, const char *v)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i].key) == 0)
 			return hc_copy_val((char *)c + keys[i].off, keys[i].cap, v);
+	if (strcmp(k, "checkpoint_sync_ms") == 0) {
+		/* 0: fsync after every batch (a power loss re-sends at most the
+		 * last unacknowledged batch, as a crash does) */
+		char *e;
+		unsigned long ms = strtoul(v, &e, 10);
+		if (*e || e == v || ms > 10000)
+			return -EINVAL;
+		c->sync_ms = (int32_t)ms;
+		return 0;
+	}
+	if (strcmp(k, "list_shards_page") == 0) {
+		/* ListShards' MaxResults range; a small page lets a test
+		 * cross pages with a few shards */
+		char *e;
+		unsigned long p = strtoul(v, &e, 10);
+		if (*e || e == v || p < 1 || p > 10000)
+			return -EINVAL;
+		c->list_page = (uint32_t)p;
+		return 0;
+	}
 	return -EINVAL;
 }
 
@@ -162,6 +202,7 @@ static int read_conf(const char *path, struct mr_conf *c, uint32_t *n)
 	struct mr_conf *defaults = calloc(1, sizeof(*defaults));
 	if (!defaults)
 		return -ENOMEM;
+	defaults->sync_ms = -1;
 	*n = 0;
 	struct mr_conf_read r = { c, defaults, defaults, n };
 	char what[96];
@@ -192,10 +233,22 @@ static int read_conf(const char *path, struct mr_conf *c, uint32_t *n)
 
 /* ---- checkpoint ----------------------------------------------------------- */
 
-static int ckpt_save(struct mr_stream *m)
+/* After every acknowledged batch the checkpoint file is replaced, so a
+ * crash of the process (kill -9) re-sends at most the last unacknowledged
+ * batch; but with fsync (file and directory) at most every m->sync_every_ms
+ * (and at stop): two fsyncs per batch were a fixed cost per 500 records or
+ * fewer (fewer when few keys are hot). A power loss re-sends at most the
+ * batches acknowledged in the last m->sync_every_ms (checkpoint_sync_ms,
+ * default MR_CKPT_SYNC_MS; 0: every batch), plus that one. force: sync
+ * now. */
+static int ckpt_save(struct mr_stream *m, bool force)
 {
+	uint64_t now = hc_now_ms();
+	bool sync = force || now - m->ckpt_sync_ms >= m->sync_every_ms;
 	/* m->body is free between batches */
-	int rc = hc_ckpt_save(&m->rd, m->ckpt_path, m->body, MR_BODY_MAX);
+	int rc = hc_ckpt_save(&m->rd, m->ckpt_path, m->body, MR_BODY_MAX, sync);
+	if (rc == 0 && sync)
+		m->ckpt_sync_ms = now;
 	if (rc == 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -236,11 +289,41 @@ static uint64_t record_age_ms(const struct json_doc *d, uint32_t i)
  * oldest unacknowledged record (idx[0]): MillisBehindLatest comes from
  * local reads, which stop while the upstream is down, so without this the
  * gauge froze at its last value through an outage. */
+static void publish_backlog(struct mr_stream *m)
+{
+	atomic_store_explicit(&m->backlog, hc_backlog(&m->rd), memory_order_relaxed);
+}
+
+/* The backlog gauge while a batch waits: records keep arriving, and the
+ * reads that count them have stopped. At most every MR_PROBE_MS, up to
+ * MR_PROBE_SHARDS shards (round robin) are counted afresh on the probe
+ * connection (hc_probe_backlog: two small local calls each). */
+static void probe_backlog(struct mr_stream *m)
+{
+	uint64_t now = hc_now_ms();
+	if (now - m->probe_ms < MR_PROBE_MS || m->rd.nshards == 0)
+		return;
+	m->probe_ms = now;
+	for (uint32_t k = 0; k < MR_PROBE_SHARDS && k < m->rd.nshards && !atomic_load(m->stop);
+	     k++) {
+		struct hc_shard *sh = &m->rd.shards[m->probe_next++ % m->rd.nshards];
+		if (sh->closed)
+			continue;
+		int rc = hc_probe_backlog(&m->rd, &m->probe, m->probe_toks, MR_PROBE_TOKS, sh);
+		if (rc < 0) {
+			SL_DEBUG("mirror: backlog of %s: %d", sh->id, rc);
+			break; /* the next retry tries again */
+		}
+	}
+	publish_backlog(m);
+}
+
 static void note_waiting(struct mr_stream *m, const struct json_doc *d, uint32_t first)
 {
 	uint64_t age = record_age_ms(d, first);
 	if (age > atomic_load_explicit(&m->lag_ms, memory_order_relaxed))
 		atomic_store_explicit(&m->lag_ms, age, memory_order_relaxed);
+	probe_backlog(m);
 }
 
 /* Sends records idx[0..n) (token indices into the local GetRecords answer
@@ -380,9 +463,11 @@ static int forward(struct mr_stream *m, struct hc_shard *sh, const struct json_d
 				memcpy(sh->ckpt, s.ptr, s.len);
 				sh->ckpt[s.len] = 0;
 			}
-			if ((rc = ckpt_save(m)) < 0)
+			if ((rc = ckpt_save(m, false)) < 0)
 				SL_ERR("mirror: checkpoint %s: %s", m->ckpt_path, strerror(-rc));
 			atomic_fetch_add_explicit(&m->batches, 1, memory_order_relaxed);
+			sh->backlog -= n < sh->backlog ? n : sh->backlog;
+			publish_backlog(m);
 			total += n;
 			n = 0;
 			bytes = 0;
@@ -409,6 +494,7 @@ static int pump_shard(struct mr_stream *m, struct hc_shard *sh)
 	int rc = hc_get_records(&m->rd, sh, &d, &arr);
 	if (rc < 0)
 		return rc;
+	publish_backlog(m);
 	/* hc_get_records has moved sh->iter (or sh->closed) past this answer:
 	 * any way out below before it is all forwarded re-opens the shard from
 	 * its checkpoint instead, so nothing is skipped */
@@ -424,6 +510,9 @@ static void *mirror_main(void *arg)
 	struct mr_stream *m = arg;
 	/* the mirror catches up when the lcores idle (store and forward) */
 	hc_thread_prologue(m->tname, MR_NICE);
+	/* the probe connection dials where hc_thread_start pointed local */
+	memcpy(m->probe.host, m->local.host, sizeof(m->probe.host));
+	memcpy(m->probe.port, m->local.port, sizeof(m->probe.port));
 	struct hc_reader *r = &m->rd;
 	while (!atomic_load(m->stop) && r->nshards == 0) {
 		int rc = hc_list_shards(r);
@@ -465,6 +554,12 @@ static void *mirror_main(void *arg)
 		if (!moved)
 			hc_nap(m->stop, HC_GET_SPACING_MS);
 	}
+	/* the last acknowledged position, durably */
+	if (r->nshards > 0) {
+		int rc = ckpt_save(m, true);
+		if (rc < 0)
+			SL_ERR("mirror: checkpoint %s: %s", m->ckpt_path, strerror(-rc));
+	}
 	SL_INFO("mirror: %s stopped (%llu records acknowledged upstream, %llu entries retried, "
 		"%llu batches)", m->stream, (unsigned long long)atomic_load(&m->sent),
 		(unsigned long long)atomic_load(&m->retried),
@@ -478,6 +573,8 @@ static void stream_free(struct mr_stream *m)
 		return;
 	hc_peer_fini(&m->local);
 	hc_peer_fini(&m->up);
+	hc_peer_fini(&m->probe);
+	free(m->probe_toks);
 	free(m->rd.shards);
 	free(m->body);
 	free(m->toks);
@@ -497,19 +594,22 @@ static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_loca
 		snprintf(m->tname, sizeof(m->tname), "mirror");
 	else
 		snprintf(m->tname, sizeof(m->tname), "mirror-%u", k % 100u); /* k < MR_STREAMS_MAX */
-	m->local.fd = m->up.fd = -1;
+	m->local.fd = m->up.fd = m->probe.fd = -1;
 	m->stop = loc->stop;
 	/* a black-holed upstream or local call ends within 50 ms of SIGTERM */
-	m->local.stop = m->up.stop = loc->stop;
+	m->local.stop = m->up.stop = m->probe.stop = loc->stop;
 	memcpy(m->stream, c->stream, sizeof(m->stream));
+	m->sync_every_ms = c->sync_ms < 0 ? MR_CKPT_SYNC_MS : (uint32_t)c->sync_ms;
 	memcpy(m->up_stream, c->up_stream, sizeof(m->up_stream));
 	memcpy(m->up.ca, c->ca, sizeof(m->up.ca));
 	_Static_assert(sizeof(m->up.host) == HC_HOST_MAX, "hc_parse_endpoint fills HC_HOST_MAX");
 	int rc = hc_parse_endpoint(c->endpoint, m->up.host, m->up.port, NULL);
 	if (rc < 0)
 		SL_ERR("mirror: stream %s: endpoint must be https://HOST[:PORT]", c->stream);
-	if (c->local_ca[0])
+	if (c->local_ca[0]) {
 		memcpy(m->local.ca, c->local_ca, sizeof(m->local.ca));
+		memcpy(m->probe.ca, c->local_ca, sizeof(m->probe.ca));
+	}
 	/* one checkpoint per stream; a single-stream file keeps the name
 	 * mirror.ckpt of the release that mirrored one stream only */
 	int pn = legacy_ckpt ?
@@ -527,10 +627,15 @@ static struct mr_stream *stream_open(struct mr_conf *c, const struct mirror_loca
 					    .stream = m->stream, .who = "mirror",
 					    .shards = shards, .max_shards = MR_SHARDS_MAX,
 					    .toks = m->toks, .ntoks = MR_TOKS_MAX,
-					    .limit = MR_GET_LIMIT, .want_ehk = true };
-		if (!shards || !m->body || !m->toks || !m->ptoks)
+					    .limit = MR_GET_LIMIT, .want_ehk = true,
+					    .list_page = c->list_page };
+		m->probe_toks = calloc(MR_PROBE_TOKS, sizeof(*m->probe_toks));
+		if (!shards || !m->body || !m->toks || !m->ptoks || !m->probe_toks)
 			rc = -ENOMEM;
 	}
+	if (rc == 0)
+		rc = hc_local_init(&m->probe, loc->key, loc->secret, loc->data_dir, loc->region,
+				   "mirror");
 	if (rc == 0 && (rc = hc_local_init(&m->local, loc->key, loc->secret, loc->data_dir,
 					   loc->region, "mirror")) == 0)
 		rc = hc_peer_init(&m->up, "upstream", c->key, c->sec, c->region, "kinesis");
@@ -613,6 +718,10 @@ void mirror_scrape(void *arg, struct prom_buf *b)
 		{ "sluice_mirror_expiries", "times the mirror found records expired before "
 		  "they were forwarded and went on from the trim horizon (one warning each)",
 		  PROM_COUNTER, offsetof(struct mr_stream, rd.expiries) },
+		{ "sluice_mirror_backlog_records", "records of the stream not yet acknowledged "
+		  "upstream (after the checkpoints), counted in the local storage index at each "
+		  "read, and while a batch waits for the upstream at each retry (at most every "
+		  "second)", PROM_GAUGE, offsetof(struct mr_stream, backlog) },
 		{ "sluice_mirror_lag_milliseconds", "backlog as time: the largest "
 		  "MillisBehindLatest over the source shards in the last round, or, while a batch "
 		  "waits for the upstream, the age of its oldest unacknowledged record", PROM_GAUGE,

@@ -351,6 +351,13 @@ st_seq_t st_trim_horizon(struct st_journal *j, uint64_t stream_id,
 st_seq_t st_latest(struct st_journal *j, uint64_t stream_id,
 		   uint32_t shard_index);
 
+/* How many durable records of the shard have numbers at or after from
+ * (in the retained index; the records of a lost chunk count too): a
+ * backlog in records, where sequence numbers cannot say it (their
+ * counters jump at restarts). O(log entries). Never fails. */
+uint64_t st_count_from(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		       st_seq_t from);
+
 /* The last durable sequence number of the shard. Returns 0, or -ENOENT the
  * shard has no durable records (in the retained index). */
 int SL_MUST_CHECK st_last_seq(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,

@@ -174,6 +174,7 @@ int st_index_add(struct st_shard *s, const struct st_ient *e)
 		if (s->start > s->cap / 2) {
 			/* Reclaim the trimmed prefix before growing. */
 			memmove(s->ent, s->ent + s->start, s->n * sizeof(*s->ent));
+			memmove(s->cum, s->cum + s->start, s->n * sizeof(*s->cum));
 			s->start = 0;
 		} else {
 			uint32_t ncap = s->cap ? s->cap * 2 : 64;
@@ -182,10 +183,18 @@ int st_index_add(struct st_shard *s, const struct st_ient *e)
 			if (!ne)
 				return -ENOMEM;
 			s->ent = ne;
+			uint64_t *nc = realloc(s->cum, ncap * sizeof(*nc));
+
+			if (!nc)
+				return -ENOMEM; /* ent grew alone: cap stays, no harm */
+			s->cum = nc;
 			s->cap = ncap;
 		}
 	}
 	struct st_ient *d = &s->ent[s->start + s->n];
+	uint64_t *c = &s->cum[s->start + s->n];
+
+	*c = (s->n > 0 ? c[-1] : 0) + e->count;
 
 	*d = *e;
 	d->prefix_max = e->max_arrival;
@@ -211,6 +220,25 @@ uint32_t st_index_find_ctr(const struct st_shard *s, uint64_t ctr)
 	return lo;
 }
 
+uint64_t st_count_from(struct st_journal *j, uint64_t stream_id, uint32_t shard_index,
+		       st_seq_t from)
+{
+	struct st_shard *s = st_shard_get(j, stream_id, shard_index, false);
+
+	if (!s || s->n == 0)
+		return 0;
+	uint64_t ctr = st_seq_counter(from);
+	uint32_t k = st_index_find_ctr(s, ctr); /* the first entry that ends past ctr */
+
+	if (k == s->n)
+		return 0;
+	const struct st_ient *e = &s->ent[s->start + k];
+	const uint64_t *c = s->cum + s->start;
+	uint64_t in_k = ctr > e->first_ctr ? e->count - (ctr - e->first_ctr) : e->count;
+
+	return in_k + (c[s->n - 1] - c[k]);
+}
+
 uint32_t st_index_find_ts(const struct st_shard *s, int64_t ts)
 {
 	uint32_t lo = 0, hi = s->n;
@@ -232,8 +260,10 @@ void st_index_free(struct st_journal *j)
 	for (uint32_t d = 0; d < j->sdir_n; d++)
 		free(j->sdir_tab[d]);
 	j->sdir_n = 0;
-	for (uint32_t i = 0; i < j->nshards; i++)
+	for (uint32_t i = 0; i < j->nshards; i++) {
 		free(j->shards[i].ent);
+		free(j->shards[i].cum);
+	}
 	free(j->shards);
 	j->shards = NULL;
 	free(j->shard_slot);

@@ -244,6 +244,12 @@ struct st_shard {
 	uint64_t dur_ctr;    /* one past the last durable record's counter */
 	uint64_t resv_ctr;   /* counters below this are reserved in journal.meta */
 	struct st_ient *ent; /* ent[start .. start + n) are live */
+	/* cum[i]: records of ent[0 .. i] (the same slots as ent, in memory
+	 * only: ent is the on-disk layout), counted from the first entry this
+	 * process indexed, so cum[last] - cum[k] is what lies after entry k
+	 * in O(1) (st_count_from): a backlog in records, without walking the
+	 * entries. Trimming the front leaves the differences alone. */
+	uint64_t *cum;
 	uint32_t start, n, cap;
 	struct st_tail *tail; /* NULL: none (off, idle, or no room) */
 	int64_t read_ms;      /* wall ms a reader last asked (tail_idle_ms) */

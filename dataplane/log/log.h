@@ -92,6 +92,7 @@ struct dp_msg {
 	uint8_t it_type; /* enum rec_iter_type */
 	bool sub;	 /* a SubscribeToShard poll: no GetRecords quota, event payload */
 	bool emit_ehk;	 /* DP_GET: give each record's stored ExplicitHashKey (ops_data.c) */
+	bool emit_behind; /* DP_GET: add SluiceRecordsBehind (the internal credential's reads) */
 	bool es_framed;	 /* sub: resp is the whole eventstream message (JSON payload,
 			  * framed on the log lcore), pushed as is: no copy */
 	bool after;	 /* position exclusive */

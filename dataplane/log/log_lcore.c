@@ -607,11 +607,20 @@ static void log_get(struct log_ctx *lg, struct dp_msg *m)
 	BUG_ON(il < 0);
 	st_seq_t latest = st_latest(lg->j, m->stream_id, m->shard_index);
 	int64_t behind = next >= latest || g.n == 0 ? 0 : m->now_ms - g.last_arrival_ms;
-	if (get_reserve(&w, (size_t)il + 128) < 0) {
+	if (get_reserve(&w, (size_t)il + 192) < 0) {
 		get_fail(m, -ENOMEM);
 		free(w.buf);
 		log_reply(lg, m);
 		return;
+	}
+	if (m->emit_behind) {
+		/* Records durable after this answer: the mirror's and channel
+		 * delivery's backlog gauge (sluiced/), which sequence numbers
+		 * cannot give (their counters jump at restarts). Ours only:
+		 * members a client does not know are ignored, and only sluiced's
+		 * internal credential gets it. O(log chunks). */
+		jw_key(&w, "SluiceRecordsBehind");
+		jw_u64(&w, st_count_from(lg->j, m->stream_id, m->shard_index, next));
 	}
 	rec_encode_get_records_tail(&w, iter, (size_t)il, NULL, 0, behind < 0 ? 0 : behind);
 	m->behind_ms = behind < 0 ? 0 : behind;

@@ -684,6 +684,8 @@ static void get_dispatch(struct lcore_ctx *lc, struct conn *c, struct dp_req *d,
 	m->after = it.after;
 	m->limit = d->get.limit;
 	m->emit_ehk = c->internal && sl_header_find(c->hdrs, c->req.nhdrs, OPS_EHK_HEADER);
+	/* the mirror's and delivery's backlog in records (log_lcore.c) */
+	m->emit_behind = c->internal;
 	/* The response buffer travels with the request (pools.h). */
 	m->resp_buf = sl_pool_get(&lc->get_pool);
 	if (!m->resp_buf) {

@@ -49,10 +49,14 @@ class S3:
         cert, key = sec.make_cert(pki, 's3', self.ca)
         self.port = free_port()
         self.log = open(os.path.join(d, 's3rver.log'), 'w')
-        self.proc = subprocess.Popen(
-            ['node', S3RVER, '-d', self.dir, '-a', '127.0.0.1', '-p', str(self.port),
-             '--key', key, '--cert', cert, '--no-vhost-buckets',
-             '--configure-bucket', BUCKET], stdout=self.log, stderr=subprocess.STDOUT)
+        self.args = ['node', S3RVER, '-d', self.dir, '-a', '127.0.0.1', '-p', str(self.port),
+                     '--key', key, '--cert', cert, '--no-vhost-buckets',
+                     '--configure-bucket', BUCKET]
+        self.start()
+
+    def start(self):
+        """Starts (again: same port, same files) and waits until it listens."""
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -83,9 +87,13 @@ class S3:
                 out[key] = data
         return out
 
-    def close(self):
+    def stop(self):
         self.proc.terminate()
         self.proc.wait(10)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.stop()
         self.log.close()
 
 
@@ -474,3 +482,39 @@ def test_delivery_counts_an_expiry_across_restarts(server_factory, tmp_path, s3)
     with open(srv.log_path) as f:
         warns = [ln for ln in f if 'expired (retention)' in ln]
     assert len(warns) == 1 and 'how many, if any, is not known' in warns[0], warns
+
+
+def test_delivery_backlog_in_records(server_factory, tmp_path, s3):
+    """sluice_channel_backlog_records: the records not yet in an object S3
+    acknowledged. 0 once delivered, growing while S3 is down (delivery
+    reads on into its buffers), 0 again once S3 is back."""
+    conf = str(tmp_path / 'channel.conf')
+    write_conf(conf, s3)
+    srv = server_factory(extra_args=['--channel-config', conf, '--create-delay-ms', '300'])
+    kc = srv.client()
+    stream = on_demand_stream(kc, 'src')
+    ch = create_channel(srv, 'chb', stream['StreamARN'])
+    prefix = 'kinesis-channel/chb/%s/' % ch['ChannelId']
+
+    def backlog():
+        return metrics.val(metrics.scrape(srv), 'sluice_channel_backlog_records',
+                           channel='chb')
+
+    def wait_backlog(want, deadline_s):
+        deadline = time.monotonic() + deadline_s
+        while backlog() != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return backlog()
+
+    produce(kc, 'src', 0, 200)
+    delivered(s3, prefix, range(0, 200), 60)
+    assert wait_backlog(0, 30) == 0
+    s3.stop()
+    produce(kc, 'src', 200, 300)
+    assert wait_backlog(300, 60) == 300
+    produce(kc, 'src', 500, 200)
+    assert wait_backlog(500, 60) == 500
+    s3.start()
+    nums, _ = delivered(s3, prefix, range(0, 700), 90)
+    assert set(nums) == set(range(0, 700))
+    assert wait_backlog(0, 60) == 0

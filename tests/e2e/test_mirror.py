@@ -24,10 +24,10 @@ pytestmark = pytest.mark.kernel_only  # the mirror dials the upstream's 127.0.0.
 KEYS = ['key-%d' % k for k in range(12)]
 
 
-def write_conf(path, up, mode=0o600, stream='src', upstream='dst'):
+def write_conf(path, up, mode=0o600, stream='src', upstream='dst', extra=''):
     text = ('# mirror test\nstream = %s\nupstream_stream = %s\nendpoint = https://%s:%d\n'
-            'region = us-east-1\naccess_key = %s\nsecret_key = %s\nca_bundle = %s\n'
-            % (stream, upstream, up.host, up.port, up.key_id, up.secret, up.ca))
+            'region = us-east-1\naccess_key = %s\nsecret_key = %s\nca_bundle = %s\n%s'
+            % (stream, upstream, up.host, up.port, up.key_id, up.secret, up.ca, extra))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, 'w') as f:
         f.write(text)
@@ -102,15 +102,15 @@ def check_upstream(client, total, deadline_s):
 PAIR_ARGS = ['--request-timeout-ms', '20000']
 
 
-def start_pair(server_factory, tmp_path, shards=2, up_args=()):
+def start_pair(server_factory, tmp_path, shards=2, up_args=(), conf_extra=''):
     up = server_factory(extra_args=PAIR_ARGS + list(up_args))
     uc = up.client()
     h.create_active(uc, 'dst', 3)
     conf = str(tmp_path / 'mirror.conf')
-    write_conf(conf, up)
+    write_conf(conf, up, extra=conf_extra)
     src = server_factory(extra_args=PAIR_ARGS + ['--mirror-config', conf])
     sc = src.client()
-    h.create_active(sc, 'src', shards)
+    h.create_active(sc, 'src', shards, timeout_s=60.0)
     return up, uc, src, sc
 
 
@@ -142,6 +142,50 @@ def test_mirror_delivers_in_key_order(server_factory, tmp_path):
     assert src.stop() == 0, src.log_tail()
     with open(src.log_path) as f:
         assert up.secret not in f.read()
+
+
+@pytest.mark.parametrize('page', [None, 7])
+def test_mirror_reads_shards_past_the_first_listshards_page(server_factory, tmp_path, page):
+    """1100 shards: ListShards answers 1000 a page (our mirror asks for
+    1000; 7 with list_shards_page); records put by explicit hash key into
+    the last shards, past the first page (and past the 1024 shards the
+    mirror once followed), must go upstream too."""
+    # (with the small page, the checkpoint fsynced after every batch: the
+    # other setting of checkpoint_sync_ms)
+    extra = 'list_shards_page = %d\ncheckpoint_sync_ms = 0\n' % page if page else ''
+    up, uc, src, sc = start_pair(server_factory, tmp_path, shards=1100, conf_extra=extra)
+    shards = []
+    tok = None
+    while True:
+        r = sc.list_shards(NextToken=tok) if tok else sc.list_shards(StreamName='src')
+        shards.extend(r['Shards'])
+        tok = r.get('NextToken')
+        if not tok:
+            break
+    assert len(shards) == 1100
+    last = shards[-60:]  # shardId-000000001040 .. 1099: the second page of 1000
+    recs = []
+    for j, sh in enumerate(last):
+        key = KEYS[j % len(KEYS)]
+        recs.append({'PartitionKey': key, 'Data': ('%s:%d' % (key, j)).encode(),
+                     'ExplicitHashKey': sh['HashKeyRange']['StartingHashKey']})
+    r = sc.put_records(StreamName='src', Records=recs)
+    assert r['FailedRecordCount'] == 0, r
+    got = {rr['ShardId'] for rr in r['Records']}
+    assert got == {sh['ShardId'] for sh in last}
+    dups = check_upstream(uc, len(recs), 180)
+    assert dups == 0
+
+
+@pytest.mark.parametrize('line', ['checkpoint_sync_ms = soon', 'checkpoint_sync_ms = 10001',
+                                  'list_shards_page = 0', 'list_shards_page = 10001'])
+def test_mirror_config_refuses_bad_numbers(server_factory, tmp_path, line):
+    up = server_factory()
+    conf = str(tmp_path / 'bad.conf')
+    write_conf(conf, up, extra=line + '\n')
+    src = server_factory(extra_args=['--mirror-config', conf], start=False)
+    with pytest.raises(AssertionError, match='bad value'):
+        src.start()
 
 
 def test_mirror_config_must_be_private(server_factory, tmp_path):
@@ -530,3 +574,43 @@ def test_mirror_counts_records_lost_to_retention(server_factory, tmp_path):
         warns = [ln for ln in f if 'expired (retention)' in ln]
     assert len(warns) == 1, warns
     assert '36 records expired' in warns[0], warns
+
+
+def test_mirror_backlog_in_records(server_factory, tmp_path):
+    """sluice_mirror_backlog_records counts the records not yet acknowledged
+    upstream: 0 once caught up, growing while the upstream is down (the
+    reads stop then: the mirror counts afresh at its retries), back to 0
+    after. Exact across the jump of the sequence counters at a restart of
+    the mirroring server (2^23 or more), which no difference of sequence
+    numbers could give."""
+    up, uc, src, sc = start_pair(server_factory, tmp_path)
+    produce(sc, 0, 300)
+    assert wait_metric(src, 'sluice_mirror_records_sent_total', 300, 120, stream='src') == 300
+    back = lambda: metrics.val(metrics.scrape(src), 'sluice_mirror_backlog_records',
+                               stream='src')
+    deadline = time.monotonic() + 30
+    while back() != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert back() == 0
+    up_port = up.port
+    up.stop(sig=signal.SIGKILL)
+    produce(sc, 300, 500)
+    assert wait_metric(src, 'sluice_mirror_backlog_records', 500, 60, stream='src') == 500
+    # The first batch waits for the upstream; what arrives after it is
+    # counted by the probes at the mirror's retries (at most every 10 s).
+    produce(sc, 800, 200)
+    assert wait_metric(src, 'sluice_mirror_backlog_records', 700, 60, stream='src') == 700
+    # A restart of the mirroring server inside the outage: the counters
+    # jump, the count does not.
+    src.stop()
+    src.start()
+    sc = src.client()
+    produce(sc, 1000, 100)
+    assert wait_metric(src, 'sluice_mirror_backlog_records', 800, 60, stream='src') == 800
+    up.start(listen='127.0.0.1:%d' % up_port)
+    uc = up.client()
+    check_upstream(uc, 1100, 180)
+    deadline = time.monotonic() + 30
+    while back() != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert back() == 0

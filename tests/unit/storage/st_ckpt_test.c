@@ -171,6 +171,51 @@ static void crash_at(off_t cut, off_t into_second)
 	tu_rmrf(dir);
 }
 
+/* st_count_from: the durable records at or after a number, exact across
+ * the jump of the counters at a restart (which a difference of counters
+ * would count as 2^23 or more records). */
+static void test_count_from(void **st)
+{
+	(void)st;
+	char dir[64];
+	struct st_opts o;
+	struct st_journal *j;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	opts(&o);
+	memset(&tc, 0, sizeof(tc));
+	j = st_open(dir, &o, tu_done_cb, &tc);
+	assert_non_null(j);
+	assert_int_equal(st_count_from(j, 9, 0, st_seq_make(0, 1)), 0); /* unknown shard */
+	put_batch(j, 0);
+	put_batch(j, 1);
+	for (uint32_t sh = 0; sh < NSH; sh += 37) {
+		assert_int_equal(st_count_from(j, 9, sh, st_trim_horizon(j, 9, sh, INT64_MIN)),
+				 2 * PER);
+		assert_int_equal(st_count_from(j, 9, sh, seqs[1][sh][1]), PER - 1);
+		assert_int_equal(st_count_from(j, 9, sh, seqs[0][sh][3]), PER + 1);
+		assert_int_equal(st_count_from(j, 9, sh, st_latest(j, 9, sh)), 0);
+	}
+	st_seq_t before = st_latest(j, 9, 0);
+	assert_int_equal(st_close(j), 0);
+	j = st_open(dir, &o, tu_done_cb, &tc);
+	assert_non_null(j);
+	uint8_t d[8] = { 0 };
+	struct st_record r = { .pkey = "k", .pkey_len = 1, .data = d, .data_len = 8 };
+	st_seq_t first;
+
+	assert_int_equal(st_append(j, 9, 0, &r, 1, 2000, 0, &first), 1);
+	tu_drain(j);
+	assert_true(st_seq_counter(first) - st_seq_counter(before) >= (1u << 23));
+	/* the old records and the new one, not the counters in between */
+	assert_int_equal(st_count_from(j, 9, 0, seqs[0][0][2]), 2 * PER - 2 + 1);
+	assert_int_equal(st_count_from(j, 9, 0, before), 1); /* from inside the jump */
+	assert_int_equal(st_count_from(j, 9, 0, first), 1);
+	assert_int_equal(st_count_from(j, 9, 0, first + 1), 0);
+	assert_int_equal(st_close(j), 0);
+	tu_rmrf(dir);
+}
+
 static void test_crash_whole(void **s) { (void)s; crash_at(-1, 0); }
 static void test_crash_empty(void **s) { (void)s; crash_at(0, 0); }
 static void test_crash_in_first_header(void **s) { (void)s; crash_at(40, 0); }
@@ -367,6 +412,7 @@ static void test_shard_table_dense(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_count_from),
 		cmocka_unit_test(test_crash_whole),
 		cmocka_unit_test(test_crash_empty),
 		cmocka_unit_test(test_crash_in_first_header),
