@@ -74,6 +74,8 @@ static int shard_cb(void *arg, const struct cp_shard *sh)
 	 * or SQLite: every shard is this node's. */
 	if (cp_clustered(b->cp))
 		r->remote = cp_cluster_remote(b->cp->cluster, s->id, sh->index);
+	if (r->remote)
+		s->any_remote = true;
 	if (r->open)
 		s->open_by_hash[s->n_open++] = sh->index;
 	return 0;

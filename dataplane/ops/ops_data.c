@@ -394,13 +394,13 @@ static void put_route(struct lcore_ctx *lc, struct conn *c, struct dp_req *d, bo
 		}
 		DBG_BUG_ON(shard_index >= s->n_shards || owner >= lc->sh->n_log);
 		struct dp_rec *r = &d->recs[i];
-		if (sh->remote) {
+		if (s->any_remote && s->shards[shard_index].remote) {
 			if (!many) {
-				ops_data_remote_err(lc, c, sh->index, s->name);
+				ops_data_remote_err(lc, c, shard_index, s->name);
 				return;
 			}
 			/* failed here, never posted (no log lcore has this index) */
-			*r = (struct dp_rec){ .owner = REMOTE_OWNER, .shard_index = sh->index,
+			*r = (struct dp_rec){ .owner = REMOTE_OWNER, .shard_index = shard_index,
 					      .kms = s->kms, .status = -EREMOTE };
 			continue;
 		}

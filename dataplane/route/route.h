@@ -140,6 +140,10 @@ struct route_stream {
 	uint32_t retention_hours;
 	int64_t retention_ms; /* retention_hours in ms (shorter under --test-retention-hour-ms) */
 	bool kms; /* EncryptionType KMS (StartStreamEncryption): its records say so */
+	/* Some shard has remote set (several nodes): the write path reads a
+	 * shard's struct for it only then, so one node keeps route_locate's
+	 * no-shard-struct lookup. */
+	bool any_remote;
 	uint32_t n_shards;		/* all shards, open and closed, by index */
 	struct route_shard *shards;	/* shards[i].index == i */
 	uint32_t n_open;
