@@ -104,7 +104,11 @@ static bool ctx_policy(SSL_CTX *ctx)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* No SSL_MODE_RELEASE_BUFFERS: it frees the ~17 KB read buffer after
+	 * every record and the write buffer after every write, and allocates
+	 * them again for the next: ~40 malloc/free pairs per 700 KB request
+	 * (perf/RESULTS.md, 2026-12-03 "TLS record buffers"). An idle
+	 * connection gives them back through tls_conn_trim instead. */
 	return SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
 	       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
 	       SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) == 1 &&
@@ -360,6 +364,20 @@ size_t tls_conn_take_out(struct tls_conn *c, void *buf, size_t cap)
 	/* One memcpy out of the BIO's contiguous buffer; BIO_read_ex never
 	 * blocks on a memory BIO. */
 	return plain_take(c->wbio, buf, cap);
+}
+
+bool tls_conn_trim(struct tls_conn *c)
+{
+	if (!c->ssl)
+		return false;
+	/* SSL_free_buffers refuses (0) while a record is half read or half
+	 * written; OpenSSL before 3.0.14 also freed a decrypted record not yet
+	 * read out (CVE-2024-4741), so ask about buffered plaintext first. */
+	if (SSL_has_pending(c->ssl))
+		return false;
+	int r = SSL_free_buffers(c->ssl);
+	ERR_clear_error();
+	return r == 1;
 }
 
 bool tls_conn_handshake_done(const struct tls_conn *c)
