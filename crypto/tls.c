@@ -104,7 +104,11 @@ static bool ctx_policy(SSL_CTX *ctx)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* No SSL_MODE_RELEASE_BUFFERS: it frees the ~17 KB read buffer after
+	 * every record and the write buffer after every write, and allocates
+	 * them again for the next: ~40 malloc/free pairs per 700 KB request
+	 * (perf/RESULTS.md, 2026-12-03 "TLS record buffers"). An idle
+	 * connection gives them back through tls_conn_trim instead. */
 	return SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
 	       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
 	       SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) == 1 &&
@@ -261,17 +265,28 @@ int tls_conn_feed(struct tls_conn *c, const void *cipher, size_t len)
 	return 0;
 }
 
+/* ERR_clear_error on the per-record path, only when something is queued:
+ * OpenSSL 3.0's ERR_clear_error walks all 16 slots of the thread's queue
+ * and frees two strings in each, empty or not (32 free() calls), and the
+ * read and write paths clear before and after every call (~860 free()s per
+ * 500-record PutRecords, counted with a uprobe on free). */
+static inline void err_clear(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 /* Maps an SSL_get_error result; logs the reason at debug level only (peer
  * behaviour must not be able to flood the log). */
 static ssize_t map_error(struct tls_conn *c, int ret, const char *op)
 {
 	int e = SSL_get_error(c->ssl, ret);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		ERR_clear_error();
+		err_clear();
 		return 0;
 	}
 	if (e == SSL_ERROR_ZERO_RETURN) {
-		ERR_clear_error();
+		err_clear();
 		return -ECONNRESET;
 	}
 	if (sl_log_level >= SL_LOG_DEBUG) {
@@ -292,7 +307,7 @@ static size_t plain_take(BIO *b, void *buf, size_t cap)
 	size_t got = 0;
 	if (cap == 0 || BIO_read_ex(b, buf, cap, &got) != 1)
 		got = 0; /* empty: BIO_read_ex fails and reports nothing read */
-	ERR_clear_error();
+	err_clear();
 	return got;
 }
 
@@ -304,7 +319,7 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t cap)
 		return (ssize_t)plain_take(c->rbio, buf, cap);
 	if (c->failed)
 		return -EPROTO;
-	ERR_clear_error();
+	err_clear();
 	if (!SSL_is_init_finished(c->ssl)) {
 		int r = SSL_do_handshake(c->ssl);
 		if (r != 1)
@@ -336,7 +351,7 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 		return -EAGAIN;
 	if (len == 0)
 		return 0;
-	ERR_clear_error();
+	err_clear();
 	/* A memory wbio never refuses data, so one call takes all of len. */
 	if (SSL_write_ex(c->ssl, buf, len, &done) != 1) {
 		ssize_t r = map_error(c, 0, "write");
@@ -360,6 +375,20 @@ size_t tls_conn_take_out(struct tls_conn *c, void *buf, size_t cap)
 	/* One memcpy out of the BIO's contiguous buffer; BIO_read_ex never
 	 * blocks on a memory BIO. */
 	return plain_take(c->wbio, buf, cap);
+}
+
+bool tls_conn_trim(struct tls_conn *c)
+{
+	if (!c->ssl)
+		return false;
+	/* SSL_free_buffers refuses (0) while a record is half read or half
+	 * written; OpenSSL before 3.0.14 also freed a decrypted record not yet
+	 * read out (CVE-2024-4741), so ask about buffered plaintext first. */
+	if (SSL_has_pending(c->ssl))
+		return false;
+	int r = SSL_free_buffers(c->ssl);
+	err_clear();
+	return r == 1;
 }
 
 bool tls_conn_handshake_done(const struct tls_conn *c)

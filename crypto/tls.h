@@ -90,6 +90,15 @@ size_t tls_conn_pending_out(const struct tls_conn *c);
 /* Moves up to cap bytes of waiting ciphertext into buf; returns bytes. */
 size_t tls_conn_take_out(struct tls_conn *c, void *buf, size_t cap);
 
+/* Frees the connection's TLS record buffers (~17 KB in, ~17 KB out) when
+ * no record is half read or half written; the next read or write allocates
+ * them again. Records are read and written with buffers kept for the life
+ * of the connection (a free and malloc per record otherwise), so an idle
+ * connection is trimmed with this to keep its memory small. Returns true
+ * when buffers were freed (or none were held), false when they are in use
+ * or c is plaintext (it has none). */
+bool tls_conn_trim(struct tls_conn *c);
+
 bool tls_conn_handshake_done(const struct tls_conn *c);
 /* Selected ALPN protocol (not NUL-terminated) or len 0 when none. */
 void tls_conn_alpn(const struct tls_conn *c, const unsigned char **proto, unsigned *len);

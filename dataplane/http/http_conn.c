@@ -1043,6 +1043,8 @@ void http_conn_timers(struct lcore_ctx *lc)
 			}
 			if (!c->req_active && c->state == CONN_OPEN)
 				conn_in_shrink(lc, c);
+			if (c->state == CONN_OPEN && now - c->last_rx_ms >= CONN_TLS_TRIM_IDLE_MS)
+				(void)tls_conn_trim(c->tls); /* refused while a record is in use */
 		}
 	}
 }

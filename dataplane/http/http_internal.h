@@ -37,6 +37,10 @@
  * buffered-bytes budget, so small requests are served even when the budget
  * is spent. Growth past it is charged. */
 #define CONN_IN_INITIAL (16u << 10)
+/* A connection that received nothing for this long gives back its TLS
+ * record buffers (tls_conn_trim, ~34 KB; checked by http_conn_timers every
+ * 100 ms): kept while it is busy, so records are not a malloc each. */
+#define CONN_TLS_TRIM_IDLE_MS 100u
 /* HTTP/2 frames are parsed as they arrive, so its input buffer stays small. */
 #define CONN_IN_H2_MAX (64u << 10)
 /* Spare slots past --max-conns-per-core for newcomers that evict an idle
