@@ -242,9 +242,14 @@ mirror_run() { # on|off|channel round
 			"$(cat "$MR_SINK_DIR/sink.addr")" "$MR_SINK_DIR/tls/ca.pem" >"$OUT/channel.conf")
 		extra=(--channel-config "$OUT/channel.conf")
 	fi
+	# MR_ARGS: extra sluiced flags of every run, off and on alike (e.g.
+	# "--tail-idle-ms 0": every shard keeps a tail, as before readers
+	# decided it, so "off" pays the tail copy a reader makes "on" pay).
+	local mrargs=()
+	read -r -a mrargs <<<"${MR_ARGS:-}"
 	local ok=0
 	pl_start "$BUILD/sluiced" "$d" "$OUT/mr-sluiced-$mode-$r.log" "$SERVER_CPU" \
-		--admin-listen 127.0.0.1:0 "${extra[@]}" && ok=1
+		--admin-listen 127.0.0.1:0 "${extra[@]}" "${mrargs[@]}" && ok=1
 	local pid=$PL_PID sa=$PL_ADDR
 	PIDS+=($pid)
 	[ $ok = 1 ] || { log "sluiced did not start"; exit 1; }
