@@ -218,9 +218,11 @@ pytest_suite() {
 	mkdir -p "$art" && echo "artifacts of $name: $art"
 	# Its own temp root, removed when the suite passes: the servers' data
 	# dirs add up over ~400 tests (pytest itself keeps the last three).
+	# --durations: the 15 slowest tests of each suite in the log, where the
+	# next trim of the suite's time starts.
 	local tmp="$WORK/pytest-$name"
 	SLUICE_ARTIFACTS="$art" SLUICED="$bin" "${PYTEST_WRAP[@]}" "$PY" -m pytest tests/e2e -q \
-		--basetemp="$tmp" --junitxml="$xml" "$@" || rc=$?
+		--basetemp="$tmp" --junitxml="$xml" --durations=15 "$@" || rc=$?
 	[ "$rc" -ne 0 ] || rm -rf "$tmp"
 	counts=$("$PY" - "$xml" <<-'EOF' 2>/dev/null || true
 		import sys, xml.etree.ElementTree as ET
