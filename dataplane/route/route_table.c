@@ -227,6 +227,26 @@ int route_stream_index(struct route_stream *s)
 	return 0;
 }
 
+/* How many open shards start at or below h, by the bucket index (s->bucket
+ * built): every start below h's bucket is <= h and none at or past the next
+ * bucket is, so only the one or two starts between are searched. One
+ * search for route_locate and route_shard_for. */
+static inline uint32_t bucket_starts_le(const struct route_stream *s, route_u128 h)
+{
+	uint32_t k = (uint32_t)(h >> (128 - s->bucket_bits));
+	uint32_t lo = s->bucket[k], hi = s->bucket[k + 1];
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (s->open_start[mid] <= h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int route_locate(const struct route_stream *s, route_u128 h, uint32_t *index,
 		 uint16_t *log_lcore)
 {
@@ -239,18 +259,7 @@ int route_locate(const struct route_stream *s, route_u128 h, uint32_t *index,
 		*log_lcore = sh->log_lcore;
 		return 0;
 	}
-	uint32_t k = (uint32_t)(h >> (128 - s->bucket_bits));
-	uint32_t lo = s->bucket[k], hi = s->bucket[k + 1];
-
-	/* As route_shard_for: lo ends as the count of starts <= h. */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (s->open_start[mid] <= h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = bucket_starts_le(s, h);
 	/* start[0] == 0, so lo >= 1; the partition makes h <= that end. */
 	DBG_BUG_ON(lo == 0);
 	*index = s->open_loc[lo - 1].index;
@@ -263,18 +272,7 @@ const struct route_shard *route_shard_for(const struct route_stream *s, route_u1
 	/* Last open shard whose start <= h: lo counts the starts <= h. */
 	uint32_t lo = 0, hi = s->n_open;
 	if (s->bucket) {
-		/* Every start below h's bucket is <= h; none at or past the
-		 * next bucket is. Search only between (one or two starts). */
-		uint32_t k = (uint32_t)(h >> (128 - s->bucket_bits));
-		lo = s->bucket[k];
-		hi = s->bucket[k + 1];
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-			if (s->open_start[mid] <= h)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		lo = bucket_starts_le(s, h);
 	} else {
 		while (lo < hi) {
 			uint32_t mid = lo + (hi - lo) / 2;
