@@ -764,6 +764,21 @@ static void space_gets(struct hc_reader *r, struct hc_shard *sh)
 	sh->last_get_ms = hc_now_ms();
 }
 
+/* The body of a GetRecords of one record at iterator it (<= HC_ITER_MAX
+ * bytes, so cap = HC_ITER_MAX + 64 always holds it); its length. */
+static size_t one_record_body(const char *it, char *body, size_t cap)
+{
+	struct jw w;
+	jw_init(&w, body, cap);
+	jw_obj_begin(&w);
+	jw_key(&w, "ShardIterator");
+	jw_str(&w, it);
+	jw_key(&w, "Limit");
+	jw_u64(&w, 1);
+	jw_obj_end(&w);
+	return w.len;
+}
+
 /* Whether the jump sh->gap_prev -> sh->gap_first lost records to
  * retention (hclient.h, hc_get_records): the first retained record of sh
  * (TRIM_HORIZON, Limit 1) is past gap_prev, or there is none. 0 once
@@ -775,17 +790,10 @@ static int check_gap(struct hc_reader *r, struct hc_shard *sh)
 	if (rc < 0)
 		return rc;
 	char body[HC_ITER_MAX + 64];
-	struct jw w;
-	jw_init(&w, body, sizeof(body));
-	jw_obj_begin(&w);
-	jw_key(&w, "ShardIterator");
-	jw_str(&w, it);
-	jw_key(&w, "Limit");
-	jw_u64(&w, 1);
-	jw_obj_end(&w);
+	size_t blen = one_record_body(it, body, sizeof(body));
 	space_gets(r, sh);
 	struct json_doc d;
-	int32_t arr = local_array(r, "GetRecords", body, w.len, &d, "Records");
+	int32_t arr = local_array(r, "GetRecords", body, blen, &d, "Records");
 	if (arr < 0)
 		return arr;
 	uint64_t first = 0;
@@ -931,15 +939,9 @@ int hc_probe_backlog(struct hc_reader *r, struct hc_peer *p, struct json_tok *to
 	if (rc < 0)
 		return rc;
 	char body[HC_ITER_MAX + 64];
-	struct jw w;
-	jw_init(&w, body, sizeof(body));
-	jw_obj_begin(&w);
-	jw_key(&w, "ShardIterator");
-	jw_str(&w, it);
-	jw_key(&w, "Limit");
-	jw_u64(&w, 1); /* the count is the point, not the record */
-	jw_obj_end(&w);
-	int st = kinesis_call(p, "GetRecords", body, w.len, false);
+	/* one record: the count is the point, not the record */
+	size_t blen = one_record_body(it, body, sizeof(body));
+	int st = kinesis_call(p, "GetRecords", body, blen, false);
 	if (st != 200)
 		return st < 0 ? st : -EAGAIN;
 	struct json_doc d;
